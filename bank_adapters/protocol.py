@@ -1,0 +1,156 @@
+"""The contract between stopay and a bank: what a freeze request says and what a bank answers.
+
+Everything here is plain data. An adapter turns a :class:`FreezeRequest` into whatever its bank
+speaks and turns the bank's reply into a :class:`FreezeAnswer`. Amounts are integer minor units
+(fen for CNY); times are timezone-aware ``datetime`` values.
+
+Status vocabulary follows ISO 20022 camt.029:
+
+* ``ACCR`` – accepted: the whole requested amount is held.
+* ``PECR`` – partially executed: less than requested is held (possibly nothing; the rest moved on).
+* ``PDCR`` – pending: the bank acknowledged and will answer later through stopay's callback API.
+* ``RJCR`` – rejected, with a reason code (``AC01`` unknown account, ``AC04`` closed, ``BE01`` holder
+  name mismatch, ``NOOR`` the named incoming transfer does not match, ``LEGL`` legal reasons, ...).
+
+Errors that may pass (bank down, timeout, overloaded) are raised as :class:`BankUnavailable`;
+stopay retries them with the same idempotency key. Anything else an adapter raises is treated the
+same way, so an adapter bug never loses an order.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+
+class AnswerStatus(str, enum.Enum):
+    ACCR = "ACCR"
+    PECR = "PECR"
+    PDCR = "PDCR"
+    RJCR = "RJCR"
+
+
+class ExitKind(str, enum.Enum):
+    """Where money leaves the banking network for good."""
+
+    CASH = "CASH"
+    ATM = "ATM"
+    MERCHANT = "MERCHANT"
+    CRYPTO = "CRYPTO"
+    CROSS_BORDER = "CROSS_BORDER"
+    THIRD_PARTY_PAYMENT = "THIRD_PARTY_PAYMENT"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    bank_code: str
+    number: str
+    holder_name: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.bank_code}:{self.number}"
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingTransfer:
+    """A transfer that brought the victim's money into the account to freeze; the bank verifies it."""
+
+    txn_id: str
+    amount_minor: int
+    transferred_at: datetime
+    payer: Account | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FreezeRequest:
+    """camt.056 with reason FRAD: hold up to ``amount_minor`` on ``account``.
+
+    ``idempotency_key`` is the same on every resend of one order; a bank must answer a resend with
+    the answer it gave (or would give) the first time and never hold twice.
+    """
+
+    idempotency_key: str
+    case_id: str
+    order_id: str
+    level: int
+    account: Account
+    amount_minor: int
+    currency: str
+    incoming: tuple[IncomingTransfer, ...]
+    reason: str = "FRAD"
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    """One movement on the frozen account after (and including) the first incoming transfer.
+
+    Exactly one of ``counterparty`` (another account) and ``exit`` (money left the network) is set
+    on a debit; a credit from outside the network has neither.
+    """
+
+    seq: int
+    at: datetime
+    kind: str  # "credit" | "debit"
+    amount_minor: int
+    txn_id: str
+    counterparty: Account | None = None
+    exit: ExitKind | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """The account's history from just before the earliest incoming transfer named in the request.
+
+    ``opening_balance_minor`` is the balance just before that transfer; ``lines`` follow in order of
+    time, then the bank's sequence number.
+    """
+
+    opening_balance_minor: int
+    lines: tuple[StatementLine, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FreezeAnswer:
+    status: AnswerStatus
+    held_minor: int = 0
+    balance_minor: int | None = None
+    reason_code: str = ""
+    statement: Statement | None = None
+    bank_reference: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class BankUnavailable(Exception):
+    """The bank could not be reached or did not answer in time; the request may be sent again."""
+
+
+@runtime_checkable
+class BankAdapter(Protocol):
+    """What stopay needs of a bank connection.
+
+    ``bank_codes`` are the banks this adapter instance serves. ``start`` is awaited once before the
+    first request and ``close`` once at shutdown. ``freeze`` may be called concurrently.
+    """
+
+    @property
+    def bank_codes(self) -> frozenset[str]: ...
+
+    async def start(self) -> None: ...
+
+    async def freeze(self, request: FreezeRequest) -> FreezeAnswer: ...
+
+    async def close(self) -> None: ...
+
+
+class AdapterFactory(Protocol):
+    """The callable an entry point of the group ``stopay.bank_adapters`` names.
+
+    ``options`` come from stopay's configuration for this adapter (for the simulated adapter:
+    ``{"network": "path/to/scenario.json"}``).
+    """
+
+    def __call__(self, options: Mapping[str, Any]) -> BankAdapter: ...

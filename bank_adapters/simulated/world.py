@@ -1,0 +1,225 @@
+"""A pure in-memory simulation of the banks of one scenario: balances, holds, moves and freezes.
+
+Nothing here sleeps or reads a clock: every call that depends on time takes ``now`` (a
+timezone-aware ``datetime``), so the world can be unit tested step by step. The async adapter
+(:mod:`bank_adapters.simulated.adapter`) drives it in real time.
+
+Rejections (``RJCR``) carry ISO 20022 reason codes: ``AC01`` unknown account, ``BE01`` holder name
+mismatch, ``NOOR`` a named incoming transfer does not match the ledger (or none is named),
+``AM03`` currency not the scenario's, ``AM12`` non-positive amount. ``extra["detail"]`` says why.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bank_adapters.protocol import (
+    Account,
+    AnswerStatus,
+    BankUnavailable,
+    FreezeAnswer,
+    FreezeRequest,
+    IncomingTransfer,
+    Statement,
+    StatementLine,
+)
+from bank_adapters.simulated.scenario import LedgerEvent, Scenario
+
+DEFAULT_TIME_TOLERANCE_S = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """A ledger event as it happened: ``amount`` may be less than planned for a scheduled move."""
+
+    event: LedgerEvent
+    amount: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Posting:
+    movement: Movement
+    balance_before: int
+
+
+class World:
+    """The state of every bank of a scenario at the latest ``now`` it was shown.
+
+    History (``at <= 0``) is replayed at creation; scheduled moves are applied by :meth:`advance`.
+    ``epoch`` is time zero: the override given, else the scenario's, else ``now`` at creation.
+    """
+
+    def __init__(self, scenario: Scenario, now: datetime, *, epoch: datetime | None = None,
+                 time_tolerance_s: float = DEFAULT_TIME_TOLERANCE_S) -> None:
+        _require_aware(now, "now")
+        self.scenario = scenario
+        self.epoch = epoch or scenario.epoch or now
+        _require_aware(self.epoch, "epoch")
+        self._tolerance = timedelta(seconds=time_tolerance_s)
+        self._accounts = {a.id: a for a in scenario.accounts}
+        self._balance = {a.id: a.opening_balance for a in scenario.accounts}
+        self._held = {a.id: 0 for a in scenario.accounts}
+        self._postings: dict[str, list[_Posting]] = {a.id: [] for a in scenario.accounts}
+        self._done: dict[str, Movement] = {}
+        self._answers: dict[str, FreezeAnswer] = {}
+        self._refs = itertools.count(1)
+        self._pending = deque(sorted(scenario.ledger, key=lambda e: e.order))
+        while self._pending and self._pending[0].is_history:
+            event = self._pending.popleft()
+            self._apply(event, event.amount)
+        self.advance(now)
+
+    # ---- reading --------------------------------------------------------------------------------
+
+    def balance(self, account_id: str) -> int:
+        return self._balance[account_id]
+
+    def held(self, account_id: str) -> int:
+        return self._held[account_id]
+
+    def holds(self) -> dict[str, int]:
+        """Total held per account, for accounts holding anything."""
+        return {acc: amount for acc, amount in self._held.items() if amount}
+
+    def movement(self, txn_id: str) -> Movement | None:
+        """The transfer as it happened, or None if it has not (yet) happened."""
+        return self._done.get(txn_id)
+
+    def time_of(self, at_s: float) -> datetime:
+        return self.epoch + timedelta(seconds=at_s)
+
+    def next_move_at(self) -> datetime | None:
+        """When the next scheduled move is due, or None when none is left."""
+        return self.time_of(self._pending[0].at) if self._pending else None
+
+    def in_outage(self, bank_code: str, now: datetime) -> bool:
+        try:
+            outages = self.scenario.bank(bank_code).outages
+        except KeyError:
+            return False
+        t = (now - self.epoch).total_seconds()
+        return any(start <= t < end for start, end in outages)
+
+    # ---- time -----------------------------------------------------------------------------------
+
+    def advance(self, now: datetime) -> list[Movement]:
+        """Apply every scheduled move due by ``now``; returns the moves that happened."""
+        happened = []
+        while self._pending and self.time_of(self._pending[0].at) <= now:
+            event = self._pending.popleft()
+            amount = event.amount
+            if event.from_account is not None:
+                amount = min(amount, self._available(event.from_account))
+            if amount > 0:
+                happened.append(self._apply(event, amount))
+        return happened
+
+    def _apply(self, event: LedgerEvent, amount: int) -> Movement:
+        movement = Movement(event=event, amount=amount, at=self.time_of(event.at))
+        for account_id, sign in ((event.from_account, -1), (event.to_account, 1)):
+            if account_id is not None:
+                self._postings[account_id].append(_Posting(movement, self._balance[account_id]))
+                self._balance[account_id] += sign * amount
+        self._done[event.txn_id] = movement
+        return movement
+
+    def _available(self, account_id: str) -> int:
+        return max(0, self._balance[account_id] - self._held[account_id])
+
+    # ---- freezing -------------------------------------------------------------------------------
+
+    def freeze(self, request: FreezeRequest, now: datetime) -> FreezeAnswer:
+        """Answer a freeze request as the account's bank would at ``now``.
+
+        Raises :class:`BankUnavailable` during an outage of the bank. A resend (same
+        ``idempotency_key``) gets the first answer again and holds nothing more.
+        """
+        _require_aware(now, "now")
+        self.advance(now)
+        if self.in_outage(request.account.bank_code, now):
+            raise BankUnavailable(f"bank {request.account.bank_code} is in an outage")
+        if request.idempotency_key in self._answers:
+            return self._answers[request.idempotency_key]
+        answer = self._decide(request)
+        self._answers[request.idempotency_key] = answer
+        return answer
+
+    def _decide(self, request: FreezeRequest) -> FreezeAnswer:
+        account_id = request.account.id
+        scenario_account = self._accounts.get(account_id)
+        if scenario_account is None:
+            return self._reject("AC01", f"no account {account_id}")
+        name = request.account.holder_name.strip()
+        if name and name != scenario_account.holder:
+            return self._reject("BE01", f"holder name does not match account {account_id}")
+        if request.currency != self.scenario.currency:
+            return self._reject("AM03", f"currency must be {self.scenario.currency}")
+        if request.amount_minor <= 0:
+            return self._reject("AM12", "amount must be positive")
+        if not request.incoming:
+            return self._reject("NOOR", "no incoming transfer named")
+        matched = []
+        for transfer in request.incoming:
+            problem = self._mismatch(transfer, account_id)
+            if problem:
+                return self._reject("NOOR", f"{transfer.txn_id}: {problem}")
+            matched.append(self._done[transfer.txn_id])
+        hold = min(request.amount_minor, self._available(account_id))
+        self._held[account_id] += hold
+        first = min(matched, key=lambda m: m.event.order)
+        status = AnswerStatus.ACCR if hold == request.amount_minor else AnswerStatus.PECR
+        return FreezeAnswer(status=status, held_minor=hold, balance_minor=self._balance[account_id],
+                            statement=self._statement(account_id, first),
+                            bank_reference=self._reference(request))
+
+    def _mismatch(self, transfer: IncomingTransfer, account_id: str) -> str:
+        """Why the named transfer does not match the ledger, or "" when it does."""
+        movement = self._done.get(transfer.txn_id)
+        if movement is None:
+            return "no such transfer has happened"
+        if movement.event.to_account != account_id:
+            return "transfer did not credit this account"
+        if movement.amount != transfer.amount_minor:
+            return "amount does not match"
+        if transfer.transferred_at.tzinfo is None:
+            return "transfer time has no offset"
+        if abs(movement.at - transfer.transferred_at) > self._tolerance:
+            return "time does not match"
+        if transfer.payer is not None and transfer.payer.id != movement.event.from_account:
+            return "payer does not match"
+        return ""
+
+    def _statement(self, account_id: str, first: Movement) -> Statement:
+        postings = self._postings[account_id]
+        start = next(i for i, p in enumerate(postings) if p.movement is first)
+        lines = tuple(self._line(account_id, p.movement) for p in postings[start:])
+        return Statement(opening_balance_minor=postings[start].balance_before, lines=lines)
+
+    def _line(self, account_id: str, movement: Movement) -> StatementLine:
+        event = movement.event
+        credit = event.to_account == account_id
+        other = event.from_account if credit else event.to_account
+        return StatementLine(seq=event.seq, at=movement.at, kind="credit" if credit else "debit",
+                             amount_minor=movement.amount, txn_id=event.txn_id,
+                             counterparty=None if other is None else self._account(other),
+                             exit=None if credit else event.exit)
+
+    def _account(self, account_id: str) -> Account:
+        acc = self._accounts[account_id]
+        return Account(bank_code=acc.bank_code, number=acc.number, holder_name=acc.holder)
+
+    def _reference(self, request: FreezeRequest) -> str:
+        return f"SIM-{request.account.bank_code}-{next(self._refs):06d}"
+
+    @staticmethod
+    def _reject(reason: str, detail: str) -> FreezeAnswer:
+        return FreezeAnswer(status=AnswerStatus.RJCR, reason_code=reason, extra={"detail": detail})
+
+
+def _require_aware(moment: datetime, what: str) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{what} must be a timezone-aware datetime")

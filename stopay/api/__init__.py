@@ -1,0 +1,1 @@
+"""The gRPC layer: validates and translates requests, and holds no business logic."""

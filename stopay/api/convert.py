@@ -1,0 +1,95 @@
+"""Domain read models to protobuf messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from stopay.domain.case import CaseEvent, CaseView, OrderView
+from stopay.domain.orders import OrderStatus
+from stopay.v1 import common_pb2, station_pb2
+
+ORDER_STATUS = {
+    OrderStatus.QUEUED: station_pb2.ORDER_STATUS_QUEUED,
+    OrderStatus.PENDING: station_pb2.ORDER_STATUS_PENDING,
+    OrderStatus.HELD: station_pb2.ORDER_STATUS_HELD,
+    OrderStatus.PARTIALLY_HELD: station_pb2.ORDER_STATUS_PARTIALLY_HELD,
+    OrderStatus.MOVED_ON: station_pb2.ORDER_STATUS_MOVED_ON,
+    OrderStatus.REJECTED: station_pb2.ORDER_STATUS_REJECTED,
+    OrderStatus.UNDELIVERABLE: station_pb2.ORDER_STATUS_UNDELIVERABLE,
+}
+
+
+def timestamp(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def order_message(order: OrderView) -> station_pb2.FreezeOrder:
+    return station_pb2.FreezeOrder(
+        order_id=str(order.order_id),
+        parent_order_id=str(order.parent_order_id) if order.parent_order_id else "",
+        level=order.level,
+        account=common_pb2.AccountRef(
+            bank_code=order.bank_code, number=order.account_number, holder_name=order.holder_name
+        ),
+        requested_minor=order.requested_minor,
+        held_minor=order.held_minor,
+        status=ORDER_STATUS[order.status],
+        reason_code=order.reason_code,
+        created_at=timestamp(order.created_at),
+        resolved_at=timestamp(order.resolved_at),
+        incoming_txn_ids=list(order.incoming_txn_ids),
+        attempts=order.attempts,
+        detail=order.detail,
+        currency=order.currency,
+    )
+
+
+def case_message(case: CaseView) -> station_pb2.Case:
+    return station_pb2.Case(
+        case_id=str(case.case_id),
+        entry_id=case.entry_id,
+        station_id=case.station_id,
+        orders=[order_message(o) for o in case.orders],
+        reported_minor=case.reported_minor,
+        held_minor=case.held_minor,
+        exited_minor=case.exited_minor,
+        settled=case.settled,
+        officer_id=case.officer_id,
+        report_no=case.report_no,
+        victim_name=case.victim_name,
+        fraud_type=case.fraud_type,  # type: ignore[arg-type]
+        created_at=timestamp(case.created_at),
+        currency=case.currency,
+        order_count=case.order_count,
+    )
+
+
+def _summary(event: CaseEvent) -> str:
+    detail = event.detail
+    if event.kind == "case.accepted":
+        return f"case accepted, {detail.get('reported_minor')} reported"
+    if event.kind == "order.queued":
+        return f"freeze request queued for {detail.get('bank_code')}, {detail.get('requested_minor')} requested"
+    if event.kind == "order.retry_scheduled":
+        return f"delivery attempt {detail.get('attempts')} failed: {detail.get('detail')}"
+    if event.kind.startswith("order."):
+        reason = f" ({detail['reason_code']})" if detail.get("reason_code") else ""
+        return f"{event.kind[6:]}: {detail.get('held_minor', 0)} held{reason}"
+    return event.kind
+
+
+def event_message(event: CaseEvent) -> station_pb2.CaseEvent:
+    return station_pb2.CaseEvent(
+        seq=event.seq,
+        at=timestamp(event.at),
+        kind=event.kind,
+        order_id=str(event.order_id) if event.order_id else "",
+        actor=event.actor,
+        summary=_summary(event),
+    )

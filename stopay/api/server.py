@@ -1,0 +1,38 @@
+"""Builds the gRPC server: the servicers, health checking, and a graceful stop."""
+
+from __future__ import annotations
+
+import asyncpg
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from stopay.api.station import StationServicer
+from stopay.store.notifications import Notifications
+from stopay.v1 import station_pb2, station_pb2_grpc
+
+SERVICE_NAMES = (station_pb2.DESCRIPTOR.services_by_name["StationService"].full_name,)
+
+
+class ApiServer:
+    def __init__(self, pool: asyncpg.Pool, notifications: Notifications, listen: str) -> None:
+        self._server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        station_pb2_grpc.add_StationServiceServicer_to_server(StationServicer(pool, notifications), self._server)
+        self._health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        self.port = self._server.add_insecure_port(listen)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {listen}")
+
+    async def start(self) -> None:
+        await self._server.start()
+        for name in ("", *SERVICE_NAMES):
+            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    async def stop(self, grace_s: float) -> None:
+        """Reports NOT_SERVING, refuses new calls, and gives calls in progress ``grace_s`` to end."""
+        for name in ("", *SERVICE_NAMES):
+            await self._health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self._server.stop(grace_s)
+
+    async def wait(self) -> None:
+        await self._server.wait_for_termination()

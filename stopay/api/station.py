@@ -1,0 +1,129 @@
+"""StationService: submit an entry, read and watch its case, list cases."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+import asyncpg
+import grpc
+import structlog
+
+from stopay.api import convert
+from stopay.api.errors import failed_precondition, invalid_argument
+from stopay.api.validation import InvalidRequest, Violation, entry_from_request
+from stopay.domain.accounts import mask_identity
+from stopay.store import cases, entries
+from stopay.store.errors import EntryConflict, StoreError
+from stopay.store.notifications import Notifications
+from stopay.v1 import station_pb2, station_pb2_grpc
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 500
+
+
+class StationServicer(station_pb2_grpc.StationServiceServicer):
+    def __init__(self, pool: asyncpg.Pool, notifications: Notifications, poll_s: float = 1.0) -> None:
+        self._pool = pool
+        self._notifications = notifications
+        self._poll_s = poll_s
+
+    async def SubmitEntry(
+        self, request: station_pb2.SubmitEntryRequest, context: grpc.aio.ServicerContext
+    ) -> station_pb2.SubmitEntryResponse:
+        try:
+            entry = entry_from_request(request)
+        except InvalidRequest as exc:
+            log.info("entry.invalid", fields=[v.field for v in exc.violations])
+            await context.abort_with_status(invalid_argument(exc.violations))
+            raise AssertionError("unreachable")
+        actor = f"officer:{entry.officer_id}@station:{entry.station_id}"
+        try:
+            case_id, duplicate = await entries.submit_entry(self._pool, entry, actor)
+        except EntryConflict as exc:
+            await context.abort_with_status(failed_precondition(str(exc)))
+            raise AssertionError("unreachable")
+        except StoreError as exc:
+            log.error("entry.store_failed", entry_id=entry.entry_id, error=str(exc.__cause__))
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; retry with the same entry_id")
+        log.info(
+            "entry.accepted", case_id=str(case_id), entry_id=entry.entry_id, duplicate=duplicate,
+            transfers=len(entry.transfers), reported_minor=entry.reported_minor,
+            victim_id=mask_identity(entry.victim.id_number) if entry.victim.id_number else "",
+        )
+        return station_pb2.SubmitEntryResponse(case_id=str(case_id), duplicate=duplicate)
+
+    async def GetCase(self, request: station_pb2.GetCaseRequest, context: grpc.aio.ServicerContext) -> station_pb2.Case:
+        case = await self._case(await self._case_id(request.case_id, context), context)
+        return convert.case_message(case)
+
+    async def WatchCase(
+        self, request: station_pb2.WatchCaseRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[station_pb2.CaseUpdate]:
+        case_id = await self._case_id(request.case_id, context)
+        last_seq = 0
+        last_sent: station_pb2.Case | None = None
+        with self._notifications.case(str(case_id)) as changed:
+            while True:
+                changed.clear()
+                case = await self._case(case_id, context)
+                message = convert.case_message(case)
+                events = await self._store(cases.events_since(self._pool, case_id, last_seq), context)
+                if events or message != last_sent:
+                    yield station_pb2.CaseUpdate(case=message, events=[convert.event_message(e) for e in events])
+                    last_sent = message
+                    last_seq = events[-1].seq if events else last_seq
+                if case.settled and not request.follow:
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), self._poll_s)
+
+    async def ListCases(
+        self, request: station_pb2.ListCasesRequest, context: grpc.aio.ServicerContext
+    ) -> station_pb2.ListCasesResponse:
+        violations = []
+        if not 0 <= request.page_size <= MAX_PAGE:
+            violations.append(Violation("page_size", f"must be between 0 and {MAX_PAGE}"))
+        after = None
+        if request.page_token:
+            try:
+                created, case_id = base64.urlsafe_b64decode(request.page_token.encode()).decode().split("|")
+                after = (datetime.fromisoformat(created), uuid.UUID(case_id))
+            except ValueError:
+                violations.append(Violation("page_token", "is not a token this service gave out"))
+        if violations:
+            await context.abort_with_status(invalid_argument(violations))
+        size = request.page_size or DEFAULT_PAGE
+        found = await self._store(cases.list_cases(self._pool, request.station_id or None, after, size + 1), context)
+        token = ""
+        if len(found) > size:
+            found = found[:size]
+            last = found[-1]
+            token = base64.urlsafe_b64encode(f"{last.created_at.isoformat()}|{last.case_id}".encode()).decode()
+        return station_pb2.ListCasesResponse(cases=[convert.case_message(c) for c in found], next_page_token=token)
+
+    async def _case_id(self, value: str, context: grpc.aio.ServicerContext) -> uuid.UUID:
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            await context.abort_with_status(invalid_argument([Violation("case_id", "must be a case id (a UUID)")]))
+            raise
+
+    async def _case(self, case_id: uuid.UUID, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        case = await self._store(cases.get_case(self._pool, case_id), context)
+        if case is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no case {case_id}")
+        return case
+
+    async def _store(self, call, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        try:
+            return await call
+        except StoreError as exc:
+            log.error("store.failed", error=str(exc.__cause__ or exc))
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; try again")

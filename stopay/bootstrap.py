@@ -1,0 +1,114 @@
+"""The composition root: wires the database, the bank adapters, the dispatcher and the gRPC server.
+
+Nothing else in stopay builds these parts; the CLI and the tests go through :func:`build`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+
+import asyncpg
+import structlog
+
+from bank_adapters import registry
+from bank_adapters.protocol import BankAdapter
+from stopay.api.server import ApiServer
+from stopay.config import Settings
+from stopay.dispatch.dispatcher import Dispatcher
+from stopay.store import embedded
+from stopay.store.database import ensure_database, open_pool
+from stopay.store.notifications import Notifications
+
+log = structlog.get_logger(__name__)
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class App:
+    settings: Settings
+    dsn: str
+    pool: asyncpg.Pool
+    notifications: Notifications
+    api: ApiServer
+    adapters: dict[str, BankAdapter]
+    dispatcher: Dispatcher | None
+    embedded_server: object | None = None
+    _stopped: bool = field(default=False, init=False)
+
+    @property
+    def port(self) -> int:
+        return self.api.port
+
+    async def start(self) -> None:
+        for adapter in _distinct(self.adapters):
+            await adapter.start()
+        self.notifications.start()
+        if self.dispatcher:
+            self.dispatcher.start()
+        await self.api.start()
+        log.info("stopay.started", port=self.port, banks=sorted(self.adapters), dispatcher=bool(self.dispatcher))
+
+    async def stop(self) -> None:
+        """Graceful: stop taking calls, finish and record deliveries in flight, then close."""
+        if self._stopped:
+            return
+        self._stopped = True
+        grace = self.settings.shutdown_grace_s
+        await self.api.stop(grace)
+        if self.dispatcher:
+            await self.dispatcher.stop(grace)
+        await self.notifications.close()
+        for adapter in _distinct(self.adapters):
+            await adapter.close()
+        await self.pool.close()
+        log.info("stopay.stopped")
+
+
+def _distinct(adapters: dict[str, BankAdapter]) -> list[BankAdapter]:
+    return list({id(a): a for a in adapters.values()}.values())
+
+
+def build_adapters(settings: Settings) -> dict[str, BankAdapter]:
+    routes: dict[str, BankAdapter] = {}
+    for path in settings.bank_networks:
+        adapter = registry.create("simulated", {"network": path, "epoch": settings.network_epoch})
+        for code in adapter.bank_codes:
+            if code in routes:
+                raise ConfigError(f"bank {code} appears in more than one bank network")
+            routes[code] = adapter
+    by_name: dict[str, BankAdapter] = {}
+    for code, name in settings.bank_routes.items():
+        if code in routes:
+            raise ConfigError(f"bank {code} is routed twice")
+        if name not in by_name:
+            by_name[name] = registry.create(name, {})
+        routes[code] = by_name[name]
+    return routes
+
+
+async def resolve_dsn(settings: Settings) -> tuple[str, object | None]:
+    """The DSN to use, starting the embedded PostgreSQL when none is configured."""
+    if settings.dsn:
+        return settings.dsn, None
+    server, server_dsn = await asyncio.to_thread(embedded.start, settings.data_dir)
+    dsn = embedded.with_database(server_dsn, embedded.DATABASE)
+    await ensure_database(server_dsn, dsn, embedded.DATABASE)
+    return dsn, server
+
+
+async def build(settings: Settings) -> App:
+    adapters = build_adapters(settings)
+    dsn, server = await resolve_dsn(settings)
+    pool = await open_pool(dsn, max_size=max(10, settings.dispatch.batch_size // 4))
+    notifications = Notifications(dsn)
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    dispatcher = Dispatcher(pool, adapters, notifications, owner, settings.dispatch) if settings.dispatcher else None
+    api = ApiServer(pool, notifications, settings.listen)
+    return App(settings, dsn, pool, notifications, api, adapters, dispatcher, server)

@@ -1,0 +1,1 @@
+"""The ``stopay`` command: serve, the station client, and the demo."""

@@ -1,0 +1,77 @@
+"""``stopay`` command-line entry point: parses the command and hands it to its module."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from stopay import __version__
+from stopay.config import env
+
+DEFAULT_SERVER = "127.0.0.1:50051"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stopay", description="Instant payment freeze for anti-fraud centers.")
+    parser.add_argument("--version", action="version", version=f"stopay {__version__}")
+    parser.add_argument("--log-level", default=env("LOG_LEVEL", "info"), help="debug, info, warning or error")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the service")
+    serve.add_argument("--listen", default=env("LISTEN", "127.0.0.1:50051"), help="HOST:PORT (port 0 picks one)")
+    serve.add_argument("--dsn", default=env("DSN"), help="PostgreSQL 14+ DSN; absent: the embedded server")
+    serve.add_argument("--data-dir", type=Path, default=env("DATA_DIR"), help="embedded PostgreSQL data directory")
+    serve.add_argument(
+        "--bank-network", type=Path, action="append", default=[], metavar="FILE",
+        help="serve this bank-network scenario through the simulated adapter (repeatable)",
+    )
+    serve.add_argument(
+        "--bank", action="append", default=[], metavar="CODE=ADAPTER",
+        help="route a bank code to an installed adapter (repeatable)",
+    )
+    serve.add_argument("--insecure", action="store_true", help="plain-text gRPC (required: TLS is not built yet)")
+    serve.add_argument("--no-dispatcher", action="store_true", help="serve the API only; other replicas deliver")
+    serve.add_argument("--lease-seconds", type=float, default=float(env("LEASE_SECONDS", "15") or 15))
+    serve.add_argument("--port-file", type=Path, help="write the port listened on to this file once serving")
+
+    entry = commands.add_parser("entry", help="station client: entries").add_subparsers(dest="action", required=True)
+    submit = entry.add_parser("submit", help="submit an entry (JSON in the shape of SubmitEntryRequest)")
+    submit.add_argument("file", type=Path, help="entry JSON file, or - for standard input")
+    submit.add_argument("--watch", action="store_true", help="show the case live until it settles")
+
+    case = commands.add_parser("case", help="station client: cases").add_subparsers(dest="action", required=True)
+    show = case.add_parser("show", help="show one case")
+    show.add_argument("case_id")
+    listing = case.add_parser("list", help="list cases, newest first")
+    listing.add_argument("--station", default="")
+    listing.add_argument("--limit", type=int, default=20)
+    for sub in (submit, show, listing):
+        sub.add_argument("--server", default=env("SERVER", DEFAULT_SERVER), help="HOST:PORT of stopay")
+        sub.add_argument("--json", action="store_true", help="output for programs")
+
+    demo = commands.add_parser("demo", help="run the seed scenarios end to end on the embedded database")
+    demo.add_argument("--data-dir", type=Path, help="keep the demo database here (default: a temporary directory)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from stopay import logs
+
+    logs.configure(args.log_level)
+    if args.command == "serve":
+        from stopay.cli import serve
+
+        return serve.run(args)
+    if args.command == "demo":
+        from stopay.cli import demo
+
+        return demo.run(args)
+    from stopay.cli import client
+
+    return client.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

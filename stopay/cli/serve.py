@@ -1,0 +1,57 @@
+"""``stopay serve``: runs the service until SIGINT or SIGTERM, then stops gracefully."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from stopay import bootstrap
+from stopay.config import Settings
+from stopay.dispatch.dispatcher import DispatchSettings
+from stopay.store.embedded import default_data_dir
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    routes = {}
+    for item in args.bank:
+        code, sep, name = item.partition("=")
+        if not sep or not code or not name:
+            raise SystemExit(f"stopay serve: --bank expects CODE=ADAPTER, got {item!r}")
+        routes[code] = name
+    return Settings(
+        listen=args.listen,
+        dsn=args.dsn,
+        data_dir=args.data_dir or default_data_dir(),
+        bank_networks=tuple(args.bank_network),
+        bank_routes=routes,
+        dispatcher=not args.no_dispatcher,
+        dispatch=DispatchSettings(lease_s=args.lease_seconds),
+    )
+
+
+async def serve(settings: Settings, port_file: object = None) -> None:
+    app = await bootstrap.build(settings)
+    await app.start()
+    if port_file:
+        port_file.write_text(str(app.port))  # type: ignore[attr-defined]
+    print(f"stopay serving on port {app.port}", file=sys.stderr, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await app.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.insecure:
+        print("stopay serve: TLS is not available yet; pass --insecure to serve plain-text gRPC", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(settings_from_args(args), args.port_file))
+    except bootstrap.ConfigError as exc:
+        print(f"stopay serve: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,33 @@
+"""Settings of a stopay process, from command-line flags and ``STOPAY_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from stopay.dispatch.dispatcher import DispatchSettings
+from stopay.store.embedded import default_data_dir
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    listen: str = "127.0.0.1:50051"
+    # PostgreSQL to use; None starts the embedded server in data_dir.
+    dsn: str | None = None
+    data_dir: Path = field(default_factory=default_data_dir)
+    # Bank-network scenario files served by the simulated adapter.
+    bank_networks: tuple[Path, ...] = ()
+    # Time zero of every bank network whose file sets none (default: when it is loaded).
+    network_epoch: datetime | None = None
+    # bank code -> adapter name, for banks not in a bank network.
+    bank_routes: dict[str, str] = field(default_factory=dict)
+    dispatcher: bool = True
+    dispatch: DispatchSettings = field(default_factory=DispatchSettings)
+    shutdown_grace_s: float = 5.0
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(f"STOPAY_{name}")
+    return value if value not in (None, "") else default

@@ -1,0 +1,177 @@
+"""The dispatcher: claims due freeze orders in batches, sends each to its bank, records in batches.
+
+Three cooperating loops share one queue: the claimer takes up to ``batch_size`` due orders at a time
+(woken by LISTEN/NOTIFY, polling as a fallback) while fewer than ``max_in_flight`` are out; one task
+per order sends it through the adapter of its bank; the recorder writes every outcome that has come
+back since its last write in one statement. A slow bank delays only its own orders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from bank_adapters.protocol import BankAdapter
+from stopay.dispatch.translate import freeze_request, outcome
+from stopay.domain.accounts import AccountKey
+from stopay.domain.orders import NO_ADAPTER, OrderStatus, UnknownAnswer
+from stopay.store import orders as store
+from stopay.store.errors import StoreError
+from stopay.store.notifications import Notifications
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchSettings:
+    batch_size: int = 64
+    max_in_flight: int = 512
+    lease_s: float = 15.0
+    poll_s: float = 1.0
+    send_timeout_s: float = 10.0
+    retry_base_s: float = 0.5
+    retry_cap_s: float = 60.0
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        adapters: Mapping[str, BankAdapter],
+        notifications: Notifications,
+        owner: str,
+        settings: DispatchSettings = DispatchSettings(),
+    ) -> None:
+        self._pool = pool
+        self._adapters = adapters
+        self._notifications = notifications
+        self._owner = owner
+        self._settings = settings
+        self._results: asyncio.Queue[store.Outcome | store.Retry] = asyncio.Queue()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._room = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._claim_loop(), name="stopay-claim"),
+            asyncio.create_task(self._record_loop(), name="stopay-record"),
+        ]
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Stops claiming, lets sends in flight finish for ``grace_s`` and records their outcomes.
+
+        Orders not recorded by then keep their lease, which expires; another replica (or this one
+        after a restart) delivers them again with the same idempotency key.
+        """
+        claim, record = self._tasks
+        claim.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await claim
+        if self._in_flight:
+            await asyncio.wait(self._in_flight, timeout=grace_s)
+        await self._results.join()
+        record.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await record
+        for task in self._in_flight:
+            task.cancel()
+
+    async def _claim_loop(self) -> None:
+        s = self._settings
+        with self._notifications.orders() as woken:
+            while True:
+                room = s.max_in_flight - len(self._in_flight)
+                if room <= 0:
+                    self._room.clear()
+                    await self._room.wait()
+                    continue
+                woken.clear()
+                try:
+                    claimed = await store.claim(self._pool, self._owner, min(s.batch_size, room), s.lease_s)
+                except StoreError as exc:
+                    log.warning("dispatch.claim_failed", error=str(exc.__cause__ or exc))
+                    claimed = []
+                for order in claimed:
+                    task = asyncio.create_task(self._deliver(order))
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._done)
+                if len(claimed) < min(s.batch_size, room):
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(woken.wait(), s.poll_s)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._room.set()
+
+    async def _deliver(self, order: store.ClaimedOrder) -> None:
+        self._results.put_nowait(await self._send(order))
+
+    async def _send(self, order: store.ClaimedOrder) -> store.Outcome | store.Retry:
+        account = AccountKey(order.bank_code, order.account_number).masked
+        adapter = self._adapters.get(order.bank_code)
+        if adapter is None:
+            log.warning("dispatch.no_adapter", order_id=str(order.order_id), account=account)
+            return store.Outcome(
+                order.case_id, order.order_id, OrderStatus.UNDELIVERABLE,
+                reason_code=NO_ADAPTER, detail=f"no adapter serves bank {order.bank_code}",
+            )
+        try:
+            answer = await asyncio.wait_for(adapter.freeze(freeze_request(order)), self._settings.send_timeout_s)
+            result = outcome(order, answer)
+        except asyncio.CancelledError:
+            raise
+        except UnknownAnswer as exc:
+            return self._retry(order, f"bank answer not understood: {exc}")
+        except TimeoutError:
+            return self._retry(order, f"no answer within {self._settings.send_timeout_s:g}s")
+        except Exception as exc:  # an adapter failure of any kind must not lose the order
+            return self._retry(order, f"{type(exc).__name__}: {exc}")
+        log.info(
+            "dispatch.answered", order_id=str(order.order_id), account=account,
+            status=result.status.value, held_minor=result.held_minor, reason_code=result.reason_code,
+        )
+        return result
+
+    def _retry(self, order: store.ClaimedOrder, detail: str) -> store.Retry:
+        s = self._settings
+        ceiling = min(s.retry_cap_s, s.retry_base_s * 2 ** (order.attempts - 1))
+        delay = random.uniform(0, ceiling)  # full jitter
+        log.warning(
+            "dispatch.retry", order_id=str(order.order_id), attempts=order.attempts,
+            delay_s=round(delay, 3), detail=detail,
+        )
+        return store.Retry(order.case_id, order.order_id, delay, detail)
+
+    async def _record_loop(self) -> None:
+        while True:
+            batch = [await self._results.get()]
+            while not self._results.empty() and len(batch) < 4 * self._settings.batch_size:
+                batch.append(self._results.get_nowait())
+            outcomes = [r for r in batch if isinstance(r, store.Outcome)]
+            retries = [r for r in batch if isinstance(r, store.Retry)]
+            try:
+                async for attempt in AsyncRetrying(
+                    retry=retry_if_exception_type(StoreError),
+                    wait=wait_random_exponential(multiplier=0.2, max=5),
+                    stop=stop_after_attempt(20),
+                    reraise=True,
+                ):
+                    with attempt:
+                        if outcomes:
+                            await store.record(self._pool, self._owner, outcomes, "dispatcher")
+                        if retries:
+                            await store.reschedule(self._pool, self._owner, retries, "dispatcher")
+            except StoreError as exc:
+                # The leases run out and the orders are delivered again under the same keys.
+                log.error("dispatch.record_failed", error=str(exc.__cause__ or exc), orders=len(batch))
+            finally:
+                for _ in batch:
+                    self._results.task_done()

@@ -1,0 +1,54 @@
+"""structlog set-up: JSON lines when not on a terminal, and no account or identity number in full."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import structlog
+
+from stopay.domain.accounts import mask_identity, mask_number
+
+# Anything that looks like an account or identity number: 12+ characters of 0-9/A-Z with 8+ digits.
+_NUMBER = re.compile(r"(?<![0-9A-Za-z])(?=(?:[A-Z]*\d){8})[0-9A-Z]{12,34}(?![0-9A-Za-z])")
+_ACCOUNT_KEYS = {"account_number", "number", "payee_number", "payer_number"}
+_IDENTITY_KEYS = {"id_number", "victim_id_number"}
+
+
+def _mask_text(text: str) -> str:
+    return _NUMBER.sub(lambda m: mask_number(m.group(0)), text)
+
+
+def mask_numbers(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: masks account and identity numbers wherever they appear."""
+    for key, value in event.items():
+        if not isinstance(value, str):
+            continue
+        if key in _ACCOUNT_KEYS:
+            event[key] = mask_number(value)
+        elif key in _IDENTITY_KEYS:
+            event[key] = mask_identity(value)
+        else:
+            event[key] = _mask_text(value)
+    return event
+
+
+def configure(level: str = "info", json: bool | None = None) -> None:
+    if json is None:
+        json = not sys.stderr.isatty()
+    renderer: Any = structlog.processors.JSONRenderer(ensure_ascii=False) if json else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            mask_numbers,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,1 @@
+"""PostgreSQL through asyncpg: migrations, the SQL files and the repositories that run them."""

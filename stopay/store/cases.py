@@ -1,0 +1,90 @@
+"""Reads cases back: one case with its orders, pages of cases, and a case's events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import asyncpg
+
+from stopay.domain.case import CaseEvent, CaseView, OrderView
+from stopay.domain.orders import OrderStatus
+from stopay.store.errors import StoreError
+from stopay.store.queries import sql
+
+
+def _case(row: asyncpg.Record, orders: tuple[OrderView, ...] = ()) -> CaseView:
+    return CaseView(
+        case_id=row["case_id"],
+        entry_id=row["entry_id"],
+        station_id=row["station_id"],
+        officer_id=row["officer_id"],
+        report_no=row["report_no"],
+        victim_name=row["victim_name"],
+        fraud_type=row["fraud_type"],
+        currency=row["currency"],
+        reported_minor=row["reported_minor"],
+        held_minor=row["held_minor"],
+        exited_minor=0,
+        order_count=row["order_count"],
+        open_orders=row["open_orders"],
+        created_at=row["created_at"],
+        orders=orders,
+    )
+
+
+def _order(row: asyncpg.Record) -> OrderView:
+    return OrderView(
+        order_id=row["order_id"],
+        parent_order_id=row["parent_order_id"],
+        level=row["level"],
+        bank_code=row["bank_code"],
+        account_number=row["account_number"],
+        holder_name=row["holder_name"],
+        currency=row["currency"],
+        requested_minor=row["requested_minor"],
+        held_minor=row["held_minor"],
+        status=OrderStatus(row["status"]),
+        reason_code=row["reason_code"],
+        detail=row["detail"],
+        incoming_txn_ids=tuple(i["txn_id"] for i in row["incoming"]),
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        resolved_at=row["resolved_at"],
+    )
+
+
+async def get_case(pool: asyncpg.Pool, case_id: uuid.UUID) -> CaseView | None:
+    """The case with its orders, read in one snapshot so totals and orders agree."""
+    try:
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            row = await conn.fetchrow(sql("get_case"), case_id)
+            if row is None:
+                return None
+            orders = await conn.fetch(sql("case_orders"), case_id)
+    except asyncpg.PostgresError as exc:
+        raise StoreError(f"could not read case {case_id}") from exc
+    return _case(row, tuple(_order(o) for o in orders))
+
+
+async def list_cases(
+    pool: asyncpg.Pool,
+    station_id: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[CaseView]:
+    try:
+        rows = await pool.fetch(
+            sql("list_cases"), station_id, after[0] if after else None, after[1] if after else None, limit
+        )
+    except asyncpg.PostgresError as exc:
+        raise StoreError("could not list cases") from exc
+    return [_case(r) for r in rows]
+
+
+async def events_since(pool: asyncpg.Pool, case_id: uuid.UUID, after_seq: int) -> list[CaseEvent]:
+    try:
+        rows = await pool.fetch(sql("case_events"), case_id, after_seq)
+    except asyncpg.PostgresError as exc:
+        raise StoreError(f"could not read events of case {case_id}") from exc
+    return [CaseEvent(**dict(r)) for r in rows]

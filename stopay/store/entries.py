@@ -1,0 +1,93 @@
+"""Writes an accepted entry: the case, its transfers and its level-1 orders, in one statement."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from stopay.domain.entry import Entry, PlannedOrder, level1_orders
+from stopay.store.errors import EntryConflict, StoreError
+from stopay.store.queries import sql
+
+
+def _transfers_json(entry: Entry) -> list[dict[str, object]]:
+    return (
+        [
+            {
+                "ordinal": i,
+                "txn_id": t.txn_id,
+                "payer_bank": t.payer.bank_code,
+                "payer_number": t.payer.number,
+                "payer_holder": t.payer.holder_name,
+                "payee_bank": t.payee.bank_code,
+                "payee_number": t.payee.number,
+                "payee_holder": t.payee.holder_name,
+                "amount_minor": t.amount_minor,
+                "transferred_at": t.transferred_at.isoformat(),
+                "channel": t.channel,
+            }
+            for i, t in enumerate(entry.transfers)
+        ]
+    )
+
+
+def incoming_json(order: PlannedOrder) -> list[dict[str, object]]:
+    return [
+        {
+            "txn_id": t.txn_id,
+            "amount_minor": t.amount_minor,
+            "at": t.transferred_at.isoformat(),
+            "payer_bank": t.payer.bank_code,
+            "payer_number": t.payer.number,
+            "payer_holder": t.payer.holder_name,
+        }
+        for t in order.incoming
+    ]
+
+
+def _orders_json(orders: list[PlannedOrder]) -> list[dict[str, object]]:
+    return (
+        [
+            {
+                "order_id": str(o.order_id),
+                "level": o.level,
+                "bank_code": o.account.bank_code,
+                "account_number": o.account.number,
+                "holder_name": o.account.holder_name,
+                "requested_minor": o.requested_minor,
+                "incoming": incoming_json(o),
+            }
+            for o in orders
+        ]
+    )
+
+
+async def submit_entry(pool: asyncpg.Pool, entry: Entry, actor: str) -> tuple[uuid.UUID, bool]:
+    """Stores ``entry`` once; returns ``(case_id, duplicate)``.
+
+    A retry with the same entry_id and payload is a duplicate; the same entry_id with another
+    payload raises :class:`EntryConflict`. Nothing is written unless everything is.
+    """
+    case_id = entry.case_id
+    digest = entry.fingerprint()
+    args = (
+        case_id, entry.entry_id, digest, entry.station_id, entry.officer_id, entry.report_no,
+        entry.victim.name, entry.victim.id_number, entry.victim.phone, entry.fraud_type,
+        entry.narrative, entry.currency, entry.reported_minor, _transfers_json(entry),
+        _orders_json(level1_orders(entry)), actor,
+    )
+    try:
+        row = await pool.fetchrow(sql("submit_entry"), *args)
+        assert row is not None
+        existing = row["existing_sha256"]
+        if row["inserted"] is None and existing is None:
+            # A concurrent submission of the same entry committed after this statement's snapshot.
+            existing = await pool.fetchval(sql("case_fingerprint"), case_id)
+    except asyncpg.PostgresError as exc:
+        raise StoreError(f"could not store entry {entry.entry_id!r}") from exc
+    if row["inserted"] is not None:
+        return case_id, False
+    if bytes(existing) != digest:
+        raise EntryConflict(entry.entry_id, str(case_id))
+    return case_id, True

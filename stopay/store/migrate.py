@@ -1,0 +1,84 @@
+"""Applies the numbered migrations in ``stopay/store/migrations`` under an advisory lock.
+
+Each file ``NNNN_name.sql`` runs once, in its own transaction, recorded in ``stopay_migrations``
+with its SHA-256. Several replicas may start at once: the lock lets one migrate and the others wait.
+A database that knows a migration this code lacks is refused (the code is older than the schema).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from importlib.resources import files
+
+import asyncpg
+import structlog
+
+from stopay.store.errors import MigrationDrift, SchemaTooNew
+
+log = structlog.get_logger(__name__)
+
+# pg_advisory_lock key: the first 8 bytes of sha256("stopay.migrate"), as a signed bigint.
+LOCK_KEY = int.from_bytes(hashlib.sha256(b"stopay.migrate").digest()[:8], "big", signed=True)
+_NAME = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def migrations() -> list[Migration]:
+    found = []
+    for item in (files("stopay.store") / "migrations").iterdir():
+        match = _NAME.fullmatch(item.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], item.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    if [m.version for m in found] != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"migrations must be numbered 1..n without gaps: {[m.version for m in found]}")
+    return found
+
+
+async def migrate(conn: asyncpg.Connection) -> list[int]:
+    """Brings the schema up to date; returns the versions applied now."""
+    known = migrations()
+    await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
+    try:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS stopay_migrations (version integer PRIMARY KEY,"
+            " name text NOT NULL, checksum text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        rows = await conn.fetch("SELECT version, checksum FROM stopay_migrations ORDER BY version")
+        applied = {r["version"]: r["checksum"] for r in rows}
+        newest = known[-1].version if known else 0
+        if applied and max(applied) > newest:
+            raise SchemaTooNew(
+                f"database schema is at version {max(applied)}, this stopay knows up to {newest}:"
+                " upgrade stopay before starting it against this database"
+            )
+        done = []
+        for m in known:
+            if m.version in applied:
+                if applied[m.version] != m.checksum:
+                    raise MigrationDrift(f"migration {m.version:04d}_{m.name} differs from the one applied")
+                continue
+            async with conn.transaction():
+                await conn.execute(m.sql)
+                await conn.execute(
+                    "INSERT INTO stopay_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    m.version, m.name, m.checksum,
+                )
+            log.info("migration.applied", version=m.version, name=m.name)
+            done.append(m.version)
+        return done
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)

@@ -1,0 +1,87 @@
+"""One LISTEN connection per process that wakes dispatchers and case watchers.
+
+PostgreSQL notifies ``stopay_orders`` when new orders are queued and ``stopay_case`` (payload: the
+case id) when a case changes. Notifications are a shortcut, never the only path: dispatchers and
+watchers also poll, so a lost connection only slows them down until it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import Iterator
+
+import asyncpg
+import structlog
+
+log = structlog.get_logger(__name__)
+
+ORDERS = "stopay_orders"
+CASES = "stopay_case"
+
+
+class Notifications:
+    def __init__(self, dsn: str, reconnect_s: float = 2.0) -> None:
+        self._dsn = dsn
+        self._reconnect_s = reconnect_s
+        self._orders: set[asyncio.Event] = set()
+        self._cases: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="stopay-listen")
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    @contextlib.contextmanager
+    def orders(self) -> Iterator[asyncio.Event]:
+        """An event set whenever new orders are queued."""
+        event = asyncio.Event()
+        self._orders.add(event)
+        try:
+            yield event
+        finally:
+            self._orders.discard(event)
+
+    @contextlib.contextmanager
+    def case(self, case_id: str) -> Iterator[asyncio.Event]:
+        """An event set whenever the case changes."""
+        event = asyncio.Event()
+        self._cases[case_id].add(event)
+        try:
+            yield event
+        finally:
+            self._cases[case_id].discard(event)
+            if not self._cases[case_id]:
+                del self._cases[case_id]
+
+    def _on_notify(self, _conn: object, _pid: int, channel: str, payload: str) -> None:
+        targets = self._orders if channel == ORDERS else self._cases.get(payload, ())
+        for event in targets:
+            event.set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                conn = await asyncpg.connect(self._dsn)
+                try:
+                    await conn.add_listener(ORDERS, self._on_notify)
+                    await conn.add_listener(CASES, self._on_notify)
+                    # Wake everyone once: something may have happened while not listening.
+                    for event in [*self._orders, *(e for s in self._cases.values() for e in s)]:
+                        event.set()
+                    closed = asyncio.Event()
+                    conn.add_termination_listener(lambda _c: closed.set())
+                    await closed.wait()
+                finally:
+                    await conn.close()
+            except asyncio.CancelledError:
+                raise
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("listen.lost", error=str(exc))
+            await asyncio.sleep(self._reconnect_s)

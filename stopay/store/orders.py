@@ -1,0 +1,106 @@
+"""The dispatcher's side of freeze orders: claim due ones under a lease, record outcomes, retry."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from stopay.domain.orders import OrderStatus
+from stopay.store.errors import StoreError
+from stopay.store.queries import sql
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedOrder:
+    case_id: uuid.UUID
+    order_id: uuid.UUID
+    level: int
+    bank_code: str
+    account_number: str
+    holder_name: str
+    currency: str
+    requested_minor: int
+    incoming: list[dict[str, Any]]
+    idempotency_key: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The new state of one claimed order, with the bank answer that produced it (if any)."""
+
+    case_id: uuid.UUID
+    order_id: uuid.UUID
+    status: OrderStatus
+    held_minor: int = 0
+    reason_code: str = ""
+    detail: str = ""
+    answer_code: str | None = None
+    balance_minor: int | None = None
+    bank_reference: str = ""
+    statement: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    case_id: uuid.UUID
+    order_id: uuid.UUID
+    delay_s: float
+    detail: str
+
+
+async def claim(pool: asyncpg.Pool, owner: str, limit: int, lease_s: float) -> list[ClaimedOrder]:
+    try:
+        rows = await pool.fetch(sql("claim_orders"), limit, owner, lease_s)
+    except asyncpg.PostgresError as exc:
+        raise StoreError("could not claim orders") from exc
+    return [ClaimedOrder(**dict(r)) for r in rows]
+
+
+async def record(pool: asyncpg.Pool, owner: str, outcomes: Sequence[Outcome], actor: str) -> int:
+    """Applies the outcomes of orders ``owner`` still leases; returns how many were applied."""
+    payload = (
+        [
+            {
+                "case_id": str(o.case_id),
+                "order_id": str(o.order_id),
+                "status": o.status.value,
+                "held_minor": o.held_minor,
+                "reason_code": o.reason_code,
+                "detail": o.detail,
+                "answer_code": o.answer_code,
+                "balance_minor": o.balance_minor,
+                "bank_reference": o.bank_reference,
+                "statement": o.statement,
+            }
+            for o in outcomes
+        ]
+    )
+    try:
+        rows = await pool.fetch(sql("record_outcomes"), payload, owner, actor)
+    except asyncpg.PostgresError as exc:
+        raise StoreError(f"could not record {len(outcomes)} outcomes") from exc
+    return len(rows)
+
+
+async def reschedule(pool: asyncpg.Pool, owner: str, retries: Sequence[Retry], actor: str) -> int:
+    payload = (
+        [
+            {"case_id": str(r.case_id), "order_id": str(r.order_id), "delay_s": r.delay_s, "detail": r.detail}
+            for r in retries
+        ]
+    )
+    try:
+        rows = await pool.fetch(sql("reschedule_orders"), payload, owner, actor)
+    except asyncpg.PostgresError as exc:
+        raise StoreError(f"could not reschedule {len(retries)} orders") from exc
+    return len(rows)
+
+
+def incoming_time(item: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(item["at"])

@@ -1,0 +1,35 @@
+-- Records a batch of outcomes for orders that owner $2 holds a lease on, with the bank's answers and
+-- the events, in one statement. $1 is a jsonb array of outcomes; $3 the actor.
+-- An order another owner has taken over, or that has moved on already, is left as it is.
+WITH input AS (
+    SELECT *
+    FROM jsonb_to_recordset($1::jsonb) AS i(case_id uuid, order_id uuid, status text,
+        held_minor bigint, reason_code text, detail text, answer_code text, balance_minor bigint,
+        bank_reference text, statement jsonb)
+), updated AS (
+    UPDATE freeze_orders o
+    SET status = i.status,
+        held_minor = i.held_minor,
+        reason_code = i.reason_code,
+        detail = i.detail,
+        resolved_at = CASE WHEN i.status IN ('queued', 'pending') THEN NULL ELSE now() END,
+        lease_owner = NULL,
+        lease_until = NULL
+    FROM input i
+    WHERE o.case_id = i.case_id AND o.order_id = i.order_id
+      AND o.status = 'queued' AND o.lease_owner = $2
+    RETURNING o.case_id, o.order_id, o.status, o.held_minor, o.reason_code
+), answers AS (
+    INSERT INTO bank_answers (case_id, order_id, status_code, held_minor, balance_minor,
+                              reason_code, bank_reference, statement)
+    SELECT i.case_id, i.order_id, i.answer_code, i.held_minor, i.balance_minor, i.reason_code,
+           i.bank_reference, i.statement
+    FROM input i JOIN updated u ON u.case_id = i.case_id AND u.order_id = i.order_id
+    WHERE i.answer_code IS NOT NULL
+), events AS (
+    INSERT INTO case_events (case_id, actor, kind, order_id, detail)
+    SELECT u.case_id, $3, 'order.' || u.status, u.order_id,
+           jsonb_build_object('held_minor', u.held_minor, 'reason_code', u.reason_code)
+    FROM updated u
+)
+SELECT case_id, order_id FROM updated

@@ -1,0 +1,69 @@
+"""The simulated adapter answers after each bank's latency and runs scheduled moves on time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from bank_adapters.protocol import Account, AnswerStatus, FreezeRequest, IncomingTransfer
+from bank_adapters.simulated.adapter import create
+from bank_adapters.simulated.scenario import parse_scenario
+
+SEED_CHEN = Path(__file__).resolve().parents[1] / "stopay" / "examples" / "seed-chen.json"
+
+
+def chen_request(banks, key: str) -> FreezeRequest:
+    world = banks.world
+    incoming = tuple(IncomingTransfer(t, world.scenario.event(t).amount,
+                                      world.time_of(world.scenario.event(t).at))
+                     for t in ("CHEN-T1", "CHEN-T2", "CHEN-T3"))
+    return FreezeRequest(idempotency_key=key, case_id="c", order_id=key, level=1,
+                         account=Account("BOC", "6216610000000002", "某信息技术有限公司"),
+                         amount_minor=11_000_000, currency="CNY", incoming=incoming)
+
+
+async def test_freeze_waits_for_the_bank_latency() -> None:
+    banks = create({"network": SEED_CHEN})
+    await banks.start()
+    try:
+        started = time.monotonic()
+        answer = await banks.freeze(chen_request(banks, "k1"))
+        assert time.monotonic() - started >= 0.035  # BOC answers after 35 ms
+        assert (answer.status, answer.held_minor) == (AnswerStatus.ACCR, 11_000_000)
+        again = await banks.freeze(chen_request(banks, "k1"))
+        assert again == answer and banks.world.held("BOC:6216610000000002") == 11_000_000
+    finally:
+        await banks.close()
+
+
+async def test_scheduled_moves_run_in_the_background_until_closed() -> None:
+    scenario = parse_scenario({
+        "format": "stopay-bank-network/1", "name": "moving", "currency": "CNY",
+        "banks": [{"code": "AAA", "name": "A"}],
+        "accounts": [{"id": "AAA:100001", "holder": "甲", "opening_balance": 1000},
+                     {"id": "AAA:100002", "holder": "乙", "opening_balance": 0}],
+        "ledger": [{"seq": 1, "at": 0.2, "from": "AAA:100001", "to": "AAA:100002",
+                    "amount": 700, "txn_id": "M1"},
+                   {"seq": 2, "at": 30, "from": "AAA:100002", "exit": "ATM",
+                    "amount": 700, "txn_id": "M2"}]})
+    banks = create({"network": scenario, "epoch": datetime.now(timezone.utc)})
+    await banks.start()
+    try:
+        assert banks.world.balance("AAA:100002") == 0
+        await asyncio.sleep(0.4)
+        assert banks.world.balance("AAA:100002") == 700  # moved without any request
+        assert banks.world.next_move_at() is not None  # M2 still waits, 30 s away
+    finally:
+        await banks.close()
+    assert banks.world.balance("AAA:100002") == 700
+
+
+def test_factory_rejects_bad_options() -> None:
+    with pytest.raises(ValueError, match="'network'"):
+        create({})
+    with pytest.raises(ValueError, match="unknown options"):
+        create({"network": SEED_CHEN, "netwrok": SEED_CHEN})

@@ -1,0 +1,254 @@
+"""The simulated banks hold, verify, deduplicate, move money on schedule and go down on outages."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bank_adapters.protocol import (
+    Account,
+    AnswerStatus,
+    BankUnavailable,
+    ExitKind,
+    FreezeAnswer,
+    FreezeRequest,
+    IncomingTransfer,
+)
+from bank_adapters.simulated.scenario import Scenario, load_scenario, parse_scenario
+from bank_adapters.simulated.world import World
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "stopay" / "examples"
+NOW = datetime(2025, 3, 1, 10, 0, tzinfo=timezone(timedelta(hours=8)))
+
+XUE_L1 = "ICBC:6222020200001111111"
+XUE_L2 = "ABC:6228480000002222222"
+XUE_L3 = "CCB:6217000000003333333"
+CHEN_L1 = "BOC:6216610000000002"
+
+
+def seed(name: str) -> World:
+    return World(load_scenario(EXAMPLES / f"{name}.json"), NOW)
+
+
+def transfer(world: World, txn_id: str, *, amount: int | None = None,
+             shift_s: float = 0) -> IncomingTransfer:
+    """The incoming transfer as the ledger describes it (optionally altered)."""
+    event = world.scenario.event(txn_id)
+    return IncomingTransfer(txn_id=txn_id, amount_minor=event.amount if amount is None else amount,
+                            transferred_at=world.time_of(event.at) + timedelta(seconds=shift_s))
+
+
+def request(world: World, key: str, account_id: str, amount: int,
+            incoming: tuple[IncomingTransfer, ...], holder: str | None = None) -> FreezeRequest:
+    bank, number = account_id.split(":")
+    if holder is None:
+        holder = world.scenario.account(account_id).holder
+    return FreezeRequest(idempotency_key=key, case_id="case-1", order_id=key, level=1,
+                         account=Account(bank, number, holder), amount_minor=amount,
+                         currency="CNY", incoming=incoming)
+
+
+def freeze(world: World, key: str, account_id: str, amount: int, txn_ids: list[str],
+           at: datetime = NOW) -> FreezeAnswer:
+    incoming = tuple(transfer(world, t) for t in txn_ids)
+    return world.freeze(request(world, key, account_id, amount, incoming), at)
+
+
+def test_xue_level_1_holds_what_is_left_and_shows_where_the_rest_went() -> None:
+    world = seed("seed-xue")
+    answer = freeze(world, "k1", XUE_L1, 58_000_000, ["XUE-T1"])
+    assert answer.status is AnswerStatus.PECR
+    assert answer.held_minor == 35_000_000
+    assert answer.balance_minor == 35_000_000
+    assert world.held(XUE_L1) == 35_000_000
+    statement = answer.statement
+    assert statement is not None and statement.opening_balance_minor == 0
+    credit, debit = statement.lines
+    assert (credit.kind, credit.txn_id, credit.amount_minor, credit.seq) == (
+        "credit", "XUE-T1", 58_000_000, 1)
+    assert credit.counterparty == Account("CQRCB", "6214830000000580", "某科技有限公司")
+    assert credit.at == NOW - timedelta(seconds=900)
+    assert (debit.kind, debit.txn_id, debit.amount_minor, debit.exit) == (
+        "debit", "XUE-T2", 23_000_000, None)
+    assert debit.counterparty == Account("ABC", "6228480000002222222", "李某")
+
+
+def test_xue_down_the_levels_to_the_atm() -> None:
+    world = seed("seed-xue")
+    level2 = freeze(world, "k2", XUE_L2, 23_000_000, ["XUE-T2"])
+    assert (level2.status, level2.held_minor) == (AnswerStatus.PECR, 21_000_000)
+    assert [line.txn_id for line in level2.statement.lines] == ["XUE-T2", "XUE-T3"]
+    level3 = freeze(world, "k3", XUE_L3, 2_000_000, ["XUE-T3"])
+    assert (level3.status, level3.held_minor, level3.balance_minor) == (AnswerStatus.PECR, 0, 0)
+    atm = level3.statement.lines[-1]
+    assert (atm.kind, atm.txn_id, atm.exit, atm.counterparty) == ("debit", "XUE-T4", ExitKind.ATM,
+                                                                  None)
+    assert world.holds() == {XUE_L2: 21_000_000}
+
+
+def test_chen_three_transfers_held_in_full() -> None:
+    world = seed("seed-chen")
+    answer = freeze(world, "k1", CHEN_L1, 11_000_000, ["CHEN-T1", "CHEN-T2", "CHEN-T3"])
+    assert (answer.status, answer.held_minor, answer.balance_minor) == (
+        AnswerStatus.ACCR, 11_000_000, 11_300_000)
+    assert answer.statement.opening_balance_minor == 300_000
+    assert [(line.kind, line.txn_id) for line in answer.statement.lines] == [
+        ("credit", "CHEN-T1"), ("credit", "CHEN-T2"), ("credit", "CHEN-T3")]
+    assert world.holds() == {CHEN_L1: 11_000_000}
+
+
+def test_statement_starts_at_the_earliest_named_transfer() -> None:
+    world = seed("seed-chen")
+    answer = freeze(world, "k1", CHEN_L1, 3_000_000, ["CHEN-T3", "CHEN-T2"])
+    assert answer.statement.opening_balance_minor == 3_300_000  # 300,000 + CHEN-T1
+    assert [line.txn_id for line in answer.statement.lines] == ["CHEN-T2", "CHEN-T3"]
+
+
+def test_resend_gets_the_first_answer_and_holds_nothing_more() -> None:
+    world = seed("seed-chen")
+    first = freeze(world, "same", CHEN_L1, 5_000_000, ["CHEN-T2"])
+    again = freeze(world, "same", CHEN_L1, 5_000_000, ["CHEN-T2"], at=NOW + timedelta(minutes=5))
+    assert first.status is AnswerStatus.ACCR and first.held_minor == 5_000_000
+    assert again == first
+    assert world.held(CHEN_L1) == 5_000_000
+
+
+def test_two_requests_never_hold_more_than_the_balance() -> None:
+    world = seed("seed-chen")
+    a = freeze(world, "a", CHEN_L1, 8_000_000, ["CHEN-T2"])
+    b = freeze(world, "b", CHEN_L1, 8_000_000, ["CHEN-T2"])
+    c = freeze(world, "c", CHEN_L1, 1, ["CHEN-T1"])
+    assert (a.status, a.held_minor) == (AnswerStatus.ACCR, 8_000_000)
+    assert (b.status, b.held_minor) == (AnswerStatus.PECR, 3_300_000)
+    assert (c.status, c.held_minor) == (AnswerStatus.PECR, 0)
+    assert world.held(CHEN_L1) == world.balance(CHEN_L1) == 11_300_000
+
+
+def test_holder_name_mismatch_is_rejected_but_an_empty_name_is_not_checked() -> None:
+    world = seed("seed-xue")
+    incoming = (transfer(world, "XUE-T1"),)
+    wrong = world.freeze(request(world, "k1", XUE_L1, 1000, incoming, holder="张三"), NOW)
+    assert (wrong.status, wrong.reason_code, wrong.held_minor) == (AnswerStatus.RJCR, "BE01", 0)
+    assert world.held(XUE_L1) == 0
+    blank = world.freeze(request(world, "k2", XUE_L1, 1000, incoming, holder=""), NOW)
+    assert (blank.status, blank.held_minor) == (AnswerStatus.ACCR, 1000)
+
+
+@pytest.mark.parametrize("incoming_of", [
+    lambda w: transfer(w, "XUE-T1", amount=57_999_999),
+    lambda w: transfer(w, "XUE-T1", shift_s=121),
+    lambda w: transfer(w, "XUE-T1", shift_s=-121),
+    lambda w: transfer(w, "XUE-T2"),  # real, but it left this account rather than credited it
+    lambda w: IncomingTransfer("NO-SUCH", 58_000_000, NOW - timedelta(seconds=900)),
+], ids=["amount", "time-late", "time-early", "wrong-direction", "unknown-txn"])
+def test_incoming_transfer_mismatch_is_rejected(incoming_of: Any) -> None:
+    world = seed("seed-xue")
+    answer = world.freeze(request(world, "k", XUE_L1, 1000, (incoming_of(world),)), NOW)
+    assert (answer.status, answer.reason_code, answer.held_minor) == (AnswerStatus.RJCR, "NOOR", 0)
+    assert world.holds() == {}
+
+
+def test_time_within_tolerance_is_accepted_and_tolerance_is_configurable() -> None:
+    world = seed("seed-xue")
+    near = transfer(world, "XUE-T1", shift_s=119)
+    assert world.freeze(request(world, "k", XUE_L1, 1000, (near,)), NOW).held_minor == 1000
+    strict = World(load_scenario(EXAMPLES / "seed-xue.json"), NOW, time_tolerance_s=10)
+    answer = strict.freeze(request(strict, "k", XUE_L1, 1000, (near,)), NOW)
+    assert answer.reason_code == "NOOR"
+
+
+def test_unknown_account_is_rejected() -> None:
+    world = seed("seed-xue")
+    incoming = (transfer(world, "XUE-T1"),)
+    for key, account_id in [("k1", "ICBC:6222020200009999999"), ("k2", "HSBC:6222020200001111111")]:
+        bank, number = account_id.split(":")
+        req = FreezeRequest(idempotency_key=key, case_id="c", order_id=key, level=1,
+                            account=Account(bank, number), amount_minor=1000, currency="CNY",
+                            incoming=incoming)
+        answer = world.freeze(req, NOW)
+        assert (answer.status, answer.reason_code) == (AnswerStatus.RJCR, "AC01")
+
+
+def scheduled(outages: list[list[float]] | None = None) -> Scenario:
+    """A gets 1,000 at -60; at +30 A tries to pay B 800; at +40 A tries to withdraw 500."""
+    bank_b: dict[str, Any] = {"code": "BBB", "name": "Bank B"}
+    if outages:
+        bank_b["outages"] = outages
+    return parse_scenario({
+        "format": "stopay-bank-network/1", "name": "scheduled", "currency": "CNY",
+        "epoch": NOW.isoformat(),
+        "banks": [{"code": "AAA", "name": "Bank A"}, bank_b],
+        "accounts": [{"id": "AAA:100001", "holder": "甲", "opening_balance": 0},
+                     {"id": "BBB:200002", "holder": "乙", "opening_balance": 0}],
+        "ledger": [
+            {"seq": 1, "at": -60, "from": None, "to": "AAA:100001", "amount": 1000,
+             "txn_id": "D1"},
+            {"seq": 2, "at": 30, "from": "AAA:100001", "to": "BBB:200002", "amount": 800,
+             "txn_id": "M1"},
+            {"seq": 3, "at": 40, "from": "AAA:100001", "exit": "CASH", "amount": 500,
+             "txn_id": "M2"},
+        ]})
+
+
+def test_scheduled_moves_happen_on_time_and_move_only_what_is_not_held() -> None:
+    world = World(scheduled(), NOW - timedelta(hours=1))  # created early: the epoch is the file's
+    assert world.epoch == NOW
+    assert world.next_move_at() == NOW + timedelta(seconds=30)
+    first = freeze(world, "k1", "AAA:100001", 600, ["D1"], at=NOW + timedelta(seconds=10))
+    assert (first.status, first.held_minor) == (AnswerStatus.ACCR, 600)
+    assert first.statement.lines[0].counterparty is None  # own money from outside
+    assert world.advance(NOW + timedelta(seconds=29.9)) == []
+    assert (world.balance("AAA:100001"), world.balance("BBB:200002")) == (1000, 0)
+    moved = world.advance(NOW + timedelta(seconds=30))
+    assert [(m.event.txn_id, m.amount) for m in moved] == [("M1", 400)]
+    assert (world.balance("AAA:100001"), world.balance("BBB:200002")) == (600, 400)
+    assert world.advance(NOW + timedelta(seconds=45)) == []  # nothing free for the withdrawal
+    assert world.movement("M2") is None and world.next_move_at() is None
+    assert world.balance("AAA:100001") == world.held("AAA:100001") == 600
+    # B verifies the transfer by what actually arrived
+    planned = freeze(world, "k2", "BBB:200002", 800, ["M1"], at=NOW + timedelta(seconds=50))
+    assert planned.reason_code == "NOOR"
+    actual = IncomingTransfer("M1", 400, NOW + timedelta(seconds=30))
+    got = world.freeze(request(world, "k3", "BBB:200002", 400, (actual,)),
+                       NOW + timedelta(seconds=50))
+    assert (got.status, got.held_minor) == (AnswerStatus.ACCR, 400)
+
+
+def test_a_move_not_yet_due_cannot_be_named() -> None:
+    world = World(scheduled(), NOW)
+    early = world.freeze(request(world, "k", "BBB:200002", 800, (transfer(world, "M1"),)),
+                         NOW + timedelta(seconds=5))
+    assert early.reason_code == "NOOR"
+
+
+def test_freeze_applies_due_moves_first() -> None:
+    world = World(scheduled(), NOW)
+    answer = freeze(world, "k", "AAA:100001", 1000, ["D1"], at=NOW + timedelta(seconds=35))
+    assert (answer.status, answer.held_minor, answer.balance_minor) == (AnswerStatus.PECR, 200, 200)
+    assert [line.txn_id for line in answer.statement.lines] == ["D1", "M1"]
+
+
+def test_outage_refuses_every_request_while_it_lasts() -> None:
+    world = World(scheduled(outages=[[10, 20]]), NOW)
+    world.advance(NOW + timedelta(seconds=30))
+    req = request(world, "k", "BBB:200002", 800, (transfer(world, "M1"),))
+    with pytest.raises(BankUnavailable):
+        world.freeze(req, NOW + timedelta(seconds=10))
+    with pytest.raises(BankUnavailable):
+        world.freeze(req, NOW + timedelta(seconds=19.5))
+    assert world.held("BBB:200002") == 0
+    # the other bank is up at the same moment
+    assert freeze(world, "a", "AAA:100001", 1, ["D1"], at=NOW + timedelta(seconds=15)).held_minor == 1
+    after = world.freeze(req, NOW + timedelta(seconds=35))
+    assert (after.status, after.held_minor) == (AnswerStatus.ACCR, 800)
+
+
+def test_epoch_override_and_default() -> None:
+    other = NOW + timedelta(days=1)
+    assert World(scheduled(), NOW, epoch=other).epoch == other
+    assert seed("seed-chen").epoch == NOW  # no epoch in the file: the moment of creation
+    with pytest.raises(ValueError):
+        World(scheduled(), datetime(2025, 3, 1))
