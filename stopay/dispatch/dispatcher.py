@@ -1,9 +1,10 @@
 """The dispatcher: claims due freeze orders in batches, sends each to its bank, records in batches.
 
-Three cooperating loops share one queue: the claimer takes up to ``batch_size`` due orders at a time
+Cooperating loops share one queue: the claimer takes up to ``batch_size`` due orders at a time
 (woken by LISTEN/NOTIFY, polling as a fallback) while fewer than ``max_in_flight`` are out; one task
 per order sends it through the adapter of its bank; the recorder writes every outcome that has come
-back since its last write in one statement. A slow bank delays only its own orders.
+back since its last write in one statement; a lease keeper extends the leases of orders in flight,
+so only a dead owner's orders fall due again. A slow bank delays only its own orders.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class Dispatcher:
         self._tasks = [
             asyncio.create_task(self._claim_loop(), name="stopay-claim"),
             asyncio.create_task(self._record_loop(), name="stopay-record"),
+            asyncio.create_task(self._lease_loop(), name="stopay-leases"),
         ]
 
     async def stop(self, grace_s: float = 5.0) -> None:
@@ -71,16 +73,17 @@ class Dispatcher:
         Orders not recorded by then keep their lease, which expires; another replica (or this one
         after a restart) delivers them again with the same idempotency key.
         """
-        claim, record = self._tasks
+        claim, record, leases = self._tasks
         claim.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await claim
         if self._in_flight:
             await asyncio.wait(self._in_flight, timeout=grace_s)
         await self._results.join()
-        record.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await record
+        for task in (record, leases):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for task in self._in_flight:
             task.cancel()
 
@@ -149,6 +152,16 @@ class Dispatcher:
             delay_s=round(delay, 3), detail=detail,
         )
         return store.Retry(order.case_id, order.order_id, delay, detail)
+
+    async def _lease_loop(self) -> None:
+        """Extends this owner's leases every third of the lease time while deliveries are out."""
+        while True:
+            await asyncio.sleep(self._settings.lease_s / 3)
+            if self._in_flight:
+                try:
+                    await store.extend_leases(self._pool, self._owner, self._settings.lease_s)
+                except StoreError as exc:
+                    log.warning("dispatch.lease_extension_failed", error=str(exc.__cause__ or exc))
 
     async def _record_loop(self) -> None:
         while True:

@@ -102,5 +102,12 @@ async def reschedule(pool: asyncpg.Pool, owner: str, retries: Sequence[Retry], a
     return len(rows)
 
 
+async def extend_leases(pool: asyncpg.Pool, owner: str, lease_s: float) -> None:
+    try:
+        await pool.execute(sql("extend_leases"), owner, lease_s)
+    except asyncpg.PostgresError as exc:
+        raise StoreError("could not extend leases") from exc
+
+
 def incoming_time(item: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(item["at"])

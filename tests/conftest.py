@@ -1,0 +1,134 @@
+"""Shared fixtures: a real PostgreSQL (STOPAY_TEST_DSN, else the embedded server), one fresh database
+per test cloned from a migrated template, and a real stopay App serving gRPC on a loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+import grpc
+import pytest
+
+from stopay import bootstrap
+from stopay.config import Settings
+from stopay.dispatch.dispatcher import DispatchSettings
+from stopay.store import embedded
+from stopay.store.database import open_pool
+from stopay.v1 import station_pb2_grpc
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "stopay" / "examples"
+SHARED_SCENARIOS = ROOT.parent / "shared" / "scenarios"
+_counter = itertools.count()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks every test that touches PostgreSQL as ``db``, so ``-m db`` reruns just those."""
+    for item in items:
+        if "server_dsn" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "db: talks to a real PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def server_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A DSN of a PostgreSQL server whose role may create databases."""
+    if os.environ.get("STOPAY_TEST_DSN"):
+        return os.environ["STOPAY_TEST_DSN"]
+    server, dsn = embedded.start(tmp_path_factory.mktemp("pg") / "data")
+    server_dsn._server = server  # type: ignore[attr-defined]  # keep it alive for the session
+    return dsn
+
+
+@pytest.fixture(scope="session")
+async def template_db(server_dsn: str) -> AsyncIterator[str]:
+    name = f"stopay_tpl_{os.getpid()}"
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        pool = await open_pool(embedded.with_database(server_dsn, name), min_size=1, max_size=1)
+        await pool.close()
+        yield name
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def dsn(server_dsn: str, template_db: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for one test."""
+    name = f"stopay_t_{os.getpid()}_{next(_counter)}"
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+        yield embedded.with_database(server_dsn, name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    p = await open_pool(dsn, min_size=1, max_size=4)
+    yield p
+    await p.close()
+
+
+AppFactory = Callable[..., Awaitable[bootstrap.App]]
+
+
+@pytest.fixture
+async def make_app(dsn: str) -> AsyncIterator[AppFactory]:
+    """Builds and starts stopay apps on the test database; stops them all at the end."""
+    apps: list[bootstrap.App] = []
+
+    async def factory(*networks: Path, **overrides: object) -> bootstrap.App:
+        dispatch = overrides.pop("dispatch", DispatchSettings(poll_s=0.2, retry_base_s=0.05, retry_cap_s=0.5))
+        settings = Settings(
+            listen="127.0.0.1:0", dsn=dsn, bank_networks=tuple(networks), dispatch=dispatch,  # type: ignore[arg-type]
+            shutdown_grace_s=1.0, **overrides,  # type: ignore[arg-type]
+        )
+        app = await bootstrap.build(settings)
+        await app.start()
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in reversed(apps):
+        await app.stop()
+
+
+@pytest.fixture
+async def channel_to() -> AsyncIterator[Callable[[bootstrap.App], station_pb2_grpc.StationServiceStub]]:
+    channels: list[grpc.aio.Channel] = []
+
+    def connect(app: bootstrap.App) -> station_pb2_grpc.StationServiceStub:
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
+        channels.append(channel)
+        return station_pb2_grpc.StationServiceStub(channel)
+
+    yield connect
+    for channel in channels:
+        await channel.close()
+
+
+def new_entry_id() -> str:
+    return str(uuid.uuid4())
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 15.0, every_s: float = 0.05) -> None:
+    """Waits until ``check`` is true; fails the test when it is not within ``timeout_s``."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s}s")
+        await asyncio.sleep(every_s)

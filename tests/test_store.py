@@ -1,0 +1,171 @@
+"""The schema and the dispatcher's queries on a real PostgreSQL: migrations, claims, leases, the
+order state machine as the database enforces it, and the append-only event log."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+
+from stopay.domain.entry import level1_orders
+from stopay.domain.orders import TRANSITIONS, OrderStatus
+from stopay.store import entries, migrate
+from stopay.store import orders as store
+from stopay.store.errors import MigrationDrift, SchemaTooNew
+from stopay.api.validation import entry_from_request
+from tests.entries import simple_request
+
+
+async def submit(pool, *payees):
+    entry = entry_from_request(simple_request(*payees))
+    case_id, duplicate = await entries.submit_entry(pool, entry, "test")
+    assert not duplicate
+    return entry, case_id
+
+
+async def test_migrating_again_applies_nothing_and_records_every_version(dsn) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        assert await migrate.migrate(conn) == []
+        versions = [r["version"] for r in await conn.fetch("SELECT version FROM stopay_migrations ORDER BY 1")]
+        assert versions == [m.version for m in migrate.migrations()]
+    finally:
+        await conn.close()
+
+
+async def test_concurrent_first_migrations_apply_once(server_dsn) -> None:
+    from stopay.store.embedded import with_database
+
+    name = f"stopay_mig_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        conns = [await asyncpg.connect(with_database(server_dsn, name)) for _ in range(3)]
+        applied = await asyncio.gather(*(migrate.migrate(c) for c in conns))
+        for c in conns:
+            await c.close()
+        assert sorted(map(len, applied)) == [0, 0, len(migrate.migrations())]
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_refuses_a_schema_newer_than_the_code(dsn) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("INSERT INTO stopay_migrations (version, name, checksum) VALUES (999, 'future', 'x')")
+        with pytest.raises(SchemaTooNew, match="999"):
+            await migrate.migrate(conn)
+    finally:
+        await conn.close()
+
+
+async def test_refuses_an_applied_migration_that_changed(dsn) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("UPDATE stopay_migrations SET checksum = 'edited' WHERE version = 1")
+        with pytest.raises(MigrationDrift):
+            await migrate.migrate(conn)
+    finally:
+        await conn.close()
+
+
+async def test_database_transitions_equal_the_domain_state_machine(pool) -> None:
+    rows = await pool.fetch("SELECT from_status, to_status FROM freeze_order_transitions")
+    assert {(OrderStatus(r[0]), OrderStatus(r[1])) for r in rows} == set(TRANSITIONS)
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [("held", "queued"), ("held", "pending"), ("rejected", "held"), ("pending", "queued"), ("moved_on", "held")],
+)
+async def test_database_refuses_moving_an_order_backwards(pool, first, then) -> None:
+    _, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
+    held = 5000 if first == "held" else 0
+    resolved = "now()" if first != "pending" else "NULL"
+    await pool.execute(
+        f"UPDATE freeze_orders SET status = $1, held_minor = $2, resolved_at = {resolved} WHERE case_id = $3",
+        first, held, case_id,
+    )
+    with pytest.raises(asyncpg.CheckViolationError):
+        await pool.execute(
+            "UPDATE freeze_orders SET status = $1, held_minor = 0, resolved_at = NULL WHERE case_id = $2", then, case_id
+        )
+
+
+async def test_database_refuses_holding_more_than_requested_and_deleting_orders(pool) -> None:
+    _, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
+    with pytest.raises(asyncpg.CheckViolationError):
+        await pool.execute(
+            "UPDATE freeze_orders SET status = 'held', held_minor = 5001, resolved_at = now() WHERE case_id = $1", case_id
+        )
+    with pytest.raises(asyncpg.CheckViolationError):
+        await pool.execute("DELETE FROM freeze_orders WHERE case_id = $1", case_id)
+
+
+async def test_case_events_are_append_only(pool) -> None:
+    _, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
+    assert await pool.fetchval("SELECT count(*) FROM case_events WHERE case_id = $1", case_id) == 2
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await pool.execute("UPDATE case_events SET actor = 'someone else'")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await pool.execute("DELETE FROM case_events")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await pool.execute("TRUNCATE case_events")
+
+
+async def test_two_owners_never_claim_the_same_order(pool) -> None:
+    for n in range(10):
+        await submit(pool, ("ICBC", f"62220202000099{n:05d}", 1000), ("ABC", f"62284800000099{n:05d}", 1000))
+    a, b = await asyncio.gather(store.claim(pool, "a", 15, 30), store.claim(pool, "b", 15, 30))
+    ids_a, ids_b = {o.order_id for o in a}, {o.order_id for o in b}
+    assert len(ids_a) + len(ids_b) == 20 and not ids_a & ids_b
+    assert await store.claim(pool, "c", 50, 30) == []
+
+
+async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record(pool) -> None:
+    entry, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
+    (first,) = await store.claim(pool, "dead-replica", 10, 0.2)
+    assert first.attempts == 1 and first.idempotency_key == str(first.order_id)
+    assert await store.claim(pool, "other", 10, 30) == []
+    await asyncio.sleep(0.3)
+    (again,) = await store.claim(pool, "other", 10, 30)
+    assert (again.order_id, again.idempotency_key, again.attempts) == (first.order_id, first.idempotency_key, 2)
+    late = store.Outcome(case_id, first.order_id, OrderStatus.HELD, held_minor=5000, answer_code="ACCR")
+    assert await store.record(pool, "dead-replica", [late], "dispatcher") == 0
+    assert await store.record(pool, "other", [late], "dispatcher") == 1
+    assert await store.record(pool, "other", [late], "dispatcher") == 0  # applied once
+    row = await pool.fetchrow("SELECT status, held_minor, lease_owner, resolved_at FROM freeze_orders")
+    assert (row["status"], row["held_minor"], row["lease_owner"]) == ("held", 5000, None)
+    assert row["resolved_at"] is not None
+    assert await pool.fetchval("SELECT count(*) FROM bank_answers") == 1
+
+
+async def test_a_rescheduled_order_waits_for_its_time(pool) -> None:
+    entry, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
+    (order,) = await store.claim(pool, "r", 10, 30)
+    assert await store.reschedule(pool, "r", [store.Retry(case_id, order.order_id, 0.4, "bank down")], "d") == 1
+    assert await store.claim(pool, "r", 10, 30) == []
+    await asyncio.sleep(0.5)
+    (again,) = await store.claim(pool, "r", 10, 30)
+    assert again.attempts == 2
+    detail = await pool.fetchval("SELECT detail FROM freeze_orders")
+    assert detail == "bank down"
+    kinds = [r[0] for r in await pool.fetch("SELECT kind FROM case_events ORDER BY seq")]
+    assert kinds == ["case.accepted", "order.queued", "order.retry_scheduled"]
+
+
+async def test_an_entry_is_written_whole(pool) -> None:
+    entry, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000), ("ICBC", "6222020200009999999", 700),
+                                  ("ABC", "6228480000009999999", 300))
+    planned = {o.order_id: o.requested_minor for o in level1_orders(entry)}
+    rows = await pool.fetch("SELECT order_id, requested_minor, status FROM freeze_orders WHERE case_id = $1", case_id)
+    assert {r["order_id"]: r["requested_minor"] for r in rows} == planned == {
+        next(o.order_id for o in level1_orders(entry) if o.account.bank_code == "ICBC"): 5700,
+        next(o.order_id for o in level1_orders(entry) if o.account.bank_code == "ABC"): 300,
+    }
+    assert {r["status"] for r in rows} == {"queued"}
+    assert await pool.fetchval("SELECT count(*) FROM entry_transfers WHERE case_id = $1", case_id) == 3
+    assert await pool.fetchval("SELECT reported_minor FROM cases WHERE case_id = $1", case_id) == 6000
