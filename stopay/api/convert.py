@@ -7,6 +7,7 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from stopay.domain.case import CaseEvent, CaseView, OrderView
+from stopay.domain.money import format_minor
 from stopay.domain.orders import OrderStatus
 from stopay.v1 import common_pb2, station_pb2
 
@@ -70,26 +71,30 @@ def case_message(case: CaseView) -> station_pb2.Case:
     )
 
 
-def _summary(event: CaseEvent) -> str:
+def _summary(event: CaseEvent, currency: str) -> str:
     detail = event.detail
+
+    def money(key: str) -> str:
+        return format_minor(int(detail.get(key) or 0), currency)
+
     if event.kind == "case.accepted":
-        return f"case accepted, {detail.get('reported_minor')} reported"
+        return f"case accepted, {money('reported_minor')} reported"
     if event.kind == "order.queued":
-        return f"freeze request queued for {detail.get('bank_code')}, {detail.get('requested_minor')} requested"
+        return f"freeze request queued for {detail.get('bank_code')}, {money('requested_minor')} requested"
     if event.kind == "order.retry_scheduled":
         return f"delivery attempt {detail.get('attempts')} failed: {detail.get('detail')}"
     if event.kind.startswith("order."):
         reason = f" ({detail['reason_code']})" if detail.get("reason_code") else ""
-        return f"{event.kind[6:]}: {detail.get('held_minor', 0)} held{reason}"
+        return f"{event.kind[6:].replace('_', ' ')}: {money('held_minor')} held{reason}"
     return event.kind
 
 
-def event_message(event: CaseEvent) -> station_pb2.CaseEvent:
+def event_message(event: CaseEvent, currency: str) -> station_pb2.CaseEvent:
     return station_pb2.CaseEvent(
         seq=event.seq,
         at=timestamp(event.at),
         kind=event.kind,
         order_id=str(event.order_id) if event.order_id else "",
         actor=event.actor,
-        summary=_summary(event),
+        summary=_summary(event, currency),
     )

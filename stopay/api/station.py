@@ -76,7 +76,7 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
                 message = convert.case_message(case)
                 events = await self._store(cases.events_since(self._pool, case_id, last_seq), context)
                 if events or message != last_sent:
-                    yield station_pb2.CaseUpdate(case=message, events=[convert.event_message(e) for e in events])
+                    yield station_pb2.CaseUpdate(case=message, events=[convert.event_message(e, case.currency) for e in events])
                     last_sent = message
                     last_seq = events[-1].seq if events else last_seq
                 if case.settled and not request.follow:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -15,7 +16,7 @@ DEFAULT_SERVER = "127.0.0.1:50051"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stopay", description="Instant payment freeze for anti-fraud centers.")
     parser.add_argument("--version", action="version", version=f"stopay {__version__}")
-    parser.add_argument("--log-level", default=env("LOG_LEVEL", "info"), help="debug, info, warning or error")
+    parser.add_argument("--log-level", help="debug, info, warning or error (default: info; warning for the demo)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the service")
@@ -57,9 +58,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # The embedded PostgreSQL is started and stopped through subprocesses; gRPC's fork handlers
+    # have nothing to do there and only print warnings.
+    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
     from stopay import logs
 
-    logs.configure(args.log_level)
+    # The demo speaks to people; its logs would drown the story.
+    logs.configure(args.log_level or env("LOG_LEVEL") or ("warning" if args.command == "demo" else "info"))
     if args.command == "serve":
         from stopay.cli import serve
 

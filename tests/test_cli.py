@@ -1,0 +1,76 @@
+"""The ``stopay`` command as people and programs use it: the station client and the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from google.protobuf import json_format
+
+from tests.conftest import EXAMPLES
+from tests.entries import scenario_requests, simple_request
+
+
+async def stopay(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "stopay.cli.main", *args],
+        input=stdin, capture_output=True, text=True, timeout=120,
+    )
+
+
+async def test_entry_submit_watch_and_case_show(make_app, tmp_path: Path) -> None:
+    app = await make_app(EXAMPLES / "seed-chen.json")
+    (request,) = scenario_requests(app, EXAMPLES / "seed-chen.json")
+    entry = tmp_path / "entry.json"
+    entry.write_text(json_format.MessageToJson(request, preserving_proto_field_name=True), encoding="utf-8")
+    server = f"127.0.0.1:{app.port}"
+
+    result = await stopay("entry", "submit", str(entry), "--watch", "--server", server)
+    assert result.returncode == 0, result.stderr
+    case_id = result.stdout.split()[1]
+    assert "accepted" in result.stdout.splitlines()[0]
+    assert "held: ¥110,000.00 held" in result.stdout
+    assert "(settled)" in result.stdout
+
+    again = await stopay("entry", "submit", str(entry), "--json", "--server", server)
+    assert json.loads(again.stdout) == {"case_id": case_id, "duplicate": True}
+
+    shown = await stopay("case", "show", case_id, "--json", "--server", server)
+    case = json.loads(shown.stdout)
+    assert case["held_minor"] == "11000000" and case["settled"] is True
+    assert case["orders"][0]["status"] == "ORDER_STATUS_HELD"
+
+    listed = await stopay("case", "list", "--server", server)
+    assert case_id in listed.stdout
+
+
+async def test_entry_submit_names_each_bad_field(make_app, tmp_path: Path) -> None:
+    app = await make_app()
+    request = simple_request(("icbc", "62220202", 0))
+    entry = tmp_path / "bad.json"
+    entry.write_text(json_format.MessageToJson(request), encoding="utf-8")
+    result = await stopay("entry", "submit", str(entry), "--server", f"127.0.0.1:{app.port}")
+    assert result.returncode == 1
+    assert "INVALID_ARGUMENT" in result.stderr
+    assert "transfers[0].payee.bank_code:" in result.stderr
+    assert "transfers[0].amount_minor:" in result.stderr
+
+
+async def test_entry_submit_reports_a_malformed_file(tmp_path: Path) -> None:
+    entry = tmp_path / "broken.json"
+    entry.write_text('{"entry_id": 5, "nonsense": true}', encoding="utf-8")
+    result = await stopay("entry", "submit", str(entry))
+    assert result.returncode == 2
+    assert "nonsense" in result.stderr or "entry_id" in result.stderr
+
+
+async def test_demo_runs_the_seed_cases_and_matches_their_known_answers() -> None:
+    result = await stopay("demo")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("  ok") == 2
+    assert "MISMATCH" not in result.stdout
+    assert "expected ¥350,000.00, held ¥350,000.00" in result.stdout
+    assert "expected ¥110,000.00, held ¥110,000.00" in result.stdout

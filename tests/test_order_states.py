@@ -1,0 +1,68 @@
+"""stopay.domain.orders: the freeze order state machine and the meaning of a bank's answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from stopay.domain.orders import TRANSITIONS, OrderStatus, UnknownAnswer, can_move, status_for_answer
+
+S = OrderStatus
+
+
+def test_terminal_statuses() -> None:
+    assert {s for s in S if s.terminal} == {S.HELD, S.PARTIALLY_HELD, S.MOVED_ON, S.REJECTED, S.UNDELIVERABLE}
+
+
+@pytest.mark.parametrize("status", [s for s in S if s.terminal])
+def test_terminal_status_has_no_way_out(status: OrderStatus) -> None:
+    assert not any(can_move(status, new) for new in S)
+    assert all(current != status for current, _ in TRANSITIONS)
+
+
+@pytest.mark.parametrize("status", list(S))
+def test_nothing_moves_back_to_queued_and_nothing_stays_put(status: OrderStatus) -> None:
+    assert not can_move(status, S.QUEUED)
+    assert not can_move(status, status)
+
+
+def test_open_statuses_can_be_answered_or_given_up() -> None:
+    for start in (S.QUEUED, S.PENDING):
+        for end in (S.HELD, S.PARTIALLY_HELD, S.MOVED_ON, S.REJECTED, S.UNDELIVERABLE):
+            assert can_move(start, end)
+    assert can_move(S.QUEUED, S.PENDING)
+    assert not can_move(S.PENDING, S.QUEUED)
+
+
+@pytest.mark.parametrize(
+    ("code", "held", "requested", "status"),
+    [
+        ("ACCR", 5000, 5000, S.HELD),
+        ("PECR", 5000, 5000, S.HELD),
+        ("PECR", 1, 5000, S.PARTIALLY_HELD),
+        ("PECR", 4999, 5000, S.PARTIALLY_HELD),
+        ("PECR", 0, 5000, S.MOVED_ON),
+        ("PDCR", 0, 5000, S.PENDING),
+        ("RJCR", 0, 5000, S.REJECTED),
+    ],
+)
+def test_status_for_answer(code: str, held: int, requested: int, status: OrderStatus) -> None:
+    assert status_for_answer(code, held, requested) is status
+
+
+@pytest.mark.parametrize(
+    ("code", "held", "requested", "message"),
+    [
+        ("ACCR", 5001, 5000, "outside"),  # held more than requested
+        ("PECR", 5001, 5000, "outside"),
+        ("PECR", -1, 5000, "outside"),  # negative
+        ("ACCR", 4000, 5000, "whole"),  # ACCR must hold everything
+        ("RJCR", 100, 5000, "cannot hold"),
+        ("PDCR", 100, 5000, "cannot hold"),
+        ("CNCX", 0, 5000, "unknown answer status"),
+        ("", 0, 5000, "unknown answer status"),
+        ("accr", 5000, 5000, "unknown answer status"),
+    ],
+)
+def test_status_for_answer_rejects_nonsense(code: str, held: int, requested: int, message: str) -> None:
+    with pytest.raises(UnknownAnswer, match=message):
+        status_for_answer(code, held, requested)
