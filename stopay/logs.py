@@ -21,18 +21,25 @@ def _mask_text(text: str) -> str:
     return _NUMBER.sub(lambda m: mask_number(m.group(0)), text)
 
 
+def _mask_value(key: str, value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return {k: _mask_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_mask_value(key, v) for v in value]
+    text = value if isinstance(value, str) else str(value)
+    if key in _ACCOUNT_KEYS:
+        return mask_number(text)
+    if key in _IDENTITY_KEYS:
+        return mask_identity(text)
+    return _mask_text(text)
+
+
 def mask_numbers(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
-    """structlog processor: masks account and identity numbers wherever they appear."""
-    for key, value in event.items():
-        if not isinstance(value, str):
-            continue
-        if key in _ACCOUNT_KEYS:
-            event[key] = mask_number(value)
-        elif key in _IDENTITY_KEYS:
-            event[key] = mask_identity(value)
-        else:
-            event[key] = _mask_text(value)
-    return event
+    """structlog processor: masks account and identity numbers wherever they appear, nested values
+    and objects (rendered as text) included. Exceptions are rendered before this runs."""
+    return {key: _mask_value(key, value) for key, value in event.items()}
 
 
 def configure(level: str = "info", json: bool | None = None) -> None:

@@ -18,7 +18,7 @@ from stopay.api.errors import failed_precondition, invalid_argument
 from stopay.api.validation import InvalidRequest, Violation, entry_from_request
 from stopay.domain.accounts import mask_identity
 from stopay.store import cases, entries
-from stopay.store.errors import EntryConflict, StoreError
+from stopay.store.errors import EntryConflict, StoreError, StoreUnavailable
 from stopay.store.notifications import Notifications
 from stopay.v1 import station_pb2, station_pb2_grpc
 
@@ -50,8 +50,8 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
             await context.abort_with_status(failed_precondition(str(exc)))
             raise AssertionError("unreachable")
         except StoreError as exc:
-            log.error("entry.store_failed", entry_id=entry.entry_id, error=str(exc.__cause__))
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; retry with the same entry_id")
+            log.error("entry.store_failed", entry_id=entry.entry_id, error=str(exc))
+            await context.abort(*_status(exc, "retry with the same entry_id"))
         log.info(
             "entry.accepted", case_id=str(case_id), entry_id=entry.entry_id, duplicate=duplicate,
             transfers=len(entry.transfers), reported_minor=entry.reported_minor,
@@ -125,5 +125,12 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
         try:
             return await call
         except StoreError as exc:
-            log.error("store.failed", error=str(exc.__cause__ or exc))
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; try again")
+            log.error("store.failed", error=str(exc))
+            await context.abort(*_status(exc, "try again"))
+
+
+def _status(exc: StoreError, advice: str) -> tuple[grpc.StatusCode, str]:
+    """UNAVAILABLE when the database could not be reached (safe to retry), INTERNAL otherwise."""
+    if isinstance(exc, StoreUnavailable):
+        return grpc.StatusCode.UNAVAILABLE, f"the database is unavailable; {advice}"
+    return grpc.StatusCode.INTERNAL, "the database refused the operation; the error is in the server log"

@@ -106,9 +106,13 @@ def entry_from_request(request: station_pb2.SubmitEntryRequest, now: datetime | 
         if not t.HasField("transferred_at"):
             c.fail(f"{f}.transferred_at", "is required")
         else:
-            at = t.transferred_at.ToDatetime(tzinfo=UTC)
-            if at > now + FUTURE_SKEW:
-                c.fail(f"{f}.transferred_at", "is in the future")
+            try:
+                at = t.transferred_at.ToDatetime(tzinfo=UTC)
+            except (ValueError, OverflowError, OSError):
+                c.fail(f"{f}.transferred_at", "is not a valid time")
+            else:
+                if at > now + FUTURE_SKEW:
+                    c.fail(f"{f}.transferred_at", "is in the future")
         txn_id = c.text(f"{f}.txn_id", t.txn_id, max_len=64)
         if txn_id and txn_id in seen_txn:
             c.fail(f"{f}.txn_id", f"{txn_id!r} appears twice in this entry")

@@ -9,7 +9,7 @@ import asyncpg
 
 from stopay.domain.case import CaseEvent, CaseView, OrderView
 from stopay.domain.orders import OrderStatus
-from stopay.store.errors import StoreError
+from stopay.store.errors import database_errors
 from stopay.store.queries import sql
 
 
@@ -56,14 +56,12 @@ def _order(row: asyncpg.Record) -> OrderView:
 
 async def get_case(pool: asyncpg.Pool, case_id: uuid.UUID) -> CaseView | None:
     """The case with its orders, read in one snapshot so totals and orders agree."""
-    try:
+    with database_errors(f"could not read case {case_id}"):
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             row = await conn.fetchrow(sql("get_case"), case_id)
             if row is None:
                 return None
             orders = await conn.fetch(sql("case_orders"), case_id)
-    except asyncpg.PostgresError as exc:
-        raise StoreError(f"could not read case {case_id}") from exc
     return _case(row, tuple(_order(o) for o in orders))
 
 
@@ -73,18 +71,14 @@ async def list_cases(
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[CaseView]:
-    try:
+    with database_errors("could not list cases"):
         rows = await pool.fetch(
             sql("list_cases"), station_id, after[0] if after else None, after[1] if after else None, limit
         )
-    except asyncpg.PostgresError as exc:
-        raise StoreError("could not list cases") from exc
     return [_case(r) for r in rows]
 
 
 async def events_since(pool: asyncpg.Pool, case_id: uuid.UUID, after_seq: int) -> list[CaseEvent]:
-    try:
+    with database_errors(f"could not read events of case {case_id}"):
         rows = await pool.fetch(sql("case_events"), case_id, after_seq)
-    except asyncpg.PostgresError as exc:
-        raise StoreError(f"could not read events of case {case_id}") from exc
     return [CaseEvent(**dict(r)) for r in rows]

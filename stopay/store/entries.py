@@ -7,7 +7,7 @@ import uuid
 import asyncpg
 
 from stopay.domain.entry import Entry, PlannedOrder, level1_orders
-from stopay.store.errors import EntryConflict, StoreError
+from stopay.store.errors import EntryConflict, database_errors
 from stopay.store.queries import sql
 
 
@@ -77,15 +77,13 @@ async def submit_entry(pool: asyncpg.Pool, entry: Entry, actor: str) -> tuple[uu
         entry.narrative, entry.currency, entry.reported_minor, _transfers_json(entry),
         _orders_json(level1_orders(entry)), actor,
     )
-    try:
+    with database_errors(f"could not store entry {entry.entry_id!r}"):
         row = await pool.fetchrow(sql("submit_entry"), *args)
         assert row is not None
         existing = row["existing_sha256"]
         if row["inserted"] is None and existing is None:
             # A concurrent submission of the same entry committed after this statement's snapshot.
             existing = await pool.fetchval(sql("case_fingerprint"), case_id)
-    except asyncpg.PostgresError as exc:
-        raise StoreError(f"could not store entry {entry.entry_id!r}") from exc
     if row["inserted"] is not None:
         return case_id, False
     if bytes(existing) != digest:

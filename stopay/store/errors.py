@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
+import asyncpg
+
 
 class StoreError(Exception):
     """A database operation failed; nothing of it was applied."""
+
+
+class StoreUnavailable(StoreError):
+    """The database could not be reached or the connection broke; the same call may be retried."""
+
+
+@contextlib.contextmanager
+def database_errors(what: str) -> Iterator[None]:
+    """Turns a driver error into a StoreError saying ``what`` failed, the driver's error as cause."""
+    try:
+        yield
+    except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+            asyncpg.AdminShutdownError, asyncpg.InsufficientResourcesError, TimeoutError) as exc:
+        raise StoreUnavailable(f"{what}: the database is unavailable ({type(exc).__name__})") from exc
+    except asyncpg.PostgresError as exc:
+        raise StoreError(f"{what}: {exc}") from exc
 
 
 class EntryConflict(StoreError):

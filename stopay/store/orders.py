@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from stopay.domain.orders import OrderStatus
-from stopay.store.errors import StoreError
+from stopay.store.errors import database_errors
 from stopay.store.queries import sql
 
 
@@ -55,10 +55,8 @@ class Retry:
 
 
 async def claim(pool: asyncpg.Pool, owner: str, limit: int, lease_s: float) -> list[ClaimedOrder]:
-    try:
+    with database_errors("could not claim orders"):
         rows = await pool.fetch(sql("claim_orders"), limit, owner, lease_s)
-    except asyncpg.PostgresError as exc:
-        raise StoreError("could not claim orders") from exc
     return [ClaimedOrder(**dict(r)) for r in rows]
 
 
@@ -81,10 +79,8 @@ async def record(pool: asyncpg.Pool, owner: str, outcomes: Sequence[Outcome], ac
             for o in outcomes
         ]
     )
-    try:
+    with database_errors(f"could not record {len(outcomes)} outcomes"):
         rows = await pool.fetch(sql("record_outcomes"), payload, owner, actor)
-    except asyncpg.PostgresError as exc:
-        raise StoreError(f"could not record {len(outcomes)} outcomes") from exc
     return len(rows)
 
 
@@ -95,18 +91,14 @@ async def reschedule(pool: asyncpg.Pool, owner: str, retries: Sequence[Retry], a
             for r in retries
         ]
     )
-    try:
+    with database_errors(f"could not reschedule {len(retries)} orders"):
         rows = await pool.fetch(sql("reschedule_orders"), payload, owner, actor)
-    except asyncpg.PostgresError as exc:
-        raise StoreError(f"could not reschedule {len(retries)} orders") from exc
     return len(rows)
 
 
 async def extend_leases(pool: asyncpg.Pool, owner: str, lease_s: float) -> None:
-    try:
+    with database_errors("could not extend leases"):
         await pool.execute(sql("extend_leases"), owner, lease_s)
-    except asyncpg.PostgresError as exc:
-        raise StoreError("could not extend leases") from exc
 
 
 def incoming_time(item: dict[str, Any]) -> datetime:
