@@ -85,6 +85,20 @@ class FreezeRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class StatementRequest:
+    """A status query (pacs.028-like) for the statement of ``account`` since the earliest of the
+    ``incoming`` transfers, which the bank verifies as it would for a freeze. Holds nothing."""
+
+    idempotency_key: str
+    case_id: str
+    order_id: str
+    level: int
+    account: Account
+    currency: str
+    incoming: tuple[IncomingTransfer, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class StatementLine:
     """One movement on the frozen account after (and including) the first incoming transfer.
 
@@ -124,6 +138,18 @@ class FreezeAnswer:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class StatementAnswer:
+    """``ACCR`` with the statement, or ``RJCR`` with a reason code (same codes as a freeze)."""
+
+    status: AnswerStatus
+    statement: Statement | None = None
+    balance_minor: int | None = None
+    reason_code: str = ""
+    bank_reference: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
 class BankUnavailable(Exception):
     """The bank could not be reached or did not answer in time; the request may be sent again."""
 
@@ -133,13 +159,17 @@ class BankAdapter(Protocol):
     """What stopay needs of a bank connection.
 
     ``bank_codes`` are the banks this adapter instance serves. ``start`` is awaited once before the
-    first request and ``close`` once at shutdown. ``freeze`` may be called concurrently.
+    first request and ``close`` once at shutdown. ``statement`` and ``freeze`` may be called
+    concurrently. stopay first asks for the statement, works out how much of the money there is the
+    victim's under its attribution rule, then asks to freeze exactly that.
     """
 
     @property
     def bank_codes(self) -> frozenset[str]: ...
 
     async def start(self) -> None: ...
+
+    async def statement(self, request: StatementRequest) -> StatementAnswer: ...
 
     async def freeze(self, request: FreezeRequest) -> FreezeAnswer: ...
 

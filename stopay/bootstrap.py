@@ -110,5 +110,5 @@ async def build(settings: Settings) -> App:
     notifications = Notifications(dsn)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     dispatcher = Dispatcher(pool, adapters, notifications, owner, settings.dispatch) if settings.dispatcher else None
-    api = ApiServer(pool, notifications, settings.listen)
+    api = ApiServer(pool, notifications, settings.limits, settings.listen)
     return App(settings, dsn, pool, notifications, api, adapters, dispatcher, server)

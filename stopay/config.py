@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from stopay.dispatch.dispatcher import DispatchSettings
+from stopay.domain.trail import Limits
 from stopay.store.embedded import default_data_dir
 
 
@@ -23,6 +24,8 @@ class Settings:
     network_epoch: datetime | None = None
     # bank code -> adapter name, for banks not in a bank network.
     bank_routes: dict[str, str] = field(default_factory=dict)
+    # The tracing policy given to each new case: attribution rule, depth and smallest amount followed.
+    limits: Limits = field(default_factory=Limits)
     dispatcher: bool = True
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
     shutdown_grace_s: float = 5.0

@@ -10,8 +10,10 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
-import asyncpg
-import grpc
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")  # tests start subprocesses beside gRPC
+
+import asyncpg  # noqa: E402
+import grpc  # noqa: E402
 import pytest
 
 from stopay import bootstrap

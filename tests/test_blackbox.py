@@ -98,8 +98,11 @@ async def test_kill_after_commit_before_dispatch_loses_no_order(tmp_path: Path, 
     served = Served(tmp_path, "--dsn", dsn, "--bank-network", str(network))
     try:
         await eventually(lambda: _settled(served.stub, reply.case_id))
-        (order,) = (await case_of(served.stub, reply.case_id)).orders
-        assert (order.status, order.held_minor, order.attempts) == (station_pb2.ORDER_STATUS_PARTIALLY_HELD, 35000000, 1)
+        case = await case_of(served.stub, reply.case_id)
+        level1 = case.orders[0]
+        assert (level1.level, level1.status, level1.held_minor) == (1, station_pb2.ORDER_STATUS_PARTIALLY_HELD, 35000000)
+        assert level1.attempts == 2  # one statement, one freeze: nothing was sent before the kill
+        assert case.held_minor == 35000000 + 21000000 and case.exited_minor == 2000000
     finally:
         await served.stop()
 
@@ -122,7 +125,7 @@ async def test_kill_while_the_bank_is_answering_loses_no_order(tmp_path: Path, d
         (order,) = (await case_of(second.stub, reply.case_id)).orders
         assert order.status == station_pb2.ORDER_STATUS_HELD
         assert order.held_minor == 11000000
-        assert order.attempts == 2
+        assert order.attempts == 3  # the statement killed in flight, then statement and freeze
     finally:
         await second.stop()
 

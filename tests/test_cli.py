@@ -70,7 +70,9 @@ async def test_entry_submit_reports_a_malformed_file(tmp_path: Path) -> None:
 async def test_demo_runs_the_seed_cases_and_matches_their_known_answers() -> None:
     result = await stopay("demo")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("  ok") == 2
     assert "MISMATCH" not in result.stdout
-    assert "expected ¥350,000.00, held ¥350,000.00" in result.stdout
-    assert "expected ¥110,000.00, held ¥110,000.00" in result.stdout
+    assert "held at ICBC:6222020200001111111: expected ¥350,000.00, got ¥350,000.00  ok" in result.stdout
+    assert "held at ABC:6228480000002222222: expected ¥210,000.00, got ¥210,000.00  ok" in result.stdout
+    assert "traced into exits: expected ¥20,000.00, got ¥20,000.00  ok" in result.stdout
+    assert "held at BOC:6216610000000002: expected ¥110,000.00, got ¥110,000.00  ok" in result.stdout
+    assert result.stdout.count("  ok") == 5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stopay.domain.orders import TRANSITIONS, OrderStatus, UnknownAnswer, can_move, status_for_answer
+from stopay.domain.orders import TRANSITIONS, OrderStatus, UnknownAnswer, can_move, settled_status, status_for_answer
 
 S = OrderStatus
 
@@ -46,7 +46,26 @@ def test_open_statuses_can_be_answered_or_given_up() -> None:
     ],
 )
 def test_status_for_answer(code: str, held: int, requested: int, status: OrderStatus) -> None:
-    assert status_for_answer(code, held, requested) is status
+    assert status_for_answer(code, held, requested, requested) is status
+
+
+@pytest.mark.parametrize(
+    ("code", "held", "asked", "requested", "status"),
+    [
+        # The statement showed only 35,000,000 of the 58,000,000 that came in; all of it was held.
+        ("ACCR", 35000000, 35000000, 58000000, S.PARTIALLY_HELD),
+        # Asked for what the statement showed, and the bank had it all: the whole of the order's money.
+        ("ACCR", 5000, 5000, 5000, S.HELD),
+        # The money moved between statement and freeze: less than asked.
+        ("PECR", 3000, 5000, 5000, S.PARTIALLY_HELD),
+        ("PECR", 0, 5000, 8000, S.MOVED_ON),
+    ],
+)
+def test_status_is_judged_against_the_money_the_order_followed(
+    code: str, held: int, asked: int, requested: int, status: OrderStatus
+) -> None:
+    assert status_for_answer(code, held, asked, requested) is status
+    assert settled_status(held, requested) is status
 
 
 @pytest.mark.parametrize(
@@ -65,4 +84,13 @@ def test_status_for_answer(code: str, held: int, requested: int, status: OrderSt
 )
 def test_status_for_answer_rejects_nonsense(code: str, held: int, requested: int, message: str) -> None:
     with pytest.raises(UnknownAnswer, match=message):
-        status_for_answer(code, held, requested)
+        status_for_answer(code, held, requested, requested)
+
+
+def test_freezing_comes_only_after_the_statement_and_never_back() -> None:
+    assert can_move(S.QUEUED, S.FREEZING)
+    assert {start for start, end in TRANSITIONS if end is S.FREEZING} == {S.QUEUED}
+    assert not can_move(S.PENDING, S.FREEZING)
+    for end in (S.HELD, S.PARTIALLY_HELD, S.MOVED_ON, S.REJECTED, S.UNDELIVERABLE, S.PENDING):
+        assert can_move(S.FREEZING, end)
+    assert not S.FREEZING.terminal

@@ -11,6 +11,7 @@ import pytest
 
 from stopay.domain.entry import level1_orders
 from stopay.domain.orders import TRANSITIONS, OrderStatus
+from stopay.domain.trail import Limits
 from stopay.store import entries, migrate
 from stopay.store import orders as store
 from stopay.store.errors import MigrationDrift, SchemaTooNew
@@ -20,7 +21,7 @@ from tests.entries import simple_request
 
 async def submit(pool, *payees):
     entry = entry_from_request(simple_request(*payees))
-    case_id, duplicate = await entries.submit_entry(pool, entry, "test")
+    case_id, duplicate = await entries.submit_entry(pool, entry, Limits(), "test")
     assert not duplicate
     return entry, case_id
 
@@ -79,14 +80,16 @@ async def test_database_transitions_equal_the_domain_state_machine(pool) -> None
 
 @pytest.mark.parametrize(
     ("first", "then"),
-    [("held", "queued"), ("held", "pending"), ("rejected", "held"), ("pending", "queued"), ("moved_on", "held")],
+    [("held", "queued"), ("held", "pending"), ("rejected", "held"), ("pending", "queued"), ("moved_on", "held"),
+     ("freezing", "queued"), ("pending", "freezing"), ("held", "freezing")],
 )
 async def test_database_refuses_moving_an_order_backwards(pool, first, then) -> None:
     _, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
     held = 5000 if first == "held" else 0
-    resolved = "now()" if first != "pending" else "NULL"
+    resolved = "NULL" if first in ("pending", "freezing") else "now()"
     await pool.execute(
-        f"UPDATE freeze_orders SET status = $1, held_minor = $2, resolved_at = {resolved} WHERE case_id = $3",
+        f"UPDATE freeze_orders SET status = $1, held_minor = $2, freeze_minor = 5000, resolved_at = {resolved}"
+        " WHERE case_id = $3",
         first, held, case_id,
     )
     with pytest.raises(asyncpg.CheckViolationError):
@@ -95,11 +98,20 @@ async def test_database_refuses_moving_an_order_backwards(pool, first, then) -> 
         )
 
 
-async def test_database_refuses_holding_more_than_requested_and_deleting_orders(pool) -> None:
+async def test_database_refuses_holding_more_than_asked_and_deleting_orders(pool) -> None:
     _, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
+    await pool.execute("UPDATE freeze_orders SET status = 'freezing', freeze_minor = 4000 WHERE case_id = $1", case_id)
     with pytest.raises(asyncpg.CheckViolationError):
         await pool.execute(
-            "UPDATE freeze_orders SET status = 'held', held_minor = 5001, resolved_at = now() WHERE case_id = $1", case_id
+            "UPDATE freeze_orders SET status = 'held', held_minor = 4001, resolved_at = now() WHERE case_id = $1", case_id
+        )
+    with pytest.raises(asyncpg.CheckViolationError):  # the asked amount never changes once set
+        await pool.execute("UPDATE freeze_orders SET freeze_minor = 5000 WHERE case_id = $1", case_id)
+    with pytest.raises(asyncpg.CheckViolationError):  # freezing needs an amount
+        await pool.execute(
+            "INSERT INTO freeze_orders (case_id, order_id, level, bank_code, account_number, holder_name, currency,"
+            " requested_minor, incoming, idempotency_key, status) VALUES ($1, gen_random_uuid(), 2, 'ABC',"
+            " '6228480000001', 'x', 'CNY', 10, '[]', 'k', 'freezing')", case_id,
         )
     with pytest.raises(asyncpg.CheckViolationError):
         await pool.execute("DELETE FROM freeze_orders WHERE case_id = $1", case_id)
@@ -127,7 +139,10 @@ async def test_two_owners_never_claim_the_same_order(pool) -> None:
 
 async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record(pool) -> None:
     entry, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
+    # As after its statement: sized, with the freeze due.
+    await pool.execute("UPDATE freeze_orders SET status = 'freezing', freeze_minor = 5000")
     (first,) = await store.claim(pool, "dead-replica", 10, 0.2)
+    assert (first.status, first.freeze_minor, first.rule) == ("freezing", 5000, "libr")
     assert first.attempts == 1 and first.idempotency_key == str(first.order_id)
     assert await store.claim(pool, "other", 10, 30) == []
     await asyncio.sleep(0.3)

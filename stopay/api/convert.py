@@ -6,7 +6,8 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from stopay.domain.case import CaseEvent, CaseView, OrderView
+from stopay.domain.case import CaseEvent, CaseView, ExitView, OrderView
+from stopay.domain.entry import Party
 from stopay.domain.money import format_minor
 from stopay.domain.orders import OrderStatus
 from stopay.v1 import common_pb2, station_pb2
@@ -19,6 +20,7 @@ ORDER_STATUS = {
     OrderStatus.MOVED_ON: station_pb2.ORDER_STATUS_MOVED_ON,
     OrderStatus.REJECTED: station_pb2.ORDER_STATUS_REJECTED,
     OrderStatus.UNDELIVERABLE: station_pb2.ORDER_STATUS_UNDELIVERABLE,
+    OrderStatus.FREEZING: station_pb2.ORDER_STATUS_FREEZING,
 }
 
 
@@ -48,6 +50,26 @@ def order_message(order: OrderView) -> station_pb2.FreezeOrder:
         attempts=order.attempts,
         detail=order.detail,
         currency=order.currency,
+        asked_minor=order.asked_minor,
+        incoming=[
+            station_pb2.IncomingTransfer(
+                txn_id=i.txn_id, amount_minor=i.amount_minor, traced_minor=i.traced_minor,
+                transferred_at=timestamp(i.at), payer=_account(i.payer),
+            )
+            for i in order.incoming
+        ],
+    )
+
+
+def _account(party: Party) -> common_pb2.AccountRef:
+    return common_pb2.AccountRef(bank_code=party.bank_code, number=party.number, holder_name=party.holder_name)
+
+
+def exit_message(flow: ExitView) -> station_pb2.ExitFlow:
+    return station_pb2.ExitFlow(
+        txn_id=flow.txn_id, kind=flow.kind, amount_minor=flow.amount_minor, exited_at=timestamp(flow.exited_at),
+        account=common_pb2.AccountRef(bank_code=flow.bank_code, number=flow.account_number),
+        order_id=str(flow.order_id), level=flow.level,
     )
 
 
@@ -68,6 +90,18 @@ def case_message(case: CaseView) -> station_pb2.Case:
         created_at=timestamp(case.created_at),
         currency=case.currency,
         order_count=case.order_count,
+        unresolved_minor=case.unresolved_minor,
+        rule=case.rule,
+        max_depth=case.max_depth,
+        min_amount=case.min_amount,
+        levels=[
+            station_pb2.LevelTotals(
+                level=t.level, traced_minor=t.traced_minor, held_minor=t.held_minor,
+                exited_minor=t.exited_minor, orders=t.orders, open_orders=t.open_orders,
+            )
+            for t in case.levels()
+        ],
+        exits=[exit_message(x) for x in case.exits],
     )
 
 
@@ -81,6 +115,14 @@ def _summary(event: CaseEvent, currency: str) -> str:
         return f"case accepted, {money('reported_minor')} reported"
     if event.kind == "order.queued":
         return f"freeze request queued for {detail.get('bank_code')}, {money('requested_minor')} requested"
+    if event.kind == "order.traced":
+        return (f"statement in: {money('left_minor')} of the victim's money left here, freezing "
+                f"{money('freeze_minor')}, {detail.get('onward', 0)} transfer(s) to follow, "
+                f"{detail.get('exits', 0)} exit(s)")
+    if event.kind == "order.followed":
+        return f"following {money('traced_minor')} to {detail.get('bank_code')} (level {detail.get('level')})"
+    if event.kind == "exit.recorded":
+        return f"{money('amount_minor')} left the banking network ({detail.get('kind')})"
     if event.kind == "order.retry_scheduled":
         return f"delivery attempt {detail.get('attempts')} failed: {detail.get('detail')}"
     if event.kind.startswith("order."):

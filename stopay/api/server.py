@@ -7,6 +7,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from stopay.api.station import StationServicer
+from stopay.domain.trail import Limits
 from stopay.store.notifications import Notifications
 from stopay.v1 import station_pb2, station_pb2_grpc
 
@@ -14,9 +15,11 @@ SERVICE_NAMES = (station_pb2.DESCRIPTOR.services_by_name["StationService"].full_
 
 
 class ApiServer:
-    def __init__(self, pool: asyncpg.Pool, notifications: Notifications, listen: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, notifications: Notifications, limits: Limits, listen: str) -> None:
         self._server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-        station_pb2_grpc.add_StationServiceServicer_to_server(StationServicer(pool, notifications), self._server)
+        station_pb2_grpc.add_StationServiceServicer_to_server(
+            StationServicer(pool, notifications, limits), self._server
+        )
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         self.port = self._server.add_insecure_port(listen)

@@ -17,6 +17,7 @@ from stopay.api import convert
 from stopay.api.errors import failed_precondition, invalid_argument
 from stopay.api.validation import InvalidRequest, Violation, entry_from_request
 from stopay.domain.accounts import mask_identity
+from stopay.domain.trail import Limits
 from stopay.store import cases, entries
 from stopay.store.errors import EntryConflict, StoreError, StoreUnavailable
 from stopay.store.notifications import Notifications
@@ -29,8 +30,9 @@ MAX_PAGE = 500
 
 
 class StationServicer(station_pb2_grpc.StationServiceServicer):
-    def __init__(self, pool: asyncpg.Pool, notifications: Notifications, poll_s: float = 1.0) -> None:
+    def __init__(self, pool: asyncpg.Pool, notifications: Notifications, limits: Limits, poll_s: float = 1.0) -> None:
         self._pool = pool
+        self._limits = limits
         self._notifications = notifications
         self._poll_s = poll_s
 
@@ -45,7 +47,7 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
             raise AssertionError("unreachable")
         actor = f"officer:{entry.officer_id}@station:{entry.station_id}"
         try:
-            case_id, duplicate = await entries.submit_entry(self._pool, entry, actor)
+            case_id, duplicate = await entries.submit_entry(self._pool, entry, self._limits, actor)
         except EntryConflict as exc:
             await context.abort_with_status(failed_precondition(str(exc)))
             raise AssertionError("unreachable")

@@ -52,7 +52,7 @@ async def _demo(data_dir: Path) -> int:
                         print(f"entry {request.report_no} -> case {reply.case_id}")
                         case = await watch(stub, reply.case_id, _print_events)
                         print(render.case_text(case))
-                        mismatches += _compare(case, dict(check.expect_held), scenario.currency)
+                        mismatches += _compare(case, dict(check.expect_held), check.expect_exited, scenario.currency)
     finally:
         await app.stop()
         server = app.embedded_server
@@ -66,21 +66,20 @@ def _print_events(update: station_pb2.CaseUpdate) -> None:
         print(render.event_text(event), flush=True)
 
 
-def _compare(case: station_pb2.Case, expected: dict[str, int], currency: str) -> int:
-    """Compares the holds of the accounts this case sent orders to with the known answer."""
+def _compare(case: station_pb2.Case, expected: dict[str, int], exited: int | None, currency: str) -> int:
+    """Compares the holds of every account of the trail, and the exits, with the known answer."""
     held: dict[str, int] = {}
     for order in case.orders:
         key = f"{order.account.bank_code}:{order.account.number}"
         held[key] = held.get(key, 0) + order.held_minor
+    rows = [(f"held at {a}", expected.get(a, 0), held.get(a, 0)) for a in sorted(set(held) | set(expected))]
+    if exited is not None:
+        rows.append(("traced into exits", exited, case.exited_minor))
     bad = 0
-    for account, amount in sorted(held.items()):
-        want = expected.get(account, 0)
-        mark = "ok" if amount == want else "MISMATCH"
-        bad += amount != want
-        print(f"  known answer {account}: expected {format_minor(want, currency)}, held {format_minor(amount, currency)}  {mark}")
-    deeper = sorted(set(expected) - set(held))
-    if deeper:
-        print(f"  not reached at level 1 (needs tracing): {', '.join(deeper)}")
+    for what, want, got in rows:
+        mark = "ok" if got == want else "MISMATCH"
+        bad += got != want
+        print(f"  known answer, {what}: expected {format_minor(want, currency)}, got {format_minor(got, currency)}  {mark}")
     return bad
 
 

@@ -9,8 +9,27 @@ from pathlib import Path
 
 from stopay import __version__
 from stopay.config import env
+from stopay.domain.attribution import RULES
 
 DEFAULT_SERVER = "127.0.0.1:50051"
+
+
+def _number(kind: type, least: float, what: str):  # type: ignore[no-untyped-def]
+    def parse(text: str):  # type: ignore[no-untyped-def]
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+
+    return parse
+
+
+positive_float = _number(float, 1e-3, "a positive number of seconds")
+positive_int = _number(int, 1, "a whole number of at least 1")
+non_negative_int = _number(int, 0, "a whole number of at least 0")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,7 +52,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--insecure", action="store_true", help="plain-text gRPC (required: TLS is not built yet)")
     serve.add_argument("--no-dispatcher", action="store_true", help="serve the API only; other replicas deliver")
-    serve.add_argument("--lease-seconds", type=float, default=float(env("LEASE_SECONDS", "15") or 15))
+    serve.add_argument(
+        "--lease-seconds", type=positive_float, default=env("LEASE_SECONDS", "15"),
+        help="how long a claimed order stays with this replica without news (STOPAY_LEASE_SECONDS, default 15)",
+    )
+    serve.add_argument(
+        "--rule", choices=RULES, default=env("RULE", "libr"),
+        help="attribution rule for new cases (STOPAY_RULE, default libr)",
+    )
+    serve.add_argument(
+        "--max-depth", type=positive_int, default=env("MAX_DEPTH", "5"),
+        help="deepest level followed (STOPAY_MAX_DEPTH, default 5)",
+    )
+    serve.add_argument(
+        "--min-amount", type=non_negative_int, default=env("MIN_AMOUNT", "10000"),
+        help="smallest transfer of the victim's money followed, in fen (STOPAY_MIN_AMOUNT, default 10000)",
+    )
     serve.add_argument("--port-file", type=Path, help="write the port listened on to this file once serving")
 
     entry = commands.add_parser("entry", help="station client: entries").add_subparsers(dest="action", required=True)

@@ -10,6 +10,7 @@ import sys
 from stopay import bootstrap
 from stopay.config import Settings
 from stopay.dispatch.dispatcher import DispatchSettings
+from stopay.domain.trail import Limits
 from stopay.store.embedded import default_data_dir
 
 
@@ -28,6 +29,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         bank_routes=routes,
         dispatcher=not args.no_dispatcher,
         dispatch=DispatchSettings(lease_s=args.lease_seconds),
+        limits=Limits(rule=args.rule, max_depth=args.max_depth, min_amount=args.min_amount),
     )
 
 

@@ -20,7 +20,8 @@ import structlog
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from bank_adapters.protocol import BankAdapter
-from stopay.dispatch.translate import freeze_request, outcome
+from stopay.dispatch.trail import Traced, apply_statements
+from stopay.dispatch.translate import freeze_outcome, freeze_request, statement_request
 from stopay.domain.accounts import AccountKey
 from stopay.domain.orders import NO_ADAPTER, OrderStatus, UnknownAnswer
 from stopay.store import orders as store
@@ -55,7 +56,7 @@ class Dispatcher:
         self._notifications = notifications
         self._owner = owner
         self._settings = settings
-        self._results: asyncio.Queue[store.Outcome | store.Retry] = asyncio.Queue()
+        self._results: asyncio.Queue[store.Outcome | store.Retry | Traced] = asyncio.Queue()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._room = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -117,7 +118,7 @@ class Dispatcher:
     async def _deliver(self, order: store.ClaimedOrder) -> None:
         self._results.put_nowait(await self._send(order))
 
-    async def _send(self, order: store.ClaimedOrder) -> store.Outcome | store.Retry:
+    async def _send(self, order: store.ClaimedOrder) -> store.Outcome | store.Retry | Traced:
         account = AccountKey(order.bank_code, order.account_number).masked
         adapter = self._adapters.get(order.bank_code)
         if adapter is None:
@@ -126,9 +127,15 @@ class Dispatcher:
                 order.case_id, order.order_id, OrderStatus.UNDELIVERABLE,
                 reason_code=NO_ADAPTER, detail=f"no adapter serves bank {order.bank_code}",
             )
+        timeout = self._settings.send_timeout_s
+        result: store.Outcome | Traced
         try:
-            answer = await asyncio.wait_for(adapter.freeze(freeze_request(order)), self._settings.send_timeout_s)
-            result = outcome(order, answer)
+            if order.status == "queued":
+                statement = await asyncio.wait_for(adapter.statement(statement_request(order)), timeout)
+                result = Traced(order, statement)
+            else:
+                answer = await asyncio.wait_for(adapter.freeze(freeze_request(order)), timeout)
+                result = freeze_outcome(order, answer)
         except asyncio.CancelledError:
             raise
         except UnknownAnswer as exc:
@@ -137,10 +144,12 @@ class Dispatcher:
             return self._retry(order, f"no answer within {self._settings.send_timeout_s:g}s")
         except Exception as exc:  # an adapter failure of any kind must not lose the order
             return self._retry(order, f"{type(exc).__name__}: {exc}")
-        log.info(
-            "dispatch.answered", order_id=str(order.order_id), account=account,
-            status=result.status.value, held_minor=result.held_minor, reason_code=result.reason_code,
-        )
+        if isinstance(result, Traced):
+            log.info("dispatch.statement", order_id=str(order.order_id), account=account,
+                     status=result.answer.status.value, reason_code=result.answer.reason_code)
+        else:
+            log.info("dispatch.frozen", order_id=str(order.order_id), account=account,
+                     status=result.status.value, held_minor=result.held_minor, reason_code=result.reason_code)
         return result
 
     def _retry(self, order: store.ClaimedOrder, detail: str) -> store.Retry:
@@ -168,6 +177,7 @@ class Dispatcher:
             batch = [await self._results.get()]
             while not self._results.empty() and len(batch) < 4 * self._settings.batch_size:
                 batch.append(self._results.get_nowait())
+            traced = [r for r in batch if isinstance(r, Traced)]
             outcomes = [r for r in batch if isinstance(r, store.Outcome)]
             retries = [r for r in batch if isinstance(r, store.Retry)]
             try:
@@ -178,8 +188,15 @@ class Dispatcher:
                     reraise=True,
                 ):
                     with attempt:
+                        # Each write is one transaction and harmless to repeat: orders it already
+                        # moved on are no longer in the state it expects.
+                        if traced:
+                            again = await apply_statements(self._pool, self._owner, traced, "dispatcher")
+                            retries.extend(again)
+                            traced = []
                         if outcomes:
                             await store.record(self._pool, self._owner, outcomes, "dispatcher")
+                            outcomes = []
                         if retries:
                             await store.reschedule(self._pool, self._owner, retries, "dispatcher")
             except StoreError as exc:

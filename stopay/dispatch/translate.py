@@ -1,4 +1,5 @@
-"""Turns a claimed order into an adapter's FreezeRequest, and a bank's answer into an Outcome."""
+"""Between the store and the adapters: claimed orders become bank requests, bank answers and
+statements become what the store and the domain understand."""
 
 from __future__ import annotations
 
@@ -6,29 +7,70 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from bank_adapters.protocol import Account, FreezeAnswer, FreezeRequest, IncomingTransfer, Statement
+from bank_adapters.protocol import (
+    Account,
+    FreezeAnswer,
+    FreezeRequest,
+    IncomingTransfer,
+    Statement,
+    StatementRequest,
+)
+from stopay.domain.entry import Party
 from stopay.domain.orders import status_for_answer
+from stopay.domain.trail import Line
 from stopay.store.orders import ClaimedOrder, Outcome
 
 
+def known_incoming(order: ClaimedOrder) -> list[dict[str, Any]]:
+    """Every transfer known to carry the victim's money into the order's account, the newest
+    knowledge of each (highest ``rev``) winning, oldest transfer first."""
+    items: dict[str, dict[str, Any]] = dict(order.known_incoming)
+    for item in order.incoming:
+        current = items.get(item["txn_id"])
+        if current is None or item.get("rev", 0) >= current.get("rev", 0):
+            items[item["txn_id"]] = item
+    return sorted(items.values(), key=lambda i: (i["at"], i["txn_id"]))
+
+
+def _incoming(order: ClaimedOrder) -> tuple[IncomingTransfer, ...]:
+    return tuple(
+        IncomingTransfer(
+            txn_id=item["txn_id"],
+            amount_minor=item["amount_minor"],
+            transferred_at=datetime.fromisoformat(item["at"]),
+            payer=Account(item["payer_bank"], item["payer_number"], item["payer_holder"]),
+        )
+        for item in known_incoming(order)
+    )
+
+
+def _account(order: ClaimedOrder) -> Account:
+    return Account(order.bank_code, order.account_number, order.holder_name)
+
+
+def statement_request(order: ClaimedOrder) -> StatementRequest:
+    return StatementRequest(
+        idempotency_key=f"{order.idempotency_key}/statement",
+        case_id=str(order.case_id),
+        order_id=str(order.order_id),
+        level=order.level,
+        account=_account(order),
+        currency=order.currency,
+        incoming=_incoming(order),
+    )
+
+
 def freeze_request(order: ClaimedOrder) -> FreezeRequest:
+    assert order.freeze_minor is not None, "an order is sized before it is frozen"
     return FreezeRequest(
         idempotency_key=order.idempotency_key,
         case_id=str(order.case_id),
         order_id=str(order.order_id),
         level=order.level,
-        account=Account(order.bank_code, order.account_number, order.holder_name),
-        amount_minor=order.requested_minor,
+        account=_account(order),
+        amount_minor=order.freeze_minor,
         currency=order.currency,
-        incoming=tuple(
-            IncomingTransfer(
-                txn_id=item["txn_id"],
-                amount_minor=item["amount_minor"],
-                transferred_at=datetime.fromisoformat(item["at"]),
-                payer=Account(item["payer_bank"], item["payer_number"], item["payer_holder"]),
-            )
-            for item in order.incoming
-        ),
+        incoming=_incoming(order),
     )
 
 
@@ -49,16 +91,36 @@ def statement_json(statement: Statement | None) -> dict[str, Any] | None:
     return plain(asdict(statement))
 
 
-def outcome(order: ClaimedOrder, answer: FreezeAnswer) -> Outcome:
+def statement_lines(statement: Statement) -> tuple[Line, ...]:
+    return tuple(
+        Line(
+            seq=line.seq,
+            at=line.at,
+            kind=line.kind,
+            amount_minor=line.amount_minor,
+            txn_id=line.txn_id,
+            counterparty=(
+                Party(line.counterparty.bank_code, line.counterparty.number, line.counterparty.holder_name)
+                if line.counterparty
+                else None
+            ),
+            exit=line.exit.value if line.exit is not None else None,
+        )
+        for line in statement.lines
+    )
+
+
+def freeze_outcome(order: ClaimedOrder, answer: FreezeAnswer) -> Outcome:
     """Raises UnknownAnswer when the answer makes no sense for the order (it is then retried)."""
-    code = answer.status.value if hasattr(answer.status, "value") else str(answer.status)
-    status = status_for_answer(code, answer.held_minor, order.requested_minor)
+    code = answer.status.value
+    status = status_for_answer(code, answer.held_minor, order.freeze_minor or 0, order.requested_minor)
     return Outcome(
         case_id=order.case_id,
         order_id=order.order_id,
         status=status,
         held_minor=answer.held_minor,
         reason_code=answer.reason_code,
+        detail=str(answer.extra.get("detail", "")),
         answer_code=code,
         balance_minor=answer.balance_minor,
         bank_reference=answer.bank_reference,

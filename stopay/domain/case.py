@@ -1,4 +1,4 @@
-"""What a case looks like when read back: its totals, its freeze orders and its events."""
+"""What a case looks like when read back: its totals, its trail of orders and exits, its events."""
 
 from __future__ import annotations
 
@@ -7,7 +7,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from stopay.domain.entry import Party
 from stopay.domain.orders import OrderStatus
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingView:
+    txn_id: str
+    amount_minor: int
+    traced_minor: int
+    at: datetime
+    payer: Party
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,14 +30,41 @@ class OrderView:
     holder_name: str
     currency: str
     requested_minor: int
+    asked_minor: int
     held_minor: int
     status: OrderStatus
     reason_code: str
     detail: str
-    incoming_txn_ids: tuple[str, ...]
+    incoming: tuple[IncomingView, ...]
     attempts: int
     created_at: datetime
     resolved_at: datetime | None
+
+    @property
+    def incoming_txn_ids(self) -> tuple[str, ...]:
+        return tuple(i.txn_id for i in self.incoming)
+
+
+@dataclass(frozen=True, slots=True)
+class ExitView:
+    txn_id: str
+    order_id: uuid.UUID
+    bank_code: str
+    account_number: str
+    level: int
+    kind: str
+    amount_minor: int
+    exited_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LevelTotals:
+    level: int
+    traced_minor: int
+    held_minor: int
+    exited_minor: int
+    orders: int
+    open_orders: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +83,39 @@ class CaseView:
     order_count: int
     open_orders: int
     created_at: datetime
+    rule: str
+    max_depth: int
+    min_amount: int
     orders: tuple[OrderView, ...] = field(default=())
+    exits: tuple[ExitView, ...] = field(default=())
 
     @property
     def settled(self) -> bool:
         """No order is waiting for, or in flight to, a bank."""
         return self.open_orders == 0
+
+    @property
+    def unresolved_minor(self) -> int:
+        """Reported money neither held nor traced out of the network."""
+        return max(0, self.reported_minor - self.held_minor - self.exited_minor)
+
+    def levels(self) -> list[LevelTotals]:
+        """Totals per level of the trail; level 1 traces what the victim reported."""
+        depth = max([o.level for o in self.orders] + [x.level for x in self.exits], default=0)
+        totals = []
+        for level in range(1, depth + 1):
+            orders = [o for o in self.orders if o.level == level]
+            totals.append(
+                LevelTotals(
+                    level=level,
+                    traced_minor=self.reported_minor if level == 1 else sum(o.requested_minor for o in orders),
+                    held_minor=sum(o.held_minor for o in orders),
+                    exited_minor=sum(x.amount_minor for x in self.exits if x.level == level),
+                    orders=len(orders),
+                    open_orders=sum(1 for o in orders if not o.status.terminal),
+                )
+            )
+        return totals
 
 
 @dataclass(frozen=True, slots=True)

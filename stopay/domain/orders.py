@@ -10,7 +10,8 @@ import enum
 
 
 class OrderStatus(str, enum.Enum):
-    QUEUED = "queued"  # accepted, not yet answered by the bank (waiting, in flight or retrying)
+    QUEUED = "queued"  # accepted; the statement is asked for (waiting, in flight or retrying)
+    FREEZING = "freezing"  # the statement sized the hold; the freeze is asked for
     PENDING = "pending"  # PDCR: the bank will answer later
     HELD = "held"  # ACCR
     PARTIALLY_HELD = "partially_held"  # PECR, something held
@@ -20,7 +21,7 @@ class OrderStatus(str, enum.Enum):
 
     @property
     def terminal(self) -> bool:
-        return self not in (OrderStatus.QUEUED, OrderStatus.PENDING)
+        return self not in (OrderStatus.QUEUED, OrderStatus.FREEZING, OrderStatus.PENDING)
 
 
 _ANSWERED = frozenset(
@@ -32,11 +33,12 @@ _ANSWERED = frozenset(
     }
 )
 
+_OUTCOMES = _ANSWERED | {OrderStatus.PENDING, OrderStatus.UNDELIVERABLE}
+
 TRANSITIONS: frozenset[tuple[OrderStatus, OrderStatus]] = frozenset(
-    {(OrderStatus.QUEUED, OrderStatus.PENDING), (OrderStatus.QUEUED, OrderStatus.UNDELIVERABLE)}
-    | {(OrderStatus.QUEUED, s) for s in _ANSWERED}
-    | {(OrderStatus.PENDING, s) for s in _ANSWERED}
-    | {(OrderStatus.PENDING, OrderStatus.UNDELIVERABLE)}
+    {(OrderStatus.QUEUED, s) for s in _OUTCOMES | {OrderStatus.FREEZING}}
+    | {(OrderStatus.FREEZING, s) for s in _OUTCOMES}
+    | {(OrderStatus.PENDING, s) for s in _ANSWERED | {OrderStatus.UNDELIVERABLE}}
 )
 
 # Reason codes of stopay's own (not a bank's).
@@ -52,18 +54,24 @@ class UnknownAnswer(ValueError):
     pass
 
 
-def status_for_answer(code: str, held_minor: int, requested_minor: int) -> OrderStatus:
-    """Maps a camt.029 status and the amount held to the order's new status."""
-    if held_minor < 0 or held_minor > requested_minor:
-        raise UnknownAnswer(f"held {held_minor} outside 0..{requested_minor}")
+def settled_status(held_minor: int, requested_minor: int) -> OrderStatus:
+    """The status of an order once its freeze is answered, judged against the victim's money the
+    order followed into the account: all of it held, part of it, or none (it had moved on)."""
+    if held_minor > 0:
+        return OrderStatus.HELD if held_minor >= requested_minor else OrderStatus.PARTIALLY_HELD
+    return OrderStatus.MOVED_ON
+
+
+def status_for_answer(code: str, held_minor: int, asked_minor: int, requested_minor: int) -> OrderStatus:
+    """Maps a camt.029 answer to a freeze that asked for ``asked_minor`` to the order's new status."""
+    if held_minor < 0 or held_minor > asked_minor:
+        raise UnknownAnswer(f"held {held_minor} outside 0..{asked_minor}")
     if code == "ACCR":
-        if held_minor != requested_minor:
-            raise UnknownAnswer(f"ACCR must hold the whole {requested_minor}, held {held_minor}")
-        return OrderStatus.HELD
+        if held_minor != asked_minor:
+            raise UnknownAnswer(f"ACCR must hold the whole {asked_minor}, held {held_minor}")
+        return settled_status(held_minor, requested_minor)
     if code == "PECR":
-        if held_minor == requested_minor:
-            return OrderStatus.HELD
-        return OrderStatus.PARTIALLY_HELD if held_minor > 0 else OrderStatus.MOVED_ON
+        return settled_status(held_minor, requested_minor)
     if code in ("PDCR", "RJCR"):
         if held_minor:
             raise UnknownAnswer(f"{code} cannot hold money, held {held_minor}")

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
-from stopay.domain.case import CaseEvent, CaseView, OrderView
+from stopay.domain.attribution import OWN
+from stopay.domain.case import CaseEvent, CaseView, ExitView, IncomingView, OrderView
+from stopay.domain.entry import Party
 from stopay.domain.orders import OrderStatus
 from stopay.store.errors import database_errors
 from stopay.store.queries import sql
 
 
-def _case(row: asyncpg.Record, orders: tuple[OrderView, ...] = ()) -> CaseView:
+def _case(row: asyncpg.Record, orders: tuple[OrderView, ...] = (), exits: tuple[ExitView, ...] = ()) -> CaseView:
     return CaseView(
         case_id=row["case_id"],
         entry_id=row["entry_id"],
@@ -25,11 +28,38 @@ def _case(row: asyncpg.Record, orders: tuple[OrderView, ...] = ()) -> CaseView:
         currency=row["currency"],
         reported_minor=row["reported_minor"],
         held_minor=row["held_minor"],
-        exited_minor=0,
+        exited_minor=row["exited_minor"],
         order_count=row["order_count"],
         open_orders=row["open_orders"],
         created_at=row["created_at"],
+        rule=row["rule"],
+        max_depth=row["max_depth"],
+        min_amount=row["min_amount"],
         orders=orders,
+        exits=exits,
+    )
+
+
+def _incoming(item: dict[str, Any]) -> IncomingView:
+    return IncomingView(
+        txn_id=item["txn_id"],
+        amount_minor=item["amount_minor"],
+        traced_minor=sum(amount for name, amount in item.get("parts", ()) if name != OWN),
+        at=datetime.fromisoformat(item["at"]),
+        payer=Party(item["payer_bank"], item["payer_number"], item["payer_holder"]),
+    )
+
+
+def _exit(row: asyncpg.Record) -> ExitView:
+    return ExitView(
+        txn_id=row["txn_id"],
+        order_id=row["order_id"],
+        bank_code=row["bank_code"],
+        account_number=row["account_number"],
+        level=row["level"],
+        kind=row["exit_kind"],
+        amount_minor=row["amount_minor"],
+        exited_at=row["exited_at"],
     )
 
 
@@ -43,11 +73,12 @@ def _order(row: asyncpg.Record) -> OrderView:
         holder_name=row["holder_name"],
         currency=row["currency"],
         requested_minor=row["requested_minor"],
+        asked_minor=row["freeze_minor"] or 0,
         held_minor=row["held_minor"],
         status=OrderStatus(row["status"]),
         reason_code=row["reason_code"],
         detail=row["detail"],
-        incoming_txn_ids=tuple(i["txn_id"] for i in row["incoming"]),
+        incoming=tuple(_incoming(i) for i in row["incoming"]),
         attempts=row["attempts"],
         created_at=row["created_at"],
         resolved_at=row["resolved_at"],
@@ -62,7 +93,8 @@ async def get_case(pool: asyncpg.Pool, case_id: uuid.UUID) -> CaseView | None:
             if row is None:
                 return None
             orders = await conn.fetch(sql("case_orders"), case_id)
-    return _case(row, tuple(_order(o) for o in orders))
+            exits = await conn.fetch(sql("case_exits"), case_id)
+    return _case(row, tuple(_order(o) for o in orders), tuple(_exit(x) for x in exits))
 
 
 async def list_cases(

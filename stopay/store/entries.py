@@ -7,6 +7,7 @@ import uuid
 import asyncpg
 
 from stopay.domain.entry import Entry, PlannedOrder, level1_orders
+from stopay.domain.trail import Limits, label
 from stopay.store.errors import EntryConflict, database_errors
 from stopay.store.queries import sql
 
@@ -41,6 +42,9 @@ def incoming_json(order: PlannedOrder) -> list[dict[str, object]]:
             "payer_bank": t.payer.bank_code,
             "payer_number": t.payer.number,
             "payer_holder": t.payer.holder_name,
+            # All of a victim's payment is the victim's money at level 1.
+            "parts": [[label(1), t.amount_minor]],
+            "rev": 0,
         }
         for t in order.incoming
     ]
@@ -63,7 +67,7 @@ def _orders_json(orders: list[PlannedOrder]) -> list[dict[str, object]]:
     )
 
 
-async def submit_entry(pool: asyncpg.Pool, entry: Entry, actor: str) -> tuple[uuid.UUID, bool]:
+async def submit_entry(pool: asyncpg.Pool, entry: Entry, limits: Limits, actor: str) -> tuple[uuid.UUID, bool]:
     """Stores ``entry`` once; returns ``(case_id, duplicate)``.
 
     A retry with the same entry_id and payload is a duplicate; the same entry_id with another
@@ -75,7 +79,7 @@ async def submit_entry(pool: asyncpg.Pool, entry: Entry, actor: str) -> tuple[uu
         case_id, entry.entry_id, digest, entry.station_id, entry.officer_id, entry.report_no,
         entry.victim.name, entry.victim.id_number, entry.victim.phone, entry.fraud_type,
         entry.narrative, entry.currency, entry.reported_minor, _transfers_json(entry),
-        _orders_json(level1_orders(entry)), actor,
+        _orders_json(level1_orders(entry)), actor, limits.rule, limits.max_depth, limits.min_amount,
     )
     with database_errors(f"could not store entry {entry.entry_id!r}"):
         row = await pool.fetchrow(sql("submit_entry"), *args)

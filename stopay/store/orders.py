@@ -19,15 +19,23 @@ from stopay.store.queries import sql
 class ClaimedOrder:
     case_id: uuid.UUID
     order_id: uuid.UUID
+    parent_order_id: uuid.UUID | None
     level: int
+    status: str  # "queued": ask for the statement; "freezing": ask to freeze freeze_minor
     bank_code: str
     account_number: str
     holder_name: str
     currency: str
     requested_minor: int
+    freeze_minor: int | None
     incoming: list[dict[str, Any]]
     idempotency_key: str
     attempts: int
+    rule: str
+    max_depth: int
+    min_amount: int
+    # txn_id -> incoming item: every transfer already known to carry the victim's money here
+    known_incoming: dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)

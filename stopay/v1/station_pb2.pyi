@@ -64,7 +64,7 @@ class _OrderStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderStat
     DESCRIPTOR: _descriptor.EnumDescriptor
     ORDER_STATUS_UNSPECIFIED: _OrderStatus.ValueType  # 0
     ORDER_STATUS_QUEUED: _OrderStatus.ValueType  # 1
-    """Accepted by stopay, not yet answered by the bank (waiting, in flight, or retrying)."""
+    """Accepted; the account's statement is being asked for (waiting, in flight, or retrying)."""
     ORDER_STATUS_PENDING: _OrderStatus.ValueType  # 2
     """PDCR: the bank acknowledged and will answer later."""
     ORDER_STATUS_HELD: _OrderStatus.ValueType  # 3
@@ -77,13 +77,18 @@ class _OrderStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderStat
     """RJCR: the bank refused; reason_code says why (AC01, AC04, BE01, NOOR, LEGL, ...)."""
     ORDER_STATUS_UNDELIVERABLE: _OrderStatus.ValueType  # 7
     """stopay could not deliver it: no adapter serves the bank, or delivery gave up; see reason_code."""
+    ORDER_STATUS_FREEZING: _OrderStatus.ValueType  # 8
+    """The statement is in; the freeze of asked_minor is being asked for."""
 
 class OrderStatus(_OrderStatus, metaclass=_OrderStatusEnumTypeWrapper):
-    """Mirrors ISO 20022 camt.029 where a bank has answered."""
+    """Mirrors ISO 20022 camt.029 where a bank has answered. An order first asks its bank for the
+    account's statement (QUEUED), then freezes the victim's money the attribution rule finds there
+    (FREEZING), then settles.
+    """
 
 ORDER_STATUS_UNSPECIFIED: OrderStatus.ValueType  # 0
 ORDER_STATUS_QUEUED: OrderStatus.ValueType  # 1
-"""Accepted by stopay, not yet answered by the bank (waiting, in flight, or retrying)."""
+"""Accepted; the account's statement is being asked for (waiting, in flight, or retrying)."""
 ORDER_STATUS_PENDING: OrderStatus.ValueType  # 2
 """PDCR: the bank acknowledged and will answer later."""
 ORDER_STATUS_HELD: OrderStatus.ValueType  # 3
@@ -96,6 +101,8 @@ ORDER_STATUS_REJECTED: OrderStatus.ValueType  # 6
 """RJCR: the bank refused; reason_code says why (AC01, AC04, BE01, NOOR, LEGL, ...)."""
 ORDER_STATUS_UNDELIVERABLE: OrderStatus.ValueType  # 7
 """stopay could not deliver it: no adapter serves the bank, or delivery gave up; see reason_code."""
+ORDER_STATUS_FREEZING: OrderStatus.ValueType  # 8
+"""The statement is in; the freeze of asked_minor is being asked for."""
 Global___OrderStatus: _TypeAlias = OrderStatus  # noqa: Y015
 
 @_typing.final
@@ -332,6 +339,43 @@ class ListCasesResponse(_message.Message):
 Global___ListCasesResponse: _TypeAlias = ListCasesResponse  # noqa: Y015
 
 @_typing.final
+class IncomingTransfer(_message.Message):
+    """A transfer that carried the victim's money into an order's account."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TXN_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
+    TRACED_MINOR_FIELD_NUMBER: _builtins.int
+    TRANSFERRED_AT_FIELD_NUMBER: _builtins.int
+    PAYER_FIELD_NUMBER: _builtins.int
+    txn_id: _builtins.str
+    amount_minor: _builtins.int
+    """The whole transfer, as the bank verifies it."""
+    traced_minor: _builtins.int
+    """The victim's money in it, by the case's attribution rule."""
+    @_builtins.property
+    def transferred_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def payer(self) -> _common_pb2.AccountRef: ...
+    def __init__(
+        self,
+        *,
+        txn_id: _builtins.str = ...,
+        amount_minor: _builtins.int = ...,
+        traced_minor: _builtins.int = ...,
+        transferred_at: _timestamp_pb2.Timestamp | None = ...,
+        payer: _common_pb2.AccountRef | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["payer", b"payer", "transferred_at", b"transferred_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_minor", b"amount_minor", "payer", b"payer", "traced_minor", b"traced_minor", "transferred_at", b"transferred_at", "txn_id", b"txn_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IncomingTransfer: _TypeAlias = IncomingTransfer  # noqa: Y015
+
+@_typing.final
 class FreezeOrder(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -349,6 +393,8 @@ class FreezeOrder(_message.Message):
     ATTEMPTS_FIELD_NUMBER: _builtins.int
     DETAIL_FIELD_NUMBER: _builtins.int
     CURRENCY_FIELD_NUMBER: _builtins.int
+    ASKED_MINOR_FIELD_NUMBER: _builtins.int
+    INCOMING_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     parent_order_id: _builtins.str
     """Empty at level 1."""
@@ -363,6 +409,10 @@ class FreezeOrder(_message.Message):
     detail: _builtins.str
     """Human-readable reason, e.g. "no adapter serves bank XYZ"."""
     currency: _builtins.str
+    asked_minor: _builtins.int
+    """What the freeze asked the bank to hold: the victim's money the statement showed there, less
+    what the case already holds at that account. 0 until the statement is in.
+    """
     @_builtins.property
     def account(self) -> _common_pb2.AccountRef: ...
     @_builtins.property
@@ -373,6 +423,8 @@ class FreezeOrder(_message.Message):
     def incoming_txn_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Transfers that carried the victim's money into the account; the bank verifies them."""
 
+    @_builtins.property
+    def incoming(self) -> _containers.RepeatedCompositeFieldContainer[Global___IncomingTransfer]: ...
     def __init__(
         self,
         *,
@@ -390,14 +442,98 @@ class FreezeOrder(_message.Message):
         attempts: _builtins.int = ...,
         detail: _builtins.str = ...,
         currency: _builtins.str = ...,
+        asked_minor: _builtins.int = ...,
+        incoming: _abc.Iterable[Global___IncomingTransfer] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "created_at", b"created_at", "resolved_at", b"resolved_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "attempts", b"attempts", "created_at", b"created_at", "currency", b"currency", "detail", b"detail", "held_minor", b"held_minor", "incoming_txn_ids", b"incoming_txn_ids", "level", b"level", "order_id", b"order_id", "parent_order_id", b"parent_order_id", "reason_code", b"reason_code", "requested_minor", b"requested_minor", "resolved_at", b"resolved_at", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "asked_minor", b"asked_minor", "attempts", b"attempts", "created_at", b"created_at", "currency", b"currency", "detail", b"detail", "held_minor", b"held_minor", "incoming", b"incoming", "incoming_txn_ids", b"incoming_txn_ids", "level", b"level", "order_id", b"order_id", "parent_order_id", b"parent_order_id", "reason_code", b"reason_code", "requested_minor", b"requested_minor", "resolved_at", b"resolved_at", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___FreezeOrder: _TypeAlias = FreezeOrder  # noqa: Y015
+
+@_typing.final
+class ExitFlow(_message.Message):
+    """The victim's money traced out of the banking network: a terminal node of the trail."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TXN_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
+    EXITED_AT_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    LEVEL_FIELD_NUMBER: _builtins.int
+    txn_id: _builtins.str
+    kind: _builtins.str
+    """CASH, ATM, MERCHANT, CRYPTO, CROSS_BORDER, THIRD_PARTY_PAYMENT (UNKNOWN when the bank did not say)."""
+    amount_minor: _builtins.int
+    order_id: _builtins.str
+    level: _builtins.int
+    @_builtins.property
+    def exited_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def account(self) -> _common_pb2.AccountRef:
+        """The account the money left from, and the order whose statement showed it."""
+
+    def __init__(
+        self,
+        *,
+        txn_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        amount_minor: _builtins.int = ...,
+        exited_at: _timestamp_pb2.Timestamp | None = ...,
+        account: _common_pb2.AccountRef | None = ...,
+        order_id: _builtins.str = ...,
+        level: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "exited_at", b"exited_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "amount_minor", b"amount_minor", "exited_at", b"exited_at", "kind", b"kind", "level", b"level", "order_id", b"order_id", "txn_id", b"txn_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExitFlow: _TypeAlias = ExitFlow  # noqa: Y015
+
+@_typing.final
+class LevelTotals(_message.Message):
+    """Totals of one level of the trail."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEVEL_FIELD_NUMBER: _builtins.int
+    TRACED_MINOR_FIELD_NUMBER: _builtins.int
+    HELD_MINOR_FIELD_NUMBER: _builtins.int
+    EXITED_MINOR_FIELD_NUMBER: _builtins.int
+    ORDERS_FIELD_NUMBER: _builtins.int
+    OPEN_ORDERS_FIELD_NUMBER: _builtins.int
+    level: _builtins.int
+    traced_minor: _builtins.int
+    """The victim's money followed into accounts at this level (at level 1: what was reported)."""
+    held_minor: _builtins.int
+    exited_minor: _builtins.int
+    """Left the network from accounts at this level."""
+    orders: _builtins.int
+    open_orders: _builtins.int
+    def __init__(
+        self,
+        *,
+        level: _builtins.int = ...,
+        traced_minor: _builtins.int = ...,
+        held_minor: _builtins.int = ...,
+        exited_minor: _builtins.int = ...,
+        orders: _builtins.int = ...,
+        open_orders: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["exited_minor", b"exited_minor", "held_minor", b"held_minor", "level", b"level", "open_orders", b"open_orders", "orders", b"orders", "traced_minor", b"traced_minor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LevelTotals: _TypeAlias = LevelTotals  # noqa: Y015
 
 @_typing.final
 class Case(_message.Message):
@@ -418,6 +554,12 @@ class Case(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     CURRENCY_FIELD_NUMBER: _builtins.int
     ORDER_COUNT_FIELD_NUMBER: _builtins.int
+    UNRESOLVED_MINOR_FIELD_NUMBER: _builtins.int
+    RULE_FIELD_NUMBER: _builtins.int
+    MAX_DEPTH_FIELD_NUMBER: _builtins.int
+    MIN_AMOUNT_FIELD_NUMBER: _builtins.int
+    LEVELS_FIELD_NUMBER: _builtins.int
+    EXITS_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     entry_id: _builtins.str
     station_id: _builtins.str
@@ -436,10 +578,22 @@ class Case(_message.Message):
     currency: _builtins.str
     order_count: _builtins.int
     """Number of orders, also filled where orders are left out (ListCases)."""
+    unresolved_minor: _builtins.int
+    """Reported money neither held nor traced into an exit: still moving, below the thresholds,
+    deeper than max_depth, or gone where no bank could say.
+    """
+    rule: _builtins.str
+    """The tracing policy the case was accepted under."""
+    max_depth: _builtins.int
+    min_amount: _builtins.int
     @_builtins.property
     def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___FreezeOrder]: ...
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def levels(self) -> _containers.RepeatedCompositeFieldContainer[Global___LevelTotals]: ...
+    @_builtins.property
+    def exits(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExitFlow]: ...
     def __init__(
         self,
         *,
@@ -458,10 +612,16 @@ class Case(_message.Message):
         created_at: _timestamp_pb2.Timestamp | None = ...,
         currency: _builtins.str = ...,
         order_count: _builtins.int = ...,
+        unresolved_minor: _builtins.int = ...,
+        rule: _builtins.str = ...,
+        max_depth: _builtins.int = ...,
+        min_amount: _builtins.int = ...,
+        levels: _abc.Iterable[Global___LevelTotals] | None = ...,
+        exits: _abc.Iterable[Global___ExitFlow] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "created_at", b"created_at", "currency", b"currency", "entry_id", b"entry_id", "exited_minor", b"exited_minor", "fraud_type", b"fraud_type", "held_minor", b"held_minor", "officer_id", b"officer_id", "order_count", b"order_count", "orders", b"orders", "report_no", b"report_no", "reported_minor", b"reported_minor", "settled", b"settled", "station_id", b"station_id", "victim_name", b"victim_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "created_at", b"created_at", "currency", b"currency", "entry_id", b"entry_id", "exited_minor", b"exited_minor", "exits", b"exits", "fraud_type", b"fraud_type", "held_minor", b"held_minor", "levels", b"levels", "max_depth", b"max_depth", "min_amount", b"min_amount", "officer_id", b"officer_id", "order_count", b"order_count", "orders", b"orders", "report_no", b"report_no", "reported_minor", b"reported_minor", "rule", b"rule", "settled", b"settled", "station_id", b"station_id", "unresolved_minor", b"unresolved_minor", "victim_name", b"victim_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

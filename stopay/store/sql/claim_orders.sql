@@ -1,20 +1,31 @@
--- Claims up to $1 due orders for owner $2 with a lease of $3 seconds, by the database clock.
--- An order whose lease ran out (its owner died) is due again; SKIP LOCKED lets replicas share.
+-- Claims up to $1 orders with a bank request due (a statement when 'queued', a freeze when
+-- 'freezing') for owner $2 with a lease of $3 seconds, by the database clock. An order whose lease
+-- ran out (its owner died) is due again; SKIP LOCKED lets replicas share the work. Each order comes
+-- with its case's tracing policy and every transfer already known to carry the victim's money into
+-- the account, so the bank's statement starts early enough.
 WITH due AS (
     SELECT case_id, order_id
     FROM freeze_orders
-    WHERE status = 'queued'
+    WHERE status IN ('queued', 'freezing')
       AND next_attempt_at <= now()
       AND (lease_until IS NULL OR lease_until < now())
     ORDER BY next_attempt_at
     LIMIT $1
     FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE freeze_orders o
+    SET lease_owner = $2,
+        lease_until = now() + make_interval(secs => $3::float8),
+        attempts = o.attempts + 1
+    FROM due
+    WHERE o.case_id = due.case_id AND o.order_id = due.order_id
+    RETURNING o.*
 )
-UPDATE freeze_orders o
-SET lease_owner = $2,
-    lease_until = now() + make_interval(secs => $3::float8),
-    attempts = o.attempts + 1
-FROM due
-WHERE o.case_id = due.case_id AND o.order_id = due.order_id
-RETURNING o.case_id, o.order_id, o.level, o.bank_code, o.account_number, o.holder_name,
-          o.currency, o.requested_minor, o.incoming, o.idempotency_key, o.attempts
+SELECT o.case_id, o.order_id, o.parent_order_id, o.level, o.status, o.bank_code, o.account_number,
+       o.holder_name, o.currency, o.requested_minor, o.freeze_minor, o.incoming, o.idempotency_key,
+       o.attempts, c.rule, c.max_depth, c.min_amount,
+       coalesce(t.incoming, '{}'::jsonb) AS known_incoming
+FROM claimed o
+JOIN cases c ON c.case_id = o.case_id
+LEFT JOIN trail_accounts t
+       ON t.case_id = o.case_id AND t.bank_code = o.bank_code AND t.account_number = o.account_number

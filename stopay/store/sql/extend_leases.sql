@@ -2,4 +2,4 @@
 -- by the database clock. An owner that dies stops extending, and its orders fall due again.
 UPDATE freeze_orders
 SET lease_until = now() + make_interval(secs => $2::float8)
-WHERE lease_owner = $1 AND status = 'queued'
+WHERE lease_owner = $1 AND status IN ('queued', 'freezing')

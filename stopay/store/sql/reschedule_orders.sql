@@ -1,5 +1,6 @@
--- Gives orders back after a delivery attempt that may pass (bank down, timeout): the next attempt
--- waits delay_s seconds by the database clock. $1 jsonb array, $2 owner, $3 actor.
+-- Gives orders back after a delivery attempt that may pass (bank down, timeout, a statement that
+-- started too late): the next attempt waits delay_s seconds by the database clock.
+-- $1 jsonb array, $2 owner, $3 actor.
 WITH input AS (
     SELECT *
     FROM jsonb_to_recordset($1::jsonb) AS i(case_id uuid, order_id uuid, delay_s float8, detail text)
@@ -11,7 +12,7 @@ WITH input AS (
         lease_until = NULL
     FROM input i
     WHERE o.case_id = i.case_id AND o.order_id = i.order_id
-      AND o.status = 'queued' AND o.lease_owner = $2
+      AND o.status IN ('queued', 'freezing') AND o.lease_owner = $2
     RETURNING o.case_id, o.order_id, o.attempts, o.next_attempt_at, o.detail
 ), events AS (
     INSERT INTO case_events (case_id, actor, kind, order_id, detail)

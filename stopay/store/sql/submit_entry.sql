@@ -2,12 +2,13 @@
 -- account and the events, or nothing at all when the case (derived from entry_id) exists already.
 -- $1 case_id, $2 entry_id, $3 payload_sha256, $4 station_id, $5 officer_id, $6 report_no,
 -- $7 victim_name, $8 victim_id_number, $9 victim_phone, $10 fraud_type, $11 narrative,
--- $12 currency, $13 reported_minor, $14 transfers (jsonb array), $15 orders (jsonb array), $16 actor
+-- $12 currency, $13 reported_minor, $14 transfers (jsonb array), $15 orders (jsonb array), $16 actor,
+-- $17 rule, $18 max_depth, $19 min_amount (the tracing policy the case keeps for its whole life)
 WITH new_case AS (
     INSERT INTO cases (case_id, entry_id, payload_sha256, station_id, officer_id, report_no,
                        victim_name, victim_id_number, victim_phone, fraud_type, narrative,
-                       currency, reported_minor)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                       currency, reported_minor, rule, max_depth, min_amount)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $17, $18, $19)
     ON CONFLICT (case_id) DO NOTHING
     RETURNING case_id
 ), transfers AS (

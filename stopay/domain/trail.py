@@ -1,0 +1,187 @@
+"""One step down the money trail: from what stopay knows of an account and the bank's statement,
+how much of the victim's money is still there, how much more to freeze, and where the rest went.
+
+Traced money carries its level as a label: ``L1`` is the victim's money at the account the victim
+paid, ``L2`` one transfer further, and so on (``own`` is everybody else's). Each step replays the
+account's statement under the case's attribution rule with the credits stopay knows to carry the
+victim's money labelled, then:
+
+* the victim's money left there, less what is already held or being frozen for the case, is what
+  to freeze now (so an account reached along two paths, or again through a cycle, is never asked
+  to hold the same money twice);
+* each debit that carried the victim's money to another account goes on as a transfer to follow,
+  one level deeper, unless it would go deeper than ``max_depth`` or carries less than
+  ``min_amount`` of it; a transfer already followed goes on again only when what it carries changed;
+* each debit into an exit (cash, ATM, crypto, ...) records the victim's money lost there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from stopay.domain.attribution import OWN, RULES, Credit, Debit, Parts, attribute
+from stopay.domain.entry import Party
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    rule: str = "libr"
+    max_depth: int = 5
+    min_amount: int = 10000
+
+    def __post_init__(self) -> None:
+        if self.rule not in RULES:
+            raise ValueError(f"unknown attribution rule {self.rule!r}; known: {', '.join(RULES)}")
+        if self.max_depth < 1:
+            raise ValueError("max_depth must be at least 1")
+        if self.min_amount < 0:
+            raise ValueError("min_amount must not be negative")
+
+
+def label(level: int) -> str:
+    return f"L{level}"
+
+
+def level_of(name: str) -> int | None:
+    return int(name[1:]) if name.startswith("L") and name[1:].isdigit() else None
+
+
+def traced(parts: Parts) -> int:
+    return sum(amount for name, amount in parts if name != OWN)
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line of a bank statement."""
+
+    seq: int
+    at: datetime
+    kind: str  # "credit" | "debit"
+    amount_minor: int
+    txn_id: str
+    counterparty: Party | None = None
+    exit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What stopay knows of one account in one case before this step."""
+
+    # txn_id -> parts of each credit known to carry the victim's money (own parts included)
+    labelled: Mapping[str, Parts] = field(default_factory=dict)
+    # debit txn_id -> parts already sent on to the receiving account
+    sent: Mapping[str, Parts] = field(default_factory=dict)
+    held_minor: int = 0
+    in_flight_minor: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Onward:
+    """A transfer that carried the victim's money to another account, to follow there."""
+
+    account: Party
+    txn_id: str
+    at: datetime
+    amount_minor: int  # the whole transfer, as the next bank verifies it
+    parts: Parts  # at the receiver's levels
+    traced_minor: int  # the victim's money in it
+    new_minor: int  # how much more of it than was followed before
+    level: int  # the shallowest level of the victim's money in it
+
+
+@dataclass(frozen=True, slots=True)
+class ExitFlow:
+    txn_id: str
+    kind: str
+    at: datetime
+    amount_minor: int  # the victim's money that left the network there
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    left_minor: int  # the victim's money still at the account
+    freeze_minor: int  # what to freeze now
+    onward: tuple[Onward, ...]
+    exits: tuple[ExitFlow, ...]
+    sent: dict[str, Parts]
+    gaps: dict[str, int]
+
+
+class StatementTooShort(ValueError):
+    """The statement starts after a credit known to carry the victim's money; ask again."""
+
+
+def _deeper(parts: Parts, limits: Limits) -> Parts:
+    """Parts as they arrive one transfer further: levels go up; money past max_depth, or a transfer
+    carrying less than min_amount of the victim's money, is no longer followed (counts as own)."""
+    moved = []
+    for name, amount in parts:
+        level = level_of(name)
+        followed = level is not None and level + 1 <= limits.max_depth
+        moved.append((label(level + 1) if followed else OWN, amount))  # type: ignore[operator]
+    if traced(tuple(moved)) < limits.min_amount:
+        moved = [(OWN, amount) for _, amount in moved]
+    merged: list[tuple[str, int]] = []
+    for name, amount in moved:
+        if merged and merged[-1][0] == name:
+            merged[-1] = (name, merged[-1][1] + amount)
+        else:
+            merged.append((name, amount))
+    return tuple(merged)
+
+
+def _credit_parts(line: Line, known: Parts | None) -> Parts:
+    if known is None:
+        return ((OWN, line.amount_minor),)
+    # Trust the statement's amount: traced parts up to it, the rest (if any) is own.
+    parts, room = [], line.amount_minor
+    for name, amount in known:
+        take = min(amount, room)
+        if take:
+            parts.append((name, take))
+            room -= take
+    if room:
+        parts.append((OWN, room))
+    return tuple(parts)
+
+
+def step(known: Known, opening_minor: int, lines: tuple[Line, ...], limits: Limits) -> Step:
+    credits = {line.txn_id for line in lines if line.kind == "credit"}
+    missing = sorted(set(known.labelled) - credits)
+    if missing:
+        raise StatementTooShort(f"statement lacks credits {', '.join(missing)}")
+    events: list[Credit | Debit] = []
+    for line in lines:
+        if line.kind == "credit":
+            events.append(Credit(line.txn_id, _credit_parts(line, known.labelled.get(line.txn_id))))
+        else:
+            events.append(Debit(line.txn_id, line.amount_minor))
+    result = attribute(limits.rule, opening_minor, events)
+    left = sum(amount for name, amount in result.left.items() if name != OWN)
+
+    onward, exits, sent = [], [], dict(known.sent)
+    for line in lines:
+        if line.kind != "debit":
+            continue
+        carried = result.flows.get(line.txn_id, ())
+        if line.exit is not None or line.counterparty is None:
+            if traced(carried):
+                exits.append(ExitFlow(line.txn_id, line.exit or "UNKNOWN", line.at, traced(carried)))
+            continue
+        arriving = _deeper(carried, limits)
+        now = traced(arriving)
+        before = traced(known.sent.get(line.txn_id, ()))
+        if now == 0 or arriving == known.sent.get(line.txn_id):
+            continue
+        sent[line.txn_id] = arriving
+        levels = [lv for name, _ in arriving if (lv := level_of(name)) is not None]
+        onward.append(
+            Onward(
+                account=line.counterparty, txn_id=line.txn_id, at=line.at, amount_minor=line.amount_minor,
+                parts=arriving, traced_minor=now, new_minor=max(0, now - before), level=min(levels),
+            )
+        )
+    freeze = max(0, left - known.held_minor - known.in_flight_minor)
+    return Step(left, freeze, tuple(onward), tuple(exits), sent, result.gaps)

@@ -1,0 +1,91 @@
+"""What stopay knows of each account in a case, read and written under a row lock.
+
+The dispatcher applies statements inside :func:`trail_transaction`: it locks the accounts and the
+orders concerned, reads what is known, works out the step in pure code, and writes the result with
+:meth:`TrailTransaction.apply`, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from stopay.store.errors import database_errors
+from stopay.store.queries import sql
+
+AccountKey = tuple[uuid.UUID, str, str]  # case_id, bank_code, account_number
+
+
+@dataclass(slots=True)
+class AccountRow:
+    case_id: uuid.UUID
+    bank_code: str
+    account_number: str
+    holder_name: str
+    level: int
+    incoming: dict[str, dict[str, Any]]
+    sent: dict[str, Any]
+    rev: int
+    left_minor: int
+    held_minor: int
+    in_flight_minor: int
+
+    @property
+    def key(self) -> AccountKey:
+        return (self.case_id, self.bank_code, self.account_number)
+
+
+@dataclass(slots=True)
+class TrailChanges:
+    """Everything one batch of statements changes; each list is a batch of JSON-ready rows."""
+
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    onward: list[dict[str, Any]] = field(default_factory=list)
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+    exits: list[dict[str, Any]] = field(default_factory=list)
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+class TrailTransaction:
+    def __init__(self, conn: asyncpg.Connection, owner: str, actor: str) -> None:
+        self._conn = conn
+        self._owner = owner
+        self._actor = actor
+
+    async def lock(
+        self, accounts: Sequence[dict[str, Any]], orders: Sequence[tuple[uuid.UUID, uuid.UUID]]
+    ) -> tuple[dict[AccountKey, AccountRow], set[uuid.UUID]]:
+        """Locks the accounts (creating rows not seen before) and the orders this owner still
+        leases in the statement phase; returns the account rows and the ids of those orders."""
+        with database_errors("could not lock the trail"):
+            await self._conn.execute(sql("trail_lock"), list(accounts))
+            keys = [{k: str(a[k]) for k in ("case_id", "bank_code", "account_number")} for a in accounts]
+            rows = await self._conn.fetch(sql("trail_rows"), keys)
+            leased = await self._conn.fetch(
+                sql("trail_orders"), [{"case_id": str(c), "order_id": str(o)} for c, o in orders], self._owner
+            )
+        found = {}
+        for r in rows:
+            row = AccountRow(**dict(r))
+            found[row.key] = row
+        return found, {r["order_id"] for r in leased}
+
+    async def apply(self, changes: TrailChanges) -> None:
+        with database_errors("could not apply the trail"):
+            await self._conn.execute(
+                sql("trail_apply"), changes.orders, changes.onward, changes.accounts, changes.exits,
+                changes.answers, changes.events, self._actor,
+            )
+
+
+@contextlib.asynccontextmanager
+async def trail_transaction(pool: asyncpg.Pool, owner: str, actor: str) -> AsyncIterator[TrailTransaction]:
+    with database_errors("could not open a trail transaction"):
+        async with pool.acquire() as conn, conn.transaction():
+            yield TrailTransaction(conn, owner, actor)
