@@ -14,6 +14,7 @@ import pytest
 
 from bank_adapters.simulated.scenario import (Check, CheckEntry, Scenario, load_scenario,
                                                parse_scenario)
+from tests.handmade import EXITS, acct, check, world  # noqa: F401
 from tests.replay import Answer, largest_remainder, replay
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,43 +67,6 @@ def test_oracle_gives_every_shipped_known_answer(scenario: Scenario, check: Chec
 # Accounts are named by a short letter; "V", "V1", "V2" are victims, the rest mules. A move is
 # (from, to, amount, txn_id): from None is a cash deposit, to one of the exit kinds is an exit.
 # Moves happen in the listed order, all in the past.
-
-EXITS = {"CASH", "ATM", "MERCHANT", "CRYPTO", "CROSS_BORDER", "THIRD_PARTY_PAYMENT"}
-
-
-def acct(name: str) -> str:
-    return f"BK:ACCOUNT{name}"
-
-
-def world(opening: dict[str, int], moves: list[tuple[str | None, str, int, str]],
-          checks: list[dict[str, Any]]) -> Scenario:
-    ledger = []
-    for i, (src, dst, amount, txn) in enumerate(moves):
-        event: dict[str, Any] = {"seq": i + 1, "at": -1000 + 10 * i,
-                                 "from": None if src is None else acct(src),
-                                 "amount": amount, "txn_id": txn}
-        if dst in EXITS:
-            event["exit"] = dst
-        else:
-            event["to"] = acct(dst)
-        ledger.append(event)
-    return parse_scenario({
-        "format": "stopay-bank-network/1", "name": "hand-made", "currency": "CNY",
-        "banks": [{"code": "BK", "name": "Bank"}],
-        "accounts": [{"id": acct(n), "holder": f"holder {n}", "opening_balance": b}
-                     for n, b in opening.items()],
-        "ledger": ledger, "checks": checks})
-
-
-def check(name: str, rule: str, entries: list[list[str]], held: dict[str, int],
-          exited: int | None = None, max_depth: int = 5, min_amount: int = 0) -> dict[str, Any]:
-    expect: dict[str, Any] = {"held": {acct(n): v for n, v in held.items()}}
-    if exited is not None:
-        expect["exited"] = exited
-    return {"name": name, "rule": rule, "max_depth": max_depth, "min_amount": min_amount,
-            "entries": [{"victim": f"victim {i}", "transfers": t} for i, t in enumerate(entries)],
-            "expect": expect}
-
 
 def run_all(scenario: Scenario) -> None:
     for c in scenario.checks:

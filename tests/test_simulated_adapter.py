@@ -1,4 +1,5 @@
-"""The simulated adapter answers after each bank's latency and runs scheduled moves on time."""
+"""The simulated adapter answers statements and freezes after each bank's latency and runs scheduled
+moves on time."""
 
 from __future__ import annotations
 
@@ -9,21 +10,58 @@ from pathlib import Path
 
 import pytest
 
-from bank_adapters.protocol import Account, AnswerStatus, FreezeRequest, IncomingTransfer
+from bank_adapters.protocol import (
+    Account,
+    AnswerStatus,
+    BankAdapter,
+    FreezeRequest,
+    IncomingTransfer,
+    StatementRequest,
+)
 from bank_adapters.simulated.adapter import create
 from bank_adapters.simulated.scenario import parse_scenario
 
 SEED_CHEN = Path(__file__).resolve().parents[1] / "stopay" / "examples" / "seed-chen.json"
 
 
-def chen_request(banks, key: str) -> FreezeRequest:
+CHEN_L1 = Account("BOC", "6216610000000002", "某信息技术有限公司")
+
+
+def chen_incoming(banks) -> tuple[IncomingTransfer, ...]:
     world = banks.world
-    incoming = tuple(IncomingTransfer(t, world.scenario.event(t).amount,
-                                      world.time_of(world.scenario.event(t).at))
-                     for t in ("CHEN-T1", "CHEN-T2", "CHEN-T3"))
+    return tuple(IncomingTransfer(t, world.scenario.event(t).amount,
+                                  world.time_of(world.scenario.event(t).at))
+                 for t in ("CHEN-T1", "CHEN-T2", "CHEN-T3"))
+
+
+def chen_request(banks, key: str) -> FreezeRequest:
     return FreezeRequest(idempotency_key=key, case_id="c", order_id=key, level=1,
-                         account=Account("BOC", "6216610000000002", "某信息技术有限公司"),
-                         amount_minor=11_000_000, currency="CNY", incoming=incoming)
+                         account=CHEN_L1, amount_minor=11_000_000, currency="CNY",
+                         incoming=chen_incoming(banks))
+
+
+def chen_statement_request(banks, key: str) -> StatementRequest:
+    return StatementRequest(idempotency_key=key, case_id="c", order_id=key, level=1,
+                            account=CHEN_L1, currency="CNY", incoming=chen_incoming(banks))
+
+
+async def test_statement_waits_for_the_bank_latency_and_holds_nothing() -> None:
+    banks = create({"network": SEED_CHEN})
+    assert isinstance(banks, BankAdapter)
+    await banks.start()
+    try:
+        started = time.monotonic()
+        answer = await banks.statement(chen_statement_request(banks, "k1"))
+        assert time.monotonic() - started >= 0.035  # BOC answers after 35 ms
+        assert (answer.status, answer.balance_minor) == (AnswerStatus.ACCR, 11_300_000)
+        assert [line.txn_id for line in answer.statement.lines] == ["CHEN-T1", "CHEN-T2",
+                                                                   "CHEN-T3"]
+        assert banks.world.holds() == {}
+        frozen = await banks.freeze(chen_request(banks, "k1"))
+        assert (frozen.status, frozen.held_minor) == (AnswerStatus.ACCR, 11_000_000)
+        assert frozen.statement == answer.statement
+    finally:
+        await banks.close()
 
 
 async def test_freeze_waits_for_the_bank_latency() -> None:

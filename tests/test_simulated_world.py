@@ -1,4 +1,5 @@
-"""The simulated banks hold, verify, deduplicate, move money on schedule and go down on outages."""
+"""The simulated banks verify, show statements, hold, deduplicate, move money on schedule and go
+down on outages."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from bank_adapters.protocol import (
     FreezeAnswer,
     FreezeRequest,
     IncomingTransfer,
+    StatementAnswer,
+    StatementRequest,
 )
 from bank_adapters.simulated.scenario import Scenario, load_scenario, parse_scenario
 from bank_adapters.simulated.world import World
@@ -55,6 +58,21 @@ def freeze(world: World, key: str, account_id: str, amount: int, txn_ids: list[s
            at: datetime = NOW) -> FreezeAnswer:
     incoming = tuple(transfer(world, t) for t in txn_ids)
     return world.freeze(request(world, key, account_id, amount, incoming), at)
+
+
+def statement(world: World, key: str, account_id: str, txn_ids: list[str], at: datetime = NOW,
+              *, holder: str | None = None, currency: str = "CNY",
+              incoming: tuple[IncomingTransfer, ...] | None = None) -> StatementAnswer:
+    bank, number = account_id.split(":")
+    if holder is None:
+        known = {a.id: a.holder for a in world.scenario.accounts}
+        holder = known.get(account_id, "")
+    if incoming is None:
+        incoming = tuple(transfer(world, t) for t in txn_ids)
+    req = StatementRequest(idempotency_key=key, case_id="case-1", order_id=key, level=1,
+                           account=Account(bank, number, holder), currency=currency,
+                           incoming=incoming)
+    return world.statement(req, at)
 
 
 def test_xue_level_1_holds_what_is_left_and_shows_where_the_rest_went() -> None:
@@ -252,3 +270,102 @@ def test_epoch_override_and_default() -> None:
     assert seed("seed-chen").epoch == NOW  # no epoch in the file: the moment of creation
     with pytest.raises(ValueError):
         World(scheduled(), datetime(2025, 3, 1))
+
+
+# ---- statements ---------------------------------------------------------------------------------
+
+def test_statement_of_xue_level_1_shows_the_money_and_where_it_went() -> None:
+    world = seed("seed-xue")
+    answer = statement(world, "s1", XUE_L1, ["XUE-T1"])
+    assert (answer.status, answer.reason_code, answer.balance_minor) == (
+        AnswerStatus.ACCR, "", 35_000_000)
+    assert answer.bank_reference.startswith("SIM-ICBC-")
+    assert answer.statement is not None and answer.statement.opening_balance_minor == 0
+    credit, debit = answer.statement.lines
+    assert (credit.kind, credit.txn_id, credit.amount_minor, credit.seq, credit.at) == (
+        "credit", "XUE-T1", 58_000_000, 1, NOW - timedelta(seconds=900))
+    assert credit.counterparty == Account("CQRCB", "6214830000000580", "某科技有限公司")
+    assert (debit.kind, debit.txn_id, debit.amount_minor, debit.exit) == (
+        "debit", "XUE-T2", 23_000_000, None)
+    assert debit.counterparty == Account("ABC", "6228480000002222222", "李某")
+
+
+def test_a_statement_holds_nothing_and_matches_the_freeze_statement() -> None:
+    world = seed("seed-xue")
+    shown = statement(world, "k1", XUE_L1, ["XUE-T1"])
+    assert world.holds() == {}
+    # the freeze that follows (same key: a statement does not take it) holds as usual
+    frozen = freeze(world, "k1", XUE_L1, 35_000_000, ["XUE-T1"])
+    assert (frozen.status, frozen.held_minor) == (AnswerStatus.ACCR, 35_000_000)
+    assert frozen.statement == shown.statement
+    # a statement after the freeze still shows the balance, held or not, and holds nothing more
+    again = statement(world, "k1", XUE_L1, ["XUE-T1"])
+    assert (again.status, again.balance_minor, again.statement) == (
+        AnswerStatus.ACCR, 35_000_000, shown.statement)
+    assert world.holds() == {XUE_L1: 35_000_000}
+
+
+def test_statement_starts_at_the_earliest_named_transfer_like_a_freeze() -> None:
+    world = seed("seed-chen")
+    answer = statement(world, "s", CHEN_L1, ["CHEN-T3", "CHEN-T2"])
+    assert answer.statement.opening_balance_minor == 3_300_000
+    assert [line.txn_id for line in answer.statement.lines] == ["CHEN-T2", "CHEN-T3"]
+    assert answer.balance_minor == 11_300_000
+
+
+@pytest.mark.parametrize("call, reason", [
+    (lambda w: statement(w, "s", "ICBC:6222020200009999999", ["XUE-T1"]), "AC01"),
+    (lambda w: statement(w, "s", "HSBC:6222020200001111111", ["XUE-T1"]), "AC01"),
+    (lambda w: statement(w, "s", XUE_L1, ["XUE-T1"], holder="张三"), "BE01"),
+    (lambda w: statement(w, "s", XUE_L1, ["XUE-T1"], currency="USD"), "AM03"),
+    (lambda w: statement(w, "s", XUE_L1, [], incoming=()), "NOOR"),
+    (lambda w: statement(w, "s", XUE_L1, [], incoming=(
+        transfer(w, "XUE-T1", amount=57_999_999),)), "NOOR"),
+    (lambda w: statement(w, "s", XUE_L1, [], incoming=(transfer(w, "XUE-T1", shift_s=121),)),
+     "NOOR"),
+    (lambda w: statement(w, "s", XUE_L1, ["XUE-T2"]), "NOOR"),  # left the account, not credited
+    (lambda w: statement(w, "s", XUE_L1, ["XUE-T1", "XUE-T3"]), "NOOR"),  # one of two is wrong
+], ids=["unknown-number", "unknown-bank", "holder", "currency", "none-named", "amount", "time",
+        "wrong-direction", "one-of-two"])
+def test_statement_rejections_use_the_freeze_codes(call: Any, reason: str) -> None:
+    world = seed("seed-xue")
+    answer = call(world)
+    assert (answer.status, answer.reason_code, answer.statement, answer.balance_minor) == (
+        AnswerStatus.RJCR, reason, None, None)
+    assert answer.extra["detail"]
+    assert world.holds() == {}
+
+
+def test_statement_and_freeze_reject_alike() -> None:
+    world = seed("seed-xue")
+    bad = (transfer(world, "XUE-T1", amount=1),)
+    shown = statement(world, "s", XUE_L1, [], incoming=bad)
+    frozen = world.freeze(request(world, "f", XUE_L1, 1000, bad), NOW)
+    assert (shown.reason_code, shown.extra) == (frozen.reason_code, frozen.extra)
+
+
+def test_statement_resend_is_answered_afresh_and_sees_moves_since() -> None:
+    world = World(scheduled(), NOW)
+    before = statement(world, "same", "AAA:100001", ["D1"], at=NOW + timedelta(seconds=10))
+    assert [line.txn_id for line in before.statement.lines] == ["D1"]
+    assert before.balance_minor == 1000
+    after = statement(world, "same", "AAA:100001", ["D1"], at=NOW + timedelta(seconds=35))
+    assert [line.txn_id for line in after.statement.lines] == ["D1", "M1"]
+    assert after.balance_minor == 200
+    assert after.bank_reference != before.bank_reference
+    assert world.holds() == {}
+
+
+def test_statement_is_refused_during_an_outage() -> None:
+    world = World(scheduled(outages=[[10, 20]]), NOW)
+    with pytest.raises(BankUnavailable):
+        statement(world, "s", "BBB:200002", ["M1"], at=NOW + timedelta(seconds=15))
+    ok = statement(world, "s", "AAA:100001", ["D1"], at=NOW + timedelta(seconds=15))
+    assert ok.status is AnswerStatus.ACCR
+    # after the outage, once M1 has happened, B shows it
+    actual = IncomingTransfer("M1", 800, NOW + timedelta(seconds=30))
+    later = statement(world, "s", "BBB:200002", [], at=NOW + timedelta(seconds=31),
+                      incoming=(actual,))
+    assert (later.status, later.balance_minor) == (AnswerStatus.ACCR, 800)
+    with pytest.raises(ValueError):
+        statement(world, "s", "AAA:100001", ["D1"], at=datetime(2025, 3, 1, 10, 1))

@@ -12,7 +12,12 @@ from datetime import datetime, timezone
 from os import PathLike
 from typing import Any
 
-from bank_adapters.protocol import FreezeAnswer, FreezeRequest
+from bank_adapters.protocol import (
+    FreezeAnswer,
+    FreezeRequest,
+    StatementAnswer,
+    StatementRequest,
+)
 from bank_adapters.simulated.scenario import Scenario, load_scenario, parse_scenario
 from bank_adapters.simulated.world import DEFAULT_TIME_TOLERANCE_S, World
 
@@ -25,7 +30,8 @@ def utc_now() -> datetime:
 
 
 class SimulatedBanks:
-    """Every bank of one scenario, answering freeze requests after each bank's ``latency_ms``.
+    """Every bank of one scenario, answering statement and freeze requests after each bank's
+    ``latency_ms``.
 
     The world is consulted after the latency has passed, so money can move on while a slow bank
     is still working. Scheduled moves run on time in a background task started by :meth:`start`.
@@ -54,12 +60,19 @@ class SimulatedBanks:
         if self._mover is None:
             self._mover = asyncio.create_task(self._run_moves(), name="simulated-bank-moves")
 
+    async def statement(self, request: StatementRequest) -> StatementAnswer:
+        await self._latency(request.account.bank_code)
+        return self._world.statement(request, self._clock())
+
     async def freeze(self, request: FreezeRequest) -> FreezeAnswer:
-        code = request.account.bank_code
+        await self._latency(request.account.bank_code)
+        return self._world.freeze(request, self._clock())
+
+    async def _latency(self, code: str) -> None:
+        """Take as long as the bank takes to answer (an unknown bank answers at once)."""
         latency_ms = self._world.scenario.bank(code).latency_ms if code in self._codes else 0
         if latency_ms:
             await asyncio.sleep(latency_ms / 1000)
-        return self._world.freeze(request, self._clock())
 
     async def close(self) -> None:
         if self._mover is not None:

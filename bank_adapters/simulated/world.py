@@ -1,12 +1,15 @@
-"""A pure in-memory simulation of the banks of one scenario: balances, holds, moves and freezes.
+"""A pure in-memory simulation of the banks of one scenario: balances, holds, moves, statements
+and freezes.
 
 Nothing here sleeps or reads a clock: every call that depends on time takes ``now`` (a
 timezone-aware ``datetime``), so the world can be unit tested step by step. The async adapter
 (:mod:`bank_adapters.simulated.adapter`) drives it in real time.
 
-Rejections (``RJCR``) carry ISO 20022 reason codes: ``AC01`` unknown account, ``BE01`` holder name
-mismatch, ``NOOR`` a named incoming transfer does not match the ledger (or none is named),
-``AM03`` currency not the scenario's, ``AM12`` non-positive amount. ``extra["detail"]`` says why.
+A statement request and a freeze request verify the account and the named incoming transfers the
+same way (one code path, :meth:`World._verify`). Rejections (``RJCR``) carry ISO 20022 reason codes:
+``AC01`` unknown account, ``BE01`` holder name mismatch, ``NOOR`` a named incoming transfer does not
+match the ledger (or none is named), ``AM03`` currency not the scenario's, ``AM12`` non-positive
+amount (freeze only). ``extra["detail"]`` says why.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from bank_adapters.protocol import (
     FreezeRequest,
     IncomingTransfer,
     Statement,
+    StatementAnswer,
     StatementLine,
+    StatementRequest,
 )
 from bank_adapters.simulated.scenario import LedgerEvent, Scenario
 
@@ -38,6 +43,12 @@ class Movement:
     event: LedgerEvent
     amount: int
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Rejection:
+    reason: str
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +141,26 @@ class World:
     def _available(self, account_id: str) -> int:
         return max(0, self._balance[account_id] - self._held[account_id])
 
-    # ---- freezing -------------------------------------------------------------------------------
+    # ---- statements and freezing ------------------------------------------------------------
+
+    def statement(self, request: StatementRequest, now: datetime) -> StatementAnswer:
+        """Answer a statement request as the account's bank would at ``now``.
+
+        Verifies like :meth:`freeze` and answers ``ACCR`` with the statement from just before the
+        earliest named incoming transfer, or ``RJCR`` with the reason. Holds nothing and remembers
+        nothing: a resend (same ``idempotency_key``) is answered afresh from the state at ``now``.
+        Raises :class:`BankUnavailable` during an outage of the bank.
+        """
+        self._open(request.account.bank_code, now)
+        found = self._verify(request.account, request.currency, request.incoming)
+        if isinstance(found, _Rejection):
+            return StatementAnswer(status=AnswerStatus.RJCR, reason_code=found.reason,
+                                   extra={"detail": found.detail})
+        account_id = request.account.id
+        return StatementAnswer(status=AnswerStatus.ACCR,
+                               statement=self._statement(account_id, found),
+                               balance_minor=self._balance[account_id],
+                               bank_reference=self._reference(request.account.bank_code))
 
     def freeze(self, request: FreezeRequest, now: datetime) -> FreezeAnswer:
         """Answer a freeze request as the account's bank would at ``now``.
@@ -138,43 +168,61 @@ class World:
         Raises :class:`BankUnavailable` during an outage of the bank. A resend (same
         ``idempotency_key``) gets the first answer again and holds nothing more.
         """
-        _require_aware(now, "now")
-        self.advance(now)
-        if self.in_outage(request.account.bank_code, now):
-            raise BankUnavailable(f"bank {request.account.bank_code} is in an outage")
+        self._open(request.account.bank_code, now)
         if request.idempotency_key in self._answers:
             return self._answers[request.idempotency_key]
         answer = self._decide(request)
         self._answers[request.idempotency_key] = answer
         return answer
 
+    def _open(self, bank_code: str, now: datetime) -> None:
+        """Bring the world up to ``now`` and make sure the bank is answering."""
+        _require_aware(now, "now")
+        self.advance(now)
+        if self.in_outage(bank_code, now):
+            raise BankUnavailable(f"bank {bank_code} is in an outage")
+
     def _decide(self, request: FreezeRequest) -> FreezeAnswer:
+        found = self._verify(request.account, request.currency, request.incoming,
+                             amount_minor=request.amount_minor)
+        if isinstance(found, _Rejection):
+            return FreezeAnswer(status=AnswerStatus.RJCR, reason_code=found.reason,
+                                extra={"detail": found.detail})
         account_id = request.account.id
-        scenario_account = self._accounts.get(account_id)
-        if scenario_account is None:
-            return self._reject("AC01", f"no account {account_id}")
-        name = request.account.holder_name.strip()
-        if name and name != scenario_account.holder:
-            return self._reject("BE01", f"holder name does not match account {account_id}")
-        if request.currency != self.scenario.currency:
-            return self._reject("AM03", f"currency must be {self.scenario.currency}")
-        if request.amount_minor <= 0:
-            return self._reject("AM12", "amount must be positive")
-        if not request.incoming:
-            return self._reject("NOOR", "no incoming transfer named")
-        matched = []
-        for transfer in request.incoming:
-            problem = self._mismatch(transfer, account_id)
-            if problem:
-                return self._reject("NOOR", f"{transfer.txn_id}: {problem}")
-            matched.append(self._done[transfer.txn_id])
         hold = min(request.amount_minor, self._available(account_id))
         self._held[account_id] += hold
-        first = min(matched, key=lambda m: m.event.order)
         status = AnswerStatus.ACCR if hold == request.amount_minor else AnswerStatus.PECR
         return FreezeAnswer(status=status, held_minor=hold, balance_minor=self._balance[account_id],
-                            statement=self._statement(account_id, first),
-                            bank_reference=self._reference(request))
+                            statement=self._statement(account_id, found),
+                            bank_reference=self._reference(request.account.bank_code))
+
+    def _verify(self, account: Account, currency: str, incoming: tuple[IncomingTransfer, ...],
+                amount_minor: int | None = None) -> Movement | _Rejection:
+        """Check a request against the ledger as the bank would before answering it.
+
+        Returns the earliest named incoming transfer as it happened, or why the request is refused.
+        ``amount_minor`` is checked only when given (freezes name an amount, statements do not).
+        """
+        account_id = account.id
+        scenario_account = self._accounts.get(account_id)
+        if scenario_account is None:
+            return _Rejection("AC01", f"no account {account_id}")
+        name = account.holder_name.strip()
+        if name and name != scenario_account.holder:
+            return _Rejection("BE01", f"holder name does not match account {account_id}")
+        if currency != self.scenario.currency:
+            return _Rejection("AM03", f"currency must be {self.scenario.currency}")
+        if amount_minor is not None and amount_minor <= 0:
+            return _Rejection("AM12", "amount must be positive")
+        if not incoming:
+            return _Rejection("NOOR", "no incoming transfer named")
+        matched = []
+        for transfer in incoming:
+            problem = self._mismatch(transfer, account_id)
+            if problem:
+                return _Rejection("NOOR", f"{transfer.txn_id}: {problem}")
+            matched.append(self._done[transfer.txn_id])
+        return min(matched, key=lambda m: m.event.order)
 
     def _mismatch(self, transfer: IncomingTransfer, account_id: str) -> str:
         """Why the named transfer does not match the ledger, or "" when it does."""
@@ -212,12 +260,8 @@ class World:
         acc = self._accounts[account_id]
         return Account(bank_code=acc.bank_code, number=acc.number, holder_name=acc.holder)
 
-    def _reference(self, request: FreezeRequest) -> str:
-        return f"SIM-{request.account.bank_code}-{next(self._refs):06d}"
-
-    @staticmethod
-    def _reject(reason: str, detail: str) -> FreezeAnswer:
-        return FreezeAnswer(status=AnswerStatus.RJCR, reason_code=reason, extra={"detail": detail})
+    def _reference(self, bank_code: str) -> str:
+        return f"SIM-{bank_code}-{next(self._refs):06d}"
 
 
 def _require_aware(moment: datetime, what: str) -> None:
