@@ -99,6 +99,20 @@ class StatementRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class ReleaseRequest:
+    """Give back up to ``amount_minor`` of what stopay's earlier freezes hold on ``account``
+    (money found not to be the victim's after all). Idempotent on ``idempotency_key``."""
+
+    idempotency_key: str
+    case_id: str
+    order_id: str
+    account: Account
+    amount_minor: int
+    currency: str
+    reason: str = "excess"
+
+
+@dataclass(frozen=True, slots=True)
 class StatementLine:
     """One movement on the frozen account after (and including) the first incoming transfer.
 
@@ -150,6 +164,17 @@ class StatementAnswer:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ReleaseAnswer:
+    """``ACCR`` with what was released (at most what was held), or ``RJCR`` with a reason code."""
+
+    status: AnswerStatus
+    released_minor: int = 0
+    reason_code: str = ""
+    bank_reference: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
 class BankUnavailable(Exception):
     """The bank could not be reached or did not answer in time; the request may be sent again."""
 
@@ -161,7 +186,8 @@ class BankAdapter(Protocol):
     ``bank_codes`` are the banks this adapter instance serves. ``start`` is awaited once before the
     first request and ``close`` once at shutdown. ``statement`` and ``freeze`` may be called
     concurrently. stopay first asks for the statement, works out how much of the money there is the
-    victim's under its attribution rule, then asks to freeze exactly that.
+    victim's under its attribution rule, then asks to freeze exactly that; where a later, fuller view
+    shows less, it asks to release the difference.
     """
 
     @property
@@ -172,6 +198,8 @@ class BankAdapter(Protocol):
     async def statement(self, request: StatementRequest) -> StatementAnswer: ...
 
     async def freeze(self, request: FreezeRequest) -> FreezeAnswer: ...
+
+    async def release(self, request: ReleaseRequest) -> ReleaseAnswer: ...
 
     async def close(self) -> None: ...
 

@@ -369,3 +369,24 @@ def test_statement_is_refused_during_an_outage() -> None:
     assert (later.status, later.balance_minor) == (AnswerStatus.ACCR, 800)
     with pytest.raises(ValueError):
         statement(world, "s", "AAA:100001", ["D1"], at=datetime(2025, 3, 1, 10, 1))
+
+
+def test_release_gives_back_held_money_once() -> None:
+    from bank_adapters.protocol import Account, ReleaseRequest
+
+    world = seed("seed-chen")
+    assert freeze(world, "f-1", CHEN_L1, 11000000, ["CHEN-T1", "CHEN-T2", "CHEN-T3"]).held_minor == 11000000
+    bank, number = CHEN_L1.split(":")
+    request = ReleaseRequest(idempotency_key="r-1", case_id="case-1", order_id="r-1",
+                             account=Account(bank, number, ""), amount_minor=3000000, currency="CNY")
+    answer = world.release(request, NOW)
+    assert (answer.status, answer.released_minor) == (AnswerStatus.ACCR, 3000000)
+    assert world.release(request, NOW) == answer  # a resend releases nothing more
+    assert world.held(CHEN_L1) == 8000000
+    too_much = ReleaseRequest(idempotency_key="r-2", case_id="case-1", order_id="r-2",
+                              account=Account(bank, number, ""), amount_minor=99000000, currency="CNY")
+    assert world.release(too_much, NOW).released_minor == 8000000  # never more than is held
+    assert world.held(CHEN_L1) == 0
+    unknown = ReleaseRequest(idempotency_key="r-3", case_id="case-1", order_id="r-3",
+                             account=Account("BOC", "999999999", ""), amount_minor=1, currency="CNY")
+    assert (world.release(unknown, NOW).status, world.release(unknown, NOW).reason_code) == (AnswerStatus.RJCR, "AC01")

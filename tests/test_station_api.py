@@ -27,7 +27,7 @@ def held_by_account(case: station_pb2.Case) -> dict[str, int]:
     held: dict[str, int] = {}
     for order in case.orders:
         key = f"{order.account.bank_code}:{order.account.number}"
-        held[key] = held.get(key, 0) + order.held_minor
+        held[key] = held.get(key, 0) + order.held_minor - order.released_minor
     return held
 
 

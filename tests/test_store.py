@@ -12,6 +12,7 @@ import pytest
 from stopay.domain.entry import level1_orders
 from stopay.domain.orders import TRANSITIONS, OrderStatus
 from stopay.domain.trail import Limits
+from stopay.dispatch.trail import Settled, apply_answers
 from stopay.store import entries, migrate
 from stopay.store import orders as store
 from stopay.store.errors import MigrationDrift, SchemaTooNew
@@ -139,8 +140,12 @@ async def test_two_owners_never_claim_the_same_order(pool) -> None:
 
 async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record(pool) -> None:
     entry, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
-    # As after its statement: sized, with the freeze due.
+    # As after its statement: sized, with the freeze due and in flight at the account.
     await pool.execute("UPDATE freeze_orders SET status = 'freezing', freeze_minor = 5000")
+    await pool.execute(
+        "INSERT INTO trail_accounts (case_id, bank_code, account_number, holder_name, level, left_minor,"
+        " in_flight_minor) VALUES ($1, 'ICBC', '6222020200009999999', '某公司', 1, 5000, 5000)", case_id
+    )
     (first,) = await store.claim(pool, "dead-replica", 10, 0.2)
     assert (first.status, first.freeze_minor, first.rule) == ("freezing", 5000, "libr")
     assert first.attempts == 1 and first.idempotency_key == str(first.order_id)
@@ -148,14 +153,17 @@ async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record
     await asyncio.sleep(0.3)
     (again,) = await store.claim(pool, "other", 10, 30)
     assert (again.order_id, again.idempotency_key, again.attempts) == (first.order_id, first.idempotency_key, 2)
-    late = store.Outcome(case_id, first.order_id, OrderStatus.HELD, held_minor=5000, answer_code="ACCR")
-    assert await store.record(pool, "dead-replica", [late], "dispatcher") == 0
-    assert await store.record(pool, "other", [late], "dispatcher") == 1
-    assert await store.record(pool, "other", [late], "dispatcher") == 0  # applied once
+    late = Settled(first, store.Outcome(case_id, first.order_id, OrderStatus.HELD, held_minor=5000, answer_code="ACCR"))
+    assert await apply_answers(pool, "dead-replica", [late], "dispatcher") == []
+    assert await pool.fetchval("SELECT status FROM freeze_orders") == "freezing"  # not the dead one's any more
+    await apply_answers(pool, "other", [late], "dispatcher")
+    await apply_answers(pool, "other", [late], "dispatcher")  # applied once only
     row = await pool.fetchrow("SELECT status, held_minor, lease_owner, resolved_at FROM freeze_orders")
     assert (row["status"], row["held_minor"], row["lease_owner"]) == ("held", 5000, None)
     assert row["resolved_at"] is not None
     assert await pool.fetchval("SELECT count(*) FROM bank_answers") == 1
+    account = await pool.fetchrow("SELECT held_minor, in_flight_minor FROM trail_accounts")
+    assert (account["held_minor"], account["in_flight_minor"]) == (5000, 0)
 
 
 async def test_a_rescheduled_order_waits_for_its_time(pool) -> None:

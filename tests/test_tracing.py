@@ -49,7 +49,7 @@ async def run_check(make_app, channel_to, path: Path, index: int) -> tuple[dict[
         assert (case.rule, case.max_depth, case.min_amount) == (c.rule, c.max_depth, c.min_amount)
         for order in case.orders:
             key = f"{order.account.bank_code}:{order.account.number}"
-            held[key] = held.get(key, 0) + order.held_minor
+            held[key] = held.get(key, 0) + order.held_minor - order.released_minor
         exited += case.exited_minor
         assert case.exited_minor == sum(x.amount_minor for x in case.exits)
     return {k: v for k, v in held.items() if v}, exited, app
@@ -160,3 +160,58 @@ async def test_a_move_scheduled_two_seconds_after_the_entry_is_beaten(make_app, 
     banks = app.adapters["BK"].world
     await __import__("asyncio").sleep(2.5)
     assert banks.balance(acct("A")) == 100000 and banks.balance(acct("B")) == 0  # the move found nothing to move
+
+
+async def test_money_frozen_on_a_partial_view_is_given_back_when_the_full_view_shows_less(
+    make_app, channel_to, tmp_path: Path
+) -> None:
+    # libr, max_depth 3. V -1000-> A (L1); A -600-> B (L2); B -600-> A (L3 at A);
+    # A -800-> D; A -200-> C. Until B's statement is in, A's view counts B's 600 as own money, spent
+    # first: D gets L2 200 and C gets L2 200. With B's answer A knows the 600 is the victim's at
+    # level 3: pro rata, D gets L2 320 (and L4 480, past max_depth) and C only L2 80.
+    # B's bank is slow, so C is frozen at 200 before that, and 120 must be given back.
+    moves = [("V", "A", 1000, "T1"), ("A", "B", 600, "T2"), ("B", "A", 600, "T3"),
+             ("A", "D", 800, "T4"), ("A", "C", 200, "T5")]
+    data = world_data({"V": 1000, "A": 0, "B": 0, "C": 0, "D": 0}, moves,
+                      [check("partial", "libr", [["T1"]], {"C": 80, "D": 320}, exited=0, max_depth=3)])
+    data["banks"].append({"code": "SLOW", "name": "Slow bank", "latency_ms": 400})
+    slow = acct("B").replace("BK:", "SLOW:")
+    text = json.dumps(data).replace(acct("B"), slow)
+    data = json.loads(text)
+    path = write(tmp_path, data)
+    scenario = load_scenario(path)
+    held, exited, app = await run_check(make_app, channel_to, path, 0)
+    assert held == replay(scenario, scenario.checks[0]).held == {acct("C"): 80, acct("D"): 320}
+    stub = channel_to(app)
+    (case,) = (await stub.ListCases(station_pb2.ListCasesRequest())).cases
+    case = await stub.GetCase(station_pb2.GetCaseRequest(case_id=case.case_id))
+    releases = [o for o in case.orders if o.kind == station_pb2.ORDER_KIND_RELEASE]
+    assert [(o.account.number, o.requested_minor, o.released_minor, o.status) for o in releases] == [
+        (acct("C").split(":")[1], 120, 120, station_pb2.ORDER_STATUS_RELEASED)]
+    assert app.adapters["BK"].world.holds() == {acct("C"): 80, acct("D"): 320}
+
+
+async def test_case_reports_levels_exits_and_unresolved(make_app, channel_to) -> None:
+    app = await make_app(EXAMPLES / "seed-xue.json")
+    stub = channel_to(app)
+    (request,) = scenario_requests(app, EXAMPLES / "seed-xue.json")
+    reply = await stub.SubmitEntry(request)
+    async for update in stub.WatchCase(station_pb2.WatchCaseRequest(case_id=reply.case_id), timeout=30):
+        case = update.case
+    levels = [(t.level, t.traced_minor, t.held_minor, t.exited_minor, t.orders, t.open_orders) for t in case.levels]
+    assert levels == [(1, 58000000, 35000000, 0, 1, 0), (2, 23000000, 21000000, 0, 1, 0), (3, 2000000, 0, 2000000, 1, 0)]
+    (flow,) = case.exits
+    assert (flow.txn_id, flow.kind, flow.amount_minor, flow.level, flow.account.bank_code) == (
+        "XUE-T4", "ATM", 2000000, 3, "CCB")
+    assert case.unresolved_minor == 58000000 - 35000000 - 21000000 - 2000000 == 0
+    tree = {o.order_id: o for o in case.orders}
+    chain = [o for o in case.orders if o.level == 3][0]
+    parents = []
+    while chain.parent_order_id:
+        chain = tree[chain.parent_order_id]
+        parents.append(chain.level)
+    assert parents == [2, 1]
+    level2 = [o for o in case.orders if o.level == 2][0]
+    assert [(i.txn_id, i.amount_minor, i.traced_minor, i.payer.bank_code) for i in level2.incoming] == [
+        ("XUE-T2", 23000000, 23000000, "ICBC")]
+    assert level2.asked_minor == 21000000

@@ -15,6 +15,8 @@ from typing import Any
 from bank_adapters.protocol import (
     FreezeAnswer,
     FreezeRequest,
+    ReleaseAnswer,
+    ReleaseRequest,
     StatementAnswer,
     StatementRequest,
 )
@@ -67,6 +69,10 @@ class SimulatedBanks:
     async def freeze(self, request: FreezeRequest) -> FreezeAnswer:
         await self._latency(request.account.bank_code)
         return self._world.freeze(request, self._clock())
+
+    async def release(self, request: ReleaseRequest) -> ReleaseAnswer:
+        await self._latency(request.account.bank_code)
+        return self._world.release(request, self._clock())
 
     async def _latency(self, code: str) -> None:
         """Take as long as the bank takes to answer (an unknown bank answers at once)."""

@@ -26,6 +26,8 @@ from bank_adapters.protocol import (
     FreezeAnswer,
     FreezeRequest,
     IncomingTransfer,
+    ReleaseAnswer,
+    ReleaseRequest,
     Statement,
     StatementAnswer,
     StatementLine,
@@ -77,6 +79,7 @@ class World:
         self._postings: dict[str, list[_Posting]] = {a.id: [] for a in scenario.accounts}
         self._done: dict[str, Movement] = {}
         self._answers: dict[str, FreezeAnswer] = {}
+        self._releases: dict[str, ReleaseAnswer] = {}
         self._refs = itertools.count(1)
         self._pending = deque(sorted(scenario.ledger, key=lambda e: e.order))
         while self._pending and self._pending[0].is_history:
@@ -173,6 +176,24 @@ class World:
             return self._answers[request.idempotency_key]
         answer = self._decide(request)
         self._answers[request.idempotency_key] = answer
+        return answer
+
+    def release(self, request: ReleaseRequest, now: datetime) -> ReleaseAnswer:
+        """Give back up to ``amount_minor`` of what is held on the account. A resend (same
+        ``idempotency_key``) gets the first answer again and releases nothing more."""
+        self._open(request.account.bank_code, now)
+        if request.idempotency_key in self._releases:
+            return self._releases[request.idempotency_key]
+        account_id = request.account.id
+        if account_id not in self._accounts:
+            answer = ReleaseAnswer(status=AnswerStatus.RJCR, reason_code="AC01",
+                                   extra={"detail": f"no account {account_id}"})
+        else:
+            released = max(0, min(request.amount_minor, self._held[account_id]))
+            self._held[account_id] -= released
+            answer = ReleaseAnswer(status=AnswerStatus.ACCR, released_minor=released,
+                                   bank_reference=self._reference(request.account.bank_code))
+        self._releases[request.idempotency_key] = answer
         return answer
 
     def _open(self, bank_code: str, now: datetime) -> None:

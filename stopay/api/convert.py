@@ -21,7 +21,9 @@ ORDER_STATUS = {
     OrderStatus.REJECTED: station_pb2.ORDER_STATUS_REJECTED,
     OrderStatus.UNDELIVERABLE: station_pb2.ORDER_STATUS_UNDELIVERABLE,
     OrderStatus.FREEZING: station_pb2.ORDER_STATUS_FREEZING,
+    OrderStatus.RELEASED: station_pb2.ORDER_STATUS_RELEASED,
 }
+ORDER_KIND = {"freeze": station_pb2.ORDER_KIND_FREEZE, "release": station_pb2.ORDER_KIND_RELEASE}
 
 
 def timestamp(value: datetime | None) -> Timestamp | None:
@@ -51,6 +53,8 @@ def order_message(order: OrderView) -> station_pb2.FreezeOrder:
         detail=order.detail,
         currency=order.currency,
         asked_minor=order.asked_minor,
+        kind=ORDER_KIND[order.kind],
+        released_minor=order.released_minor,
         incoming=[
             station_pb2.IncomingTransfer(
                 txn_id=i.txn_id, amount_minor=i.amount_minor, traced_minor=i.traced_minor,
@@ -121,6 +125,11 @@ def _summary(event: CaseEvent, currency: str) -> str:
                 f"{detail.get('exits', 0)} exit(s)")
     if event.kind == "order.followed":
         return f"following {money('traced_minor')} to {detail.get('bank_code')} (level {detail.get('level')})"
+    if event.kind == "release.queued":
+        return (f"giving back {money('amount_minor')} held in excess at {detail.get('bank_code')} "
+                f"(the victim's money there is {money('left_minor')})")
+    if event.kind == "order.released":
+        return f"released: {money('released_minor')} given back"
     if event.kind == "exit.recorded":
         return f"{money('amount_minor')} left the banking network ({detail.get('kind')})"
     if event.kind == "order.retry_scheduled":

@@ -71,7 +71,7 @@ def _compare(case: station_pb2.Case, expected: dict[str, int], exited: int | Non
     held: dict[str, int] = {}
     for order in case.orders:
         key = f"{order.account.bank_code}:{order.account.number}"
-        held[key] = held.get(key, 0) + order.held_minor
+        held[key] = held.get(key, 0) + order.held_minor - order.released_minor
     rows = [(f"held at {a}", expected.get(a, 0), held.get(a, 0)) for a in sorted(set(held) | set(expected))]
     if exited is not None:
         rows.append(("traced into exits", exited, case.exited_minor))

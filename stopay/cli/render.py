@@ -25,9 +25,10 @@ def case_text(case: station_pb2.Case) -> str:
             rows.append(
                 (
                     str(o.level),
-                    f"{o.account.bank_code}:{o.account.number} {o.account.holder_name}",
+                    f"{o.account.bank_code}:{o.account.number} {o.account.holder_name}"
+                    + (" (release)" if o.kind == station_pb2.ORDER_KIND_RELEASE else ""),
                     format_minor(o.requested_minor, cur),
-                    format_minor(o.held_minor, cur),
+                    format_minor(o.held_minor - o.released_minor, cur),
                     status_name(o.status),
                     reason,
                 )

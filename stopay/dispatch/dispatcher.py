@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -20,8 +21,14 @@ import structlog
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from bank_adapters.protocol import BankAdapter
-from stopay.dispatch.trail import Traced, apply_statements
-from stopay.dispatch.translate import freeze_outcome, freeze_request, statement_request
+from stopay.dispatch.trail import Answer, Settled, Traced, apply_answers
+from stopay.dispatch.translate import (
+    freeze_outcome,
+    freeze_request,
+    release_outcome,
+    release_request,
+    statement_request,
+)
 from stopay.domain.accounts import AccountKey
 from stopay.domain.orders import NO_ADAPTER, OrderStatus, UnknownAnswer
 from stopay.store import orders as store
@@ -56,8 +63,10 @@ class Dispatcher:
         self._notifications = notifications
         self._owner = owner
         self._settings = settings
-        self._results: asyncio.Queue[store.Outcome | store.Retry | Traced] = asyncio.Queue()
+        self._results: asyncio.Queue[Answer | store.Retry] = asyncio.Queue()
         self._in_flight: set[asyncio.Task[None]] = set()
+        # Orders claimed and not yet recorded: their leases are kept alive, and only theirs.
+        self._leased: set[tuple[uuid.UUID, uuid.UUID]] = set()
         self._room = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -79,13 +88,13 @@ class Dispatcher:
         with contextlib.suppress(asyncio.CancelledError):
             await claim
         if self._in_flight:
-            await asyncio.wait(self._in_flight, timeout=grace_s)
+            await asyncio.wait(list(self._in_flight), timeout=grace_s)
         await self._results.join()
         for task in (record, leases):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for task in self._in_flight:
+        for task in list(self._in_flight):
             task.cancel()
 
     async def _claim_loop(self) -> None:
@@ -106,6 +115,7 @@ class Dispatcher:
                 for order in claimed:
                     task = asyncio.create_task(self._deliver(order))
                     self._in_flight.add(task)
+                    self._leased.add((order.case_id, order.order_id))
                     task.add_done_callback(self._done)
                 if len(claimed) < min(s.batch_size, room):
                     with contextlib.suppress(TimeoutError):
@@ -118,24 +128,27 @@ class Dispatcher:
     async def _deliver(self, order: store.ClaimedOrder) -> None:
         self._results.put_nowait(await self._send(order))
 
-    async def _send(self, order: store.ClaimedOrder) -> store.Outcome | store.Retry | Traced:
+    async def _send(self, order: store.ClaimedOrder) -> Answer | store.Retry:
         account = AccountKey(order.bank_code, order.account_number).masked
         adapter = self._adapters.get(order.bank_code)
         if adapter is None:
             log.warning("dispatch.no_adapter", order_id=str(order.order_id), account=account)
-            return store.Outcome(
+            return Settled(order, store.Outcome(
                 order.case_id, order.order_id, OrderStatus.UNDELIVERABLE,
                 reason_code=NO_ADAPTER, detail=f"no adapter serves bank {order.bank_code}",
-            )
+            ))
         timeout = self._settings.send_timeout_s
-        result: store.Outcome | Traced
+        result: Answer
         try:
-            if order.status == "queued":
+            if order.kind == "release":
+                released = await asyncio.wait_for(adapter.release(release_request(order)), timeout)
+                result = Settled(order, release_outcome(order, released))
+            elif order.status == "queued":
                 statement = await asyncio.wait_for(adapter.statement(statement_request(order)), timeout)
                 result = Traced(order, statement)
             else:
                 answer = await asyncio.wait_for(adapter.freeze(freeze_request(order)), timeout)
-                result = freeze_outcome(order, answer)
+                result = Settled(order, freeze_outcome(order, answer))
         except asyncio.CancelledError:
             raise
         except UnknownAnswer as exc:
@@ -148,8 +161,9 @@ class Dispatcher:
             log.info("dispatch.statement", order_id=str(order.order_id), account=account,
                      status=result.answer.status.value, reason_code=result.answer.reason_code)
         else:
-            log.info("dispatch.frozen", order_id=str(order.order_id), account=account,
-                     status=result.status.value, held_minor=result.held_minor, reason_code=result.reason_code)
+            log.info("dispatch.answered", order_id=str(order.order_id), account=account, kind=order.kind,
+                     status=result.outcome.status.value, held_minor=result.outcome.held_minor,
+                     released_minor=result.outcome.released_minor, reason_code=result.outcome.reason_code)
         return result
 
     def _retry(self, order: store.ClaimedOrder, detail: str) -> store.Retry:
@@ -163,12 +177,12 @@ class Dispatcher:
         return store.Retry(order.case_id, order.order_id, delay, detail)
 
     async def _lease_loop(self) -> None:
-        """Extends this owner's leases every third of the lease time while deliveries are out."""
+        """Extends the leases of orders claimed and not yet recorded, every third of the lease time."""
         while True:
             await asyncio.sleep(self._settings.lease_s / 3)
-            if self._in_flight:
+            if self._leased:
                 try:
-                    await store.extend_leases(self._pool, self._owner, self._settings.lease_s)
+                    await store.extend_leases(self._pool, self._owner, self._settings.lease_s, list(self._leased))
                 except StoreError as exc:
                     log.warning("dispatch.lease_extension_failed", error=str(exc.__cause__ or exc))
 
@@ -177,8 +191,7 @@ class Dispatcher:
             batch = [await self._results.get()]
             while not self._results.empty() and len(batch) < 4 * self._settings.batch_size:
                 batch.append(self._results.get_nowait())
-            traced = [r for r in batch if isinstance(r, Traced)]
-            outcomes = [r for r in batch if isinstance(r, store.Outcome)]
+            answers = [r for r in batch if isinstance(r, Traced | Settled)]
             retries = [r for r in batch if isinstance(r, store.Retry)]
             try:
                 async for attempt in AsyncRetrying(
@@ -190,18 +203,16 @@ class Dispatcher:
                     with attempt:
                         # Each write is one transaction and harmless to repeat: orders it already
                         # moved on are no longer in the state it expects.
-                        if traced:
-                            again = await apply_statements(self._pool, self._owner, traced, "dispatcher")
-                            retries.extend(again)
-                            traced = []
-                        if outcomes:
-                            await store.record(self._pool, self._owner, outcomes, "dispatcher")
-                            outcomes = []
+                        if answers:
+                            retries.extend(await apply_answers(self._pool, self._owner, answers, "dispatcher"))
+                            answers = []
                         if retries:
                             await store.reschedule(self._pool, self._owner, retries, "dispatcher")
             except StoreError as exc:
                 # The leases run out and the orders are delivered again under the same keys.
                 log.error("dispatch.record_failed", error=str(exc.__cause__ or exc), orders=len(batch))
             finally:
-                for _ in batch:
+                for item in batch:
+                    order = item if isinstance(item, store.Retry) else item.order
+                    self._leased.discard((order.case_id, order.order_id))
                     self._results.task_done()

@@ -1,8 +1,14 @@
-"""Follows the money: applies a batch of bank statements to what stopay knows of each account.
+"""Applies a batch of bank answers to the trail, each under a lock on its account's knowledge row.
 
-For each statement, under a lock on the account's knowledge row, the domain's trail step decides
-how much to freeze there and which transfers to follow on; the orders that follow them, the exits,
-the statement itself (kept as evidence) and the events are written in the same transaction.
+* A statement: the domain's trail step decides how much of the victim's money is at the account,
+  what to freeze there (or give back), which transfers to follow on, and which exits to record.
+* A freeze answered: what it holds is held, it is no longer in flight; if a fuller view meanwhile
+  showed less of the victim's money there, the excess is given back.
+* A release answered: what it gave back is no longer held.
+* A rejection or a delivery given up settles the order.
+
+The orders that follow, the bank answers (statements included, kept as evidence) and the events are
+written in the same transaction, so a crash leaves either all of it or none.
 """
 
 from __future__ import annotations
@@ -17,23 +23,228 @@ from bank_adapters.protocol import AnswerStatus, StatementAnswer
 from stopay.dispatch.translate import known_incoming, statement_json, statement_lines
 from stopay.domain.attribution import Parts
 from stopay.domain.orders import OrderStatus, settled_status
-from stopay.domain.trail import Known, Limits, StatementTooShort, Step, step
-from stopay.store.orders import ClaimedOrder, Retry
-from stopay.store.trail import AccountRow, TrailChanges, trail_transaction
+from stopay.domain.trail import Known, Limits, StatementTooShort, Step, reconcile, step
+from stopay.store.orders import ClaimedOrder, Outcome, Retry
+from stopay.store.trail import AccountRow, LeasedOrder, TrailChanges, trail_transaction
 
 
 @dataclass(frozen=True, slots=True)
 class Traced:
+    """A statement came back for an order in its statement phase."""
+
     order: ClaimedOrder
     answer: StatementAnswer
 
 
-def _parts(raw: Any) -> Parts:
-    return tuple((str(name), int(amount)) for name, amount in raw)
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A freeze or release came back, or the order could not be delivered or was refused."""
+
+    order: ClaimedOrder
+    outcome: Outcome
+
+
+Answer = Traced | Settled
 
 
 def _key(order: ClaimedOrder) -> tuple[uuid.UUID, str, str]:
     return (order.case_id, order.bank_code, order.account_number)
+
+
+async def apply_answers(pool: asyncpg.Pool, owner: str, batch: list[Answer], actor: str) -> list[Retry]:
+    """Applies the answers in one transaction; returns the orders to ask again."""
+    accounts = [
+        {"case_id": str(a.order.case_id), "bank_code": a.order.bank_code,
+         "account_number": a.order.account_number, "holder_name": a.order.holder_name, "level": a.order.level}
+        for a in batch
+    ]
+    retries: list[Retry] = []
+    async with trail_transaction(pool, owner, actor) as tx:
+        rows, leased = await tx.lock(accounts, [(a.order.case_id, a.order.order_id) for a in batch])
+        work = _Batch(rows)
+        for item in batch:
+            current = leased.get(item.order.order_id)
+            if current is None:
+                continue  # another replica took it over, or it was applied already
+            row = rows[_key(item.order)]
+            if isinstance(item, Traced):
+                retry = work.statement(item, row)
+                if retry is not None:
+                    retries.append(retry)
+            else:
+                work.settle(item, current, row)
+        await tx.apply(work.finish())
+    return retries
+
+
+class _Batch:
+    """Collects the changes of one batch; rows are updated in memory as answers are applied, so two
+    answers about one account in a batch see each other."""
+
+    def __init__(self, rows: dict[tuple[uuid.UUID, str, str], AccountRow]) -> None:
+        self.rows = rows
+        self.changes = TrailChanges()
+        self.touched: dict[tuple[uuid.UUID, str, str], AccountRow] = {}
+
+    def finish(self) -> TrailChanges:
+        # Two statements of one account in a batch may both show an exit: the later knows best.
+        self.changes.exits = list({(x["case_id"], x["txn_id"]): x for x in self.changes.exits}.values())
+        for row in self.touched.values():
+            self.changes.accounts.append(
+                {"case_id": str(row.case_id), "bank_code": row.bank_code, "account_number": row.account_number,
+                 "incoming": row.incoming, "sent": row.sent, "rev": row.rev, "left_minor": row.left_minor,
+                 "held_minor": row.held_minor, "in_flight_minor": row.in_flight_minor,
+                 "releasing_minor": row.releasing_minor, "level": row.level, "gaps": {}}
+            )
+        return self.changes
+
+    # ---- statements --------------------------------------------------------------------------
+
+    def statement(self, item: Traced, row: AccountRow) -> Retry | None:
+        order, answer = item.order, item.answer
+        if answer.status == AnswerStatus.RJCR:
+            detail = str(answer.extra.get("detail", ""))
+            self._order(order, OrderStatus.REJECTED, reason_code=answer.reason_code, detail=detail)
+            self._answer(order, answer.status.value, answer.reason_code, answer.bank_reference,
+                         balance=answer.balance_minor)
+            self._event(order, "order.rejected", {"reason_code": answer.reason_code, "detail": detail})
+            return None
+        if answer.status != AnswerStatus.ACCR or answer.statement is None:
+            return Retry(order.case_id, order.order_id, 1.0, f"statement answer not understood: {answer.status.value}")
+        incoming = _merge_incoming(row, order)
+        known = Known(
+            labelled={txn: _parts(i["parts"]) for txn, i in incoming.items()},
+            sent={txn: _parts(parts) for txn, parts in row.sent.items()},
+            held_minor=row.held_minor,
+            in_flight_minor=row.in_flight_minor,
+            releasing_minor=row.releasing_minor,
+        )
+        limits = Limits(order.rule, order.max_depth, order.min_amount)
+        try:
+            result = step(known, answer.statement.opening_balance_minor, statement_lines(answer.statement), limits)
+        except StatementTooShort as exc:
+            return Retry(order.case_id, order.order_id, 0.0, str(exc))
+
+        row.rev += 1
+        row.incoming = incoming
+        row.sent = {txn: [list(p) for p in parts] for txn, parts in result.sent.items()}
+        row.left_minor = result.left_minor
+        row.in_flight_minor += result.freeze_minor
+        row.level = min(row.level, order.level)
+        self.touched[row.key] = row
+        self._answer(order, answer.status.value, "", answer.bank_reference, balance=answer.balance_minor,
+                     statement=statement_json(answer.statement))
+        self._event(order, "order.traced", {"left_minor": result.left_minor, "freeze_minor": result.freeze_minor,
+                                            "onward": len(result.onward), "exits": len(result.exits),
+                                            "gaps": result.gaps})
+        self._follow(order, row, result)
+        if result.freeze_minor > 0:
+            self._order(order, OrderStatus.FREEZING, freeze_minor=result.freeze_minor)
+        else:
+            status = settled_status(0, order.requested_minor)
+            detail = "already held for this case" if result.left_minor else "none of the victim's money is left here"
+            self._order(order, status, detail=detail)
+            self._event(order, f"order.{status.value}", {"held_minor": 0, "detail": detail})
+        if result.release_minor > 0:
+            self._release(order, row, result.release_minor)
+        return None
+
+    def _follow(self, order: ClaimedOrder, row: AccountRow, result: Step) -> None:
+        for onward in result.onward:
+            account = onward.account
+            order_id = uuid.uuid5(order.case_id, f"{onward.txn_id}:{row.rev}:{account.bank_code}:{account.number}")
+            self._create(order, order_id, "freeze", onward.level, account.bank_code, account.number,
+                         account.holder_name, onward.new_minor,
+                         [{"txn_id": onward.txn_id, "amount_minor": onward.amount_minor, "at": onward.at.isoformat(),
+                           "payer_bank": order.bank_code, "payer_number": order.account_number,
+                           "payer_holder": order.holder_name, "parts": [list(p) for p in onward.parts],
+                           "rev": row.rev}])
+            self._event(order, "order.followed", {"bank_code": account.bank_code, "txn_id": onward.txn_id,
+                                                  "traced_minor": onward.traced_minor, "level": onward.level,
+                                                  "order_id": str(order_id)})
+        for flow in result.exits:
+            self.changes.exits.append(
+                {"case_id": str(order.case_id), "txn_id": flow.txn_id, "order_id": str(order.order_id),
+                 "bank_code": order.bank_code, "account_number": order.account_number, "level": row.level,
+                 "exit_kind": flow.kind, "amount_minor": flow.amount_minor, "exited_at": flow.at.isoformat()}
+            )
+            self._event(order, "exit.recorded", {"txn_id": flow.txn_id, "kind": flow.kind,
+                                                 "amount_minor": flow.amount_minor})
+
+    # ---- freezes, releases, failures ----------------------------------------------------------
+
+    def settle(self, item: Settled, current: LeasedOrder, row: AccountRow) -> None:
+        order, outcome = item.order, item.outcome
+        status = outcome.status
+        if current.kind == "release":
+            row.releasing_minor -= current.requested_minor
+            row.held_minor -= outcome.released_minor
+        elif current.status == "freezing":
+            asked = current.freeze_minor or 0
+            if status != OrderStatus.PENDING:
+                row.in_flight_minor -= asked
+                row.held_minor += outcome.held_minor
+        self.touched[row.key] = row
+        self._order(order, status, held_minor=outcome.held_minor, released_minor=outcome.released_minor,
+                    reason_code=outcome.reason_code, detail=outcome.detail)
+        if outcome.answer_code is not None:
+            self._answer(order, outcome.answer_code, outcome.reason_code, outcome.bank_reference,
+                         balance=outcome.balance_minor, held=outcome.held_minor, statement=outcome.statement)
+        self._event(order, f"order.{status.value}", {"held_minor": outcome.held_minor,
+                                                     "released_minor": outcome.released_minor,
+                                                     "asked_minor": current.freeze_minor,
+                                                     "reason_code": outcome.reason_code, "detail": outcome.detail})
+        if current.kind == "freeze" and current.status == "freezing" and status != OrderStatus.PENDING:
+            # Meanwhile a fuller view may have shown less of the victim's money here.
+            _, release = reconcile(row.left_minor, row.held_minor, row.in_flight_minor, row.releasing_minor)
+            if release > 0:
+                self._release(order, row, release)
+
+    def _release(self, order: ClaimedOrder, row: AccountRow, amount: int) -> None:
+        row.rev += 1
+        row.releasing_minor += amount
+        self.touched[row.key] = row
+        order_id = uuid.uuid5(order.case_id, f"release:{row.bank_code}:{row.account_number}:{row.rev}")
+        self._create(order, order_id, "release", row.level, row.bank_code, row.account_number,
+                     row.holder_name, amount, [])
+        self._event(order, "release.queued", {"bank_code": row.bank_code, "amount_minor": amount,
+                                              "left_minor": row.left_minor, "order_id": str(order_id)})
+
+    # ---- rows to write ----------------------------------------------------------------------
+
+    def _order(self, order: ClaimedOrder, status: OrderStatus, *, freeze_minor: int | None = None,
+               held_minor: int = 0, released_minor: int = 0, reason_code: str = "", detail: str = "") -> None:
+        self.changes.orders.append(
+            {"case_id": str(order.case_id), "order_id": str(order.order_id), "status": status.value,
+             "freeze_minor": freeze_minor, "held_minor": held_minor, "released_minor": released_minor,
+             "reason_code": reason_code, "detail": detail}
+        )
+
+    def _create(self, parent: ClaimedOrder, order_id: uuid.UUID, kind: str, level: int, bank_code: str,
+                number: str, holder: str, requested: int, incoming: list[dict[str, Any]]) -> None:
+        self.changes.created.append(
+            {"case_id": str(parent.case_id), "order_id": str(order_id), "parent_order_id": str(parent.order_id),
+             "kind": kind, "level": level, "bank_code": bank_code, "account_number": number,
+             "holder_name": holder, "currency": parent.currency, "requested_minor": requested,
+             "incoming": incoming}
+        )
+
+    def _answer(self, order: ClaimedOrder, code: str, reason: str, reference: str, *, balance: int | None = None,
+                held: int = 0, statement: dict[str, Any] | None = None) -> None:
+        self.changes.answers.append(
+            {"case_id": str(order.case_id), "order_id": str(order.order_id), "status_code": code,
+             "held_minor": held, "balance_minor": balance, "reason_code": reason, "bank_reference": reference,
+             "statement": statement}
+        )
+
+    def _event(self, order: ClaimedOrder, kind: str, detail: dict[str, Any]) -> None:
+        self.changes.events.append(
+            {"case_id": str(order.case_id), "kind": kind, "order_id": str(order.order_id), "detail": detail}
+        )
+
+
+def _parts(raw: Any) -> Parts:
+    return tuple((str(name), int(amount)) for name, amount in raw)
 
 
 def _merge_incoming(row: AccountRow, order: ClaimedOrder) -> dict[str, dict[str, Any]]:
@@ -43,130 +254,3 @@ def _merge_incoming(row: AccountRow, order: ClaimedOrder) -> dict[str, dict[str,
         if current is None or item.get("rev", 0) >= current.get("rev", 0):
             merged[item["txn_id"]] = item
     return merged
-
-
-async def apply_statements(pool: asyncpg.Pool, owner: str, batch: list[Traced], actor: str) -> list[Retry]:
-    """Applies the statements in one transaction; returns the orders to ask again."""
-    retries: list[Retry] = []
-    accounts = [
-        {"case_id": str(t.order.case_id), "bank_code": t.order.bank_code, "account_number": t.order.account_number,
-         "holder_name": t.order.holder_name, "level": t.order.level}
-        for t in batch
-    ]
-    async with trail_transaction(pool, owner, actor) as tx:
-        rows, leased = await tx.lock(accounts, [(t.order.case_id, t.order.order_id) for t in batch])
-        changes = TrailChanges()
-        touched: dict[tuple[uuid.UUID, str, str], AccountRow] = {}
-        for item in batch:
-            order = item.order
-            if order.order_id not in leased:
-                continue  # another replica took it over; it will apply its own answer
-            row = rows[_key(order)]
-            retry = _apply_one(item, row, changes)
-            if retry is not None:
-                retries.append(retry)
-            else:
-                touched[row.key] = row
-        for row in touched.values():
-            changes.accounts.append(
-                {"case_id": str(row.case_id), "bank_code": row.bank_code, "account_number": row.account_number,
-                 "incoming": row.incoming, "sent": row.sent, "rev": row.rev, "left_minor": row.left_minor,
-                 "in_flight_minor": row.in_flight_minor, "level": row.level, "gaps": {}}
-            )
-        await tx.apply(changes)
-    return retries
-
-
-def _apply_one(item: Traced, row: AccountRow, changes: TrailChanges) -> Retry | None:
-    order, answer = item.order, item.answer
-    case_id = str(order.case_id)
-    if answer.status == AnswerStatus.RJCR:
-        detail = str(answer.extra.get("detail", ""))
-        changes.orders.append(
-            {"case_id": case_id, "order_id": str(order.order_id), "status": OrderStatus.REJECTED.value,
-             "freeze_minor": None, "reason_code": answer.reason_code, "detail": detail}
-        )
-        changes.answers.append(_answer(order, answer))
-        changes.events.append(_event(order, "order.rejected", {"reason_code": answer.reason_code, "detail": detail}))
-        return None
-    if answer.status != AnswerStatus.ACCR or answer.statement is None:
-        return Retry(order.case_id, order.order_id, 1.0, f"statement answer not understood: {answer.status.value}")
-    incoming = _merge_incoming(row, order)
-    known = Known(
-        labelled={txn: _parts(i["parts"]) for txn, i in incoming.items()},
-        sent={txn: _parts(parts) for txn, parts in row.sent.items()},
-        held_minor=row.held_minor,
-        in_flight_minor=row.in_flight_minor,
-    )
-    limits = Limits(order.rule, order.max_depth, order.min_amount)
-    try:
-        result = step(known, answer.statement.opening_balance_minor, statement_lines(answer.statement), limits)
-    except StatementTooShort as exc:
-        return Retry(order.case_id, order.order_id, 0.0, str(exc))
-
-    row.rev += 1
-    row.incoming = incoming
-    row.sent = {txn: [list(p) for p in parts] for txn, parts in result.sent.items()}
-    row.left_minor = result.left_minor
-    row.in_flight_minor += result.freeze_minor
-    row.level = min(row.level, order.level)
-    changes.events.append(
-        _event(order, "order.traced", {"left_minor": result.left_minor, "freeze_minor": result.freeze_minor,
-                                       "onward": len(result.onward), "exits": len(result.exits),
-                                       "gaps": result.gaps})
-    )
-    _follow(order, row, result, changes)
-    if result.freeze_minor > 0:
-        status, detail = OrderStatus.FREEZING, ""
-    else:
-        status = settled_status(0, order.requested_minor)
-        detail = "already held for this case" if result.left_minor else "none of the victim's money is left here"
-    changes.orders.append(
-        {"case_id": case_id, "order_id": str(order.order_id), "status": status.value,
-         "freeze_minor": result.freeze_minor or None, "reason_code": "", "detail": detail}
-    )
-    changes.answers.append(_answer(order, answer))
-    if status != OrderStatus.FREEZING:
-        changes.events.append(_event(order, f"order.{status.value}", {"held_minor": 0, "detail": detail}))
-    return None
-
-
-def _follow(order: ClaimedOrder, row: AccountRow, result: Step, changes: TrailChanges) -> None:
-    case_id = str(order.case_id)
-    for onward in result.onward:
-        account = onward.account
-        order_id = uuid.uuid5(order.case_id, f"{onward.txn_id}:{row.rev}:{account.bank_code}:{account.number}")
-        changes.onward.append(
-            {"case_id": case_id, "order_id": str(order_id), "parent_order_id": str(order.order_id),
-             "level": onward.level, "bank_code": account.bank_code, "account_number": account.number,
-             "holder_name": account.holder_name, "currency": order.currency, "requested_minor": onward.new_minor,
-             "incoming": [{"txn_id": onward.txn_id, "amount_minor": onward.amount_minor,
-                           "at": onward.at.isoformat(), "payer_bank": order.bank_code,
-                           "payer_number": order.account_number, "payer_holder": order.holder_name,
-                           "parts": [list(p) for p in onward.parts], "rev": row.rev}]}
-        )
-        changes.events.append(
-            _event(order, "order.followed", {"bank_code": account.bank_code, "txn_id": onward.txn_id,
-                                              "traced_minor": onward.traced_minor, "level": onward.level,
-                                              "order_id": str(order_id)})
-        )
-    for flow in result.exits:
-        changes.exits.append(
-            {"case_id": case_id, "txn_id": flow.txn_id, "order_id": str(order.order_id),
-             "bank_code": order.bank_code, "account_number": order.account_number, "level": row.level,
-             "exit_kind": flow.kind, "amount_minor": flow.amount_minor, "exited_at": flow.at.isoformat()}
-        )
-        changes.events.append(
-            _event(order, "exit.recorded", {"txn_id": flow.txn_id, "kind": flow.kind, "amount_minor": flow.amount_minor})
-        )
-
-
-def _answer(order: ClaimedOrder, answer: StatementAnswer) -> dict[str, Any]:
-    return {"case_id": str(order.case_id), "order_id": str(order.order_id), "status_code": answer.status.value,
-            "balance_minor": answer.balance_minor, "reason_code": answer.reason_code,
-            "bank_reference": answer.bank_reference, "statement": statement_json(answer.statement)}
-
-
-def _event(order: ClaimedOrder, kind: str, detail: dict[str, Any]) -> dict[str, Any]:
-    return {"case_id": str(order.case_id), "kind": kind, "order_id": str(order.order_id), "detail": detail}
-

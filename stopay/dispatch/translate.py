@@ -12,11 +12,13 @@ from bank_adapters.protocol import (
     FreezeAnswer,
     FreezeRequest,
     IncomingTransfer,
+    ReleaseAnswer,
+    ReleaseRequest,
     Statement,
     StatementRequest,
 )
 from stopay.domain.entry import Party
-from stopay.domain.orders import status_for_answer
+from stopay.domain.orders import OrderStatus, UnknownAnswer, status_for_answer
 from stopay.domain.trail import Line
 from stopay.store.orders import ClaimedOrder, Outcome
 
@@ -107,6 +109,38 @@ def statement_lines(statement: Statement) -> tuple[Line, ...]:
             exit=line.exit.value if line.exit is not None else None,
         )
         for line in statement.lines
+    )
+
+
+def release_request(order: ClaimedOrder) -> ReleaseRequest:
+    return ReleaseRequest(
+        idempotency_key=order.idempotency_key,
+        case_id=str(order.case_id),
+        order_id=str(order.order_id),
+        account=_account(order),
+        amount_minor=order.requested_minor,
+        currency=order.currency,
+    )
+
+
+def release_outcome(order: ClaimedOrder, answer: ReleaseAnswer) -> Outcome:
+    """Raises UnknownAnswer when the answer makes no sense for the order (it is then retried)."""
+    code = answer.status.value
+    if code == "RJCR":
+        status = OrderStatus.REJECTED
+    elif code == "ACCR" and 0 <= answer.released_minor <= order.requested_minor:
+        status = OrderStatus.RELEASED
+    else:
+        raise UnknownAnswer(f"release answer {code} with {answer.released_minor} released")
+    return Outcome(
+        case_id=order.case_id,
+        order_id=order.order_id,
+        status=status,
+        released_minor=answer.released_minor if status == OrderStatus.RELEASED else 0,
+        reason_code=answer.reason_code,
+        detail=str(answer.extra.get("detail", "")),
+        answer_code=code,
+        bank_reference=answer.bank_reference,
     )
 
 

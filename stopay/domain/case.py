@@ -24,6 +24,7 @@ class IncomingView:
 class OrderView:
     order_id: uuid.UUID
     parent_order_id: uuid.UUID | None
+    kind: str  # "freeze" | "release"
     level: int
     bank_code: str
     account_number: str
@@ -32,6 +33,7 @@ class OrderView:
     requested_minor: int
     asked_minor: int
     held_minor: int
+    released_minor: int
     status: OrderStatus
     reason_code: str
     detail: str
@@ -105,11 +107,12 @@ class CaseView:
         totals = []
         for level in range(1, depth + 1):
             orders = [o for o in self.orders if o.level == level]
+            freezes = [o for o in orders if o.kind == "freeze"]
             totals.append(
                 LevelTotals(
                     level=level,
-                    traced_minor=self.reported_minor if level == 1 else sum(o.requested_minor for o in orders),
-                    held_minor=sum(o.held_minor for o in orders),
+                    traced_minor=self.reported_minor if level == 1 else sum(o.requested_minor for o in freezes),
+                    held_minor=sum(o.held_minor - o.released_minor for o in orders),
                     exited_minor=sum(x.amount_minor for x in self.exits if x.level == level),
                     orders=len(orders),
                     open_orders=sum(1 for o in orders if not o.status.terminal),

@@ -18,6 +18,7 @@ class OrderStatus(str, enum.Enum):
     MOVED_ON = "moved_on"  # PECR, nothing held: the money had gone on
     REJECTED = "rejected"  # RJCR with a reason code
     UNDELIVERABLE = "undeliverable"  # stopay could not deliver it
+    RELEASED = "released"  # a release order: money held in excess was given back
 
     @property
     def terminal(self) -> bool:
@@ -39,6 +40,7 @@ TRANSITIONS: frozenset[tuple[OrderStatus, OrderStatus]] = frozenset(
     {(OrderStatus.QUEUED, s) for s in _OUTCOMES | {OrderStatus.FREEZING}}
     | {(OrderStatus.FREEZING, s) for s in _OUTCOMES}
     | {(OrderStatus.PENDING, s) for s in _ANSWERED | {OrderStatus.UNDELIVERABLE}}
+    | {(OrderStatus.QUEUED, OrderStatus.RELEASED)}
 )
 
 # Reason codes of stopay's own (not a bank's).

@@ -8,7 +8,8 @@ victim's money labelled, then:
 
 * the victim's money left there, less what is already held or being frozen for the case, is what
   to freeze now (so an account reached along two paths, or again through a cycle, is never asked
-  to hold the same money twice);
+  to hold the same money twice); when a later, fuller view shows less of it than the case holds
+  there (a transfer found to carry money past ``max_depth``, say), the excess is given back;
 * each debit that carried the victim's money to another account goes on as a transfer to follow,
   one level deeper, unless it would go deeper than ``max_depth`` or carries less than
   ``min_amount`` of it; a transfer already followed goes on again only when what it carries changed;
@@ -75,6 +76,19 @@ class Known:
     sent: Mapping[str, Parts] = field(default_factory=dict)
     held_minor: int = 0
     in_flight_minor: int = 0
+    releasing_minor: int = 0
+
+
+def reconcile(left_minor: int, held_minor: int, in_flight_minor: int, releasing_minor: int) -> tuple[int, int]:
+    """``(freeze, release)``: what to freeze, or to give back, so that what the case holds at an
+    account comes to the victim's money left there. A release waits until no freeze is in flight
+    (its answer could change what is held)."""
+    committed = held_minor + in_flight_minor - releasing_minor
+    if left_minor > committed:
+        return left_minor - committed, 0
+    if left_minor < committed and in_flight_minor == 0:
+        return 0, committed - left_minor
+    return 0, 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +117,7 @@ class ExitFlow:
 class Step:
     left_minor: int  # the victim's money still at the account
     freeze_minor: int  # what to freeze now
+    release_minor: int  # what the case holds there in excess, to give back now
     onward: tuple[Onward, ...]
     exits: tuple[ExitFlow, ...]
     sent: dict[str, Parts]
@@ -183,5 +198,5 @@ def step(known: Known, opening_minor: int, lines: tuple[Line, ...], limits: Limi
                 parts=arriving, traced_minor=now, new_minor=max(0, now - before), level=min(levels),
             )
         )
-    freeze = max(0, left - known.held_minor - known.in_flight_minor)
-    return Step(left, freeze, tuple(onward), tuple(exits), sent, result.gaps)
+    freeze, release = reconcile(left, known.held_minor, known.in_flight_minor, known.releasing_minor)
+    return Step(left, freeze, release, tuple(onward), tuple(exits), sent, result.gaps)

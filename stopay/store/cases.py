@@ -67,6 +67,7 @@ def _order(row: asyncpg.Record) -> OrderView:
     return OrderView(
         order_id=row["order_id"],
         parent_order_id=row["parent_order_id"],
+        kind=row["kind"],
         level=row["level"],
         bank_code=row["bank_code"],
         account_number=row["account_number"],
@@ -75,6 +76,7 @@ def _order(row: asyncpg.Record) -> OrderView:
         requested_minor=row["requested_minor"],
         asked_minor=row["freeze_minor"] or 0,
         held_minor=row["held_minor"],
+        released_minor=row["released_minor"],
         status=OrderStatus(row["status"]),
         reason_code=row["reason_code"],
         detail=row["detail"],

@@ -20,6 +20,7 @@ class ClaimedOrder:
     case_id: uuid.UUID
     order_id: uuid.UUID
     parent_order_id: uuid.UUID | None
+    kind: str  # "freeze" | "release"
     level: int
     status: str  # "queued": ask for the statement; "freezing": ask to freeze freeze_minor
     bank_code: str
@@ -46,6 +47,7 @@ class Outcome:
     order_id: uuid.UUID
     status: OrderStatus
     held_minor: int = 0
+    released_minor: int = 0
     reason_code: str = ""
     detail: str = ""
     answer_code: str | None = None
@@ -68,30 +70,6 @@ async def claim(pool: asyncpg.Pool, owner: str, limit: int, lease_s: float) -> l
     return [ClaimedOrder(**dict(r)) for r in rows]
 
 
-async def record(pool: asyncpg.Pool, owner: str, outcomes: Sequence[Outcome], actor: str) -> int:
-    """Applies the outcomes of orders ``owner`` still leases; returns how many were applied."""
-    payload = (
-        [
-            {
-                "case_id": str(o.case_id),
-                "order_id": str(o.order_id),
-                "status": o.status.value,
-                "held_minor": o.held_minor,
-                "reason_code": o.reason_code,
-                "detail": o.detail,
-                "answer_code": o.answer_code,
-                "balance_minor": o.balance_minor,
-                "bank_reference": o.bank_reference,
-                "statement": o.statement,
-            }
-            for o in outcomes
-        ]
-    )
-    with database_errors(f"could not record {len(outcomes)} outcomes"):
-        rows = await pool.fetch(sql("record_outcomes"), payload, owner, actor)
-    return len(rows)
-
-
 async def reschedule(pool: asyncpg.Pool, owner: str, retries: Sequence[Retry], actor: str) -> int:
     payload = (
         [
@@ -104,9 +82,12 @@ async def reschedule(pool: asyncpg.Pool, owner: str, retries: Sequence[Retry], a
     return len(rows)
 
 
-async def extend_leases(pool: asyncpg.Pool, owner: str, lease_s: float) -> None:
+async def extend_leases(
+    pool: asyncpg.Pool, owner: str, lease_s: float, orders: Sequence[tuple[uuid.UUID, uuid.UUID]]
+) -> None:
+    payload = [{"case_id": str(case_id), "order_id": str(order_id)} for case_id, order_id in orders]
     with database_errors("could not extend leases"):
-        await pool.execute(sql("extend_leases"), owner, lease_s)
+        await pool.execute(sql("extend_leases"), owner, lease_s, payload)
 
 
 def incoming_time(item: dict[str, Any]) -> datetime:

@@ -1,8 +1,8 @@
 """What stopay knows of each account in a case, read and written under a row lock.
 
-The dispatcher applies statements inside :func:`trail_transaction`: it locks the accounts and the
-orders concerned, reads what is known, works out the step in pure code, and writes the result with
-:meth:`TrailTransaction.apply`, all in one transaction.
+The dispatcher applies bank answers inside :func:`trail_transaction`: it locks the accounts and the
+orders concerned, reads what is known, works out what follows in pure code, and writes the result
+with :meth:`TrailTransaction.apply`, all in one transaction.
 """
 
 from __future__ import annotations
@@ -34,10 +34,21 @@ class AccountRow:
     left_minor: int
     held_minor: int
     in_flight_minor: int
+    releasing_minor: int
 
     @property
     def key(self) -> AccountKey:
         return (self.case_id, self.bank_code, self.account_number)
+
+
+@dataclass(frozen=True, slots=True)
+class LeasedOrder:
+    case_id: uuid.UUID
+    order_id: uuid.UUID
+    kind: str
+    status: str
+    requested_minor: int
+    freeze_minor: int | None
 
 
 @dataclass(slots=True)
@@ -45,7 +56,7 @@ class TrailChanges:
     """Everything one batch of statements changes; each list is a batch of JSON-ready rows."""
 
     orders: list[dict[str, Any]] = field(default_factory=list)
-    onward: list[dict[str, Any]] = field(default_factory=list)
+    created: list[dict[str, Any]] = field(default_factory=list)
     accounts: list[dict[str, Any]] = field(default_factory=list)
     exits: list[dict[str, Any]] = field(default_factory=list)
     answers: list[dict[str, Any]] = field(default_factory=list)
@@ -60,9 +71,9 @@ class TrailTransaction:
 
     async def lock(
         self, accounts: Sequence[dict[str, Any]], orders: Sequence[tuple[uuid.UUID, uuid.UUID]]
-    ) -> tuple[dict[AccountKey, AccountRow], set[uuid.UUID]]:
+    ) -> tuple[dict[AccountKey, AccountRow], dict[uuid.UUID, LeasedOrder]]:
         """Locks the accounts (creating rows not seen before) and the orders this owner still
-        leases in the statement phase; returns the account rows and the ids of those orders."""
+        leases with a bank request out; returns the account rows and those orders."""
         with database_errors("could not lock the trail"):
             await self._conn.execute(sql("trail_lock"), list(accounts))
             keys = [{k: str(a[k]) for k in ("case_id", "bank_code", "account_number")} for a in accounts]
@@ -74,12 +85,12 @@ class TrailTransaction:
         for r in rows:
             row = AccountRow(**dict(r))
             found[row.key] = row
-        return found, {r["order_id"] for r in leased}
+        return found, {r["order_id"]: LeasedOrder(**dict(r)) for r in leased}
 
     async def apply(self, changes: TrailChanges) -> None:
         with database_errors("could not apply the trail"):
             await self._conn.execute(
-                sql("trail_apply"), changes.orders, changes.onward, changes.accounts, changes.exits,
+                sql("trail_apply"), changes.orders, changes.created, changes.accounts, changes.exits,
                 changes.answers, changes.events, self._actor,
             )
 

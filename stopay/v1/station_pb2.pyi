@@ -79,6 +79,8 @@ class _OrderStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderStat
     """stopay could not deliver it: no adapter serves the bank, or delivery gave up; see reason_code."""
     ORDER_STATUS_FREEZING: _OrderStatus.ValueType  # 8
     """The statement is in; the freeze of asked_minor is being asked for."""
+    ORDER_STATUS_RELEASED: _OrderStatus.ValueType  # 9
+    """A release order: money held in excess was given back (released_minor)."""
 
 class OrderStatus(_OrderStatus, metaclass=_OrderStatusEnumTypeWrapper):
     """Mirrors ISO 20022 camt.029 where a bank has answered. An order first asks its bank for the
@@ -103,7 +105,34 @@ ORDER_STATUS_UNDELIVERABLE: OrderStatus.ValueType  # 7
 """stopay could not deliver it: no adapter serves the bank, or delivery gave up; see reason_code."""
 ORDER_STATUS_FREEZING: OrderStatus.ValueType  # 8
 """The statement is in; the freeze of asked_minor is being asked for."""
+ORDER_STATUS_RELEASED: OrderStatus.ValueType  # 9
+"""A release order: money held in excess was given back (released_minor)."""
 Global___OrderStatus: _TypeAlias = OrderStatus  # noqa: Y015
+
+class _OrderKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _OrderKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ORDER_KIND_UNSPECIFIED: _OrderKind.ValueType  # 0
+    ORDER_KIND_FREEZE: _OrderKind.ValueType  # 1
+    """Asks the bank to freeze the victim's money at the account."""
+    ORDER_KIND_RELEASE: _OrderKind.ValueType  # 2
+    """Gives back what the case holds at the account in excess: a later, fuller view of the trail
+    showed less of the victim's money there than was frozen.
+    """
+
+class OrderKind(_OrderKind, metaclass=_OrderKindEnumTypeWrapper): ...
+
+ORDER_KIND_UNSPECIFIED: OrderKind.ValueType  # 0
+ORDER_KIND_FREEZE: OrderKind.ValueType  # 1
+"""Asks the bank to freeze the victim's money at the account."""
+ORDER_KIND_RELEASE: OrderKind.ValueType  # 2
+"""Gives back what the case holds at the account in excess: a later, fuller view of the trail
+showed less of the victim's money there than was frozen.
+"""
+Global___OrderKind: _TypeAlias = OrderKind  # noqa: Y015
 
 @_typing.final
 class Victim(_message.Message):
@@ -395,6 +424,8 @@ class FreezeOrder(_message.Message):
     CURRENCY_FIELD_NUMBER: _builtins.int
     ASKED_MINOR_FIELD_NUMBER: _builtins.int
     INCOMING_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    RELEASED_MINOR_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     parent_order_id: _builtins.str
     """Empty at level 1."""
@@ -412,6 +443,11 @@ class FreezeOrder(_message.Message):
     asked_minor: _builtins.int
     """What the freeze asked the bank to hold: the victim's money the statement showed there, less
     what the case already holds at that account. 0 until the statement is in.
+    """
+    kind: Global___OrderKind.ValueType
+    released_minor: _builtins.int
+    """What a release order gave back. What a case holds at an account is the held_minor of its
+    freeze orders less the released_minor of its release orders there.
     """
     @_builtins.property
     def account(self) -> _common_pb2.AccountRef: ...
@@ -444,10 +480,12 @@ class FreezeOrder(_message.Message):
         currency: _builtins.str = ...,
         asked_minor: _builtins.int = ...,
         incoming: _abc.Iterable[Global___IncomingTransfer] | None = ...,
+        kind: Global___OrderKind.ValueType = ...,
+        released_minor: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "created_at", b"created_at", "resolved_at", b"resolved_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "asked_minor", b"asked_minor", "attempts", b"attempts", "created_at", b"created_at", "currency", b"currency", "detail", b"detail", "held_minor", b"held_minor", "incoming", b"incoming", "incoming_txn_ids", b"incoming_txn_ids", "level", b"level", "order_id", b"order_id", "parent_order_id", b"parent_order_id", "reason_code", b"reason_code", "requested_minor", b"requested_minor", "resolved_at", b"resolved_at", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "asked_minor", b"asked_minor", "attempts", b"attempts", "created_at", b"created_at", "currency", b"currency", "detail", b"detail", "held_minor", b"held_minor", "incoming", b"incoming", "incoming_txn_ids", b"incoming_txn_ids", "kind", b"kind", "level", b"level", "order_id", b"order_id", "parent_order_id", b"parent_order_id", "reason_code", b"reason_code", "released_minor", b"released_minor", "requested_minor", b"requested_minor", "resolved_at", b"resolved_at", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -566,7 +604,7 @@ class Case(_message.Message):
     reported_minor: _builtins.int
     """What the victim reported losing."""
     held_minor: _builtins.int
-    """Sum of held_minor over the orders."""
+    """What the case holds: held_minor of its freeze orders less released_minor of its releases."""
     exited_minor: _builtins.int
     """Traced out of the banking network (cash, ATM, crypto, ...)."""
     settled: _builtins.bool

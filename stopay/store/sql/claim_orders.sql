@@ -1,5 +1,6 @@
--- Claims up to $1 orders with a bank request due (a statement when 'queued', a freeze when
--- 'freezing') for owner $2 with a lease of $3 seconds, by the database clock. An order whose lease
+-- Claims up to $1 orders with a bank request due (a statement when a freeze order is 'queued', a
+-- freeze when it is 'freezing', a release when a release order is 'queued')
+-- for owner $2 with a lease of $3 seconds, by the database clock. An order whose lease
 -- ran out (its owner died) is due again; SKIP LOCKED lets replicas share the work. Each order comes
 -- with its case's tracing policy and every transfer already known to carry the victim's money into
 -- the account, so the bank's statement starts early enough.
@@ -21,7 +22,7 @@ WITH due AS (
     WHERE o.case_id = due.case_id AND o.order_id = due.order_id
     RETURNING o.*
 )
-SELECT o.case_id, o.order_id, o.parent_order_id, o.level, o.status, o.bank_code, o.account_number,
+SELECT o.case_id, o.order_id, o.parent_order_id, o.kind, o.level, o.status, o.bank_code, o.account_number,
        o.holder_name, o.currency, o.requested_minor, o.freeze_minor, o.incoming, o.idempotency_key,
        o.attempts, c.rule, c.max_depth, c.min_amount,
        coalesce(t.incoming, '{}'::jsonb) AS known_incoming

@@ -2,7 +2,7 @@
 SELECT c.case_id, c.entry_id, c.station_id, c.officer_id, c.report_no, c.victim_name,
        c.fraud_type, c.currency, c.reported_minor, c.created_at, c.rule, c.max_depth, c.min_amount,
        (SELECT coalesce(sum(x.amount_minor), 0)::bigint FROM trail_exits x WHERE x.case_id = c.case_id) AS exited_minor,
-       COALESCE(sum(o.held_minor), 0)::bigint AS held_minor,
+       COALESCE(sum(o.held_minor - o.released_minor), 0)::bigint AS held_minor,
        count(o.order_id)::int AS order_count,
        count(o.order_id) FILTER (WHERE o.status IN ('queued', 'freezing', 'pending'))::int AS open_orders
 FROM cases c

@@ -1,11 +1,14 @@
--- Applies traced statements in one statement: sizes or settles the orders ($1), creates the orders
--- that follow the money on ($2), stores what is now known of each account ($3), records exits
--- ($4), keeps the banks' statements as evidence ($5) and logs events ($6). $7 is the actor.
--- The caller holds the locks taken by trail_rows.sql and trail_orders.sql.
-WITH traced AS (
+-- Applies a batch of bank answers in one statement: moves the answered orders on ($1), creates the
+-- orders that follow the money on or give excess back ($2), stores what is now known of each
+-- account ($3), records exits ($4), keeps every bank answer, statements included, as evidence ($5)
+-- and logs events ($6). $7 is the actor. The caller holds the locks taken by trail_rows.sql and
+-- trail_orders.sql, so every order in $1 is still this owner's and in the state it expects.
+WITH answered AS (
     UPDATE freeze_orders o
     SET status = i.status,
-        freeze_minor = i.freeze_minor,
+        freeze_minor = coalesce(o.freeze_minor, i.freeze_minor),
+        held_minor = i.held_minor,
+        released_minor = i.released_minor,
         reason_code = i.reason_code,
         detail = i.detail,
         resolved_at = CASE WHEN i.status IN ('queued', 'freezing', 'pending') THEN NULL ELSE now() END,
@@ -13,27 +16,29 @@ WITH traced AS (
         lease_owner = NULL,
         lease_until = NULL
     FROM jsonb_to_recordset($1::jsonb) AS i(case_id uuid, order_id uuid, status text,
-        freeze_minor bigint, reason_code text, detail text)
+        freeze_minor bigint, held_minor bigint, released_minor bigint, reason_code text, detail text)
     WHERE o.case_id = i.case_id AND o.order_id = i.order_id
     RETURNING o.order_id
-), onward AS (
-    INSERT INTO freeze_orders (case_id, order_id, parent_order_id, level, bank_code, account_number,
-                               holder_name, currency, requested_minor, incoming, idempotency_key)
-    SELECT n.case_id, n.order_id, n.parent_order_id, n.level, n.bank_code, n.account_number,
+), created AS (
+    INSERT INTO freeze_orders (case_id, order_id, parent_order_id, kind, level, bank_code,
+                               account_number, holder_name, currency, requested_minor, incoming,
+                               idempotency_key)
+    SELECT n.case_id, n.order_id, n.parent_order_id, n.kind, n.level, n.bank_code, n.account_number,
            n.holder_name, n.currency, n.requested_minor, n.incoming, n.order_id::text
     FROM jsonb_to_recordset($2::jsonb) AS n(case_id uuid, order_id uuid, parent_order_id uuid,
-        level int, bank_code text, account_number text, holder_name text, currency text,
+        kind text, level int, bank_code text, account_number text, holder_name text, currency text,
         requested_minor bigint, incoming jsonb)
     ON CONFLICT (case_id, order_id) DO NOTHING
     RETURNING order_id
 ), known AS (
     UPDATE trail_accounts t
     SET incoming = a.incoming, sent = a.sent, rev = a.rev, left_minor = a.left_minor,
-        in_flight_minor = a.in_flight_minor, level = least(t.level, a.level), gaps = a.gaps,
+        held_minor = a.held_minor, in_flight_minor = a.in_flight_minor,
+        releasing_minor = a.releasing_minor, level = least(t.level, a.level), gaps = a.gaps,
         updated_at = now()
     FROM jsonb_to_recordset($3::jsonb) AS a(case_id uuid, bank_code text, account_number text,
-        incoming jsonb, sent jsonb, rev int, left_minor bigint, in_flight_minor bigint, level int,
-        gaps jsonb)
+        incoming jsonb, sent jsonb, rev int, left_minor bigint, held_minor bigint,
+        in_flight_minor bigint, releasing_minor bigint, level int, gaps jsonb)
     WHERE t.case_id = a.case_id AND t.bank_code = a.bank_code AND t.account_number = a.account_number
     RETURNING t.account_number
 ), exits AS (
@@ -50,10 +55,10 @@ WITH traced AS (
 ), answers AS (
     INSERT INTO bank_answers (case_id, order_id, status_code, held_minor, balance_minor,
                               reason_code, bank_reference, statement)
-    SELECT b.case_id, b.order_id, b.status_code, 0, b.balance_minor, b.reason_code,
+    SELECT b.case_id, b.order_id, b.status_code, b.held_minor, b.balance_minor, b.reason_code,
            b.bank_reference, b.statement
     FROM jsonb_to_recordset($5::jsonb) AS b(case_id uuid, order_id uuid, status_code text,
-        balance_minor bigint, reason_code text, bank_reference text, statement jsonb)
+        held_minor bigint, balance_minor bigint, reason_code text, bank_reference text, statement jsonb)
     RETURNING order_id
 ), events AS (
     INSERT INTO case_events (case_id, actor, kind, order_id, detail)
@@ -61,4 +66,4 @@ WITH traced AS (
     FROM jsonb_to_recordset($6::jsonb) AS e(case_id uuid, kind text, order_id uuid, detail jsonb)
     RETURNING seq
 )
-SELECT (SELECT count(*) FROM traced) AS traced, (SELECT count(*) FROM onward) AS onward
+SELECT (SELECT count(*) FROM answered) AS answered, (SELECT count(*) FROM created) AS created
