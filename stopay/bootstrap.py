@@ -76,6 +76,13 @@ def _distinct(adapters: dict[str, BankAdapter]) -> list[BankAdapter]:
 
 
 def build_adapters(settings: Settings) -> dict[str, BankAdapter]:
+    try:
+        return _build_adapters(settings)
+    except (registry.UnknownAdapter, OSError, ValueError) as exc:  # ScenarioError is a ValueError
+        raise ConfigError(str(exc)) from exc
+
+
+def _build_adapters(settings: Settings) -> dict[str, BankAdapter]:
     routes: dict[str, BankAdapter] = {}
     for path in settings.bank_networks:
         adapter = registry.create("simulated", {"network": path, "epoch": settings.network_epoch})

@@ -76,3 +76,24 @@ async def test_demo_runs_the_seed_cases_and_matches_their_known_answers() -> Non
     assert "traced into exits: expected ¥20,000.00, got ¥20,000.00  ok" in result.stdout
     assert "held at BOC:6216610000000002: expected ¥110,000.00, got ¥110,000.00  ok" in result.stdout
     assert result.stdout.count("  ok") == 5
+
+
+async def test_serve_reports_configuration_errors_without_a_traceback(tmp_path: Path) -> None:
+    missing = await stopay("serve", "--insecure", "--data-dir", str(tmp_path / "d"), "--bank-network", str(tmp_path / "nope.json"))
+    assert missing.returncode == 2 and "nope.json" in missing.stderr and "Traceback" not in missing.stderr
+    unknown = await stopay("serve", "--insecure", "--data-dir", str(tmp_path / "d"), "--bank", "ZZB=carrier-pigeon")
+    assert unknown.returncode == 2 and "carrier-pigeon" in unknown.stderr and "Traceback" not in unknown.stderr
+    bad = await stopay("serve", "--insecure", "--rule", "poison")
+    assert bad.returncode == 2 and "--rule" in bad.stderr
+
+
+async def test_watch_json_is_one_update_per_line(make_app, tmp_path: Path) -> None:
+    app = await make_app(EXAMPLES / "seed-xue.json")
+    (request,) = scenario_requests(app, EXAMPLES / "seed-xue.json")
+    entry = tmp_path / "entry.json"
+    entry.write_text(json_format.MessageToJson(request), encoding="utf-8")
+    result = await stopay("entry", "submit", str(entry), "--watch", "--json", "--server", f"127.0.0.1:{app.port}")
+    assert result.returncode == 0, result.stderr
+    updates = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(updates) >= 2 and updates[-1]["case"]["settled"] is True
+    assert int(updates[-1]["case"]["held_minor"]) == 56000000

@@ -23,8 +23,9 @@ def read_entry(path: Path) -> station_pb2.SubmitEntryRequest:
     return json_format.Parse(text, station_pb2.SubmitEntryRequest())
 
 
-def to_json(message: object) -> str:
-    return json_format.MessageToJson(message, preserving_proto_field_name=True, ensure_ascii=False)  # type: ignore[arg-type]
+def to_json(message: object, *, compact: bool = False) -> str:
+    text = json_format.MessageToJson(message, preserving_proto_field_name=True, ensure_ascii=False)  # type: ignore[arg-type]
+    return json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":")) if compact else text
 
 
 def describe_error(error: grpc.aio.AioRpcError) -> str:
@@ -59,7 +60,8 @@ async def _run(args: argparse.Namespace) -> int:
             elif not args.json:
                 print(f"case {reply.case_id} {'already accepted (duplicate)' if reply.duplicate else 'accepted'}")
             if args.watch:
-                emit = (lambda u: print(to_json(u), flush=True)) if args.json else _print_events
+                # One update per line, so a program can read the stream as JSON lines.
+                emit = (lambda u: print(to_json(u, compact=True), flush=True)) if args.json else _print_events
                 case = await watch(stub, reply.case_id, emit)
                 if not args.json:
                     print(render.case_text(case))

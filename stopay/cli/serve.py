@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         asyncio.run(serve(settings_from_args(args), args.port_file))
-    except bootstrap.ConfigError as exc:
+    except (bootstrap.ConfigError, ValueError) as exc:
         print(f"stopay serve: {exc}", file=sys.stderr)
         return 2
     return 0
