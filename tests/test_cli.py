@@ -85,6 +85,8 @@ async def test_serve_reports_configuration_errors_without_a_traceback(tmp_path: 
     assert unknown.returncode == 2 and "carrier-pigeon" in unknown.stderr and "Traceback" not in unknown.stderr
     bad = await stopay("serve", "--insecure", "--rule", "poison")
     assert bad.returncode == 2 and "--rule" in bad.stderr
+    deep = await stopay("serve", "--insecure", "--max-depth", "51")
+    assert deep.returncode == 2 and "--max-depth" in deep.stderr and "1 to 50" in deep.stderr
 
 
 async def test_watch_json_is_one_update_per_line(make_app, tmp_path: Path) -> None:

@@ -16,9 +16,10 @@ NETWORKS = 200
 
 
 def network(seed: int) -> dict:
-    """Varied on purpose: every rule, depths past max_depth, one or two reporting victims."""
+    """Varied on purpose: every rule, depths past max_depth, thresholds, one or two reporting victims."""
     data = generate(seed, rule=RULES[seed % len(RULES)], depth=(1, 7), victims=1 + seed % 2)
     data["checks"][0]["max_depth"] = 3 + seed % 3
+    data["checks"][0]["min_amount"] = (10000, 0, 50000)[(seed // 5) % 3]
     return data
 
 

@@ -162,18 +162,21 @@ async def test_a_move_scheduled_two_seconds_after_the_entry_is_beaten(make_app, 
     assert banks.balance(acct("A")) == 100000 and banks.balance(acct("B")) == 0  # the move found nothing to move
 
 
+@pytest.mark.parametrize(("min_amount", "at_c"), [(0, 80), (100, 0)])
 async def test_money_frozen_on_a_partial_view_is_given_back_when_the_full_view_shows_less(
-    make_app, channel_to, tmp_path: Path
+    make_app, channel_to, tmp_path: Path, min_amount: int, at_c: int
 ) -> None:
     # libr, max_depth 3. V -1000-> A (L1); A -600-> B (L2); B -600-> A (L3 at A);
     # A -800-> D; A -200-> C. Until B's statement is in, A's view counts B's 600 as own money, spent
     # first: D gets L2 200 and C gets L2 200. With B's answer A knows the 600 is the victim's at
     # level 3: pro rata, D gets L2 320 (and L4 480, past max_depth) and C only L2 80.
-    # B's bank is slow, so C is frozen at 200 before that, and 120 must be given back.
+    # B's bank is slow, so C is frozen at 200 before that, and 120 must be given back; with a
+    # min_amount of 100 the 80 is no longer followed at all, and all 200 go back.
     moves = [("V", "A", 1000, "T1"), ("A", "B", 600, "T2"), ("B", "A", 600, "T3"),
              ("A", "D", 800, "T4"), ("A", "C", 200, "T5")]
     data = world_data({"V": 1000, "A": 0, "B": 0, "C": 0, "D": 0}, moves,
-                      [check("partial", "libr", [["T1"]], {"C": 80, "D": 320}, exited=0, max_depth=3)])
+                      [check("partial", "libr", [["T1"]], {"C": at_c, "D": 320} if at_c else {"D": 320},
+                             exited=0, max_depth=3, min_amount=min_amount)])
     data["banks"].append({"code": "SLOW", "name": "Slow bank", "latency_ms": 400})
     slow = acct("B").replace("BK:", "SLOW:")
     text = json.dumps(data).replace(acct("B"), slow)
@@ -181,14 +184,15 @@ async def test_money_frozen_on_a_partial_view_is_given_back_when_the_full_view_s
     path = write(tmp_path, data)
     scenario = load_scenario(path)
     held, exited, app = await run_check(make_app, channel_to, path, 0)
-    assert held == replay(scenario, scenario.checks[0]).held == {acct("C"): 80, acct("D"): 320}
+    expected = {acct("C"): at_c, acct("D"): 320} if at_c else {acct("D"): 320}
+    assert held == replay(scenario, scenario.checks[0]).held == expected
     stub = channel_to(app)
     (case,) = (await stub.ListCases(station_pb2.ListCasesRequest())).cases
     case = await stub.GetCase(station_pb2.GetCaseRequest(case_id=case.case_id))
     releases = [o for o in case.orders if o.kind == station_pb2.ORDER_KIND_RELEASE]
     assert [(o.account.number, o.requested_minor, o.released_minor, o.status) for o in releases] == [
-        (acct("C").split(":")[1], 120, 120, station_pb2.ORDER_STATUS_RELEASED)]
-    assert app.adapters["BK"].world.holds() == {acct("C"): 80, acct("D"): 320}
+        (acct("C").split(":")[1], 200 - at_c, 200 - at_c, station_pb2.ORDER_STATUS_RELEASED)]
+    assert app.adapters["BK"].world.holds() == expected
 
 
 async def test_case_reports_levels_exits_and_unresolved(make_app, channel_to) -> None:

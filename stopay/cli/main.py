@@ -10,17 +10,18 @@ from pathlib import Path
 from stopay import __version__
 from stopay.config import env
 from stopay.domain.attribution import RULES
+from stopay.domain.trail import MAX_DEPTH
 
 DEFAULT_SERVER = "127.0.0.1:50051"
 
 
-def _number(kind: type, least: float, what: str):  # type: ignore[no-untyped-def]
+def _number(kind: type, least: float, what: str, most: float | None = None):  # type: ignore[no-untyped-def]
     def parse(text: str):  # type: ignore[no-untyped-def]
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if value < least:
+        if value < least or (most is not None and value > most):
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
         return value
 
@@ -28,7 +29,7 @@ def _number(kind: type, least: float, what: str):  # type: ignore[no-untyped-def
 
 
 positive_float = _number(float, 1e-3, "a positive number of seconds")
-positive_int = _number(int, 1, "a whole number of at least 1")
+depth = _number(int, 1, f"a whole number from 1 to {MAX_DEPTH}", most=MAX_DEPTH)
 non_negative_int = _number(int, 0, "a whole number of at least 0")
 
 
@@ -61,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
         help="attribution rule for new cases (STOPAY_RULE, default libr)",
     )
     serve.add_argument(
-        "--max-depth", type=positive_int, default=env("MAX_DEPTH", "5"),
+        "--max-depth", type=depth, default=env("MAX_DEPTH", "5"),
         help="deepest level followed (STOPAY_MAX_DEPTH, default 5)",
     )
     serve.add_argument(

@@ -110,7 +110,7 @@ class Dispatcher:
                 try:
                     claimed = await store.claim(self._pool, self._owner, min(s.batch_size, room), s.lease_s)
                 except StoreError as exc:
-                    log.warning("dispatch.claim_failed", error=str(exc.__cause__ or exc))
+                    log.warning("dispatch.claim_failed", error=str(exc))
                     claimed = []
                 for order in claimed:
                     task = asyncio.create_task(self._deliver(order))
@@ -184,7 +184,7 @@ class Dispatcher:
                 try:
                     await store.extend_leases(self._pool, self._owner, self._settings.lease_s, list(self._leased))
                 except StoreError as exc:
-                    log.warning("dispatch.lease_extension_failed", error=str(exc.__cause__ or exc))
+                    log.warning("dispatch.lease_extension_failed", error=str(exc))
 
     async def _record_loop(self) -> None:
         while True:
@@ -210,7 +210,7 @@ class Dispatcher:
                             await store.reschedule(self._pool, self._owner, retries, "dispatcher")
             except StoreError as exc:
                 # The leases run out and the orders are delivered again under the same keys.
-                log.error("dispatch.record_failed", error=str(exc.__cause__ or exc), orders=len(batch))
+                log.error("dispatch.record_failed", error=str(exc), orders=len(batch))
             finally:
                 for item in batch:
                     order = item if isinstance(item, store.Retry) else item.order

@@ -85,6 +85,8 @@ class _Batch:
         self.rows = rows
         self.changes = TrailChanges()
         self.touched: dict[tuple[uuid.UUID, str, str], AccountRow] = {}
+        # Debits larger than the balance a statement showed (data gaps), by account, latest first.
+        self.gaps: dict[tuple[uuid.UUID, str, str], dict[str, int]] = {}
 
     def finish(self) -> TrailChanges:
         # Two statements of one account in a batch may both show an exit: the later knows best.
@@ -94,7 +96,7 @@ class _Batch:
                 {"case_id": str(row.case_id), "bank_code": row.bank_code, "account_number": row.account_number,
                  "incoming": row.incoming, "sent": row.sent, "rev": row.rev, "left_minor": row.left_minor,
                  "held_minor": row.held_minor, "in_flight_minor": row.in_flight_minor,
-                 "releasing_minor": row.releasing_minor, "level": row.level, "gaps": {}}
+                 "releasing_minor": row.releasing_minor, "level": row.level, "gaps": self.gaps.get(row.key)}
             )
         return self.changes
 
@@ -132,6 +134,7 @@ class _Batch:
         row.in_flight_minor += result.freeze_minor
         row.level = min(row.level, order.level)
         self.touched[row.key] = row
+        self.gaps[row.key] = result.gaps
         self._answer(order, answer.status.value, "", answer.bank_reference, balance=answer.balance_minor,
                      statement=statement_json(answer.statement))
         self._event(order, "order.traced", {"left_minor": result.left_minor, "freeze_minor": result.freeze_minor,

@@ -26,6 +26,10 @@ from stopay.domain.attribution import OWN, RULES, Credit, Debit, Parts, attribut
 from stopay.domain.entry import Party
 
 
+# Deepest level a case may follow (the database enforces the same bound).
+MAX_DEPTH = 50
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     rule: str = "libr"
@@ -35,8 +39,8 @@ class Limits:
     def __post_init__(self) -> None:
         if self.rule not in RULES:
             raise ValueError(f"unknown attribution rule {self.rule!r}; known: {', '.join(RULES)}")
-        if self.max_depth < 1:
-            raise ValueError("max_depth must be at least 1")
+        if not 1 <= self.max_depth <= MAX_DEPTH:
+            raise ValueError(f"max_depth must be between 1 and {MAX_DEPTH}")
         if self.min_amount < 0:
             raise ValueError("min_amount must not be negative")
 
@@ -187,11 +191,14 @@ def step(known: Known, opening_minor: int, lines: tuple[Line, ...], limits: Limi
             continue
         arriving = _deeper(carried, limits)
         now = traced(arriving)
-        before = traced(known.sent.get(line.txn_id, ()))
-        if now == 0 or arriving == known.sent.get(line.txn_id):
+        previous = known.sent.get(line.txn_id)
+        if arriving == previous or (now == 0 and previous is None):
             continue
+        # New, or changed: the receiver must learn it, even when a fuller view shows the transfer
+        # carried none of the victim's money within the limits (it then gives back what it froze).
         sent[line.txn_id] = arriving
-        levels = [lv for name, _ in arriving if (lv := level_of(name)) is not None]
+        before = traced(previous or ())
+        levels = [lv for name, _ in arriving + (previous or ()) if (lv := level_of(name)) is not None]
         onward.append(
             Onward(
                 account=line.counterparty, txn_id=line.txn_id, at=line.at, amount_minor=line.amount_minor,

@@ -25,7 +25,9 @@ def database_errors(what: str) -> Iterator[None]:
             asyncpg.AdminShutdownError, asyncpg.InsufficientResourcesError, TimeoutError) as exc:
         raise StoreUnavailable(f"{what}: the database is unavailable ({type(exc).__name__})") from exc
     except asyncpg.PostgresError as exc:
-        raise StoreError(f"{what}: {exc}") from exc
+        # The primary message and SQLSTATE only: the detail can quote a whole row (a victim's
+        # name and identity number), and this text is logged.
+        raise StoreError(f"{what}: {getattr(exc, 'message', type(exc).__name__)} [{exc.sqlstate}]") from exc
 
 
 class EntryConflict(StoreError):

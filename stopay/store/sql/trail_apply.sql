@@ -34,7 +34,8 @@ WITH answered AS (
     UPDATE trail_accounts t
     SET incoming = a.incoming, sent = a.sent, rev = a.rev, left_minor = a.left_minor,
         held_minor = a.held_minor, in_flight_minor = a.in_flight_minor,
-        releasing_minor = a.releasing_minor, level = least(t.level, a.level), gaps = a.gaps,
+        releasing_minor = a.releasing_minor, level = least(t.level, a.level),
+        gaps = coalesce(a.gaps, t.gaps),
         updated_at = now()
     FROM jsonb_to_recordset($3::jsonb) AS a(case_id uuid, bank_code text, account_number text,
         incoming jsonb, sent jsonb, rev int, left_minor bigint, held_minor bigint,
