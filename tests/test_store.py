@@ -138,6 +138,10 @@ async def test_two_owners_never_claim_the_same_order(pool) -> None:
     assert await store.claim(pool, "c", 50, 30) == []
 
 
+def NO_WAIT(attempts: int) -> float:
+    return 0.0
+
+
 async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record(pool) -> None:
     entry, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
     # As after its statement: sized, with the freeze due and in flight at the account.
@@ -153,11 +157,14 @@ async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record
     await asyncio.sleep(0.3)
     (again,) = await store.claim(pool, "other", 10, 30)
     assert (again.order_id, again.idempotency_key, again.attempts) == (first.order_id, first.idempotency_key, 2)
-    late = Settled(first, store.Outcome(case_id, first.order_id, OrderStatus.HELD, held_minor=5000, answer_code="ACCR"))
-    assert await apply_answers(pool, "dead-replica", [late], "dispatcher") == []
-    assert await pool.fetchval("SELECT status FROM freeze_orders") == "freezing"  # not the dead one's any more
-    await apply_answers(pool, "other", [late], "dispatcher")
-    await apply_answers(pool, "other", [late], "dispatcher")  # applied once only
+    held = store.Outcome(case_id, first.order_id, OrderStatus.HELD, held_minor=5000, answer_code="ACCR")
+    late = Settled(first, held)  # the answer to the first claim, arriving after the takeover
+    assert await apply_answers(pool, "dead-replica", [late], NO_WAIT) == []
+    assert await apply_answers(pool, "other", [late], NO_WAIT) == []
+    assert await pool.fetchval("SELECT status FROM freeze_orders") == "freezing"  # neither applies it
+    answer = Settled(again, held)
+    await apply_answers(pool, "other", [answer, answer], NO_WAIT)  # a duplicate in the batch too
+    await apply_answers(pool, "other", [answer], NO_WAIT)  # and once more: applied once only
     row = await pool.fetchrow("SELECT status, held_minor, lease_owner, resolved_at FROM freeze_orders")
     assert (row["status"], row["held_minor"], row["lease_owner"]) == ("held", 5000, None)
     assert row["resolved_at"] is not None
@@ -169,7 +176,9 @@ async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record
 async def test_a_rescheduled_order_waits_for_its_time(pool) -> None:
     entry, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
     (order,) = await store.claim(pool, "r", 10, 30)
-    assert await store.reschedule(pool, "r", [store.Retry(case_id, order.order_id, 0.4, "bank down")], "d") == 1
+    stale = store.Retry(case_id, order.order_id, order.attempts - 1, 0.0, "from an earlier claim")
+    assert await store.reschedule(pool, "r", [stale], "d") == 0
+    assert await store.reschedule(pool, "r", [store.Retry(case_id, order.order_id, order.attempts, 0.4, "bank down")], "d") == 1
     assert await store.claim(pool, "r", 10, 30) == []
     await asyncio.sleep(0.5)
     (again,) = await store.claim(pool, "r", 10, 30)

@@ -32,7 +32,7 @@ from stopay.dispatch.translate import (
 from stopay.domain.accounts import AccountKey
 from stopay.domain.orders import NO_ADAPTER, OrderStatus, UnknownAnswer
 from stopay.store import orders as store
-from stopay.store.errors import StoreError
+from stopay.store.errors import StoreError, StoreUnavailable
 from stopay.store.notifications import Notifications
 
 log = structlog.get_logger(__name__)
@@ -65,8 +65,9 @@ class Dispatcher:
         self._settings = settings
         self._results: asyncio.Queue[Answer | store.Retry] = asyncio.Queue()
         self._in_flight: set[asyncio.Task[None]] = set()
-        # Orders claimed and not yet recorded: their leases are kept alive, and only theirs.
-        self._leased: set[tuple[uuid.UUID, uuid.UUID]] = set()
+        # Claims not yet recorded, as (case_id, order_id, attempts): their leases are kept alive,
+        # and only theirs; they also count against max_in_flight until recorded.
+        self._leased: set[tuple[uuid.UUID, uuid.UUID, int]] = set()
         self._room = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -101,7 +102,7 @@ class Dispatcher:
         s = self._settings
         with self._notifications.orders() as woken:
             while True:
-                room = s.max_in_flight - len(self._in_flight)
+                room = s.max_in_flight - len(self._leased)
                 if room <= 0:
                     self._room.clear()
                     await self._room.wait()
@@ -115,7 +116,7 @@ class Dispatcher:
                 for order in claimed:
                     task = asyncio.create_task(self._deliver(order))
                     self._in_flight.add(task)
-                    self._leased.add((order.case_id, order.order_id))
+                    self._leased.add((order.case_id, order.order_id, order.attempts))
                     task.add_done_callback(self._done)
                 if len(claimed) < min(s.batch_size, room):
                     with contextlib.suppress(TimeoutError):
@@ -160,6 +161,10 @@ class Dispatcher:
         if isinstance(result, Traced):
             log.info("dispatch.statement", order_id=str(order.order_id), account=account,
                      status=result.answer.status.value, reason_code=result.answer.reason_code)
+        elif result.outcome.status == OrderStatus.PENDING:
+            # PDCR: the bank has it and will decide later. Asking again with the same idempotency
+            # key is the status query; the order stays where it is until a final answer.
+            return self._retry(order, "the bank answered pending (PDCR); asking again")
         else:
             log.info("dispatch.answered", order_id=str(order.order_id), account=account, kind=order.kind,
                      status=result.outcome.status.value, held_minor=result.outcome.held_minor,
@@ -167,14 +172,15 @@ class Dispatcher:
         return result
 
     def _retry(self, order: store.ClaimedOrder, detail: str) -> store.Retry:
+        retry = store.Retry(order.case_id, order.order_id, order.attempts, self._backoff(order.attempts), detail)
+        log.warning("dispatch.retry", order_id=str(order.order_id), attempts=order.attempts,
+                    delay_s=round(retry.delay_s, 3), detail=detail)
+        return retry
+
+    def _backoff(self, attempts: int) -> float:
+        """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2^(attempts-1))]."""
         s = self._settings
-        ceiling = min(s.retry_cap_s, s.retry_base_s * 2 ** (order.attempts - 1))
-        delay = random.uniform(0, ceiling)  # full jitter
-        log.warning(
-            "dispatch.retry", order_id=str(order.order_id), attempts=order.attempts,
-            delay_s=round(delay, 3), detail=detail,
-        )
-        return store.Retry(order.case_id, order.order_id, delay, detail)
+        return random.uniform(0, min(s.retry_cap_s, s.retry_base_s * 2 ** max(0, attempts - 1)))
 
     async def _lease_loop(self) -> None:
         """Extends the leases of orders claimed and not yet recorded, every third of the lease time."""
@@ -191,28 +197,54 @@ class Dispatcher:
             batch = [await self._results.get()]
             while not self._results.empty() and len(batch) < 4 * self._settings.batch_size:
                 batch.append(self._results.get_nowait())
-            answers = [r for r in batch if isinstance(r, Traced | Settled)]
-            retries = [r for r in batch if isinstance(r, store.Retry)]
             try:
-                async for attempt in AsyncRetrying(
-                    retry=retry_if_exception_type(StoreError),
-                    wait=wait_random_exponential(multiplier=0.2, max=5),
-                    stop=stop_after_attempt(20),
-                    reraise=True,
-                ):
-                    with attempt:
-                        # Each write is one transaction and harmless to repeat: orders it already
-                        # moved on are no longer in the state it expects.
-                        if answers:
-                            retries.extend(await apply_answers(self._pool, self._owner, answers, "dispatcher"))
-                            answers = []
-                        if retries:
-                            await store.reschedule(self._pool, self._owner, retries, "dispatcher")
-            except StoreError as exc:
-                # The leases run out and the orders are delivered again under the same keys.
-                log.error("dispatch.record_failed", error=str(exc), orders=len(batch))
+                await self._record(batch)
+            except Exception:  # the recorder must outlive any one batch
+                # Whatever was not written keeps its lease until it runs out; the orders are then
+                # delivered again under the same idempotency keys.
+                log.exception("dispatch.record_failed", orders=len(batch))
             finally:
                 for item in batch:
-                    order = item if isinstance(item, store.Retry) else item.order
-                    self._leased.discard((order.case_id, order.order_id))
+                    self._leased.discard(_claim_of(item))
                     self._results.task_done()
+
+    async def _record(self, batch: list[Answer | store.Retry]) -> None:
+        answers = [r for r in batch if isinstance(r, Traced | Settled)]
+        retries = [r for r in batch if isinstance(r, store.Retry)]
+        if answers:
+            try:
+                retries += await self._transient(apply_answers, self._pool, self._owner, answers, self._backoff)
+            except StoreUnavailable:
+                raise
+            except StoreError as exc:
+                # One answer the database refuses must not hold back the others: apply them one by
+                # one, and give the refused ones back with backoff.
+                log.error("dispatch.batch_refused", error=str(exc), answers=len(answers))
+                for answer in answers:
+                    try:
+                        retries += await self._transient(apply_answers, self._pool, self._owner, [answer], self._backoff)
+                    except StoreUnavailable:
+                        raise
+                    except StoreError as one:
+                        retries.append(self._retry(answer.order, f"answer could not be recorded: {one}"))
+        if retries:
+            await self._transient(store.reschedule, self._pool, self._owner, retries, "dispatcher")
+
+    @staticmethod
+    async def _transient(call, *args):  # type: ignore[no-untyped-def]
+        """Runs one write transaction, again with backoff while the database is unavailable or a
+        concurrent transaction got in the way (nothing was applied then)."""
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(StoreUnavailable),
+            wait=wait_random_exponential(multiplier=0.2, max=5),
+            stop=stop_after_attempt(20),
+            reraise=True,
+        ):
+            with attempt:
+                return await call(*args)
+
+
+def _claim_of(item: Answer | store.Retry) -> tuple[uuid.UUID, uuid.UUID, int]:
+    if isinstance(item, store.Retry):
+        return (item.case_id, item.order_id, item.attempts)
+    return (item.order.case_id, item.order.order_id, item.order.attempts)

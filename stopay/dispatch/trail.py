@@ -14,10 +14,12 @@ written in the same transaction, so a crash leaves either all of it or none.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import structlog
 
 from bank_adapters.protocol import AnswerStatus, StatementAnswer
 from stopay.dispatch.translate import known_incoming, statement_json, statement_lines
@@ -26,6 +28,8 @@ from stopay.domain.orders import OrderStatus, settled_status
 from stopay.domain.trail import Known, Limits, StatementTooShort, Step, reconcile, step
 from stopay.store.orders import ClaimedOrder, Outcome, Retry
 from stopay.store.trail import AccountRow, LeasedOrder, TrailChanges, trail_transaction
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,28 +55,30 @@ def _key(order: ClaimedOrder) -> tuple[uuid.UUID, str, str]:
     return (order.case_id, order.bank_code, order.account_number)
 
 
-async def apply_answers(pool: asyncpg.Pool, owner: str, batch: list[Answer], actor: str) -> list[Retry]:
-    """Applies the answers in one transaction; returns the orders to ask again."""
+async def apply_answers(
+    pool: asyncpg.Pool, owner: str, batch: list[Answer], retry_after: Callable[[int], float],
+    actor: str = "dispatcher",
+) -> list[Retry]:
+    """Applies the answers in one transaction; returns the orders to ask again (after
+    ``retry_after(attempts)`` seconds). Only answers to the claim an order is under now are applied:
+    a late answer to an earlier claim, or a second answer to the same claim, changes nothing."""
     accounts = [
         {"case_id": str(a.order.case_id), "bank_code": a.order.bank_code,
          "account_number": a.order.account_number, "holder_name": a.order.holder_name, "level": a.order.level}
         for a in batch
     ]
+    claims = [(a.order.case_id, a.order.order_id, a.order.attempts) for a in batch]
     retries: list[Retry] = []
     async with trail_transaction(pool, owner, actor) as tx:
-        rows, leased = await tx.lock(accounts, [(a.order.case_id, a.order.order_id) for a in batch])
-        work = _Batch(rows)
+        rows, leased = await tx.lock(accounts, claims)
+        work = _Batch(rows, retry_after)
         for item in batch:
-            current = leased.get(item.order.order_id)
+            current = leased.pop(item.order.order_id, None)  # popped: one answer per claim
             if current is None:
                 continue  # another replica took it over, or it was applied already
-            row = rows[_key(item.order)]
-            if isinstance(item, Traced):
-                retry = work.statement(item, row)
-                if retry is not None:
-                    retries.append(retry)
-            else:
-                work.settle(item, current, row)
+            retry = work.apply(item, current, rows[_key(item.order)])
+            if retry is not None:
+                retries.append(retry)
         await tx.apply(work.finish())
     return retries
 
@@ -81,22 +87,40 @@ class _Batch:
     """Collects the changes of one batch; rows are updated in memory as answers are applied, so two
     answers about one account in a batch see each other."""
 
-    def __init__(self, rows: dict[tuple[uuid.UUID, str, str], AccountRow]) -> None:
+    def __init__(self, rows: dict[tuple[uuid.UUID, str, str], AccountRow], retry_after: Callable[[int], float]) -> None:
         self.rows = rows
+        self.retry_after = retry_after
         self.changes = TrailChanges()
         self.touched: dict[tuple[uuid.UUID, str, str], AccountRow] = {}
         # Debits larger than the balance a statement showed (data gaps), by account, latest first.
         self.gaps: dict[tuple[uuid.UUID, str, str], dict[str, int]] = {}
 
+    def apply(self, item: Answer, current: LeasedOrder, row: AccountRow) -> Retry | None:
+        """Applies one answer; an answer that cannot be applied is asked again, never lost."""
+        try:
+            if isinstance(item, Traced):
+                return self.statement(item, row)
+            self.settle(item, current, row)
+            return None
+        except Exception as exc:  # a bank's nonsense (an overdrawn statement, say) must not stop the others
+            log.exception("trail.answer_not_applied", order_id=str(item.order.order_id))
+            return self.retry(item.order, f"answer could not be applied: {type(exc).__name__}: {exc}")
+
+    def retry(self, order: ClaimedOrder, detail: str) -> Retry:
+        return Retry(order.case_id, order.order_id, order.attempts, self.retry_after(order.attempts), detail)
+
     def finish(self) -> TrailChanges:
         # Two statements of one account in a batch may both show an exit: the later knows best.
-        self.changes.exits = list({(x["case_id"], x["txn_id"]): x for x in self.changes.exits}.values())
+        self.changes.exits = list(
+            {(x["case_id"], x["bank_code"], x["account_number"], x["txn_id"]): x for x in self.changes.exits}.values()
+        )
         for row in self.touched.values():
             self.changes.accounts.append(
                 {"case_id": str(row.case_id), "bank_code": row.bank_code, "account_number": row.account_number,
                  "incoming": row.incoming, "sent": row.sent, "rev": row.rev, "left_minor": row.left_minor,
                  "held_minor": row.held_minor, "in_flight_minor": row.in_flight_minor,
-                 "releasing_minor": row.releasing_minor, "level": row.level, "gaps": self.gaps.get(row.key)}
+                 "releasing_minor": row.releasing_minor, "level": row.level, "gaps": self.gaps.get(row.key),
+                 "seen_at": row.seen_at.isoformat() if row.seen_at else None, "seen_seq": row.seen_seq}
             )
         return self.changes
 
@@ -112,7 +136,13 @@ class _Batch:
             self._event(order, "order.rejected", {"reason_code": answer.reason_code, "detail": detail})
             return None
         if answer.status != AnswerStatus.ACCR or answer.statement is None:
-            return Retry(order.case_id, order.order_id, 1.0, f"statement answer not understood: {answer.status.value}")
+            return self.retry(order, f"statement answer not understood: {answer.status.value}")
+        lines = statement_lines(answer.statement)
+        newest = max(((line.at, line.seq) for line in lines), default=None)
+        if newest is not None and row.seen_at is not None and newest < (row.seen_at, row.seen_seq or 0):
+            # Older than a statement already applied (a slow answer, another replica's): it would
+            # undo a fuller view. Ask again.
+            return self.retry(order, "statement older than one already applied; asking again")
         incoming = _merge_incoming(row, order)
         known = Known(
             labelled={txn: _parts(i["parts"]) for txn, i in incoming.items()},
@@ -123,9 +153,9 @@ class _Batch:
         )
         limits = Limits(order.rule, order.max_depth, order.min_amount)
         try:
-            result = step(known, answer.statement.opening_balance_minor, statement_lines(answer.statement), limits)
+            result = step(known, answer.statement.opening_balance_minor, lines, limits)
         except StatementTooShort as exc:
-            return Retry(order.case_id, order.order_id, 0.0, str(exc))
+            return self.retry(order, str(exc))
 
         row.rev += 1
         row.incoming = incoming
@@ -133,6 +163,8 @@ class _Batch:
         row.left_minor = result.left_minor
         row.in_flight_minor += result.freeze_minor
         row.level = min(row.level, order.level)
+        if newest is not None:
+            row.seen_at, row.seen_seq = newest
         self.touched[row.key] = row
         self.gaps[row.key] = result.gaps
         self._answer(order, answer.status.value, "", answer.bank_reference, balance=answer.balance_minor,

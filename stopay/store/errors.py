@@ -13,7 +13,8 @@ class StoreError(Exception):
 
 
 class StoreUnavailable(StoreError):
-    """The database could not be reached or the connection broke; the same call may be retried."""
+    """The database could not be reached, the connection broke or a concurrent transaction got in
+    the way; nothing was applied and the same call may be retried."""
 
 
 @contextlib.contextmanager
@@ -24,6 +25,8 @@ def database_errors(what: str) -> Iterator[None]:
     except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
             asyncpg.AdminShutdownError, asyncpg.InsufficientResourcesError, TimeoutError) as exc:
         raise StoreUnavailable(f"{what}: the database is unavailable ({type(exc).__name__})") from exc
+    except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+        raise StoreUnavailable(f"{what}: a conflict with another transaction ({type(exc).__name__})") from exc
     except asyncpg.PostgresError as exc:
         # The primary message and SQLSTATE only: the detail can quote a whole row (a victim's
         # name and identity number), and this text is logged.

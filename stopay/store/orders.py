@@ -60,6 +60,7 @@ class Outcome:
 class Retry:
     case_id: uuid.UUID
     order_id: uuid.UUID
+    attempts: int  # of the claim that made the attempt: only it may give the order back
     delay_s: float
     detail: str
 
@@ -73,7 +74,8 @@ async def claim(pool: asyncpg.Pool, owner: str, limit: int, lease_s: float) -> l
 async def reschedule(pool: asyncpg.Pool, owner: str, retries: Sequence[Retry], actor: str) -> int:
     payload = (
         [
-            {"case_id": str(r.case_id), "order_id": str(r.order_id), "delay_s": r.delay_s, "detail": r.detail}
+            {"case_id": str(r.case_id), "order_id": str(r.order_id), "attempts": r.attempts, "delay_s": r.delay_s,
+             "detail": r.detail}
             for r in retries
         ]
     )
@@ -83,9 +85,9 @@ async def reschedule(pool: asyncpg.Pool, owner: str, retries: Sequence[Retry], a
 
 
 async def extend_leases(
-    pool: asyncpg.Pool, owner: str, lease_s: float, orders: Sequence[tuple[uuid.UUID, uuid.UUID]]
+    pool: asyncpg.Pool, owner: str, lease_s: float, orders: Sequence[tuple[uuid.UUID, uuid.UUID, int]]
 ) -> None:
-    payload = [{"case_id": str(case_id), "order_id": str(order_id)} for case_id, order_id in orders]
+    payload = [{"case_id": str(c), "order_id": str(o), "attempts": n} for c, o, n in orders]
     with database_errors("could not extend leases"):
         await pool.execute(sql("extend_leases"), owner, lease_s, payload)
 

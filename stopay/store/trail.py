@@ -11,6 +11,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -35,6 +36,9 @@ class AccountRow:
     held_minor: int
     in_flight_minor: int
     releasing_minor: int
+    # The newest statement line applied (time, then the bank's sequence number).
+    seen_at: datetime | None
+    seen_seq: int | None
 
     @property
     def key(self) -> AccountKey:
@@ -70,7 +74,7 @@ class TrailTransaction:
         self._actor = actor
 
     async def lock(
-        self, accounts: Sequence[dict[str, Any]], orders: Sequence[tuple[uuid.UUID, uuid.UUID]]
+        self, accounts: Sequence[dict[str, Any]], orders: Sequence[tuple[uuid.UUID, uuid.UUID, int]]
     ) -> tuple[dict[AccountKey, AccountRow], dict[uuid.UUID, LeasedOrder]]:
         """Locks the accounts (creating rows not seen before) and the orders this owner still
         leases with a bank request out; returns the account rows and those orders."""
@@ -79,7 +83,9 @@ class TrailTransaction:
             keys = [{k: str(a[k]) for k in ("case_id", "bank_code", "account_number")} for a in accounts]
             rows = await self._conn.fetch(sql("trail_rows"), keys)
             leased = await self._conn.fetch(
-                sql("trail_orders"), [{"case_id": str(c), "order_id": str(o)} for c, o in orders], self._owner
+                sql("trail_orders"),
+                [{"case_id": str(c), "order_id": str(o), "attempts": n} for c, o, n in orders],
+                self._owner,
             )
         found = {}
         for r in rows:

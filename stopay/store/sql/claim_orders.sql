@@ -17,6 +17,8 @@ WITH due AS (
     UPDATE freeze_orders o
     SET lease_owner = $2,
         lease_until = now() + make_interval(secs => $3::float8),
+        -- Out of the due index's front while leased, so claims skip past orders in flight.
+        next_attempt_at = now() + make_interval(secs => $3::float8),
         attempts = o.attempts + 1
     FROM due
     WHERE o.case_id = due.case_id AND o.order_id = due.order_id

@@ -1,11 +1,2 @@
 -- One case with its totals. $1 case_id.
-SELECT c.case_id, c.entry_id, c.station_id, c.officer_id, c.report_no, c.victim_name,
-       c.fraud_type, c.currency, c.reported_minor, c.created_at, c.rule, c.max_depth, c.min_amount,
-       (SELECT coalesce(sum(x.amount_minor), 0)::bigint FROM trail_exits x WHERE x.case_id = c.case_id) AS exited_minor,
-       COALESCE(sum(o.held_minor - o.released_minor), 0)::bigint AS held_minor,
-       count(o.order_id)::int AS order_count,
-       count(o.order_id) FILTER (WHERE o.status IN ('queued', 'freezing', 'pending'))::int AS open_orders
-FROM cases c
-LEFT JOIN freeze_orders o ON o.case_id = c.case_id
-WHERE c.case_id = $1
-GROUP BY c.case_id
+SELECT * FROM case_summaries WHERE case_id = $1

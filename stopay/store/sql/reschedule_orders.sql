@@ -1,18 +1,27 @@
 -- Gives orders back after a delivery attempt that may pass (bank down, timeout, a statement that
 -- started too late): the next attempt waits delay_s seconds by the database clock.
--- $1 jsonb array, $2 owner, $3 actor.
+-- $1 jsonb array of {case_id, order_id, attempts, delay_s, detail}, $2 owner, $3 actor.
+-- Only the claim that made the attempt (same attempts count) may give it back; rows are locked in
+-- key order, as everywhere else.
 WITH input AS (
     SELECT *
-    FROM jsonb_to_recordset($1::jsonb) AS i(case_id uuid, order_id uuid, delay_s float8, detail text)
+    FROM jsonb_to_recordset($1::jsonb) AS i(case_id uuid, order_id uuid, attempts int, delay_s float8,
+                                           detail text)
+), mine AS (
+    SELECT o.case_id, o.order_id, i.delay_s, i.detail
+    FROM freeze_orders o
+    JOIN input i ON o.case_id = i.case_id AND o.order_id = i.order_id AND o.attempts = i.attempts
+    WHERE o.status IN ('queued', 'freezing') AND o.lease_owner = $2
+    ORDER BY o.case_id, o.order_id
+    FOR NO KEY UPDATE OF o
 ), updated AS (
     UPDATE freeze_orders o
-    SET next_attempt_at = now() + make_interval(secs => i.delay_s),
-        detail = i.detail,
+    SET next_attempt_at = now() + make_interval(secs => mine.delay_s),
+        detail = mine.detail,
         lease_owner = NULL,
         lease_until = NULL
-    FROM input i
-    WHERE o.case_id = i.case_id AND o.order_id = i.order_id
-      AND o.status IN ('queued', 'freezing') AND o.lease_owner = $2
+    FROM mine
+    WHERE o.case_id = mine.case_id AND o.order_id = mine.order_id
     RETURNING o.case_id, o.order_id, o.attempts, o.next_attempt_at, o.detail
 ), events AS (
     INSERT INTO case_events (case_id, actor, kind, order_id, detail)

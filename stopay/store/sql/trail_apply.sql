@@ -35,11 +35,12 @@ WITH answered AS (
     SET incoming = a.incoming, sent = a.sent, rev = a.rev, left_minor = a.left_minor,
         held_minor = a.held_minor, in_flight_minor = a.in_flight_minor,
         releasing_minor = a.releasing_minor, level = least(t.level, a.level),
-        gaps = coalesce(a.gaps, t.gaps),
+        gaps = coalesce(a.gaps, t.gaps), seen_at = a.seen_at, seen_seq = a.seen_seq,
         updated_at = now()
     FROM jsonb_to_recordset($3::jsonb) AS a(case_id uuid, bank_code text, account_number text,
         incoming jsonb, sent jsonb, rev int, left_minor bigint, held_minor bigint,
-        in_flight_minor bigint, releasing_minor bigint, level int, gaps jsonb)
+        in_flight_minor bigint, releasing_minor bigint, level int, gaps jsonb, seen_at timestamptz,
+        seen_seq bigint)
     WHERE t.case_id = a.case_id AND t.bank_code = a.bank_code AND t.account_number = a.account_number
     RETURNING t.account_number
 ), exits AS (
@@ -49,7 +50,7 @@ WITH answered AS (
            x.amount_minor, x.exited_at
     FROM jsonb_to_recordset($4::jsonb) AS x(case_id uuid, txn_id text, order_id uuid, bank_code text,
         account_number text, level int, exit_kind text, amount_minor bigint, exited_at timestamptz)
-    ON CONFLICT (case_id, txn_id) DO UPDATE
+    ON CONFLICT (case_id, bank_code, account_number, txn_id) DO UPDATE
         SET amount_minor = excluded.amount_minor, order_id = excluded.order_id,
             level = least(trail_exits.level, excluded.level), recorded_at = now()
     RETURNING txn_id
