@@ -90,6 +90,10 @@ def _build_adapters(settings: Settings) -> dict[str, BankAdapter]:
             if code in routes:
                 raise ConfigError(f"bank {code} appears in more than one bank network")
             routes[code] = adapter
+    for code, adapter in settings.bank_adapters.items():
+        if code in routes:
+            raise ConfigError(f"bank {code} is routed twice")
+        routes[code] = adapter
     by_name: dict[str, BankAdapter] = {}
     for code, name in settings.bank_routes.items():
         if code in routes:

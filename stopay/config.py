@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.domain.trail import Limits
@@ -24,6 +25,8 @@ class Settings:
     network_epoch: datetime | None = None
     # bank code -> adapter name, for banks not in a bank network.
     bank_routes: dict[str, str] = field(default_factory=dict)
+    # bank code -> an adapter already built (for programs that embed stopay, and for tests).
+    bank_adapters: dict[str, Any] = field(default_factory=dict)
     # The tracing policy given to each new case: attribution rule, depth and smallest amount followed.
     limits: Limits = field(default_factory=Limits)
     dispatcher: bool = True

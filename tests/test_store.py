@@ -201,3 +201,31 @@ async def test_an_entry_is_written_whole(pool) -> None:
     assert {r["status"] for r in rows} == {"queued"}
     assert await pool.fetchval("SELECT count(*) FROM entry_transfers WHERE case_id = $1", case_id) == 3
     assert await pool.fetchval("SELECT reported_minor FROM cases WHERE case_id = $1", case_id) == 6000
+
+
+async def test_a_statement_older_than_one_applied_is_asked_again(pool) -> None:
+    from datetime import timedelta
+
+    from bank_adapters.protocol import AnswerStatus, Statement, StatementAnswer, StatementLine
+    from stopay.dispatch.trail import Traced
+
+    entry, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
+    (first,) = await store.claim(pool, "r", 10, 30)
+    t0 = entry.transfers[0].transferred_at
+    credit = StatementLine(1, t0, "credit", 5000, "T0")
+    newer = Statement(0, (credit, StatementLine(9, t0 + timedelta(minutes=2), "debit", 1000, "OUT", exit=None)))
+    assert await apply_answers(pool, "r", [Traced(first, StatementAnswer(AnswerStatus.ACCR, statement=newer))], NO_WAIT) == []
+    row = await pool.fetchrow("SELECT left_minor, seen_seq FROM trail_accounts")
+    assert (row["left_minor"], row["seen_seq"]) == (4000, 9)
+    # A second order into the same account, answered with a statement taken before that debit.
+    await pool.execute(
+        "INSERT INTO freeze_orders (case_id, order_id, level, bank_code, account_number, holder_name, currency,"
+        " requested_minor, incoming, idempotency_key) SELECT case_id, gen_random_uuid(), 2, bank_code, account_number,"
+        " holder_name, currency, 0, incoming, 'k2' FROM freeze_orders WHERE case_id = $1", case_id,
+    )
+    claimed = await store.claim(pool, "r", 10, 30)
+    second = next(o for o in claimed if o.status == "queued")
+    older = Statement(0, (credit,))
+    (retry,) = await apply_answers(pool, "r", [Traced(second, StatementAnswer(AnswerStatus.ACCR, statement=older))], NO_WAIT)
+    assert "older" in retry.detail and retry.order_id == second.order_id
+    assert await pool.fetchval("SELECT left_minor FROM trail_accounts") == 4000  # not undone

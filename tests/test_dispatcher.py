@@ -1,0 +1,55 @@
+"""The dispatcher against scripted banks: a bank's nonsense or a pending answer delays only its own
+orders, and nothing is lost."""
+
+from __future__ import annotations
+
+from bank_adapters.protocol import AnswerStatus, FreezeAnswer
+from stopay.v1 import station_pb2
+from tests.conftest import eventually
+from tests.entries import simple_request
+from tests.fakebank import FakeBank
+
+
+async def case_of(stub, case_id: str) -> station_pb2.Case:
+    return await stub.GetCase(station_pb2.GetCaseRequest(case_id=case_id))
+
+
+async def test_an_answer_that_cannot_be_applied_is_asked_again_and_the_others_go_on(make_app, channel_to) -> None:
+    good, bad = FakeBank({"GOOD"}), FakeBank({"BAD"})
+    # An overdrawn statement: its opening balance is negative, which no rule can replay.
+    bad.on_statement = lambda r: FakeBank.plain_statement(r, opening=-1)
+    app = await make_app(bank_adapters={"GOOD": good, "BAD": bad})
+    stub = channel_to(app)
+    reply = await stub.SubmitEntry(simple_request(("GOOD", "6222020200001111", 50000), ("BAD", "6222020200002222", 70000)))
+
+    async def good_held_and_bad_retried() -> bool:
+        case = await case_of(stub, reply.case_id)
+        by_bank = {o.account.bank_code: o for o in case.orders}
+        return by_bank["GOOD"].status == station_pb2.ORDER_STATUS_HELD and by_bank["BAD"].attempts >= 3
+
+    await eventually(good_held_and_bad_retried)
+    bad_order = next(o for o in (await case_of(stub, reply.case_id)).orders if o.account.bank_code == "BAD")
+    assert bad_order.status == station_pb2.ORDER_STATUS_QUEUED
+    assert "could not be applied" in bad_order.detail
+    # Once the bank makes sense again, the order goes through.
+    bad.on_statement = FakeBank.plain_statement
+    await eventually(lambda: _settled(stub, reply.case_id))
+    assert (await case_of(stub, reply.case_id)).held_minor == 120000
+
+
+async def test_a_pending_answer_is_asked_again_with_the_same_key_until_final(make_app, channel_to) -> None:
+    bank = FakeBank({"SLOW"})
+    answers = iter([FreezeAnswer(AnswerStatus.PDCR), FreezeAnswer(AnswerStatus.PDCR)])
+    bank.on_freeze = lambda r: next(answers, FreezeAnswer(AnswerStatus.ACCR, held_minor=r.amount_minor))
+    app = await make_app(bank_adapters={"SLOW": bank})
+    stub = channel_to(app)
+    reply = await stub.SubmitEntry(simple_request(("SLOW", "6222020200003333", 80000)))
+    await eventually(lambda: _settled(stub, reply.case_id))
+    (order,) = (await case_of(stub, reply.case_id)).orders
+    assert (order.status, order.held_minor) == (station_pb2.ORDER_STATUS_HELD, 80000)
+    freezes = [r for r in bank.requests if type(r).__name__ == "FreezeRequest"]
+    assert len(freezes) == 3 and len({f.idempotency_key for f in freezes}) == 1
+
+
+async def _settled(stub, case_id: str) -> bool:
+    return (await case_of(stub, case_id)).settled
