@@ -12,15 +12,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "protos"
-PACKAGE_DIR = Path("stopay") / "v1"
 
 
 def proto_files() -> list[Path]:
-    return sorted((PROTO_ROOT / PACKAGE_DIR).glob("*.proto"))
+    """Every proto under ``protos/``; each generates beside the Python package its path names
+    (``protos/stopay/v1/x.proto`` -> ``stopay/v1/x_pb2.py``)."""
+    return sorted(PROTO_ROOT.rglob("*.proto"))
+
+
+def generated_dirs() -> list[Path]:
+    return sorted({p.parent.relative_to(PROTO_ROOT) for p in proto_files()})
 
 
 def generate(out_dir: Path) -> list[Path]:
-    """Writes the generated modules for every proto under ``out_dir/stopay/v1``; returns their paths."""
+    """Writes the generated modules for every proto under ``out_dir``; returns their paths."""
     import grpc_tools
     from grpc_tools import protoc
 
@@ -43,7 +48,10 @@ def generate(out_dir: Path) -> list[Path]:
     ]
     if protoc.main(args) != 0:
         raise RuntimeError("protoc failed: " + " ".join(args))
-    return sorted(p for p in (out_dir / PACKAGE_DIR).iterdir() if p.suffix in {".py", ".pyi"})
+    return sorted(
+        p for d in generated_dirs() for p in (out_dir / d).iterdir()
+        if p.suffix in {".py", ".pyi"} and p.name != "__init__.py"
+    )
 
 
 if __name__ == "__main__":

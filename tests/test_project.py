@@ -13,13 +13,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_generated_code_is_up_to_date_with_the_protos(tmp_path: Path) -> None:
-    fresh = codegen.generate(tmp_path)
-    names = sorted(p.name for p in fresh)
-    committed = sorted(p.name for p in (ROOT / "stopay" / "v1").iterdir() if p.suffix in {".py", ".pyi"} and p.name != "__init__.py")
-    assert names == committed, "run: python -m stopay.codegen"
-    for path in fresh:
-        assert path.read_text() == (ROOT / "stopay" / "v1" / path.name).read_text(), (
-            f"stopay/v1/{path.name} is stale: run python -m stopay.codegen"
+    fresh = {p.relative_to(tmp_path) for p in codegen.generate(tmp_path)}
+    committed = {
+        p.relative_to(ROOT)
+        for d in codegen.generated_dirs()
+        for p in (ROOT / d).iterdir()
+        if p.suffix in {".py", ".pyi"} and p.name != "__init__.py"
+    }
+    assert fresh == committed, "run: python -m stopay.codegen"
+    for path in sorted(fresh):
+        assert (tmp_path / path).read_text() == (ROOT / path).read_text(), (
+            f"{path} is stale: run python -m stopay.codegen"
         )
 
 

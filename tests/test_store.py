@@ -152,7 +152,7 @@ async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record
     )
     (first,) = await store.claim(pool, "dead-replica", 10, 0.2)
     assert (first.status, first.freeze_minor, first.rule) == ("freezing", 5000, "libr")
-    assert first.attempts == 1 and first.idempotency_key == str(first.order_id)
+    assert first.attempts == 1 and first.idempotency_key == f"{case_id}:{first.order_id}"
     assert await store.claim(pool, "other", 10, 30) == []
     await asyncio.sleep(0.3)
     (again,) = await store.claim(pool, "other", 10, 30)

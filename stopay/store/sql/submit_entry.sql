@@ -25,7 +25,7 @@ WITH new_case AS (
     INSERT INTO freeze_orders (case_id, order_id, level, bank_code, account_number, holder_name,
                                currency, requested_minor, incoming, idempotency_key)
     SELECT nc.case_id, o.order_id, o.level, o.bank_code, o.account_number, o.holder_name, $12,
-           o.requested_minor, o.incoming, o.order_id::text
+           o.requested_minor, o.incoming, nc.case_id::text || ':' || o.order_id::text
     FROM new_case nc,
          jsonb_to_recordset($15::jsonb) AS o(order_id uuid, level int, bank_code text,
              account_number text, holder_name text, requested_minor bigint, incoming jsonb)

@@ -24,7 +24,7 @@ WITH answered AS (
                                account_number, holder_name, currency, requested_minor, incoming,
                                idempotency_key)
     SELECT n.case_id, n.order_id, n.parent_order_id, n.kind, n.level, n.bank_code, n.account_number,
-           n.holder_name, n.currency, n.requested_minor, n.incoming, n.order_id::text
+           n.holder_name, n.currency, n.requested_minor, n.incoming, n.case_id::text || ':' || n.order_id::text
     FROM jsonb_to_recordset($2::jsonb) AS n(case_id uuid, order_id uuid, parent_order_id uuid,
         kind text, level int, bank_code text, account_number text, holder_name text, currency text,
         requested_minor bigint, incoming jsonb)
