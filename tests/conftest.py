@@ -94,7 +94,9 @@ async def make_app(dsn: str) -> AsyncIterator[AppFactory]:
     apps: list[bootstrap.App] = []
 
     async def factory(*networks: Path, **overrides: object) -> bootstrap.App:
-        dispatch = overrides.pop("dispatch", DispatchSettings(poll_s=0.2, retry_base_s=0.05, retry_cap_s=0.5))
+        dispatch = overrides.pop(
+            "dispatch", DispatchSettings(poll_s=0.2, retry_base_s=0.05, retry_cap_s=0.5, pending_recheck_s=0.2)
+        )
         settings = Settings(
             listen="127.0.0.1:0", dsn=dsn, bank_networks=tuple(networks), dispatch=dispatch,  # type: ignore[arg-type]
             shutdown_grace_s=1.0, **overrides,  # type: ignore[arg-type]

@@ -49,6 +49,8 @@ async def test_a_pending_answer_is_asked_again_with_the_same_key_until_final(mak
     assert (order.status, order.held_minor) == (station_pb2.ORDER_STATUS_HELD, 80000)
     freezes = [r for r in bank.requests if type(r).__name__ == "FreezeRequest"]
     assert len(freezes) == 3 and len({f.idempotency_key for f in freezes}) == 1
+    kinds = [e.kind async for u in stub.WatchCase(station_pb2.WatchCaseRequest(case_id=reply.case_id)) for e in u.events]
+    assert kinds.count("order.pending") == 2 and kinds[-1] == "order.held"
 
 
 async def _settled(stub, case_id: str) -> bool:

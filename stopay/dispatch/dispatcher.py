@@ -21,8 +21,8 @@ import structlog
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from bank_adapters.protocol import BankAdapter
-from stopay.dispatch.trail import Answer, Settled, Traced, apply_answers
-from stopay.dispatch.translate import (
+from stopay.answers.apply import Answer, Settled, Traced, apply_answers
+from stopay.answers.translate import (
     freeze_outcome,
     freeze_request,
     release_outcome,
@@ -30,7 +30,8 @@ from stopay.dispatch.translate import (
     statement_request,
 )
 from stopay.domain.accounts import AccountKey
-from stopay.domain.orders import NO_ADAPTER, OrderStatus, UnknownAnswer
+from stopay.dispatch.banks import BankGuards, BankOpen
+from stopay.domain.orders import GAVE_UP, NO_ADAPTER, OrderStatus, UnknownAnswer
 from stopay.store import orders as store
 from stopay.store.errors import StoreError, StoreUnavailable
 from stopay.store.notifications import Notifications
@@ -47,6 +48,15 @@ class DispatchSettings:
     send_timeout_s: float = 10.0
     retry_base_s: float = 0.5
     retry_cap_s: float = 60.0
+    # An order no bank answered within this long after it was created is given up (NOAS) and
+    # shows as undeliverable; an operator can retry it. Pending orders are never given up.
+    delivery_deadline_s: float = 3600.0
+    # How long to wait before asking again about an order a bank answered "pending".
+    pending_recheck_s: float = 30.0
+    # Per bank: failures in a row that open its breaker, how long it stays open, requests at once.
+    breaker_threshold: int = 5
+    breaker_open_s: float = 10.0
+    bank_concurrency: int = 64
 
 
 class Dispatcher:
@@ -70,6 +80,7 @@ class Dispatcher:
         self._leased: set[tuple[uuid.UUID, uuid.UUID, int]] = set()
         self._room = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._guards = BankGuards(settings.breaker_threshold, settings.breaker_open_s, settings.bank_concurrency)
 
     def start(self) -> None:
         self._tasks = [
@@ -109,7 +120,10 @@ class Dispatcher:
                     continue
                 woken.clear()
                 try:
-                    claimed = await store.claim(self._pool, self._owner, min(s.batch_size, room), s.lease_s)
+                    claimed = await store.claim(
+                        self._pool, self._owner, min(s.batch_size, room), s.lease_s, s.delivery_deadline_s,
+                        await self._guards.open_banks(),
+                    )
                 except StoreError as exc:
                     log.warning("dispatch.claim_failed", error=str(exc))
                     claimed = []
@@ -141,17 +155,20 @@ class Dispatcher:
         timeout = self._settings.send_timeout_s
         result: Answer
         try:
-            if order.kind == "release":
-                released = await asyncio.wait_for(adapter.release(release_request(order)), timeout)
-                result = Settled(order, release_outcome(order, released))
-            elif order.status == "queued":
-                statement = await asyncio.wait_for(adapter.statement(statement_request(order)), timeout)
-                result = Traced(order, statement)
-            else:
-                answer = await asyncio.wait_for(adapter.freeze(freeze_request(order)), timeout)
-                result = Settled(order, freeze_outcome(order, answer))
+            async with self._guards.call(order.bank_code):
+                if order.kind == "release":
+                    released = await asyncio.wait_for(adapter.release(release_request(order)), timeout)
+                    result = Settled(order, release_outcome(order, released))
+                elif order.status == "queued":
+                    statement = await asyncio.wait_for(adapter.statement(statement_request(order)), timeout)
+                    result = Traced(order, statement)
+                else:  # freezing, or pending: asking again under the same key is the status query
+                    answer = await asyncio.wait_for(adapter.freeze(freeze_request(order)), timeout)
+                    result = Settled(order, freeze_outcome(order, answer, self._settings.pending_recheck_s))
         except asyncio.CancelledError:
             raise
+        except BankOpen:
+            return self._retry(order, f"bank {order.bank_code} is failing; its circuit breaker is open", quick=True)
         except UnknownAnswer as exc:
             return self._retry(order, f"bank answer not understood: {exc}")
         except TimeoutError:
@@ -161,18 +178,26 @@ class Dispatcher:
         if isinstance(result, Traced):
             log.info("dispatch.statement", order_id=str(order.order_id), account=account,
                      status=result.answer.status.value, reason_code=result.answer.reason_code)
-        elif result.outcome.status == OrderStatus.PENDING:
-            # PDCR: the bank has it and will decide later. Asking again with the same idempotency
-            # key is the status query; the order stays where it is until a final answer.
-            return self._retry(order, "the bank answered pending (PDCR); asking again")
         else:
             log.info("dispatch.answered", order_id=str(order.order_id), account=account, kind=order.kind,
                      status=result.outcome.status.value, held_minor=result.outcome.held_minor,
                      released_minor=result.outcome.released_minor, reason_code=result.outcome.reason_code)
         return result
 
-    def _retry(self, order: store.ClaimedOrder, detail: str) -> store.Retry:
-        retry = store.Retry(order.case_id, order.order_id, order.attempts, self._backoff(order.attempts), detail)
+    def _retry(self, order: store.ClaimedOrder, detail: str, quick: bool = False) -> store.Retry | Settled:
+        if order.expired and order.status != "pending" and not quick:
+            log.error("dispatch.gave_up", order_id=str(order.order_id), attempts=order.attempts, detail=detail)
+            return Settled(order, store.Outcome(
+                order.case_id, order.order_id, OrderStatus.UNDELIVERABLE, reason_code=GAVE_UP,
+                detail=f"no answer before the delivery deadline; last: {detail}",
+            ))
+        return self._retry_later(order, detail, quick)
+
+    def _retry_later(self, order: store.ClaimedOrder, detail: str, quick: bool = False) -> store.Retry:
+        delay = self._backoff(order.attempts)
+        if quick:
+            delay = min(delay, self._settings.breaker_open_s)
+        retry = store.Retry(order.case_id, order.order_id, order.attempts, delay, detail)
         log.warning("dispatch.retry", order_id=str(order.order_id), attempts=order.attempts,
                     delay_s=round(retry.delay_s, 3), detail=detail)
         return retry
@@ -226,7 +251,7 @@ class Dispatcher:
                     except StoreUnavailable:
                         raise
                     except StoreError as one:
-                        retries.append(self._retry(answer.order, f"answer could not be recorded: {one}"))
+                        retries.append(self._retry_later(answer.order, f"answer could not be recorded: {one}"))
         if retries:
             await self._transient(store.reschedule, self._pool, self._owner, retries, "dispatcher")
 

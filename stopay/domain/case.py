@@ -41,6 +41,7 @@ class OrderView:
     attempts: int
     created_at: datetime
     resolved_at: datetime | None
+    retry_of: uuid.UUID | None = None
 
     @property
     def incoming_txn_ids(self) -> tuple[str, ...]:
@@ -107,7 +108,8 @@ class CaseView:
         totals = []
         for level in range(1, depth + 1):
             orders = [o for o in self.orders if o.level == level]
-            freezes = [o for o in orders if o.kind == "freeze"]
+            # An operator's retry follows the same money again: count it once.
+            freezes = [o for o in orders if o.kind == "freeze" and o.retry_of is None]
             totals.append(
                 LevelTotals(
                     level=level,

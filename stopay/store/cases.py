@@ -84,6 +84,7 @@ def _order(row: asyncpg.Record) -> OrderView:
         attempts=row["attempts"],
         created_at=row["created_at"],
         resolved_at=row["resolved_at"],
+        retry_of=row["retry_of"],
     )
 
 

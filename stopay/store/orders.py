@@ -35,6 +35,8 @@ class ClaimedOrder:
     rule: str
     max_depth: int
     min_amount: int
+    # Past the delivery deadline, by the database clock: a failed attempt gives the order up.
+    expired: bool
     # txn_id -> incoming item: every transfer already known to carry the victim's money here
     known_incoming: dict[str, dict[str, Any]]
 
@@ -54,6 +56,8 @@ class Outcome:
     balance_minor: int | None = None
     bank_reference: str = ""
     statement: dict[str, Any] | None = None
+    # For a pending answer: when to look at the order again (seconds).
+    recheck_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +69,27 @@ class Retry:
     detail: str
 
 
-async def claim(pool: asyncpg.Pool, owner: str, limit: int, lease_s: float) -> list[ClaimedOrder]:
+async def claim(
+    pool: asyncpg.Pool, owner: str, limit: int, lease_s: float, deadline_s: float = 86400.0,
+    skip_banks: Sequence[str] = (),
+) -> list[ClaimedOrder]:
     with database_errors("could not claim orders"):
-        rows = await pool.fetch(sql("claim_orders"), limit, owner, lease_s)
+        rows = await pool.fetch(sql("claim_orders"), limit, owner, lease_s, deadline_s, list(skip_banks))
     return [ClaimedOrder(**dict(r)) for r in rows]
+
+
+async def by_key(pool: asyncpg.Pool, case_id: uuid.UUID, order_id: uuid.UUID) -> ClaimedOrder | None:
+    """The order an idempotency key names, as a claim would see it (for a bank's callback)."""
+    with database_errors(f"could not read order {order_id}"):
+        row = await pool.fetchrow(sql("order_by_key"), case_id, order_id)
+    return ClaimedOrder(**dict(row)) if row else None
+
+
+async def retry(pool: asyncpg.Pool, order_id: uuid.UUID, actor: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """A new order retrying ``order_id``, which could not be delivered; None unless it failed."""
+    with database_errors(f"could not retry order {order_id}"):
+        row = await pool.fetchrow(sql("retry_order"), order_id, uuid.uuid4(), actor)
+    return (row["case_id"], row["order_id"]) if row else None
 
 
 async def reschedule(pool: asyncpg.Pool, owner: str, retries: Sequence[Retry], actor: str) -> int:

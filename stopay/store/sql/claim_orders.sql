@@ -1,5 +1,6 @@
 -- Claims up to $1 orders with a bank request due (a statement when a freeze order is 'queued', a
--- freeze when it is 'freezing', a release when a release order is 'queued')
+-- freeze when it is 'freezing' or, as the status query, 'pending'; a release when a release order
+-- is 'queued'), leaving out the banks in $5 (their circuit breaker is open)
 -- for owner $2 with a lease of $3 seconds, by the database clock. An order whose lease
 -- ran out (its owner died) is due again; SKIP LOCKED lets replicas share the work. Each order comes
 -- with its case's tracing policy and every transfer already known to carry the victim's money into
@@ -7,8 +8,9 @@
 WITH due AS (
     SELECT case_id, order_id
     FROM freeze_orders
-    WHERE status IN ('queued', 'freezing')
+    WHERE status IN ('queued', 'freezing', 'pending')
       AND next_attempt_at <= now()
+      AND NOT (bank_code = ANY ($5::text[]))
       AND (lease_until IS NULL OR lease_until < now())
     ORDER BY next_attempt_at
     LIMIT $1
@@ -27,6 +29,8 @@ WITH due AS (
 SELECT o.case_id, o.order_id, o.parent_order_id, o.kind, o.level, o.status, o.bank_code, o.account_number,
        o.holder_name, o.currency, o.requested_minor, o.freeze_minor, o.incoming, o.idempotency_key,
        o.attempts, c.rule, c.max_depth, c.min_amount,
+       -- Past the delivery deadline ($4 seconds after the order was created, by the database clock).
+       now() > o.created_at + make_interval(secs => $4::float8) AS expired,
        coalesce(t.incoming, '{}'::jsonb) AS known_incoming
 FROM claimed o
 JOIN cases c ON c.case_id = o.case_id

@@ -8,7 +8,7 @@ WITH mine AS (
     FROM freeze_orders o
     JOIN jsonb_to_recordset($3::jsonb) AS f(case_id uuid, order_id uuid, attempts int)
       ON o.case_id = f.case_id AND o.order_id = f.order_id AND o.attempts = f.attempts
-    WHERE o.lease_owner = $1 AND o.status IN ('queued', 'freezing')
+    WHERE o.lease_owner = $1 AND o.status IN ('queued', 'freezing', 'pending')
     ORDER BY o.case_id, o.order_id
     FOR NO KEY UPDATE OF o SKIP LOCKED
 )

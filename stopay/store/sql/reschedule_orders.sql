@@ -11,7 +11,7 @@ WITH input AS (
     SELECT o.case_id, o.order_id, i.delay_s, i.detail
     FROM freeze_orders o
     JOIN input i ON o.case_id = i.case_id AND o.order_id = i.order_id AND o.attempts = i.attempts
-    WHERE o.status IN ('queued', 'freezing') AND o.lease_owner = $2
+    WHERE o.status IN ('queued', 'freezing', 'pending') AND o.lease_owner = $2
     ORDER BY o.case_id, o.order_id
     FOR NO KEY UPDATE OF o
 ), updated AS (

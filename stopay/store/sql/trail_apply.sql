@@ -12,11 +12,12 @@ WITH answered AS (
         reason_code = i.reason_code,
         detail = i.detail,
         resolved_at = CASE WHEN i.status IN ('queued', 'freezing', 'pending') THEN NULL ELSE now() END,
-        next_attempt_at = now(),
+        next_attempt_at = now() + make_interval(secs => coalesce(i.recheck_s, 0)),
         lease_owner = NULL,
         lease_until = NULL
     FROM jsonb_to_recordset($1::jsonb) AS i(case_id uuid, order_id uuid, status text,
-        freeze_minor bigint, held_minor bigint, released_minor bigint, reason_code text, detail text)
+        freeze_minor bigint, held_minor bigint, released_minor bigint, reason_code text, detail text,
+        recheck_s float8)
     WHERE o.case_id = i.case_id AND o.order_id = i.order_id
     RETURNING o.order_id
 ), created AS (

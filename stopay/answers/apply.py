@@ -22,7 +22,7 @@ import asyncpg
 import structlog
 
 from bank_adapters.protocol import AnswerStatus, StatementAnswer
-from stopay.dispatch.translate import known_incoming, statement_json, statement_lines
+from stopay.answers.translate import known_incoming, statement_json, statement_lines
 from stopay.domain.attribution import Parts
 from stopay.domain.orders import OrderStatus, settled_status
 from stopay.domain.trail import Known, Limits, StatementTooShort, Step, reconcile, step
@@ -214,14 +214,14 @@ class _Batch:
         if current.kind == "release":
             row.releasing_minor -= current.requested_minor
             row.held_minor -= outcome.released_minor
-        elif current.status == "freezing":
+        elif current.status in ("freezing", "pending"):
             asked = current.freeze_minor or 0
             if status != OrderStatus.PENDING:
                 row.in_flight_minor -= asked
                 row.held_minor += outcome.held_minor
         self.touched[row.key] = row
         self._order(order, status, held_minor=outcome.held_minor, released_minor=outcome.released_minor,
-                    reason_code=outcome.reason_code, detail=outcome.detail)
+                    reason_code=outcome.reason_code, detail=outcome.detail, recheck_s=outcome.recheck_s)
         if outcome.answer_code is not None:
             self._answer(order, outcome.answer_code, outcome.reason_code, outcome.bank_reference,
                          balance=outcome.balance_minor, held=outcome.held_minor, statement=outcome.statement)
@@ -229,7 +229,7 @@ class _Batch:
                                                      "released_minor": outcome.released_minor,
                                                      "asked_minor": current.freeze_minor,
                                                      "reason_code": outcome.reason_code, "detail": outcome.detail})
-        if current.kind == "freeze" and current.status == "freezing" and status != OrderStatus.PENDING:
+        if current.kind == "freeze" and current.status in ("freezing", "pending") and status != OrderStatus.PENDING:
             # Meanwhile a fuller view may have shown less of the victim's money here.
             _, release = reconcile(row.left_minor, row.held_minor, row.in_flight_minor, row.releasing_minor)
             if release > 0:
@@ -248,11 +248,12 @@ class _Batch:
     # ---- rows to write ----------------------------------------------------------------------
 
     def _order(self, order: ClaimedOrder, status: OrderStatus, *, freeze_minor: int | None = None,
-               held_minor: int = 0, released_minor: int = 0, reason_code: str = "", detail: str = "") -> None:
+               held_minor: int = 0, released_minor: int = 0, reason_code: str = "", detail: str = "",
+               recheck_s: float = 0.0) -> None:
         self.changes.orders.append(
             {"case_id": str(order.case_id), "order_id": str(order.order_id), "status": status.value,
              "freeze_minor": freeze_minor, "held_minor": held_minor, "released_minor": released_minor,
-             "reason_code": reason_code, "detail": detail}
+             "reason_code": reason_code, "detail": detail, "recheck_s": recheck_s}
         )
 
     def _create(self, parent: ClaimedOrder, order_id: uuid.UUID, kind: str, level: int, bank_code: str,

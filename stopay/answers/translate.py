@@ -144,7 +144,7 @@ def release_outcome(order: ClaimedOrder, answer: ReleaseAnswer) -> Outcome:
     )
 
 
-def freeze_outcome(order: ClaimedOrder, answer: FreezeAnswer) -> Outcome:
+def freeze_outcome(order: ClaimedOrder, answer: FreezeAnswer, recheck_s: float = 0.0) -> Outcome:
     """Raises UnknownAnswer when the answer makes no sense for the order (it is then retried)."""
     code = answer.status.value
     status = status_for_answer(code, answer.held_minor, order.freeze_minor or 0, order.requested_minor)
@@ -159,4 +159,5 @@ def freeze_outcome(order: ClaimedOrder, answer: FreezeAnswer) -> Outcome:
         balance_minor=answer.balance_minor,
         bank_reference=answer.bank_reference,
         statement=statement_json(answer.statement),
+        recheck_s=recheck_s if status == OrderStatus.PENDING else 0.0,
     )
