@@ -19,6 +19,7 @@ from bank_adapters.protocol import BankAdapter
 from stopay.api.server import ApiServer
 from stopay.config import Settings
 from stopay.dispatch.dispatcher import Dispatcher
+from stopay.domain.backoff import full_jitter_s
 from stopay.store import embedded
 from stopay.store.database import ensure_database, open_pool
 from stopay.store.notifications import Notifications
@@ -121,5 +122,10 @@ async def build(settings: Settings) -> App:
     notifications = Notifications(dsn)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     dispatcher = Dispatcher(pool, adapters, notifications, owner, settings.dispatch) if settings.dispatcher else None
-    api = ApiServer(pool, notifications, settings.limits, settings.listen)
+    backoff = settings.dispatch
+
+    def retry_after(attempts: int) -> float:
+        return full_jitter_s(attempts, backoff.retry_base_s, backoff.retry_cap_s)
+
+    api = ApiServer(pool, notifications, settings.limits, settings.listen, retry_after)
     return App(settings, dsn, pool, notifications, api, adapters, dispatcher, server)

@@ -1,4 +1,4 @@
-"""The station client: ``stopay entry submit`` and ``stopay case show|list``, over gRPC."""
+"""The clients: ``stopay entry submit``, ``stopay case show|list`` and ``stopay order retry``, over gRPC."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from stopay.cli import render
-from stopay.v1 import station_pb2, station_pb2_grpc
+from stopay.v1 import operator_pb2, operator_pb2_grpc, station_pb2, station_pb2_grpc
 
 
 def read_entry(path: Path) -> station_pb2.SubmitEntryRequest:
@@ -65,6 +65,13 @@ async def _run(args: argparse.Namespace) -> int:
                 case = await watch(stub, reply.case_id, emit)
                 if not args.json:
                     print(render.case_text(case))
+        elif args.command == "order":
+            operator = operator_pb2_grpc.OperatorServiceStub(channel)
+            created = await operator.RetryOrder(
+                operator_pb2.RetryOrderRequest(order_id=args.order_id, operator_id=args.operator)
+            )
+            print(to_json(created) if args.json else f"order {args.order_id} retried as {created.order_id} "
+                                                       f"(case {created.case_id})")
         elif args.action == "show":
             case = await stub.GetCase(station_pb2.GetCaseRequest(case_id=args.case_id))
             print(to_json(case) if args.json else render.case_text(case))

@@ -82,12 +82,22 @@ def _parser() -> argparse.ArgumentParser:
     listing = case.add_parser("list", help="list cases, newest first")
     listing.add_argument("--station", default="")
     listing.add_argument("--limit", type=int, default=20)
-    for sub in (submit, show, listing):
+    order = commands.add_parser("order", help="operator: orders").add_subparsers(dest="action", required=True)
+    retry = order.add_parser("retry", help="retry an order that could not be delivered (same idempotency key)")
+    retry.add_argument("order_id")
+    retry.add_argument("--operator", required=True, help="who retries it, for the case's event log")
+    for sub in (submit, show, listing, retry):
         sub.add_argument("--server", default=env("SERVER", DEFAULT_SERVER), help="HOST:PORT of stopay")
         sub.add_argument("--json", action="store_true", help="output for programs")
 
     demo = commands.add_parser("demo", help="run the seed scenarios end to end on the embedded database")
     demo.add_argument("--data-dir", type=Path, help="keep the demo database here (default: a temporary directory)")
+
+    bank_sim = commands.add_parser("bank-sim", help="serve a scenario's simulated banks as a RemoteBank gRPC server")
+    bank_sim.add_argument("--bank-network", type=Path, required=True, metavar="FILE", help="bank-network scenario")
+    bank_sim.add_argument("--listen", default="127.0.0.1:50052", help="HOST:PORT (default 127.0.0.1:50052; port 0 picks one)")
+    bank_sim.add_argument("--callback", metavar="HOST:PORT", help="stopay's BankGateway, for banks in callback mode")
+    bank_sim.add_argument("--port-file", type=Path, help="write the port listened on to this file once serving")
     return parser
 
 
@@ -108,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         from stopay.cli import demo
 
         return demo.run(args)
+    if args.command == "bank-sim":
+        from stopay.cli import banksim
+
+        return banksim.run(args)
     from stopay.cli import client
 
     return client.run(args)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from stopay.answers.translate import (
 )
 from stopay.domain.accounts import AccountKey
 from stopay.dispatch.banks import BankGuards, BankOpen
+from stopay.domain.backoff import full_jitter_s
 from stopay.domain.orders import GAVE_UP, NO_ADAPTER, OrderStatus, UnknownAnswer
 from stopay.store import orders as store
 from stopay.store.errors import StoreError, StoreUnavailable
@@ -203,9 +203,7 @@ class Dispatcher:
         return retry
 
     def _backoff(self, attempts: int) -> float:
-        """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2^(attempts-1))]."""
-        s = self._settings
-        return random.uniform(0, min(s.retry_cap_s, s.retry_base_s * 2 ** max(0, attempts - 1)))
+        return full_jitter_s(attempts, self._settings.retry_base_s, self._settings.retry_cap_s)
 
     async def _lease_loop(self) -> None:
         """Extends the leases of orders claimed and not yet recorded, every third of the lease time."""

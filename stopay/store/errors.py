@@ -23,7 +23,8 @@ def database_errors(what: str) -> Iterator[None]:
     try:
         yield
     except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-            asyncpg.AdminShutdownError, asyncpg.InsufficientResourcesError, TimeoutError) as exc:
+            asyncpg.AdminShutdownError, asyncpg.InsufficientResourcesError, asyncpg.InternalClientError,
+            TimeoutError) as exc:
         raise StoreUnavailable(f"{what}: the database is unavailable ({type(exc).__name__})") from exc
     except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
         raise StoreUnavailable(f"{what}: a conflict with another transaction ({type(exc).__name__})") from exc

@@ -1,0 +1,109 @@
+"""BankGateway: banks call back with the outcome of a freeze they first answered "pending".
+
+The callback names the order by the idempotency key of the freeze request. It is applied like any
+other bank answer, under the account's lock; a report for an order already settled, a repeat, or a
+late "still pending" changes nothing and is acknowledged all the same.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC
+
+import asyncpg
+import grpc
+import structlog
+
+from bank_adapters.protocol import Account, AnswerStatus, ExitKind, FreezeAnswer, Statement, StatementLine
+from stopay.answers.apply import Settled, apply_answers
+from stopay.answers.translate import freeze_outcome
+from stopay.api.errors import invalid_argument
+from stopay.api.validation import Violation
+from stopay.domain.orders import OrderStatus, UnknownAnswer
+from stopay.store import orders
+from stopay.store.errors import StoreError
+from stopay.v1 import gateway_pb2, gateway_pb2_grpc
+
+log = structlog.get_logger(__name__)
+WAITING = ("freezing", "pending")
+
+
+def _key(value: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+    case_id, _, order_id = value.partition(":")
+    try:
+        return uuid.UUID(case_id), uuid.UUID(order_id)
+    except ValueError:
+        return None
+
+
+def _statement(message: gateway_pb2.ReportedStatement) -> Statement:
+    return Statement(
+        opening_balance_minor=message.opening_balance_minor,
+        lines=tuple(
+            StatementLine(
+                seq=line.seq, at=line.at.ToDatetime(tzinfo=UTC), kind=line.kind, amount_minor=line.amount_minor,
+                txn_id=line.txn_id,
+                counterparty=Account(line.counterparty.bank_code, line.counterparty.number,
+                                     line.counterparty.holder_name) if line.counterparty.bank_code else None,
+                exit=ExitKind(line.exit) if line.exit else None,
+            )
+            for line in message.lines
+        ),
+    )
+
+
+class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
+    def __init__(self, pool: asyncpg.Pool, retry_after: Callable[[int], float]) -> None:
+        self._pool = pool
+        self._retry_after = retry_after
+
+    async def ReportFreezeOutcome(
+        self, request: gateway_pb2.FreezeOutcome, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.FreezeOutcomeAck:
+        key = _key(request.idempotency_key)
+        violations = []
+        if key is None:
+            violations.append(Violation("idempotency_key", "is not the key of a freeze request stopay sent"))
+        if request.status not in AnswerStatus.__members__:
+            violations.append(Violation("status", "must be one of ACCR, PECR, PDCR, RJCR"))
+        if request.held_minor < 0:
+            violations.append(Violation("held_minor", "must not be negative"))
+        if violations:
+            await context.abort_with_status(invalid_argument(violations))
+        assert key is not None
+        try:
+            order = await orders.by_key(self._pool, *key)
+        except StoreError as exc:
+            log.error("gateway.store_failed", error=str(exc))
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; call back again")
+        if order is None or order.kind != "freeze":
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no freeze request with key {request.idempotency_key}")
+        assert order is not None
+        if request.bank_code != order.bank_code:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "the order is not for this bank")
+        if order.status not in WAITING:
+            return gateway_pb2.FreezeOutcomeAck(applied=False, order_status=order.status)
+        answer = FreezeAnswer(
+            status=AnswerStatus(request.status), held_minor=request.held_minor,
+            balance_minor=request.balance_minor, reason_code=request.reason_code,
+            statement=_statement(request.statement) if request.HasField("statement") else None,
+            bank_reference=request.bank_reference, extra={"detail": request.detail} if request.detail else {},
+        )
+        try:
+            outcome = freeze_outcome(order, answer)
+        except UnknownAnswer as exc:
+            await context.abort_with_status(invalid_argument([Violation("held_minor", str(exc))]))
+        if outcome.status == OrderStatus.PENDING:
+            return gateway_pb2.FreezeOutcomeAck(applied=False, order_status=order.status)
+        try:
+            await apply_answers(self._pool, None, [Settled(order, outcome)], self._retry_after,
+                                actor=f"bank:{order.bank_code}")
+            after = await orders.by_key(self._pool, *key)
+        except StoreError as exc:
+            log.error("gateway.store_failed", error=str(exc))
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; call back again")
+        assert after is not None
+        applied = after.status not in WAITING
+        log.info("gateway.callback", order_id=str(order.order_id), status=after.status, applied=applied)
+        return gateway_pb2.FreezeOutcomeAck(applied=applied, order_status=after.status)

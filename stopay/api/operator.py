@@ -1,0 +1,46 @@
+"""OperatorService: what an operator does when a bank could not be reached in time."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+import grpc
+import structlog
+
+from stopay.api.errors import invalid_argument
+from stopay.api.validation import Violation
+from stopay.store import orders
+from stopay.store.errors import StoreError
+from stopay.v1 import operator_pb2, operator_pb2_grpc
+
+log = structlog.get_logger(__name__)
+
+
+class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def RetryOrder(
+        self, request: operator_pb2.RetryOrderRequest, context: grpc.aio.ServicerContext
+    ) -> operator_pb2.RetryOrderResponse:
+        try:
+            order_id = uuid.UUID(request.order_id)
+        except ValueError:
+            await context.abort_with_status(invalid_argument([Violation("order_id", "must be an order id (a UUID)")]))
+            raise
+        if not request.operator_id.strip():
+            await context.abort_with_status(invalid_argument([Violation("operator_id", "is required")]))
+        try:
+            created = await orders.retry(self._pool, order_id, f"operator:{request.operator_id.strip()}")
+        except StoreError as exc:
+            log.error("operator.store_failed", error=str(exc))
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; try again")
+        if created is None:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"order {order_id} is not a freeze order that could not be delivered; nothing to retry",
+            )
+        assert created is not None
+        log.info("operator.retry", order_id=str(order_id), new_order_id=str(created[1]))
+        return operator_pb2.RetryOrderResponse(case_id=str(created[0]), order_id=str(created[1]))

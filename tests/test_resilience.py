@@ -1,0 +1,239 @@
+"""Banks that answer late, twice, out of order or not at all; a database connection that drops:
+nothing accepted is lost, nothing is applied twice, no state moves backwards."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+
+import asyncpg
+import grpc
+import pytest
+
+from bank_adapters.protocol import AnswerStatus, BankUnavailable, FreezeAnswer
+from bank_adapters.simulated.adapter import create as simulated
+from stopay.dispatch.dispatcher import DispatchSettings
+from stopay.v1 import gateway_pb2, gateway_pb2_grpc, operator_pb2, operator_pb2_grpc, station_pb2
+from tests.conftest import EXAMPLES, eventually
+from tests.entries import scenario_requests, simple_request
+from tests.fakebank import FakeBank
+
+FAST = dict(poll_s=0.1, retry_base_s=0.05, retry_cap_s=0.3, pending_recheck_s=60.0)
+
+
+async def case_of(stub, case_id: str) -> station_pb2.Case:
+    return await stub.GetCase(station_pb2.GetCaseRequest(case_id=case_id))
+
+
+async def settled(stub, case_id: str) -> bool:
+    return (await case_of(stub, case_id)).settled
+
+
+async def pending_order(make_app, channel_to):
+    bank = FakeBank({"CBK"})
+    bank.on_freeze = lambda r: FreezeAnswer(AnswerStatus.PDCR)
+    app = await make_app(bank_adapters={"CBK": bank}, dispatch=DispatchSettings(**FAST))
+    stub = channel_to(app)
+    reply = await stub.SubmitEntry(simple_request(("CBK", "6222020200004444", 90000)))
+
+    async def is_pending() -> bool:
+        return (await case_of(stub, reply.case_id)).orders[0].status == station_pb2.ORDER_STATUS_PENDING
+
+    await eventually(is_pending)
+    (order,) = (await case_of(stub, reply.case_id)).orders
+    key = next(r.idempotency_key for r in bank.requests if type(r).__name__ == "FreezeRequest")
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
+    return stub, reply.case_id, order, key, gateway_pb2_grpc.BankGatewayStub(channel), channel
+
+
+async def test_a_callback_settles_a_pending_order_once_and_nothing_moves_it_back(make_app, channel_to, pool) -> None:
+    stub, case_id, order, key, gateway, channel = await pending_order(make_app, channel_to)
+    try:
+        held = gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="CBK", status="ACCR", held_minor=order.asked_minor)
+        ack = await gateway.ReportFreezeOutcome(held)
+        assert (ack.applied, ack.order_status) == (True, "held")
+        # The same callback again, a late "pending", and a contradicting rejection: acknowledged, no change.
+        for late in (held, gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="CBK", status="PDCR"),
+                     gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="CBK", status="RJCR", reason_code="LEGL")):
+            ack = await gateway.ReportFreezeOutcome(late)
+            assert (ack.applied, ack.order_status) == (False, "held")
+        case = await case_of(stub, case_id)
+        assert case.settled and case.held_minor == 90000
+        assert (case.orders[0].status, case.orders[0].held_minor) == (station_pb2.ORDER_STATUS_HELD, 90000)
+        account = await pool.fetchrow("SELECT held_minor, in_flight_minor FROM trail_accounts")
+        assert (account["held_minor"], account["in_flight_minor"]) == (90000, 0)
+        assert await pool.fetchval("SELECT count(*) FROM case_events WHERE kind = 'order.held'") == 1
+    finally:
+        await channel.close()
+
+
+async def test_callbacks_that_do_not_fit_are_refused(make_app, channel_to) -> None:
+    stub, case_id, order, key, gateway, channel = await pending_order(make_app, channel_to)
+    try:
+        cases = [
+            (gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="OTHER", status="ACCR", held_minor=1),
+             grpc.StatusCode.PERMISSION_DENIED),
+            (gateway_pb2.FreezeOutcome(idempotency_key=f"{case_id}:00000000-0000-0000-0000-000000000000",
+                                       bank_code="CBK", status="ACCR"), grpc.StatusCode.NOT_FOUND),
+            (gateway_pb2.FreezeOutcome(idempotency_key="nonsense", bank_code="CBK", status="ACCR"),
+             grpc.StatusCode.INVALID_ARGUMENT),
+            (gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="CBK", status="HELD"), grpc.StatusCode.INVALID_ARGUMENT),
+            (gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="CBK", status="ACCR", held_minor=order.asked_minor + 1),
+             grpc.StatusCode.INVALID_ARGUMENT),
+        ]
+        for message, code in cases:
+            with pytest.raises(grpc.aio.AioRpcError) as error:
+                await gateway.ReportFreezeOutcome(message)
+            assert error.value.code() == code, message
+        assert (await case_of(stub, case_id)).orders[0].status == station_pb2.ORDER_STATUS_PENDING
+    finally:
+        await channel.close()
+
+
+async def test_a_hold_whose_answer_was_lost_is_not_applied_twice(make_app, channel_to) -> None:
+    banks = simulated({"network": EXAMPLES / "seed-chen.json"})
+    lost = []
+    real_freeze = banks.freeze
+
+    async def freeze_then_lose_the_answer(request):
+        answer = await real_freeze(request)  # the bank holds...
+        if not lost:
+            lost.append(request.idempotency_key)
+            raise BankUnavailable("connection reset after the bank applied the hold")  # ...but the answer is lost
+        return answer
+
+    banks.freeze = freeze_then_lose_the_answer  # type: ignore[method-assign]
+    app = await make_app(bank_adapters={code: banks for code in banks.bank_codes}, dispatch=DispatchSettings(**FAST))
+    stub = channel_to(app)
+    (request,) = scenario_requests_from(banks, EXAMPLES / "seed-chen.json")
+    reply = await stub.SubmitEntry(request)
+    await eventually(lambda: settled(stub, reply.case_id))
+    (order,) = (await case_of(stub, reply.case_id)).orders
+    assert (order.status, order.held_minor) == (station_pb2.ORDER_STATUS_HELD, 11000000)
+    assert lost and banks.world.held("BOC:6216610000000002") == 11000000  # held once, not twice
+
+
+def scenario_requests_from(banks, path):
+    from google.protobuf import json_format
+
+    from bank_adapters.simulated.scenario import load_scenario
+    from stopay.cli.scenario_entries import check_entries
+
+    scenario = load_scenario(path)
+    return [json_format.ParseDict(d, station_pb2.SubmitEntryRequest())
+            for d in check_entries(scenario, scenario.checks[0], banks.world.epoch)]
+
+
+async def test_an_order_past_its_deadline_fails_and_an_operator_retries_it(make_app, channel_to) -> None:
+    bank = FakeBank({"DOWN"})
+    down = True
+
+    def statement(request):
+        if down:
+            raise BankUnavailable("bank is down")
+        return FakeBank.plain_statement(request)
+
+    bank.on_statement = statement
+    app = await make_app(bank_adapters={"DOWN": bank},
+                         dispatch=DispatchSettings(**FAST, delivery_deadline_s=1.0, breaker_threshold=1000))
+    stub = channel_to(app)
+    reply = await stub.SubmitEntry(simple_request(("DOWN", "6222020200005555", 70000)))
+    await eventually(lambda: settled(stub, reply.case_id))
+    (failed,) = (await case_of(stub, reply.case_id)).orders
+    assert (failed.status, failed.reason_code) == (station_pb2.ORDER_STATUS_UNDELIVERABLE, "NOAS")
+    assert "deadline" in failed.detail and failed.attempts > 1
+
+    down = False
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "stopay.cli.main", "order", "retry", failed.order_id, "--operator", "duty-officer-7",
+         "--server", f"127.0.0.1:{app.port}", "--json"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    retried = json.loads(result.stdout)
+    assert retried["case_id"] == reply.case_id
+    await eventually(lambda: settled(stub, reply.case_id))
+    case = await case_of(stub, reply.case_id)
+    by_id = {o.order_id: o for o in case.orders}
+    assert by_id[failed.order_id].status == station_pb2.ORDER_STATUS_UNDELIVERABLE  # never moved back
+    assert (by_id[retried["order_id"]].status, case.held_minor) == (station_pb2.ORDER_STATUS_HELD, 70000)
+    keys = {r.idempotency_key for r in bank.requests if type(r).__name__ == "FreezeRequest"}
+    assert keys == {f"{reply.case_id}:{failed.order_id}"}  # the retry kept the failed order's key
+
+    operator = operator_pb2_grpc.OperatorServiceStub(grpc.aio.insecure_channel(f"127.0.0.1:{app.port}"))
+    with pytest.raises(grpc.aio.AioRpcError) as error:  # a held order is nothing to retry
+        await operator.RetryOrder(operator_pb2.RetryOrderRequest(order_id=retried["order_id"], operator_id="x"))
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_a_failing_bank_trips_its_breaker_and_the_others_flow(make_app, channel_to) -> None:
+    bad, good = FakeBank({"BAD"}), FakeBank({"GOOD"})
+
+    def down(request):
+        raise BankUnavailable("down")
+
+    bad.on_statement = down
+    app = await make_app(bank_adapters={"BAD": bad, "GOOD": good},
+                         dispatch=DispatchSettings(**FAST, breaker_threshold=3, breaker_open_s=30.0))
+    stub = channel_to(app)
+    stuck = await stub.SubmitEntry(simple_request(("BAD", "6222020200006666", 1000)))
+    await eventually(lambda: _attempts(stub, stuck.case_id, 3))
+    calls = len(bad.requests)
+    replies = [await stub.SubmitEntry(simple_request(("GOOD", f"62220202000077{n:02d}", 1000 + n))) for n in range(20)]
+    for reply in replies:
+        await eventually(lambda: settled(stub, reply.case_id), timeout_s=5)
+    await asyncio.sleep(0.5)
+    assert len(bad.requests) == calls  # the open breaker kept the bad bank's order untouched
+    assert (await case_of(stub, stuck.case_id)).orders[0].status == station_pb2.ORDER_STATUS_QUEUED
+
+
+async def _attempts(stub, case_id: str, at_least: int) -> bool:
+    return (await case_of(stub, case_id)).orders[0].attempts >= at_least
+
+
+async def test_dropped_database_connections_lose_nothing_and_half_apply_nothing(make_app, channel_to, dsn) -> None:
+    bank = FakeBank({"ICBC"})
+    app = await make_app(bank_adapters={"ICBC": bank}, dispatch=DispatchSettings(**FAST))
+    stub = channel_to(app)
+    admin = await asyncpg.connect(dsn)
+    stop = asyncio.Event()
+    killed = 0
+
+    async def kill_connections() -> None:
+        nonlocal killed
+        while not stop.is_set():
+            killed += await admin.fetchval(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            await asyncio.sleep(0.05)
+
+    killer = asyncio.create_task(kill_connections())
+    requests = [simple_request(("ICBC", f"62220202000088{n:02d}", 5000 + n)) for n in range(30)]
+    case_ids = []
+    try:
+        for request in requests:
+            while True:  # a station client retries with the same entry_id until it gets an answer
+                try:
+                    case_ids.append((await stub.SubmitEntry(request, timeout=5)).case_id)
+                    break
+                except grpc.aio.AioRpcError as exc:
+                    assert exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED), exc
+                    await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)
+    finally:
+        stop.set()
+        await killer
+    assert killed > 0
+    for case_id in case_ids:
+        await eventually(lambda: settled(stub, case_id), timeout_s=30)
+    total = await admin.fetchrow(
+        "SELECT count(*) AS cases, (SELECT count(*) FROM freeze_orders) AS orders,"
+        " (SELECT count(*) FROM freeze_orders WHERE status = 'held') AS held,"
+        " (SELECT sum(held_minor) FROM freeze_orders) AS held_minor FROM cases"
+    )
+    assert dict(total) == {"cases": 30, "orders": 30, "held": 30, "held_minor": sum(5000 + n for n in range(30))}
+    await admin.close()
