@@ -13,8 +13,9 @@ backoff for as long as stopay is unreachable. A resend of that freeze gets ``PDC
 world has not decided and the real answer after; it never holds twice nor reports twice.
 Statements and releases are answered synchronously in both modes.
 
-``FreezeStatus`` (pacs.028) answers from what this server answered under the key: the answer once
-decided, ``PDCR`` while a freeze under that key is accepted but not decided, ``NOT_FOUND`` when no
+``FreezeStatus`` (pacs.028) answers at once (outages aside) from what this server answered under
+the key, without the bank's latency, so that it can tell a freeze still being worked on: the answer
+once decided, ``PDCR`` while a freeze under that key is accepted but not decided, ``NOT_FOUND`` when no
 freeze under that key was ever accepted (for that account).
 """
 
@@ -218,7 +219,6 @@ class BankSimServicer(remote_bank_pb2_grpc.RemoteBankServicer):
                            context: grpc.aio.ServicerContext) -> pb.FreezeAnswer:
         key, account = await _parse(convert.freeze_status_request_from_message, request, context)
         await _require_key(key, account, context)
-        await self._latency(account.bank_code)
         await self._check_open(account.bank_code, context)
         if key in self._answers and self._answers[key][0] == account.id:
             return convert.freeze_answer_to_message(self._answers[key][1])
@@ -282,12 +282,6 @@ class BankSimServicer(remote_bank_pb2_grpc.RemoteBankServicer):
                 await task
 
     # ---- helpers --------------------------------------------------------------------------------
-
-    async def _latency(self, bank_code: str) -> None:
-        if bank_code in self._banks.bank_codes:
-            latency_ms = self._banks.world.scenario.bank(bank_code).latency_ms
-            if latency_ms:
-                await asyncio.sleep(latency_ms / 1000)
 
     async def _check_open(self, bank_code: str, context: grpc.aio.ServicerContext) -> None:
         if self._banks.world.in_outage(bank_code, self._clock()):

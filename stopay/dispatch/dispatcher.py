@@ -72,6 +72,7 @@ class Dispatcher:
         self._adapters = adapters
         self._notifications = notifications
         self._owner = owner
+        self._actor = f"dispatcher@{owner}"  # who, in the case's event log
         self._settings = settings
         self._results: asyncio.Queue[Answer | store.Retry] = asyncio.Queue()
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -236,7 +237,7 @@ class Dispatcher:
         retries = [r for r in batch if isinstance(r, store.Retry)]
         if answers:
             try:
-                retries += await self._transient(apply_answers, self._pool, self._owner, answers, self._backoff)
+                retries += await self._transient(apply_answers, self._pool, self._owner, answers, self._backoff, self._actor)
             except StoreUnavailable:
                 raise
             except StoreError as exc:
@@ -245,13 +246,13 @@ class Dispatcher:
                 log.error("dispatch.batch_refused", error=str(exc), answers=len(answers))
                 for answer in answers:
                     try:
-                        retries += await self._transient(apply_answers, self._pool, self._owner, [answer], self._backoff)
+                        retries += await self._transient(apply_answers, self._pool, self._owner, [answer], self._backoff, self._actor)
                     except StoreUnavailable:
                         raise
                     except StoreError as one:
                         retries.append(self._retry_later(answer.order, f"answer could not be recorded: {one}"))
         if retries:
-            await self._transient(store.reschedule, self._pool, self._owner, retries, "dispatcher")
+            await self._transient(store.reschedule, self._pool, self._owner, retries, self._actor)
 
     @staticmethod
     async def _transient(call, *args):  # type: ignore[no-untyped-def]
