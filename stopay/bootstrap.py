@@ -91,6 +91,12 @@ def _build_adapters(settings: Settings) -> dict[str, BankAdapter]:
             if code in routes:
                 raise ConfigError(f"bank {code} appears in more than one bank network")
             routes[code] = adapter
+    for name, options in settings.adapters:
+        adapter = registry.create(name, options)
+        for code in adapter.bank_codes:
+            if code in routes:
+                raise ConfigError(f"bank {code} is routed twice")
+            routes[code] = adapter
     for code, adapter in settings.bank_adapters.items():
         if code in routes:
             raise ConfigError(f"bank {code} is routed twice")

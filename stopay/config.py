@@ -25,6 +25,9 @@ class Settings:
     network_epoch: datetime | None = None
     # bank code -> adapter name, for banks not in a bank network.
     bank_routes: dict[str, str] = field(default_factory=dict)
+    # Adapters built with options, each serving the banks it says it serves (its bank_codes):
+    # (adapter name, options), e.g. ("grpc", {"target": "10.0.0.5:7000", "banks": "ICBC,ABC"}).
+    adapters: tuple[tuple[str, dict[str, Any]], ...] = ()
     # bank code -> an adapter already built (for programs that embed stopay, and for tests).
     bank_adapters: dict[str, Any] = field(default_factory=dict)
     # The tracing policy given to each new case: attribution rule, depth and smallest amount followed.

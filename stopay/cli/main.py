@@ -31,6 +31,7 @@ def _number(kind: type, least: float, what: str, most: float | None = None):  # 
 positive_float = _number(float, 1e-3, "a positive number of seconds")
 depth = _number(int, 1, f"a whole number from 1 to {MAX_DEPTH}", most=MAX_DEPTH)
 non_negative_int = _number(int, 0, "a whole number of at least 0")
+count = _number(int, 1, "a whole number of at least 1")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,7 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--bank", action="append", default=[], metavar="CODE=ADAPTER",
-        help="route a bank code to an installed adapter (repeatable)",
+        help="route a bank code to an installed adapter that needs no options (repeatable)",
+    )
+    serve.add_argument(
+        "--adapter", action="append", default=[], metavar="NAME:KEY=VALUE[;KEY=VALUE...]",
+        help="build an installed adapter with options; it serves the banks it names, e.g. "
+             "'grpc:target=127.0.0.1:7000;banks=ICBC,ABC' (repeatable)",
     )
     serve.add_argument("--insecure", action="store_true", help="plain-text gRPC (required: TLS is not built yet)")
     serve.add_argument("--no-dispatcher", action="store_true", help="serve the API only; other replicas deliver")
@@ -68,6 +74,27 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--min-amount", type=non_negative_int, default=env("MIN_AMOUNT", "10000"),
         help="smallest transfer of the victim's money followed, in fen (STOPAY_MIN_AMOUNT, default 10000)",
+    )
+    delivery = serve.add_argument_group("delivery to banks")
+    delivery.add_argument(
+        "--delivery-deadline", type=positive_float, default=env("DELIVERY_DEADLINE", "3600"), metavar="SECONDS",
+        help="give an unanswered order up (undeliverable, NOAS) this long after it was created (default 3600)",
+    )
+    delivery.add_argument(
+        "--retry-cap", type=positive_float, default=env("RETRY_CAP", "60"), metavar="SECONDS",
+        help="longest wait between two attempts at one order (backoff with full jitter, default 60)",
+    )
+    delivery.add_argument(
+        "--breaker-threshold", type=count, default=env("BREAKER_THRESHOLD", "5"), metavar="N",
+        help="failures in a row that open a bank's circuit breaker (default 5)",
+    )
+    delivery.add_argument(
+        "--breaker-open", type=positive_float, default=env("BREAKER_OPEN", "10"), metavar="SECONDS",
+        help="how long an open breaker keeps a bank's orders waiting before a trial (default 10)",
+    )
+    delivery.add_argument(
+        "--bank-concurrency", type=count, default=env("BANK_CONCURRENCY", "64"), metavar="N",
+        help="requests in flight to one bank at most (default 64)",
     )
     serve.add_argument("--port-file", type=Path, help="write the port listened on to this file once serving")
 

@@ -21,14 +21,31 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         if not sep or not code or not name:
             raise SystemExit(f"stopay serve: --bank expects CODE=ADAPTER, got {item!r}")
         routes[code] = name
+    adapters = []
+    for item in args.adapter:
+        name, _, spec = item.partition(":")
+        options = {}
+        for pair in filter(None, spec.split(";")):
+            key, sep, value = pair.partition("=")
+            if not sep or not key:
+                raise SystemExit(f"stopay serve: --adapter expects NAME:KEY=VALUE[;KEY=VALUE...], got {item!r}")
+            options[key.strip()] = value.strip()
+        if not name:
+            raise SystemExit(f"stopay serve: --adapter needs an adapter name, got {item!r}")
+        adapters.append((name, options))
     return Settings(
         listen=args.listen,
         dsn=args.dsn,
         data_dir=args.data_dir or default_data_dir(),
         bank_networks=tuple(args.bank_network),
         bank_routes=routes,
+        adapters=tuple(adapters),
         dispatcher=not args.no_dispatcher,
-        dispatch=DispatchSettings(lease_s=args.lease_seconds),
+        dispatch=DispatchSettings(
+            lease_s=args.lease_seconds, delivery_deadline_s=args.delivery_deadline, retry_cap_s=args.retry_cap,
+            breaker_threshold=args.breaker_threshold, breaker_open_s=args.breaker_open,
+            bank_concurrency=args.bank_concurrency,
+        ),
         limits=Limits(rule=args.rule, max_depth=args.max_depth, min_amount=args.min_amount),
     )
 
