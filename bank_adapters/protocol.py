@@ -13,8 +13,11 @@ Status vocabulary follows ISO 20022 camt.029:
   name mismatch, ``NOOR`` the named incoming transfer does not match, ``LEGL`` legal reasons, ...).
 
 Errors that may pass (bank down, timeout, overloaded) are raised as :class:`BankUnavailable`;
-stopay retries them with the same idempotency key. Anything else an adapter raises is treated the
-same way, so an adapter bug never loses an order.
+stopay retries them with the same idempotency key. Errors that will not pass by sending the same
+request again soon (the bank finds the request malformed, the bank's side fails in a way a resend
+does not cure, the bank's answer cannot be read) are raised as :class:`BankRefused`; they are not
+a business refusal, which is an ``RJCR`` answer. Anything else an adapter raises is treated like
+:class:`BankUnavailable`, so an adapter bug never loses an order.
 """
 
 from __future__ import annotations
@@ -177,6 +180,16 @@ class ReleaseAnswer:
 
 class BankUnavailable(Exception):
     """The bank could not be reached or did not answer in time; the request may be sent again."""
+
+
+class BankRefused(Exception):
+    """The request failed in a way that sending it again soon will not cure: the bank (or its
+    gateway) called it malformed, failed on it, or answered with something that cannot be read.
+
+    Unlike :class:`BankUnavailable` this will not pass by retrying with backoff; the order needs an
+    operator (or a fixed adapter or bank). It is not a business refusal: a bank that refuses to
+    hold answers ``RJCR`` with a reason code instead.
+    """
 
 
 @runtime_checkable
