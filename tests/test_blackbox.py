@@ -23,11 +23,12 @@ from tests.entries import scenario_requests_for
 class Served:
     """One ``stopay serve`` process."""
 
-    def __init__(self, tmp: Path, *args: str) -> None:
+    def __init__(self, tmp: Path, *args: str, command: tuple[str, ...] = ("serve", "--insecure")) -> None:
         self.port_file = tmp / f"port-{time.monotonic_ns()}"
         self.log = open(tmp / "serve.log", "ab")  # noqa: SIM115
+        listen = () if "--listen" in args else ("--listen", "127.0.0.1:0")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "stopay.cli.main", "serve", "--insecure", "--listen", "127.0.0.1:0",
+            [sys.executable, "-m", "stopay.cli.main", *command, *listen,
              "--port-file", str(self.port_file), *args],
             stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "STOPAY_LOG_LEVEL": "info"},
         )
