@@ -29,6 +29,7 @@ REASONS = MappingProxyType({
     "LEGL": "legal reasons",
     "NOAS": "no answer from the bank before the delivery deadline (stopay)",
     "NOAD": "no adapter serves this bank code (stopay)",
+    "RFSD": "the bank refused the request itself, e.g. as malformed; sending it again would not help (stopay)",
     "NOOR": "original transaction not received: the named incoming transfer does not match",
 })
 

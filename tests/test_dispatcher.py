@@ -55,3 +55,21 @@ async def test_a_pending_answer_is_asked_again_with_the_same_key_until_final(mak
 
 async def _settled(stub, case_id: str) -> bool:
     return (await case_of(stub, case_id)).settled
+
+
+async def test_a_request_the_bank_refuses_is_not_sent_again(make_app, channel_to) -> None:
+    from bank_adapters.protocol import BankRefused
+
+    bank = FakeBank({"STRICT"})
+
+    def refuse(request):
+        raise BankRefused("INVALID_ARGUMENT: account number format")
+
+    bank.on_statement = refuse
+    app = await make_app(bank_adapters={"STRICT": bank})
+    stub = channel_to(app)
+    reply = await stub.SubmitEntry(simple_request(("STRICT", "6222020200009991", 1000)))
+    await eventually(lambda: _settled(stub, reply.case_id))
+    (order,) = (await case_of(stub, reply.case_id)).orders
+    assert (order.status, order.reason_code, order.attempts) == (station_pb2.ORDER_STATUS_UNDELIVERABLE, "RFSD", 1)
+    assert "account number format" in order.detail and len(bank.requests) == 1

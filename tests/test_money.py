@@ -79,3 +79,13 @@ def test_split_properties(total: int, weights: dict[str, int]) -> None:
 def test_split_errors(total: int, weights: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         split_largest_remainder(total, weights)
+
+
+def test_backoff_grows_exponentially_with_full_jitter_and_a_cap() -> None:
+    from stopay.domain.backoff import full_jitter_s
+
+    for attempts, ceiling in ((1, 0.5), (2, 1.0), (4, 4.0), (20, 60.0)):
+        samples = [full_jitter_s(attempts, 0.5, 60.0) for _ in range(300)]
+        assert all(0 <= s <= ceiling for s in samples)
+        assert max(samples) > ceiling * 0.8  # full jitter reaches up to the ceiling...
+        assert min(samples) < ceiling * 0.2  # ...and down to nothing

@@ -23,6 +23,7 @@ from typing import Any
 import grpc
 import pytest
 
+from bank_adapters import registry
 from bank_adapters.protocol import (
     Account,
     AnswerStatus,
@@ -485,6 +486,7 @@ def test_the_grpc_adapter_is_declared_as_an_entry_point() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     value = project["project"]["entry-points"]["stopay.bank_adapters"]["grpc"]
     assert EntryPoint("grpc", value, "stopay.bank_adapters").load() is remote.create
+    assert registry.load_factory("grpc") is remote.create  # as installed
     assert "remote/v1/*.pyi" in project["tool"]["setuptools"]["package-data"]["bank_adapters"]
 
 

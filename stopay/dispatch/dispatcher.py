@@ -19,7 +19,7 @@ import asyncpg
 import structlog
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from bank_adapters.protocol import BankAdapter
+from bank_adapters.protocol import BankAdapter, BankRefused
 from stopay.answers.apply import Answer, Settled, Traced, apply_answers
 from stopay.answers.translate import (
     freeze_outcome,
@@ -31,7 +31,7 @@ from stopay.answers.translate import (
 from stopay.domain.accounts import AccountKey
 from stopay.dispatch.banks import BankGuards, BankOpen
 from stopay.domain.backoff import full_jitter_s
-from stopay.domain.orders import GAVE_UP, NO_ADAPTER, OrderStatus, UnknownAnswer
+from stopay.domain.orders import GAVE_UP, NO_ADAPTER, REFUSED, OrderStatus, UnknownAnswer
 from stopay.store import orders as store
 from stopay.store.errors import StoreError, StoreUnavailable
 from stopay.store.notifications import Notifications
@@ -170,6 +170,14 @@ class Dispatcher:
             raise
         except BankOpen:
             return self._retry(order, f"bank {order.bank_code} is failing; its circuit breaker is open", quick=True)
+        except BankRefused as exc:
+            # The bank refused the request itself (INVALID_ARGUMENT, say): sending it again will not
+            # help. The order shows as undeliverable with the bank's words; an operator can retry it.
+            log.error("dispatch.refused", order_id=str(order.order_id), account=account, error=str(exc))
+            return Settled(order, store.Outcome(
+                order.case_id, order.order_id, OrderStatus.UNDELIVERABLE, reason_code=REFUSED,
+                detail=f"the bank refused the request: {exc}",
+            ))
         except UnknownAnswer as exc:
             return self._retry(order, f"bank answer not understood: {exc}")
         except TimeoutError:

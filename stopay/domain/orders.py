@@ -46,6 +46,7 @@ TRANSITIONS: frozenset[tuple[OrderStatus, OrderStatus]] = frozenset(
 # Reason codes of stopay's own (not a bank's).
 NO_ADAPTER = "NOAD"  # no adapter serves the bank code
 GAVE_UP = "NOAS"  # no answer before the delivery deadline
+REFUSED = "RFSD"  # the bank refused the request itself; sending it again would not help
 
 
 def can_move(current: OrderStatus, new: OrderStatus) -> bool:
