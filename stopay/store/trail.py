@@ -76,8 +76,14 @@ class TrailTransaction:
     async def lock(
         self, accounts: Sequence[dict[str, Any]], orders: Sequence[tuple[uuid.UUID, uuid.UUID, int]]
     ) -> tuple[dict[AccountKey, AccountRow], dict[uuid.UUID, LeasedOrder]]:
-        """Locks the accounts (creating rows not seen before) and the orders this owner still
-        leases with a bank request out; returns the account rows and those orders."""
+        """Locks the accounts (creating rows not seen before), the orders this owner still
+        leases with a bank request out and the audit chain heads of the batch's cases; returns the
+        account rows and those orders.
+
+        Locks are taken in this order, each kind in key order, as everywhere else (an order's
+        reschedule locks orders, then heads), so concurrent writers never deadlock."""
+        cases = sorted({uuid.UUID(str(a["case_id"])) for a in accounts}
+                       | {uuid.UUID(str(c)) for c, _, _ in orders})
         with database_errors("could not lock the trail"):
             await self._conn.execute(sql("trail_lock"), list(accounts))
             keys = [{k: str(a[k]) for k in ("case_id", "bank_code", "account_number")} for a in accounts]
@@ -87,6 +93,8 @@ class TrailTransaction:
                 [{"case_id": str(c), "order_id": str(o), "attempts": n} for c, o, n in orders],
                 self._owner,
             )
+            # The events apply() writes are of these cases: their chains' heads, in case_id order.
+            await self._conn.execute(sql("chain_lock"), cases)
         found = {}
         for r in rows:
             row = AccountRow(**dict(r))

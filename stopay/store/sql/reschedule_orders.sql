@@ -2,7 +2,7 @@
 -- started too late): the next attempt waits delay_s seconds by the database clock.
 -- $1 jsonb array of {case_id, order_id, attempts, delay_s, detail}, $2 owner, $3 actor.
 -- Only the claim that made the attempt (same attempts count) may give it back; rows are locked in
--- key order, as everywhere else.
+-- key order, as everywhere else: the orders, then the chain heads of their cases.
 WITH input AS (
     SELECT *
     FROM jsonb_to_recordset($1::jsonb) AS i(case_id uuid, order_id uuid, attempts int, delay_s float8,
@@ -14,6 +14,12 @@ WITH input AS (
     WHERE o.status IN ('queued', 'freezing', 'pending') AND o.lease_owner = $2
     ORDER BY o.case_id, o.order_id
     FOR NO KEY UPDATE OF o
+), heads AS (
+    -- The chain heads of those cases, locked in case_id order (see chain_lock.sql) once every
+    -- order is locked: a volatile function in the select list runs after the sort.
+    SELECT case_chain_lock(m.case_id) AS head
+    FROM (SELECT DISTINCT case_id FROM mine) AS m
+    ORDER BY m.case_id
 ), updated AS (
     UPDATE freeze_orders o
     SET next_attempt_at = now() + make_interval(secs => mine.delay_s),
@@ -28,5 +34,8 @@ WITH input AS (
     SELECT u.case_id, $3, 'order.retry_scheduled', u.order_id,
            jsonb_build_object('attempts', u.attempts, 'next_attempt_at', u.next_attempt_at, 'detail', u.detail)
     FROM updated u
+    -- A one-time filter, evaluated before the first event is written: every head is locked by then.
+    -- (Always true when there is anything to write.)
+    WHERE (SELECT count(*) FROM heads) > 0
 )
 SELECT case_id, order_id FROM updated
