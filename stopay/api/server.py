@@ -8,17 +8,19 @@ import asyncpg
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from stopay.api.audit import AuditServicer
 from stopay.api.gateway import BankGatewayServicer
 from stopay.api.operator import OperatorServicer
 from stopay.api.station import StationServicer
 from stopay.domain.trail import Limits
 from stopay.store.notifications import Notifications
-from stopay.v1 import gateway_pb2, gateway_pb2_grpc, operator_pb2, operator_pb2_grpc, station_pb2, station_pb2_grpc
+from stopay.v1 import audit_pb2, audit_pb2_grpc, gateway_pb2, gateway_pb2_grpc, operator_pb2, operator_pb2_grpc, station_pb2, station_pb2_grpc
 
 SERVICE_NAMES = (
     station_pb2.DESCRIPTOR.services_by_name["StationService"].full_name,
     gateway_pb2.DESCRIPTOR.services_by_name["BankGateway"].full_name,
     operator_pb2.DESCRIPTOR.services_by_name["OperatorService"].full_name,
+    audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
 )
 
 
@@ -33,6 +35,7 @@ class ApiServer:
         )
         gateway_pb2_grpc.add_BankGatewayServicer_to_server(BankGatewayServicer(pool, retry_after), self._server)
         operator_pb2_grpc.add_OperatorServiceServicer_to_server(OperatorServicer(pool), self._server)
+        audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(pool), self._server)
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         self.port = self._server.add_insecure_port(listen)

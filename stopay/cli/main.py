@@ -125,6 +125,10 @@ def _parser() -> argparse.ArgumentParser:
     bank_sim.add_argument("--listen", default="127.0.0.1:50052", help="HOST:PORT (default 127.0.0.1:50052; port 0 picks one)")
     bank_sim.add_argument("--callback", metavar="HOST:PORT", help="stopay's BankGateway, for banks in callback mode")
     bank_sim.add_argument("--port-file", type=Path, help="write the port listened on to this file once serving")
+
+    from stopay.cli import audit
+
+    audit.add_parser(commands, env, DEFAULT_SERVER)
     return parser
 
 
@@ -149,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         from stopay.cli import banksim
 
         return banksim.run(args)
+    if args.command == "audit":
+        from stopay.cli import audit
+
+        return audit.run(args)
     from stopay.cli import client
 
     return client.run(args)

@@ -1,0 +1,153 @@
+"""AuditService: read-only views for auditors and supervisors, and the verification of the log."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import grpc
+import structlog
+
+from stopay.api import convert
+from stopay.api.errors import invalid_argument
+from stopay.api.validation import Violation
+from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
+from stopay.domain.case import CaseEvent
+from stopay.store import audit, cases, reports
+from stopay.store.errors import StoreError
+from stopay.v1 import audit_pb2, audit_pb2_grpc, common_pb2, station_pb2
+
+log = structlog.get_logger(__name__)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _event(row: dict, currency: str = "CNY") -> audit_pb2.AuditEvent:
+    event = CaseEvent(row["seq"], row["at"], row["actor"], row["kind"], row["order_id"], row["detail"])
+    return audit_pb2.AuditEvent(
+        case_id=str(row["case_id"]), seq=row["seq"], at=convert.timestamp(row["at"]), actor=row["actor"],
+        kind=row["kind"], order_id=str(row["order_id"]) if row["order_id"] else "",
+        detail_json=json.dumps(row["detail"], ensure_ascii=False, sort_keys=True),
+        summary=convert.event_message(event, currency).summary,
+        hash=bytes(row["hash"]).hex() if row.get("hash") else "",
+        prev_hash=bytes(row["prev_hash"]).hex() if row.get("prev_hash") else "",
+    )
+
+
+def _period(request, context) -> tuple[datetime, datetime] | list[Violation]:  # type: ignore[no-untyped-def]
+    since = request.since.ToDatetime(tzinfo=UTC) if request.HasField("since") else EPOCH
+    until = request.until.ToDatetime(tzinfo=UTC) if request.HasField("until") else datetime.now(UTC)
+    if until <= since:
+        return [Violation("until", "must be later than since")]
+    return since, until
+
+
+class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def GetCaseTrail(self, request: station_pb2.GetCaseRequest, context: grpc.aio.ServicerContext) -> audit_pb2.CaseTrail:
+        try:
+            case_id = uuid.UUID(request.case_id)
+        except ValueError:
+            await context.abort_with_status(invalid_argument([Violation("case_id", "must be a case id (a UUID)")]))
+            raise
+        case = await self._store(cases.get_case(self._pool, case_id), context)
+        if case is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no case {case_id}")
+        rows = [r async for r in reports.events(self._pool, EPOCH, datetime.now(UTC), case_id)]
+        timings = [
+            audit_pb2.HoldTiming(
+                order_id=str(o.order_id), level=o.level,
+                account=common_pb2.AccountRef(bank_code=o.bank_code, number=o.account_number, holder_name=o.holder_name),
+                held_minor=o.held_minor,
+                entry_to_hold_ms=int((o.resolved_at - case.created_at).total_seconds() * 1000),
+            )
+            for o in case.orders
+            if o.kind == "freeze" and o.held_minor > 0 and o.resolved_at is not None
+        ]
+        return audit_pb2.CaseTrail(case=convert.case_message(case), timeline=[_event(r, case.currency) for r in rows],
+                                   timings=timings)
+
+    async def GetAccountHistory(
+        self, request: audit_pb2.AccountHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> audit_pb2.AccountHistory:
+        violations = []
+        if not BANK_CODE.fullmatch(request.bank_code):
+            violations.append(Violation("bank_code", "must be 2 to 11 characters of A-Z and 0-9, starting with a letter"))
+        if not ACCOUNT_NUMBER.fullmatch(request.number):
+            violations.append(Violation("number", "must be 6 to 34 characters of 0-9 and A-Z"))
+        if violations:
+            await context.abort_with_status(invalid_argument(violations))
+        rows = await self._store(reports.account_orders(self._pool, request.bank_code, request.number), context)
+        return audit_pb2.AccountHistory(
+            account=common_pb2.AccountRef(bank_code=request.bank_code, number=request.number),
+            orders=[
+                audit_pb2.AccountOrder(
+                    case_id=str(r["case_id"]), order_id=str(r["order_id"]), kind=convert.ORDER_KIND[r["kind"]],
+                    level=r["level"], status=convert.ORDER_STATUS[convert.OrderStatus(r["status"])],
+                    requested_minor=r["requested_minor"], held_minor=r["held_minor"],
+                    released_minor=r["released_minor"], reason_code=r["reason_code"],
+                    created_at=convert.timestamp(r["created_at"]), resolved_at=convert.timestamp(r["resolved_at"]),
+                    station_id=r["station_id"], report_no=r["report_no"], victim_name=r["victim_name"],
+                )
+                for r in rows
+            ],
+        )
+
+    async def GetReport(self, request: audit_pb2.ReportRequest, context: grpc.aio.ServicerContext) -> audit_pb2.Report:
+        period = _period(request, context)
+        if isinstance(period, list):
+            await context.abort_with_status(invalid_argument(period))
+        since, until = period  # type: ignore[misc]
+        t = await self._store(
+            reports.totals(self._pool, since, until, request.station_id or None, request.bank_code or None), context
+        )
+        return audit_pb2.Report(
+            cases=t.cases, reported_minor=t.reported_minor, held_minor=t.held_minor, returned_minor=0,
+            exited_minor=t.exited_minor, orders=t.orders, holds=t.holds,
+            p50_ms=round(t.p50_ms or 0), p90_ms=round(t.p90_ms or 0), p99_ms=round(t.p99_ms or 0),
+        )
+
+    async def VerifyLog(self, request: audit_pb2.VerifyLogRequest, context: grpc.aio.ServicerContext) -> audit_pb2.VerifyLogResponse:
+        result = await self._store(audit.verify(self._pool), context)
+        return verify_message(result)
+
+    async def ExportEvents(
+        self, request: audit_pb2.ExportEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[audit_pb2.AuditEvent]:
+        period = _period(request, context)
+        violations = period if isinstance(period, list) else []
+        case_id = None
+        if request.case_id:
+            try:
+                case_id = uuid.UUID(request.case_id)
+            except ValueError:
+                violations.append(Violation("case_id", "must be a case id (a UUID)"))
+        if violations:
+            await context.abort_with_status(invalid_argument(violations))
+        since, until = period  # type: ignore[misc]
+        try:
+            async for row in reports.events(self._pool, since, until, case_id):
+                yield _event(row)
+        except StoreError as exc:
+            log.error("audit.export_failed", error=str(exc))
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; try again")
+
+    async def _store(self, call, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        try:
+            return await call
+        except StoreError as exc:
+            log.error("store.failed", error=str(exc))
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; try again")
+
+
+def verify_message(result) -> audit_pb2.VerifyLogResponse:  # type: ignore[no-untyped-def]
+    """The verification report as a message (also used offline by ``stopay audit verify --dsn``)."""
+    return audit_pb2.VerifyLogResponse(
+        ok=result.ok, events=result.events, cases=result.cases, root_hash=result.root_hash,
+        breaks=[audit_pb2.ChainBreak(case_id=str(b.case_id), seq=b.seq, problem=f"{b.kind}: {b.detail}")
+                for b in result.breaks],
+    )

@@ -1,0 +1,239 @@
+"""``stopay audit``: for auditors and supervisors. Tables for people (rich), ``--json`` for programs,
+pictures and exports to ``--output`` (standard output when absent)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import sys
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+import grpc
+from google.protobuf import json_format
+from google.protobuf.timestamp_pb2 import Timestamp
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from stopay.cli.client import describe_error, to_json
+from stopay.cli.render import status_name
+from stopay.domain.money import format_minor
+from stopay.v1 import audit_pb2, audit_pb2_grpc, station_pb2
+
+
+def add_parser(commands: Any, env: Any, default_server: str) -> None:
+    audit = commands.add_parser("audit", help="auditors: trails, accounts, reports, the event log")
+    actions = audit.add_subparsers(dest="action", required=True)
+    case = actions.add_parser("case", help="a case's money trail, per-level totals and timeline")
+    case.add_argument("case_id")
+    case.add_argument("--format", choices=("text", "svg", "dot"), default="text",
+                      help="text (default), or a picture of the trail as svg or dot")
+    account = actions.add_parser("account", help="every case and order that touched an account")
+    account.add_argument("account", metavar="BANK:NUMBER")
+    report = actions.add_parser("report", help="totals and entry-to-hold percentiles over a period")
+    report.add_argument("--since", type=_instant, required=True, help="ISO 8601, e.g. 2026-11-01T00:00:00+08:00")
+    report.add_argument("--until", type=_instant, required=True)
+    report.add_argument("--station", default="")
+    report.add_argument("--bank", default="")
+    verify = actions.add_parser("verify", help="recompute the hash chains; exit 1 and name the first broken event")
+    verify.add_argument("--dsn", default=None, help="check the database directly (offline forensics)")
+    export = actions.add_parser("export", help="the event log, as JSON lines or CSV")
+    export.add_argument("--since", type=_instant, default=None)
+    export.add_argument("--until", type=_instant, default=None)
+    export.add_argument("--case", default="")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    for sub in (case, account, report, verify, export):
+        sub.add_argument("--server", default=env("SERVER", default_server), help="HOST:PORT of stopay")
+        sub.add_argument("--output", default=None, help="write here instead of standard output")
+        if sub is not export:
+            sub.add_argument("--json", action="store_true", help="output for programs")
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. +08:00")
+    return value
+
+
+def _ts(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(value.astimezone(UTC))
+    return ts
+
+
+@contextmanager
+def _output(path: str | None) -> Iterator[TextIO]:
+    if path is None:
+        yield sys.stdout
+    else:
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+
+
+def _console(out: TextIO) -> Console:
+    return Console(file=out, width=140, highlight=False, soft_wrap=False)
+
+
+def _money(amount: int) -> str:
+    return format_minor(amount)
+
+
+def case_text(trail: audit_pb2.CaseTrail, out: TextIO) -> None:
+    case = trail.case
+    console = _console(out)
+    console.print(f"[bold]case {case.case_id}[/]  station {case.station_id}  report {case.report_no}  "
+                  f"victim {case.victim_name}  ({'settled' if case.settled else 'in progress'})")
+    console.print(f"reported {_money(case.reported_minor)}   held {_money(case.held_minor)}   "
+                  f"exited {_money(case.exited_minor)}   unresolved {_money(case.unresolved_minor)}   "
+                  f"rule {case.rule}, depth {case.max_depth}, min {_money(case.min_amount)}")
+    levels = Table(title="per level")
+    for column in ("level", "traced", "held", "exited", "orders"):
+        levels.add_column(column, justify="right")
+    for t in case.levels:
+        levels.add_row(str(t.level), _money(t.traced_minor), _money(t.held_minor), _money(t.exited_minor), str(t.orders))
+    console.print(levels)
+    tree = Tree("[bold]money trail[/]")
+    nodes: dict[str, Tree] = {}
+    for order in case.orders:
+        parent = nodes.get(order.parent_order_id, tree)
+        held = order.held_minor - order.released_minor
+        label = (f"L{order.level} {order.account.bank_code}:{order.account.number} {order.account.holder_name}  "
+                 f"{status_name(order.status)}  held {_money(held)}")
+        nodes[order.order_id] = parent.add(f"[green]{label}[/]" if held > 0 else label)
+    for flow in case.exits:
+        tree.add(f"[red]exit {flow.kind} {_money(flow.amount_minor)} from {flow.account.bank_code}:"
+                 f"{flow.account.number} (L{flow.level})[/]")
+    console.print(tree)
+    timings = Table(title="time from entry to hold")
+    for column in ("level", "account", "held", "seconds"):
+        timings.add_column(column)
+    for t in trail.timings:
+        timings.add_row(str(t.level), f"{t.account.bank_code}:{t.account.number}", _money(t.held_minor),
+                        f"{t.entry_to_hold_ms / 1000:.3f}")
+    console.print(timings)
+    timeline = Table(title="timeline")
+    for column in ("seq", "at (UTC)", "actor", "what"):
+        timeline.add_column(column)
+    for e in trail.timeline:
+        timeline.add_row(str(e.seq), e.at.ToDatetime().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], e.actor, e.summary)
+    console.print(timeline)
+
+
+async def _run(args: argparse.Namespace) -> int:
+    if args.action == "verify" and args.dsn:
+        return await _verify_offline(args)
+    async with grpc.aio.insecure_channel(args.server) as channel:
+        stub = audit_pb2_grpc.AuditServiceStub(channel)
+        with _output(args.output) as out:
+            if args.action == "case":
+                trail = await stub.GetCaseTrail(station_pb2.GetCaseRequest(case_id=args.case_id))
+                if args.format in ("svg", "dot"):
+                    from stopay.cli import picture
+
+                    out.write(picture.to_svg(trail.case) if args.format == "svg" else picture.to_dot(trail.case))
+                elif args.json:
+                    print(to_json(trail), file=out)
+                else:
+                    case_text(trail, out)
+            elif args.action == "account":
+                bank, _, number = args.account.partition(":")
+                history = await stub.GetAccountHistory(audit_pb2.AccountHistoryRequest(bank_code=bank, number=number))
+                print(to_json(history), file=out) if args.json else _account_table(history, out)
+            elif args.action == "report":
+                report = await stub.GetReport(audit_pb2.ReportRequest(
+                    since=_ts(args.since), until=_ts(args.until), station_id=args.station, bank_code=args.bank))
+                print(to_json(report), file=out) if args.json else _report_table(report, out)
+            elif args.action == "verify":
+                result = await stub.VerifyLog(audit_pb2.VerifyLogRequest())
+                return _verify_out(result, args, out)
+            else:
+                await _export(stub, args, out)
+    return 0
+
+
+def _account_table(history: audit_pb2.AccountHistory, out: TextIO) -> None:
+    table = Table(title=f"{history.account.bank_code}:{history.account.number}")
+    for column in ("case", "station", "report", "victim", "level", "kind", "status", "requested", "held", "released"):
+        table.add_column(column)
+    for o in history.orders:
+        table.add_row(o.case_id, o.station_id, o.report_no, o.victim_name, str(o.level),
+                      station_pb2.OrderKind.Name(o.kind).removeprefix("ORDER_KIND_").lower(), status_name(o.status),
+                      _money(o.requested_minor), _money(o.held_minor), _money(o.released_minor))
+    _console(out).print(table)
+
+
+def _report_table(report: audit_pb2.Report, out: TextIO) -> None:
+    table = Table(title="report")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for name, value in (("cases", str(report.cases)), ("reported", _money(report.reported_minor)),
+                        ("held", _money(report.held_minor)), ("returned", _money(report.returned_minor)),
+                        ("exited", _money(report.exited_minor)), ("orders", str(report.orders)),
+                        ("holds", str(report.holds)), ("entry to hold p50", f"{report.p50_ms / 1000:.3f} s"),
+                        ("entry to hold p90", f"{report.p90_ms / 1000:.3f} s"),
+                        ("entry to hold p99", f"{report.p99_ms / 1000:.3f} s")):
+        table.add_row(name, value)
+    _console(out).print(table)
+
+
+def _verify_out(result: audit_pb2.VerifyLogResponse, args: argparse.Namespace, out: TextIO) -> int:
+    if args.json:
+        print(to_json(result), file=out)
+    elif result.ok:
+        print(f"ok: {result.events} events in {result.cases} case chains verified; root hash {result.root_hash}", file=out)
+    else:
+        print(f"BROKEN: {len(result.breaks)} case chain(s) do not verify; root hash {result.root_hash}", file=out)
+        for b in result.breaks:
+            print(f"  case {b.case_id} event {b.seq}: {b.problem}", file=out)
+    return 0 if result.ok else 1
+
+
+async def _verify_offline(args: argparse.Namespace) -> int:
+    from stopay.api.audit import verify_message
+    from stopay.store import audit
+    from stopay.store.database import open_pool
+
+    pool = await open_pool(args.dsn, min_size=1, max_size=2, run_migrations=False)
+    try:
+        result = verify_message(await audit.verify(pool))
+    finally:
+        await pool.close()
+    with _output(args.output) as out:
+        return _verify_out(result, args, out)
+
+
+async def _export(stub: audit_pb2_grpc.AuditServiceStub, args: argparse.Namespace, out: TextIO) -> None:
+    request = audit_pb2.ExportEventsRequest(since=_ts(args.since), until=_ts(args.until), case_id=args.case)
+    fields = ["case_id", "seq", "at", "actor", "kind", "order_id", "summary", "detail_json", "prev_hash", "hash"]
+    writer = csv.DictWriter(out, fieldnames=fields) if args.format == "csv" else None
+    if writer:
+        writer.writeheader()
+    async for event in stub.ExportEvents(request):
+        row = json_format.MessageToDict(event, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+        if writer:
+            writer.writerow({k: row.get(k, "") for k in fields})
+        else:
+            out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_run(args))
+    except grpc.aio.AioRpcError as exc:
+        print(describe_error(exc), file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"stopay audit: {exc}", file=sys.stderr)
+        return 2
+

@@ -1,0 +1,27 @@
+-- Totals over the cases accepted in [$1, $2), optionally of one station ($3) and counting only
+-- orders at one bank ($4), with the time from an entry's acceptance to each hold (database clock).
+WITH picked AS (
+    SELECT c.case_id, c.reported_minor, c.created_at
+    FROM cases c
+    WHERE c.created_at >= $1 AND c.created_at < $2
+      AND ($3::text IS NULL OR c.station_id = $3)
+), orders AS (
+    SELECT o.*, p.created_at AS case_created_at
+    FROM freeze_orders o
+    JOIN picked p ON p.case_id = o.case_id
+    WHERE $4::text IS NULL OR o.bank_code = $4
+), holds AS (
+    SELECT extract(epoch FROM o.resolved_at - o.case_created_at) * 1000 AS ms
+    FROM orders o
+    WHERE o.kind = 'freeze' AND o.held_minor > 0
+)
+SELECT (SELECT count(*) FROM picked)::int AS cases,
+       (SELECT coalesce(sum(reported_minor), 0) FROM picked)::bigint AS reported_minor,
+       (SELECT coalesce(sum(held_minor - released_minor), 0) FROM orders)::bigint AS held_minor,
+       (SELECT coalesce(sum(x.amount_minor), 0) FROM trail_exits x JOIN picked p ON p.case_id = x.case_id
+         WHERE $4::text IS NULL OR x.bank_code = $4)::bigint AS exited_minor,
+       (SELECT count(*) FROM orders)::int AS orders,
+       (SELECT count(*) FROM holds)::int AS holds,
+       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FROM holds) AS p50_ms,
+       (SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY ms) FROM holds) AS p90_ms,
+       (SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) FROM holds) AS p99_ms
