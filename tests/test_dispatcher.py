@@ -73,3 +73,43 @@ async def test_a_request_the_bank_refuses_is_not_sent_again(make_app, channel_to
     (order,) = (await case_of(stub, reply.case_id)).orders
     assert (order.status, order.reason_code, order.attempts) == (station_pb2.ORDER_STATUS_UNDELIVERABLE, "RFSD", 1)
     assert "account number format" in order.detail and len(bank.requests) == 1
+
+
+async def test_a_small_in_flight_limit_never_stalls_the_claims(make_app, channel_to) -> None:
+    from stopay.dispatch.dispatcher import DispatchSettings
+
+    bank = FakeBank({"ONE"})
+    app = await make_app(bank_adapters={"ONE": bank}, dispatch=DispatchSettings(
+        poll_s=5.0, max_in_flight=2, batch_size=2, retry_base_s=0.05, retry_cap_s=0.3))
+    stub = channel_to(app)
+    replies = [await stub.SubmitEntry(simple_request(("ONE", f"62220202000099{n:02d}", 100 + n))) for n in range(12)]
+    for reply in replies:
+        await eventually(lambda: _settled(stub, reply.case_id), timeout_s=20)
+
+
+async def test_a_freeze_that_may_have_been_applied_is_never_given_up(make_app, channel_to) -> None:
+    import asyncio
+
+    from bank_adapters.protocol import BankUnavailable
+    from stopay.dispatch.dispatcher import DispatchSettings
+
+    bank = FakeBank({"FLAKY"})
+    down = True
+
+    def freeze(request):
+        if down:
+            raise BankUnavailable("timed out after sending")  # the bank may or may not have held it
+        return FreezeAnswer(AnswerStatus.ACCR, held_minor=request.amount_minor)
+
+    bank.on_freeze = freeze
+    app = await make_app(bank_adapters={"FLAKY": bank}, dispatch=DispatchSettings(
+        poll_s=0.1, retry_base_s=0.05, retry_cap_s=0.2, delivery_deadline_s=0.5, breaker_threshold=1000))
+    stub = channel_to(app)
+    reply = await stub.SubmitEntry(simple_request(("FLAKY", "6222020200008881", 4000)))
+    await asyncio.sleep(1.5)  # well past the delivery deadline
+    (order,) = (await case_of(stub, reply.case_id)).orders
+    assert order.status == station_pb2.ORDER_STATUS_FREEZING and order.attempts > 3
+    down = False
+    await eventually(lambda: _settled(stub, reply.case_id))
+    (order,) = (await case_of(stub, reply.case_id)).orders
+    assert (order.status, order.held_minor) == (station_pb2.ORDER_STATUS_HELD, 4000)

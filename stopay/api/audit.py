@@ -29,7 +29,8 @@ def _event(row: dict, currency: str = "CNY") -> audit_pb2.AuditEvent:
     return audit_pb2.AuditEvent(
         case_id=str(row["case_id"]), seq=row["seq"], at=convert.timestamp(row["at"]), actor=row["actor"],
         kind=row["kind"], order_id=str(row["order_id"]) if row["order_id"] else "",
-        detail_json=json.dumps(row["detail"], ensure_ascii=False, sort_keys=True),
+        detail_json=row["detail_text"],
+        chain_pos=row["chain_pos"],
         summary=convert.event_message(event, currency).summary,
         hash=bytes(row["hash"]).hex() if row.get("hash") else "",
         prev_hash=bytes(row["prev_hash"]).hex() if row.get("prev_hash") else "",

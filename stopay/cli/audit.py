@@ -215,7 +215,8 @@ async def _verify_offline(args: argparse.Namespace) -> int:
 
 async def _export(stub: audit_pb2_grpc.AuditServiceStub, args: argparse.Namespace, out: TextIO) -> None:
     request = audit_pb2.ExportEventsRequest(since=_ts(args.since), until=_ts(args.until), case_id=args.case)
-    fields = ["case_id", "seq", "at", "actor", "kind", "order_id", "summary", "detail_json", "prev_hash", "hash"]
+    fields = ["case_id", "chain_pos", "seq", "at", "actor", "kind", "order_id", "summary", "detail_json",
+              "prev_hash", "hash"]
     writer = csv.DictWriter(out, fieldnames=fields) if args.format == "csv" else None
     if writer:
         writer.writeheader()

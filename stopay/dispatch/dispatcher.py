@@ -149,6 +149,8 @@ class Dispatcher:
         adapter = self._adapters.get(order.bank_code)
         if adapter is None:
             log.warning("dispatch.no_adapter", order_id=str(order.order_id), account=account)
+            if not _nothing_can_be_held(order):
+                return self._retry_later(order, f"no adapter serves bank {order.bank_code} any more")
             return Settled(order, store.Outcome(
                 order.case_id, order.order_id, OrderStatus.UNDELIVERABLE,
                 reason_code=NO_ADAPTER, detail=f"no adapter serves bank {order.bank_code}",
@@ -156,16 +158,21 @@ class Dispatcher:
         timeout = self._settings.send_timeout_s
         result: Answer
         try:
+            # Only the bank's availability passes through the breaker; making sense of its answer
+            # happens after, so a nonsensical answer neither counts as a failure nor as a success.
             async with self._guards.call(order.bank_code):
                 if order.kind == "release":
-                    released = await asyncio.wait_for(adapter.release(release_request(order)), timeout)
-                    result = Settled(order, release_outcome(order, released))
+                    reply: object = await asyncio.wait_for(adapter.release(release_request(order)), timeout)
                 elif order.status == "queued":
-                    statement = await asyncio.wait_for(adapter.statement(statement_request(order)), timeout)
-                    result = Traced(order, statement)
+                    reply = await asyncio.wait_for(adapter.statement(statement_request(order)), timeout)
                 else:  # freezing, or pending: asking again under the same key is the status query
-                    answer = await asyncio.wait_for(adapter.freeze(freeze_request(order)), timeout)
-                    result = Settled(order, freeze_outcome(order, answer, self._settings.pending_recheck_s))
+                    reply = await asyncio.wait_for(adapter.freeze(freeze_request(order)), timeout)
+            if order.kind == "release":
+                result = Settled(order, release_outcome(order, reply))  # type: ignore[arg-type]
+            elif order.status == "queued":
+                result = Traced(order, reply)  # type: ignore[arg-type]
+            else:
+                result = Settled(order, freeze_outcome(order, reply, self._settings.pending_recheck_s))  # type: ignore[arg-type]
         except asyncio.CancelledError:
             raise
         except BankOpen:
@@ -173,7 +180,10 @@ class Dispatcher:
         except BankRefused as exc:
             # The bank refused the request itself (INVALID_ARGUMENT, say): sending it again will not
             # help. The order shows as undeliverable with the bank's words; an operator can retry it.
+            # A status query of a pending freeze is not given up so: the bank is still deciding.
             log.error("dispatch.refused", order_id=str(order.order_id), account=account, error=str(exc))
+            if order.status == "pending":
+                return self._retry_later(order, f"the bank refused the status query: {exc}")
             return Settled(order, store.Outcome(
                 order.case_id, order.order_id, OrderStatus.UNDELIVERABLE, reason_code=REFUSED,
                 detail=f"the bank refused the request: {exc}",
@@ -194,7 +204,10 @@ class Dispatcher:
         return result
 
     def _retry(self, order: store.ClaimedOrder, detail: str, quick: bool = False) -> store.Retry | Settled:
-        if order.expired and order.status != "pending" and not quick:
+        # Only an order that cannot have moved money is given up at the deadline: a freeze that
+        # timed out, or a release, may have been applied by the bank, and is asked again forever
+        # under the same key (its answer, or a callback, then settles it).
+        if order.expired and _nothing_can_be_held(order) and not quick:
             log.error("dispatch.gave_up", order_id=str(order.order_id), attempts=order.attempts, detail=detail)
             return Settled(order, store.Outcome(
                 order.case_id, order.order_id, OrderStatus.UNDELIVERABLE, reason_code=GAVE_UP,
@@ -239,6 +252,7 @@ class Dispatcher:
                 for item in batch:
                     self._leased.discard(_claim_of(item))
                     self._results.task_done()
+                self._room.set()  # recorded claims no longer count against max_in_flight
 
     async def _record(self, batch: list[Answer | store.Retry]) -> None:
         answers = [r for r in batch if isinstance(r, Traced | Settled)]
@@ -280,3 +294,8 @@ def _claim_of(item: Answer | store.Retry) -> tuple[uuid.UUID, uuid.UUID, int]:
     if isinstance(item, store.Retry):
         return (item.case_id, item.order_id, item.attempts)
     return (item.order.case_id, item.order.order_id, item.order.attempts)
+
+
+def _nothing_can_be_held(order: store.ClaimedOrder) -> bool:
+    """A freeze order still asking for its statement: no bank request of it can have moved money."""
+    return order.kind == "freeze" and order.status == "queued"

@@ -384,17 +384,20 @@ class AuditEvent(_message.Message):
     SUMMARY_FIELD_NUMBER: _builtins.int
     HASH_FIELD_NUMBER: _builtins.int
     PREV_HASH_FIELD_NUMBER: _builtins.int
+    CHAIN_POS_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     seq: _builtins.int
     actor: _builtins.str
     kind: _builtins.str
     order_id: _builtins.str
     detail_json: _builtins.str
-    """The event's detail as JSON text."""
+    """The event's detail as JSON text, exactly as stored and hashed (jsonb's canonical text form)."""
     summary: _builtins.str
     hash: _builtins.str
     """Hex SHA-256 of the event and of the one before it in its case's chain."""
     prev_hash: _builtins.str
+    chain_pos: _builtins.int
+    """The event's position in its case's chain (1, 2, ...), part of what is hashed."""
     @_builtins.property
     def at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -410,10 +413,11 @@ class AuditEvent(_message.Message):
         summary: _builtins.str = ...,
         hash: _builtins.str = ...,
         prev_hash: _builtins.str = ...,
+        chain_pos: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "at", b"at", "case_id", b"case_id", "detail_json", b"detail_json", "hash", b"hash", "kind", b"kind", "order_id", b"order_id", "prev_hash", b"prev_hash", "seq", b"seq", "summary", b"summary"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "at", b"at", "case_id", b"case_id", "chain_pos", b"chain_pos", "detail_json", b"detail_json", "hash", b"hash", "kind", b"kind", "order_id", b"order_id", "prev_hash", b"prev_hash", "seq", b"seq", "summary", b"summary"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -9,3 +9,5 @@ CREATE INDEX freeze_orders_by_order_id ON freeze_orders (order_id);
 
 -- An operator's retry is a new order for the same account and money; it names the order it retries.
 ALTER TABLE freeze_orders ADD COLUMN retry_of uuid;
+-- An order is retried at most once (its retry may be retried in turn).
+CREATE UNIQUE INDEX freeze_orders_one_retry ON freeze_orders (case_id, retry_of) WHERE retry_of IS NOT NULL;

@@ -120,6 +120,8 @@ BEGIN
     head := case_chain_lock(NEW.case_id);
     -- Taken under the head lock: along a chain, seq grows in the order the events commit.
     NEW.seq := nextval(pg_get_serial_sequence('case_events', 'seq'));
+    -- Stamped after the lock too, so that within a case time order is chain order.
+    NEW.at := clock_timestamp();
     NEW.chain_pos := head.events + 1;
     NEW.prev_hash := head.hash;
     NEW.hash := case_event_hash(NEW.prev_hash, NEW.case_id, NEW.chain_pos, NEW.seq, NEW.at, NEW.actor,
@@ -152,3 +154,6 @@ CREATE TRIGGER case_chain_heads_guard BEFORE INSERT OR UPDATE OR DELETE ON case_
     FOR EACH ROW EXECUTE FUNCTION case_chain_heads_guard();
 CREATE TRIGGER case_chain_heads_no_truncate BEFORE TRUNCATE ON case_chain_heads
     FOR EACH STATEMENT EXECUTE FUNCTION case_chain_heads_guard();
+
+-- Exports and reports select events by time.
+CREATE INDEX case_events_by_time ON case_events (at);

@@ -6,7 +6,7 @@ WITH picked AS (
     WHERE c.created_at >= $1 AND c.created_at < $2
       AND ($3::text IS NULL OR c.station_id = $3)
 ), orders AS (
-    SELECT o.*, p.created_at AS case_created_at
+    SELECT o.kind, o.held_minor, o.released_minor, o.resolved_at, p.created_at AS case_created_at
     FROM freeze_orders o
     JOIN picked p ON p.case_id = o.case_id
     WHERE $4::text IS NULL OR o.bank_code = $4
@@ -14,6 +14,10 @@ WITH picked AS (
     SELECT extract(epoch FROM o.resolved_at - o.case_created_at) * 1000 AS ms
     FROM orders o
     WHERE o.kind = 'freeze' AND o.held_minor > 0
+), percentiles AS (
+    SELECT count(*)::int AS holds,
+           percentile_cont(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP (ORDER BY ms) AS p
+    FROM holds
 )
 SELECT (SELECT count(*) FROM picked)::int AS cases,
        (SELECT coalesce(sum(reported_minor), 0) FROM picked)::bigint AS reported_minor,
@@ -21,7 +25,5 @@ SELECT (SELECT count(*) FROM picked)::int AS cases,
        (SELECT coalesce(sum(x.amount_minor), 0) FROM trail_exits x JOIN picked p ON p.case_id = x.case_id
          WHERE $4::text IS NULL OR x.bank_code = $4)::bigint AS exited_minor,
        (SELECT count(*) FROM orders)::int AS orders,
-       (SELECT count(*) FROM holds)::int AS holds,
-       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FROM holds) AS p50_ms,
-       (SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY ms) FROM holds) AS p90_ms,
-       (SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) FROM holds) AS p99_ms
+       percentiles.holds, percentiles.p[1] AS p50_ms, percentiles.p[2] AS p90_ms, percentiles.p[3] AS p99_ms
+FROM percentiles

@@ -11,6 +11,7 @@ WITH failed AS (
     SELECT f.case_id, $2, f.parent_order_id, f.kind, f.level, f.bank_code, f.account_number,
            f.holder_name, f.currency, f.requested_minor, f.incoming, f.idempotency_key, f.order_id
     FROM failed f
+    ON CONFLICT DO NOTHING
     RETURNING case_id, order_id
 ), events AS (
     INSERT INTO case_events (case_id, actor, kind, order_id, detail)
