@@ -106,3 +106,19 @@ async def test_verify_names_an_edited_event_and_exports_carry_the_chain(make_app
         broken = await stopay("audit", "verify", *args)
         assert broken.returncode == 1, broken.stdout + broken.stderr
         assert f"case {case_id} event {victim['seq']}" in broken.stdout
+
+
+async def test_verify_offline_on_a_database_that_is_not_stopays_fails_plainly(server_dsn) -> None:
+    import uuid as _uuid
+
+    from stopay.store.embedded import with_database
+
+    name = f"not_stopay_{_uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        result = await stopay("audit", "verify", "--dsn", with_database(server_dsn, name))
+        assert result.returncode == 2 and "Traceback" not in result.stderr and "could not verify" in result.stderr
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()

@@ -125,6 +125,8 @@ def _summary(event: CaseEvent, currency: str) -> str:
                 f"{detail.get('exits', 0)} exit(s)")
     if event.kind == "order.followed":
         return f"following {money('traced_minor')} to {detail.get('bank_code')} (level {detail.get('level')})"
+    if event.kind == "order.retried":
+        return f"retried by an operator (retry of order {detail.get('retry_of')})"
     if event.kind == "release.queued":
         return (f"giving back {money('amount_minor')} held in excess at {detail.get('bank_code')} "
                 f"(the victim's money there is {money('left_minor')})")

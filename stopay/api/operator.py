@@ -39,7 +39,8 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
         if created is None:
             await context.abort(
                 grpc.StatusCode.FAILED_PRECONDITION,
-                f"order {order_id} is not a freeze order that could not be delivered; nothing to retry",
+                f"order {order_id} is not an undeliverable freeze order that has not been retried already;"
+                " nothing to retry",
             )
         assert created is not None
         log.info("operator.retry", order_id=str(order_id), new_order_id=str(created[1]))

@@ -8,9 +8,9 @@ import asyncio
 import csv
 import json
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from collections.abc import Iterator
 from typing import Any, TextIO
 
 import grpc
@@ -23,6 +23,7 @@ from rich.tree import Tree
 from stopay.cli.client import describe_error, to_json
 from stopay.cli.render import status_name
 from stopay.domain.money import format_minor
+from stopay.store.errors import StoreError, database_errors
 from stopay.v1 import audit_pb2, audit_pb2_grpc, station_pb2
 
 
@@ -206,7 +207,8 @@ async def _verify_offline(args: argparse.Namespace) -> int:
 
     pool = await open_pool(args.dsn, min_size=1, max_size=2, run_migrations=False)
     try:
-        result = verify_message(await audit.verify(pool))
+        with database_errors("could not verify the event log (is this a stopay database?)"):
+            result = verify_message(await audit.verify(pool))
     finally:
         await pool.close()
     with _output(args.output) as out:
@@ -234,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
     except grpc.aio.AioRpcError as exc:
         print(describe_error(exc), file=sys.stderr)
         return 2
-    except OSError as exc:
+    except (OSError, StoreError) as exc:
         print(f"stopay audit: {exc}", file=sys.stderr)
         return 2
 

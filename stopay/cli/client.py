@@ -24,7 +24,11 @@ def read_entry(path: Path) -> station_pb2.SubmitEntryRequest:
 
 
 def to_json(message: object, *, compact: bool = False) -> str:
-    text = json_format.MessageToJson(message, preserving_proto_field_name=True, ensure_ascii=False)  # type: ignore[arg-type]
+    # Every field, zero values too: a program reading "ok" or "held_minor" should find it.
+    text = json_format.MessageToJson(
+        message, preserving_proto_field_name=True, ensure_ascii=False,  # type: ignore[arg-type]
+        always_print_fields_with_no_presence=True,
+    )
     return json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":")) if compact else text
 
 

@@ -26,8 +26,9 @@
 -- prev_hash and hash, and moves the head on. The head lock serializes the writers of one case, so a
 -- chain never forks; (case_id, chain_pos) is unique besides. A transaction that writes events of
 -- several cases locks their heads first, in case_id order (store/sql/chain_lock.sql,
--- reschedule_orders.sql), so writers never deadlock. `at` is fixed before the trigger runs
--- (clock_timestamp() by default), so the hash covers it.
+-- reschedule_orders.sql), so writers never deadlock. The trigger stamps `at` with the database
+-- clock after taking the lock (whatever the writer gave), so within a case time order is chain
+-- order, and the hash covers it.
 --
 -- Events written before this migration are chained here in (case_id, seq) order.
 
