@@ -1,0 +1,67 @@
+"""Per-bank circuit breakers: open after failures in a row, one trial at a time when half-open."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bank_adapters.protocol import BankRefused, BankUnavailable
+from stopay.dispatch.banks import BankGuards, BankOpen
+
+
+async def fail(guards: BankGuards, bank: str, error: Exception) -> None:
+    with pytest.raises(type(error)):
+        async with guards.call(bank):
+            raise error
+
+
+async def test_a_failing_bank_opens_then_lets_one_trial_through() -> None:
+    guards = BankGuards(threshold=2, open_s=0.2, concurrency=8)
+    await fail(guards, "ICBC", BankUnavailable("down"))
+    assert await guards.open_banks() == []
+    await fail(guards, "ICBC", BankUnavailable("down"))
+    assert await guards.open_banks() == ["ICBC"]
+    with pytest.raises(BankOpen):
+        async with guards.call("ICBC"):
+            pass
+    async with guards.call("ABC"):  # other banks are not affected
+        pass
+
+    await asyncio.sleep(0.25)
+    assert await guards.open_banks() == []  # due for a trial
+    release = asyncio.Event()
+    entered = []
+
+    async def attempt(n: int) -> str:
+        try:
+            async with guards.call("ICBC"):
+                entered.append(n)
+                await release.wait()
+                raise BankUnavailable("still down")
+        except BankOpen:
+            return "refused"
+        except BankUnavailable:
+            return "tried"
+
+    tasks = [asyncio.create_task(attempt(n)) for n in range(5)]
+    await asyncio.sleep(0.05)
+    assert len(entered) == 1 and await guards.open_banks() == ["ICBC"]  # the trial is out
+    release.set()
+    results = await asyncio.gather(*tasks)
+    assert sorted(results) == ["refused"] * 4 + ["tried"]
+    assert await guards.open_banks() == ["ICBC"]  # the failed trial opened it again
+
+    await asyncio.sleep(0.25)
+    async with guards.call("ICBC"):  # a successful trial closes it
+        pass
+    async with guards.call("ICBC"):
+        pass
+    assert await guards.open_banks() == []
+
+
+async def test_a_refusal_is_not_a_failure() -> None:
+    guards = BankGuards(threshold=2, open_s=10, concurrency=8)
+    for _ in range(5):
+        await fail(guards, "ICBC", BankRefused("INVALID_ARGUMENT"))
+    assert await guards.open_banks() == []
