@@ -79,9 +79,12 @@ class Notifications:
                     conn.add_termination_listener(lambda _c: closed.set())
                     await closed.wait()
                 finally:
-                    await conn.close()
+                    try:
+                        await conn.close(timeout=2)
+                    except Exception:  # a connection killed mid-operation cannot close politely
+                        conn.terminate()
             except asyncio.CancelledError:
                 raise
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("listen.lost", error=str(exc))
+            except Exception as exc:  # any failure of the connection: listen again after a pause
+                log.warning("listen.lost", error=f"{type(exc).__name__}: {exc}")
             await asyncio.sleep(self._reconnect_s)
