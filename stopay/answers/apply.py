@@ -22,7 +22,7 @@ import asyncpg
 import structlog
 
 from bank_adapters.protocol import AnswerStatus, StatementAnswer
-from stopay.answers.translate import known_incoming, statement_json, statement_lines
+from stopay.answers.translate import known_incoming, merge_incoming, statement_json, statement_lines
 from stopay.domain.attribution import Parts
 from stopay.domain.orders import OrderStatus, settled_status
 from stopay.domain.trail import Known, Limits, StatementTooShort, Step, reconcile, step
@@ -143,7 +143,7 @@ class _Batch:
             # Older than a statement already applied (a slow answer, another replica's): it would
             # undo a fuller view. Ask again.
             return self.retry(order, "statement older than one already applied; asking again")
-        incoming = _merge_incoming(row, order)
+        incoming = merge_incoming(row.incoming, known_incoming(order))
         known = Known(
             labelled={txn: _parts(i["parts"]) for txn, i in incoming.items()},
             sent={txn: _parts(parts) for txn, parts in row.sent.items()},
@@ -281,12 +281,3 @@ class _Batch:
 
 def _parts(raw: Any) -> Parts:
     return tuple((str(name), int(amount)) for name, amount in raw)
-
-
-def _merge_incoming(row: AccountRow, order: ClaimedOrder) -> dict[str, dict[str, Any]]:
-    merged = dict(row.incoming)
-    for item in known_incoming(order):
-        current = merged.get(item["txn_id"])
-        if current is None or item.get("rev", 0) >= current.get("rev", 0):
-            merged[item["txn_id"]] = item
-    return merged

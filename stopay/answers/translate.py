@@ -3,6 +3,7 @@ statements become what the store and the domain understand."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -23,14 +24,19 @@ from stopay.domain.trail import Line
 from stopay.store.orders import ClaimedOrder, Outcome
 
 
-def known_incoming(order: ClaimedOrder) -> list[dict[str, Any]]:
-    """Every transfer known to carry the victim's money into the order's account, the newest
-    knowledge of each (highest ``rev``) winning, oldest transfer first."""
-    items: dict[str, dict[str, Any]] = dict(order.known_incoming)
-    for item in order.incoming:
-        current = items.get(item["txn_id"])
+def merge_incoming(known: dict[str, dict[str, Any]], items: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Incoming transfers by txn_id, the newest knowledge of each (highest ``rev``) winning."""
+    merged = dict(known)
+    for item in items:
+        current = merged.get(item["txn_id"])
         if current is None or item.get("rev", 0) >= current.get("rev", 0):
-            items[item["txn_id"]] = item
+            merged[item["txn_id"]] = item
+    return merged
+
+
+def known_incoming(order: ClaimedOrder) -> list[dict[str, Any]]:
+    """Every transfer known to carry the victim's money into the order's account, oldest first."""
+    items = merge_incoming(order.known_incoming, order.incoming)
     return sorted(items.values(), key=lambda i: (i["at"], i["txn_id"]))
 
 

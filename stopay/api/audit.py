@@ -12,7 +12,7 @@ import grpc
 import structlog
 
 from stopay.api import convert
-from stopay.api.errors import invalid_argument
+from stopay.api.errors import from_store, invalid_argument
 from stopay.api.validation import Violation
 from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
 from stopay.domain.case import CaseEvent
@@ -55,7 +55,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         except ValueError:
             await context.abort_with_status(invalid_argument([Violation("case_id", "must be a case id (a UUID)")]))
             raise
-        case = await self._store(cases.get_case(self._pool, case_id), context)
+        case = await from_store(cases.get_case(self._pool, case_id), context)
         if case is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no case {case_id}")
         rows = [r async for r in reports.events(self._pool, EPOCH, datetime.now(UTC), case_id)]
@@ -82,7 +82,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             violations.append(Violation("number", "must be 6 to 34 characters of 0-9 and A-Z"))
         if violations:
             await context.abort_with_status(invalid_argument(violations))
-        rows = await self._store(reports.account_orders(self._pool, request.bank_code, request.number), context)
+        rows = await from_store(reports.account_orders(self._pool, request.bank_code, request.number), context)
         return audit_pb2.AccountHistory(
             account=common_pb2.AccountRef(bank_code=request.bank_code, number=request.number),
             orders=[
@@ -103,7 +103,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         if isinstance(period, list):
             await context.abort_with_status(invalid_argument(period))
         since, until = period  # type: ignore[misc]
-        t = await self._store(
+        t = await from_store(
             reports.totals(self._pool, since, until, request.station_id or None, request.bank_code or None), context
         )
         return audit_pb2.Report(
@@ -113,7 +113,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         )
 
     async def VerifyLog(self, request: audit_pb2.VerifyLogRequest, context: grpc.aio.ServicerContext) -> audit_pb2.VerifyLogResponse:
-        result = await self._store(audit.verify(self._pool), context)
+        result = await from_store(audit.verify(self._pool), context)
         return verify_message(result)
 
     async def ExportEvents(
@@ -135,13 +135,6 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                 yield _event(row)
         except StoreError as exc:
             log.error("audit.export_failed", error=str(exc))
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; try again")
-
-    async def _store(self, call, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
-        try:
-            return await call
-        except StoreError as exc:
-            log.error("store.failed", error=str(exc))
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; try again")
 
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
 import grpc
+import structlog
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from stopay.api.validation import InvalidRequest, Violation
+from stopay.store.errors import StoreError, StoreUnavailable
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 def invalid_argument(violations: list[Violation]) -> grpc.Status:
@@ -19,6 +27,23 @@ def invalid_argument(violations: list[Violation]) -> grpc.Status:
     status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(InvalidRequest(violations)))
     status.details.add().Pack(detail)
     return rpc_status.to_status(status)
+
+
+def store_status(exc: StoreError, advice: str) -> tuple[grpc.StatusCode, str]:
+    """UNAVAILABLE when the database could not be reached (safe to retry), INTERNAL otherwise."""
+    if isinstance(exc, StoreUnavailable):
+        return grpc.StatusCode.UNAVAILABLE, f"the database is unavailable; {advice}"
+    return grpc.StatusCode.INTERNAL, "the database refused the operation; the error is in the server log"
+
+
+async def from_store(call: Awaitable[T], context: grpc.aio.ServicerContext, advice: str = "try again") -> T:
+    """Awaits a store call; a store failure ends the RPC with the status store_status gives."""
+    try:
+        return await call
+    except StoreError as exc:
+        log.error("store.failed", error=str(exc))
+        await context.abort(*store_status(exc, advice))
+        raise AssertionError("unreachable") from exc
 
 
 def failed_precondition(message: str) -> grpc.Status:

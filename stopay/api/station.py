@@ -14,12 +14,12 @@ import grpc
 import structlog
 
 from stopay.api import convert
-from stopay.api.errors import failed_precondition, invalid_argument
+from stopay.api.errors import failed_precondition, from_store, invalid_argument, store_status
 from stopay.api.validation import InvalidRequest, Violation, entry_from_request
 from stopay.domain.accounts import mask_identity
 from stopay.domain.trail import Limits
 from stopay.store import cases, entries
-from stopay.store.errors import EntryConflict, StoreError, StoreUnavailable
+from stopay.store.errors import EntryConflict, StoreError
 from stopay.store.notifications import Notifications
 from stopay.v1 import station_pb2, station_pb2_grpc
 
@@ -53,7 +53,7 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
             raise AssertionError("unreachable")
         except StoreError as exc:
             log.error("entry.store_failed", entry_id=entry.entry_id, error=str(exc))
-            await context.abort(*_status(exc, "retry with the same entry_id"))
+            await context.abort(*store_status(exc, "retry with the same entry_id"))
         log.info(
             "entry.accepted", case_id=str(case_id), entry_id=entry.entry_id, duplicate=duplicate,
             transfers=len(entry.transfers), reported_minor=entry.reported_minor,
@@ -76,7 +76,7 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
                 changed.clear()
                 case = await self._case(case_id, context)
                 message = convert.case_message(case)
-                events = await self._store(cases.events_since(self._pool, case_id, last_seq), context)
+                events = await from_store(cases.events_since(self._pool, case_id, last_seq), context)
                 if events or message != last_sent:
                     yield station_pb2.CaseUpdate(case=message, events=[convert.event_message(e, case.currency) for e in events])
                     last_sent = message
@@ -102,7 +102,7 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
         if violations:
             await context.abort_with_status(invalid_argument(violations))
         size = request.page_size or DEFAULT_PAGE
-        found = await self._store(cases.list_cases(self._pool, request.station_id or None, after, size + 1), context)
+        found = await from_store(cases.list_cases(self._pool, request.station_id or None, after, size + 1), context)
         token = ""
         if len(found) > size:
             found = found[:size]
@@ -118,21 +118,7 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
             raise
 
     async def _case(self, case_id: uuid.UUID, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
-        case = await self._store(cases.get_case(self._pool, case_id), context)
+        case = await from_store(cases.get_case(self._pool, case_id), context)
         if case is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no case {case_id}")
         return case
-
-    async def _store(self, call, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
-        try:
-            return await call
-        except StoreError as exc:
-            log.error("store.failed", error=str(exc))
-            await context.abort(*_status(exc, "try again"))
-
-
-def _status(exc: StoreError, advice: str) -> tuple[grpc.StatusCode, str]:
-    """UNAVAILABLE when the database could not be reached (safe to retry), INTERNAL otherwise."""
-    if isinstance(exc, StoreUnavailable):
-        return grpc.StatusCode.UNAVAILABLE, f"the database is unavailable; {advice}"
-    return grpc.StatusCode.INTERNAL, "the database refused the operation; the error is in the server log"
