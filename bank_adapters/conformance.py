@@ -43,7 +43,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -54,11 +54,17 @@ from bank_adapters.protocol import (
     AnswerStatus,
     BankAdapter,
     ExitKind,
+    ExtendAnswer,
+    ExtendRequest,
     FreezeAnswer,
     FreezeRequest,
+    HoldChange,
     IncomingTransfer,
+    LegalDocument,
     ReleaseAnswer,
     ReleaseRequest,
+    ReturnAnswer,
+    ReturnRequest,
     Statement,
     StatementAnswer,
     StatementRequest,
@@ -153,10 +159,14 @@ class Blocked:
     reason_code: str
 
 
-def _essence(answer: FreezeAnswer | ReleaseAnswer) -> tuple[Any, ...]:
+def _essence(answer: FreezeAnswer | ReleaseAnswer | ExtendAnswer | ReturnAnswer) -> tuple[Any, ...]:
     """What a resend must repeat: everything but ``extra`` (free-form, e.g. a time of answering)."""
     if isinstance(answer, ReleaseAnswer):
         return (answer.status, answer.released_minor, answer.reason_code, answer.bank_reference)
+    if isinstance(answer, ExtendAnswer):
+        return (answer.status, answer.held_minor, answer.reason_code, answer.bank_reference)
+    if isinstance(answer, ReturnAnswer):
+        return (answer.status, answer.returned_minor, answer.reason_code, answer.bank_reference)
     return (answer.status, answer.held_minor, answer.balance_minor, answer.reason_code,
             answer.bank_reference, answer.statement)
 
@@ -238,6 +248,22 @@ class AdapterConformance:
     def release_request(self, key: str, account: Account, amount_minor: int) -> ReleaseRequest:
         return ReleaseRequest(idempotency_key=self.key(key), case_id=self._prefix, order_id=key,
                               account=account, amount_minor=amount_minor, currency=CURRENCY)
+
+    def extend_request(self, key: str, account: Account, amount_minor: int,
+                       change: HoldChange = HoldChange.RENEW_STOP,
+                       document: LegalDocument | None = None) -> ExtendRequest:
+        """An extend of the hold on ``account`` for another 48 hours from now (a sandbox may
+        refuse a term in the past)."""
+        return ExtendRequest(idempotency_key=self.key(key), case_id=self._prefix, order_id=key,
+                             account=account, amount_minor=amount_minor, currency=CURRENCY,
+                             change=change, until=datetime.now(timezone.utc) + timedelta(hours=48),
+                             document=document)
+
+    def return_request(self, key: str, account: Account, amount_minor: int,
+                       beneficiary: Account = VICTIM) -> ReturnRequest:
+        return ReturnRequest(idempotency_key=self.key(key), case_id=self._prefix, order_id=key,
+                             account=account, amount_minor=amount_minor, currency=CURRENCY,
+                             beneficiary=beneficiary)
 
     async def decided(self, adapter: BankAdapter, request: FreezeRequest) -> FreezeAnswer:
         """Send ``request`` again (the status query) until the answer is not ``PDCR``."""
@@ -374,6 +400,74 @@ class AdapterConformance:
         assert (all_back.status, all_back.released_minor) == (AnswerStatus.ACCR, MULE_BALANCE)
         assert _essence(await adapter.release(everything)) == _essence(all_back)
         await self.assert_available(adapter, MULE, MULE_BALANCE)
+
+    @pytest.mark.asyncio
+    async def test_an_extend_keeps_at_most_what_is_held_once_per_key(self, adapter: BankAdapter) -> None:
+        frozen = await adapter.freeze(self.freeze_request("k1", MULE, 400_000))
+        assert (frozen.status, frozen.held_minor) == (AnswerStatus.ACCR, 400_000)
+        renew = self.extend_request("e1", MULE, 300_000)
+        answers = await asyncio.gather(*(adapter.extend(renew) for _ in range(3)))
+        first = answers[0]
+        assert (first.status, first.held_minor, first.reason_code) == (AnswerStatus.ACCR, 300_000, "")
+        assert {_essence(a) for a in answers} == {_essence(first)}
+        # a formal freeze, then its renewal, of more than is held keep what is held: no more
+        document = LegalDocument(number=f"{self._prefix}/D1", approver="Officer Zhao",
+                                 amount_minor=MULE_BALANCE, scope="account balance",
+                                 interest_included=False)
+        for n, change in enumerate((HoldChange.FORMAL_FREEZE, HoldChange.RENEW_FREEZE), start=2):
+            request = self.extend_request(f"e{n}", MULE, MULE_BALANCE, change, document)
+            kept = await adapter.extend(request)
+            assert (kept.status, kept.held_minor, kept.reason_code) == (AnswerStatus.ACCR, 400_000, ""), change
+            assert _essence(await adapter.extend(request)) == _essence(kept)
+        # extending held nothing more: the rest of the balance is still free
+        await self.assert_available(adapter, MULE, MULE_BALANCE - 400_000)
+        assert _essence(await adapter.extend(renew)) == _essence(first)
+
+    @pytest.mark.asyncio
+    async def test_an_extend_of_an_unknown_account_is_rejected_with_ac01(self, adapter: BankAdapter) -> None:
+        answer = await adapter.extend(self.extend_request("e1", UNKNOWN, 100_000))
+        assert (answer.status, answer.held_minor, answer.reason_code) == (AnswerStatus.RJCR, 0, "AC01")
+
+    @pytest.mark.asyncio
+    async def test_a_return_pays_at_most_what_is_held_once_per_key(self, adapter: BankAdapter) -> None:
+        frozen = await adapter.freeze(self.freeze_request("k1", MULE, 400_000))
+        assert (frozen.status, frozen.held_minor) == (AnswerStatus.ACCR, 400_000)
+        request = self.return_request("p1", MULE, 150_000)
+        answers = await asyncio.gather(*(adapter.return_funds(request) for _ in range(3)))
+        first = answers[0]
+        assert (first.status, first.returned_minor, first.reason_code) == (AnswerStatus.ACCR, 150_000, "")
+        assert {_essence(a) for a in answers} == {_essence(first)}
+        # paid once, out of the hold: 250,000 is still held and the free 150,000 is untouched
+        # (the probe holds that 150,000)
+        await self.assert_available(adapter, MULE, MULE_BALANCE - 400_000)
+        assert _essence(await adapter.return_funds(request)) == _essence(first)
+        # asking more than is held pays what is held (250,000 + the probe's 150,000), once
+        everything = self.return_request("p2", MULE, 10_000_000)
+        all_paid = await adapter.return_funds(everything)
+        assert (all_paid.status, all_paid.returned_minor, all_paid.reason_code) == (AnswerStatus.ACCR, 400_000, "")
+        assert _essence(await adapter.return_funds(everything)) == _essence(all_paid)
+        await self.assert_available(adapter, MULE, 0)
+        # the account's statement still reads, and shows the money paid out after its history
+        paid = first.returned_minor + all_paid.returned_minor
+        answer = await adapter.statement(self.statement_request("s1", MULE))
+        assert (answer.status, answer.reason_code) == (AnswerStatus.ACCR, "")
+        assert answer.balance_minor in (None, MULE_BALANCE - paid)
+        statement = answer.statement
+        assert statement is not None and statement.opening_balance_minor == MULE_OPENING
+        history, returns = statement.lines[:3], statement.lines[3:]
+        assert [line.txn_id for line in history] == ["CF-T1", "CF-T2", "CF-T3"]
+        assert all(line.kind == "debit" and line.exit is None for line in returns), returns
+        assert sum(line.amount_minor for line in returns) == paid
+        for line in returns:
+            other = line.counterparty
+            assert other is None or (other.bank_code, other.number) == (VICTIM.bank_code, VICTIM.number)
+        seqs = [line.seq for line in statement.lines]
+        assert seqs == sorted(set(seqs)), f"seq must increase: {seqs}"
+
+    @pytest.mark.asyncio
+    async def test_a_return_on_an_unknown_account_is_rejected_with_ac01(self, adapter: BankAdapter) -> None:
+        answer = await adapter.return_funds(self.return_request("p1", UNKNOWN, 100_000))
+        assert (answer.status, answer.returned_minor, answer.reason_code) == (AnswerStatus.RJCR, 0, "AC01")
 
     @pytest.mark.asyncio
     async def test_a_callback_bank_s_answer_survives_a_restart(self, adapter: BankAdapter) -> None:

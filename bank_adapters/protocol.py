@@ -115,6 +115,60 @@ class ReleaseRequest:
     reason: str = "excess"
 
 
+class HoldChange(str, enum.Enum):
+    """What an :class:`ExtendRequest` asks of a hold stopay's freezes placed on an account."""
+
+    RENEW_STOP = "RENEW_STOP"  # the emergency stop lasts another period
+    FORMAL_FREEZE = "FORMAL_FREEZE"  # the stop becomes a formal freeze under a legal document
+    RENEW_FREEZE = "RENEW_FREEZE"  # the formal freeze is renewed, under a new document, before it lapses
+
+
+@dataclass(frozen=True, slots=True)
+class LegalDocument:
+    """The freezing decision a formal freeze (or its renewal) rests on."""
+
+    number: str
+    approver: str
+    amount_minor: int
+    scope: str
+    interest_included: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendRequest:
+    """Keep holding ``amount_minor`` of what stopay's freezes hold on ``account`` until ``until``,
+    as ``change`` says; ``document`` is set for a formal freeze and its renewal. The bank answers
+    ``ACCR`` with what it now holds under the extended hold (at most what it held), or ``RJCR``
+    with a reason code. Idempotent on ``idempotency_key``."""
+
+    idempotency_key: str
+    case_id: str
+    order_id: str
+    account: Account
+    amount_minor: int
+    currency: str
+    change: HoldChange
+    until: datetime
+    document: LegalDocument | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnRequest:
+    """pacs.004, reason FR01 (fraud): pay ``amount_minor`` of what stopay's freezes hold on
+    ``account`` to the victim's account ``beneficiary``. The bank answers ``ACCR`` with what it paid
+    (at most what it held there), or ``RJCR`` with a reason code. Idempotent on
+    ``idempotency_key``: a resend never pays twice."""
+
+    idempotency_key: str
+    case_id: str
+    order_id: str
+    account: Account
+    amount_minor: int
+    currency: str
+    beneficiary: Account
+    reason: str = "FR01"
+
+
 @dataclass(frozen=True, slots=True)
 class StatementLine:
     """One movement on the frozen account after (and including) the first incoming transfer.
@@ -178,6 +232,28 @@ class ReleaseAnswer:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ExtendAnswer:
+    """``ACCR`` with what stays held under the extended hold, or ``RJCR`` with a reason code."""
+
+    status: AnswerStatus
+    held_minor: int = 0
+    reason_code: str = ""
+    bank_reference: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnAnswer:
+    """``ACCR`` with what was paid to the victim (at most what was held), or ``RJCR``."""
+
+    status: AnswerStatus
+    returned_minor: int = 0
+    reason_code: str = ""
+    bank_reference: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
 class BankUnavailable(Exception):
     """The bank could not be reached or did not answer in time; the request may be sent again."""
 
@@ -200,7 +276,9 @@ class BankAdapter(Protocol):
     first request and ``close`` once at shutdown. ``statement`` and ``freeze`` may be called
     concurrently. stopay first asks for the statement, works out how much of the money there is the
     victim's under its attribution rule, then asks to freeze exactly that; where a later, fuller view
-    shows less, it asks to release the difference.
+    shows less, it asks to release the difference. Later in a hold's life it asks to extend it
+    (renew the emergency stop, turn it into a formal freeze, renew that), to release it (the account
+    is unrelated, or the hold lapsed) and to return the money held to the victims.
     """
 
     @property
@@ -213,6 +291,10 @@ class BankAdapter(Protocol):
     async def freeze(self, request: FreezeRequest) -> FreezeAnswer: ...
 
     async def release(self, request: ReleaseRequest) -> ReleaseAnswer: ...
+
+    async def extend(self, request: ExtendRequest) -> ExtendAnswer: ...
+
+    async def return_funds(self, request: ReturnRequest) -> ReturnAnswer: ...
 
     async def close(self) -> None: ...
 

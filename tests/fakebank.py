@@ -10,10 +10,14 @@ from datetime import UTC, datetime
 
 from bank_adapters.protocol import (
     AnswerStatus,
+    ExtendAnswer,
+    ExtendRequest,
     FreezeAnswer,
     FreezeRequest,
     ReleaseAnswer,
     ReleaseRequest,
+    ReturnAnswer,
+    ReturnRequest,
     Statement,
     StatementAnswer,
     StatementLine,
@@ -29,6 +33,11 @@ class FakeBank:
         self.on_statement: Callable[[StatementRequest], StatementAnswer] = self.plain_statement
         self.on_freeze: Callable[[FreezeRequest], FreezeAnswer] = lambda r: FreezeAnswer(
             AnswerStatus.ACCR, held_minor=r.amount_minor)
+        # By default an extend keeps, and a return pays, the whole amount asked for.
+        self.on_extend: Callable[[ExtendRequest], ExtendAnswer] = lambda r: ExtendAnswer(
+            AnswerStatus.ACCR, held_minor=r.amount_minor)
+        self.on_return: Callable[[ReturnRequest], ReturnAnswer] = lambda r: ReturnAnswer(
+            AnswerStatus.ACCR, returned_minor=r.amount_minor)
 
     @property
     def bank_codes(self) -> frozenset[str]:
@@ -51,6 +60,14 @@ class FakeBank:
     async def release(self, request: ReleaseRequest) -> ReleaseAnswer:
         self.requests.append(request)
         return ReleaseAnswer(AnswerStatus.ACCR, released_minor=request.amount_minor)
+
+    async def extend(self, request: ExtendRequest) -> ExtendAnswer:
+        self.requests.append(request)
+        return self.on_extend(request)
+
+    async def return_funds(self, request: ReturnRequest) -> ReturnAnswer:
+        self.requests.append(request)
+        return self.on_return(request)
 
     @staticmethod
     def plain_statement(request: StatementRequest, opening: int = 0) -> StatementAnswer:

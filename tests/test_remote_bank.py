@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
 import json
 import os
 import signal
@@ -31,11 +32,17 @@ from bank_adapters.protocol import (
     BankRefused,
     BankUnavailable,
     ExitKind,
+    ExtendAnswer,
+    ExtendRequest,
     FreezeAnswer,
     FreezeRequest,
+    HoldChange,
     IncomingTransfer,
+    LegalDocument,
     ReleaseAnswer,
     ReleaseRequest,
+    ReturnAnswer,
+    ReturnRequest,
     Statement,
     StatementAnswer,
     StatementLine,
@@ -86,6 +93,21 @@ def freeze_request(key: str, amount: int, account: Account = L1, txn: str = "XUE
 def release_request(key: str, amount: int, account: Account = L1) -> ReleaseRequest:
     return ReleaseRequest(idempotency_key=key, case_id="case-1", order_id=key, account=account,
                           amount_minor=amount, currency="CNY")
+
+
+DOCUMENT = LegalDocument("渝公冻字[2025]001号", "王局长", 35_000_000, "account balance", True)
+
+
+def extend_request(key: str, amount: int, account: Account = L1, change: HoldChange = HoldChange.RENEW_STOP,
+                   document: LegalDocument | None = None) -> ExtendRequest:
+    return ExtendRequest(idempotency_key=key, case_id="case-1", order_id=key, account=account,
+                         amount_minor=amount, currency="CNY", change=change,
+                         until=EPOCH + timedelta(hours=48), document=document)
+
+
+def return_request(key: str, amount: int, account: Account = L1, beneficiary: Account = VICTIM) -> ReturnRequest:
+    return ReturnRequest(idempotency_key=key, case_id="case-1", order_id=key, account=account,
+                         amount_minor=amount, currency="CNY", beneficiary=beneficiary)
 
 
 @contextlib.asynccontextmanager
@@ -178,6 +200,69 @@ async def test_seed_xue_round_trips_equal_the_simulated_adapter() -> None:
         assert answer.statement.lines[1].counterparty == L2
 
 
+async def test_extends_and_returns_equal_the_simulated_adapter() -> None:
+    async with bank_sim() as (sim, banks), direct() as local:
+        requests: list[Any] = [
+            freeze_request("k1", 35_000_000),
+            extend_request("e1", 30_000_000),
+            extend_request("e2", 99_000_000, change=HoldChange.FORMAL_FREEZE, document=DOCUMENT),
+            extend_request("e1", 30_000_000),  # a resend
+            extend_request("e3", 1, Account("ICBC", "6222020200009999999")),  # AC01
+            return_request("p1", 10_000_000),
+            return_request("p1", 10_000_000),  # a resend
+            return_request("p2", 99_000_000),
+            return_request("p3", 1, Account("ICBC", "6222020200009999999")),  # AC01
+            statement_request("s1/statement"),
+        ]
+        call = {FreezeRequest: "freeze", ExtendRequest: "extend", ReturnRequest: "return_funds",
+                StatementRequest: "statement"}
+        answers = []
+        for request in requests:
+            got = await getattr(banks, call[type(request)])(request)
+            want = await getattr(local, call[type(request)])(request)
+            assert untimed(got) == untimed(want), request
+            answers.append(got)
+        assert [(a.status, getattr(a, "held_minor", None), getattr(a, "returned_minor", None), a.reason_code)
+                for a in answers[1:9]] == [
+            (AnswerStatus.ACCR, 30_000_000, None, ""), (AnswerStatus.ACCR, 35_000_000, None, ""),
+            (AnswerStatus.ACCR, 30_000_000, None, ""), (AnswerStatus.RJCR, 0, None, "AC01"),
+            (AnswerStatus.ACCR, None, 10_000_000, ""), (AnswerStatus.ACCR, None, 10_000_000, ""),
+            (AnswerStatus.ACCR, None, 25_000_000, ""), (AnswerStatus.RJCR, None, 0, "AC01")]
+        for world in (sim.banks.world, local.world):
+            assert world.holds() == {}
+            assert world.balance(L1.id) == 0 and world.balance(VICTIM.id) == 100_000_000 - 23_000_000
+            term = world.hold_until(L1.id)
+            assert term is not None and (term.until, term.change) == (EPOCH + timedelta(hours=48),
+                                                                      HoldChange.FORMAL_FREEZE)
+        assert [line.txn_id for line in answers[-1].statement.lines] == [
+            "XUE-T1", "XUE-T2", answers[5].bank_reference, answers[7].bank_reference]
+
+
+def untimed(answer: Any) -> Any:
+    """The answer without the times of returns in its statement: each world pays when asked (now)."""
+    statement = getattr(answer, "statement", None)
+    if statement is None:
+        return answer
+    lines = tuple(line if line.txn_id.startswith("XUE-") else dataclasses.replace(line, at=EPOCH)
+                  for line in statement.lines)
+    return dataclasses.replace(answer, statement=dataclasses.replace(statement, lines=lines))
+
+
+async def test_a_callback_bank_extends_and_returns_at_once() -> None:
+    async with bank_sim(xue(ICBC={"mode": "callback"})) as (sim, banks):
+        first = await banks.freeze(freeze_request("k1", 35_000_000))
+        assert first.status == AnswerStatus.PDCR
+        deadline = time.monotonic() + 5
+        while (await banks.freeze(freeze_request("k1", 35_000_000))).status == AnswerStatus.PDCR:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        extended = await banks.extend(extend_request("e1", 35_000_000))
+        assert (extended.status, extended.held_minor) == (AnswerStatus.ACCR, 35_000_000)
+        paid = await banks.return_funds(return_request("p1", 35_000_000))
+        assert (paid.status, paid.returned_minor) == (AnswerStatus.ACCR, 35_000_000)
+        assert sim.servicer.callbacks_scheduled == 1  # only the freeze went the callback way
+
+
 async def test_a_resent_freeze_holds_nothing_more() -> None:
     async with bank_sim() as (sim, banks):
         first = await banks.freeze(freeze_request("k1", 35_000_000))
@@ -208,6 +293,8 @@ async def test_a_bank_in_an_outage_is_unavailable_and_the_others_answer() -> Non
         for call in (banks.statement(statement_request("k1/statement", incoming=incoming("XUE-T1", now))),
                      banks.freeze(freeze_request("k1", 1, incoming=incoming("XUE-T1", now))),
                      banks.release(release_request("r1", 1)),
+                     banks.extend(extend_request("e1", 1)),
+                     banks.return_funds(return_request("p1", 1)),
                      banks.freeze_status("k1", L1)):
             with pytest.raises(BankUnavailable, match="UNAVAILABLE.*outage"):
                 await call
@@ -320,6 +407,14 @@ async def test_an_rpc_the_bank_does_not_serve_is_refused() -> None:
     async with scripted(ScriptedBank(grpc.StatusCode.INTERNAL)) as banks:
         with pytest.raises(BankRefused, match="UNIMPLEMENTED"):
             await banks.statement(statement_request("k1/statement"))
+
+
+async def test_a_bank_that_does_not_serve_extend_or_return_yet_is_refused() -> None:
+    async with scripted(ScriptedBank(grpc.StatusCode.INTERNAL)) as banks:
+        with pytest.raises(BankRefused, match="Extend: UNIMPLEMENTED"):
+            await banks.extend(extend_request("e1", 1))
+        with pytest.raises(BankRefused, match="ReturnFunds: UNIMPLEMENTED"):
+            await banks.return_funds(return_request("p1", 1))
 
 
 async def test_an_answer_that_cannot_be_read_is_refused() -> None:
@@ -454,6 +549,49 @@ def test_conversion_refuses_what_it_cannot_carry_exactly() -> None:
     bad_exit.at.GetCurrentTime()
     with pytest.raises(convert.ConversionError, match="exit"):
         convert.from_message(pb.FreezeAnswer(status="ACCR", statement=pb.Statement(lines=[bad_exit])))
+
+
+def test_extends_and_returns_convert_exactly_both_ways() -> None:
+    values: list[Any] = [
+        extend_request("e1", 30_000_000),
+        extend_request("e2", 35_000_000, change=HoldChange.FORMAL_FREEZE, document=DOCUMENT),
+        extend_request("e3", 35_000_000, change=HoldChange.RENEW_FREEZE,
+                       document=LegalDocument("D2", "", 0, "", False)),
+        return_request("p1", 10_000_000),
+        ReturnRequest("p2", "c", "o", L2, 1, "CNY", Account("CQRCB", "6214830000000580"), reason="FOCR"),
+        ExtendAnswer(AnswerStatus.ACCR, held_minor=30_000_000, bank_reference="R1"),
+        ExtendAnswer(AnswerStatus.RJCR, reason_code="AC01", extra={"detail": "no account"}),
+        ReturnAnswer(AnswerStatus.ACCR, returned_minor=10_000_000, bank_reference="R2"),
+        ReturnAnswer(AnswerStatus.RJCR, reason_code="AC01"),
+    ]
+    for value in values:
+        message = convert.to_message(value)
+        back = convert.from_message(type(message).FromString(message.SerializeToString()))
+        assert back == value
+        assert type(back) is type(value)
+    assert type(convert.from_message(convert.to_message(values[0])).change) is HoldChange
+
+
+def test_extends_and_returns_refuse_what_they_cannot_carry() -> None:
+    naive = dataclasses.replace(extend_request("e1", 1), until=datetime(2025, 3, 3, 9, 30))
+    with pytest.raises(convert.ConversionError, match="until must be a timezone-aware"):
+        convert.to_message(naive)
+    with pytest.raises(convert.ConversionError, match="out of range"):
+        convert.to_message(return_request("p1", 2**63))
+    until = pb.ExtendRequest(account=pb.Account(bank_code="ICBC"), change="RENEW_STOP")
+    until.until.GetCurrentTime()
+    for message, match in (
+        (pb.ExtendRequest(account=pb.Account(bank_code="ICBC"), change="RENEW_STOP"), "until is required"),
+        (pb.ExtendRequest(change="RENEW_STOP", until=until.until), "account is required"),
+        (pb.ExtendRequest(account=pb.Account(bank_code="ICBC"), change="FREEZE", until=until.until), "change"),
+        (pb.ExtendRequest(account=pb.Account(bank_code="ICBC"), until=until.until), "change"),
+        (pb.ReturnRequest(account=pb.Account(bank_code="ICBC")), "beneficiary is required"),
+        (pb.ReturnRequest(beneficiary=pb.Account(bank_code="ICBC")), "account is required"),
+        (pb.ExtendAnswer(status="ACTC"), "status"),
+        (pb.ReturnAnswer(status=""), "status"),
+    ):
+        with pytest.raises(convert.ConversionError, match=match):
+            convert.from_message(message)
 
 
 def test_nanoseconds_a_datetime_cannot_hold_are_dropped() -> None:

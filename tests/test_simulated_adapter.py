@@ -1,5 +1,5 @@
-"""The simulated adapter answers statements and freezes after each bank's latency and runs scheduled
-moves on time."""
+"""The simulated adapter answers statements, freezes, extends and returns after each bank's latency
+and runs scheduled moves on time."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ from bank_adapters.protocol import (
     Account,
     AnswerStatus,
     BankAdapter,
+    ExtendRequest,
     FreezeRequest,
+    HoldChange,
     IncomingTransfer,
+    ReturnRequest,
     StatementRequest,
 )
 from bank_adapters.simulated.adapter import create
@@ -74,6 +77,32 @@ async def test_freeze_waits_for_the_bank_latency() -> None:
         assert (answer.status, answer.held_minor) == (AnswerStatus.ACCR, 11_000_000)
         again = await banks.freeze(chen_request(banks, "k1"))
         assert again == answer and banks.world.held("BOC:6216610000000002") == 11_000_000
+    finally:
+        await banks.close()
+
+
+async def test_extend_and_return_wait_for_the_bank_latency() -> None:
+    banks = create({"network": SEED_CHEN})
+    await banks.start()
+    try:
+        await banks.freeze(chen_request(banks, "k1"))
+        extend = ExtendRequest(idempotency_key="e1", case_id="c", order_id="e1", account=CHEN_L1,
+                               amount_minor=11_000_000, currency="CNY", change=HoldChange.RENEW_STOP,
+                               until=datetime.now(timezone.utc) + timedelta(hours=48))
+        started = time.monotonic()
+        extended = await banks.extend(extend)
+        assert time.monotonic() - started >= 0.035  # BOC answers after 35 ms
+        assert (extended.status, extended.held_minor) == (AnswerStatus.ACCR, 11_000_000)
+        victim = banks.world.scenario.ledger[0].from_account
+        assert victim is not None
+        bank, number = victim.split(":")
+        pay = ReturnRequest(idempotency_key="p1", case_id="c", order_id="p1", account=CHEN_L1,
+                            amount_minor=4_000_000, currency="CNY", beneficiary=Account(bank, number))
+        started = time.monotonic()
+        paid = await banks.return_funds(pay)
+        assert time.monotonic() - started >= 0.035
+        assert (paid.status, paid.returned_minor) == (AnswerStatus.ACCR, 4_000_000)
+        assert banks.world.held("BOC:6216610000000002") == 7_000_000
     finally:
         await banks.close()
 

@@ -3,6 +3,7 @@ down on outages."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,18 @@ from bank_adapters.protocol import (
     AnswerStatus,
     BankUnavailable,
     ExitKind,
+    ExtendRequest,
     FreezeAnswer,
     FreezeRequest,
+    HoldChange,
     IncomingTransfer,
+    LegalDocument,
+    ReturnRequest,
     StatementAnswer,
     StatementRequest,
 )
 from bank_adapters.simulated.scenario import Scenario, load_scenario, parse_scenario
-from bank_adapters.simulated.world import World
+from bank_adapters.simulated.world import HoldTerm, World
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "stopay" / "examples"
 NOW = datetime(2025, 3, 1, 10, 0, tzinfo=timezone(timedelta(hours=8)))
@@ -390,3 +395,163 @@ def test_release_gives_back_held_money_once() -> None:
     unknown = ReleaseRequest(idempotency_key="r-3", case_id="case-1", order_id="r-3",
                              account=Account("BOC", "999999999", ""), amount_minor=1, currency="CNY")
     assert (world.release(unknown, NOW).status, world.release(unknown, NOW).reason_code) == (AnswerStatus.RJCR, "AC01")
+
+
+# ---- extends and returns ------------------------------------------------------------------------
+
+def account_of(world: World, account_id: str, holder: str | None = None) -> Account:
+    bank, number = account_id.split(":")
+    known = {a.id: a.holder for a in world.scenario.accounts}
+    return Account(bank, number, known.get(account_id, "") if holder is None else holder)
+
+
+def extend_request(world: World, key: str, account_id: str, amount: int,
+                   change: HoldChange = HoldChange.RENEW_STOP, until: datetime = NOW + timedelta(hours=48),
+                   **kw: Any) -> ExtendRequest:
+    kw.setdefault("currency", "CNY")
+    return ExtendRequest(idempotency_key=key, case_id="case-1", order_id=key,
+                         account=account_of(world, account_id), amount_minor=amount, change=change,
+                         until=until, **kw)
+
+
+def return_request(world: World, key: str, account_id: str, amount: int, beneficiary: Account,
+                   **kw: Any) -> ReturnRequest:
+    kw.setdefault("currency", "CNY")
+    return ReturnRequest(idempotency_key=key, case_id="case-1", order_id=key,
+                         account=account_of(world, account_id), amount_minor=amount,
+                         beneficiary=beneficiary, **kw)
+
+
+XUE_VICTIM = "CQRCB:6214830000000580"
+
+
+def test_an_extend_keeps_at_most_what_is_held_and_remembers_the_latest_term() -> None:
+    world = seed("seed-xue")
+    assert freeze(world, "f1", XUE_L1, 35_000_000, ["XUE-T1"]).held_minor == 35_000_000
+    renew = extend_request(world, "e1", XUE_L1, 30_000_000)
+    first = world.extend(renew, NOW)
+    assert (first.status, first.held_minor, first.reason_code) == (AnswerStatus.ACCR, 30_000_000, "")
+    assert world.hold_until(XUE_L1) == HoldTerm(NOW + timedelta(hours=48), HoldChange.RENEW_STOP)
+    document = LegalDocument("渝公冻字[2025]001号", "王局长", 35_000_000, "account", False)
+    until = NOW + timedelta(days=182)
+    formal = world.extend(extend_request(world, "e2", XUE_L1, 99_000_000, HoldChange.FORMAL_FREEZE,
+                                         until, document=document), NOW + timedelta(hours=1))
+    assert (formal.status, formal.held_minor) == (AnswerStatus.ACCR, 35_000_000)  # no more than held
+    assert world.hold_until(XUE_L1) == HoldTerm(until, HoldChange.FORMAL_FREEZE)
+    # a resend of the first extend gets its answer and changes nothing, not even the term
+    assert world.extend(renew, NOW + timedelta(hours=2)) == first
+    assert world.hold_until(XUE_L1) == HoldTerm(until, HoldChange.FORMAL_FREEZE)
+    assert world.holds() == {XUE_L1: 35_000_000}
+
+
+def test_an_extend_where_nothing_is_held_keeps_nothing_and_sets_no_term() -> None:
+    world = seed("seed-xue")
+    answer = world.extend(extend_request(world, "e1", XUE_L2, 1000), NOW)
+    assert (answer.status, answer.held_minor) == (AnswerStatus.ACCR, 0)
+    assert world.hold_until(XUE_L2) is None and world.holds() == {}
+
+
+@pytest.mark.parametrize("change, reason", [
+    (dict(account_id="ICBC:6222020200009999999"), "AC01"),
+    (dict(holder="张三"), "BE01"),
+    (dict(currency="USD"), "AM03"),
+    (dict(amount=0), "AM12"),
+], ids=["unknown", "holder", "currency", "amount"])
+def test_extends_and_returns_check_the_account_like_a_freeze(change: dict[str, Any], reason: str) -> None:
+    world = seed("seed-xue")
+    assert freeze(world, "f1", XUE_L1, 35_000_000, ["XUE-T1"]).held_minor == 35_000_000
+    account_id = change.get("account_id", XUE_L1)
+    amount = change.get("amount", 1000)
+    currency = change.get("currency", "CNY")
+    extend = extend_request(world, "e1", account_id, amount, currency=currency)
+    pay = return_request(world, "p1", account_id, amount, account_of(world, XUE_VICTIM), currency=currency)
+    if "holder" in change:
+        extend = dataclasses.replace(extend, account=account_of(world, account_id, change["holder"]))
+        pay = dataclasses.replace(pay, account=account_of(world, account_id, change["holder"]))
+    extended, paid = world.extend(extend, NOW), world.return_funds(pay, NOW)
+    assert (extended.status, extended.held_minor, extended.reason_code) == (AnswerStatus.RJCR, 0, reason)
+    assert (paid.status, paid.returned_minor, paid.reason_code) == (AnswerStatus.RJCR, 0, reason)
+    assert world.holds() == {XUE_L1: 35_000_000} and world.balance(XUE_L1) == 35_000_000
+    assert world.hold_until(XUE_L1) is None
+
+
+def test_a_return_pays_the_victim_out_of_the_hold_once() -> None:
+    world = seed("seed-xue")
+    victim_before = world.balance(XUE_VICTIM)
+    assert freeze(world, "f1", XUE_L1, 30_000_000, ["XUE-T1"]).held_minor == 30_000_000
+    pay = return_request(world, "p1", XUE_L1, 20_000_000, account_of(world, XUE_VICTIM))
+    first = world.return_funds(pay, NOW + timedelta(minutes=1))
+    assert (first.status, first.returned_minor, first.reason_code) == (AnswerStatus.ACCR, 20_000_000, "")
+    assert world.return_funds(pay, NOW + timedelta(minutes=2)) == first  # a resend pays nothing more
+    assert (world.balance(XUE_L1), world.held(XUE_L1)) == (15_000_000, 10_000_000)
+    assert world.balance(XUE_VICTIM) == victim_before + 20_000_000
+    # never more than is held; the 5,000,000 that is not held stays
+    rest = world.return_funds(return_request(world, "p2", XUE_L1, 99_000_000, account_of(world, XUE_VICTIM)),
+                              NOW + timedelta(minutes=3))
+    assert (rest.status, rest.returned_minor) == (AnswerStatus.ACCR, 10_000_000)
+    assert (world.balance(XUE_L1), world.held(XUE_L1)) == (5_000_000, 0)
+    nothing = world.return_funds(return_request(world, "p3", XUE_L1, 1, account_of(world, XUE_VICTIM)),
+                                 NOW + timedelta(minutes=4))
+    assert (nothing.status, nothing.returned_minor) == (AnswerStatus.ACCR, 0)
+    assert world.balance(XUE_VICTIM) == victim_before + 30_000_000
+    # later statements show the returns as debits to the victim, and still add up
+    later = statement(world, "s1", XUE_L1, ["XUE-T1"], at=NOW + timedelta(minutes=5))
+    assert later.balance_minor == 5_000_000
+    lines = later.statement.lines
+    assert [(line.kind, line.txn_id, line.amount_minor) for line in lines] == [
+        ("credit", "XUE-T1", 58_000_000), ("debit", "XUE-T2", 23_000_000),
+        ("debit", first.bank_reference, 20_000_000), ("debit", rest.bank_reference, 10_000_000)]
+    assert lines[2].counterparty == account_of(world, XUE_VICTIM) and lines[2].exit is None
+    assert lines[2].at == NOW + timedelta(minutes=1)
+    assert [line.seq for line in lines] == sorted({line.seq for line in lines})
+    signed = sum(line.amount_minor if line.kind == "credit" else -line.amount_minor for line in lines)
+    assert later.statement.opening_balance_minor + signed == later.balance_minor
+    assert world.movement(first.bank_reference).amount == 20_000_000
+    # and a freeze of what is left still verifies and holds it
+    again = freeze(world, "f2", XUE_L1, 58_000_000, ["XUE-T1"], at=NOW + timedelta(minutes=5))
+    assert (again.status, again.held_minor, again.balance_minor) == (AnswerStatus.PECR, 5_000_000, 5_000_000)
+
+
+def test_a_return_to_an_account_outside_the_scenario_leaves_the_network() -> None:
+    world = seed("seed-chen")
+    assert freeze(world, "f1", CHEN_L1, 11_000_000, ["CHEN-T1", "CHEN-T2", "CHEN-T3"]).held_minor == 11_000_000
+    total = sum(world.balance(a.id) for a in world.scenario.accounts)
+    outside = Account("ICBC", "6222000000000077", "陈某")
+    paid = world.return_funds(return_request(world, "p1", CHEN_L1, 11_000_000, outside), NOW)
+    assert (paid.status, paid.returned_minor) == (AnswerStatus.ACCR, 11_000_000)
+    assert sum(world.balance(a.id) for a in world.scenario.accounts) == total - 11_000_000
+    later = statement(world, "s1", CHEN_L1, ["CHEN-T1"])
+    assert later.statement.lines[-1].counterparty == outside
+    assert later.balance_minor == world.balance(CHEN_L1) == 300_000
+
+
+def test_extends_and_returns_are_refused_during_an_outage() -> None:
+    world = World(scheduled(outages=[[50, 60]]), NOW)
+    # by +45 B got 800 (M1) and A's 200 left went out as cash (M2)
+    assert freeze(world, "f1", "BBB:200002", 800, ["M1"], at=NOW + timedelta(seconds=45)).held_minor == 800
+    during, after = NOW + timedelta(seconds=55), NOW + timedelta(seconds=65)
+    extend = extend_request(world, "e1", "BBB:200002", 800)
+    pay = return_request(world, "p1", "BBB:200002", 800, account_of(world, "AAA:100001"))
+    with pytest.raises(BankUnavailable):
+        world.extend(extend, during)
+    with pytest.raises(BankUnavailable):
+        world.return_funds(pay, during)
+    assert world.held("BBB:200002") == 800 and world.hold_until("BBB:200002") is None
+    assert world.balance("AAA:100001") == 0
+    assert world.extend(extend, after).held_minor == 800
+    assert world.return_funds(pay, after).returned_minor == 800
+    assert (world.balance("BBB:200002"), world.balance("AAA:100001")) == (0, 800)
+
+
+def test_a_return_before_a_scheduled_move_keeps_statements_in_time_order() -> None:
+    world = World(scheduled(), NOW)
+    assert freeze(world, "f1", "AAA:100001", 300, ["D1"], at=NOW + timedelta(seconds=5)).held_minor == 300
+    paid = world.return_funds(return_request(world, "p1", "AAA:100001", 300, account_of(world, "BBB:200002")),
+                              NOW + timedelta(seconds=10))
+    assert paid.returned_minor == 300
+    world.advance(NOW + timedelta(seconds=45))  # M1 moves the 700 left; nothing left for M2
+    answer = statement(world, "s1", "AAA:100001", ["D1"], at=NOW + timedelta(seconds=45))
+    assert [(line.txn_id, line.amount_minor) for line in answer.statement.lines] == [
+        ("D1", 1000), (paid.bank_reference, 300), ("M1", 700)]
+    assert [line.at for line in answer.statement.lines] == sorted(line.at for line in answer.statement.lines)
+    assert answer.balance_minor == 0 and world.balance("BBB:200002") == 1000

@@ -25,10 +25,14 @@ from bank_adapters.protocol import (
     Account,
     BankRefused,
     BankUnavailable,
+    ExtendAnswer,
+    ExtendRequest,
     FreezeAnswer,
     FreezeRequest,
     ReleaseAnswer,
     ReleaseRequest,
+    ReturnAnswer,
+    ReturnRequest,
     StatementAnswer,
     StatementRequest,
 )
@@ -117,6 +121,18 @@ class RemoteBanks:
         return await self._call("Release", request.account.bank_code, stub.Release,
                                 lambda: convert.release_request_to_message(request),
                                 convert.release_answer_from_message)
+
+    async def extend(self, request: ExtendRequest) -> ExtendAnswer:
+        stub = await self._ready()
+        return await self._call("Extend", request.account.bank_code, stub.Extend,
+                                lambda: convert.extend_request_to_message(request),
+                                convert.extend_answer_from_message)
+
+    async def return_funds(self, request: ReturnRequest) -> ReturnAnswer:
+        stub = await self._ready()
+        return await self._call("ReturnFunds", request.account.bank_code, stub.ReturnFunds,
+                                lambda: convert.return_request_to_message(request),
+                                convert.return_answer_from_message)
 
     async def freeze_status(self, idempotency_key: str, account: Account) -> FreezeAnswer | None:
         """pacs.028: the bank's answer to the freeze sent under ``idempotency_key`` (``PDCR`` while

@@ -6,15 +6,16 @@ back, field for field.
 * Times travel as ``google.protobuf.Timestamp``. They must be timezone-aware; they come back in
   UTC (the same instant, so they compare equal). Nanoseconds a Python ``datetime`` cannot hold are
   dropped (floor to the microsecond).
-* ``None`` travels as an absent field: ``balance_minor`` is a proto3 ``optional``, an account or a
-  statement is an unset message, ``exit`` is the empty string.
+* ``None`` travels as an absent field: ``balance_minor`` is a proto3 ``optional``, an account, a
+  statement or a legal document is an unset message, ``exit`` is the empty string.
+* Enums other than the status travel as their string value (``exit``, an extend's ``change``).
 * ``extra`` travels as a ``google.protobuf.Struct``: JSON values only (str, bool, None, int, float,
   lists, dicts with str keys). A Struct holds numbers as doubles, so an integral number comes back
   as an ``int`` and integers beyond +-2**53 are refused rather than rounded; tuples come back as
   lists.
 
-Anything that cannot be converted exactly (a naive time, an unknown status or exit, a missing
-required field, an integer that does not fit int64) raises :class:`ConversionError`.
+Anything that cannot be converted exactly (a naive time, an unknown status, exit or change, a
+missing required field, an integer that does not fit int64) raises :class:`ConversionError`.
 """
 
 from __future__ import annotations
@@ -31,11 +32,17 @@ from bank_adapters.protocol import (
     Account,
     AnswerStatus,
     ExitKind,
+    ExtendAnswer,
+    ExtendRequest,
     FreezeAnswer,
     FreezeRequest,
+    HoldChange,
     IncomingTransfer,
+    LegalDocument,
     ReleaseAnswer,
     ReleaseRequest,
+    ReturnAnswer,
+    ReturnRequest,
     Statement,
     StatementAnswer,
     StatementLine,
@@ -47,6 +54,10 @@ __all__ = [
     "ConversionError",
     "account_from_message",
     "account_to_message",
+    "extend_answer_from_message",
+    "extend_answer_to_message",
+    "extend_request_from_message",
+    "extend_request_to_message",
     "freeze_answer_from_message",
     "freeze_answer_to_message",
     "freeze_request_from_message",
@@ -58,6 +69,10 @@ __all__ = [
     "release_answer_to_message",
     "release_request_from_message",
     "release_request_to_message",
+    "return_answer_from_message",
+    "return_answer_to_message",
+    "return_request_from_message",
+    "return_request_to_message",
     "statement_answer_from_message",
     "statement_answer_to_message",
     "statement_request_from_message",
@@ -283,6 +298,70 @@ def release_request_from_message(message: pb.ReleaseRequest) -> ReleaseRequest:
         amount_minor=message.amount_minor, currency=message.currency, reason=message.reason)
 
 
+def _document_to_message(document: LegalDocument | None) -> pb.LegalDocument | None:
+    if document is None:
+        return None
+    return pb.LegalDocument(number=document.number, approver=document.approver,
+                            amount_minor=document.amount_minor, scope=document.scope,
+                            interest_included=document.interest_included)
+
+
+def _document_from_message(message: pb.ExtendRequest) -> LegalDocument | None:
+    if not message.HasField("document"):
+        return None
+    document = message.document
+    return LegalDocument(number=document.number, approver=document.approver,
+                         amount_minor=document.amount_minor, scope=document.scope,
+                         interest_included=document.interest_included)
+
+
+def _change(value: str) -> HoldChange:
+    try:
+        return HoldChange(value)
+    except ValueError:
+        raise ConversionError(
+            f"change must be one of {[c.value for c in HoldChange]}, got {value!r}") from None
+
+
+@_converting
+def extend_request_to_message(request: ExtendRequest) -> pb.ExtendRequest:
+    return pb.ExtendRequest(
+        idempotency_key=request.idempotency_key, case_id=request.case_id,
+        order_id=request.order_id, account=account_to_message(request.account),
+        amount_minor=request.amount_minor, currency=request.currency,
+        change=HoldChange(request.change).value, until=_timestamp(request.until, "until"),
+        document=_document_to_message(request.document))
+
+
+@_converting
+def extend_request_from_message(message: pb.ExtendRequest) -> ExtendRequest:
+    return ExtendRequest(
+        idempotency_key=message.idempotency_key, case_id=message.case_id,
+        order_id=message.order_id, account=_required_account(message, "account", "account"),
+        amount_minor=message.amount_minor, currency=message.currency,
+        change=_change(message.change), until=_datetime(message, "until", "until"),
+        document=_document_from_message(message))
+
+
+@_converting
+def return_request_to_message(request: ReturnRequest) -> pb.ReturnRequest:
+    return pb.ReturnRequest(
+        idempotency_key=request.idempotency_key, case_id=request.case_id,
+        order_id=request.order_id, account=account_to_message(request.account),
+        amount_minor=request.amount_minor, currency=request.currency,
+        beneficiary=account_to_message(request.beneficiary), reason=request.reason)
+
+
+@_converting
+def return_request_from_message(message: pb.ReturnRequest) -> ReturnRequest:
+    return ReturnRequest(
+        idempotency_key=message.idempotency_key, case_id=message.case_id,
+        order_id=message.order_id, account=_required_account(message, "account", "account"),
+        amount_minor=message.amount_minor, currency=message.currency,
+        beneficiary=_required_account(message, "beneficiary", "beneficiary"),
+        reason=message.reason)
+
+
 @_converting
 def freeze_status_request_to_message(idempotency_key: str,
                                      account: Account) -> pb.FreezeStatusRequest:
@@ -387,24 +466,64 @@ def release_answer_from_message(message: pb.ReleaseAnswer) -> ReleaseAnswer:
         extra=_extra(message))
 
 
+@_converting
+def extend_answer_to_message(answer: ExtendAnswer) -> pb.ExtendAnswer:
+    return pb.ExtendAnswer(
+        status=AnswerStatus(answer.status).value, held_minor=answer.held_minor,
+        reason_code=answer.reason_code, bank_reference=answer.bank_reference,
+        extra=_struct(answer.extra))
+
+
+@_converting
+def extend_answer_from_message(message: pb.ExtendAnswer) -> ExtendAnswer:
+    return ExtendAnswer(
+        status=_status(message.status), held_minor=message.held_minor,
+        reason_code=message.reason_code, bank_reference=message.bank_reference,
+        extra=_extra(message))
+
+
+@_converting
+def return_answer_to_message(answer: ReturnAnswer) -> pb.ReturnAnswer:
+    return pb.ReturnAnswer(
+        status=AnswerStatus(answer.status).value, returned_minor=answer.returned_minor,
+        reason_code=answer.reason_code, bank_reference=answer.bank_reference,
+        extra=_struct(answer.extra))
+
+
+@_converting
+def return_answer_from_message(message: pb.ReturnAnswer) -> ReturnAnswer:
+    return ReturnAnswer(
+        status=_status(message.status), returned_minor=message.returned_minor,
+        reason_code=message.reason_code, bank_reference=message.bank_reference,
+        extra=_extra(message))
+
+
 # ---- by type -------------------------------------------------------------------------------------
 
 _TO: dict[type, Callable[[Any], Any]] = {
     StatementRequest: statement_request_to_message,
     FreezeRequest: freeze_request_to_message,
     ReleaseRequest: release_request_to_message,
+    ExtendRequest: extend_request_to_message,
+    ReturnRequest: return_request_to_message,
     StatementAnswer: statement_answer_to_message,
     FreezeAnswer: freeze_answer_to_message,
     ReleaseAnswer: release_answer_to_message,
+    ExtendAnswer: extend_answer_to_message,
+    ReturnAnswer: return_answer_to_message,
     Account: account_to_message,
 }
 _FROM: dict[type, Callable[[Any], Any]] = {
     pb.StatementRequest: statement_request_from_message,
     pb.FreezeRequest: freeze_request_from_message,
     pb.ReleaseRequest: release_request_from_message,
+    pb.ExtendRequest: extend_request_from_message,
+    pb.ReturnRequest: return_request_from_message,
     pb.StatementAnswer: statement_answer_from_message,
     pb.FreezeAnswer: freeze_answer_from_message,
     pb.ReleaseAnswer: release_answer_from_message,
+    pb.ExtendAnswer: extend_answer_from_message,
+    pb.ReturnAnswer: return_answer_from_message,
     pb.Account: account_from_message,
     pb.FreezeStatusRequest: freeze_status_request_from_message,
 }

@@ -13,10 +13,14 @@ from os import PathLike
 from typing import Any
 
 from bank_adapters.protocol import (
+    ExtendAnswer,
+    ExtendRequest,
     FreezeAnswer,
     FreezeRequest,
     ReleaseAnswer,
     ReleaseRequest,
+    ReturnAnswer,
+    ReturnRequest,
     StatementAnswer,
     StatementRequest,
 )
@@ -32,8 +36,8 @@ def utc_now() -> datetime:
 
 
 class SimulatedBanks:
-    """Every bank of one scenario, answering statement and freeze requests after each bank's
-    ``latency_ms``.
+    """Every bank of one scenario, answering statement, freeze, release, extend and return requests
+    after each bank's ``latency_ms``.
 
     The world is consulted after the latency has passed, so money can move on while a slow bank
     is still working. Scheduled moves run on time in a background task started by :meth:`start`.
@@ -73,6 +77,14 @@ class SimulatedBanks:
     async def release(self, request: ReleaseRequest) -> ReleaseAnswer:
         await self._latency(request.account.bank_code)
         return self._world.release(request, self._clock())
+
+    async def extend(self, request: ExtendRequest) -> ExtendAnswer:
+        await self._latency(request.account.bank_code)
+        return self._world.extend(request, self._clock())
+
+    async def return_funds(self, request: ReturnRequest) -> ReturnAnswer:
+        await self._latency(request.account.bank_code)
+        return self._world.return_funds(request, self._clock())
 
     async def _latency(self, code: str) -> None:
         """Take as long as the bank takes to answer (an unknown bank answers at once)."""

@@ -6,10 +6,15 @@ timezone-aware ``datetime``), so the world can be unit tested step by step. The 
 (:mod:`bank_adapters.simulated.adapter`) drives it in real time.
 
 A statement request and a freeze request verify the account and the named incoming transfers the
-same way (one code path, :meth:`World._verify`). Rejections (``RJCR``) carry ISO 20022 reason codes:
-``AC01`` unknown account, ``BE01`` holder name mismatch, ``NOOR`` a named incoming transfer does not
-match the ledger (or none is named), ``AM03`` currency not the scenario's, ``AM12`` non-positive
-amount (freeze only). ``extra["detail"]`` says why.
+same way (one code path, :meth:`World._verify`); an extend and a return check the account the same
+way, without incoming transfers (:meth:`World._check_account`). Rejections (``RJCR``) carry ISO
+20022 reason codes: ``AC01`` unknown account, ``BE01`` holder name mismatch, ``NOOR`` a named
+incoming transfer does not match the ledger (or none is named), ``AM03`` currency not the
+scenario's, ``AM12`` non-positive amount (freeze, extend, return). ``extra["detail"]`` says why.
+
+A return (pacs.004) is a real movement: it leaves the account's balance and its hold, shows as a
+debit in the account's later statements, and credits the beneficiary when the beneficiary is an
+account of the scenario (else the money leaves the simulated network to the victim's bank).
 """
 
 from __future__ import annotations
@@ -23,11 +28,16 @@ from bank_adapters.protocol import (
     Account,
     AnswerStatus,
     BankUnavailable,
+    ExtendAnswer,
+    ExtendRequest,
     FreezeAnswer,
     FreezeRequest,
+    HoldChange,
     IncomingTransfer,
     ReleaseAnswer,
     ReleaseRequest,
+    ReturnAnswer,
+    ReturnRequest,
     Statement,
     StatementAnswer,
     StatementLine,
@@ -45,6 +55,14 @@ class Movement:
     event: LedgerEvent
     amount: int
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HoldTerm:
+    """How long the hold stopay's freezes placed on an account lasts, as the latest extend set it."""
+
+    until: datetime
+    change: HoldChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +98,13 @@ class World:
         self._done: dict[str, Movement] = {}
         self._answers: dict[str, FreezeAnswer] = {}
         self._releases: dict[str, ReleaseAnswer] = {}
+        self._extensions: dict[str, ExtendAnswer] = {}
+        self._returns: dict[str, ReturnAnswer] = {}
+        self._terms: dict[str, HoldTerm] = {}
+        self._outside: dict[str, Account] = {}  # beneficiaries of returns outside the scenario
         self._refs = itertools.count(1)
+        # Movements the world makes itself (returns) are numbered after every scenario event.
+        self._seqs = itertools.count(max((e.seq for e in scenario.ledger), default=0) + 1)
         self._pending = deque(sorted(scenario.ledger, key=lambda e: e.order))
         while self._pending and self._pending[0].is_history:
             event = self._pending.popleft()
@@ -98,6 +122,11 @@ class World:
     def holds(self) -> dict[str, int]:
         """Total held per account, for accounts holding anything."""
         return {acc: amount for acc, amount in self._held.items() if amount}
+
+    def hold_until(self, account_id: str) -> HoldTerm | None:
+        """Until when, and by which change, the latest extend of the account's hold set it; None
+        when no extend has kept anything held there."""
+        return self._terms.get(account_id)
 
     def movement(self, txn_id: str) -> Movement | None:
         """The transfer as it happened, or None if it has not (yet) happened."""
@@ -196,6 +225,74 @@ class World:
         self._releases[request.idempotency_key] = answer
         return answer
 
+    def extend(self, request: ExtendRequest, now: datetime) -> ExtendAnswer:
+        """Keep holding up to ``amount_minor`` of what is held on the account until
+        ``request.until``; holds nothing more. Answers ``ACCR`` with what stays held under the
+        extended hold (possibly 0 when nothing is held) and remembers the term (see
+        :meth:`hold_until`) when that is more than nothing. A resend (same ``idempotency_key``)
+        gets the first answer again and changes nothing."""
+        self._open(request.account.bank_code, now)
+        if request.idempotency_key in self._extensions:
+            return self._extensions[request.idempotency_key]
+        problem = self._check_account(request.account, request.currency, request.amount_minor)
+        if problem is not None:
+            answer = ExtendAnswer(status=AnswerStatus.RJCR, reason_code=problem.reason,
+                                  extra={"detail": problem.detail})
+        else:
+            account_id = request.account.id
+            kept = min(request.amount_minor, self._held[account_id])
+            if kept:
+                self._terms[account_id] = HoldTerm(until=request.until,
+                                                   change=HoldChange(request.change))
+            answer = ExtendAnswer(status=AnswerStatus.ACCR, held_minor=kept,
+                                  bank_reference=self._reference(request.account.bank_code))
+        self._extensions[request.idempotency_key] = answer
+        return answer
+
+    def return_funds(self, request: ReturnRequest, now: datetime) -> ReturnAnswer:
+        """pacs.004: pay up to ``amount_minor`` of what is held on the account to the beneficiary.
+
+        What is paid (at most what is held; possibly 0) leaves the account's hold and balance as a
+        debit that later statements show, and credits the beneficiary when it is an account of
+        the scenario. A resend (same ``idempotency_key``) gets the first answer again and pays
+        nothing more."""
+        self._open(request.account.bank_code, now)
+        if request.idempotency_key in self._returns:
+            return self._returns[request.idempotency_key]
+        problem = self._check_account(request.account, request.currency, request.amount_minor)
+        if problem is not None:
+            answer = ReturnAnswer(status=AnswerStatus.RJCR, reason_code=problem.reason,
+                                  extra={"detail": problem.detail})
+        else:
+            account_id = request.account.id
+            paid = min(request.amount_minor, self._held[account_id])
+            reference = self._reference(request.account.bank_code)
+            if paid:
+                self._held[account_id] -= paid
+                self._pay(account_id, request.beneficiary, paid, now, txn_id=reference)
+            answer = ReturnAnswer(status=AnswerStatus.ACCR, returned_minor=paid,
+                                  bank_reference=reference)
+        self._returns[request.idempotency_key] = answer
+        return answer
+
+    def _pay(self, account_id: str, beneficiary: Account, amount: int, now: datetime,
+             txn_id: str) -> Movement:
+        """Post a movement the world makes itself (not in the scenario's ledger) at ``now``."""
+        to_id = beneficiary.id
+        if to_id not in self._accounts:
+            self._outside.setdefault(to_id, Account(beneficiary.bank_code, beneficiary.number,
+                                                    beneficiary.holder_name))
+        event = LedgerEvent(seq=next(self._seqs), at=(now - self.epoch).total_seconds(),
+                            from_account=account_id, to_account=to_id, exit=None, amount=amount,
+                            txn_id=txn_id)
+        movement = Movement(event=event, amount=amount, at=now)
+        for posted_to, sign in ((account_id, -1), (to_id, 1)):
+            if posted_to in self._accounts:
+                self._postings[posted_to].append(_Posting(movement, self._balance[posted_to]))
+                self._balance[posted_to] += sign * amount
+        self._done[txn_id] = movement
+        return movement
+
     def _open(self, bank_code: str, now: datetime) -> None:
         """Bring the world up to ``now`` and make sure the bank is answering."""
         _require_aware(now, "now")
@@ -224,6 +321,24 @@ class World:
         Returns the earliest named incoming transfer as it happened, or why the request is refused.
         ``amount_minor`` is checked only when given (freezes name an amount, statements do not).
         """
+        problem = self._check_account(account, currency, amount_minor)
+        if problem is not None:
+            return problem
+        account_id = account.id
+        if not incoming:
+            return _Rejection("NOOR", "no incoming transfer named")
+        matched = []
+        for transfer in incoming:
+            problem = self._mismatch(transfer, account_id)
+            if problem:
+                return _Rejection("NOOR", f"{transfer.txn_id}: {problem}")
+            matched.append(self._done[transfer.txn_id])
+        return min(matched, key=lambda m: m.event.order)
+
+    def _check_account(self, account: Account, currency: str,
+                       amount_minor: int | None = None) -> _Rejection | None:
+        """Why a request about ``account`` is refused before its transfers are looked at, or None.
+        ``amount_minor`` is checked only when given."""
         account_id = account.id
         scenario_account = self._accounts.get(account_id)
         if scenario_account is None:
@@ -235,15 +350,7 @@ class World:
             return _Rejection("AM03", f"currency must be {self.scenario.currency}")
         if amount_minor is not None and amount_minor <= 0:
             return _Rejection("AM12", "amount must be positive")
-        if not incoming:
-            return _Rejection("NOOR", "no incoming transfer named")
-        matched = []
-        for transfer in incoming:
-            problem = self._mismatch(transfer, account_id)
-            if problem:
-                return _Rejection("NOOR", f"{transfer.txn_id}: {problem}")
-            matched.append(self._done[transfer.txn_id])
-        return min(matched, key=lambda m: m.event.order)
+        return None
 
     def _mismatch(self, transfer: IncomingTransfer, account_id: str) -> str:
         """Why the named transfer does not match the ledger, or "" when it does."""
@@ -278,6 +385,8 @@ class World:
                              exit=None if credit else event.exit)
 
     def _account(self, account_id: str) -> Account:
+        if account_id in self._outside:
+            return self._outside[account_id]
         acc = self._accounts[account_id]
         return Account(bank_code=acc.bank_code, number=acc.number, holder_name=acc.holder)
 

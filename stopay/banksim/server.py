@@ -11,7 +11,7 @@ the world decides, and the real answer goes to stopay's ``BankGateway.ReportFree
 ``callback`` address, under the freeze's idempotency key, retried with full-jitter exponential
 backoff for as long as stopay is unreachable. A resend of that freeze gets ``PDCR`` while the
 world has not decided and the real answer after; it never holds twice nor reports twice.
-Statements and releases are answered synchronously in both modes.
+Statements, releases, extends and returns are answered synchronously in both modes.
 
 ``FreezeStatus`` (pacs.028) answers at once (outages aside) from what this server answered under
 the key, without the bank's latency, so that it can tell a freeze still being worked on: the answer
@@ -214,6 +214,29 @@ class BankSimServicer(remote_bank_pb2_grpc.RemoteBankServicer):
         except BankUnavailable as exc:
             await _unavailable(context, exc)
         return convert.release_answer_to_message(answer)
+
+    # Extend and ReturnFunds are answered synchronously by every bank, callback-mode ones too: only
+    # a freeze goes through the PDCR-then-ReportFreezeOutcome flow (the gateway reports freezes only).
+
+    async def Extend(self, request: pb.ExtendRequest,  # noqa: N802
+                     context: grpc.aio.ServicerContext) -> pb.ExtendAnswer:
+        parsed = await _parse(convert.extend_request_from_message, request, context)
+        await _require_key(parsed.idempotency_key, parsed.account, context)
+        try:
+            answer = await self._banks.extend(parsed)
+        except BankUnavailable as exc:
+            await _unavailable(context, exc)
+        return convert.extend_answer_to_message(answer)
+
+    async def ReturnFunds(self, request: pb.ReturnRequest,  # noqa: N802
+                          context: grpc.aio.ServicerContext) -> pb.ReturnAnswer:
+        parsed = await _parse(convert.return_request_from_message, request, context)
+        await _require_key(parsed.idempotency_key, parsed.account, context)
+        try:
+            answer = await self._banks.return_funds(parsed)
+        except BankUnavailable as exc:
+            await _unavailable(context, exc)
+        return convert.return_answer_to_message(answer)
 
     async def FreezeStatus(self, request: pb.FreezeStatusRequest,  # noqa: N802
                            context: grpc.aio.ServicerContext) -> pb.FreezeAnswer:

@@ -221,6 +221,153 @@ class ReleaseRequest(_message.Message):
 Global___ReleaseRequest: _TypeAlias = ReleaseRequest  # noqa: Y015
 
 @_typing.final
+class LegalDocument(_message.Message):
+    """The freezing decision a formal freeze (or its renewal) rests on."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NUMBER_FIELD_NUMBER: _builtins.int
+    APPROVER_FIELD_NUMBER: _builtins.int
+    AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    INTEREST_INCLUDED_FIELD_NUMBER: _builtins.int
+    number: _builtins.str
+    """The document's number."""
+    approver: _builtins.str
+    """Who approved it."""
+    amount_minor: _builtins.int
+    """The amount it freezes."""
+    scope: _builtins.str
+    """What it covers, in the document's words."""
+    interest_included: _builtins.bool
+    """Whether interest on the amount is frozen too."""
+    def __init__(
+        self,
+        *,
+        number: _builtins.str = ...,
+        approver: _builtins.str = ...,
+        amount_minor: _builtins.int = ...,
+        scope: _builtins.str = ...,
+        interest_included: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_minor", b"amount_minor", "approver", b"approver", "interest_included", b"interest_included", "number", b"number", "scope", b"scope"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LegalDocument: _TypeAlias = LegalDocument  # noqa: Y015
+
+@_typing.final
+class ExtendRequest(_message.Message):
+    """Keep holding up to amount_minor of what stopay's earlier freezes hold on account until `until`,
+    as `change` says.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    CHANGE_FIELD_NUMBER: _builtins.int
+    UNTIL_FIELD_NUMBER: _builtins.int
+    DOCUMENT_FIELD_NUMBER: _builtins.int
+    idempotency_key: _builtins.str
+    case_id: _builtins.str
+    order_id: _builtins.str
+    amount_minor: _builtins.int
+    currency: _builtins.str
+    change: _builtins.str
+    """"RENEW_STOP" (the emergency stop lasts another period), "FORMAL_FREEZE" (the stop becomes a
+    formal freeze under `document`) or "RENEW_FREEZE" (the formal freeze is renewed under a new
+    `document` before it lapses).
+    """
+    @_builtins.property
+    def account(self) -> Global___Account:
+        """Required."""
+
+    @_builtins.property
+    def until(self) -> _timestamp_pb2.Timestamp:
+        """Required: when the extended hold lapses unless renewed."""
+
+    @_builtins.property
+    def document(self) -> Global___LegalDocument:
+        """Set for FORMAL_FREEZE and RENEW_FREEZE; absent otherwise."""
+
+    def __init__(
+        self,
+        *,
+        idempotency_key: _builtins.str = ...,
+        case_id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        account: Global___Account | None = ...,
+        amount_minor: _builtins.int = ...,
+        currency: _builtins.str = ...,
+        change: _builtins.str = ...,
+        until: _timestamp_pb2.Timestamp | None = ...,
+        document: Global___LegalDocument | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "document", b"document", "until", b"until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "amount_minor", b"amount_minor", "case_id", b"case_id", "change", b"change", "currency", b"currency", "document", b"document", "idempotency_key", b"idempotency_key", "order_id", b"order_id", "until", b"until"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExtendRequest: _TypeAlias = ExtendRequest  # noqa: Y015
+
+@_typing.final
+class ReturnRequest(_message.Message):
+    """pacs.004: pay up to amount_minor of what stopay's earlier freezes hold on account to beneficiary."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    BENEFICIARY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    idempotency_key: _builtins.str
+    case_id: _builtins.str
+    order_id: _builtins.str
+    amount_minor: _builtins.int
+    currency: _builtins.str
+    reason: _builtins.str
+    """"FR01" (returned because of fraud)."""
+    @_builtins.property
+    def account(self) -> Global___Account:
+        """Required: the account the money is held on."""
+
+    @_builtins.property
+    def beneficiary(self) -> Global___Account:
+        """Required: the victim's account the money goes to."""
+
+    def __init__(
+        self,
+        *,
+        idempotency_key: _builtins.str = ...,
+        case_id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        account: Global___Account | None = ...,
+        amount_minor: _builtins.int = ...,
+        currency: _builtins.str = ...,
+        beneficiary: Global___Account | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "beneficiary", b"beneficiary"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "amount_minor", b"amount_minor", "beneficiary", b"beneficiary", "case_id", b"case_id", "currency", b"currency", "idempotency_key", b"idempotency_key", "order_id", b"order_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReturnRequest: _TypeAlias = ReturnRequest  # noqa: Y015
+
+@_typing.final
 class FreezeStatusRequest(_message.Message):
     """pacs.028: what became of the freeze sent under idempotency_key?"""
 
@@ -437,3 +584,71 @@ class ReleaseAnswer(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReleaseAnswer: _TypeAlias = ReleaseAnswer  # noqa: Y015
+
+@_typing.final
+class ExtendAnswer(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    HELD_MINOR_FIELD_NUMBER: _builtins.int
+    REASON_CODE_FIELD_NUMBER: _builtins.int
+    BANK_REFERENCE_FIELD_NUMBER: _builtins.int
+    EXTRA_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    """ACCR with what stays held under the extended hold (at most what was held), or RJCR with a
+    reason code.
+    """
+    held_minor: _builtins.int
+    reason_code: _builtins.str
+    bank_reference: _builtins.str
+    @_builtins.property
+    def extra(self) -> _struct_pb2.Struct: ...
+    def __init__(
+        self,
+        *,
+        status: _builtins.str = ...,
+        held_minor: _builtins.int = ...,
+        reason_code: _builtins.str = ...,
+        bank_reference: _builtins.str = ...,
+        extra: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["extra", b"extra"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bank_reference", b"bank_reference", "extra", b"extra", "held_minor", b"held_minor", "reason_code", b"reason_code", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExtendAnswer: _TypeAlias = ExtendAnswer  # noqa: Y015
+
+@_typing.final
+class ReturnAnswer(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    RETURNED_MINOR_FIELD_NUMBER: _builtins.int
+    REASON_CODE_FIELD_NUMBER: _builtins.int
+    BANK_REFERENCE_FIELD_NUMBER: _builtins.int
+    EXTRA_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    """ACCR with what was paid to the beneficiary (at most what was held), or RJCR with a reason code."""
+    returned_minor: _builtins.int
+    reason_code: _builtins.str
+    bank_reference: _builtins.str
+    @_builtins.property
+    def extra(self) -> _struct_pb2.Struct: ...
+    def __init__(
+        self,
+        *,
+        status: _builtins.str = ...,
+        returned_minor: _builtins.int = ...,
+        reason_code: _builtins.str = ...,
+        bank_reference: _builtins.str = ...,
+        extra: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["extra", b"extra"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bank_reference", b"bank_reference", "extra", b"extra", "reason_code", b"reason_code", "returned_minor", b"returned_minor", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReturnAnswer: _TypeAlias = ReturnAnswer  # noqa: Y015

@@ -27,14 +27,15 @@ if _version_not_supported:
 
 class RemoteBankStub:
     """What a bank (or its gateway) serves so that stopay's `grpc` bank adapter can reach it: statement
-    queries, freeze (camt.056, reason FRAD) and release requests, and the pacs.028 status query of an
-    earlier freeze. The messages mirror bank_adapters/protocol.py field for field.
+    queries, freeze (camt.056, reason FRAD), release and extend requests, returns of held money to
+    the victim (pacs.004, reason FR01), and the pacs.028 status query of an earlier freeze. The
+    messages mirror bank_adapters/protocol.py field for field.
 
     Conventions:
     * Amounts are integer minor units (fen for CNY), never negative.
-    * Every request carries an idempotency key. A resend of a freeze or release with the same key is
-    answered with the first answer and never holds or releases twice. A statement holds nothing
-    and may be answered afresh.
+    * Every request carries an idempotency key. A resend of a freeze, release, extend or return with
+    the same key is answered with the first answer and never holds, releases, extends or pays
+    twice. A statement holds nothing and may be answered afresh.
     * Statuses follow ISO 20022 camt.029: "ACCR" accepted, "PECR" partially executed, "PDCR" pending
     (the outcome follows later through stopay's BankGateway.ReportFreezeOutcome), "RJCR" rejected
     with a reason code (AC01 unknown account, AC04 closed, AM04 insufficient funds, BE01 holder
@@ -65,6 +66,16 @@ class RemoteBankStub:
                 request_serializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ReleaseRequest.SerializeToString,
                 response_deserializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ReleaseAnswer.FromString,
                 _registered_method=True)
+        self.Extend = channel.unary_unary(
+                '/stopay.remotebank.v1.RemoteBank/Extend',
+                request_serializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ExtendRequest.SerializeToString,
+                response_deserializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ExtendAnswer.FromString,
+                _registered_method=True)
+        self.ReturnFunds = channel.unary_unary(
+                '/stopay.remotebank.v1.RemoteBank/ReturnFunds',
+                request_serializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ReturnRequest.SerializeToString,
+                response_deserializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ReturnAnswer.FromString,
+                _registered_method=True)
         self.FreezeStatus = channel.unary_unary(
                 '/stopay.remotebank.v1.RemoteBank/FreezeStatus',
                 request_serializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.FreezeStatusRequest.SerializeToString,
@@ -74,14 +85,15 @@ class RemoteBankStub:
 
 class RemoteBankServicer:
     """What a bank (or its gateway) serves so that stopay's `grpc` bank adapter can reach it: statement
-    queries, freeze (camt.056, reason FRAD) and release requests, and the pacs.028 status query of an
-    earlier freeze. The messages mirror bank_adapters/protocol.py field for field.
+    queries, freeze (camt.056, reason FRAD), release and extend requests, returns of held money to
+    the victim (pacs.004, reason FR01), and the pacs.028 status query of an earlier freeze. The
+    messages mirror bank_adapters/protocol.py field for field.
 
     Conventions:
     * Amounts are integer minor units (fen for CNY), never negative.
-    * Every request carries an idempotency key. A resend of a freeze or release with the same key is
-    answered with the first answer and never holds or releases twice. A statement holds nothing
-    and may be answered afresh.
+    * Every request carries an idempotency key. A resend of a freeze, release, extend or return with
+    the same key is answered with the first answer and never holds, releases, extends or pays
+    twice. A statement holds nothing and may be answered afresh.
     * Statuses follow ISO 20022 camt.029: "ACCR" accepted, "PECR" partially executed, "PDCR" pending
     (the outcome follows later through stopay's BankGateway.ReportFreezeOutcome), "RJCR" rejected
     with a reason code (AC01 unknown account, AC04 closed, AM04 insufficient funds, BE01 holder
@@ -107,6 +119,23 @@ class RemoteBankServicer:
 
     def Release(self, request, context):
         """Give back up to amount_minor of what earlier freezes hold on the account.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Extend(self, request, context):
+        """Keep holding up to amount_minor of what earlier freezes hold on the account until `until`:
+        renew the emergency stop, turn it into a formal freeze, or renew the formal freeze. Holds
+        nothing more.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReturnFunds(self, request, context):
+        """pacs.004: pay up to amount_minor of what earlier freezes hold on the account to the victim's
+        account (beneficiary).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -138,6 +167,16 @@ def add_RemoteBankServicer_to_server(servicer, server):
                     request_deserializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ReleaseRequest.FromString,
                     response_serializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ReleaseAnswer.SerializeToString,
             ),
+            'Extend': grpc.unary_unary_rpc_method_handler(
+                    servicer.Extend,
+                    request_deserializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ExtendRequest.FromString,
+                    response_serializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ExtendAnswer.SerializeToString,
+            ),
+            'ReturnFunds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReturnFunds,
+                    request_deserializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ReturnRequest.FromString,
+                    response_serializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ReturnAnswer.SerializeToString,
+            ),
             'FreezeStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.FreezeStatus,
                     request_deserializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.FreezeStatusRequest.FromString,
@@ -153,14 +192,15 @@ def add_RemoteBankServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class RemoteBank:
     """What a bank (or its gateway) serves so that stopay's `grpc` bank adapter can reach it: statement
-    queries, freeze (camt.056, reason FRAD) and release requests, and the pacs.028 status query of an
-    earlier freeze. The messages mirror bank_adapters/protocol.py field for field.
+    queries, freeze (camt.056, reason FRAD), release and extend requests, returns of held money to
+    the victim (pacs.004, reason FR01), and the pacs.028 status query of an earlier freeze. The
+    messages mirror bank_adapters/protocol.py field for field.
 
     Conventions:
     * Amounts are integer minor units (fen for CNY), never negative.
-    * Every request carries an idempotency key. A resend of a freeze or release with the same key is
-    answered with the first answer and never holds or releases twice. A statement holds nothing
-    and may be answered afresh.
+    * Every request carries an idempotency key. A resend of a freeze, release, extend or return with
+    the same key is answered with the first answer and never holds, releases, extends or pays
+    twice. A statement holds nothing and may be answered afresh.
     * Statuses follow ISO 20022 camt.029: "ACCR" accepted, "PECR" partially executed, "PDCR" pending
     (the outcome follows later through stopay's BankGateway.ReportFreezeOutcome), "RJCR" rejected
     with a reason code (AC01 unknown account, AC04 closed, AM04 insufficient funds, BE01 holder
@@ -241,6 +281,60 @@ class RemoteBank:
             '/stopay.remotebank.v1.RemoteBank/Release',
             bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ReleaseRequest.SerializeToString,
             bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ReleaseAnswer.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Extend(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stopay.remotebank.v1.RemoteBank/Extend',
+            bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ExtendRequest.SerializeToString,
+            bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ExtendAnswer.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReturnFunds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stopay.remotebank.v1.RemoteBank/ReturnFunds',
+            bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ReturnRequest.SerializeToString,
+            bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ReturnAnswer.FromString,
             options,
             channel_credentials,
             insecure,

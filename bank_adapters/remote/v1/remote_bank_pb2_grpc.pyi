@@ -28,14 +28,15 @@ GRPC_VERSION: str
 
 class RemoteBankStub:
     """What a bank (or its gateway) serves so that stopay's `grpc` bank adapter can reach it: statement
-    queries, freeze (camt.056, reason FRAD) and release requests, and the pacs.028 status query of an
-    earlier freeze. The messages mirror bank_adapters/protocol.py field for field.
+    queries, freeze (camt.056, reason FRAD), release and extend requests, returns of held money to
+    the victim (pacs.004, reason FR01), and the pacs.028 status query of an earlier freeze. The
+    messages mirror bank_adapters/protocol.py field for field.
 
     Conventions:
     * Amounts are integer minor units (fen for CNY), never negative.
-    * Every request carries an idempotency key. A resend of a freeze or release with the same key is
-      answered with the first answer and never holds or releases twice. A statement holds nothing
-      and may be answered afresh.
+    * Every request carries an idempotency key. A resend of a freeze, release, extend or return with
+      the same key is answered with the first answer and never holds, releases, extends or pays
+      twice. A statement holds nothing and may be answered afresh.
     * Statuses follow ISO 20022 camt.029: "ACCR" accepted, "PECR" partially executed, "PDCR" pending
       (the outcome follows later through stopay's BankGateway.ReportFreezeOutcome), "RJCR" rejected
       with a reason code (AC01 unknown account, AC04 closed, AM04 insufficient funds, BE01 holder
@@ -55,6 +56,15 @@ class RemoteBankStub:
     """Hold up to amount_minor of the victim's money on the account."""
     Release: _grpc.UnaryUnaryMultiCallable[_remote_bank_pb2.ReleaseRequest, _remote_bank_pb2.ReleaseAnswer]
     """Give back up to amount_minor of what earlier freezes hold on the account."""
+    Extend: _grpc.UnaryUnaryMultiCallable[_remote_bank_pb2.ExtendRequest, _remote_bank_pb2.ExtendAnswer]
+    """Keep holding up to amount_minor of what earlier freezes hold on the account until `until`:
+    renew the emergency stop, turn it into a formal freeze, or renew the formal freeze. Holds
+    nothing more.
+    """
+    ReturnFunds: _grpc.UnaryUnaryMultiCallable[_remote_bank_pb2.ReturnRequest, _remote_bank_pb2.ReturnAnswer]
+    """pacs.004: pay up to amount_minor of what earlier freezes hold on the account to the victim's
+    account (beneficiary).
+    """
     FreezeStatus: _grpc.UnaryUnaryMultiCallable[_remote_bank_pb2.FreezeStatusRequest, _remote_bank_pb2.FreezeAnswer]
     """pacs.028: the answer to the freeze sent under idempotency_key; PDCR while it is still being
     worked on. NOT_FOUND when the bank never received a freeze under that key.
@@ -63,14 +73,15 @@ class RemoteBankStub:
 @_typing.type_check_only
 class RemoteBankAsyncStub(RemoteBankStub):
     """What a bank (or its gateway) serves so that stopay's `grpc` bank adapter can reach it: statement
-    queries, freeze (camt.056, reason FRAD) and release requests, and the pacs.028 status query of an
-    earlier freeze. The messages mirror bank_adapters/protocol.py field for field.
+    queries, freeze (camt.056, reason FRAD), release and extend requests, returns of held money to
+    the victim (pacs.004, reason FR01), and the pacs.028 status query of an earlier freeze. The
+    messages mirror bank_adapters/protocol.py field for field.
 
     Conventions:
     * Amounts are integer minor units (fen for CNY), never negative.
-    * Every request carries an idempotency key. A resend of a freeze or release with the same key is
-      answered with the first answer and never holds or releases twice. A statement holds nothing
-      and may be answered afresh.
+    * Every request carries an idempotency key. A resend of a freeze, release, extend or return with
+      the same key is answered with the first answer and never holds, releases, extends or pays
+      twice. A statement holds nothing and may be answered afresh.
     * Statuses follow ISO 20022 camt.029: "ACCR" accepted, "PECR" partially executed, "PDCR" pending
       (the outcome follows later through stopay's BankGateway.ReportFreezeOutcome), "RJCR" rejected
       with a reason code (AC01 unknown account, AC04 closed, AM04 insufficient funds, BE01 holder
@@ -87,6 +98,15 @@ class RemoteBankAsyncStub(RemoteBankStub):
     """Hold up to amount_minor of the victim's money on the account."""
     Release: _aio.UnaryUnaryMultiCallable[_remote_bank_pb2.ReleaseRequest, _remote_bank_pb2.ReleaseAnswer]  # type: ignore[assignment]
     """Give back up to amount_minor of what earlier freezes hold on the account."""
+    Extend: _aio.UnaryUnaryMultiCallable[_remote_bank_pb2.ExtendRequest, _remote_bank_pb2.ExtendAnswer]  # type: ignore[assignment]
+    """Keep holding up to amount_minor of what earlier freezes hold on the account until `until`:
+    renew the emergency stop, turn it into a formal freeze, or renew the formal freeze. Holds
+    nothing more.
+    """
+    ReturnFunds: _aio.UnaryUnaryMultiCallable[_remote_bank_pb2.ReturnRequest, _remote_bank_pb2.ReturnAnswer]  # type: ignore[assignment]
+    """pacs.004: pay up to amount_minor of what earlier freezes hold on the account to the victim's
+    account (beneficiary).
+    """
     FreezeStatus: _aio.UnaryUnaryMultiCallable[_remote_bank_pb2.FreezeStatusRequest, _remote_bank_pb2.FreezeAnswer]  # type: ignore[assignment]
     """pacs.028: the answer to the freeze sent under idempotency_key; PDCR while it is still being
     worked on. NOT_FOUND when the bank never received a freeze under that key.
@@ -94,14 +114,15 @@ class RemoteBankAsyncStub(RemoteBankStub):
 
 class RemoteBankServicer(metaclass=_abc_1.ABCMeta):
     """What a bank (or its gateway) serves so that stopay's `grpc` bank adapter can reach it: statement
-    queries, freeze (camt.056, reason FRAD) and release requests, and the pacs.028 status query of an
-    earlier freeze. The messages mirror bank_adapters/protocol.py field for field.
+    queries, freeze (camt.056, reason FRAD), release and extend requests, returns of held money to
+    the victim (pacs.004, reason FR01), and the pacs.028 status query of an earlier freeze. The
+    messages mirror bank_adapters/protocol.py field for field.
 
     Conventions:
     * Amounts are integer minor units (fen for CNY), never negative.
-    * Every request carries an idempotency key. A resend of a freeze or release with the same key is
-      answered with the first answer and never holds or releases twice. A statement holds nothing
-      and may be answered afresh.
+    * Every request carries an idempotency key. A resend of a freeze, release, extend or return with
+      the same key is answered with the first answer and never holds, releases, extends or pays
+      twice. A statement holds nothing and may be answered afresh.
     * Statuses follow ISO 20022 camt.029: "ACCR" accepted, "PECR" partially executed, "PDCR" pending
       (the outcome follows later through stopay's BankGateway.ReportFreezeOutcome), "RJCR" rejected
       with a reason code (AC01 unknown account, AC04 closed, AM04 insufficient funds, BE01 holder
@@ -134,6 +155,27 @@ class RemoteBankServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_remote_bank_pb2.ReleaseAnswer, _abc.Awaitable[_remote_bank_pb2.ReleaseAnswer]]:
         """Give back up to amount_minor of what earlier freezes hold on the account."""
+
+    @_abc_1.abstractmethod
+    def Extend(
+        self,
+        request: _remote_bank_pb2.ExtendRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_remote_bank_pb2.ExtendAnswer, _abc.Awaitable[_remote_bank_pb2.ExtendAnswer]]:
+        """Keep holding up to amount_minor of what earlier freezes hold on the account until `until`:
+        renew the emergency stop, turn it into a formal freeze, or renew the formal freeze. Holds
+        nothing more.
+        """
+
+    @_abc_1.abstractmethod
+    def ReturnFunds(
+        self,
+        request: _remote_bank_pb2.ReturnRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_remote_bank_pb2.ReturnAnswer, _abc.Awaitable[_remote_bank_pb2.ReturnAnswer]]:
+        """pacs.004: pay up to amount_minor of what earlier freezes hold on the account to the victim's
+        account (beneficiary).
+        """
 
     @_abc_1.abstractmethod
     def FreezeStatus(
