@@ -19,6 +19,7 @@ from bank_adapters.protocol import BankAdapter
 from stopay.api.server import ApiServer
 from stopay.config import Settings
 from stopay.dispatch.dispatcher import Dispatcher
+from stopay.dispatch.sweeper import Sweeper
 from stopay.domain.backoff import full_jitter_s
 from stopay.store import embedded
 from stopay.store.database import ensure_database, open_pool
@@ -41,6 +42,7 @@ class App:
     adapters: dict[str, BankAdapter]
     dispatcher: Dispatcher | None
     embedded_server: object | None = None
+    sweeper: Sweeper | None = None
     _stopped: bool = field(default=False, init=False)
 
     @property
@@ -53,6 +55,8 @@ class App:
         self.notifications.start()
         if self.dispatcher:
             self.dispatcher.start()
+        if self.sweeper:
+            self.sweeper.start()
         await self.api.start()
         log.info("stopay.started", port=self.port, banks=sorted(self.adapters), dispatcher=bool(self.dispatcher))
 
@@ -63,6 +67,8 @@ class App:
         self._stopped = True
         grace = self.settings.shutdown_grace_s
         await self.api.stop(grace)
+        if self.sweeper:
+            await self.sweeper.stop()
         if self.dispatcher:
             await self.dispatcher.stop(grace)
         await self.notifications.close()
@@ -133,5 +139,7 @@ async def build(settings: Settings) -> App:
     def retry_after(attempts: int) -> float:
         return full_jitter_s(attempts, backoff.retry_base_s, backoff.retry_cap_s)
 
-    api = ApiServer(pool, notifications, settings.limits, settings.listen, retry_after)
-    return App(settings, dsn, pool, notifications, api, adapters, dispatcher, server)
+    api = ApiServer(pool, notifications, settings.limits, settings.listen, retry_after, settings.dispatch.holds)
+    # The sweeper runs wherever the dispatcher does: both act for the banks.
+    sweeper = Sweeper(pool, settings.dispatch.holds, owner, settings.dispatch.sweep_s) if settings.dispatcher else None
+    return App(settings, dsn, pool, notifications, api, adapters, dispatcher, server, sweeper)

@@ -5,6 +5,9 @@
 * A freeze answered: what it holds is held, it is no longer in flight; if a fuller view meanwhile
   showed less of the victim's money there, the excess is given back.
 * A release answered: what it gave back is no longer held.
+* A return answered: what it paid to the victim is no longer held; once a returning hold has paid
+  all it held, the hold is returned. An extension answered changes no money.
+* The first money a case holds on an account starts its hold there, an emergency stop.
 * A rejection or a delivery given up settles the order.
 
 The orders that follow, the bank answers (statements included, kept as evidence) and the events are
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
@@ -24,6 +27,7 @@ import structlog
 from bank_adapters.protocol import AnswerStatus, StatementAnswer
 from stopay.answers.translate import known_incoming, merge_incoming, statement_json, statement_lines
 from stopay.domain.attribution import Parts
+from stopay.domain.holds import HoldPolicy
 from stopay.domain.orders import OrderStatus, settled_status
 from stopay.domain.trail import Known, Limits, StatementTooShort, Step, reconcile, step
 from stopay.store.orders import ClaimedOrder, Outcome, Retry
@@ -57,7 +61,7 @@ def _key(order: ClaimedOrder) -> tuple[uuid.UUID, str, str]:
 
 async def apply_answers(
     pool: asyncpg.Pool, owner: str, batch: list[Answer], retry_after: Callable[[int], float],
-    actor: str = "dispatcher",
+    actor: str = "dispatcher", policy: HoldPolicy = HoldPolicy(),
 ) -> list[Retry]:
     """Applies the answers in one transaction; returns the orders to ask again (after
     ``retry_after(attempts)`` seconds). Only answers to the claim an order is under now are applied:
@@ -68,10 +72,12 @@ async def apply_answers(
         for a in batch
     ]
     claims = [(a.order.case_id, a.order.order_id, a.order.attempts) for a in batch]
+    # A return pays another case's victim: that case's chain gets an event too.
+    payees = [uuid.UUID(a.order.params["beneficiary_case"]) for a in batch if a.order.kind == "return"]
     retries: list[Retry] = []
-    async with trail_transaction(pool, owner, actor) as tx:
-        rows, leased = await tx.lock(accounts, claims)
-        work = _Batch(rows, retry_after)
+    async with trail_transaction(pool, owner, actor, policy) as tx:
+        rows, leased = await tx.lock(accounts, claims, payees)
+        work = _Batch(rows, retry_after, policy)
         for item in batch:
             current = leased.pop(item.order.order_id, None)  # popped: one answer per claim
             if current is None:
@@ -87,8 +93,10 @@ class _Batch:
     """Collects the changes of one batch; rows are updated in memory as answers are applied, so two
     answers about one account in a batch see each other."""
 
-    def __init__(self, rows: dict[tuple[uuid.UUID, str, str], AccountRow], retry_after: Callable[[int], float]) -> None:
+    def __init__(self, rows: dict[tuple[uuid.UUID, str, str], AccountRow], retry_after: Callable[[int], float],
+                 policy: HoldPolicy) -> None:
         self.rows = rows
+        self.policy = policy
         self.retry_after = retry_after
         self.changes = TrailChanges()
         self.touched: dict[tuple[uuid.UUID, str, str], AccountRow] = {}
@@ -156,6 +164,10 @@ class _Batch:
             result = step(known, answer.statement.opening_balance_minor, lines, limits)
         except StatementTooShort as exc:
             return self.retry(order, str(exc))
+        if row.hold_state in _ENDING:
+            # The case's hold here has ended (or is being returned): trace on, but hold nothing more.
+            result = replace(result, left_minor=0, freeze_minor=0,
+                             release_minor=max(0, row.held_minor - row.releasing_minor))
 
         row.rev += 1
         row.incoming = incoming
@@ -211,7 +223,7 @@ class _Batch:
     def settle(self, item: Settled, current: LeasedOrder, row: AccountRow) -> None:
         order, outcome = item.order, item.outcome
         status = outcome.status
-        if current.kind == "release":
+        if current.kind in ("release", "return"):
             row.releasing_minor -= current.requested_minor
             row.held_minor -= outcome.released_minor
         elif current.status in ("freezing", "pending"):
@@ -220,6 +232,7 @@ class _Batch:
                 row.in_flight_minor -= asked
                 row.held_minor += outcome.held_minor
         self.touched[row.key] = row
+        self._hold(order, row, current, outcome)
         self._order(order, status, held_minor=outcome.held_minor, released_minor=outcome.released_minor,
                     reason_code=outcome.reason_code, detail=outcome.detail, recheck_s=outcome.recheck_s)
         if outcome.answer_code is not None:
@@ -244,6 +257,31 @@ class _Batch:
                      row.holder_name, amount, [])
         self._event(order, "release.queued", {"bank_code": row.bank_code, "amount_minor": amount,
                                               "left_minor": row.left_minor, "order_id": str(order_id)})
+
+    def _hold(self, order: ClaimedOrder, row: AccountRow, current: LeasedOrder, outcome: Outcome) -> None:
+        """Starts the case's hold on the account with the first money held there; ends a returning
+        hold once it has paid out all it held; tells the paid victim's case of a return."""
+        if current.kind == "freeze" and row.hold_state is None and row.held_minor > 0:
+            row.hold_state = "stopped"
+            self.changes.holds.append({"case_id": str(row.case_id), "bank_code": row.bank_code,
+                                       "account_number": row.account_number, "op": "stop"})
+            self._event(order, "hold.stopped", {"bank_code": row.bank_code, "held_minor": row.held_minor,
+                                                "period_hours": self.policy.stop_hours,
+                                                "max_stops": self.policy.max_stops})
+        if current.kind != "return":
+            return
+        if outcome.released_minor:
+            payee = order.params["beneficiary_case"]
+            self.changes.events.append(
+                {"case_id": payee, "kind": "funds.returned", "order_id": str(order.order_id),
+                 "detail": {"amount_minor": outcome.released_minor, "bank_code": row.bank_code,
+                            "from_case": str(order.case_id), "share": order.params.get("share", ""),
+                            "beneficiary_bank": order.params.get("beneficiary", {}).get("bank_code", "")}})
+        if row.hold_state == "returning" and row.releasing_minor == 0 and row.held_minor == 0:
+            row.hold_state = "returned"
+            self.changes.holds.append({"case_id": str(row.case_id), "bank_code": row.bank_code,
+                                       "account_number": row.account_number, "op": "returned"})
+            self._event(order, "hold.returned", {"bank_code": row.bank_code})
 
     # ---- rows to write ----------------------------------------------------------------------
 
@@ -277,6 +315,11 @@ class _Batch:
         self.changes.events.append(
             {"case_id": str(order.case_id), "kind": kind, "order_id": str(order.order_id), "detail": detail}
         )
+
+
+# Hold states in which a case holds nothing more on the account (what a returning hold pays out is
+# counted in releasing_minor already).
+_ENDING = frozenset({"released", "lapsed", "returning", "returned"})
 
 
 def _parts(raw: Any) -> Parts:

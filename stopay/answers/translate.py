@@ -10,6 +10,12 @@ from typing import Any
 
 from bank_adapters.protocol import (
     Account,
+    ExtendAnswer,
+    ExtendRequest,
+    HoldChange,
+    LegalDocument,
+    ReturnAnswer,
+    ReturnRequest,
     FreezeAnswer,
     FreezeRequest,
     IncomingTransfer,
@@ -126,7 +132,66 @@ def release_request(order: ClaimedOrder) -> ReleaseRequest:
         account=_account(order),
         amount_minor=order.requested_minor,
         currency=order.currency,
+        reason=str(order.params.get("reason", "excess")),
     )
+
+
+def extend_request(order: ClaimedOrder) -> ExtendRequest:
+    document = order.params.get("document")
+    return ExtendRequest(
+        idempotency_key=order.idempotency_key,
+        case_id=str(order.case_id),
+        order_id=str(order.order_id),
+        account=_account(order),
+        amount_minor=order.requested_minor,
+        currency=order.currency,
+        change=HoldChange(order.params["change"]),
+        until=datetime.fromisoformat(order.params["until"]),
+        document=LegalDocument(**document) if document else None,
+    )
+
+
+def return_request(order: ClaimedOrder) -> ReturnRequest:
+    payee = order.params["beneficiary"]
+    return ReturnRequest(
+        idempotency_key=order.idempotency_key,
+        case_id=str(order.case_id),
+        order_id=str(order.order_id),
+        account=_account(order),
+        amount_minor=order.requested_minor,
+        currency=order.currency,
+        beneficiary=Account(payee["bank_code"], payee["number"], payee.get("holder_name", "")),
+    )
+
+
+def extend_outcome(order: ClaimedOrder, answer: ExtendAnswer) -> Outcome:
+    """Raises UnknownAnswer when the answer makes no sense for the order (it is then retried)."""
+    code = answer.status.value
+    if code == "RJCR":
+        status = OrderStatus.REJECTED
+    elif code == "ACCR" and 0 <= answer.held_minor <= order.requested_minor:
+        status = OrderStatus.EXTENDED
+    else:
+        raise UnknownAnswer(f"extend answer {code} with {answer.held_minor} held")
+    return Outcome(order.case_id, order.order_id, status, reason_code=answer.reason_code,
+                   detail=str(answer.extra.get("detail", "")) or (
+                       f"the bank holds {answer.held_minor} under it" if status == OrderStatus.EXTENDED else ""),
+                   answer_code=code, bank_reference=answer.bank_reference)
+
+
+def return_outcome(order: ClaimedOrder, answer: ReturnAnswer) -> Outcome:
+    """Raises UnknownAnswer when the answer makes no sense for the order (it is then retried)."""
+    code = answer.status.value
+    if code == "RJCR":
+        status = OrderStatus.REJECTED
+    elif code == "ACCR" and 0 <= answer.returned_minor <= order.requested_minor:
+        status = OrderStatus.RETURNED
+    else:
+        raise UnknownAnswer(f"return answer {code} with {answer.returned_minor} paid")
+    return Outcome(order.case_id, order.order_id, status,
+                   released_minor=answer.returned_minor if status == OrderStatus.RETURNED else 0,
+                   reason_code=answer.reason_code, detail=str(answer.extra.get("detail", "")),
+                   answer_code=code, bank_reference=answer.bank_reference)
 
 
 def release_outcome(order: ClaimedOrder, answer: ReleaseAnswer) -> Outcome:

@@ -107,7 +107,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             reports.totals(self._pool, since, until, request.station_id or None, request.bank_code or None), context
         )
         return audit_pb2.Report(
-            cases=t.cases, reported_minor=t.reported_minor, held_minor=t.held_minor, returned_minor=0,
+            cases=t.cases, reported_minor=t.reported_minor, held_minor=t.held_minor, returned_minor=t.returned_minor,
             exited_minor=t.exited_minor, orders=t.orders, holds=t.holds,
             p50_ms=round(t.p50_ms or 0), p90_ms=round(t.p90_ms or 0), p99_ms=round(t.p99_ms or 0),
         )

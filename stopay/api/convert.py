@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -22,8 +24,11 @@ ORDER_STATUS = {
     OrderStatus.UNDELIVERABLE: station_pb2.ORDER_STATUS_UNDELIVERABLE,
     OrderStatus.FREEZING: station_pb2.ORDER_STATUS_FREEZING,
     OrderStatus.RELEASED: station_pb2.ORDER_STATUS_RELEASED,
+    OrderStatus.EXTENDED: station_pb2.ORDER_STATUS_EXTENDED,
+    OrderStatus.RETURNED: station_pb2.ORDER_STATUS_RETURNED,
 }
-ORDER_KIND = {"freeze": station_pb2.ORDER_KIND_FREEZE, "release": station_pb2.ORDER_KIND_RELEASE}
+ORDER_KIND = {"freeze": station_pb2.ORDER_KIND_FREEZE, "release": station_pb2.ORDER_KIND_RELEASE,
+              "extend": station_pb2.ORDER_KIND_EXTEND, "return": station_pb2.ORDER_KIND_RETURN}
 
 
 def timestamp(value: datetime | None) -> Timestamp | None:
@@ -102,10 +107,12 @@ def case_message(case: CaseView) -> station_pb2.Case:
             station_pb2.LevelTotals(
                 level=t.level, traced_minor=t.traced_minor, held_minor=t.held_minor,
                 exited_minor=t.exited_minor, orders=t.orders, open_orders=t.open_orders,
+                returned_minor=t.returned_minor,
             )
             for t in case.levels()
         ],
         exits=[exit_message(x) for x in case.exits],
+        returned_minor=case.returned_minor,
     )
 
 
@@ -132,6 +139,8 @@ def _summary(event: CaseEvent, currency: str) -> str:
                 f"(the victim's money there is {money('left_minor')})")
     if event.kind == "order.released":
         return f"released: {money('released_minor')} given back"
+    if event.kind.startswith(("hold.", "return.", "funds.")):
+        return _hold_summary(event, money)
     if event.kind == "exit.recorded":
         return f"{money('amount_minor')} left the banking network ({detail.get('kind')})"
     if event.kind == "order.retry_scheduled":
@@ -140,6 +149,31 @@ def _summary(event: CaseEvent, currency: str) -> str:
         reason = f" ({detail['reason_code']})" if detail.get("reason_code") else ""
         return f"{event.kind[6:].replace('_', ' ')}: {money('held_minor')} held{reason}"
     return event.kind
+
+
+def _hold_summary(event: CaseEvent, money: Callable[[str], str]) -> str:
+    detail = event.detail
+    where = detail.get("bank_code", "")
+    until = f" until {detail['expires_at']}" if detail.get("expires_at") else ""
+    reason = f": {detail['reason']}" if detail.get("reason") else ""
+    texts = {
+        "hold.stopped": f"emergency stop at {where}, {money('held_minor')} held for {detail.get('period_hours')} hours",
+        "hold.renewed": f"emergency stop at {where} renewed ({detail.get('stops')} stops){until}{reason}",
+        "hold.formalized": f"formal freeze at {where} under document "
+                           f"{(detail.get('document') or {}).get('number', '')}{until}{reason}",
+        "hold.freeze_renewed": f"formal freeze at {where} renewed under document "
+                               f"{(detail.get('document') or {}).get('number', '')}{until}{reason}",
+        "hold.expiring": f"the {detail.get('state')} hold at {where} expires at {detail.get('expires_at')}",
+        "hold.released": f"hold at {where} released, account unrelated{reason}",
+        "hold.lapsed": f"hold at {where} lapsed: not renewed before it expired",
+        "hold.returning": f"returning {money('paid_minor')} held at {where} ({detail.get('share')})",
+        "hold.returned": f"hold at {where} returned in full",
+        "return.planned": f"{money('part_minor')} of {money('total_minor')} held at {where} is to be returned "
+                          f"to the victim ({detail.get('share')}, due {detail.get('due_at')})",
+        "return.notice_ended": f"the return notice for {where} ended; {money('amount_minor')} is being paid",
+        "funds.returned": f"{money('amount_minor')} returned to the victim from {where}",
+    }
+    return texts.get(event.kind, event.kind)
 
 
 def event_message(event: CaseEvent, currency: str) -> station_pb2.CaseEvent:

@@ -17,6 +17,7 @@ import structlog
 
 from bank_adapters.protocol import Account, AnswerStatus, ExitKind, FreezeAnswer, Statement, StatementLine
 from stopay.answers.apply import Settled, apply_answers
+from stopay.domain.holds import HoldPolicy
 from stopay.answers.translate import freeze_outcome
 from stopay.api.errors import invalid_argument
 from stopay.api.validation import Violation
@@ -54,7 +55,9 @@ def _statement(message: gateway_pb2.ReportedStatement) -> Statement:
 
 
 class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
-    def __init__(self, pool: asyncpg.Pool, retry_after: Callable[[int], float]) -> None:
+    def __init__(self, pool: asyncpg.Pool, retry_after: Callable[[int], float],
+                 policy: HoldPolicy = HoldPolicy()) -> None:
+        self._policy = policy
         self._pool = pool
         self._retry_after = retry_after
 
@@ -98,7 +101,7 @@ class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
             return gateway_pb2.FreezeOutcomeAck(applied=False, order_status=order.status)
         try:
             await apply_answers(self._pool, None, [Settled(order, outcome)], self._retry_after,
-                                actor=f"bank:{order.bank_code}")
+                                actor=f"bank:{order.bank_code}", policy=self._policy)
             after = await orders.by_key(self._pool, *key)
         except StoreError as exc:
             log.error("gateway.store_failed", error=str(exc))

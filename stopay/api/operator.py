@@ -39,7 +39,7 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
         if created is None:
             await context.abort(
                 grpc.StatusCode.FAILED_PRECONDITION,
-                f"order {order_id} is not an undeliverable freeze order that has not been retried already;"
+                f"order {order_id} is not an undeliverable order that has not been retried already;"
                 " nothing to retry",
             )
         assert created is not None

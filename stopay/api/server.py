@@ -10,30 +10,45 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from stopay.api.audit import AuditServicer
 from stopay.api.gateway import BankGatewayServicer
+from stopay.api.holds import HoldServicer
 from stopay.api.operator import OperatorServicer
 from stopay.api.station import StationServicer
+from stopay.domain.holds import HoldPolicy
 from stopay.domain.trail import Limits
 from stopay.store.notifications import Notifications
-from stopay.v1 import audit_pb2, audit_pb2_grpc, gateway_pb2, gateway_pb2_grpc, operator_pb2, operator_pb2_grpc, station_pb2, station_pb2_grpc
+from stopay.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    gateway_pb2,
+    gateway_pb2_grpc,
+    holds_pb2,
+    holds_pb2_grpc,
+    operator_pb2,
+    operator_pb2_grpc,
+    station_pb2,
+    station_pb2_grpc,
+)
 
 SERVICE_NAMES = (
     station_pb2.DESCRIPTOR.services_by_name["StationService"].full_name,
     gateway_pb2.DESCRIPTOR.services_by_name["BankGateway"].full_name,
     operator_pb2.DESCRIPTOR.services_by_name["OperatorService"].full_name,
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+    holds_pb2.DESCRIPTOR.services_by_name["HoldService"].full_name,
 )
 
 
 class ApiServer:
     def __init__(
         self, pool: asyncpg.Pool, notifications: Notifications, limits: Limits, listen: str,
-        retry_after: Callable[[int], float],
+        retry_after: Callable[[int], float], policy: HoldPolicy = HoldPolicy(),
     ) -> None:
         self._server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         station_pb2_grpc.add_StationServiceServicer_to_server(
             StationServicer(pool, notifications, limits), self._server
         )
-        gateway_pb2_grpc.add_BankGatewayServicer_to_server(BankGatewayServicer(pool, retry_after), self._server)
+        gateway_pb2_grpc.add_BankGatewayServicer_to_server(BankGatewayServicer(pool, retry_after, policy), self._server)
+        holds_pb2_grpc.add_HoldServiceServicer_to_server(HoldServicer(pool, policy), self._server)
         operator_pb2_grpc.add_OperatorServiceServicer_to_server(OperatorServicer(pool), self._server)
         audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(pool), self._server)
         self._health = health.aio.HealthServicer()

@@ -96,21 +96,26 @@ def case_text(trail: audit_pb2.CaseTrail, out: TextIO) -> None:
     console.print(f"[bold]case {case.case_id}[/]  station {case.station_id}  report {case.report_no}  "
                   f"victim {case.victim_name}  ({'settled' if case.settled else 'in progress'})")
     console.print(f"reported {_money(case.reported_minor)}   held {_money(case.held_minor)}   "
-                  f"exited {_money(case.exited_minor)}   unresolved {_money(case.unresolved_minor)}   "
+                  f"returned {_money(case.returned_minor)}   exited {_money(case.exited_minor)}   "
+                  f"unresolved {_money(case.unresolved_minor)}   "
                   f"rule {case.rule}, depth {case.max_depth}, min {_money(case.min_amount)}")
     levels = Table(title="per level")
-    for column in ("level", "traced", "held", "exited", "orders"):
+    for column in ("level", "traced", "held", "returned", "exited", "orders"):
         levels.add_column(column, justify="right")
     for t in case.levels:
-        levels.add_row(str(t.level), _money(t.traced_minor), _money(t.held_minor), _money(t.exited_minor), str(t.orders))
+        levels.add_row(str(t.level), _money(t.traced_minor), _money(t.held_minor), _money(t.returned_minor),
+                       _money(t.exited_minor), str(t.orders))
     console.print(levels)
     tree = Tree("[bold]money trail[/]")
     nodes: dict[str, Tree] = {}
     for order in case.orders:
         parent = nodes.get(order.parent_order_id, tree)
         held = order.held_minor - order.released_minor
+        money = {station_pb2.ORDER_KIND_RELEASE: f"released {_money(order.released_minor)}",
+                 station_pb2.ORDER_KIND_RETURN: f"returned {_money(order.released_minor)}",
+                 station_pb2.ORDER_KIND_EXTEND: "hold extended"}.get(order.kind, f"held {_money(held)}")
         label = (f"L{order.level} {order.account.bank_code}:{order.account.number} {order.account.holder_name}  "
-                 f"{status_name(order.status)}  held {_money(held)}")
+                 f"{status_name(order.status)}  {money}")
         nodes[order.order_id] = parent.add(f"[green]{label}[/]" if held > 0 else label)
     for flow in case.exits:
         tree.add(f"[red]exit {flow.kind} {_money(flow.amount_minor)} from {flow.account.bank_code}:"

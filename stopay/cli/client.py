@@ -39,7 +39,7 @@ def describe_error(error: grpc.aio.AioRpcError) -> str:
     for detail in status.details if status else ():
         bad = error_details_pb2.BadRequest()
         if detail.Unpack(bad):
-            lines = [f"{error.code().name}: the entry was not accepted"]
+            lines = [f"{error.code().name}: the request was not accepted"]
             lines += [f"  {v.field}: {v.description}" for v in bad.field_violations]
     return "\n".join(lines)
 

@@ -96,6 +96,19 @@ def _parser() -> argparse.ArgumentParser:
         "--bank-concurrency", type=count, default=env("BANK_CONCURRENCY", "64"), metavar="N",
         help="requests in flight to one bank at most (default 64)",
     )
+    holds = serve.add_argument_group("holds (the sweeper acts on them by the database clock)")
+    holds.add_argument("--stop-hours", type=count, default=env("STOP_HOURS", "48"), metavar="N",
+                       help="how long an emergency stop lasts (default 48)")
+    holds.add_argument("--max-stops", type=count, default=env("MAX_STOPS", "2"), metavar="N",
+                       help="emergency stop periods allowed per hold, the first included (default 2)")
+    holds.add_argument("--freeze-months", type=count, default=env("FREEZE_MONTHS", "6"), metavar="N",
+                       help="how long a formal freeze lasts (default 6)")
+    holds.add_argument("--major-freeze-months", type=count, default=env("MAJOR_FREEZE_MONTHS", "12"), metavar="N",
+                       help="how long a formal freeze lasts in a major case (default 12)")
+    holds.add_argument("--notice-days", type=non_negative_int, default=env("NOTICE_DAYS", "30"), metavar="N",
+                       help="public notice before a rateable return is paid (default 30)")
+    holds.add_argument("--sweep-seconds", type=positive_float, default=env("SWEEP_SECONDS", "30"), metavar="S",
+                       help="how often the sweeper looks for holds to lapse, warn of or pay back (default 30)")
     serve.add_argument("--port-file", type=Path, help="write the port listened on to this file once serving")
 
     entry = commands.add_parser("entry", help="station client: entries").add_subparsers(dest="action", required=True)
@@ -126,8 +139,9 @@ def _parser() -> argparse.ArgumentParser:
     bank_sim.add_argument("--callback", metavar="HOST:PORT", help="stopay's BankGateway, for banks in callback mode")
     bank_sim.add_argument("--port-file", type=Path, help="write the port listened on to this file once serving")
 
-    from stopay.cli import audit
+    from stopay.cli import audit, holds
 
+    holds.add_parser(commands, env, DEFAULT_SERVER)
     audit.add_parser(commands, env, DEFAULT_SERVER)
     return parser
 
@@ -157,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         from stopay.cli import audit
 
         return audit.run(args)
+    if args.command == "hold":
+        from stopay.cli import holds
+
+        return holds.run(args)
     from stopay.cli import client
 
     return client.run(args)

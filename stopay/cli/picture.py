@@ -38,6 +38,7 @@ class _Node:
     statuses: list[str] = field(default_factory=list)
     held: int = 0
     released: int = 0
+    returned: int = 0
     paid: int = 0
     exit_kind: str = ""
     amount: int = 0
@@ -98,6 +99,9 @@ def _trail(case: station_pb2.Case) -> _Trail:
         if order.kind == station_pb2.ORDER_KIND_RELEASE:
             node.held -= order.released_minor
             node.released += order.released_minor
+        elif order.kind == station_pb2.ORDER_KIND_RETURN:
+            node.held -= order.released_minor
+            node.returned += order.released_minor
         else:
             node.held += order.held_minor
         node.order_ids.append(order.order_id)
@@ -168,6 +172,8 @@ def _node_lines(node: _Node, currency: str) -> list[_Line]:
             lines.append((f"held {format_minor(node.held, currency)}", "held"))
         if node.released > 0:
             lines.append((f"released {format_minor(node.released, currency)}", "muted"))
+        if node.returned > 0:
+            lines.append((f"returned {format_minor(node.returned, currency)}", "muted"))
     return lines
 
 

@@ -10,6 +10,7 @@ import sys
 from stopay import bootstrap
 from stopay.config import Settings
 from stopay.dispatch.dispatcher import DispatchSettings
+from stopay.domain.holds import HoldPolicy
 from stopay.domain.trail import Limits
 from stopay.store.embedded import default_data_dir
 
@@ -44,7 +45,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         dispatch=DispatchSettings(
             lease_s=args.lease_seconds, delivery_deadline_s=args.delivery_deadline, retry_cap_s=args.retry_cap,
             breaker_threshold=args.breaker_threshold, breaker_open_s=args.breaker_open,
-            bank_concurrency=args.bank_concurrency,
+            bank_concurrency=args.bank_concurrency, sweep_s=args.sweep_seconds,
+            holds=HoldPolicy(stop_hours=args.stop_hours, max_stops=args.max_stops, freeze_months=args.freeze_months,
+                             major_freeze_months=args.major_freeze_months, notice_days=args.notice_days),
         ),
         limits=Limits(rule=args.rule, max_depth=args.max_depth, min_amount=args.min_amount),
     )

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import structlog
@@ -22,15 +23,20 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from bank_adapters.protocol import BankAdapter, BankRefused
 from stopay.answers.apply import Answer, Settled, Traced, apply_answers
 from stopay.answers.translate import (
+    extend_outcome,
+    extend_request,
     freeze_outcome,
     freeze_request,
     release_outcome,
     release_request,
+    return_outcome,
+    return_request,
     statement_request,
 )
 from stopay.domain.accounts import AccountKey
 from stopay.dispatch.banks import BankGuards, BankOpen
 from stopay.domain.backoff import full_jitter_s
+from stopay.domain.holds import HoldPolicy
 from stopay.domain.orders import GAVE_UP, NO_ADAPTER, REFUSED, OrderStatus, UnknownAnswer
 from stopay.store import orders as store
 from stopay.store.errors import StoreError, StoreUnavailable
@@ -57,6 +63,10 @@ class DispatchSettings:
     breaker_threshold: int = 5
     breaker_open_s: float = 10.0
     bank_concurrency: int = 64
+    # How long holds last; the first money held on an account starts an emergency stop.
+    holds: HoldPolicy = field(default_factory=HoldPolicy)
+    # How often the sweeper looks for holds to lapse, warn of, or pay back (dispatch/sweeper.py).
+    sweep_s: float = 30.0
 
 
 class Dispatcher:
@@ -163,12 +173,16 @@ class Dispatcher:
             async with self._guards.call(order.bank_code):
                 if order.kind == "release":
                     reply: object = await asyncio.wait_for(adapter.release(release_request(order)), timeout)
+                elif order.kind == "extend":
+                    reply = await asyncio.wait_for(adapter.extend(extend_request(order)), timeout)
+                elif order.kind == "return":
+                    reply = await asyncio.wait_for(adapter.return_funds(return_request(order)), timeout)
                 elif order.status == "queued":
                     reply = await asyncio.wait_for(adapter.statement(statement_request(order)), timeout)
                 else:  # freezing, or pending: asking again under the same key is the status query
                     reply = await asyncio.wait_for(adapter.freeze(freeze_request(order)), timeout)
-            if order.kind == "release":
-                result = Settled(order, release_outcome(order, reply))  # type: ignore[arg-type]
+            if order.kind in _SETTLE:
+                result = Settled(order, _SETTLE[order.kind](order, reply))
             elif order.status == "queued":
                 result = Traced(order, reply)  # type: ignore[arg-type]
             else:
@@ -259,7 +273,8 @@ class Dispatcher:
         retries = [r for r in batch if isinstance(r, store.Retry)]
         if answers:
             try:
-                retries += await self._transient(apply_answers, self._pool, self._owner, answers, self._backoff, self._actor)
+                retries += await self._transient(apply_answers, self._pool, self._owner, answers, self._backoff, self._actor,
+                                                self._settings.holds)
             except StoreUnavailable:
                 raise
             except StoreError as exc:
@@ -268,7 +283,8 @@ class Dispatcher:
                 log.error("dispatch.batch_refused", error=str(exc), answers=len(answers))
                 for answer in answers:
                     try:
-                        retries += await self._transient(apply_answers, self._pool, self._owner, [answer], self._backoff, self._actor)
+                        retries += await self._transient(apply_answers, self._pool, self._owner, [answer], self._backoff,
+                                                        self._actor, self._settings.holds)
                     except StoreUnavailable:
                         raise
                     except StoreError as one:
@@ -288,6 +304,11 @@ class Dispatcher:
         ):
             with attempt:
                 return await call(*args)
+
+
+_SETTLE: dict[str, Callable[[store.ClaimedOrder, Any], store.Outcome]] = {
+    "release": release_outcome, "extend": extend_outcome, "return": return_outcome,
+}
 
 
 def _claim_of(item: Answer | store.Retry) -> tuple[uuid.UUID, uuid.UUID, int]:

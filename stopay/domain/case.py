@@ -24,7 +24,7 @@ class IncomingView:
 class OrderView:
     order_id: uuid.UUID
     parent_order_id: uuid.UUID | None
-    kind: str  # "freeze" | "release"
+    kind: str  # "freeze" | "release" | "extend" | "return"
     level: int
     bank_code: str
     account_number: str
@@ -68,6 +68,8 @@ class LevelTotals:
     exited_minor: int
     orders: int
     open_orders: int
+    # Paid to victims from the case's holds at this level.
+    returned_minor: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,8 @@ class CaseView:
     min_amount: int
     orders: tuple[OrderView, ...] = field(default=())
     exits: tuple[ExitView, ...] = field(default=())
+    # Paid back to this case's victim, from this case's holds or (rateably) another's.
+    returned_minor: int = 0
 
     @property
     def settled(self) -> bool:
@@ -99,8 +103,8 @@ class CaseView:
 
     @property
     def unresolved_minor(self) -> int:
-        """Reported money neither held nor traced out of the network."""
-        return max(0, self.reported_minor - self.held_minor - self.exited_minor)
+        """Reported money neither held, returned nor traced out of the network."""
+        return max(0, self.reported_minor - self.held_minor - self.exited_minor - self.returned_minor)
 
     def levels(self) -> list[LevelTotals]:
         """Totals per level of the trail; level 1 traces what the victim reported."""
@@ -118,6 +122,7 @@ class CaseView:
                     exited_minor=sum(x.amount_minor for x in self.exits if x.level == level),
                     orders=len(orders),
                     open_orders=sum(1 for o in orders if not o.status.terminal),
+                    returned_minor=sum(o.released_minor for o in orders if o.kind == "return"),
                 )
             )
         return totals

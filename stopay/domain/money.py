@@ -18,6 +18,15 @@ def format_minor(amount_minor: int, currency: str = "CNY") -> str:
     return f"{sign}{symbol}{major:,}.{minor:02d}"
 
 
+def parse_major(text: str) -> int:
+    """``"600"`` or ``"1,234.5"`` (yuan) -> minor units, exactly; at most two decimals."""
+    cleaned = text.strip().replace(",", "")
+    whole, dot, frac = cleaned.partition(".")
+    if not whole.isdigit() or (dot and not (frac.isdigit() and len(frac) <= 2)):
+        raise ValueError(f"{text!r} is not an amount in yuan with at most two decimals")
+    return int(whole) * 100 + int((frac or "0").ljust(2, "0"))
+
+
 def split_largest_remainder(total: int, weights: dict[str, int]) -> dict[str, int]:
     """Splits ``total`` in proportion to ``weights`` so that the parts add up to ``total`` exactly.
 

@@ -19,6 +19,8 @@ class OrderStatus(str, enum.Enum):
     REJECTED = "rejected"  # RJCR with a reason code
     UNDELIVERABLE = "undeliverable"  # stopay could not deliver it
     RELEASED = "released"  # a release order: money held in excess was given back
+    EXTENDED = "extended"  # an extend order: the bank renewed the hold or made it a formal freeze
+    RETURNED = "returned"  # a return order: the bank paid the money to the victim
 
     @property
     def terminal(self) -> bool:
@@ -40,7 +42,8 @@ TRANSITIONS: frozenset[tuple[OrderStatus, OrderStatus]] = frozenset(
     {(OrderStatus.QUEUED, s) for s in _OUTCOMES | {OrderStatus.FREEZING}}
     | {(OrderStatus.FREEZING, s) for s in _OUTCOMES}
     | {(OrderStatus.PENDING, s) for s in _ANSWERED | {OrderStatus.UNDELIVERABLE}}
-    | {(OrderStatus.QUEUED, OrderStatus.RELEASED)}
+    | {(OrderStatus.QUEUED, OrderStatus.RELEASED), (OrderStatus.QUEUED, OrderStatus.EXTENDED),
+       (OrderStatus.QUEUED, OrderStatus.RETURNED)}
 )
 
 # Reason codes of stopay's own (not a bank's).

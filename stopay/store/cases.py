@@ -37,6 +37,7 @@ def _case(row: asyncpg.Record, orders: tuple[OrderView, ...] = (), exits: tuple[
         min_amount=row["min_amount"],
         orders=orders,
         exits=exits,
+        returned_minor=row["returned_minor"],
     )
 
 

@@ -20,7 +20,7 @@ class ClaimedOrder:
     case_id: uuid.UUID
     order_id: uuid.UUID
     parent_order_id: uuid.UUID | None
-    kind: str  # "freeze" | "release"
+    kind: str  # "freeze" | "release" | "extend" | "return"
     level: int
     status: str  # "queued": ask for the statement; "freezing": ask to freeze freeze_minor
     bank_code: str
@@ -31,6 +31,8 @@ class ClaimedOrder:
     freeze_minor: int | None
     incoming: list[dict[str, Any]]
     idempotency_key: str
+    # What an extend, release or return order asks beyond the amount (store/migrations/0007_holds.sql)
+    params: dict[str, Any]
     attempts: int
     rule: str
     max_depth: int

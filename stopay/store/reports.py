@@ -19,6 +19,7 @@ class Totals:
     cases: int
     reported_minor: int
     held_minor: int
+    returned_minor: int
     exited_minor: int
     orders: int
     holds: int

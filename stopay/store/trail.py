@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from stopay.domain.holds import HoldPolicy
 from stopay.store.errors import database_errors
 from stopay.store.queries import sql
 
@@ -39,6 +40,8 @@ class AccountRow:
     # The newest statement line applied (time, then the bank's sequence number).
     seen_at: datetime | None
     seen_seq: int | None
+    # The case's hold on the account (store/migrations/0007_holds.sql), None before any is held.
+    hold_state: str | None = None
 
     @property
     def key(self) -> AccountKey:
@@ -65,25 +68,30 @@ class TrailChanges:
     exits: list[dict[str, Any]] = field(default_factory=list)
     answers: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    # Holds to start ({..., "op": "stop"}) or to end as returned ({..., "op": "returned"}).
+    holds: list[dict[str, Any]] = field(default_factory=list)
 
 
 class TrailTransaction:
-    def __init__(self, conn: asyncpg.Connection, owner: str, actor: str) -> None:
+    def __init__(self, conn: asyncpg.Connection, owner: str, actor: str, policy: HoldPolicy) -> None:
         self._conn = conn
         self._owner = owner
         self._actor = actor
+        self._policy = policy
 
     async def lock(
-        self, accounts: Sequence[dict[str, Any]], orders: Sequence[tuple[uuid.UUID, uuid.UUID, int]]
+        self, accounts: Sequence[dict[str, Any]], orders: Sequence[tuple[uuid.UUID, uuid.UUID, int]],
+        more_cases: Sequence[uuid.UUID] = (),
     ) -> tuple[dict[AccountKey, AccountRow], dict[uuid.UUID, LeasedOrder]]:
         """Locks the accounts (creating rows not seen before), the orders this owner still
-        leases with a bank request out and the audit chain heads of the batch's cases; returns the
-        account rows and those orders.
+        leases with a bank request out and the audit chain heads of the batch's cases (and of
+        ``more_cases``, which the batch writes events of too); returns the account rows and those
+        orders.
 
         Locks are taken in this order, each kind in key order, as everywhere else (an order's
         reschedule locks orders, then heads), so concurrent writers never deadlock."""
         cases = sorted({uuid.UUID(str(a["case_id"])) for a in accounts}
-                       | {uuid.UUID(str(c)) for c, _, _ in orders})
+                       | {uuid.UUID(str(c)) for c, _, _ in orders} | set(more_cases))
         with database_errors("could not lock the trail"):
             await self._conn.execute(sql("trail_lock"), list(accounts))
             keys = [{k: str(a[k]) for k in ("case_id", "bank_code", "account_number")} for a in accounts]
@@ -105,12 +113,14 @@ class TrailTransaction:
         with database_errors("could not apply the trail"):
             await self._conn.execute(
                 sql("trail_apply"), changes.orders, changes.created, changes.accounts, changes.exits,
-                changes.answers, changes.events, self._actor,
+                changes.answers, changes.events, self._actor, changes.holds, self._policy.stop_hours,
+                self._policy.max_stops,
             )
 
 
 @contextlib.asynccontextmanager
-async def trail_transaction(pool: asyncpg.Pool, owner: str, actor: str) -> AsyncIterator[TrailTransaction]:
+async def trail_transaction(pool: asyncpg.Pool, owner: str, actor: str,
+                            policy: HoldPolicy) -> AsyncIterator[TrailTransaction]:
     with database_errors("could not open a trail transaction"):
         async with pool.acquire() as conn, conn.transaction():
-            yield TrailTransaction(conn, owner, actor)
+            yield TrailTransaction(conn, owner, actor, policy)

@@ -81,6 +81,10 @@ class _OrderStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderStat
     """The statement is in; the freeze of asked_minor is being asked for."""
     ORDER_STATUS_RELEASED: _OrderStatus.ValueType  # 9
     """A release order: money held in excess was given back (released_minor)."""
+    ORDER_STATUS_EXTENDED: _OrderStatus.ValueType  # 10
+    """An extend order: the bank renewed the hold, or made it a formal freeze (see HoldService)."""
+    ORDER_STATUS_RETURNED: _OrderStatus.ValueType  # 11
+    """A return order: the bank paid released_minor to the victim."""
 
 class OrderStatus(_OrderStatus, metaclass=_OrderStatusEnumTypeWrapper):
     """Mirrors ISO 20022 camt.029 where a bank has answered. An order first asks its bank for the
@@ -107,6 +111,10 @@ ORDER_STATUS_FREEZING: OrderStatus.ValueType  # 8
 """The statement is in; the freeze of asked_minor is being asked for."""
 ORDER_STATUS_RELEASED: OrderStatus.ValueType  # 9
 """A release order: money held in excess was given back (released_minor)."""
+ORDER_STATUS_EXTENDED: OrderStatus.ValueType  # 10
+"""An extend order: the bank renewed the hold, or made it a formal freeze (see HoldService)."""
+ORDER_STATUS_RETURNED: OrderStatus.ValueType  # 11
+"""A return order: the bank paid released_minor to the victim."""
 Global___OrderStatus: _TypeAlias = OrderStatus  # noqa: Y015
 
 class _OrderKind:
@@ -122,6 +130,10 @@ class _OrderKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderKind.V
     """Gives back what the case holds at the account in excess: a later, fuller view of the trail
     showed less of the victim's money there than was frozen.
     """
+    ORDER_KIND_EXTEND: _OrderKind.ValueType  # 3
+    """Renews the hold at the account, or turns it into a formal freeze (HoldService)."""
+    ORDER_KIND_RETURN: _OrderKind.ValueType  # 4
+    """Pays money held at the account to a victim (HoldService.ReturnFunds)."""
 
 class OrderKind(_OrderKind, metaclass=_OrderKindEnumTypeWrapper): ...
 
@@ -132,6 +144,10 @@ ORDER_KIND_RELEASE: OrderKind.ValueType  # 2
 """Gives back what the case holds at the account in excess: a later, fuller view of the trail
 showed less of the victim's money there than was frozen.
 """
+ORDER_KIND_EXTEND: OrderKind.ValueType  # 3
+"""Renews the hold at the account, or turns it into a formal freeze (HoldService)."""
+ORDER_KIND_RETURN: OrderKind.ValueType  # 4
+"""Pays money held at the account to a victim (HoldService.ReturnFunds)."""
 Global___OrderKind: _TypeAlias = OrderKind  # noqa: Y015
 
 @_typing.final
@@ -547,6 +563,7 @@ class LevelTotals(_message.Message):
     EXITED_MINOR_FIELD_NUMBER: _builtins.int
     ORDERS_FIELD_NUMBER: _builtins.int
     OPEN_ORDERS_FIELD_NUMBER: _builtins.int
+    RETURNED_MINOR_FIELD_NUMBER: _builtins.int
     level: _builtins.int
     traced_minor: _builtins.int
     """The victim's money followed into accounts at this level (at level 1: what was reported)."""
@@ -555,6 +572,8 @@ class LevelTotals(_message.Message):
     """Left the network from accounts at this level."""
     orders: _builtins.int
     open_orders: _builtins.int
+    returned_minor: _builtins.int
+    """Paid to victims from the case's holds at this level."""
     def __init__(
         self,
         *,
@@ -564,10 +583,11 @@ class LevelTotals(_message.Message):
         exited_minor: _builtins.int = ...,
         orders: _builtins.int = ...,
         open_orders: _builtins.int = ...,
+        returned_minor: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["exited_minor", b"exited_minor", "held_minor", b"held_minor", "level", b"level", "open_orders", b"open_orders", "orders", b"orders", "traced_minor", b"traced_minor"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["exited_minor", b"exited_minor", "held_minor", b"held_minor", "level", b"level", "open_orders", b"open_orders", "orders", b"orders", "returned_minor", b"returned_minor", "traced_minor", b"traced_minor"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -598,13 +618,16 @@ class Case(_message.Message):
     MIN_AMOUNT_FIELD_NUMBER: _builtins.int
     LEVELS_FIELD_NUMBER: _builtins.int
     EXITS_FIELD_NUMBER: _builtins.int
+    RETURNED_MINOR_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     entry_id: _builtins.str
     station_id: _builtins.str
     reported_minor: _builtins.int
     """What the victim reported losing."""
     held_minor: _builtins.int
-    """What the case holds: held_minor of its freeze orders less released_minor of its releases."""
+    """What the case holds: held_minor of its freeze orders less released_minor of its releases and
+    returns.
+    """
     exited_minor: _builtins.int
     """Traced out of the banking network (cash, ATM, crypto, ...)."""
     settled: _builtins.bool
@@ -617,13 +640,15 @@ class Case(_message.Message):
     order_count: _builtins.int
     """Number of orders, also filled where orders are left out (ListCases)."""
     unresolved_minor: _builtins.int
-    """Reported money neither held nor traced into an exit: still moving, below the thresholds,
+    """Reported money neither held, returned nor traced into an exit: still moving, below the thresholds,
     deeper than max_depth, or gone where no bank could say.
     """
     rule: _builtins.str
     """The tracing policy the case was accepted under."""
     max_depth: _builtins.int
     min_amount: _builtins.int
+    returned_minor: _builtins.int
+    """Paid back to this case's victim (from this case's holds or, in a rateable return, another's)."""
     @_builtins.property
     def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___FreezeOrder]: ...
     @_builtins.property
@@ -656,10 +681,11 @@ class Case(_message.Message):
         min_amount: _builtins.int = ...,
         levels: _abc.Iterable[Global___LevelTotals] | None = ...,
         exits: _abc.Iterable[Global___ExitFlow] | None = ...,
+        returned_minor: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "created_at", b"created_at", "currency", b"currency", "entry_id", b"entry_id", "exited_minor", b"exited_minor", "exits", b"exits", "fraud_type", b"fraud_type", "held_minor", b"held_minor", "levels", b"levels", "max_depth", b"max_depth", "min_amount", b"min_amount", "officer_id", b"officer_id", "order_count", b"order_count", "orders", b"orders", "report_no", b"report_no", "reported_minor", b"reported_minor", "rule", b"rule", "settled", b"settled", "station_id", b"station_id", "unresolved_minor", b"unresolved_minor", "victim_name", b"victim_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "created_at", b"created_at", "currency", b"currency", "entry_id", b"entry_id", "exited_minor", b"exited_minor", "exits", b"exits", "fraud_type", b"fraud_type", "held_minor", b"held_minor", "levels", b"levels", "max_depth", b"max_depth", "min_amount", b"min_amount", "officer_id", b"officer_id", "order_count", b"order_count", "orders", b"orders", "report_no", b"report_no", "reported_minor", b"reported_minor", "returned_minor", b"returned_minor", "rule", b"rule", "settled", b"settled", "station_id", b"station_id", "unresolved_minor", b"unresolved_minor", "victim_name", b"victim_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -27,7 +27,7 @@ WITH due AS (
     RETURNING o.*
 )
 SELECT o.case_id, o.order_id, o.parent_order_id, o.kind, o.level, o.status, o.bank_code, o.account_number,
-       o.holder_name, o.currency, o.requested_minor, o.freeze_minor, o.incoming, o.idempotency_key,
+       o.holder_name, o.currency, o.requested_minor, o.freeze_minor, o.incoming, o.idempotency_key, o.params,
        o.attempts, c.rule, c.max_depth, c.min_amount,
        -- Past the delivery deadline ($4 seconds after the order was created, by the database clock).
        now() > o.created_at + make_interval(secs => $4::float8) AS expired,

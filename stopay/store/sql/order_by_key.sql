@@ -2,7 +2,7 @@
 -- case and order its idempotency key names. $1 case_id, $2 order_id.
 SELECT o.case_id, o.order_id, o.parent_order_id, o.kind, o.level, o.status, o.bank_code,
        o.account_number, o.holder_name, o.currency, o.requested_minor, o.freeze_minor, o.incoming,
-       o.idempotency_key, o.attempts, c.rule, c.max_depth, c.min_amount, false AS expired,
+       o.idempotency_key, o.params, o.attempts, c.rule, c.max_depth, c.min_amount, false AS expired,
        coalesce(t.incoming, '{}'::jsonb) AS known_incoming
 FROM freeze_orders o
 JOIN cases c ON c.case_id = o.case_id

@@ -1,5 +1,6 @@
 -- Totals over the cases accepted in [$1, $2), optionally of one station ($3) and counting only
 -- orders at one bank ($4), with the time from an entry's acceptance to each hold (database clock).
+-- Returned: paid back to the picked cases' victims (from whichever case's hold paid it, at $4).
 WITH picked AS (
     SELECT c.case_id, c.reported_minor, c.created_at
     FROM cases c
@@ -22,6 +23,9 @@ WITH picked AS (
 SELECT (SELECT count(*) FROM picked)::int AS cases,
        (SELECT coalesce(sum(reported_minor), 0) FROM picked)::bigint AS reported_minor,
        (SELECT coalesce(sum(held_minor - released_minor), 0) FROM orders)::bigint AS held_minor,
+       (SELECT coalesce(sum(r.released_minor), 0) FROM freeze_orders r JOIN picked p
+          ON r.kind = 'return' AND r.params ->> 'beneficiary_case' = p.case_id::text
+         WHERE $4::text IS NULL OR r.bank_code = $4)::bigint AS returned_minor,
        (SELECT coalesce(sum(x.amount_minor), 0) FROM trail_exits x JOIN picked p ON p.case_id = x.case_id
          WHERE $4::text IS NULL OR x.bank_code = $4)::bigint AS exited_minor,
        (SELECT count(*) FROM orders)::int AS orders,

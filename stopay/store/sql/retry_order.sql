@@ -1,21 +1,33 @@
 -- An operator's retry of an order that could not be delivered ($1 its order id): a new order for
--- the same account and money, under the same idempotency key (so a bank that did apply the first
--- never applies it twice), starting again from the statement. The failed order stays as it was.
--- $2 the new order's id, $3 the actor. Nothing is returned unless the order exists and failed.
+-- the same account, money and details, under the same idempotency key (so a bank that did apply the
+-- first never applies it twice). A freeze starts again from the statement. A release or a return
+-- puts its money back among what is going out of the hold (the failed one had taken it off). The
+-- failed order stays as it was. $2 the new order's id, $3 the actor. Nothing is returned unless
+-- the order exists and failed.
 WITH failed AS (
-    SELECT * FROM freeze_orders WHERE order_id = $1 AND status = 'undeliverable' AND kind = 'freeze'
+    SELECT * FROM freeze_orders WHERE order_id = $1 AND status = 'undeliverable'
 ), created AS (
     INSERT INTO freeze_orders (case_id, order_id, parent_order_id, kind, level, bank_code,
                                account_number, holder_name, currency, requested_minor, incoming,
-                               idempotency_key, retry_of)
+                               idempotency_key, retry_of, params)
     SELECT f.case_id, $2, f.parent_order_id, f.kind, f.level, f.bank_code, f.account_number,
-           f.holder_name, f.currency, f.requested_minor, f.incoming, f.idempotency_key, f.order_id
+           f.holder_name, f.currency, f.requested_minor, f.incoming, f.idempotency_key, f.order_id,
+           f.params
     FROM failed f
     ON CONFLICT DO NOTHING
-    RETURNING case_id, order_id
+    RETURNING case_id, order_id, kind, bank_code, account_number, requested_minor
+), going_out AS (
+    UPDATE trail_accounts t SET releasing_minor = t.releasing_minor + c.requested_minor, updated_at = now()
+    FROM created c
+    WHERE c.kind IN ('release', 'return') AND t.case_id = c.case_id AND t.bank_code = c.bank_code
+      AND t.account_number = c.account_number
+    RETURNING t.case_id
 ), events AS (
     INSERT INTO case_events (case_id, actor, kind, order_id, detail)
-    SELECT c.case_id, $3, 'order.retried', c.order_id, jsonb_build_object('retry_of', $1::uuid)
-    FROM created c
+    SELECT c.case_id, $3, 'order.retried', c.order_id,
+           jsonb_build_object('retry_of', $1::uuid, 'kind', c.kind, 'going_out', g.n)
+    -- Counting going_out first makes the account's row locked before the chain head, the order
+    -- every writer keeps.
+    FROM created c CROSS JOIN (SELECT count(*) AS n FROM going_out) g
 )
 SELECT case_id, order_id FROM created

@@ -1,7 +1,9 @@
 -- Applies a batch of bank answers in one statement: moves the answered orders on ($1), creates the
 -- orders that follow the money on or give excess back ($2), stores what is now known of each
 -- account ($3), records exits ($4), keeps every bank answer, statements included, as evidence ($5)
--- and logs events ($6). $7 is the actor. The caller holds the locks taken by trail_rows.sql and
+-- and logs events ($6). $7 is the actor. $8 starts holds ({case_id, bank_code, account_number,
+-- op: 'stop'}: an emergency stop of $9 hours, at most $10 stops) or ends returning ones
+-- ({..., op: 'returned'}). The caller holds the locks taken by trail_rows.sql and
 -- trail_orders.sql, so every order in $1 is still this owner's and in the state it expects.
 WITH answered AS (
     UPDATE freeze_orders o
@@ -68,5 +70,18 @@ WITH answered AS (
     SELECT e.case_id, $7, e.kind, e.order_id, e.detail
     FROM jsonb_to_recordset($6::jsonb) AS e(case_id uuid, kind text, order_id uuid, detail jsonb)
     RETURNING seq
+), stopped AS (
+    INSERT INTO holds (case_id, bank_code, account_number, max_stops, expires_at)
+    SELECT s.case_id, s.bank_code, s.account_number, $10, stopay_now() + make_interval(hours => $9)
+    FROM jsonb_to_recordset($8::jsonb) AS s(case_id uuid, bank_code text, account_number text, op text)
+    WHERE s.op = 'stop'
+    ON CONFLICT DO NOTHING
+    RETURNING case_id
+), returned AS (
+    UPDATE holds h SET state = 'returned', ended_at = stopay_now(), end_reason = 'returned', updated_at = now()
+    FROM jsonb_to_recordset($8::jsonb) AS r(case_id uuid, bank_code text, account_number text, op text)
+    WHERE r.op = 'returned' AND h.case_id = r.case_id AND h.bank_code = r.bank_code
+      AND h.account_number = r.account_number AND h.state = 'returning'
+    RETURNING h.case_id
 )
 SELECT (SELECT count(*) FROM answered) AS answered, (SELECT count(*) FROM created) AS created

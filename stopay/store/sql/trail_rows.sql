@@ -1,8 +1,13 @@
--- The locked knowledge rows of the accounts in $1 (jsonb array of {case_id, bank_code, account_number}).
+-- The locked knowledge rows of the accounts in $1 (jsonb array of {case_id, bank_code, account_number}),
+-- with the state of the case's hold on each.
 SELECT t.case_id, t.bank_code, t.account_number, t.holder_name, t.level, t.incoming, t.sent, t.rev,
-       t.left_minor, t.held_minor, t.in_flight_minor, t.releasing_minor, t.seen_at, t.seen_seq
+       t.left_minor, t.held_minor, t.in_flight_minor, t.releasing_minor, t.seen_at, t.seen_seq,
+       h.state AS hold_state
 FROM trail_accounts t
 JOIN jsonb_to_recordset($1::jsonb) AS w(case_id uuid, bank_code text, account_number text)
   ON t.case_id = w.case_id AND t.bank_code = w.bank_code AND t.account_number = w.account_number
+-- Every change of a hold locks its trail row first, so the hold's state read here stands.
+LEFT JOIN holds h
+  ON h.case_id = t.case_id AND h.bank_code = t.bank_code AND h.account_number = t.account_number
 ORDER BY t.case_id, t.bank_code, t.account_number
 FOR UPDATE OF t

@@ -1,0 +1,102 @@
+"""Checks the requests of HoldService field by field; every problem names its field, all at once."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from stopay.api.validation import InvalidRequest, _Checker
+from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
+from stopay.domain.holds import LegalDocument
+from stopay.domain.money import MAX_TRANSFER_MINOR
+from stopay.v1 import holds_pb2
+
+
+@dataclass(frozen=True, slots=True)
+class By:
+    actor: str
+    reason: str
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    case_id: uuid.UUID
+    bank_code: str
+    number: str
+
+
+class _HoldChecker(_Checker):
+    def case(self, field: str, value: str) -> uuid.UUID:
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            self.fail(field, "must be a case id (a UUID)")
+            return uuid.UUID(int=0)
+
+    def account(self, prefix: str, bank_code: str, number: str) -> tuple[str, str]:  # type: ignore[override]
+        if not BANK_CODE.fullmatch(bank_code):
+            self.fail(f"{prefix}bank_code", "must be 2 to 11 characters of A-Z and 0-9, starting with a letter")
+        if not ACCOUNT_NUMBER.fullmatch(number):
+            self.fail(f"{prefix}account_number", "must be 6 to 34 characters of 0-9 and A-Z")
+        return bank_code, number
+
+    def by(self, by: holds_pb2.StepBy) -> By:
+        officer = self.text("by.officer_id", by.officer_id, max_len=64)
+        reason = self.text("by.reason", by.reason, max_len=500)
+        request_id = self.text("by.request_id", by.request_id, max_len=128)
+        return By(f"officer:{officer}", reason, request_id)
+
+    def target(self, ref: holds_pb2.HoldRef) -> Target:
+        case_id = self.case("hold.case_id", ref.case_id)
+        bank_code, number = self.account("hold.", ref.bank_code, ref.account_number)
+        return Target(case_id, bank_code, number)
+
+    def done(self) -> None:
+        if self.violations:
+            raise InvalidRequest(self.violations)
+
+
+def step_request(request: holds_pb2.RenewStopRequest | holds_pb2.ReleaseHoldRequest) -> tuple[Target, By]:
+    check = _HoldChecker()
+    target, by = check.target(request.hold), check.by(request.by)
+    check.done()
+    return target, by
+
+
+def formalize_request(request: holds_pb2.FormalizeRequest) -> tuple[Target, By, LegalDocument]:
+    check = _HoldChecker()
+    target, by = check.target(request.hold), check.by(request.by)
+    doc = request.document
+    if not request.HasField("document"):
+        check.fail("document", "is required: a formal freeze rests on a legal document")
+    number = check.text("document.number", doc.number, max_len=64)
+    approver = check.text("document.approver", doc.approver, max_len=100)
+    scope = check.text("document.scope", doc.scope, max_len=500)
+    if not 0 < doc.amount_minor <= MAX_TRANSFER_MINOR:
+        check.fail("document.amount_minor", f"must be a positive amount in minor units, at most {MAX_TRANSFER_MINOR}")
+    check.done()
+    return target, by, LegalDocument(number, approver, doc.amount_minor, scope, doc.interest_included)
+
+
+def return_request(request: holds_pb2.ReturnFundsRequest) -> tuple[tuple[str, str], By]:
+    check = _HoldChecker()
+    account = check.account("", request.bank_code, request.account_number)
+    by = check.by(request.by)
+    check.done()
+    return account, by
+
+
+def list_request(request: holds_pb2.ListHoldsRequest) -> tuple[uuid.UUID | None, str, str]:
+    check = _HoldChecker()
+    if request.case_id:
+        case_id: uuid.UUID | None = check.case("case_id", request.case_id)
+        if request.bank_code or request.account_number:
+            check.fail("bank_code", "give either case_id or an account, not both")
+        check.done()
+        return case_id, "", ""
+    if not (request.bank_code or request.account_number):
+        check.fail("case_id", "give a case_id, or an account's bank_code and account_number")
+    bank_code, number = check.account("", request.bank_code, request.account_number)
+    check.done()
+    return None, bank_code, number

@@ -1,0 +1,102 @@
+"""HoldService: translates and checks each request, hands it to the hold lifecycle, and maps a
+refusal to the gRPC status that says why."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import asyncpg
+import grpc
+import structlog
+
+from stopay.api.convert import timestamp
+from stopay.api.errors import failed_precondition, from_store, invalid_argument, store_status
+from stopay.api.hold_validation import formalize_request, list_request, return_request, step_request
+from stopay.api.validation import InvalidRequest
+from stopay.domain.holds import HoldPolicy, HoldRefused
+from stopay.lifecycle.returns import Returns
+from stopay.lifecycle.steps import HoldSteps
+from stopay.store.errors import StoreError
+from stopay.store.holds import HoldNotFound, HoldRow, RequestConflict, list_holds
+from stopay.v1 import holds_pb2, holds_pb2_grpc
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+def hold_message(hold: HoldRow) -> holds_pb2.Hold:
+    doc = hold.document
+    return holds_pb2.Hold(
+        case_id=str(hold.case_id), bank_code=hold.bank_code, account_number=hold.account_number,
+        state=hold.state, held_minor=hold.held_minor, stops=hold.stops, max_stops=hold.max_stops,
+        freezes=hold.freezes, major=hold.major,
+        document=holds_pb2.LegalDocument(**doc) if doc else None,
+        stopped_at=timestamp(hold.stopped_at), expires_at=timestamp(hold.expires_at),
+        warned_at=timestamp(hold.warned_at), return_due_at=timestamp(hold.return_due_at),
+        ended_at=timestamp(hold.ended_at), end_reason=hold.end_reason, expired=hold.expired,
+    )
+
+
+class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
+    def __init__(self, pool: asyncpg.Pool, policy: HoldPolicy) -> None:
+        self._pool = pool
+        self._steps = HoldSteps(pool, policy)
+        self._returns = Returns(pool, policy)
+
+    async def ListHolds(self, request: holds_pb2.ListHoldsRequest,
+                        context: grpc.aio.ServicerContext) -> holds_pb2.ListHoldsResponse:
+        case_id, bank_code, number = await _checked(list_request, request, context)
+        rows = await from_store(list_holds(self._pool, case_id, bank_code, number), context)
+        return holds_pb2.ListHoldsResponse(holds=[hold_message(r) for r in rows])
+
+    async def RenewStop(self, request: holds_pb2.RenewStopRequest, context: grpc.aio.ServicerContext) -> holds_pb2.Hold:
+        target, by = await _checked(step_request, request, context)
+        return hold_message(await _step(self._steps.renew(
+            target.case_id, target.bank_code, target.number, by.actor, by.reason, by.request_id), context))
+
+    async def Formalize(self, request: holds_pb2.FormalizeRequest, context: grpc.aio.ServicerContext) -> holds_pb2.Hold:
+        target, by, document = await _checked(formalize_request, request, context)
+        return hold_message(await _step(self._steps.renew(
+            target.case_id, target.bank_code, target.number, by.actor, by.reason, by.request_id,
+            document=document, major=request.major), context))
+
+    async def ReleaseHold(self, request: holds_pb2.ReleaseHoldRequest,
+                          context: grpc.aio.ServicerContext) -> holds_pb2.Hold:
+        target, by = await _checked(step_request, request, context)
+        return hold_message(await _step(self._steps.release(
+            target.case_id, target.bank_code, target.number, by.actor, by.reason, by.request_id), context))
+
+    async def ReturnFunds(self, request: holds_pb2.ReturnFundsRequest,
+                          context: grpc.aio.ServicerContext) -> holds_pb2.ReturnFundsResponse:
+        (bank_code, number), by = await _checked(return_request, request, context)
+        started = await _step(self._returns.start(bank_code, number, by.actor, by.reason, by.request_id), context)
+        plan = started.plan
+        return holds_pb2.ReturnFundsResponse(
+            direct=plan.direct, total_minor=plan.total_minor,
+            parts=[holds_pb2.ReturnPart(case_id=c, amount_minor=a) for c, a in sorted(plan.parts.items())],
+            due_at=timestamp(started.due_at), replayed=started.replayed,
+        )
+
+
+async def _checked(check, request, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    try:
+        return check(request)
+    except InvalidRequest as exc:
+        await context.abort_with_status(invalid_argument(exc.violations))
+        raise AssertionError("unreachable") from exc
+
+
+async def _step(call: Awaitable[T], context: grpc.aio.ServicerContext) -> T:
+    try:
+        return await call
+    except HoldRefused as exc:
+        await context.abort_with_status(failed_precondition(str(exc)))
+    except HoldNotFound as exc:
+        await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+    except RequestConflict as exc:
+        await context.abort(grpc.StatusCode.ALREADY_EXISTS, str(exc))
+    except StoreError as exc:
+        log.error("holds.store_failed", error=str(exc))
+        await context.abort(*store_status(exc, "send the same request again"))
+    raise AssertionError("unreachable")

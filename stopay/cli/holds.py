@@ -1,0 +1,144 @@
+"""``stopay hold``: officers' steps on holds (list, renew, formalize, release, return) over gRPC."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import uuid
+from typing import Any
+
+import grpc
+from rich.console import Console
+from rich.table import Table
+
+from stopay.cli.client import describe_error, to_json
+from stopay.domain.money import format_minor, parse_major
+from stopay.v1 import holds_pb2, holds_pb2_grpc
+
+
+def _amount(text: str) -> int:
+    try:
+        return parse_major(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _account(text: str) -> tuple[str, str]:
+    bank, sep, number = text.partition(":")
+    if not sep or not bank or not number:
+        raise argparse.ArgumentTypeError(f"{text!r} is not BANK:NUMBER")
+    return bank, number
+
+
+def add_parser(commands: Any, env: Any, default_server: str) -> None:
+    hold = commands.add_parser("hold", help="officers: renew, formalize, release and return holds")
+    actions = hold.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="a case's holds, or every hold on an account")
+    listing.add_argument("case_id", nargs="?", default="")
+    listing.add_argument("--account", type=_account, metavar="BANK:NUMBER", help="every case's hold on this account")
+    renew = actions.add_parser("renew", help="renew an emergency stop for another period")
+    formalize = actions.add_parser("formalize", help="turn a stop into a formal freeze, or renew a formal freeze")
+    release = actions.add_parser("release", help="release the hold on an account found unrelated")
+    for sub in (renew, formalize, release):
+        sub.add_argument("case_id")
+        sub.add_argument("account", type=_account, metavar="BANK:NUMBER")
+    formalize.add_argument("--document", required=True, metavar="NUMBER", help="the legal document's number")
+    formalize.add_argument("--approver", required=True, help="who approved the document")
+    formalize.add_argument("--amount", type=_amount, required=True, metavar="YUAN",
+                           help="the amount the document freezes, in yuan (e.g. 600.00)")
+    formalize.add_argument("--scope", required=True, help="what the document covers")
+    formalize.add_argument("--interest", action="store_true", help="the freeze includes interest")
+    formalize.add_argument("--major", action="store_true", help="a major case: the freeze lasts a year")
+    returning = actions.add_parser("return", help="return the money held on an account to the victims")
+    returning.add_argument("account", type=_account, metavar="BANK:NUMBER")
+    for sub in (renew, formalize, release, returning):
+        sub.add_argument("--officer", required=True, help="who takes the step, for the case's audit chain")
+        sub.add_argument("--reason", required=True, help="why, for the case's audit chain")
+        sub.add_argument("--request-id", default=None,
+                         help="send the same id again to retry safely (default: a new one, printed)")
+    for sub in (listing, renew, formalize, release, returning):
+        sub.add_argument("--server", default=env("SERVER", default_server), help="HOST:PORT of stopay")
+        sub.add_argument("--json", action="store_true", help="output for programs")
+
+
+def _ref(args: argparse.Namespace) -> holds_pb2.HoldRef:
+    bank, number = args.account
+    return holds_pb2.HoldRef(case_id=args.case_id, bank_code=bank, account_number=number)
+
+
+def _by(args: argparse.Namespace) -> holds_pb2.StepBy:
+    if args.request_id is None:
+        args.request_id = uuid.uuid4().hex
+        print(f"request id {args.request_id} (give it as --request-id to retry this step safely)", file=sys.stderr)
+    return holds_pb2.StepBy(officer_id=args.officer, reason=args.reason, request_id=args.request_id)
+
+
+def _when(ts: Any) -> str:
+    return ts.ToDatetime().strftime("%Y-%m-%d %H:%M UTC") if ts.seconds else ""
+
+
+def _holds_table(holds: list[holds_pb2.Hold]) -> Table:
+    table = Table(title="holds")
+    for column in ("case", "account", "state", "held", "stops", "freezes", "document", "expires", "warned"):
+        table.add_column(column)
+    for h in holds:
+        state = h.state + (" (expired)" if h.expired and h.state in ("stopped", "frozen") else "")
+        table.add_row(h.case_id, f"{h.bank_code}:{h.account_number}", state, format_minor(h.held_minor),
+                      f"{h.stops}/{h.max_stops}", str(h.freezes), h.document.number, _when(h.expires_at),
+                      _when(h.warned_at))
+    return table
+
+
+async def _call(args: argparse.Namespace, stub: holds_pb2_grpc.HoldServiceStub) -> Any:
+    if args.action == "list":
+        bank, number = args.account or ("", "")
+        return await stub.ListHolds(holds_pb2.ListHoldsRequest(case_id=args.case_id, bank_code=bank,
+                                                               account_number=number))
+    if args.action == "renew":
+        return await stub.RenewStop(holds_pb2.RenewStopRequest(hold=_ref(args), by=_by(args)))
+    if args.action == "formalize":
+        document = holds_pb2.LegalDocument(number=args.document, approver=args.approver, amount_minor=args.amount,
+                                           scope=args.scope, interest_included=args.interest)
+        return await stub.Formalize(holds_pb2.FormalizeRequest(hold=_ref(args), by=_by(args), document=document,
+                                                               major=args.major))
+    if args.action == "release":
+        return await stub.ReleaseHold(holds_pb2.ReleaseHoldRequest(hold=_ref(args), by=_by(args)))
+    bank, number = args.account
+    return await stub.ReturnFunds(holds_pb2.ReturnFundsRequest(bank_code=bank, account_number=number, by=_by(args)))
+
+
+def _show(reply: Any) -> None:
+    console = Console(width=160, highlight=False, soft_wrap=False)
+    if isinstance(reply, holds_pb2.ListHoldsResponse):
+        console.print(_holds_table(list(reply.holds)))
+    elif isinstance(reply, holds_pb2.Hold):
+        console.print(_holds_table([reply]))
+    else:
+        share = "direct: one victim" if reply.direct else "rateable by loss"
+        console.print(f"returning {format_minor(reply.total_minor)} ({share}), paid {_when(reply.due_at)}"
+                      + ("  [this request was taken before]" if reply.replayed else ""))
+        table = Table()
+        table.add_column("case")
+        table.add_column("to its victim", justify="right")
+        for part in reply.parts:
+            table.add_row(part.case_id, format_minor(part.amount_minor))
+        console.print(table)
+
+
+async def _run(args: argparse.Namespace) -> int:
+    async with grpc.aio.insecure_channel(args.server) as channel:
+        try:
+            reply = await _call(args, holds_pb2_grpc.HoldServiceStub(channel))
+        except grpc.aio.AioRpcError as exc:
+            print(describe_error(exc), file=sys.stderr)
+            return 1
+    if args.json:
+        print(to_json(reply))
+    else:
+        _show(reply)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return asyncio.run(_run(args))

@@ -1,0 +1,66 @@
+"""The sweeper: acts on holds by the database clock, on every replica at once, safely.
+
+Every ``sweep_s`` it asks the database what is due (store/sql/holds_due.sql): live holds past their
+expiry lapse (the bank is asked to release them), holds about to expire are warned of once (a
+WARNING log line and a ``hold.expiring`` event), and rateable returns whose notice has ended are
+paid. Each hold is done in its own transaction that locks it and checks again, so two replicas
+racing for one hold do it once, and a hold an officer renewed meanwhile is left alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import asyncpg
+import structlog
+
+from stopay.domain.holds import HoldPolicy, HoldRefused
+from stopay.lifecycle.steps import HoldSteps
+from stopay.store import holds as store
+from stopay.store.errors import StoreError
+
+log = structlog.get_logger(__name__)
+
+
+class Sweeper:
+    def __init__(self, pool: asyncpg.Pool, policy: HoldPolicy, owner: str, every_s: float = 30.0,
+                 batch: int = 100) -> None:
+        self._pool = pool
+        self._policy = policy
+        self._steps = HoldSteps(pool, policy)
+        self._actor = f"sweeper@{owner}"
+        self._every_s = every_s
+        self._batch = batch
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="stopay-sweeper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except StoreError as exc:
+                log.warning("sweeper.failed", error=str(exc))
+            except Exception:  # the sweeper must outlive any one round
+                log.exception("sweeper.failed")
+            await asyncio.sleep(self._every_s)
+
+    async def sweep(self) -> int:
+        """One round; returns how many holds it acted on."""
+        due = await store.due(self._pool, self._batch, self._policy.stop_warn_hours, self._policy.freeze_warn_days)
+        done = 0
+        for action, case_id, bank_code, number in due:
+            try:
+                done += await self._steps.sweep(action, case_id, bank_code, number, self._actor)
+            except (HoldRefused, store.HoldNotFound) as exc:  # changed under us: nothing to do
+                log.info("sweeper.skipped", action=action, case_id=str(case_id), reason=str(exc))
+        return done

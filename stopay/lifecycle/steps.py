@@ -1,0 +1,135 @@
+"""The steps of a hold's life, each one transaction: lock, decide in the domain, write.
+
+Each step an officer asks for carries a request_id: sent again (a client's retry), it is recognised
+and answered with the hold as it is, never taken twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+import structlog
+
+from stopay.domain.accounts import AccountKey
+from stopay.domain.holds import Hold, HoldPolicy, HoldState, LegalDocument, Step, formalize, lapse, release, renew
+from stopay.store.holds import HoldRow, HoldTransaction, TrailFigures, hold_transaction, list_holds
+
+log = structlog.get_logger(__name__)
+
+_EVENTS = {"RENEW_STOP": "hold.renewed", "FORMAL_FREEZE": "hold.formalized", "RENEW_FREEZE": "hold.freeze_renewed"}
+
+
+def digest(action: str, payload: dict[str, Any]) -> bytes:
+    return hashlib.sha256(json.dumps([action, payload], sort_keys=True, default=str).encode()).digest()
+
+
+def _domain(trail: TrailFigures, row: HoldRow) -> Hold:
+    return Hold(HoldState(row.state), row.stops, row.max_stops, row.freezes, row.major, row.expired,
+                trail.held_minor - trail.releasing_minor, trail.in_flight_minor + trail.releasing_minor)
+
+
+async def _current(pool: asyncpg.Pool, case_id: uuid.UUID, bank_code: str, number: str) -> HoldRow:
+    return next(h for h in await list_holds(pool, case_id) if (h.bank_code, h.account_number) == (bank_code, number))
+
+
+async def _take(tx: HoldTransaction, trail: TrailFigures, row: HoldRow, step: Step, request_id: str,
+                reason: str, document: LegalDocument | None = None, end_reason: str = "") -> HoldRow:
+    orders: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    detail: dict[str, Any] = {"reason": reason, "held_minor": step.keep_minor, "stops": step.stops,
+                              "freezes": step.freezes, "request_id": request_id}
+    if step.change:
+        order_id = uuid.uuid5(row.case_id, f"hold:{request_id}:extend")
+        params: dict[str, Any] = {"change": step.change, "request_id": request_id}
+        if document is not None:
+            params["document"] = document.as_json()
+            detail["document"] = document.as_json()
+            detail["major"] = step.major
+        orders.append({"order_id": str(order_id), "kind": "extend", "requested_minor": step.keep_minor,
+                       "params": params})
+        events.append({"kind": _EVENTS[step.change], "order_id": str(order_id), "detail": detail})
+    if step.release_minor > 0:
+        order_id = uuid.uuid5(row.case_id, f"hold:{request_id}:release")
+        why = end_reason or "excess over the freezing decision"
+        orders.append({"order_id": str(order_id), "kind": "release", "requested_minor": step.release_minor,
+                       "params": {"reason": why, "request_id": request_id}})
+        events.append({"kind": "release.queued", "order_id": str(order_id),
+                       "detail": {"amount_minor": step.release_minor, "reason": why}})
+    if step.state in (HoldState.RELEASED, HoldState.LAPSED):
+        events.append({"kind": f"hold.{step.state.value}", "order_id": None,
+                       "detail": {**detail, "released_minor": step.release_minor}})
+    period = step.period
+    return await tx.write(
+        row, state=step.state.value, stops=step.stops, freezes=step.freezes, major=step.major,
+        document=document.as_json() if document else None,
+        months=(period.months if period else None), hours=(period.hours if period else 0),
+        from_expiry=bool(period and period.extend), end_reason=end_reason, out_minor=step.release_minor,
+        orders=orders, events=events,
+    )
+
+
+class HoldSteps:
+    """What officers ask of holds, and what the sweeper does to them, on one pool."""
+
+    def __init__(self, pool: asyncpg.Pool, policy: HoldPolicy) -> None:
+        self.pool = pool
+        self.policy = policy
+
+    async def renew(self, case_id: uuid.UUID, bank_code: str, number: str, actor: str, reason: str,
+                    request_id: str, document: LegalDocument | None = None, major: bool = False) -> HoldRow:
+        """Renews an emergency stop; with a document, turns it into (or renews) a formal freeze."""
+        action = "formalize" if document else "renew"
+        payload = {"case": str(case_id), "account": f"{bank_code}:{number}", "reason": reason,
+                   "document": document.as_json() if document else None, "major": major}
+        async with hold_transaction(self.pool, actor) as tx:
+            if await tx.claim_request(request_id, action, digest(action, payload)) is not None:
+                return await _current(self.pool, case_id, bank_code, number)
+            trail, row = await tx.lock_one(case_id, bank_code, number)
+            hold = _domain(trail, row)
+            step = formalize(hold, self.policy, document, major) if document else renew(hold, self.policy)
+            new = await _take(tx, trail, row, step, request_id, reason, document)
+        log.info(f"hold.{action}", case_id=str(case_id), account=AccountKey(bank_code, number).masked,
+                 state=new.state, expires_at=new.expires_at.isoformat())
+        return new
+
+    async def release(self, case_id: uuid.UUID, bank_code: str, number: str, actor: str, reason: str,
+                      request_id: str) -> HoldRow:
+        """Releases the hold of an account found unrelated to the case."""
+        payload = {"case": str(case_id), "account": f"{bank_code}:{number}", "reason": reason}
+        async with hold_transaction(self.pool, actor) as tx:
+            if await tx.claim_request(request_id, "release", digest("release", payload)) is not None:
+                return await _current(self.pool, case_id, bank_code, number)
+            trail, row = await tx.lock_one(case_id, bank_code, number)
+            step = release(_domain(trail, row))
+            new = await _take(tx, trail, row, step, request_id, reason, end_reason="unrelated")
+        log.info("hold.released", case_id=str(case_id), account=AccountKey(bank_code, number).masked)
+        return new
+
+    async def sweep(self, action: str, case_id: uuid.UUID, bank_code: str, number: str, actor: str) -> bool:
+        """The sweeper's step on one hold ('lapse', 'warn' or 'pay'); False when there was nothing
+        to do any more (another replica did it, or an officer renewed the hold meanwhile)."""
+        async with hold_transaction(self.pool, actor) as tx:
+            trail, row = await tx.lock_one(case_id, bank_code, number)
+            if action == "warn":
+                done = await tx.warn(row)
+            elif action == "pay":
+                done = await tx.pay(row)
+            elif row.expired and HoldState(row.state).live:
+                await _take(tx, trail, row, lapse(_domain(trail, row)), f"lapse:{row.expires_at.isoformat()}",
+                            "not renewed before it expired", end_reason="expired")
+                done = True
+            else:
+                done = False
+        if done:
+            account = AccountKey(bank_code, number).masked
+            if action == "warn":
+                log.warning("hold.expiring", case_id=str(case_id), account=account, state=row.state,
+                            expires_at=row.expires_at.isoformat())
+            else:
+                log.info(f"hold.{'lapsed' if action == 'lapse' else 'return_due'}", case_id=str(case_id),
+                         account=account)
+        return done

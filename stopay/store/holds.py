@@ -1,0 +1,178 @@
+"""Holds on PostgreSQL: each step runs in one transaction that locks, in the order every writer
+keeps (trail rows, then holds, then chain heads, each in case_id order), reads, and writes."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from stopay.store.errors import StoreError, database_errors
+from stopay.store.queries import sql
+
+
+class HoldNotFound(StoreError):
+    """No hold of that case on that account."""
+
+
+class RequestConflict(StoreError):
+    """The request_id was used before for a different step."""
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRow:
+    case_id: uuid.UUID
+    bank_code: str
+    account_number: str
+    state: str
+    stops: int
+    max_stops: int
+    freezes: int
+    major: bool
+    document: dict[str, Any] | None
+    stopped_at: datetime
+    expires_at: datetime
+    warned_at: datetime | None
+    return_due_at: datetime | None
+    return_paid_at: datetime | None
+    ended_at: datetime | None
+    end_reason: str
+    expired: bool
+    held_minor: int = 0
+    holder_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TrailFigures:
+    held_minor: int
+    in_flight_minor: int
+    releasing_minor: int
+    level: int
+    holder_name: str
+    incoming: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountShare:
+    """One case's figures on an account whose money is being returned."""
+
+    case_id: uuid.UUID
+    held_minor: int
+    in_flight_minor: int
+    releasing_minor: int
+    incoming: dict[str, Any]
+    hold_state: str | None
+
+
+def _hold(row: asyncpg.Record) -> HoldRow:
+    fields = {k: row[k] for k in HoldRow.__dataclass_fields__ if k in row.keys()}
+    return HoldRow(**fields)
+
+
+class HoldTransaction:
+    def __init__(self, conn: asyncpg.Connection, actor: str) -> None:
+        self.conn = conn
+        self.actor = actor
+
+    async def claim_request(self, request_id: str, action: str, digest: bytes) -> dict[str, Any] | None:
+        """None when this request is new; else what it came to when it was taken before with the
+        same content (see :meth:`keep_result`)."""
+        with database_errors("could not record the request"):
+            row = await self.conn.fetchrow(sql("hold_request"), request_id, action, digest)
+            if row is None:  # a concurrent first request got there first; read what it recorded
+                row = await self.conn.fetchrow(sql("hold_request_seen"), request_id)
+        if row["fresh"]:
+            return None
+        if bytes(row["payload_sha256"]) != digest:
+            raise RequestConflict(f"request_id {request_id!r} was already used for another step")
+        return row["result"] or {}
+
+    async def keep_result(self, request_id: str, result: dict[str, Any]) -> None:
+        with database_errors("could not record the request"):
+            await self.conn.execute(sql("hold_request_result"), request_id, result)
+
+    async def lock_one(self, case_id: uuid.UUID, bank_code: str, number: str) -> tuple[TrailFigures, HoldRow]:
+        with database_errors("could not lock the hold"):
+            trail = await self.conn.fetchrow(sql("hold_trail_lock"), case_id, bank_code, number)
+            hold = await self.conn.fetchrow(sql("hold_row"), case_id, bank_code, number) if trail else None
+            if hold is None:
+                raise HoldNotFound(f"case {case_id} holds nothing on that account")
+            await self.conn.execute(sql("chain_lock"), [case_id])
+        return TrailFigures(**dict(trail)), _hold(hold)
+
+    async def write(self, hold: HoldRow, *, state: str, stops: int, freezes: int, major: bool,
+                    document: dict[str, Any] | None, months: int | None, hours: int, from_expiry: bool,
+                    end_reason: str, out_minor: int, orders: Sequence[dict[str, Any]],
+                    events: Sequence[dict[str, Any]]) -> HoldRow:
+        with database_errors("could not write the hold"):
+            row = await self.conn.fetchrow(
+                sql("hold_write"), hold.case_id, hold.bank_code, hold.account_number, state, stops, freezes,
+                major, document, months, hours, from_expiry, end_reason, out_minor, list(orders),
+                list(events), self.actor,
+            )
+        return _hold(row)
+
+    async def warn(self, hold: HoldRow) -> bool:
+        with database_errors("could not warn of the hold's expiry"):
+            row = await self.conn.fetchrow(sql("hold_warn"), hold.case_id, hold.bank_code, hold.account_number,
+                                           self.actor)
+        return row is not None
+
+    async def pay(self, hold: HoldRow) -> bool:
+        with database_errors("could not start the return's payments"):
+            row = await self.conn.fetchrow(sql("return_pay"), hold.case_id, hold.bank_code, hold.account_number,
+                                           self.actor)
+        return row is not None
+
+    async def lock_account(self, bank_code: str, number: str) -> list[AccountShare]:
+        """Every case's figures and hold on the account, locked; their chain heads too."""
+        with database_errors("could not lock the account"):
+            trail = await self.conn.fetch(sql("account_trail_lock"), bank_code, number)
+            holds = await self.conn.fetch(sql("account_holds"), bank_code, number)
+            await self.conn.execute(sql("chain_lock"), [r["case_id"] for r in trail])
+        states = {h["case_id"]: h["state"] for h in holds}
+        return [AccountShare(r["case_id"], r["held_minor"], r["in_flight_minor"], r["releasing_minor"],
+                             r["incoming"], states.get(r["case_id"])) for r in trail]
+
+    async def victim_accounts(self, cases: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, str]]:
+        with database_errors("could not read the victims' accounts"):
+            rows = await self.conn.fetch(sql("victim_accounts"), list(cases))
+        return {r["case_id"]: {"bank_code": r["payer_bank"], "number": r["payer_number"],
+                               "holder_name": r["payer_holder"]} for r in rows}
+
+    async def write_return(self, bank_code: str, number: str, payers: Sequence[dict[str, Any]], direct: bool,
+                           notice_days: int, orders: Sequence[dict[str, Any]],
+                           events: Sequence[dict[str, Any]]) -> datetime:
+        with database_errors("could not start the return"):
+            row = await self.conn.fetchrow(sql("return_write"), bank_code, number, list(payers), direct,
+                                           notice_days, list(orders), list(events), self.actor)
+        return row["due_at"]
+
+
+@contextlib.asynccontextmanager
+async def hold_transaction(pool: asyncpg.Pool, actor: str) -> AsyncIterator[HoldTransaction]:
+    with database_errors("could not open a hold transaction"):
+        async with pool.acquire() as conn, conn.transaction():
+            yield HoldTransaction(conn, actor)
+
+
+async def list_holds(pool: asyncpg.Pool, case_id: uuid.UUID | None, bank_code: str = "",
+                     number: str = "") -> list[HoldRow]:
+    """The holds of a case, or (``case_id`` None) every case's hold on one account."""
+    with database_errors("could not read holds"):
+        if case_id is not None:
+            rows = await pool.fetch(sql("case_holds"), case_id)
+        else:
+            rows = await pool.fetch(sql("account_hold_list"), bank_code, number)
+    return [_hold(r) for r in rows]
+
+
+async def due(pool: asyncpg.Pool, limit: int, stop_warn_hours: int, freeze_warn_days: int) -> list[tuple[str, uuid.UUID, str, str]]:
+    with database_errors("could not read the holds due"):
+        rows = await pool.fetch(sql("holds_due"), limit, stop_warn_hours, freeze_warn_days)
+    return [(r["action"], r["case_id"], r["bank_code"], r["account_number"]) for r in rows]

@@ -1,0 +1,129 @@
+"""stopay.domain.holds and stopay.domain.returns: the hold state machine, its limits, and who gets
+what back, in pure code; and the database's hold transitions equal the domain's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stopay.domain.holds import (
+    TRANSITIONS,
+    Hold,
+    HoldPolicy,
+    HoldRefused,
+    HoldState,
+    LegalDocument,
+    formalize,
+    lapse,
+    release,
+    renew,
+)
+from stopay.domain.returns import Flow, plan_return
+
+S = HoldState
+POLICY = HoldPolicy()
+TABLE = json.loads((Path(__file__).parent / "data" / "attribution-table.json").read_text(encoding="utf-8"))
+DOC = LegalDocument("GA-1", "Chief Wang", 60_000, "the account", False)
+
+
+def hold(state: HoldState = S.STOPPED, *, stops: int = 1, freezes: int = 0, expired: bool = False,
+         held: int = 100_000, busy: int = 0) -> Hold:
+    return Hold(state, stops, POLICY.max_stops, freezes, False, expired, held, busy)
+
+
+def test_a_stop_renews_until_the_limit() -> None:
+    step = renew(hold(), POLICY)
+    assert (step.state, step.change, step.stops, step.period.hours, step.period.extend) == (
+        S.STOPPED, "RENEW_STOP", 2, 48, True)
+    with pytest.raises(HoldRefused, match="most allowed"):
+        renew(hold(stops=2), POLICY)
+    # The limit is the one the hold started under (a later change of policy does not move it).
+    roomier = Hold(S.STOPPED, 2, 3, 0, False, False, 100_000, 0)
+    assert renew(roomier, POLICY).stops == 3
+
+
+@pytest.mark.parametrize("state", [S.RELEASED, S.LAPSED, S.RETURNING, S.RETURNED])
+def test_nothing_but_a_live_hold_takes_a_step(state: HoldState) -> None:
+    for step in (lambda h: renew(h, POLICY), lambda h: formalize(h, POLICY, DOC, False), release, lapse):
+        with pytest.raises(HoldRefused):
+            step(hold(state))
+
+
+def test_an_expired_hold_is_not_revived() -> None:
+    with pytest.raises(HoldRefused, match="expired"):
+        renew(hold(expired=True), POLICY)
+    with pytest.raises(HoldRefused, match="expired"):
+        formalize(hold(expired=True), POLICY, DOC, False)
+    assert lapse(hold(expired=True)).state is S.LAPSED
+
+
+def test_a_formal_freeze_keeps_what_its_document_names_for_its_months() -> None:
+    step = formalize(hold(), POLICY, DOC, major=False)
+    assert (step.state, step.change, step.freezes, step.keep_minor, step.release_minor) == (
+        S.FROZEN, "FORMAL_FREEZE", 1, 60_000, 40_000)
+    assert (step.period.months, step.period.extend) == (6, False)  # from now
+    renewal = formalize(hold(S.FROZEN, freezes=1, held=60_000), POLICY, DOC, major=True)
+    assert (renewal.change, renewal.freezes, renewal.major, renewal.release_minor) == ("RENEW_FREEZE", 2, True, 0)
+    assert (renewal.period.months, renewal.period.extend) == (12, True)  # from the old expiry
+    with pytest.raises(HoldRefused, match="legal document"):
+        renew(hold(S.FROZEN), POLICY)
+    with pytest.raises(HoldRefused, match="still out with the bank"):
+        formalize(hold(busy=1), POLICY, DOC, False)
+
+
+def test_release_and_lapse_give_back_everything_held() -> None:
+    assert (release(hold()).state, release(hold()).release_minor) == (S.RELEASED, 100_000)
+    assert (lapse(hold(S.FROZEN)).state, lapse(hold(S.FROZEN)).release_minor) == (S.LAPSED, 100_000)
+
+
+def test_policy_limits_are_checked() -> None:
+    with pytest.raises(ValueError, match="max_stops"):
+        HoldPolicy(max_stops=0)
+    with pytest.raises(ValueError, match="notice_days"):
+        HoldPolicy(notice_days=-1)
+
+
+async def test_database_hold_transitions_equal_the_domain(pool) -> None:
+    rows = await pool.fetch("SELECT from_state, to_state FROM hold_transitions")
+    assert {(S(r[0]), S(r[1])) for r in rows} == set(TRANSITIONS)
+    assert not any(state.ended for state, _ in TRANSITIONS)
+
+
+def test_the_rateable_return_known_answer() -> None:
+    known = TABLE["rateable_return"]
+    plan = plan_return({"A": known["held"]}, known["losses"])
+    assert not plan.direct
+    assert plan.parts == known["expect"]
+    assert plan.flows == (Flow("A", "A", known["expect"]["A"]), Flow("A", "B", known["expect"]["B"]))
+
+
+def test_one_victim_gets_everything_directly() -> None:
+    plan = plan_return({"A": 700, "B": 300}, {"A": 1000, "B": 0})
+    assert plan.direct and plan.parts == {"A": 1000}
+    assert plan.flows == (Flow("A", "A", 700), Flow("B", "A", 300))
+
+
+@pytest.mark.parametrize(
+    ("held", "losses"),
+    [({"A": 1, "B": 1, "C": 1}, {"A": 1, "B": 1, "C": 1}),
+     ({"A": 99_999, "C": 2}, {"A": 3, "B": 3, "C": 3}),
+     ({"A": 10, "B": 0}, {"A": 7, "B": 13, "C": 1})],
+)
+def test_parts_and_flows_add_up_exactly(held: dict[str, int], losses: dict[str, int]) -> None:
+    plan = plan_return(held, losses)
+    total = sum(held.values())
+    assert sum(plan.parts.values()) == total
+    for case in held:
+        assert sum(f.amount_minor for f in plan.flows if f.payer == case) == held[case]
+    for case, part in plan.parts.items():
+        assert sum(f.amount_minor for f in plan.flows if f.payee == case) == part
+    assert all(f.amount_minor > 0 for f in plan.flows)
+
+
+def test_nothing_to_return_is_refused() -> None:
+    with pytest.raises(HoldRefused, match="nothing is held"):
+        plan_return({"A": 0}, {"A": 5})
+    with pytest.raises(HoldRefused, match="no victim"):
+        plan_return({"A": 5}, {"A": 0})
