@@ -46,20 +46,45 @@ async def failed_order(pool, case_id) -> uuid.UUID:
     return order_id
 
 
-async def some_cases(pool, n: int = 3) -> list[uuid.UUID]:
+# An operator's retry as schema version 5 had it (before orders carried params), for a database
+# built at that version.
+RETRY_AT_VERSION_5 = """
+WITH failed AS (
+    SELECT * FROM freeze_orders WHERE order_id = $1 AND status = 'undeliverable' AND kind = 'freeze'
+), created AS (
+    INSERT INTO freeze_orders (case_id, order_id, parent_order_id, kind, level, bank_code, account_number,
+                               holder_name, currency, requested_minor, incoming, idempotency_key, retry_of)
+    SELECT f.case_id, $2, f.parent_order_id, f.kind, f.level, f.bank_code, f.account_number, f.holder_name,
+           f.currency, f.requested_minor, f.incoming, f.idempotency_key, f.order_id
+    FROM failed f ON CONFLICT DO NOTHING
+    RETURNING case_id, order_id
+), events AS (
+    INSERT INTO case_events (case_id, actor, kind, order_id, detail)
+    SELECT c.case_id, $3, 'order.retried', c.order_id, jsonb_build_object('retry_of', $1::uuid) FROM created c
+)
+SELECT case_id, order_id FROM created
+"""
+
+
+async def retry_at_version_5(pool, order_id: uuid.UUID, actor: str):  # type: ignore[no-untyped-def]
+    row = await pool.fetchrow(RETRY_AT_VERSION_5, order_id, uuid.uuid4(), actor)
+    return (row["case_id"], row["order_id"]) if row else None
+
+
+async def some_cases(pool, n: int = 3, retry=store.retry) -> list[uuid.UUID]:  # type: ignore[no-untyped-def]
     """``n`` cases of 2 orders each, with a few retries: 5 events per case."""
     cases = []
     for i in range(n):
         case_id = await submit(pool, ("ICBC", f"62220202000011{i:05d}", 5000), ("ABC", f"62284800000011{i:05d}", 700))
         failed = await failed_order(pool, case_id)
-        retried = await store.retry(pool, failed, "operator:O-7")
+        retried = await retry(pool, failed, "operator:O-7")
         assert retried is not None
-        assert await store.retry(pool, failed, "operator:O-7") is None  # an order is retried once
+        assert await retry(pool, failed, "operator:O-7") is None  # an order is retried once
         await pool.execute(  # the retry fails in turn, and is retried itself
             "UPDATE freeze_orders SET status = 'undeliverable', reason_code = 'NOAS', resolved_at = now()"
             " WHERE case_id = $1 AND order_id = $2", case_id, retried[1],
         )
-        assert await store.retry(pool, retried[1], "operator:O-7") is not None
+        assert await retry(pool, retried[1], "operator:O-7") is not None
         cases.append(case_id)
     return cases
 
@@ -253,6 +278,7 @@ async def test_concurrent_writers_never_fork_a_chain(dsn) -> None:
         rng = random.Random(5)
 
         async def operator(case_id: uuid.UUID) -> None:  # one case, one event per transaction
+            await store.retry(pool, failed[case_id], "operator:O-7")  # three operators race: one retries
             for n in range(4):
                 await pool.execute(
                     "INSERT INTO case_events (case_id, actor, kind, detail) VALUES ($1, 'operator:O-7', 'note.added',"
@@ -287,6 +313,7 @@ async def test_concurrent_writers_never_fork_a_chain(dsn) -> None:
         kinds = {r["kind"]: r["n"] for r in await pool.fetch("SELECT kind, count(*) AS n FROM case_events GROUP BY kind")}
         assert kinds["note.added"] == 6 * 3 * 4 and kinds["order.pending"] > 10
         assert kinds["order.retry_scheduled"] > 10
+        assert kinds["order.retried"] == len(cases)
         heads = {h.case_id: h for h in (await audit.heads(pool)).heads}
         for case_id in await pool.fetch("SELECT case_id FROM cases"):
             rows = await chain(pool, case_id[0])
@@ -311,7 +338,7 @@ async def test_the_migration_chains_the_events_written_before_it(server_dsn, mon
         monkeypatch.setattr(migrate, "migrations", lambda: every[:5])
         pool = await open_pool(dsn, min_size=1, max_size=2)
         try:
-            cases = await some_cases(pool, 3)
+            cases = await some_cases(pool, 3, retry_at_version_5)
             # Interleave the cases' events in seq order, as concurrent writers did before.
             for n in range(4):
                 for case_id in reversed(cases):

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
-import pytest
 
 from stopay.v1 import station_pb2, station_pb2_grpc
 from tests.conftest import EXAMPLES, eventually

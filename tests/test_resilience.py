@@ -17,7 +17,7 @@ from bank_adapters.simulated.adapter import create as simulated
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.v1 import gateway_pb2, gateway_pb2_grpc, operator_pb2, operator_pb2_grpc, station_pb2
 from tests.conftest import EXAMPLES, eventually
-from tests.entries import scenario_requests, simple_request
+from tests.entries import simple_request
 from tests.fakebank import FakeBank
 
 FAST = dict(poll_s=0.1, retry_base_s=0.05, retry_cap_s=0.3, pending_recheck_s=60.0)

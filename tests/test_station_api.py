@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncpg
 import grpc
 import pytest
 from google.rpc import error_details_pb2

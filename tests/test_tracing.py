@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bank_adapters.simulated.scenario import Check, Scenario, load_scenario, parse_scenario
+from bank_adapters.simulated.scenario import load_scenario
 from stopay.domain.trail import Limits
 from stopay.v1 import station_pb2
 from tests.conftest import EXAMPLES, SHARED_SCENARIOS

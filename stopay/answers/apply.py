@@ -164,10 +164,7 @@ class _Batch:
             result = step(known, answer.statement.opening_balance_minor, lines, limits)
         except StatementTooShort as exc:
             return self.retry(order, str(exc))
-        if row.hold_state in _ENDING:
-            # The case's hold here has ended (or is being returned): trace on, but hold nothing more.
-            result = replace(result, left_minor=0, freeze_minor=0,
-                             release_minor=max(0, row.held_minor - row.releasing_minor))
+        result = _within_hold(result, row)
 
         row.rev += 1
         row.incoming = incoming
@@ -317,9 +314,20 @@ class _Batch:
         )
 
 
-# Hold states in which a case holds nothing more on the account (what a returning hold pays out is
-# counted in releasing_minor already).
-_ENDING = frozenset({"released", "lapsed", "returning", "returned"})
+def _within_hold(result: Step, row: AccountRow) -> Step:
+    """What a statement may change where the case's hold has moved on: an ended hold holds nothing
+    more (and gives back what a late freeze held); a returning hold stays as the return planned it;
+    a formal freeze holds at most what its legal document names. Tracing goes on regardless."""
+    if row.hold_state == "returning":
+        return replace(result, left_minor=0, freeze_minor=0, release_minor=0)
+    if row.hold_state in ("released", "lapsed", "returned"):
+        left = 0
+    elif row.hold_cap is not None:
+        left = min(result.left_minor, row.hold_cap)
+    else:
+        return result
+    freeze, release = reconcile(left, row.held_minor, row.in_flight_minor, row.releasing_minor)
+    return replace(result, left_minor=left, freeze_minor=freeze, release_minor=release)
 
 
 def _parts(raw: Any) -> Parts:

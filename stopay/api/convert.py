@@ -10,9 +10,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from stopay.domain.case import CaseEvent, CaseView, ExitView, OrderView
 from stopay.domain.entry import Party
+from stopay.domain.holds import HoldView
 from stopay.domain.money import format_minor
 from stopay.domain.orders import OrderStatus
-from stopay.v1 import common_pb2, station_pb2
+from stopay.v1 import common_pb2, holds_pb2, station_pb2
 
 ORDER_STATUS = {
     OrderStatus.QUEUED: station_pb2.ORDER_STATUS_QUEUED,
@@ -82,6 +83,19 @@ def exit_message(flow: ExitView) -> station_pb2.ExitFlow:
     )
 
 
+def hold_message(hold: HoldView) -> holds_pb2.Hold:
+    doc = hold.document
+    return holds_pb2.Hold(
+        case_id=str(hold.case_id), bank_code=hold.bank_code, account_number=hold.account_number,
+        state=hold.state, held_minor=hold.held_minor, stops=hold.stops, max_stops=hold.max_stops,
+        freezes=hold.freezes, major=hold.major,
+        document=holds_pb2.LegalDocument(**doc) if doc else None,
+        stopped_at=timestamp(hold.stopped_at), expires_at=timestamp(hold.expires_at),
+        warned_at=timestamp(hold.warned_at), return_due_at=timestamp(hold.return_due_at),
+        ended_at=timestamp(hold.ended_at), end_reason=hold.end_reason, expired=hold.expired,
+    )
+
+
 def case_message(case: CaseView) -> station_pb2.Case:
     return station_pb2.Case(
         case_id=str(case.case_id),
@@ -113,6 +127,7 @@ def case_message(case: CaseView) -> station_pb2.Case:
         ],
         exits=[exit_message(x) for x in case.exits],
         returned_minor=case.returned_minor,
+        holds=[hold_message(h) for h in case.holds],
     )
 
 

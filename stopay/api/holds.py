@@ -10,7 +10,7 @@ import asyncpg
 import grpc
 import structlog
 
-from stopay.api.convert import timestamp
+from stopay.api.convert import hold_message, timestamp
 from stopay.api.errors import failed_precondition, from_store, invalid_argument, store_status
 from stopay.api.hold_validation import formalize_request, list_request, return_request, step_request
 from stopay.api.validation import InvalidRequest
@@ -18,24 +18,11 @@ from stopay.domain.holds import HoldPolicy, HoldRefused
 from stopay.lifecycle.returns import Returns
 from stopay.lifecycle.steps import HoldSteps
 from stopay.store.errors import StoreError
-from stopay.store.holds import HoldNotFound, HoldRow, RequestConflict, list_holds
+from stopay.store.holds import HoldNotFound, RequestConflict, list_holds
 from stopay.v1 import holds_pb2, holds_pb2_grpc
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
-
-
-def hold_message(hold: HoldRow) -> holds_pb2.Hold:
-    doc = hold.document
-    return holds_pb2.Hold(
-        case_id=str(hold.case_id), bank_code=hold.bank_code, account_number=hold.account_number,
-        state=hold.state, held_minor=hold.held_minor, stops=hold.stops, max_stops=hold.max_stops,
-        freezes=hold.freezes, major=hold.major,
-        document=holds_pb2.LegalDocument(**doc) if doc else None,
-        stopped_at=timestamp(hold.stopped_at), expires_at=timestamp(hold.expires_at),
-        warned_at=timestamp(hold.warned_at), return_due_at=timestamp(hold.return_due_at),
-        ended_at=timestamp(hold.ended_at), end_reason=hold.end_reason, expired=hold.expired,
-    )
 
 
 class HoldServicer(holds_pb2_grpc.HoldServiceServicer):

@@ -100,7 +100,7 @@ def case_text(trail: audit_pb2.CaseTrail, out: TextIO) -> None:
                   f"unresolved {_money(case.unresolved_minor)}   "
                   f"rule {case.rule}, depth {case.max_depth}, min {_money(case.min_amount)}")
     levels = Table(title="per level")
-    for column in ("level", "traced", "held", "returned", "exited", "orders"):
+    for column in ("level", "traced", "held", "paid back", "exited", "orders"):
         levels.add_column(column, justify="right")
     for t in case.levels:
         levels.add_row(str(t.level), _money(t.traced_minor), _money(t.held_minor), _money(t.returned_minor),

@@ -16,8 +16,14 @@ def case_text(case: station_pb2.Case) -> str:
         f"case {case.case_id}  ({'settled' if case.settled else 'in progress'})",
         f"  station {case.station_id}  officer {case.officer_id}  report {case.report_no}  victim {case.victim_name}",
         f"  reported {format_minor(case.reported_minor, cur)}   held {format_minor(case.held_minor, cur)}"
-        f"   exited {format_minor(case.exited_minor, cur)}",
+        f"   returned {format_minor(case.returned_minor, cur)}   exited {format_minor(case.exited_minor, cur)}",
     ]
+    for h in case.holds:
+        until = h.expires_at.ToDatetime().strftime("%Y-%m-%d %H:%M UTC")
+        lasts = f" until {until}" if h.state in ("stopped", "frozen") else ""
+        lines.append(f"  hold {h.bank_code}:{h.account_number}  {h.state}{lasts}  "
+                     f"{format_minor(h.held_minor, cur)} held  stops {h.stops}/{h.max_stops}"
+                     + (f"  document {h.document.number}" if h.document.number else ""))
     if case.orders:
         rows = [("lvl", "account", "requested", "held", "status", "reason")]
         for o in case.orders:

@@ -63,4 +63,6 @@ class Sweeper:
                 done += await self._steps.sweep(action, case_id, bank_code, number, self._actor)
             except (HoldRefused, store.HoldNotFound) as exc:  # changed under us: nothing to do
                 log.info("sweeper.skipped", action=action, case_id=str(case_id), reason=str(exc))
+            except StoreError as exc:  # one hold the database refuses must not hold back the others
+                log.error("sweeper.hold_failed", action=action, case_id=str(case_id), error=str(exc))
         return done

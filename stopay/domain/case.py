@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from stopay.domain.entry import Party
+from stopay.domain.holds import HoldView
 from stopay.domain.orders import OrderStatus
 
 
@@ -95,6 +96,7 @@ class CaseView:
     exits: tuple[ExitView, ...] = field(default=())
     # Paid back to this case's victim, from this case's holds or (rateably) another's.
     returned_minor: int = 0
+    holds: tuple[HoldView, ...] = field(default=())
 
     @property
     def settled(self) -> bool:

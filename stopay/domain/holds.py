@@ -14,7 +14,10 @@ that the two agree. Everything here is pure: the store applies a :class:`Step` i
 from __future__ import annotations
 
 import enum
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 
 class HoldState(str, enum.Enum):
@@ -89,6 +92,31 @@ class Hold:
     busy_minor: int  # freezes or releases of the account still out with the bank
 
 
+@dataclass(frozen=True, slots=True)
+class HoldView:
+    """A hold as read back: its state, periods, document and what the case holds there now."""
+
+    case_id: uuid.UUID
+    bank_code: str
+    account_number: str
+    state: str
+    stops: int
+    max_stops: int
+    freezes: int
+    major: bool
+    document: dict[str, Any] | None
+    stopped_at: datetime
+    expires_at: datetime
+    warned_at: datetime | None
+    return_due_at: datetime | None
+    return_paid_at: datetime | None
+    ended_at: datetime | None
+    end_reason: str
+    expired: bool
+    held_minor: int = 0
+    holder_name: str = ""
+
+
 class HoldRefused(Exception):
     """The step is not allowed now; the message says why, for the officer."""
 
@@ -126,6 +154,8 @@ def renew(hold: Hold, policy: HoldPolicy) -> Step:
     _require_live(hold, "renewed")
     if hold.state == HoldState.FROZEN:
         raise HoldRefused("a formal freeze is renewed under a new legal document (give the document)")
+    if hold.held_minor <= 0:
+        raise HoldRefused("nothing is held on the account any more; there is nothing to renew")
     if hold.stops >= hold.max_stops:
         raise HoldRefused(f"the account has had {hold.stops} emergency stops, the most allowed; "
                           "turn the hold into a formal freeze instead")
@@ -142,11 +172,14 @@ def formalize(hold: Hold, policy: HoldPolicy, document: LegalDocument, major: bo
     _require_live(hold, "frozen")
     if hold.busy_minor:
         raise HoldRefused("freezes or releases of this account are still out with the bank; try again shortly")
+    if hold.held_minor <= 0:
+        raise HoldRefused("nothing is held on the account any more; there is nothing to freeze")
+    major = major or hold.major  # a major case stays one
     months = policy.major_freeze_months if major else policy.freeze_months
     renewing = hold.state == HoldState.FROZEN
     keep = min(hold.held_minor, document.amount_minor)
     return Step(HoldState.FROZEN, "RENEW_FREEZE" if renewing else "FORMAL_FREEZE",
-                Period(months=months, extend=renewing), hold.stops, hold.freezes + 1, major or hold.major,
+                Period(months=months, extend=renewing), hold.stops, hold.freezes + 1, major,
                 keep, hold.held_minor - keep)
 
 

@@ -21,7 +21,7 @@ from stopay.domain.holds import HoldPolicy, HoldRefused
 from stopay.domain.returns import Flow, ReturnPlan, plan_return
 from stopay.domain.trail import traced
 from stopay.lifecycle.steps import digest
-from stopay.store.holds import AccountShare, hold_transaction
+from stopay.store.holds import AccountShare, HoldNotFound, hold_transaction
 
 log = structlog.get_logger(__name__)
 
@@ -34,22 +34,41 @@ class StartedReturn:
 
 
 def _loss(share: AccountShare) -> int:
-    """The victim's money that came into the account, as this case traced it."""
+    """The victim's money that came into the account, as this case traced it; none where the case
+    found the account unrelated (released its hold)."""
+    if share.hold_state == "released":
+        return 0
     return sum(traced(tuple((str(n), int(a)) for n, a in item.get("parts", ()))) for item in share.incoming.values())
 
 
-def _check(shares: list[AccountShare]) -> None:
-    if not shares:
-        raise HoldRefused("no case has traced money to this account")
+def _paying(shares: list[AccountShare]) -> dict[str, int]:
+    """What each case's hold pays in: every hold still holding (a released or lapsed hold's money is
+    going back to the account holder, not to the victims)."""
+    return {str(s.case_id): s.held_minor for s in shares if s.hold_state not in ("released", "lapsed")}
+
+
+def _check(shares: list[AccountShare], direct: bool) -> None:
     for s in shares:
+        if s.hold_state in ("released", "lapsed"):
+            continue
         if s.in_flight_minor or s.releasing_minor:
             raise HoldRefused(f"freezes or releases of case {s.case_id} on this account are still out with the bank; "
                               "try again shortly")
         if s.hold_state == "returning":
             raise HoldRefused("a return of this account's money is already under way")
-        if s.held_minor and s.hold_state != "frozen":
+        if not s.held_minor:
+            continue
+        if s.hold_state != "frozen":
             raise HoldRefused(f"the hold of case {s.case_id} is {s.hold_state or 'missing'}; only a formal freeze "
                               "is returned (convert it first)")
+        if s.last_extension != "extended":
+            raise HoldRefused(f"the bank has not confirmed the formal freeze of case {s.case_id} "
+                              f"(its extension is {s.last_extension or 'missing'}); return once it has")
+        if s.expired:
+            raise HoldRefused(f"the formal freeze of case {s.case_id} has expired")
+        if not direct and s.lapses_first:
+            raise HoldRefused(f"the formal freeze of case {s.case_id} expires before the return notice ends; "
+                              "renew it first")
 
 
 class Returns:
@@ -63,10 +82,11 @@ class Returns:
             before = await tx.claim_request(request_id, "return", digest("return", payload))
             if before is not None:
                 return _replayed(before)
-            shares = await tx.lock_account(bank_code, number)
-            _check(shares)
-            plan = plan_return({str(s.case_id): s.held_minor for s in shares},
-                               {str(s.case_id): _loss(s) for s in shares})
+            shares = await tx.lock_account(bank_code, number, self.policy.notice_days)
+            if not shares:
+                raise HoldNotFound("no case has traced money to this account")
+            plan = plan_return(_paying(shares), {str(s.case_id): _loss(s) for s in shares})
+            _check(shares, plan.direct)
             victims = await tx.victim_accounts([uuid.UUID(c) for c in plan.parts])
             orders, events = _orders_and_events(plan, victims, request_id, reason, self.policy)
             payers = {}

@@ -15,8 +15,19 @@ import asyncpg
 import structlog
 
 from stopay.domain.accounts import AccountKey
-from stopay.domain.holds import Hold, HoldPolicy, HoldState, LegalDocument, Step, formalize, lapse, release, renew
-from stopay.store.holds import HoldRow, HoldTransaction, TrailFigures, hold_transaction, list_holds
+from stopay.domain.holds import (
+    Hold,
+    HoldPolicy,
+    HoldState,
+    HoldView,
+    LegalDocument,
+    Step,
+    formalize,
+    lapse,
+    release,
+    renew,
+)
+from stopay.store.holds import HoldTransaction, TrailFigures, hold_transaction
 
 log = structlog.get_logger(__name__)
 
@@ -27,23 +38,22 @@ def digest(action: str, payload: dict[str, Any]) -> bytes:
     return hashlib.sha256(json.dumps([action, payload], sort_keys=True, default=str).encode()).digest()
 
 
-def _domain(trail: TrailFigures, row: HoldRow) -> Hold:
+def _domain(trail: TrailFigures, row: HoldView) -> Hold:
     return Hold(HoldState(row.state), row.stops, row.max_stops, row.freezes, row.major, row.expired,
                 trail.held_minor - trail.releasing_minor, trail.in_flight_minor + trail.releasing_minor)
 
 
-async def _current(pool: asyncpg.Pool, case_id: uuid.UUID, bank_code: str, number: str) -> HoldRow:
-    return next(h for h in await list_holds(pool, case_id) if (h.bank_code, h.account_number) == (bank_code, number))
-
-
-async def _take(tx: HoldTransaction, trail: TrailFigures, row: HoldRow, step: Step, request_id: str,
-                reason: str, document: LegalDocument | None = None, end_reason: str = "") -> HoldRow:
+async def _take(tx: HoldTransaction, trail: TrailFigures, row: HoldView, step: Step, request_id: str,
+                reason: str, document: LegalDocument | None = None, end_reason: str = "") -> HoldView:
     orders: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     detail: dict[str, Any] = {"reason": reason, "held_minor": step.keep_minor, "stops": step.stops,
                               "freezes": step.freezes, "request_id": request_id}
+    # Order ids follow from the step and the hold, so a step taken again can never make a second order,
+    # and two holds of one case never share one.
+    key = f"hold:{request_id}:{row.bank_code}:{row.account_number}"
     if step.change:
-        order_id = uuid.uuid5(row.case_id, f"hold:{request_id}:extend")
+        order_id = uuid.uuid5(row.case_id, f"{key}:extend")
         params: dict[str, Any] = {"change": step.change, "request_id": request_id}
         if document is not None:
             params["document"] = document.as_json()
@@ -53,7 +63,7 @@ async def _take(tx: HoldTransaction, trail: TrailFigures, row: HoldRow, step: St
                        "params": params})
         events.append({"kind": _EVENTS[step.change], "order_id": str(order_id), "detail": detail})
     if step.release_minor > 0:
-        order_id = uuid.uuid5(row.case_id, f"hold:{request_id}:release")
+        order_id = uuid.uuid5(row.case_id, f"{key}:release")
         why = end_reason or "excess over the freezing decision"
         orders.append({"order_id": str(order_id), "kind": "release", "requested_minor": step.release_minor,
                        "params": {"reason": why, "request_id": request_id}})
@@ -68,7 +78,7 @@ async def _take(tx: HoldTransaction, trail: TrailFigures, row: HoldRow, step: St
         document=document.as_json() if document else None,
         months=(period.months if period else None), hours=(period.hours if period else 0),
         from_expiry=bool(period and period.extend), end_reason=end_reason, out_minor=step.release_minor,
-        orders=orders, events=events,
+        orders=orders, events=events, cap_minor=document.amount_minor if document else None,
     )
 
 
@@ -80,14 +90,14 @@ class HoldSteps:
         self.policy = policy
 
     async def renew(self, case_id: uuid.UUID, bank_code: str, number: str, actor: str, reason: str,
-                    request_id: str, document: LegalDocument | None = None, major: bool = False) -> HoldRow:
+                    request_id: str, document: LegalDocument | None = None, major: bool = False) -> HoldView:
         """Renews an emergency stop; with a document, turns it into (or renews) a formal freeze."""
         action = "formalize" if document else "renew"
         payload = {"case": str(case_id), "account": f"{bank_code}:{number}", "reason": reason,
                    "document": document.as_json() if document else None, "major": major}
         async with hold_transaction(self.pool, actor) as tx:
             if await tx.claim_request(request_id, action, digest(action, payload)) is not None:
-                return await _current(self.pool, case_id, bank_code, number)
+                return await tx.current(case_id, bank_code, number)
             trail, row = await tx.lock_one(case_id, bank_code, number)
             hold = _domain(trail, row)
             step = formalize(hold, self.policy, document, major) if document else renew(hold, self.policy)
@@ -97,12 +107,12 @@ class HoldSteps:
         return new
 
     async def release(self, case_id: uuid.UUID, bank_code: str, number: str, actor: str, reason: str,
-                      request_id: str) -> HoldRow:
+                      request_id: str) -> HoldView:
         """Releases the hold of an account found unrelated to the case."""
         payload = {"case": str(case_id), "account": f"{bank_code}:{number}", "reason": reason}
         async with hold_transaction(self.pool, actor) as tx:
             if await tx.claim_request(request_id, "release", digest("release", payload)) is not None:
-                return await _current(self.pool, case_id, bank_code, number)
+                return await tx.current(case_id, bank_code, number)
             trail, row = await tx.lock_one(case_id, bank_code, number)
             step = release(_domain(trail, row))
             new = await _take(tx, trail, row, step, request_id, reason, end_reason="unrelated")
@@ -115,7 +125,7 @@ class HoldSteps:
         async with hold_transaction(self.pool, actor) as tx:
             trail, row = await tx.lock_one(case_id, bank_code, number)
             if action == "warn":
-                done = await tx.warn(row)
+                done = await tx.warn(row, self.policy.stop_warn_hours, self.policy.freeze_warn_days)
             elif action == "pay":
                 done = await tx.pay(row)
             elif row.expired and HoldState(row.state).live:

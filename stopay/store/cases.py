@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from stopay.domain.case import CaseEvent, CaseView, ExitView, IncomingView, Orde
 from stopay.domain.entry import Party
 from stopay.domain.orders import OrderStatus
 from stopay.store.errors import database_errors
+from stopay.store.holds import hold_view
 from stopay.store.queries import sql
 
 
@@ -98,7 +100,9 @@ async def get_case(pool: asyncpg.Pool, case_id: uuid.UUID) -> CaseView | None:
                 return None
             orders = await conn.fetch(sql("case_orders"), case_id)
             exits = await conn.fetch(sql("case_exits"), case_id)
-    return _case(row, tuple(_order(o) for o in orders), tuple(_exit(x) for x in exits))
+            holds = await conn.fetch(sql("case_holds"), case_id)
+    return replace(_case(row, tuple(_order(o) for o in orders), tuple(_exit(x) for x in exits)),
+                   holds=tuple(hold_view(h) for h in holds))
 
 
 async def list_cases(

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from stopay.domain.holds import HoldView
 from stopay.store.errors import StoreError, database_errors
 from stopay.store.queries import sql
 
@@ -22,29 +23,6 @@ class HoldNotFound(StoreError):
 
 class RequestConflict(StoreError):
     """The request_id was used before for a different step."""
-
-
-@dataclass(frozen=True, slots=True)
-class HoldRow:
-    case_id: uuid.UUID
-    bank_code: str
-    account_number: str
-    state: str
-    stops: int
-    max_stops: int
-    freezes: int
-    major: bool
-    document: dict[str, Any] | None
-    stopped_at: datetime
-    expires_at: datetime
-    warned_at: datetime | None
-    return_due_at: datetime | None
-    return_paid_at: datetime | None
-    ended_at: datetime | None
-    end_reason: str
-    expired: bool
-    held_minor: int = 0
-    holder_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +45,14 @@ class AccountShare:
     releasing_minor: int
     incoming: dict[str, Any]
     hold_state: str | None
+    expired: bool = False
+    lapses_first: bool = False  # its hold expires before a notice starting now would end
+    last_extension: str | None = None  # status of the latest extend order of its hold
 
 
-def _hold(row: asyncpg.Record) -> HoldRow:
-    fields = {k: row[k] for k in HoldRow.__dataclass_fields__ if k in row.keys()}
-    return HoldRow(**fields)
+def hold_view(row: asyncpg.Record) -> HoldView:
+    fields = {k: row[k] for k in HoldView.__dataclass_fields__ if k in row.keys()}
+    return HoldView(**fields)
 
 
 class HoldTransaction:
@@ -96,48 +77,63 @@ class HoldTransaction:
         with database_errors("could not record the request"):
             await self.conn.execute(sql("hold_request_result"), request_id, result)
 
-    async def lock_one(self, case_id: uuid.UUID, bank_code: str, number: str) -> tuple[TrailFigures, HoldRow]:
+    async def lock_one(self, case_id: uuid.UUID, bank_code: str, number: str) -> tuple[TrailFigures, HoldView]:
         with database_errors("could not lock the hold"):
             trail = await self.conn.fetchrow(sql("hold_trail_lock"), case_id, bank_code, number)
             hold = await self.conn.fetchrow(sql("hold_row"), case_id, bank_code, number) if trail else None
             if hold is None:
                 raise HoldNotFound(f"case {case_id} holds nothing on that account")
             await self.conn.execute(sql("chain_lock"), [case_id])
-        return TrailFigures(**dict(trail)), _hold(hold)
+        return TrailFigures(**dict(trail)), hold_view(hold)
 
-    async def write(self, hold: HoldRow, *, state: str, stops: int, freezes: int, major: bool,
+    async def write(self, hold: HoldView, *, state: str, stops: int, freezes: int, major: bool,
                     document: dict[str, Any] | None, months: int | None, hours: int, from_expiry: bool,
                     end_reason: str, out_minor: int, orders: Sequence[dict[str, Any]],
-                    events: Sequence[dict[str, Any]]) -> HoldRow:
+                    events: Sequence[dict[str, Any]], cap_minor: int | None = None) -> HoldView:
         with database_errors("could not write the hold"):
             row = await self.conn.fetchrow(
                 sql("hold_write"), hold.case_id, hold.bank_code, hold.account_number, state, stops, freezes,
                 major, document, months, hours, from_expiry, end_reason, out_minor, list(orders),
-                list(events), self.actor,
+                list(events), self.actor, cap_minor,
             )
-        return _hold(row)
+        return hold_view(row)
 
-    async def warn(self, hold: HoldRow) -> bool:
+    async def warn(self, hold: HoldView, stop_warn_hours: int, freeze_warn_days: int) -> bool:
         with database_errors("could not warn of the hold's expiry"):
             row = await self.conn.fetchrow(sql("hold_warn"), hold.case_id, hold.bank_code, hold.account_number,
-                                           self.actor)
+                                           self.actor, stop_warn_hours, freeze_warn_days)
         return row is not None
 
-    async def pay(self, hold: HoldRow) -> bool:
+    async def pay(self, hold: HoldView) -> bool:
         with database_errors("could not start the return's payments"):
             row = await self.conn.fetchrow(sql("return_pay"), hold.case_id, hold.bank_code, hold.account_number,
                                            self.actor)
         return row is not None
 
-    async def lock_account(self, bank_code: str, number: str) -> list[AccountShare]:
+    async def lock_account(self, bank_code: str, number: str, notice_days: int) -> list[AccountShare]:
         """Every case's figures and hold on the account, locked; their chain heads too."""
         with database_errors("could not lock the account"):
             trail = await self.conn.fetch(sql("account_trail_lock"), bank_code, number)
-            holds = await self.conn.fetch(sql("account_holds"), bank_code, number)
+            holds = await self.conn.fetch(sql("account_holds"), bank_code, number, notice_days)
             await self.conn.execute(sql("chain_lock"), [r["case_id"] for r in trail])
-        states = {h["case_id"]: h["state"] for h in holds}
-        return [AccountShare(r["case_id"], r["held_minor"], r["in_flight_minor"], r["releasing_minor"],
-                             r["incoming"], states.get(r["case_id"])) for r in trail]
+        found = {h["case_id"]: h for h in holds}
+        shares = []
+        for r in trail:
+            h = found.get(r["case_id"])
+            shares.append(AccountShare(
+                r["case_id"], r["held_minor"], r["in_flight_minor"], r["releasing_minor"], r["incoming"],
+                h["state"] if h else None, bool(h and h["expired"]), bool(h and h["lapses_first"]),
+                h["last_extension"] if h else None))
+        return shares
+
+    async def current(self, case_id: uuid.UUID, bank_code: str, number: str) -> HoldView:
+        """The hold as it is, read on this transaction's connection."""
+        with database_errors("could not read the hold"):
+            rows = await self.conn.fetch(sql("case_holds"), case_id)
+        for row in rows:
+            if (row["bank_code"], row["account_number"]) == (bank_code, number):
+                return hold_view(row)
+        raise HoldNotFound(f"case {case_id} holds nothing on that account")
 
     async def victim_accounts(self, cases: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, str]]:
         with database_errors("could not read the victims' accounts"):
@@ -162,14 +158,14 @@ async def hold_transaction(pool: asyncpg.Pool, actor: str) -> AsyncIterator[Hold
 
 
 async def list_holds(pool: asyncpg.Pool, case_id: uuid.UUID | None, bank_code: str = "",
-                     number: str = "") -> list[HoldRow]:
+                     number: str = "") -> list[HoldView]:
     """The holds of a case, or (``case_id`` None) every case's hold on one account."""
     with database_errors("could not read holds"):
         if case_id is not None:
             rows = await pool.fetch(sql("case_holds"), case_id)
         else:
             rows = await pool.fetch(sql("account_hold_list"), bank_code, number)
-    return [_hold(r) for r in rows]
+    return [hold_view(r) for r in rows]
 
 
 async def due(pool: asyncpg.Pool, limit: int, stop_warn_hours: int, freeze_warn_days: int) -> list[tuple[str, uuid.UUID, str, str]]:

@@ -42,6 +42,8 @@ class AccountRow:
     seen_seq: int | None
     # The case's hold on the account (store/migrations/0007_holds.sql), None before any is held.
     hold_state: str | None = None
+    # The most a formal freeze's legal document lets the case hold there (None: no such limit).
+    hold_cap: int | None = None
 
     @property
     def key(self) -> AccountKey:

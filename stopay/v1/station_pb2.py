@@ -24,51 +24,52 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from stopay.v1 import common_pb2 as stopay_dot_v1_dot_common__pb2
+from stopay.v1 import holds_pb2 as stopay_dot_v1_dot_holds__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17stopay/v1/station.proto\x12\tstopay.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16stopay/v1/common.proto\"8\n\x06Victim\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tid_number\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\"\xd3\x01\n\x08Transfer\x12$\n\x05payer\x18\x01 \x01(\x0b\x32\x15.stopay.v1.AccountRef\x12$\n\x05payee\x18\x02 \x01(\x0b\x32\x15.stopay.v1.AccountRef\x12\x14\n\x0c\x61mount_minor\x18\x03 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x32\n\x0etransferred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06txn_id\x18\x06 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x07 \x01(\t\"\xe9\x01\n\x12SubmitEntryRequest\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\x12\x12\n\nstation_id\x18\x02 \x01(\t\x12\x12\n\nofficer_id\x18\x03 \x01(\t\x12\x11\n\treport_no\x18\x04 \x01(\t\x12!\n\x06victim\x18\x05 \x01(\x0b\x32\x11.stopay.v1.Victim\x12&\n\ttransfers\x18\x06 \x03(\x0b\x32\x13.stopay.v1.Transfer\x12(\n\nfraud_type\x18\x07 \x01(\x0e\x32\x14.stopay.v1.FraudType\x12\x11\n\tnarrative\x18\x08 \x01(\t\"9\n\x13SubmitEntryResponse\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"!\n\x0eGetCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\"3\n\x10WatchCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x02 \x01(\x08\"M\n\x10ListCasesRequest\x12\x12\n\nstation_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"L\n\x11ListCasesResponse\x12\x1e\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x0f.stopay.v1.Case\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa8\x01\n\x10IncomingTransfer\x12\x0e\n\x06txn_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\x12\x14\n\x0ctraced_minor\x18\x03 \x01(\x03\x12\x32\n\x0etransferred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12$\n\x05payer\x18\x05 \x01(\x0b\x32\x15.stopay.v1.AccountRef\"\x88\x04\n\x0b\x46reezeOrder\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x17\n\x0fparent_order_id\x18\x02 \x01(\t\x12\r\n\x05level\x18\x03 \x01(\x05\x12&\n\x07\x61\x63\x63ount\x18\x04 \x01(\x0b\x32\x15.stopay.v1.AccountRef\x12\x17\n\x0frequested_minor\x18\x05 \x01(\x03\x12\x12\n\nheld_minor\x18\x06 \x01(\x03\x12&\n\x06status\x18\x07 \x01(\x0e\x32\x16.stopay.v1.OrderStatus\x12\x13\n\x0breason_code\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bresolved_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10incoming_txn_ids\x18\x0b \x03(\t\x12\x10\n\x08\x61ttempts\x18\x0c \x01(\x05\x12\x0e\n\x06\x64\x65tail\x18\r \x01(\t\x12\x10\n\x08\x63urrency\x18\x0e \x01(\t\x12\x13\n\x0b\x61sked_minor\x18\x0f \x01(\x03\x12-\n\x08incoming\x18\x10 \x03(\x0b\x32\x1b.stopay.v1.IncomingTransfer\x12\"\n\x04kind\x18\x11 \x01(\x0e\x32\x14.stopay.v1.OrderKind\x12\x16\n\x0ereleased_minor\x18\x12 \x01(\x03\"\xb6\x01\n\x08\x45xitFlow\x12\x0e\n\x06txn_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x03 \x01(\x03\x12-\n\texited_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x07\x61\x63\x63ount\x18\x05 \x01(\x0b\x32\x15.stopay.v1.AccountRef\x12\x10\n\x08order_id\x18\x06 \x01(\t\x12\r\n\x05level\x18\x07 \x01(\x05\"\x99\x01\n\x0bLevelTotals\x12\r\n\x05level\x18\x01 \x01(\x05\x12\x14\n\x0ctraced_minor\x18\x02 \x01(\x03\x12\x12\n\nheld_minor\x18\x03 \x01(\x03\x12\x14\n\x0c\x65xited_minor\x18\x04 \x01(\x03\x12\x0e\n\x06orders\x18\x05 \x01(\x05\x12\x13\n\x0bopen_orders\x18\x06 \x01(\x05\x12\x16\n\x0ereturned_minor\x18\x07 \x01(\x03\"\xa8\x04\n\x04\x43\x61se\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x10\n\x08\x65ntry_id\x18\x02 \x01(\t\x12\x12\n\nstation_id\x18\x03 \x01(\t\x12&\n\x06orders\x18\x04 \x03(\x0b\x32\x16.stopay.v1.FreezeOrder\x12\x16\n\x0ereported_minor\x18\x05 \x01(\x03\x12\x12\n\nheld_minor\x18\x06 \x01(\x03\x12\x14\n\x0c\x65xited_minor\x18\x07 \x01(\x03\x12\x0f\n\x07settled\x18\x08 \x01(\x08\x12\x12\n\nofficer_id\x18\t \x01(\t\x12\x11\n\treport_no\x18\n \x01(\t\x12\x13\n\x0bvictim_name\x18\x0b \x01(\t\x12(\n\nfraud_type\x18\x0c \x01(\x0e\x32\x14.stopay.v1.FraudType\x12.\n\ncreated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63urrency\x18\x0e \x01(\t\x12\x13\n\x0border_count\x18\x0f \x01(\x05\x12\x18\n\x10unresolved_minor\x18\x10 \x01(\x03\x12\x0c\n\x04rule\x18\x11 \x01(\t\x12\x11\n\tmax_depth\x18\x12 \x01(\x05\x12\x12\n\nmin_amount\x18\x13 \x01(\x03\x12&\n\x06levels\x18\x14 \x03(\x0b\x32\x16.stopay.v1.LevelTotals\x12\"\n\x05\x65xits\x18\x15 \x03(\x0b\x32\x13.stopay.v1.ExitFlow\x12\x16\n\x0ereturned_minor\x18\x16 \x01(\x03\"\x80\x01\n\tCaseEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x05 \x01(\t\x12\x0f\n\x07summary\x18\x06 \x01(\t\"Q\n\nCaseUpdate\x12\x1d\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x0f.stopay.v1.Case\x12$\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x14.stopay.v1.CaseEvent*\xe1\x01\n\tFraudType\x12\x1a\n\x16\x46RAUD_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x46RAUD_TYPE_IMPERSONATION\x10\x01\x12\x19\n\x15\x46RAUD_TYPE_INVESTMENT\x10\x02\x12\x1e\n\x1a\x46RAUD_TYPE_ONLINE_SHOPPING\x10\x03\x12\x13\n\x0f\x46RAUD_TYPE_LOAN\x10\x04\x12\x16\n\x12\x46RAUD_TYPE_ROMANCE\x10\x05\x12\x1c\n\x18\x46RAUD_TYPE_PART_TIME_JOB\x10\x06\x12\x14\n\x10\x46RAUD_TYPE_OTHER\x10\x63*\xd8\x02\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13ORDER_STATUS_QUEUED\x10\x01\x12\x18\n\x14ORDER_STATUS_PENDING\x10\x02\x12\x15\n\x11ORDER_STATUS_HELD\x10\x03\x12\x1f\n\x1bORDER_STATUS_PARTIALLY_HELD\x10\x04\x12\x19\n\x15ORDER_STATUS_MOVED_ON\x10\x05\x12\x19\n\x15ORDER_STATUS_REJECTED\x10\x06\x12\x1e\n\x1aORDER_STATUS_UNDELIVERABLE\x10\x07\x12\x19\n\x15ORDER_STATUS_FREEZING\x10\x08\x12\x19\n\x15ORDER_STATUS_RELEASED\x10\t\x12\x19\n\x15ORDER_STATUS_EXTENDED\x10\n\x12\x19\n\x15ORDER_STATUS_RETURNED\x10\x0b*\x84\x01\n\tOrderKind\x12\x1a\n\x16ORDER_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11ORDER_KIND_FREEZE\x10\x01\x12\x16\n\x12ORDER_KIND_RELEASE\x10\x02\x12\x15\n\x11ORDER_KIND_EXTEND\x10\x03\x12\x15\n\x11ORDER_KIND_RETURN\x10\x04\x32\xa0\x02\n\x0eStationService\x12L\n\x0bSubmitEntry\x12\x1d.stopay.v1.SubmitEntryRequest\x1a\x1e.stopay.v1.SubmitEntryResponse\x12\x35\n\x07GetCase\x12\x19.stopay.v1.GetCaseRequest\x1a\x0f.stopay.v1.Case\x12\x41\n\tWatchCase\x12\x1b.stopay.v1.WatchCaseRequest\x1a\x15.stopay.v1.CaseUpdate0\x01\x12\x46\n\tListCases\x12\x1b.stopay.v1.ListCasesRequest\x1a\x1c.stopay.v1.ListCasesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17stopay/v1/station.proto\x12\tstopay.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16stopay/v1/common.proto\x1a\x15stopay/v1/holds.proto\"8\n\x06Victim\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tid_number\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\"\xd3\x01\n\x08Transfer\x12$\n\x05payer\x18\x01 \x01(\x0b\x32\x15.stopay.v1.AccountRef\x12$\n\x05payee\x18\x02 \x01(\x0b\x32\x15.stopay.v1.AccountRef\x12\x14\n\x0c\x61mount_minor\x18\x03 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x32\n\x0etransferred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06txn_id\x18\x06 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x07 \x01(\t\"\xe9\x01\n\x12SubmitEntryRequest\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\x12\x12\n\nstation_id\x18\x02 \x01(\t\x12\x12\n\nofficer_id\x18\x03 \x01(\t\x12\x11\n\treport_no\x18\x04 \x01(\t\x12!\n\x06victim\x18\x05 \x01(\x0b\x32\x11.stopay.v1.Victim\x12&\n\ttransfers\x18\x06 \x03(\x0b\x32\x13.stopay.v1.Transfer\x12(\n\nfraud_type\x18\x07 \x01(\x0e\x32\x14.stopay.v1.FraudType\x12\x11\n\tnarrative\x18\x08 \x01(\t\"9\n\x13SubmitEntryResponse\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"!\n\x0eGetCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\"3\n\x10WatchCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x02 \x01(\x08\"M\n\x10ListCasesRequest\x12\x12\n\nstation_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"L\n\x11ListCasesResponse\x12\x1e\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x0f.stopay.v1.Case\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa8\x01\n\x10IncomingTransfer\x12\x0e\n\x06txn_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\x12\x14\n\x0ctraced_minor\x18\x03 \x01(\x03\x12\x32\n\x0etransferred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12$\n\x05payer\x18\x05 \x01(\x0b\x32\x15.stopay.v1.AccountRef\"\x88\x04\n\x0b\x46reezeOrder\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x17\n\x0fparent_order_id\x18\x02 \x01(\t\x12\r\n\x05level\x18\x03 \x01(\x05\x12&\n\x07\x61\x63\x63ount\x18\x04 \x01(\x0b\x32\x15.stopay.v1.AccountRef\x12\x17\n\x0frequested_minor\x18\x05 \x01(\x03\x12\x12\n\nheld_minor\x18\x06 \x01(\x03\x12&\n\x06status\x18\x07 \x01(\x0e\x32\x16.stopay.v1.OrderStatus\x12\x13\n\x0breason_code\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bresolved_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10incoming_txn_ids\x18\x0b \x03(\t\x12\x10\n\x08\x61ttempts\x18\x0c \x01(\x05\x12\x0e\n\x06\x64\x65tail\x18\r \x01(\t\x12\x10\n\x08\x63urrency\x18\x0e \x01(\t\x12\x13\n\x0b\x61sked_minor\x18\x0f \x01(\x03\x12-\n\x08incoming\x18\x10 \x03(\x0b\x32\x1b.stopay.v1.IncomingTransfer\x12\"\n\x04kind\x18\x11 \x01(\x0e\x32\x14.stopay.v1.OrderKind\x12\x16\n\x0ereleased_minor\x18\x12 \x01(\x03\"\xb6\x01\n\x08\x45xitFlow\x12\x0e\n\x06txn_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x03 \x01(\x03\x12-\n\texited_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x07\x61\x63\x63ount\x18\x05 \x01(\x0b\x32\x15.stopay.v1.AccountRef\x12\x10\n\x08order_id\x18\x06 \x01(\t\x12\r\n\x05level\x18\x07 \x01(\x05\"\x99\x01\n\x0bLevelTotals\x12\r\n\x05level\x18\x01 \x01(\x05\x12\x14\n\x0ctraced_minor\x18\x02 \x01(\x03\x12\x12\n\nheld_minor\x18\x03 \x01(\x03\x12\x14\n\x0c\x65xited_minor\x18\x04 \x01(\x03\x12\x0e\n\x06orders\x18\x05 \x01(\x05\x12\x13\n\x0bopen_orders\x18\x06 \x01(\x05\x12\x16\n\x0ereturned_minor\x18\x07 \x01(\x03\"\xc8\x04\n\x04\x43\x61se\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x10\n\x08\x65ntry_id\x18\x02 \x01(\t\x12\x12\n\nstation_id\x18\x03 \x01(\t\x12&\n\x06orders\x18\x04 \x03(\x0b\x32\x16.stopay.v1.FreezeOrder\x12\x16\n\x0ereported_minor\x18\x05 \x01(\x03\x12\x12\n\nheld_minor\x18\x06 \x01(\x03\x12\x14\n\x0c\x65xited_minor\x18\x07 \x01(\x03\x12\x0f\n\x07settled\x18\x08 \x01(\x08\x12\x12\n\nofficer_id\x18\t \x01(\t\x12\x11\n\treport_no\x18\n \x01(\t\x12\x13\n\x0bvictim_name\x18\x0b \x01(\t\x12(\n\nfraud_type\x18\x0c \x01(\x0e\x32\x14.stopay.v1.FraudType\x12.\n\ncreated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63urrency\x18\x0e \x01(\t\x12\x13\n\x0border_count\x18\x0f \x01(\x05\x12\x18\n\x10unresolved_minor\x18\x10 \x01(\x03\x12\x0c\n\x04rule\x18\x11 \x01(\t\x12\x11\n\tmax_depth\x18\x12 \x01(\x05\x12\x12\n\nmin_amount\x18\x13 \x01(\x03\x12&\n\x06levels\x18\x14 \x03(\x0b\x32\x16.stopay.v1.LevelTotals\x12\"\n\x05\x65xits\x18\x15 \x03(\x0b\x32\x13.stopay.v1.ExitFlow\x12\x16\n\x0ereturned_minor\x18\x16 \x01(\x03\x12\x1e\n\x05holds\x18\x17 \x03(\x0b\x32\x0f.stopay.v1.Hold\"\x80\x01\n\tCaseEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x05 \x01(\t\x12\x0f\n\x07summary\x18\x06 \x01(\t\"Q\n\nCaseUpdate\x12\x1d\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x0f.stopay.v1.Case\x12$\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x14.stopay.v1.CaseEvent*\xe1\x01\n\tFraudType\x12\x1a\n\x16\x46RAUD_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x46RAUD_TYPE_IMPERSONATION\x10\x01\x12\x19\n\x15\x46RAUD_TYPE_INVESTMENT\x10\x02\x12\x1e\n\x1a\x46RAUD_TYPE_ONLINE_SHOPPING\x10\x03\x12\x13\n\x0f\x46RAUD_TYPE_LOAN\x10\x04\x12\x16\n\x12\x46RAUD_TYPE_ROMANCE\x10\x05\x12\x1c\n\x18\x46RAUD_TYPE_PART_TIME_JOB\x10\x06\x12\x14\n\x10\x46RAUD_TYPE_OTHER\x10\x63*\xd8\x02\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13ORDER_STATUS_QUEUED\x10\x01\x12\x18\n\x14ORDER_STATUS_PENDING\x10\x02\x12\x15\n\x11ORDER_STATUS_HELD\x10\x03\x12\x1f\n\x1bORDER_STATUS_PARTIALLY_HELD\x10\x04\x12\x19\n\x15ORDER_STATUS_MOVED_ON\x10\x05\x12\x19\n\x15ORDER_STATUS_REJECTED\x10\x06\x12\x1e\n\x1aORDER_STATUS_UNDELIVERABLE\x10\x07\x12\x19\n\x15ORDER_STATUS_FREEZING\x10\x08\x12\x19\n\x15ORDER_STATUS_RELEASED\x10\t\x12\x19\n\x15ORDER_STATUS_EXTENDED\x10\n\x12\x19\n\x15ORDER_STATUS_RETURNED\x10\x0b*\x84\x01\n\tOrderKind\x12\x1a\n\x16ORDER_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11ORDER_KIND_FREEZE\x10\x01\x12\x16\n\x12ORDER_KIND_RELEASE\x10\x02\x12\x15\n\x11ORDER_KIND_EXTEND\x10\x03\x12\x15\n\x11ORDER_KIND_RETURN\x10\x04\x32\xa0\x02\n\x0eStationService\x12L\n\x0bSubmitEntry\x12\x1d.stopay.v1.SubmitEntryRequest\x1a\x1e.stopay.v1.SubmitEntryResponse\x12\x35\n\x07GetCase\x12\x19.stopay.v1.GetCaseRequest\x1a\x0f.stopay.v1.Case\x12\x41\n\tWatchCase\x12\x1b.stopay.v1.WatchCaseRequest\x1a\x15.stopay.v1.CaseUpdate0\x01\x12\x46\n\tListCases\x12\x1b.stopay.v1.ListCasesRequest\x1a\x1c.stopay.v1.ListCasesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stopay.v1.station_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FRAUDTYPE']._serialized_start=2712
-  _globals['_FRAUDTYPE']._serialized_end=2937
-  _globals['_ORDERSTATUS']._serialized_start=2940
-  _globals['_ORDERSTATUS']._serialized_end=3284
-  _globals['_ORDERKIND']._serialized_start=3287
-  _globals['_ORDERKIND']._serialized_end=3419
-  _globals['_VICTIM']._serialized_start=95
-  _globals['_VICTIM']._serialized_end=151
-  _globals['_TRANSFER']._serialized_start=154
-  _globals['_TRANSFER']._serialized_end=365
-  _globals['_SUBMITENTRYREQUEST']._serialized_start=368
-  _globals['_SUBMITENTRYREQUEST']._serialized_end=601
-  _globals['_SUBMITENTRYRESPONSE']._serialized_start=603
-  _globals['_SUBMITENTRYRESPONSE']._serialized_end=660
-  _globals['_GETCASEREQUEST']._serialized_start=662
-  _globals['_GETCASEREQUEST']._serialized_end=695
-  _globals['_WATCHCASEREQUEST']._serialized_start=697
-  _globals['_WATCHCASEREQUEST']._serialized_end=748
-  _globals['_LISTCASESREQUEST']._serialized_start=750
-  _globals['_LISTCASESREQUEST']._serialized_end=827
-  _globals['_LISTCASESRESPONSE']._serialized_start=829
-  _globals['_LISTCASESRESPONSE']._serialized_end=905
-  _globals['_INCOMINGTRANSFER']._serialized_start=908
-  _globals['_INCOMINGTRANSFER']._serialized_end=1076
-  _globals['_FREEZEORDER']._serialized_start=1079
-  _globals['_FREEZEORDER']._serialized_end=1599
-  _globals['_EXITFLOW']._serialized_start=1602
-  _globals['_EXITFLOW']._serialized_end=1784
-  _globals['_LEVELTOTALS']._serialized_start=1787
-  _globals['_LEVELTOTALS']._serialized_end=1940
-  _globals['_CASE']._serialized_start=1943
-  _globals['_CASE']._serialized_end=2495
-  _globals['_CASEEVENT']._serialized_start=2498
-  _globals['_CASEEVENT']._serialized_end=2626
-  _globals['_CASEUPDATE']._serialized_start=2628
-  _globals['_CASEUPDATE']._serialized_end=2709
-  _globals['_STATIONSERVICE']._serialized_start=3422
-  _globals['_STATIONSERVICE']._serialized_end=3710
+  _globals['_FRAUDTYPE']._serialized_start=2767
+  _globals['_FRAUDTYPE']._serialized_end=2992
+  _globals['_ORDERSTATUS']._serialized_start=2995
+  _globals['_ORDERSTATUS']._serialized_end=3339
+  _globals['_ORDERKIND']._serialized_start=3342
+  _globals['_ORDERKIND']._serialized_end=3474
+  _globals['_VICTIM']._serialized_start=118
+  _globals['_VICTIM']._serialized_end=174
+  _globals['_TRANSFER']._serialized_start=177
+  _globals['_TRANSFER']._serialized_end=388
+  _globals['_SUBMITENTRYREQUEST']._serialized_start=391
+  _globals['_SUBMITENTRYREQUEST']._serialized_end=624
+  _globals['_SUBMITENTRYRESPONSE']._serialized_start=626
+  _globals['_SUBMITENTRYRESPONSE']._serialized_end=683
+  _globals['_GETCASEREQUEST']._serialized_start=685
+  _globals['_GETCASEREQUEST']._serialized_end=718
+  _globals['_WATCHCASEREQUEST']._serialized_start=720
+  _globals['_WATCHCASEREQUEST']._serialized_end=771
+  _globals['_LISTCASESREQUEST']._serialized_start=773
+  _globals['_LISTCASESREQUEST']._serialized_end=850
+  _globals['_LISTCASESRESPONSE']._serialized_start=852
+  _globals['_LISTCASESRESPONSE']._serialized_end=928
+  _globals['_INCOMINGTRANSFER']._serialized_start=931
+  _globals['_INCOMINGTRANSFER']._serialized_end=1099
+  _globals['_FREEZEORDER']._serialized_start=1102
+  _globals['_FREEZEORDER']._serialized_end=1622
+  _globals['_EXITFLOW']._serialized_start=1625
+  _globals['_EXITFLOW']._serialized_end=1807
+  _globals['_LEVELTOTALS']._serialized_start=1810
+  _globals['_LEVELTOTALS']._serialized_end=1963
+  _globals['_CASE']._serialized_start=1966
+  _globals['_CASE']._serialized_end=2550
+  _globals['_CASEEVENT']._serialized_start=2553
+  _globals['_CASEEVENT']._serialized_end=2681
+  _globals['_CASEUPDATE']._serialized_start=2683
+  _globals['_CASEUPDATE']._serialized_end=2764
+  _globals['_STATIONSERVICE']._serialized_start=3477
+  _globals['_STATIONSERVICE']._serialized_end=3765
 # @@protoc_insertion_point(module_scope)

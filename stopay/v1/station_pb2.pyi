@@ -10,6 +10,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from stopay.v1 import common_pb2 as _common_pb2
+from stopay.v1 import holds_pb2 as _holds_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -619,6 +620,7 @@ class Case(_message.Message):
     LEVELS_FIELD_NUMBER: _builtins.int
     EXITS_FIELD_NUMBER: _builtins.int
     RETURNED_MINOR_FIELD_NUMBER: _builtins.int
+    HOLDS_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     entry_id: _builtins.str
     station_id: _builtins.str
@@ -657,6 +659,10 @@ class Case(_message.Message):
     def levels(self) -> _containers.RepeatedCompositeFieldContainer[Global___LevelTotals]: ...
     @_builtins.property
     def exits(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExitFlow]: ...
+    @_builtins.property
+    def holds(self) -> _containers.RepeatedCompositeFieldContainer[_holds_pb2.Hold]:
+        """The case's holds, one per account it holds on (HoldService); GetCase and WatchCase fill it."""
+
     def __init__(
         self,
         *,
@@ -682,10 +688,11 @@ class Case(_message.Message):
         levels: _abc.Iterable[Global___LevelTotals] | None = ...,
         exits: _abc.Iterable[Global___ExitFlow] | None = ...,
         returned_minor: _builtins.int = ...,
+        holds: _abc.Iterable[_holds_pb2.Hold] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "created_at", b"created_at", "currency", b"currency", "entry_id", b"entry_id", "exited_minor", b"exited_minor", "exits", b"exits", "fraud_type", b"fraud_type", "held_minor", b"held_minor", "levels", b"levels", "max_depth", b"max_depth", "min_amount", b"min_amount", "officer_id", b"officer_id", "order_count", b"order_count", "orders", b"orders", "report_no", b"report_no", "reported_minor", b"reported_minor", "returned_minor", b"returned_minor", "rule", b"rule", "settled", b"settled", "station_id", b"station_id", "unresolved_minor", b"unresolved_minor", "victim_name", b"victim_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "created_at", b"created_at", "currency", b"currency", "entry_id", b"entry_id", "exited_minor", b"exited_minor", "exits", b"exits", "fraud_type", b"fraud_type", "held_minor", b"held_minor", "holds", b"holds", "levels", b"levels", "max_depth", b"max_depth", "min_amount", b"min_amount", "officer_id", b"officer_id", "order_count", b"order_count", "orders", b"orders", "report_no", b"report_no", "reported_minor", b"reported_minor", "returned_minor", b"returned_minor", "rule", b"rule", "settled", b"settled", "station_id", b"station_id", "unresolved_minor", b"unresolved_minor", "victim_name", b"victim_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

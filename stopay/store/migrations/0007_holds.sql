@@ -98,6 +98,14 @@ BEGIN
                 USING ERRCODE = 'check_violation';
         END IF;
     END IF;
+    -- An expiry only moves on; a stop is counted only by a renewal of a stop, a formal freeze period
+    -- only by a move into a formal freeze.
+    IF NEW.expires_at < OLD.expires_at
+       OR (NEW.stops <> OLD.stops AND NOT (OLD.state = 'stopped' AND NEW.state = 'stopped'))
+       OR (NEW.freezes <> OLD.freezes AND NEW.state <> 'frozen') THEN
+        RAISE EXCEPTION 'hold of case %: its expiry and periods only move on with a renewal', OLD.case_id
+            USING ERRCODE = 'check_violation';
+    END IF;
     IF OLD.state IN ('released', 'lapsed', 'returned') AND NEW IS DISTINCT FROM OLD THEN
         RAISE EXCEPTION 'hold of case % has ended (%) and cannot change', OLD.case_id, OLD.state
             USING ERRCODE = 'check_violation';

@@ -1,9 +1,13 @@
--- Marks the coming expiry of the hold of case $1 on account $2:$3 as warned of, and logs it, unless
--- it was already (the caller holds the row locks). $4 the actor. Returns the hold if it warned.
+-- Marks the coming expiry of the hold of case $1 on account $2:$3 as warned of, and logs it, if it
+-- is within its warning time ($5 hours before an emergency stop ends, $6 days before a formal freeze
+-- ends) and was not warned of yet in this period (the caller holds the row locks, so a renewal that
+-- came first has moved the expiry on). $4 the actor. Returns the hold if it warned.
 WITH warned AS (
     UPDATE holds h SET warned_at = stopay_now(), updated_at = now()
     WHERE h.case_id = $1 AND h.bank_code = $2 AND h.account_number = $3 AND h.warned_at IS NULL
-      AND h.state IN ('stopped', 'frozen')
+      AND h.state IN ('stopped', 'frozen') AND h.expires_at > stopay_now()
+      AND h.expires_at <= stopay_now() + CASE h.state WHEN 'stopped' THEN make_interval(hours => $5)
+                                                      ELSE make_interval(days => $6) END
     RETURNING h.*
 ), events AS (
     INSERT INTO case_events (case_id, actor, kind, detail)

@@ -6,7 +6,8 @@
 --   $13 what goes out to the bank to be released or returned (added to releasing_minor);
 --   $14 the orders to the bank [{order_id, kind, requested_minor, params}] (an 'extend' order's
 --   params get the new expiry as "until"); $15 the events [{kind, order_id, detail}] (each detail
---   gets the hold's new state and expiry); $16 the actor.
+--   gets the hold's new state and expiry); $16 the actor; $17 the most the case may hold there
+--   from now on (a legal document's amount; null: no new limit).
 -- Returns the hold as it now is.
 WITH moved AS (
     UPDATE holds h
@@ -25,7 +26,8 @@ WITH moved AS (
     -- A hold that ends keeps nothing for the case: whatever a freeze still out holds is given back.
     UPDATE trail_accounts t
     SET releasing_minor = t.releasing_minor + $13,
-        left_minor = CASE WHEN $4 IN ('released', 'lapsed') THEN 0 ELSE t.left_minor END,
+        left_minor = CASE WHEN $4 IN ('released', 'lapsed') THEN 0
+                          ELSE least(t.left_minor, coalesce($17::bigint, t.left_minor)) END,
         updated_at = now()
     WHERE t.case_id = $1 AND t.bank_code = $2 AND t.account_number = $3
     RETURNING t.level, t.holder_name, t.held_minor

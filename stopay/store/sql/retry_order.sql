@@ -1,11 +1,17 @@
 -- An operator's retry of an order that could not be delivered ($1 its order id): a new order for
 -- the same account, money and details, under the same idempotency key (so a bank that did apply the
--- first never applies it twice). A freeze starts again from the statement. A release or a return
+-- first never applies it twice). A freeze starts again from the statement; an extension is sent
+-- again only while its hold lasts. A release or a return
 -- puts its money back among what is going out of the hold (the failed one had taken it off). The
 -- failed order stays as it was. $2 the new order's id, $3 the actor. Nothing is returned unless
 -- the order exists and failed.
 WITH failed AS (
-    SELECT * FROM freeze_orders WHERE order_id = $1 AND status = 'undeliverable'
+    SELECT * FROM freeze_orders o WHERE o.order_id = $1 AND o.status = 'undeliverable'
+      -- An extension is only worth sending while its hold lasts.
+      AND (o.kind <> 'extend' OR EXISTS (
+          SELECT 1 FROM holds h
+          WHERE h.case_id = o.case_id AND h.bank_code = o.bank_code AND h.account_number = o.account_number
+            AND h.state IN ('stopped', 'frozen')))
 ), created AS (
     INSERT INTO freeze_orders (case_id, order_id, parent_order_id, kind, level, bank_code,
                                account_number, holder_name, currency, requested_minor, incoming,

@@ -1,8 +1,9 @@
 -- The locked knowledge rows of the accounts in $1 (jsonb array of {case_id, bank_code, account_number}),
--- with the state of the case's hold on each.
+-- with the state of the case's hold on each and, for a formal freeze, the most its document freezes.
 SELECT t.case_id, t.bank_code, t.account_number, t.holder_name, t.level, t.incoming, t.sent, t.rev,
        t.left_minor, t.held_minor, t.in_flight_minor, t.releasing_minor, t.seen_at, t.seen_seq,
-       h.state AS hold_state
+       h.state AS hold_state,
+       CASE WHEN h.state = 'frozen' THEN (h.document ->> 'amount_minor')::bigint END AS hold_cap
 FROM trail_accounts t
 JOIN jsonb_to_recordset($1::jsonb) AS w(case_id uuid, bank_code text, account_number text)
   ON t.case_id = w.case_id AND t.bank_code = w.bank_code AND t.account_number = w.account_number
