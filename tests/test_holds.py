@@ -500,3 +500,41 @@ async def test_every_hold_of_a_case_lapses_even_when_they_expire_together(make_a
     await eventually(lambda: _statuses(pool, case, "release", ["released", "released"]))
     world = app.adapters["BK"].world
     assert (world.held(acct("M")), world.held(acct("N"))) == (0, 0)
+
+
+async def test_seed_xue_s_hold_is_formalized_and_returned_through_a_remote_bank(make_app, channel_to, holds_to,
+                                                                               pool) -> None:
+    from google.protobuf import json_format
+
+    from bank_adapters.simulated.scenario import load_scenario
+    from stopay.banksim.server import serve
+    from stopay.cli.scenario_entries import check_entries
+    from tests.test_remote_bank import DOCUMENT, EPOCH, L1, SEED_XUE, VICTIM, XUE_BANKS
+
+    sim, port = await serve(SEED_XUE, "127.0.0.1:0", None, epoch=EPOCH)
+    try:
+        app = await make_app(adapters=(("grpc", {"target": f"127.0.0.1:{port}", "banks": XUE_BANKS}),),
+                             dispatch=DispatchSettings(**FAST))
+        stub = channel_to(app)
+        scenario = load_scenario(SEED_XUE)
+        (data,) = check_entries(scenario, scenario.checks[0], EPOCH)
+        reply = await stub.SubmitEntry(json_format.ParseDict(data, station_pb2.SubmitEntryRequest()))
+        case = await settled(stub, reply.case_id)
+        holds = holds_to(app)
+        l1 = holds_pb2.HoldRef(case_id=case.case_id, bank_code=L1.bank_code, account_number=L1.number)
+        document_pb = holds_pb2.LegalDocument(number=DOCUMENT.number, approver=DOCUMENT.approver,
+                                              amount_minor=35_000_000, scope=DOCUMENT.scope, interest_included=True)
+        frozen = await holds.Formalize(holds_pb2.FormalizeRequest(hold=l1, by=by(), document=document_pb))
+        await eventually(lambda: _statuses(pool, case, "extend", ["extended"]))
+        world = sim.banks.world
+        term = world.hold_until(L1.id)
+        assert (term.until, term.change.value) == (at(frozen.expires_at), "FORMAL_FREEZE")
+        victim_before = world.balance(VICTIM.id)
+        returned = await holds.ReturnFunds(holds_pb2.ReturnFundsRequest(bank_code=L1.bank_code,
+                                                                        account_number=L1.number, by=by()))
+        assert returned.direct and returned.total_minor == 35_000_000
+        done = await settled(stub, case.case_id)
+        assert done.returned_minor == 35_000_000
+        assert (world.held(L1.id), world.balance(VICTIM.id) - victim_before) == (0, 35_000_000)
+    finally:
+        await sim.stop(0)
