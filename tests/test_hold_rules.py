@@ -179,3 +179,38 @@ def test_a_live_stop_is_left_to_the_attribution_rule() -> None:
     step = _fresh(left=100_000, freeze=30_000)
     assert _within_hold(step, _row("stopped")) is step
     assert _within_hold(step, _row(None)) is step
+
+
+def test_a_major_case_stays_major_when_renewed() -> None:
+    major = Hold(S.FROZEN, 1, 2, 1, True, False, 60_000, 0)
+    step = formalize(major, POLICY, DOC, major=False)
+    assert (step.major, step.period.months) == (True, POLICY.major_freeze_months)
+
+
+def test_renewing_a_hold_that_holds_nothing_is_refused() -> None:
+    with pytest.raises(HoldRefused, match="nothing is held"):
+        renew(hold(held=0), POLICY)
+    with pytest.raises(HoldRefused, match="nothing is held"):
+        formalize(hold(held=0), POLICY, DOC, False)
+
+
+async def test_the_database_refuses_a_hold_moving_back_or_counting_without_a_renewal(pool) -> None:
+    import asyncpg
+
+    from tests.test_store import submit
+
+    _, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
+    await pool.execute("INSERT INTO holds (case_id, bank_code, account_number, max_stops, expires_at)"
+                       " VALUES ($1, 'ICBC', '6222020200009999999', 2, now() + interval '48 hours')", case_id)
+    where = "WHERE case_id = $1"
+    for change in ("expires_at = expires_at - interval '1 hour'",  # an expiry only moves on
+                   "stops = 2, state = 'lapsed', ended_at = now()",  # a stop counted without a renewal
+                   "freezes = 1",  # a formal freeze period without the move into one
+                   "max_stops = 5",  # the limit it started under
+                   "state = 'returning', document = '{}'"):  # not a move the state machine has
+        with pytest.raises(asyncpg.CheckViolationError):
+            await pool.execute(f"UPDATE holds SET {change} {where}", case_id)
+    with pytest.raises(asyncpg.CheckViolationError):
+        await pool.execute(f"DELETE FROM holds {where}", case_id)
+    await pool.execute(f"UPDATE holds SET stops = 2, expires_at = expires_at + interval '48 hours' {where}", case_id)
+    assert await pool.fetchval(f"SELECT stops FROM holds {where}", case_id) == 2

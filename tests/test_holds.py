@@ -209,6 +209,9 @@ async def test_bad_hold_requests_name_their_fields_and_change_nothing(make_app, 
     await refused(holds.RenewStop(holds_pb2.RenewStopRequest(
         hold=holds_pb2.HoldRef(case_id=str(uuid.uuid4()), bank_code="BK", account_number=M), by=by())),
         grpc.StatusCode.NOT_FOUND, "holds nothing")
+    await refused(holds.ReturnFunds(holds_pb2.ReturnFundsRequest(bank_code="BK", account_number="ACCOUNTX",
+                                                                 by=by())),
+                  grpc.StatusCode.NOT_FOUND, "no case has traced money")
     assert await the_hold(holds, case) == before
     assert await pool.fetchval("SELECT count(*) FROM hold_requests") == 0
 
@@ -538,3 +541,19 @@ async def test_seed_xue_s_hold_is_formalized_and_returned_through_a_remote_bank(
         assert (world.held(L1.id), world.balance(VICTIM.id) - victim_before) == (0, 35_000_000)
     finally:
         await sim.stop(0)
+
+
+async def test_an_extension_is_retried_only_while_its_hold_lasts(make_app, channel_to, holds_to, pool,
+                                                                 tmp_path) -> None:
+    from stopay.store import orders as store
+
+    app, (case,) = await start(make_app, channel_to, one_victim(tmp_path))
+    holds = holds_to(app)
+    await app.dispatcher.stop(0)  # the extension stays with us
+    await holds.RenewStop(holds_pb2.RenewStopRequest(hold=ref(case), by=by()))
+    (extension,) = await orders_of(pool, case, "extend")
+    await pool.execute("UPDATE freeze_orders SET status = 'undeliverable', reason_code = 'NOAS', resolved_at = now()"
+                       " WHERE case_id = $1 AND order_id = $2", extension["case_id"], extension["order_id"])
+    await holds.ReleaseHold(holds_pb2.ReleaseHoldRequest(hold=ref(case), by=by("unrelated after all")))
+    assert await store.retry(pool, extension["order_id"], "operator:ops-1") is None
+    assert len(await orders_of(pool, case, "extend")) == 1
