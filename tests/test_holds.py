@@ -557,3 +557,24 @@ async def test_an_extension_is_retried_only_while_its_hold_lasts(make_app, chann
     await holds.ReleaseHold(holds_pb2.ReleaseHoldRequest(hold=ref(case), by=by("unrelated after all")))
     assert await store.retry(pool, extension["order_id"], "operator:ops-1") is None
     assert len(await orders_of(pool, case, "extend")) == 1
+
+
+async def test_a_return_waits_for_the_bank_s_confirmation_and_a_freeze_that_outlasts_the_notice(
+        make_app, channel_to, holds_to, pool, tmp_path) -> None:
+    app, (case_a, _) = await start(make_app, channel_to, two_victims(tmp_path),
+                                   dispatch=DispatchSettings(**{**FAST, "holds": HoldPolicy(freeze_months=1)}))
+    holds = holds_to(app)
+    ret = holds_pb2.ReturnFundsRequest(bank_code="BK", account_number=M, by=by())
+    await app.dispatcher.stop(0)  # the formal freeze is not at the bank yet
+    await holds.Formalize(holds_pb2.FormalizeRequest(hold=ref(case_a), by=by(), document=document("GA-1", 80_000)))
+    await refused(holds.ReturnFunds(ret), grpc.StatusCode.FAILED_PRECONDITION, "has not confirmed")
+    app.dispatcher.start()
+    await eventually(lambda: _statuses(pool, case_a, "extend", ["extended"]))
+    # A month's freeze would lapse during the 30 days' notice of a rateable return.
+    await refused(holds.ReturnFunds(ret), grpc.StatusCode.FAILED_PRECONDITION, "renew it first")
+    await holds.Formalize(holds_pb2.FormalizeRequest(hold=ref(case_a), by=by(), document=document("GA-2", 80_000)))
+    await eventually(lambda: _statuses(pool, case_a, "extend", ["extended", "extended"]))
+    started = await holds.ReturnFunds(ret)
+    assert not started.direct and started.total_minor == 80_000
+    # Two formal freezes and one return: the refused returns, sent under the same id, left no trace.
+    assert await pool.fetchval("SELECT count(*) FROM hold_requests") == 3
