@@ -4,7 +4,7 @@ statements become what the store and the domain understand."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
@@ -164,55 +164,46 @@ def return_request(order: ClaimedOrder) -> ReturnRequest:
     )
 
 
-def extend_outcome(order: ClaimedOrder, answer: ExtendAnswer) -> Outcome:
-    """Raises UnknownAnswer when the answer makes no sense for the order (it is then retried)."""
+def _answered(order: ClaimedOrder, answer: ReleaseAnswer | ExtendAnswer | ReturnAnswer, amount: int,
+              done: OrderStatus, words: str, moves_money: bool) -> Outcome:
+    """The outcome of a release, an extension or a return: ``RJCR`` refuses it, ``ACCR`` does it with
+    ``amount`` (given back, kept held, or paid), which can be no more than the order asked.
+    Raises UnknownAnswer for anything else (the order is then asked again)."""
     code = answer.status.value
     if code == "RJCR":
         status = OrderStatus.REJECTED
-    elif code == "ACCR" and 0 <= answer.held_minor <= order.requested_minor:
-        status = OrderStatus.EXTENDED
+    elif code == "ACCR" and 0 <= amount <= order.requested_minor:
+        status = done
     else:
-        raise UnknownAnswer(f"extend answer {code} with {answer.held_minor} held")
-    return Outcome(order.case_id, order.order_id, status, reason_code=answer.reason_code,
-                   detail=str(answer.extra.get("detail", "")) or (
-                       f"the bank holds {answer.held_minor} under it" if status == OrderStatus.EXTENDED else ""),
-                   answer_code=code, bank_reference=answer.bank_reference)
-
-
-def return_outcome(order: ClaimedOrder, answer: ReturnAnswer) -> Outcome:
-    """Raises UnknownAnswer when the answer makes no sense for the order (it is then retried)."""
-    code = answer.status.value
-    if code == "RJCR":
-        status = OrderStatus.REJECTED
-    elif code == "ACCR" and 0 <= answer.returned_minor <= order.requested_minor:
-        status = OrderStatus.RETURNED
-    else:
-        raise UnknownAnswer(f"return answer {code} with {answer.returned_minor} paid")
-    return Outcome(order.case_id, order.order_id, status,
-                   released_minor=answer.returned_minor if status == OrderStatus.RETURNED else 0,
-                   reason_code=answer.reason_code, detail=str(answer.extra.get("detail", "")),
-                   answer_code=code, bank_reference=answer.bank_reference)
-
-
-def release_outcome(order: ClaimedOrder, answer: ReleaseAnswer) -> Outcome:
-    """Raises UnknownAnswer when the answer makes no sense for the order (it is then retried)."""
-    code = answer.status.value
-    if code == "RJCR":
-        status = OrderStatus.REJECTED
-    elif code == "ACCR" and 0 <= answer.released_minor <= order.requested_minor:
-        status = OrderStatus.RELEASED
-    else:
-        raise UnknownAnswer(f"release answer {code} with {answer.released_minor} released")
+        raise UnknownAnswer(words.format(code=code, amount=amount))
     return Outcome(
         case_id=order.case_id,
         order_id=order.order_id,
         status=status,
-        released_minor=answer.released_minor if status == OrderStatus.RELEASED else 0,
+        released_minor=amount if moves_money and status == done else 0,
         reason_code=answer.reason_code,
         detail=str(answer.extra.get("detail", "")),
         answer_code=code,
         bank_reference=answer.bank_reference,
     )
+
+
+def release_outcome(order: ClaimedOrder, answer: ReleaseAnswer) -> Outcome:
+    return _answered(order, answer, answer.released_minor, OrderStatus.RELEASED,
+                     "release answer {code} with {amount} released", moves_money=True)
+
+
+def return_outcome(order: ClaimedOrder, answer: ReturnAnswer) -> Outcome:
+    return _answered(order, answer, answer.returned_minor, OrderStatus.RETURNED,
+                     "return answer {code} with {amount} paid", moves_money=True)
+
+
+def extend_outcome(order: ClaimedOrder, answer: ExtendAnswer) -> Outcome:
+    outcome = _answered(order, answer, answer.held_minor, OrderStatus.EXTENDED,
+                        "extend answer {code} with {amount} held", moves_money=False)
+    if outcome.status == OrderStatus.EXTENDED and not outcome.detail:
+        outcome = replace(outcome, detail=f"the bank holds {answer.held_minor} under it")
+    return outcome
 
 
 def freeze_outcome(order: ClaimedOrder, answer: FreezeAnswer, recheck_s: float = 0.0) -> Outcome:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from os import PathLike
 from typing import Any, NoReturn, TypeVar
@@ -205,38 +205,34 @@ class BankSimServicer(remote_bank_pb2_grpc.RemoteBankServicer):
         self._answers.setdefault(key, (parsed.account.id, answer))
         return convert.freeze_answer_to_message(answer)
 
+    # A release, an extension and a return are answered at once by every bank, callback-mode ones
+    # too: only a freeze goes through the PDCR-then-ReportFreezeOutcome flow (the gateway reports
+    # freezes only).
+
     async def Release(self, request: pb.ReleaseRequest,  # noqa: N802
                       context: grpc.aio.ServicerContext) -> pb.ReleaseAnswer:
-        parsed = await _parse(convert.release_request_from_message, request, context)
-        await _require_key(parsed.idempotency_key, parsed.account, context)
-        try:
-            answer = await self._banks.release(parsed)
-        except BankUnavailable as exc:
-            await _unavailable(context, exc)
-        return convert.release_answer_to_message(answer)
-
-    # Extend and ReturnFunds are answered synchronously by every bank, callback-mode ones too: only
-    # a freeze goes through the PDCR-then-ReportFreezeOutcome flow (the gateway reports freezes only).
+        return await self._at_once(request, context, convert.release_request_from_message, self._banks.release,
+                                   convert.release_answer_to_message)
 
     async def Extend(self, request: pb.ExtendRequest,  # noqa: N802
                      context: grpc.aio.ServicerContext) -> pb.ExtendAnswer:
-        parsed = await _parse(convert.extend_request_from_message, request, context)
-        await _require_key(parsed.idempotency_key, parsed.account, context)
-        try:
-            answer = await self._banks.extend(parsed)
-        except BankUnavailable as exc:
-            await _unavailable(context, exc)
-        return convert.extend_answer_to_message(answer)
+        return await self._at_once(request, context, convert.extend_request_from_message, self._banks.extend,
+                                   convert.extend_answer_to_message)
 
     async def ReturnFunds(self, request: pb.ReturnRequest,  # noqa: N802
                           context: grpc.aio.ServicerContext) -> pb.ReturnAnswer:
-        parsed = await _parse(convert.return_request_from_message, request, context)
+        return await self._at_once(request, context, convert.return_request_from_message,
+                                   self._banks.return_funds, convert.return_answer_to_message)
+
+    async def _at_once(self, request: Any, context: grpc.aio.ServicerContext, parse: Callable[[Any], Any],
+                       call: Callable[[Any], Awaitable[Any]], to_message: Callable[[Any], Any]) -> Any:
+        parsed = await _parse(parse, request, context)
         await _require_key(parsed.idempotency_key, parsed.account, context)
         try:
-            answer = await self._banks.return_funds(parsed)
+            answer = await call(parsed)
         except BankUnavailable as exc:
             await _unavailable(context, exc)
-        return convert.return_answer_to_message(answer)
+        return to_message(answer)
 
     async def FreezeStatus(self, request: pb.FreezeStatusRequest,  # noqa: N802
                            context: grpc.aio.ServicerContext) -> pb.FreezeAnswer:

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from stopay.cli.client import describe_error, to_json
+from stopay.cli.client import account_arg, describe_error, to_json
 from stopay.cli.render import status_name
 from stopay.domain.money import format_minor
 from stopay.store.errors import StoreError, database_errors
@@ -35,7 +35,7 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
     case.add_argument("--format", choices=("text", "svg", "dot"), default="text",
                       help="text (default), or a picture of the trail as svg or dot")
     account = actions.add_parser("account", help="every case and order that touched an account")
-    account.add_argument("account", metavar="BANK:NUMBER")
+    account.add_argument("account", type=account_arg, metavar="BANK:NUMBER")
     report = actions.add_parser("report", help="totals and entry-to-hold percentiles over a period")
     report.add_argument("--since", type=_instant, required=True, help="ISO 8601, e.g. 2026-11-01T00:00:00+08:00")
     report.add_argument("--until", type=_instant, required=True)
@@ -153,7 +153,7 @@ async def _run(args: argparse.Namespace) -> int:
                 else:
                     case_text(trail, out)
             elif args.action == "account":
-                bank, _, number = args.account.partition(":")
+                bank, number = args.account
                 history = await stub.GetAccountHistory(audit_pb2.AccountHistoryRequest(bank_code=bank, number=number))
                 print(to_json(history), file=out) if args.json else _account_table(history, out)
             elif args.action == "report":

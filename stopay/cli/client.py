@@ -23,6 +23,14 @@ def read_entry(path: Path) -> station_pb2.SubmitEntryRequest:
     return json_format.Parse(text, station_pb2.SubmitEntryRequest())
 
 
+def account_arg(text: str) -> tuple[str, str]:
+    """An argparse type: ``BANK:NUMBER`` -> ``(bank, number)``."""
+    bank, sep, number = text.partition(":")
+    if not sep or not bank or not number:
+        raise argparse.ArgumentTypeError(f"{text!r} is not BANK:NUMBER")
+    return bank, number
+
+
 def to_json(message: object, *, compact: bool = False) -> str:
     # Every field, zero values too: a program reading "ok" or "held_minor" should find it.
     text = json_format.MessageToJson(

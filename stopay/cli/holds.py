@@ -12,7 +12,7 @@ import grpc
 from rich.console import Console
 from rich.table import Table
 
-from stopay.cli.client import describe_error, to_json
+from stopay.cli.client import account_arg, describe_error, to_json
 from stopay.domain.money import format_minor, parse_major
 from stopay.v1 import holds_pb2, holds_pb2_grpc
 
@@ -24,25 +24,18 @@ def _amount(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _account(text: str) -> tuple[str, str]:
-    bank, sep, number = text.partition(":")
-    if not sep or not bank or not number:
-        raise argparse.ArgumentTypeError(f"{text!r} is not BANK:NUMBER")
-    return bank, number
-
-
 def add_parser(commands: Any, env: Any, default_server: str) -> None:
     hold = commands.add_parser("hold", help="officers: renew, formalize, release and return holds")
     actions = hold.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="a case's holds, or every hold on an account")
     listing.add_argument("case_id", nargs="?", default="")
-    listing.add_argument("--account", type=_account, metavar="BANK:NUMBER", help="every case's hold on this account")
+    listing.add_argument("--account", type=account_arg, metavar="BANK:NUMBER", help="every case's hold on this account")
     renew = actions.add_parser("renew", help="renew an emergency stop for another period")
     formalize = actions.add_parser("formalize", help="turn a stop into a formal freeze, or renew a formal freeze")
     release = actions.add_parser("release", help="release the hold on an account found unrelated")
     for sub in (renew, formalize, release):
         sub.add_argument("case_id")
-        sub.add_argument("account", type=_account, metavar="BANK:NUMBER")
+        sub.add_argument("account", type=account_arg, metavar="BANK:NUMBER")
     formalize.add_argument("--document", required=True, metavar="NUMBER", help="the legal document's number")
     formalize.add_argument("--approver", required=True, help="who approved the document")
     formalize.add_argument("--amount", type=_amount, required=True, metavar="YUAN",
@@ -51,7 +44,7 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
     formalize.add_argument("--interest", action="store_true", help="the freeze includes interest")
     formalize.add_argument("--major", action="store_true", help="a major case: the freeze lasts a year")
     returning = actions.add_parser("return", help="return the money held on an account to the victims")
-    returning.add_argument("account", type=_account, metavar="BANK:NUMBER")
+    returning.add_argument("account", type=account_arg, metavar="BANK:NUMBER")
     for sub in (renew, formalize, release, returning):
         sub.add_argument("--officer", required=True, help="who takes the step, for the case's audit chain")
         sub.add_argument("--reason", required=True, help="why, for the case's audit chain")
