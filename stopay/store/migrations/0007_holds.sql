@@ -125,6 +125,29 @@ BEGIN
 END $$;
 CREATE TRIGGER holds_notify AFTER INSERT OR UPDATE ON holds FOR EACH ROW EXECUTE FUNCTION holds_notify();
 
+-- A hold as its readers show it: with what the case holds on the account now (by the bank's
+-- answers) and whether its expiry has passed by the hold lifecycle's clock.
+CREATE VIEW hold_views AS
+SELECT h.case_id, h.bank_code, h.account_number, h.state, h.stops, h.max_stops, h.freezes, h.major,
+       h.document, h.stopped_at, h.expires_at, h.warned_at, h.return_due_at, h.return_paid_at,
+       h.ended_at, h.end_reason, coalesce(t.held_minor, 0) AS held_minor, t.holder_name,
+       h.expires_at <= stopay_now() AS expired
+FROM holds h
+LEFT JOIN trail_accounts t
+       ON t.case_id = h.case_id AND t.bank_code = h.bank_code AND t.account_number = h.account_number;
+
+-- Whether a hold is to be warned of now: live, not warned of in this period, and within its
+-- warning time (stop_hours before an emergency stop ends, freeze_days before a formal freeze ends).
+-- The sweeper's search and its locked step both ask this one question. A plain SQL function, so the
+-- planner inlines it and still uses the expiry index.
+CREATE FUNCTION hold_warn_due(state text, expires_at timestamptz, warned_at timestamptz, stop_hours int,
+                              freeze_days int)
+RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT state IN ('stopped', 'frozen') AND warned_at IS NULL AND expires_at > stopay_now()
+       AND expires_at <= stopay_now() + CASE state WHEN 'stopped' THEN make_interval(hours => stop_hours)
+                                                   ELSE make_interval(days => freeze_days) END
+$$;
+
 -- Orders of the hold's life. 'extend' ends 'extended'; 'return' ends 'returned' and keeps what it
 -- paid in released_minor, as a release keeps what it gave back: either way the money left the hold.
 ALTER TABLE freeze_orders

@@ -1,10 +1,3 @@
--- The holds of case $1, with what the case holds on each account now (by the bank's answers).
-SELECT h.case_id, h.bank_code, h.account_number, h.state, h.stops, h.max_stops, h.freezes, h.major,
-       h.document, h.stopped_at, h.expires_at, h.warned_at, h.return_due_at, h.return_paid_at,
-       h.ended_at, h.end_reason, coalesce(t.held_minor, 0) AS held_minor, t.holder_name,
-       h.expires_at <= stopay_now() AS expired
-FROM holds h
-LEFT JOIN trail_accounts t
-       ON t.case_id = h.case_id AND t.bank_code = h.bank_code AND t.account_number = h.account_number
-WHERE h.case_id = $1
-ORDER BY h.stopped_at, h.bank_code, h.account_number
+-- The holds of case $1, as its readers show them (hold_views).
+SELECT * FROM hold_views WHERE case_id = $1
+ORDER BY stopped_at, bank_code, account_number

@@ -4,10 +4,8 @@
 -- came first has moved the expiry on). $4 the actor. Returns the hold if it warned.
 WITH warned AS (
     UPDATE holds h SET warned_at = stopay_now(), updated_at = now()
-    WHERE h.case_id = $1 AND h.bank_code = $2 AND h.account_number = $3 AND h.warned_at IS NULL
-      AND h.state IN ('stopped', 'frozen') AND h.expires_at > stopay_now()
-      AND h.expires_at <= stopay_now() + CASE h.state WHEN 'stopped' THEN make_interval(hours => $5)
-                                                      ELSE make_interval(days => $6) END
+    WHERE h.case_id = $1 AND h.bank_code = $2 AND h.account_number = $3
+      AND hold_warn_due(h.state, h.expires_at, h.warned_at, $5, $6)
     RETURNING h.*
 ), events AS (
     INSERT INTO case_events (case_id, actor, kind, detail)

@@ -8,9 +8,8 @@
  ORDER BY expires_at LIMIT $1)
 UNION ALL
 (SELECT 'warn', case_id, bank_code, account_number FROM holds
- WHERE state IN ('stopped', 'frozen') AND warned_at IS NULL AND expires_at > stopay_now()
-   AND expires_at <= stopay_now() + CASE state WHEN 'stopped' THEN make_interval(hours => $2)
-                                               ELSE make_interval(days => $3) END
+ -- (the state named again here, so the planner sees the partial expiry index applies)
+ WHERE state IN ('stopped', 'frozen') AND hold_warn_due(state, expires_at, warned_at, $2, $3)
  ORDER BY expires_at LIMIT $1)
 UNION ALL
 (SELECT 'pay', case_id, bank_code, account_number FROM holds
