@@ -47,7 +47,7 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
             raise AssertionError("unreachable")
         actor = f"officer:{entry.officer_id}@station:{entry.station_id}"
         try:
-            case_id, duplicate = await entries.submit_entry(self._pool, entry, self._limits, actor)
+            submitted = await entries.submit(self._pool, entry, self._limits, actor)
         except EntryConflict as exc:
             await context.abort_with_status(failed_precondition(str(exc)))
             raise AssertionError("unreachable")
@@ -55,11 +55,15 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
             log.error("entry.store_failed", entry_id=entry.entry_id, error=str(exc))
             await context.abort(*store_status(exc, "retry with the same entry_id"))
         log.info(
-            "entry.accepted", case_id=str(case_id), entry_id=entry.entry_id, duplicate=duplicate,
-            transfers=len(entry.transfers), reported_minor=entry.reported_minor,
+            "entry.accepted", case_id=str(submitted.case_id), entry_id=entry.entry_id,
+            duplicate=submitted.duplicate, transfers=len(entry.transfers), reported_minor=entry.reported_minor,
+            linked_cases=sorted({str(link.case_id) for link in submitted.links}),
             victim_id=mask_identity(entry.victim.id_number) if entry.victim.id_number else "",
         )
-        return station_pb2.SubmitEntryResponse(case_id=str(case_id), duplicate=duplicate)
+        return station_pb2.SubmitEntryResponse(
+            case_id=str(submitted.case_id), duplicate=submitted.duplicate,
+            linked_cases=[convert.linked_case_message(link) for link in submitted.links],
+        )
 
     async def GetCase(self, request: station_pb2.GetCaseRequest, context: grpc.aio.ServicerContext) -> station_pb2.Case:
         case = await self._case(await self._case_id(request.case_id, context), context)

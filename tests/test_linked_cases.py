@@ -1,0 +1,119 @@
+"""The same transfer reported again (another entry, another station) is one trail: the later case
+records it and is linked to the first, which alone traces and freezes the money."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+
+from stopay.api.validation import entry_from_request
+from stopay.domain.trail import Limits
+from stopay.store import audit, cases, entries
+from stopay.v1 import common_pb2, station_pb2
+from tests.entries import simple_request
+
+PAYER = ("CQCB", "6229100000000001")
+
+
+def reported_again(*payees: tuple[str, str, int, str], station: str = "CQ-JIANGBEI-02") -> station_pb2.SubmitEntryRequest:
+    """An entry of ``(bank, number, amount, txn_id)`` transfers from the payer of simple_request."""
+    request = simple_request(*((bank, number, amount) for bank, number, amount, _ in payees))
+    request.station_id = station
+    for transfer, (_, _, _, txn_id) in zip(request.transfers, payees, strict=True):
+        transfer.txn_id = txn_id
+    return request
+
+
+async def submit(pool: asyncpg.Pool, request: station_pb2.SubmitEntryRequest) -> entries.Submitted:
+    return await entries.submit(pool, entry_from_request(request), Limits(), "test")
+
+
+async def test_a_transfer_reported_again_is_linked_not_traced_again(pool) -> None:
+    first = await submit(pool, simple_request(("ICBC", "6222000000000001", 500_000), ("ABC", "6228000000000002", 300_000)))
+    assert first.links == ()
+    # The same transfer T0 (same payer, payee and txn_id) and a new one to the same account.
+    second = await submit(pool, reported_again(("ICBC", "6222000000000001", 500_000, "T0"),
+                                               ("ICBC", "6222000000000001", 70_000, "T9")))
+    assert not second.duplicate
+    [link] = second.links
+    assert (link.case_id, link.txn_id, link.traced_there) == (first.case_id, "T0", True)
+    assert (link.payee.bank_code, link.payee.number, link.amount_minor) == ("ICBC", "6222000000000001", 500_000)
+    assert link.station_id == "CQ-YUZHONG-01"
+
+    view = await cases.get_case(pool, second.case_id)
+    assert view is not None
+    # One level-1 order for the new transfer only: the money of T0 is traced by the first case.
+    [order] = view.orders
+    assert (order.bank_code, order.requested_minor, order.incoming_txn_ids) == ("ICBC", 70_000, ("T9",))
+    assert view.reported_minor == 570_000 and view.linked_minor == 500_000
+    assert view.unresolved_minor == 70_000
+    assert view.levels()[0].traced_minor == 70_000
+    assert view.reported_minor == (view.held_minor + view.exited_minor + view.returned_minor
+                                   + view.linked_minor + view.unresolved_minor)
+    assert [(x.case_id, x.txn_id, x.traced_there) for x in view.links] == [(first.case_id, "T0", True)]
+
+    # The first case is unchanged but for the link: it shows the second.
+    earlier = await cases.get_case(pool, first.case_id)
+    assert earlier is not None and earlier.linked_minor == 0 and len(earlier.orders) == 2
+    assert [(x.case_id, x.txn_id, x.traced_there, x.station_id) for x in earlier.links] == [
+        (second.case_id, "T0", False, "CQ-JIANGBEI-02")]
+
+    # Both hash chains say so, and still verify.
+    second_events = [e.kind for e in await cases.events_since(pool, second.case_id, 0)]
+    assert second_events == ["case.accepted", "order.queued", "transfer.linked"]
+    first_events = await cases.events_since(pool, first.case_id, 0)
+    assert first_events[-1].kind == "transfer.reported_again"
+    assert first_events[-1].detail["linked_case_id"] == str(second.case_id)
+    assert (await audit.verify(pool)).ok
+
+
+async def test_an_entry_of_linked_transfers_only_opens_no_order_and_is_settled(pool) -> None:
+    first = await submit(pool, simple_request(("ICBC", "6222000000000001", 500_000)))
+    second = await submit(pool, reported_again(("ICBC", "6222000000000001", 500_000, "T0")))
+    assert [x.case_id for x in second.links] == [first.case_id]
+    view = await cases.get_case(pool, second.case_id)
+    assert view is not None and view.orders == () and view.settled
+    assert (view.reported_minor, view.linked_minor, view.unresolved_minor) == (500_000, 500_000, 0)
+
+
+async def test_another_payer_or_payee_is_another_transfer(pool) -> None:
+    await submit(pool, simple_request(("ICBC", "6222000000000001", 500_000)))
+    # Same txn_id, other payee: transaction ids are only unique within a bank's accounts.
+    other_payee = await submit(pool, reported_again(("ICBC", "6222000000000009", 500_000, "T0")))
+    other_payer = simple_request(("ICBC", "6222000000000001", 500_000))
+    other_payer.transfers[0].payer.CopyFrom(common_pb2.AccountRef(bank_code="CQCB", number="6229100000000077",
+                                                                  holder_name="陈某"))
+    assert (await submit(pool, other_payer)).links == ()
+    assert other_payee.links == ()
+
+
+async def test_a_resubmitted_entry_is_a_duplicate_not_a_link(pool) -> None:
+    original = simple_request(("ICBC", "6222000000000001", 500_000))
+    first = await submit(pool, original)
+    again = await submit(pool, original)
+    assert again.duplicate and again.case_id == first.case_id and again.links == ()
+
+    request = reported_again(("ICBC", "6222000000000001", 500_000, "T0"))
+    second = await submit(pool, request)
+    repeat = await submit(pool, request)
+    assert repeat.duplicate and repeat.case_id == second.case_id
+    # The same answer as the first time: linked to the first case.
+    assert [(x.case_id, x.traced_there) for x in repeat.links] == [(first.case_id, True)]
+
+
+async def test_stations_racing_with_the_same_transfer_give_one_trail(pool) -> None:
+    payee = ("BOC", "6216600000000003", 880_000)
+    for _ in range(5):
+        txn = uuid.uuid4().hex[:12]
+        requests = [reported_again((*payee, txn), station=f"ST-{n}") for n in range(6)]
+        results = await asyncio.gather(*(submit(pool, r) for r in requests))
+        tracing = [r for r in results if not r.links]
+        assert len(tracing) == 1, [len(r.links) for r in results]
+        owner = tracing[0].case_id
+        assert all([x.case_id for x in r.links] == [owner] for r in results if r is not tracing[0])
+        orders = await pool.fetchval(
+            "SELECT count(*) FROM freeze_orders o JOIN entry_transfers t ON t.case_id = o.case_id "
+            "WHERE t.txn_id = $1", txn)
+        assert orders == 1
