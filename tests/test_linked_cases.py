@@ -4,9 +4,13 @@ records it and is linked to the first, which alone traces and freezes the money.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import asyncpg
+from google.protobuf import json_format
 
 from stopay.api.validation import entry_from_request
 from stopay.domain.trail import Limits
@@ -24,6 +28,12 @@ def reported_again(*payees: tuple[str, str, int, str], station: str = "CQ-JIANGB
     for transfer, (_, _, _, txn_id) in zip(request.transfers, payees, strict=True):
         transfer.txn_id = txn_id
     return request
+
+
+async def stopay(*args: str) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "stopay.cli.main", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 async def submit(pool: asyncpg.Pool, request: station_pb2.SubmitEntryRequest) -> entries.Submitted:
@@ -117,3 +127,44 @@ async def test_stations_racing_with_the_same_transfer_give_one_trail(pool) -> No
             "SELECT count(*) FROM freeze_orders o JOIN entry_transfers t ON t.case_id = o.case_id "
             "WHERE t.txn_id = $1", txn)
         assert orders == 1
+
+
+async def test_stations_are_told_and_the_clients_show_the_link(make_app, channel_to, tmp_path: Path) -> None:
+    app = await make_app()
+    stub = channel_to(app)
+    server = f"127.0.0.1:{app.port}"
+    first = await stub.SubmitEntry(simple_request(("ICBC", "6222000000000001", 500_000)))
+    assert list(first.linked_cases) == []
+
+    entry = tmp_path / "again.json"
+    entry.write_text(json_format.MessageToJson(reported_again(("ICBC", "6222000000000001", 500_000, "T0"),
+                                                              ("ABC", "6228000000000002", 20_000, "T7"))))
+    submitted = await stopay("entry", "submit", str(entry), "--server", server)
+    assert submitted.returncode == 0, submitted.stderr
+    assert f"reported first in case {first.case_id}" in submitted.stdout
+    assert "transfer T0 to ICBC:6222000000000001 (¥5,000.00)" in submitted.stdout
+
+    # The station's answer says so, also to a program, and a retry gives the same answer.
+    reply = await stub.SubmitEntry(json_format.Parse(entry.read_text(), station_pb2.SubmitEntryRequest()))
+    assert reply.duplicate
+    [link] = reply.linked_cases
+    assert (link.case_id, link.txn_id, link.traced_there, link.amount_minor) == (first.case_id, "T0", True, 500_000)
+    assert (link.payee.bank_code, link.payee.number, link.station_id) == ("ICBC", "6222000000000001", "CQ-YUZHONG-01")
+    second_id = reply.case_id
+
+    second = await stub.GetCase(station_pb2.GetCaseRequest(case_id=second_id))
+    assert [(x.case_id, x.traced_there) for x in second.linked_cases] == [(first.case_id, True)]
+    assert second.unresolved_minor <= 20_000 and second.reported_minor == 520_000
+    assert [lv.traced_minor for lv in second.levels][:1] == [20_000]
+    earlier = await stub.GetCase(station_pb2.GetCaseRequest(case_id=first.case_id))
+    assert [(x.case_id, x.traced_there, x.station_id) for x in earlier.linked_cases] == [
+        (second_id, False, "CQ-JIANGBEI-02")]
+
+    shown = await stopay("case", "show", first.case_id, "--server", server)
+    assert shown.returncode == 0, shown.stderr
+    assert f"reported again in case {second_id} (station CQ-JIANGBEI-02): linked, traced here" in shown.stdout
+
+    # Both cases show up in the payee account's history.
+    account = await stopay("audit", "account", "ICBC:6222000000000001", "--server", server)
+    assert account.returncode == 0, account.stderr
+    assert first.case_id in account.stdout and second_id in account.stdout, account.stdout
