@@ -14,7 +14,7 @@ import grpc
 import structlog
 
 from stopay.api import convert
-from stopay.api.errors import failed_precondition, from_store, invalid_argument, store_status
+from stopay.api.errors import failed_precondition, from_store, invalid_argument, not_found, store_status
 from stopay.api.validation import InvalidRequest, Violation, entry_from_request
 from stopay.domain.accounts import mask_identity
 from stopay.domain.trail import Limits
@@ -49,7 +49,8 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
         try:
             submitted = await entries.submit(self._pool, entry, self._limits, actor)
         except EntryConflict as exc:
-            await context.abort_with_status(failed_precondition(str(exc)))
+            await context.abort_with_status(failed_precondition(
+                str(exc), "ENTRY_ID_REUSED", entry_id=exc.entry_id, case_id=exc.case_id))
             raise AssertionError("unreachable")
         except StoreError as exc:
             log.error("entry.store_failed", entry_id=entry.entry_id, error=str(exc))
@@ -124,5 +125,5 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
     async def _case(self, case_id: uuid.UUID, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
         case = await from_store(cases.get_case(self._pool, case_id), context)
         if case is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no case {case_id}")
+            await context.abort_with_status(not_found(f"no case {case_id}", "CASE_NOT_FOUND", case_id=case_id))
         return case
