@@ -168,3 +168,21 @@ async def test_stations_are_told_and_the_clients_show_the_link(make_app, channel
     account = await stopay("audit", "account", "ICBC:6222000000000001", "--server", server)
     assert account.returncode == 0, account.stderr
     assert first.case_id in account.stdout and second_id in account.stdout, account.stdout
+
+
+async def test_entries_sharing_transfers_in_any_order_wait_for_each_other_not_deadlock(pool) -> None:
+    # Each round: two earlier cases own one transfer each; then entries naming both transfers, in
+    # opposite orders, race. The owners' rows and chain heads are taken in one order by everyone.
+    for _ in range(4):
+        a, b = uuid.uuid4().hex[:10], uuid.uuid4().hex[:10]
+        x, y = ("ICBC", "6222000000000011", 100_000, a), ("ABC", "6228000000000022", 200_000, b)
+        owners = {(await submit(pool, reported_again(x, station="ST-A"))).case_id,
+                  (await submit(pool, reported_again(y, station="ST-B"))).case_id}
+        racing = [reported_again(*pair, station=f"ST-{n}") for n, pair in enumerate([(x, y), (y, x)] * 2)]
+        results = await asyncio.gather(*(submit(pool, r) for r in racing))
+        for result in results:
+            assert {link.case_id for link in result.links} == owners
+        for owner in owners:
+            later = await cases.events_since(pool, owner, 0)
+            assert sum(e.kind == "transfer.reported_again" for e in later) == len(racing)
+    assert (await audit.verify(pool)).ok
