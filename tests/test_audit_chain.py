@@ -5,11 +5,13 @@ writers never fork a chain, and migrating an older database chains the events it
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -18,7 +20,7 @@ from stopay.answers.apply import Settled, apply_answers
 from stopay.api.validation import entry_from_request
 from stopay.domain.orders import OrderStatus
 from stopay.domain.trail import Limits
-from stopay.store import audit, entries, migrate
+from stopay.store import audit, entries, migrate, queries
 from stopay.store import orders as store
 from stopay.store.database import open_pool
 from stopay.store.embedded import with_database
@@ -71,11 +73,24 @@ async def retry_at_version_5(pool, order_id: uuid.UUID, actor: str):  # type: ig
     return (row["case_id"], row["order_id"]) if row else None
 
 
+def submit_at_version_7(name: str) -> str:
+    """The store's statements, but an entry stored as schema version 7 had it."""
+    return SUBMIT_AT_VERSION_7 if name == "submit_entry" else queries.sql(name)
+
+
+SUBMIT_AT_VERSION_7 = (Path(__file__).parent / "data" / "submit_entry_v7.sql").read_text(encoding="utf-8")
+
+
+_ACCOUNTS = itertools.count()
+
+
 async def some_cases(pool, n: int = 3, retry=store.retry) -> list[uuid.UUID]:  # type: ignore[no-untyped-def]
     """``n`` cases of 2 orders each, with a few retries: 5 events per case."""
     cases = []
     for i in range(n):
-        case_id = await submit(pool, ("ICBC", f"62220202000011{i:05d}", 5000), ("ABC", f"62284800000011{i:05d}", 700))
+        # Accounts not used before: the same transfer reported again would be linked, not traced.
+        n = next(_ACCOUNTS)
+        case_id = await submit(pool, ("ICBC", f"622202020001{n:07d}", 5000), ("ABC", f"622848000001{n:07d}", 700))
         failed = await failed_order(pool, case_id)
         retried = await retry(pool, failed, "operator:O-7")
         assert retried is not None
@@ -336,6 +351,7 @@ async def test_the_migration_chains_the_events_written_before_it(server_dsn, mon
         every = migrate.migrations()
         assert every[5].version == 6
         monkeypatch.setattr(migrate, "migrations", lambda: every[:5])
+        monkeypatch.setattr(entries, "sql", submit_at_version_7)
         pool = await open_pool(dsn, min_size=1, max_size=2)
         try:
             cases = await some_cases(pool, 3, retry_at_version_5)

@@ -36,7 +36,7 @@ async def test_entry_submit_watch_and_case_show(make_app, tmp_path: Path) -> Non
     assert "(settled)" in result.stdout
 
     again = await stopay("entry", "submit", str(entry), "--json", "--server", server)
-    assert json.loads(again.stdout) == {"case_id": case_id, "duplicate": True}
+    assert json.loads(again.stdout) == {"case_id": case_id, "duplicate": True, "linked_cases": []}
 
     shown = await stopay("case", "show", case_id, "--json", "--server", server)
     case = json.loads(shown.stdout)

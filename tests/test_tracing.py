@@ -108,15 +108,15 @@ async def test_a_cycle_back_to_an_account_already_visited(make_app, channel_to, 
     await agrees_with_replay(make_app, channel_to, tmp_path, data)
 
 
-async def test_a_chain_deeper_than_max_depth_stops_there(make_app, channel_to, tmp_path: Path) -> None:
+# One database per depth: the same transfer reported again in one database is linked, not traced.
+@pytest.mark.parametrize(("max_depth", "held"), [(3, {}), (4, {"D": 5000})])
+async def test_a_chain_deeper_than_max_depth_stops_there(make_app, channel_to, tmp_path: Path, max_depth: int,
+                                                         held: dict[str, int]) -> None:
     # V -> A -> B -> C -> D, each passing everything on; with max_depth 3 the trail stops at C.
     moves = [("V", "A", 5000, "T1"), ("A", "B", 5000, "T2"), ("B", "C", 5000, "T3"), ("C", "D", 5000, "T4")]
     data = world_data({"V": 5000, "A": 0, "B": 0, "C": 0, "D": 0}, moves,
-                      [check("deep", "libr", [["T1"]], {}, exited=0, max_depth=3)])
-    assert await agrees_with_replay(make_app, channel_to, tmp_path, data) == {}
-    data["checks"][0]["max_depth"] = 4
-    data["checks"][0]["expect"]["held"] = {acct("D"): 5000}
-    assert await agrees_with_replay(make_app, channel_to, tmp_path, data) == {acct("D"): 5000}
+                      [check("deep", "libr", [["T1"]], held, exited=0, max_depth=max_depth)])
+    assert await agrees_with_replay(make_app, channel_to, tmp_path, data) == {acct(k): v for k, v in held.items()}
 
 
 async def test_transfers_under_min_amount_are_not_followed(make_app, channel_to, tmp_path: Path) -> None:
@@ -126,14 +126,14 @@ async def test_transfers_under_min_amount_are_not_followed(make_app, channel_to,
     await agrees_with_replay(make_app, channel_to, tmp_path, data)
 
 
-async def test_own_deposits_after_the_victims_are_not_held(make_app, channel_to, tmp_path: Path) -> None:
+@pytest.mark.parametrize("index", [0, 1])
+async def test_own_deposits_after_the_victims_are_not_held(make_app, channel_to, tmp_path: Path, index: int) -> None:
     moves = [("V", "A", 100000, "T1"), ("A", "ATM", 90000, "T2"), (None, "A", 500000, "C1"), ("A", "B", 300000, "T3")]
     data = world_data({"V": 100000, "A": 0, "B": 0}, moves, [
         check("libr", "libr", [["T1"]], {"A": 10000}, exited=90000),
         check("fifo", "fifo", [["T1"]], {"B": 10000}, exited=90000),
     ])
-    for index in (0, 1):
-        await agrees_with_replay(make_app, channel_to, tmp_path, data, index)
+    await agrees_with_replay(make_app, channel_to, tmp_path, data, index)
 
 
 async def test_two_cases_on_one_account_hold_only_what_is_left(make_app, channel_to, tmp_path: Path) -> None:

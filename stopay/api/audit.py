@@ -11,7 +11,7 @@ import grpc
 import structlog
 
 from stopay.api import convert
-from stopay.api.errors import from_store, invalid_argument
+from stopay.api.errors import from_store, invalid_argument, not_found
 from stopay.api.validation import Violation
 from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
 from stopay.domain.case import CaseEvent
@@ -56,7 +56,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             raise
         case = await from_store(cases.get_case(self._pool, case_id), context)
         if case is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no case {case_id}")
+            await context.abort_with_status(not_found(f"no case {case_id}", "CASE_NOT_FOUND", case_id=case_id))
         rows = [r async for r in reports.events(self._pool, EPOCH, datetime.now(UTC), case_id)]
         timings = [
             audit_pb2.HoldTiming(

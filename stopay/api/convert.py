@@ -8,7 +8,7 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from stopay.domain.case import CaseEvent, CaseView, ExitView, OrderView
+from stopay.domain.case import CaseEvent, CaseLink, CaseView, ExitView, OrderView
 from stopay.domain.entry import Party
 from stopay.domain.holds import HoldView
 from stopay.domain.money import format_minor
@@ -83,6 +83,14 @@ def exit_message(flow: ExitView) -> station_pb2.ExitFlow:
     )
 
 
+def linked_case_message(link: CaseLink) -> station_pb2.LinkedCase:
+    return station_pb2.LinkedCase(
+        case_id=str(link.case_id), txn_id=link.txn_id, payee=_account(link.payee), payer=_account(link.payer),
+        station_id=link.station_id, created_at=timestamp(link.created_at), amount_minor=link.amount_minor,
+        traced_there=link.traced_there,
+    )
+
+
 def hold_message(hold: HoldView) -> holds_pb2.Hold:
     doc = hold.document
     return holds_pb2.Hold(
@@ -128,6 +136,7 @@ def case_message(case: CaseView) -> station_pb2.Case:
         exits=[exit_message(x) for x in case.exits],
         returned_minor=case.returned_minor,
         holds=[hold_message(h) for h in case.holds],
+        linked_cases=[linked_case_message(link) for link in case.links],
     )
 
 
@@ -156,6 +165,12 @@ def _summary(event: CaseEvent, currency: str) -> str:
         return f"released: {money('released_minor')} given back"
     if event.kind.startswith(("hold.", "return.", "funds.")):
         return _hold_summary(event, money)
+    if event.kind == "transfer.linked":
+        return (f"transfer {detail.get('txn_id')} to {detail.get('bank_code')} ({money('amount_minor')}) was "
+                f"reported first in case {detail.get('linked_case_id')}: linked, traced there")
+    if event.kind == "transfer.reported_again":
+        return (f"transfer {detail.get('txn_id')} to {detail.get('bank_code')} was reported again in case "
+                f"{detail.get('linked_case_id')} (station {detail.get('station_id')}): linked, traced here")
     if event.kind == "exit.recorded":
         return f"{money('amount_minor')} left the banking network ({detail.get('kind')})"
     if event.kind == "order.retry_scheduled":

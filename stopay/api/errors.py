@@ -1,4 +1,5 @@
-"""gRPC error replies, with google.rpc.BadRequest details naming each bad field."""
+"""gRPC error replies with structured details: google.rpc.BadRequest naming each bad field of an
+INVALID_ARGUMENT, and google.rpc.ErrorInfo (reason, domain "stopay", metadata) on a refusal."""
 
 from __future__ import annotations
 
@@ -46,5 +47,27 @@ async def from_store(call: Awaitable[T], context: grpc.aio.ServicerContext, advi
         raise AssertionError("unreachable") from exc
 
 
-def failed_precondition(message: str) -> grpc.Status:
-    return rpc_status.to_status(status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=message))
+DOMAIN = "stopay"
+
+
+def refusal(code: int, message: str, reason: str, **metadata: object) -> grpc.Status:
+    """A refusal with its text and a google.rpc.ErrorInfo: ``reason`` (UPPER_SNAKE_CASE, stable for
+    programs to test) and ``metadata`` (e.g. the case that already uses an entry_id)."""
+    info = error_details_pb2.ErrorInfo(
+        reason=reason, domain=DOMAIN, metadata={k: str(v) for k, v in metadata.items() if v not in (None, "")}
+    )
+    status = status_pb2.Status(code=code, message=message)
+    status.details.add().Pack(info)
+    return rpc_status.to_status(status)
+
+
+def failed_precondition(message: str, reason: str, **metadata: object) -> grpc.Status:
+    return refusal(code_pb2.FAILED_PRECONDITION, message, reason, **metadata)
+
+
+def not_found(message: str, reason: str, **metadata: object) -> grpc.Status:
+    return refusal(code_pb2.NOT_FOUND, message, reason, **metadata)
+
+
+def already_exists(message: str, reason: str, **metadata: object) -> grpc.Status:
+    return refusal(code_pb2.ALREADY_EXISTS, message, reason, **metadata)

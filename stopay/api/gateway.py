@@ -19,7 +19,7 @@ from bank_adapters.protocol import Account, AnswerStatus, ExitKind, FreezeAnswer
 from stopay.answers.apply import Settled, apply_answers
 from stopay.domain.holds import HoldPolicy
 from stopay.answers.translate import freeze_outcome
-from stopay.api.errors import invalid_argument
+from stopay.api.errors import invalid_argument, not_found
 from stopay.api.validation import Violation
 from stopay.domain.orders import OrderStatus, UnknownAnswer
 from stopay.store import orders
@@ -81,7 +81,9 @@ class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
             log.error("gateway.store_failed", error=str(exc))
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; call back again")
         if order is None or order.kind != "freeze":
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no freeze request with key {request.idempotency_key}")
+            await context.abort_with_status(not_found(
+                f"no freeze request with key {request.idempotency_key}", "FREEZE_REQUEST_NOT_FOUND",
+                idempotency_key=request.idempotency_key))
         assert order is not None
         if request.bank_code != order.bank_code:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, "the order is not for this bank")

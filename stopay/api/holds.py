@@ -11,7 +11,7 @@ import grpc
 import structlog
 
 from stopay.api.convert import hold_message, timestamp
-from stopay.api.errors import failed_precondition, from_store, invalid_argument, store_status
+from stopay.api.errors import already_exists, failed_precondition, from_store, invalid_argument, not_found, store_status
 from stopay.api.hold_validation import formalize_request, list_request, return_request, step_request
 from stopay.api.validation import InvalidRequest
 from stopay.domain.holds import HoldPolicy, HoldRefused
@@ -40,24 +40,27 @@ class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
     async def RenewStop(self, request: holds_pb2.RenewStopRequest, context: grpc.aio.ServicerContext) -> holds_pb2.Hold:
         target, by = await _checked(step_request, request, context)
         return hold_message(await _step(self._steps.renew(
-            target.case_id, target.bank_code, target.number, by.actor, by.reason, by.request_id), context))
+            target.case_id, target.bank_code, target.number, by.actor, by.reason, by.request_id), context,
+            case_id=target.case_id, bank_code=target.bank_code))
 
     async def Formalize(self, request: holds_pb2.FormalizeRequest, context: grpc.aio.ServicerContext) -> holds_pb2.Hold:
         target, by, document = await _checked(formalize_request, request, context)
         return hold_message(await _step(self._steps.renew(
             target.case_id, target.bank_code, target.number, by.actor, by.reason, by.request_id,
-            document=document, major=request.major), context))
+            document=document, major=request.major), context, case_id=target.case_id, bank_code=target.bank_code))
 
     async def ReleaseHold(self, request: holds_pb2.ReleaseHoldRequest,
                           context: grpc.aio.ServicerContext) -> holds_pb2.Hold:
         target, by = await _checked(step_request, request, context)
         return hold_message(await _step(self._steps.release(
-            target.case_id, target.bank_code, target.number, by.actor, by.reason, by.request_id), context))
+            target.case_id, target.bank_code, target.number, by.actor, by.reason, by.request_id), context,
+            case_id=target.case_id, bank_code=target.bank_code))
 
     async def ReturnFunds(self, request: holds_pb2.ReturnFundsRequest,
                           context: grpc.aio.ServicerContext) -> holds_pb2.ReturnFundsResponse:
         (bank_code, number), by = await _checked(return_request, request, context)
-        started = await _step(self._returns.start(bank_code, number, by.actor, by.reason, by.request_id), context)
+        started = await _step(self._returns.start(bank_code, number, by.actor, by.reason, by.request_id), context,
+                              bank_code=bank_code)
         plan = started.plan
         return holds_pb2.ReturnFundsResponse(
             direct=plan.direct, total_minor=plan.total_minor,
@@ -74,15 +77,18 @@ async def _checked(check, request, context: grpc.aio.ServicerContext):  # type: 
         raise AssertionError("unreachable") from exc
 
 
-async def _step(call: Awaitable[T], context: grpc.aio.ServicerContext) -> T:
+async def _step(call: Awaitable[T], context: grpc.aio.ServicerContext, **target: object) -> T:
+    """Runs a hold step; a refusal carries an ErrorInfo naming the ``target`` (case, bank) and, where
+    known, the hold's state."""
     try:
         return await call
     except HoldRefused as exc:
-        await context.abort_with_status(failed_precondition(str(exc)))
+        await context.abort_with_status(failed_precondition(str(exc), "HOLD_STEP_REFUSED", **{**target, **exc.facts}))
     except HoldNotFound as exc:
-        await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        await context.abort_with_status(not_found(str(exc), "HOLD_NOT_FOUND", **target))
     except RequestConflict as exc:
-        await context.abort(grpc.StatusCode.ALREADY_EXISTS, str(exc))
+        await context.abort_with_status(already_exists(str(exc), "REQUEST_ID_REUSED", **target,
+                                                       request_id=exc.request_id))
     except StoreError as exc:
         log.error("holds.store_failed", error=str(exc))
         await context.abort(*store_status(exc, "send the same request again"))

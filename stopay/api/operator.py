@@ -8,7 +8,7 @@ import asyncpg
 import grpc
 import structlog
 
-from stopay.api.errors import invalid_argument
+from stopay.api.errors import failed_precondition, invalid_argument
 from stopay.api.validation import Violation
 from stopay.store import orders
 from stopay.store.errors import StoreError
@@ -37,11 +37,9 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
             log.error("operator.store_failed", error=str(exc))
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; try again")
         if created is None:
-            await context.abort(
-                grpc.StatusCode.FAILED_PRECONDITION,
+            await context.abort_with_status(failed_precondition(
                 f"order {order_id} is not an undeliverable order that has not been retried already;"
-                " nothing to retry",
-            )
+                " nothing to retry", "ORDER_NOT_RETRYABLE", order_id=order_id))
         assert created is not None
         log.info("operator.retry", order_id=str(order_id), new_order_id=str(created[1]))
         return operator_pb2.RetryOrderResponse(case_id=str(created[0]), order_id=str(created[1]))

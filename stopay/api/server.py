@@ -1,4 +1,4 @@
-"""Builds the gRPC server: the servicers, health checking, and a graceful stop."""
+"""Builds the gRPC server: the servicers, health checking, server reflection, and a graceful stop."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 import asyncpg
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
 
 from stopay.api.audit import AuditServicer
 from stopay.api.gateway import BankGatewayServicer
@@ -53,6 +54,10 @@ class ApiServer:
         audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(pool), self._server)
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        # grpcurl, Postman and other generic clients read the services and messages from the server.
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server
+        )
         self.port = self._server.add_insecure_port(listen)
         if self.port == 0:
             raise OSError(f"cannot listen on {listen}")

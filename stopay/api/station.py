@@ -14,7 +14,7 @@ import grpc
 import structlog
 
 from stopay.api import convert
-from stopay.api.errors import failed_precondition, from_store, invalid_argument, store_status
+from stopay.api.errors import failed_precondition, from_store, invalid_argument, not_found, store_status
 from stopay.api.validation import InvalidRequest, Violation, entry_from_request
 from stopay.domain.accounts import mask_identity
 from stopay.domain.trail import Limits
@@ -47,19 +47,24 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
             raise AssertionError("unreachable")
         actor = f"officer:{entry.officer_id}@station:{entry.station_id}"
         try:
-            case_id, duplicate = await entries.submit_entry(self._pool, entry, self._limits, actor)
+            submitted = await entries.submit(self._pool, entry, self._limits, actor)
         except EntryConflict as exc:
-            await context.abort_with_status(failed_precondition(str(exc)))
+            await context.abort_with_status(failed_precondition(
+                str(exc), "ENTRY_ID_REUSED", entry_id=exc.entry_id, case_id=exc.case_id))
             raise AssertionError("unreachable")
         except StoreError as exc:
             log.error("entry.store_failed", entry_id=entry.entry_id, error=str(exc))
             await context.abort(*store_status(exc, "retry with the same entry_id"))
         log.info(
-            "entry.accepted", case_id=str(case_id), entry_id=entry.entry_id, duplicate=duplicate,
-            transfers=len(entry.transfers), reported_minor=entry.reported_minor,
+            "entry.accepted", case_id=str(submitted.case_id), entry_id=entry.entry_id,
+            duplicate=submitted.duplicate, transfers=len(entry.transfers), reported_minor=entry.reported_minor,
+            linked_cases=sorted({str(link.case_id) for link in submitted.links}),
             victim_id=mask_identity(entry.victim.id_number) if entry.victim.id_number else "",
         )
-        return station_pb2.SubmitEntryResponse(case_id=str(case_id), duplicate=duplicate)
+        return station_pb2.SubmitEntryResponse(
+            case_id=str(submitted.case_id), duplicate=submitted.duplicate,
+            linked_cases=[convert.linked_case_message(link) for link in submitted.links],
+        )
 
     async def GetCase(self, request: station_pb2.GetCaseRequest, context: grpc.aio.ServicerContext) -> station_pb2.Case:
         case = await self._case(await self._case_id(request.case_id, context), context)
@@ -120,5 +125,5 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
     async def _case(self, case_id: uuid.UUID, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
         case = await from_store(cases.get_case(self._pool, case_id), context)
         if case is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no case {case_id}")
+            await context.abort_with_status(not_found(f"no case {case_id}", "CASE_NOT_FOUND", case_id=case_id))
         return case

@@ -32,6 +32,7 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 import structlog
 from google.protobuf import timestamp_pb2
+from grpc_reflection.v1alpha import reflection
 from tenacity import AsyncRetrying, retry_if_exception, wait_random_exponential
 
 from bank_adapters.protocol import (
@@ -385,6 +386,10 @@ async def serve(network_path: Network, listen: str, callback: str | None = None,
     servicer = BankSimServicer(banks, reporter, clock=clock)
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     remote_bank_pb2_grpc.add_RemoteBankServicer_to_server(servicer, server)
+    # grpcurl and other generic clients read the RemoteBank service from the server itself.
+    reflection.enable_server_reflection(
+        (pb.DESCRIPTOR.services_by_name["RemoteBank"].full_name, reflection.SERVICE_NAME), server
+    )
     try:
         port = server.add_insecure_port(listen)
     except RuntimeError as exc:

@@ -21,10 +21,10 @@ from rich.table import Table
 from rich.tree import Tree
 
 from stopay.cli.client import account_arg, describe_error, to_json
-from stopay.cli.render import status_name
+from stopay.cli.render import link_texts, status_name
 from stopay.domain.money import format_minor
 from stopay.store.errors import StoreError, database_errors
-from stopay.v1 import audit_pb2, audit_pb2_grpc, station_pb2
+from stopay.v1 import audit_pb2, audit_pb2_grpc, station_pb2, station_pb2_grpc
 
 
 def add_parser(commands: Any, env: Any, default_server: str) -> None:
@@ -99,6 +99,8 @@ def case_text(trail: audit_pb2.CaseTrail, out: TextIO) -> None:
                   f"returned {_money(case.returned_minor)}   exited {_money(case.exited_minor)}   "
                   f"unresolved {_money(case.unresolved_minor)}   "
                   f"rule {case.rule}, depth {case.max_depth}, min {_money(case.min_amount)}")
+    for line in link_texts(case.linked_cases, case.currency or "CNY"):
+        console.print(line)
     levels = Table(title="per level")
     for column in ("level", "traced", "held", "paid back", "exited", "orders"):
         levels.add_column(column, justify="right")
@@ -155,7 +157,11 @@ async def _run(args: argparse.Namespace) -> int:
             elif args.action == "account":
                 bank, number = args.account
                 history = await stub.GetAccountHistory(audit_pb2.AccountHistoryRequest(bank_code=bank, number=number))
-                print(to_json(history), file=out) if args.json else _account_table(history, out)
+                if args.json:
+                    print(to_json(history), file=out)
+                else:
+                    _account_table(history, out)
+                    _links_table(history, await _account_links(channel, history), out)
             elif args.action == "report":
                 report = await stub.GetReport(audit_pb2.ReportRequest(
                     since=_ts(args.since), until=_ts(args.until), station_id=args.station, bank_code=args.bank))
@@ -176,6 +182,35 @@ def _account_table(history: audit_pb2.AccountHistory, out: TextIO) -> None:
         table.add_row(o.case_id, o.station_id, o.report_no, o.victim_name, str(o.level),
                       station_pb2.OrderKind.Name(o.kind).removeprefix("ORDER_KIND_").lower(), status_name(o.status),
                       _money(o.requested_minor), _money(o.held_minor), _money(o.released_minor))
+    _console(out).print(table)
+
+
+async def _account_links(
+    channel: grpc.aio.Channel, history: audit_pb2.AccountHistory
+) -> list[tuple[str, str, station_pb2.LinkedCase]]:
+    """``(tracing case, later case, link)`` for each transfer into the account that two cases
+    reported: the later case has no order here, so it is found through the cases that have."""
+    station = station_pb2_grpc.StationServiceStub(channel)
+    found: dict[tuple[str, str], tuple[str, str, station_pb2.LinkedCase]] = {}
+    for case_id in dict.fromkeys(o.case_id for o in history.orders):
+        case = await station.GetCase(station_pb2.GetCaseRequest(case_id=case_id))
+        for link in case.linked_cases:
+            if (link.payee.bank_code, link.payee.number) != (history.account.bank_code, history.account.number):
+                continue
+            tracing, later = (link.case_id, case_id) if link.traced_there else (case_id, link.case_id)
+            found.setdefault((later, link.txn_id), (tracing, later, link))
+    return list(found.values())
+
+
+def _links_table(history: audit_pb2.AccountHistory, links: list[tuple[str, str, station_pb2.LinkedCase]],
+                 out: TextIO) -> None:
+    if not links:
+        return
+    table = Table(title=f"transfers into {history.account.bank_code}:{history.account.number} reported again")
+    for column in ("case reporting again", "linked to (traces it)", "txn", "amount"):
+        table.add_column(column)
+    for tracing, later, link in links:
+        table.add_row(later, tracing, link.txn_id, _money(link.amount_minor))
     _console(out).print(table)
 
 

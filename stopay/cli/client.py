@@ -66,11 +66,14 @@ async def _run(args: argparse.Namespace) -> int:
     async with grpc.aio.insecure_channel(args.server) as channel:
         stub = station_pb2_grpc.StationServiceStub(channel)
         if args.command == "entry":
-            reply = await stub.SubmitEntry(read_entry(args.file))
+            request = read_entry(args.file)
+            reply = await stub.SubmitEntry(request)
             if args.json and not args.watch:
                 print(to_json(reply))
             elif not args.json:
                 print(f"case {reply.case_id} {'already accepted (duplicate)' if reply.duplicate else 'accepted'}")
+                for line in render.link_texts(reply.linked_cases, request.transfers[0].currency or "CNY"):
+                    print(f"  {line}")
             if args.watch:
                 # One update per line, so a program can read the stream as JSON lines.
                 emit = (lambda u: print(to_json(u, compact=True), flush=True)) if args.json else _print_events

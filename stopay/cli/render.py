@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from stopay.domain.money import format_minor
 from stopay.v1 import station_pb2
 
@@ -18,6 +20,7 @@ def case_text(case: station_pb2.Case) -> str:
         f"  reported {format_minor(case.reported_minor, cur)}   held {format_minor(case.held_minor, cur)}"
         f"   returned {format_minor(case.returned_minor, cur)}   exited {format_minor(case.exited_minor, cur)}",
     ]
+    lines += [f"  {text}" for text in link_texts(case.linked_cases, cur)]
     for h in case.holds:
         until = h.expires_at.ToDatetime().strftime("%Y-%m-%d %H:%M UTC")
         lasts = f" until {until}" if h.state in ("stopped", "frozen") else ""
@@ -43,6 +46,19 @@ def case_text(case: station_pb2.Case) -> str:
         for row in rows:
             lines.append("  " + "  ".join(cell.ljust(widths[i]) if i < 5 else cell for i, cell in enumerate(row)).rstrip())
     return "\n".join(lines)
+
+
+def link_text(link: station_pb2.LinkedCase, currency: str) -> str:
+    """One linked case: which transfer both reported, and which case traces it."""
+    transfer = (f"transfer {link.txn_id} to {link.payee.bank_code}:{link.payee.number} "
+                f"({format_minor(link.amount_minor, currency)})")
+    if link.traced_there:
+        return f"{transfer} was reported first in case {link.case_id} (station {link.station_id}): linked, traced there"
+    return f"{transfer} was reported again in case {link.case_id} (station {link.station_id}): linked, traced here"
+
+
+def link_texts(links: Iterable[station_pb2.LinkedCase], currency: str) -> list[str]:
+    return [link_text(link, currency) for link in links]
 
 
 def event_text(event: station_pb2.CaseEvent) -> str:

@@ -62,6 +62,23 @@ class ExitView:
 
 
 @dataclass(frozen=True, slots=True)
+class CaseLink:
+    """Another case that reported one of this case's transfers (same payer, payee and txn_id)."""
+
+    case_id: uuid.UUID  # the other case
+    txn_id: str
+    payer: Party
+    payee: Party
+    # The transfer's amount as the later report gave it.
+    amount_minor: int
+    station_id: str  # the other case's
+    created_at: datetime  # the other case's
+    # True: the other case reported the transfer first and traces it; this case only records it.
+    # False: this case traces it, and the other case reported it again.
+    traced_there: bool
+
+
+@dataclass(frozen=True, slots=True)
 class LevelTotals:
     level: int
     traced_minor: int
@@ -97,6 +114,10 @@ class CaseView:
     # Paid back to this case's victim, from this case's holds or (rateably) another's.
     returned_minor: int = 0
     holds: tuple[HoldView, ...] = field(default=())
+    # Reported by this case, traced by another that reported the same transfers first: the money is
+    # followed (and counted as held, exited or unresolved) once, there.
+    linked_minor: int = 0
+    links: tuple[CaseLink, ...] = field(default=())
 
     @property
     def settled(self) -> bool:
@@ -105,11 +126,13 @@ class CaseView:
 
     @property
     def unresolved_minor(self) -> int:
-        """Reported money neither held, returned nor traced out of the network."""
-        return max(0, self.reported_minor - self.held_minor - self.exited_minor - self.returned_minor)
+        """Reported money neither held, returned, traced out of the network nor traced by a linked case."""
+        return max(0, self.reported_minor - self.held_minor - self.exited_minor - self.returned_minor
+                   - self.linked_minor)
 
     def levels(self) -> list[LevelTotals]:
-        """Totals per level of the trail; level 1 traces what the victim reported."""
+        """Totals per level of the trail; level 1 traces what the victim reported, less what a
+        linked case traces."""
         depth = max([o.level for o in self.orders] + [x.level for x in self.exits], default=0)
         totals = []
         for level in range(1, depth + 1):
@@ -119,7 +142,7 @@ class CaseView:
             totals.append(
                 LevelTotals(
                     level=level,
-                    traced_minor=self.reported_minor if level == 1 else sum(o.requested_minor for o in freezes),
+                    traced_minor=self.reported_minor - self.linked_minor if level == 1 else sum(o.requested_minor for o in freezes),
                     held_minor=sum(o.held_minor - o.released_minor for o in orders),
                     exited_minor=sum(x.amount_minor for x in self.exits if x.level == level),
                     orders=len(orders),

@@ -118,7 +118,16 @@ class HoldView:
 
 
 class HoldRefused(Exception):
-    """The step is not allowed now; the message says why, for the officer."""
+    """The step is not allowed now; the message says why, for the officer, and ``facts`` for a
+    program (the hold's state, stops, expiry, ...)."""
+
+    def __init__(self, message: str, hold: Hold | None = None, **facts: object) -> None:
+        super().__init__(message)
+        known: dict[str, object] = {}
+        if hold is not None:
+            known = {"state": hold.state.value, "stops": hold.stops, "max_stops": hold.max_stops,
+                     "expired": str(hold.expired).lower(), "held_minor": hold.held_minor}
+        self.facts = {**known, **facts}
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,21 +153,21 @@ class Step:
 
 def _require_live(hold: Hold, what: str) -> None:
     if hold.state.ended or hold.state == HoldState.RETURNING:
-        raise HoldRefused(f"the hold is {hold.state.value}; it cannot be {what}")
+        raise HoldRefused(f"the hold is {hold.state.value}; it cannot be {what}", hold)
     if hold.expired:
-        raise HoldRefused(f"the hold has expired; it cannot be {what} (the sweeper lifts it)")
+        raise HoldRefused(f"the hold has expired; it cannot be {what} (the sweeper lifts it)", hold)
 
 
 def renew(hold: Hold, policy: HoldPolicy) -> Step:
     """Renews an emergency stop for another period; a formal freeze is renewed by :func:`formalize`."""
     _require_live(hold, "renewed")
     if hold.state == HoldState.FROZEN:
-        raise HoldRefused("a formal freeze is renewed under a new legal document (give the document)")
+        raise HoldRefused("a formal freeze is renewed under a new legal document (give the document)", hold)
     if hold.held_minor <= 0:
-        raise HoldRefused("nothing is held on the account any more; there is nothing to renew")
+        raise HoldRefused("nothing is held on the account any more; there is nothing to renew", hold)
     if hold.stops >= hold.max_stops:
         raise HoldRefused(f"the account has had {hold.stops} emergency stops, the most allowed; "
-                          "turn the hold into a formal freeze instead")
+                          "turn the hold into a formal freeze instead", hold)
     return Step(HoldState.STOPPED, "RENEW_STOP", Period(hours=policy.stop_hours), hold.stops + 1,
                 hold.freezes, hold.major, hold.held_minor, 0)
 
@@ -171,9 +180,10 @@ def formalize(hold: Hold, policy: HoldPolicy, document: LegalDocument, major: bo
     """
     _require_live(hold, "frozen")
     if hold.busy_minor:
-        raise HoldRefused("freezes or releases of this account are still out with the bank; try again shortly")
+        raise HoldRefused("freezes or releases of this account are still out with the bank; try again shortly",
+                          hold)
     if hold.held_minor <= 0:
-        raise HoldRefused("nothing is held on the account any more; there is nothing to freeze")
+        raise HoldRefused("nothing is held on the account any more; there is nothing to freeze", hold)
     major = major or hold.major  # a major case stays one
     months = policy.major_freeze_months if major else policy.freeze_months
     renewing = hold.state == HoldState.FROZEN
@@ -186,12 +196,12 @@ def formalize(hold: Hold, policy: HoldPolicy, document: LegalDocument, major: bo
 def release(hold: Hold) -> Step:
     """Releases the hold of an account found unrelated to the case."""
     if hold.state.ended or hold.state == HoldState.RETURNING:
-        raise HoldRefused(f"the hold is {hold.state.value}; there is nothing to release")
+        raise HoldRefused(f"the hold is {hold.state.value}; there is nothing to release", hold)
     return Step(HoldState.RELEASED, "", None, hold.stops, hold.freezes, hold.major, 0, hold.held_minor)
 
 
 def lapse(hold: Hold) -> Step:
     """The sweeper's step for a live hold past its expiry: the bank lifts it, stopay asks it to."""
     if not hold.state.live:
-        raise HoldRefused(f"the hold is {hold.state.value}; it cannot lapse")
+        raise HoldRefused(f"the hold is {hold.state.value}; it cannot lapse", hold)
     return Step(HoldState.LAPSED, "", None, hold.stops, hold.freezes, hold.major, 0, hold.held_minor)

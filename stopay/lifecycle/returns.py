@@ -53,22 +53,25 @@ def _check(shares: list[AccountShare], direct: bool) -> None:
             continue
         if s.in_flight_minor or s.releasing_minor:
             raise HoldRefused(f"freezes or releases of case {s.case_id} on this account are still out with the bank; "
-                              "try again shortly")
+                              "try again shortly", case_id=s.case_id, state=s.hold_state)
         if s.hold_state == "returning":
-            raise HoldRefused("a return of this account's money is already under way")
+            raise HoldRefused("a return of this account's money is already under way", case_id=s.case_id,
+                              state=s.hold_state)
         if not s.held_minor:
             continue
         if s.hold_state != "frozen":
             raise HoldRefused(f"the hold of case {s.case_id} is {s.hold_state or 'missing'}; only a formal freeze "
-                              "is returned (convert it first)")
+                              "is returned (convert it first)", case_id=s.case_id, state=s.hold_state)
         if s.last_extension != "extended":
             raise HoldRefused(f"the bank has not confirmed the formal freeze of case {s.case_id} "
-                              f"(its extension is {s.last_extension or 'missing'}); return once it has")
+                              f"(its extension is {s.last_extension or 'missing'}); return once it has",
+                              case_id=s.case_id, state=s.hold_state)
         if s.expired:
-            raise HoldRefused(f"the formal freeze of case {s.case_id} has expired")
+            raise HoldRefused(f"the formal freeze of case {s.case_id} has expired", case_id=s.case_id,
+                              state=s.hold_state, expired="true")
         if not direct and s.lapses_first:
             raise HoldRefused(f"the formal freeze of case {s.case_id} expires before the return notice ends; "
-                              "renew it first")
+                              "renew it first", case_id=s.case_id, state=s.hold_state)
 
 
 class Returns:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import asyncpg
 
-from stopay.domain.entry import Entry, PlannedOrder, level1_orders
+from stopay.domain.case import CaseLink
+from stopay.domain.entry import Entry, Party, PlannedOrder, level1_orders
 from stopay.domain.trail import Limits, label
 from stopay.store.errors import EntryConflict, database_errors
 from stopay.store.queries import sql
@@ -67,11 +71,41 @@ def _orders_json(orders: list[PlannedOrder]) -> list[dict[str, object]]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    case_id: uuid.UUID
+    duplicate: bool
+    # Transfers of the entry that another case reported first and traces.
+    links: tuple[CaseLink, ...] = ()
+
+
+def link(item: dict[str, Any] | asyncpg.Record) -> CaseLink:
+    """A link from a row of case_links.sql or an element of submit_entry.sql's ``linked``."""
+    created = item["created_at"]
+    return CaseLink(
+        case_id=uuid.UUID(str(item["case_id"])),
+        txn_id=item["txn_id"],
+        payer=Party(item["payer_bank"], item["payer_number"], item["payer_holder"]),
+        payee=Party(item["payee_bank"], item["payee_number"], item["payee_holder"]),
+        amount_minor=item["amount_minor"],
+        station_id=item["station_id"],
+        created_at=created if isinstance(created, datetime) else datetime.fromisoformat(created),
+        traced_there=item["traced_there"],
+    )
+
+
 async def submit_entry(pool: asyncpg.Pool, entry: Entry, limits: Limits, actor: str) -> tuple[uuid.UUID, bool]:
-    """Stores ``entry`` once; returns ``(case_id, duplicate)``.
+    """Stores ``entry`` once; returns ``(case_id, duplicate)`` (see :func:`submit`)."""
+    submitted = await submit(pool, entry, limits, actor)
+    return submitted.case_id, submitted.duplicate
+
+
+async def submit(pool: asyncpg.Pool, entry: Entry, limits: Limits, actor: str) -> Submitted:
+    """Stores ``entry`` once, in one statement.
 
     A retry with the same entry_id and payload is a duplicate; the same entry_id with another
-    payload raises :class:`EntryConflict`. Nothing is written unless everything is.
+    payload raises :class:`EntryConflict`. Nothing is written unless everything is. A transfer
+    another case reported first is recorded and linked to that case, not traced again.
     """
     case_id = entry.case_id
     digest = entry.fingerprint()
@@ -89,7 +123,9 @@ async def submit_entry(pool: asyncpg.Pool, entry: Entry, limits: Limits, actor: 
             # A concurrent submission of the same entry committed after this statement's snapshot.
             existing = await pool.fetchval(sql("case_fingerprint"), case_id)
     if row["inserted"] is not None:
-        return case_id, False
+        return Submitted(case_id, False, tuple(link(item) for item in row["linked"]))
     if bytes(existing) != digest:
         raise EntryConflict(entry.entry_id, str(case_id))
-    return case_id, True
+    with database_errors(f"could not read the links of case {case_id}"):
+        links = await pool.fetch(sql("case_links"), case_id)
+    return Submitted(case_id, True, tuple(link(r) for r in links if r["traced_there"]))

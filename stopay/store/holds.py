@@ -24,6 +24,10 @@ class HoldNotFound(StoreError):
 class RequestConflict(StoreError):
     """The request_id was used before for a different step."""
 
+    def __init__(self, message: str, request_id: str = "") -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
 
 @dataclass(frozen=True, slots=True)
 class TrailFigures:
@@ -70,7 +74,7 @@ class HoldTransaction:
         if row["fresh"]:
             return None
         if bytes(row["payload_sha256"]) != digest:
-            raise RequestConflict(f"request_id {request_id!r} was already used for another step")
+            raise RequestConflict(f"request_id {request_id!r} was already used for another step", request_id)
         return row["result"] or {}
 
     async def keep_result(self, request_id: str, result: dict[str, Any]) -> None:

@@ -272,22 +272,85 @@ class SubmitEntryResponse(_message.Message):
 
     CASE_ID_FIELD_NUMBER: _builtins.int
     DUPLICATE_FIELD_NUMBER: _builtins.int
+    LINKED_CASES_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     duplicate: _builtins.bool
     """True when this entry_id had already been accepted; nothing new was written."""
+    @_builtins.property
+    def linked_cases(self) -> _containers.RepeatedCompositeFieldContainer[Global___LinkedCase]:
+        """Transfers of this entry that another case reported first (same payer, payee and txn_id).
+        They are recorded in this case but traced and frozen once, by that case; the rest of the
+        entry is traced as usual.
+        """
+
     def __init__(
         self,
         *,
         case_id: _builtins.str = ...,
         duplicate: _builtins.bool = ...,
+        linked_cases: _abc.Iterable[Global___LinkedCase] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "duplicate", b"duplicate"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "duplicate", b"duplicate", "linked_cases", b"linked_cases"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SubmitEntryResponse: _TypeAlias = SubmitEntryResponse  # noqa: Y015
+
+@_typing.final
+class LinkedCase(_message.Message):
+    """Another case that reported the same transfer (same payer account, payee account and txn_id).
+    The case that reported it first traces it; the later one records it and links to the first.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    TXN_ID_FIELD_NUMBER: _builtins.int
+    PAYEE_FIELD_NUMBER: _builtins.int
+    PAYER_FIELD_NUMBER: _builtins.int
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
+    TRACED_THERE_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    """The other case."""
+    txn_id: _builtins.str
+    station_id: _builtins.str
+    """The other case's station, and when it was accepted."""
+    amount_minor: _builtins.int
+    """The transfer's amount as the later report gave it."""
+    traced_there: _builtins.bool
+    """True: the other case reported the transfer first and traces it; this case counts its amount
+    as reported, but neither as held nor as unresolved. False: this case traces it, and the
+    other case reported it again.
+    """
+    @_builtins.property
+    def payee(self) -> _common_pb2.AccountRef: ...
+    @_builtins.property
+    def payer(self) -> _common_pb2.AccountRef: ...
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        txn_id: _builtins.str = ...,
+        payee: _common_pb2.AccountRef | None = ...,
+        payer: _common_pb2.AccountRef | None = ...,
+        station_id: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        amount_minor: _builtins.int = ...,
+        traced_there: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "payee", b"payee", "payer", b"payer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_minor", b"amount_minor", "case_id", b"case_id", "created_at", b"created_at", "payee", b"payee", "payer", b"payer", "station_id", b"station_id", "traced_there", b"traced_there", "txn_id", b"txn_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LinkedCase: _TypeAlias = LinkedCase  # noqa: Y015
 
 @_typing.final
 class GetCaseRequest(_message.Message):
@@ -621,6 +684,7 @@ class Case(_message.Message):
     EXITS_FIELD_NUMBER: _builtins.int
     RETURNED_MINOR_FIELD_NUMBER: _builtins.int
     HOLDS_FIELD_NUMBER: _builtins.int
+    LINKED_CASES_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     entry_id: _builtins.str
     station_id: _builtins.str
@@ -663,6 +727,14 @@ class Case(_message.Message):
     def holds(self) -> _containers.RepeatedCompositeFieldContainer[_holds_pb2.Hold]:
         """The case's holds, one per account it holds on (HoldService); GetCase and WatchCase fill it."""
 
+    @_builtins.property
+    def linked_cases(self) -> _containers.RepeatedCompositeFieldContainer[Global___LinkedCase]:
+        """Cases linked to this one by a transfer both reported; GetCase and WatchCase fill it. The
+        amounts of those with traced_there are reported here and traced there: unresolved_minor is
+        reported_minor - held_minor - exited_minor - returned_minor - (their sum), and level 1's
+        traced_minor leaves them out.
+        """
+
     def __init__(
         self,
         *,
@@ -689,10 +761,11 @@ class Case(_message.Message):
         exits: _abc.Iterable[Global___ExitFlow] | None = ...,
         returned_minor: _builtins.int = ...,
         holds: _abc.Iterable[_holds_pb2.Hold] | None = ...,
+        linked_cases: _abc.Iterable[Global___LinkedCase] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "created_at", b"created_at", "currency", b"currency", "entry_id", b"entry_id", "exited_minor", b"exited_minor", "exits", b"exits", "fraud_type", b"fraud_type", "held_minor", b"held_minor", "holds", b"holds", "levels", b"levels", "max_depth", b"max_depth", "min_amount", b"min_amount", "officer_id", b"officer_id", "order_count", b"order_count", "orders", b"orders", "report_no", b"report_no", "reported_minor", b"reported_minor", "returned_minor", b"returned_minor", "rule", b"rule", "settled", b"settled", "station_id", b"station_id", "unresolved_minor", b"unresolved_minor", "victim_name", b"victim_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "created_at", b"created_at", "currency", b"currency", "entry_id", b"entry_id", "exited_minor", b"exited_minor", "exits", b"exits", "fraud_type", b"fraud_type", "held_minor", b"held_minor", "holds", b"holds", "levels", b"levels", "linked_cases", b"linked_cases", "max_depth", b"max_depth", "min_amount", b"min_amount", "officer_id", b"officer_id", "order_count", b"order_count", "orders", b"orders", "report_no", b"report_no", "reported_minor", b"reported_minor", "returned_minor", b"returned_minor", "rule", b"rule", "settled", b"settled", "station_id", b"station_id", "unresolved_minor", b"unresolved_minor", "victim_name", b"victim_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

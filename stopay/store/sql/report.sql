@@ -1,6 +1,7 @@
 -- Totals over the cases accepted in [$1, $2), optionally of one station ($3) and counting only
 -- orders at one bank ($4), with the time from an entry's acceptance to each hold (database clock).
 -- Returned: paid back to the picked cases' victims (from whichever case's hold paid it, at $4).
+-- Reported: a transfer that two picked cases reported (linked) counts once, in the case tracing it.
 WITH picked AS (
     SELECT c.case_id, c.reported_minor, c.created_at
     FROM cases c
@@ -21,7 +22,10 @@ WITH picked AS (
     FROM holds
 )
 SELECT (SELECT count(*) FROM picked)::int AS cases,
-       (SELECT coalesce(sum(reported_minor), 0) FROM picked)::bigint AS reported_minor,
+       ((SELECT coalesce(sum(reported_minor), 0) FROM picked)
+        - (SELECT coalesce(sum(t.amount_minor), 0) FROM entry_transfers t
+           JOIN picked p ON p.case_id = t.case_id
+           JOIN picked f ON f.case_id = t.linked_case_id))::bigint AS reported_minor,
        (SELECT coalesce(sum(held_minor - released_minor), 0) FROM orders)::bigint AS held_minor,
        (SELECT coalesce(sum(r.released_minor), 0) FROM freeze_orders r JOIN picked p
           ON r.kind = 'return' AND r.params ->> 'beneficiary_case' = p.case_id::text

@@ -1,5 +1,9 @@
 -- One entry in one statement: the case, its transfers, one level-1 freeze order per receiving
 -- account and the events, or nothing at all when the case (derived from entry_id) exists already.
+-- A transfer another case reported first (same payer, payee and txn_id: transfer_owners) is
+-- recorded and linked to that case, and no order follows it here: the money is traced once. The
+-- unique key decides a race between two stations; DO UPDATE (to itself) returns the owner even
+-- when it committed after this statement began.
 -- $1 case_id, $2 entry_id, $3 payload_sha256, $4 station_id, $5 officer_id, $6 report_no,
 -- $7 victim_name, $8 victim_id_number, $9 victim_phone, $10 fraud_type, $11 narrative,
 -- $12 currency, $13 reported_minor, $14 transfers (jsonb array), $15 orders (jsonb array), $16 actor,
@@ -11,34 +15,92 @@ WITH new_case AS (
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $17, $18, $19)
     ON CONFLICT (case_id) DO NOTHING
     RETURNING case_id
-), transfers AS (
-    INSERT INTO entry_transfers (case_id, ordinal, txn_id, payer_bank, payer_number, payer_holder,
-                                 payee_bank, payee_number, payee_holder, amount_minor, currency,
-                                 transferred_at, channel)
-    SELECT nc.case_id, t.ordinal, t.txn_id, t.payer_bank, t.payer_number, t.payer_holder,
-           t.payee_bank, t.payee_number, t.payee_holder, t.amount_minor, $12, t.transferred_at, t.channel
+), given AS (
+    SELECT t.*
     FROM new_case nc,
          jsonb_to_recordset($14::jsonb) AS t(ordinal int, txn_id text, payer_bank text,
              payer_number text, payer_holder text, payee_bank text, payee_number text,
              payee_holder text, amount_minor bigint, transferred_at timestamptz, channel text)
+), owners AS (
+    -- In key order, so that two entries sharing transfers wait for each other, never deadlock.
+    INSERT INTO transfer_owners AS w (payer_bank, payer_number, payee_bank, payee_number, txn_id,
+                                      case_id, station_id)
+    SELECT g.payer_bank, g.payer_number, g.payee_bank, g.payee_number, g.txn_id, $1, $4
+    FROM given g
+    ORDER BY g.payer_bank, g.payer_number, g.payee_bank, g.payee_number, g.txn_id
+    ON CONFLICT (payer_bank, payer_number, payee_bank, payee_number, txn_id)
+        DO UPDATE SET case_id = w.case_id
+    RETURNING w.*
+), transfers AS (
+    INSERT INTO entry_transfers (case_id, ordinal, txn_id, payer_bank, payer_number, payer_holder,
+                                 payee_bank, payee_number, payee_holder, amount_minor, currency,
+                                 transferred_at, channel, linked_case_id)
+    SELECT $1, g.ordinal, g.txn_id, g.payer_bank, g.payer_number, g.payer_holder,
+           g.payee_bank, g.payee_number, g.payee_holder, g.amount_minor, $12, g.transferred_at,
+           g.channel, NULLIF(w.case_id, $1)
+    FROM given g
+    JOIN owners w USING (payer_bank, payer_number, payee_bank, payee_number, txn_id)
+    RETURNING *
+), linked AS (
+    SELECT t.*, w.station_id AS linked_station_id, w.created_at AS linked_created_at
+    FROM transfers t
+    JOIN owners w USING (payer_bank, payer_number, payee_bank, payee_number, txn_id)
+    WHERE t.linked_case_id IS NOT NULL
 ), orders AS (
     INSERT INTO freeze_orders (case_id, order_id, level, bank_code, account_number, holder_name,
                                currency, requested_minor, incoming, idempotency_key)
     SELECT nc.case_id, o.order_id, o.level, o.bank_code, o.account_number, o.holder_name, $12,
-           o.requested_minor, o.incoming, nc.case_id::text || ':' || o.order_id::text
+           own.requested_minor, own.incoming, nc.case_id::text || ':' || o.order_id::text
     FROM new_case nc,
          jsonb_to_recordset($15::jsonb) AS o(order_id uuid, level int, bank_code text,
              account_number text, holder_name text, requested_minor bigint, incoming jsonb)
-    RETURNING case_id, order_id, bank_code, requested_minor
+    CROSS JOIN LATERAL (
+        -- Only the transfers this case traces.
+        SELECT sum((i ->> 'amount_minor')::bigint) AS requested_minor, jsonb_agg(i ORDER BY n) AS incoming
+        FROM jsonb_array_elements(o.incoming) WITH ORDINALITY AS e(i, n)
+        JOIN owners w ON w.case_id = $1 AND w.payer_bank = i ->> 'payer_bank'
+            AND w.payer_number = i ->> 'payer_number' AND w.payee_bank = o.bank_code
+            AND w.payee_number = o.account_number AND w.txn_id = i ->> 'txn_id'
+    ) own
+    WHERE own.requested_minor IS NOT NULL
+    RETURNING case_id, order_id, bank_code, account_number, requested_minor
 ), events AS (
+    -- This case's events first, then the first cases' (their chain heads in case_id order).
     INSERT INTO case_events (case_id, actor, kind, order_id, detail)
-    SELECT nc.case_id, $16, 'case.accepted', NULL,
-           jsonb_build_object('entry_id', $2::text, 'reported_minor', $13::bigint)
-    FROM new_case nc
-    UNION ALL
-    SELECT o.case_id, $16, 'order.queued', o.order_id,
-           jsonb_build_object('bank_code', o.bank_code, 'requested_minor', o.requested_minor)
-    FROM orders o
+    SELECT e.case_id, $16, e.kind, e.order_id, e.detail
+    FROM (
+        SELECT 0 AS part, nc.case_id, 'case.accepted' AS kind, NULL::uuid AS order_id,
+               jsonb_build_object('entry_id', $2::text, 'reported_minor', $13::bigint) AS detail,
+               NULL::text AS k1, NULL::text AS k2
+        FROM new_case nc
+        UNION ALL
+        SELECT 1, o.case_id, 'order.queued', o.order_id,
+               jsonb_build_object('bank_code', o.bank_code, 'requested_minor', o.requested_minor),
+               o.bank_code, o.account_number
+        FROM orders o
+        UNION ALL
+        SELECT 2, l.case_id, 'transfer.linked', NULL,
+               jsonb_build_object('txn_id', l.txn_id, 'bank_code', l.payee_bank,
+                                  'amount_minor', l.amount_minor, 'linked_case_id', l.linked_case_id),
+               lpad(l.ordinal::text, 10, '0'), NULL
+        FROM linked l
+        UNION ALL
+        SELECT 3, l.linked_case_id, 'transfer.reported_again', NULL,
+               jsonb_build_object('txn_id', l.txn_id, 'bank_code', l.payee_bank,
+                                  'amount_minor', l.amount_minor, 'linked_case_id', l.case_id,
+                                  'station_id', $4::text),
+               l.linked_case_id::text, lpad(l.ordinal::text, 10, '0')
+        FROM linked l
+    ) e
+    ORDER BY e.part, e.k1, e.k2
 )
 SELECT (SELECT case_id FROM new_case) AS inserted,
-       (SELECT payload_sha256 FROM cases WHERE case_id = $1) AS existing_sha256
+       (SELECT payload_sha256 FROM cases WHERE case_id = $1) AS existing_sha256,
+       (SELECT COALESCE(jsonb_agg(jsonb_build_object(
+                   'case_id', l.linked_case_id, 'traced_there', true, 'txn_id', l.txn_id, 'amount_minor', l.amount_minor,
+                   'payer_bank', l.payer_bank, 'payer_number', l.payer_number,
+                   'payer_holder', l.payer_holder, 'payee_bank', l.payee_bank,
+                   'payee_number', l.payee_number, 'payee_holder', l.payee_holder,
+                   'station_id', l.linked_station_id, 'created_at', l.linked_created_at)
+                   ORDER BY l.ordinal), '[]'::jsonb)
+        FROM linked l) AS linked
