@@ -11,7 +11,7 @@ import grpc
 import structlog
 
 from stopay.api import convert
-from stopay.api.errors import from_store, invalid_argument
+from stopay.api.errors import from_store, invalid_argument, store_status
 from stopay.api.validation import Violation
 from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
 from stopay.domain.case import CaseEvent
@@ -134,7 +134,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                 yield _event(row)
         except StoreError as exc:
             log.error("audit.export_failed", error=str(exc))
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; try again")
+            await context.abort(*store_status(exc, "try again"))
 
 
 def verify_message(result) -> audit_pb2.VerifyLogResponse:  # type: ignore[no-untyped-def]

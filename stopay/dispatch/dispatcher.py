@@ -27,6 +27,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from bank_adapters.protocol import BankAdapter, BankRefused
 from stopay.answers.apply import Answer, Settled, Traced, apply_answers
+from stopay.answers.checked import checked_answer, printable
 from stopay.answers.translate import (
     extend_outcome,
     extend_request,
@@ -207,6 +208,7 @@ class Dispatcher:
                     reply = await asyncio.wait_for(adapter.statement(statement_request(order)), timeout)
                 else:  # freezing, or pending: asking again under the same key is the status query
                     reply = await asyncio.wait_for(adapter.freeze(freeze_request(order)), timeout)
+            reply = checked_answer(reply)  # as it can be recorded: no NUL, nothing out of range
             if order.kind in _SETTLE:
                 result = Settled(order, _SETTLE[order.kind](order, reply))
             elif order.status == "queued":
@@ -248,12 +250,16 @@ class Dispatcher:
         # timed out, or a release, may have been applied by the bank, and is asked again forever
         # under the same key (its answer, or a callback, then settles it).
         if order.expired and _nothing_can_be_held(order) and not quick:
-            log.error("dispatch.gave_up", order_id=str(order.order_id), attempts=order.attempts, detail=detail)
-            return Settled(order, store.Outcome(
-                order.case_id, order.order_id, OrderStatus.UNDELIVERABLE, reason_code=GAVE_UP,
-                detail=f"no answer before the delivery deadline; last: {detail}",
-            ))
+            return self._give_up(order, detail)
         return self._retry_later(order, detail, quick)
+
+    @staticmethod
+    def _give_up(order: store.ClaimedOrder, detail: str) -> Settled:
+        log.error("dispatch.gave_up", order_id=str(order.order_id), attempts=order.attempts, detail=detail)
+        return Settled(order, store.Outcome(
+            order.case_id, order.order_id, OrderStatus.UNDELIVERABLE, reason_code=GAVE_UP,
+            detail=printable(f"no answer before the delivery deadline; last: {detail}", 1000),
+        ))
 
     def _retry_later(self, order: store.ClaimedOrder, detail: str, quick: bool = False) -> store.Retry:
         delay = self._backoff(order.attempts)
@@ -320,8 +326,29 @@ class Dispatcher:
                         raise
                     except StoreError as one:
                         retries.append(self._retry_later(answer.order, f"answer could not be recorded: {one}"))
+            retries = await self._give_up_expired(answers, retries)
         if retries:
             await self._transient(store.reschedule, self._pool, self._owner, retries, self._actor)
+
+    async def _give_up_expired(self, answers: list[Answer], retries: list[store.Retry]) -> list[store.Retry]:
+        """An answer that could not be recorded or applied is asked again, but, like a failed
+        delivery, not past the deadline of an order still asking for its statement: such orders are
+        given up (NOAS) instead; the others' retries are returned."""
+        answered = {a.order.order_id: a.order for a in answers}
+        expired = [r for r in retries
+                   if (order := answered.get(r.order_id)) and order.expired and _nothing_can_be_held(order)]
+        if not expired:
+            return retries
+        gave_up = [self._give_up(answered[r.order_id], r.detail) for r in expired]
+        try:
+            await self._transient(apply_answers, self._pool, self._owner, gave_up, self._backoff, self._actor,
+                                  self._settings.holds)
+        except StoreUnavailable:
+            raise
+        except StoreError as exc:
+            log.error("dispatch.give_up_refused", error=str(exc), orders=len(gave_up))
+            return retries
+        return [r for r in retries if r not in expired]
 
     @staticmethod
     async def _transient(call, *args):  # type: ignore[no-untyped-def]
