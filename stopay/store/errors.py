@@ -30,7 +30,7 @@ class StoreInvalid(StoreError):
 _UNAVAILABLE_CLASSES = ("08", "57", "53")
 _CONFLICTS = ("40001", "40P01")
 # The driver's own refusal of a value quotes the value: only the argument and the reason are kept.
-_ARGUMENT = re.compile(r"^(invalid input for query argument \$\d+): .* (\([^()]*\))$", re.DOTALL)
+_ARGUMENT = re.compile(r"^(invalid input for query argument \$\d+):.*?( \([^()]*\))?$", re.DOTALL)
 
 
 @contextlib.contextmanager
@@ -39,13 +39,15 @@ def database_errors(what: str) -> Iterator[None]:
     StoreUnavailable when trying again may pass, StoreInvalid when the data is at fault."""
     try:
         yield
-    except (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError, TimeoutError) as exc:
+    except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+            asyncpg.AdminShutdownError, asyncpg.InsufficientResourcesError, asyncpg.InternalClientError,
+            TimeoutError) as exc:
         raise StoreUnavailable(f"{what}: the database is unavailable ({type(exc).__name__})") from exc
     except asyncpg.PostgresError as exc:
         # The primary message and SQLSTATE only: the detail can quote a whole row (a victim's
         # name and identity number), and this text is logged.
         state = exc.sqlstate or ""
-        message = _ARGUMENT.sub(r"\1 \2", getattr(exc, "message", type(exc).__name__))
+        message = _ARGUMENT.sub(r"\1\2", getattr(exc, "message", None) or str(exc) or type(exc).__name__)
         said = f"{message} [{state}]"
         if state in _CONFLICTS:
             raise StoreUnavailable(f"{what}: a conflict with another transaction ({type(exc).__name__})") from exc
