@@ -14,7 +14,7 @@ from grpc_status import rpc_status
 
 from bank_adapters.protocol import AnswerStatus, FreezeAnswer
 from stopay.dispatch.dispatcher import DispatchSettings
-from stopay.v1 import gateway_pb2, gateway_pb2_grpc, operator_pb2, operator_pb2_grpc
+from stopay.v1 import audit_pb2, audit_pb2_grpc, gateway_pb2, gateway_pb2_grpc, operator_pb2, operator_pb2_grpc
 from tests.conftest import eventually
 from tests.entries import simple_request
 from tests.fakebank import FakeBank
@@ -143,3 +143,27 @@ async def test_an_operator_id_that_cannot_be_recorded_is_refused_naming_the_fiel
         await pending.operator.RetryOrder(operator_pb2.RetryOrderRequest(order_id=order_id, operator_id="ops\x00"))
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, error.value.details()
     assert "operator_id" in error.value.details()
+
+
+async def test_requests_that_cannot_be_decoded_or_hold_impossible_times_are_invalid(make_app) -> None:
+    app = await make_app()
+    undecodable = b"\x0a\x02\xff\xfe"  # field 1, a string, of two bytes that are not UTF-8
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+        callback = channel.unary_unary("/stopay.v1.BankGateway/ReportFreezeOutcome",
+                                       request_serializer=bytes, response_deserializer=bytes)
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await callback(undecodable)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, error.value.details()
+        watch = channel.unary_stream("/stopay.v1.StationService/WatchCase",
+                                     request_serializer=bytes, response_deserializer=bytes)
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            async for _ in watch(undecodable):
+                pass
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, error.value.details()
+        audit = audit_pb2_grpc.AuditServiceStub(channel)
+        report = audit_pb2.ReportRequest()
+        report.since.seconds = 2**40  # beyond the year 9999
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await audit.GetReport(report)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, error.value.details()
+        assert "since" in error.value.details()
