@@ -2,7 +2,8 @@
 -- statement (nothing of them can have moved money) whose bank no live replica serves
 -- (dispatch_replicas): at once when no replica served the bank within the delivery deadline ($2
 -- seconds), else once the order is past that deadline (a replica that served the bank may come
--- back: a restart, a crash). $4 is the actor. Run after replicas_lock.sql, in the same transaction,
+-- back: a restart, a crash). So an order waits at most a deadline after it was created, or after
+-- the last replica serving its bank lapsed, whichever comes first. $4 is the actor. Run after replicas_lock.sql, in the same transaction,
 -- so a replica registering meanwhile is either seen here or finds these orders settled. Orders are
 -- locked skipping any being claimed or recorded (so replicas never give up one order twice), then
 -- the chain heads of their cases, in case_id order, as reschedule_orders.sql does.
@@ -30,9 +31,8 @@ WITH due AS (
     UPDATE freeze_orders o
     SET status = 'undeliverable',
         reason_code = $3,
-        detail = CASE WHEN due.expired
-                      THEN 'no live replica serves bank ' || due.bank_code || ' at the delivery deadline'
-                      ELSE 'no adapter serves bank ' || due.bank_code END,
+        detail = 'no adapter serves bank ' || due.bank_code
+                 || CASE WHEN due.expired THEN ' (none did by the delivery deadline)' ELSE '' END,
         resolved_at = now(),
         lease_owner = NULL,
         lease_until = NULL
