@@ -97,6 +97,7 @@ class Dispatcher:
         # and only theirs; they also count against max_in_flight until recorded.
         self._leased: set[tuple[uuid.UUID, uuid.UUID, int]] = set()
         self._room = asyncio.Event()
+        self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._guards = BankGuards(settings.breaker_threshold, settings.breaker_open_s, settings.bank_concurrency)
 
@@ -116,6 +117,10 @@ class Dispatcher:
         after a restart) delivers them again with the same idempotency key.
         """
         claim, record, leases = self._tasks
+        # The flag as well as the cancel: a cancel that lands as the claimer's wait_for wakes is lost
+        # on Python 3.11, and the claimer would run on; it checks the flag at every turn.
+        self._stopping = True
+        self._room.set()
         claim.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await claim
@@ -153,7 +158,7 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         given_up_at = -s.poll_s
         with self._notifications.orders() as woken:
-            while True:
+            while not self._stopping:
                 room = s.max_in_flight - len(self._leased)
                 if room <= 0:
                     self._room.clear()
