@@ -54,7 +54,7 @@ class App:
             await adapter.start()
         self.notifications.start()
         if self.dispatcher:
-            self.dispatcher.start()
+            await self.dispatcher.start()
         if self.sweeper:
             self.sweeper.start()
         await self.api.start()

@@ -11,7 +11,7 @@ import grpc
 import structlog
 
 from stopay.api import convert
-from stopay.api.errors import from_store, invalid_argument, not_found
+from stopay.api.errors import from_store, invalid_argument, not_found, store_status
 from stopay.api.validation import Violation
 from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
 from stopay.domain.case import CaseEvent
@@ -37,11 +37,23 @@ def _event(row: dict, currency: str = "CNY") -> audit_pb2.AuditEvent:
 
 
 def _period(request, context) -> tuple[datetime, datetime] | list[Violation]:  # type: ignore[no-untyped-def]
+    bad = [Violation(name, "must be a time between the years 1 and 9999") for name in ("since", "until")
+           if request.HasField(name) and not _valid_time(getattr(request, name))]
+    if bad:
+        return bad
     since = request.since.ToDatetime(tzinfo=UTC) if request.HasField("since") else EPOCH
     until = request.until.ToDatetime(tzinfo=UTC) if request.HasField("until") else datetime.now(UTC)
     if until <= since:
         return [Violation("until", "must be later than since")]
     return since, until
+
+
+def _valid_time(value) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        value.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        return False
+    return True
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
@@ -134,7 +146,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                 yield _event(row)
         except StoreError as exc:
             log.error("audit.export_failed", error=str(exc))
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; try again")
+            await context.abort(*store_status(exc, "try again"))
 
 
 def verify_message(result) -> audit_pb2.VerifyLogResponse:  # type: ignore[no-untyped-def]

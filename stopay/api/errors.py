@@ -12,7 +12,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from stopay.api.validation import InvalidRequest, Violation
-from stopay.store.errors import StoreError, StoreUnavailable
+from stopay.store.errors import StoreError, StoreInvalid, StoreUnavailable
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -31,9 +31,13 @@ def invalid_argument(violations: list[Violation]) -> grpc.Status:
 
 
 def store_status(exc: StoreError, advice: str) -> tuple[grpc.StatusCode, str]:
-    """UNAVAILABLE when the database could not be reached (safe to retry), INTERNAL otherwise."""
+    """UNAVAILABLE only when the database could not be reached or a concurrent transaction got in
+    the way (safe to retry); INVALID_ARGUMENT when it refused a value of the request as invalid data
+    (sending it again would fail again); INTERNAL otherwise."""
     if isinstance(exc, StoreUnavailable):
         return grpc.StatusCode.UNAVAILABLE, f"the database is unavailable; {advice}"
+    if isinstance(exc, StoreInvalid):
+        return grpc.StatusCode.INVALID_ARGUMENT, "a value of the request cannot be stored; the error is in the server log"
     return grpc.StatusCode.INTERNAL, "the database refused the operation; the error is in the server log"
 
 

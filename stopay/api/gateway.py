@@ -19,7 +19,8 @@ from bank_adapters.protocol import Account, AnswerStatus, ExitKind, FreezeAnswer
 from stopay.answers.apply import Settled, apply_answers
 from stopay.domain.holds import HoldPolicy
 from stopay.answers.translate import freeze_outcome
-from stopay.api.errors import invalid_argument, not_found
+from stopay.api.errors import invalid_argument, not_found, store_status
+from stopay.api.gateway_validation import outcome_violations
 from stopay.api.validation import Violation
 from stopay.domain.orders import OrderStatus, UnknownAnswer
 from stopay.store import orders
@@ -68,10 +69,7 @@ class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
         violations = []
         if key is None:
             violations.append(Violation("idempotency_key", "is not the key of a freeze request stopay sent"))
-        if request.status not in AnswerStatus.__members__:
-            violations.append(Violation("status", "must be one of ACCR, PECR, PDCR, RJCR"))
-        if request.held_minor < 0:
-            violations.append(Violation("held_minor", "must not be negative"))
+        violations += outcome_violations(request)
         if violations:
             await context.abort_with_status(invalid_argument(violations))
         assert key is not None
@@ -79,7 +77,7 @@ class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
             order = await orders.by_key(self._pool, *key)
         except StoreError as exc:
             log.error("gateway.store_failed", error=str(exc))
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; call back again")
+            await context.abort(*store_status(exc, "call back again"))
         if order is None or order.kind != "freeze":
             await context.abort_with_status(not_found(
                 f"no freeze request with key {request.idempotency_key}", "FREEZE_REQUEST_NOT_FOUND",
@@ -107,7 +105,7 @@ class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
             after = await orders.by_key(self._pool, *key)
         except StoreError as exc:
             log.error("gateway.store_failed", error=str(exc))
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; call back again")
+            await context.abort(*store_status(exc, "call back again"))
         assert after is not None
         applied = after.status not in WAITING
         log.info("gateway.callback", order_id=str(order.order_id), status=after.status, applied=applied)

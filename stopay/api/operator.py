@@ -8,7 +8,7 @@ import asyncpg
 import grpc
 import structlog
 
-from stopay.api.errors import failed_precondition, invalid_argument
+from stopay.api.errors import failed_precondition, invalid_argument, store_status
 from stopay.api.validation import Violation
 from stopay.store import orders
 from stopay.store.errors import StoreError
@@ -31,11 +31,14 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
             raise
         if not request.operator_id.strip():
             await context.abort_with_status(invalid_argument([Violation("operator_id", "is required")]))
+        if len(request.operator_id) > 100 or any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in request.operator_id):
+            await context.abort_with_status(invalid_argument(
+                [Violation("operator_id", "must be at most 100 characters, without control characters")]))
         try:
             created = await orders.retry(self._pool, order_id, f"operator:{request.operator_id.strip()}")
         except StoreError as exc:
             log.error("operator.store_failed", error=str(exc))
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; try again")
+            await context.abort(*store_status(exc, "try again"))
         if created is None:
             await context.abort_with_status(failed_precondition(
                 f"order {order_id} is not an undeliverable order that has not been retried already;"

@@ -10,6 +10,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from stopay.api.audit import AuditServicer
+from stopay.api.decoding import DecodeRequests
 from stopay.api.gateway import BankGatewayServicer
 from stopay.api.holds import HoldServicer
 from stopay.api.operator import OperatorServicer
@@ -44,7 +45,7 @@ class ApiServer:
         self, pool: asyncpg.Pool, notifications: Notifications, limits: Limits, listen: str,
         retry_after: Callable[[int], float], policy: HoldPolicy = HoldPolicy(),
     ) -> None:
-        self._server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        self._server = grpc.aio.server(interceptors=[DecodeRequests()], options=[("grpc.so_reuseport", 0)])
         station_pb2_grpc.add_StationServiceServicer_to_server(
             StationServicer(pool, notifications, limits), self._server
         )

@@ -5,6 +5,11 @@ Cooperating loops share one queue: the claimer takes up to ``batch_size`` due or
 per order sends it through the adapter of its bank; the recorder writes every outcome that has come
 back since its last write in one statement; a lease keeper extends the leases of orders in flight,
 so only a dead owner's orders fall due again. A slow bank delays only its own orders.
+
+Replicas on one database may serve different banks. Each registers the banks its adapters serve and
+keeps the registration alive with the leases (store/replicas.py); it claims only those banks'
+orders, and gives up a freeze order still asking for its statement (NOAD) only when no live replica
+serves its bank.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from bank_adapters.protocol import BankAdapter, BankRefused
 from stopay.answers.apply import Answer, Settled, Traced, apply_answers
+from stopay.answers.checked import checked_answer, printable
 from stopay.answers.translate import (
     extend_outcome,
     extend_request,
@@ -39,6 +45,7 @@ from stopay.domain.backoff import full_jitter_s
 from stopay.domain.holds import HoldPolicy
 from stopay.domain.orders import GAVE_UP, NO_ADAPTER, REFUSED, OrderStatus, UnknownAnswer
 from stopay.store import orders as store
+from stopay.store import replicas
 from stopay.store.errors import StoreError, StoreUnavailable
 from stopay.store.notifications import Notifications
 
@@ -90,10 +97,13 @@ class Dispatcher:
         # and only theirs; they also count against max_in_flight until recorded.
         self._leased: set[tuple[uuid.UUID, uuid.UUID, int]] = set()
         self._room = asyncio.Event()
+        self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._guards = BankGuards(settings.breaker_threshold, settings.breaker_open_s, settings.bank_concurrency)
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Registers the banks this replica serves (before any claim), then starts the loops."""
+        await self._register()
         self._tasks = [
             asyncio.create_task(self._claim_loop(), name="stopay-claim"),
             asyncio.create_task(self._record_loop(), name="stopay-record"),
@@ -107,6 +117,10 @@ class Dispatcher:
         after a restart) delivers them again with the same idempotency key.
         """
         claim, record, leases = self._tasks
+        # The flag as well as the cancel: a cancel that lands as the claimer's wait_for wakes is lost
+        # on Python 3.11, and the claimer would run on; it checks the flag at every turn.
+        self._stopping = True
+        self._room.set()
         claim.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await claim
@@ -119,11 +133,32 @@ class Dispatcher:
                 await task
         for task in list(self._in_flight):
             task.cancel()
+        with contextlib.suppress(StoreError):  # else the registration lapses by itself
+            await replicas.lapse(self._pool, self._owner)
+
+    async def _register(self) -> None:
+        # Alive for two lease times: a heartbeat goes every third of one, so a few may fail first.
+        s = self._settings
+        await replicas.register(self._pool, self._owner, list(self._adapters), 2 * s.lease_s, s.delivery_deadline_s)
+
+    async def _give_up_unserved(self) -> None:
+        """Settles freeze orders still asking for their statement whose bank no live replica serves."""
+        s = self._settings
+        try:
+            given_up = await replicas.give_up_unserved(self._pool, s.batch_size, s.delivery_deadline_s,
+                                                       NO_ADAPTER, self._actor)
+        except StoreError as exc:
+            log.warning("dispatch.give_up_failed", error=str(exc))
+            return
+        for _, order_id, bank_code in given_up:
+            log.warning("dispatch.no_adapter", order_id=str(order_id), bank_code=bank_code)
 
     async def _claim_loop(self) -> None:
         s = self._settings
+        loop = asyncio.get_running_loop()
+        given_up_at = -s.poll_s
         with self._notifications.orders() as woken:
-            while True:
+            while not self._stopping:
                 room = s.max_in_flight - len(self._leased)
                 if room <= 0:
                     self._room.clear()
@@ -133,11 +168,14 @@ class Dispatcher:
                 try:
                     claimed = await store.claim(
                         self._pool, self._owner, min(s.batch_size, room), s.lease_s, s.delivery_deadline_s,
-                        await self._guards.open_banks(),
+                        await self._guards.open_banks(), list(self._adapters),
                     )
                 except StoreError as exc:
                     log.warning("dispatch.claim_failed", error=str(exc))
                     claimed = []
+                if loop.time() - given_up_at >= s.poll_s:
+                    given_up_at = loop.time()
+                    await self._give_up_unserved()
                 for order in claimed:
                     task = asyncio.create_task(self._deliver(order))
                     self._in_flight.add(task)
@@ -157,14 +195,8 @@ class Dispatcher:
     async def _send(self, order: store.ClaimedOrder) -> Answer | store.Retry:
         account = AccountKey(order.bank_code, order.account_number).masked
         adapter = self._adapters.get(order.bank_code)
-        if adapter is None:
-            log.warning("dispatch.no_adapter", order_id=str(order.order_id), account=account)
-            if not _nothing_can_be_held(order):
-                return self._retry_later(order, f"no adapter serves bank {order.bank_code} any more")
-            return Settled(order, store.Outcome(
-                order.case_id, order.order_id, OrderStatus.UNDELIVERABLE,
-                reason_code=NO_ADAPTER, detail=f"no adapter serves bank {order.bank_code}",
-            ))
+        if adapter is None:  # cannot happen: a replica claims only the orders of the banks it serves
+            return self._retry_later(order, f"no adapter serves bank {order.bank_code} here")
         timeout = self._settings.send_timeout_s
         result: Answer
         try:
@@ -181,6 +213,7 @@ class Dispatcher:
                     reply = await asyncio.wait_for(adapter.statement(statement_request(order)), timeout)
                 else:  # freezing, or pending: asking again under the same key is the status query
                     reply = await asyncio.wait_for(adapter.freeze(freeze_request(order)), timeout)
+            reply = checked_answer(reply)  # as it can be recorded: no NUL, nothing out of range
             if order.kind in _SETTLE:
                 result = Settled(order, _SETTLE[order.kind](order, reply))
             elif order.status == "queued":
@@ -222,12 +255,16 @@ class Dispatcher:
         # timed out, or a release, may have been applied by the bank, and is asked again forever
         # under the same key (its answer, or a callback, then settles it).
         if order.expired and _nothing_can_be_held(order) and not quick:
-            log.error("dispatch.gave_up", order_id=str(order.order_id), attempts=order.attempts, detail=detail)
-            return Settled(order, store.Outcome(
-                order.case_id, order.order_id, OrderStatus.UNDELIVERABLE, reason_code=GAVE_UP,
-                detail=f"no answer before the delivery deadline; last: {detail}",
-            ))
+            return self._give_up(order, detail)
         return self._retry_later(order, detail, quick)
+
+    @staticmethod
+    def _give_up(order: store.ClaimedOrder, detail: str) -> Settled:
+        log.error("dispatch.gave_up", order_id=str(order.order_id), attempts=order.attempts, detail=detail)
+        return Settled(order, store.Outcome(
+            order.case_id, order.order_id, OrderStatus.UNDELIVERABLE, reason_code=GAVE_UP,
+            detail=printable(f"no answer before the delivery deadline; last: {detail}", 1000),
+        ))
 
     def _retry_later(self, order: store.ClaimedOrder, detail: str, quick: bool = False) -> store.Retry:
         delay = self._backoff(order.attempts)
@@ -242,9 +279,14 @@ class Dispatcher:
         return full_jitter_s(attempts, self._settings.retry_base_s, self._settings.retry_cap_s)
 
     async def _lease_loop(self) -> None:
-        """Extends the leases of orders claimed and not yet recorded, every third of the lease time."""
+        """Extends the leases of orders claimed and not yet recorded, and the replica's registration,
+        every third of the lease time."""
         while True:
             await asyncio.sleep(self._settings.lease_s / 3)
+            try:
+                await self._register()
+            except StoreError as exc:
+                log.warning("dispatch.heartbeat_failed", error=str(exc))
             if self._leased:
                 try:
                     await store.extend_leases(self._pool, self._owner, self._settings.lease_s, list(self._leased))
@@ -289,8 +331,29 @@ class Dispatcher:
                         raise
                     except StoreError as one:
                         retries.append(self._retry_later(answer.order, f"answer could not be recorded: {one}"))
+            retries = await self._give_up_expired(answers, retries)
         if retries:
             await self._transient(store.reschedule, self._pool, self._owner, retries, self._actor)
+
+    async def _give_up_expired(self, answers: list[Answer], retries: list[store.Retry]) -> list[store.Retry]:
+        """An answer that could not be recorded or applied is asked again, but, like a failed
+        delivery, not past the deadline of an order still asking for its statement: such orders are
+        given up (NOAS) instead; the others' retries are returned."""
+        answered = {a.order.order_id: a.order for a in answers}
+        expired = [r for r in retries
+                   if (order := answered.get(r.order_id)) and order.expired and _nothing_can_be_held(order)]
+        if not expired:
+            return retries
+        gave_up = [self._give_up(answered[r.order_id], r.detail) for r in expired]
+        try:
+            await self._transient(apply_answers, self._pool, self._owner, gave_up, self._backoff, self._actor,
+                                  self._settings.holds)
+        except StoreUnavailable:
+            raise
+        except StoreError as exc:
+            log.error("dispatch.give_up_refused", error=str(exc), orders=len(gave_up))
+            return retries
+        return [r for r in retries if r not in expired]
 
     @staticmethod
     async def _transient(call, *args):  # type: ignore[no-untyped-def]

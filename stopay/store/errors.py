@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 
 import asyncpg
@@ -17,21 +18,44 @@ class StoreUnavailable(StoreError):
     the way; nothing was applied and the same call may be retried."""
 
 
+class StoreInvalid(StoreError):
+    """The database refused a value as invalid data (SQLSTATE class 22: a NUL character, a string
+    too long, a number or a time out of range), or the driver could not encode it: the input is at
+    fault, and the same call would fail again."""
+
+
+# SQLSTATE classes and codes of a database that is, for now, out of reach: connection exceptions,
+# an operator's intervention (shutdown, crash, cannot connect now, query cancelled), insufficient
+# resources. Conflicts with another transaction pass too (serialization failure, deadlock).
+_UNAVAILABLE_CLASSES = ("08", "57", "53")
+_CONFLICTS = ("40001", "40P01")
+# The driver's own refusal of a value quotes the value: only the argument and the reason are kept.
+_ARGUMENT = re.compile(r"^(invalid input for query argument \$\d+):.*?( \([^()]*\))?$", re.DOTALL)
+
+
 @contextlib.contextmanager
 def database_errors(what: str) -> Iterator[None]:
-    """Turns a driver error into a StoreError saying ``what`` failed, the driver's error as cause."""
+    """Turns a driver error into a StoreError saying ``what`` failed, the driver's error as cause:
+    StoreUnavailable when trying again may pass, StoreInvalid when the data is at fault."""
     try:
         yield
     except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
             asyncpg.AdminShutdownError, asyncpg.InsufficientResourcesError, asyncpg.InternalClientError,
             TimeoutError) as exc:
         raise StoreUnavailable(f"{what}: the database is unavailable ({type(exc).__name__})") from exc
-    except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
-        raise StoreUnavailable(f"{what}: a conflict with another transaction ({type(exc).__name__})") from exc
     except asyncpg.PostgresError as exc:
         # The primary message and SQLSTATE only: the detail can quote a whole row (a victim's
         # name and identity number), and this text is logged.
-        raise StoreError(f"{what}: {getattr(exc, 'message', type(exc).__name__)} [{exc.sqlstate}]") from exc
+        state = exc.sqlstate or ""
+        message = _ARGUMENT.sub(r"\1\2", getattr(exc, "message", None) or str(exc) or type(exc).__name__)
+        said = f"{message} [{state}]"
+        if state in _CONFLICTS:
+            raise StoreUnavailable(f"{what}: a conflict with another transaction ({type(exc).__name__})") from exc
+        if state.startswith(_UNAVAILABLE_CLASSES):
+            raise StoreUnavailable(f"{what}: the database is unavailable ({type(exc).__name__})") from exc
+        if state.startswith("22"):
+            raise StoreInvalid(f"{what}: a value cannot be stored: {said}") from exc
+        raise StoreError(f"{what}: {said}") from exc
 
 
 class EntryConflict(StoreError):

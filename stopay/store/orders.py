@@ -73,10 +73,13 @@ class Retry:
 
 async def claim(
     pool: asyncpg.Pool, owner: str, limit: int, lease_s: float, deadline_s: float = 86400.0,
-    skip_banks: Sequence[str] = (),
+    skip_banks: Sequence[str] = (), banks: Sequence[str] | None = None,
 ) -> list[ClaimedOrder]:
+    """Claims due orders of ``banks`` (those the claiming replica serves; None: of every bank), not
+    of ``skip_banks``."""
     with database_errors("could not claim orders"):
-        rows = await pool.fetch(sql("claim_orders"), limit, owner, lease_s, deadline_s, list(skip_banks))
+        rows = await pool.fetch(sql("claim_orders"), limit, owner, lease_s, deadline_s, list(skip_banks),
+                                None if banks is None else sorted(banks))
     return [ClaimedOrder(**dict(r)) for r in rows]
 
 

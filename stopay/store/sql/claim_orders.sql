@@ -1,15 +1,17 @@
 -- Claims up to $1 orders with a bank request due (a statement when a freeze order is 'queued', a
 -- freeze when it is 'freezing' or, as the status query, 'pending'; a release when a release order
--- is 'queued'), leaving out the banks in $5 (their circuit breaker is open)
--- for owner $2 with a lease of $3 seconds, by the database clock. An order whose lease
--- ran out (its owner died) is due again; SKIP LOCKED lets replicas share the work. Each order comes
--- with its case's tracing policy and every transfer already known to carry the victim's money into
--- the account, so the bank's statement starts early enough.
+-- is 'queued') of the banks in $6 (those this replica serves, store/migrations/0009_replicas.sql;
+-- NULL: every bank), leaving out the banks in $5 (their circuit breaker is open), for owner $2 with
+-- a lease of $3 seconds, by the database clock. An order whose lease ran out (its owner died) is
+-- due again; SKIP LOCKED lets replicas share the work. Each order comes with its case's tracing
+-- policy and every transfer already known to carry the victim's money into the account, so the
+-- bank's statement starts early enough.
 WITH due AS (
     SELECT case_id, order_id
     FROM freeze_orders
     WHERE status IN ('queued', 'freezing', 'pending')
       AND next_attempt_at <= now()
+      AND ($6::text[] IS NULL OR bank_code = ANY ($6::text[]))
       AND NOT (bank_code = ANY ($5::text[]))
       AND (lease_until IS NULL OR lease_until < now())
     ORDER BY next_attempt_at

@@ -1,0 +1,97 @@
+"""A bank's answer as it can be recorded: checked at the adapter boundary, before anything is written.
+
+A bank, or an adapter, may answer with text PostgreSQL cannot store (a NUL character) or that has
+no business in a record (other control characters, a reference of a megabyte). Such text is kept,
+not refused, so the order goes on and the bank's words stay recognisable as evidence: every control
+character (and any lone surrogate) is written out as an escape (``\\x00``, ``\\x1b``, ``\\ud800``)
+and an overlong field is cut to its limit, ending in ``…``. A number out of the 64-bit range the
+database keeps makes no sense as an amount: the answer is not understood (``UnknownAnswer``), and
+the order is asked again like after any answer that makes no sense, until its delivery deadline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+from typing import Any, TypeVar
+
+from bank_adapters.protocol import Account, Statement, StatementLine
+from stopay.domain.orders import UnknownAnswer
+
+A = TypeVar("A")
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# The longest text kept of each field of an answer; longer text is cut.
+LIMITS = {
+    "reason_code": 35,  # an ISO 20022 proprietary reason is at most 35 characters
+    "bank_reference": 140,
+    "detail": 1000,
+    "txn_id": 128,
+    "kind": 16,
+    "bank_code": 35,
+    "number": 64,
+    "holder_name": 140,
+}
+_AMOUNTS = ("held_minor", "released_minor", "returned_minor", "balance_minor")
+
+
+def printable(text: str, limit: int) -> str:
+    """``text`` with every control character and lone surrogate escaped, cut to ``limit``."""
+    clean = "".join(_escaped(c) for c in text)
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
+def _escaped(c: str) -> str:
+    code = ord(c)
+    if code < 0x20 or 0x7F <= code < 0xA0:
+        return f"\\x{code:02x}"
+    if 0xD800 <= code < 0xE000:
+        return f"\\u{code:04x}"
+    return c
+
+
+def _number(field: str, value: int | None) -> None:
+    if value is not None and not INT64_MIN <= value <= INT64_MAX:
+        raise UnknownAnswer(f"{field} {value} is out of range")
+
+
+def _text(field: str, value: str) -> str:
+    return printable(str(value), LIMITS[field])
+
+
+def _account(account: Account | None) -> Account | None:
+    if account is None:
+        return None
+    return Account(_text("bank_code", account.bank_code), _text("number", account.number),
+                   _text("holder_name", account.holder_name))
+
+
+def _line(line: StatementLine, n: int) -> StatementLine:
+    _number(f"statement.lines[{n}].seq", line.seq)
+    _number(f"statement.lines[{n}].amount_minor", line.amount_minor)
+    return replace(line, kind=_text("kind", line.kind), txn_id=_text("txn_id", line.txn_id),
+                   counterparty=_account(line.counterparty))
+
+
+def _statement(statement: Statement | None) -> Statement | None:
+    if statement is None:
+        return None
+    _number("statement.opening_balance_minor", statement.opening_balance_minor)
+    return Statement(statement.opening_balance_minor, tuple(_line(line, n) for n, line in enumerate(statement.lines)))
+
+
+def checked_answer(answer: A) -> A:
+    """Any answer of the protocol (statement, freeze, release, extend, return) as it can be recorded.
+    Raises UnknownAnswer for an amount out of range."""
+    names = {f.name for f in fields(answer)}  # type: ignore[arg-type]
+    changes: dict[str, Any] = {}
+    for name in _AMOUNTS:
+        if name in names:
+            _number(name, getattr(answer, name))
+    for name in ("reason_code", "bank_reference"):
+        changes[name] = _text(name, getattr(answer, name))
+    extra = getattr(answer, "extra")
+    if "detail" in extra:
+        changes["extra"] = {**extra, "detail": _text("detail", str(extra["detail"]))}
+    if "statement" in names:
+        changes["statement"] = _statement(getattr(answer, "statement"))
+    return replace(answer, **changes)  # type: ignore[type-var]
