@@ -48,3 +48,22 @@ def case_text(case: station_pb2.Case) -> str:
 def event_text(event: station_pb2.CaseEvent) -> str:
     at = event.at.ToDatetime().strftime("%H:%M:%S.%f")[:-3]
     return f"  {at}  {event.summary}"
+
+
+def case_list_text(reply: station_pb2.ListCasesResponse) -> str:
+    """One case a line, money in yuan as in ``case show``; then how to ask for the next page."""
+    rows = [("case", "station", "report", "victim", "reported", "held", "state")]
+    for case in reply.cases:
+        cur = case.currency or "CNY"
+        rows.append((case.case_id, case.station_id, case.report_no, case.victim_name,
+                     format_minor(case.reported_minor, cur), format_minor(case.held_minor, cur),
+                     "settled" if case.settled else "in progress"))
+    money = {4, 5}  # right-aligned, so that the amounts line up
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.rjust(widths[i]) if i in money else cell.ljust(widths[i])
+                       for i, cell in enumerate(row)).rstrip() for row in rows]
+    if len(rows) == 1:
+        lines = ["no cases"]
+    if reply.next_page_token:
+        lines.append(f"next page: --page-token {reply.next_page_token}")
+    return "\n".join(lines)
