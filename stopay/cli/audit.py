@@ -53,7 +53,7 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
     export.add_argument("--case", default="")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     for sub in (case, account, report, verify, export):
-        sub.add_argument("--server", type=server_address, default=env("SERVER", default_server),
+        sub.add_argument("--server", type=server_address, metavar="HOST:PORT", default=env("SERVER", default_server),
                          help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)")
         sub.add_argument("--output", default=None, metavar="FILE",
                          help="write here instead of standard output; replaced only once the call succeeded")

@@ -72,7 +72,9 @@ def guard(prog: str, call: Callable[[], int], *, debug: bool) -> int:
     from stopay.store.embedded import DataDirInUse
 
     try:
-        return call()
+        status = call()
+        sys.stdout.flush()  # a closed pipe shows here, not in Python's own flush at exit
+        return status
     except BrokenPipeError:
         # `stopay audit export | head -1`: the reader has what it wanted. Stop quietly, and keep
         # Python from complaining again when it flushes standard output at exit.

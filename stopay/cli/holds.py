@@ -45,7 +45,7 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
         sub.add_argument("--request-id", default=None,
                          help="send the same id again to retry safely (default: a new one, printed)")
     for sub in (listing, renew, formalize, release, returning):
-        sub.add_argument("--server", type=server_address, default=env("SERVER", default_server),
+        sub.add_argument("--server", type=server_address, metavar="HOST:PORT", default=env("SERVER", default_server),
                          help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)")
         sub.add_argument("--json", action="store_true", help="output for programs")
 

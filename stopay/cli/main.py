@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the service")
-    serve.add_argument("--listen", type=listen_address, default=env("LISTEN", "127.0.0.1:50051"),
+    serve.add_argument("--listen", type=listen_address, metavar="HOST:PORT", default=env("LISTEN", "127.0.0.1:50051"),
                        help="HOST:PORT, [IPV6]:PORT (port 0 picks one)")
     serve.add_argument("--dsn", default=env("DSN"), help="PostgreSQL 14+ DSN; absent: the embedded server")
     serve.add_argument("--data-dir", type=Path, default=env("DATA_DIR"), help="embedded PostgreSQL data directory")
@@ -155,7 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("order_id")
     retry.add_argument("--operator", required=True, help="who retries it, for the case's event log")
     for sub in (submit, show, watching, listing, retry):
-        sub.add_argument("--server", type=server_address, default=env("SERVER", DEFAULT_SERVER),
+        sub.add_argument("--server", type=server_address, metavar="HOST:PORT", default=env("SERVER", DEFAULT_SERVER),
                          help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)")
         sub.add_argument("--json", action="store_true", help="output for programs")
 
@@ -164,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
 
     bank_sim = commands.add_parser("bank-sim", help="serve a scenario's simulated banks as a RemoteBank gRPC server")
     bank_sim.add_argument("--bank-network", type=Path, required=True, metavar="FILE", help="bank-network scenario")
-    bank_sim.add_argument("--listen", type=listen_address, default="127.0.0.1:50052",
+    bank_sim.add_argument("--listen", type=listen_address, metavar="HOST:PORT", default="127.0.0.1:50052",
                           help="HOST:PORT (default 127.0.0.1:50052; port 0 picks one)")
     bank_sim.add_argument("--callback", type=server_address, metavar="HOST:PORT",
                           help="stopay's BankGateway, for banks in callback mode")
