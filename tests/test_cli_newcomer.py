@@ -58,7 +58,7 @@ def free_port() -> int:
 
 # ---- defect 4: start-up errors ------------------------------------------------------------------
 
-async def test_serve_start_up_mistakes_are_one_line_each(server_dsn: str, dsn: str) -> None:
+async def test_serve_start_up_mistakes_are_one_line_each(server_dsn: str, dsn: str, tmp_path: Path) -> None:
     missing = await stopay("serve", "--insecure", "--dsn", with_database(server_dsn, "no_such_stopay_db"))
     failed(missing, 2, "no_such_stopay_db", "does not exist")
 
@@ -73,6 +73,11 @@ async def test_serve_start_up_mistakes_are_one_line_each(server_dsn: str, dsn: s
         failed(busy, 3, f"127.0.0.1:{port}", "in use")
         sim = await stopay("bank-sim", "--bank-network", str(EXAMPLES / "seed-xue.json"), "--listen", f"127.0.0.1:{port}")
         failed(sim, 3, "in use")
+
+    not_a_directory = tmp_path / "pgdata"
+    not_a_directory.write_text("", encoding="utf-8")
+    broken = await stopay("serve", "--insecure", "--data-dir", str(not_a_directory), "--listen", "127.0.0.1:0")
+    failed(broken, 2, "embedded PostgreSQL", "did not start")
 
     debug = await stopay("--log-level", "debug", "serve", "--insecure", "--dsn", with_database(server_dsn, "no_such_stopay_db"))
     assert debug.returncode == 2 and "Traceback" in debug.stderr  # only when asked for
@@ -240,8 +245,17 @@ async def test_a_second_serve_on_the_same_data_directory_is_refused(tmp_path: Pa
         failed(second, 3, str(data_dir), "in use", f"pid {first.proc.pid}")
         cases = await first.stub.ListCases(station_pb2.ListCasesRequest(), timeout=10)  # the first one is unharmed
         assert list(cases.cases) == []
+        # Killed, the first one leaves its PostgreSQL running: the next serve takes it over, and stops it.
+        await first.stop(signal.SIGKILL)
+        assert (data_dir / "postmaster.pid").exists()
+        again = Served(tmp_path, "--data-dir", str(data_dir))
+        cases = await again.stub.ListCases(station_pb2.ListCasesRequest(), timeout=10)
+        assert list(cases.cases) == []
+        assert await again.stop() == 0
+        assert not (data_dir / "postmaster.pid").exists()
     finally:
-        assert await first.stop() == 0
+        if first.proc.poll() is None:
+            await first.stop()
         shutil.rmtree(home, ignore_errors=True)
 
 
@@ -292,8 +306,8 @@ def test_amount_flags_take_yuan_and_the_fen_variable_still_counts(monkeypatch: p
 
 
 async def test_min_amount_in_yuan_refuses_fractions_of_a_fen() -> None:
-    failed(await stopay("serve", "--insecure", "--min-amount", "99.999"), 2, "--min-amount")
-    failed(await stopay("serve", "--insecure", "--min-amount", "1e3"), 2, "--min-amount")
+    failed(await stopay("serve", "--insecure", "--min-amount", "99.999"), 2, "--min-amount", "yuan", "two decimals")
+    failed(await stopay("serve", "--insecure", "--min-amount", "1e3"), 2, "--min-amount", "yuan")
 
 
 def test_the_example_entry_is_the_readme_s() -> None:

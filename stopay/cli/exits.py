@@ -69,7 +69,7 @@ def guard(prog: str, call: Callable[[], int], *, debug: bool) -> int:
     import grpc
     from google.protobuf import json_format
 
-    from stopay.store.embedded import DataDirInUse
+    from stopay.store.embedded import DataDirInUse, EmbeddedFailed
 
     try:
         status = call()
@@ -86,6 +86,8 @@ def guard(prog: str, call: Callable[[], int], *, debug: bool) -> int:
         return _say(prog, exc.status, exc.message, debug)
     except DataDirInUse as exc:
         return _say(prog, UNREACHABLE, str(exc), debug)
+    except EmbeddedFailed as exc:
+        return _say(prog, LOCAL, str(exc), debug)
     except grpc.RpcError as exc:
         from stopay.cli.client import describe_error
 

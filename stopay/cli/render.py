@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from stopay.domain.money import format_minor
 from stopay.v1 import station_pb2
 
@@ -59,11 +61,21 @@ def case_list_text(reply: station_pb2.ListCasesResponse) -> str:
                      format_minor(case.reported_minor, cur), format_minor(case.held_minor, cur),
                      "settled" if case.settled else "in progress"))
     money = {4, 5}  # right-aligned, so that the amounts line up
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.rjust(widths[i]) if i in money else cell.ljust(widths[i])
-                       for i, cell in enumerate(row)).rstrip() for row in rows]
+    widths = [max(_width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(_pad(cell, widths[i], right=i in money) for i, cell in enumerate(row)).rstrip()
+             for row in rows]
     if len(rows) == 1:
         lines = ["no cases"]
     if reply.next_page_token:
         lines.append(f"next page: --page-token {reply.next_page_token}")
     return "\n".join(lines)
+
+
+def _width(text: str) -> int:
+    """Columns on a terminal: a Chinese character takes two."""
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    gap = " " * (width - _width(text))
+    return gap + text if right else text + gap

