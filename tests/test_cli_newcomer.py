@@ -289,16 +289,22 @@ async def test_case_watch_reattaches_and_case_list_pages_on_in_yuan(make_app, ch
 
 
 def test_amount_flags_take_yuan_and_the_fen_variable_still_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stopay.cli.serve import settings_from_args
+
     for name in ("STOPAY_MIN_AMOUNT", "STOPAY_MIN_AMOUNT_YUAN"):
         monkeypatch.delenv(name, raising=False)
-    parse = lambda *args: cli_main._parser().parse_args(["serve", "--insecure", *args])  # noqa: E731
-    assert parse().min_amount == 10000  # ¥100
-    assert parse("--min-amount", "1,234.56").min_amount == 123456
-    assert parse("--min-amount", "250.5").min_amount == 25050
+
+    def min_amount(*args: str) -> int:
+        return settings_from_args(cli_main._parser().parse_args(["serve", "--insecure", *args])).limits.min_amount
+
+    assert min_amount() == 10000  # ¥100
+    assert min_amount("--min-amount", "1,234.56") == 123456
+    assert min_amount("--min-amount", "250.5") == 25050
     monkeypatch.setenv("STOPAY_MIN_AMOUNT", "5000")  # in fen, as it always was
-    assert parse().min_amount == 5000
+    assert min_amount() == 5000
     monkeypatch.setenv("STOPAY_MIN_AMOUNT_YUAN", "80")
-    assert parse().min_amount == 8000
+    assert min_amount() == 8000
+    assert min_amount("--min-amount", "1") == 100
     formalize = cli_main._parser().parse_args(["hold", "formalize", "c", "ICBC:622202", "--document", "D",
                                                "--approver", "A", "--amount", "1234.56", "--scope", "s",
                                                "--officer", "O", "--reason", "r"])
@@ -308,6 +314,11 @@ def test_amount_flags_take_yuan_and_the_fen_variable_still_counts(monkeypatch: p
 async def test_min_amount_in_yuan_refuses_fractions_of_a_fen() -> None:
     failed(await stopay("serve", "--insecure", "--min-amount", "99.999"), 2, "--min-amount", "yuan", "two decimals")
     failed(await stopay("serve", "--insecure", "--min-amount", "1e3"), 2, "--min-amount", "yuan")
+    fen = await stopay("serve", "--insecure", env={**ENV, "STOPAY_MIN_AMOUNT": "12.5"})
+    failed(fen, 2, "STOPAY_MIN_AMOUNT", "fen")
+    listed = await stopay("case", "list", "--server", f"127.0.0.1:{free_port()}",
+                          env={**ENV, "STOPAY_MIN_AMOUNT": "12.5"})  # other commands do not care
+    failed(listed, 3, "UNAVAILABLE")
 
 
 def test_the_example_entry_is_the_readme_s() -> None:

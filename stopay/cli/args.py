@@ -26,7 +26,7 @@ def split_host_port(text: str, *, listen: bool = False) -> tuple[str, int]:
             raise ValueError(f"{text!r}: put an IPv6 address in brackets, e.g. [::1]:50051")
     if not host:
         raise ValueError(f"{text!r} has no host: give HOST:PORT, e.g. 127.0.0.1:50051")
-    if not port_text.isdigit():
+    if not (port_text.isascii() and port_text.isdigit()):
         raise ValueError(f"{text!r}: the port must be a number" + (" (0 picks a free one)" if listen else ""))
     port = int(port_text)
     least = 0 if listen else 1
@@ -59,14 +59,6 @@ def yuan(text: str) -> int:
         return parse_major(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def fen_as_yuan(fen: str) -> str:
-    """``"10000"`` (fen, as an older setting gave it) -> ``"100.00"`` (yuan), exactly."""
-    if not fen.strip().isdigit():
-        raise ValueError(f"{fen!r} is not a whole number of fen")
-    major, minor = divmod(int(fen), 100)
-    return f"{major}.{minor:02d}"
 
 
 _DURATION = re.compile(r"^(\d+)([smhd]?)$")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from stopay import __version__
 from stopay.cli import exits
-from stopay.cli.args import duration, fen_as_yuan, listen_address, server_address, yuan
+from stopay.cli.args import duration, listen_address, server_address, yuan
 from stopay.config import env
 from stopay.domain.attribution import RULES
 from stopay.domain.trail import MAX_DEPTH
@@ -37,18 +37,6 @@ depth = _number(int, 1, f"a whole number from 1 to {MAX_DEPTH}", most=MAX_DEPTH)
 non_negative_int = _number(int, 0, "a whole number of at least 0")
 count = _number(int, 1, "a whole number of at least 1")
 page_size = _number(int, 1, "a whole number from 1 to 500", most=500)
-
-
-def _min_amount_default() -> str:
-    """In yuan. STOPAY_MIN_AMOUNT (in fen, as before) still counts when STOPAY_MIN_AMOUNT_YUAN is unset."""
-    in_yuan = env("MIN_AMOUNT_YUAN")
-    if in_yuan is not None:
-        return in_yuan
-    in_fen = env("MIN_AMOUNT")
-    try:
-        return fen_as_yuan(in_fen) if in_fen is not None else "100"
-    except ValueError as exc:
-        raise exits.Failure(exits.LOCAL, f"STOPAY_MIN_AMOUNT (in fen): {exc}") from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
         help="deepest level followed (STOPAY_MAX_DEPTH, default 5)",
     )
     serve.add_argument(
-        "--min-amount", type=yuan, default=_min_amount_default(), metavar="YUAN",
+        "--min-amount", type=yuan, default=None, metavar="YUAN",
         help="smallest transfer of the victim's money followed, in yuan (STOPAY_MIN_AMOUNT_YUAN, default 100)",
     )
     delivery = serve.add_argument_group("delivery to banks")
@@ -179,11 +167,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = _parser().parse_args(argv)
-    except exits.Failure as exc:  # a setting from the environment that makes no sense
-        print(f"stopay: {exc.message}", file=sys.stderr)
-        return exc.status
+    args = _parser().parse_args(argv)
     # The embedded PostgreSQL is started and stopped through subprocesses; gRPC's fork handlers
     # have nothing to do there and only print warnings.
     os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")

@@ -12,9 +12,10 @@ import sys
 from stopay import bootstrap
 from stopay.cli.args import split_host_port
 from stopay.cli.exits import LOCAL, UNREACHABLE, Failure, database_failure
-from stopay.config import Settings
+from stopay.config import Settings, env
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.domain.holds import HoldPolicy
+from stopay.domain.money import parse_major
 from stopay.domain.trail import Limits
 from stopay.store.embedded import default_data_dir
 from stopay.store.errors import StoreError
@@ -59,8 +60,29 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             holds=HoldPolicy(stop_hours=args.stop_hours, max_stops=args.max_stops, freeze_months=args.freeze_months,
                              major_freeze_months=args.major_freeze_months, notice_days=args.notice_days),
         ),
-        limits=Limits(rule=args.rule, max_depth=args.max_depth, min_amount=args.min_amount),
+        limits=Limits(rule=args.rule, max_depth=args.max_depth, min_amount=_min_amount(args.min_amount)),
     )
+
+
+def _min_amount(flag: int | None) -> int:
+    """In fen: the flag (given in yuan), else STOPAY_MIN_AMOUNT_YUAN, else STOPAY_MIN_AMOUNT in fen as
+    before, else ¥100."""
+    if flag is not None:
+        return flag
+    for name, parse in (("MIN_AMOUNT_YUAN", parse_major), ("MIN_AMOUNT", _fen)):
+        value = env(name)
+        if value is not None:
+            try:
+                return parse(value)
+            except ValueError as exc:
+                raise Failure(LOCAL, f"STOPAY_{name}: {exc}") from None
+    return 10000
+
+
+def _fen(text: str) -> int:
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"{text!r} is not a whole number of fen")
+    return int(text)
 
 
 async def serve(settings: Settings, port_file: object = None) -> None:
@@ -86,6 +108,7 @@ def check_listen(listen: str) -> None:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
         raise Failure(LOCAL, f"cannot listen on {listen}: {exc.strerror}") from exc
+    problems = []
     for family, kind, proto, _, address in found:
         with socket.socket(family, kind, proto) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC does
@@ -95,7 +118,9 @@ def check_listen(listen: str) -> None:
                 if exc.errno == errno.EADDRINUSE:
                     raise Failure(UNREACHABLE, f"cannot listen on {listen}: the port is in use "
                                                "(another stopay serve?)") from exc
-                raise Failure(LOCAL, f"cannot listen on {listen}: {exc.strerror}") from exc
+                problems.append(exc)
+    if len(problems) == len(found):  # gRPC listens if it can bind any of them (localhost without IPv6)
+        raise Failure(LOCAL, f"cannot listen on {listen}: {problems[0].strerror}")
 
 
 def run(args: argparse.Namespace) -> int:
