@@ -393,8 +393,14 @@ async def test_a_newcomer_s_transcript_has_no_traceback(tmp_path: Path, dsn: str
         await run("case", "show", case_id, "--server", f"127.0.0.1:{free_port()}", status=3)
         await run("audit", "case", UNKNOWN_CASE, "--output", str(tmp_path / "export.jsonl"), *server, status=1)
         await run("entry", "submit", str(tmp_path / "nothing-here.json"), *server, status=2)
+        piped = await asyncio.to_thread(
+            subprocess.run, ["bash", "-c", f"{' '.join(COMMAND)} audit export --server {server[1]} | head -1"],
+            capture_output=True, text=True, timeout=60, env=ENV)
+        transcript.append(piped)
+        assert json.loads(piped.stdout)["case_id"] == case_id and piped.stderr == ""
     finally:
         assert await served.stop() == 0
     assert json.loads((tmp_path / "export.jsonl").read_text(encoding="utf-8").splitlines()[0])["case_id"] == case_id
-    assert len(transcript) == 20
+    assert len(transcript) == 21
+    assert "Traceback" not in (tmp_path / "serve.log").read_text(encoding="utf-8")
     assert not [r.args for r in transcript if "Traceback" in r.stderr + r.stdout]
