@@ -7,8 +7,10 @@ import argparse
 import asyncio
 import csv
 import json
+import os
 import sys
 from collections.abc import Iterator
+import contextlib
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -20,10 +22,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from stopay.cli.client import account_arg, describe_error, to_json
+from stopay.cli.args import server_address
+from stopay.cli.client import account_arg, to_json
+from stopay.cli.exits import LOCAL, UNREACHABLE, Failure, database_failure
 from stopay.cli.render import link_texts, status_name
 from stopay.domain.money import format_minor
-from stopay.store.errors import StoreError, database_errors
+from stopay.store.errors import StoreError, StoreUnavailable, database_errors
 from stopay.v1 import audit_pb2, audit_pb2_grpc, station_pb2, station_pb2_grpc
 
 
@@ -49,8 +53,10 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
     export.add_argument("--case", default="")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     for sub in (case, account, report, verify, export):
-        sub.add_argument("--server", default=env("SERVER", default_server), help="HOST:PORT of stopay")
-        sub.add_argument("--output", default=None, help="write here instead of standard output")
+        sub.add_argument("--server", type=server_address, metavar="HOST:PORT", default=env("SERVER", default_server),
+                         help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)")
+        sub.add_argument("--output", default=None, metavar="FILE",
+                         help="write here instead of standard output; replaced only once the call succeeded")
         if sub is not export:
             sub.add_argument("--json", action="store_true", help="output for programs")
 
@@ -75,11 +81,46 @@ def _ts(value: datetime | None) -> Timestamp | None:
 
 @contextmanager
 def _output(path: str | None) -> Iterator[TextIO]:
+    """Standard output, or ``path`` written whole or not at all: the text goes to a temporary file
+    beside it, which replaces ``path`` (synced to disk) only when the block succeeds. A failed call
+    leaves a file kept from before as it was."""
     if path is None:
         yield sys.stdout
-    else:
-        with open(path, "w", encoding="utf-8", newline="") as handle:
+        return
+    target = os.path.abspath(path)
+    folder, name = os.path.split(target)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        raise Failure(LOCAL, f"cannot write {path}: {exc.strerror}") from exc
+    try:
+        if os.path.exists(target):
+            os.chmod(tmp, os.stat(target).st_mode & 0o7777)  # keep the mode the file had
+        with open(fd, "w", encoding="utf-8", newline="") as handle:
             yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _sync_folder(folder)
+
+
+def _sync_folder(folder: str) -> None:
+    """Makes the rename itself durable."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _console(out: TextIO) -> Console:
@@ -245,10 +286,17 @@ async def _verify_offline(args: argparse.Namespace) -> int:
     from stopay.store import audit
     from stopay.store.database import open_pool
 
-    pool = await open_pool(args.dsn, min_size=1, max_size=2, run_migrations=False)
+    try:
+        pool = await open_pool(args.dsn, min_size=1, max_size=2, run_migrations=False)
+    except StoreError as exc:
+        raise database_failure(exc, args.dsn) from exc
     try:
         with database_errors("could not verify the event log (is this a stopay database?)"):
             result = verify_message(await audit.verify(pool))
+    except StoreUnavailable as exc:
+        raise Failure(UNREACHABLE, str(exc)) from exc
+    except StoreError as exc:
+        raise Failure(LOCAL, str(exc)) from exc
     finally:
         await pool.close()
     with _output(args.output) as out:
@@ -271,12 +319,4 @@ async def _export(stub: audit_pb2_grpc.AuditServiceStub, args: argparse.Namespac
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_run(args))
-    except grpc.aio.AioRpcError as exc:
-        print(describe_error(exc), file=sys.stderr)
-        return 2
-    except (OSError, StoreError) as exc:
-        print(f"stopay audit: {exc}", file=sys.stderr)
-        return 2
-
+    return asyncio.run(_run(args))

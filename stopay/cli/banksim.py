@@ -12,6 +12,8 @@ from pathlib import Path
 
 from bank_adapters.simulated.scenario import ScenarioError
 from stopay.banksim.server import serve
+from stopay.cli.exits import LOCAL, Failure
+from stopay.cli.serve import check_listen
 
 GRACE_S = 2.0
 
@@ -40,9 +42,9 @@ async def _run(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_listen(args.listen)
     try:
         asyncio.run(_run(args))
-    except (ScenarioError, OSError) as exc:
-        print(f"stopay bank-sim: {exc}", file=sys.stderr)
-        return 2
+    except ScenarioError as exc:
+        raise Failure(LOCAL, str(exc)) from exc
     return 0

@@ -1,4 +1,4 @@
-"""The clients: ``stopay entry submit``, ``stopay case show|list`` and ``stopay order retry``, over gRPC."""
+"""The clients: ``stopay entry submit``, ``stopay case show|watch|list`` and ``stopay order retry``, over gRPC."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import json
 import sys
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -15,12 +17,33 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from stopay.cli import render
+from stopay.cli.exits import INTERRUPTED, LOCAL, Failure
 from stopay.v1 import operator_pb2, operator_pb2_grpc, station_pb2, station_pb2_grpc
 
 
 def read_entry(path: Path) -> station_pb2.SubmitEntryRequest:
-    text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
-    return json_format.Parse(text, station_pb2.SubmitEntryRequest())
+    name = "standard input" if str(path) == "-" else str(path)
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Failure(LOCAL, f"cannot read {name}: {getattr(exc, 'strerror', None) or exc}") from exc
+    try:
+        return json_format.Parse(text, station_pb2.SubmitEntryRequest())
+    except json_format.ParseError as exc:
+        raise Failure(LOCAL, f"{name} is not a valid entry: {exc}") from exc
+
+
+def prepare(request: station_pb2.SubmitEntryRequest, new_id: bool, transferred_ago_s: int | None) -> None:
+    """``--new-id`` and ``--transferred-ago``: a fresh entry_id, and the transfers moved in time."""
+    if new_id:
+        request.entry_id = str(uuid.uuid4())
+        print(f"entry_id {request.entry_id}", file=sys.stderr)
+    if transferred_ago_s is not None and request.transfers:
+        earliest = min(t.transferred_at.ToDatetime(tzinfo=UTC) for t in request.transfers)
+        shift = datetime.now(UTC) - timedelta(seconds=transferred_ago_s) - earliest
+        for transfer in request.transfers:
+            moved = transfer.transferred_at.ToDatetime(tzinfo=UTC) + shift
+            transfer.transferred_at.FromDatetime(moved.replace(microsecond=0))
 
 
 def account_arg(text: str) -> tuple[str, str]:
@@ -53,10 +76,11 @@ def describe_error(error: grpc.aio.AioRpcError) -> str:
 
 
 async def watch(
-    stub: station_pb2_grpc.StationServiceStub, case_id: str, emit: Callable[[station_pb2.CaseUpdate], None]
+    stub: station_pb2_grpc.StationServiceStub, case_id: str, emit: Callable[[station_pb2.CaseUpdate], None],
+    follow: bool = False,
 ) -> station_pb2.Case:
     last = station_pb2.Case()
-    async for update in stub.WatchCase(station_pb2.WatchCaseRequest(case_id=case_id)):
+    async for update in stub.WatchCase(station_pb2.WatchCaseRequest(case_id=case_id, follow=follow)):
         emit(update)
         last = update.case
     return last
@@ -67,19 +91,17 @@ async def _run(args: argparse.Namespace) -> int:
         stub = station_pb2_grpc.StationServiceStub(channel)
         if args.command == "entry":
             request = read_entry(args.file)
+            prepare(request, args.new_id, args.transferred_ago)
             reply = await stub.SubmitEntry(request)
             if args.json and not args.watch:
                 print(to_json(reply))
             elif not args.json:
-                print(f"case {reply.case_id} {'already accepted (duplicate)' if reply.duplicate else 'accepted'}")
+                print(f"case {reply.case_id} {'already accepted (duplicate)' if reply.duplicate else 'accepted'}",
+                      flush=True)
                 for line in render.link_texts(reply.linked_cases, request.transfers[0].currency or "CNY"):
-                    print(f"  {line}")
+                    print(f"  {line}", flush=True)
             if args.watch:
-                # One update per line, so a program can read the stream as JSON lines.
-                emit = (lambda u: print(to_json(u, compact=True), flush=True)) if args.json else _print_events
-                case = await watch(stub, reply.case_id, emit)
-                if not args.json:
-                    print(render.case_text(case))
+                await _watch(stub, reply.case_id, args.json)
         elif args.command == "order":
             operator = operator_pb2_grpc.OperatorServiceStub(channel)
             created = await operator.RetryOrder(
@@ -90,15 +112,26 @@ async def _run(args: argparse.Namespace) -> int:
         elif args.action == "show":
             case = await stub.GetCase(station_pb2.GetCaseRequest(case_id=args.case_id))
             print(to_json(case) if args.json else render.case_text(case))
+        elif args.action == "watch":
+            await _watch(stub, args.case_id, args.json, follow=args.follow)
         else:
-            reply = await stub.ListCases(station_pb2.ListCasesRequest(station_id=args.station, page_size=args.limit))
-            if args.json:
-                print(to_json(reply))
-            for case in reply.cases if not args.json else ():
-                state = "settled" if case.settled else "open"
-                print(f"{case.case_id}  {case.station_id}  {case.report_no}  {case.victim_name}  "
-                      f"reported {case.reported_minor}  held {case.held_minor}  {state}")
+            reply = await stub.ListCases(station_pb2.ListCasesRequest(
+                station_id=args.station, page_size=args.limit, page_token=args.page_token))
+            print(to_json(reply) if args.json else render.case_list_text(reply))
     return 0
+
+
+async def _watch(stub: station_pb2_grpc.StationServiceStub, case_id: str, as_json: bool, follow: bool = False) -> None:
+    """Prints the case's events as they come (JSON: one CaseUpdate per line), then the case."""
+    # One update per line, so a program can read the stream as JSON lines.
+    emit = (lambda u: print(to_json(u, compact=True), flush=True)) if as_json else _print_events
+    try:
+        last = await watch(stub, case_id, emit, follow)
+    except asyncio.CancelledError:  # Ctrl-C: the case goes on without us
+        raise Failure(INTERRUPTED, f"stopped watching case {case_id}; it goes on: "
+                                   f"stopay case watch {case_id}") from None
+    if not as_json:
+        print(render.case_text(last))
 
 
 def _print_events(update: station_pb2.CaseUpdate) -> None:
@@ -107,11 +140,4 @@ def _print_events(update: station_pb2.CaseUpdate) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_run(args))
-    except grpc.aio.AioRpcError as exc:
-        print(describe_error(exc), file=sys.stderr)
-        return 1
-    except (OSError, json_format.ParseError) as exc:
-        print(f"stopay: {exc}", file=sys.stderr)
-        return 2
+    return asyncio.run(_run(args))

@@ -12,16 +12,10 @@ import grpc
 from rich.console import Console
 from rich.table import Table
 
-from stopay.cli.client import account_arg, describe_error, to_json
-from stopay.domain.money import format_minor, parse_major
+from stopay.cli.args import server_address, yuan
+from stopay.cli.client import account_arg, to_json
+from stopay.domain.money import format_minor
 from stopay.v1 import holds_pb2, holds_pb2_grpc
-
-
-def _amount(text: str) -> int:
-    try:
-        return parse_major(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_parser(commands: Any, env: Any, default_server: str) -> None:
@@ -38,8 +32,8 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
         sub.add_argument("account", type=account_arg, metavar="BANK:NUMBER")
     formalize.add_argument("--document", required=True, metavar="NUMBER", help="the legal document's number")
     formalize.add_argument("--approver", required=True, help="who approved the document")
-    formalize.add_argument("--amount", type=_amount, required=True, metavar="YUAN",
-                           help="the amount the document freezes, in yuan (e.g. 600.00)")
+    formalize.add_argument("--amount", type=yuan, required=True, metavar="YUAN",
+                           help="the amount the document freezes, in yuan (e.g. 600 or 1234.56)")
     formalize.add_argument("--scope", required=True, help="what the document covers")
     formalize.add_argument("--interest", action="store_true", help="the freeze includes interest")
     formalize.add_argument("--major", action="store_true", help="a major case: the freeze lasts a year")
@@ -51,7 +45,8 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
         sub.add_argument("--request-id", default=None,
                          help="send the same id again to retry safely (default: a new one, printed)")
     for sub in (listing, renew, formalize, release, returning):
-        sub.add_argument("--server", default=env("SERVER", default_server), help="HOST:PORT of stopay")
+        sub.add_argument("--server", type=server_address, metavar="HOST:PORT", default=env("SERVER", default_server),
+                         help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)")
         sub.add_argument("--json", action="store_true", help="output for programs")
 
 
@@ -121,11 +116,7 @@ def _show(reply: Any) -> None:
 
 async def _run(args: argparse.Namespace) -> int:
     async with grpc.aio.insecure_channel(args.server) as channel:
-        try:
-            reply = await _call(args, holds_pb2_grpc.HoldServiceStub(channel))
-        except grpc.aio.AioRpcError as exc:
-            print(describe_error(exc), file=sys.stderr)
-            return 1
+        reply = await _call(args, holds_pb2_grpc.HoldServiceStub(channel))
     if args.json:
         print(to_json(reply))
     else:

