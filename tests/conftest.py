@@ -8,6 +8,7 @@ import itertools
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")  # tests start subprocesses beside gRPC
@@ -136,3 +137,9 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 15
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout_s}s")
         await asyncio.sleep(every_s)
+
+
+async def db_now(pool: asyncpg.Pool) -> datetime:
+    """The database's clock as stopay reads it (stopay_now()): tests compare the service's times with
+    this, never with the test process's own clock, which may disagree (a faked date, another host)."""
+    return await pool.fetchval("SELECT stopay_now()")
