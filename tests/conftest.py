@@ -8,7 +8,7 @@ import itertools
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")  # tests start subprocesses beside gRPC
@@ -143,3 +143,21 @@ async def db_now(pool: asyncpg.Pool) -> datetime:
     """The database's clock as stopay reads it (stopay_now()): tests compare the service's times with
     this, never with the test process's own clock, which may disagree (a faked date, another host)."""
     return await pool.fetchval("SELECT stopay_now()")
+
+
+class FakeClock:
+    """A clock for the service's Python side (stopay.domain.clock.Clock) that moves only when told."""
+
+    def __init__(self, start: datetime = datetime(2027, 1, 31, 10, tzinfo=UTC)) -> None:
+        self._now = start
+        self._monotonic = 1000.0
+
+    def now(self) -> datetime:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._monotonic
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+        self._monotonic += seconds

@@ -12,8 +12,9 @@ import pytest
 
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.domain.holds import HoldPolicy
-from stopay.v1 import holds_pb2
-from tests.conftest import db_now, eventually
+from stopay.v1 import audit_pb2, audit_pb2_grpc, holds_pb2
+from tests.conftest import FakeClock, db_now, eventually
+from tests.entries import simple_request
 from tests.test_holds import (FAST, M, _statuses, at, by, document, holds_to, ref, refused, start,  # noqa: F401
                               two_victims)
 
@@ -56,3 +57,30 @@ async def test_a_month_s_formal_freeze_against_a_30_days_notice_on_every_kind_of
         started = await holds.ReturnFunds(ret)
         assert not started.direct and started.total_minor == 80_000
         assert at(started.due_at) - await db_now(pool) <= timedelta(days=30)
+
+
+
+async def test_the_station_checks_transfer_times_by_the_service_s_clock(make_app, channel_to) -> None:
+    clock = FakeClock(datetime(2031, 1, 31, 10, tzinfo=UTC))
+    stub = channel_to(await make_app(dispatcher=False, clock=clock))
+    request = simple_request(("ICBC", "6222000000000001", 100_000))
+    request.transfers[0].transferred_at.FromDatetime(datetime(2031, 1, 31, 9, 55, tzinfo=UTC))
+    assert (await stub.SubmitEntry(request)).case_id  # five minutes ago, by the service's clock
+    late = simple_request(("ICBC", "6222000000000001", 100_000))
+    late.transfers[0].transferred_at.FromDatetime(datetime(2031, 1, 31, 10, 11, tzinfo=UTC))
+    await refused(stub.SubmitEntry(late), grpc.StatusCode.INVALID_ARGUMENT, "transfers[0].transferred_at")
+    clock.advance(120)
+    assert (await stub.SubmitEntry(late)).case_id
+
+
+async def test_a_report_without_an_end_ends_now_by_the_service_s_clock(make_app, channel_to) -> None:
+    clock = FakeClock(datetime(2020, 1, 1, tzinfo=UTC))  # before any case was entered
+    app = await make_app(dispatcher=False, clock=clock)
+    request = simple_request(("ICBC", "6222000000000001", 100_000))
+    request.transfers[0].transferred_at.FromDatetime(datetime(2019, 12, 31, tzinfo=UTC))
+    await channel_to(app).SubmitEntry(request)  # the database stamps the case by its own clock
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+        audit = audit_pb2_grpc.AuditServiceStub(channel)
+        assert (await audit.GetReport(audit_pb2.ReportRequest())).cases == 0
+        clock.advance(100 * 365 * 86_400)
+        assert (await audit.GetReport(audit_pb2.ReportRequest())).cases == 1

@@ -17,11 +17,12 @@ from stopay.store import entries, migrate
 from stopay.store import orders as store
 from stopay.store.errors import MigrationDrift, SchemaTooNew
 from stopay.api.validation import entry_from_request
+from stopay.domain.clock import SYSTEM_CLOCK
 from tests.entries import simple_request
 
 
 async def submit(pool, *payees):
-    entry = entry_from_request(simple_request(*payees))
+    entry = entry_from_request(simple_request(*payees), SYSTEM_CLOCK.now())
     case_id, duplicate = await entries.submit_entry(pool, entry, Limits(), "test")
     assert not duplicate
     return entry, case_id

@@ -35,6 +35,7 @@ from stopay.answers.translate import (
 )
 from stopay.domain.accounts import AccountKey
 from stopay.dispatch.banks import BankGuards, BankOpen
+from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.domain.backoff import full_jitter_s
 from stopay.domain.holds import HoldPolicy
 from stopay.domain.orders import GAVE_UP, NO_ADAPTER, REFUSED, OrderStatus, UnknownAnswer
@@ -77,6 +78,7 @@ class Dispatcher:
         notifications: Notifications,
         owner: str,
         settings: DispatchSettings = DispatchSettings(),
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._pool = pool
         self._adapters = adapters
@@ -91,7 +93,8 @@ class Dispatcher:
         self._leased: set[tuple[uuid.UUID, uuid.UUID, int]] = set()
         self._room = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._guards = BankGuards(settings.breaker_threshold, settings.breaker_open_s, settings.bank_concurrency)
+        self._guards = BankGuards(settings.breaker_threshold, settings.breaker_open_s, settings.bank_concurrency,
+                                  clock)
 
     def start(self) -> None:
         self._tasks = [
