@@ -161,3 +161,21 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         self._now += timedelta(seconds=seconds)
         self._monotonic += seconds
+
+
+async def move_clock(pool: asyncpg.Pool, shift: timedelta) -> None:
+    """Sets the database clock (stopay_now()) ``shift`` ahead of the real one: leases, due times,
+    delivery deadlines and holds all see that much time gone by."""
+    await pool.execute("INSERT INTO stopay_clock (shift) VALUES ($1) ON CONFLICT (one) DO UPDATE SET shift = $1",
+                       shift)
+
+
+async def claim_rounds_pass(app: bootstrap.App, rounds: int = 3) -> None:
+    """Waits until the app's dispatcher has asked the database for work ``rounds`` more times: what
+    it was to do by now, it has done (or left undone for good reason)."""
+    assert app.dispatcher is not None
+    dispatcher, start = app.dispatcher, app.dispatcher.claim_rounds
+
+    async def passed() -> bool:
+        return dispatcher.claim_rounds >= start + rounds
+    await eventually(passed)

@@ -93,6 +93,9 @@ class Dispatcher:
         self._leased: set[tuple[uuid.UUID, uuid.UUID, int]] = set()
         self._room = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # How many times it has asked the database for work: a sign of life, and a way to know that
+        # it has looked again since some moment.
+        self.claim_rounds = 0
         self._guards = BankGuards(settings.breaker_threshold, settings.breaker_open_s, settings.bank_concurrency,
                                   clock)
 
@@ -141,6 +144,7 @@ class Dispatcher:
                 except StoreError as exc:
                     log.warning("dispatch.claim_failed", error=str(exc))
                     claimed = []
+                self.claim_rounds += 1
                 for order in claimed:
                     task = asyncio.create_task(self._deliver(order))
                     self._in_flight.add(task)
