@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import shutil
+import tempfile
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -42,13 +44,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def server_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+def server_dsn() -> Iterator[str]:
     """A DSN of a PostgreSQL server whose role may create databases."""
     if os.environ.get("STOPAY_TEST_DSN"):
-        return os.environ["STOPAY_TEST_DSN"]
-    server, dsn = embedded.start(tmp_path_factory.mktemp("pg") / "data")
-    server_dsn._server = server  # type: ignore[attr-defined]  # keep it alive for the session
-    return dsn
+        yield os.environ["STOPAY_TEST_DSN"]
+        return
+    # Not under pytest's own temporary directory: run as root, the embedded server opens up the
+    # directories above its data for its system user, and any other pytest session that starts
+    # meanwhile closes pytest's directory again, cutting the server off from its data.
+    root = Path(tempfile.mkdtemp(prefix="stopay-tests-"))
+    server, dsn = embedded.start(root / "data")
+    try:
+        yield dsn
+    finally:
+        server.cleanup()  # type: ignore[attr-defined]
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
