@@ -228,13 +228,13 @@ async def test_dropped_database_connections_lose_nothing_and_half_apply_nothing(
                     assert exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED), exc
                     await asyncio.sleep(0.05)
 
-        # Connections keep dropping while the orders are delivered: half the cases settle meanwhile.
-        async def half_settled() -> bool:
-            try:
-                return sum([await settled(stub, c) for c in case_ids]) >= len(case_ids) // 2
-            except grpc.aio.AioRpcError:
-                return False  # the read's own connection was cut
-        await eventually(half_settled, timeout_s=60)
+        # Connections keep dropping while the dispatcher goes for the orders, round after round.
+        submitted = killed
+        await claim_rounds_pass(app, 5)
+
+        async def cut_again() -> bool:
+            return killed >= submitted + 3
+        await eventually(cut_again)
     finally:
         stop.set()
         await killer
