@@ -133,13 +133,15 @@ async def build(settings: Settings) -> App:
     pool = await open_pool(dsn, max_size=max(10, settings.dispatch.batch_size // 4))
     notifications = Notifications(dsn)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    dispatcher = Dispatcher(pool, adapters, notifications, owner, settings.dispatch) if settings.dispatcher else None
+    dispatcher = (Dispatcher(pool, adapters, notifications, owner, settings.dispatch, settings.clock)
+                  if settings.dispatcher else None)
     backoff = settings.dispatch
 
     def retry_after(attempts: int) -> float:
         return full_jitter_s(attempts, backoff.retry_base_s, backoff.retry_cap_s)
 
-    api = ApiServer(pool, notifications, settings.limits, settings.listen, retry_after, settings.dispatch.holds)
+    api = ApiServer(pool, notifications, settings.limits, settings.listen, retry_after, settings.dispatch.holds,
+                    settings.clock)
     # The sweeper runs wherever the dispatcher does: both act for the banks.
     sweeper = Sweeper(pool, settings.dispatch.holds, owner, settings.dispatch.sweep_s) if settings.dispatcher else None
     return App(settings, dsn, pool, notifications, api, adapters, dispatcher, server, sweeper)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from stopay.dispatch.dispatcher import DispatchSettings
+from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.domain.trail import Limits
 from stopay.store.embedded import default_data_dir
 
@@ -35,6 +36,8 @@ class Settings:
     dispatcher: bool = True
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
     shutdown_grace_s: float = 5.0
+    # The clock the service reads on the Python side (tests give a fake one).
+    clock: Clock = SYSTEM_CLOCK
 
 
 def env(name: str, default: str | None = None) -> str | None:

@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import shutil
+import tempfile
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")  # tests start subprocesses beside gRPC
@@ -41,13 +44,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def server_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+def server_dsn() -> Iterator[str]:
     """A DSN of a PostgreSQL server whose role may create databases."""
     if os.environ.get("STOPAY_TEST_DSN"):
-        return os.environ["STOPAY_TEST_DSN"]
-    server, dsn = embedded.start(tmp_path_factory.mktemp("pg") / "data")
-    server_dsn._server = server  # type: ignore[attr-defined]  # keep it alive for the session
-    return dsn
+        yield os.environ["STOPAY_TEST_DSN"]
+        return
+    # Not under pytest's own temporary directory: run as root, the embedded server opens up the
+    # directories above its data for its system user, and any other pytest session that starts
+    # meanwhile closes pytest's directory again, cutting the server off from its data.
+    root = Path(tempfile.mkdtemp(prefix="stopay-tests-"))
+    server, dsn = embedded.start(root / "data")
+    try:
+        yield dsn
+    finally:
+        server.cleanup()  # type: ignore[attr-defined]
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -136,3 +147,45 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 15
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout_s}s")
         await asyncio.sleep(every_s)
+
+
+async def db_now(pool: asyncpg.Pool) -> datetime:
+    """The database's clock as stopay reads it (stopay_now()): tests compare the service's times with
+    this, never with the test process's own clock, which may disagree (a faked date, another host)."""
+    return await pool.fetchval("SELECT stopay_now()")
+
+
+class FakeClock:
+    """A clock for the service's Python side (stopay.domain.clock.Clock) that moves only when told."""
+
+    def __init__(self, start: datetime = datetime(2027, 1, 31, 10, tzinfo=UTC)) -> None:
+        self._now = start
+        self._monotonic = 1000.0
+
+    def now(self) -> datetime:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._monotonic
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+        self._monotonic += seconds
+
+
+async def move_clock(pool: asyncpg.Pool, shift: timedelta) -> None:
+    """Sets the database clock (stopay_now()) ``shift`` ahead of the real one: leases, due times,
+    delivery deadlines and holds all see that much time gone by."""
+    await pool.execute("INSERT INTO stopay_clock (shift) VALUES ($1) ON CONFLICT (one) DO UPDATE SET shift = $1",
+                       shift)
+
+
+async def claim_rounds_pass(app: bootstrap.App, rounds: int = 3) -> None:
+    """Waits until the app's dispatcher has asked the database for work ``rounds`` more times: what
+    it was to do by now, it has done (or left undone for good reason)."""
+    assert app.dispatcher is not None
+    dispatcher, start = app.dispatcher, app.dispatcher.claim_rounds
+
+    async def passed() -> bool:
+        return dispatcher.claim_rounds >= start + rounds
+    await eventually(passed)

@@ -18,6 +18,7 @@ import pytest
 
 from stopay.answers.apply import Settled, apply_answers
 from stopay.api.validation import entry_from_request
+from stopay.domain.clock import SYSTEM_CLOCK
 from stopay.domain.orders import OrderStatus
 from stopay.domain.trail import Limits
 from stopay.store import audit, entries, migrate, queries
@@ -30,7 +31,7 @@ ZERO = bytes(32)
 
 
 async def submit(pool, *payees):
-    entry = entry_from_request(simple_request(*payees))
+    entry = entry_from_request(simple_request(*payees), SYSTEM_CLOCK.now())
     case_id, duplicate = await entries.submit_entry(pool, entry, Limits(), "officer:O-1001")
     assert not duplicate
     return case_id

@@ -10,13 +10,13 @@ import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
 
 from stopay.v1 import station_pb2
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, db_now
 from tests.entries import scenario_requests
 
 
@@ -36,7 +36,7 @@ async def seed_xue_case(make_app, channel_to):
     return app, reply.case_id
 
 
-async def test_audit_case_account_report_and_picture(make_app, channel_to, tmp_path: Path) -> None:
+async def test_audit_case_account_report_and_picture(make_app, channel_to, pool, tmp_path: Path) -> None:
     app, case_id = await seed_xue_case(make_app, channel_to)
     server = f"127.0.0.1:{app.port}"
 
@@ -62,7 +62,7 @@ async def test_audit_case_account_report_and_picture(make_app, channel_to, tmp_p
     assert [o["case_id"] for o in history["orders"]] == [case_id]
     assert history["orders"][0]["held_minor"] == "21000000"
 
-    now = datetime.now(UTC)
+    now = await db_now(pool)  # cases are stamped by the database's clock
     report = await stopay("audit", "report", "--since", (now - timedelta(hours=1)).isoformat(),
                           "--until", (now + timedelta(hours=1)).isoformat(), "--json", "--server", server)
     figures = json.loads(report.stdout)

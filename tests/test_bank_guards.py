@@ -8,6 +8,7 @@ import pytest
 
 from bank_adapters.protocol import BankRefused, BankUnavailable
 from stopay.dispatch.banks import BankGuards, BankOpen
+from tests.conftest import FakeClock, eventually
 
 
 async def fail(guards: BankGuards, bank: str, error: Exception) -> None:
@@ -17,7 +18,8 @@ async def fail(guards: BankGuards, bank: str, error: Exception) -> None:
 
 
 async def test_a_failing_bank_opens_then_lets_one_trial_through() -> None:
-    guards = BankGuards(threshold=2, open_s=0.2, concurrency=8)
+    clock = FakeClock()
+    guards = BankGuards(threshold=2, open_s=10, concurrency=8, clock=clock)
     await fail(guards, "ICBC", BankUnavailable("down"))
     assert await guards.open_banks() == []
     await fail(guards, "ICBC", BankUnavailable("down"))
@@ -28,7 +30,12 @@ async def test_a_failing_bank_opens_then_lets_one_trial_through() -> None:
     async with guards.call("ABC"):  # other banks are not affected
         pass
 
-    await asyncio.sleep(0.25)
+    clock.advance(9.9)
+    assert await guards.open_banks() == ["ICBC"]  # not yet
+    with pytest.raises(BankOpen):
+        async with guards.call("ICBC"):
+            pass
+    clock.advance(0.2)
     assert await guards.open_banks() == []  # due for a trial
     release = asyncio.Event()
     entered = []
@@ -45,14 +52,17 @@ async def test_a_failing_bank_opens_then_lets_one_trial_through() -> None:
             return "tried"
 
     tasks = [asyncio.create_task(attempt(n)) for n in range(5)]
-    await asyncio.sleep(0.05)
-    assert len(entered) == 1 and await guards.open_banks() == ["ICBC"]  # the trial is out
+
+    async def others_refused() -> bool:
+        return len(entered) == 1 and sum(t.done() for t in tasks) == 4
+    await eventually(others_refused)
+    assert await guards.open_banks() == ["ICBC"]  # the trial is out
     release.set()
     results = await asyncio.gather(*tasks)
     assert sorted(results) == ["refused"] * 4 + ["tried"]
     assert await guards.open_banks() == ["ICBC"]  # the failed trial opened it again
 
-    await asyncio.sleep(0.25)
+    clock.advance(10)
     async with guards.call("ICBC"):  # a successful trial closes it
         pass
     async with guards.call("ICBC"):
@@ -65,3 +75,15 @@ async def test_a_refusal_is_not_a_failure() -> None:
     for _ in range(5):
         await fail(guards, "ICBC", BankRefused("INVALID_ARGUMENT"))
     assert await guards.open_banks() == []
+
+
+async def test_a_refusal_in_a_trial_closes_the_breaker() -> None:
+    clock = FakeClock()
+    guards = BankGuards(threshold=1, open_s=10, concurrency=8, clock=clock)
+    await fail(guards, "ICBC", BankUnavailable("down"))
+    assert await guards.open_banks() == ["ICBC"]
+    clock.advance(10)
+    await fail(guards, "ICBC", BankRefused("INVALID_ARGUMENT"))  # the bank answered
+    assert await guards.open_banks() == []
+    await fail(guards, "ICBC", TimeoutError())
+    assert await guards.open_banks() == ["ICBC"]

@@ -3,9 +3,11 @@ orders, and nothing is lost."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bank_adapters.protocol import AnswerStatus, FreezeAnswer
 from stopay.v1 import station_pb2
-from tests.conftest import eventually
+from tests.conftest import eventually, move_clock
 from tests.entries import simple_request
 from tests.fakebank import FakeBank
 
@@ -87,9 +89,7 @@ async def test_a_small_in_flight_limit_never_stalls_the_claims(make_app, channel
         await eventually(lambda: _settled(stub, reply.case_id), timeout_s=20)
 
 
-async def test_a_freeze_that_may_have_been_applied_is_never_given_up(make_app, channel_to) -> None:
-    import asyncio
-
+async def test_a_freeze_that_may_have_been_applied_is_never_given_up(make_app, channel_to, pool) -> None:
     from bank_adapters.protocol import BankUnavailable
     from stopay.dispatch.dispatcher import DispatchSettings
 
@@ -103,12 +103,21 @@ async def test_a_freeze_that_may_have_been_applied_is_never_given_up(make_app, c
 
     bank.on_freeze = freeze
     app = await make_app(bank_adapters={"FLAKY": bank}, dispatch=DispatchSettings(
-        poll_s=0.1, retry_base_s=0.05, retry_cap_s=0.2, delivery_deadline_s=0.5, breaker_threshold=1000))
+        poll_s=0.1, retry_base_s=0.05, retry_cap_s=0.2, delivery_deadline_s=600, breaker_threshold=1000))
     stub = channel_to(app)
     reply = await stub.SubmitEntry(simple_request(("FLAKY", "6222020200008881", 4000)))
-    await asyncio.sleep(1.5)  # well past the delivery deadline
+
+    async def freezing() -> bool:
+        return any(o.status == station_pb2.ORDER_STATUS_FREEZING for o in (await case_of(stub, reply.case_id)).orders)
+    await eventually(freezing)
     (order,) = (await case_of(stub, reply.case_id)).orders
-    assert order.status == station_pb2.ORDER_STATUS_FREEZING and order.attempts > 3
+    await move_clock(pool, timedelta(seconds=601))  # past the delivery deadline, by the database clock
+
+    async def tried_three_more_times() -> bool:
+        return (await case_of(stub, reply.case_id)).orders[0].attempts >= order.attempts + 3
+    await eventually(tried_three_more_times)
+    (order,) = (await case_of(stub, reply.case_id)).orders
+    assert order.status == station_pb2.ORDER_STATUS_FREEZING
     down = False
     await eventually(lambda: _settled(stub, reply.case_id))
     (order,) = (await case_of(stub, reply.case_id)).orders

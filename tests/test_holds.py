@@ -19,7 +19,7 @@ from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.domain.holds import HoldPolicy
 from stopay.domain.trail import Limits
 from stopay.v1 import holds_pb2, holds_pb2_grpc, station_pb2
-from tests.conftest import eventually
+from tests.conftest import db_now, eventually
 from tests.entries import scenario_requests
 from tests.handmade import acct, check, world_data
 from tests.test_station_api import settled_case as settled
@@ -262,7 +262,7 @@ async def test_a_formal_freeze_not_renewed_lapses_after_its_months(make_app, cha
     assert timedelta(days=88) <= at(frozen.expires_at) - at(frozen.stopped_at) <= timedelta(days=93)
     # Past its expiry by the database clock but not yet swept: a renewal is refused, not a quiet revival.
     await app.sweeper.stop()
-    await set_clock(pool, at(frozen.expires_at) - datetime.now(UTC) + timedelta(days=1))
+    await set_clock(pool, at(frozen.expires_at) - await db_now(pool) + timedelta(days=1))
     await refused(holds.Formalize(holds_pb2.FormalizeRequest(hold=ref(case), by=by(),
                                                              document=document("GA-2", 100_000))),
                   grpc.StatusCode.FAILED_PRECONDITION, "expired")
@@ -329,7 +329,7 @@ async def test_a_rateable_return_waits_for_its_notice_and_splits_by_loss(make_ap
     parts = {p.case_id: p.amount_minor for p in started.parts}
     assert not started.direct
     assert parts == {case_a.case_id: known["expect"]["A"], case_b.case_id: known["expect"]["B"]}
-    assert timedelta(days=29, hours=23) < at(started.due_at) - datetime.now(UTC) <= timedelta(days=30)
+    assert timedelta(days=29, hours=23) < at(started.due_at) - await db_now(pool) <= timedelta(days=30)
     # During the notice nothing is paid.
     await app.sweeper.sweep()
     assert world.held(acct("M")) == known["held"]
@@ -561,8 +561,10 @@ async def test_an_extension_is_retried_only_while_its_hold_lasts(make_app, chann
 
 async def test_a_return_waits_for_the_bank_s_confirmation_and_a_freeze_that_outlasts_the_notice(
         make_app, channel_to, holds_to, pool, tmp_path) -> None:
+    # A month is 28 to 31 days: a 32 days' notice outlasts one month's freeze and not two, on any date.
+    policy = HoldPolicy(freeze_months=1, notice_days=32)
     app, (case_a, _) = await start(make_app, channel_to, two_victims(tmp_path),
-                                   dispatch=DispatchSettings(**{**FAST, "holds": HoldPolicy(freeze_months=1)}))
+                                   dispatch=DispatchSettings(**{**FAST, "holds": policy}))
     holds = holds_to(app)
     ret = holds_pb2.ReturnFundsRequest(bank_code="BK", account_number=M, by=by())
     await app.dispatcher.stop(0)  # the formal freeze is not at the bank yet
@@ -570,7 +572,7 @@ async def test_a_return_waits_for_the_bank_s_confirmation_and_a_freeze_that_outl
     await refused(holds.ReturnFunds(ret), grpc.StatusCode.FAILED_PRECONDITION, "has not confirmed")
     app.dispatcher.start()
     await eventually(lambda: _statuses(pool, case_a, "extend", ["extended"]))
-    # A month's freeze would lapse during the 30 days' notice of a rateable return.
+    # A month's freeze would lapse during the 32 days' notice of a rateable return.
     await refused(holds.ReturnFunds(ret), grpc.StatusCode.FAILED_PRECONDITION, "renew it first")
     await holds.Formalize(holds_pb2.FormalizeRequest(hold=ref(case_a), by=by(), document=document("GA-2", 80_000)))
     await eventually(lambda: _statuses(pool, case_a, "extend", ["extended", "extended"]))

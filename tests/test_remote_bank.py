@@ -55,6 +55,7 @@ from bank_adapters.remote.v1 import remote_bank_pb2_grpc
 from bank_adapters.simulated import adapter as simulated
 from stopay.banksim.server import BankSim, outcome_message, serve
 from stopay.v1 import gateway_pb2, gateway_pb2_grpc
+from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_XUE = ROOT / "stopay" / "examples" / "seed-xue.json"
@@ -252,10 +253,10 @@ async def test_a_callback_bank_extends_and_returns_at_once() -> None:
     async with bank_sim(xue(ICBC={"mode": "callback"})) as (sim, banks):
         first = await banks.freeze(freeze_request("k1", 35_000_000))
         assert first.status == AnswerStatus.PDCR
-        deadline = time.monotonic() + 5
-        while (await banks.freeze(freeze_request("k1", 35_000_000))).status == AnswerStatus.PDCR:
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.05)
+
+        async def decided() -> bool:
+            return (await banks.freeze(freeze_request("k1", 35_000_000))).status != AnswerStatus.PDCR
+        await eventually(decided, timeout_s=5)
         extended = await banks.extend(extend_request("e1", 35_000_000))
         assert (extended.status, extended.held_minor) == (AnswerStatus.ACCR, 35_000_000)
         paid = await banks.return_funds(return_request("p1", 35_000_000))
@@ -425,6 +426,10 @@ async def test_an_answer_that_cannot_be_read_is_refused() -> None:
 
 # ---- callback mode -------------------------------------------------------------------------------
 
+async def _none_underway(sim: BankSim) -> bool:
+    return sim.servicer.callbacks_underway == 0
+
+
 async def test_a_callback_bank_answers_pending_then_reports_the_real_outcome() -> None:
     network = xue(ICBC={"mode": "callback"})
     async with gateway() as (fake, gw_port), \
@@ -444,7 +449,7 @@ async def test_a_callback_bank_answers_pending_then_reports_the_real_outcome() -
         assert await banks.freeze_status("k1", L1) == real
         assert await banks.freeze(freeze_request("k1", 35_000_000)) == real
         assert sim.banks.world.held(L1.id) == 35_000_000
-        await asyncio.sleep(0.2)
+        await eventually(lambda: _none_underway(sim))  # its one callback has been delivered, and no other
         assert fake.reports.empty() and sim.servicer.callbacks_scheduled == 1
         # a sync bank of the same server answers at once
         sync = await banks.freeze(freeze_request("k2", 21_000_000, L2, "XUE-T2"))
@@ -489,9 +494,13 @@ async def test_freeze_status_of_a_sync_bank_is_its_first_answer() -> None:
 async def test_the_callback_is_retried_until_stopay_is_reachable() -> None:
     port = free_port()
     network = xue(ICBC={"mode": "callback", "latency_ms": 0})
-    async with bank_sim(network, callback=f"127.0.0.1:{port}", callback_backoff_max_s=0.2) as (_, banks):
+    async with bank_sim(network, callback=f"127.0.0.1:{port}", callback_backoff_max_s=0.2) as (sim, banks):
         assert (await banks.freeze(freeze_request("k1", 35_000_000))).status == AnswerStatus.PDCR
-        await asyncio.sleep(0.8)  # several attempts fail: nobody listens
+        assert sim.reporter is not None
+
+        async def failed_thrice() -> bool:  # nobody listens
+            return sim.reporter.retries >= 3
+        await eventually(failed_thrice)
         async with gateway(f"127.0.0.1:{port}") as (fake, _):
             report = await asyncio.wait_for(fake.reports.get(), 5)
             assert (report.idempotency_key, report.status) == ("k1", "ACCR")
@@ -641,10 +650,11 @@ async def test_bank_sim_command_serves_a_scenario_until_sigterm(tmp_path: Path) 
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "GRPC_ENABLE_FORK_SUPPORT": "false"})
     try:
-        deadline = time.monotonic() + 30
-        while not port_file.exists():
-            assert process.returncode is None and time.monotonic() < deadline, "bank-sim did not start"
-            await asyncio.sleep(0.05)
+
+        async def started() -> bool:
+            assert process.returncode is None, "bank-sim did not start"
+            return port_file.exists()
+        await eventually(started, timeout_s=30)
         port = int(port_file.read_text())
         banks = remote.create({"target": f"127.0.0.1:{port}", "banks": XUE_BANKS})
         try:

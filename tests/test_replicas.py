@@ -9,6 +9,7 @@ from collections import Counter
 
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.v1 import station_pb2
+from tests.conftest import eventually
 from tests.entries import simple_request
 from tests.fakebank import FakeBank
 
@@ -65,10 +66,7 @@ async def test_three_replicas_deliver_a_thousand_orders_once_each(make_app, chan
     async def all_settled() -> bool:
         return await pool.fetchval("SELECT count(*) FROM freeze_orders WHERE status <> 'held'") == 0
 
-    deadline = asyncio.get_running_loop().time() + 120
-    while not await all_settled():
-        assert asyncio.get_running_loop().time() < deadline, "orders still open after 120 s"
-        await asyncio.sleep(0.2)
+    await eventually(all_settled, timeout_s=120, every_s=0.2)
     assert await pool.fetchval("SELECT count(*) FROM freeze_orders") == ENTRIES * PAYEES
     assert bank.overlaps == []
     freezes = [k for k in bank.sent if not k.endswith("/statement")]

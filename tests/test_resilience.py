@@ -7,6 +7,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from datetime import timedelta
 
 import asyncpg
 import grpc
@@ -16,7 +17,7 @@ from bank_adapters.protocol import AnswerStatus, BankUnavailable, FreezeAnswer
 from bank_adapters.simulated.adapter import create as simulated
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.v1 import gateway_pb2, gateway_pb2_grpc, operator_pb2, operator_pb2_grpc, station_pb2
-from tests.conftest import EXAMPLES, eventually
+from tests.conftest import EXAMPLES, claim_rounds_pass, eventually, move_clock
 from tests.entries import simple_request
 from tests.fakebank import FakeBank
 
@@ -126,7 +127,7 @@ def scenario_requests_from(banks, path):
             for d in check_entries(scenario, scenario.checks[0], banks.world.epoch)]
 
 
-async def test_an_order_past_its_deadline_fails_and_an_operator_retries_it(make_app, channel_to) -> None:
+async def test_an_order_past_its_deadline_fails_and_an_operator_retries_it(make_app, channel_to, pool) -> None:
     bank = FakeBank({"DOWN"})
     down = True
 
@@ -137,9 +138,12 @@ async def test_an_order_past_its_deadline_fails_and_an_operator_retries_it(make_
 
     bank.on_statement = statement
     app = await make_app(bank_adapters={"DOWN": bank},
-                         dispatch=DispatchSettings(**FAST, delivery_deadline_s=1.0, breaker_threshold=1000))
+                         dispatch=DispatchSettings(**FAST, delivery_deadline_s=600, breaker_threshold=1000))
     stub = channel_to(app)
     reply = await stub.SubmitEntry(simple_request(("DOWN", "6222020200005555", 70000)))
+    await eventually(lambda: _attempts(stub, reply.case_id, 2))
+    assert not (await case_of(stub, reply.case_id)).settled  # retried while its deadline lasts
+    await move_clock(pool, timedelta(seconds=601))  # past it, by the database clock
     await eventually(lambda: settled(stub, reply.case_id))
     (failed,) = (await case_of(stub, reply.case_id)).orders
     assert (failed.status, failed.reason_code) == (station_pb2.ORDER_STATUS_UNDELIVERABLE, "NOAS")
@@ -185,7 +189,7 @@ async def test_a_failing_bank_trips_its_breaker_and_the_others_flow(make_app, ch
     replies = [await stub.SubmitEntry(simple_request(("GOOD", f"62220202000077{n:02d}", 1000 + n))) for n in range(20)]
     for reply in replies:
         await eventually(lambda: settled(stub, reply.case_id), timeout_s=5)
-    await asyncio.sleep(0.5)
+    await claim_rounds_pass(app)
     assert len(bad.requests) == calls  # the open breaker kept the bad bank's order untouched
     assert (await case_of(stub, stuck.case_id)).orders[0].status == station_pb2.ORDER_STATUS_QUEUED
 
@@ -223,7 +227,14 @@ async def test_dropped_database_connections_lose_nothing_and_half_apply_nothing(
                 except grpc.aio.AioRpcError as exc:
                     assert exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED), exc
                     await asyncio.sleep(0.05)
-        await asyncio.sleep(1.0)
+
+        # Connections keep dropping while the dispatcher goes for the orders, round after round.
+        submitted = killed
+        await claim_rounds_pass(app, 5)
+
+        async def cut_again() -> bool:
+            return killed >= submitted + 3
+        await eventually(cut_again)
     finally:
         stop.set()
         await killer

@@ -3,7 +3,6 @@ and runs scheduled moves on time."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -23,6 +22,7 @@ from bank_adapters.protocol import (
 )
 from bank_adapters.simulated.adapter import create
 from bank_adapters.simulated.scenario import parse_scenario
+from tests.conftest import eventually
 
 SEED_CHEN = Path(__file__).resolve().parents[1] / "stopay" / "examples" / "seed-chen.json"
 
@@ -121,8 +121,10 @@ async def test_scheduled_moves_run_in_the_background_until_closed() -> None:
     await banks.start()
     try:
         assert banks.world.balance("AAA:100002") == 0
-        await asyncio.sleep(0.4)
-        assert banks.world.balance("AAA:100002") == 700  # moved without any request
+
+        async def moved() -> bool:  # without any request
+            return banks.world.balance("AAA:100002") == 700
+        await eventually(moved, timeout_s=5)
         assert banks.world.next_move_at() is not None  # M2 still waits, 30 s away
     finally:
         await banks.close()

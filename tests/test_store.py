@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 import asyncpg
 import pytest
@@ -17,11 +18,13 @@ from stopay.store import entries, migrate
 from stopay.store import orders as store
 from stopay.store.errors import MigrationDrift, SchemaTooNew
 from stopay.api.validation import entry_from_request
+from stopay.domain.clock import SYSTEM_CLOCK
+from tests.conftest import move_clock
 from tests.entries import simple_request
 
 
 async def submit(pool, *payees):
-    entry = entry_from_request(simple_request(*payees))
+    entry = entry_from_request(simple_request(*payees), SYSTEM_CLOCK.now())
     case_id, duplicate = await entries.submit_entry(pool, entry, Limits(), "test")
     assert not duplicate
     return entry, case_id
@@ -150,11 +153,11 @@ async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record
         "INSERT INTO trail_accounts (case_id, bank_code, account_number, holder_name, level, left_minor,"
         " in_flight_minor) VALUES ($1, 'ICBC', '6222020200009999999', '某公司', 1, 5000, 5000)", case_id
     )
-    (first,) = await store.claim(pool, "dead-replica", 10, 0.2)
+    (first,) = await store.claim(pool, "dead-replica", 10, 30)
     assert (first.status, first.freeze_minor, first.rule) == ("freezing", 5000, "libr")
     assert first.attempts == 1 and first.idempotency_key == f"{case_id}:{first.order_id}"
     assert await store.claim(pool, "other", 10, 30) == []
-    await asyncio.sleep(0.3)
+    await move_clock(pool, timedelta(seconds=31))  # the lease ran out, by the database clock
     (again,) = await store.claim(pool, "other", 10, 30)
     assert (again.order_id, again.idempotency_key, again.attempts) == (first.order_id, first.idempotency_key, 2)
     held = store.Outcome(case_id, first.order_id, OrderStatus.HELD, held_minor=5000, answer_code="ACCR")
@@ -178,9 +181,11 @@ async def test_a_rescheduled_order_waits_for_its_time(pool) -> None:
     (order,) = await store.claim(pool, "r", 10, 30)
     stale = store.Retry(case_id, order.order_id, order.attempts - 1, 0.0, "from an earlier claim")
     assert await store.reschedule(pool, "r", [stale], "d") == 0
-    assert await store.reschedule(pool, "r", [store.Retry(case_id, order.order_id, order.attempts, 0.4, "bank down")], "d") == 1
+    assert await store.reschedule(pool, "r", [store.Retry(case_id, order.order_id, order.attempts, 60, "bank down")], "d") == 1
     assert await store.claim(pool, "r", 10, 30) == []
-    await asyncio.sleep(0.5)
+    await move_clock(pool, timedelta(seconds=59))
+    assert await store.claim(pool, "r", 10, 30) == []
+    await move_clock(pool, timedelta(seconds=61))
     (again,) = await store.claim(pool, "r", 10, 30)
     assert again.attempts == 2
     detail = await pool.fetchval("SELECT detail FROM freeze_orders")

@@ -13,7 +13,7 @@ import pytest
 from bank_adapters.simulated.scenario import load_scenario
 from stopay.domain.trail import Limits
 from stopay.v1 import station_pb2
-from tests.conftest import EXAMPLES, SHARED_SCENARIOS
+from tests.conftest import EXAMPLES, SHARED_SCENARIOS, eventually
 from tests.entries import scenario_requests
 from tests.handmade import acct, check, world_data
 from tests.replay import replay
@@ -158,7 +158,10 @@ async def test_a_move_scheduled_two_seconds_after_the_entry_is_beaten(make_app, 
     held, _, app = await run_check(make_app, channel_to, path, 0)
     assert held == {acct("A"): 100000}
     banks = app.adapters["BK"].world
-    await __import__("asyncio").sleep(2.5)
+
+    async def move_ran() -> bool:  # at its time, two seconds after time zero
+        return banks.next_move_at() is None
+    await eventually(move_ran)
     assert banks.balance(acct("A")) == 100000 and banks.balance(acct("B")) == 0  # the move found nothing to move
 
 

@@ -15,12 +15,14 @@ from stopay.api.errors import from_store, invalid_argument, not_found, store_sta
 from stopay.api.validation import Violation
 from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
 from stopay.domain.case import CaseEvent
+from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.store import audit, cases, reports
 from stopay.store.errors import StoreError
 from stopay.v1 import audit_pb2, audit_pb2_grpc, common_pb2, station_pb2
 
 log = structlog.get_logger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 def _event(row: dict, currency: str = "CNY") -> audit_pb2.AuditEvent:
@@ -36,13 +38,13 @@ def _event(row: dict, currency: str = "CNY") -> audit_pb2.AuditEvent:
     )
 
 
-def _period(request, context) -> tuple[datetime, datetime] | list[Violation]:  # type: ignore[no-untyped-def]
+def _period(request, now: datetime) -> tuple[datetime, datetime] | list[Violation]:  # type: ignore[no-untyped-def]
     bad = [Violation(name, "must be a time between the years 1 and 9999") for name in ("since", "until")
            if request.HasField(name) and not _valid_time(getattr(request, name))]
     if bad:
         return bad
     since = request.since.ToDatetime(tzinfo=UTC) if request.HasField("since") else EPOCH
-    until = request.until.ToDatetime(tzinfo=UTC) if request.HasField("until") else datetime.now(UTC)
+    until = request.until.ToDatetime(tzinfo=UTC) if request.HasField("until") else now
     if until <= since:
         return [Violation("until", "must be later than since")]
     return since, until
@@ -57,8 +59,9 @@ def _valid_time(value) -> bool:  # type: ignore[no-untyped-def]
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, clock: Clock = SYSTEM_CLOCK) -> None:
         self._pool = pool
+        self._clock = clock
 
     async def GetCaseTrail(self, request: station_pb2.GetCaseRequest, context: grpc.aio.ServicerContext) -> audit_pb2.CaseTrail:
         try:
@@ -69,7 +72,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         case = await from_store(cases.get_case(self._pool, case_id), context)
         if case is None:
             await context.abort_with_status(not_found(f"no case {case_id}", "CASE_NOT_FOUND", case_id=case_id))
-        rows = [r async for r in reports.events(self._pool, EPOCH, datetime.now(UTC), case_id)]
+        rows = [r async for r in reports.events(self._pool, EPOCH, FOREVER, case_id)]  # the whole trail
         timings = [
             audit_pb2.HoldTiming(
                 order_id=str(o.order_id), level=o.level,
@@ -110,7 +113,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         )
 
     async def GetReport(self, request: audit_pb2.ReportRequest, context: grpc.aio.ServicerContext) -> audit_pb2.Report:
-        period = _period(request, context)
+        period = _period(request, self._clock.now())
         if isinstance(period, list):
             await context.abort_with_status(invalid_argument(period))
         since, until = period  # type: ignore[misc]
@@ -130,7 +133,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     async def ExportEvents(
         self, request: audit_pb2.ExportEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[audit_pb2.AuditEvent]:
-        period = _period(request, context)
+        period = _period(request, self._clock.now())
         violations = period if isinstance(period, list) else []
         case_id = None
         if request.case_id:

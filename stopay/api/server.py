@@ -15,6 +15,7 @@ from stopay.api.gateway import BankGatewayServicer
 from stopay.api.holds import HoldServicer
 from stopay.api.operator import OperatorServicer
 from stopay.api.station import StationServicer
+from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.domain.holds import HoldPolicy
 from stopay.domain.trail import Limits
 from stopay.store.notifications import Notifications
@@ -43,16 +44,16 @@ SERVICE_NAMES = (
 class ApiServer:
     def __init__(
         self, pool: asyncpg.Pool, notifications: Notifications, limits: Limits, listen: str,
-        retry_after: Callable[[int], float], policy: HoldPolicy = HoldPolicy(),
+        retry_after: Callable[[int], float], policy: HoldPolicy = HoldPolicy(), clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._server = grpc.aio.server(interceptors=[DecodeRequests()], options=[("grpc.so_reuseport", 0)])
         station_pb2_grpc.add_StationServiceServicer_to_server(
-            StationServicer(pool, notifications, limits), self._server
+            StationServicer(pool, notifications, limits, clock=clock), self._server
         )
         gateway_pb2_grpc.add_BankGatewayServicer_to_server(BankGatewayServicer(pool, retry_after, policy), self._server)
         holds_pb2_grpc.add_HoldServiceServicer_to_server(HoldServicer(pool, policy), self._server)
         operator_pb2_grpc.add_OperatorServiceServicer_to_server(OperatorServicer(pool), self._server)
-        audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(pool), self._server)
+        audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(pool, clock), self._server)
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         # grpcurl, Postman and other generic clients read the services and messages from the server.

@@ -17,6 +17,7 @@ from stopay.api import convert
 from stopay.api.errors import failed_precondition, from_store, invalid_argument, not_found, store_status
 from stopay.api.validation import InvalidRequest, Violation, entry_from_request
 from stopay.domain.accounts import mask_identity
+from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.domain.trail import Limits
 from stopay.store import cases, entries
 from stopay.store.errors import EntryConflict, StoreError
@@ -30,8 +31,10 @@ MAX_PAGE = 500
 
 
 class StationServicer(station_pb2_grpc.StationServiceServicer):
-    def __init__(self, pool: asyncpg.Pool, notifications: Notifications, limits: Limits, poll_s: float = 1.0) -> None:
+    def __init__(self, pool: asyncpg.Pool, notifications: Notifications, limits: Limits, poll_s: float = 1.0,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._pool = pool
+        self._clock = clock
         self._limits = limits
         self._notifications = notifications
         self._poll_s = poll_s
@@ -40,7 +43,7 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
         self, request: station_pb2.SubmitEntryRequest, context: grpc.aio.ServicerContext
     ) -> station_pb2.SubmitEntryResponse:
         try:
-            entry = entry_from_request(request)
+            entry = entry_from_request(request, self._clock.now())
         except InvalidRequest as exc:
             log.info("entry.invalid", fields=[v.field for v in exc.violations])
             await context.abort_with_status(invalid_argument(exc.violations))

@@ -59,9 +59,8 @@ class _Checker:
         return Party(ref.bank_code, ref.number, holder)
 
 
-def entry_from_request(request: station_pb2.SubmitEntryRequest, now: datetime | None = None) -> Entry:
-    """The entry, or :class:`InvalidRequest` naming every bad field."""
-    now = now or datetime.now(UTC)
+def entry_from_request(request: station_pb2.SubmitEntryRequest, now: datetime) -> Entry:
+    """The entry, or :class:`InvalidRequest` naming every bad field; ``now`` is the service's clock."""
     c = _Checker()
     if not ENTRY_ID.fullmatch(request.entry_id):
         c.fail("entry_id", "must be 8 to 64 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-' (a UUID is best)")

@@ -125,6 +125,7 @@ class CallbackReporter:
         self._wait = wait_random_exponential(multiplier=backoff_base_s, max=backoff_max_s)
         self._channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
         self._stub = gateway_pb2_grpc.BankGatewayStub(self._channel)
+        self.retries = 0  # reports sent again because stopay was unreachable
 
     async def report(self, bank_code: str, idempotency_key: str,
                      answer: FreezeAnswer) -> gateway_pb2.FreezeOutcomeAck | None:
@@ -145,8 +146,8 @@ class CallbackReporter:
                  status=outcome.status, applied=ack.applied, order_status=ack.order_status)
         return ack
 
-    @staticmethod
-    def _retrying(state: Any) -> None:
+    def _retrying(self, state: Any) -> None:
+        self.retries += 1
         exc = state.outcome.exception() if state.outcome else None
         log.warning("banksim.callback_retry", attempt=state.attempt_number,
                     code=exc.code().name if isinstance(exc, grpc.aio.AioRpcError) else repr(exc),
@@ -172,6 +173,11 @@ class BankSimServicer(remote_bank_pb2_grpc.RemoteBankServicer):
         self._in_flight_account: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.callbacks_scheduled = 0
+
+    @property
+    def callbacks_underway(self) -> int:
+        """Callback freezes not yet decided and reported (or given up)."""
+        return len(self._tasks)
 
     # ---- RPCs -----------------------------------------------------------------------------------
 
@@ -344,7 +350,7 @@ class BankSim:
         self.port = port
         self.servicer = servicer
         self.banks = banks
-        self._reporter = reporter
+        self.reporter = reporter
 
     @property
     def bank_codes(self) -> frozenset[str]:
@@ -355,8 +361,8 @@ class BankSim:
         still underway."""
         await self.server.stop(grace)
         await self.servicer.close()
-        if self._reporter is not None:
-            await self._reporter.close()
+        if self.reporter is not None:
+            await self.reporter.close()
         await self.banks.close()
 
     async def wait_for_termination(self) -> None:

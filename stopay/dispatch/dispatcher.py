@@ -41,6 +41,7 @@ from stopay.answers.translate import (
 )
 from stopay.domain.accounts import AccountKey
 from stopay.dispatch.banks import BankGuards, BankOpen
+from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.domain.backoff import full_jitter_s
 from stopay.domain.holds import HoldPolicy
 from stopay.domain.orders import GAVE_UP, NO_ADAPTER, REFUSED, OrderStatus, UnknownAnswer
@@ -84,6 +85,7 @@ class Dispatcher:
         notifications: Notifications,
         owner: str,
         settings: DispatchSettings = DispatchSettings(),
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._pool = pool
         self._adapters = adapters
@@ -99,7 +101,11 @@ class Dispatcher:
         self._room = asyncio.Event()
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
-        self._guards = BankGuards(settings.breaker_threshold, settings.breaker_open_s, settings.bank_concurrency)
+        # How many times it has asked the database for work: a sign of life, and a way to know that
+        # it has looked again since some moment.
+        self.claim_rounds = 0
+        self._guards = BankGuards(settings.breaker_threshold, settings.breaker_open_s, settings.bank_concurrency,
+                                  clock)
 
     async def start(self) -> None:
         """Registers the banks this replica serves (before any claim), then starts the loops."""
@@ -173,6 +179,7 @@ class Dispatcher:
                 except StoreError as exc:
                     log.warning("dispatch.claim_failed", error=str(exc))
                     claimed = []
+                self.claim_rounds += 1
                 if loop.time() - given_up_at >= s.poll_s:
                     given_up_at = loop.time()
                     await self._give_up_unserved()

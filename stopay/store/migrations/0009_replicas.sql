@@ -1,4 +1,4 @@
--- stopay schema, version 8: which replica serves which banks.
+-- stopay schema, version 9: which replica serves which banks.
 --
 -- Replicas on one database may have different adapters. Every process that runs a dispatcher
 -- registers here the bank codes its adapters serve, and keeps its registration alive by the

@@ -13,7 +13,7 @@ WITH mine AS (
     FOR NO KEY UPDATE OF o SKIP LOCKED
 )
 UPDATE freeze_orders o
-SET lease_until = now() + make_interval(secs => $2::float8),
-    next_attempt_at = now() + make_interval(secs => $2::float8)
+SET lease_until = stopay_now() + make_interval(secs => $2::float8),
+    next_attempt_at = stopay_now() + make_interval(secs => $2::float8)
 FROM mine
 WHERE o.case_id = mine.case_id AND o.order_id = mine.order_id

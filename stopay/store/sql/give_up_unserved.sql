@@ -9,16 +9,16 @@
 -- the chain heads of their cases, in case_id order, as reschedule_orders.sql does.
 WITH due AS (
     SELECT o.case_id, o.order_id, o.bank_code,
-           now() > o.created_at + make_interval(secs => $2::float8) AS expired
+           stopay_now() > o.created_at + make_interval(secs => $2::float8) AS expired
     FROM freeze_orders o
     WHERE o.status = 'queued' AND o.kind = 'freeze'
-      AND o.next_attempt_at <= now()
-      AND (o.lease_until IS NULL OR o.lease_until < now())
+      AND o.next_attempt_at <= stopay_now()
+      AND (o.lease_until IS NULL OR o.lease_until < stopay_now())
       AND NOT EXISTS (
           SELECT 1 FROM dispatch_replicas r
           WHERE o.bank_code = ANY (r.bank_codes)
-            AND r.alive_until > CASE WHEN now() > o.created_at + make_interval(secs => $2::float8) THEN now()
-                                     ELSE now() - make_interval(secs => $2::float8) END
+            AND r.alive_until > CASE WHEN stopay_now() > o.created_at + make_interval(secs => $2::float8) THEN stopay_now()
+                                     ELSE stopay_now() - make_interval(secs => $2::float8) END
       )
     ORDER BY o.next_attempt_at
     LIMIT $1

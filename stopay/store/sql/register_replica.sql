@@ -4,9 +4,9 @@
 -- replicas_lock.sql, in the same transaction.
 WITH pruned AS (
     DELETE FROM dispatch_replicas
-    WHERE owner <> $1 AND alive_until < now() - make_interval(secs => greatest($4::float8, 86400))
+    WHERE owner <> $1 AND alive_until < stopay_now() - make_interval(secs => greatest($4::float8, 86400))
 )
 INSERT INTO dispatch_replicas (owner, bank_codes, alive_until)
-VALUES ($1, $2::text[], now() + make_interval(secs => $3::float8))
+VALUES ($1, $2::text[], stopay_now() + make_interval(secs => $3::float8))
 ON CONFLICT (owner) DO UPDATE
     SET bank_codes = excluded.bank_codes, alive_until = excluded.alive_until

@@ -22,7 +22,7 @@ WITH input AS (
     ORDER BY m.case_id
 ), updated AS (
     UPDATE freeze_orders o
-    SET next_attempt_at = now() + make_interval(secs => mine.delay_s),
+    SET next_attempt_at = stopay_now() + make_interval(secs => mine.delay_s),
         detail = mine.detail,
         lease_owner = NULL,
         lease_until = NULL

@@ -6,7 +6,7 @@ WITH paid AS (
       AND h.state = 'returning' AND h.return_paid_at IS NULL AND h.return_due_at <= stopay_now()
     RETURNING h.*
 ), due AS (
-    UPDATE freeze_orders o SET next_attempt_at = now()
+    UPDATE freeze_orders o SET next_attempt_at = stopay_now()
     FROM paid p
     WHERE o.case_id = p.case_id AND o.bank_code = p.bank_code AND o.account_number = p.account_number
       AND o.kind = 'return' AND o.status = 'queued' AND o.next_attempt_at = 'infinity'

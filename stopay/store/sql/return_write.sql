@@ -23,7 +23,7 @@ WITH moved AS (
                                next_attempt_at)
     SELECT n.case_id, n.order_id, 'return', t.level, $1, $2, t.holder_name, c.currency,
            n.requested_minor, '[]'::jsonb, n.case_id::text || ':' || n.order_id::text, n.params,
-           CASE WHEN $4 THEN now() ELSE 'infinity'::timestamptz END
+           CASE WHEN $4 THEN stopay_now() ELSE 'infinity'::timestamptz END
     FROM jsonb_to_recordset($6::jsonb) AS n(case_id uuid, order_id uuid, requested_minor bigint, params jsonb)
     JOIN trail t ON t.case_id = n.case_id
     JOIN cases c ON c.case_id = n.case_id

@@ -14,7 +14,7 @@ WITH answered AS (
         reason_code = i.reason_code,
         detail = i.detail,
         resolved_at = CASE WHEN i.status IN ('queued', 'freezing', 'pending') THEN NULL ELSE now() END,
-        next_attempt_at = now() + make_interval(secs => coalesce(i.recheck_s, 0)),
+        next_attempt_at = stopay_now() + make_interval(secs => coalesce(i.recheck_s, 0)),
         lease_owner = NULL,
         lease_until = NULL
     FROM jsonb_to_recordset($1::jsonb) AS i(case_id uuid, order_id uuid, status text,
