@@ -13,6 +13,7 @@ import asyncpg
 from google.protobuf import json_format
 
 from stopay.api.validation import entry_from_request
+from stopay.domain.clock import SYSTEM_CLOCK
 from stopay.domain.trail import Limits
 from stopay.store import audit, cases, entries
 from stopay.v1 import common_pb2, station_pb2
@@ -37,7 +38,7 @@ async def stopay(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def submit(pool: asyncpg.Pool, request: station_pb2.SubmitEntryRequest) -> entries.Submitted:
-    return await entries.submit(pool, entry_from_request(request), Limits(), "test")
+    return await entries.submit(pool, entry_from_request(request, SYSTEM_CLOCK.now()), Limits(), "test")
 
 
 async def test_a_transfer_reported_again_is_linked_not_traced_again(pool) -> None:

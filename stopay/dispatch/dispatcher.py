@@ -108,7 +108,9 @@ class Dispatcher:
                                   clock)
 
     async def start(self) -> None:
-        """Registers the banks this replica serves (before any claim), then starts the loops."""
+        """Registers the banks this replica serves (before any claim), then starts the loops; a
+        stopped dispatcher may be started again."""
+        self._stopping = False
         await self._register()
         self._tasks = [
             asyncio.create_task(self._claim_loop(), name="stopay-claim"),
