@@ -71,6 +71,8 @@ class LevelTotals:
     open_orders: int
     # Paid to victims from the case's holds at this level.
     returned_minor: int = 0
+    # Paid from accounts at this level back to an account the victim paid from.
+    back_with_victim_minor: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,10 @@ class CaseView:
     # Paid back to this case's victim, from this case's holds or (rateably) another's.
     returned_minor: int = 0
     holds: tuple[HoldView, ...] = field(default=())
+    # Paid by the trail back to an account the victim paid from (a fake "profit withdrawal"): the
+    # victim's again, never frozen or followed there; ``back`` are those payments.
+    back_with_victim_minor: int = 0
+    back: tuple[ExitView, ...] = field(default=())
 
     @property
     def settled(self) -> bool:
@@ -105,12 +111,13 @@ class CaseView:
 
     @property
     def unresolved_minor(self) -> int:
-        """Reported money neither held, returned nor traced out of the network."""
-        return max(0, self.reported_minor - self.held_minor - self.exited_minor - self.returned_minor)
+        """Reported money neither held, returned, back with the victim nor traced out of the network."""
+        return max(0, self.reported_minor - self.held_minor - self.exited_minor - self.returned_minor
+                   - self.back_with_victim_minor)
 
     def levels(self) -> list[LevelTotals]:
         """Totals per level of the trail; level 1 traces what the victim reported."""
-        depth = max([o.level for o in self.orders] + [x.level for x in self.exits], default=0)
+        depth = max([o.level for o in self.orders] + [x.level for x in self.exits + self.back], default=0)
         totals = []
         for level in range(1, depth + 1):
             orders = [o for o in self.orders if o.level == level]
@@ -125,6 +132,7 @@ class CaseView:
                     orders=len(orders),
                     open_orders=sum(1 for o in orders if not o.status.terminal),
                     returned_minor=sum(o.released_minor for o in orders if o.kind == "return"),
+                    back_with_victim_minor=sum(x.amount_minor for x in self.back if x.level == level),
                 )
             )
         return totals
