@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ import pytest
 from bank_adapters.simulated.generator import generate
 from bank_adapters.simulated.scenario import parse_scenario
 from stopay.domain.attribution import RULES
-from stopay.domain.trail import Limits
+from stopay.domain.entry import Party
+from stopay.domain.trail import Known, Limits, Line, step
 from stopay.v1 import station_pb2
 from tests.entries import scenario_requests
 from tests.replay import replay
@@ -77,6 +79,18 @@ async def test_an_exit_seen_on_a_partial_statement_is_withdrawn_by_the_fuller_on
     make_app, channel_to, tmp_path: Path, seed: int, rule: str,
 ) -> None:
     assert await differences(make_app, channel_to, tmp_path, generate(seed, rule=rule, **SHAPE)) is None
+
+
+def test_a_fuller_statement_corrects_and_withdraws_exits_recorded_before() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    payer = Party("BK", "ACCOUNTV", "v")
+    # An earlier view recorded X1 200 and X2 800. This one knows T1 carried 400 of the victim's
+    # money; own money leaves first (libr): X1 carried none of it (withdrawn), X2 400 (corrected).
+    lines = (Line(1, at, "credit", 1000, "T1", payer), Line(2, at, "credit", 500, "T2", payer),
+             Line(3, at, "debit", 700, "X1", exit="ATM"), Line(4, at, "debit", 800, "X2", exit="CASH"))
+    known = Known(labelled={"T1": (("L1", 400), ("own", 600))}, exited={"X1": 200, "X2": 800})
+    result = step(known, 0, lines, Limits("libr", 5, 0))
+    assert [(x.txn_id, x.amount_minor) for x in result.exits] == [("X1", 0), ("X2", 400)]
 
 
 def slow_network(seed: int) -> dict[str, Any]:

@@ -207,9 +207,9 @@ def step(known: Known, opening_minor: int, lines: tuple[Line, ...], limits: Limi
         carried = result.flows.get(line.txn_id, ())
         home = line.exit is None and back_with_victim(line.counterparty, victim)
         if line.exit is not None or line.counterparty is None or home:
-            # Like a transfer followed on: new or changed, and withdrawn when a fuller view shows
-            # that none of the victim's money left there after all.
-            if traced(carried) != known.exited.get(line.txn_id, 0):
+            # Recorded as this view shows it (the newest knows best), and withdrawn (amount 0) when
+            # a fuller view shows that none of the victim's money left there after all.
+            if traced(carried) or line.txn_id in known.exited:
                 kind = BACK_WITH_VICTIM if home else line.exit or "UNKNOWN"
                 exits.append(ExitFlow(line.txn_id, kind, line.at, traced(carried)))
             continue
