@@ -12,6 +12,7 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from bank_adapters.simulated.generator import generate
 from bank_adapters.simulated.scenario import parse_scenario
 from stopay.cli.picture import to_svg
 from stopay.cli.render import case_text
@@ -87,3 +88,14 @@ async def test_no_order_and_no_freeze_on_the_victim_s_own_account(make_app, chan
         report = await audit_pb2_grpc.AuditServiceStub(channel).GetReport(
             audit_pb2.ReportRequest(since=since, until=until))
     assert (report.held_minor, report.exited_minor, report.back_with_victim_minor) == (65000, 0, 35000)
+
+
+def test_the_generator_makes_profit_withdrawals_only_when_asked() -> None:
+    def paid_back(doc: dict) -> int:
+        victims = {t["from"] for t in doc["ledger"]
+                   if t["txn_id"] in {x for e in doc["checks"][0]["entries"] for x in e["transfers"]}}
+        return sum(1 for t in doc["ledger"] if t.get("to") in victims)
+
+    assert sum(paid_back(generate(seed)) for seed in range(50)) == 0
+    assert "profit_ratio" not in generate(7)["x-generator"]  # the networks of earlier versions
+    assert sum(paid_back(generate(seed, profit_ratio=0.3)) > 0 for seed in range(50)) >= 10
