@@ -97,7 +97,8 @@ def case_text(trail: audit_pb2.CaseTrail, out: TextIO) -> None:
                   f"victim {case.victim_name}  ({'settled' if case.settled else 'in progress'})")
     console.print(f"reported {_money(case.reported_minor)}   held {_money(case.held_minor)}   "
                   f"returned {_money(case.returned_minor)}   exited {_money(case.exited_minor)}   "
-                  + (f"back with victim {_money(case.back_with_victim_minor)}   " if case.back_with_victim_minor else "")
+                  + (f"back with victim {_money(case.back_with_victim_minor)}   "
+                     if case.back_with_victim_minor else "")
                   + f"unresolved {_money(case.unresolved_minor)}   "
                   f"rule {case.rule}, depth {case.max_depth}, min {_money(case.min_amount)}")
     levels = Table(title="per level")

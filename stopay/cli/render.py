@@ -17,7 +17,8 @@ def case_text(case: station_pb2.Case) -> str:
         f"  station {case.station_id}  officer {case.officer_id}  report {case.report_no}  victim {case.victim_name}",
         f"  reported {format_minor(case.reported_minor, cur)}   held {format_minor(case.held_minor, cur)}"
         f"   returned {format_minor(case.returned_minor, cur)}   exited {format_minor(case.exited_minor, cur)}"
-        + (f"   back with victim {format_minor(case.back_with_victim_minor, cur)}" if case.back_with_victim_minor else ""),
+        + (f"   back with victim {format_minor(case.back_with_victim_minor, cur)}"
+           if case.back_with_victim_minor else ""),
     ]
     for h in case.holds:
         until = h.expires_at.ToDatetime().strftime("%Y-%m-%d %H:%M UTC")

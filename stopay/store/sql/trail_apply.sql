@@ -1,7 +1,7 @@
 -- Applies a batch of bank answers in one statement: moves the answered orders on ($1), creates the
 -- orders that follow the money on or give excess back ($2), stores what is now known of each
--- account ($3), records, corrects or (amount 0) withdraws exits ($4), keeps every bank answer, statements included, as evidence ($5)
--- and logs events ($6). $7 is the actor. $8 starts holds ({case_id, bank_code, account_number,
+-- account ($3), records, corrects or (amount 0) withdraws exits ($4), keeps every bank answer,
+-- statements included, as evidence ($5) and logs events ($6). $7 is the actor. $8 starts holds ({case_id, bank_code, account_number,
 -- op: 'stop'}: an emergency stop of $9 hours, at most $10 stops) or ends returning ones
 -- ({..., op: 'returned'}). The caller holds the locks taken by trail_rows.sql and
 -- trail_orders.sql, so every order in $1 is still this owner's and in the state it expects.
