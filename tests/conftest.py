@@ -32,15 +32,22 @@ SHARED_SCENARIOS = ROOT.parent / "shared" / "scenarios"
 _counter = itertools.count()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Marks every test that touches PostgreSQL as ``db``, so ``-m db`` reruns just those."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Marks every test that touches PostgreSQL as ``db``, so ``-m db`` reruns just those. Leaves
+    out the ``slow`` tests unless the ``-m`` expression names them (``pytest -m slow``)."""
     for item in items:
         if "server_dsn" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.db)
+    if "slow" not in (config.getoption("markexpr") or ""):
+        slow = [item for item in items if item.get_closest_marker("slow")]
+        if slow:
+            config.hook.pytest_deselected(items=slow)
+            items[:] = [item for item in items if not item.get_closest_marker("slow")]
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "db: talks to a real PostgreSQL")
+    config.addinivalue_line("markers", "slow: long runs over thousands of generated networks (pytest -m slow)")
 
 
 @pytest.fixture(scope="session")

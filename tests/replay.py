@@ -9,8 +9,11 @@ the money of every other payer, other reporting victims too) and ``"L1"``, ``"L2
 victim's money and the level it is at). The victim's named payments arrive at their payee as
 ``("L1", amount)``; any other transfer carries the parts its debit takes by the rule, one level
 deeper at the receiver, unless it goes deeper than ``max_depth`` or carries less than
-``min_amount`` of traced money (then it arrives as own). Entries are processed in order and each
-account holds ``min(victim's money left there, balance less holds of earlier entries)``.
+``min_amount`` of traced money (then it arrives as own). A transfer to an account the victim paid
+from (the payer of one of the entry's named payments) brings the victim's money in it back with
+the victim: it is counted apart and arrives there as own, so it is never held or followed. Entries
+are processed in order and each account holds ``min(victim's money left there, balance less holds
+of earlier entries)``.
 
 Money is kept as
 
@@ -35,6 +38,7 @@ POOL_RULES = ("pro_rata", "libr")
 class Answer:
     held: dict[str, int]  # account id -> amount held; only non-zero holds are listed
     exited: int  # the victims' money traced into exits, all entries together
+    back_with_victim: int = 0  # the victims' money paid back to an account its victim paid from
 
 
 def replay(scenario: Scenario, check: Check, *, upto_at: float = 0) -> Answer:
@@ -42,29 +46,33 @@ def replay(scenario: Scenario, check: Check, *, upto_at: float = 0) -> Answer:
     if check.rule not in LOT_RULES + POOL_RULES:
         raise NotImplementedError(f"the oracle does not know the rule {check.rule!r}")
     held: dict[str, int] = {}
-    exited = 0
+    exited = back = 0
     for entry in check.entries:
-        books, entry_exited = trace_entry(scenario, check, entry, upto_at=upto_at)
+        books, entry_exited, entry_back = trace_entry(scenario, check, entry, upto_at=upto_at)
         exited += entry_exited
+        back += entry_back
         for account in scenario.accounts:
             book = books[account.id]
             room = book.balance() - held.get(account.id, 0)
             hold = min(book.traced(), room)
             if hold > 0:
                 held[account.id] = held.get(account.id, 0) + hold
-    return Answer(held=held, exited=exited)
+    return Answer(held=held, exited=exited, back_with_victim=back)
 
 
 def trace_entry(scenario: Scenario, check: Check, entry: CheckEntry, *,
-                upto_at: float = 0) -> tuple[dict[str, LotAccount | PoolAccount], int]:
-    """Replay the ledger for one entry; returns every account's labelled money and the exited total."""
+                upto_at: float = 0) -> tuple[dict[str, LotAccount | PoolAccount], int, int]:
+    """Replay the ledger for one entry; returns every account's labelled money, the exited total and
+    the money back with the victim."""
     named = set(entry.transfers)
+    # The accounts the victim paid from, by the ledger's payer of each named payment.
+    victim_accounts = {event.from_account for event in scenario.ledger if event.txn_id in named}
     books: dict[str, LotAccount | PoolAccount] = {}
     for account in scenario.accounts:
         books[account.id] = LotAccount(check.rule) if check.rule in LOT_RULES else PoolAccount(check.rule)
         books[account.id].credit([[OWN, account.opening_balance]])
 
-    exited = 0
+    exited = back = 0
     for event in scenario.ledger:  # already in (at, seq) order
         if event.at > upto_at:
             break
@@ -82,6 +90,11 @@ def trace_entry(scenario: Scenario, check: Check, entry: CheckEntry, *,
                 # Money leaving the network: count the victim's parts, no depth or minimum cut.
                 exited += traced_sum(leaving)
                 continue
+            elif event.to_account in victim_accounts:
+                # Paid back to the victim: the victim's parts are back, no depth or minimum cut;
+                # in the victim's account it is the victim's own money again.
+                back += traced_sum(leaving)
+                arriving = [[OWN, moved]]
             else:
                 arriving = one_level_deeper(leaving, check.max_depth, check.min_amount)
 
@@ -91,7 +104,7 @@ def trace_entry(scenario: Scenario, check: Check, entry: CheckEntry, *,
             continue
         books[event.to_account].credit(arriving)
 
-    return books, exited
+    return books, exited, back
 
 
 def one_level_deeper(parts: list[list], max_depth: int, min_amount: int) -> list[list]:

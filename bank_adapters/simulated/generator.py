@@ -12,8 +12,10 @@ Shape of a network:
 * a mule account that receives money forwards part of what it holds, at least a minute later, to
   1..``fan_out`` accounts at the next level: mostly new accounts, sometimes an exit (cash, ATM,
   crypto, ...), sometimes back to an account earlier on the same path (a cycle) or to an account
-  another path already reached (a merge); some accounts keep what they got, and accounts at the
-  path's depth (drawn from ``depth`` per victim) only cash out or keep;
+  another path already reached (a merge), and with ``profit_ratio`` sometimes back to the account
+  of a victim who paid the path's level-1 account (a fake "profit withdrawal"); some accounts keep
+  what they got, and accounts at the path's depth (drawn from ``depth`` per victim) only cash out
+  or keep;
 * with ``own_money``, mule accounts have non-zero opening balances and own deposits (``from: null``)
   both before and after the victim's money arrives;
 * amounts are integer fen: most transfers are well above 10,000 fen, a few (``small_ratio``) are
@@ -95,7 +97,7 @@ def generate(seed: int, *, banks: int = 4, victims: int = 1, fan_out: tuple[int,
              delays: bool = False, rule: str = "libr", cycle_ratio: float = 0.1,
              merge_ratio: float = 0.2, keep_ratio: float = 0.12, small_ratio: float = 0.15,
              max_accounts: int = 40, max_events: int = 120, latency_ms: tuple[int, int] = (0, 0),
-             epoch: str | None = None, name: str | None = None) -> dict[str, Any]:
+             epoch: str | None = None, name: str | None = None, profit_ratio: float = 0.0) -> dict[str, Any]:
     """A random mule network as a ``stopay-bank-network/1`` scenario dict, the same for one
     ``seed`` and parameters.
 
@@ -103,7 +105,9 @@ def generate(seed: int, *, banks: int = 4, victims: int = 1, fan_out: tuple[int,
     ``victims``: victims, each paying a level-1 account 1-3 times. ``fan_out``: min and max number
     of onward transfers per forwarding step. ``depth``: min and max number of mule levels (drawn
     per victim). ``exit_ratio``, ``cycle_ratio``, ``merge_ratio``: chance that an onward transfer
-    goes to an exit, back up its own path, or to an account another path reached. ``keep_ratio``:
+    goes to an exit, back up its own path, or to an account another path reached.
+    ``profit_ratio``: chance that an onward transfer goes back to a victim who paid the path's
+    level-1 account (0 by default, which keeps the networks of earlier versions). ``keep_ratio``:
     chance a mule keeps what it got instead of forwarding. ``small_ratio``: chance an onward
     transfer is below 10,000 fen. ``own_money``: non-zero opening balances and own deposits for
     mules. ``delays``: a few last events happen after the epoch (``at > 0``). ``rule``: the
@@ -115,12 +119,14 @@ def generate(seed: int, *, banks: int = 4, victims: int = 1, fan_out: tuple[int,
     The check's ``expect.held`` is empty: compute the expected holds with an independent replay.
     """
     _validate(banks, victims, fan_out, depth, rule, max_accounts, max_events, latency_ms,
-              exit_ratio, cycle_ratio, merge_ratio, keep_ratio, small_ratio)
+              exit_ratio, cycle_ratio, merge_ratio, keep_ratio, small_ratio, profit_ratio)
     params = {"banks": banks, "victims": victims, "fan_out": list(fan_out), "depth": list(depth),
               "exit_ratio": exit_ratio, "own_money": own_money, "delays": delays, "rule": rule,
               "cycle_ratio": cycle_ratio, "merge_ratio": merge_ratio, "keep_ratio": keep_ratio,
               "small_ratio": small_ratio, "max_accounts": max_accounts,
               "max_events": max_events, "latency_ms": list(latency_ms)}
+    if profit_ratio:
+        params["profit_ratio"] = profit_ratio
     builder = _Builder(random.Random(seed), params)
     builder.run()
     tag = str(seed).replace("-", "m")
@@ -198,6 +204,7 @@ class _Builder:
         self.txn_ids: dict[int, str] = {}  # event order -> txn_id, once the ledger is written
         self.victims_left = params["victims"]  # victims still to come, each with room kept
         self.victim_txns: dict[str, list[int]] = {}  # victim account id -> event orders
+        self.payers: dict[str, list[str]] = {}  # level-1 account id -> victims' accounts that paid it
 
     # ---- running --------------------------------------------------------------------------------
 
@@ -229,6 +236,7 @@ class _Builder:
             payee = self._new_account(level=1, limit=rng.randint(*self.p["depth"]),
                                       first_credit=at).id
         self.victim_txns[victim.id] = []
+        self.payers.setdefault(payee, []).append(victim.id)
         for amount in payments:
             victim.reserved += amount
             self._schedule(at, ("transfer", victim.id, payee, None, amount, "victim", ()))
@@ -268,7 +276,8 @@ class _Builder:
             return
         receiver = self.accounts[target]
         receiver.balance += amount
-        self._on_credit(receiver, at, path + (target,))
+        if receiver.level > 0:  # a victim paid back keeps it
+            self._on_credit(receiver, at, path + (target,))
 
     def _do_deposit(self, at: int, target: str, amount: int) -> None:
         self.counter += 1
@@ -321,6 +330,9 @@ class _Builder:
                      used: list[str], at_limit: bool,
                      credit_at: int) -> tuple[str | None, str | None]:
         rng, p = self.rng, self.p
+        victims = self.payers.get(path[0], []) if path and p.get("profit_ratio") else []
+        if victims and not at_limit and rng.random() < p["profit_ratio"]:
+            return rng.choice(victims), None  # a fake "profit withdrawal"
         roll = rng.random()
         if at_limit or roll < p["exit_ratio"]:
             return None, rng.choice(_EXITS)

@@ -1,7 +1,9 @@
 """Applies a batch of bank answers to the trail, each under a lock on its account's knowledge row.
 
 * A statement: the domain's trail step decides how much of the victim's money is at the account,
-  what to freeze there (or give back), which transfers to follow on, and which exits to record.
+  what to freeze there (or give back), which transfers to follow on, and which exits to record,
+  correct or withdraw (money paid to an account the victim paid from is recorded the same way, as
+  back with the victim).
 * A freeze answered: what it holds is held, it is no longer in flight; if a fuller view meanwhile
   showed less of the victim's money there, the excess is given back.
 * A release answered: what it gave back is no longer held.
@@ -26,10 +28,11 @@ import structlog
 
 from bank_adapters.protocol import AnswerStatus, StatementAnswer
 from stopay.answers.translate import known_incoming, merge_incoming, statement_json, statement_lines
+from stopay.domain.accounts import AccountKey
 from stopay.domain.attribution import Parts
 from stopay.domain.holds import HoldPolicy
 from stopay.domain.orders import OrderStatus, settled_status
-from stopay.domain.trail import Known, Limits, StatementTooShort, Step, reconcile, step
+from stopay.domain.trail import BACK_WITH_VICTIM, Known, Limits, StatementTooShort, Step, reconcile, step
 from stopay.store.orders import ClaimedOrder, Outcome, Retry
 from stopay.store.trail import AccountRow, LeasedOrder, TrailChanges, trail_transaction
 
@@ -155,13 +158,15 @@ class _Batch:
         known = Known(
             labelled={txn: _parts(i["parts"]) for txn, i in incoming.items()},
             sent={txn: _parts(parts) for txn, parts in row.sent.items()},
+            exited={txn: int(amount) for txn, amount in row.exited.items()},
             held_minor=row.held_minor,
             in_flight_minor=row.in_flight_minor,
             releasing_minor=row.releasing_minor,
         )
         limits = Limits(order.rule, order.max_depth, order.min_amount)
         try:
-            result = step(known, answer.statement.opening_balance_minor, lines, limits)
+            victim = frozenset(AccountKey(bank, number) for bank, number in row.victim_accounts)
+            result = step(known, answer.statement.opening_balance_minor, lines, limits, victim)
         except StatementTooShort as exc:
             return self.retry(order, str(exc))
         result = _within_hold(result, row)
@@ -207,13 +212,18 @@ class _Batch:
                                                   "traced_minor": onward.traced_minor, "level": onward.level,
                                                   "order_id": str(order_id)})
         for flow in result.exits:
+            if flow.amount_minor:
+                row.exited[flow.txn_id] = flow.amount_minor
+            else:
+                row.exited.pop(flow.txn_id, None)
             self.changes.exits.append(
                 {"case_id": str(order.case_id), "txn_id": flow.txn_id, "order_id": str(order.order_id),
                  "bank_code": order.bank_code, "account_number": order.account_number, "level": row.level,
                  "exit_kind": flow.kind, "amount_minor": flow.amount_minor, "exited_at": flow.at.isoformat()}
             )
-            self._event(order, "exit.recorded", {"txn_id": flow.txn_id, "kind": flow.kind,
-                                                 "amount_minor": flow.amount_minor})
+            kind = "back_with_victim" if flow.kind == BACK_WITH_VICTIM else "exit"
+            self._event(order, f"{kind}.recorded" if flow.amount_minor else f"{kind}.withdrawn",
+                        {"txn_id": flow.txn_id, "kind": flow.kind, "amount_minor": flow.amount_minor})
 
     # ---- freezes, releases, failures ----------------------------------------------------------
 

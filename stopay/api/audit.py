@@ -123,6 +123,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         return audit_pb2.Report(
             cases=t.cases, reported_minor=t.reported_minor, held_minor=t.held_minor, returned_minor=t.returned_minor,
             exited_minor=t.exited_minor, orders=t.orders, holds=t.holds,
+            back_with_victim_minor=t.back_with_victim_minor,
             p50_ms=round(t.p50_ms or 0), p90_ms=round(t.p90_ms or 0), p99_ms=round(t.p99_ms or 0),
         )
 

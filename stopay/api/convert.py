@@ -129,13 +129,14 @@ def case_message(case: CaseView) -> station_pb2.Case:
             station_pb2.LevelTotals(
                 level=t.level, traced_minor=t.traced_minor, held_minor=t.held_minor,
                 exited_minor=t.exited_minor, orders=t.orders, open_orders=t.open_orders,
-                returned_minor=t.returned_minor,
+                returned_minor=t.returned_minor, back_with_victim_minor=t.back_with_victim_minor,
             )
             for t in case.levels()
         ],
         exits=[exit_message(x) for x in case.exits],
         returned_minor=case.returned_minor,
         holds=[hold_message(h) for h in case.holds],
+        back_with_victim_minor=case.back_with_victim_minor,
         linked_cases=[linked_case_message(link) for link in case.links],
     )
 
@@ -173,6 +174,12 @@ def _summary(event: CaseEvent, currency: str) -> str:
                 f"{detail.get('linked_case_id')} (station {detail.get('station_id')}): linked, traced here")
     if event.kind == "exit.recorded":
         return f"{money('amount_minor')} left the banking network ({detail.get('kind')})"
+    if event.kind == "exit.withdrawn":
+        return f"a fuller statement shows none of the victim's money left by {detail.get('txn_id')}"
+    if event.kind == "back_with_victim.recorded":
+        return f"{money('amount_minor')} paid back to an account the victim paid from"
+    if event.kind == "back_with_victim.withdrawn":
+        return f"a fuller statement shows none of the victim's money paid back by {detail.get('txn_id')}"
     if event.kind == "order.retry_scheduled":
         return f"delivery attempt {detail.get('attempts')} failed: {detail.get('detail')}"
     if event.kind.startswith("order."):

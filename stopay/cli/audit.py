@@ -138,7 +138,9 @@ def case_text(trail: audit_pb2.CaseTrail, out: TextIO) -> None:
                   f"victim {case.victim_name}  ({'settled' if case.settled else 'in progress'})")
     console.print(f"reported {_money(case.reported_minor)}   held {_money(case.held_minor)}   "
                   f"returned {_money(case.returned_minor)}   exited {_money(case.exited_minor)}   "
-                  f"unresolved {_money(case.unresolved_minor)}   "
+                  + (f"back with victim {_money(case.back_with_victim_minor)}   "
+                     if case.back_with_victim_minor else "")
+                  + f"unresolved {_money(case.unresolved_minor)}   "
                   f"rule {case.rule}, depth {case.max_depth}, min {_money(case.min_amount)}")
     for line in link_texts(case.linked_cases, case.currency or "CNY"):
         console.print(line)
@@ -261,7 +263,8 @@ def _report_table(report: audit_pb2.Report, out: TextIO) -> None:
     table.add_column("value", justify="right")
     for name, value in (("cases", str(report.cases)), ("reported", _money(report.reported_minor)),
                         ("held", _money(report.held_minor)), ("returned", _money(report.returned_minor)),
-                        ("exited", _money(report.exited_minor)), ("orders", str(report.orders)),
+                        ("exited", _money(report.exited_minor)),
+                        ("back with victim", _money(report.back_with_victim_minor)), ("orders", str(report.orders)),
                         ("holds", str(report.holds)), ("entry to hold p50", f"{report.p50_ms / 1000:.3f} s"),
                         ("entry to hold p90", f"{report.p90_ms / 1000:.3f} s"),
                         ("entry to hold p99", f"{report.p99_ms / 1000:.3f} s")):

@@ -190,6 +190,8 @@ def _totals(case: station_pb2.Case, currency: str) -> list[tuple[str, str]]:
         ("reported", format_minor(case.reported_minor, currency)),
         ("held", format_minor(case.held_minor, currency)),
         ("exited", format_minor(case.exited_minor, currency)),
+    ] + ([("back with victim", format_minor(case.back_with_victim_minor, currency))]
+         if case.back_with_victim_minor else []) + [
         ("unresolved", format_minor(case.unresolved_minor, currency)),
     ]
 
@@ -435,6 +437,8 @@ def to_svg(case: station_pb2.Case) -> str:
         heading: list[_Line] = [(name, "head")]
         if column == 0:
             heading.append((f"reported {format_minor(case.reported_minor, cur)}", "muted"))
+            if case.back_with_victim_minor:
+                heading.append((f"back {format_minor(case.back_with_victim_minor, cur)}", "muted"))
         elif column == trail.exit_column:
             heading.append((f"exited {format_minor(case.exited_minor, cur)}", "muted"))
         elif column in level_totals:

@@ -19,7 +19,9 @@ def case_text(case: station_pb2.Case) -> str:
         f"case {case.case_id}  ({'settled' if case.settled else 'in progress'})",
         f"  station {case.station_id}  officer {case.officer_id}  report {case.report_no}  victim {case.victim_name}",
         f"  reported {format_minor(case.reported_minor, cur)}   held {format_minor(case.held_minor, cur)}"
-        f"   returned {format_minor(case.returned_minor, cur)}   exited {format_minor(case.exited_minor, cur)}",
+        f"   returned {format_minor(case.returned_minor, cur)}   exited {format_minor(case.exited_minor, cur)}"
+        + (f"   back with victim {format_minor(case.back_with_victim_minor, cur)}"
+           if case.back_with_victim_minor else ""),
     ]
     lines += [f"  {text}" for text in link_texts(case.linked_cases, cur)]
     for h in case.holds:

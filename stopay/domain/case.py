@@ -88,6 +88,8 @@ class LevelTotals:
     open_orders: int
     # Paid to victims from the case's holds at this level.
     returned_minor: int = 0
+    # Paid from accounts at this level back to an account the victim paid from.
+    back_with_victim_minor: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,10 @@ class CaseView:
     # followed (and counted as held, exited or unresolved) once, there.
     linked_minor: int = 0
     links: tuple[CaseLink, ...] = field(default=())
+    # Paid by the trail back to an account the victim paid from (a fake "profit withdrawal"): the
+    # victim's again, never frozen or followed there; ``back`` are those payments.
+    back_with_victim_minor: int = 0
+    back: tuple[ExitView, ...] = field(default=())
 
     @property
     def settled(self) -> bool:
@@ -126,14 +132,15 @@ class CaseView:
 
     @property
     def unresolved_minor(self) -> int:
-        """Reported money neither held, returned, traced out of the network nor traced by a linked case."""
+        """Reported money neither held, returned, back with the victim, traced out of the network nor
+        traced by a linked case."""
         return max(0, self.reported_minor - self.held_minor - self.exited_minor - self.returned_minor
-                   - self.linked_minor)
+                   - self.back_with_victim_minor - self.linked_minor)
 
     def levels(self) -> list[LevelTotals]:
         """Totals per level of the trail; level 1 traces what the victim reported, less what a
         linked case traces."""
-        depth = max([o.level for o in self.orders] + [x.level for x in self.exits], default=0)
+        depth = max([o.level for o in self.orders] + [x.level for x in self.exits + self.back], default=0)
         totals = []
         for level in range(1, depth + 1):
             orders = [o for o in self.orders if o.level == level]
@@ -148,6 +155,7 @@ class CaseView:
                     orders=len(orders),
                     open_orders=sum(1 for o in orders if not o.status.terminal),
                     returned_minor=sum(o.released_minor for o in orders if o.kind == "return"),
+                    back_with_victim_minor=sum(x.amount_minor for x in self.back if x.level == level),
                 )
             )
         return totals

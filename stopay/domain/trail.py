@@ -13,7 +13,11 @@ victim's money labelled, then:
 * each debit that carried the victim's money to another account goes on as a transfer to follow,
   one level deeper, unless it would go deeper than ``max_depth`` or carries less than
   ``min_amount`` of it; a transfer already followed goes on again only when what it carries changed;
-* each debit into an exit (cash, ATM, crypto, ...) records the victim's money lost there.
+* each debit into an exit (cash, ATM, crypto, ...) records the victim's money lost there; a fuller
+  view corrects what a partial one recorded, down to nothing (the exit is then withdrawn);
+* each debit into an account the victim paid from (a fake "profit withdrawal") brings the victim's
+  money in it back with the victim: the trail ends there, as at an exit of kind
+  ``BACK_WITH_VICTIM``, and the victim's own account is never followed or frozen.
 """
 
 from __future__ import annotations
@@ -22,12 +26,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from stopay.domain.accounts import AccountKey
 from stopay.domain.attribution import OWN, RULES, Credit, Debit, Parts, attribute
 from stopay.domain.entry import Party
 
 
 # Deepest level a case may follow (the database enforces the same bound).
 MAX_DEPTH = 50
+
+# The kind of the trail's end where money comes back to an account the victim paid from. It is
+# recorded beside the exits, but counted as its own figure (back with the victim), never as exited.
+BACK_WITH_VICTIM = "BACK_WITH_VICTIM"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +87,9 @@ class Known:
     labelled: Mapping[str, Parts] = field(default_factory=dict)
     # debit txn_id -> parts already sent on to the receiving account
     sent: Mapping[str, Parts] = field(default_factory=dict)
+    # exit debit txn_id -> the victim's money recorded leaving the network there (or, for a debit to
+    # an account the victim paid from, back with the victim)
+    exited: Mapping[str, int] = field(default_factory=dict)
     held_minor: int = 0
     in_flight_minor: int = 0
     releasing_minor: int = 0
@@ -114,7 +126,7 @@ class ExitFlow:
     txn_id: str
     kind: str
     at: datetime
-    amount_minor: int  # the victim's money that left the network there
+    amount_minor: int  # the victim's money that left the network there; 0: none after all (withdrawn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +178,15 @@ def _credit_parts(line: Line, known: Parts | None) -> Parts:
     return tuple(parts)
 
 
-def step(known: Known, opening_minor: int, lines: tuple[Line, ...], limits: Limits) -> Step:
+def back_with_victim(account: Party | None, victim: frozenset[AccountKey]) -> bool:
+    """Whether money paid to ``account`` is back with the victim: it is one of the accounts the
+    victim paid from (the payers of the case's entry transfers)."""
+    return account is not None and account.key in victim
+
+
+def step(known: Known, opening_minor: int, lines: tuple[Line, ...], limits: Limits,
+         victim: frozenset[AccountKey] = frozenset()) -> Step:
+    """One step at an account; ``victim`` are the accounts the victim paid from."""
     credits = {line.txn_id for line in lines if line.kind == "credit"}
     missing = sorted(set(known.labelled) - credits)
     if missing:
@@ -185,9 +205,13 @@ def step(known: Known, opening_minor: int, lines: tuple[Line, ...], limits: Limi
         if line.kind != "debit":
             continue
         carried = result.flows.get(line.txn_id, ())
-        if line.exit is not None or line.counterparty is None:
-            if traced(carried):
-                exits.append(ExitFlow(line.txn_id, line.exit or "UNKNOWN", line.at, traced(carried)))
+        home = line.exit is None and back_with_victim(line.counterparty, victim)
+        if line.exit is not None or line.counterparty is None or home:
+            # Recorded as this view shows it (the newest knows best), and withdrawn (amount 0) when
+            # a fuller view shows that none of the victim's money left there after all.
+            if traced(carried) or line.txn_id in known.exited:
+                kind = BACK_WITH_VICTIM if home else line.exit or "UNKNOWN"
+                exits.append(ExitFlow(line.txn_id, kind, line.at, traced(carried)))
             continue
         arriving = _deeper(carried, limits)
         now = traced(arriving)

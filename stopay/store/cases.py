@@ -13,6 +13,7 @@ from stopay.domain.attribution import OWN
 from stopay.domain.case import CaseEvent, CaseView, ExitView, IncomingView, OrderView
 from stopay.domain.entry import Party
 from stopay.domain.orders import OrderStatus
+from stopay.domain.trail import BACK_WITH_VICTIM
 from stopay.store.entries import link
 from stopay.store.errors import database_errors
 from stopay.store.holds import hold_view
@@ -42,6 +43,7 @@ def _case(row: asyncpg.Record, orders: tuple[OrderView, ...] = (), exits: tuple[
         exits=exits,
         returned_minor=row["returned_minor"],
         linked_minor=row["linked_minor"],
+        back_with_victim_minor=row["back_with_victim_minor"],
     )
 
 
@@ -104,8 +106,10 @@ async def get_case(pool: asyncpg.Pool, case_id: uuid.UUID) -> CaseView | None:
             exits = await conn.fetch(sql("case_exits"), case_id)
             holds = await conn.fetch(sql("case_holds"), case_id)
             links = await conn.fetch(sql("case_links"), case_id)
-    return replace(_case(row, tuple(_order(o) for o in orders), tuple(_exit(x) for x in exits)),
-                   holds=tuple(hold_view(h) for h in holds), links=tuple(link(r) for r in links))
+    ends = [_exit(x) for x in exits]
+    return replace(_case(row, tuple(_order(o) for o in orders), tuple(x for x in ends if x.kind != BACK_WITH_VICTIM)),
+                   holds=tuple(hold_view(h) for h in holds), links=tuple(link(r) for r in links),
+                   back=tuple(x for x in ends if x.kind == BACK_WITH_VICTIM))
 
 
 async def list_cases(

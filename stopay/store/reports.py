@@ -21,6 +21,7 @@ class Totals:
     held_minor: int
     returned_minor: int
     exited_minor: int
+    back_with_victim_minor: int
     orders: int
     holds: int
     p50_ms: float | None

@@ -44,6 +44,10 @@ class AccountRow:
     hold_state: str | None = None
     # The most a formal freeze's legal document lets the case hold there (None: no such limit).
     hold_cap: int | None = None
+    # Exits recorded at the account: txn_id -> the victim's money that left there.
+    exited: dict[str, int] = field(default_factory=dict)
+    # The accounts the case's victim paid from, [bank_code, number] each.
+    victim_accounts: list[list[str]] = field(default_factory=list)
 
     @property
     def key(self) -> AccountKey:
@@ -67,6 +71,7 @@ class TrailChanges:
     orders: list[dict[str, Any]] = field(default_factory=list)
     created: list[dict[str, Any]] = field(default_factory=list)
     accounts: list[dict[str, Any]] = field(default_factory=list)
+    # Exits to record or correct; one with amount_minor 0 is withdrawn (its row deleted).
     exits: list[dict[str, Any]] = field(default_factory=list)
     answers: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)

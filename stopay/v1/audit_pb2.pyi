@@ -236,9 +236,10 @@ class Report(_message.Message):
     P50_MS_FIELD_NUMBER: _builtins.int
     P90_MS_FIELD_NUMBER: _builtins.int
     P99_MS_FIELD_NUMBER: _builtins.int
+    BACK_WITH_VICTIM_MINOR_FIELD_NUMBER: _builtins.int
     cases: _builtins.int
     reported_minor: _builtins.int
-    """"Reported", "held", "returned" and "exited" are separate figures."""
+    """"Reported", "held", "returned", "exited" and "back with the victim" are separate figures."""
     held_minor: _builtins.int
     returned_minor: _builtins.int
     exited_minor: _builtins.int
@@ -248,6 +249,8 @@ class Report(_message.Message):
     """Entry-to-hold time percentiles, milliseconds (0 when nothing was held)."""
     p90_ms: _builtins.int
     p99_ms: _builtins.int
+    back_with_victim_minor: _builtins.int
+    """Paid by the trails back to accounts the victims paid from (neither held nor exited)."""
     def __init__(
         self,
         *,
@@ -261,10 +264,11 @@ class Report(_message.Message):
         p50_ms: _builtins.int = ...,
         p90_ms: _builtins.int = ...,
         p99_ms: _builtins.int = ...,
+        back_with_victim_minor: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cases", b"cases", "exited_minor", b"exited_minor", "held_minor", b"held_minor", "holds", b"holds", "orders", b"orders", "p50_ms", b"p50_ms", "p90_ms", b"p90_ms", "p99_ms", b"p99_ms", "reported_minor", b"reported_minor", "returned_minor", b"returned_minor"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["back_with_victim_minor", b"back_with_victim_minor", "cases", b"cases", "exited_minor", b"exited_minor", "held_minor", b"held_minor", "holds", b"holds", "orders", b"orders", "p50_ms", b"p50_ms", "p90_ms", b"p90_ms", "p99_ms", b"p99_ms", "reported_minor", b"reported_minor", "returned_minor", b"returned_minor"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

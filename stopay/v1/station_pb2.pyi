@@ -628,6 +628,7 @@ class LevelTotals(_message.Message):
     ORDERS_FIELD_NUMBER: _builtins.int
     OPEN_ORDERS_FIELD_NUMBER: _builtins.int
     RETURNED_MINOR_FIELD_NUMBER: _builtins.int
+    BACK_WITH_VICTIM_MINOR_FIELD_NUMBER: _builtins.int
     level: _builtins.int
     traced_minor: _builtins.int
     """The victim's money followed into accounts at this level (at level 1: what was reported)."""
@@ -638,6 +639,8 @@ class LevelTotals(_message.Message):
     open_orders: _builtins.int
     returned_minor: _builtins.int
     """Paid to victims from the case's holds at this level."""
+    back_with_victim_minor: _builtins.int
+    """Paid from accounts at this level back to an account the victim paid from."""
     def __init__(
         self,
         *,
@@ -648,10 +651,11 @@ class LevelTotals(_message.Message):
         orders: _builtins.int = ...,
         open_orders: _builtins.int = ...,
         returned_minor: _builtins.int = ...,
+        back_with_victim_minor: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["exited_minor", b"exited_minor", "held_minor", b"held_minor", "level", b"level", "open_orders", b"open_orders", "orders", b"orders", "returned_minor", b"returned_minor", "traced_minor", b"traced_minor"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["back_with_victim_minor", b"back_with_victim_minor", "exited_minor", b"exited_minor", "held_minor", b"held_minor", "level", b"level", "open_orders", b"open_orders", "orders", b"orders", "returned_minor", b"returned_minor", "traced_minor", b"traced_minor"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -684,6 +688,7 @@ class Case(_message.Message):
     EXITS_FIELD_NUMBER: _builtins.int
     RETURNED_MINOR_FIELD_NUMBER: _builtins.int
     HOLDS_FIELD_NUMBER: _builtins.int
+    BACK_WITH_VICTIM_MINOR_FIELD_NUMBER: _builtins.int
     LINKED_CASES_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     entry_id: _builtins.str
@@ -706,8 +711,8 @@ class Case(_message.Message):
     order_count: _builtins.int
     """Number of orders, also filled where orders are left out (ListCases)."""
     unresolved_minor: _builtins.int
-    """Reported money neither held, returned nor traced into an exit: still moving, below the thresholds,
-    deeper than max_depth, or gone where no bank could say.
+    """Reported money neither held, returned, back with the victim nor traced into an exit: still
+    moving, below the thresholds, deeper than max_depth, or gone where no bank could say.
     """
     rule: _builtins.str
     """The tracing policy the case was accepted under."""
@@ -715,6 +720,10 @@ class Case(_message.Message):
     min_amount: _builtins.int
     returned_minor: _builtins.int
     """Paid back to this case's victim (from this case's holds or, in a rateable return, another's)."""
+    back_with_victim_minor: _builtins.int
+    """Paid by the trail back to an account the victim paid from (a fake "profit withdrawal"): the
+    victim's money again, never frozen or followed there, and neither held nor exited.
+    """
     @_builtins.property
     def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___FreezeOrder]: ...
     @_builtins.property
@@ -731,7 +740,7 @@ class Case(_message.Message):
     def linked_cases(self) -> _containers.RepeatedCompositeFieldContainer[Global___LinkedCase]:
         """Cases linked to this one by a transfer both reported; GetCase and WatchCase fill it. The
         amounts of those with traced_there are reported here and traced there: unresolved_minor is
-        reported_minor - held_minor - exited_minor - returned_minor - (their sum), and level 1's
+        reported_minor - held_minor - exited_minor - returned_minor - back_with_victim_minor - (their sum), and level 1's
         traced_minor leaves them out.
         """
 
@@ -761,11 +770,12 @@ class Case(_message.Message):
         exits: _abc.Iterable[Global___ExitFlow] | None = ...,
         returned_minor: _builtins.int = ...,
         holds: _abc.Iterable[_holds_pb2.Hold] | None = ...,
+        back_with_victim_minor: _builtins.int = ...,
         linked_cases: _abc.Iterable[Global___LinkedCase] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "created_at", b"created_at", "currency", b"currency", "entry_id", b"entry_id", "exited_minor", b"exited_minor", "exits", b"exits", "fraud_type", b"fraud_type", "held_minor", b"held_minor", "holds", b"holds", "levels", b"levels", "linked_cases", b"linked_cases", "max_depth", b"max_depth", "min_amount", b"min_amount", "officer_id", b"officer_id", "order_count", b"order_count", "orders", b"orders", "report_no", b"report_no", "reported_minor", b"reported_minor", "returned_minor", b"returned_minor", "rule", b"rule", "settled", b"settled", "station_id", b"station_id", "unresolved_minor", b"unresolved_minor", "victim_name", b"victim_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["back_with_victim_minor", b"back_with_victim_minor", "case_id", b"case_id", "created_at", b"created_at", "currency", b"currency", "entry_id", b"entry_id", "exited_minor", b"exited_minor", "exits", b"exits", "fraud_type", b"fraud_type", "held_minor", b"held_minor", "holds", b"holds", "levels", b"levels", "linked_cases", b"linked_cases", "max_depth", b"max_depth", "min_amount", b"min_amount", "officer_id", b"officer_id", "order_count", b"order_count", "orders", b"orders", "report_no", b"report_no", "reported_minor", b"reported_minor", "returned_minor", b"returned_minor", "rule", b"rule", "settled", b"settled", "station_id", b"station_id", "unresolved_minor", b"unresolved_minor", "victim_name", b"victim_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

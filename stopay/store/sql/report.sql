@@ -2,6 +2,7 @@
 -- orders at one bank ($4), with the time from an entry's acceptance to each hold (database clock).
 -- Returned: paid back to the picked cases' victims (from whichever case's hold paid it, at $4).
 -- Reported: a transfer that two picked cases reported (linked) counts once, in the case tracing it.
+-- Back with the victim: paid by the trail to an account the victim paid from (not exited).
 WITH picked AS (
     SELECT c.case_id, c.reported_minor, c.created_at
     FROM cases c
@@ -31,7 +32,10 @@ SELECT (SELECT count(*) FROM picked)::int AS cases,
           ON r.kind = 'return' AND r.params ->> 'beneficiary_case' = p.case_id::text
          WHERE $4::text IS NULL OR r.bank_code = $4)::bigint AS returned_minor,
        (SELECT coalesce(sum(x.amount_minor), 0) FROM trail_exits x JOIN picked p ON p.case_id = x.case_id
-         WHERE $4::text IS NULL OR x.bank_code = $4)::bigint AS exited_minor,
+         WHERE ($4::text IS NULL OR x.bank_code = $4) AND x.exit_kind <> 'BACK_WITH_VICTIM')::bigint AS exited_minor,
+       (SELECT coalesce(sum(x.amount_minor), 0) FROM trail_exits x JOIN picked p ON p.case_id = x.case_id
+         WHERE ($4::text IS NULL OR x.bank_code = $4) AND x.exit_kind = 'BACK_WITH_VICTIM')::bigint
+         AS back_with_victim_minor,
        (SELECT count(*) FROM orders)::int AS orders,
        percentiles.holds, percentiles.p[1] AS p50_ms, percentiles.p[2] AS p90_ms, percentiles.p[3] AS p99_ms
 FROM percentiles

@@ -1,7 +1,7 @@
 -- Applies a batch of bank answers in one statement: moves the answered orders on ($1), creates the
 -- orders that follow the money on or give excess back ($2), stores what is now known of each
--- account ($3), records exits ($4), keeps every bank answer, statements included, as evidence ($5)
--- and logs events ($6). $7 is the actor. $8 starts holds ({case_id, bank_code, account_number,
+-- account ($3), records, corrects or (amount 0) withdraws exits ($4), keeps every bank answer,
+-- statements included, as evidence ($5) and logs events ($6). $7 is the actor. $8 starts holds ({case_id, bank_code, account_number,
 -- op: 'stop'}: an emergency stop of $9 hours, at most $10 stops) or ends returning ones
 -- ({..., op: 'returned'}). The caller holds the locks taken by trail_rows.sql and
 -- trail_orders.sql, so every order in $1 is still this owner's and in the state it expects.
@@ -53,10 +53,18 @@ WITH answered AS (
            x.amount_minor, x.exited_at
     FROM jsonb_to_recordset($4::jsonb) AS x(case_id uuid, txn_id text, order_id uuid, bank_code text,
         account_number text, level int, exit_kind text, amount_minor bigint, exited_at timestamptz)
+    WHERE x.amount_minor > 0
     ON CONFLICT (case_id, bank_code, account_number, txn_id) DO UPDATE
         SET amount_minor = excluded.amount_minor, order_id = excluded.order_id,
             level = least(trail_exits.level, excluded.level), recorded_at = now()
     RETURNING txn_id
+), withdrawn AS (
+    DELETE FROM trail_exits t
+    USING jsonb_to_recordset($4::jsonb) AS x(case_id uuid, txn_id text, bank_code text,
+        account_number text, amount_minor bigint)
+    WHERE x.amount_minor = 0 AND t.case_id = x.case_id AND t.bank_code = x.bank_code
+      AND t.account_number = x.account_number AND t.txn_id = x.txn_id
+    RETURNING t.txn_id
 ), answers AS (
     INSERT INTO bank_answers (case_id, order_id, status_code, held_minor, balance_minor,
                               reason_code, bank_reference, statement)

@@ -1,7 +1,14 @@
 -- The locked knowledge rows of the accounts in $1 (jsonb array of {case_id, bank_code, account_number}),
--- with the state of the case's hold on each and, for a formal freeze, the most its document freezes.
+-- with the state of the case's hold on each, for a formal freeze the most its document freezes, and
+-- the exits recorded there (txn_id -> amount) and the accounts the case's victim paid from
+-- ([[bank_code, number], ...]: money that reaches them is back with the victim).
 SELECT t.case_id, t.bank_code, t.account_number, t.holder_name, t.level, t.incoming, t.sent, t.rev,
        t.left_minor, t.held_minor, t.in_flight_minor, t.releasing_minor, t.seen_at, t.seen_seq,
+       (SELECT coalesce(jsonb_object_agg(x.txn_id, x.amount_minor), '{}'::jsonb) FROM trail_exits x
+        WHERE x.case_id = t.case_id AND x.bank_code = t.bank_code AND x.account_number = t.account_number
+       ) AS exited,
+       (SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_array(e.payer_bank, e.payer_number)), '[]'::jsonb)
+        FROM entry_transfers e WHERE e.case_id = t.case_id) AS victim_accounts,
        h.state AS hold_state,
        CASE WHEN h.state = 'frozen' THEN (h.document ->> 'amount_minor')::bigint END AS hold_cap
 FROM trail_accounts t
