@@ -4,6 +4,8 @@ the first, the bank refuses the first case's freeze, so the later case traces th
 
 from __future__ import annotations
 
+import asyncio
+
 from stopay.store import cases
 from tests.entries import simple_request
 from tests.test_linked_cases import reported_again, submit
@@ -32,3 +34,22 @@ async def test_a_later_report_with_another_amount_or_payee_name_is_traced_too(po
     earlier = await cases.get_case(pool, first.case_id)
     assert earlier is not None
     assert [x.case_id for x in earlier.links] == [agreeing.case_id]
+
+
+async def test_racing_reports_are_compared_with_the_first_to_commit(pool) -> None:
+    # Submitted at once, the later reports meet the first one's row only through its unique key
+    # (it committed after their statements began): its figures are compared all the same.
+    for round_no in range(4):
+        txn = f"RACE-{round_no}"
+        requests = [reported_again((*PAYEE, amount, txn), station=f"ST-{n}")
+                    for n, amount in enumerate([300_000, 400_000] * 3)]
+        results = await asyncio.gather(*(submit(pool, r) for r in requests))
+        owner = await pool.fetchrow("SELECT case_id, amount_minor FROM transfer_owners WHERE txn_id = $1", txn)
+        for request, result in zip(requests, results, strict=True):
+            agrees = request.transfers[0].amount_minor == owner["amount_minor"]
+            if result.case_id == owner["case_id"]:
+                assert result.links == ()
+            else:
+                assert [x.case_id for x in result.links] == ([owner["case_id"]] if agrees else [])
+            orders = await pool.fetchval("SELECT count(*) FROM freeze_orders WHERE case_id = $1", result.case_id)
+            assert orders == (0 if agrees and result.case_id != owner["case_id"] else 1)
