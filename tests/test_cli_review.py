@@ -3,18 +3,21 @@ status of docs/cli.md, before any call is made."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+SEED = Path(__file__).parents[1] / "stopay" / "examples" / "seed-xue.json"
 UNUSED = "127.0.0.1:1"  # nothing answers here: a check that needs the server would exit 3
 
 
-def stopay(*args: str) -> subprocess.CompletedProcess[str]:
+def stopay(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "stopay.cli.main", *args], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, env=env)
 
 
 @pytest.mark.parametrize("flag, value", [("--since", "0001-01-01T00:00:00+08:00"),
@@ -31,3 +34,26 @@ def test_output_to_a_directory_is_refused_before_the_call(tmp_path: Path) -> Non
     assert (done.returncode, done.stderr.strip()) == (2, f"stopay audit export: cannot write {tmp_path}: it is a "
                                                          "directory")
     assert list(tmp_path.iterdir()) == []  # no temporary file left behind
+
+
+async def test_a_port_file_that_cannot_be_written_stops_serve_cleanly(dsn: str, tmp_path: Path) -> None:
+    # serve has started by then: it must stop what it started, not leave it to the garbage collector.
+    port_file = tmp_path / "missing" / "port"
+    done = await asyncio.to_thread(stopay, "serve", "--insecure", "--no-dispatcher", "--dsn", dsn,
+                                   "--listen", "127.0.0.1:0", "--port-file", str(port_file))
+    problems = [line for line in done.stderr.splitlines() if not line.startswith("{")]  # JSON lines: logs
+    assert (done.returncode, problems) == (2, [f"stopay serve: cannot write the port file {port_file}: "
+                                               "No such file or directory"])
+
+
+async def test_serve_on_the_embedded_database_says_nothing_of_grpc_s_fork_handlers(tmp_path: Path) -> None:
+    # Stopping the embedded PostgreSQL runs its programs; gRPC's fork support, if enabled when gRPC
+    # is imported, prints a line of its own ("skipping fork() handlers") on stderr.
+    port_file = tmp_path / "missing" / "port"
+    # As a user starts it: the tests' own setting of gRPC's fork support is not passed on.
+    env = {k: v for k, v in os.environ.items() if k != "GRPC_ENABLE_FORK_SUPPORT"}
+    done = await asyncio.to_thread(stopay, "serve", "--insecure", "--bank-network", str(SEED), "--data-dir",
+                                   str(tmp_path / "pgdata"), "--listen", "127.0.0.1:0", "--port-file", str(port_file), env=env)
+    problems = [line for line in done.stderr.splitlines() if not line.startswith("{")]
+    assert (done.returncode, problems) == (2, [f"stopay serve: cannot write the port file {port_file}: "
+                                               "No such file or directory"])
