@@ -57,3 +57,12 @@ async def test_serve_on_the_embedded_database_says_nothing_of_grpc_s_fork_handle
     problems = [line for line in done.stderr.splitlines() if not line.startswith("{")]
     assert (done.returncode, problems) == (2, [f"stopay serve: cannot write the port file {port_file}: "
                                                "No such file or directory"])
+
+
+@pytest.mark.parametrize("command", [["bank-sim"], ["serve", "--insecure", "--no-dispatcher", "--dsn", "postgresql://x@127.0.0.1:1/x"]])
+def test_a_bank_network_that_is_not_valid_is_named(command: list[str], tmp_path: Path) -> None:
+    network = tmp_path / "network.json"
+    network.write_text("{}", encoding="utf-8")
+    done = stopay(*command, "--bank-network", str(network), "--listen", "127.0.0.1:0")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"stopay {command[0]}: {network}: ") and done.stderr.count("\n") == 1, done.stderr
