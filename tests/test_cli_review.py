@@ -1,5 +1,6 @@
-"""Client mistakes found on a newcomer's second pass: each is one line naming what is wrong, with the
-status of docs/cli.md, before any call is made."""
+"""Mistakes a newcomer meets with the command line: each is one line on stderr naming what is wrong
+(the file, the flag, the path), with its status from docs/cli.md, and nothing else: no traceback, no
+line of gRPC's own."""
 
 from __future__ import annotations
 
@@ -53,13 +54,15 @@ async def test_serve_on_the_embedded_database_says_nothing_of_grpc_s_fork_handle
     # As a user starts it: the tests' own setting of gRPC's fork support is not passed on.
     env = {k: v for k, v in os.environ.items() if k != "GRPC_ENABLE_FORK_SUPPORT"}
     done = await asyncio.to_thread(stopay, "serve", "--insecure", "--bank-network", str(SEED), "--data-dir",
-                                   str(tmp_path / "pgdata"), "--listen", "127.0.0.1:0", "--port-file", str(port_file), env=env)
+                                   str(tmp_path / "pgdata"), "--listen", "127.0.0.1:0", "--port-file", str(port_file),
+                                   env=env)
     problems = [line for line in done.stderr.splitlines() if not line.startswith("{")]
     assert (done.returncode, problems) == (2, [f"stopay serve: cannot write the port file {port_file}: "
                                                "No such file or directory"])
 
 
-@pytest.mark.parametrize("command", [["bank-sim"], ["serve", "--insecure", "--no-dispatcher", "--dsn", "postgresql://x@127.0.0.1:1/x"]])
+@pytest.mark.parametrize("command", [["bank-sim"],
+                                     ["serve", "--insecure", "--no-dispatcher", "--dsn", "postgresql://x@127.0.0.1:1/x"]])
 def test_a_bank_network_that_is_not_valid_is_named(command: list[str], tmp_path: Path) -> None:
     network = tmp_path / "network.json"
     network.write_text("{}", encoding="utf-8")
