@@ -69,3 +69,11 @@ def test_a_bank_network_that_is_not_valid_is_named(command: list[str], tmp_path:
     done = stopay(*command, "--bank-network", str(network), "--listen", "127.0.0.1:0")
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith(f"stopay {command[0]}: {network}: ") and done.stderr.count("\n") == 1, done.stderr
+
+
+def test_bank_sim_names_a_port_file_it_cannot_write(tmp_path: Path) -> None:
+    port_file = tmp_path / "missing" / "port"
+    done = stopay("bank-sim", "--bank-network", str(SEED), "--listen", "127.0.0.1:0", "--port-file", str(port_file))
+    problems = [line for line in done.stderr.splitlines() if not line.startswith("{")]
+    assert (done.returncode, problems) == (2, [f"stopay bank-sim: cannot write the port file {port_file}: "
+                                               "No such file or directory"])
