@@ -568,7 +568,7 @@ async def test_a_return_waits_for_the_bank_s_confirmation_and_a_freeze_that_outl
     await app.dispatcher.stop(0)  # the formal freeze is not at the bank yet
     await holds.Formalize(holds_pb2.FormalizeRequest(hold=ref(case_a), by=by(), document=document("GA-1", 80_000)))
     await refused(holds.ReturnFunds(ret), grpc.StatusCode.FAILED_PRECONDITION, "has not confirmed")
-    app.dispatcher.start()
+    await app.dispatcher.start()
     await eventually(lambda: _statuses(pool, case_a, "extend", ["extended"]))
     # A month's freeze would lapse during the 30 days' notice of a rateable return.
     await refused(holds.ReturnFunds(ret), grpc.StatusCode.FAILED_PRECONDITION, "renew it first")

@@ -102,7 +102,9 @@ class Dispatcher:
         self._guards = BankGuards(settings.breaker_threshold, settings.breaker_open_s, settings.bank_concurrency)
 
     async def start(self) -> None:
-        """Registers the banks this replica serves (before any claim), then starts the loops."""
+        """Registers the banks this replica serves (before any claim), then starts the loops; also
+        after a :meth:`stop`."""
+        self._stopping = False
         await self._register()
         self._tasks = [
             asyncio.create_task(self._claim_loop(), name="stopay-claim"),
