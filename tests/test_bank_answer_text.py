@@ -18,6 +18,7 @@ from stopay.dispatch.dispatcher import DispatchSettings
 from tests.conftest import eventually
 from tests.entries import simple_request
 from tests.fakebank import FakeBank
+from tests.faults import refuse_bank_reference
 
 FAST = dict(poll_s=0.1, retry_base_s=0.05, retry_cap_s=0.3, pending_recheck_s=0.2)
 OPEN = ("queued", "freezing", "pending")
@@ -99,17 +100,7 @@ async def test_an_amount_out_of_range_is_not_understood_and_the_order_gives_up_b
 async def test_an_answer_the_database_refuses_gives_up_by_the_deadline(make_app, channel_to, pool) -> None:
     # A fault put into the real database: it refuses to store this bank reference, as it refused a
     # NUL. The statement can never be recorded; its order must not be asked for ever.
-    await pool.execute("""
-        CREATE FUNCTION refuse_reference() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF NEW.bank_reference = 'unstorable' THEN
-                RAISE EXCEPTION 'unsupported Unicode escape sequence' USING ERRCODE = '22P05';
-            END IF;
-            RETURN NEW;
-        END $$;
-        CREATE TRIGGER refuse_reference BEFORE INSERT ON bank_answers
-            FOR EACH ROW EXECUTE FUNCTION refuse_reference();
-    """)
+    await refuse_bank_reference(pool)
     bank = FakeBank({"NBK"})
     bank.on_statement = lambda r: dataclasses.replace(FakeBank.plain_statement(r), bank_reference="unstorable")
     await _submit(make_app, channel_to, bank, delivery_deadline_s=1.0)

@@ -18,6 +18,7 @@ from stopay.v1 import audit_pb2, audit_pb2_grpc, gateway_pb2, gateway_pb2_grpc, 
 from tests.conftest import eventually
 from tests.entries import simple_request
 from tests.fakebank import FakeBank
+from tests.faults import refuse_bank_reference
 
 FAST = dict(poll_s=0.1, retry_base_s=0.05, retry_cap_s=0.3, pending_recheck_s=60.0)
 
@@ -116,17 +117,7 @@ async def test_a_callback_that_cannot_be_recorded_is_refused_naming_the_field(pe
 
 async def test_a_value_the_database_refuses_is_invalid_not_unavailable(pending, pool) -> None:
     # A fault put into the real database: it refuses this reference as it would refuse a NUL.
-    await pool.execute("""
-        CREATE FUNCTION refuse_reference() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF NEW.bank_reference = 'unstorable' THEN
-                RAISE EXCEPTION 'unsupported Unicode escape sequence' USING ERRCODE = '22P05';
-            END IF;
-            RETURN NEW;
-        END $$;
-        CREATE TRIGGER refuse_reference BEFORE INSERT ON bank_answers
-            FOR EACH ROW EXECUTE FUNCTION refuse_reference();
-    """)
+    await refuse_bank_reference(pool)
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await pending.gateway.ReportFreezeOutcome(pending.outcome(bank_reference="unstorable"))
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, error.value.details()

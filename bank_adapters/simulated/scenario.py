@@ -131,7 +131,10 @@ def load_scenario(path: str | PathLike[str]) -> Scenario:
         data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise ScenarioError(f"{path}: not valid JSON: {exc}") from exc
-    return parse_scenario(data)
+    try:
+        return parse_scenario(data)
+    except ScenarioError as exc:  # which file, for a reader with several
+        raise ScenarioError(f"{path}: {exc}") from exc
 
 
 def parse_scenario(data: Any) -> Scenario:

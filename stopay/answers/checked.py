@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from bank_adapters.protocol import Account, Statement, StatementLine
 from stopay.domain.orders import UnknownAnswer
+from stopay.domain.text import is_control
 
 A = TypeVar("A")
 
@@ -42,7 +43,7 @@ def printable(text: str, limit: int) -> str:
 
 def _escaped(c: str) -> str:
     code = ord(c)
-    if code < 0x20 or 0x7F <= code < 0xA0:
+    if is_control(c):
         return f"\\x{code:02x}"
     if 0xD800 <= code < 0xE000:
         return f"\\u{code:04x}"

@@ -15,6 +15,7 @@ from google.protobuf import timestamp_pb2
 from bank_adapters.protocol import AnswerStatus, ExitKind
 from stopay.api.validation import Violation
 from stopay.domain.accounts import BANK_CODE
+from stopay.domain.text import has_control
 from stopay.v1 import gateway_pb2
 
 # The longest text accepted in each field, in characters.
@@ -28,7 +29,7 @@ def _text(violations: list[Violation], field: str, value: str, limit: int, *, re
         violations.append(Violation(field, "is required"))
     elif len(value) > limit:
         violations.append(Violation(field, f"must be at most {limit} characters"))
-    elif any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value):
+    elif has_control(value):
         violations.append(Violation(field, "must not contain control characters (such as NUL)"))
 
 

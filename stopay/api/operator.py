@@ -10,6 +10,7 @@ import structlog
 
 from stopay.api.errors import failed_precondition, invalid_argument, store_status
 from stopay.api.validation import Violation
+from stopay.domain.text import has_control
 from stopay.store import orders
 from stopay.store.errors import StoreError
 from stopay.v1 import operator_pb2, operator_pb2_grpc
@@ -31,7 +32,7 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
             raise
         if not request.operator_id.strip():
             await context.abort_with_status(invalid_argument([Violation("operator_id", "is required")]))
-        if len(request.operator_id) > 100 or any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in request.operator_id):
+        if len(request.operator_id) > 100 or has_control(request.operator_id):
             await context.abort_with_status(invalid_argument(
                 [Violation("operator_id", "must be at most 100 characters, without control characters")]))
         try:

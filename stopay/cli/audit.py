@@ -68,6 +68,10 @@ def _instant(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. +08:00")
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time between the years 1 and 9999 in UTC") from None
     return value
 
 
@@ -88,6 +92,8 @@ def _output(path: str | None) -> Iterator[TextIO]:
         yield sys.stdout
         return
     target = os.path.abspath(path)
+    if os.path.isdir(target):  # known before the call, not only when the file is replaced
+        raise Failure(LOCAL, f"cannot write {path}: it is a directory")
     folder, name = os.path.split(target)
     tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     try:
@@ -101,7 +107,10 @@ def _output(path: str | None) -> Iterator[TextIO]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise Failure(LOCAL, f"cannot write {path}: {exc.strerror}") from exc
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

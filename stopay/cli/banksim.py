@@ -21,8 +21,12 @@ GRACE_S = 2.0
 def _write_port(path: Path, port: int) -> None:
     """Write the port so that a reader never sees a half-written file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(f"{port}\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(f"{port}\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise Failure(LOCAL, f"cannot write the port file {path}: {exc.strerror}") from exc
 
 
 async def _run(args: argparse.Namespace) -> None:

@@ -167,10 +167,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
     # The embedded PostgreSQL is started and stopped through subprocesses; gRPC's fork handlers
-    # have nothing to do there and only print warnings.
+    # have nothing to do there and only print a line. gRPC reads this when it is imported, which
+    # building the parser does (the audit and hold commands).
     os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+    args = _parser().parse_args(argv)
     from stopay import logs
 
     # The demo speaks to people; its logs would drown the story.

@@ -8,6 +8,7 @@ import errno
 import signal
 import socket
 import sys
+from pathlib import Path
 
 from stopay import bootstrap
 from stopay.cli.args import split_host_port
@@ -85,18 +86,23 @@ def _fen(text: str) -> int:
     return int(text)
 
 
-async def serve(settings: Settings, port_file: object = None) -> None:
+async def serve(settings: Settings, port_file: Path | None = None) -> None:
     app = await bootstrap.build(settings)
-    await app.start()
-    if port_file:
-        port_file.write_text(str(app.port))  # type: ignore[attr-defined]
-    print(f"stopay serving on port {app.port}", file=sys.stderr, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await app.stop()
+    try:  # whatever fails once the app is built, what it started is stopped
+        await app.start()
+        if port_file:
+            try:
+                port_file.write_text(str(app.port))
+            except OSError as exc:
+                raise Failure(LOCAL, f"cannot write the port file {port_file}: {exc.strerror}") from exc
+        print(f"stopay serving on port {app.port}", file=sys.stderr, flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await app.stop()
 
 
 def check_listen(listen: str) -> None:

@@ -124,6 +124,8 @@ class Dispatcher:
         Orders not recorded by then keep their lease, which expires; another replica (or this one
         after a restart) delivers them again with the same idempotency key.
         """
+        if not self._tasks:  # never started (the app failed before it)
+            return
         claim, record, leases = self._tasks
         # The flag as well as the cancel: a cancel that lands as the claimer's wait_for wakes is lost
         # on Python 3.11, and the claimer would run on; it checks the flag at every turn.

@@ -1,7 +1,8 @@
 -- One entry in one statement: the case, its transfers, one level-1 freeze order per receiving
 -- account and the events, or nothing at all when the case (derived from entry_id) exists already.
 -- A transfer another case reported first (same payer, payee and txn_id: transfer_owners) is
--- recorded and linked to that case, and no order follows it here: the money is traced once. The
+-- recorded and linked to that case, and no order follows it here: the money is traced once; but
+-- a report that disagrees with the first on the amount or the payee's name is traced here too. The
 -- unique key decides a race between two stations; DO UPDATE (to itself) returns the owner even
 -- when it committed after this statement began.
 -- $1 case_id, $2 entry_id, $3 payload_sha256, $4 station_id, $5 officer_id, $6 report_no,
@@ -24,8 +25,9 @@ WITH new_case AS (
 ), owners AS (
     -- In key order, so that two entries sharing transfers wait for each other, never deadlock.
     INSERT INTO transfer_owners AS w (payer_bank, payer_number, payee_bank, payee_number, txn_id,
-                                      case_id, station_id)
-    SELECT g.payer_bank, g.payer_number, g.payee_bank, g.payee_number, g.txn_id, $1, $4
+                                      case_id, station_id, amount_minor, payee_holder)
+    SELECT g.payer_bank, g.payer_number, g.payee_bank, g.payee_number, g.txn_id, $1, $4, g.amount_minor,
+           g.payee_holder
     FROM given g
     ORDER BY g.payer_bank, g.payer_number, g.payee_bank, g.payee_number, g.txn_id
     ON CONFLICT (payer_bank, payer_number, payee_bank, payee_number, txn_id)
@@ -37,7 +39,12 @@ WITH new_case AS (
                                  transferred_at, channel, linked_case_id)
     SELECT $1, g.ordinal, g.txn_id, g.payer_bank, g.payer_number, g.payer_holder,
            g.payee_bank, g.payee_number, g.payee_holder, g.amount_minor, $12, g.transferred_at,
-           g.channel, NULLIF(w.case_id, $1)
+           g.channel,
+           -- Linked when the first report agrees on what the bank checks (an owner without the
+           -- figures, which migration 0010 filled for every earlier one, is trusted as before).
+           CASE WHEN w.case_id <> $1 AND (w.amount_minor IS NULL
+                     OR (w.amount_minor = g.amount_minor AND w.payee_holder = g.payee_holder))
+                THEN w.case_id END
     FROM given g
     JOIN owners w USING (payer_bank, payer_number, payee_bank, payee_number, txn_id)
     RETURNING *
@@ -58,9 +65,9 @@ WITH new_case AS (
         -- Only the transfers this case traces.
         SELECT sum((i ->> 'amount_minor')::bigint) AS requested_minor, jsonb_agg(i ORDER BY n) AS incoming
         FROM jsonb_array_elements(o.incoming) WITH ORDINALITY AS e(i, n)
-        JOIN owners w ON w.case_id = $1 AND w.payer_bank = i ->> 'payer_bank'
-            AND w.payer_number = i ->> 'payer_number' AND w.payee_bank = o.bank_code
-            AND w.payee_number = o.account_number AND w.txn_id = i ->> 'txn_id'
+        JOIN transfers t ON t.linked_case_id IS NULL AND t.payer_bank = i ->> 'payer_bank'
+            AND t.payer_number = i ->> 'payer_number' AND t.payee_bank = o.bank_code
+            AND t.payee_number = o.account_number AND t.txn_id = i ->> 'txn_id'
     ) own
     WHERE own.requested_minor IS NOT NULL
     RETURNING case_id, order_id, bank_code, account_number, requested_minor
