@@ -41,7 +41,7 @@ WITH new_case AS (
            g.payee_bank, g.payee_number, g.payee_holder, g.amount_minor, $12, g.transferred_at,
            g.channel,
            -- Linked when the first report agrees on what the bank checks (an owner without the
-           -- figures, which migration 0010 filled for every earlier one, is trusted as before).
+           -- figures, which migration 0012 filled for every earlier one, is trusted as before).
            CASE WHEN w.case_id <> $1 AND (w.amount_minor IS NULL
                      OR (w.amount_minor = g.amount_minor AND w.payee_holder = g.payee_holder))
                 THEN w.case_id END
