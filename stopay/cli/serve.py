@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
-import signal
 import socket
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 from stopay import bootstrap
 from stopay.cli.args import split_host_port
 from stopay.cli.exits import LOCAL, UNREACHABLE, Failure, database_failure
+from stopay.cli.running import until_signalled, write_port_file
 from stopay.config import Settings, env
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.domain.holds import HoldPolicy
@@ -91,16 +91,9 @@ async def serve(settings: Settings, port_file: Path | None = None) -> None:
     try:  # whatever fails once the app is built, what it started is stopped
         await app.start()
         if port_file:
-            try:
-                port_file.write_text(str(app.port))
-            except OSError as exc:
-                raise Failure(LOCAL, f"cannot write the port file {port_file}: {exc.strerror}") from exc
+            write_port_file(port_file, app.port)
         print(f"stopay serving on port {app.port}", file=sys.stderr, flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await until_signalled()
     finally:
         await app.stop()
 
