@@ -4,6 +4,7 @@ records it and is linked to the first, which alone traces and freezes the money.
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import uuid
@@ -169,6 +170,13 @@ async def test_stations_are_told_and_the_clients_show_the_link(make_app, channel
     account = await stopay("audit", "account", "ICBC:6222000000000001", "--server", server)
     assert account.returncode == 0, account.stderr
     assert first.case_id in account.stdout and second_id in account.stdout, account.stdout
+    # For programs too: the later case has no order there, so the history names it as a link.
+    as_json = await stopay("audit", "account", "ICBC:6222000000000001", "--json", "--server", server)
+    assert as_json.returncode == 0, as_json.stderr
+    history = json.loads(as_json.stdout)
+    assert {o["case_id"] for o in history["orders"]} == {first.case_id}
+    assert [(x["case_id"], x["linked_case_id"], x["station_id"], x["amount_minor"]) for x in history["links"]] == [
+        (second_id, first.case_id, "CQ-JIANGBEI-02", "500000")]
 
 
 async def test_entries_sharing_transfers_in_any_order_wait_for_each_other_not_deadlock(pool) -> None:

@@ -97,6 +97,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         if violations:
             await context.abort_with_status(invalid_argument(violations))
         rows = await from_store(reports.account_orders(self._pool, request.bank_code, request.number), context)
+        links = await from_store(reports.account_links(self._pool, request.bank_code, request.number), context)
         return audit_pb2.AccountHistory(
             account=common_pb2.AccountRef(bank_code=request.bank_code, number=request.number),
             orders=[
@@ -109,6 +110,13 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                     station_id=r["station_id"], report_no=r["report_no"], victim_name=r["victim_name"],
                 )
                 for r in rows
+            ],
+            links=[
+                audit_pb2.AccountLink(
+                    case_id=str(r["case_id"]), station_id=r["station_id"], reported_at=convert.timestamp(r["created_at"]),
+                    linked_case_id=str(r["linked_case_id"]), txn_id=r["txn_id"], amount_minor=r["amount_minor"],
+                )
+                for r in links
             ],
         )
 

@@ -28,7 +28,7 @@ from stopay.cli.exits import LOCAL, UNREACHABLE, Failure, database_failure
 from stopay.cli.render import link_texts, status_name
 from stopay.domain.money import format_minor
 from stopay.store.errors import StoreError, StoreUnavailable, database_errors
-from stopay.v1 import audit_pb2, audit_pb2_grpc, station_pb2, station_pb2_grpc
+from stopay.v1 import audit_pb2, audit_pb2_grpc, station_pb2
 
 
 def add_parser(commands: Any, env: Any, default_server: str) -> None:
@@ -213,7 +213,7 @@ async def _run(args: argparse.Namespace) -> int:
                     print(to_json(history), file=out)
                 else:
                     _account_table(history, out)
-                    _links_table(history, await _account_links(channel, history), out)
+                    _links_table(history, out)
             elif args.action == "report":
                 report = await stub.GetReport(audit_pb2.ReportRequest(
                     since=_ts(args.since), until=_ts(args.until), station_id=args.station, bank_code=args.bank))
@@ -237,32 +237,14 @@ def _account_table(history: audit_pb2.AccountHistory, out: TextIO) -> None:
     _console(out).print(table)
 
 
-async def _account_links(
-    channel: grpc.aio.Channel, history: audit_pb2.AccountHistory
-) -> list[tuple[str, str, station_pb2.LinkedCase]]:
-    """``(tracing case, later case, link)`` for each transfer into the account that two cases
-    reported: the later case has no order here, so it is found through the cases that have."""
-    station = station_pb2_grpc.StationServiceStub(channel)
-    found: dict[tuple[str, str], tuple[str, str, station_pb2.LinkedCase]] = {}
-    for case_id in dict.fromkeys(o.case_id for o in history.orders):
-        case = await station.GetCase(station_pb2.GetCaseRequest(case_id=case_id))
-        for link in case.linked_cases:
-            if (link.payee.bank_code, link.payee.number) != (history.account.bank_code, history.account.number):
-                continue
-            tracing, later = (link.case_id, case_id) if link.traced_there else (case_id, link.case_id)
-            found.setdefault((later, link.txn_id), (tracing, later, link))
-    return list(found.values())
-
-
-def _links_table(history: audit_pb2.AccountHistory, links: list[tuple[str, str, station_pb2.LinkedCase]],
-                 out: TextIO) -> None:
-    if not links:
+def _links_table(history: audit_pb2.AccountHistory, out: TextIO) -> None:
+    if not history.links:
         return
     table = Table(title=f"transfers into {history.account.bank_code}:{history.account.number} reported again")
     for column in ("case reporting again", "linked to (traces it)", "txn", "amount"):
         table.add_column(column)
-    for tracing, later, link in links:
-        table.add_row(later, tracing, link.txn_id, _money(link.amount_minor))
+    for link in history.links:
+        table.add_row(link.case_id, link.linked_case_id, link.txn_id, _money(link.amount_minor))
     _console(out).print(table)
 
 

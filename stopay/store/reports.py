@@ -34,6 +34,11 @@ async def account_orders(pool: asyncpg.Pool, bank_code: str, number: str) -> lis
         return [dict(r) for r in await pool.fetch(sql("account_orders"), bank_code, number)]
 
 
+async def account_links(pool: asyncpg.Pool, bank_code: str, number: str) -> list[dict[str, Any]]:
+    with database_errors(f"could not read the history of {bank_code}"):
+        return [dict(r) for r in await pool.fetch(sql("account_links"), bank_code, number)]
+
+
 async def totals(
     pool: asyncpg.Pool, since: datetime, until: datetime, station_id: str | None, bank_code: str | None
 ) -> Totals:

@@ -114,23 +114,70 @@ class AccountHistory(_message.Message):
 
     ACCOUNT_FIELD_NUMBER: _builtins.int
     ORDERS_FIELD_NUMBER: _builtins.int
+    LINKS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def account(self) -> _common_pb2.AccountRef: ...
     @_builtins.property
     def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___AccountOrder]: ...
+    @_builtins.property
+    def links(self) -> _containers.RepeatedCompositeFieldContainer[Global___AccountLink]:
+        """Transfers into the account that a later case reported again: that case has no order here,
+        because the case that reported the transfer first traces it (docs/tracing.md).
+        """
+
     def __init__(
         self,
         *,
         account: _common_pb2.AccountRef | None = ...,
         orders: _abc.Iterable[Global___AccountOrder] | None = ...,
+        links: _abc.Iterable[Global___AccountLink] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "orders", b"orders"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "links", b"links", "orders", b"orders"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AccountHistory: _TypeAlias = AccountHistory  # noqa: Y015
+
+@_typing.final
+class AccountLink(_message.Message):
+    """A transfer into the account reported by two cases."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    REPORTED_AT_FIELD_NUMBER: _builtins.int
+    LINKED_CASE_ID_FIELD_NUMBER: _builtins.int
+    TXN_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    """The case that reported the transfer again, and its station and time."""
+    station_id: _builtins.str
+    linked_case_id: _builtins.str
+    """The case that reported it first and traces it."""
+    txn_id: _builtins.str
+    amount_minor: _builtins.int
+    @_builtins.property
+    def reported_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        station_id: _builtins.str = ...,
+        reported_at: _timestamp_pb2.Timestamp | None = ...,
+        linked_case_id: _builtins.str = ...,
+        txn_id: _builtins.str = ...,
+        amount_minor: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reported_at", b"reported_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_minor", b"amount_minor", "case_id", b"case_id", "linked_case_id", b"linked_case_id", "reported_at", b"reported_at", "station_id", b"station_id", "txn_id", b"txn_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccountLink: _TypeAlias = AccountLink  # noqa: Y015
 
 @_typing.final
 class AccountOrder(_message.Message):
