@@ -141,7 +141,7 @@ async def build(settings: Settings) -> App:
         return full_jitter_s(attempts, backoff.retry_base_s, backoff.retry_cap_s)
 
     api = ApiServer(pool, notifications, settings.limits, settings.listen, retry_after, settings.dispatch.holds,
-                    settings.clock)
+                    settings.clock, settings.same_transfer_window_s)
     # The sweeper runs wherever the dispatcher does: both act for the banks.
     sweeper = Sweeper(pool, settings.dispatch.holds, owner, settings.dispatch.sweep_s) if settings.dispatcher else None
     return App(settings, dsn, pool, notifications, api, adapters, dispatcher, server, sweeper)

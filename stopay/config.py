@@ -33,6 +33,8 @@ class Settings:
     bank_adapters: dict[str, Any] = field(default_factory=dict)
     # The tracing policy given to each new case: attribution rule, depth and smallest amount followed.
     limits: Limits = field(default_factory=Limits)
+    # A later report of a transfer is linked to the first only when their times are this close.
+    same_transfer_window_s: float = 120.0
     dispatcher: bool = True
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
     shutdown_grace_s: float = 5.0

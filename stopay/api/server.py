@@ -45,10 +45,12 @@ class ApiServer:
     def __init__(
         self, pool: asyncpg.Pool, notifications: Notifications, limits: Limits, listen: str,
         retry_after: Callable[[int], float], policy: HoldPolicy = HoldPolicy(), clock: Clock = SYSTEM_CLOCK,
+        same_transfer_window_s: float = 120.0,
     ) -> None:
         self._server = grpc.aio.server(interceptors=[DecodeRequests()], options=[("grpc.so_reuseport", 0)])
         station_pb2_grpc.add_StationServiceServicer_to_server(
-            StationServicer(pool, notifications, limits, clock=clock), self._server
+            StationServicer(pool, notifications, limits, clock=clock, same_transfer_window_s=same_transfer_window_s),
+            self._server,
         )
         gateway_pb2_grpc.add_BankGatewayServicer_to_server(BankGatewayServicer(pool, retry_after, policy), self._server)
         holds_pb2_grpc.add_HoldServiceServicer_to_server(HoldServicer(pool, policy), self._server)

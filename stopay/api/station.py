@@ -32,8 +32,9 @@ MAX_PAGE = 500
 
 class StationServicer(station_pb2_grpc.StationServiceServicer):
     def __init__(self, pool: asyncpg.Pool, notifications: Notifications, limits: Limits, poll_s: float = 1.0,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+                 clock: Clock = SYSTEM_CLOCK, same_transfer_window_s: float = 120.0) -> None:
         self._pool = pool
+        self._same_transfer_window_s = same_transfer_window_s
         self._clock = clock
         self._limits = limits
         self._notifications = notifications
@@ -50,7 +51,7 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
             raise AssertionError("unreachable")
         actor = f"officer:{entry.officer_id}@station:{entry.station_id}"
         try:
-            submitted = await entries.submit(self._pool, entry, self._limits, actor)
+            submitted = await entries.submit(self._pool, entry, self._limits, actor, self._same_transfer_window_s)
         except EntryConflict as exc:
             await context.abort_with_status(failed_precondition(
                 str(exc), "ENTRY_ID_REUSED", entry_id=exc.entry_id, case_id=exc.case_id))

@@ -82,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
         "--min-amount", type=yuan, default=None, metavar="YUAN",
         help="smallest transfer of the victim's money followed, in yuan (STOPAY_MIN_AMOUNT_YUAN, default 100)",
     )
+    serve.add_argument(
+        "--same-transfer-window", type=positive_float, default=env("SAME_TRANSFER_WINDOW", "120"), metavar="SECONDS",
+        help="a transfer reported again is linked to the first report only when their times are at most this far"
+             " apart, with the same amount and payee name; else it is traced again (default 120)",
+    )
     delivery = serve.add_argument_group("delivery to banks")
     delivery.add_argument(
         "--delivery-deadline", type=positive_float, default=env("DELIVERY_DEADLINE", "3600"), metavar="SECONDS",

@@ -62,6 +62,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
                              major_freeze_months=args.major_freeze_months, notice_days=args.notice_days),
         ),
         limits=Limits(rule=args.rule, max_depth=args.max_depth, min_amount=_min_amount(args.min_amount)),
+        same_transfer_window_s=args.same_transfer_window,
     )
 
 

@@ -100,12 +100,15 @@ async def submit_entry(pool: asyncpg.Pool, entry: Entry, limits: Limits, actor: 
     return submitted.case_id, submitted.duplicate
 
 
-async def submit(pool: asyncpg.Pool, entry: Entry, limits: Limits, actor: str) -> Submitted:
+async def submit(
+    pool: asyncpg.Pool, entry: Entry, limits: Limits, actor: str, same_transfer_window_s: float = 120.0
+) -> Submitted:
     """Stores ``entry`` once, in one statement.
 
     A retry with the same entry_id and payload is a duplicate; the same entry_id with another
     payload raises :class:`EntryConflict`. Nothing is written unless everything is. A transfer
-    another case reported first is recorded and linked to that case, not traced again.
+    another case reported first is recorded and linked to that case, not traced again, when it agrees
+    with the first report (amount, payee name, and time within ``same_transfer_window_s``).
     """
     case_id = entry.case_id
     digest = entry.fingerprint()
@@ -114,6 +117,7 @@ async def submit(pool: asyncpg.Pool, entry: Entry, limits: Limits, actor: str) -
         entry.victim.name, entry.victim.id_number, entry.victim.phone, entry.fraud_type,
         entry.narrative, entry.currency, entry.reported_minor, _transfers_json(entry),
         _orders_json(level1_orders(entry)), actor, limits.rule, limits.max_depth, limits.min_amount,
+        same_transfer_window_s,
     )
     with database_errors(f"could not store entry {entry.entry_id!r}"):
         row = await pool.fetchrow(sql("submit_entry"), *args)

@@ -2,13 +2,14 @@
 -- account and the events, or nothing at all when the case (derived from entry_id) exists already.
 -- A transfer another case reported first (same payer, payee and txn_id: transfer_owners) is
 -- recorded and linked to that case, and no order follows it here: the money is traced once; but
--- a report that disagrees with the first on the amount or the payee's name is traced here too. The
--- unique key decides a race between two stations; DO UPDATE (to itself) returns the owner even
--- when it committed after this statement began.
+-- a report that disagrees with the first on the amount, the payee's name or the time (by more
+-- than $20 seconds) is traced here too. The unique key decides a race between two stations; DO
+-- UPDATE (to itself) returns the owner even when it committed after this statement began.
 -- $1 case_id, $2 entry_id, $3 payload_sha256, $4 station_id, $5 officer_id, $6 report_no,
 -- $7 victim_name, $8 victim_id_number, $9 victim_phone, $10 fraud_type, $11 narrative,
 -- $12 currency, $13 reported_minor, $14 transfers (jsonb array), $15 orders (jsonb array), $16 actor,
--- $17 rule, $18 max_depth, $19 min_amount (the tracing policy the case keeps for its whole life)
+-- $17 rule, $18 max_depth, $19 min_amount (the tracing policy the case keeps for its whole life),
+-- $20 how far apart two reports' times of one transfer may be, in seconds
 WITH new_case AS (
     INSERT INTO cases (case_id, entry_id, payload_sha256, station_id, officer_id, report_no,
                        victim_name, victim_id_number, victim_phone, fraud_type, narrative,
@@ -25,9 +26,9 @@ WITH new_case AS (
 ), owners AS (
     -- In key order, so that two entries sharing transfers wait for each other, never deadlock.
     INSERT INTO transfer_owners AS w (payer_bank, payer_number, payee_bank, payee_number, txn_id,
-                                      case_id, station_id, amount_minor, payee_holder)
+                                      case_id, station_id, amount_minor, payee_holder, transferred_at)
     SELECT g.payer_bank, g.payer_number, g.payee_bank, g.payee_number, g.txn_id, $1, $4, g.amount_minor,
-           g.payee_holder
+           g.payee_holder, g.transferred_at
     FROM given g
     ORDER BY g.payer_bank, g.payer_number, g.payee_bank, g.payee_number, g.txn_id
     ON CONFLICT (payer_bank, payer_number, payee_bank, payee_number, txn_id)
@@ -43,7 +44,9 @@ WITH new_case AS (
            -- Linked when the first report agrees on what the bank checks (an owner without the
            -- figures, which migration 0012 filled for every earlier one, is trusted as before).
            CASE WHEN w.case_id <> $1 AND (w.amount_minor IS NULL
-                     OR (w.amount_minor = g.amount_minor AND w.payee_holder = g.payee_holder))
+                     OR (w.amount_minor = g.amount_minor AND w.payee_holder = g.payee_holder
+                         AND w.transferred_at BETWEEN g.transferred_at - make_interval(secs => $20::float8)
+                                                  AND g.transferred_at + make_interval(secs => $20::float8)))
                 THEN w.case_id END
     FROM given g
     JOIN owners w USING (payer_bank, payer_number, payee_bank, payee_number, txn_id)
