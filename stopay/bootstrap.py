@@ -17,6 +17,7 @@ import structlog
 from bank_adapters import registry
 from bank_adapters.protocol import BankAdapter
 from stopay.api.server import ApiServer
+from stopay.api.tls import ServerTls, is_loopback
 from stopay.config import Settings
 from stopay.dispatch.dispatcher import Dispatcher
 from stopay.dispatch.sweeper import Sweeper
@@ -128,6 +129,13 @@ async def resolve_dsn(settings: Settings) -> tuple[str, object | None]:
 
 
 async def build(settings: Settings) -> App:
+    try:  # the certificate files are read now: a bad one fails before anything starts
+        tls = ServerTls(settings.tls) if settings.tls else None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"TLS: {exc}") from exc
+    if tls is None and not is_loopback(settings.listen.rpartition(":")[0]):
+        raise ConfigError(f"plain-text gRPC (--insecure) only on a loopback address, not {settings.listen}; "
+                          "give --tls-ca, --tls-cert and --tls-key")
     adapters = build_adapters(settings)
     dsn, server = await resolve_dsn(settings)
     pool = await open_pool(dsn, max_size=max(10, settings.dispatch.batch_size // 4))
@@ -141,7 +149,8 @@ async def build(settings: Settings) -> App:
         return full_jitter_s(attempts, backoff.retry_base_s, backoff.retry_cap_s)
 
     api = ApiServer(pool, notifications, settings.limits, settings.listen, retry_after, settings.dispatch.holds,
-                    settings.clock, settings.same_transfer_window_s)
+                    settings.clock, settings.same_transfer_window_s, tls=tls, quotas=settings.quotas,
+                    regions=settings.regions)
     # The sweeper runs wherever the dispatcher does: both act for the banks.
     sweeper = Sweeper(pool, settings.dispatch.holds, owner, settings.dispatch.sweep_s) if settings.dispatcher else None
     return App(settings, dsn, pool, notifications, api, adapters, dispatcher, server, sweeper)

@@ -8,6 +8,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from stopay.api.quotas import Quotas
+from stopay.api.tls import TlsFiles
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.domain.trail import Limits
@@ -40,6 +42,12 @@ class Settings:
     shutdown_grace_s: float = 5.0
     # The clock the service reads on the Python side (tests give a fake one).
     clock: Clock = SYSTEM_CLOCK
+    # Mutual TLS; None serves plain text, and only on a loopback address (nobody is authenticated).
+    tls: TlsFiles | None = None
+    # Per-caller quotas (only callers with a certificate have an identity to count by).
+    quotas: Quotas = field(default_factory=Quotas)
+    # A center's region: center name -> the station-id prefixes of its stations.
+    regions: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def env(name: str, default: str | None = None) -> str | None:

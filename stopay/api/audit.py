@@ -11,13 +11,12 @@ import grpc
 import structlog
 
 from stopay.api import convert
-from stopay.api.errors import from_store, invalid_argument, not_found, store_status
-from stopay.api.validation import Violation
+from stopay.api.errors import not_found
+from stopay.api.validation import InvalidRequest, Violation
 from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
 from stopay.domain.case import CaseEvent
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.store import audit, cases, reports
-from stopay.store.errors import StoreError
 from stopay.v1 import audit_pb2, audit_pb2_grpc, common_pb2, station_pb2
 
 log = structlog.get_logger(__name__)
@@ -67,9 +66,8 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         try:
             case_id = uuid.UUID(request.case_id)
         except ValueError:
-            await context.abort_with_status(invalid_argument([Violation("case_id", "must be a case id (a UUID)")]))
-            raise
-        case = await from_store(cases.get_case(self._pool, case_id), context)
+            raise InvalidRequest([Violation("case_id", "must be a case id (a UUID)")]) from None
+        case = await cases.get_case(self._pool, case_id)
         if case is None:
             await context.abort_with_status(not_found(f"no case {case_id}", "CASE_NOT_FOUND", case_id=case_id))
         rows = [r async for r in reports.events(self._pool, EPOCH, FOREVER, case_id)]  # the whole trail
@@ -95,9 +93,9 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         if not ACCOUNT_NUMBER.fullmatch(request.number):
             violations.append(Violation("number", "must be 6 to 34 characters of 0-9 and A-Z"))
         if violations:
-            await context.abort_with_status(invalid_argument(violations))
-        rows = await from_store(reports.account_orders(self._pool, request.bank_code, request.number), context)
-        links = await from_store(reports.account_links(self._pool, request.bank_code, request.number), context)
+            raise InvalidRequest(violations)
+        rows = await reports.account_orders(self._pool, request.bank_code, request.number)
+        links = await reports.account_links(self._pool, request.bank_code, request.number)
         return audit_pb2.AccountHistory(
             account=common_pb2.AccountRef(bank_code=request.bank_code, number=request.number),
             orders=[
@@ -123,11 +121,9 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     async def GetReport(self, request: audit_pb2.ReportRequest, context: grpc.aio.ServicerContext) -> audit_pb2.Report:
         period = _period(request, self._clock.now())
         if isinstance(period, list):
-            await context.abort_with_status(invalid_argument(period))
+            raise InvalidRequest(period)
         since, until = period  # type: ignore[misc]
-        t = await from_store(
-            reports.totals(self._pool, since, until, request.station_id or None, request.bank_code or None), context
-        )
+        t = await reports.totals(self._pool, since, until, request.station_id or None, request.bank_code or None)
         return audit_pb2.Report(
             cases=t.cases, reported_minor=t.reported_minor, held_minor=t.held_minor, returned_minor=t.returned_minor,
             exited_minor=t.exited_minor, orders=t.orders, holds=t.holds,
@@ -136,7 +132,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         )
 
     async def VerifyLog(self, request: audit_pb2.VerifyLogRequest, context: grpc.aio.ServicerContext) -> audit_pb2.VerifyLogResponse:
-        result = await from_store(audit.verify(self._pool), context)
+        result = await audit.verify(self._pool)
         return verify_message(result)
 
     async def ExportEvents(
@@ -151,14 +147,10 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             except ValueError:
                 violations.append(Violation("case_id", "must be a case id (a UUID)"))
         if violations:
-            await context.abort_with_status(invalid_argument(violations))
+            raise InvalidRequest(violations)
         since, until = period  # type: ignore[misc]
-        try:
-            async for row in reports.events(self._pool, since, until, case_id):
-                yield _event(row)
-        except StoreError as exc:
-            log.error("audit.export_failed", error=str(exc))
-            await context.abort(*store_status(exc, "try again"))
+        async for row in reports.events(self._pool, since, until, case_id):
+            yield _event(row)
 
 
 def verify_message(result) -> audit_pb2.VerifyLogResponse:  # type: ignore[no-untyped-def]

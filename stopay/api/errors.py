@@ -3,7 +3,6 @@ INVALID_ARGUMENT, and google.rpc.ErrorInfo (reason, domain "stopay", metadata) o
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import TypeVar
 
 import grpc
@@ -39,16 +38,6 @@ def store_status(exc: StoreError, advice: str) -> tuple[grpc.StatusCode, str]:
     if isinstance(exc, StoreInvalid):
         return grpc.StatusCode.INVALID_ARGUMENT, "a value of the request cannot be stored; the error is in the server log"
     return grpc.StatusCode.INTERNAL, "the database refused the operation; the error is in the server log"
-
-
-async def from_store(call: Awaitable[T], context: grpc.aio.ServicerContext, advice: str = "try again") -> T:
-    """Awaits a store call; a store failure ends the RPC with the status store_status gives."""
-    try:
-        return await call
-    except StoreError as exc:
-        log.error("store.failed", error=str(exc))
-        await context.abort(*store_status(exc, advice))
-        raise AssertionError("unreachable") from exc
 
 
 DOMAIN = "stopay"

@@ -19,12 +19,13 @@ from bank_adapters.protocol import Account, AnswerStatus, ExitKind, FreezeAnswer
 from stopay.answers.apply import Settled, apply_answers
 from stopay.domain.holds import HoldPolicy
 from stopay.answers.translate import freeze_outcome
-from stopay.api.errors import invalid_argument, not_found, store_status
+from stopay.api import callers
+from stopay.api.errors import not_found
 from stopay.api.gateway_validation import outcome_violations
-from stopay.api.validation import Violation
-from stopay.domain.orders import OrderStatus, UnknownAnswer
+from stopay.api.validation import InvalidRequest, Violation
+from stopay.domain.authz import Denied
+from stopay.domain.orders import OrderStatus
 from stopay.store import orders
-from stopay.store.errors import StoreError
 from stopay.v1 import gateway_pb2, gateway_pb2_grpc
 
 log = structlog.get_logger(__name__)
@@ -71,20 +72,17 @@ class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
             violations.append(Violation("idempotency_key", "is not the key of a freeze request stopay sent"))
         violations += outcome_violations(request)
         if violations:
-            await context.abort_with_status(invalid_argument(violations))
+            raise InvalidRequest(violations)
         assert key is not None
-        try:
-            order = await orders.by_key(self._pool, *key)
-        except StoreError as exc:
-            log.error("gateway.store_failed", error=str(exc))
-            await context.abort(*store_status(exc, "call back again"))
+        order = await orders.by_key(self._pool, *key)
         if order is None or order.kind != "freeze":
             await context.abort_with_status(not_found(
                 f"no freeze request with key {request.idempotency_key}", "FREEZE_REQUEST_NOT_FOUND",
                 idempotency_key=request.idempotency_key))
         assert order is not None
         if request.bank_code != order.bank_code:
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "the order is not for this bank")
+            raise Denied(f"the order was sent to another bank than {request.bank_code}; nothing changed",
+                         "ORDER_OF_ANOTHER_BANK")
         if order.status not in WAITING:
             return gateway_pb2.FreezeOutcomeAck(applied=False, order_status=order.status)
         answer = FreezeAnswer(
@@ -93,19 +91,12 @@ class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
             statement=_statement(request.statement) if request.HasField("statement") else None,
             bank_reference=request.bank_reference, extra={"detail": request.detail} if request.detail else {},
         )
-        try:
-            outcome = freeze_outcome(order, answer)
-        except UnknownAnswer as exc:
-            await context.abort_with_status(invalid_argument([Violation("held_minor", str(exc))]))
+        outcome = freeze_outcome(order, answer)  # UnknownAnswer: the boundary names held_minor
         if outcome.status == OrderStatus.PENDING:
             return gateway_pb2.FreezeOutcomeAck(applied=False, order_status=order.status)
-        try:
-            await apply_answers(self._pool, None, [Settled(order, outcome)], self._retry_after,
-                                actor=f"bank:{order.bank_code}", policy=self._policy)
-            after = await orders.by_key(self._pool, *key)
-        except StoreError as exc:
-            log.error("gateway.store_failed", error=str(exc))
-            await context.abort(*store_status(exc, "call back again"))
+        await apply_answers(self._pool, None, [Settled(order, outcome)], self._retry_after,
+                            actor=callers.current().actor(f"bank:{order.bank_code}"), policy=self._policy)
+        after = await orders.by_key(self._pool, *key)
         assert after is not None
         applied = after.status not in WAITING
         log.info("gateway.callback", order_id=str(order.order_id), status=after.status, applied=applied)

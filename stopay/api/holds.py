@@ -10,14 +10,13 @@ import asyncpg
 import grpc
 import structlog
 
+from stopay.api import callers
+from stopay.api.boundary import about
 from stopay.api.convert import hold_message, timestamp
-from stopay.api.errors import already_exists, failed_precondition, from_store, invalid_argument, not_found, store_status
-from stopay.api.hold_validation import formalize_request, list_request, return_request, step_request
-from stopay.api.validation import InvalidRequest
+from stopay.api.hold_validation import By, formalize_request, list_request, return_request, step_request
 from stopay.domain.holds import HoldPolicy, HoldRefused
 from stopay.lifecycle.returns import Returns
 from stopay.lifecycle.steps import HoldSteps
-from stopay.store.errors import StoreError
 from stopay.store.holds import HoldNotFound, RequestConflict, list_holds
 from stopay.v1 import holds_pb2, holds_pb2_grpc
 
@@ -34,32 +33,32 @@ class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
     async def ListHolds(self, request: holds_pb2.ListHoldsRequest,
                         context: grpc.aio.ServicerContext) -> holds_pb2.ListHoldsResponse:
         case_id, bank_code, number = await _checked(list_request, request, context)
-        rows = await from_store(list_holds(self._pool, case_id, bank_code, number), context)
+        rows = await list_holds(self._pool, case_id, bank_code, number)
         return holds_pb2.ListHoldsResponse(holds=[hold_message(r) for r in rows])
 
     async def RenewStop(self, request: holds_pb2.RenewStopRequest, context: grpc.aio.ServicerContext) -> holds_pb2.Hold:
         target, by = await _checked(step_request, request, context)
         return hold_message(await _step(self._steps.renew(
-            target.case_id, target.bank_code, target.number, by.actor, by.reason, by.request_id), context,
+            target.case_id, target.bank_code, target.number, _actor(by), by.reason, by.request_id), context,
             case_id=target.case_id, bank_code=target.bank_code))
 
     async def Formalize(self, request: holds_pb2.FormalizeRequest, context: grpc.aio.ServicerContext) -> holds_pb2.Hold:
         target, by, document = await _checked(formalize_request, request, context)
         return hold_message(await _step(self._steps.renew(
-            target.case_id, target.bank_code, target.number, by.actor, by.reason, by.request_id,
+            target.case_id, target.bank_code, target.number, _actor(by), by.reason, by.request_id,
             document=document, major=request.major), context, case_id=target.case_id, bank_code=target.bank_code))
 
     async def ReleaseHold(self, request: holds_pb2.ReleaseHoldRequest,
                           context: grpc.aio.ServicerContext) -> holds_pb2.Hold:
         target, by = await _checked(step_request, request, context)
         return hold_message(await _step(self._steps.release(
-            target.case_id, target.bank_code, target.number, by.actor, by.reason, by.request_id), context,
+            target.case_id, target.bank_code, target.number, _actor(by), by.reason, by.request_id), context,
             case_id=target.case_id, bank_code=target.bank_code))
 
     async def ReturnFunds(self, request: holds_pb2.ReturnFundsRequest,
                           context: grpc.aio.ServicerContext) -> holds_pb2.ReturnFundsResponse:
         (bank_code, number), by = await _checked(return_request, request, context)
-        started = await _step(self._returns.start(bank_code, number, by.actor, by.reason, by.request_id), context,
+        started = await _step(self._returns.start(bank_code, number, _actor(by), by.reason, by.request_id), context,
                               bank_code=bank_code)
         plan = started.plan
         return holds_pb2.ReturnFundsResponse(
@@ -70,26 +69,18 @@ class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
 
 
 async def _checked(check, request, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
-    try:
-        return check(request)
-    except InvalidRequest as exc:
-        await context.abort_with_status(invalid_argument(exc.violations))
-        raise AssertionError("unreachable") from exc
+    return check(request)
+
+
+def _actor(by: By) -> str:
+    """The certificate's identity; on a plain-text loopback server, the officer the request names."""
+    return callers.current().actor(by.actor)
 
 
 async def _step(call: Awaitable[T], context: grpc.aio.ServicerContext, **target: object) -> T:
-    """Runs a hold step; a refusal carries an ErrorInfo naming the ``target`` (case, bank) and, where
-    known, the hold's state."""
+    """Runs a hold step; a refusal's ErrorInfo names the ``target`` (case, bank) and, where known,
+    the hold's state (the error boundary turns it into the status)."""
     try:
         return await call
-    except HoldRefused as exc:
-        await context.abort_with_status(failed_precondition(str(exc), "HOLD_STEP_REFUSED", **{**target, **exc.facts}))
-    except HoldNotFound as exc:
-        await context.abort_with_status(not_found(str(exc), "HOLD_NOT_FOUND", **target))
-    except RequestConflict as exc:
-        await context.abort_with_status(already_exists(str(exc), "REQUEST_ID_REUSED", **target,
-                                                       request_id=exc.request_id))
-    except StoreError as exc:
-        log.error("holds.store_failed", error=str(exc))
-        await context.abort(*store_status(exc, "send the same request again"))
-    raise AssertionError("unreachable")
+    except (HoldRefused, HoldNotFound, RequestConflict) as exc:
+        raise about(exc, **target)

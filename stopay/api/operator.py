@@ -8,11 +8,11 @@ import asyncpg
 import grpc
 import structlog
 
-from stopay.api.errors import failed_precondition, invalid_argument, store_status
-from stopay.api.validation import Violation
+from stopay.api import callers
+from stopay.api.errors import failed_precondition
+from stopay.api.validation import InvalidRequest, Violation
 from stopay.domain.text import has_control
 from stopay.store import orders
-from stopay.store.errors import StoreError
 from stopay.v1 import operator_pb2, operator_pb2_grpc
 
 log = structlog.get_logger(__name__)
@@ -28,18 +28,13 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
         try:
             order_id = uuid.UUID(request.order_id)
         except ValueError:
-            await context.abort_with_status(invalid_argument([Violation("order_id", "must be an order id (a UUID)")]))
-            raise
+            raise InvalidRequest([Violation("order_id", "must be an order id (a UUID)")]) from None
         if not request.operator_id.strip():
-            await context.abort_with_status(invalid_argument([Violation("operator_id", "is required")]))
+            raise InvalidRequest([Violation("operator_id", "is required")])
         if len(request.operator_id) > 100 or has_control(request.operator_id):
-            await context.abort_with_status(invalid_argument(
-                [Violation("operator_id", "must be at most 100 characters, without control characters")]))
-        try:
-            created = await orders.retry(self._pool, order_id, f"operator:{request.operator_id.strip()}")
-        except StoreError as exc:
-            log.error("operator.store_failed", error=str(exc))
-            await context.abort(*store_status(exc, "try again"))
+            raise InvalidRequest([Violation("operator_id", "must be at most 100 characters, without control characters")])
+        actor = callers.current().actor(f"operator:{request.operator_id.strip()}")
+        created = await orders.retry(self._pool, order_id, actor)
         if created is None:
             await context.abort_with_status(failed_precondition(
                 f"order {order_id} is not an undeliverable order that has not been retried already;"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import partial
 
 import asyncpg
 import grpc
@@ -10,14 +11,17 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from stopay.api.audit import AuditServicer
-from stopay.api.decoding import DecodeRequests
 from stopay.api.gateway import BankGatewayServicer
+from stopay.api.guard import Guard
 from stopay.api.holds import HoldServicer
 from stopay.api.operator import OperatorServicer
+from stopay.api.quotas import Quotas
 from stopay.api.station import StationServicer
+from stopay.api.tls import ServerTls, is_loopback
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.domain.holds import HoldPolicy
 from stopay.domain.trail import Limits
+from stopay.store.cases import station_of
 from stopay.store.notifications import Notifications
 from stopay.v1 import (
     audit_pb2,
@@ -45,9 +49,15 @@ class ApiServer:
     def __init__(
         self, pool: asyncpg.Pool, notifications: Notifications, limits: Limits, listen: str,
         retry_after: Callable[[int], float], policy: HoldPolicy = HoldPolicy(), clock: Clock = SYSTEM_CLOCK,
-        same_transfer_window_s: float = 120.0,
+        same_transfer_window_s: float = 120.0, tls: ServerTls | None = None, quotas: Quotas = Quotas(),
+        regions: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
-        self._server = grpc.aio.server(interceptors=[DecodeRequests()], options=[("grpc.so_reuseport", 0)])
+        """``tls`` None serves plain text, and only on a loopback address: nobody is authenticated."""
+        host = listen.rpartition(":")[0]
+        if tls is None and not is_loopback(host):
+            raise ValueError(f"plain-text gRPC only on a loopback address, not {host}: configure TLS")
+        self.guard = Guard(tls, quotas, partial(station_of, pool), clock, regions)
+        self._server = grpc.aio.server(interceptors=[self.guard], options=[("grpc.so_reuseport", 0)])
         station_pb2_grpc.add_StationServiceServicer_to_server(
             StationServicer(pool, notifications, limits, clock=clock, same_transfer_window_s=same_transfer_window_s),
             self._server,
@@ -62,7 +72,9 @@ class ApiServer:
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server
         )
-        self.port = self._server.add_insecure_port(listen)
+        self.tls = tls
+        self.port = (self._server.add_secure_port(listen, tls.credentials()) if tls
+                     else self._server.add_insecure_port(listen))
         if self.port == 0:
             raise OSError(f"cannot listen on {listen}")
 

@@ -13,14 +13,13 @@ import asyncpg
 import grpc
 import structlog
 
-from stopay.api import convert
-from stopay.api.errors import failed_precondition, from_store, invalid_argument, not_found, store_status
+from stopay.api import callers, convert
+from stopay.api.errors import not_found
 from stopay.api.validation import InvalidRequest, Violation, entry_from_request
 from stopay.domain.accounts import mask_identity
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.domain.trail import Limits
 from stopay.store import cases, entries
-from stopay.store.errors import EntryConflict, StoreError
 from stopay.store.notifications import Notifications
 from stopay.v1 import station_pb2, station_pb2_grpc
 
@@ -47,18 +46,9 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
             entry = entry_from_request(request, self._clock.now())
         except InvalidRequest as exc:
             log.info("entry.invalid", fields=[v.field for v in exc.violations])
-            await context.abort_with_status(invalid_argument(exc.violations))
-            raise AssertionError("unreachable")
-        actor = f"officer:{entry.officer_id}@station:{entry.station_id}"
-        try:
-            submitted = await entries.submit(self._pool, entry, self._limits, actor, self._same_transfer_window_s)
-        except EntryConflict as exc:
-            await context.abort_with_status(failed_precondition(
-                str(exc), "ENTRY_ID_REUSED", entry_id=exc.entry_id, case_id=exc.case_id))
-            raise AssertionError("unreachable")
-        except StoreError as exc:
-            log.error("entry.store_failed", entry_id=entry.entry_id, error=str(exc))
-            await context.abort(*store_status(exc, "retry with the same entry_id"))
+            raise
+        actor = callers.current().actor(f"officer:{entry.officer_id}@station:{entry.station_id}")
+        submitted = await entries.submit(self._pool, entry, self._limits, actor, self._same_transfer_window_s)
         log.info(
             "entry.accepted", case_id=str(submitted.case_id), entry_id=entry.entry_id,
             duplicate=submitted.duplicate, transfers=len(entry.transfers), reported_minor=entry.reported_minor,
@@ -85,7 +75,7 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
                 changed.clear()
                 case = await self._case(case_id, context)
                 message = convert.case_message(case)
-                events = await from_store(cases.events_since(self._pool, case_id, last_seq), context)
+                events = await cases.events_since(self._pool, case_id, last_seq)
                 if events or message != last_sent:
                     yield station_pb2.CaseUpdate(case=message, events=[convert.event_message(e, case.currency) for e in events])
                     last_sent = message
@@ -109,9 +99,10 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
             except ValueError:
                 violations.append(Violation("page_token", "is not a token this service gave out"))
         if violations:
-            await context.abort_with_status(invalid_argument(violations))
+            raise InvalidRequest(violations)
         size = request.page_size or DEFAULT_PAGE
-        found = await from_store(cases.list_cases(self._pool, request.station_id or None, after, size + 1), context)
+        found = await cases.list_cases(self._pool, request.station_id or None, after, size + 1,
+                                       callers.current().station_prefixes())
         token = ""
         if len(found) > size:
             found = found[:size]
@@ -123,11 +114,10 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
         try:
             return uuid.UUID(value)
         except ValueError:
-            await context.abort_with_status(invalid_argument([Violation("case_id", "must be a case id (a UUID)")]))
-            raise
+            raise InvalidRequest([Violation("case_id", "must be a case id (a UUID)")]) from None
 
     async def _case(self, case_id: uuid.UUID, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
-        case = await from_store(cases.get_case(self._pool, case_id), context)
+        case = await cases.get_case(self._pool, case_id)
         if case is None:
             await context.abort_with_status(not_found(f"no case {case_id}", "CASE_NOT_FOUND", case_id=case_id))
         return case

@@ -117,12 +117,21 @@ async def list_cases(
     station_id: str | None,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
+    station_prefixes: tuple[str, ...] | None = None,
 ) -> list[CaseView]:
+    """Newest first; only the stations whose ids start with one of ``station_prefixes`` when given."""
     with database_errors("could not list cases"):
         rows = await pool.fetch(
-            sql("list_cases"), station_id, after[0] if after else None, after[1] if after else None, limit
+            sql("list_cases"), station_id, after[0] if after else None, after[1] if after else None, limit,
+            list(station_prefixes) if station_prefixes is not None else None,
         )
     return [_case(r) for r in rows]
+
+
+async def station_of(pool: asyncpg.Pool, case_id: uuid.UUID) -> str | None:
+    """The station that submitted the case; None when there is no such case."""
+    with database_errors("could not read the case's station"):
+        return await pool.fetchval(sql("case_station"), case_id)
 
 
 async def events_since(pool: asyncpg.Pool, case_id: uuid.UUID, after_seq: int) -> list[CaseEvent]:
