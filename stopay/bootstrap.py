@@ -99,6 +99,10 @@ def _build_adapters(settings: Settings) -> dict[str, BankAdapter]:
                 raise ConfigError(f"bank {code} appears in more than one bank network")
             routes[code] = adapter
     for name, options in settings.adapters:
+        if name == "grpc" and settings.tls and not any(k.startswith("tls_") for k in options):
+            # The service calls the banks under its own certificate, as the API serves with it.
+            options = {**options, "tls_ca": str(settings.tls.ca), "tls_cert": str(settings.tls.cert),
+                       "tls_key": str(settings.tls.key)}
         adapter = registry.create(name, options)
         for code in adapter.bank_codes:
             if code in routes:

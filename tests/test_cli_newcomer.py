@@ -71,7 +71,7 @@ async def test_serve_start_up_mistakes_are_one_line_each(server_dsn: str, dsn: s
         port = taken.getsockname()[1]
         busy = await stopay("serve", "--insecure", "--dsn", dsn, "--listen", f"127.0.0.1:{port}")
         failed(busy, 3, f"127.0.0.1:{port}", "in use")
-        sim = await stopay("bank-sim", "--bank-network", str(EXAMPLES / "seed-xue.json"), "--listen", f"127.0.0.1:{port}")
+        sim = await stopay("bank-sim", "--insecure", "--bank-network", str(EXAMPLES / "seed-xue.json"), "--listen", f"127.0.0.1:{port}")
         failed(sim, 3, "in use")
 
     not_a_directory = tmp_path / "pgdata"
@@ -162,8 +162,8 @@ async def test_every_host_port_flag_needs_a_port_in_range(tmp_path: Path) -> Non
         (("case", "list", "--server", "127.0.0.1:0"), "--server"),
         (("audit", "verify", "--server", "127.0.0.1:70000"), "--server"),
         (("hold", "list", "c", "--server", "::1:50051"), "--server"),
-        (("bank-sim", "--bank-network", network, "--listen", "127.0.0.1"), "--listen"),
-        (("bank-sim", "--bank-network", network, "--callback", "127.0.0.1"), "--callback"),
+        (("bank-sim", "--insecure", "--bank-network", network, "--listen", "127.0.0.1"), "--listen"),
+        (("bank-sim", "--insecure", "--bank-network", network, "--callback", "127.0.0.1"), "--callback"),
         (("serve", "--insecure", "--adapter", "grpc:target=127.0.0.1;banks=ICBC"), "--adapter"),
     ):
         failed(await stopay(*args), 2, flag)

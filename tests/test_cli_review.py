@@ -61,7 +61,7 @@ async def test_serve_on_the_embedded_database_says_nothing_of_grpc_s_fork_handle
                                                "No such file or directory"])
 
 
-@pytest.mark.parametrize("command", [["bank-sim"],
+@pytest.mark.parametrize("command", [["bank-sim", "--insecure"],
                                      ["serve", "--insecure", "--no-dispatcher", "--dsn", "postgresql://x@127.0.0.1:1/x"]])
 def test_a_bank_network_that_is_not_valid_is_named(command: list[str], tmp_path: Path) -> None:
     network = tmp_path / "network.json"
@@ -73,7 +73,7 @@ def test_a_bank_network_that_is_not_valid_is_named(command: list[str], tmp_path:
 
 def test_bank_sim_names_a_port_file_it_cannot_write(tmp_path: Path) -> None:
     port_file = tmp_path / "missing" / "port"
-    done = stopay("bank-sim", "--bank-network", str(SEED), "--listen", "127.0.0.1:0", "--port-file", str(port_file))
+    done = stopay("bank-sim", "--insecure", "--bank-network", str(SEED), "--listen", "127.0.0.1:0", "--port-file", str(port_file))
     problems = [line for line in done.stderr.splitlines() if not line.startswith("{")]
     assert (done.returncode, problems) == (2, [f"stopay bank-sim: cannot write the port file {port_file}: "
                                                "No such file or directory"])

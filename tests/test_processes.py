@@ -70,8 +70,8 @@ async def hold_seconds(stub, case_id: str) -> float:
 async def test_a_bank_down_while_it_is_retried_delays_only_its_own_orders(tmp_path: Path, dsn: str) -> None:
     epoch = datetime.now(UTC).replace(microsecond=0)
     down_net, up_net = network(tmp_path, "down", {"DWN": 10}, epoch), network(tmp_path, "up", {"UPB": 40}, epoch)
-    down = Served(tmp_path, "--bank-network", str(down_net), command=("bank-sim",))
-    up = Served(tmp_path, "--bank-network", str(up_net), command=("bank-sim",))
+    down = Served(tmp_path, "--bank-network", str(down_net), command=("bank-sim", "--insecure"))
+    up = Served(tmp_path, "--bank-network", str(up_net), command=("bank-sim", "--insecure"))
     down_port = down.port
     served = Served(tmp_path, "--dsn", dsn, "--adapter", f"grpc:target=127.0.0.1:{down_port};banks=DWN",
                     "--adapter", f"grpc:target=127.0.0.1:{up.port};banks=UPB", "--breaker-open", "2",
@@ -96,7 +96,7 @@ async def test_a_bank_down_while_it_is_retried_delays_only_its_own_orders(tmp_pa
             return any(o.attempts >= 2 for c in cases for o in c.orders)
         await eventually(tried_again, timeout_s=60)
         down = Served(tmp_path, "--bank-network", str(down_net), "--listen", f"127.0.0.1:{down_port}",
-                      command=("bank-sim",))
+                      command=("bank-sim", "--insecure"))
         # ...and everything is, once it is back.
         for reply in waiting:
             await hold_seconds(served.stub, reply.case_id)

@@ -645,7 +645,7 @@ async def test_bank_sim_command_serves_a_scenario_until_sigterm(tmp_path: Path) 
     network.write_text(json.dumps({**XUE, "epoch": epoch.isoformat()}, ensure_ascii=False), encoding="utf-8")
     port_file = tmp_path / "port"
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "stopay.cli.main", "bank-sim", "--bank-network", str(network),
+        sys.executable, "-m", "stopay.cli.main", "bank-sim", "--insecure", "--bank-network", str(network),
         "--listen", "127.0.0.1:0", "--port-file", str(port_file),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "GRPC_ENABLE_FORK_SUPPORT": "false"})
@@ -677,7 +677,7 @@ async def test_bank_sim_command_serves_a_scenario_until_sigterm(tmp_path: Path) 
 
 async def test_bank_sim_command_reports_a_missing_scenario(tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "stopay.cli.main", "bank-sim", "--bank-network", str(tmp_path / "none.json"),
+        sys.executable, "-m", "stopay.cli.main", "bank-sim", "--insecure", "--bank-network", str(tmp_path / "none.json"),
         "--listen", "127.0.0.1:0", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2

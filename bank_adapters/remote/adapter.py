@@ -17,6 +17,7 @@ gRPC errors become the protocol's exceptions:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -42,7 +43,8 @@ from bank_adapters.remote.v1 import remote_bank_pb2_grpc
 __all__ = ["DEFAULT_DEADLINE_S", "TRANSIENT_CODES", "RemoteBanks", "create"]
 
 DEFAULT_DEADLINE_S = 5.0
-OPTIONS = frozenset({"target", "banks", "deadline_s"})
+OPTIONS = frozenset({"target", "banks", "deadline_s", "tls_ca", "tls_cert", "tls_key"})
+TLS_OPTIONS = ("tls_ca", "tls_cert", "tls_key")
 TRANSIENT_CODES = frozenset({
     grpc.StatusCode.UNAVAILABLE,
     grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -67,7 +69,8 @@ class RemoteBanks:
     """
 
     def __init__(self, target: str, bank_codes: Iterable[str], *,
-                 deadline_s: float = DEFAULT_DEADLINE_S) -> None:
+                 deadline_s: float = DEFAULT_DEADLINE_S, tls: tuple[bytes, bytes, bytes] | None = None) -> None:
+        """``tls``: (CA, certificate, key) in PEM for mutual TLS; None speaks plain text."""
         if not target:
             raise ValueError("grpc adapter: target must be host:port")
         codes = frozenset(bank_codes)
@@ -80,6 +83,7 @@ class RemoteBanks:
         self._deadline_s = float(deadline_s)
         self._channel: grpc.aio.Channel | None = None
         self._stub: remote_bank_pb2_grpc.RemoteBankStub | None = None
+        self._tls = tls
 
     @property
     def bank_codes(self) -> frozenset[str]:
@@ -96,7 +100,12 @@ class RemoteBanks:
     async def start(self) -> None:
         """Open the channel (it connects on the first call)."""
         if self._channel is None:
-            self._channel = grpc.aio.insecure_channel(self._target, options=_CHANNEL_OPTIONS)
+            if self._tls:
+                ca, cert, key = self._tls
+                credentials = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+                self._channel = grpc.aio.secure_channel(self._target, credentials, options=_CHANNEL_OPTIONS)
+            else:
+                self._channel = grpc.aio.insecure_channel(self._target, options=_CHANNEL_OPTIONS)
             self._stub = remote_bank_pb2_grpc.RemoteBankStub(self._channel)
 
     async def close(self) -> None:
@@ -179,7 +188,8 @@ class RemoteBanks:
 def create(options: Mapping[str, Any]) -> RemoteBanks:
     """Adapter factory. Options: ``target`` (``host:port`` of the RemoteBank server, required),
     ``banks`` (the bank codes it serves: a list, or one comma-separated string; required) and
-    ``deadline_s`` (seconds each call may take, default 5)."""
+    ``deadline_s`` (seconds each call may take, default 5); ``tls_ca``, ``tls_cert`` and ``tls_key``
+    (PEM files) for mutual TLS, else plain text."""
     unknown = set(options) - OPTIONS
     if unknown:
         raise ValueError(f"grpc adapter: unknown options {sorted(unknown)}; known: {sorted(OPTIONS)}")
@@ -201,4 +211,17 @@ def create(options: Mapping[str, Any]) -> RemoteBanks:
         raise ValueError(f"grpc adapter: deadline_s must be a number of seconds, got {deadline!r}") from None
     if isinstance(deadline, bool) or not deadline_s > 0 or deadline_s == float("inf"):
         raise ValueError(f"grpc adapter: deadline_s must be a positive number of seconds, got {deadline!r}")
-    return RemoteBanks(target.strip(), codes, deadline_s=deadline_s)
+    return RemoteBanks(target.strip(), codes, deadline_s=deadline_s, tls=_tls(options))
+
+
+def _tls(options: Mapping[str, Any]) -> tuple[bytes, bytes, bytes] | None:
+    """Mutual TLS from the files ``tls_ca``, ``tls_cert`` and ``tls_key`` (all three, or none)."""
+    given = [options.get(name) for name in TLS_OPTIONS]
+    if not any(given):
+        return None
+    if not all(isinstance(path, str) and path for path in given):
+        raise ValueError("grpc adapter: tls_ca, tls_cert and tls_key go together")
+    try:
+        return tuple(Path(str(path)).read_bytes() for path in given)  # type: ignore[return-value]
+    except OSError as exc:
+        raise ValueError(f"grpc adapter: cannot read {exc.filename}: {exc.strerror}") from None

@@ -49,6 +49,7 @@ from bank_adapters.remote.v1 import remote_bank_pb2_grpc
 from bank_adapters.simulated.adapter import SimulatedBanks, utc_now
 from bank_adapters.simulated.adapter import create as create_simulated
 from bank_adapters.simulated.scenario import Scenario
+from stopay.api.tls import TlsFiles, channel_credentials
 from stopay.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
 
 __all__ = ["BankSim", "BankSimServicer", "CallbackReporter", "outcome_message", "serve"]
@@ -119,13 +120,27 @@ class CallbackReporter:
     """
 
     def __init__(self, target: str, *, deadline_s: float = 5.0, backoff_base_s: float = 0.1,
-                 backoff_max_s: float = 5.0) -> None:
+                 backoff_max_s: float = 5.0, tls: TlsFiles | None = None) -> None:
         self.target = target
         self._deadline_s = deadline_s
         self._wait = wait_random_exponential(multiplier=backoff_base_s, max=backoff_max_s)
-        self._channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
-        self._stub = gateway_pb2_grpc.BankGatewayStub(self._channel)
+        self._tls = tls
+        self._channels: dict[str, grpc.aio.Channel] = {}
         self.retries = 0  # reports sent again because stopay was unreachable
+
+    def _stub(self, bank_code: str) -> gateway_pb2_grpc.BankGatewayStub:
+        """Each bank calls back as itself: with TLS, under its own certificate ``bank-CODE.pem`` (and
+        ``.key``) beside ``--tls-cert``, else under ``--tls-cert``."""
+        key = bank_code if self._tls else ""
+        channel = self._channels.get(key)
+        if channel is None:
+            if self._tls is None:
+                channel = grpc.aio.insecure_channel(self.target, options=_CHANNEL_OPTIONS)
+            else:
+                channel = grpc.aio.secure_channel(self.target, channel_credentials(bank_files(self._tls, bank_code)),
+                                                  options=_CHANNEL_OPTIONS)
+            self._channels[key] = channel
+        return gateway_pb2_grpc.BankGatewayStub(channel)
 
     async def report(self, bank_code: str, idempotency_key: str,
                      answer: FreezeAnswer) -> gateway_pb2.FreezeOutcomeAck | None:
@@ -136,7 +151,7 @@ class CallbackReporter:
                                                wait=self._wait, reraise=True,
                                                before_sleep=self._retrying):
                 with attempt:
-                    ack: gateway_pb2.FreezeOutcomeAck = await self._stub.ReportFreezeOutcome(
+                    ack: gateway_pb2.FreezeOutcomeAck = await self._stub(bank_code).ReportFreezeOutcome(
                         outcome, timeout=self._deadline_s)
         except grpc.aio.AioRpcError as exc:
             log.error("banksim.callback_refused", bank=bank_code, idempotency_key=idempotency_key,
@@ -154,7 +169,8 @@ class CallbackReporter:
                     wait_s=round(state.next_action.sleep, 3) if state.next_action else None)
 
     async def close(self) -> None:
-        await self._channel.close()
+        for channel in self._channels.values():
+            await channel.close()
 
 
 # ---- the servicer --------------------------------------------------------------------------------
@@ -369,10 +385,23 @@ class BankSim:
         await self.server.wait_for_termination()
 
 
+def bank_files(tls: TlsFiles, bank_code: str) -> TlsFiles:
+    own = tls.cert.with_name(f"bank-{bank_code}.pem")
+    if own.is_file() and own.with_suffix(".key").is_file():
+        return TlsFiles(tls.ca, own, own.with_suffix(".key"))
+    return tls
+
+
+def _server_credentials(tls: TlsFiles) -> grpc.ServerCredentials:
+    """The banks' side of mutual TLS: only a caller with a certificate of the CA (stopay) gets in."""
+    return grpc.ssl_server_credentials([(tls.key.read_bytes(), tls.cert.read_bytes())],
+                                       root_certificates=tls.ca.read_bytes(), require_client_auth=True)
+
+
 async def serve(network_path: Network, listen: str, callback: str | None = None, *,
                 epoch: datetime | None = None, clock: Clock = utc_now,
                 callback_deadline_s: float = 5.0, callback_backoff_max_s: float = 5.0,
-                ) -> tuple[BankSim, int]:
+                tls: TlsFiles | None = None) -> tuple[BankSim, int]:
     """Serve every bank of the scenario ``network_path`` (a path, a parsed
     :class:`~bank_adapters.simulated.scenario.Scenario` or its JSON dict) as ``RemoteBank`` on
     ``listen`` (``HOST:PORT``; port 0 picks one). Callback-mode banks report to stopay's
@@ -388,7 +417,7 @@ async def serve(network_path: Network, listen: str, callback: str | None = None,
         options["epoch"] = epoch
     banks = create_simulated(options)
     reporter = None if not callback else CallbackReporter(
-        callback, deadline_s=callback_deadline_s, backoff_max_s=callback_backoff_max_s)
+        callback, deadline_s=callback_deadline_s, backoff_max_s=callback_backoff_max_s, tls=tls)
     servicer = BankSimServicer(banks, reporter, clock=clock)
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     remote_bank_pb2_grpc.add_RemoteBankServicer_to_server(servicer, server)
@@ -397,7 +426,7 @@ async def serve(network_path: Network, listen: str, callback: str | None = None,
         (pb.DESCRIPTOR.services_by_name["RemoteBank"].full_name, reflection.SERVICE_NAME), server
     )
     try:
-        port = server.add_insecure_port(listen)
+        port = server.add_secure_port(listen, _server_credentials(tls)) if tls else server.add_insecure_port(listen)
     except RuntimeError as exc:
         port, problem = 0, str(exc)
     else:

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import json
 import os
 import sys
 from collections.abc import Iterator
-import contextlib
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-import grpc
 from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
 from rich.console import Console
@@ -24,6 +23,7 @@ from rich.tree import Tree
 
 from stopay.cli.args import server_address
 from stopay.cli.client import account_arg, to_json
+from stopay.cli.connect import add_tls_flags, open_channel
 from stopay.cli.exits import LOCAL, UNREACHABLE, Failure, database_failure
 from stopay.cli.render import link_texts, status_name
 from stopay.domain.money import format_minor
@@ -55,6 +55,7 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
     for sub in (case, account, report, verify, export):
         sub.add_argument("--server", type=server_address, metavar="HOST:PORT", default=env("SERVER", default_server),
                          help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)")
+        add_tls_flags(sub, env, serving=False)
         sub.add_argument("--output", default=None, metavar="FILE",
                          help="write here instead of standard output; replaced only once the call succeeded")
         if sub is not export:
@@ -193,7 +194,7 @@ def case_text(trail: audit_pb2.CaseTrail, out: TextIO) -> None:
 async def _run(args: argparse.Namespace) -> int:
     if args.action == "verify" and args.dsn:
         return await _verify_offline(args)
-    async with grpc.aio.insecure_channel(args.server) as channel:
+    async with open_channel(args) as channel:
         stub = audit_pb2_grpc.AuditServiceStub(channel)
         with _output(args.output) as out:
             if args.action == "case":

@@ -9,6 +9,7 @@ import sys
 
 from bank_adapters.simulated.scenario import ScenarioError
 from stopay.banksim.server import serve
+from stopay.cli.connect import serving_tls
 from stopay.cli.exits import LOCAL, Failure
 from stopay.cli.running import until_signalled, write_port_file
 from stopay.cli.serve import check_listen
@@ -17,7 +18,7 @@ GRACE_S = 2.0
 
 
 async def _run(args: argparse.Namespace) -> None:
-    sim, port = await serve(args.bank_network, args.listen, args.callback)
+    sim, port = await serve(args.bank_network, args.listen, args.callback, tls=serving_tls(args, args.listen))
     try:
         if args.port_file:
             write_port_file(args.port_file, port)
@@ -29,6 +30,7 @@ async def _run(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    serving_tls(args, args.listen)  # refuses a bad combination before anything starts
     check_listen(args.listen)
     try:
         asyncio.run(_run(args))

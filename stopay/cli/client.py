@@ -17,6 +17,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from stopay.cli import render
+from stopay.cli.connect import open_channel
 from stopay.cli.exits import INTERRUPTED, LOCAL, Failure
 from stopay.v1 import operator_pb2, operator_pb2_grpc, station_pb2, station_pb2_grpc
 
@@ -87,7 +88,7 @@ async def watch(
 
 
 async def _run(args: argparse.Namespace) -> int:
-    async with grpc.aio.insecure_channel(args.server) as channel:
+    async with open_channel(args) as channel:
         stub = station_pb2_grpc.StationServiceStub(channel)
         if args.command == "entry":
             request = read_entry(args.file)

@@ -8,12 +8,12 @@ import sys
 import uuid
 from typing import Any
 
-import grpc
 from rich.console import Console
 from rich.table import Table
 
 from stopay.cli.args import server_address, yuan
 from stopay.cli.client import account_arg, to_json
+from stopay.cli.connect import add_tls_flags, open_channel
 from stopay.domain.money import format_minor
 from stopay.v1 import holds_pb2, holds_pb2_grpc
 
@@ -40,13 +40,15 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
     returning = actions.add_parser("return", help="return the money held on an account to the victims")
     returning.add_argument("account", type=account_arg, metavar="BANK:NUMBER")
     for sub in (renew, formalize, release, returning):
-        sub.add_argument("--officer", required=True, help="who takes the step, for the case's audit chain")
+        sub.add_argument("--officer", default="",
+                         help="who takes the step (with TLS, the certificate's name: may be left out)")
         sub.add_argument("--reason", required=True, help="why, for the case's audit chain")
         sub.add_argument("--request-id", default=None,
                          help="send the same id again to retry safely (default: a new one, printed)")
     for sub in (listing, renew, formalize, release, returning):
         sub.add_argument("--server", type=server_address, metavar="HOST:PORT", default=env("SERVER", default_server),
                          help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)")
+        add_tls_flags(sub, env, serving=False)
         sub.add_argument("--json", action="store_true", help="output for programs")
 
 
@@ -115,7 +117,7 @@ def _show(reply: Any) -> None:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    async with grpc.aio.insecure_channel(args.server) as channel:
+    async with open_channel(args) as channel:
         reply = await _call(args, holds_pb2_grpc.HoldServiceStub(channel))
     if args.json:
         print(to_json(reply))

@@ -11,6 +11,7 @@ from pathlib import Path
 from stopay import __version__
 from stopay.cli import exits
 from stopay.cli.args import duration, listen_address, server_address, yuan
+from stopay.cli.connect import add_tls_flags
 from stopay.config import env
 from stopay.domain.attribution import RULES
 from stopay.domain.trail import MAX_DEPTH
@@ -36,6 +37,7 @@ positive_float = _number(float, 1e-3, "a positive number of seconds")
 depth = _number(int, 1, f"a whole number from 1 to {MAX_DEPTH}", most=MAX_DEPTH)
 non_negative_int = _number(int, 0, "a whole number of at least 0")
 count = _number(int, 1, "a whole number of at least 1")
+calls_per_s = _number(float, 1e-3, "a positive number of calls per second")
 page_size = _number(int, 1, "a whole number from 1 to 500", most=500)
 
 
@@ -64,7 +66,14 @@ def _parser() -> argparse.ArgumentParser:
         help="build an installed adapter with options; it serves the banks it names, e.g. "
              "'grpc:target=127.0.0.1:7000;banks=ICBC,ABC' (repeatable)",
     )
-    serve.add_argument("--insecure", action="store_true", help="plain-text gRPC (required: TLS is not built yet)")
+    add_tls_flags(serve, env, serving=True)
+    access = serve.add_argument_group("who may do what")
+    access.add_argument("--region", action="append", default=[], metavar="CENTER=PREFIX[,PREFIX]",
+                        help="the stations of a center's region, by station-id prefix (repeatable)")
+    access.add_argument("--rate-limit", type=calls_per_s, default=env("RATE_LIMIT", "200"), metavar="N",
+                        help="calls per second per caller identity (default 200; bursts of twice that)")
+    access.add_argument("--max-streams", type=count, default=env("MAX_STREAMS", "16"), metavar="N",
+                        help="WatchCase streams one caller may hold open at once (default 16)")
     serve.add_argument("--no-dispatcher", action="store_true", help="serve the API only; other replicas deliver")
     serve.add_argument(
         "--lease-seconds", type=positive_float, default=env("LEASE_SECONDS", "15"),
@@ -147,11 +156,13 @@ def _parser() -> argparse.ArgumentParser:
     order = commands.add_parser("order", help="operator: orders").add_subparsers(dest="action", required=True)
     retry = order.add_parser("retry", help="retry an order that could not be delivered (same idempotency key)")
     retry.add_argument("order_id")
-    retry.add_argument("--operator", required=True, help="who retries it, for the case's event log")
+    retry.add_argument("--operator", default="",
+                       help="who retries it, for the case's event log (with TLS, the certificate's name)")
     for sub in (submit, show, watching, listing, retry):
         sub.add_argument("--server", type=server_address, metavar="HOST:PORT", default=env("SERVER", DEFAULT_SERVER),
                          help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)")
         sub.add_argument("--json", action="store_true", help="output for programs")
+        add_tls_flags(sub, env, serving=False)
 
     demo = commands.add_parser("demo", help="run the seed scenarios end to end on the embedded database")
     demo.add_argument("--data-dir", type=Path, help="keep the demo database here (default: a temporary directory)")
@@ -163,6 +174,7 @@ def _parser() -> argparse.ArgumentParser:
     bank_sim.add_argument("--callback", type=server_address, metavar="HOST:PORT",
                           help="stopay's BankGateway, for banks in callback mode")
     bank_sim.add_argument("--port-file", type=Path, help="write the port listened on to this file once serving")
+    add_tls_flags(bank_sim, env, serving=True)
 
     from stopay.cli import audit, holds
 

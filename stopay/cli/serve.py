@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import signal
 import socket
 import sys
 from pathlib import Path
 
 from stopay import bootstrap
+from stopay.api.quotas import Quotas
 from stopay.cli.args import split_host_port
+from stopay.cli.connect import serving_tls
 from stopay.cli.exits import LOCAL, UNREACHABLE, Failure, database_failure
 from stopay.cli.running import until_signalled, write_port_file
 from stopay.config import Settings, env
@@ -63,7 +66,23 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         ),
         limits=Limits(rule=args.rule, max_depth=args.max_depth, min_amount=_min_amount(args.min_amount)),
         same_transfer_window_s=args.same_transfer_window,
+        tls=serving_tls(args, args.listen),
+        quotas=Quotas(rate_per_s=args.rate_limit, burst=max(1, int(args.rate_limit * 2)),
+                      streams_per_caller=args.max_streams),
+        regions=_regions(args.region),
     )
+
+
+def _regions(items: list[str]) -> dict[str, tuple[str, ...]]:
+    """``--region cq=5001,5002`` -> {"cq": ("5001", "5002")}."""
+    regions: dict[str, tuple[str, ...]] = {}
+    for item in items:
+        name, sep, prefixes = item.partition("=")
+        found = tuple(p.strip() for p in prefixes.split(",") if p.strip())
+        if not sep or not name or not found:
+            raise Failure(LOCAL, f"--region expects CENTER=PREFIX[,PREFIX...], got {item!r}")
+        regions[name] = regions.get(name, ()) + found
+    return regions
 
 
 def _min_amount(flag: int | None) -> int:
@@ -93,7 +112,10 @@ async def serve(settings: Settings, port_file: Path | None = None) -> None:
         await app.start()
         if port_file:
             write_port_file(port_file, app.port)
-        print(f"stopay serving on port {app.port}", file=sys.stderr, flush=True)
+        mode = "mutual TLS" if app.api.tls else "plain text on loopback, nobody authenticated (--insecure)"
+        print(f"stopay serving on port {app.port} ({mode})", file=sys.stderr, flush=True)
+        if app.api.tls:  # SIGHUP: read the certificate, key, CA and deny list again
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, app.api.tls.reload)
         await until_signalled()
     finally:
         await app.stop()
@@ -124,8 +146,6 @@ def check_listen(listen: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.insecure:
-        raise Failure(LOCAL, "TLS is not available yet; pass --insecure to serve plain-text gRPC")
     settings = settings_from_args(args)
     check_listen(settings.listen)
     try:
