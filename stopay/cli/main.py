@@ -164,10 +164,11 @@ def _parser() -> argparse.ArgumentParser:
                           help="stopay's BankGateway, for banks in callback mode")
     bank_sim.add_argument("--port-file", type=Path, help="write the port listened on to this file once serving")
 
-    from stopay.cli import audit, holds
+    from stopay.cli import audit, certs, holds
 
     holds.add_parser(commands, env, DEFAULT_SERVER)
     audit.add_parser(commands, env, DEFAULT_SERVER)
+    certs.add_parser(commands)
     return parser
 
 
@@ -213,6 +214,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from stopay.cli import holds
 
         return holds.run(args)
+    if args.command == "certs":
+        from stopay.cli import certs
+
+        return certs.run(args)
     from stopay.cli import client
 
     return client.run(args)
