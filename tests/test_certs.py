@@ -262,3 +262,15 @@ async def test_grpc_refuses_a_caller_without_a_certificate_or_from_another_ca(ca
         assert servicer.callers == []
     finally:
         await server.stop(None)
+
+
+def test_a_deny_list_reads_serials_as_the_command_and_openssl_print_them(ca: Path) -> None:
+    out = ok("issue", str(ca), "station", "500106-01")
+    serial = pki.serial_of((ca / "station-500106-01.pem").read_bytes())
+    openssl_style = f"serial={serial:040X}"
+    text = f"# revoked 2026-12-04: a lost laptop\n{serial:x}  # station 500106-01\n\n{openssl_style}\n0a:0B\n"
+    assert f"{serial:x}" in out
+    assert pki.parse_deny_list(text) == {serial, 0x0A0B}
+    assert pki.parse_deny_list("") == frozenset()
+    with pytest.raises(pki.PkiError, match="line 2: 'station-500106-01' is not a serial number in hex"):
+        pki.parse_deny_list("# ok\nstation-500106-01\n")
