@@ -16,7 +16,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import DNSName, IPAddress, PolicyBuilder, Store, VerificationError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from stopay.security import pki
+from stopay.security import pki, revocation
 
 SERVER_AUTH, CLIENT_AUTH = ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH
 
@@ -175,6 +175,15 @@ def test_issue_without_a_ca_says_how_to_make_one(tmp_path: Path) -> None:
     assert "run stopay certs init" in result.stderr and "no CA" in result.stderr
     assert not (tmp_path / "none").exists()
 
+    for name in ("ca.pem", "ca.key"):
+        ok("init", str(tmp_path / name.replace(".", "-")))
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "ca.pem").write_bytes((tmp_path / "ca-pem" / "ca.pem").read_bytes())
+    (mixed / "ca.key").write_bytes((tmp_path / "ca-key" / "ca.key").read_bytes())
+    result = certs("issue", str(mixed), "operator", "ops1")
+    assert result.returncode == 2 and "ca.key is not the key of" in result.stderr, result.stderr
+
 
 def test_a_bad_host_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     result = certs("init", str(tmp_path / "pki"), "--host", "bad_host")
@@ -270,7 +279,7 @@ def test_a_deny_list_reads_serials_as_the_command_and_openssl_print_them(ca: Pat
     openssl_style = f"serial={serial:040X}"
     text = f"# revoked 2026-12-04: a lost laptop\n{serial:x}  # station 500106-01\n\n{openssl_style}\n0a:0B\n"
     assert f"{serial:x}" in out
-    assert pki.parse_deny_list(text) == {serial, 0x0A0B}
-    assert pki.parse_deny_list("") == frozenset()
+    assert revocation.parse_deny_list(text) == {serial, 0x0A0B}
+    assert revocation.parse_deny_list("") == frozenset()
     with pytest.raises(pki.PkiError, match="line 2: 'station-500106-01' is not a serial number in hex"):
-        pki.parse_deny_list("# ok\nstation-500106-01\n")
+        revocation.parse_deny_list("# ok\nstation-500106-01\n")
