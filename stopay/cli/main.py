@@ -176,10 +176,11 @@ def _parser() -> argparse.ArgumentParser:
     bank_sim.add_argument("--port-file", type=Path, help="write the port listened on to this file once serving")
     add_tls_flags(bank_sim, env, serving=True)
 
-    from stopay.cli import audit, holds
+    from stopay.cli import audit, certs, holds
 
     holds.add_parser(commands, env, DEFAULT_SERVER)
     audit.add_parser(commands, env, DEFAULT_SERVER)
+    certs.add_parser(commands)
     return parser
 
 
@@ -225,6 +226,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from stopay.cli import holds
 
         return holds.run(args)
+    if args.command == "certs":
+        from stopay.cli import certs
+
+        return certs.run(args)
     from stopay.cli import client
 
     return client.run(args)

@@ -1,0 +1,1 @@
+"""Certificates and keys: pure code over the ``cryptography`` package, with no network I/O."""
