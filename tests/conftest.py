@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")  # tests start subprocesses beside gRPC
 
@@ -196,3 +197,13 @@ async def claim_rounds_pass(app: bootstrap.App, rounds: int = 3) -> None:
     async def passed() -> bool:
         return dispatcher.claim_rounds >= start + rounds
     await eventually(passed)
+
+
+@pytest.fixture
+async def pki(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
+    """A fresh development PKI (CA, server certificate, identities on demand) and its channels."""
+    from tests.identities import Pki
+
+    authority = Pki(tmp_path_factory.mktemp("pki"))
+    yield authority
+    await authority.close()

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import grpc
 import structlog
-from cryptography import x509
 
 from stopay.domain.identity import Identity, NotAnIdentity, identity_of
+from stopay.security.pki import PkiError, identity_uris, serial_of
+from stopay.security.revocation import parse_deny_list
 
 log = structlog.get_logger(__name__)
 LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
@@ -62,19 +63,6 @@ def _stamp(paths: tuple[Path, ...]) -> tuple[tuple[int, int], ...]:
         else:
             stamps.append((st.st_mtime_ns, st.st_size))
     return tuple(stamps)
-
-
-def parse_serials(text: str) -> frozenset[int]:
-    serials = set()
-    for number, line in enumerate(text.splitlines(), 1):
-        value = line.split("#", 1)[0].strip().replace(":", "")
-        if not value:
-            continue
-        try:
-            serials.add(int(value, 16))
-        except ValueError:
-            raise ValueError(f"line {number}: {value!r} is not a serial number in hex") from None
-    return frozenset(serials)
 
 
 class ServerTls:
@@ -127,8 +115,8 @@ class ServerTls:
         if stamp == self._deny_stamp and not force:
             return
         try:
-            denied = parse_serials(self.files.deny.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            denied = parse_deny_list(self.files.deny.read_text(encoding="utf-8"))
+        except (OSError, PkiError) as exc:
             if not self._deny_stamp:
                 raise ValueError(f"deny list {self.files.deny}: {exc}") from exc
             log.error("tls.deny_list_unreadable", error=str(exc))  # keep the last good list
@@ -152,14 +140,8 @@ class ServerTls:
 
 
 def _identity_of_pem(pem: bytes) -> tuple[Identity, int]:
-    cert = x509.load_pem_x509_certificate(pem)
     try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        uris = san.get_values_for_type(x509.UniformResourceIdentifier)
-    except x509.ExtensionNotFound:
-        uris = []
-    try:
-        return identity_of(uris), cert.serial_number
+        return identity_of(identity_uris(pem)), serial_of(pem)
     except NotAnIdentity as exc:
         raise Unauthenticated(str(exc)) from exc
 

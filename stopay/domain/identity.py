@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 SCHEME = "stopay://"
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class Role(enum.StrEnum):

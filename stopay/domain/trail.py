@@ -30,7 +30,6 @@ from stopay.domain.accounts import AccountKey
 from stopay.domain.attribution import OWN, RULES, Credit, Debit, Parts, attribute
 from stopay.domain.entry import Party
 
-
 # Deepest level a case may follow (the database enforces the same bound).
 MAX_DEPTH = 50
 
