@@ -14,7 +14,14 @@ from grpc_status import rpc_status
 
 from bank_adapters.protocol import AnswerStatus, FreezeAnswer, ReleaseRequest
 from stopay.dispatch.dispatcher import DispatchSettings
-from stopay.v1 import gateway_pb2, gateway_pb2_grpc, holds_pb2, holds_pb2_grpc, station_pb2, station_pb2_grpc
+from stopay.v1 import (
+    gateway_pb2,
+    gateway_pb2_grpc,
+    holds_pb2,
+    holds_pb2_grpc,
+    station_pb2,
+    station_pb2_grpc,
+)
 from tests.conftest import eventually
 from tests.entries import simple_request
 from tests.fakebank import FakeBank
