@@ -40,3 +40,16 @@ async def test_a_value_the_driver_cannot_encode_is_invalid_and_not_quoted(pool) 
     assert str(2**70) not in str(error.value) and "out of int64 range" in str(error.value)
     with pytest.raises(StoreInvalid), database_errors("a test"):
         await pool.fetchval("SELECT $1::text", "a\x00b")
+
+
+async def test_a_closed_connection_is_unavailable_but_a_wrong_call_is_not(dsn) -> None:
+    """asyncpg raises InterfaceError for both; only the closed connection may pass when tried again."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    with pytest.raises(StoreError) as wrong, database_errors("a test"):
+        await conn.fetchval("SELECT $1::int")  # an argument missing: a defect, never "try again"
+    assert type(wrong.value) is StoreError and "expects 1 argument" in str(wrong.value)
+    await conn.close()
+    with pytest.raises(StoreUnavailable), database_errors("a test"):
+        await conn.fetchval("SELECT 1")

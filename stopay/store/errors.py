@@ -30,6 +30,7 @@ class StoreInvalid(StoreError):
 _UNAVAILABLE_CLASSES = ("08", "57", "53")
 _CONFLICTS = ("40001", "40P01")
 # The driver's own refusal of a value quotes the value: only the argument and the reason are kept.
+_CLOSED = re.compile(r"\b(closed|closing|terminated)\b")
 _ARGUMENT = re.compile(r"^(invalid input for query argument \$\d+):.*?( \([^()]*\))?$", re.DOTALL)
 
 
@@ -39,7 +40,15 @@ def database_errors(what: str) -> Iterator[None]:
     StoreUnavailable when trying again may pass, StoreInvalid when the data is at fault."""
     try:
         yield
-    except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+    except asyncpg.InterfaceError as exc:
+        # The driver uses one class for a connection or pool that is closed (the database is out of
+        # reach for now) and for a call that could never work (a wrong number of arguments): only
+        # the first may pass when tried again.
+        if not _CLOSED.search(str(exc)):
+            raise StoreError(f"{what}: the driver refused the call ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+        raise StoreUnavailable(f"{what}: the database is unavailable ({type(exc).__name__})") from exc
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
             asyncpg.AdminShutdownError, asyncpg.InsufficientResourcesError, asyncpg.InternalClientError,
             TimeoutError) as exc:
         raise StoreUnavailable(f"{what}: the database is unavailable ({type(exc).__name__})") from exc
