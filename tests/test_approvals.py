@@ -41,10 +41,15 @@ async def test_the_officer_who_asked_cannot_approve_and_the_bank_sees_nothing(ma
     app, (case,) = await start(make_app, channel_to, one_victim(tmp_path))
     holds = holds_to(app)
     world = app.adapters["BK"].world
-    asked = await holds.Formalize(holds_pb2.FormalizeRequest(hold=ref(case), by=by("court order"),
-                                                             document=document("GA-5", 60_000)))
+    request = holds_pb2.FormalizeRequest(hold=ref(case), by=by("court order", "ask-1"),
+                                         document=document("GA-5", 60_000))
+    asked = await holds.Formalize(request)
     (pending,) = asked.pending
     assert (asked.state, asked.freezes) == ("stopped", 0)
+    # Sent again, the same request is the same pending approval; the same id for other content is refused.
+    assert [p.approval_id for p in (await holds.Formalize(request)).pending] == [pending.approval_id]
+    other = holds_pb2.FormalizeRequest(hold=ref(case), by=by("court order", "ask-1"), document=document("GA-6", 1))
+    assert (await refusal(holds.Formalize(other), grpc.StatusCode.ALREADY_EXISTS)).reason == "REQUEST_ID_REUSED"
     assert (pending.action, pending.requested_by, pending.reason, pending.document.number, pending.amount_minor) == (
         "formalize", "officer:O-1001", "court order", "GA-5", 60_000)
 
