@@ -168,6 +168,9 @@ async def test_a_return_waits_for_a_second_officer(make_app, channel_to, holds_t
     assert (done.action, done.returned.direct, done.returned.total_minor, done.returned.awaiting_approval) == (
         "return", True, 100_000, False)
     assert done.returned.HasField("due_at")
+    # The request sent again now says what it came to: the return, started.
+    again = await holds.ReturnFunds(request)
+    assert (again.replayed, again.awaiting_approval, again.due_at) == (True, False, done.returned.due_at)
 
     async def paid() -> bool:
         return (world.held(acct("M")), world.balance(acct("V"))) == (0, 100_000)

@@ -60,7 +60,9 @@ class Approvals:
                                 hold=await self.steps.take_formalize(tx, asked, granted))
             else:
                 started = await self.returns.take_approved(tx, asked, granted)
+                # The approval sent again, and the request sent again, are answered with the return as it started.
                 await tx.keep_result(request_id, kept(started))
+                await tx.keep_result(asked.request_id, kept(started))
                 done = Approved(str(approval_id), asked.action, asked.requested_by, actor, started=started)
             await approvals.grant(tx, asked, reason, request_id)
         log.info("approval.granted", approval_id=str(approval_id), action=asked.action,

@@ -3,9 +3,9 @@
 The officer's request is checked and planned at once, and waits for a second identity's approval
 (lifecycle.approvals), which starts the return if the plan still stands. All holds with money on the
 account must be formal freezes, and no freeze or release there may be out with the bank, so the
-figures cannot move under the plan. The plan (domain.returns) says who
-gets what; each flow becomes a return order of the paying case, due at once for a direct return and
-when the notice ends (the sweeper's 'pay') for a rateable one.
+figures cannot move under the plan. The plan (domain.returns) says who gets what; each flow becomes
+a return order of the paying case, due at once for a direct return and when the notice ends (the
+sweeper's 'pay') for a rateable one.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True, slots=True)
 class StartedReturn:
     plan: ReturnPlan
-    due_at: datetime | None  # when the victims are paid (the notice's end; now for a direct return); None
-    # while the return awaits approval
+    # When the victims are paid (the notice's end; now for a direct return); None while it awaits approval.
+    due_at: datetime | None
     replayed: bool = False  # the same request was taken before; this is what it came to
     approval_id: str = ""  # the approval it waits for, or that started it
 
