@@ -97,7 +97,8 @@ def by(reason: str = "still investigating", request_id: str | None = None) -> ho
 SUPERVISOR = "sup-1"
 
 
-async def approved(holds, asked, supervisor: str = SUPERVISOR, request_id: str | None = None):  # type: ignore[no-untyped-def]
+async def approved(holds: holds_pb2_grpc.HoldServiceStub, asked: Any, supervisor: str = SUPERVISOR,
+                   request_id: str | None = None) -> Any:
     """Approves, as a second officer, the formal freeze or return ``asked`` (what Formalize or
     ReturnFunds answered) awaits; returns what it came to: the Hold, or the ReturnFundsResponse."""
     if isinstance(asked, holds_pb2.Hold):
@@ -110,12 +111,13 @@ async def approved(holds, asked, supervisor: str = SUPERVISOR, request_id: str |
     return reply.hold if reply.HasField("hold") else reply.returned
 
 
-async def formalized(holds, request: holds_pb2.FormalizeRequest, supervisor: str = SUPERVISOR) -> holds_pb2.Hold:  # type: ignore[no-untyped-def]
+async def formalized(holds: holds_pb2_grpc.HoldServiceStub, request: holds_pb2.FormalizeRequest,
+                     supervisor: str = SUPERVISOR) -> holds_pb2.Hold:
     """A formal freeze asked for and approved by a second officer."""
     return await approved(holds, await holds.Formalize(request), supervisor)
 
 
-async def returned_funds(holds, request: holds_pb2.ReturnFundsRequest,  # type: ignore[no-untyped-def]
+async def returned_funds(holds: holds_pb2_grpc.HoldServiceStub, request: holds_pb2.ReturnFundsRequest,
                          supervisor: str = SUPERVISOR) -> holds_pb2.ReturnFundsResponse:
     """A return asked for and approved by a second officer."""
     return await approved(holds, await holds.ReturnFunds(request), supervisor)
