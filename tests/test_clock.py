@@ -15,8 +15,8 @@ from stopay.domain.holds import HoldPolicy
 from stopay.v1 import audit_pb2, audit_pb2_grpc, holds_pb2
 from tests.conftest import FakeClock, db_now, eventually
 from tests.entries import simple_request
-from tests.test_holds import (FAST, M, _statuses, at, by, document, holds_to, ref, refused, start,  # noqa: F401
-                              two_victims)
+from tests.test_holds import (FAST, M, _statuses, at, by, document, formalized, holds_to, ref,  # noqa: F401
+                              refused, returned_funds, start, two_victims)
 
 
 def one_month_on(day: date) -> date:
@@ -46,7 +46,7 @@ async def test_a_month_s_formal_freeze_against_a_30_days_notice_on_every_kind_of
     app, (case_a, _) = await start(make_app, channel_to, two_victims(tmp_path),
                                    dispatch=DispatchSettings(**{**FAST, "holds": policy}))
     holds = holds_to(app)
-    frozen = await holds.Formalize(holds_pb2.FormalizeRequest(hold=ref(case_a), by=by(),
+    frozen = await formalized(holds, holds_pb2.FormalizeRequest(hold=ref(case_a), by=by(),
                                                               document=document("GA-1", 80_000)))
     assert at(frozen.expires_at).astimezone(UTC).date() == one_month_on(day)
     await eventually(lambda: _statuses(pool, case_a, "extend", ["extended"]))
@@ -54,7 +54,7 @@ async def test_a_month_s_formal_freeze_against_a_30_days_notice_on_every_kind_of
     if days <= policy.notice_days:  # 30 days from a moment ago end before 30 days from now
         await refused(holds.ReturnFunds(ret), grpc.StatusCode.FAILED_PRECONDITION, "renew it first")
     else:
-        started = await holds.ReturnFunds(ret)
+        started = await returned_funds(holds, ret)
         assert not started.direct and started.total_minor == 80_000
         assert at(started.due_at) - await db_now(pool) <= timedelta(days=30)
 

@@ -214,3 +214,23 @@ async def test_the_database_refuses_a_hold_moving_back_or_counting_without_a_ren
         await pool.execute(f"DELETE FROM holds {where}", case_id)
     await pool.execute(f"UPDATE holds SET stops = 2, expires_at = expires_at + interval '48 hours' {where}", case_id)
     assert await pool.fetchval(f"SELECT stops FROM holds {where}", case_id) == 2
+
+
+def test_only_a_second_identity_approves_and_a_supervisor_when_roles_are_known() -> None:
+    from stopay.domain.approvals import ApprovalRefused, check_approver, check_open
+
+    check_approver("officer:O-1", "officer:S-7", None)  # no roles known: two identities are enough
+    check_approver("stopay://officer/500106012345", "stopay://supervisor/cq-0007", "supervisor")
+    with pytest.raises(ApprovalRefused) as same:
+        check_approver("officer:O-1", "officer:O-1", None)
+    assert same.value.reason == "SAME_APPROVER"
+    with pytest.raises(ApprovalRefused) as same_supervisor:  # a supervisor does not approve their own request
+        check_approver("stopay://supervisor/cq-0007", "stopay://supervisor/cq-0007", "supervisor")
+    assert same_supervisor.value.reason == "SAME_APPROVER"
+    with pytest.raises(ApprovalRefused) as officer:
+        check_approver("stopay://officer/500106012345", "stopay://officer/500106099999", "officer")
+    assert officer.value.reason == "NOT_SUPERVISOR"
+    check_open("requested", None)
+    with pytest.raises(ApprovalRefused) as given:
+        check_open("approved", "officer:S-7")
+    assert given.value.reason == "APPROVAL_ALREADY_GIVEN"

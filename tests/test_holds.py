@@ -4,6 +4,7 @@ hold clock (stopay_clock) the tests move, and the sweeper running as it does in 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -93,6 +94,35 @@ def by(reason: str = "still investigating", request_id: str | None = None) -> ho
     return holds_pb2.StepBy(officer_id="O-1001", reason=reason, request_id=request_id or uuid.uuid4().hex)
 
 
+SUPERVISOR = "sup-1"
+
+
+async def approved(holds: holds_pb2_grpc.HoldServiceStub, asked: Any, supervisor: str = SUPERVISOR,
+                   request_id: str | None = None) -> Any:
+    """Approves, as a second officer, the formal freeze or return ``asked`` (what Formalize or
+    ReturnFunds answered) awaits; returns what it came to: the Hold, or the ReturnFundsResponse."""
+    if isinstance(asked, holds_pb2.Hold):
+        approval_id = [p for p in asked.pending if p.action == "formalize"][-1].approval_id
+    else:
+        assert asked.awaiting_approval and not asked.HasField("due_at")
+        approval_id = asked.approval_id
+    reply = await holds.Approve(holds_pb2.ApproveRequest(approval_id=approval_id, by=holds_pb2.StepBy(
+        officer_id=supervisor, reason="reviewed the file", request_id=request_id or uuid.uuid4().hex)))
+    return reply.hold if reply.HasField("hold") else reply.returned
+
+
+async def formalized(holds: holds_pb2_grpc.HoldServiceStub, request: holds_pb2.FormalizeRequest,
+                     supervisor: str = SUPERVISOR) -> holds_pb2.Hold:
+    """A formal freeze asked for and approved by a second officer."""
+    return await approved(holds, await holds.Formalize(request), supervisor)
+
+
+async def returned_funds(holds: holds_pb2_grpc.HoldServiceStub, request: holds_pb2.ReturnFundsRequest,
+                         supervisor: str = SUPERVISOR) -> holds_pb2.ReturnFundsResponse:
+    """A return asked for and approved by a second officer."""
+    return await approved(holds, await holds.ReturnFunds(request), supervisor)
+
+
 def document(number: str, amount_minor: int) -> holds_pb2.LegalDocument:
     return holds_pb2.LegalDocument(number=number, approver="Chief Wang", amount_minor=amount_minor,
                                    scope="funds received from the victim", interest_included=True)
@@ -155,7 +185,7 @@ async def test_a_stop_is_renewed_up_to_its_limit_then_formally_frozen_and_renewe
     assert len(await orders_of(pool, case, "extend")) == 1
 
     # The formal freeze keeps what the document names (¥600 of ¥1,000) for 6 months; the rest goes back.
-    frozen = await holds.Formalize(holds_pb2.FormalizeRequest(hold=ref(case), by=by("court order"),
+    frozen = await formalized(holds, holds_pb2.FormalizeRequest(hold=ref(case), by=by("court order"),
                                                               document=document("GA-2026-17", 60_000)))
     assert (frozen.state, frozen.freezes, frozen.document.number, frozen.document.amount_minor) == (
         "frozen", 1, "GA-2026-17", 60_000)
@@ -167,7 +197,7 @@ async def test_a_stop_is_renewed_up_to_its_limit_then_formally_frozen_and_renewe
     await eventually(kept)
 
     # Renewed under a new document, for a major case: a year more, from the old expiry.
-    renewal = await holds.Formalize(holds_pb2.FormalizeRequest(
+    renewal = await formalized(holds, holds_pb2.FormalizeRequest(
         hold=ref(case), by=by("renewal"), document=document("GA-2026-18", 60_000), major=True))
     assert (renewal.state, renewal.freezes, renewal.major) == ("frozen", 2, True)
     assert at(renewal.expires_at).date() == (at(frozen.expires_at) + timedelta(days=365)).date() or \
@@ -180,7 +210,7 @@ async def test_a_stop_is_renewed_up_to_its_limit_then_formally_frozen_and_renewe
     kinds = [(e["kind"], e["actor"]) for e in await events_of(pool, case) if e["kind"].startswith("hold.")]
     assert kinds[0][1].startswith("dispatcher@")
     assert kinds == [("hold.stopped", kinds[0][1]), ("hold.renewed", "officer:O-1001"),
-                     ("hold.formalized", "officer:O-1001"), ("hold.freeze_renewed", "officer:O-1001")]
+                     ("hold.formalized", "officer:sup-1"), ("hold.freeze_renewed", "officer:sup-1")]
     station = await channel_to(app).GetCase(station_pb2.GetCaseRequest(case_id=case.case_id))
     assert (station.held_minor, station.returned_minor) == (60_000, 0)
     assert [(h.state, h.freezes, h.expires_at) for h in station.holds] == [("frozen", 2, renewal.expires_at)]
@@ -257,7 +287,7 @@ async def test_a_formal_freeze_not_renewed_lapses_after_its_months(make_app, cha
     app, (case,) = await start(make_app, channel_to, one_victim(tmp_path),
                                dispatch=DispatchSettings(**{**FAST, "holds": HoldPolicy(freeze_months=3)}))
     holds = holds_to(app)
-    frozen = await holds.Formalize(holds_pb2.FormalizeRequest(hold=ref(case), by=by(),
+    frozen = await formalized(holds, holds_pb2.FormalizeRequest(hold=ref(case), by=by(),
                                                               document=document("GA-1", 100_000)))
     assert timedelta(days=88) <= at(frozen.expires_at) - at(frozen.stopped_at) <= timedelta(days=93)
     # Past its expiry by the database clock but not yet swept: a renewal is refused, not a quiet revival.
@@ -298,9 +328,9 @@ async def test_a_direct_return_pays_the_one_victim_at_once(make_app, channel_to,
     # Only a formal freeze is returned.
     await refused(holds.ReturnFunds(holds_pb2.ReturnFundsRequest(bank_code="BK", account_number=M, by=by())),
                   grpc.StatusCode.FAILED_PRECONDITION, "formal freeze")
-    await holds.Formalize(holds_pb2.FormalizeRequest(hold=ref(case), by=by(), document=document("GA-1", 100_000)))
+    await formalized(holds, holds_pb2.FormalizeRequest(hold=ref(case), by=by(), document=document("GA-1", 100_000)))
     await eventually(lambda: _statuses(pool, case, "extend", ["extended"]))
-    returned = await holds.ReturnFunds(holds_pb2.ReturnFundsRequest(bank_code="BK", account_number=M,
+    returned = await returned_funds(holds, holds_pb2.ReturnFundsRequest(bank_code="BK", account_number=M,
                                                                     by=by("verdict", "ret-1")))
     assert returned.direct and returned.total_minor == 100_000
     assert [(p.case_id, p.amount_minor) for p in returned.parts] == [(case.case_id, 100_000)]
@@ -321,11 +351,11 @@ async def test_a_rateable_return_waits_for_its_notice_and_splits_by_loss(make_ap
     holds = holds_to(app)
     world = app.adapters["BK"].world
     assert (case_a.held_minor, case_b.held_minor) == (known["held"], 0)
-    await holds.Formalize(holds_pb2.FormalizeRequest(hold=ref(case_a), by=by(),
+    await formalized(holds, holds_pb2.FormalizeRequest(hold=ref(case_a), by=by(),
                                                      document=document("GA-1", known["held"])))
     await eventually(lambda: _statuses(pool, case_a, "extend", ["extended"]))
 
-    started = await holds.ReturnFunds(holds_pb2.ReturnFundsRequest(bank_code="BK", account_number=M, by=by()))
+    started = await returned_funds(holds, holds_pb2.ReturnFundsRequest(bank_code="BK", account_number=M, by=by()))
     parts = {p.case_id: p.amount_minor for p in started.parts}
     assert not started.direct
     assert parts == {case_a.case_id: known["expect"]["A"], case_b.case_id: known["expect"]["B"]}
@@ -377,13 +407,25 @@ async def test_the_hold_cli_takes_every_step_and_shows_the_figures(make_app, cha
                           "--approver", "Chief Wang", "--amount", "1,000.00", "--scope", "the account",
                           "--interest", *server)
     assert frozen.returncode == 0, frozen.stderr
-    assert "frozen" in frozen.stdout and "GA-9" in frozen.stdout
+    assert "stopped" in frozen.stdout and "awaiting approval" in frozen.stdout
     assert "request id" in frozen.stderr  # printed, so the officer can retry safely
+    approval_id = re.search(r"awaiting approval (\S+)", frozen.stdout)[1]
+    supervisor = ("--officer", "S-7", "--reason", "document checked")
+    own = await stopay("hold", "approve", approval_id, *officer, *server)
+    assert own.returncode == 1 and "cannot approve" in own.stderr, own.stderr
+    approved_ = await stopay("hold", "approve", approval_id, *supervisor, *server)
+    assert approved_.returncode == 0, approved_.stderr
+    assert "frozen" in approved_.stdout and "GA-9" in approved_.stdout and "approved by officer:S-7" in approved_.stdout
     refused = await stopay("hold", "renew", case.case_id, f"BK:{M}", *officer, *server)
     assert refused.returncode == 1 and "FAILED_PRECONDITION" in refused.stderr
 
     await eventually(lambda: _statuses(pool, case, "extend", ["extended", "extended"]))
-    returned = await stopay("hold", "return", f"BK:{M}", *officer, *server)
+    asked = await stopay("hold", "return", f"BK:{M}", *officer, *server)
+    assert asked.returncode == 0, asked.stderr
+    assert "direct: one victim" in asked.stdout and "¥1,000.00" in asked.stdout and "awaiting approval" in asked.stdout
+    listed = await stopay("hold", "list", case.case_id, *server)
+    approval_id = re.search(r"awaiting approval (\S+) \(return", listed.stdout)[1]
+    returned = await stopay("hold", "approve", approval_id, *supervisor, *server)
     assert returned.returncode == 0, returned.stderr
     assert "direct: one victim" in returned.stdout and "¥1,000.00" in returned.stdout
     await settled(channel_to(app), case.case_id)
@@ -410,12 +452,14 @@ async def test_concurrent_steps_on_one_hold_are_taken_one_at_a_time(make_app, ch
     assert {h.stops for h in ok} == {2}
     assert (await the_hold(holds, case)).stops == 2
     assert len(await orders_of(pool, case, "extend")) == 1
-    # A release and a formal freeze race: whichever comes second finds the hold moved on.
+    # A release and the approval of a formal freeze race: whichever comes second finds the hold moved on.
+    asked = await holds.Formalize(holds_pb2.FormalizeRequest(hold=ref(case), by=by(), document=document("GA-1", 100_000)))
     race = await asyncio.gather(
         holds.ReleaseHold(holds_pb2.ReleaseHoldRequest(hold=ref(case), by=by())),
-        holds.Formalize(holds_pb2.FormalizeRequest(hold=ref(case), by=by(), document=document("GA-1", 100_000))),
+        approved(holds, asked),
         return_exceptions=True)
     assert sum(isinstance(r, holds_pb2.Hold) for r in race) >= 1
+    assert all(r.code() == grpc.StatusCode.FAILED_PRECONDITION for r in race if isinstance(r, grpc.aio.AioRpcError))
     assert (await the_hold(holds, case)).state in ("released", "frozen")
     report = await audit.verify(pool)
     assert report.ok, report.breaks
@@ -443,9 +487,9 @@ async def test_a_return_the_bank_refused_is_retried_by_an_operator(make_app, cha
     case = await settled(stub, reply.case_id)
     hold_ref = holds_pb2.HoldRef(case_id=case.case_id, bank_code="FB", account_number="6222000011112222")
     holds = holds_to(app)
-    await holds.Formalize(holds_pb2.FormalizeRequest(hold=hold_ref, by=by(), document=document("GA-7", 250_000)))
+    await formalized(holds, holds_pb2.FormalizeRequest(hold=hold_ref, by=by(), document=document("GA-7", 250_000)))
     await eventually(lambda: _statuses(pool, case, "extend", ["extended"]))
-    await holds.ReturnFunds(holds_pb2.ReturnFundsRequest(bank_code="FB", account_number="6222000011112222", by=by()))
+    await returned_funds(holds, holds_pb2.ReturnFundsRequest(bank_code="FB", account_number="6222000011112222", by=by()))
     await eventually(lambda: _statuses(pool, case, "return", ["undeliverable"]))
     (failed,) = await orders_of(pool, case, "return")
     hold = await the_hold(holds, case)
@@ -470,7 +514,7 @@ async def test_a_formal_freeze_is_released_when_the_account_proves_unrelated(mak
                                                                              tmp_path) -> None:
     app, (case,) = await start(make_app, channel_to, one_victim(tmp_path))
     holds = holds_to(app)
-    await holds.Formalize(holds_pb2.FormalizeRequest(hold=ref(case), by=by(), document=document("GA-3", 100_000)))
+    await formalized(holds, holds_pb2.FormalizeRequest(hold=ref(case), by=by(), document=document("GA-3", 100_000)))
     released = await holds.ReleaseHold(holds_pb2.ReleaseHoldRequest(hold=ref(case), by=by("payroll account")))
     assert (released.state, released.document.number, released.HasField("ended_at")) == ("released", "GA-3", True)
     done = await settled(channel_to(app), case.case_id)
@@ -527,13 +571,13 @@ async def test_seed_xue_s_hold_is_formalized_and_returned_through_a_remote_bank(
         l1 = holds_pb2.HoldRef(case_id=case.case_id, bank_code=L1.bank_code, account_number=L1.number)
         document_pb = holds_pb2.LegalDocument(number=DOCUMENT.number, approver=DOCUMENT.approver,
                                               amount_minor=35_000_000, scope=DOCUMENT.scope, interest_included=True)
-        frozen = await holds.Formalize(holds_pb2.FormalizeRequest(hold=l1, by=by(), document=document_pb))
+        frozen = await formalized(holds, holds_pb2.FormalizeRequest(hold=l1, by=by(), document=document_pb))
         await eventually(lambda: _statuses(pool, case, "extend", ["extended"]))
         world = sim.banks.world
         term = world.hold_until(L1.id)
         assert (term.until, term.change.value) == (at(frozen.expires_at), "FORMAL_FREEZE")
         victim_before = world.balance(VICTIM.id)
-        returned = await holds.ReturnFunds(holds_pb2.ReturnFundsRequest(bank_code=L1.bank_code,
+        returned = await returned_funds(holds, holds_pb2.ReturnFundsRequest(bank_code=L1.bank_code,
                                                                         account_number=L1.number, by=by()))
         assert returned.direct and returned.total_minor == 35_000_000
         done = await settled(stub, case.case_id)
@@ -568,15 +612,17 @@ async def test_a_return_waits_for_the_bank_s_confirmation_and_a_freeze_that_outl
     holds = holds_to(app)
     ret = holds_pb2.ReturnFundsRequest(bank_code="BK", account_number=M, by=by())
     await app.dispatcher.stop(0)  # the formal freeze is not at the bank yet
-    await holds.Formalize(holds_pb2.FormalizeRequest(hold=ref(case_a), by=by(), document=document("GA-1", 80_000)))
+    await formalized(holds, holds_pb2.FormalizeRequest(hold=ref(case_a), by=by(), document=document("GA-1", 80_000)))
     await refused(holds.ReturnFunds(ret), grpc.StatusCode.FAILED_PRECONDITION, "has not confirmed")
     await app.dispatcher.start()
     await eventually(lambda: _statuses(pool, case_a, "extend", ["extended"]))
     # A month's freeze would lapse during the 32 days' notice of a rateable return.
     await refused(holds.ReturnFunds(ret), grpc.StatusCode.FAILED_PRECONDITION, "renew it first")
-    await holds.Formalize(holds_pb2.FormalizeRequest(hold=ref(case_a), by=by(), document=document("GA-2", 80_000)))
+    await formalized(holds, holds_pb2.FormalizeRequest(hold=ref(case_a), by=by(), document=document("GA-2", 80_000)))
     await eventually(lambda: _statuses(pool, case_a, "extend", ["extended", "extended"]))
-    started = await holds.ReturnFunds(ret)
+    started = await returned_funds(holds, ret)
     assert not started.direct and started.total_minor == 80_000
-    # Two formal freezes and one return: the refused returns, sent under the same id, left no trace.
-    assert await pool.fetchval("SELECT count(*) FROM hold_requests") == 3
+    # Two formal freezes and one return, each approved: the refused returns, sent under the same id, left
+    # no trace.
+    assert await pool.fetchval("SELECT count(*) FROM hold_requests WHERE action <> 'approve'") == 3
+    assert await pool.fetchval("SELECT count(*) FROM hold_approvals WHERE status = 'approved'") == 3

@@ -13,11 +13,20 @@ import structlog
 from google.rpc import code_pb2, status_pb2
 from grpc_status import rpc_status
 
-from stopay.api.errors import already_exists, failed_precondition, invalid_argument, not_found, refusal, store_status
+from stopay.api.errors import (
+    already_exists,
+    failed_precondition,
+    invalid_argument,
+    not_found,
+    refusal,
+    store_status,
+)
 from stopay.api.validation import InvalidRequest, Violation
+from stopay.domain.approvals import ApprovalRefused
 from stopay.domain.authz import Denied
 from stopay.domain.holds import HoldRefused
 from stopay.domain.orders import UnknownAnswer
+from stopay.store.approvals import ApprovalNotFound
 from stopay.store.errors import EntryConflict, StoreError
 from stopay.store.holds import HoldNotFound, RequestConflict
 
@@ -50,6 +59,10 @@ def status_for(exc: BaseException, method: str) -> grpc.Status:
         return failed_precondition(str(exc), "ENTRY_ID_REUSED", entry_id=exc.entry_id, case_id=exc.case_id)
     if isinstance(exc, HoldRefused):
         return failed_precondition(str(exc), "HOLD_STEP_REFUSED", **{**target, **exc.facts})
+    if isinstance(exc, ApprovalRefused):
+        return failed_precondition(str(exc), exc.reason, **{**target, **exc.facts})
+    if isinstance(exc, ApprovalNotFound):
+        return not_found(str(exc), "APPROVAL_NOT_FOUND", **target)
     if isinstance(exc, HoldNotFound):
         return not_found(str(exc), "HOLD_NOT_FOUND", **target)
     if isinstance(exc, RequestConflict):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-
 from datetime import datetime
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -101,6 +101,17 @@ def hold_message(hold: HoldView) -> holds_pb2.Hold:
         stopped_at=timestamp(hold.stopped_at), expires_at=timestamp(hold.expires_at),
         warned_at=timestamp(hold.warned_at), return_due_at=timestamp(hold.return_due_at),
         ended_at=timestamp(hold.ended_at), end_reason=hold.end_reason, expired=hold.expired,
+        pending=[_pending(p) for p in hold.pending or ()],
+    )
+
+
+def _pending(asked: dict[str, Any]) -> holds_pb2.PendingApproval:
+    doc = asked.get("document")
+    return holds_pb2.PendingApproval(
+        approval_id=asked["approval_id"], action=asked["action"], requested_by=asked["requested_by"],
+        reason=asked["reason"], requested_at=timestamp(datetime.fromisoformat(asked["requested_at"])),
+        document=holds_pb2.LegalDocument(**doc) if doc else None, major=asked["major"],
+        amount_minor=asked["amount_minor"],
     )
 
 

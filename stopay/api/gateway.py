@@ -15,15 +15,22 @@ import asyncpg
 import grpc
 import structlog
 
-from bank_adapters.protocol import Account, AnswerStatus, ExitKind, FreezeAnswer, Statement, StatementLine
+from bank_adapters.protocol import (
+    Account,
+    AnswerStatus,
+    ExitKind,
+    FreezeAnswer,
+    Statement,
+    StatementLine,
+)
 from stopay.answers.apply import Settled, apply_answers
-from stopay.domain.holds import HoldPolicy
 from stopay.answers.translate import freeze_outcome
 from stopay.api import callers
 from stopay.api.errors import not_found
 from stopay.api.gateway_validation import outcome_violations
 from stopay.api.validation import InvalidRequest, Violation
 from stopay.domain.authz import Denied
+from stopay.domain.holds import HoldPolicy
 from stopay.domain.orders import OrderStatus
 from stopay.store import orders
 from stopay.v1 import gateway_pb2, gateway_pb2_grpc

@@ -14,9 +14,13 @@ from stopay.v1 import holds_pb2
 
 @dataclass(frozen=True, slots=True)
 class By:
+    """Who takes a step: the actor recorded in the case's chain and the caller's role. Both come from
+    the request (``officer:ID``, role unknown: None) until callers are identified by certificate."""
+
     actor: str
     reason: str
     request_id: str
+    role: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,11 +31,11 @@ class Target:
 
 
 class _HoldChecker(_Checker):
-    def case(self, field: str, value: str) -> uuid.UUID:
+    def case(self, field: str, value: str, what: str = "a case id") -> uuid.UUID:
         try:
             return uuid.UUID(value)
         except ValueError:
-            self.fail(field, "must be a case id (a UUID)")
+            self.fail(field, f"must be {what} (a UUID)")
             return uuid.UUID(int=0)
 
     def account(self, prefix: str, bank_code: str, number: str) -> tuple[str, str]:  # type: ignore[override]
@@ -85,6 +89,18 @@ def return_request(request: holds_pb2.ReturnFundsRequest) -> tuple[tuple[str, st
     by = check.by(request.by)
     check.done()
     return account, by
+
+
+def approve_request(request: holds_pb2.ApproveRequest) -> tuple[uuid.UUID, By]:
+    check = _HoldChecker()
+    if request.approval_id:
+        approval_id = check.case("approval_id", request.approval_id, "an approval id")
+    else:
+        approval_id = uuid.UUID(int=0)
+        check.fail("approval_id", "is required: the approval_id of the formal freeze or return asked for")
+    by = check.by(request.by)
+    check.done()
+    return approval_id, by
 
 
 def list_request(request: holds_pb2.ListHoldsRequest) -> tuple[uuid.UUID | None, str, str]:

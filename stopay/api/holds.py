@@ -13,10 +13,20 @@ import structlog
 from stopay.api import callers
 from stopay.api.boundary import about
 from stopay.api.convert import hold_message, timestamp
-from stopay.api.hold_validation import By, formalize_request, list_request, return_request, step_request
+from stopay.api.hold_validation import (
+    By,
+    approve_request,
+    formalize_request,
+    list_request,
+    return_request,
+    step_request,
+)
+from stopay.domain.approvals import ApprovalRefused
 from stopay.domain.holds import HoldPolicy, HoldRefused
-from stopay.lifecycle.returns import Returns
+from stopay.lifecycle.approvals import Approvals
+from stopay.lifecycle.returns import Returns, StartedReturn
 from stopay.lifecycle.steps import HoldSteps
+from stopay.store.approvals import ApprovalNotFound
 from stopay.store.holds import HoldNotFound, RequestConflict, list_holds
 from stopay.v1 import holds_pb2, holds_pb2_grpc
 
@@ -29,6 +39,7 @@ class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
         self._pool = pool
         self._steps = HoldSteps(pool, policy)
         self._returns = Returns(pool, policy)
+        self._approvals = Approvals(pool, policy)
 
     async def ListHolds(self, request: holds_pb2.ListHoldsRequest,
                         context: grpc.aio.ServicerContext) -> holds_pb2.ListHoldsResponse:
@@ -44,7 +55,7 @@ class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
 
     async def Formalize(self, request: holds_pb2.FormalizeRequest, context: grpc.aio.ServicerContext) -> holds_pb2.Hold:
         target, by, document = await _checked(formalize_request, request, context)
-        return hold_message(await _step(self._steps.renew(
+        return hold_message(await _step(self._steps.ask_formalize(
             target.case_id, target.bank_code, target.number, _actor(by), by.reason, by.request_id,
             document=document, major=request.major), context, case_id=target.case_id, bank_code=target.bank_code))
 
@@ -58,14 +69,35 @@ class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
     async def ReturnFunds(self, request: holds_pb2.ReturnFundsRequest,
                           context: grpc.aio.ServicerContext) -> holds_pb2.ReturnFundsResponse:
         (bank_code, number), by = await _checked(return_request, request, context)
-        started = await _step(self._returns.start(bank_code, number, _actor(by), by.reason, by.request_id), context,
+        started = await _step(self._returns.ask(bank_code, number, _actor(by), by.reason, by.request_id), context,
                               bank_code=bank_code)
-        plan = started.plan
-        return holds_pb2.ReturnFundsResponse(
-            direct=plan.direct, total_minor=plan.total_minor,
-            parts=[holds_pb2.ReturnPart(case_id=c, amount_minor=a) for c, a in sorted(plan.parts.items())],
-            due_at=timestamp(started.due_at), replayed=started.replayed,
-        )
+        return _returned(started)
+
+    async def Approve(self, request: holds_pb2.ApproveRequest,
+                      context: grpc.aio.ServicerContext) -> holds_pb2.ApproveResponse:
+        approval_id, by = await _checked(approve_request, request, context)
+        caller = callers.current()  # with TLS, the certificate's identity and role
+        done = await _step(self._approvals.approve(approval_id, _actor(by), caller.role or by.role, by.reason,
+                                                   by.request_id),
+                           context, approval_id=approval_id)
+        reply = holds_pb2.ApproveResponse(approval_id=done.approval_id, action=done.action,
+                                          requested_by=done.requested_by, approved_by=done.approved_by,
+                                          replayed=done.replayed)
+        if done.hold is not None:
+            reply.hold.CopyFrom(hold_message(done.hold))
+        elif done.started is not None:
+            reply.returned.CopyFrom(_returned(done.started))
+        return reply
+
+
+def _returned(started: StartedReturn) -> holds_pb2.ReturnFundsResponse:
+    plan = started.plan
+    return holds_pb2.ReturnFundsResponse(
+        direct=plan.direct, total_minor=plan.total_minor,
+        parts=[holds_pb2.ReturnPart(case_id=c, amount_minor=a) for c, a in sorted(plan.parts.items())],
+        due_at=timestamp(started.due_at), replayed=started.replayed,
+        awaiting_approval=started.awaiting_approval, approval_id=started.approval_id,
+    )
 
 
 async def _checked(check, request, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
@@ -82,5 +114,5 @@ async def _step(call: Awaitable[T], context: grpc.aio.ServicerContext, **target:
     the hold's state (the error boundary turns it into the status)."""
     try:
         return await call
-    except (HoldRefused, HoldNotFound, RequestConflict) as exc:
+    except (HoldRefused, HoldNotFound, RequestConflict, ApprovalRefused, ApprovalNotFound) as exc:
         raise about(exc, **target)

@@ -1,4 +1,4 @@
-"""``stopay hold``: officers' steps on holds (list, renew, formalize, release, return) over gRPC."""
+"""``stopay hold``: officers' steps on holds (list, renew, formalize, release, return, approve) over gRPC."""
 
 from __future__ import annotations
 
@@ -39,13 +39,15 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
     formalize.add_argument("--major", action="store_true", help="a major case: the freeze lasts a year")
     returning = actions.add_parser("return", help="return the money held on an account to the victims")
     returning.add_argument("account", type=account_arg, metavar="BANK:NUMBER")
-    for sub in (renew, formalize, release, returning):
+    approve = actions.add_parser("approve", help="approve a formal freeze or return another officer asked for")
+    approve.add_argument("approval_id", help="the approval id that formalize or return printed")
+    for sub in (renew, formalize, release, returning, approve):
         sub.add_argument("--officer", default="",
                          help="who takes the step (with TLS, the certificate's name: may be left out)")
         sub.add_argument("--reason", required=True, help="why, for the case's audit chain")
         sub.add_argument("--request-id", default=None,
                          help="send the same id again to retry safely (default: a new one, printed)")
-    for sub in (listing, renew, formalize, release, returning):
+    for sub in (listing, renew, formalize, release, returning, approve):
         sub.add_argument("--server", type=server_address, metavar="HOST:PORT", default=env("SERVER", default_server),
                          help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)")
         add_tls_flags(sub, env, serving=False)
@@ -94,26 +96,53 @@ async def _call(args: argparse.Namespace, stub: holds_pb2_grpc.HoldServiceStub) 
                                                                major=args.major))
     if args.action == "release":
         return await stub.ReleaseHold(holds_pb2.ReleaseHoldRequest(hold=_ref(args), by=_by(args)))
+    if args.action == "approve":
+        return await stub.Approve(holds_pb2.ApproveRequest(approval_id=args.approval_id, by=_by(args)))
     bank, number = args.account
     return await stub.ReturnFunds(holds_pb2.ReturnFundsRequest(bank_code=bank, account_number=number, by=_by(args)))
+
+
+def _awaiting(console: Console, pending: Any) -> None:
+    console.print(f"awaiting approval {pending.approval_id} ({pending.action}, asked by {pending.requested_by})")
+    console.print(f"  another officer approves it: stopay hold approve {pending.approval_id} --officer ID --reason TEXT")
+
+
+def _show_return(console: Console, reply: holds_pb2.ReturnFundsResponse) -> None:
+    share = "direct: one victim" if reply.direct else "rateable by loss"
+    when = "awaiting approval" if reply.awaiting_approval else f"paid {_when(reply.due_at)}"
+    console.print(f"returning {format_minor(reply.total_minor)} ({share}), {when}"
+                  + ("  [this request was taken before]" if reply.replayed else ""))
+    table = Table()
+    table.add_column("case")
+    table.add_column("to its victim", justify="right")
+    for part in reply.parts:
+        table.add_row(part.case_id, format_minor(part.amount_minor))
+    console.print(table)
+    if reply.awaiting_approval:
+        console.print(f"awaiting approval {reply.approval_id}")
+        console.print(f"  another officer approves it: stopay hold approve {reply.approval_id} --officer ID --reason TEXT")
 
 
 def _show(reply: Any) -> None:
     console = Console(width=160, highlight=False, soft_wrap=False)
     if isinstance(reply, holds_pb2.ListHoldsResponse):
         console.print(_holds_table(list(reply.holds)))
+        for hold in reply.holds:
+            for pending in hold.pending:
+                _awaiting(console, pending)
     elif isinstance(reply, holds_pb2.Hold):
         console.print(_holds_table([reply]))
+        for pending in reply.pending:
+            _awaiting(console, pending)
+    elif isinstance(reply, holds_pb2.ApproveResponse):
+        console.print(f"approved {reply.action} {reply.approval_id}: asked by {reply.requested_by}, approved by "
+                      f"{reply.approved_by}" + ("  [this approval was given before]" if reply.replayed else ""))
+        if reply.HasField("hold"):
+            console.print(_holds_table([reply.hold]))
+        else:
+            _show_return(console, reply.returned)
     else:
-        share = "direct: one victim" if reply.direct else "rateable by loss"
-        console.print(f"returning {format_minor(reply.total_minor)} ({share}), paid {_when(reply.due_at)}"
-                      + ("  [this request was taken before]" if reply.replayed else ""))
-        table = Table()
-        table.add_column("case")
-        table.add_column("to its victim", justify="right")
-        for part in reply.parts:
-            table.add_row(part.case_id, format_minor(part.amount_minor))
-        console.print(table)
+        _show_return(console, reply)
 
 
 async def _run(args: argparse.Namespace) -> int:

@@ -115,6 +115,8 @@ class HoldView:
     expired: bool
     held_minor: int = 0
     holder_name: str = ""
+    # The approvals it waits for (a formal freeze, a return of its account), as the store reads them.
+    pending: Any = ()
 
 
 class HoldRefused(Exception):

@@ -15,6 +15,7 @@ import asyncpg
 import structlog
 
 from stopay.domain.accounts import AccountKey
+from stopay.domain.approvals import ApprovalRefused
 from stopay.domain.holds import (
     Hold,
     HoldPolicy,
@@ -27,6 +28,8 @@ from stopay.domain.holds import (
     release,
     renew,
 )
+from stopay.store import approvals
+from stopay.store.approvals import Approval
 from stopay.store.holds import HoldTransaction, TrailFigures, hold_transaction
 
 log = structlog.get_logger(__name__)
@@ -43,12 +46,18 @@ def _domain(trail: TrailFigures, row: HoldView) -> Hold:
                 trail.held_minor - trail.releasing_minor, trail.in_flight_minor + trail.releasing_minor)
 
 
-async def _take(tx: HoldTransaction, trail: TrailFigures, row: HoldView, step: Step, request_id: str,
-                reason: str, document: LegalDocument | None = None, end_reason: str = "") -> HoldView:
+async def take(tx: HoldTransaction, trail: TrailFigures, row: HoldView, step: Step, request_id: str,
+               reason: str, document: LegalDocument | None = None, end_reason: str = "",
+               approval: dict[str, Any] | None = None) -> HoldView:
+    """Writes ``step`` of the locked hold ``row``: the hold, its orders to the bank and its events.
+    ``approval`` (who asked, who approved) goes into the step's event and an 'approval.granted'
+    event before it."""
     orders: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     detail: dict[str, Any] = {"reason": reason, "held_minor": step.keep_minor, "stops": step.stops,
-                              "freezes": step.freezes, "request_id": request_id}
+                              "freezes": step.freezes, "request_id": request_id, **(approval or {})}
+    if approval:
+        events.append({"kind": "approval.granted", "order_id": None, "detail": approval})
     # Order ids follow from the step and the hold, so a step taken again can never make a second order,
     # and two holds of one case never share one.
     key = f"hold:{request_id}:{row.bank_code}:{row.account_number}"
@@ -90,20 +99,59 @@ class HoldSteps:
         self.policy = policy
 
     async def renew(self, case_id: uuid.UUID, bank_code: str, number: str, actor: str, reason: str,
-                    request_id: str, document: LegalDocument | None = None, major: bool = False) -> HoldView:
-        """Renews an emergency stop; with a document, turns it into (or renews) a formal freeze."""
-        action = "formalize" if document else "renew"
+                    request_id: str) -> HoldView:
+        """Renews an emergency stop."""
         payload = {"case": str(case_id), "account": f"{bank_code}:{number}", "reason": reason,
-                   "document": document.as_json() if document else None, "major": major}
+                   "document": None, "major": False}
         async with hold_transaction(self.pool, actor) as tx:
-            if await tx.claim_request(request_id, action, digest(action, payload)) is not None:
+            if await tx.claim_request(request_id, "renew", digest("renew", payload)) is not None:
                 return await tx.current(case_id, bank_code, number)
             trail, row = await tx.lock_one(case_id, bank_code, number)
-            hold = _domain(trail, row)
-            step = formalize(hold, self.policy, document, major) if document else renew(hold, self.policy)
-            new = await _take(tx, trail, row, step, request_id, reason, document)
-        log.info(f"hold.{action}", case_id=str(case_id), account=AccountKey(bank_code, number).masked,
+            new = await take(tx, trail, row, renew(_domain(trail, row), self.policy), request_id, reason)
+        log.info("hold.renew", case_id=str(case_id), account=AccountKey(bank_code, number).masked,
                  state=new.state, expires_at=new.expires_at.isoformat())
+        return new
+
+    async def ask_formalize(self, case_id: uuid.UUID, bank_code: str, number: str, actor: str, reason: str,
+                            request_id: str, document: LegalDocument, major: bool = False) -> HoldView:
+        """Asks for a formal freeze (or its renewal) under ``document``: checked now, taken when a
+        second identity approves it (:mod:`stopay.lifecycle.approvals`). Returns the hold, with the
+        request among what it waits for."""
+        payload = {"case": str(case_id), "account": f"{bank_code}:{number}", "reason": reason,
+                   "document": document.as_json(), "major": major}
+        async with hold_transaction(self.pool, actor) as tx:
+            if await tx.claim_request(request_id, "formalize", digest("formalize", payload)) is not None:
+                return await tx.current(case_id, bank_code, number)
+            trail, row = await tx.lock_one(case_id, bank_code, number)
+            formalize(_domain(trail, row), self.policy, document, major)  # refused now if it could not be taken
+            approval_id = uuid.uuid4()
+            await approvals.ask(
+                tx, approval_id, "formalize", case_id, bank_code, number, {"state": row.state, "freezes": row.freezes},
+                document.as_json(), major, reason, request_id,
+                [{"case_id": str(case_id), "kind": "approval.requested",
+                  "detail": {"reason": reason, "request_id": request_id, "requested_by": actor,
+                             "document": document.as_json(), "major": major}}])
+            new = await tx.current(case_id, bank_code, number)
+        log.info("hold.formalize_asked", case_id=str(case_id), account=AccountKey(bank_code, number).masked,
+                 approval_id=str(approval_id))
+        return new
+
+    async def take_formalize(self, tx: HoldTransaction, approval: Approval, granted: dict[str, Any]) -> HoldView:
+        """The formal freeze ``approval`` asked for, taken in the approval's transaction ``tx``: refused
+        when the hold has moved on since it was asked."""
+        assert approval.case_id is not None and approval.document is not None
+        trail, row = await tx.lock_one(approval.case_id, approval.bank_code, approval.account_number)
+        asked = approval.basis
+        if (row.state, row.freezes) != (asked["state"], asked["freezes"]):
+            raise ApprovalRefused(
+                f"the hold moved on since the formal freeze was asked (it was {asked['state']}, is {row.state}); "
+                "ask again", "APPROVAL_OUTDATED", state=row.state)
+        document = LegalDocument(**approval.document)
+        step = formalize(_domain(trail, row), self.policy, document, approval.major)
+        new = await take(tx, trail, row, step, approval.request_id, approval.reason, document, approval=granted)
+        log.info("hold.formalize", case_id=str(approval.case_id),
+                 account=AccountKey(approval.bank_code, approval.account_number).masked, state=new.state,
+                 expires_at=new.expires_at.isoformat())
         return new
 
     async def release(self, case_id: uuid.UUID, bank_code: str, number: str, actor: str, reason: str,
@@ -115,7 +163,7 @@ class HoldSteps:
                 return await tx.current(case_id, bank_code, number)
             trail, row = await tx.lock_one(case_id, bank_code, number)
             step = release(_domain(trail, row))
-            new = await _take(tx, trail, row, step, request_id, reason, end_reason="unrelated")
+            new = await take(tx, trail, row, step, request_id, reason, end_reason="unrelated")
         log.info("hold.released", case_id=str(case_id), account=AccountKey(bank_code, number).masked)
         return new
 
@@ -129,7 +177,7 @@ class HoldSteps:
             elif action == "pay":
                 done = await tx.pay(row)
             elif row.expired and HoldState(row.state).live:
-                await _take(tx, trail, row, lapse(_domain(trail, row)), f"lapse:{row.expires_at.isoformat()}",
+                await take(tx, trail, row, lapse(_domain(trail, row)), f"lapse:{row.expires_at.isoformat()}",
                             "not renewed before it expired", end_reason="expired")
                 done = True
             else:

@@ -134,6 +134,7 @@ class Hold(_message.Message):
     ENDED_AT_FIELD_NUMBER: _builtins.int
     END_REASON_FIELD_NUMBER: _builtins.int
     EXPIRED_FIELD_NUMBER: _builtins.int
+    PENDING_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     bank_code: _builtins.str
     account_number: _builtins.str
@@ -167,6 +168,12 @@ class Hold(_message.Message):
 
     @_builtins.property
     def ended_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def pending(self) -> _containers.RepeatedCompositeFieldContainer[Global___PendingApproval]:
+        """The steps asked of it that wait for approval: a formal freeze (while the hold is as it was when
+        asked) and a return of its account (while it is a formal freeze).
+        """
+
     def __init__(
         self,
         *,
@@ -187,14 +194,65 @@ class Hold(_message.Message):
         ended_at: _timestamp_pb2.Timestamp | None = ...,
         end_reason: _builtins.str = ...,
         expired: _builtins.bool = ...,
+        pending: _abc.Iterable[Global___PendingApproval] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["document", b"document", "ended_at", b"ended_at", "expires_at", b"expires_at", "return_due_at", b"return_due_at", "stopped_at", b"stopped_at", "warned_at", b"warned_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_number", b"account_number", "bank_code", b"bank_code", "case_id", b"case_id", "document", b"document", "end_reason", b"end_reason", "ended_at", b"ended_at", "expired", b"expired", "expires_at", b"expires_at", "freezes", b"freezes", "held_minor", b"held_minor", "major", b"major", "max_stops", b"max_stops", "return_due_at", b"return_due_at", "state", b"state", "stopped_at", b"stopped_at", "stops", b"stops", "warned_at", b"warned_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_number", b"account_number", "bank_code", b"bank_code", "case_id", b"case_id", "document", b"document", "end_reason", b"end_reason", "ended_at", b"ended_at", "expired", b"expired", "expires_at", b"expires_at", "freezes", b"freezes", "held_minor", b"held_minor", "major", b"major", "max_stops", b"max_stops", "pending", b"pending", "return_due_at", b"return_due_at", "state", b"state", "stopped_at", b"stopped_at", "stops", b"stops", "warned_at", b"warned_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Hold: _TypeAlias = Hold  # noqa: Y015
+
+@_typing.final
+class PendingApproval(_message.Message):
+    """A formal freeze or a return asked for, waiting for a second identity's approval."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPROVAL_ID_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    REQUESTED_BY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REQUESTED_AT_FIELD_NUMBER: _builtins.int
+    DOCUMENT_FIELD_NUMBER: _builtins.int
+    MAJOR_FIELD_NUMBER: _builtins.int
+    AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
+    approval_id: _builtins.str
+    """Give it to Approve."""
+    action: _builtins.str
+    """formalize or return."""
+    requested_by: _builtins.str
+    """Who asked (recorded as the actor, e.g. officer:ID), and why."""
+    reason: _builtins.str
+    major: _builtins.bool
+    amount_minor: _builtins.int
+    """formalize: what the document freezes; return: what this hold pays out, in minor units."""
+    @_builtins.property
+    def requested_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def document(self) -> Global___LegalDocument:
+        """formalize: the legal document and whether the case is major."""
+
+    def __init__(
+        self,
+        *,
+        approval_id: _builtins.str = ...,
+        action: _builtins.str = ...,
+        requested_by: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        requested_at: _timestamp_pb2.Timestamp | None = ...,
+        document: Global___LegalDocument | None = ...,
+        major: _builtins.bool = ...,
+        amount_minor: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["document", b"document", "requested_at", b"requested_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "amount_minor", b"amount_minor", "approval_id", b"approval_id", "document", b"document", "major", b"major", "reason", b"reason", "requested_at", b"requested_at", "requested_by", b"requested_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PendingApproval: _TypeAlias = PendingApproval  # noqa: Y015
 
 @_typing.final
 class ListHoldsRequest(_message.Message):
@@ -384,11 +442,16 @@ class ReturnFundsResponse(_message.Message):
     PARTS_FIELD_NUMBER: _builtins.int
     DUE_AT_FIELD_NUMBER: _builtins.int
     REPLAYED_FIELD_NUMBER: _builtins.int
+    AWAITING_APPROVAL_FIELD_NUMBER: _builtins.int
+    APPROVAL_ID_FIELD_NUMBER: _builtins.int
     direct: _builtins.bool
     """Only one victim's money reached the account: all of it goes to them, now."""
     total_minor: _builtins.int
     replayed: _builtins.bool
     """This request was taken before; this is what it came to."""
+    awaiting_approval: _builtins.bool
+    """The return is planned, not started: it waits for approval_id to be approved (due_at is then unset)."""
+    approval_id: _builtins.str
     @_builtins.property
     def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReturnPart]: ...
     @_builtins.property
@@ -403,11 +466,87 @@ class ReturnFundsResponse(_message.Message):
         parts: _abc.Iterable[Global___ReturnPart] | None = ...,
         due_at: _timestamp_pb2.Timestamp | None = ...,
         replayed: _builtins.bool = ...,
+        awaiting_approval: _builtins.bool = ...,
+        approval_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["direct", b"direct", "due_at", b"due_at", "parts", b"parts", "replayed", b"replayed", "total_minor", b"total_minor"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approval_id", b"approval_id", "awaiting_approval", b"awaiting_approval", "direct", b"direct", "due_at", b"due_at", "parts", b"parts", "replayed", b"replayed", "total_minor", b"total_minor"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReturnFundsResponse: _TypeAlias = ReturnFundsResponse  # noqa: Y015
+
+@_typing.final
+class ApproveRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPROVAL_ID_FIELD_NUMBER: _builtins.int
+    BY_FIELD_NUMBER: _builtins.int
+    approval_id: _builtins.str
+    """Required: the approval_id of the formal freeze or return asked for."""
+    @_builtins.property
+    def by(self) -> Global___StepBy:
+        """Who approves (never who asked), why, and this approval's own request_id."""
+
+    def __init__(
+        self,
+        *,
+        approval_id: _builtins.str = ...,
+        by: Global___StepBy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["by", b"by"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approval_id", b"approval_id", "by", b"by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApproveRequest: _TypeAlias = ApproveRequest  # noqa: Y015
+
+@_typing.final
+class ApproveResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPROVAL_ID_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    HOLD_FIELD_NUMBER: _builtins.int
+    RETURNED_FIELD_NUMBER: _builtins.int
+    REQUESTED_BY_FIELD_NUMBER: _builtins.int
+    APPROVED_BY_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    approval_id: _builtins.str
+    action: _builtins.str
+    """formalize or return."""
+    requested_by: _builtins.str
+    """Both identities, as the case's audit chain records them."""
+    approved_by: _builtins.str
+    replayed: _builtins.bool
+    """This approval was sent before (the same request_id); this is what it came to."""
+    @_builtins.property
+    def hold(self) -> Global___Hold:
+        """formalize: the hold, now formally frozen."""
+
+    @_builtins.property
+    def returned(self) -> Global___ReturnFundsResponse:
+        """return: the return as it started."""
+
+    def __init__(
+        self,
+        *,
+        approval_id: _builtins.str = ...,
+        action: _builtins.str = ...,
+        hold: Global___Hold | None = ...,
+        returned: Global___ReturnFundsResponse | None = ...,
+        requested_by: _builtins.str = ...,
+        approved_by: _builtins.str = ...,
+        replayed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["effect", b"effect", "hold", b"hold", "returned", b"returned"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "approval_id", b"approval_id", "approved_by", b"approved_by", "effect", b"effect", "hold", b"hold", "replayed", b"replayed", "requested_by", b"requested_by", "returned", b"returned"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_effect: _TypeAlias = _typing.Literal["hold", "returned"]  # noqa: Y015
+    _WhichOneofArgType_effect: _TypeAlias = _typing.Literal["effect", b"effect"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_effect) -> _WhichOneofReturnType_effect | None: ...
+
+Global___ApproveResponse: _TypeAlias = ApproveResponse  # noqa: Y015

@@ -36,6 +36,11 @@ class HoldServiceStub:
     after a timeout) is answered with the hold as it is and never takes the step twice; the same
     request_id with other content is refused with ALREADY_EXISTS. A step the hold's state does not
     allow is refused with FAILED_PRECONDITION and says why; a hold that does not exist is NOT_FOUND.
+
+    Four eyes on money leaving: Formalize and ReturnFunds are checked and recorded as a request for
+    approval, and take effect only when a second identity approves them (Approve). The identity that
+    asked never approves; when callers' roles are known, only a supervisor does. The approval, with
+    both identities, is in the case's audit chain.
     """
 
     def __init__(self, channel):
@@ -69,6 +74,11 @@ class HoldServiceStub:
                 request_serializer=stopay_dot_v1_dot_holds__pb2.ReturnFundsRequest.SerializeToString,
                 response_deserializer=stopay_dot_v1_dot_holds__pb2.ReturnFundsResponse.FromString,
                 _registered_method=True)
+        self.Approve = channel.unary_unary(
+                '/stopay.v1.HoldService/Approve',
+                request_serializer=stopay_dot_v1_dot_holds__pb2.ApproveRequest.SerializeToString,
+                response_deserializer=stopay_dot_v1_dot_holds__pb2.ApproveResponse.FromString,
+                _registered_method=True)
 
 
 class HoldServiceServicer:
@@ -82,6 +92,11 @@ class HoldServiceServicer:
     after a timeout) is answered with the hold as it is and never takes the step twice; the same
     request_id with other content is refused with ALREADY_EXISTS. A step the hold's state does not
     allow is refused with FAILED_PRECONDITION and says why; a hold that does not exist is NOT_FOUND.
+
+    Four eyes on money leaving: Formalize and ReturnFunds are checked and recorded as a request for
+    approval, and take effect only when a second identity approves them (Approve). The identity that
+    asked never approves; when callers' roles are known, only a supervisor does. The approval, with
+    both identities, is in the case's audit chain.
     """
 
     def ListHolds(self, request, context):
@@ -99,8 +114,9 @@ class HoldServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Formalize(self, request, context):
-        """Turns an emergency stop into a formal freeze under a legal document, or renews a formal freeze
-        under a new one before it lapses.
+        """Asks to turn an emergency stop into a formal freeze under a legal document, or to renew a formal
+        freeze under a new one before it lapses. Checked now; taken when approved (the hold's pending
+        approvals name the request).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -116,6 +132,18 @@ class HoldServiceServicer:
     def ReturnFunds(self, request, context):
         """Returns the money held on an account, across every case holding there, to the victims: directly
         when only one victim's money reached the account, else rateably by loss after a public notice.
+        Checked and planned now; started when approved (awaiting_approval, approval_id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Approve(self, request, context):
+        """Approves a formal freeze or a return another identity asked for, and takes it, in one
+        transaction. Refused with FAILED_PRECONDITION when the caller asked for it (SAME_APPROVER), is
+        not a supervisor (NOT_SUPERVISOR), it was approved already under another request_id
+        (APPROVAL_ALREADY_GIVEN) or the hold moved on since it was asked (APPROVAL_OUTDATED, or the
+        hold's refusal); an unknown approval_id is NOT_FOUND (APPROVAL_NOT_FOUND).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -149,6 +177,11 @@ def add_HoldServiceServicer_to_server(servicer, server):
                     request_deserializer=stopay_dot_v1_dot_holds__pb2.ReturnFundsRequest.FromString,
                     response_serializer=stopay_dot_v1_dot_holds__pb2.ReturnFundsResponse.SerializeToString,
             ),
+            'Approve': grpc.unary_unary_rpc_method_handler(
+                    servicer.Approve,
+                    request_deserializer=stopay_dot_v1_dot_holds__pb2.ApproveRequest.FromString,
+                    response_serializer=stopay_dot_v1_dot_holds__pb2.ApproveResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'stopay.v1.HoldService', rpc_method_handlers)
@@ -168,6 +201,11 @@ class HoldService:
     after a timeout) is answered with the hold as it is and never takes the step twice; the same
     request_id with other content is refused with ALREADY_EXISTS. A step the hold's state does not
     allow is refused with FAILED_PRECONDITION and says why; a hold that does not exist is NOT_FOUND.
+
+    Four eyes on money leaving: Formalize and ReturnFunds are checked and recorded as a request for
+    approval, and take effect only when a second identity approves them (Approve). The identity that
+    asked never approves; when callers' roles are known, only a supervisor does. The approval, with
+    both identities, is in the case's audit chain.
     """
 
     @staticmethod
@@ -295,6 +333,33 @@ class HoldService:
             '/stopay.v1.HoldService/ReturnFunds',
             stopay_dot_v1_dot_holds__pb2.ReturnFundsRequest.SerializeToString,
             stopay_dot_v1_dot_holds__pb2.ReturnFundsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Approve(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stopay.v1.HoldService/Approve',
+            stopay_dot_v1_dot_holds__pb2.ApproveRequest.SerializeToString,
+            stopay_dot_v1_dot_holds__pb2.ApproveResponse.FromString,
             options,
             channel_credentials,
             insecure,

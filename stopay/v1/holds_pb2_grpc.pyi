@@ -37,6 +37,11 @@ class HoldServiceStub:
     after a timeout) is answered with the hold as it is and never takes the step twice; the same
     request_id with other content is refused with ALREADY_EXISTS. A step the hold's state does not
     allow is refused with FAILED_PRECONDITION and says why; a hold that does not exist is NOT_FOUND.
+
+    Four eyes on money leaving: Formalize and ReturnFunds are checked and recorded as a request for
+    approval, and take effect only when a second identity approves them (Approve). The identity that
+    asked never approves; when callers' roles are known, only a supervisor does. The approval, with
+    both identities, is in the case's audit chain.
     """
 
     @_typing.overload
@@ -48,14 +53,23 @@ class HoldServiceStub:
     RenewStop: _grpc.UnaryUnaryMultiCallable[_holds_pb2.RenewStopRequest, _holds_pb2.Hold]
     """Renews an emergency stop for another period (at most max_stops periods in all)."""
     Formalize: _grpc.UnaryUnaryMultiCallable[_holds_pb2.FormalizeRequest, _holds_pb2.Hold]
-    """Turns an emergency stop into a formal freeze under a legal document, or renews a formal freeze
-    under a new one before it lapses.
+    """Asks to turn an emergency stop into a formal freeze under a legal document, or to renew a formal
+    freeze under a new one before it lapses. Checked now; taken when approved (the hold's pending
+    approvals name the request).
     """
     ReleaseHold: _grpc.UnaryUnaryMultiCallable[_holds_pb2.ReleaseHoldRequest, _holds_pb2.Hold]
     """Releases the hold on an account found unrelated to the case."""
     ReturnFunds: _grpc.UnaryUnaryMultiCallable[_holds_pb2.ReturnFundsRequest, _holds_pb2.ReturnFundsResponse]
     """Returns the money held on an account, across every case holding there, to the victims: directly
     when only one victim's money reached the account, else rateably by loss after a public notice.
+    Checked and planned now; started when approved (awaiting_approval, approval_id).
+    """
+    Approve: _grpc.UnaryUnaryMultiCallable[_holds_pb2.ApproveRequest, _holds_pb2.ApproveResponse]
+    """Approves a formal freeze or a return another identity asked for, and takes it, in one
+    transaction. Refused with FAILED_PRECONDITION when the caller asked for it (SAME_APPROVER), is
+    not a supervisor (NOT_SUPERVISOR), it was approved already under another request_id
+    (APPROVAL_ALREADY_GIVEN) or the hold moved on since it was asked (APPROVAL_OUTDATED, or the
+    hold's refusal); an unknown approval_id is NOT_FOUND (APPROVAL_NOT_FOUND).
     """
 
 @_typing.type_check_only
@@ -70,6 +84,11 @@ class HoldServiceAsyncStub(HoldServiceStub):
     after a timeout) is answered with the hold as it is and never takes the step twice; the same
     request_id with other content is refused with ALREADY_EXISTS. A step the hold's state does not
     allow is refused with FAILED_PRECONDITION and says why; a hold that does not exist is NOT_FOUND.
+
+    Four eyes on money leaving: Formalize and ReturnFunds are checked and recorded as a request for
+    approval, and take effect only when a second identity approves them (Approve). The identity that
+    asked never approves; when callers' roles are known, only a supervisor does. The approval, with
+    both identities, is in the case's audit chain.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -78,14 +97,23 @@ class HoldServiceAsyncStub(HoldServiceStub):
     RenewStop: _aio.UnaryUnaryMultiCallable[_holds_pb2.RenewStopRequest, _holds_pb2.Hold]  # type: ignore[assignment]
     """Renews an emergency stop for another period (at most max_stops periods in all)."""
     Formalize: _aio.UnaryUnaryMultiCallable[_holds_pb2.FormalizeRequest, _holds_pb2.Hold]  # type: ignore[assignment]
-    """Turns an emergency stop into a formal freeze under a legal document, or renews a formal freeze
-    under a new one before it lapses.
+    """Asks to turn an emergency stop into a formal freeze under a legal document, or to renew a formal
+    freeze under a new one before it lapses. Checked now; taken when approved (the hold's pending
+    approvals name the request).
     """
     ReleaseHold: _aio.UnaryUnaryMultiCallable[_holds_pb2.ReleaseHoldRequest, _holds_pb2.Hold]  # type: ignore[assignment]
     """Releases the hold on an account found unrelated to the case."""
     ReturnFunds: _aio.UnaryUnaryMultiCallable[_holds_pb2.ReturnFundsRequest, _holds_pb2.ReturnFundsResponse]  # type: ignore[assignment]
     """Returns the money held on an account, across every case holding there, to the victims: directly
     when only one victim's money reached the account, else rateably by loss after a public notice.
+    Checked and planned now; started when approved (awaiting_approval, approval_id).
+    """
+    Approve: _aio.UnaryUnaryMultiCallable[_holds_pb2.ApproveRequest, _holds_pb2.ApproveResponse]  # type: ignore[assignment]
+    """Approves a formal freeze or a return another identity asked for, and takes it, in one
+    transaction. Refused with FAILED_PRECONDITION when the caller asked for it (SAME_APPROVER), is
+    not a supervisor (NOT_SUPERVISOR), it was approved already under another request_id
+    (APPROVAL_ALREADY_GIVEN) or the hold moved on since it was asked (APPROVAL_OUTDATED, or the
+    hold's refusal); an unknown approval_id is NOT_FOUND (APPROVAL_NOT_FOUND).
     """
 
 class HoldServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -99,6 +127,11 @@ class HoldServiceServicer(metaclass=_abc_1.ABCMeta):
     after a timeout) is answered with the hold as it is and never takes the step twice; the same
     request_id with other content is refused with ALREADY_EXISTS. A step the hold's state does not
     allow is refused with FAILED_PRECONDITION and says why; a hold that does not exist is NOT_FOUND.
+
+    Four eyes on money leaving: Formalize and ReturnFunds are checked and recorded as a request for
+    approval, and take effect only when a second identity approves them (Approve). The identity that
+    asked never approves; when callers' roles are known, only a supervisor does. The approval, with
+    both identities, is in the case's audit chain.
     """
 
     @_abc_1.abstractmethod
@@ -123,8 +156,9 @@ class HoldServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _holds_pb2.FormalizeRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_holds_pb2.Hold, _abc.Awaitable[_holds_pb2.Hold]]:
-        """Turns an emergency stop into a formal freeze under a legal document, or renews a formal freeze
-        under a new one before it lapses.
+        """Asks to turn an emergency stop into a formal freeze under a legal document, or to renew a formal
+        freeze under a new one before it lapses. Checked now; taken when approved (the hold's pending
+        approvals name the request).
         """
 
     @_abc_1.abstractmethod
@@ -143,6 +177,20 @@ class HoldServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_holds_pb2.ReturnFundsResponse, _abc.Awaitable[_holds_pb2.ReturnFundsResponse]]:
         """Returns the money held on an account, across every case holding there, to the victims: directly
         when only one victim's money reached the account, else rateably by loss after a public notice.
+        Checked and planned now; started when approved (awaiting_approval, approval_id).
+        """
+
+    @_abc_1.abstractmethod
+    def Approve(
+        self,
+        request: _holds_pb2.ApproveRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_holds_pb2.ApproveResponse, _abc.Awaitable[_holds_pb2.ApproveResponse]]:
+        """Approves a formal freeze or a return another identity asked for, and takes it, in one
+        transaction. Refused with FAILED_PRECONDITION when the caller asked for it (SAME_APPROVER), is
+        not a supervisor (NOT_SUPERVISOR), it was approved already under another request_id
+        (APPROVAL_ALREADY_GIVEN) or the hold moved on since it was asked (APPROVAL_OUTDATED, or the
+        hold's refusal); an unknown approval_id is NOT_FOUND (APPROVAL_NOT_FOUND).
         """
 
 def add_HoldServiceServicer_to_server(servicer: HoldServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
