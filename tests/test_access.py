@@ -12,7 +12,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from bank_adapters.protocol import AnswerStatus, FreezeAnswer, ReleaseRequest
+from bank_adapters.protocol import AnswerStatus, ExtendRequest, FreezeAnswer, ReleaseRequest, ReturnRequest
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.v1 import (
     gateway_pb2,
@@ -147,3 +147,54 @@ async def test_a_release_by_anyone_but_the_officer_of_the_certificate_is_refused
     assert hold.state in ("stopped", "released")
     actors = await pool.fetch("SELECT actor FROM case_events WHERE kind LIKE 'hold.%' ORDER BY seq")
     assert "stopay://officer/500106012345" in {r["actor"] for r in actors}
+
+
+async def test_a_fake_victim_s_return_needs_a_second_identity_a_supervisor(make_app, pki: Pki, pool) -> None:
+    """A genuine ¥30,000 purchase entered as fraud: the merchant's money is stopped, but no officer
+    alone can formalize it under an invented document and pay it out."""
+    bank = FakeBank({"CBK"})
+    app = await make_app(tls=pki.server, bank_adapters={"CBK": bank}, dispatch=FAST)
+    purchase = entry()
+    purchase.transfers[0].amount_minor = 3_000_000
+    case = await station(pki, app, YUZHONG).SubmitEntry(purchase)
+
+    async def stopped() -> bool:
+        return await pool.fetchval("SELECT state FROM holds") == "stopped"
+    await eventually(stopped)
+    ref = holds_pb2.HoldRef(case_id=case.case_id, bank_code=MULE[0], account_number=MULE[1])
+    invented = holds_pb2.LegalDocument(number="FAKE-1", approver="nobody", amount_minor=3_000_000,
+                                       scope="the account")
+
+    def by(request_id: str) -> holds_pb2.StepBy:
+        return holds_pb2.StepBy(reason="victim's money", request_id=request_id)
+
+    officer = holds_pb2_grpc.HoldServiceStub(pki.as_(app.port, "officer", "500106012345"))
+    asked = await officer.Formalize(holds_pb2.FormalizeRequest(hold=ref, by=by("f-1"), document=invented))
+    assert asked.state == "stopped" and [p.action for p in asked.pending] == ["formalize"]
+    approval_id = asked.pending[0].approval_id
+    assert asked.pending[0].requested_by == "stopay://officer/500106012345"
+    # The officer may not approve at all; a supervisor may not approve what it asked itself.
+    assert await refused(officer.Approve(holds_pb2.ApproveRequest(approval_id=approval_id, by=by("a-1")))) == \
+        "ROLE_NOT_ALLOWED"
+    supervisor = holds_pb2_grpc.HoldServiceStub(pki.as_(app.port, "supervisor", "cq-0007"))
+    own = await supervisor.Formalize(holds_pb2.FormalizeRequest(hold=ref, by=by("f-2"), document=invented))
+    own_id = next(p.approval_id for p in own.pending if p.requested_by == "stopay://supervisor/cq-0007")
+    assert await refused(supervisor.Approve(holds_pb2.ApproveRequest(approval_id=own_id, by=by("a-2"))),
+                         grpc.StatusCode.FAILED_PRECONDITION) == "SAME_APPROVER"
+    # Nothing formal, so nothing to return; and a station may not even ask.
+    assert await refused(officer.ReturnFunds(holds_pb2.ReturnFundsRequest(
+        bank_code=MULE[0], account_number=MULE[1], by=by("r-1"))), grpc.StatusCode.FAILED_PRECONDITION) == \
+        "HOLD_STEP_REFUSED"
+    as_station = holds_pb2_grpc.HoldServiceStub(pki.as_(app.port, "station", YUZHONG))
+    assert await refused(as_station.ReturnFunds(holds_pb2.ReturnFundsRequest(
+        bank_code=MULE[0], account_number=MULE[1], by=by("r-2")))) == "ROLE_NOT_ALLOWED"
+    assert await pool.fetchval("SELECT state FROM holds") == "stopped"
+    assert not [r for r in bank.requests if isinstance(r, ExtendRequest | ReturnRequest)]
+
+    # A second identity with the supervisor role approves the officer's request: it takes effect,
+    # and the chain names both.
+    other = holds_pb2_grpc.HoldServiceStub(pki.as_(app.port, "supervisor", "cq-0008"))
+    done = await other.Approve(holds_pb2.ApproveRequest(approval_id=approval_id, by=by("a-3")))
+    assert (done.requested_by, done.approved_by) == ("stopay://officer/500106012345", "stopay://supervisor/cq-0008")
+    granted = await pool.fetchval("SELECT detail FROM case_events WHERE kind = 'approval.granted'")
+    assert "stopay://officer/500106012345" in str(granted) and "stopay://supervisor/cq-0008" in str(granted)
