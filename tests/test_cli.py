@@ -76,6 +76,7 @@ async def test_demo_runs_the_seed_cases_and_matches_their_known_answers() -> Non
     assert "traced into exits: expected ¥20,000.00, got ¥20,000.00  ok" in result.stdout
     assert "held at BOC:6216610000000002: expected ¥110,000.00, got ¥110,000.00  ok" in result.stdout
     assert result.stdout.count("  ok") == 5
+    assert "plain-text gRPC on 127.0.0.1" in result.stdout  # and it says so
 
 
 async def test_serve_reports_configuration_errors_without_a_traceback(tmp_path: Path) -> None:
