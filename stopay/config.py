@@ -6,14 +6,16 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stopay.api.quotas import Quotas
-from stopay.api.tls import TlsFiles
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.domain.trail import Limits
 from stopay.store.embedded import default_data_dir
+
+if TYPE_CHECKING:  # the TLS module imports gRPC, which must not be imported before the CLI sets it up
+    from stopay.api.tls import TlsFiles
 
 
 @dataclass(frozen=True, slots=True)

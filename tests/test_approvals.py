@@ -172,10 +172,10 @@ async def test_a_return_waits_for_a_second_officer(make_app, channel_to, holds_t
     again = await holds.ReturnFunds(request)
     assert (again.replayed, again.awaiting_approval, again.due_at) == (True, False, done.returned.due_at)
 
-    async def paid() -> bool:
-        return (world.held(acct("M")), world.balance(acct("V"))) == (0, 100_000)
+    async def paid() -> bool:  # at the bank, then recorded by stopay
+        return ((world.held(acct("M")), world.balance(acct("V"))) == (0, 100_000)
+                and (await the_hold(holds, case)).state == "returned")
     await eventually(paid)
-    assert (await the_hold(holds, case)).state == "returned"
     events = {e["kind"]: e for e in await events_of(pool, case)}
     granted = events["approval.granted"]
     assert (granted["actor"], granted["detail"]["requested_by"], granted["detail"]["action"]) == (

@@ -11,7 +11,6 @@ from pathlib import Path
 from stopay import __version__
 from stopay.cli import exits
 from stopay.cli.args import duration, listen_address, server_address, yuan
-from stopay.cli.connect import add_tls_flags
 from stopay.config import env
 from stopay.domain.attribution import RULES
 from stopay.domain.trail import MAX_DEPTH
@@ -42,6 +41,8 @@ page_size = _number(int, 1, "a whole number from 1 to 500", most=500)
 
 
 def _parser() -> argparse.ArgumentParser:
+    from stopay.cli.connect import add_tls_flags  # imports gRPC: main() has configured it by now
+
     parser = argparse.ArgumentParser(prog="stopay", description="Instant payment freeze for anti-fraud centers.")
     parser.add_argument("--version", action="version", version=f"stopay {__version__}")
     parser.add_argument("--log-level", type=str.lower, choices=LOG_LEVELS,
