@@ -133,7 +133,8 @@ async def build(settings: Settings) -> App:
     pool = await open_pool(dsn, max_size=max(10, settings.dispatch.batch_size // 4))
     notifications = Notifications(dsn)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    dispatcher = (Dispatcher(pool, adapters, notifications, owner, settings.dispatch, settings.clock)
+    dispatcher = (Dispatcher(pool, adapters, notifications, owner, settings.dispatch, settings.clock,
+                             settings.limits)
                   if settings.dispatcher else None)
     backoff = settings.dispatch
 
@@ -141,7 +142,7 @@ async def build(settings: Settings) -> App:
         return full_jitter_s(attempts, backoff.retry_base_s, backoff.retry_cap_s)
 
     api = ApiServer(pool, notifications, settings.limits, settings.listen, retry_after, settings.dispatch.holds,
-                    settings.clock, settings.same_transfer_window_s)
+                    settings.clock, settings.same_transfer_window_s, settings.max_message_bytes)
     # The sweeper runs wherever the dispatcher does: both act for the banks.
     sweeper = Sweeper(pool, settings.dispatch.holds, owner, settings.dispatch.sweep_s) if settings.dispatcher else None
     return App(settings, dsn, pool, notifications, api, adapters, dispatcher, server, sweeper)

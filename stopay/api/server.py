@@ -32,6 +32,9 @@ from stopay.v1 import (
     station_pb2_grpc,
 )
 
+# gRPC's own default for the largest request, made explicit (serve --max-message-bytes).
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
 SERVICE_NAMES = (
     station_pb2.DESCRIPTOR.services_by_name["StationService"].full_name,
     gateway_pb2.DESCRIPTOR.services_by_name["BankGateway"].full_name,
@@ -45,9 +48,13 @@ class ApiServer:
     def __init__(
         self, pool: asyncpg.Pool, notifications: Notifications, limits: Limits, listen: str,
         retry_after: Callable[[int], float], policy: HoldPolicy = HoldPolicy(), clock: Clock = SYSTEM_CLOCK,
-        same_transfer_window_s: float = 120.0,
+        same_transfer_window_s: float = 120.0, max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
-        self._server = grpc.aio.server(interceptors=[DecodeRequests()], options=[("grpc.so_reuseport", 0)])
+        # A request larger than max_message_bytes is refused by gRPC itself, RESOURCE_EXHAUSTED.
+        self._server = grpc.aio.server(interceptors=[DecodeRequests()], options=[
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_receive_message_length", max_message_bytes),
+        ])
         station_pb2_grpc.add_StationServiceServicer_to_server(
             StationServicer(pool, notifications, limits, clock=clock, same_transfer_window_s=same_transfer_window_s),
             self._server,

@@ -61,7 +61,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             holds=HoldPolicy(stop_hours=args.stop_hours, max_stops=args.max_stops, freeze_months=args.freeze_months,
                              major_freeze_months=args.major_freeze_months, notice_days=args.notice_days),
         ),
-        limits=Limits(rule=args.rule, max_depth=args.max_depth, min_amount=_min_amount(args.min_amount)),
+        limits=Limits(rule=args.rule, max_depth=args.max_depth, min_amount=_min_amount(args.min_amount),
+                      max_orders=args.max_orders_per_case, max_fanout=args.max_fanout),
+        max_message_bytes=args.max_message_bytes,
         same_transfer_window_s=args.same_transfer_window,
     )
 
