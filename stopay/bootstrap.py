@@ -145,7 +145,8 @@ async def build(settings: Settings) -> App:
     pool = await open_pool(dsn, max_size=max(10, settings.dispatch.batch_size // 4))
     notifications = Notifications(dsn)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    dispatcher = (Dispatcher(pool, adapters, notifications, owner, settings.dispatch, settings.clock)
+    dispatcher = (Dispatcher(pool, adapters, notifications, owner, settings.dispatch, settings.clock,
+                             settings.limits)
                   if settings.dispatcher else None)
     backoff = settings.dispatch
 
@@ -154,7 +155,7 @@ async def build(settings: Settings) -> App:
 
     api = ApiServer(pool, notifications, settings.limits, settings.listen, retry_after, settings.dispatch.holds,
                     settings.clock, settings.same_transfer_window_s, tls=tls, quotas=settings.quotas,
-                    regions=settings.regions)
+                    regions=settings.regions, max_message_bytes=settings.max_message_bytes)
     # The sweeper runs wherever the dispatcher does: both act for the banks.
     sweeper = Sweeper(pool, settings.dispatch.holds, owner, settings.dispatch.sweep_s) if settings.dispatcher else None
     return App(settings, dsn, pool, notifications, api, adapters, dispatcher, server, sweeper)

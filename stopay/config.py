@@ -37,6 +37,9 @@ class Settings:
     bank_adapters: dict[str, Any] = field(default_factory=dict)
     # The tracing policy given to each new case: attribution rule, depth and smallest amount followed.
     limits: Limits = field(default_factory=Limits)
+    # The largest request message the server accepts (grpc.max_receive_message_length); gRPC's own
+    # default, made explicit. A larger one is refused with RESOURCE_EXHAUSTED.
+    max_message_bytes: int = 4 * 1024 * 1024
     # A later report of a transfer is linked to the first only when their times are this close.
     same_transfer_window_s: float = 120.0
     dispatcher: bool = True

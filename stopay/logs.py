@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from typing import Any
@@ -42,6 +43,17 @@ def mask_numbers(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, A
     return {key: _mask_value(key, value) for key, value in event.items()}
 
 
+def _copy_line(_logger: Any, _name: str, line: Any) -> Any:
+    """The last processor: appends the rendered line to the file STOPAY_LOG_FILE names, if any (the
+    tests read every line stopay writes, in their own process and in the ones they start, there)."""
+    path = os.environ.get("STOPAY_LOG_FILE")
+    if path:
+        # One write per line, appended: processes sharing the file do not cut each other's lines.
+        with open(path, "a", encoding="utf-8") as out:
+            out.write((line if isinstance(line, str) else str(line)) + "\n")
+    return line
+
+
 def configure(level: str = "info", json: bool | None = None) -> None:
     if json is None:
         json = not sys.stderr.isatty()
@@ -54,6 +66,7 @@ def configure(level: str = "info", json: bool | None = None) -> None:
             structlog.processors.format_exc_info,
             mask_numbers,
             renderer,
+            _copy_line,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),

@@ -20,17 +20,25 @@ import asyncpg  # noqa: E402
 import grpc  # noqa: E402
 import pytest
 
-from stopay import bootstrap
+from stopay import bootstrap, logs
 from stopay.config import Settings
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.store import embedded
 from stopay.store.database import open_pool
 from stopay.v1 import station_pb2_grpc
+from tests import logcheck
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "stopay" / "examples"
 SHARED_SCENARIOS = ROOT.parent / "shared" / "scenarios"
 _counter = itertools.count()
+
+# The whole suite's log check (tests/logcheck.py): every line stopay logs, in this process and in the
+# stopay processes the tests start (all copied to LOG_FILE), and every account number and name the
+# tests gave it.
+SECRETS = logcheck.Secrets()
+_LOG_DIR = Path(tempfile.mkdtemp(prefix="stopay-test-logs-"))
+LOG_FILE = _LOG_DIR / "children.jsonl"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -47,8 +55,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # stopay's own pipeline (masking included), every level, JSON, with a copy of each line kept.
+    os.environ["STOPAY_LOG_FILE"] = str(LOG_FILE)  # inherited by the stopay processes the tests start
+    logs.configure("debug", json=True)
     config.addinivalue_line("markers", "db: talks to a real PostgreSQL")
     config.addinivalue_line("markers", "slow: long runs over thousands of generated networks (pytest -m slow)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_whole_number_or_name_in_the_logs() -> Iterator[None]:
+    """Fails the session when a line stopay logged carries a whole account number, identity number or
+    victim name (tests/logcheck.py)."""
+    yield
+    SECRETS.from_files([*EXAMPLES.glob("*.json"), *SHARED_SCENARIOS.glob("*.json"),
+                        *(ROOT / "tests" / "data").rglob("*.json")])
+    lines = LOG_FILE.read_text(encoding="utf-8", errors="replace").splitlines() if LOG_FILE.exists() else []
+    shutil.rmtree(_LOG_DIR, ignore_errors=True)
+    found = logcheck.leaks(lines, SECRETS)
+    if found:
+        shown = "\n".join(f"  {what}: {line[:300]}" for what, line in found[:20])
+        pytest.fail(f"{len(found)} of {len(lines)} log lines carry a whole number or name:\n{shown}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -92,6 +118,7 @@ async def dsn(server_dsn: str, template_db: str) -> AsyncIterator[str]:
     try:
         await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
         yield embedded.with_database(server_dsn, name)
+        await SECRETS.from_database(embedded.with_database(server_dsn, name))
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
@@ -121,6 +148,8 @@ async def make_app(dsn: str) -> AsyncIterator[AppFactory]:
             shutdown_grace_s=1.0, **overrides,  # type: ignore[arg-type]
         )
         app = await bootstrap.build(settings)
+        for adapter in app.adapters.values():
+            SECRETS.from_world(getattr(adapter, "world", None))
         await app.start()
         apps.append(app)
         return app

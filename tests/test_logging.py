@@ -73,8 +73,10 @@ def test_numbers_inside_lists_are_masked() -> None:
 
 @pytest.fixture
 def restore_structlog() -> Iterator[None]:
+    """Puts back the suite's logging (tests/conftest.py), which the whole suite's log check reads."""
+    saved = structlog.get_config()
     yield
-    structlog.reset_defaults()
+    structlog.configure(**saved)
 
 
 def test_configured_json_log_has_no_full_number(capsys: pytest.CaptureFixture[str], restore_structlog: None) -> None:

@@ -11,6 +11,9 @@
   all it held, the hold is returned. An extension answered changes no money.
 * The first money a case holds on an account starts its hold there, an emergency stop.
 * A rejection or a delivery given up settles the order.
+* A statement opens at most ``max_fanout`` orders, and a case at most ``max_orders``: transfers
+  beyond are not followed, and a ``follow.limited`` event says how many and how much money stays
+  unresolved.
 
 The orders that follow, the bank answers (statements included, kept as evidence) and the events are
 written in the same transaction, so a crash leaves either all of it or none.
@@ -64,10 +67,11 @@ def _key(order: ClaimedOrder) -> tuple[uuid.UUID, str, str]:
 
 async def apply_answers(
     pool: asyncpg.Pool, owner: str, batch: list[Answer], retry_after: Callable[[int], float],
-    actor: str = "dispatcher", policy: HoldPolicy = HoldPolicy(),
+    actor: str = "dispatcher", policy: HoldPolicy = HoldPolicy(), caps: Limits = Limits(),
 ) -> list[Retry]:
     """Applies the answers in one transaction; returns the orders to ask again (after
-    ``retry_after(attempts)`` seconds). Only answers to the claim an order is under now are applied:
+    ``retry_after(attempts)`` seconds). ``caps`` gives the bounds on orders (``max_orders``,
+    ``max_fanout``); the tracing policy is each case's own. Only answers to the claim an order is under now are applied:
     a late answer to an earlier claim, or a second answer to the same claim, changes nothing."""
     accounts = [
         {"case_id": str(a.order.case_id), "bank_code": a.order.bank_code,
@@ -80,7 +84,7 @@ async def apply_answers(
     retries: list[Retry] = []
     async with trail_transaction(pool, owner, actor, policy) as tx:
         rows, leased = await tx.lock(accounts, claims, payees)
-        work = _Batch(rows, retry_after, policy)
+        work = _Batch(rows, retry_after, policy, caps)
         for item in batch:
             current = leased.pop(item.order.order_id, None)  # popped: one answer per claim
             if current is None:
@@ -97,9 +101,12 @@ class _Batch:
     answers about one account in a batch see each other."""
 
     def __init__(self, rows: dict[tuple[uuid.UUID, str, str], AccountRow], retry_after: Callable[[int], float],
-                 policy: HoldPolicy) -> None:
+                 policy: HoldPolicy, caps: Limits = Limits()) -> None:
         self.rows = rows
         self.policy = policy
+        self.caps = caps
+        # Freeze orders this batch opens, by case (the rows' counts are from before the batch).
+        self.opened: dict[uuid.UUID, int] = {}
         self.retry_after = retry_after
         self.changes = TrailChanges()
         self.touched: dict[tuple[uuid.UUID, str, str], AccountRow] = {}
@@ -163,10 +170,11 @@ class _Batch:
             in_flight_minor=row.in_flight_minor,
             releasing_minor=row.releasing_minor,
         )
-        limits = Limits(order.rule, order.max_depth, order.min_amount)
+        limits = Limits(order.rule, order.max_depth, order.min_amount, self.caps.max_orders, self.caps.max_fanout)
+        room = limits.max_orders - row.case_orders - self.opened.get(order.case_id, 0)
         try:
             victim = frozenset(AccountKey(bank, number) for bank, number in row.victim_accounts)
-            result = step(known, answer.statement.opening_balance_minor, lines, limits, victim)
+            result = step(known, answer.statement.opening_balance_minor, lines, limits, victim, room)
         except StatementTooShort as exc:
             return self.retry(order, str(exc))
         result = _within_hold(result, row)
@@ -185,8 +193,10 @@ class _Batch:
                      statement=statement_json(answer.statement))
         self._event(order, "order.traced", {"left_minor": result.left_minor, "freeze_minor": result.freeze_minor,
                                             "onward": len(result.onward), "exits": len(result.exits),
-                                            "gaps": result.gaps})
+                                            "gaps": result.gaps, "unfollowed": len(result.unfollowed)})
         self._follow(order, row, result)
+        if result.unfollowed:
+            self._limited(order, result, limits)
         if result.freeze_minor > 0:
             self._order(order, OrderStatus.FREEZING, freeze_minor=result.freeze_minor)
         else:
@@ -198,7 +208,18 @@ class _Batch:
             self._release(order, row, result.release_minor)
         return None
 
+    def _limited(self, order: ClaimedOrder, result: Step, limits: Limits) -> None:
+        """Records the transfers a limit left unfollowed: their money stays unresolved on the case."""
+        detail = {"limit": result.limit, "unfollowed": len(result.unfollowed),
+                  "unresolved_minor": result.unfollowed_minor, "followed": len(result.onward),
+                  "max_fanout": limits.max_fanout, "max_orders": limits.max_orders,
+                  "txn_ids": [o.txn_id for o in result.unfollowed[:20]]}
+        self._event(order, "follow.limited", detail)
+        log.warning("trail.follow_limited", order_id=str(order.order_id), limit=result.limit,
+                    unfollowed=len(result.unfollowed), unresolved_minor=result.unfollowed_minor)
+
     def _follow(self, order: ClaimedOrder, row: AccountRow, result: Step) -> None:
+        self.opened[order.case_id] = self.opened.get(order.case_id, 0) + len(result.onward)
         for onward in result.onward:
             account = onward.account
             order_id = uuid.uuid5(order.case_id, f"{onward.txn_id}:{row.rev}:{account.bank_code}:{account.number}")

@@ -168,6 +168,11 @@ def _summary(event: CaseEvent, currency: str) -> str:
                 f"{detail.get('exits', 0)} exit(s)")
     if event.kind == "order.followed":
         return f"following {money('traced_minor')} to {detail.get('bank_code')} (level {detail.get('level')})"
+    if event.kind == "follow.limited":
+        which = ("fan-out limit reached" if detail.get("limit") == "fanout"
+                 else f"order limit of the case reached ({detail.get('max_orders')} orders)")
+        return (f"{which}: {detail.get('unfollowed')} debits not followed, {money('unresolved_minor')} "
+                f"({detail.get('unresolved_minor', 0)} fen) unresolved")
     if event.kind == "order.retried":
         return f"retried by an operator (retry of order {detail.get('retry_of')})"
     if event.kind == "release.queued":

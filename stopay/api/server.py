@@ -36,6 +36,9 @@ from stopay.v1 import (
     station_pb2_grpc,
 )
 
+# gRPC's own default for the largest request, made explicit (serve --max-message-bytes).
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
 SERVICE_NAMES = (
     station_pb2.DESCRIPTOR.services_by_name["StationService"].full_name,
     gateway_pb2.DESCRIPTOR.services_by_name["BankGateway"].full_name,
@@ -50,14 +53,18 @@ class ApiServer:
         self, pool: asyncpg.Pool, notifications: Notifications, limits: Limits, listen: str,
         retry_after: Callable[[int], float], policy: HoldPolicy = HoldPolicy(), clock: Clock = SYSTEM_CLOCK,
         same_transfer_window_s: float = 120.0, tls: ServerTls | None = None, quotas: Quotas = Quotas(),
-        regions: Mapping[str, tuple[str, ...]] | None = None,
+        regions: Mapping[str, tuple[str, ...]] | None = None, max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
-        """``tls`` None serves plain text, and only on a loopback address: nobody is authenticated."""
+        """``tls`` None serves plain text, and only on a loopback address: nobody is authenticated. A
+        request larger than ``max_message_bytes`` is refused by gRPC itself, RESOURCE_EXHAUSTED."""
         host = listen.rpartition(":")[0]
         if tls is None and not is_loopback(host):
             raise ValueError(f"plain-text gRPC only on a loopback address, not {host}: configure TLS")
         self.guard = Guard(tls, quotas, partial(station_of, pool), clock, regions)
-        self._server = grpc.aio.server(interceptors=[self.guard], options=[("grpc.so_reuseport", 0)])
+        self._server = grpc.aio.server(interceptors=[self.guard], options=[
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_receive_message_length", max_message_bytes),
+        ])
         station_pb2_grpc.add_StationServiceServicer_to_server(
             StationServicer(pool, notifications, limits, clock=clock, same_transfer_window_s=same_transfer_window_s),
             self._server,

@@ -13,7 +13,7 @@ import asyncpg
 import grpc
 import structlog
 
-from stopay.api import callers, convert
+from stopay.api import callers, convert, masking
 from stopay.api.errors import not_found
 from stopay.api.validation import InvalidRequest, Violation, entry_from_request
 from stopay.domain.accounts import mask_identity
@@ -77,7 +77,9 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
                 message = convert.case_message(case)
                 events = await cases.events_since(self._pool, case_id, last_seq)
                 if events or message != last_sent:
-                    yield station_pb2.CaseUpdate(case=message, events=[convert.event_message(e, case.currency) for e in events])
+                    update = station_pb2.CaseUpdate(case=message,
+                                                    events=[convert.event_message(e, case.currency) for e in events])
+                    yield masking.victim_update(update) if request.victim_view else update
                     last_sent = message
                     last_seq = events[-1].seq if events else last_seq
                 if case.settled and not request.follow:

@@ -93,6 +93,21 @@ def _parser() -> argparse.ArgumentParser:
         help="smallest transfer of the victim's money followed, in yuan (STOPAY_MIN_AMOUNT_YUAN, default 100)",
     )
     serve.add_argument(
+        "--max-orders-per-case", type=count, default=env("MAX_ORDERS_PER_CASE", "2000"), metavar="N",
+        help="freeze orders one case may open in all; transfers beyond are not followed and stay unresolved"
+             " (STOPAY_MAX_ORDERS_PER_CASE, default 2000)",
+    )
+    serve.add_argument(
+        "--max-fanout", type=count, default=env("MAX_FANOUT", "200"), metavar="N",
+        help="next-level orders one account's statement may open; transfers beyond are not followed and stay"
+             " unresolved (STOPAY_MAX_FANOUT, default 200)",
+    )
+    serve.add_argument(
+        "--max-message-bytes", type=count, default=env("MAX_MESSAGE_BYTES", str(4 * 1024 * 1024)), metavar="N",
+        help="largest request the server accepts, in bytes; larger ones get RESOURCE_EXHAUSTED"
+             " (STOPAY_MAX_MESSAGE_BYTES, default 4194304, 4 MiB)",
+    )
+    serve.add_argument(
         "--same-transfer-window", type=positive_float, default=env("SAME_TRANSFER_WINDOW", "120"), metavar="SECONDS",
         help="a transfer reported again is linked to the first report only when their times are at most this far"
              " apart, with the same amount and payee name; else it is traced again (default 120)",

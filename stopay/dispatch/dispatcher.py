@@ -45,6 +45,7 @@ from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.domain.backoff import full_jitter_s
 from stopay.domain.holds import HoldPolicy
 from stopay.domain.orders import GAVE_UP, NO_ADAPTER, REFUSED, OrderStatus, UnknownAnswer
+from stopay.domain.trail import Limits
 from stopay.store import orders as store
 from stopay.store import replicas
 from stopay.store.errors import StoreError, StoreUnavailable
@@ -86,8 +87,10 @@ class Dispatcher:
         owner: str,
         settings: DispatchSettings = DispatchSettings(),
         clock: Clock = SYSTEM_CLOCK,
+        limits: Limits = Limits(),
     ) -> None:
         self._pool = pool
+        self._limits = limits  # its max_orders and max_fanout bound the orders a statement opens
         self._adapters = adapters
         self._notifications = notifications
         self._owner = owner
@@ -327,7 +330,7 @@ class Dispatcher:
         if answers:
             try:
                 retries += await self._transient(apply_answers, self._pool, self._owner, answers, self._backoff, self._actor,
-                                                self._settings.holds)
+                                                self._settings.holds, self._limits)
             except StoreUnavailable:
                 raise
             except StoreError as exc:
@@ -337,7 +340,7 @@ class Dispatcher:
                 for answer in answers:
                     try:
                         retries += await self._transient(apply_answers, self._pool, self._owner, [answer], self._backoff,
-                                                        self._actor, self._settings.holds)
+                                                        self._actor, self._settings.holds, self._limits)
                     except StoreUnavailable:
                         raise
                     except StoreError as one:
@@ -358,7 +361,7 @@ class Dispatcher:
         gave_up = [self._give_up(answered[r.order_id], r.detail) for r in expired]
         try:
             await self._transient(apply_answers, self._pool, self._owner, gave_up, self._backoff, self._actor,
-                                  self._settings.holds)
+                                  self._settings.holds, self._limits)
         except StoreUnavailable:
             raise
         except StoreError as exc:

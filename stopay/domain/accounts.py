@@ -34,3 +34,11 @@ def mask_identity(value: str) -> str:
     head = min(3, len(value) // 6)
     tail = min(2, len(value) // 6)
     return value[:head] + "*" * (len(value) - head - tail) + value[len(value) - tail :]
+
+
+def mask_name(name: str) -> str:
+    """Holder and victim names: the first character, then one ``*`` for each other character (a
+    one-character name is all ``*``)."""
+    if len(name) <= 1:
+        return "*" * len(name)
+    return name[0] + "*" * (len(name) - 1)

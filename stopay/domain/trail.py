@@ -17,7 +17,10 @@ victim's money labelled, then:
   view corrects what a partial one recorded, down to nothing (the exit is then withdrawn);
 * each debit into an account the victim paid from (a fake "profit withdrawal") brings the victim's
   money in it back with the victim: the trail ends there, as at an exit of kind
-  ``BACK_WITH_VICTIM``, and the victim's own account is never followed or frozen.
+  ``BACK_WITH_VICTIM``, and the victim's own account is never followed or frozen;
+* one statement opens at most ``max_fanout`` orders, and a case at most ``max_orders`` in all: the
+  transfers beyond are not followed (the largest amounts of the victim's money go first), and what
+  they carry stays unresolved on the case (``Step.unfollowed``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ from stopay.domain.entry import Party
 
 # Deepest level a case may follow (the database enforces the same bound).
 MAX_DEPTH = 50
+# Default bounds on the orders a case opens: in all, and from one statement (one account's answer).
+MAX_ORDERS = 2000
+MAX_FANOUT = 200
 
 # The kind of the trail's end where money comes back to an account the victim paid from. It is
 # recorded beside the exits, but counted as its own figure (back with the victim), never as exited.
@@ -43,6 +49,10 @@ class Limits:
     rule: str = "libr"
     max_depth: int = 5
     min_amount: int = 10000
+    # Freeze orders one case may open in all (level 1 included), and next-level orders one statement
+    # may open. Unlike the three above, these are the serving process's, not kept on the case.
+    max_orders: int = MAX_ORDERS
+    max_fanout: int = MAX_FANOUT
 
     def __post_init__(self) -> None:
         if self.rule not in RULES:
@@ -51,6 +61,10 @@ class Limits:
             raise ValueError(f"max_depth must be between 1 and {MAX_DEPTH}")
         if self.min_amount < 0:
             raise ValueError("min_amount must not be negative")
+        if self.max_orders < 1:
+            raise ValueError("max_orders must be at least 1")
+        if self.max_fanout < 1:
+            raise ValueError("max_fanout must be at least 1")
 
 
 def label(level: int) -> str:
@@ -137,6 +151,15 @@ class Step:
     exits: tuple[ExitFlow, ...]
     sent: dict[str, Parts]
     gaps: dict[str, int]
+    # Transfers to follow that a limit left unfollowed (their money stays unresolved), and which
+    # limit: "fanout" (max_fanout) or "orders" (max_orders, the case's room).
+    unfollowed: tuple[Onward, ...] = ()
+    limit: str = ""
+
+    @property
+    def unfollowed_minor(self) -> int:
+        """The victim's money the unfollowed transfers carried on (beyond what was followed before)."""
+        return sum(o.new_minor for o in self.unfollowed)
 
 
 class StatementTooShort(ValueError):
@@ -183,9 +206,27 @@ def back_with_victim(account: Party | None, victim: frozenset[AccountKey]) -> bo
     return account is not None and account.key in victim
 
 
+def cap_onward(onward: list[Onward], known_sent: Mapping[str, Parts], limits: Limits,
+               room: int | None) -> tuple[list[Onward], list[Onward], str]:
+    """``(followed, unfollowed, limit)``: at most ``max_fanout`` transfers, and at most ``room``
+    (the orders the case may still open). Transfers followed before go first (their receivers must
+    learn what changed), then the largest amounts of the victim's money; the statement's order is
+    kept among those followed."""
+    cap = limits.max_fanout if room is None else max(0, min(limits.max_fanout, room))
+    if len(onward) <= cap:
+        return onward, [], ""
+    limit = "fanout" if cap == limits.max_fanout else "orders"
+    ranked = sorted(range(len(onward)),
+                    key=lambda i: (onward[i].txn_id not in known_sent, -onward[i].new_minor, i))
+    keep = set(ranked[:cap])
+    return ([o for i, o in enumerate(onward) if i in keep],
+            [o for i, o in enumerate(onward) if i not in keep], limit)
+
+
 def step(known: Known, opening_minor: int, lines: tuple[Line, ...], limits: Limits,
-         victim: frozenset[AccountKey] = frozenset()) -> Step:
-    """One step at an account; ``victim`` are the accounts the victim paid from."""
+         victim: frozenset[AccountKey] = frozenset(), room: int | None = None) -> Step:
+    """One step at an account; ``victim`` are the accounts the victim paid from, ``room`` the
+    freeze orders the case may still open (None: no case-wide bound)."""
     credits = {line.txn_id for line in lines if line.kind == "credit"}
     missing = sorted(set(known.labelled) - credits)
     if missing:
@@ -228,5 +269,11 @@ def step(known: Known, opening_minor: int, lines: tuple[Line, ...], limits: Limi
                 parts=arriving, traced_minor=now, new_minor=max(0, now - before), level=min(levels),
             )
         )
+    onward, unfollowed, limit = cap_onward(onward, known.sent, limits, room)
+    for skipped in unfollowed:  # not sent on: a later statement may follow it, within the limits
+        if skipped.txn_id in known.sent:
+            sent[skipped.txn_id] = known.sent[skipped.txn_id]
+        else:
+            del sent[skipped.txn_id]
     freeze, release = reconcile(left, known.held_minor, known.in_flight_minor, known.releasing_minor)
-    return Step(left, freeze, release, tuple(onward), tuple(exits), sent, result.gaps)
+    return Step(left, freeze, release, tuple(onward), tuple(exits), sent, result.gaps, tuple(unfollowed), limit)

@@ -48,6 +48,8 @@ class AccountRow:
     exited: dict[str, int] = field(default_factory=dict)
     # The accounts the case's victim paid from, [bank_code, number] each.
     victim_accounts: list[list[str]] = field(default_factory=list)
+    # The freeze orders the case has opened so far, in all (read under the case's chain lock).
+    case_orders: int = 0
 
     @property
     def key(self) -> AccountKey:
@@ -110,9 +112,10 @@ class TrailTransaction:
             )
             # The events apply() writes are of these cases: their chains' heads, in case_id order.
             await self._conn.execute(sql("chain_lock"), cases)
+            counts = {r["case_id"]: r["orders"] for r in await self._conn.fetch(sql("case_order_counts"), cases)}
         found = {}
         for r in rows:
-            row = AccountRow(**dict(r))
+            row = AccountRow(**dict(r), case_orders=counts.get(r["case_id"], 0))
             found[row.key] = row
         return found, {r["order_id"]: LeasedOrder(**dict(r)) for r in leased}
 

@@ -377,18 +377,25 @@ class WatchCaseRequest(_message.Message):
 
     CASE_ID_FIELD_NUMBER: _builtins.int
     FOLLOW_FIELD_NUMBER: _builtins.int
+    VICTIM_VIEW_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     follow: _builtins.bool
     """Keep streaming after the case settles, until the client cancels."""
+    victim_view: _builtins.bool
+    """The stream the victim's screen shows: account numbers are masked (at most the first 6 and last
+    4 characters), holder and victim names show their first character only, identity numbers and
+    phones are masked, in the case, its orders, exits, holds, linked cases and events alike.
+    """
     def __init__(
         self,
         *,
         case_id: _builtins.str = ...,
         follow: _builtins.bool = ...,
+        victim_view: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "follow", b"follow"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "follow", b"follow", "victim_view", b"victim_view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
