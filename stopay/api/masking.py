@@ -25,7 +25,7 @@ NAME = frozenset({"stopay.v1.AccountRef.holder_name", "stopay.v1.Case.victim_nam
 IDENTITY = frozenset({"stopay.v1.Victim.id_number", "stopay.v1.Victim.phone"})
 TEXT = frozenset({
     "stopay.v1.CaseEvent.summary", "stopay.v1.FreezeOrder.detail", "stopay.v1.Hold.end_reason",
-    "stopay.v1.LegalDocument.scope", "stopay.v1.LegalDocument.approver",
+    "stopay.v1.LegalDocument.scope", "stopay.v1.LegalDocument.approver", "stopay.v1.PendingApproval.reason",
 })
 PLAIN = frozenset({
     "stopay.v1.Case.case_id", "stopay.v1.Case.entry_id", "stopay.v1.Case.station_id", "stopay.v1.Case.officer_id",
@@ -37,6 +37,8 @@ PLAIN = frozenset({
     "stopay.v1.LinkedCase.case_id", "stopay.v1.LinkedCase.txn_id", "stopay.v1.LinkedCase.station_id",
     "stopay.v1.Hold.case_id", "stopay.v1.Hold.bank_code", "stopay.v1.Hold.state",
     "stopay.v1.LegalDocument.number",
+    "stopay.v1.PendingApproval.approval_id", "stopay.v1.PendingApproval.action",
+    "stopay.v1.PendingApproval.requested_by",  # an officer's identity, as CaseEvent.actor
     "stopay.v1.CaseEvent.kind", "stopay.v1.CaseEvent.order_id", "stopay.v1.CaseEvent.actor",
 })
 CLASSIFIED = ACCOUNT | NAME | IDENTITY | TEXT | PLAIN
