@@ -1,0 +1,1 @@
+"""Cryptography of stopay, pure: keys, signatures and the texts they cover (no I/O)."""
