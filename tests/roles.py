@@ -35,11 +35,18 @@ async def app_role(owner_dsn: str, *, grant: bool = True) -> AsyncIterator[tuple
         await owner.execute(f'GRANT CONNECT ON DATABASE "{database}" TO "{role}"')
         if grant:
             await grant_app_role(owner, role)
+    finally:
+        await owner.close()
+    try:
         yield role, as_role(owner_dsn, role)
     finally:
-        # Its sessions first (an app stopped late), then what it was granted here, then the role.
-        await owner.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role)
-        await owner.execute(f'DROP OWNED BY "{role}"')
-        await owner.execute(f'REVOKE ALL ON DATABASE "{database}" FROM "{role}"')
-        await owner.execute(f'DROP ROLE "{role}"')
-        await owner.close()
+        # A connection of its own (a test may have cut every other one): the role's sessions first
+        # (an app stopped late), then what it was granted here, then the role.
+        owner = await asyncpg.connect(owner_dsn)
+        try:
+            await owner.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role)
+            await owner.execute(f'DROP OWNED BY "{role}"')
+            await owner.execute(f'REVOKE ALL ON DATABASE "{database}" FROM "{role}"')
+            await owner.execute(f'DROP ROLE "{role}"')
+        finally:
+            await owner.close()
