@@ -229,3 +229,22 @@ async def test_db_grant_cli_migrates_and_grants(server_dsn) -> None:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def test_an_auditor_role_that_only_reads_the_chains_can_verify(dsn, pool) -> None:
+    """docs/security.md: USAGE on the schema and SELECT on three tables are enough for audit verify."""
+    from stopay.security.checkpoints import Signer, new_private_key
+    from tests.test_audit_chain import some_cases
+
+    await some_cases(pool, 2)
+    key = new_private_key()
+    await checkpoints.write(pool, Signer(key))
+    async with app_role(dsn, grant=False) as (role, auditor_dsn):
+        await pool.execute(f'GRANT USAGE ON SCHEMA public TO "{role}"')
+        await pool.execute(f'GRANT SELECT ON case_events, case_chain_heads, audit_checkpoints TO "{role}"')
+        auditor = await open_pool(auditor_dsn, min_size=1, max_size=1, run_migrations=False)
+        try:
+            report = await checkpoints.verify(auditor, [key.public_key()])
+        finally:
+            await auditor.close()
+    assert report.ok and report.chains.events == 10 and report.checkpoints_checked == 1

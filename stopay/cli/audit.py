@@ -294,12 +294,12 @@ def _verify_out(result: audit_pb2.VerifyLogResponse, args: argparse.Namespace, o
                   if result.HasField("latest_checkpoint_at") else "none")
         if result.checkpoint_problems:
             print(f"BROKEN: {len(result.checkpoint_problems)} checkpoint problem(s) in {result.checkpoints_checked}"
-                  f" checkpoint(s); newest that verified: {latest}", file=out)
+                  f" checkpoint(s); newest validly signed taken at {latest}", file=out)
             for p in result.checkpoint_problems:
                 where = f" case {p.case_id} event {p.seq}" if p.case_id else ""
                 print(f"  checkpoint {p.checkpoint_id}{where}: {p.problem}", file=out)
         else:
-            print(f"ok: {result.checkpoints_checked} signed checkpoint(s) match the chains; newest {latest}", file=out)
+            print(f"ok: {result.checkpoints_checked} signed checkpoint(s) match the chains; newest taken at {latest}", file=out)
     else:
         print("checkpoints not checked (give --public-key)", file=out)
     return 0 if result.ok else 1
