@@ -20,7 +20,7 @@ from stopay.store.database import open_pool
 from stopay.store.errors import SchemaBehind, StoreError
 from stopay.store.roles import grant_app_role
 from stopay.v1 import audit_pb2, audit_pb2_grpc, holds_pb2, holds_pb2_grpc
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, eventually
 from tests.entries import scenario_requests
 from tests.roles import app_role
 from tests.test_station_api import settled_case
@@ -98,6 +98,12 @@ async def test_the_service_runs_end_to_end_as_the_application_role(dsn, pool, ch
                 assert renewed.stops == 2
                 released = await holds.ReleaseHold(holds_pb2.ReleaseHoldRequest(hold=ref, by=_by("unrelated")))
                 assert released.state == "released"
+
+                async def given_back() -> bool:  # the dispatcher, as the app role, delivers the release
+                    return bool(await pool.fetchval(
+                        "SELECT count(*) FROM freeze_orders WHERE case_id = $1 AND kind = 'release'"
+                        " AND status = 'released'", uuid.UUID(reply.case_id)))
+                await eventually(given_back)
                 audit = audit_pb2_grpc.AuditServiceStub(channel)
                 await _until(lambda: app.checkpointer is not None and app.checkpointer.written >= 2)
                 result = await audit.VerifyLog(audit_pb2.VerifyLogRequest(public_keys_pem=[public_pem(key.public_key())]))
@@ -112,8 +118,6 @@ def _by(reason: str) -> holds_pb2.StepBy:
 
 
 async def _until(check, timeout_s: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import eventually
-
     async def ok() -> bool:
         return bool(check())
     await eventually(ok, timeout_s)
