@@ -193,9 +193,11 @@ async def test_every_table_and_view_is_in_the_grant_list(dsn, pool) -> None:
 async def test_the_grant_is_exact_and_refuses_the_owner(dsn, pool) -> None:
     async with app_role(dsn) as (role, _):
         await pool.execute(f'GRANT UPDATE ON case_events TO "{role}"')
+        await pool.execute(f'GRANT UPDATE (victim_name) ON cases TO "{role}"')
         async with pool.acquire() as conn:
             await grant_app_role(conn, role)  # takes back what the list does not give
             assert not await pool.fetchval("SELECT has_table_privilege($1, 'case_events', 'UPDATE')", role)
+            assert not await pool.fetchval("SELECT has_any_column_privilege($1, 'cases', 'UPDATE')", role)
             assert await pool.fetchval("SELECT has_column_privilege($1, 'holds', 'state', 'UPDATE')", role)
             assert not await pool.fetchval("SELECT has_column_privilege($1, 'holds', 'case_id', 'UPDATE')", role)
             with pytest.raises(StoreError, match="runs the migrations"):
