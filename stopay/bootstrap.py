@@ -19,12 +19,15 @@ from bank_adapters.protocol import BankAdapter
 from stopay.api.server import ApiServer
 from stopay.api.tls import ServerTls, is_loopback
 from stopay.config import Settings
+from stopay.dispatch.checkpointer import Checkpointer
 from stopay.dispatch.dispatcher import Dispatcher
 from stopay.dispatch.sweeper import Sweeper
 from stopay.domain.backoff import full_jitter_s
 from stopay.store import embedded
 from stopay.store.database import ensure_database, open_pool
 from stopay.store.notifications import Notifications
+from stopay.store.roles import migrate_as_owner
+from stopay.security.checkpoints import BadKey, Signer, load_private_key
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +47,7 @@ class App:
     dispatcher: Dispatcher | None
     embedded_server: object | None = None
     sweeper: Sweeper | None = None
+    checkpointer: Checkpointer | None = None
     _stopped: bool = field(default=False, init=False)
 
     @property
@@ -58,6 +62,8 @@ class App:
             await self.dispatcher.start()
         if self.sweeper:
             self.sweeper.start()
+        if self.checkpointer:
+            self.checkpointer.start()
         await self.api.start()
         log.info("stopay.started", port=self.port, banks=sorted(self.adapters), dispatcher=bool(self.dispatcher))
 
@@ -70,6 +76,8 @@ class App:
         await self.api.stop(grace)
         if self.sweeper:
             await self.sweeper.stop()
+        if self.checkpointer:
+            await self.checkpointer.stop()
         if self.dispatcher:
             await self.dispatcher.stop(grace)
         await self.notifications.close()
@@ -132,6 +140,17 @@ async def resolve_dsn(settings: Settings) -> tuple[str, object | None]:
     return dsn, server
 
 
+def checkpoint_signer(settings: Settings) -> Signer | None:
+    if settings.checkpoint_key is None:
+        return None
+    try:
+        return Signer(load_private_key(settings.checkpoint_key.read_bytes()))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the checkpoint key {settings.checkpoint_key}: {exc.strerror}") from exc
+    except BadKey as exc:
+        raise ConfigError(f"{settings.checkpoint_key}: {exc}") from exc
+
+
 async def build(settings: Settings) -> App:
     try:  # the certificate files are read now: a bad one fails before anything starts
         tls = ServerTls(settings.tls) if settings.tls else None
@@ -141,7 +160,13 @@ async def build(settings: Settings) -> App:
         raise ConfigError(f"plain-text gRPC (--insecure) only on a loopback address, not {settings.listen}; "
                           "give --tls-ca, --tls-cert and --tls-key")
     adapters = build_adapters(settings)
+    signer = checkpoint_signer(settings)
     dsn, server = await resolve_dsn(settings)
+    if settings.migrate_dsn:
+        # The owner migrates and grants the service's role (of dsn) its privileges; the pool below
+        # then only checks the schema's version.
+        granted = await migrate_as_owner(settings.migrate_dsn, dsn)
+        log.info("stopay.migrated_as_owner", granted_role=granted)
     pool = await open_pool(dsn, max_size=max(10, settings.dispatch.batch_size // 4))
     notifications = Notifications(dsn)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -158,4 +183,5 @@ async def build(settings: Settings) -> App:
                     regions=settings.regions, max_message_bytes=settings.max_message_bytes)
     # The sweeper runs wherever the dispatcher does: both act for the banks.
     sweeper = Sweeper(pool, settings.dispatch.holds, owner, settings.dispatch.sweep_s) if settings.dispatcher else None
-    return App(settings, dsn, pool, notifications, api, adapters, dispatcher, server, sweeper)
+    checkpointer = Checkpointer(pool, signer, settings.checkpoint_every_s) if signer else None
+    return App(settings, dsn, pool, notifications, api, adapters, dispatcher, server, sweeper, checkpointer)

@@ -23,6 +23,13 @@ class Settings:
     listen: str = "127.0.0.1:50051"
     # PostgreSQL to use; None starts the embedded server in data_dir.
     dsn: str | None = None
+    # The schema owner's DSN: migrations run through it, and the role of dsn is granted its
+    # privileges (docs/security.md). None: migrations run through dsn.
+    migrate_dsn: str | None = None
+    # An Ed25519 private key file: sign a checkpoint of the audit chains' heads every
+    # checkpoint_every_s seconds (docs/audit.md). None: no checkpoints from this process.
+    checkpoint_key: Path | None = None
+    checkpoint_every_s: float = 300.0
     data_dir: Path = field(default_factory=default_data_dir)
     # Bank-network scenario files served by the simulated adapter.
     bank_networks: tuple[Path, ...] = ()

@@ -4,6 +4,7 @@ per test cloned from a migrated template, and a real stopay App serving gRPC on 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import shutil
@@ -136,27 +137,36 @@ AppFactory = Callable[..., Awaitable[bootstrap.App]]
 
 @pytest.fixture
 async def make_app(dsn: str) -> AsyncIterator[AppFactory]:
-    """Builds and starts stopay apps on the test database; stops them all at the end."""
+    """Builds and starts stopay apps on the test database; stops them all at the end. With
+    STOPAY_TEST_APP_ROLE=1 the apps run as an application role that the test database's owner
+    migrates and grants (serve --migrate-dsn), as in production (docs/security.md)."""
     apps: list[bootstrap.App] = []
+    async with contextlib.AsyncExitStack() as roles:
+        app_dsn, migrate_dsn = dsn, None
+        if os.environ.get("STOPAY_TEST_APP_ROLE"):
+            from tests.roles import app_role
 
-    async def factory(*networks: Path, **overrides: object) -> bootstrap.App:
-        dispatch = overrides.pop(
-            "dispatch", DispatchSettings(poll_s=0.2, retry_base_s=0.05, retry_cap_s=0.5, pending_recheck_s=0.2)
-        )
-        settings = Settings(
-            listen="127.0.0.1:0", dsn=dsn, bank_networks=tuple(networks), dispatch=dispatch,  # type: ignore[arg-type]
-            shutdown_grace_s=1.0, **overrides,  # type: ignore[arg-type]
-        )
-        app = await bootstrap.build(settings)
-        for adapter in app.adapters.values():
-            SECRETS.from_world(getattr(adapter, "world", None))
-        await app.start()
-        apps.append(app)
-        return app
+            _, app_dsn = await roles.enter_async_context(app_role(dsn, grant=False))
+            migrate_dsn = dsn
 
-    yield factory
-    for app in reversed(apps):
-        await app.stop()
+        async def factory(*networks: Path, **overrides: object) -> bootstrap.App:
+            dispatch = overrides.pop(
+                "dispatch", DispatchSettings(poll_s=0.2, retry_base_s=0.05, retry_cap_s=0.5, pending_recheck_s=0.2)
+            )
+            settings = Settings(
+                listen="127.0.0.1:0", dsn=app_dsn, migrate_dsn=migrate_dsn, bank_networks=tuple(networks),
+                dispatch=dispatch, shutdown_grace_s=1.0, **overrides,  # type: ignore[arg-type]
+            )
+            app = await bootstrap.build(settings)
+            for adapter in app.adapters.values():
+                SECRETS.from_world(getattr(adapter, "world", None))
+            await app.start()
+            apps.append(app)
+            return app
+
+        yield factory
+        for app in reversed(apps):
+            await app.stop()
 
 
 @pytest.fixture

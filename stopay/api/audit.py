@@ -16,7 +16,8 @@ from stopay.api.validation import InvalidRequest, Violation
 from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
 from stopay.domain.case import CaseEvent
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
-from stopay.store import audit, cases, reports
+from stopay.security.checkpoints import BadKey, load_public_key
+from stopay.store import cases, checkpoints, reports
 from stopay.v1 import audit_pb2, audit_pb2_grpc, common_pb2, station_pb2
 
 log = structlog.get_logger(__name__)
@@ -132,7 +133,15 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         )
 
     async def VerifyLog(self, request: audit_pb2.VerifyLogRequest, context: grpc.aio.ServicerContext) -> audit_pb2.VerifyLogResponse:
-        result = await audit.verify(self._pool)
+        keys, violations = [], []
+        for i, pem in enumerate(request.public_keys_pem):
+            try:
+                keys.append(load_public_key(pem))
+            except BadKey as exc:
+                violations.append(Violation(f"public_keys_pem[{i}]", str(exc)))
+        if violations:
+            raise InvalidRequest(violations)
+        result = await checkpoints.verify(self._pool, keys)
         return verify_message(result)
 
     async def ExportEvents(
@@ -153,10 +162,17 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             yield _event(row)
 
 
-def verify_message(result) -> audit_pb2.VerifyLogResponse:  # type: ignore[no-untyped-def]
+def verify_message(result: checkpoints.Verified) -> audit_pb2.VerifyLogResponse:
     """The verification report as a message (also used offline by ``stopay audit verify --dsn``)."""
+    chains = result.chains
     return audit_pb2.VerifyLogResponse(
-        ok=result.ok, events=result.events, cases=result.cases, root_hash=result.root_hash,
+        ok=result.ok, events=chains.events, cases=chains.cases, root_hash=chains.root_hash,
         breaks=[audit_pb2.ChainBreak(case_id=str(b.case_id), seq=b.seq, problem=f"{b.kind}: {b.detail}")
-                for b in result.breaks],
+                for b in chains.breaks],
+        checkpoints_checked=result.checkpoints_checked,
+        checkpoint_problems=[
+            audit_pb2.CheckpointProblem(checkpoint_id=p.checkpoint_id, case_id=str(p.case_id) if p.case_id else "",
+                                        seq=p.seq, problem=p.problem)
+            for p in result.problems],
+        latest_checkpoint_at=convert.timestamp(result.latest_at),
     )

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from stopay.cli import keys
 from stopay.cli.args import server_address
 from stopay.cli.client import account_arg, to_json
 from stopay.cli.connect import add_tls_flags, open_channel
@@ -47,12 +48,21 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
     report.add_argument("--bank", default="")
     verify = actions.add_parser("verify", help="recompute the hash chains; exit 1 and name the first broken event")
     verify.add_argument("--dsn", default=None, help="check the database directly (offline forensics)")
+    verify.add_argument("--public-key", action="append", default=[], metavar="FILE",
+                        help="PEM public key of the checkpoint signer (repeatable, e.g. across a key rotation):"
+                             " check every signed checkpoint against the chains")
+    keygen = actions.add_parser("keygen", help="write a new Ed25519 key pair for signing checkpoints")
+    keygen.add_argument("dir", help="writes DIR/checkpoint.key (mode 0600) and DIR/checkpoint.pub")
+    checkpoint = actions.add_parser("checkpoint", help="sign the chains' heads now and record the checkpoint")
+    checkpoint.add_argument("--key", required=True, metavar="FILE", help="the PEM private key (audit keygen)")
+    checkpoint.add_argument("--dsn", default=env("DSN"), required=env("DSN") is None,
+                            help="the database (STOPAY_DSN): the service's role may write checkpoints")
     export = actions.add_parser("export", help="the event log, as JSON lines or CSV")
     export.add_argument("--since", type=_instant, default=None)
     export.add_argument("--until", type=_instant, default=None)
     export.add_argument("--case", default="")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    for sub in (case, account, report, verify, export):
+    for sub in (case, account, report, verify, export):  # (keygen and checkpoint need no server)
         sub.add_argument("--server", type=server_address, metavar="HOST:PORT", default=env("SERVER", default_server),
                          help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)")
         add_tls_flags(sub, env, serving=False)
@@ -192,8 +202,13 @@ def case_text(trail: audit_pb2.CaseTrail, out: TextIO) -> None:
 
 
 async def _run(args: argparse.Namespace) -> int:
+    if args.action == "keygen":
+        return keys.keygen(args.dir)
+    if args.action == "checkpoint":
+        return await keys.checkpoint(args.key, args.dsn)
+    public_keys = [keys.read_public_key(path) for path in args.public_key] if args.action == "verify" else []
     if args.action == "verify" and args.dsn:
-        return await _verify_offline(args)
+        return await _verify_offline(args, public_keys)
     async with open_channel(args) as channel:
         stub = audit_pb2_grpc.AuditServiceStub(channel)
         with _output(args.output) as out:
@@ -220,7 +235,8 @@ async def _run(args: argparse.Namespace) -> int:
                     since=_ts(args.since), until=_ts(args.until), station_id=args.station, bank_code=args.bank))
                 print(to_json(report), file=out) if args.json else _report_table(report, out)
             elif args.action == "verify":
-                result = await stub.VerifyLog(audit_pb2.VerifyLogRequest())
+                result = await stub.VerifyLog(audit_pb2.VerifyLogRequest(
+                    public_keys_pem=[keys.public_pem(k) for k in public_keys]))
                 return _verify_out(result, args, out)
             else:
                 await _export(stub, args, out)
@@ -267,18 +283,32 @@ def _report_table(report: audit_pb2.Report, out: TextIO) -> None:
 def _verify_out(result: audit_pb2.VerifyLogResponse, args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         print(to_json(result), file=out)
-    elif result.ok:
+        return 0 if result.ok else 1
+    if not result.breaks:
         print(f"ok: {result.events} events in {result.cases} case chains verified; root hash {result.root_hash}", file=out)
     else:
         print(f"BROKEN: {len(result.breaks)} case chain(s) do not verify; root hash {result.root_hash}", file=out)
         for b in result.breaks:
             print(f"  case {b.case_id} event {b.seq}: {b.problem}", file=out)
+    if args.public_key:
+        latest = (result.latest_checkpoint_at.ToDatetime(tzinfo=UTC).isoformat()
+                  if result.HasField("latest_checkpoint_at") else "none")
+        if result.checkpoint_problems:
+            print(f"BROKEN: {len(result.checkpoint_problems)} checkpoint problem(s) in {result.checkpoints_checked}"
+                  f" checkpoint(s); newest validly signed taken at {latest}", file=out)
+            for p in result.checkpoint_problems:
+                where = f" case {p.case_id} event {p.seq}" if p.case_id else ""
+                print(f"  checkpoint {p.checkpoint_id}{where}: {p.problem}", file=out)
+        else:
+            print(f"ok: {result.checkpoints_checked} signed checkpoint(s) match the chains; newest taken at {latest}", file=out)
+    else:
+        print("checkpoints not checked (give --public-key)", file=out)
     return 0 if result.ok else 1
 
 
-async def _verify_offline(args: argparse.Namespace) -> int:
+async def _verify_offline(args: argparse.Namespace, public_keys: list[Any]) -> int:
     from stopay.api.audit import verify_message
-    from stopay.store import audit
+    from stopay.store import checkpoints
     from stopay.store.database import open_pool
 
     try:
@@ -287,7 +317,7 @@ async def _verify_offline(args: argparse.Namespace) -> int:
         raise database_failure(exc, args.dsn) from exc
     try:
         with database_errors("could not verify the event log (is this a stopay database?)"):
-            result = verify_message(await audit.verify(pool))
+            result = verify_message(await checkpoints.verify(pool, public_keys))
     except StoreUnavailable as exc:
         raise Failure(UNREACHABLE, str(exc)) from exc
     except StoreError as exc:

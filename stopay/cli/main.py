@@ -53,6 +53,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", type=listen_address, metavar="HOST:PORT", default=env("LISTEN", "127.0.0.1:50051"),
                        help="HOST:PORT, [IPV6]:PORT (port 0 picks one)")
     serve.add_argument("--dsn", default=env("DSN"), help="PostgreSQL 14+ DSN; absent: the embedded server")
+    serve.add_argument(
+        "--migrate-dsn", default=env("MIGRATE_DSN"), metavar="DSN",
+        help="the schema owner's DSN (STOPAY_MIGRATE_DSN): migrate through it, grant the --dsn role its"
+             " privileges, then serve as the --dsn role; absent: migrate through --dsn",
+    )
+    serve.add_argument("--checkpoint-key", type=Path, default=env("CHECKPOINT_KEY"), metavar="FILE",
+                       help="sign a checkpoint of the audit chains' heads with this Ed25519 key (audit keygen)"
+                            " every --checkpoint-every seconds (STOPAY_CHECKPOINT_KEY)")
+    serve.add_argument("--checkpoint-every", type=positive_float, default=env("CHECKPOINT_EVERY", "300"),
+                       metavar="SECONDS", help="how often to sign a checkpoint (STOPAY_CHECKPOINT_EVERY, default 300)")
     serve.add_argument("--data-dir", type=Path, default=env("DATA_DIR"), help="embedded PostgreSQL data directory")
     serve.add_argument(
         "--bank-network", type=Path, action="append", default=[], metavar="FILE",
@@ -192,11 +202,12 @@ def _parser() -> argparse.ArgumentParser:
     bank_sim.add_argument("--port-file", type=Path, help="write the port listened on to this file once serving")
     add_tls_flags(bank_sim, env, serving=True)
 
-    from stopay.cli import audit, certs, holds
+    from stopay.cli import audit, certs, db, holds
 
     holds.add_parser(commands, env, DEFAULT_SERVER)
     audit.add_parser(commands, env, DEFAULT_SERVER)
     certs.add_parser(commands)
+    db.add_parser(commands, env)
     return parser
 
 
@@ -246,6 +257,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from stopay.cli import certs
 
         return certs.run(args)
+    if args.command == "db":
+        from stopay.cli import db
+
+        return db.run(args)
     from stopay.cli import client
 
     return client.run(args)

@@ -52,6 +52,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings(
         listen=args.listen,
         dsn=args.dsn,
+        migrate_dsn=args.migrate_dsn,
+        checkpoint_key=args.checkpoint_key,
+        checkpoint_every_s=args.checkpoint_every,
         data_dir=args.data_dir or default_data_dir(),
         bank_networks=tuple(args.bank_network),
         bank_routes=routes,

@@ -1,1 +1,1 @@
-"""Certificates and keys: pure code over the ``cryptography`` package, with no network I/O."""
+"""Cryptography of stopay, pure: certificates, keys, signatures and the texts they cover (no network I/O)."""

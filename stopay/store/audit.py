@@ -19,7 +19,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -122,6 +122,9 @@ class VerifyReport:
     # heads().root_hash when every chain verifies.
     root_hash: str
     breaks: tuple[ChainBreak, ...]  # the first break of each broken chain, by case_id
+    # For the (case_id, seq) asked for (``wanted``): the event's chain_pos and its hash recomputed
+    # from the content of its chain alone, when the event exists.
+    positions: dict[tuple[uuid.UUID, int], tuple[int, bytes]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +157,11 @@ class ChainHeads:
 class _Chain:
     """One case's chain, checked event by event in chain order."""
 
-    def __init__(self, case_id: uuid.UUID) -> None:
+    def __init__(self, case_id: uuid.UUID, wanted: set[int] | None = None,
+                 positions: dict[tuple[uuid.UUID, int], tuple[int, bytes]] | None = None) -> None:
         self.case_id = case_id
+        self.wanted = wanted or set()
+        self.positions = positions if positions is not None else {}
         self.events = 0
         self.pos = 0  # chain_pos of the last event
         self.seq = 0  # seq of the last event
@@ -180,6 +186,8 @@ class _Chain:
             self._break(seq, HASH_MISMATCH, f"the event cannot be encoded: {exc}")
         if encoding is not None:
             self.recomputed = event_hash(self.recomputed, encoding)
+        if seq in self.wanted:
+            self.positions[(self.case_id, seq)] = (pos, self.recomputed if encoding is not None else b"")
         if self.broken is None:
             if pos is None or pos <= self.pos:
                 self._break(seq, PREV_HASH_MISMATCH,
@@ -226,7 +234,7 @@ async def _rows(conn: asyncpg.Connection, name: str) -> AsyncIterator[asyncpg.Re
         yield row
 
 
-async def _verify(conn: asyncpg.Connection) -> VerifyReport:
+async def _verify(conn: asyncpg.Connection, wanted: dict[uuid.UUID, set[int]] | None = None) -> VerifyReport:
     events = _rows(conn, "audit_events")
     heads = _rows(conn, "audit_heads")
     event = await anext(events, None)
@@ -234,10 +242,11 @@ async def _verify(conn: asyncpg.Connection) -> VerifyReport:
     breaks: list[ChainBreak] = []
     lines: list[str] = []
     cases = total = 0
+    positions: dict[tuple[uuid.UUID, int], tuple[int, bytes]] = {}
     while event is not None or head is not None:
         # The next case in either stream (both come sorted by case_id).
         case_id = min(r["case_id"] for r in (event, head) if r is not None)
-        chain = _Chain(case_id)
+        chain = _Chain(case_id, (wanted or {}).get(case_id), positions)
         while event is not None and event["case_id"] == case_id:
             chain.add(event)
             event = await anext(events, None)
@@ -253,17 +262,23 @@ async def _verify(conn: asyncpg.Connection) -> VerifyReport:
             lines.append(head_line(case_id, chain.seq, chain.recomputed))
         if chain.broken is not None:
             breaks.append(chain.broken)
-    return VerifyReport(not breaks, cases, total, root_digest(lines), tuple(breaks))
+    return VerifyReport(not breaks, cases, total, root_digest(lines), tuple(breaks), positions)
 
 
-async def verify(pool_or_conn: asyncpg.Pool | asyncpg.Connection) -> VerifyReport:
+async def verify(pool_or_conn: asyncpg.Pool | asyncpg.Connection,
+                 wanted: dict[uuid.UUID, set[int]] | None = None) -> VerifyReport:
     """Recomputes every case's chain from the rows, in one snapshot, and checks it against its
-    head; reports the first broken event of each broken chain."""
+    head; reports the first broken event of each broken chain, and the recomputed hash of each
+    event ``wanted`` names (case_id -> seqs)."""
+
+    async def read(conn: asyncpg.Connection) -> VerifyReport:
+        return await _verify(conn, wanted)
+
     with database_errors("could not verify the audit trail"):
         if isinstance(pool_or_conn, asyncpg.Pool):
             async with pool_or_conn.acquire() as conn:
-                return await _in_snapshot(conn, _verify)
-        return await _in_snapshot(pool_or_conn, _verify)
+                return await in_snapshot(conn, read)
+        return await in_snapshot(pool_or_conn, read)
 
 
 async def _heads(conn: asyncpg.Connection) -> ChainHeads:
@@ -277,11 +292,11 @@ async def heads(pool_or_conn: asyncpg.Pool | asyncpg.Connection) -> ChainHeads:
     with database_errors("could not read the audit chain heads"):
         if isinstance(pool_or_conn, asyncpg.Pool):
             async with pool_or_conn.acquire() as conn:
-                return await _in_snapshot(conn, _heads)
-        return await _in_snapshot(pool_or_conn, _heads)
+                return await in_snapshot(conn, _heads)
+        return await in_snapshot(pool_or_conn, _heads)
 
 
-async def _in_snapshot(conn: asyncpg.Connection, read: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+async def in_snapshot(conn: asyncpg.Connection, read: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
     """``read`` in one repeatable-read snapshot (or in the caller's transaction, if it has one)."""
     if conn.is_in_transaction():
         async with conn.transaction():

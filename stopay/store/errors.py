@@ -82,3 +82,7 @@ class SchemaTooNew(StoreError):
 
 class MigrationDrift(StoreError):
     """A migration already applied differs from the file of the same number."""
+
+
+class SchemaBehind(StoreError):
+    """The database needs migrations this role may not apply: the owner must run them."""

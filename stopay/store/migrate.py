@@ -7,15 +7,17 @@ A database that knows a migration this code lacks is refused (the code is older 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from importlib.resources import files
 
 import asyncpg
 import structlog
 
-from stopay.store.errors import MigrationDrift, SchemaTooNew
+from stopay.store.errors import MigrationDrift, SchemaBehind, SchemaTooNew
 
 log = structlog.get_logger(__name__)
 
@@ -47,16 +49,28 @@ def migrations() -> list[Migration]:
     return found
 
 
-async def migrate(conn: asyncpg.Connection) -> list[int]:
-    """Brings the schema up to date; returns the versions applied now."""
-    known = migrations()
+@contextlib.asynccontextmanager
+async def migration_lock(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """Holds the session lock that serializes schema changes (migrations, grants) across replicas."""
     await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
     try:
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS stopay_migrations (version integer PRIMARY KEY,"
-            " name text NOT NULL, checksum text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now())"
-        )
+        yield
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
+
+
+async def migrate(conn: asyncpg.Connection) -> list[int]:
+    """Brings the schema up to date; returns the versions applied now. A role that may not change
+    the schema (the service's application role, docs/security.md) passes when nothing is to be done,
+    and gets SchemaBehind otherwise."""
+    known = migrations()
+    async with migration_lock(conn):
+        if await conn.fetchval("SELECT to_regclass('stopay_migrations')") is None:
+            await _as_owner(conn, "create the migrations table", conn.execute(
+                "CREATE TABLE stopay_migrations (version integer PRIMARY KEY,"
+                " name text NOT NULL, checksum text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            ))
         rows = await conn.fetch("SELECT version, checksum FROM stopay_migrations ORDER BY version")
         applied = {r["version"]: r["checksum"] for r in rows}
         newest = known[-1].version if known else 0
@@ -72,7 +86,7 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
                     raise MigrationDrift(f"migration {m.version:04d}_{m.name} differs from the one applied")
                 continue
             async with conn.transaction():
-                await conn.execute(m.sql)
+                await _as_owner(conn, f"apply migration {m.version:04d}_{m.name}", conn.execute(m.sql))
                 await conn.execute(
                     "INSERT INTO stopay_migrations (version, name, checksum) VALUES ($1, $2, $3)",
                     m.version, m.name, m.checksum,
@@ -80,5 +94,13 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
             log.info("migration.applied", version=m.version, name=m.name)
             done.append(m.version)
         return done
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
+
+
+async def _as_owner(conn: asyncpg.Connection, what: str, step: Awaitable[object]) -> None:
+    try:
+        await step
+    except asyncpg.InsufficientPrivilegeError as exc:
+        raise SchemaBehind(
+            f"the database schema is behind this stopay, and this role may not {what} ({exc}):"
+            " migrate it as the schema's owner (serve --migrate-dsn, or stopay db grant)"
+        ) from exc

@@ -325,12 +325,22 @@ Global___Report: _TypeAlias = Report  # noqa: Y015
 class VerifyLogRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    PUBLIC_KEYS_PEM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def public_keys_pem(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
+        """PEM Ed25519 public keys of the checkpoint signers to trust (`stopay audit keygen` writes one).
+        Given: every checkpoint is checked with them (never with a key the database names), and the
+        lack of any checkpoint they signed is a problem. None: checkpoints are not checked.
+        """
+
     def __init__(
         self,
+        *,
+        public_keys_pem: _abc.Iterable[_builtins.bytes] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["public_keys_pem", b"public_keys_pem"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -345,13 +355,26 @@ class VerifyLogResponse(_message.Message):
     CASES_FIELD_NUMBER: _builtins.int
     BREAKS_FIELD_NUMBER: _builtins.int
     ROOT_HASH_FIELD_NUMBER: _builtins.int
+    CHECKPOINTS_CHECKED_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_PROBLEMS_FIELD_NUMBER: _builtins.int
+    LATEST_CHECKPOINT_AT_FIELD_NUMBER: _builtins.int
     ok: _builtins.bool
     events: _builtins.int
     cases: _builtins.int
     root_hash: _builtins.str
     """SHA-256 over every case's head: keep it elsewhere to prove later that nothing was rewritten."""
+    checkpoints_checked: _builtins.int
+    """Signed checkpoints read (0 when no public key was given), and what is wrong with them: ok is
+    false when there is any problem.
+    """
     @_builtins.property
     def breaks(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChainBreak]: ...
+    @_builtins.property
+    def checkpoint_problems(self) -> _containers.RepeatedCompositeFieldContainer[Global___CheckpointProblem]: ...
+    @_builtins.property
+    def latest_checkpoint_at(self) -> _timestamp_pb2.Timestamp:
+        """When the newest checkpoint that verified was taken (the database's time); unset when none."""
+
     def __init__(
         self,
         *,
@@ -360,14 +383,50 @@ class VerifyLogResponse(_message.Message):
         cases: _builtins.int = ...,
         breaks: _abc.Iterable[Global___ChainBreak] | None = ...,
         root_hash: _builtins.str = ...,
+        checkpoints_checked: _builtins.int = ...,
+        checkpoint_problems: _abc.Iterable[Global___CheckpointProblem] | None = ...,
+        latest_checkpoint_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["latest_checkpoint_at", b"latest_checkpoint_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["breaks", b"breaks", "cases", b"cases", "events", b"events", "ok", b"ok", "root_hash", b"root_hash"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["breaks", b"breaks", "cases", b"cases", "checkpoint_problems", b"checkpoint_problems", "checkpoints_checked", b"checkpoints_checked", "events", b"events", "latest_checkpoint_at", b"latest_checkpoint_at", "ok", b"ok", "root_hash", b"root_hash"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___VerifyLogResponse: _TypeAlias = VerifyLogResponse  # noqa: Y015
+
+@_typing.final
+class CheckpointProblem(_message.Message):
+    """A checkpoint that does not verify (bad signature, unknown key, heads changed), or a head it
+    signed that the recomputed chain no longer has (case_id and seq set): history was rewritten.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHECKPOINT_ID_FIELD_NUMBER: _builtins.int
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    PROBLEM_FIELD_NUMBER: _builtins.int
+    checkpoint_id: _builtins.int
+    """0: the checkpoints as a whole (none signed by the keys given)"""
+    case_id: _builtins.str
+    seq: _builtins.int
+    problem: _builtins.str
+    def __init__(
+        self,
+        *,
+        checkpoint_id: _builtins.int = ...,
+        case_id: _builtins.str = ...,
+        seq: _builtins.int = ...,
+        problem: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "checkpoint_id", b"checkpoint_id", "problem", b"problem", "seq", b"seq"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckpointProblem: _TypeAlias = CheckpointProblem  # noqa: Y015
 
 @_typing.final
 class ChainBreak(_message.Message):

@@ -25,7 +25,7 @@ CREATE TABLE hold_approvals (
     reason             text        NOT NULL,
     request_id         text        NOT NULL UNIQUE REFERENCES hold_requests (request_id),
     requested_by       text        NOT NULL,
-    requested_at       timestamptz NOT NULL DEFAULT now(),
+    requested_at       timestamptz NOT NULL DEFAULT stopay_now(),
     status             text        NOT NULL DEFAULT 'requested' CHECK (status IN ('requested', 'approved')),
     approved_by        text,
     approved_reason    text,

@@ -1,0 +1,2 @@
+-- The role this connection acts as.
+SELECT current_user

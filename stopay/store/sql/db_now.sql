@@ -1,0 +1,2 @@
+-- The database's time (the snapshot's, in a transaction).
+SELECT now()
