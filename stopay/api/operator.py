@@ -9,8 +9,7 @@ import grpc
 import structlog
 
 from stopay.api.errors import failed_precondition, invalid_argument, store_status
-from stopay.api.validation import Violation
-from stopay.domain.text import has_control
+from stopay.api.validation import Violation, text_violations
 from stopay.store import orders
 from stopay.store.errors import StoreError
 from stopay.v1 import operator_pb2, operator_pb2_grpc
@@ -30,11 +29,8 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
         except ValueError:
             await context.abort_with_status(invalid_argument([Violation("order_id", "must be an order id (a UUID)")]))
             raise
-        if not request.operator_id.strip():
-            await context.abort_with_status(invalid_argument([Violation("operator_id", "is required")]))
-        if len(request.operator_id) > 100 or has_control(request.operator_id):
-            await context.abort_with_status(invalid_argument(
-                [Violation("operator_id", "must be at most 100 characters, without control characters")]))
+        if violations := text_violations("operator_id", request.operator_id, required=True, max_len=100):
+            await context.abort_with_status(invalid_argument(violations))
         try:
             created = await orders.retry(self._pool, order_id, f"operator:{request.operator_id.strip()}")
         except StoreError as exc:

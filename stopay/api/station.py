@@ -15,7 +15,7 @@ import structlog
 
 from stopay.api import convert
 from stopay.api.errors import failed_precondition, from_store, invalid_argument, not_found, store_status
-from stopay.api.validation import InvalidRequest, Violation, entry_from_request
+from stopay.api.validation import InvalidRequest, Violation, entry_from_request, text_violations
 from stopay.domain.accounts import mask_identity
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.domain.trail import Limits
@@ -98,7 +98,7 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
     async def ListCases(
         self, request: station_pb2.ListCasesRequest, context: grpc.aio.ServicerContext
     ) -> station_pb2.ListCasesResponse:
-        violations = []
+        violations = text_violations("station_id", request.station_id, max_len=64)
         if not 0 <= request.page_size <= MAX_PAGE:
             violations.append(Violation("page_size", f"must be between 0 and {MAX_PAGE}"))
         after = None
