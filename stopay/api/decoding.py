@@ -1,6 +1,7 @@
 """A request that cannot be decoded (a string field that is not valid UTF-8, a truncated message) is
 answered INVALID_ARGUMENT, not gRPC's default UNKNOWN: the caller's bytes are at fault, and sending
-them again would fail again."""
+them again would fail again. The refusal's google.rpc.BadRequest names the field where the bytes
+go wrong (stopay.api.wire), like any other refusal of a field."""
 
 from __future__ import annotations
 
@@ -8,16 +9,22 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
-from google.protobuf.message import DecodeError
+from google.protobuf import descriptor_pool
+
+from stopay.api.errors import invalid_argument
+from stopay.api.validation import Violation
+from stopay.api.wire import broken_field
 
 SERVICES = "/stopay."  # stopay's own services; health and the like are left as they are
 
 
-async def _decoded(decode: Callable[[bytes], Any], raw: bytes, context: grpc.aio.ServicerContext) -> Any:
+async def _decoded(decode: Callable[[bytes], Any], method: str, raw: bytes, context: grpc.aio.ServicerContext) -> Any:
     try:
         return decode(raw)
-    except DecodeError as exc:
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"the request cannot be decoded: {exc}")
+    except Exception:  # noqa: BLE001 - whatever the decoder raises (DecodeError, RecursionError...), the bytes are at fault
+        request = descriptor_pool.Default().FindMethodByName(method.strip("/").replace("/", ".")).input_type
+        field, problem = broken_field(request, raw)
+        await context.abort_with_status(invalid_argument([Violation(field, f"{problem}: the request cannot be decoded")]))
 
 
 class DecodeRequests(grpc.aio.ServerInterceptor):
@@ -34,13 +41,13 @@ class DecodeRequests(grpc.aio.ServerInterceptor):
             inner_stream = handler.unary_stream
 
             async def unary_stream(raw: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-                async for item in inner_stream(await _decoded(decode, raw, context), context):
+                async for item in inner_stream(await _decoded(decode, details.method, raw, context), context):
                     yield item
 
             return grpc.unary_stream_rpc_method_handler(unary_stream, response_serializer=serialize)
         inner = handler.unary_unary
 
         async def unary_unary(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
-            return await inner(await _decoded(decode, raw, context), context)
+            return await inner(await _decoded(decode, details.method, raw, context), context)
 
         return grpc.unary_unary_rpc_method_handler(unary_unary, response_serializer=serialize)
