@@ -32,7 +32,9 @@ from tests.entries import scenario_requests
 BATCH = 40
 GENERATED_BATCHES = 230  # 9,200 generated requests
 RAW_BATCHES, RAW_EACH = 60, 3  # 60 batches of 3 raw bodies to each of the 16 methods: 2,880
-FORBIDDEN = (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN)
+# UNAVAILABLE too: the database is up throughout, so it would be input taken for an outage, which
+# a client retries for ever.
+FORBIDDEN = (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.UNAVAILABLE)
 # A partial case is a case without its transfers or its first event, or a row of a case that is not.
 PARTIAL_CASES = """
 SELECT 'no transfers' AS problem, c.case_id FROM cases c
@@ -70,7 +72,7 @@ class Tally:
     def record(self, method: str, what: str, code: grpc.StatusCode, error: grpc.aio.AioRpcError | None) -> None:
         self.codes[code.name] += 1
         self.methods[method] += 1
-        if code in FORBIDDEN:
+        if code in FORBIDDEN or code == grpc.StatusCode.DEADLINE_EXCEEDED:  # a unary call unanswered in 10 s
             self.bad.append(f"{method} {what} -> {code.name}: {error.details() if error else ''}")
         elif code == grpc.StatusCode.INVALID_ARGUMENT and error is not None and not _names_fields(error):
             self.bad.append(f"{method} {what} -> INVALID_ARGUMENT without a field: {error.details()}")
@@ -120,15 +122,14 @@ def fuzz(examples: int) -> settings:
 
 
 @pytest.mark.timeout(600)
-async def test_hostile_requests_to_every_rpc(make_app: AppFactory) -> None:
+async def test_hostile_requests_to_every_rpc(make_app: AppFactory, pool: asyncpg.Pool) -> None:
     app: App = await make_app(EXAMPLES / "seed-xue.json")
-    pool = await asyncpg.create_pool(app.dsn, min_size=1, max_size=2)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}", options=[("grpc.max_send_message_length", -1)])
     known = hostile.Known(entries=scenario_requests(app, EXAMPLES / "seed-xue.json"))
     tally = Tally()
     run = _in_loop(asyncio.get_running_loop())
     for entry in known.entries:
-        await _call(channel, hostile.METHODS[0], entry.SerializeToString())
+        assert (await _call(channel, hostile.METHODS[0], entry.SerializeToString()))[0] == grpc.StatusCode.OK
 
     async def some_holds() -> bool:
         await _refresh(pool, known)
@@ -147,7 +148,7 @@ async def test_hostile_requests_to_every_rpc(make_app: AppFactory) -> None:
         run(send([(method, msg.SerializeToString(), repr(msg)[:300]) for method, msg in batch]))
         if tally.total % (BATCH * 20) == 0:
             run(_refresh(pool, known))
-        assert len(tally.bad) == start, tally.bad[start:]
+        assert len(tally.bad) == start, [str(tally), *tally.bad[start:]]
 
     @fuzz(RAW_BATCHES)
     @given(st.tuples(*(st.lists(hostile.raw_bodies(m), min_size=RAW_EACH, max_size=RAW_EACH)
@@ -156,7 +157,7 @@ async def test_hostile_requests_to_every_rpc(make_app: AppFactory) -> None:
         start = len(tally.bad)
         run(send([(method, body, f"raw {body[:60]!r}")
                   for method, some in zip(hostile.METHODS, bodies, strict=True) for body in some]))
-        assert len(tally.bad) == start, tally.bad[start:]
+        assert len(tally.bad) == start, [str(tally), *tally.bad[start:]]
 
     try:
         await asyncio.to_thread(generated)
@@ -175,4 +176,3 @@ async def test_hostile_requests_to_every_rpc(make_app: AppFactory) -> None:
         assert await pool.fetchval("SELECT count(*) FROM cases") > len(known.entries), str(tally)
     finally:
         await channel.close()
-        await pool.close()
