@@ -9,6 +9,7 @@ nesting) or the bytes of another message type.
 
 from __future__ import annotations
 
+import base64
 import functools
 import uuid
 from dataclasses import dataclass, field
@@ -70,6 +71,12 @@ WORDS = st.sampled_from(("ICBC", "ABC", "CCB", "CQRCB", "NOPE", "ACCR", "PECR", 
                          "ATM", "CASH", "CRYPTO", "UFO", "CNY", "USD", "cny", "6222020200001111111", "O-1001",
                          "CQ-YUZHONG-01", "  ", ""))
 HOSTILE_TEXT = st.one_of(TEXT, LONG, UUIDS, WORDS, st.tuples(WORDS, st.sampled_from(ODD)).map("".join))
+# Page tokens as ListCases gives them out ("created_at|case_id" in URL-safe base64), for odd times.
+PAGE_TOKENS = st.tuples(
+    st.sampled_from(("0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59", "2024-01-01T00:00:00",
+                     "2024-01-01T00:00:00+00:00", "0001-01-01T00:00:00+00:00", "not a time", "")),
+    st.sampled_from((str(uuid.UUID(int=1)), "x", "")), st.sampled_from(("|", "||", ""))).map(
+    lambda t: base64.urlsafe_b64encode(f"{t[0]}{t[2]}{t[1]}".encode()).decode())
 # Seconds at the edges of what a Timestamp may hold (years 1 to 9999), past them, and int64's own.
 SECONDS = (0, -1, 1, -62135596800, -62135596801, 253402300799, 253402300800, 2**63 - 1, -(2**63),
            946684799, 946684800, 4102444800)
@@ -90,6 +97,8 @@ def timestamps() -> st.SearchStrategy[timestamp_pb2.Timestamp]:
 
 @functools.cache
 def _scalar(f: descriptor.FieldDescriptor) -> st.SearchStrategy:
+    if f.name == "page_token":
+        return st.one_of(HOSTILE_TEXT, PAGE_TOKENS)
     if f.type == FD.TYPE_STRING:
         return HOSTILE_TEXT
     if f.type == FD.TYPE_BOOL:

@@ -3,6 +3,7 @@ INVALID_ARGUMENT with a google.rpc.BadRequest naming the field, never UNKNOWN or
 
 from __future__ import annotations
 
+import base64
 import uuid
 
 import grpc
@@ -87,6 +88,11 @@ def _filled(request: message.Message, fields: dict[str, object]) -> message.Mess
     return request
 
 
+def _token(created: str) -> str:
+    """A page token as ListCases gives out, for a time it never would: out of range, or without a zone."""
+    return base64.urlsafe_b64encode(f"{created}|{uuid.uuid4()}".encode()).decode()
+
+
 LINE_TIME = gateway_pb2.ReportedLine(seq=1, kind="debit", amount_minor=5, txn_id="T1", exit="CASH")
 LINE_TIME.at.seconds, LINE_TIME.at.nanos = 1_700_000_000, -1
 KEY = f"{uuid.uuid4()}:{uuid.uuid4()}"
@@ -102,6 +108,8 @@ REFUSED: list[tuple[str, message.Message, list[str]]] = [
     ("ExportEvents", _export(since=(2**40, 0)), ["since"]),
     ("ExportEvents", _export(until=(0, -5), case_id="x\x00"), ["until", "case_id"]),
     ("ListCases", station_pb2.ListCasesRequest(station_id="S\x00"), ["station_id"]),
+    *(("ListCases", station_pb2.ListCasesRequest(page_token=_token(created)), ["page_token"])
+      for created in ("0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59", "2024-01-01T00:00:00")),
     ("ListCases", station_pb2.ListCasesRequest(station_id="S\u2028"), ["station_id"]),
     ("RetryOrder", operator_pb2.RetryOrderRequest(order_id=str(uuid.uuid4()), operator_id="ops\x00"), ["operator_id"]),
     ("RetryOrder", operator_pb2.RetryOrderRequest(order_id=str(uuid.uuid4()), operator_id="\u2066ops"),

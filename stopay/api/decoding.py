@@ -13,7 +13,7 @@ from google.protobuf import descriptor_pool
 
 from stopay.api.errors import invalid_argument
 from stopay.api.validation import Violation
-from stopay.api.wire import broken_field
+from stopay.api.wire import WHOLE, broken_field
 
 SERVICES = "/stopay."  # stopay's own services; health and the like are left as they are
 
@@ -22,8 +22,12 @@ async def _decoded(decode: Callable[[bytes], Any], method: str, raw: bytes, cont
     try:
         return decode(raw)
     except Exception:  # noqa: BLE001 - whatever the decoder raises (DecodeError, RecursionError...), the bytes are at fault
-        request = descriptor_pool.Default().FindMethodByName(method.strip("/").replace("/", ".")).input_type
-        field, problem = broken_field(request, raw)
+        try:
+            request = descriptor_pool.Default().FindMethodByName(method.strip("/").replace("/", ".")).input_type
+        except KeyError:
+            field, problem = WHOLE, "is not a valid encoding of the request"
+        else:
+            field, problem = broken_field(request, raw)
         await context.abort_with_status(invalid_argument([Violation(field, f"{problem}: the request cannot be decoded")]))
 
 

@@ -7,7 +7,6 @@ import base64
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
 
 import asyncpg
 import grpc
@@ -15,7 +14,7 @@ import structlog
 
 from stopay.api import convert
 from stopay.api.errors import failed_precondition, from_store, invalid_argument, not_found, store_status
-from stopay.api.validation import InvalidRequest, Violation, entry_from_request, text_violations
+from stopay.api.validation import InvalidRequest, Violation, entry_from_request, page_position, text_violations
 from stopay.domain.accounts import mask_identity
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.domain.trail import Limits
@@ -104,8 +103,7 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
         after = None
         if request.page_token:
             try:
-                created, case_id = base64.urlsafe_b64decode(request.page_token.encode()).decode().split("|")
-                after = (datetime.fromisoformat(created), uuid.UUID(case_id))
+                after = page_position(request.page_token)
             except ValueError:
                 violations.append(Violation("page_token", "is not a token this service gave out"))
         if violations:
