@@ -52,8 +52,9 @@ class _Checker:
 
     def text(self, field: str, value: str, *, required: bool = True, max_len: int = 128,
              free_text: bool = False) -> str:
-        """``value`` without surrounding spaces; an identifier or name unless ``free_text`` (which may
-        hold tabs and newlines); the characters allowed are those of stopay.domain.text.is_refused."""
+        """``value`` without surrounding spaces. It may hold no character stopay.domain.text.is_refused
+        names, checked before the spaces go; ``free_text`` (a narrative, a reason) may hold tabs and
+        newlines, an identifier or name may not."""
         problem = refusal(value, free_text=free_text)
         value = value.strip()
         if required and not value:
