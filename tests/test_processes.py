@@ -51,7 +51,8 @@ def entry(code: str, n: int, epoch: datetime, payees: int = 1) -> station_pb2.Su
     ]
     return json_format.ParseDict(
         {"entry_id": f"e-{code}-{n}-{epoch.timestamp():.0f}", "station_id": "S1", "officer_id": "O1",
-         "report_no": f"R-{code}-{n}", "victim": {"name": "受害人"}, "transfers": transfers},
+         "report_no": f"R-{code}-{n}", "victim": {"name": "受害人"}, "fraud_type": "FRAUD_TYPE_OTHER",
+         "transfers": transfers},
         station_pb2.SubmitEntryRequest(),
     )
 

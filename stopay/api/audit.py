@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import asyncpg
 import grpc
 import structlog
 
 from stopay.api import convert
+from stopay.api.audit_validation import EPOCH, FOREVER, export_request, report_request
 from stopay.api.errors import not_found
 from stopay.api.validation import InvalidRequest, Violation
 from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
@@ -21,8 +21,6 @@ from stopay.store import cases, checkpoints, reports
 from stopay.v1 import audit_pb2, audit_pb2_grpc, common_pb2, station_pb2
 
 log = structlog.get_logger(__name__)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 def _event(row: dict, currency: str = "CNY") -> audit_pb2.AuditEvent:
@@ -36,26 +34,6 @@ def _event(row: dict, currency: str = "CNY") -> audit_pb2.AuditEvent:
         hash=bytes(row["hash"]).hex() if row.get("hash") else "",
         prev_hash=bytes(row["prev_hash"]).hex() if row.get("prev_hash") else "",
     )
-
-
-def _period(request, now: datetime) -> tuple[datetime, datetime] | list[Violation]:  # type: ignore[no-untyped-def]
-    bad = [Violation(name, "must be a time between the years 1 and 9999") for name in ("since", "until")
-           if request.HasField(name) and not _valid_time(getattr(request, name))]
-    if bad:
-        return bad
-    since = request.since.ToDatetime(tzinfo=UTC) if request.HasField("since") else EPOCH
-    until = request.until.ToDatetime(tzinfo=UTC) if request.HasField("until") else now
-    if until <= since:
-        return [Violation("until", "must be later than since")]
-    return since, until
-
-
-def _valid_time(value) -> bool:  # type: ignore[no-untyped-def]
-    try:
-        value.ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        return False
-    return True
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
@@ -120,11 +98,8 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         )
 
     async def GetReport(self, request: audit_pb2.ReportRequest, context: grpc.aio.ServicerContext) -> audit_pb2.Report:
-        period = _period(request, self._clock.now())
-        if isinstance(period, list):
-            raise InvalidRequest(period)
-        since, until = period  # type: ignore[misc]
-        t = await reports.totals(self._pool, since, until, request.station_id or None, request.bank_code or None)
+        period, station_id, bank_code = report_request(request, self._clock.now())
+        t = await reports.totals(self._pool, period.since, period.until, station_id, bank_code)
         return audit_pb2.Report(
             cases=t.cases, reported_minor=t.reported_minor, held_minor=t.held_minor, returned_minor=t.returned_minor,
             exited_minor=t.exited_minor, orders=t.orders, holds=t.holds,
@@ -147,18 +122,8 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     async def ExportEvents(
         self, request: audit_pb2.ExportEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[audit_pb2.AuditEvent]:
-        period = _period(request, self._clock.now())
-        violations = period if isinstance(period, list) else []
-        case_id = None
-        if request.case_id:
-            try:
-                case_id = uuid.UUID(request.case_id)
-            except ValueError:
-                violations.append(Violation("case_id", "must be a case id (a UUID)"))
-        if violations:
-            raise InvalidRequest(violations)
-        since, until = period  # type: ignore[misc]
-        async for row in reports.events(self._pool, since, until, case_id):
+        period, case_id = export_request(request, self._clock.now())
+        async for row in reports.events(self._pool, period.since, period.until, case_id):
             yield _event(row)
 
 

@@ -8,20 +8,19 @@ instead of calling back for ever.
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from google.protobuf import timestamp_pb2
 
 from bank_adapters.protocol import AnswerStatus, ExitKind
-from stopay.api.validation import Violation
+from stopay.api.validation import Violation, _Checker
 from stopay.domain.accounts import BANK_CODE
-from stopay.domain.text import has_control
+from stopay.domain.text import refusal
 from stopay.v1 import gateway_pb2
 
 # The longest text accepted in each field, in characters.
 LIMITS = {"reason_code": 35, "bank_reference": 140, "detail": 1000, "txn_id": 128, "counterparty.bank_code": 35,
           "counterparty.number": 64, "counterparty.holder_name": 140}
 KINDS = ("credit", "debit")
+FREE_TEXT = ("detail",)  # may hold tabs and newlines; every other field is a code, a reference or a name
 
 
 def _text(violations: list[Violation], field: str, value: str, limit: int, *, required: bool = False) -> None:
@@ -29,15 +28,14 @@ def _text(violations: list[Violation], field: str, value: str, limit: int, *, re
         violations.append(Violation(field, "is required"))
     elif len(value) > limit:
         violations.append(Violation(field, f"must be at most {limit} characters"))
-    elif has_control(value):
-        violations.append(Violation(field, "must not contain control characters (such as NUL)"))
+    elif problem := refusal(value, free_text=field in FREE_TEXT):
+        violations.append(Violation(field, problem))
 
 
 def _time(violations: list[Violation], field: str, value: timestamp_pb2.Timestamp) -> None:
-    try:
-        value.ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        violations.append(Violation(field, "must be a time between the years 1 and 9999"))
+    check = _Checker()
+    check.time(field, value)
+    violations += check.violations
 
 
 def _statement(violations: list[Violation], statement: gateway_pb2.ReportedStatement) -> None:
@@ -51,7 +49,7 @@ def _statement(violations: list[Violation], statement: gateway_pb2.ReportedState
             violations.append(Violation(f"{at}.amount_minor", "must be positive"))
         _text(violations, f"{at}.txn_id", line.txn_id, LIMITS["txn_id"], required=True)
         _time(violations, f"{at}.at", line.at)
-        if line.exit and line.exit not in ExitKind.__members__:
+        if line.exit and line.exit not in {kind.value for kind in ExitKind}:
             violations.append(Violation(f"{at}.exit", f"must be one of {', '.join(ExitKind.__members__)}"))
         for name in ("bank_code", "number", "holder_name"):
             _text(violations, f"{at}.counterparty.{name}", getattr(line.counterparty, name),

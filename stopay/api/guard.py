@@ -18,8 +18,8 @@ from typing import Any
 
 import grpc
 import structlog
-from google.protobuf import duration_pb2
-from google.protobuf.message import DecodeError, Message
+from google.protobuf import descriptor_pool, duration_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -30,6 +30,7 @@ from stopay.api.errors import DOMAIN, invalid_argument, refusal
 from stopay.api.quotas import Exhausted, Quotas, RateLimiter, StreamSlots
 from stopay.api.tls import ServerTls, Unauthenticated
 from stopay.api.validation import Violation
+from stopay.api.wire import WHOLE, broken_field
 from stopay.domain.authz import Cell, Denied, Scope, bound_value, cell_for, is_open
 from stopay.domain.clock import Clock
 from stopay.domain.identity import SCHEME, Identity
@@ -133,7 +134,7 @@ class Guard(grpc.aio.ServerInterceptor):
             cell = cell_for(method, identity) if identity else None
             if identity is not None:
                 self._rate.take(identity.uri)
-            request = _decode(decode, raw)
+            request = _decode(decode, method, raw)
             caller = Caller(identity, cell, self._regions)
             if identity is not None and cell is not None:
                 await self._within_scope(method, identity, cell, request, caller)
@@ -192,14 +193,21 @@ def _unauthenticated(message: str) -> grpc.Status:
     return rpc_status.to_status(status_pb2.Status(code=code_pb2.UNAUTHENTICATED, message=message))
 
 
-def _decode(decode: Callable[[bytes], Any] | None, raw: bytes) -> Any:
+def _decode(decode: Callable[[bytes], Any] | None, method: str, raw: bytes) -> Any:
+    """The request; bytes that are not one are INVALID_ARGUMENT naming the field where they go
+    wrong (api/wire.py), whatever the decoder raised."""
     if decode is None:
         return raw
     try:
         return decode(raw)
-    except Exception as exc:  # noqa: BLE001 - DecodeError, and whatever else the decoder raises on junk
-        kind = "malformed" if isinstance(exc, DecodeError) else type(exc).__name__
-        raise _Refused(invalid_argument([Violation("request", f"cannot be decoded ({kind}: {exc})")]),
+    except Exception as exc:  # noqa: BLE001 - DecodeError, RecursionError...: the bytes are at fault
+        try:
+            message = descriptor_pool.Default().FindMethodByName(method.strip("/").replace("/", ".")).input_type
+        except KeyError:
+            field, problem = WHOLE, "is not a valid encoding of the request"
+        else:
+            field, problem = broken_field(message, raw)
+        raise _Refused(invalid_argument([Violation(field, f"{problem}: the request cannot be decoded")]),
                        "UNDECODABLE_REQUEST") from exc
 
 

@@ -47,7 +47,7 @@ class _HoldChecker(_Checker):
 
     def by(self, by: holds_pb2.StepBy) -> By:
         officer = self.text("by.officer_id", by.officer_id, max_len=64)
-        reason = self.text("by.reason", by.reason, max_len=500)
+        reason = self.text("by.reason", by.reason, max_len=500, free_text=True)
         request_id = self.text("by.request_id", by.request_id, max_len=128)
         return By(f"officer:{officer}", reason, request_id)
 
@@ -76,7 +76,7 @@ def formalize_request(request: holds_pb2.FormalizeRequest) -> tuple[Target, By, 
         check.fail("document", "is required: a formal freeze rests on a legal document")
     number = check.text("document.number", doc.number, max_len=64)
     approver = check.text("document.approver", doc.approver, max_len=100)
-    scope = check.text("document.scope", doc.scope, max_len=500)
+    scope = check.text("document.scope", doc.scope, max_len=500, free_text=True)
     if not 0 < doc.amount_minor <= MAX_TRANSFER_MINOR:
         check.fail("document.amount_minor", f"must be a positive amount in minor units, at most {MAX_TRANSFER_MINOR}")
     check.done()

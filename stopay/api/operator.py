@@ -10,8 +10,7 @@ import structlog
 
 from stopay.api import callers
 from stopay.api.errors import failed_precondition
-from stopay.api.validation import InvalidRequest, Violation
-from stopay.domain.text import has_control
+from stopay.api.validation import InvalidRequest, Violation, text_violations
 from stopay.store import orders
 from stopay.v1 import operator_pb2, operator_pb2_grpc
 
@@ -29,10 +28,8 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
             order_id = uuid.UUID(request.order_id)
         except ValueError:
             raise InvalidRequest([Violation("order_id", "must be an order id (a UUID)")]) from None
-        if not request.operator_id.strip():
-            raise InvalidRequest([Violation("operator_id", "is required")])
-        if len(request.operator_id) > 100 or has_control(request.operator_id):
-            raise InvalidRequest([Violation("operator_id", "must be at most 100 characters, without control characters")])
+        if violations := text_violations("operator_id", request.operator_id, required=True, max_len=100):
+            raise InvalidRequest(violations)
         actor = callers.current().actor(f"operator:{request.operator_id.strip()}")
         created = await orders.retry(self._pool, order_id, actor)
         if created is None:

@@ -7,7 +7,6 @@ import base64
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
 
 import asyncpg
 import grpc
@@ -15,7 +14,7 @@ import structlog
 
 from stopay.api import callers, convert, masking
 from stopay.api.errors import not_found
-from stopay.api.validation import InvalidRequest, Violation, entry_from_request
+from stopay.api.validation import InvalidRequest, Violation, entry_from_request, page_position, text_violations
 from stopay.domain.accounts import mask_identity
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.domain.trail import Limits
@@ -90,14 +89,13 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
     async def ListCases(
         self, request: station_pb2.ListCasesRequest, context: grpc.aio.ServicerContext
     ) -> station_pb2.ListCasesResponse:
-        violations = []
+        violations = text_violations("station_id", request.station_id, max_len=64)
         if not 0 <= request.page_size <= MAX_PAGE:
             violations.append(Violation("page_size", f"must be between 0 and {MAX_PAGE}"))
         after = None
         if request.page_token:
             try:
-                created, case_id = base64.urlsafe_b64decode(request.page_token.encode()).decode().split("|")
-                after = (datetime.fromisoformat(created), uuid.UUID(case_id))
+                after = page_position(request.page_token)
             except ValueError:
                 violations.append(Violation("page_token", "is not a token this service gave out"))
         if violations:

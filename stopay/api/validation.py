@@ -6,19 +6,29 @@ all at once, so an officer can fix the entry in one go.
 
 from __future__ import annotations
 
+import base64
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
 from stopay.domain.entry import Entry, Party, Transfer, Victim
 from stopay.domain.money import MAX_TRANSFER_MINOR, MAX_TRANSFERS_PER_ENTRY
+from stopay.domain.text import refusal
 from stopay.v1 import common_pb2, station_pb2
 
 ENTRY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,63}")
 CURRENCY = re.compile(r"[A-Z]{3}")
 # A transfer stamped later than this past the server's clock is a typing error.
 FUTURE_SKEW = timedelta(minutes=10)
+# A transfer stamped before this is a typing error too (a year 0001 or 1970 left by a form's
+# default): no case of fraud stopay traces reaches back into the last century.
+EARLIEST_TRANSFER = datetime(2000, 1, 1, tzinfo=UTC)
+# What a google.protobuf.Timestamp may hold: the years 1 to 9999, nanos 0 to 999,999,999.
+MIN_SECONDS, MAX_SECONDS = -62135596800, 253402300799
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +50,27 @@ class _Checker:
     def fail(self, field: str, description: str) -> None:
         self.violations.append(Violation(field, description))
 
-    def text(self, field: str, value: str, *, required: bool = True, max_len: int = 128) -> str:
+    def text(self, field: str, value: str, *, required: bool = True, max_len: int = 128,
+             free_text: bool = False) -> str:
+        """``value`` without surrounding spaces. It may hold no character stopay.domain.text.is_refused
+        names, checked before the spaces go; ``free_text`` (a narrative, a reason) may hold tabs and
+        newlines, an identifier or name may not."""
+        problem = refusal(value, free_text=free_text)
         value = value.strip()
         if required and not value:
             self.fail(field, "is required")
         elif len(value) > max_len:
             self.fail(field, f"must be at most {max_len} characters")
-        elif any(ord(c) < 32 for c in value if c not in "\n\t"):
-            self.fail(field, "must not contain control characters")
+        elif problem:
+            self.fail(field, problem)
         return value
+
+    def time(self, field: str, value: Timestamp) -> datetime | None:
+        """The time, or None (with a violation) when it is out of a Timestamp's range."""
+        if not MIN_SECONDS <= value.seconds <= MAX_SECONDS or not 0 <= value.nanos <= 999_999_999:
+            self.fail(field, "must be a time between the years 1 and 9999 (nanos 0 to 999,999,999)")
+            return None
+        return value.ToDatetime(tzinfo=UTC)
 
     def account(self, field: str, ref: common_pb2.AccountRef, *, holder_required: bool) -> Party:
         if not BANK_CODE.fullmatch(ref.bank_code):
@@ -72,9 +94,11 @@ def entry_from_request(request: station_pb2.SubmitEntryRequest, now: datetime) -
         id_number=c.text("victim.id_number", request.victim.id_number, required=False, max_len=32),
         phone=c.text("victim.phone", request.victim.phone, required=False, max_len=32),
     )
-    narrative = c.text("narrative", request.narrative, required=False, max_len=4000)
+    narrative = c.text("narrative", request.narrative, required=False, max_len=4000, free_text=True)
     if request.fraud_type not in station_pb2.FraudType.values():
         c.fail("fraud_type", f"unknown fraud type {request.fraud_type}")
+    elif request.fraud_type == station_pb2.FRAUD_TYPE_UNSPECIFIED:
+        c.fail("fraud_type", "is required: name the kind of fraud (FRAUD_TYPE_OTHER if none fits)")
     if not request.transfers:
         c.fail("transfers", "at least one transfer is required")
     elif len(request.transfers) > MAX_TRANSFERS_PER_ENTRY:
@@ -105,13 +129,11 @@ def entry_from_request(request: station_pb2.SubmitEntryRequest, now: datetime) -
         if not t.HasField("transferred_at"):
             c.fail(f"{f}.transferred_at", "is required")
         else:
-            try:
-                at = t.transferred_at.ToDatetime(tzinfo=UTC)
-            except (ValueError, OverflowError, OSError):
-                c.fail(f"{f}.transferred_at", "is not a valid time")
-            else:
-                if at > now + FUTURE_SKEW:
-                    c.fail(f"{f}.transferred_at", "is in the future")
+            at = c.time(f"{f}.transferred_at", t.transferred_at)
+            if at is not None and at > now + FUTURE_SKEW:
+                c.fail(f"{f}.transferred_at", "is in the future")
+            elif at is not None and at < EARLIEST_TRANSFER:
+                c.fail(f"{f}.transferred_at", f"must not be before {EARLIEST_TRANSFER:%Y-%m-%d}")
         txn_id = c.text(f"{f}.txn_id", t.txn_id, max_len=64)
         if txn_id and txn_id in seen_txn:
             c.fail(f"{f}.txn_id", f"{txn_id!r} appears twice in this entry")
@@ -133,3 +155,23 @@ def entry_from_request(request: station_pb2.SubmitEntryRequest, now: datetime) -
         fraud_type=request.fraud_type,
         narrative=narrative,
     )
+
+
+def text_violations(field: str, value: str, *, required: bool = False, max_len: int = 128) -> list[Violation]:
+    """The problems of one identifier or name outside a whole request (a filter, an operator id)."""
+    c = _Checker()
+    c.text(field, value, required=required, max_len=max_len)
+    return c.violations
+
+
+def page_position(token: str) -> tuple[datetime, uuid.UUID]:
+    """The (created_at, case_id) a ListCases page token stands for; ValueError for any token this
+    service could not have given out (not base64, no time zone, a time PostgreSQL cannot hold)."""
+    created, case_id = base64.urlsafe_b64decode(token.encode()).decode().split("|")
+    at = datetime.fromisoformat(created)
+    if at.tzinfo is None:
+        raise ValueError("the page token's time has no time zone")
+    try:
+        return at.astimezone(UTC), uuid.UUID(case_id)
+    except OverflowError as exc:
+        raise ValueError("the page token's time is out of range") from exc

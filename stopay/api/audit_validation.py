@@ -1,0 +1,58 @@
+"""Checks the requests of AuditService that filter by period, station or bank; every problem names
+its field, all at once."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from stopay.api.validation import InvalidRequest, _Checker
+from stopay.domain.accounts import BANK_CODE
+from stopay.v1 import audit_pb2
+
+# A period without its start begins here; the whole trail of a case reaches to FOREVER.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    since: datetime
+    until: datetime
+
+
+def _period(check: _Checker, request: audit_pb2.ReportRequest | audit_pb2.ExportEventsRequest,
+            now: datetime) -> Period:
+    since = check.time("since", request.since) if request.HasField("since") else EPOCH
+    until = check.time("until", request.until) if request.HasField("until") else now
+    if since is not None and until is not None and until <= since:
+        check.fail("until", "must be later than since")
+    return Period(since or EPOCH, until or now)
+
+
+def report_request(request: audit_pb2.ReportRequest, now: datetime) -> tuple[Period, str | None, str | None]:
+    """The period and the station and bank filters (None for all), or :class:`InvalidRequest`."""
+    check = _Checker()
+    period = _period(check, request, now)
+    station_id = check.text("station_id", request.station_id, required=False, max_len=64)
+    if request.bank_code and not BANK_CODE.fullmatch(request.bank_code):
+        check.fail("bank_code", "must be 2 to 11 characters of A-Z and 0-9, starting with a letter")
+    if check.violations:
+        raise InvalidRequest(check.violations)
+    return period, station_id or None, request.bank_code or None
+
+
+def export_request(request: audit_pb2.ExportEventsRequest, now: datetime) -> tuple[Period, uuid.UUID | None]:
+    """The period and the case (None for all), or :class:`InvalidRequest`."""
+    check = _Checker()
+    period = _period(check, request, now)
+    case_id = None
+    if request.case_id:
+        try:
+            case_id = uuid.UUID(request.case_id)
+        except ValueError:
+            check.fail("case_id", "must be a case id (a UUID)")
+    if check.violations:
+        raise InvalidRequest(check.violations)
+    return period, case_id
