@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 
 from bank_adapters.protocol import AnswerStatus, FreezeAnswer
 from stopay.bootstrap import App
+from stopay.dispatch.dispatcher import DispatchSettings
 from tests import hostile
 from tests.conftest import EXAMPLES, AppFactory, eventually
 from tests.entries import scenario_requests
@@ -147,7 +148,10 @@ async def test_hostile_requests_to_every_rpc(make_app: AppFactory, pool: asyncpg
                                              raw_batches: int) -> None:
     pending = FakeBank({hostile.PENDING_BANK})
     pending.on_freeze = lambda request: FreezeAnswer(AnswerStatus.PDCR)
-    app: App = await make_app(EXAMPLES / "seed-xue.json", bank_adapters={hostile.PENDING_BANK: pending})
+    # Pending orders are asked again once a minute, not every 0.2 s: they pile up as the fuzz goes on.
+    dispatch = DispatchSettings(poll_s=0.2, retry_base_s=0.05, retry_cap_s=0.5, pending_recheck_s=60.0)
+    app: App = await make_app(EXAMPLES / "seed-xue.json", bank_adapters={hostile.PENDING_BANK: pending},
+                              dispatch=dispatch)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}", options=[("grpc.max_send_message_length", -1)])
     known = hostile.Known(entries=scenario_requests(app, EXAMPLES / "seed-xue.json"))
     tally = Tally()
