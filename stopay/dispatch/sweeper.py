@@ -9,12 +9,11 @@ racing for one hold do it once, and a hold an officer renewed meanwhile is left 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 
 import asyncpg
 import structlog
 
+from stopay.dispatch.periodic import Periodic
 from stopay.domain.holds import HoldPolicy, HoldRefused
 from stopay.lifecycle.steps import HoldSteps
 from stopay.store import holds as store
@@ -23,36 +22,21 @@ from stopay.store.errors import StoreError
 log = structlog.get_logger(__name__)
 
 
-class Sweeper:
+class Sweeper(Periodic):
+    name = "stopay-sweeper"
+    failed_event = "sweeper.failed"
+
     def __init__(self, pool: asyncpg.Pool, policy: HoldPolicy, owner: str, every_s: float = 30.0,
                  batch: int = 100) -> None:
+        super().__init__(every_s)
         self._pool = pool
         self._policy = policy
         self._steps = HoldSteps(pool, policy)
         self._actor = f"sweeper@{owner}"
-        self._every_s = every_s
         self._batch = batch
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="stopay-sweeper")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except StoreError as exc:
-                log.warning("sweeper.failed", error=str(exc))
-            except Exception:  # the sweeper must outlive any one round
-                log.exception("sweeper.failed")
-            await asyncio.sleep(self._every_s)
+    async def round(self) -> None:
+        await self.sweep()
 
     async def sweep(self) -> int:
         """One round; returns how many holds it acted on."""
