@@ -227,6 +227,9 @@ def test_only_a_second_identity_approves_and_a_supervisor_when_roles_are_known()
     with pytest.raises(ApprovalRefused) as same_supervisor:  # a supervisor does not approve their own request
         check_approver("stopay://supervisor/cq-0007", "stopay://supervisor/cq-0007", "supervisor")
     assert same_supervisor.value.reason == "SAME_APPROVER"
+    with pytest.raises(ApprovalRefused) as same_person:  # one person's officer and supervisor certificates
+        check_approver("stopay://officer/X-1", "stopay://supervisor/X-1", "supervisor")
+    assert same_person.value.reason == "SAME_APPROVER"
     with pytest.raises(ApprovalRefused) as officer:
         check_approver("stopay://officer/500106012345", "stopay://officer/500106099999", "officer")
     assert officer.value.reason == "NOT_SUPERVISOR"

@@ -614,9 +614,9 @@ def test_nanoseconds_a_datetime_cannot_hold_are_dropped() -> None:
 # ---- the factory and its registration ------------------------------------------------------------
 
 def test_factory_options() -> None:
-    banks = remote.create({"target": "bank.example:443", "banks": " ICBC, ABC ,"})
+    banks = remote.create({"target": "bank.example:443", "banks": " ICBC, ABC ,", "insecure": "true"})
     assert banks.bank_codes == frozenset({"ICBC", "ABC"}) and banks.deadline_s == 5
-    assert remote.create({"target": "h:1", "banks": ["ICBC"], "deadline_s": 0.5}).deadline_s == 0.5
+    assert remote.create({"target": "localhost:1", "banks": ["ICBC"], "deadline_s": 0.5}).deadline_s == 0.5
     for options, match in (
         ({"banks": ["ICBC"]}, "'target'"),
         ({"target": "h:1"}, "'banks'"),

@@ -16,6 +16,7 @@ gRPC errors become the protocol's exceptions:
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,7 +44,7 @@ from bank_adapters.remote.v1 import remote_bank_pb2_grpc
 __all__ = ["DEFAULT_DEADLINE_S", "TRANSIENT_CODES", "RemoteBanks", "create"]
 
 DEFAULT_DEADLINE_S = 5.0
-OPTIONS = frozenset({"target", "banks", "deadline_s", "tls_ca", "tls_cert", "tls_key"})
+OPTIONS = frozenset({"target", "banks", "deadline_s", "tls_ca", "tls_cert", "tls_key", "insecure"})
 TLS_OPTIONS = ("tls_ca", "tls_cert", "tls_key")
 TRANSIENT_CODES = frozenset({
     grpc.StatusCode.UNAVAILABLE,
@@ -189,7 +190,8 @@ def create(options: Mapping[str, Any]) -> RemoteBanks:
     """Adapter factory. Options: ``target`` (``host:port`` of the RemoteBank server, required),
     ``banks`` (the bank codes it serves: a list, or one comma-separated string; required) and
     ``deadline_s`` (seconds each call may take, default 5); ``tls_ca``, ``tls_cert`` and ``tls_key``
-    (PEM files) for mutual TLS, else plain text."""
+    (PEM files) for mutual TLS, else plain text, which a target not on this machine needs
+    ``insecure=true`` for."""
     unknown = set(options) - OPTIONS
     if unknown:
         raise ValueError(f"grpc adapter: unknown options {sorted(unknown)}; known: {sorted(OPTIONS)}")
@@ -211,16 +213,31 @@ def create(options: Mapping[str, Any]) -> RemoteBanks:
         raise ValueError(f"grpc adapter: deadline_s must be a number of seconds, got {deadline!r}") from None
     if isinstance(deadline, bool) or not deadline_s > 0 or deadline_s == float("inf"):
         raise ValueError(f"grpc adapter: deadline_s must be a positive number of seconds, got {deadline!r}")
-    return RemoteBanks(target.strip(), codes, deadline_s=deadline_s, tls=_tls(options))
+    tls = _tls(options)
+    if tls is None and not _loopback(target.strip()) and str(options.get("insecure", "")).lower() not in ("1", "true"):
+        raise ValueError(f"grpc adapter: {target.strip()} is not on this machine: give tls_ca, tls_cert and tls_key "
+                         "(or insecure=true for plain text)")
+    return RemoteBanks(target.strip(), codes, deadline_s=deadline_s, tls=tls)
+
+
+def _loopback(target: str) -> bool:
+    host = target.rpartition(":")[0].strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _tls(options: Mapping[str, Any]) -> tuple[bytes, bytes, bytes] | None:
-    """Mutual TLS from the files ``tls_ca``, ``tls_cert`` and ``tls_key`` (all three, or none)."""
-    given = [options.get(name) for name in TLS_OPTIONS]
-    if not any(given):
+    """Mutual TLS from the files ``tls_ca``, ``tls_cert`` and ``tls_key``: any of them named asks for
+    TLS, and then all three are needed (an empty one is never "no TLS")."""
+    if not any(name in options for name in TLS_OPTIONS):
         return None
+    given = [options.get(name) for name in TLS_OPTIONS]
     if not all(isinstance(path, str) and path for path in given):
-        raise ValueError("grpc adapter: tls_ca, tls_cert and tls_key go together")
+        raise ValueError("grpc adapter: tls_ca, tls_cert and tls_key go together, none of them empty")
     try:
         return tuple(Path(str(path)).read_bytes() for path in given)  # type: ignore[return-value]
     except OSError as exc:

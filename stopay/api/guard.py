@@ -11,6 +11,7 @@ Every denial is logged and counted.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -84,8 +85,10 @@ class Guard(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
         method = details.method
-        if handler is None or is_open(method):
+        if handler is None:
             return handler
+        if is_open(method):
+            return self._open(handler, method)
         if handler.request_streaming or not method.startswith(SERVICES):  # none of stopay's own
             return _refuse_all(refusal(code_pb2.PERMISSION_DENIED, f"{method} is not open", "METHOD_NOT_ALLOWED"))
         decode, serialize = handler.request_deserializer, handler.response_serializer
@@ -125,15 +128,55 @@ class Guard(grpc.aio.ServerInterceptor):
 
         return grpc.unary_unary_rpc_method_handler(unary_unary, response_serializer=serialize)
 
+    def _open(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        """Health checking and reflection: open to every caller with a certificate that is not revoked,
+        within its rate; a health watch holds one of its stream slots."""
+        async def admitted(context: grpc.aio.ServicerContext) -> str:
+            identity: Identity | None = None
+            try:
+                identity = self._authenticate(context)
+                if identity is not None:
+                    self._rate.take(identity.uri)
+            except _Refused as exc:
+                await self._abort(context, method, identity, exc.status, exc.reason)
+            except Exhausted as exc:
+                await self._abort(context, method, identity, _exhausted(exc), exc.reason)
+            return identity.uri if identity else ""
+
+        if handler.unary_unary:
+            inner = handler.unary_unary
+
+            async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                await admitted(context)
+                return await inner(request, context)
+            return handler._replace(unary_unary=unary_unary)
+        if handler.unary_stream:
+            inner_stream = handler.unary_stream
+
+            async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> None:
+                who = await admitted(context)
+                try:
+                    with self._streams.hold(who) if who else contextlib.nullcontext():
+                        await _streamed(inner_stream(request, context), context)
+                except Exhausted as exc:
+                    await self._abort(context, method, None, _exhausted(exc), exc.reason)
+            return handler._replace(unary_stream=unary_stream)
+        inner_bidi = handler.stream_stream
+
+        async def stream_stream(requests: Any, context: grpc.aio.ServicerContext) -> None:
+            await admitted(context)
+            await _streamed(inner_bidi(requests, context), context)
+        return handler._replace(stream_stream=stream_stream)
+
     async def _admit(self, method: str, raw: bytes, decode: Callable[[bytes], Any] | None,
                      context: grpc.aio.ServicerContext) -> tuple[Caller, Any]:
         """Authenticates, authorizes and decodes; aborts the call with the refusal otherwise."""
         identity: Identity | None = None
         try:
             identity = self._authenticate(context)
-            cell = cell_for(method, identity) if identity else None
             if identity is not None:
-                self._rate.take(identity.uri)
+                self._rate.take(identity.uri)  # refused calls count too: they cost a log line each
+            cell = cell_for(method, identity) if identity else None
             request = _decode(decode, method, raw)
             caller = Caller(identity, cell, self._regions)
             if identity is not None and cell is not None:
@@ -177,7 +220,9 @@ class Guard(grpc.aio.ServerInterceptor):
             except ValueError:
                 return  # the servicer names the field
             station = await self._case_station(case_id)
-            if station is not None and not caller.may_see(station):
+            # A case of another station and a case that does not exist are refused alike: neither
+            # says whether the other exists.
+            if station is None or not caller.may_see(station):
                 raise Denied(f"case {case_id} is not a case {identity} may read ({cell.scope.value} only)",
                              "CASE_OUT_OF_SCOPE")
 
@@ -209,6 +254,16 @@ def _decode(decode: Callable[[bytes], Any] | None, method: str, raw: bytes) -> A
             field, problem = broken_field(message, raw)
         raise _Refused(invalid_argument([Violation(field, f"{problem}: the request cannot be decoded")]),
                        "UNDECODABLE_REQUEST") from exc
+
+
+async def _streamed(answer: Any, context: grpc.aio.ServicerContext) -> None:
+    """Runs a streaming handler written either way: an async generator (its items written here) or
+    a coroutine that writes them itself (gRPC's health servicer)."""
+    if inspect.isasyncgen(answer):
+        async for item in answer:
+            await context.write(item)
+    else:
+        await answer
 
 
 def _refuse_all(status: grpc.Status) -> grpc.RpcMethodHandler:

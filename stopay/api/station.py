@@ -56,12 +56,12 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
         )
         return station_pb2.SubmitEntryResponse(
             case_id=str(submitted.case_id), duplicate=submitted.duplicate,
-            linked_cases=[convert.linked_case_message(link) for link in submitted.links],
+            linked_cases=_visible([convert.linked_case_message(link) for link in submitted.links]),
         )
 
     async def GetCase(self, request: station_pb2.GetCaseRequest, context: grpc.aio.ServicerContext) -> station_pb2.Case:
         case = await self._case(await self._case_id(request.case_id, context), context)
-        return convert.case_message(case)
+        return _case_message(case)
 
     async def WatchCase(
         self, request: station_pb2.WatchCaseRequest, context: grpc.aio.ServicerContext
@@ -73,7 +73,7 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
             while True:
                 changed.clear()
                 case = await self._case(case_id, context)
-                message = convert.case_message(case)
+                message = _case_message(case)
                 events = await cases.events_since(self._pool, case_id, last_seq)
                 if events or message != last_sent:
                     update = station_pb2.CaseUpdate(case=message,
@@ -108,7 +108,7 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
             found = found[:size]
             last = found[-1]
             token = base64.urlsafe_b64encode(f"{last.created_at.isoformat()}|{last.case_id}".encode()).decode()
-        return station_pb2.ListCasesResponse(cases=[convert.case_message(c) for c in found], next_page_token=token)
+        return station_pb2.ListCasesResponse(cases=[_case_message(c) for c in found], next_page_token=token)
 
     async def _case_id(self, value: str, context: grpc.aio.ServicerContext) -> uuid.UUID:
         try:
@@ -121,3 +121,20 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
         if case is None:
             await context.abort_with_status(not_found(f"no case {case_id}", "CASE_NOT_FOUND", case_id=case_id))
         return case
+
+
+def _case_message(case) -> station_pb2.Case:  # type: ignore[no-untyped-def]
+    message = convert.case_message(case)
+    _visible(message.linked_cases)
+    return message
+
+
+def _visible(links):  # type: ignore[no-untyped-def]
+    """Another case that reported the same transfer is named only to a caller who may read it: for
+    the others its case and station are left out (the link itself, and its amount, stay)."""
+    caller = callers.current()
+    for link in links:
+        if not caller.may_see(link.station_id):
+            link.case_id, link.station_id = "", ""
+            link.ClearField("created_at")
+    return links

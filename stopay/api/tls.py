@@ -13,10 +13,12 @@ import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
 import structlog
+from cryptography import x509
 
 from stopay.domain.identity import Identity, NotAnIdentity, identity_of
 from stopay.security.pki import PkiError, identity_uris, serial_of
@@ -77,7 +79,7 @@ class ServerTls:
         self._deny_stamp: tuple[tuple[int, int], ...] = ()
         self._denied: frozenset[int] = frozenset()
         self._load_deny()
-        self._identities: OrderedDict[bytes, tuple[Identity, int]] = OrderedDict()
+        self._identities: OrderedDict[bytes, tuple[Identity, int, datetime]] = OrderedDict()
 
     def _configuration(self) -> grpc.ServerCertificateConfiguration:
         return grpc.ssl_server_certificate_configuration(
@@ -133,15 +135,20 @@ class ServerTls:
             self._identities[pem] = found
             if len(self._identities) > 4096:
                 self._identities.popitem(last=False)
-        identity, serial = found
+        identity, serial, expires = found
         if serial in self._denied:
             raise Unauthenticated(f"the certificate of {identity} (serial {serial:x}) is revoked")
+        # The handshake checked it; a connection kept open past the expiry must not outlive it. By
+        # the system clock, as the TLS library judges it.
+        if datetime.now(UTC) > expires:
+            raise Unauthenticated(f"the certificate of {identity} (serial {serial:x}) expired at {expires:%Y-%m-%d %H:%M}Z")
         return identity
 
 
-def _identity_of_pem(pem: bytes) -> tuple[Identity, int]:
+def _identity_of_pem(pem: bytes) -> tuple[Identity, int, datetime]:
     try:
-        return identity_of(identity_uris(pem)), serial_of(pem)
+        expires = x509.load_pem_x509_certificate(pem).not_valid_after_utc
+        return identity_of(identity_uris(pem)), serial_of(pem), expires
     except NotAnIdentity as exc:
         raise Unauthenticated(str(exc)) from exc
 

@@ -50,6 +50,8 @@ from bank_adapters.simulated.adapter import SimulatedBanks, utc_now
 from bank_adapters.simulated.adapter import create as create_simulated
 from bank_adapters.simulated.scenario import Scenario
 from stopay.api.tls import TlsFiles, channel_credentials
+from stopay.domain.identity import NotAnIdentity, Role, identity_of
+from stopay.security.pki import identity_uris
 from stopay.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
 
 __all__ = ["BankSim", "BankSimServicer", "CallbackReporter", "outcome_message", "serve"]
@@ -392,6 +394,31 @@ def bank_files(tls: TlsFiles, bank_code: str) -> TlsFiles:
     return tls
 
 
+class ServiceOnly(grpc.aio.ServerInterceptor):
+    """With TLS, a bank's gateway answers stopay alone: a certificate of the CA that names anyone but
+    the service (``stopay://service/NAME``), a station's or an officer's, is refused."""
+
+    async def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+                                details: grpc.HandlerCallDetails) -> Any:
+        handler = await continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        inner = handler.unary_unary
+
+        async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            pem = (context.auth_context() or {}).get("x509_pem_cert")
+            try:
+                identity = identity_of(identity_uris(pem[0])) if pem else None
+            except NotAnIdentity:
+                identity = None
+            if identity is None or identity.role is not Role.SERVICE:
+                await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                                    f"only stopay's service certificate may call a bank, not {identity or 'this caller'}")
+            return await inner(request, context)
+
+        return handler._replace(unary_unary=unary_unary)
+
+
 def _server_credentials(tls: TlsFiles) -> grpc.ServerCredentials:
     """The banks' side of mutual TLS: only a caller with a certificate of the CA (stopay) gets in."""
     return grpc.ssl_server_credentials([(tls.key.read_bytes(), tls.cert.read_bytes())],
@@ -419,7 +446,7 @@ async def serve(network_path: Network, listen: str, callback: str | None = None,
     reporter = None if not callback else CallbackReporter(
         callback, deadline_s=callback_deadline_s, backoff_max_s=callback_backoff_max_s, tls=tls)
     servicer = BankSimServicer(banks, reporter, clock=clock)
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)], interceptors=[ServiceOnly()] if tls else [])
     remote_bank_pb2_grpc.add_RemoteBankServicer_to_server(servicer, server)
     # grpcurl and other generic clients read the RemoteBank service from the server itself.
     reflection.enable_server_reflection(

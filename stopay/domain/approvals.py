@@ -39,10 +39,18 @@ class ApprovalRefused(Exception):
         self.facts = facts
 
 
+def person(actor: str) -> str:
+    """Who an actor is, whatever role it acts in: ``stopay://officer/X-1`` and
+    ``stopay://supervisor/X-1`` are one person (X-1), as are ``officer:X-1`` and X-1."""
+    if actor.startswith("stopay://"):
+        return actor.rpartition("/")[2]
+    return actor.partition(":")[2] if ":" in actor else actor
+
+
 def check_approver(requested_by: str, approver: str, role: str | None) -> None:
-    """Refuses an approval by the identity that asked, or (when the role is known) by anyone but a
-    supervisor."""
-    if approver == requested_by:
+    """Refuses an approval by the person who asked (in any role), or (when the role is known) by
+    anyone but a supervisor."""
+    if person(approver) == person(requested_by):
         raise ApprovalRefused(f"{approver} asked for this step and cannot approve it; a second identity must",
                               "SAME_APPROVER", requested_by=requested_by)
     if role is not None and role != SUPERVISOR:
