@@ -35,3 +35,23 @@ def test_layers_hold() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+def test_the_grpcio_floor_is_what_the_generated_code_needs() -> None:
+    """The generated stubs refuse a grpcio older than the one that generated them: the floor in
+    pyproject.toml must be at least that, for grpcio and its companion packages alike."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    floors = {}
+    for requirement in project["dependencies"]:
+        if m := re.fullmatch(r"(grpcio[a-z-]*)>=([\d.]+)", requirement):
+            floors[m.group(1)] = tuple(int(p) for p in m.group(2).split("."))
+    needed = set()
+    for stub in [*ROOT.glob("stopay/v1/*_pb2_grpc.py"), *ROOT.glob("bank_adapters/remote/v1/*_pb2_grpc.py")]:
+        found = re.search(r"GRPC_GENERATED_VERSION = '([\d.]+)'", stub.read_text(encoding="utf-8"))
+        assert found, stub
+        needed.add(tuple(int(p) for p in found.group(1).split(".")))
+    assert set(floors) == {"grpcio", "grpcio-status", "grpcio-health-checking", "grpcio-reflection"}
+    assert all(floor >= max(needed) for floor in floors.values()), (floors, needed)
