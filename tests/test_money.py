@@ -89,3 +89,5 @@ def test_backoff_grows_exponentially_with_full_jitter_and_a_cap() -> None:
         assert all(0 <= s <= ceiling for s in samples)
         assert max(samples) > ceiling * 0.8  # full jitter reaches up to the ceiling...
         assert min(samples) < ceiling * 0.2  # ...and down to nothing
+    assert full_jitter_s(3, 0.5, 60.0, uniform=lambda: 0.5) == 1.0  # half of min(60, 0.5 * 2^2)
+    assert full_jitter_s(5000, 0.5, 60.0, uniform=lambda: 0.999) == pytest.approx(59.94)  # no overflow

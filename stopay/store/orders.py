@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -116,7 +115,3 @@ async def extend_leases(
     payload = [{"case_id": str(c), "order_id": str(o), "attempts": n} for c, o, n in orders]
     with database_errors("could not extend leases"):
         await pool.execute(sql("extend_leases"), owner, lease_s, payload)
-
-
-def incoming_time(item: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(item["at"])
