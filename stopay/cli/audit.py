@@ -25,10 +25,10 @@ from stopay.cli import keys
 from stopay.cli.args import server_address
 from stopay.cli.client import account_arg, to_json
 from stopay.cli.connect import add_tls_flags, open_channel
-from stopay.cli.exits import LOCAL, UNREACHABLE, Failure, database_failure
+from stopay.cli.exits import LOCAL, Failure, database_failure, store_failure
 from stopay.cli.render import link_texts, status_name
 from stopay.domain.money import format_minor
-from stopay.store.errors import StoreError, StoreUnavailable, database_errors
+from stopay.store.errors import StoreError, database_errors
 from stopay.v1 import audit_pb2, audit_pb2_grpc, station_pb2
 
 
@@ -318,10 +318,8 @@ async def _verify_offline(args: argparse.Namespace, public_keys: list[Any]) -> i
     try:
         with database_errors("could not verify the event log (is this a stopay database?)"):
             result = verify_message(await checkpoints.verify(pool, public_keys))
-    except StoreUnavailable as exc:
-        raise Failure(UNREACHABLE, str(exc)) from exc
     except StoreError as exc:
-        raise Failure(LOCAL, str(exc)) from exc
+        raise store_failure(exc) from exc
     finally:
         await pool.close()
     with _output(args.output) as out:

@@ -10,8 +10,8 @@ from typing import Any
 
 import asyncpg
 
-from stopay.cli.exits import LOCAL, UNREACHABLE, Failure, database_failure
-from stopay.store.errors import StoreError, StoreUnavailable
+from stopay.cli.exits import database_failure, store_failure
+from stopay.store.errors import StoreError
 
 
 def add_parser(commands: Any, env: Any) -> None:
@@ -34,10 +34,8 @@ async def _grant(args: argparse.Namespace) -> int:
     try:
         applied = await migrate(conn)
         statements = await grant_app_role(conn, args.role)
-    except StoreUnavailable as exc:
-        raise Failure(UNREACHABLE, str(exc)) from exc
     except (StoreError, asyncpg.PostgresError) as exc:
-        raise Failure(LOCAL, str(exc)) from exc
+        raise store_failure(exc) from exc
     finally:
         await conn.close()
     print(f"migrations applied now: {len(applied)}; role {args.role} granted ({statements} grants)", file=sys.stderr)

@@ -54,6 +54,14 @@ def database_failure(exc: BaseException, dsn: str | None) -> Failure:
     return Failure(LOCAL, str(exc))
 
 
+def store_failure(exc: BaseException) -> Failure:
+    """A store operation that failed once the database was open: out of reach (3, try again), or
+    refused (2)."""
+    from stopay.store.errors import StoreUnavailable
+
+    return Failure(UNREACHABLE if isinstance(exc, StoreUnavailable) else LOCAL, str(exc))
+
+
 def _where(dsn: str) -> str:
     try:
         parsed = urlparse(dsn)

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from stopay.cli.exits import LOCAL, UNREACHABLE, Failure, database_failure
+from stopay.cli.exits import LOCAL, Failure, database_failure, store_failure
 from stopay.security import checkpoints as signing
-from stopay.store.errors import StoreError, StoreUnavailable
+from stopay.store.errors import StoreError
+
+K = TypeVar("K")
 
 PRIVATE_NAME = "checkpoint.key"
 PUBLIC_NAME = "checkpoint.pub"
@@ -37,19 +41,18 @@ def keygen(folder: str) -> int:
 
 
 def read_private_key(path: str | Path) -> Ed25519PrivateKey:
-    try:
-        return signing.load_private_key(Path(path).read_bytes())
-    except OSError as exc:
-        raise Failure(LOCAL, f"cannot read the checkpoint key {path}: {exc.strerror}") from exc
-    except signing.BadKey as exc:
-        raise Failure(LOCAL, f"{path}: {exc}") from exc
+    return _read_key(path, signing.load_private_key, "the checkpoint key")
 
 
 def read_public_key(path: str | Path) -> Ed25519PublicKey:
+    return _read_key(path, signing.load_public_key, "the public key")
+
+
+def _read_key(path: str | Path, load: Callable[[bytes], K], what: str) -> K:
     try:
-        return signing.load_public_key(Path(path).read_bytes())
+        return load(Path(path).read_bytes())
     except OSError as exc:
-        raise Failure(LOCAL, f"cannot read the public key {path}: {exc.strerror}") from exc
+        raise Failure(LOCAL, f"cannot read {what} {path}: {exc.strerror}") from exc
     except signing.BadKey as exc:
         raise Failure(LOCAL, f"{path}: {exc}") from exc
 
@@ -69,10 +72,8 @@ async def checkpoint(key_path: str, dsn: str) -> int:
         raise database_failure(exc, dsn) from exc
     try:
         written = await checkpoints.write(pool, signer)
-    except StoreUnavailable as exc:
-        raise Failure(UNREACHABLE, str(exc)) from exc
     except StoreError as exc:
-        raise Failure(LOCAL, str(exc)) from exc
+        raise store_failure(exc) from exc
     finally:
         await pool.close()
     print(f"checkpoint {written.checkpoint_id}: {written.heads} chain heads at {written.taken_at.isoformat() if written.taken_at else '-'},"
