@@ -43,7 +43,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -71,8 +71,20 @@ from bank_adapters.protocol import (
 )
 
 __all__ = [
-    "CALLBACK_BANK", "CALLBACK_MULE", "EPOCH", "MULE", "MULE2", "NETWORK", "SYNC_BANK", "UNKNOWN",
-    "VICTIM", "AdapterConformance", "AdapterFor", "Blocked", "network", "transfer",
+    "CALLBACK_BANK",
+    "CALLBACK_MULE",
+    "EPOCH",
+    "MULE",
+    "MULE2",
+    "NETWORK",
+    "SYNC_BANK",
+    "UNKNOWN",
+    "VICTIM",
+    "AdapterConformance",
+    "AdapterFor",
+    "Blocked",
+    "network",
+    "transfer",
 ]
 
 AdapterFor = Callable[[dict[str, Any]], Awaitable[BankAdapter]]
@@ -105,8 +117,7 @@ NETWORK: dict[str, Any] = {
     "epoch": EPOCH,
     "banks": [
         {"code": SYNC_BANK, "name": "Conformance sync bank", "latency_ms": 0, "mode": "sync"},
-        {"code": CALLBACK_BANK, "name": "Conformance callback bank", "latency_ms": 300,
-         "mode": "callback"},
+        {"code": CALLBACK_BANK, "name": "Conformance callback bank", "latency_ms": 300, "mode": "callback"},
     ],
     "accounts": [
         {"id": _id(VICTIM), "holder": VICTIM.holder_name, "opening_balance": 5_000_000},
@@ -115,14 +126,10 @@ NETWORK: dict[str, Any] = {
         {"id": _id(CALLBACK_MULE), "holder": CALLBACK_MULE.holder_name, "opening_balance": 0},
     ],
     "ledger": [
-        {"seq": 1, "at": -3600, "from": _id(VICTIM), "to": _id(MULE), "amount": 1_000_000,
-         "txn_id": "CF-T1"},
-        {"seq": 2, "at": -3000, "from": _id(MULE), "to": _id(MULE2), "amount": 300_000,
-         "txn_id": "CF-T2"},
-        {"seq": 3, "at": -2400, "from": _id(MULE), "exit": "ATM", "amount": 200_000,
-         "txn_id": "CF-T3"},
-        {"seq": 4, "at": -1800, "from": _id(VICTIM), "to": _id(CALLBACK_MULE), "amount": 800_000,
-         "txn_id": "CF-T4"},
+        {"seq": 1, "at": -3600, "from": _id(VICTIM), "to": _id(MULE), "amount": 1_000_000, "txn_id": "CF-T1"},
+        {"seq": 2, "at": -3000, "from": _id(MULE), "to": _id(MULE2), "amount": 300_000, "txn_id": "CF-T2"},
+        {"seq": 3, "at": -2400, "from": _id(MULE), "exit": "ATM", "amount": 200_000, "txn_id": "CF-T3"},
+        {"seq": 4, "at": -1800, "from": _id(VICTIM), "to": _id(CALLBACK_MULE), "amount": 800_000, "txn_id": "CF-T4"},
     ],
 }
 
@@ -136,13 +143,17 @@ def _at(seconds: float) -> datetime:
     return datetime.fromisoformat(EPOCH) + timedelta(seconds=seconds)
 
 
-def transfer(txn_id: str, *, amount_minor: int | None = None, at: datetime | None = None,
-             payer: Account | None = None) -> IncomingTransfer:
+def transfer(
+    txn_id: str, *, amount_minor: int | None = None, at: datetime | None = None, payer: Account | None = None
+) -> IncomingTransfer:
     """The network's transfer ``txn_id`` as stopay names it in a request; override a field to spoil it."""
     event = next(e for e in NETWORK["ledger"] if e["txn_id"] == txn_id)
-    return IncomingTransfer(txn_id=txn_id,
-                            amount_minor=event["amount"] if amount_minor is None else amount_minor,
-                            transferred_at=_at(event["at"]) if at is None else at, payer=payer)
+    return IncomingTransfer(
+        txn_id=txn_id,
+        amount_minor=event["amount"] if amount_minor is None else amount_minor,
+        transferred_at=_at(event["at"]) if at is None else at,
+        payer=payer,
+    )
 
 
 # The transfer that brought the victim's money into each account.
@@ -167,8 +178,14 @@ def _essence(answer: FreezeAnswer | ReleaseAnswer | ExtendAnswer | ReturnAnswer)
         return (answer.status, answer.held_minor, answer.reason_code, answer.bank_reference)
     if isinstance(answer, ReturnAnswer):
         return (answer.status, answer.returned_minor, answer.reason_code, answer.bank_reference)
-    return (answer.status, answer.held_minor, answer.balance_minor, answer.reason_code,
-            answer.bank_reference, answer.statement)
+    return (
+        answer.status,
+        answer.held_minor,
+        answer.balance_minor,
+        answer.reason_code,
+        answer.bank_reference,
+        answer.statement,
+    )
 
 
 class AdapterConformance:
@@ -233,37 +250,77 @@ class AdapterConformance:
         """An idempotency key unique to this test run (a sandbox may outlive one run)."""
         return f"{self._prefix}:{name}"
 
-    def freeze_request(self, key: str, account: Account, amount_minor: int,
-                       incoming: tuple[IncomingTransfer, ...] | None = None) -> FreezeRequest:
-        return FreezeRequest(idempotency_key=self.key(key), case_id=self._prefix, order_id=key,
-                             level=1, account=account, amount_minor=amount_minor, currency=CURRENCY,
-                             incoming=(transfer(INTO[account.id]),) if incoming is None else incoming)
+    def freeze_request(
+        self, key: str, account: Account, amount_minor: int, incoming: tuple[IncomingTransfer, ...] | None = None
+    ) -> FreezeRequest:
+        return FreezeRequest(
+            idempotency_key=self.key(key),
+            case_id=self._prefix,
+            order_id=key,
+            level=1,
+            account=account,
+            amount_minor=amount_minor,
+            currency=CURRENCY,
+            incoming=(transfer(INTO[account.id]),) if incoming is None else incoming,
+        )
 
-    def statement_request(self, key: str, account: Account,
-                          incoming: tuple[IncomingTransfer, ...] | None = None) -> StatementRequest:
-        return StatementRequest(idempotency_key=self.key(f"{key}/statement"), case_id=self._prefix,
-                                order_id=key, level=1, account=account, currency=CURRENCY,
-                                incoming=(transfer(INTO[account.id]),) if incoming is None else incoming)
+    def statement_request(
+        self, key: str, account: Account, incoming: tuple[IncomingTransfer, ...] | None = None
+    ) -> StatementRequest:
+        return StatementRequest(
+            idempotency_key=self.key(f"{key}/statement"),
+            case_id=self._prefix,
+            order_id=key,
+            level=1,
+            account=account,
+            currency=CURRENCY,
+            incoming=(transfer(INTO[account.id]),) if incoming is None else incoming,
+        )
 
     def release_request(self, key: str, account: Account, amount_minor: int) -> ReleaseRequest:
-        return ReleaseRequest(idempotency_key=self.key(key), case_id=self._prefix, order_id=key,
-                              account=account, amount_minor=amount_minor, currency=CURRENCY)
+        return ReleaseRequest(
+            idempotency_key=self.key(key),
+            case_id=self._prefix,
+            order_id=key,
+            account=account,
+            amount_minor=amount_minor,
+            currency=CURRENCY,
+        )
 
-    def extend_request(self, key: str, account: Account, amount_minor: int,
-                       change: HoldChange = HoldChange.RENEW_STOP,
-                       document: LegalDocument | None = None) -> ExtendRequest:
+    def extend_request(
+        self,
+        key: str,
+        account: Account,
+        amount_minor: int,
+        change: HoldChange = HoldChange.RENEW_STOP,
+        document: LegalDocument | None = None,
+    ) -> ExtendRequest:
         """An extend of the hold on ``account`` for another 48 hours from now (a sandbox may
         refuse a term in the past)."""
-        return ExtendRequest(idempotency_key=self.key(key), case_id=self._prefix, order_id=key,
-                             account=account, amount_minor=amount_minor, currency=CURRENCY,
-                             change=change, until=datetime.now(timezone.utc) + timedelta(hours=48),
-                             document=document)
+        return ExtendRequest(
+            idempotency_key=self.key(key),
+            case_id=self._prefix,
+            order_id=key,
+            account=account,
+            amount_minor=amount_minor,
+            currency=CURRENCY,
+            change=change,
+            until=datetime.now(UTC) + timedelta(hours=48),
+            document=document,
+        )
 
-    def return_request(self, key: str, account: Account, amount_minor: int,
-                       beneficiary: Account = VICTIM) -> ReturnRequest:
-        return ReturnRequest(idempotency_key=self.key(key), case_id=self._prefix, order_id=key,
-                             account=account, amount_minor=amount_minor, currency=CURRENCY,
-                             beneficiary=beneficiary)
+    def return_request(
+        self, key: str, account: Account, amount_minor: int, beneficiary: Account = VICTIM
+    ) -> ReturnRequest:
+        return ReturnRequest(
+            idempotency_key=self.key(key),
+            case_id=self._prefix,
+            order_id=key,
+            account=account,
+            amount_minor=amount_minor,
+            currency=CURRENCY,
+            beneficiary=beneficiary,
+        )
 
     async def decided(self, adapter: BankAdapter, request: FreezeRequest) -> FreezeAnswer:
         """Send ``request`` again (the status query) until the answer is not ``PDCR``."""
@@ -273,8 +330,9 @@ class AdapterConformance:
             if answer.status != AnswerStatus.PDCR:
                 return answer
             assert answer.held_minor == 0, "PDCR holds nothing"
-            assert time.monotonic() < deadline, \
+            assert time.monotonic() < deadline, (
                 f"{request.idempotency_key}: still PDCR after {self.decision_timeout_s}s"
+            )
             await asyncio.sleep(self.poll_interval_s)
 
     async def assert_available(self, adapter: BankAdapter, account: Account, amount_minor: int) -> None:
@@ -283,8 +341,9 @@ class AdapterConformance:
         balance = {MULE.id: MULE_BALANCE, CALLBACK_MULE.id: CALLBACK_MULE_BALANCE}[account.id]
         probe = await self.decided(adapter, self.freeze_request(f"probe-{uuid.uuid4().hex[:8]}", account, balance))
         status = AnswerStatus.ACCR if amount_minor == balance else AnswerStatus.PECR
-        assert (probe.status, probe.held_minor) == (status, amount_minor), \
+        assert (probe.status, probe.held_minor) == (status, amount_minor), (
             f"{account.id}: a freeze of the whole balance should hold {amount_minor}, got {probe}"
+        )
 
     # ---- the tests ------------------------------------------------------------------------------
 
@@ -332,13 +391,22 @@ class AdapterConformance:
     async def test_a_closed_or_blocked_account_is_rejected_with_its_reason(self, adapter: BankAdapter) -> None:
         blocked = self.blocked_account()
         if blocked is None:
-            pytest.skip("the stopay-bank-network/1 format cannot mark an account closed (AC04) or "
-                        "blocked for legal reasons (LEGL); override blocked_account() where the "
-                        "sandbox has one")
+            pytest.skip(
+                "the stopay-bank-network/1 format cannot mark an account closed (AC04) or "
+                "blocked for legal reasons (LEGL); override blocked_account() where the "
+                "sandbox has one"
+            )
         assert blocked.reason_code in ("AC04", "LEGL")
-        request = FreezeRequest(idempotency_key=self.key("k1"), case_id=self._prefix, order_id="k1",
-                                level=1, account=blocked.account, amount_minor=100_000,
-                                currency=CURRENCY, incoming=blocked.incoming)
+        request = FreezeRequest(
+            idempotency_key=self.key("k1"),
+            case_id=self._prefix,
+            order_id="k1",
+            level=1,
+            account=blocked.account,
+            amount_minor=100_000,
+            currency=CURRENCY,
+            incoming=blocked.incoming,
+        )
         answer = await self.decided(adapter, request)
         assert (answer.status, answer.held_minor, answer.reason_code) == (AnswerStatus.RJCR, 0, blocked.reason_code)
 
@@ -371,11 +439,15 @@ class AdapterConformance:
         answer = await adapter.statement(self.statement_request("k1", MULE))
         assert (answer.status, answer.reason_code) == (AnswerStatus.ACCR, "")
         assert answer.balance_minor in (None, MULE_BALANCE)
-        _assert_statement(answer, MULE_OPENING, [
-            ("credit", 1_000_000, "CF-T1", _at(-3600), VICTIM, None),
-            ("debit", 300_000, "CF-T2", _at(-3000), MULE2, None),
-            ("debit", 200_000, "CF-T3", _at(-2400), None, ExitKind.ATM),
-        ])
+        _assert_statement(
+            answer,
+            MULE_OPENING,
+            [
+                ("credit", 1_000_000, "CF-T1", _at(-3600), VICTIM, None),
+                ("debit", 300_000, "CF-T2", _at(-3000), MULE2, None),
+                ("debit", 200_000, "CF-T3", _at(-2400), None, ExitKind.ATM),
+            ],
+        )
         level2 = await adapter.statement(self.statement_request("k2", MULE2))
         _assert_statement(level2, 0, [("credit", 300_000, "CF-T2", _at(-3000), MULE, None)])
         # a statement holds nothing and may be asked again
@@ -411,9 +483,13 @@ class AdapterConformance:
         assert (first.status, first.held_minor, first.reason_code) == (AnswerStatus.ACCR, 300_000, "")
         assert {_essence(a) for a in answers} == {_essence(first)}
         # a formal freeze, then its renewal, of more than is held keep what is held: no more
-        document = LegalDocument(number=f"{self._prefix}/D1", approver="Officer Zhao",
-                                 amount_minor=MULE_BALANCE, scope="account balance",
-                                 interest_included=False)
+        document = LegalDocument(
+            number=f"{self._prefix}/D1",
+            approver="Officer Zhao",
+            amount_minor=MULE_BALANCE,
+            scope="account balance",
+            interest_included=False,
+        )
         for n, change in enumerate((HoldChange.FORMAL_FREEZE, HoldChange.RENEW_FREEZE), start=2):
             request = self.extend_request(f"e{n}", MULE, MULE_BALANCE, change, document)
             kept = await adapter.extend(request)
@@ -496,18 +572,29 @@ class AdapterConformance:
         assert (more.status, more.held_minor) == (AnswerStatus.PECR, 0)
 
 
-def _assert_statement(answer: StatementAnswer, opening: int,
-                      lines: list[tuple[str, int, str, datetime, Account | None, ExitKind | None]]) -> None:
+def _assert_statement(
+    answer: StatementAnswer, opening: int, lines: list[tuple[str, int, str, datetime, Account | None, ExitKind | None]]
+) -> None:
     """The statement has this opening balance and these lines, in order; seq numbers are the
     bank's own but must increase; a counterparty's holder name may be left out."""
     statement: Statement | None = answer.statement
     assert statement is not None, answer
     assert statement.opening_balance_minor == opening
-    got = [(line.kind, line.amount_minor, line.txn_id, line.at,
+    got = [
+        (
+            line.kind,
+            line.amount_minor,
+            line.txn_id,
+            line.at,
             None if line.counterparty is None else (line.counterparty.bank_code, line.counterparty.number),
-            line.exit) for line in statement.lines]
-    want = [(kind, amount, txn, at, None if other is None else (other.bank_code, other.number), exit_kind)
-            for kind, amount, txn, at, other, exit_kind in lines]
+            line.exit,
+        )
+        for line in statement.lines
+    ]
+    want = [
+        (kind, amount, txn, at, None if other is None else (other.bank_code, other.number), exit_kind)
+        for kind, amount, txn, at, other, exit_kind in lines
+    ]
     assert got == want
     seqs = [line.seq for line in statement.lines]
     assert seqs == sorted(set(seqs)), f"seq must increase: {seqs}"

@@ -23,11 +23,11 @@ from stopay.dispatch.checkpointer import Checkpointer
 from stopay.dispatch.dispatcher import Dispatcher
 from stopay.dispatch.sweeper import Sweeper
 from stopay.domain.backoff import full_jitter_s
+from stopay.security.checkpoints import BadKey, Signer, load_private_key
 from stopay.store import embedded
 from stopay.store.database import ensure_database, open_pool
 from stopay.store.notifications import Notifications
 from stopay.store.roles import migrate_as_owner
-from stopay.security.checkpoints import BadKey, Signer, load_private_key
 
 log = structlog.get_logger(__name__)
 
@@ -109,8 +109,12 @@ def _build_adapters(settings: Settings) -> dict[str, BankAdapter]:
     for name, options in settings.adapters:
         if name == "grpc" and settings.tls and not any(k.startswith("tls_") for k in options):
             # The service calls the banks under its own certificate, as the API serves with it.
-            options = {**options, "tls_ca": str(settings.tls.ca), "tls_cert": str(settings.tls.cert),
-                       "tls_key": str(settings.tls.key)}
+            options = {
+                **options,
+                "tls_ca": str(settings.tls.ca),
+                "tls_cert": str(settings.tls.cert),
+                "tls_key": str(settings.tls.key),
+            }
         adapter = registry.create(name, options)
         for code in adapter.bank_codes:
             if code in routes:
@@ -157,8 +161,10 @@ async def build(settings: Settings) -> App:
     except (OSError, ValueError) as exc:
         raise ConfigError(f"TLS: {exc}") from exc
     if tls is None and not is_loopback(settings.listen.rpartition(":")[0]):
-        raise ConfigError(f"plain-text gRPC (--insecure) only on a loopback address, not {settings.listen}; "
-                          "give --tls-ca, --tls-cert and --tls-key")
+        raise ConfigError(
+            f"plain-text gRPC (--insecure) only on a loopback address, not {settings.listen}; "
+            "give --tls-ca, --tls-cert and --tls-key"
+        )
     adapters = build_adapters(settings)
     signer = checkpoint_signer(settings)
     dsn, server = await resolve_dsn(settings)
@@ -170,17 +176,30 @@ async def build(settings: Settings) -> App:
     pool = await open_pool(dsn, max_size=max(10, settings.dispatch.batch_size // 4))
     notifications = Notifications(dsn)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    dispatcher = (Dispatcher(pool, adapters, notifications, owner, settings.dispatch, settings.clock,
-                             settings.limits)
-                  if settings.dispatcher else None)
+    dispatcher = (
+        Dispatcher(pool, adapters, notifications, owner, settings.dispatch, settings.clock, settings.limits)
+        if settings.dispatcher
+        else None
+    )
     backoff = settings.dispatch
 
     def retry_after(attempts: int) -> float:
         return full_jitter_s(attempts, backoff.retry_base_s, backoff.retry_cap_s)
 
-    api = ApiServer(pool, notifications, settings.limits, settings.listen, retry_after, settings.dispatch.holds,
-                    settings.clock, settings.same_transfer_window_s, tls=tls, quotas=settings.quotas,
-                    regions=settings.regions, max_message_bytes=settings.max_message_bytes)
+    api = ApiServer(
+        pool,
+        notifications,
+        settings.limits,
+        settings.listen,
+        retry_after,
+        settings.dispatch.holds,
+        settings.clock,
+        settings.same_transfer_window_s,
+        tls=tls,
+        quotas=settings.quotas,
+        regions=settings.regions,
+        max_message_bytes=settings.max_message_bytes,
+    )
     # The sweeper runs wherever the dispatcher does: both act for the banks.
     sweeper = Sweeper(pool, settings.dispatch.holds, owner, settings.dispatch.sweep_s) if settings.dispatcher else None
     checkpointer = Checkpointer(pool, signer, settings.checkpoint_every_s) if signer else None

@@ -49,7 +49,9 @@ def generate(out_dir: Path) -> list[Path]:
     if protoc.main(args) != 0:
         raise RuntimeError("protoc failed: " + " ".join(args))
     return sorted(
-        p for d in generated_dirs() for p in (out_dir / d).iterdir()
+        p
+        for d in generated_dirs()
+        for p in (out_dir / d).iterdir()
         if p.suffix in {".py", ".pyi"} and p.name != "__init__.py"
     )
 

@@ -17,8 +17,8 @@ from typing import Any
 
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")  # tests start subprocesses beside gRPC
 
-import asyncpg  # noqa: E402
-import grpc  # noqa: E402
+import asyncpg
+import grpc
 import pytest
 
 from stopay import bootstrap, logs
@@ -68,8 +68,9 @@ def no_whole_number_or_name_in_the_logs() -> Iterator[None]:
     """Fails the session when a line stopay logged carries a whole account number, identity number or
     victim name (tests/logcheck.py)."""
     yield
-    SECRETS.from_files([*EXAMPLES.glob("*.json"), *SHARED_SCENARIOS.glob("*.json"),
-                        *(ROOT / "tests" / "data").rglob("*.json")])
+    SECRETS.from_files(
+        [*EXAMPLES.glob("*.json"), *SHARED_SCENARIOS.glob("*.json"), *(ROOT / "tests" / "data").rglob("*.json")]
+    )
     lines = LOG_FILE.read_text(encoding="utf-8", errors="replace").splitlines() if LOG_FILE.exists() else []
     shutil.rmtree(_LOG_DIR, ignore_errors=True)
     found = logcheck.leaks(lines, SECRETS)
@@ -154,8 +155,13 @@ async def make_app(dsn: str) -> AsyncIterator[AppFactory]:
                 "dispatch", DispatchSettings(poll_s=0.2, retry_base_s=0.05, retry_cap_s=0.5, pending_recheck_s=0.2)
             )
             settings = Settings(
-                listen="127.0.0.1:0", dsn=app_dsn, migrate_dsn=migrate_dsn, bank_networks=tuple(networks),
-                dispatch=dispatch, shutdown_grace_s=1.0, **overrides,  # type: ignore[arg-type]
+                listen="127.0.0.1:0",
+                dsn=app_dsn,
+                migrate_dsn=migrate_dsn,
+                bank_networks=tuple(networks),
+                dispatch=dispatch,
+                shutdown_grace_s=1.0,
+                **overrides,  # type: ignore[arg-type]
             )
             app = await bootstrap.build(settings)
             for adapter in app.adapters.values():
@@ -223,8 +229,7 @@ class FakeClock:
 async def move_clock(pool: asyncpg.Pool, shift: timedelta) -> None:
     """Sets the database clock (stopay_now()) ``shift`` ahead of the real one: leases, due times,
     delivery deadlines and holds all see that much time gone by."""
-    await pool.execute("INSERT INTO stopay_clock (shift) VALUES ($1) ON CONFLICT (one) DO UPDATE SET shift = $1",
-                       shift)
+    await pool.execute("INSERT INTO stopay_clock (shift) VALUES ($1) ON CONFLICT (one) DO UPDATE SET shift = $1", shift)
 
 
 async def claim_rounds_pass(app: bootstrap.App, rounds: int = 3) -> None:
@@ -235,6 +240,7 @@ async def claim_rounds_pass(app: bootstrap.App, rounds: int = 3) -> None:
 
     async def passed() -> bool:
         return dispatcher.claim_rounds >= start + rounds
+
     await eventually(passed)
 
 

@@ -32,12 +32,15 @@ class FakeBank:
         # Overridable answers; by default the account got exactly the named transfers and holds them.
         self.on_statement: Callable[[StatementRequest], StatementAnswer] = self.plain_statement
         self.on_freeze: Callable[[FreezeRequest], FreezeAnswer] = lambda r: FreezeAnswer(
-            AnswerStatus.ACCR, held_minor=r.amount_minor)
+            AnswerStatus.ACCR, held_minor=r.amount_minor
+        )
         # By default an extend keeps, and a return pays, the whole amount asked for.
         self.on_extend: Callable[[ExtendRequest], ExtendAnswer] = lambda r: ExtendAnswer(
-            AnswerStatus.ACCR, held_minor=r.amount_minor)
+            AnswerStatus.ACCR, held_minor=r.amount_minor
+        )
         self.on_return: Callable[[ReturnRequest], ReturnAnswer] = lambda r: ReturnAnswer(
-            AnswerStatus.ACCR, returned_minor=r.amount_minor)
+            AnswerStatus.ACCR, returned_minor=r.amount_minor
+        )
 
     @property
     def bank_codes(self) -> frozenset[str]:

@@ -38,7 +38,9 @@ class Method:
 
 METHODS = tuple(
     Method(f"/{service.full_name}/{m.name}", message_factory.GetMessageClass(m.input_type), m.server_streaming)
-    for module in FILES for service in module.DESCRIPTOR.services_by_name.values() for m in service.methods
+    for module in FILES
+    for service in module.DESCRIPTOR.services_by_name.values()
+    for m in service.methods
 )
 
 
@@ -53,33 +55,140 @@ class Known:
     entries: list[station_pb2.SubmitEntryRequest] = field(default_factory=list)
 
 
-INT64 = (0, 1, -1, 2**31 - 1, -(2**31), 2**31, 2**32, 2**63 - 1, -(2**63), MAX_TRANSFER_MINOR,
-         MAX_TRANSFER_MINOR + 1, 100, 2**53 + 1)
+INT64 = (
+    0,
+    1,
+    -1,
+    2**31 - 1,
+    -(2**31),
+    2**31,
+    2**32,
+    2**63 - 1,
+    -(2**63),
+    MAX_TRANSFER_MINOR,
+    MAX_TRANSFER_MINOR + 1,
+    100,
+    2**53 + 1,
+)
 INT32 = (0, 1, -1, 2**31 - 1, -(2**31), 500, 501, 50)
-ODD = ("\x00", "\x01", "\t", "\n", "\r", "\x1b", "\x7f", "\x85", "\x9f", "\u2028", "\u2029", "\u202a", "\u202e",
-       "\u2066", "\u2069", "\ufeff", "\ufdd0", "\ufdef", "\ufffe", "\uffff", "\U0001fffe", "\U0010ffff",
-       "\u200b", "\u200d", "\u0301", "\U0001f600", "\uff21", "\u0660", "\u00a0", "\u3000", " ", "%", "'", '"', "\\",
-       "李", "Ａ", "ß", "İ", "ﬁ")
+ODD = (
+    "\x00",
+    "\x01",
+    "\t",
+    "\n",
+    "\r",
+    "\x1b",
+    "\x7f",
+    "\x85",
+    "\x9f",
+    "\u2028",
+    "\u2029",
+    "\u202a",
+    "\u202e",
+    "\u2066",
+    "\u2069",
+    "\ufeff",
+    "\ufdd0",
+    "\ufdef",
+    "\ufffe",
+    "\uffff",
+    "\U0001fffe",
+    "\U0010ffff",
+    "\u200b",
+    "\u200d",
+    "\u0301",
+    "\U0001f600",
+    "\uff21",
+    "\u0660",
+    "\u00a0",
+    "\u3000",
+    " ",
+    "%",
+    "'",
+    '"',
+    "\\",
+    "李",
+    "Ａ",
+    "ß",
+    "İ",
+    "ﬁ",
+)
 TEXT = st.text(alphabet=st.one_of(st.sampled_from(ODD), st.characters(codec="utf-8")), max_size=40)
-LONG = st.sampled_from((7, 8, 11, 12, 32, 33, 34, 35, 63, 64, 65, 100, 101, 128, 129, 140, 141, 500, 501, 1000, 1001,
-                        4000, 4001, 70_000)).flatmap(
-    lambda n: st.sampled_from(("A", "9", "李", "\x00", "a b")).map(lambda c: (c * n)[:n]))
-UUIDS = st.sampled_from(("", str(uuid.UUID(int=0)), "not-a-uuid", "{" + str(uuid.UUID(int=1)) + "}",
-                         str(uuid.UUID(int=2)).upper(), str(uuid.UUID(int=3)).replace("-", ""), "urn:uuid:" + str(uuid.UUID(int=4)),
-                         str(uuid.UUID(int=5)) + "\x00", " " + str(uuid.UUID(int=6))))
-WORDS = st.sampled_from(("ICBC", "ABC", "CCB", "CQRCB", "NOPE", "ACCR", "PECR", "PDCR", "RJCR", "credit", "debit",
-                         "ATM", "CASH", "CRYPTO", "UFO", "CNY", "USD", "cny", "6222020200001111111", "O-1001",
-                         "CQ-YUZHONG-01", "  ", ""))
+LONG = st.sampled_from(
+    (7, 8, 11, 12, 32, 33, 34, 35, 63, 64, 65, 100, 101, 128, 129, 140, 141, 500, 501, 1000, 1001, 4000, 4001, 70_000)
+).flatmap(lambda n: st.sampled_from(("A", "9", "李", "\x00", "a b")).map(lambda c: (c * n)[:n]))
+UUIDS = st.sampled_from(
+    (
+        "",
+        str(uuid.UUID(int=0)),
+        "not-a-uuid",
+        "{" + str(uuid.UUID(int=1)) + "}",
+        str(uuid.UUID(int=2)).upper(),
+        str(uuid.UUID(int=3)).replace("-", ""),
+        "urn:uuid:" + str(uuid.UUID(int=4)),
+        str(uuid.UUID(int=5)) + "\x00",
+        " " + str(uuid.UUID(int=6)),
+    )
+)
+WORDS = st.sampled_from(
+    (
+        "ICBC",
+        "ABC",
+        "CCB",
+        "CQRCB",
+        "NOPE",
+        "ACCR",
+        "PECR",
+        "PDCR",
+        "RJCR",
+        "credit",
+        "debit",
+        "ATM",
+        "CASH",
+        "CRYPTO",
+        "UFO",
+        "CNY",
+        "USD",
+        "cny",
+        "6222020200001111111",
+        "O-1001",
+        "CQ-YUZHONG-01",
+        "  ",
+        "",
+    )
+)
 HOSTILE_TEXT = st.one_of(TEXT, LONG, UUIDS, WORDS, st.tuples(WORDS, st.sampled_from(ODD)).map("".join))
 # Page tokens as ListCases gives them out ("created_at|case_id" in URL-safe base64), for odd times.
 PAGE_TOKENS = st.tuples(
-    st.sampled_from(("0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59", "2024-01-01T00:00:00",
-                     "2024-01-01T00:00:00+00:00", "0001-01-01T00:00:00+00:00", "not a time", "")),
-    st.sampled_from((str(uuid.UUID(int=1)), "x", "")), st.sampled_from(("|", "||", ""))).map(
-    lambda t: base64.urlsafe_b64encode(f"{t[0]}{t[2]}{t[1]}".encode()).decode())
+    st.sampled_from(
+        (
+            "0001-01-01T00:00:00+23:59",
+            "9999-12-31T23:59:59-23:59",
+            "2024-01-01T00:00:00",
+            "2024-01-01T00:00:00+00:00",
+            "0001-01-01T00:00:00+00:00",
+            "not a time",
+            "",
+        )
+    ),
+    st.sampled_from((str(uuid.UUID(int=1)), "x", "")),
+    st.sampled_from(("|", "||", "")),
+).map(lambda t: base64.urlsafe_b64encode(f"{t[0]}{t[2]}{t[1]}".encode()).decode())
 # Seconds at the edges of what a Timestamp may hold (years 1 to 9999), past them, and int64's own.
-SECONDS = (0, -1, 1, -62135596800, -62135596801, 253402300799, 253402300800, 2**63 - 1, -(2**63),
-           946684799, 946684800, 4102444800)
+SECONDS = (
+    0,
+    -1,
+    1,
+    -62135596800,
+    -62135596801,
+    253402300799,
+    253402300800,
+    2**63 - 1,
+    -(2**63),
+    946684799,
+    946684800,
+    4102444800,
+)
 NANOS = (0, 1, 999_999_999, 1_000_000_000, -1, 2**31 - 1, -(2**31))
 
 
@@ -150,8 +259,11 @@ def _pick(draw: st.DrawFn, items: list, fallback: object) -> object:
 
 
 def _by(draw: st.DrawFn) -> holds_pb2.StepBy:
-    return holds_pb2.StepBy(officer_id=draw(st.sampled_from(("O-1001", "O-2002"))), reason="the bank asked",
-                            request_id=_fresh_or_drawn(draw))
+    return holds_pb2.StepBy(
+        officer_id=draw(st.sampled_from(("O-1001", "O-2002"))),
+        reason="the bank asked",
+        request_id=_fresh_or_drawn(draw),
+    )
 
 
 @st.composite
@@ -166,21 +278,31 @@ def well_formed(draw: st.DrawFn, method: Method, known: Known) -> message.Messag
     if name in ("GetCase", "WatchCase", "GetCaseTrail"):
         return method.request(case_id=case_id, **({"follow": draw(st.booleans())} if name == "WatchCase" else {}))
     if name == "ListCases":
-        return station_pb2.ListCasesRequest(station_id=draw(st.sampled_from(("", "CQ-YUZHONG-01", "FZ-01"))),
-                                            page_size=draw(st.integers(0, 20)))
+        return station_pb2.ListCasesRequest(
+            station_id=draw(st.sampled_from(("", "CQ-YUZHONG-01", "FZ-01"))), page_size=draw(st.integers(0, 20))
+        )
     if name == "ReportFreezeOutcome":
-        c, o, b = _pick(draw, known.pending if draw(st.integers(0, 3)) < 3 else known.order_keys,
-                        (case_id, str(uuid.UUID(int=8)), "ICBC"))
+        c, o, b = _pick(
+            draw,
+            known.pending if draw(st.integers(0, 3)) < 3 else known.order_keys,
+            (case_id, str(uuid.UUID(int=8)), "ICBC"),
+        )
         outcome = gateway_pb2.FreezeOutcome(
-            idempotency_key=f"{c}:{o}", bank_code=b, status=draw(st.sampled_from(("ACCR", "PECR", "PDCR", "RJCR"))),
+            idempotency_key=f"{c}:{o}",
+            bank_code=b,
+            status=draw(st.sampled_from(("ACCR", "PECR", "PDCR", "RJCR"))),
             held_minor=draw(st.sampled_from((0, 100, 35000000, 2**63 - 1))),
             balance_minor=draw(st.sampled_from((0, 100, -(2**63), 2**63 - 1))),
-            reason_code=draw(st.sampled_from(("", "AC04"))))
+            reason_code=draw(st.sampled_from(("", "AC04"))),
+        )
         for n in range(draw(st.integers(0, 3))):
             line = outcome.statement.lines.add(
-                seq=n + 1, kind=draw(st.sampled_from(("debit", "credit"))), txn_id=f"FZ-T{n}",
+                seq=n + 1,
+                kind=draw(st.sampled_from(("debit", "credit"))),
+                txn_id=f"FZ-T{n}",
                 amount_minor=draw(st.sampled_from((1, 100, 10**8, 2**62, 2**63 - 1))),
-                exit=draw(st.sampled_from(("", "ATM", "CASH"))))
+                exit=draw(st.sampled_from(("", "ATM", "CASH"))),
+            )
             line.at.FromDatetime(datetime.now(UTC) - timedelta(minutes=draw(st.integers(-60, 10**6))))
             if draw(st.booleans()):
                 line.counterparty.bank_code, line.counterparty.number = "PBK", f"6210{n:012d}"
@@ -223,8 +345,9 @@ def entries(draw: st.DrawFn, known: Known) -> station_pb2.SubmitEntryRequest:
         request.fraud_type = station_pb2.FRAUD_TYPE_ROMANCE
         unique = uuid.uuid4().hex[:12]  # a new transfer: traced, not linked to an earlier case's
         for n in range(draw(st.integers(1, 3))):
-            t = request.transfers.add(amount_minor=draw(st.integers(1, 10**8)), currency="CNY",
-                                      txn_id=f"FZ-{unique}-{n}")
+            t = request.transfers.add(
+                amount_minor=draw(st.integers(1, 10**8)), currency="CNY", txn_id=f"FZ-{unique}-{n}"
+            )
             t.payer.bank_code, t.payer.number = "CQCB", "6229100000000001"
             t.payee.bank_code = draw(st.sampled_from(("ICBC", "ABC", "CCB", "NOBANK", PENDING_BANK)))
             t.payee.number, t.payee.holder_name = f"62220{draw(st.integers(10**9, 10**10)):011d}", "某公司"
@@ -280,9 +403,11 @@ def spoiled(draw: st.DrawFn, method: Method, known: Known) -> message.Message:
 
 def oversized_entry() -> st.SearchStrategy[station_pb2.SubmitEntryRequest]:
     """An entry with more transfers than allowed, or exactly as many."""
+
     def build(n: int) -> station_pb2.SubmitEntryRequest:
-        request = station_pb2.SubmitEntryRequest(entry_id=str(uuid.uuid4()), station_id="FZ-01", officer_id="O-1",
-                                                 report_no="R-1", fraud_type=1)
+        request = station_pb2.SubmitEntryRequest(
+            entry_id=str(uuid.uuid4()), station_id="FZ-01", officer_id="O-1", report_no="R-1", fraud_type=1
+        )
         request.victim.name = "陈某"
         for i in range(n):
             t = request.transfers.add(amount_minor=1000, currency="CNY", txn_id=f"BIG-{i}")
@@ -290,17 +415,24 @@ def oversized_entry() -> st.SearchStrategy[station_pb2.SubmitEntryRequest]:
             t.payee.bank_code, t.payee.number, t.payee.holder_name = "NOBANK", f"{700000 + i}", "某"
             t.transferred_at.FromDatetime(datetime.now(UTC) - timedelta(hours=1))
         return request
+
     return st.sampled_from((MAX_TRANSFERS_PER_ENTRY + 1, 1000)).map(build)
 
 
 def requests(known: Known) -> st.SearchStrategy[tuple[Method, message.Message]]:
     def for_method(method: Method) -> st.SearchStrategy:
         # Well-formed first: Hypothesis leans to the first branch, and they reach the database.
-        ways = [well_formed(method, known), spoiled(method, known), made_up(method.request), spoiled(method, known),
-                well_formed(method, known)]
+        ways = [
+            well_formed(method, known),
+            spoiled(method, known),
+            made_up(method.request),
+            spoiled(method, known),
+            well_formed(method, known),
+        ]
         if method.request is station_pb2.SubmitEntryRequest:
             ways.append(oversized_entry())
         return st.tuples(st.just(method), st.one_of(ways))
+
     # VerifyLog reads the whole log, which grows with every case: about one request in 60 is enough.
     return st.one_of([for_method(m) for m in METHODS for _ in range(1 if m.path.endswith("/VerifyLog") else 4)])
 
@@ -323,7 +455,16 @@ def _string(number: int, raw: bytes) -> bytes:
     return _field(number, 2, _varint(len(raw)) + raw)
 
 
-BAD_UTF8 = (b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xed\xbf\xbf", b"\xf4\x90\x80\x80", b"\xc0\x80", b"ok\x80", b"\xe2\x82")
+BAD_UTF8 = (
+    b"\xff",
+    b"\xc3",
+    b"\xed\xa0\x80",
+    b"\xed\xbf\xbf",
+    b"\xf4\x90\x80\x80",
+    b"\xc0\x80",
+    b"ok\x80",
+    b"\xe2\x82",
+)
 CRAFTED = (
     b"\x08" + b"\xff" * 10 + b"\x02",  # a varint of 11 bytes
     b"\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
@@ -332,7 +473,8 @@ CRAFTED = (
     b"\x0a" + _varint(2**63),  # absurd length
     b"\x0a" + _varint(2**32 + 3) + b"abc",
     b"\x00\x01",  # field number 0
-    b"\x0e", b"\x0f\x00",  # wire types 6 and 7
+    b"\x0e",
+    b"\x0f\x00",  # wire types 6 and 7
     b"\x0c",  # end group without a start
     b"\x0b" * 200,  # start groups never ended
     b"\x0b" * 5000 + b"\x0c" * 5000,  # groups nested deeper than any parser goes
@@ -357,11 +499,23 @@ def raw_bodies(method: Method) -> st.SearchStrategy[bytes]:
     numbers = st.sampled_from([f.number for f in fields] or [1])
     bad_string = st.tuples(numbers, st.sampled_from(BAD_UTF8)).map(lambda t: _string(*t))
     wrong_wire = st.tuples(numbers, st.sampled_from((0, 1, 2, 5)), st.binary(max_size=9)).map(
-        lambda t: _field(t[0], t[1], t[2]))
+        lambda t: _field(t[0], t[1], t[2])
+    )
     other = st.one_of([made_up(m.request) for m in METHODS if m.request is not method.request]).map(
-        lambda msg: msg.SerializeToString())
-    truncated = made_up(method.request).map(lambda msg: msg.SerializeToString()).flatmap(
-        lambda raw: st.integers(0, max(len(raw) - 1, 0)).map(lambda n: raw[:n] + b"\x0a\x7f"))
-    return st.one_of(st.binary(min_size=1, max_size=200), st.sampled_from(CRAFTED), bad_string, wrong_wire, other,
-                     truncated, st.sampled_from((50, 99, 100, 101, 1000, 20000)).map(nested),
-                     st.tuples(bad_string, st.binary(max_size=20)).map(lambda t: t[1] + t[0]))
+        lambda msg: msg.SerializeToString()
+    )
+    truncated = (
+        made_up(method.request)
+        .map(lambda msg: msg.SerializeToString())
+        .flatmap(lambda raw: st.integers(0, max(len(raw) - 1, 0)).map(lambda n: raw[:n] + b"\x0a\x7f"))
+    )
+    return st.one_of(
+        st.binary(min_size=1, max_size=200),
+        st.sampled_from(CRAFTED),
+        bad_string,
+        wrong_wire,
+        other,
+        truncated,
+        st.sampled_from((50, 99, 100, 101, 1000, 20000)).map(nested),
+        st.tuples(bad_string, st.binary(max_size=20)).map(lambda t: t[1] + t[0]),
+    )

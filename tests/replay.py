@@ -60,8 +60,9 @@ def replay(scenario: Scenario, check: Check, *, upto_at: float = 0) -> Answer:
     return Answer(held=held, exited=exited, back_with_victim=back)
 
 
-def trace_entry(scenario: Scenario, check: Check, entry: CheckEntry, *,
-                upto_at: float = 0) -> tuple[dict[str, LotAccount | PoolAccount], int, int]:
+def trace_entry(
+    scenario: Scenario, check: Check, entry: CheckEntry, *, upto_at: float = 0
+) -> tuple[dict[str, LotAccount | PoolAccount], int, int]:
     """Replay the ledger for one entry; returns every account's labelled money, the exited total and
     the money back with the victim."""
     named = set(entry.transfers)
@@ -174,8 +175,7 @@ class LotAccount:
         elif self.rule == "lifo":
             order = list(reversed(self.lots))
         else:  # taint_first
-            order = ([lot for lot in self.lots if lot[0] != OWN]
-                     + [lot for lot in self.lots if lot[0] == OWN])
+            order = [lot for lot in self.lots if lot[0] != OWN] + [lot for lot in self.lots if lot[0] == OWN]
         leaving = []
         for lot in order:
             if wanted == 0:

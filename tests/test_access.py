@@ -56,8 +56,9 @@ def entry(station_id: str = "") -> station_pb2.SubmitEntryRequest:
 
 async def test_a_station_reads_its_own_cases_and_a_center_its_region(make_app, pki: Pki, pool) -> None:
     bank = FakeBank({"CBK"})
-    app = await make_app(tls=pki.server, bank_adapters={"CBK": bank}, dispatch=FAST,
-                         regions={"cq-yuzhong": ("CQ-YUZHONG",)})
+    app = await make_app(
+        tls=pki.server, bank_adapters={"CBK": bank}, dispatch=FAST, regions={"cq-yuzhong": ("CQ-YUZHONG",)}
+    )
     yuzhong, jiangbei = station(pki, app, YUZHONG), station(pki, app, JIANGBEI)
     # The station's name comes from its certificate: left empty, it is filled in; another is refused.
     mine = await yuzhong.SubmitEntry(entry(""))
@@ -67,8 +68,10 @@ async def test_a_station_reads_its_own_cases_and_a_center_its_region(make_app, p
 
     assert (await yuzhong.GetCase(station_pb2.GetCaseRequest(case_id=mine.case_id))).station_id == YUZHONG
     assert await refused(yuzhong.GetCase(station_pb2.GetCaseRequest(case_id=theirs.case_id))) == "CASE_OUT_OF_SCOPE"
-    assert await refused(yuzhong.WatchCase(station_pb2.WatchCaseRequest(case_id=theirs.case_id)).read()) == \
-        "CASE_OUT_OF_SCOPE"
+    assert (
+        await refused(yuzhong.WatchCase(station_pb2.WatchCaseRequest(case_id=theirs.case_id)).read())
+        == "CASE_OUT_OF_SCOPE"
+    )
     listed = await yuzhong.ListCases(station_pb2.ListCasesRequest())
     assert [c.case_id for c in listed.cases] == [mine.case_id]
     assert await refused(yuzhong.ListCases(station_pb2.ListCasesRequest(station_id=JIANGBEI))) == "IDENTITY_MISMATCH"
@@ -81,11 +84,14 @@ async def test_a_station_reads_its_own_cases_and_a_center_its_region(make_app, p
     assert (await elsewhere.ListCases(station_pb2.ListCasesRequest())).cases == []
 
     auditor = station_pb2_grpc.StationServiceStub(pki.as_(app.port, "auditor", "a17"))
-    assert {c.case_id for c in (await auditor.ListCases(station_pb2.ListCasesRequest())).cases} == \
-        {mine.case_id, theirs.case_id}
+    assert {c.case_id for c in (await auditor.ListCases(station_pb2.ListCasesRequest())).cases} == {
+        mine.case_id,
+        theirs.case_id,
+    }
     # The chain records who the certificate says, not what the request says.
-    actor = await pool.fetchval("SELECT actor FROM case_events WHERE case_id = $1::uuid ORDER BY seq LIMIT 1",
-                                mine.case_id)
+    actor = await pool.fetchval(
+        "SELECT actor FROM case_events WHERE case_id = $1::uuid ORDER BY seq LIMIT 1", mine.case_id
+    )
     assert actor == f"stopay://station/{YUZHONG}"
 
 
@@ -97,6 +103,7 @@ async def _pending(make_app, pki: Pki, pool) -> tuple[Any, str]:  # type: ignore
 
     async def is_pending() -> bool:
         return await pool.fetchval("SELECT status FROM freeze_orders") == "pending"
+
     await eventually(is_pending)
     key = next(r.idempotency_key for r in bank.requests if type(r).__name__ == "FreezeRequest")
     return app, key
@@ -114,8 +121,9 @@ async def test_a_forged_callback_for_another_bank_s_order_changes_nothing(make_a
     assert await pool.fetchval("SELECT status FROM freeze_orders") == "pending"
     # The bank the order went to reports, as itself.
     own_bank = gateway_pb2_grpc.BankGatewayStub(pki.as_(app.port, "bank", "CBK"))
-    ack = await own_bank.ReportFreezeOutcome(gateway_pb2.FreezeOutcome(
-        idempotency_key=key, status="ACCR", held_minor=MULE[2]))
+    ack = await own_bank.ReportFreezeOutcome(
+        gateway_pb2.FreezeOutcome(idempotency_key=key, status="ACCR", held_minor=MULE[2])
+    )
     assert (ack.applied, ack.order_status) == (True, "held")
     assert await pool.fetchval("SELECT actor FROM case_events WHERE kind = 'order.held'") == "stopay://bank/CBK"
 
@@ -127,12 +135,14 @@ async def test_a_release_by_anyone_but_the_officer_of_the_certificate_is_refused
 
     async def stopped() -> bool:
         return await pool.fetchval("SELECT state FROM holds") == "stopped"
+
     await eventually(stopped)
 
     def release(officer_id: str) -> holds_pb2.ReleaseHoldRequest:
         return holds_pb2.ReleaseHoldRequest(
             hold=holds_pb2.HoldRef(case_id=case.case_id, bank_code=MULE[0], account_number=MULE[1]),
-            by=holds_pb2.StepBy(officer_id=officer_id, reason="unrelated", request_id="r-1"))
+            by=holds_pb2.StepBy(officer_id=officer_id, reason="unrelated", request_id="r-1"),
+        )
 
     as_station = holds_pb2_grpc.HoldServiceStub(pki.as_(app.port, "station", YUZHONG))
     assert await refused(as_station.ReleaseHold(release("nobody-at-all"))) == "ROLE_NOT_ALLOWED"
@@ -160,10 +170,10 @@ async def test_a_fake_victim_s_return_needs_a_second_identity_a_supervisor(make_
 
     async def stopped() -> bool:
         return await pool.fetchval("SELECT state FROM holds") == "stopped"
+
     await eventually(stopped)
     ref = holds_pb2.HoldRef(case_id=case.case_id, bank_code=MULE[0], account_number=MULE[1])
-    invented = holds_pb2.LegalDocument(number="FAKE-1", approver="nobody", amount_minor=3_000_000,
-                                       scope="the account")
+    invented = holds_pb2.LegalDocument(number="FAKE-1", approver="nobody", amount_minor=3_000_000, scope="the account")
 
     def by(request_id: str) -> holds_pb2.StepBy:
         return holds_pb2.StepBy(reason="victim's money", request_id=request_id)
@@ -174,20 +184,37 @@ async def test_a_fake_victim_s_return_needs_a_second_identity_a_supervisor(make_
     approval_id = asked.pending[0].approval_id
     assert asked.pending[0].requested_by == "stopay://officer/500106012345"
     # The officer may not approve at all; a supervisor may not approve what it asked itself.
-    assert await refused(officer.Approve(holds_pb2.ApproveRequest(approval_id=approval_id, by=by("a-1")))) == \
-        "ROLE_NOT_ALLOWED"
+    assert (
+        await refused(officer.Approve(holds_pb2.ApproveRequest(approval_id=approval_id, by=by("a-1"))))
+        == "ROLE_NOT_ALLOWED"
+    )
     supervisor = holds_pb2_grpc.HoldServiceStub(pki.as_(app.port, "supervisor", "cq-0007"))
     own = await supervisor.Formalize(holds_pb2.FormalizeRequest(hold=ref, by=by("f-2"), document=invented))
     own_id = next(p.approval_id for p in own.pending if p.requested_by == "stopay://supervisor/cq-0007")
-    assert await refused(supervisor.Approve(holds_pb2.ApproveRequest(approval_id=own_id, by=by("a-2"))),
-                         grpc.StatusCode.FAILED_PRECONDITION) == "SAME_APPROVER"
+    assert (
+        await refused(
+            supervisor.Approve(holds_pb2.ApproveRequest(approval_id=own_id, by=by("a-2"))),
+            grpc.StatusCode.FAILED_PRECONDITION,
+        )
+        == "SAME_APPROVER"
+    )
     # Nothing formal, so nothing to return; and a station may not even ask.
-    assert await refused(officer.ReturnFunds(holds_pb2.ReturnFundsRequest(
-        bank_code=MULE[0], account_number=MULE[1], by=by("r-1"))), grpc.StatusCode.FAILED_PRECONDITION) == \
-        "HOLD_STEP_REFUSED"
+    assert (
+        await refused(
+            officer.ReturnFunds(holds_pb2.ReturnFundsRequest(bank_code=MULE[0], account_number=MULE[1], by=by("r-1"))),
+            grpc.StatusCode.FAILED_PRECONDITION,
+        )
+        == "HOLD_STEP_REFUSED"
+    )
     as_station = holds_pb2_grpc.HoldServiceStub(pki.as_(app.port, "station", YUZHONG))
-    assert await refused(as_station.ReturnFunds(holds_pb2.ReturnFundsRequest(
-        bank_code=MULE[0], account_number=MULE[1], by=by("r-2")))) == "ROLE_NOT_ALLOWED"
+    assert (
+        await refused(
+            as_station.ReturnFunds(
+                holds_pb2.ReturnFundsRequest(bank_code=MULE[0], account_number=MULE[1], by=by("r-2"))
+            )
+        )
+        == "ROLE_NOT_ALLOWED"
+    )
     assert await pool.fetchval("SELECT state FROM holds") == "stopped"
     assert not [r for r in bank.requests if isinstance(r, ExtendRequest | ReturnRequest)]
 

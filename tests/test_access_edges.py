@@ -42,14 +42,18 @@ async def test_a_certificate_that_expires_on_an_open_connection_is_refused_from_
             assert exc.code() == grpc.StatusCode.UNAUTHENTICATED, exc.details()
             return True
         return False
+
     await eventually(expired, timeout_s=30, every_s=0.5)
 
 
 async def test_health_is_within_the_deny_list_and_the_caller_s_quotas(make_app, pki: Pki, tmp_path: Path) -> None:
     deny = tmp_path / "deny"
     deny.write_text("", encoding="utf-8")
-    app = await make_app(tls=TlsFiles(pki.server.ca, pki.server.cert, pki.server.key, deny),
-                         quotas=Quotas(streams_per_caller=1), clock=FakeClock())
+    app = await make_app(
+        tls=TlsFiles(pki.server.ca, pki.server.cert, pki.server.key, deny),
+        quotas=Quotas(streams_per_caller=1),
+        clock=FakeClock(),
+    )
     health = health_pb2_grpc.HealthStub(pki.as_(app.port, "station", "S1"))
     watching = health.Watch(health_pb2.HealthCheckRequest())
     assert (await watching.read()).status == health_pb2.HealthCheckResponse.SERVING
@@ -81,15 +85,18 @@ async def test_a_station_learns_nothing_of_other_stations_cases(make_app, pki: P
     theirs = await first.SubmitEntry(request)
     # A case that does not exist is refused as another station's is: neither says which it is.
     assert await refused(second.GetCase(station_pb2.GetCaseRequest(case_id=theirs.case_id))) == "CASE_OUT_OF_SCOPE"
-    assert await refused(second.GetCase(station_pb2.GetCaseRequest(
-        case_id="00000000-0000-0000-0000-000000000001"))) == "CASE_OUT_OF_SCOPE"
+    assert (
+        await refused(second.GetCase(station_pb2.GetCaseRequest(case_id="00000000-0000-0000-0000-000000000001")))
+        == "CASE_OUT_OF_SCOPE"
+    )
     # The same transfer reported again, by the other station: linked, without the first's name.
     again = simple_request(("ZZB", "6222020200004444", 90_000))
     again.station_id = ""
     again.transfers[0].transferred_at.CopyFrom(request.transfers[0].transferred_at)
     mine = await second.SubmitEntry(again)
-    assert [(link.case_id, link.station_id, link.txn_id) for link in mine.linked_cases] == \
-        [("", "", request.transfers[0].txn_id)]
+    assert [(link.case_id, link.station_id, link.txn_id) for link in mine.linked_cases] == [
+        ("", "", request.transfers[0].txn_id)
+    ]
     case = await second.GetCase(station_pb2.GetCaseRequest(case_id=mine.case_id))
     assert [(link.case_id, link.station_id) for link in case.linked_cases] == [("", "")]
     auditor = station_pb2_grpc.StationServiceStub(pki.as_(app.port, "auditor", "a17"))
@@ -100,8 +107,13 @@ async def test_a_station_learns_nothing_of_other_stations_cases(make_app, pki: P
 async def test_bank_sim_answers_the_service_certificate_alone(pki: Pki) -> None:
     sim, port = await serve_banks(EXAMPLES / "seed-xue.json", "127.0.0.1:0", tls=pki.server)
     try:
-        request = rb.StatementRequest(idempotency_key="k-1", case_id="c", order_id="o", level=1,
-                                      account=rb.Account(bank_code="ICBC", number="6222020200001111111"))
+        request = rb.StatementRequest(
+            idempotency_key="k-1",
+            case_id="c",
+            order_id="o",
+            level=1,
+            account=rb.Account(bank_code="ICBC", number="6222020200001111111"),
+        )
         station = remote_bank_pb2_grpc.RemoteBankStub(pki.as_(port, "station", "S1"))
         with pytest.raises(grpc.aio.AioRpcError) as denied:
             await station.Statement(request, timeout=5)
@@ -113,11 +125,14 @@ async def test_bank_sim_answers_the_service_certificate_alone(pki: Pki) -> None:
         await sim.stop(0)
 
 
-@pytest.mark.parametrize("options, words", [
-    ({"target": "10.1.2.3:7000", "banks": "ICBC"}, "not on this machine"),
-    ({"target": "bank.example:7000", "banks": "ICBC", "tls_ca": ""}, "go together"),
-    ({"target": "127.0.0.1:7000", "banks": "ICBC", "tls_ca": "ca.pem"}, "go together"),
-])
+@pytest.mark.parametrize(
+    "options, words",
+    [
+        ({"target": "10.1.2.3:7000", "banks": "ICBC"}, "not on this machine"),
+        ({"target": "bank.example:7000", "banks": "ICBC", "tls_ca": ""}, "go together"),
+        ({"target": "127.0.0.1:7000", "banks": "ICBC", "tls_ca": "ca.pem"}, "go together"),
+    ],
+)
 def test_the_grpc_adapter_is_never_plain_text_by_accident(options: dict[str, str], words: str) -> None:
     with pytest.raises(ValueError, match=words):
         create_remote(options)

@@ -82,9 +82,13 @@ debits = st.builds(Debit, st.just("d"), st.integers(0, 2 * 10**9))
 
 
 @settings(max_examples=300, deadline=None)
-@given(rule=st.sampled_from(RULES), opening=st.integers(0, 10**9), events=st.lists(st.one_of(credits, debits), max_size=25))
+@given(
+    rule=st.sampled_from(RULES), opening=st.integers(0, 10**9), events=st.lists(st.one_of(credits, debits), max_size=25)
+)
 def test_nothing_is_created_or_lost(rule: str, opening: int, events: list[Credit | Debit]) -> None:
-    keyed = [type(e)(f"{i}", e.parts) if isinstance(e, Credit) else Debit(f"{i}", e.amount) for i, e in enumerate(events)]
+    keyed = [
+        type(e)(f"{i}", e.parts) if isinstance(e, Credit) else Debit(f"{i}", e.amount) for i, e in enumerate(events)
+    ]
     result = attribute(rule, opening, keyed)
     received: dict[str, int] = {OWN: opening}
     for event in keyed:

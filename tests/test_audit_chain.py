@@ -44,7 +44,9 @@ async def failed_order(pool, case_id) -> uuid.UUID:
     )
     await pool.execute(
         "UPDATE freeze_orders SET status = 'undeliverable', reason_code = 'NOAS', resolved_at = now()"
-        " WHERE case_id = $1 AND order_id = $2", case_id, order_id,
+        " WHERE case_id = $1 AND order_id = $2",
+        case_id,
+        order_id,
     )
     return order_id
 
@@ -98,7 +100,9 @@ async def some_cases(pool, n: int = 3, retry=store.retry) -> list[uuid.UUID]:  #
         assert await retry(pool, failed, "operator:O-7") is None  # an order is retried once
         await pool.execute(  # the retry fails in turn, and is retried itself
             "UPDATE freeze_orders SET status = 'undeliverable', reason_code = 'NOAS', resolved_at = now()"
-            " WHERE case_id = $1 AND order_id = $2", case_id, retried[1],
+            " WHERE case_id = $1 AND order_id = $2",
+            case_id,
+            retried[1],
         )
         assert await retry(pool, retried[1], "operator:O-7") is not None
         cases.append(case_id)
@@ -111,8 +115,9 @@ async def chain(pool, case_id) -> list[asyncpg.Record]:
     )
 
 
-async def superuser(pool, statement: str, *args, disable: str = "case_events_append_only",
-                    table: str = "case_events") -> None:
+async def superuser(
+    pool, statement: str, *args, disable: str = "case_events_append_only", table: str = "case_events"
+) -> None:
     """What a superuser could do: switch the guard off, change a row, switch it on again."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER {disable}")
@@ -130,8 +135,22 @@ def assert_linked(rows) -> None:
 # ---- the encoding ---------------------------------------------------------------------------------
 
 DETAILS = [
-    '{}', '[]', 'null', 'true', '"just a string"', '0', '-0', '-0.0', '0E-5', '1.50', '1e2', '1.5e+10', '1E-3',
-    '-1.25e-7', '12345678901234567890.000', '1e30',
+    "{}",
+    "[]",
+    "null",
+    "true",
+    '"just a string"',
+    "0",
+    "-0",
+    "-0.0",
+    "0E-5",
+    "1.50",
+    "1e2",
+    "1.5e+10",
+    "1E-3",
+    "-1.25e-7",
+    "12345678901234567890.000",
+    "1e30",
     '{"bb": 1, "a": {"c": [1, 2, {}], "ab": null}, "é": "é\\n\\u0001\\u007f/", "": "", "zz": [true, false]}',
     '{"quote": "say \\"hi\\" \\\\ back\\\\slash", "tab\\t": "\\b\\f\\r\\t\\u001f", "中文": "陈某 \\u2028 𝄞"}',
     '{"a": 1, "a": 2, "b": {"y": 1, "x": 2, "yy": 3}, "nested": [[[]], [{}], [[1.0]]]}',
@@ -146,9 +165,17 @@ async def test_python_and_sql_encodings_agree(pool) -> None:
             await conn.execute(
                 "INSERT INTO case_events (case_id, actor, kind, order_id, detail, at) VALUES ($1, $2, $3, $4, $5::text::jsonb,"
                 " coalesce($6, clock_timestamp()))",
-                case_id, f'officer "{n}" 陈\\', f"test.kind\t{n}", uuid.uuid4() if n % 2 else None, detail,
-                [datetime(2024, 2, 29, 23, 59, 59, 500000, tzinfo=timezone(timedelta(hours=8))),
-                 datetime(999, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC), None][n % 4],
+                case_id,
+                f'officer "{n}" 陈\\',
+                f"test.kind\t{n}",
+                uuid.uuid4() if n % 2 else None,
+                detail,
+                [
+                    datetime(2024, 2, 29, 23, 59, 59, 500000, tzinfo=timezone(timedelta(hours=8))),
+                    datetime(999, 1, 1, tzinfo=UTC),
+                    datetime(2030, 1, 1, tzinfo=UTC),
+                    None,
+                ][n % 4],
             )
         rows = await conn.fetch(
             "SELECT case_id, chain_pos, seq, at, actor, kind, order_id, detail::text AS detail, prev_hash, hash,"
@@ -159,8 +186,9 @@ async def test_python_and_sql_encodings_agree(pool) -> None:
     for r in rows:
         detail = json.loads(r["detail"], parse_float=Decimal)
         assert audit.canonical_json(detail) == r["detail"]
-        encoding = audit.event_encoding(r["case_id"], r["chain_pos"], r["seq"], r["at"], r["actor"], r["kind"],
-                                        r["order_id"], detail)
+        encoding = audit.event_encoding(
+            r["case_id"], r["chain_pos"], r["seq"], r["at"], r["actor"], r["kind"], r["order_id"], detail
+        )
         assert encoding == r["canonical"].encode("utf-8")
         assert audit.event_hash(bytes(r["prev_hash"]), encoding) == bytes(r["hash"])
     report = await audit.verify(pool)
@@ -170,8 +198,9 @@ async def test_python_and_sql_encodings_agree(pool) -> None:
 def test_the_canonical_encoding_by_hand() -> None:
     at = datetime(2024, 5, 1, 16, 30, 0, 123, tzinfo=timezone(timedelta(hours=8)))
     case_id = uuid.UUID("00000000-0000-0000-0000-0000000000ab")
-    encoding = audit.event_encoding(case_id, 1, 7, at, "a", "case.accepted", None,
-                                    {"reported_minor": 5000, "entry_id": "e-1"})
+    encoding = audit.event_encoding(
+        case_id, 1, 7, at, "a", "case.accepted", None, {"reported_minor": 5000, "entry_id": "e-1"}
+    )
     assert encoding == (
         b'["00000000-0000-0000-0000-0000000000ab", 1, 7, "2024-05-01T08:30:00.000123Z", "a", "case.accepted", null,'
         b' {"entry_id": "e-1", "reported_minor": 5000}]'
@@ -219,11 +248,14 @@ async def test_an_edited_event_is_named(pool) -> None:
     assert report.breaks[0].problem.startswith("hash mismatch: ")
     # Other columns are covered as well.
     await superuser(pool, "UPDATE case_events SET at = at + interval '1 microsecond' WHERE seq = $1", rows[0]["seq"])
-    await superuser(pool, "UPDATE case_events SET actor = 'someone else' WHERE case_id = $1 AND chain_pos = 5", cases[2])
+    await superuser(
+        pool, "UPDATE case_events SET actor = 'someone else' WHERE case_id = $1 AND chain_pos = 5", cases[2]
+    )
     report = await audit.verify(pool)
     last_of_third = (await chain(pool, cases[2]))[4]["seq"]
     assert {(b.case_id, b.seq, b.kind) for b in report.breaks} == {
-        (victim, rows[0]["seq"], audit.HASH_MISMATCH), (cases[2], last_of_third, audit.HASH_MISMATCH)
+        (victim, rows[0]["seq"], audit.HASH_MISMATCH),
+        (cases[2], last_of_third, audit.HASH_MISMATCH),
     }
 
 
@@ -235,23 +267,33 @@ async def test_a_deleted_event_is_named(pool) -> None:
     await superuser(pool, "DELETE FROM case_events WHERE seq = $1", last[-1]["seq"])
     report = await audit.verify(pool)
     assert not report.ok
-    assert [(b.case_id, b.seq, b.kind) for b in report.breaks] == sorted([
-        (cases[0], middle[2]["seq"], audit.MISSING_EVENTS),  # the event after the gap
-        (cases[2], last[-1]["seq"], audit.MISSING_EVENTS),  # the chain's end: the head still names it
-    ])
+    assert [(b.case_id, b.seq, b.kind) for b in report.breaks] == sorted(
+        [
+            (cases[0], middle[2]["seq"], audit.MISSING_EVENTS),  # the event after the gap
+            (cases[2], last[-1]["seq"], audit.MISSING_EVENTS),  # the chain's end: the head still names it
+        ]
+    )
     assert "chain position 2 is missing" in next(b for b in report.breaks if b.case_id == cases[0]).detail
 
 
 async def test_a_tampered_head_is_named_and_heads_only_move_with_events(pool) -> None:
     cases = await some_cases(pool, 2)
-    for statement in ("UPDATE case_chain_heads SET hash = sha256('x')", "DELETE FROM case_chain_heads",
-                      "TRUNCATE case_chain_heads",
-                      "INSERT INTO case_chain_heads (case_id, seq, events) SELECT case_id, 1, 1 FROM cases LIMIT 1"):
+    for statement in (
+        "UPDATE case_chain_heads SET hash = sha256('x')",
+        "DELETE FROM case_chain_heads",
+        "TRUNCATE case_chain_heads",
+        "INSERT INTO case_chain_heads (case_id, seq, events) SELECT case_id, 1, 1 FROM cases LIMIT 1",
+    ):
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await pool.execute(statement)
     assert (await audit.verify(pool)).ok
-    await superuser(pool, "UPDATE case_chain_heads SET hash = sha256('x') WHERE case_id = $1", cases[1],
-                    disable="case_chain_heads_guard", table="case_chain_heads")
+    await superuser(
+        pool,
+        "UPDATE case_chain_heads SET hash = sha256('x') WHERE case_id = $1",
+        cases[1],
+        disable="case_chain_heads_guard",
+        table="case_chain_heads",
+    )
     report = await audit.verify(pool)
     last = (await chain(pool, cases[1]))[-1]["seq"]
     assert [(b.case_id, b.seq, b.kind) for b in report.breaks] == [(cases[1], last, audit.HEAD_MISMATCH)]
@@ -269,11 +311,15 @@ async def test_a_rewritten_history_verifies_but_changes_the_exported_root(pool) 
         pool,
         "UPDATE case_events SET actor = 'nobody',"
         " hash = case_event_hash(prev_hash, case_id, chain_pos, seq, at, 'nobody', kind, order_id, detail)"
-        " WHERE seq = $1", last["seq"],
+        " WHERE seq = $1",
+        last["seq"],
     )
     await superuser(
-        pool, "UPDATE case_chain_heads h SET hash = e.hash FROM case_events e WHERE e.seq = $1 AND h.case_id = e.case_id",
-        last["seq"], disable="case_chain_heads_guard", table="case_chain_heads",
+        pool,
+        "UPDATE case_chain_heads h SET hash = e.hash FROM case_events e WHERE e.seq = $1 AND h.case_id = e.case_id",
+        last["seq"],
+        disable="case_chain_heads_guard",
+        table="case_chain_heads",
     )
     report = await audit.verify(pool)
     assert report.ok
@@ -288,8 +334,11 @@ async def test_concurrent_writers_never_fork_a_chain(dsn) -> None:
     try:
         cases = []
         for i in range(6):
-            cases.append(await submit(pool, *[(bank, f"6222{n}{i:011d}", 1000 + n)
-                                               for n, bank in enumerate(("ICBC", "ABC", "CCB"))]))
+            cases.append(
+                await submit(
+                    pool, *[(bank, f"6222{n}{i:011d}", 1000 + n) for n, bank in enumerate(("ICBC", "ABC", "CCB"))]
+                )
+            )
         failed = {case_id: await failed_order(pool, case_id) for case_id in cases}
         rng = random.Random(5)
 
@@ -298,7 +347,9 @@ async def test_concurrent_writers_never_fork_a_chain(dsn) -> None:
             for n in range(4):
                 await pool.execute(
                     "INSERT INTO case_events (case_id, actor, kind, detail) VALUES ($1, 'operator:O-7', 'note.added',"
-                    " jsonb_build_object('n', $2::int))", case_id, n,
+                    " jsonb_build_object('n', $2::int))",
+                    case_id,
+                    n,
                 )
 
         async def dispatcher(owner: str) -> None:  # several cases per transaction
@@ -306,11 +357,17 @@ async def test_concurrent_writers_never_fork_a_chain(dsn) -> None:
                 claimed = await store.claim(pool, owner, 12, 30)
                 rng.shuffle(claimed)  # answers come in any order of cases
                 half = len(claimed) // 2
-                pending = [Settled(o, store.Outcome(o.case_id, o.order_id, OrderStatus.PENDING, answer_code="PDCR",
-                                                    recheck_s=0.0)) for o in claimed[:half]]
+                pending = [
+                    Settled(
+                        o, store.Outcome(o.case_id, o.order_id, OrderStatus.PENDING, answer_code="PDCR", recheck_s=0.0)
+                    )
+                    for o in claimed[:half]
+                ]
                 await apply_answers(pool, owner, pending, lambda attempts: 0.0)
                 await store.reschedule(
-                    pool, owner, [store.Retry(o.case_id, o.order_id, o.attempts, 0.0, "bank down") for o in claimed[half:]],
+                    pool,
+                    owner,
+                    [store.Retry(o.case_id, o.order_id, o.attempts, 0.0, "bank down") for o in claimed[half:]],
                     "dispatcher",
                 )
                 await asyncio.sleep(0)
@@ -326,7 +383,9 @@ async def test_concurrent_writers_never_fork_a_chain(dsn) -> None:
         report = await audit.verify(pool)
         assert report.ok, report.breaks
         assert report.cases == 12
-        kinds = {r["kind"]: r["n"] for r in await pool.fetch("SELECT kind, count(*) AS n FROM case_events GROUP BY kind")}
+        kinds = {
+            r["kind"]: r["n"] for r in await pool.fetch("SELECT kind, count(*) AS n FROM case_events GROUP BY kind")
+        }
         assert kinds["note.added"] == 6 * 3 * 4 and kinds["order.pending"] > 10
         assert kinds["order.retry_scheduled"] > 10
         assert kinds["order.retried"] == len(cases)
@@ -361,7 +420,8 @@ async def test_the_migration_chains_the_events_written_before_it(server_dsn, mon
                 for case_id in reversed(cases):
                     await pool.execute(
                         "INSERT INTO case_events (case_id, actor, kind, detail) VALUES ($1, 'old', 'note', $2)",
-                        case_id, {"n": n, "price": "1.50"},
+                        case_id,
+                        {"n": n, "price": "1.50"},
                     )
             before = await pool.fetch("SELECT case_id, seq FROM case_events ORDER BY case_id, seq")
             monkeypatch.undo()

@@ -27,19 +27,38 @@ from tests.test_audit_cli import stopay
 async def rechain(pool, case_id: uuid.UUID, chain_pos: int, actor: str) -> None:
     """Edits the event at ``chain_pos`` of the case, then recomputes that hash and every later one
     (and the head) with stopay's own encoding, as someone with the owner's access could."""
-    rows = await pool.fetch("SELECT chain_pos, seq, at, actor, kind, order_id, detail::text AS detail, prev_hash"
-                            " FROM case_events WHERE case_id = $1 ORDER BY chain_pos", case_id)
+    rows = await pool.fetch(
+        "SELECT chain_pos, seq, at, actor, kind, order_id, detail::text AS detail, prev_hash"
+        " FROM case_events WHERE case_id = $1 ORDER BY chain_pos",
+        case_id,
+    )
     prev = bytes(rows[chain_pos - 1]["prev_hash"])
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("ALTER TABLE case_events DISABLE TRIGGER case_events_append_only")
         await conn.execute("ALTER TABLE case_chain_heads DISABLE TRIGGER case_chain_heads_guard")
-        for r in rows[chain_pos - 1:]:
+        for r in rows[chain_pos - 1 :]:
             who = actor if r["chain_pos"] == chain_pos else r["actor"]
-            digest = audit.event_hash(prev, audit.event_encoding(
-                case_id, r["chain_pos"], r["seq"], r["at"], who, r["kind"], r["order_id"],
-                json.loads(r["detail"], parse_float=Decimal)))
-            await conn.execute("UPDATE case_events SET actor = $1, prev_hash = $2, hash = $3"
-                               " WHERE case_id = $4 AND seq = $5", who, prev, digest, case_id, r["seq"])
+            digest = audit.event_hash(
+                prev,
+                audit.event_encoding(
+                    case_id,
+                    r["chain_pos"],
+                    r["seq"],
+                    r["at"],
+                    who,
+                    r["kind"],
+                    r["order_id"],
+                    json.loads(r["detail"], parse_float=Decimal),
+                ),
+            )
+            await conn.execute(
+                "UPDATE case_events SET actor = $1, prev_hash = $2, hash = $3 WHERE case_id = $4 AND seq = $5",
+                who,
+                prev,
+                digest,
+                case_id,
+                r["seq"],
+            )
             prev = digest
         await conn.execute("UPDATE case_chain_heads SET hash = $1 WHERE case_id = $2", prev, case_id)
         await conn.execute("ALTER TABLE case_chain_heads ENABLE TRIGGER case_chain_heads_guard")
@@ -67,12 +86,15 @@ async def test_a_full_rechain_verifies_as_a_chain_but_not_against_the_checkpoint
     report = await checkpoints.verify(pool, [key.public_key()])
     assert not report.ok
     head_seq = await pool.fetchval("SELECT seq FROM case_chain_heads WHERE case_id = $1", cases[1])
-    assert [(p.checkpoint_id, p.case_id, p.seq) for p in report.problems] == [(written.checkpoint_id, cases[1], head_seq)]
+    assert [(p.checkpoint_id, p.case_id, p.seq) for p in report.problems] == [
+        (written.checkpoint_id, cases[1], head_seq)
+    ]
     assert "rewritten" in report.problems[0].problem
 
     out = tmp_path / "verify.txt"
-    found = await stopay("audit", "verify", "--dsn", dsn, "--public-key", str(tmp_path / "checkpoint.pub"),
-                         "--output", str(out))
+    found = await stopay(
+        "audit", "verify", "--dsn", dsn, "--public-key", str(tmp_path / "checkpoint.pub"), "--output", str(out)
+    )
     assert found.returncode == 1, found.stderr
     text = out.read_text(encoding="utf-8")
     assert f"checkpoint {written.checkpoint_id} case {cases[1]} event {head_seq}:" in text
@@ -89,8 +111,13 @@ async def test_a_checkpoint_keeps_vouching_for_a_chain_that_grew(pool, key) -> N
     assert report.ok and report.checkpoints_checked == 2 and report.latest_at is not None
     # Deleting the events a checkpoint named is caught (the chain's own check names it too).
     await superuser(pool, "DELETE FROM case_events WHERE case_id = $1", cases[0])
-    await superuser(pool, "DELETE FROM case_chain_heads WHERE case_id = $1", cases[0],
-                    disable="case_chain_heads_guard", table="case_chain_heads")
+    await superuser(
+        pool,
+        "DELETE FROM case_chain_heads WHERE case_id = $1",
+        cases[0],
+        disable="case_chain_heads_guard",
+        table="case_chain_heads",
+    )
     report = await checkpoints.verify(pool, [key.public_key()])
     assert {(p.case_id, "missing" in p.problem) for p in report.problems} == {(cases[0], True)}
 
@@ -104,16 +131,26 @@ async def test_bad_signatures_unknown_keys_and_edited_heads_are_named(pool, key)
     forged_id = await pool.fetchval(
         "INSERT INTO audit_checkpoints (taken_at, key_fingerprint, root_hash, heads, signature)"
         " VALUES ($1, $2, $3, $4, $5) RETURNING checkpoint_id",
-        row["taken_at"], row["key_fingerprint"], "0" * 64, row["heads"], bytes(64))
+        row["taken_at"],
+        row["key_fingerprint"],
+        "0" * 64,
+        row["heads"],
+        bytes(64),
+    )
     report = await checkpoints.verify(pool, [key.public_key()])
     problems = {p.checkpoint_id: p.problem for p in report.problems}
     assert set(problems) == {foreign.checkpoint_id, forged_id}
     assert "not among the public keys given" in problems[foreign.checkpoint_id]
     assert "signature does not verify" in problems[forged_id]
     # Both keys given: the foreign one verifies too. Heads edited under a good signature are caught.
-    await superuser(pool, "UPDATE audit_checkpoints SET heads = jsonb_set(heads, '{0,3}', to_jsonb(repeat('0', 64)))"
-                    " WHERE checkpoint_id = $1",
-                    good.checkpoint_id, disable="audit_checkpoints_append_only", table="audit_checkpoints")
+    await superuser(
+        pool,
+        "UPDATE audit_checkpoints SET heads = jsonb_set(heads, '{0,3}', to_jsonb(repeat('0', 64)))"
+        " WHERE checkpoint_id = $1",
+        good.checkpoint_id,
+        disable="audit_checkpoints_append_only",
+        table="audit_checkpoints",
+    )
     report = await checkpoints.verify(pool, [key.public_key(), other.public_key()])
     problems = {p.checkpoint_id: p.problem for p in report.problems}
     assert set(problems) == {good.checkpoint_id, forged_id}
@@ -130,8 +167,11 @@ async def test_checkpoints_are_append_only(pool, key) -> None:
     import asyncpg
 
     await checkpoints.write(pool, Signer(key))
-    for statement in ("UPDATE audit_checkpoints SET root_hash = root_hash", "DELETE FROM audit_checkpoints",
-                      "TRUNCATE audit_checkpoints"):
+    for statement in (
+        "UPDATE audit_checkpoints SET root_hash = root_hash",
+        "DELETE FROM audit_checkpoints",
+        "TRUNCATE audit_checkpoints",
+    ):
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
             await pool.execute(statement)
 
@@ -159,6 +199,7 @@ async def test_verify_log_checks_checkpoints_with_the_caller_s_keys(make_app, po
 
     async def two() -> bool:
         return await pool.fetchval("SELECT count(*) FROM audit_checkpoints WHERE heads <> '[]'") >= 2
+
     from tests.conftest import eventually
 
     await eventually(two)

@@ -42,8 +42,17 @@ async def test_audit_case_account_report_and_picture(make_app, channel_to, pool,
 
     text = await stopay("audit", "case", case_id, "--server", server)
     assert text.returncode == 0, text.stderr
-    for expected in ("money trail", "per level", "time from entry to hold", "timeline", "¥350,000.00",
-                     "¥210,000.00", "exit ATM ¥20,000.00", "王某某", "case accepted"):
+    for expected in (
+        "money trail",
+        "per level",
+        "time from entry to hold",
+        "timeline",
+        "¥350,000.00",
+        "¥210,000.00",
+        "exit ATM ¥20,000.00",
+        "王某某",
+        "case accepted",
+    ):
         assert expected in text.stdout, expected
 
     picture = tmp_path / "seed-xue.svg"
@@ -63,18 +72,41 @@ async def test_audit_case_account_report_and_picture(make_app, channel_to, pool,
     assert history["orders"][0]["held_minor"] == "21000000"
 
     now = await db_now(pool)  # cases are stamped by the database's clock
-    report = await stopay("audit", "report", "--since", (now - timedelta(hours=1)).isoformat(),
-                          "--until", (now + timedelta(hours=1)).isoformat(), "--json", "--server", server)
+    report = await stopay(
+        "audit",
+        "report",
+        "--since",
+        (now - timedelta(hours=1)).isoformat(),
+        "--until",
+        (now + timedelta(hours=1)).isoformat(),
+        "--json",
+        "--server",
+        server,
+    )
     figures = json.loads(report.stdout)
     assert (figures["cases"], figures["reported_minor"], figures["held_minor"], figures["exited_minor"]) == (
-        1, "58000000", "56000000", "2000000")
+        1,
+        "58000000",
+        "56000000",
+        "2000000",
+    )
     assert figures["holds"] == 2 and int(figures["p50_ms"]) > 0 and int(figures["p99_ms"]) >= int(figures["p50_ms"])
-    people = await stopay("audit", "report", "--since", (now - timedelta(hours=1)).isoformat(),
-                          "--until", (now + timedelta(hours=1)).isoformat(), "--server", server)
+    people = await stopay(
+        "audit",
+        "report",
+        "--since",
+        (now - timedelta(hours=1)).isoformat(),
+        "--until",
+        (now + timedelta(hours=1)).isoformat(),
+        "--server",
+        server,
+    )
     assert "entry to hold p90" in people.stdout and "¥580,000.00" in people.stdout
 
 
-async def test_verify_names_an_edited_event_and_exports_carry_the_chain(make_app, channel_to, dsn, tmp_path: Path) -> None:
+async def test_verify_names_an_edited_event_and_exports_carry_the_chain(
+    make_app, channel_to, dsn, tmp_path: Path
+) -> None:
     app, case_id = await seed_xue_case(make_app, channel_to)
     server = f"127.0.0.1:{app.port}"
     ok = await stopay("audit", "verify", "--server", server)
@@ -88,8 +120,13 @@ async def test_verify_names_an_edited_event_and_exports_carry_the_chain(make_app
     assert seqs == sorted(seqs) and len(events) >= 10
     assert all(len(e["hash"]) == 64 for e in events)
     assert all(later["prev_hash"] == earlier["hash"] for earlier, later in zip(events, events[1:]))
-    table = list(csv.DictReader(io.StringIO((await stopay("audit", "export", "--format", "csv", "--case", case_id,
-                                                          "--server", server)).stdout)))
+    table = list(
+        csv.DictReader(
+            io.StringIO(
+                (await stopay("audit", "export", "--format", "csv", "--case", case_id, "--server", server)).stdout
+            )
+        )
+    )
     assert [int(r["seq"]) for r in table] == [int(e["seq"]) for e in events]
 
     # A superuser edits one event directly in the database.
@@ -97,8 +134,11 @@ async def test_verify_names_an_edited_event_and_exports_carry_the_chain(make_app
     admin = await asyncpg.connect(dsn)
     try:
         await admin.execute("ALTER TABLE case_events DISABLE TRIGGER case_events_append_only")
-        await admin.execute("UPDATE case_events SET detail = '{\"held_minor\": 1}' WHERE case_id = $1 AND seq = $2",
-                            __import__("uuid").UUID(case_id), int(victim["seq"]))
+        await admin.execute(
+            "UPDATE case_events SET detail = '{\"held_minor\": 1}' WHERE case_id = $1 AND seq = $2",
+            __import__("uuid").UUID(case_id),
+            int(victim["seq"]),
+        )
         await admin.execute("ALTER TABLE case_events ENABLE TRIGGER case_events_append_only")
     finally:
         await admin.close()

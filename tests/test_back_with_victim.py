@@ -32,8 +32,11 @@ MOVES = [("V", "A", 100000, "T1"), ("A", "V", 30000, "P1"), ("A", "B", 50000, "T
 
 
 def data(rule: str) -> dict:
-    return world_data({"V": 200000, "A": 0, "B": 0}, MOVES,
-                      [check("profit", rule, [["T1"]], {"A": 15000, "B": 50000}, exited=0, min_amount=10000)])
+    return world_data(
+        {"V": 200000, "A": 0, "B": 0},
+        MOVES,
+        [check("profit", rule, [["T1"]], {"A": 15000, "B": 50000}, exited=0, min_amount=10000)],
+    )
 
 
 @pytest.mark.parametrize("rule", RULES)
@@ -47,8 +50,11 @@ def test_the_oracle_counts_money_paid_back_to_the_victim_apart(rule: str) -> Non
 def test_the_trail_step_ends_at_the_victim_s_account() -> None:
     at = datetime(2026, 1, 1, tzinfo=UTC)
     victim, mule = Party("BK", "ACCOUNTV", "v"), Party("BK", "ACCOUNTB", "b")
-    lines = (Line(1, at, "credit", 100000, "T1", victim), Line(2, at, "debit", 30000, "P1", victim),
-             Line(3, at, "debit", 50000, "T2", mule))
+    lines = (
+        Line(1, at, "credit", 100000, "T1", victim),
+        Line(2, at, "debit", 30000, "P1", victim),
+        Line(3, at, "debit", 50000, "T2", mule),
+    )
     known = Known(labelled={"T1": (("L1", 100000),)})
     result = step(known, 0, lines, Limits("libr", 5, 10000), frozenset({AccountKey("BK", "ACCOUNTV")}))
     assert [o.account for o in result.onward] == [mule]
@@ -57,8 +63,9 @@ def test_the_trail_step_ends_at_the_victim_s_account() -> None:
 
 
 @pytest.mark.parametrize("rule", RULES)
-async def test_no_order_and_no_freeze_on_the_victim_s_own_account(make_app, channel_to, tmp_path: Path,
-                                                                 rule: str) -> None:
+async def test_no_order_and_no_freeze_on_the_victim_s_own_account(
+    make_app, channel_to, tmp_path: Path, rule: str
+) -> None:
     path = tmp_path / "profit.json"
     path.write_text(json.dumps(data(rule)), encoding="utf-8")
     app = await make_app(path, limits=Limits(rule, 5, 10000))
@@ -74,8 +81,9 @@ async def test_no_order_and_no_freeze_on_the_victim_s_own_account(make_app, chan
     banks = app.adapters[next(iter(app.adapters))].world
     assert banks.holds() == {acct("A"): 15000, acct("B"): 50000}
     assert (case.held_minor, case.exited_minor, case.back_with_victim_minor) == (65000, 0, 35000)
-    assert case.reported_minor == (case.held_minor + case.exited_minor + case.back_with_victim_minor
-                                   + case.returned_minor + case.unresolved_minor)
+    assert case.reported_minor == (
+        case.held_minor + case.exited_minor + case.back_with_victim_minor + case.returned_minor + case.unresolved_minor
+    )
     assert case.unresolved_minor == 0 and list(case.exits) == []
     assert [(t.level, t.back_with_victim_minor) for t in case.levels] == [(1, 35000), (2, 0)]
     assert "back with victim ¥350.00" in case_text(case)
@@ -86,14 +94,18 @@ async def test_no_order_and_no_freeze_on_the_victim_s_own_account(make_app, chan
     until.FromDatetime(datetime.now(UTC) + timedelta(hours=1))
     async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
         report = await audit_pb2_grpc.AuditServiceStub(channel).GetReport(
-            audit_pb2.ReportRequest(since=since, until=until))
+            audit_pb2.ReportRequest(since=since, until=until)
+        )
     assert (report.held_minor, report.exited_minor, report.back_with_victim_minor) == (65000, 0, 35000)
 
 
 def test_the_generator_makes_profit_withdrawals_only_when_asked() -> None:
     def paid_back(doc: dict) -> int:
-        victims = {t["from"] for t in doc["ledger"]
-                   if t["txn_id"] in {x for e in doc["checks"][0]["entries"] for x in e["transfers"]}}
+        victims = {
+            t["from"]
+            for t in doc["ledger"]
+            if t["txn_id"] in {x for e in doc["checks"][0]["entries"] for x in e["transfers"]}
+        }
         return sum(1 for t in doc["ledger"] if t.get("to") in victims)
 
     assert sum(paid_back(generate(seed)) for seed in range(50)) == 0

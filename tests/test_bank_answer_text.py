@@ -41,8 +41,9 @@ async def _submit(make_app, channel_to, bank: FakeBank, **dispatch):  # type: ig
 
 async def test_a_nul_in_a_freeze_answer_is_recorded_escaped_and_the_order_is_held(make_app, channel_to, pool) -> None:
     bank = FakeBank({"NBK"})
-    bank.on_freeze = lambda r: FreezeAnswer(AnswerStatus.ACCR, held_minor=r.amount_minor, bank_reference="REF\x00-7",
-                                            extra={"detail": "held\x00\x1b[31m"})
+    bank.on_freeze = lambda r: FreezeAnswer(
+        AnswerStatus.ACCR, held_minor=r.amount_minor, bank_reference="REF\x00-7", extra={"detail": "held\x00\x1b[31m"}
+    )
     await _submit(make_app, channel_to, bank)
     row = await _settled_order(pool)
     assert (row["status"], row["attempts"]) == ("held", 2)  # the statement, the freeze: no retry
@@ -72,10 +73,12 @@ async def test_a_nul_in_a_statement_line_is_traced_all_the_same(make_app, channe
         answer = FakeBank.plain_statement(request)
         assert answer.statement is not None
         credit = answer.statement.lines[0]
-        atm = StatementLine(seq=1, at=credit.at, kind="debit", amount_minor=20000, txn_id="ATM\x00-1",
-                            exit=ExitKind.ATM)
-        return dataclasses.replace(answer, balance_minor=50000,
-                                   statement=dataclasses.replace(answer.statement, lines=(credit, atm)))
+        atm = StatementLine(
+            seq=1, at=credit.at, kind="debit", amount_minor=20000, txn_id="ATM\x00-1", exit=ExitKind.ATM
+        )
+        return dataclasses.replace(
+            answer, balance_minor=50000, statement=dataclasses.replace(answer.statement, lines=(credit, atm))
+        )
 
     bank.on_statement = statement
     await _submit(make_app, channel_to, bank)
@@ -87,7 +90,9 @@ async def test_a_nul_in_a_statement_line_is_traced_all_the_same(make_app, channe
 
 
 async def test_an_amount_out_of_range_is_not_understood_and_the_order_gives_up_by_its_deadline(
-    make_app, channel_to, pool,
+    make_app,
+    channel_to,
+    pool,
 ) -> None:
     bank = FakeBank({"NBK"})
     bank.on_statement = lambda r: dataclasses.replace(FakeBank.plain_statement(r), balance_minor=2**63)
@@ -135,14 +140,16 @@ async def remote_bank() -> AsyncIterator[tuple[FakeBank, str]]:
     await server.stop(None)
 
 
-async def test_a_remote_bank_answering_with_a_nul_is_held_all_the_same(make_app, channel_to, pool,
-                                                                       remote_bank) -> None:
+async def test_a_remote_bank_answering_with_a_nul_is_held_all_the_same(make_app, channel_to, pool, remote_bank) -> None:
     bank, target = remote_bank
-    bank.on_freeze = lambda r: FreezeAnswer(AnswerStatus.ACCR, held_minor=r.amount_minor, reason_code="\x00",
-                                            bank_reference="R\x00\x7f")
+    bank.on_freeze = lambda r: FreezeAnswer(
+        AnswerStatus.ACCR, held_minor=r.amount_minor, reason_code="\x00", bank_reference="R\x00\x7f"
+    )
     app = await make_app(adapters=(("grpc", {"target": target, "banks": "NBK"}),), dispatch=DispatchSettings(**FAST))
     await channel_to(app).SubmitEntry(simple_request(("NBK", "6222020200005555", 70000)))
     row = await _settled_order(pool)
     assert (row["status"], row["attempts"], row["reason_code"]) == ("held", 2, "\\x00")
-    assert await pool.fetchval("SELECT bank_reference FROM bank_answers WHERE status_code = 'ACCR' "
-                               "AND held_minor > 0") == "R\\x00\\x7f"
+    assert (
+        await pool.fetchval("SELECT bank_reference FROM bank_answers WHERE status_code = 'ACCR' AND held_minor > 0")
+        == "R\\x00\\x7f"
+    )

@@ -55,6 +55,7 @@ async def test_a_failing_bank_opens_then_lets_one_trial_through() -> None:
 
     async def others_refused() -> bool:
         return len(entered) == 1 and sum(t.done() for t in tasks) == 4
+
     await eventually(others_refused)
     assert await guards.open_banks() == ["ICBC"]  # the trial is out
     release.set()

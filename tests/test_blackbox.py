@@ -24,12 +24,13 @@ class Served:
 
     def __init__(self, tmp: Path, *args: str, command: tuple[str, ...] = ("serve", "--insecure")) -> None:
         self.port_file = tmp / f"port-{time.monotonic_ns()}"
-        self.log = open(tmp / "serve.log", "ab")  # noqa: SIM115
+        self.log = open(tmp / "serve.log", "ab")
         listen = () if "--listen" in args else ("--listen", "127.0.0.1:0")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "stopay.cli.main", *command, *listen,
-             "--port-file", str(self.port_file), *args],
-            stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "STOPAY_LOG_LEVEL": "info"},
+            [sys.executable, "-m", "stopay.cli.main", *command, *listen, "--port-file", str(self.port_file), *args],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "STOPAY_LOG_LEVEL": "info"},
         )
         deadline = time.monotonic() + 60
         while not self.port_file.exists() or not self.port_file.read_text():
@@ -100,7 +101,11 @@ async def test_kill_after_commit_before_dispatch_loses_no_order(tmp_path: Path, 
         await eventually(lambda: _settled(served.stub, reply.case_id))
         case = await case_of(served.stub, reply.case_id)
         level1 = case.orders[0]
-        assert (level1.level, level1.status, level1.held_minor) == (1, station_pb2.ORDER_STATUS_PARTIALLY_HELD, 35000000)
+        assert (level1.level, level1.status, level1.held_minor) == (
+            1,
+            station_pb2.ORDER_STATUS_PARTIALLY_HELD,
+            35000000,
+        )
         assert level1.attempts == 2  # one statement, one freeze: nothing was sent before the kill
         assert case.held_minor == 35000000 + 21000000 and case.exited_minor == 2000000
     finally:
@@ -137,7 +142,9 @@ async def _settled(stub, case_id: str) -> bool:
 def test_serve_refuses_to_start_without_insecure(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "stopay.cli.main", "serve", "--data-dir", str(tmp_path / "x")],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "--insecure" in result.stderr

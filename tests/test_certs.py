@@ -22,8 +22,9 @@ SERVER_AUTH, CLIENT_AUTH = ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.
 
 
 def certs(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "stopay.cli.main", "certs", *args],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "stopay.cli.main", "certs", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def ok(*args: str) -> str:
@@ -77,7 +78,9 @@ def test_init_writes_a_ca_and_a_server_certificate_for_loopback_and_each_host(tm
 
     names = sans(server)
     assert names.get_values_for_type(x509.DNSName) == ["localhost", "stopay.example.org"]
-    assert names.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address(a) for a in ("127.0.0.1", "::1", "10.1.2.3")]
+    assert names.get_values_for_type(x509.IPAddress) == [
+        ipaddress.ip_address(a) for a in ("127.0.0.1", "::1", "10.1.2.3")
+    ]
     assert names.get_values_for_type(x509.UniformResourceIdentifier) == ["stopay://service/stopay"]
     assert usages(server) == {SERVER_AUTH, CLIENT_AUTH}
     for subject in (DNSName("stopay.example.org"), DNSName("localhost"), IPAddress(ipaddress.ip_address("10.1.2.3"))):
@@ -114,16 +117,20 @@ def test_a_bank_certificate_also_serves_its_gateway_on_loopback(ca: Path) -> Non
     store(ca).build_client_verifier().verify(cert, [])
 
 
-@pytest.mark.parametrize(("role", "name", "words"), [
-    ("boss", "x", ["role 'boss'", "station, officer, supervisor, center, bank, auditor, operator"]),
-    ("Station", "x", ["role 'Station'"]),
-    ("officer", "a b", ["name 'a b'", "1 to 64 characters"]),
-    ("officer", "x" * 65, ["name 'xxx", "1 to 64 characters"]),
-    ("officer", "a/b", ["name 'a/b'"]),
-    ("officer", "", ["name ''"]),
-])
-def test_a_bad_role_or_name_is_refused_by_name_and_writes_nothing(ca: Path, role: str, name: str,
-                                                                  words: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("role", "name", "words"),
+    [
+        ("boss", "x", ["role 'boss'", "station, officer, supervisor, center, bank, auditor, operator"]),
+        ("Station", "x", ["role 'Station'"]),
+        ("officer", "a b", ["name 'a b'", "1 to 64 characters"]),
+        ("officer", "x" * 65, ["name 'xxx", "1 to 64 characters"]),
+        ("officer", "a/b", ["name 'a/b'"]),
+        ("officer", "", ["name ''"]),
+    ],
+)
+def test_a_bad_role_or_name_is_refused_by_name_and_writes_nothing(
+    ca: Path, role: str, name: str, words: list[str]
+) -> None:
     before = sorted(p.name for p in ca.iterdir())
     result = certs("issue", str(ca), role, name)
     assert result.returncode == 2, result.stderr
@@ -213,7 +220,7 @@ class _Health(health.aio.HealthServicer):
         super().__init__()
         self.callers: list[dict[str, list[bytes]]] = []
 
-    async def Check(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def Check(self, request, context):  # type: ignore[no-untyped-def]
         self.callers.append(context.auth_context())
         return await super().Check(request, context)
 
@@ -224,7 +231,9 @@ async def _serve(folder: Path, stem: str) -> tuple[grpc.aio.Server, int, _Health
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
     credentials = grpc.ssl_server_credentials(
         [((folder / f"{stem}.key").read_bytes(), (folder / f"{stem}.pem").read_bytes())],
-        root_certificates=(folder / "ca.pem").read_bytes(), require_client_auth=True)
+        root_certificates=(folder / "ca.pem").read_bytes(),
+        require_client_auth=True,
+    )
     port = server.add_secure_port("127.0.0.1:0", credentials)
     await server.start()
     return server, port, servicer
@@ -232,18 +241,24 @@ async def _serve(folder: Path, stem: str) -> tuple[grpc.aio.Server, int, _Health
 
 async def _check(port: int, ca_pem: bytes, cert: Path | None, key: Path | None) -> health_pb2.HealthCheckResponse:
     credentials = grpc.ssl_channel_credentials(
-        root_certificates=ca_pem, private_key=key.read_bytes() if key else None,
-        certificate_chain=cert.read_bytes() if cert else None)
+        root_certificates=ca_pem,
+        private_key=key.read_bytes() if key else None,
+        certificate_chain=cert.read_bytes() if cert else None,
+    )
     async with grpc.aio.secure_channel(f"127.0.0.1:{port}", credentials) as channel:
         return await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
 
 
-@pytest.mark.parametrize(("server_stem", "client_stem", "identity"), [
-    ("server", "station-500106-01", "stopay://station/500106-01"),  # a station calls the service
-    ("bank-ICBC", "server", "stopay://service/stopay"),  # the service calls a bank's gateway
-])
+@pytest.mark.parametrize(
+    ("server_stem", "client_stem", "identity"),
+    [
+        ("server", "station-500106-01", "stopay://station/500106-01"),  # a station calls the service
+        ("bank-ICBC", "server", "stopay://service/stopay"),  # the service calls a bank's gateway
+    ],
+)
 async def test_grpc_serves_a_call_over_mutual_tls_and_sees_the_caller_s_identity(
-        ca: Path, server_stem: str, client_stem: str, identity: str) -> None:
+    ca: Path, server_stem: str, client_stem: str, identity: str
+) -> None:
     ok("issue", str(ca), "station", "500106-01")
     ok("issue", str(ca), "bank", "ICBC")
     server, port, servicer = await _serve(ca, server_stem)

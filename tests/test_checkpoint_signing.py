@@ -28,8 +28,13 @@ from stopay.security.checkpoints import (
 def test_the_signed_text_is_fixed() -> None:
     at = datetime(2026, 12, 4, 19, 18, 25, 473811, tzinfo=timezone(timedelta(hours=8)))
     text = Checkpoint(at, "ab" * 32, 2, "cd" * 32).text()
-    assert text == (b"stopay audit checkpoint v1\ntaken_at 2026-12-04T11:18:25.473811Z\nkey " + b"ab" * 32
-                    + b"\nheads 2\nroot " + b"cd" * 32 + b"\n")
+    assert text == (
+        b"stopay audit checkpoint v1\ntaken_at 2026-12-04T11:18:25.473811Z\nkey "
+        + b"ab" * 32
+        + b"\nheads 2\nroot "
+        + b"cd" * 32
+        + b"\n"
+    )
 
 
 def test_a_signature_verifies_only_for_its_checkpoint_and_key() -> None:
@@ -49,13 +54,15 @@ def test_a_signature_verifies_only_for_its_checkpoint_and_key() -> None:
 
 def test_only_ed25519_keys_are_taken(tmp_path: Path) -> None:
     p256 = ec.generate_private_key(ec.SECP256R1())
-    pem = p256.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    pem = p256.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     with pytest.raises(BadKey, match="Ed25519"):
         load_private_key(pem)
     with pytest.raises(BadKey, match="Ed25519"):
-        load_public_key(p256.public_key().public_bytes(serialization.Encoding.PEM,
-                                                      serialization.PublicFormat.SubjectPublicKeyInfo))
+        load_public_key(
+            p256.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
     with pytest.raises(BadKey):
         load_public_key(b"not a key")
     (tmp_path / "ec.pem").write_bytes(pem)

@@ -16,8 +16,12 @@ from tests.entries import scenario_requests, simple_request
 
 async def stopay(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "stopay.cli.main", *args],
-        input=stdin, capture_output=True, text=True, timeout=120,
+        subprocess.run,
+        [sys.executable, "-m", "stopay.cli.main", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -80,7 +84,9 @@ async def test_demo_runs_the_seed_cases_and_matches_their_known_answers() -> Non
 
 
 async def test_serve_reports_configuration_errors_without_a_traceback(tmp_path: Path) -> None:
-    missing = await stopay("serve", "--insecure", "--data-dir", str(tmp_path / "d"), "--bank-network", str(tmp_path / "nope.json"))
+    missing = await stopay(
+        "serve", "--insecure", "--data-dir", str(tmp_path / "d"), "--bank-network", str(tmp_path / "nope.json")
+    )
     assert missing.returncode == 2 and "nope.json" in missing.stderr and "Traceback" not in missing.stderr
     unknown = await stopay("serve", "--insecure", "--data-dir", str(tmp_path / "d"), "--bank", "ZZB=carrier-pigeon")
     assert unknown.returncode == 2 and "carrier-pigeon" in unknown.stderr and "Traceback" not in unknown.stderr

@@ -17,14 +17,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-import grpc
 import pytest
 from google.protobuf import json_format
 
 from stopay.cli import main as cli_main
 from stopay.store.embedded import with_database
-from stopay.v1 import station_pb2, station_pb2_grpc
-from tests.conftest import EXAMPLES, ROOT, eventually
+from stopay.v1 import station_pb2
+from tests.conftest import EXAMPLES, ROOT
 from tests.entries import scenario_requests
 from tests.test_blackbox import Served
 
@@ -34,9 +33,16 @@ ENV = {k: v for k, v in os.environ.items() if not k.startswith("STOPAY_")}
 UNKNOWN_CASE = "00000000-0000-0000-0000-000000000000"
 
 
-async def stopay(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+async def stopay(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return await asyncio.to_thread(
-        subprocess.run, [*COMMAND, *args], capture_output=True, text=True, timeout=timeout, env=env or ENV,
+        subprocess.run,
+        [*COMMAND, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or ENV,
     )
 
 
@@ -58,6 +64,7 @@ def free_port() -> int:
 
 # ---- defect 4: start-up errors ------------------------------------------------------------------
 
+
 async def test_serve_start_up_mistakes_are_one_line_each(server_dsn: str, dsn: str, tmp_path: Path) -> None:
     missing = await stopay("serve", "--insecure", "--dsn", with_database(server_dsn, "no_such_stopay_db"))
     failed(missing, 2, "no_such_stopay_db", "does not exist")
@@ -71,7 +78,9 @@ async def test_serve_start_up_mistakes_are_one_line_each(server_dsn: str, dsn: s
         port = taken.getsockname()[1]
         busy = await stopay("serve", "--insecure", "--dsn", dsn, "--listen", f"127.0.0.1:{port}")
         failed(busy, 3, f"127.0.0.1:{port}", "in use")
-        sim = await stopay("bank-sim", "--insecure", "--bank-network", str(EXAMPLES / "seed-xue.json"), "--listen", f"127.0.0.1:{port}")
+        sim = await stopay(
+            "bank-sim", "--insecure", "--bank-network", str(EXAMPLES / "seed-xue.json"), "--listen", f"127.0.0.1:{port}"
+        )
         failed(sim, 3, "in use")
 
     not_a_directory = tmp_path / "pgdata"
@@ -79,7 +88,9 @@ async def test_serve_start_up_mistakes_are_one_line_each(server_dsn: str, dsn: s
     broken = await stopay("serve", "--insecure", "--data-dir", str(not_a_directory), "--listen", "127.0.0.1:0")
     failed(broken, 2, "embedded PostgreSQL", "did not start")
 
-    debug = await stopay("--log-level", "debug", "serve", "--insecure", "--dsn", with_database(server_dsn, "no_such_stopay_db"))
+    debug = await stopay(
+        "--log-level", "debug", "serve", "--insecure", "--dsn", with_database(server_dsn, "no_such_stopay_db")
+    )
     assert debug.returncode == 2 and "Traceback" in debug.stderr  # only when asked for
 
 
@@ -93,8 +104,13 @@ async def test_ctrl_c_while_watching_says_how_to_reattach(make_app, tmp_path: Pa
     (request,) = scenario_requests(app, network)
     entry = tmp_path / "entry.json"
     entry.write_text(json_format.MessageToJson(request), encoding="utf-8")
-    proc = subprocess.Popen([*COMMAND, "entry", "submit", str(entry), "--watch", "--server", f"127.0.0.1:{app.port}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    proc = subprocess.Popen(
+        [*COMMAND, "entry", "submit", str(entry), "--watch", "--server", f"127.0.0.1:{app.port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     try:
         first = await asyncio.to_thread(proc.stdout.readline)  # type: ignore[union-attr]
         case_id = first.split()[1]
@@ -116,21 +132,33 @@ async def test_a_closed_pipe_stops_the_export_quietly(make_app, channel_to) -> N
     os.close(read)  # the reader is gone before the first line, as `| head -1` is after its line
     try:
         result = await asyncio.to_thread(
-            subprocess.run, [*COMMAND, "audit", "export", "--server", f"127.0.0.1:{app.port}"],
-            stdout=write, stderr=subprocess.PIPE, text=True, timeout=60, env=ENV)
+            subprocess.run,
+            [*COMMAND, "audit", "export", "--server", f"127.0.0.1:{app.port}"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            env=ENV,
+        )
     finally:
         os.close(write)
     assert result.returncode == 141, result.stderr
     assert result.stderr == ""
 
     shell = await asyncio.to_thread(
-        subprocess.run, ["bash", "-c", f"{' '.join(COMMAND)} audit export --server 127.0.0.1:{app.port} | head -1"],
-        capture_output=True, text=True, timeout=60, env=ENV)
+        subprocess.run,
+        ["bash", "-c", f"{' '.join(COMMAND)} audit export --server 127.0.0.1:{app.port} | head -1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=ENV,
+    )
     assert len(shell.stdout.splitlines()) == 1 and json.loads(shell.stdout)["case_id"]
     assert "Traceback" not in shell.stderr and "Broken pipe" not in shell.stderr
 
 
 # ---- defect 5: --output ------------------------------------------------------------------------------
+
 
 async def test_a_failed_call_leaves_a_kept_output_file_as_it_was(make_app, tmp_path: Path) -> None:
     app = await make_app()
@@ -152,6 +180,7 @@ async def test_a_failed_call_leaves_a_kept_output_file_as_it_was(make_app, tmp_p
 
 
 # ---- defect 6: ports -------------------------------------------------------------------------------
+
 
 async def test_every_host_port_flag_needs_a_port_in_range(tmp_path: Path) -> None:
     network = str(EXAMPLES / "seed-xue.json")
@@ -193,6 +222,7 @@ async def test_ipv6_addresses_in_brackets_work(tmp_path: Path, dsn: str) -> None
 
 # ---- defect 7: one exit-status table -----------------------------------------------------------------
 
+
 async def test_the_exit_status_table_row_by_row(make_app, channel_to, tmp_path: Path) -> None:
     app = await make_app(EXAMPLES / "seed-chen.json")
     (request,) = scenario_requests(app, EXAMPLES / "seed-chen.json")
@@ -203,36 +233,70 @@ async def test_the_exit_status_table_row_by_row(make_app, channel_to, tmp_path: 
     hold = ("--officer", "O1", "--reason", "r")
 
     # 0: done.
-    for args in (("case", "show", reply.case_id), ("case", "list"), ("hold", "list", reply.case_id),
-                 ("audit", "verify"), ("audit", "case", reply.case_id)):
+    for args in (
+        ("case", "show", reply.case_id),
+        ("case", "list"),
+        ("hold", "list", reply.case_id),
+        ("audit", "verify"),
+        ("audit", "case", reply.case_id),
+    ):
         result = await stopay(*args, "--server", up)
         assert result.returncode == 0 and "Traceback" not in result.stderr, (args, result.stderr)
     # 1: the service refused the call, station, hold and audit commands alike.
-    for args, code in ((("case", "show", UNKNOWN_CASE), "NOT_FOUND"),
-                       (("order", "retry", UNKNOWN_CASE, "--operator", "op"), "order retry"),
-                       (("hold", "renew", UNKNOWN_CASE, "BOC:6216610000000002", *hold), "NOT_FOUND"),
-                       (("audit", "case", UNKNOWN_CASE), "NOT_FOUND"),
-                       (("audit", "case", "not-a-uuid"), "INVALID_ARGUMENT")):
+    for args, code in (
+        (("case", "show", UNKNOWN_CASE), "NOT_FOUND"),
+        (("order", "retry", UNKNOWN_CASE, "--operator", "op"), "order retry"),
+        (("hold", "renew", UNKNOWN_CASE, "BOC:6216610000000002", *hold), "NOT_FOUND"),
+        (("audit", "case", UNKNOWN_CASE), "NOT_FOUND"),
+        (("audit", "case", "not-a-uuid"), "INVALID_ARGUMENT"),
+    ):
         failed(await stopay(*args, "--server", up), 1, code)
     # 2: usage or a local error.
     failed(await stopay("case", "show"), 2, "case_id")
     failed(await stopay("entry", "submit", str(tmp_path / "absent.json"), "--server", up), 2, "absent.json")
     failed(await stopay("entry", "submit", str(bad), "--server", up), 2, "bad.json")
-    failed(await stopay("hold", "formalize", reply.case_id, "BOC:6216610000000002", "--document", "D",
-                        "--approver", "A", "--amount", "1.234", "--scope", "s", *hold, "--server", up), 2, "--amount")
+    failed(
+        await stopay(
+            "hold",
+            "formalize",
+            reply.case_id,
+            "BOC:6216610000000002",
+            "--document",
+            "D",
+            "--approver",
+            "A",
+            "--amount",
+            "1.234",
+            "--scope",
+            "s",
+            *hold,
+            "--server",
+            up,
+        ),
+        2,
+        "--amount",
+    )
     # 3: the service cannot be reached, whichever command.
     entry = tmp_path / "entry.json"
     entry.write_text(json_format.MessageToJson(request), encoding="utf-8")
-    for args in (("entry", "submit", str(entry)), ("case", "show", reply.case_id), ("case", "list"),
-                 ("case", "watch", reply.case_id), ("order", "retry", UNKNOWN_CASE, "--operator", "op"),
-                 ("hold", "list", reply.case_id), ("hold", "return", "BOC:6216610000000002", *hold),
-                 ("audit", "case", reply.case_id), ("audit", "report", "--since", "2026-01-01T00:00:00+08:00",
-                                                    "--until", "2026-02-01T00:00:00+08:00"),
-                 ("audit", "export"), ("audit", "verify")):
+    for args in (
+        ("entry", "submit", str(entry)),
+        ("case", "show", reply.case_id),
+        ("case", "list"),
+        ("case", "watch", reply.case_id),
+        ("order", "retry", UNKNOWN_CASE, "--operator", "op"),
+        ("hold", "list", reply.case_id),
+        ("hold", "return", "BOC:6216610000000002", *hold),
+        ("audit", "case", reply.case_id),
+        ("audit", "report", "--since", "2026-01-01T00:00:00+08:00", "--until", "2026-02-01T00:00:00+08:00"),
+        ("audit", "export"),
+        ("audit", "verify"),
+    ):
         failed(await stopay(*args, "--server", down), 3, "UNAVAILABLE")
 
 
 # ---- defect 11: one serve per embedded data directory ---------------------------------------------------
+
 
 async def test_a_second_serve_on_the_same_data_directory_is_refused(tmp_path: Path) -> None:
     # Not under pytest's own temporary directory: run as root, the embedded PostgreSQL runs as
@@ -261,6 +325,7 @@ async def test_a_second_serve_on_the_same_data_directory_is_refused(tmp_path: Pa
 
 # ---- also expected: case watch, paging, amounts, the walkthrough -------------------------------------------
 
+
 async def test_case_watch_reattaches_and_case_list_pages_on_in_yuan(make_app, channel_to) -> None:
     app = await make_app(EXAMPLES / "seed-chen.json")
     stub = channel_to(app)
@@ -280,8 +345,9 @@ async def test_case_watch_reattaches_and_case_list_pages_on_in_yuan(make_app, ch
     token = re.search(r"next page: --page-token (\S+)", first.stdout).group(1)  # type: ignore[union-attr]
     second = await stopay("case", "list", "--limit", "2", "--page-token", token, "--server", server)
     assert second.returncode == 0, second.stderr
-    shown = [line.split()[0] for line in (first.stdout + second.stdout).splitlines()
-             if line[:8] in {i[:8] for i in ids}]
+    shown = [
+        line.split()[0] for line in (first.stdout + second.stdout).splitlines() if line[:8] in {i[:8] for i in ids}
+    ]
     assert sorted(shown) == sorted(ids) and "next page" not in second.stdout
     as_json = json.loads((await stopay("case", "list", "--limit", "2", "--json", "--server", server)).stdout)
     assert as_json["next_page_token"] == token
@@ -305,9 +371,26 @@ def test_amount_flags_take_yuan_and_the_fen_variable_still_counts(monkeypatch: p
     monkeypatch.setenv("STOPAY_MIN_AMOUNT_YUAN", "80")
     assert min_amount() == 8000
     assert min_amount("--min-amount", "1") == 100
-    formalize = cli_main._parser().parse_args(["hold", "formalize", "c", "ICBC:622202", "--document", "D",
-                                               "--approver", "A", "--amount", "1234.56", "--scope", "s",
-                                               "--officer", "O", "--reason", "r"])
+    formalize = cli_main._parser().parse_args(
+        [
+            "hold",
+            "formalize",
+            "c",
+            "ICBC:622202",
+            "--document",
+            "D",
+            "--approver",
+            "A",
+            "--amount",
+            "1234.56",
+            "--scope",
+            "s",
+            "--officer",
+            "O",
+            "--reason",
+            "r",
+        ]
+    )
     assert formalize.amount == 123456
 
 
@@ -316,8 +399,9 @@ async def test_min_amount_in_yuan_refuses_fractions_of_a_fen() -> None:
     failed(await stopay("serve", "--insecure", "--min-amount", "1e3"), 2, "--min-amount", "yuan")
     fen = await stopay("serve", "--insecure", env={**ENV, "STOPAY_MIN_AMOUNT": "12.5"})
     failed(fen, 2, "STOPAY_MIN_AMOUNT", "fen")
-    listed = await stopay("case", "list", "--server", f"127.0.0.1:{free_port()}",
-                          env={**ENV, "STOPAY_MIN_AMOUNT": "12.5"})  # other commands do not care
+    listed = await stopay(
+        "case", "list", "--server", f"127.0.0.1:{free_port()}", env={**ENV, "STOPAY_MIN_AMOUNT": "12.5"}
+    )  # other commands do not care
     failed(listed, 3, "UNAVAILABLE")
 
 
@@ -335,24 +419,58 @@ async def test_the_readme_walkthrough_as_written(tmp_path: Path, dsn: str) -> No
     try:
         server = ("--server", f"127.0.0.1:{served.port}")
         walk = await asyncio.to_thread(
-            subprocess.run, [*COMMAND, "entry", "submit", "stopay/examples/entry-seed-xue.json", "--new-id",
-                             "--transferred-ago", "15m", "--watch", *server],
-            capture_output=True, text=True, timeout=120, env=ENV, cwd=ROOT)
+            subprocess.run,
+            [
+                *COMMAND,
+                "entry",
+                "submit",
+                "stopay/examples/entry-seed-xue.json",
+                "--new-id",
+                "--transferred-ago",
+                "15m",
+                "--watch",
+                *server,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=ENV,
+            cwd=ROOT,
+        )
         assert walk.returncode == 0, walk.stderr
         assert "Traceback" not in walk.stderr and walk.stderr.startswith("entry_id ")
-        for held in ("ICBC:6222020200001111111  stopped", "¥350,000.00 held", "¥210,000.00 held",
-                     "¥20,000.00 left the banking network (ATM)"):
+        for held in (
+            "ICBC:6222020200001111111  stopped",
+            "¥350,000.00 held",
+            "¥210,000.00 held",
+            "¥20,000.00 left the banking network (ATM)",
+        ):
             assert held in walk.stdout, held
         again = await asyncio.to_thread(
-            subprocess.run, [*COMMAND, "entry", "submit", "stopay/examples/entry-seed-xue.json", "--new-id",
-                             "--transferred-ago", "15m", *server],
-            capture_output=True, text=True, timeout=120, env=ENV, cwd=ROOT)
+            subprocess.run,
+            [
+                *COMMAND,
+                "entry",
+                "submit",
+                "stopay/examples/entry-seed-xue.json",
+                "--new-id",
+                "--transferred-ago",
+                "15m",
+                *server,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=ENV,
+            cwd=ROOT,
+        )
         assert again.returncode == 0 and "accepted" in again.stdout and "duplicate" not in again.stdout
     finally:
         await served.stop()
 
 
 # ---- the transcript ----------------------------------------------------------------------------------------
+
 
 async def test_a_newcomer_s_transcript_has_no_traceback(tmp_path: Path, dsn: str, server_dsn: str) -> None:
     """serve, submit, watch, show, list, audit, hold, and each mistake above, as one session."""
@@ -378,11 +496,28 @@ async def test_a_newcomer_s_transcript_has_no_traceback(tmp_path: Path, dsn: str
         await run("audit", "verify", *server)
         await run("audit", "export", "--output", str(tmp_path / "export.jsonl"), *server)
         await run("hold", "list", case_id, *server)
-        await run("hold", "renew", case_id, "ICBC:6222020200001111111", "--officer", "O1", "--reason", "more time",
-                  *server)
-        await run("hold", "formalize", case_id, "ICBC:6222020200001111111", "--document", "D-1", "--approver", "A",
-                  "--amount", "350,000.00", "--scope", "the account", "--officer", "O1", "--reason", "court order",
-                  *server)
+        await run(
+            "hold", "renew", case_id, "ICBC:6222020200001111111", "--officer", "O1", "--reason", "more time", *server
+        )
+        await run(
+            "hold",
+            "formalize",
+            case_id,
+            "ICBC:6222020200001111111",
+            "--document",
+            "D-1",
+            "--approver",
+            "A",
+            "--amount",
+            "350,000.00",
+            "--scope",
+            "the account",
+            "--officer",
+            "O1",
+            "--reason",
+            "court order",
+            *server,
+        )
         # The mistakes.
         await run("serve", "--insecure", "--dsn", with_database(server_dsn, "no_such_stopay_db"), status=2)
         await run("serve", "--insecure", "--dsn", f"postgresql://postgres@127.0.0.1:{free_port()}/x", status=3)
@@ -394,8 +529,13 @@ async def test_a_newcomer_s_transcript_has_no_traceback(tmp_path: Path, dsn: str
         await run("audit", "case", UNKNOWN_CASE, "--output", str(tmp_path / "export.jsonl"), *server, status=1)
         await run("entry", "submit", str(tmp_path / "nothing-here.json"), *server, status=2)
         piped = await asyncio.to_thread(
-            subprocess.run, ["bash", "-c", f"{' '.join(COMMAND)} audit export --server {server[1]} | head -1"],
-            capture_output=True, text=True, timeout=60, env=ENV)
+            subprocess.run,
+            ["bash", "-c", f"{' '.join(COMMAND)} audit export --server {server[1]} | head -1"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=ENV,
+        )
         transcript.append(piped)
         assert json.loads(piped.stdout)["case_id"] == case_id and piped.stderr == ""
     finally:

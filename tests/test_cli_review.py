@@ -17,12 +17,14 @@ UNUSED = "127.0.0.1:1"  # nothing answers here: a check that needs the server wo
 
 
 def stopay(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "stopay.cli.main", *args], capture_output=True, text=True,
-                          timeout=60, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "stopay.cli.main", *args], capture_output=True, text=True, timeout=60, env=env
+    )
 
 
-@pytest.mark.parametrize("flag, value", [("--since", "0001-01-01T00:00:00+08:00"),
-                                         ("--until", "9999-12-31T23:00:00-08:00")])
+@pytest.mark.parametrize(
+    "flag, value", [("--since", "0001-01-01T00:00:00+08:00"), ("--until", "9999-12-31T23:00:00-08:00")]
+)
 def test_a_time_beyond_the_years_utc_can_hold_is_a_usage_error(flag: str, value: str) -> None:
     done = stopay("audit", "export", flag, value, "--server", UNUSED)
     assert done.returncode == 2, done.stderr
@@ -32,19 +34,33 @@ def test_a_time_beyond_the_years_utc_can_hold_is_a_usage_error(flag: str, value:
 
 def test_output_to_a_directory_is_refused_before_the_call(tmp_path: Path) -> None:
     done = stopay("audit", "export", "--output", str(tmp_path), "--server", UNUSED)
-    assert (done.returncode, done.stderr.strip()) == (2, f"stopay audit export: cannot write {tmp_path}: it is a "
-                                                         "directory")
+    assert (done.returncode, done.stderr.strip()) == (
+        2,
+        f"stopay audit export: cannot write {tmp_path}: it is a directory",
+    )
     assert list(tmp_path.iterdir()) == []  # no temporary file left behind
 
 
 async def test_a_port_file_that_cannot_be_written_stops_serve_cleanly(dsn: str, tmp_path: Path) -> None:
     # serve has started by then: it must stop what it started, not leave it to the garbage collector.
     port_file = tmp_path / "missing" / "port"
-    done = await asyncio.to_thread(stopay, "serve", "--insecure", "--no-dispatcher", "--dsn", dsn,
-                                   "--listen", "127.0.0.1:0", "--port-file", str(port_file))
+    done = await asyncio.to_thread(
+        stopay,
+        "serve",
+        "--insecure",
+        "--no-dispatcher",
+        "--dsn",
+        dsn,
+        "--listen",
+        "127.0.0.1:0",
+        "--port-file",
+        str(port_file),
+    )
     problems = [line for line in done.stderr.splitlines() if not line.startswith("{")]  # JSON lines: logs
-    assert (done.returncode, problems) == (2, [f"stopay serve: cannot write the port file {port_file}: "
-                                               "No such file or directory"])
+    assert (done.returncode, problems) == (
+        2,
+        [f"stopay serve: cannot write the port file {port_file}: No such file or directory"],
+    )
 
 
 async def test_serve_on_the_embedded_database_says_nothing_of_grpc_s_fork_handlers(tmp_path: Path) -> None:
@@ -53,16 +69,31 @@ async def test_serve_on_the_embedded_database_says_nothing_of_grpc_s_fork_handle
     port_file = tmp_path / "missing" / "port"
     # As a user starts it: the tests' own setting of gRPC's fork support is not passed on.
     env = {k: v for k, v in os.environ.items() if k != "GRPC_ENABLE_FORK_SUPPORT"}
-    done = await asyncio.to_thread(stopay, "serve", "--insecure", "--bank-network", str(SEED), "--data-dir",
-                                   str(tmp_path / "pgdata"), "--listen", "127.0.0.1:0", "--port-file", str(port_file),
-                                   env=env)
+    done = await asyncio.to_thread(
+        stopay,
+        "serve",
+        "--insecure",
+        "--bank-network",
+        str(SEED),
+        "--data-dir",
+        str(tmp_path / "pgdata"),
+        "--listen",
+        "127.0.0.1:0",
+        "--port-file",
+        str(port_file),
+        env=env,
+    )
     problems = [line for line in done.stderr.splitlines() if not line.startswith("{")]
-    assert (done.returncode, problems) == (2, [f"stopay serve: cannot write the port file {port_file}: "
-                                               "No such file or directory"])
+    assert (done.returncode, problems) == (
+        2,
+        [f"stopay serve: cannot write the port file {port_file}: No such file or directory"],
+    )
 
 
-@pytest.mark.parametrize("command", [["bank-sim", "--insecure"],
-                                     ["serve", "--insecure", "--no-dispatcher", "--dsn", "postgresql://x@127.0.0.1:1/x"]])
+@pytest.mark.parametrize(
+    "command",
+    [["bank-sim", "--insecure"], ["serve", "--insecure", "--no-dispatcher", "--dsn", "postgresql://x@127.0.0.1:1/x"]],
+)
 def test_a_bank_network_that_is_not_valid_is_named(command: list[str], tmp_path: Path) -> None:
     network = tmp_path / "network.json"
     network.write_text("{}", encoding="utf-8")
@@ -73,7 +104,11 @@ def test_a_bank_network_that_is_not_valid_is_named(command: list[str], tmp_path:
 
 def test_bank_sim_names_a_port_file_it_cannot_write(tmp_path: Path) -> None:
     port_file = tmp_path / "missing" / "port"
-    done = stopay("bank-sim", "--insecure", "--bank-network", str(SEED), "--listen", "127.0.0.1:0", "--port-file", str(port_file))
+    done = stopay(
+        "bank-sim", "--insecure", "--bank-network", str(SEED), "--listen", "127.0.0.1:0", "--port-file", str(port_file)
+    )
     problems = [line for line in done.stderr.splitlines() if not line.startswith("{")]
-    assert (done.returncode, problems) == (2, [f"stopay bank-sim: cannot write the port file {port_file}: "
-                                               "No such file or directory"])
+    assert (done.returncode, problems) == (
+        2,
+        [f"stopay bank-sim: cannot write the port file {port_file}: No such file or directory"],
+    )

@@ -15,8 +15,20 @@ from stopay.domain.holds import HoldPolicy
 from stopay.v1 import audit_pb2, audit_pb2_grpc, holds_pb2
 from tests.conftest import FakeClock, db_now, eventually
 from tests.entries import simple_request
-from tests.test_holds import (FAST, M, _statuses, at, by, document, formalized, holds_to, ref,  # noqa: F401
-                              refused, returned_funds, start, two_victims)
+from tests.test_holds import (
+    FAST,
+    M,
+    _statuses,
+    at,
+    by,
+    document,
+    formalized,
+    ref,
+    refused,
+    returned_funds,
+    start,
+    two_victims,
+)
 
 
 def one_month_on(day: date) -> date:
@@ -27,27 +39,39 @@ def one_month_on(day: date) -> date:
 
 async def pin_clock(pool, at_: datetime) -> None:
     """Moves the database clock so that stopay_now() reads ``at_`` now (and runs on from there)."""
-    await pool.execute("INSERT INTO stopay_clock (shift) VALUES ($1::timestamptz - now()) "
-                       "ON CONFLICT (one) DO UPDATE SET shift = excluded.shift", at_)
+    await pool.execute(
+        "INSERT INTO stopay_clock (shift) VALUES ($1::timestamptz - now()) "
+        "ON CONFLICT (one) DO UPDATE SET shift = excluded.shift",
+        at_,
+    )
 
 
 # Started on each day, a month's formal freeze lasts so many days: a 30 days' notice outlasts it
 # (the return must wait for a renewal) only when the coming month has 30 days or fewer.
-MONTHS = [(date(2026, 12, 4), 31), (date(2027, 1, 31), 28), (date(2027, 2, 28), 28), (date(2028, 2, 29), 29),
-          (date(2027, 4, 30), 30), (date(2027, 12, 31), 31)]
+MONTHS = [
+    (date(2026, 12, 4), 31),
+    (date(2027, 1, 31), 28),
+    (date(2027, 2, 28), 28),
+    (date(2028, 2, 29), 29),
+    (date(2027, 4, 30), 30),
+    (date(2027, 12, 31), 31),
+]
 
 
 @pytest.mark.parametrize(("day", "days"), MONTHS, ids=[d.isoformat() for d, _ in MONTHS])
 async def test_a_month_s_formal_freeze_against_a_30_days_notice_on_every_kind_of_date(
-        make_app, channel_to, holds_to, pool, tmp_path, day: date, days: int) -> None:
+    make_app, channel_to, holds_to, pool, tmp_path, day: date, days: int
+) -> None:
     assert (one_month_on(day) - day).days == days
     await pin_clock(pool, datetime(day.year, day.month, day.day, 10, tzinfo=UTC))
     policy = HoldPolicy(freeze_months=1, notice_days=30)
-    app, (case_a, _) = await start(make_app, channel_to, two_victims(tmp_path),
-                                   dispatch=DispatchSettings(**{**FAST, "holds": policy}))
+    app, (case_a, _) = await start(
+        make_app, channel_to, two_victims(tmp_path), dispatch=DispatchSettings(**{**FAST, "holds": policy})
+    )
     holds = holds_to(app)
-    frozen = await formalized(holds, holds_pb2.FormalizeRequest(hold=ref(case_a), by=by(),
-                                                              document=document("GA-1", 80_000)))
+    frozen = await formalized(
+        holds, holds_pb2.FormalizeRequest(hold=ref(case_a), by=by(), document=document("GA-1", 80_000))
+    )
     assert at(frozen.expires_at).astimezone(UTC).date() == one_month_on(day)
     await eventually(lambda: _statuses(pool, case_a, "extend", ["extended"]))
     ret = holds_pb2.ReturnFundsRequest(bank_code="BK", account_number=M, by=by())
@@ -57,7 +81,6 @@ async def test_a_month_s_formal_freeze_against_a_30_days_notice_on_every_kind_of
         started = await returned_funds(holds, ret)
         assert not started.direct and started.total_minor == 80_000
         assert at(started.due_at) - await db_now(pool) <= timedelta(days=30)
-
 
 
 async def test_the_station_checks_transfer_times_by_the_service_s_clock(make_app, channel_to) -> None:

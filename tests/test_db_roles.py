@@ -76,9 +76,16 @@ async def test_the_service_runs_end_to_end_as_the_application_role(dsn, pool, ch
     key = new_private_key()
     (tmp_path / "k.pem").write_bytes(private_pem(key))
     async with app_role(dsn, grant=False) as (role, app_dsn):
-        settings = Settings(listen="127.0.0.1:0", dsn=app_dsn, migrate_dsn=dsn,
-                            bank_networks=(EXAMPLES / "seed-xue.json",), dispatch=FAST, shutdown_grace_s=1.0,
-                            checkpoint_key=tmp_path / "k.pem", checkpoint_every_s=0.2)
+        settings = Settings(
+            listen="127.0.0.1:0",
+            dsn=app_dsn,
+            migrate_dsn=dsn,
+            bank_networks=(EXAMPLES / "seed-xue.json",),
+            dispatch=FAST,
+            shutdown_grace_s=1.0,
+            checkpoint_key=tmp_path / "k.pem",
+            checkpoint_every_s=0.2,
+        )
         app = await bootstrap.build(settings)
         try:
             await app.start()
@@ -92,21 +99,29 @@ async def test_the_service_runs_end_to_end_as_the_application_role(dsn, pool, ch
             held = next(o for o in case.orders if o.held_minor > 0)
             async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
                 holds = holds_pb2_grpc.HoldServiceStub(channel)
-                ref = holds_pb2.HoldRef(case_id=reply.case_id, bank_code=held.account.bank_code,
-                                        account_number=held.account.number)
+                ref = holds_pb2.HoldRef(
+                    case_id=reply.case_id, bank_code=held.account.bank_code, account_number=held.account.number
+                )
                 renewed = await holds.RenewStop(holds_pb2.RenewStopRequest(hold=ref, by=_by("renew")))
                 assert renewed.stops == 2
                 released = await holds.ReleaseHold(holds_pb2.ReleaseHoldRequest(hold=ref, by=_by("unrelated")))
                 assert released.state == "released"
 
                 async def given_back() -> bool:  # the dispatcher, as the app role, delivers the release
-                    return bool(await pool.fetchval(
-                        "SELECT count(*) FROM freeze_orders WHERE case_id = $1 AND kind = 'release'"
-                        " AND status = 'released'", uuid.UUID(reply.case_id)))
+                    return bool(
+                        await pool.fetchval(
+                            "SELECT count(*) FROM freeze_orders WHERE case_id = $1 AND kind = 'release'"
+                            " AND status = 'released'",
+                            uuid.UUID(reply.case_id),
+                        )
+                    )
+
                 await eventually(given_back)
                 audit = audit_pb2_grpc.AuditServiceStub(channel)
                 await _until(lambda: app.checkpointer is not None and app.checkpointer.written >= 2)
-                result = await audit.VerifyLog(audit_pb2.VerifyLogRequest(public_keys_pem=[public_pem(key.public_key())]))
+                result = await audit.VerifyLog(
+                    audit_pb2.VerifyLogRequest(public_keys_pem=[public_pem(key.public_key())])
+                )
             assert result.ok, result
             assert result.checkpoints_checked >= 2 and not result.checkpoint_problems
         finally:
@@ -120,6 +135,7 @@ def _by(reason: str) -> holds_pb2.StepBy:
 async def _until(check, timeout_s: float = 15.0) -> None:  # type: ignore[no-untyped-def]
     async def ok() -> bool:
         return bool(check())
+
     await eventually(ok, timeout_s)
 
 
@@ -141,12 +157,22 @@ async def test_the_evidence_is_append_only_for_the_owner_too(pool) -> None:
     from tests.test_audit_chain import some_cases
 
     (case_id,) = await some_cases(pool, 1)
-    await pool.execute("INSERT INTO bank_answers (case_id, order_id, status_code, held_minor)"
-                       " SELECT case_id, order_id, 'ACTC', 0 FROM freeze_orders WHERE case_id = $1 LIMIT 1", case_id)
-    for statement in ("UPDATE cases SET victim_name = 'x'", "DELETE FROM cases", "TRUNCATE cases CASCADE",
-                      "UPDATE entry_transfers SET amount_minor = 1", "DELETE FROM entry_transfers",
-                      "TRUNCATE entry_transfers", "UPDATE bank_answers SET held_minor = 1",
-                      "DELETE FROM bank_answers", "TRUNCATE bank_answers"):
+    await pool.execute(
+        "INSERT INTO bank_answers (case_id, order_id, status_code, held_minor)"
+        " SELECT case_id, order_id, 'ACTC', 0 FROM freeze_orders WHERE case_id = $1 LIMIT 1",
+        case_id,
+    )
+    for statement in (
+        "UPDATE cases SET victim_name = 'x'",
+        "DELETE FROM cases",
+        "TRUNCATE cases CASCADE",
+        "UPDATE entry_transfers SET amount_minor = 1",
+        "DELETE FROM entry_transfers",
+        "TRUNCATE entry_transfers",
+        "UPDATE bank_answers SET held_minor = 1",
+        "DELETE FROM bank_answers",
+        "TRUNCATE bank_answers",
+    ):
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
             await pool.execute(statement)
 
@@ -177,13 +203,16 @@ async def test_every_table_and_view_is_in_the_grant_list(dsn, pool) -> None:
     async with app_role(dsn) as (role, _):
         relations = await pool.fetch(
             "SELECT c.relname FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace"
-            " AND c.relkind IN ('r', 'p', 'v', 'm', 'f')")
+            " AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
+        )
         listed = set(re.findall(r"^\s+\('([a-z_]+)',", queries.sql("grant_app_role"), re.MULTILINE))
         assert {r["relname"] for r in relations} == listed
         for r in relations:
             assert await pool.fetchval(
                 "SELECT has_table_privilege($1, $2, 'SELECT') OR has_table_privilege($1, $2, 'INSERT')",
-                role, r["relname"]), r["relname"]
+                role,
+                r["relname"],
+            ), r["relname"]
         await pool.execute("CREATE TABLE forgotten_evidence (id int)")
         async with pool.acquire() as conn:
             with pytest.raises(StoreError, match="forgotten_evidence"):

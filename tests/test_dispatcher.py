@@ -22,7 +22,9 @@ async def test_an_answer_that_cannot_be_applied_is_asked_again_and_the_others_go
     bad.on_statement = lambda r: FakeBank.plain_statement(r, opening=-1)
     app = await make_app(bank_adapters={"GOOD": good, "BAD": bad})
     stub = channel_to(app)
-    reply = await stub.SubmitEntry(simple_request(("GOOD", "6222020200001111", 50000), ("BAD", "6222020200002222", 70000)))
+    reply = await stub.SubmitEntry(
+        simple_request(("GOOD", "6222020200001111", 50000), ("BAD", "6222020200002222", 70000))
+    )
 
     async def good_held_and_bad_retried() -> bool:
         case = await case_of(stub, reply.case_id)
@@ -51,7 +53,9 @@ async def test_a_pending_answer_is_asked_again_with_the_same_key_until_final(mak
     assert (order.status, order.held_minor) == (station_pb2.ORDER_STATUS_HELD, 80000)
     freezes = [r for r in bank.requests if type(r).__name__ == "FreezeRequest"]
     assert len(freezes) == 3 and len({f.idempotency_key for f in freezes}) == 1
-    kinds = [e.kind async for u in stub.WatchCase(station_pb2.WatchCaseRequest(case_id=reply.case_id)) for e in u.events]
+    kinds = [
+        e.kind async for u in stub.WatchCase(station_pb2.WatchCaseRequest(case_id=reply.case_id)) for e in u.events
+    ]
     assert kinds.count("order.pending") == 2 and kinds[-1] == "order.held"
 
 
@@ -81,8 +85,10 @@ async def test_a_small_in_flight_limit_never_stalls_the_claims(make_app, channel
     from stopay.dispatch.dispatcher import DispatchSettings
 
     bank = FakeBank({"ONE"})
-    app = await make_app(bank_adapters={"ONE": bank}, dispatch=DispatchSettings(
-        poll_s=5.0, max_in_flight=2, batch_size=2, retry_base_s=0.05, retry_cap_s=0.3))
+    app = await make_app(
+        bank_adapters={"ONE": bank},
+        dispatch=DispatchSettings(poll_s=5.0, max_in_flight=2, batch_size=2, retry_base_s=0.05, retry_cap_s=0.3),
+    )
     stub = channel_to(app)
     replies = [await stub.SubmitEntry(simple_request(("ONE", f"62220202000099{n:02d}", 100 + n))) for n in range(12)]
     for reply in replies:
@@ -102,19 +108,25 @@ async def test_a_freeze_that_may_have_been_applied_is_never_given_up(make_app, c
         return FreezeAnswer(AnswerStatus.ACCR, held_minor=request.amount_minor)
 
     bank.on_freeze = freeze
-    app = await make_app(bank_adapters={"FLAKY": bank}, dispatch=DispatchSettings(
-        poll_s=0.1, retry_base_s=0.05, retry_cap_s=0.2, delivery_deadline_s=600, breaker_threshold=1000))
+    app = await make_app(
+        bank_adapters={"FLAKY": bank},
+        dispatch=DispatchSettings(
+            poll_s=0.1, retry_base_s=0.05, retry_cap_s=0.2, delivery_deadline_s=600, breaker_threshold=1000
+        ),
+    )
     stub = channel_to(app)
     reply = await stub.SubmitEntry(simple_request(("FLAKY", "6222020200008881", 4000)))
 
     async def freezing() -> bool:
         return any(o.status == station_pb2.ORDER_STATUS_FREEZING for o in (await case_of(stub, reply.case_id)).orders)
+
     await eventually(freezing)
     (order,) = (await case_of(stub, reply.case_id)).orders
     await move_clock(pool, timedelta(seconds=601))  # past the delivery deadline, by the database clock
 
     async def tried_three_more_times() -> bool:
         return (await case_of(stub, reply.case_id)).orders[0].attempts >= order.attempts + 3
+
     await eventually(tried_three_more_times)
     (order,) = (await case_of(stub, reply.case_id)).orders
     assert order.status == station_pb2.ORDER_STATUS_FREEZING

@@ -11,8 +11,10 @@ from tests.fakebank import FakeBank
 
 
 async def test_a_dispatcher_started_again_after_a_stop_delivers(make_app, channel_to, pool) -> None:
-    app = await make_app(bank_adapters={"NBK": FakeBank({"NBK"})},
-                         dispatch=DispatchSettings(poll_s=0.1, retry_base_s=0.05, retry_cap_s=0.3))
+    app = await make_app(
+        bank_adapters={"NBK": FakeBank({"NBK"})},
+        dispatch=DispatchSettings(poll_s=0.1, retry_base_s=0.05, retry_cap_s=0.3),
+    )
     assert app.dispatcher is not None
     await app.dispatcher.stop(0)
     await channel_to(app).SubmitEntry(simple_request(("NBK", "6222020200005555", 70_000)))

@@ -43,8 +43,10 @@ def anchors(doc: Path) -> set[str]:
 
 def _defines(module: Path, name: str) -> bool:
     text = module.read_text(encoding="utf-8")
-    return re.search(rf"^\s*(?:async\s+)?(?:def|class)\s+{re.escape(name)}\b|^{re.escape(name)}\s*[:=]",
-                     text, re.M) is not None
+    return (
+        re.search(rf"^\s*(?:async\s+)?(?:def|class)\s+{re.escape(name)}\b|^{re.escape(name)}\s*[:=]", text, re.M)
+        is not None
+    )
 
 
 def problem(path: str) -> str | None:
@@ -107,13 +109,29 @@ def test_every_link_leads_to_a_file_and_heading() -> None:
     assert not missing, "\n".join(missing)
 
 
-@pytest.mark.parametrize("path", ["stopay/store/sql/nothing_here.sql", "docs/nothing.md",
-                                  "stopay/store/trail.no_such_function", "protos/stopay/v1/*.nothing"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "stopay/store/sql/nothing_here.sql",
+        "docs/nothing.md",
+        "stopay/store/trail.no_such_function",
+        "protos/stopay/v1/*.nothing",
+    ],
+)
 def test_a_missing_path_is_found(path: str) -> None:
     assert problem(path) is not None
 
 
-@pytest.mark.parametrize("path", ["stopay/store/sql/submit_entry.sql", "docs/holds.md", "bank_adapters/protocol.py",
-                                  "stopay/store/trail.trail_transaction", "protos/stopay/v1/*.proto", "stopay/v1"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "stopay/store/sql/submit_entry.sql",
+        "docs/holds.md",
+        "bank_adapters/protocol.py",
+        "stopay/store/trail.trail_transaction",
+        "protos/stopay/v1/*.proto",
+        "stopay/v1",
+    ],
+)
 def test_a_present_path_is_accepted(path: str) -> None:
     assert problem(path) is None

@@ -26,7 +26,11 @@ def make_entry(**changes: object) -> Entry:
         officer_id="officer-7",
         report_no="R2024-0001",
         victim=Victim("Li Wei", "11010519491231002X", "13800000000"),
-        transfers=(transfer(MULE_1, 300000, 0, "T1"), transfer(MULE_2, 200000, 5, "T2"), transfer(MULE_1, 80000, 9, "T3")),
+        transfers=(
+            transfer(MULE_1, 300000, 0, "T1"),
+            transfer(MULE_2, 200000, 5, "T2"),
+            transfer(MULE_1, 80000, 9, "T3"),
+        ),
         fraud_type=1,
         narrative="caller posed as the company director",
     )

@@ -12,8 +12,15 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from stopay.v1 import audit_pb2_grpc, gateway_pb2, gateway_pb2_grpc, holds_pb2, operator_pb2, operator_pb2_grpc
-from stopay.v1 import station_pb2
+from stopay.v1 import (
+    audit_pb2_grpc,
+    gateway_pb2,
+    gateway_pb2_grpc,
+    holds_pb2,
+    operator_pb2,
+    operator_pb2_grpc,
+    station_pb2,
+)
 from tests.entries import simple_request
 from tests.test_holds import by, holds_to, one_victim, ref, start  # noqa: F401 (holds_to is a fixture)
 
@@ -58,14 +65,20 @@ async def test_station_operator_gateway_and_audit_refusals_carry_error_info(make
         case = await stub.GetCase(station_pb2.GetCaseRequest(case_id=first.case_id))
         order_id = case.orders[0].order_id
         operator = operator_pb2_grpc.OperatorServiceStub(channel)
-        info = await refusal(operator.RetryOrder(operator_pb2.RetryOrderRequest(order_id=order_id, operator_id="O-7")),
-                             grpc.StatusCode.FAILED_PRECONDITION)
+        info = await refusal(
+            operator.RetryOrder(operator_pb2.RetryOrderRequest(order_id=order_id, operator_id="O-7")),
+            grpc.StatusCode.FAILED_PRECONDITION,
+        )
         assert (info.reason, dict(info.metadata)) == ("ORDER_NOT_RETRYABLE", {"order_id": order_id})
 
         gateway = gateway_pb2_grpc.BankGatewayStub(channel)
         key = f"{first.case_id}:{uuid.uuid4()}"
-        info = await refusal(gateway.ReportFreezeOutcome(gateway_pb2.FreezeOutcome(
-            idempotency_key=key, bank_code="ICBC", status="ACCR", held_minor=1)), grpc.StatusCode.NOT_FOUND)
+        info = await refusal(
+            gateway.ReportFreezeOutcome(
+                gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="ICBC", status="ACCR", held_minor=1)
+            ),
+            grpc.StatusCode.NOT_FOUND,
+        )
         assert (info.reason, dict(info.metadata)) == ("FREEZE_REQUEST_NOT_FOUND", {"idempotency_key": key})
     finally:
         await channel.close()
@@ -78,17 +91,27 @@ async def test_hold_refusals_carry_the_hold_s_state(make_app, channel_to, holds_
     await holds.RenewStop(holds_pb2.RenewStopRequest(hold=ref(case), by=renewed))
 
     # Two stops are the most: the refusal says the hold's state and count.
-    info = await refusal(holds.RenewStop(holds_pb2.RenewStopRequest(hold=ref(case), by=by())),
-                         grpc.StatusCode.FAILED_PRECONDITION)
+    info = await refusal(
+        holds.RenewStop(holds_pb2.RenewStopRequest(hold=ref(case), by=by())), grpc.StatusCode.FAILED_PRECONDITION
+    )
     assert info.reason == "HOLD_STEP_REFUSED"
     assert {k: info.metadata[k] for k in ("case_id", "bank_code", "state", "stops", "max_stops", "expired")} == {
-        "case_id": case.case_id, "bank_code": "BK", "state": "stopped", "stops": "2", "max_stops": "2",
-        "expired": "false"}
+        "case_id": case.case_id,
+        "bank_code": "BK",
+        "state": "stopped",
+        "stops": "2",
+        "max_stops": "2",
+        "expired": "false",
+    }
 
-    info = await refusal(holds.ReleaseHold(holds_pb2.ReleaseHoldRequest(hold=ref(case), by=renewed)),
-                         grpc.StatusCode.ALREADY_EXISTS)
+    info = await refusal(
+        holds.ReleaseHold(holds_pb2.ReleaseHoldRequest(hold=ref(case), by=renewed)), grpc.StatusCode.ALREADY_EXISTS
+    )
     assert (info.reason, info.metadata["request_id"], info.metadata["case_id"]) == (
-        "REQUEST_ID_REUSED", "renew-1", case.case_id)
+        "REQUEST_ID_REUSED",
+        "renew-1",
+        case.case_id,
+    )
 
     other = holds_pb2.HoldRef(case_id=str(uuid.uuid4()), bank_code="BK", account_number=ref(case).account_number)
     info = await refusal(holds.RenewStop(holds_pb2.RenewStopRequest(hold=other, by=by())), grpc.StatusCode.NOT_FOUND)

@@ -125,12 +125,20 @@ async def _call(channel: grpc.aio.Channel, method: hostile.Method, body: bytes) 
 
 async def _refresh(pool: asyncpg.Pool, known: hostile.Known) -> None:
     known.case_ids[:] = [str(r["case_id"]) for r in await pool.fetch("SELECT case_id FROM cases LIMIT 200")]
-    known.order_keys[:] = [(str(r["case_id"]), str(r["order_id"]), r["bank_code"]) for r in await pool.fetch(
-        "SELECT case_id, order_id, bank_code FROM freeze_orders ORDER BY random() LIMIT 200")]
-    known.pending[:] = [(str(r["case_id"]), str(r["order_id"]), r["bank_code"]) for r in await pool.fetch(
-        "SELECT case_id, order_id, bank_code FROM freeze_orders WHERE status = 'pending' LIMIT 200")]
-    known.holds[:] = [(str(r["case_id"]), r["bank_code"], r["account_number"]) for r in await pool.fetch(
-        "SELECT case_id, bank_code, account_number FROM holds LIMIT 200")]
+    known.order_keys[:] = [
+        (str(r["case_id"]), str(r["order_id"]), r["bank_code"])
+        for r in await pool.fetch("SELECT case_id, order_id, bank_code FROM freeze_orders ORDER BY random() LIMIT 200")
+    ]
+    known.pending[:] = [
+        (str(r["case_id"]), str(r["order_id"]), r["bank_code"])
+        for r in await pool.fetch(
+            "SELECT case_id, order_id, bank_code FROM freeze_orders WHERE status = 'pending' LIMIT 200"
+        )
+    ]
+    known.holds[:] = [
+        (str(r["case_id"]), r["bank_code"], r["account_number"])
+        for r in await pool.fetch("SELECT case_id, bank_code, account_number FROM holds LIMIT 200")
+    ]
 
 
 def _in_loop(loop: asyncio.AbstractEventLoop) -> Callable[[Coroutine[Any, Any, Any]], Any]:
@@ -138,20 +146,28 @@ def _in_loop(loop: asyncio.AbstractEventLoop) -> Callable[[Coroutine[Any, Any, A
 
 
 def fuzz(examples: int) -> settings:
-    return settings(max_examples=examples, database=None, derandomize=True, deadline=None, print_blob=False,
-                    suppress_health_check=list(HealthCheck))
+    return settings(
+        max_examples=examples,
+        database=None,
+        derandomize=True,
+        deadline=None,
+        print_blob=False,
+        suppress_health_check=list(HealthCheck),
+    )
 
 
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("generated_batches, raw_batches", SIZES)
-async def test_hostile_requests_to_every_rpc(make_app: AppFactory, pool: asyncpg.Pool, generated_batches: int,
-                                             raw_batches: int) -> None:
+async def test_hostile_requests_to_every_rpc(
+    make_app: AppFactory, pool: asyncpg.Pool, generated_batches: int, raw_batches: int
+) -> None:
     pending = FakeBank({hostile.PENDING_BANK})
     pending.on_freeze = lambda request: FreezeAnswer(AnswerStatus.PDCR)
     # Pending orders are asked again once a minute, not every 0.2 s: they pile up as the fuzz goes on.
     dispatch = DispatchSettings(poll_s=0.2, retry_base_s=0.05, retry_cap_s=0.5, pending_recheck_s=60.0)
-    app: App = await make_app(EXAMPLES / "seed-xue.json", bank_adapters={hostile.PENDING_BANK: pending},
-                              dispatch=dispatch)
+    app: App = await make_app(
+        EXAMPLES / "seed-xue.json", bank_adapters={hostile.PENDING_BANK: pending}, dispatch=dispatch
+    )
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}", options=[("grpc.max_send_message_length", -1)])
     known = hostile.Known(entries=scenario_requests(app, EXAMPLES / "seed-xue.json"))
     tally = Tally()
@@ -162,6 +178,7 @@ async def test_hostile_requests_to_every_rpc(make_app: AppFactory, pool: asyncpg
     async def some_holds() -> bool:
         await _refresh(pool, known)
         return bool(known.holds)
+
     await eventually(some_holds, timeout_s=30)
 
     async def send(batch: list[tuple[hostile.Method, bytes, str]]) -> None:
@@ -179,12 +196,18 @@ async def test_hostile_requests_to_every_rpc(make_app: AppFactory, pool: asyncpg
         assert len(tally.bad) == start, [str(tally), *tally.bad[start:]]
 
     @fuzz(raw_batches)
-    @given(st.tuples(*(st.lists(hostile.raw_bodies(m), min_size=RAW_EACH, max_size=RAW_EACH)
-                       for m in hostile.METHODS)))
+    @given(st.tuples(*(st.lists(hostile.raw_bodies(m), min_size=RAW_EACH, max_size=RAW_EACH) for m in hostile.METHODS)))
     def raw(bodies: tuple[list[bytes], ...]) -> None:
         start = len(tally.bad)
-        run(send([(method, body, f"raw {body[:60]!r}")
-                  for method, some in zip(hostile.METHODS, bodies, strict=True) for body in some]))
+        run(
+            send(
+                [
+                    (method, body, f"raw {body[:60]!r}")
+                    for method, some in zip(hostile.METHODS, bodies, strict=True)
+                    for body in some
+                ]
+            )
+        )
         assert len(tally.bad) == start, [str(tally), *tally.bad[start:]]
 
     try:

@@ -31,8 +31,9 @@ class Pending:
     operator: operator_pb2_grpc.OperatorServiceStub
 
     def outcome(self, **fields: object) -> gateway_pb2.FreezeOutcome:
-        message = gateway_pb2.FreezeOutcome(idempotency_key=self.key, bank_code="CBK", status="ACCR",
-                                            held_minor=self.asked_minor)
+        message = gateway_pb2.FreezeOutcome(
+            idempotency_key=self.key, bank_code="CBK", status="ACCR", held_minor=self.asked_minor
+        )
         for name, value in fields.items():
             setattr(message, name, value)
         return message
@@ -51,8 +52,9 @@ async def pending(make_app, channel_to, pool) -> AsyncIterator[Pending]:
     await eventually(is_pending)
     key = next(r.idempotency_key for r in bank.requests if type(r).__name__ == "FreezeRequest")
     async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
-        yield Pending(key, 90000, gateway_pb2_grpc.BankGatewayStub(channel),
-                      operator_pb2_grpc.OperatorServiceStub(channel))
+        yield Pending(
+            key, 90000, gateway_pb2_grpc.BankGatewayStub(channel), operator_pb2_grpc.OperatorServiceStub(channel)
+        )
 
 
 def _line(**fields: object) -> gateway_pb2.ReportedLine:
@@ -72,6 +74,7 @@ def _with_line(**fields: object) -> Callable[[Pending], gateway_pb2.FreezeOutcom
         message.statement.opening_balance_minor = 0
         message.statement.lines.append(_line(**fields))
         return message
+
     return spoil
 
 
@@ -140,13 +143,15 @@ async def test_requests_that_cannot_be_decoded_or_hold_impossible_times_are_inva
     app = await make_app()
     undecodable = b"\x0a\x02\xff\xfe"  # field 1, a string, of two bytes that are not UTF-8
     async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
-        callback = channel.unary_unary("/stopay.v1.BankGateway/ReportFreezeOutcome",
-                                       request_serializer=bytes, response_deserializer=bytes)
+        callback = channel.unary_unary(
+            "/stopay.v1.BankGateway/ReportFreezeOutcome", request_serializer=bytes, response_deserializer=bytes
+        )
         with pytest.raises(grpc.aio.AioRpcError) as error:
             await callback(undecodable)
         assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, error.value.details()
-        watch = channel.unary_stream("/stopay.v1.StationService/WatchCase",
-                                     request_serializer=bytes, response_deserializer=bytes)
+        watch = channel.unary_stream(
+            "/stopay.v1.StationService/WatchCase", request_serializer=bytes, response_deserializer=bytes
+        )
         with pytest.raises(grpc.aio.AioRpcError) as error:
             async for _ in watch(undecodable):
                 pass

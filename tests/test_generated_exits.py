@@ -23,8 +23,14 @@ from tests.entries import scenario_requests
 from tests.replay import replay
 
 # Slow banks (latency) make statements of one account arrive in different orders and views.
-SHAPE: dict[str, Any] = {"banks": 8, "victims": 1, "depth": (1, 4), "max_accounts": 14, "max_events": 40,
-                         "latency_ms": (10, 120)}
+SHAPE: dict[str, Any] = {
+    "banks": 8,
+    "victims": 1,
+    "depth": (1, 4),
+    "max_accounts": 14,
+    "max_events": 40,
+    "latency_ms": (10, 120),
+}
 
 
 async def run_network(make_app, channel_to, path: Path) -> tuple[dict[str, int], int, int]:
@@ -51,8 +57,13 @@ async def run_network(make_app, channel_to, path: Path) -> tuple[dict[str, int],
             assert case.exited_minor == sum(x.amount_minor for x in case.exits)
             assert case.back_with_victim_minor == sum(t.back_with_victim_minor for t in case.levels)
             assert case.reported_minor >= case.held_minor + case.exited_minor + case.back_with_victim_minor
-            assert case.unresolved_minor == (case.reported_minor - case.held_minor - case.exited_minor
-                                             - case.back_with_victim_minor - case.returned_minor)
+            assert case.unresolved_minor == (
+                case.reported_minor
+                - case.held_minor
+                - case.exited_minor
+                - case.back_with_victim_minor
+                - case.returned_minor
+            )
     finally:
         await app.stop()
     return {k: v for k, v in held.items() if v}, exited, back
@@ -68,15 +79,24 @@ async def differences(make_app, channel_to, tmp_path: Path, data: dict[str, Any]
     held, exited, back = await run_network(make_app, channel_to, path)
     if (held, exited, back) == (expected.held, expected.exited, expected.back_with_victim):
         return None
-    differ = {a: (held.get(a, 0), expected.held.get(a, 0)) for a in set(held) | set(expected.held)
-              if held.get(a, 0) != expected.held.get(a, 0)}
-    return (f"held (service, replay) {differ}; exited {exited} vs {expected.exited}; "
-            f"back with victim {back} vs {expected.back_with_victim}")
+    differ = {
+        a: (held.get(a, 0), expected.held.get(a, 0))
+        for a in set(held) | set(expected.held)
+        if held.get(a, 0) != expected.held.get(a, 0)
+    }
+    return (
+        f"held (service, replay) {differ}; exited {exited} vs {expected.exited}; "
+        f"back with victim {back} vs {expected.back_with_victim}"
+    )
 
 
 @pytest.mark.parametrize(("seed", "rule"), [(13116, "libr")])
 async def test_an_exit_seen_on_a_partial_statement_is_withdrawn_by_the_fuller_one(
-    make_app, channel_to, tmp_path: Path, seed: int, rule: str,
+    make_app,
+    channel_to,
+    tmp_path: Path,
+    seed: int,
+    rule: str,
 ) -> None:
     assert await differences(make_app, channel_to, tmp_path, generate(seed, rule=rule, **SHAPE)) is None
 
@@ -86,8 +106,12 @@ def test_a_fuller_statement_corrects_and_withdraws_exits_recorded_before() -> No
     payer = Party("BK", "ACCOUNTV", "v")
     # An earlier view recorded X1 200 and X2 800. This one knows T1 carried 400 of the victim's
     # money; own money leaves first (libr): X1 carried none of it (withdrawn), X2 400 (corrected).
-    lines = (Line(1, at, "credit", 1000, "T1", payer), Line(2, at, "credit", 500, "T2", payer),
-             Line(3, at, "debit", 700, "X1", exit="ATM"), Line(4, at, "debit", 800, "X2", exit="CASH"))
+    lines = (
+        Line(1, at, "credit", 1000, "T1", payer),
+        Line(2, at, "credit", 500, "T2", payer),
+        Line(3, at, "debit", 700, "X1", exit="ATM"),
+        Line(4, at, "debit", 800, "X2", exit="CASH"),
+    )
     known = Known(labelled={"T1": (("L1", 400), ("own", 600))}, exited={"X1": 200, "X2": 800})
     result = step(known, 0, lines, Limits("libr", 5, 0))
     assert [(x.txn_id, x.amount_minor) for x in result.exits] == [("X1", 0), ("X2", 400)]
@@ -105,7 +129,10 @@ def slow_network(seed: int) -> dict[str, Any]:
 
 @pytest.mark.parametrize("seed", range(0, 400, 20))
 async def test_generated_networks_with_profit_withdrawals_equal_the_replay(
-    make_app, channel_to, tmp_path: Path, seed: int,
+    make_app,
+    channel_to,
+    tmp_path: Path,
+    seed: int,
 ) -> None:
     data = slow_network(seed + 2)  # (seed // 2) odd: some mules pay victims back
     assert await differences(make_app, channel_to, tmp_path, data) is None
@@ -120,7 +147,9 @@ def slow_seeds() -> range:
 @pytest.mark.slow
 @pytest.mark.timeout(0)
 async def test_holds_exits_and_money_back_equal_the_replay_on_thousands_of_networks(
-    make_app, channel_to, tmp_path: Path,
+    make_app,
+    channel_to,
+    tmp_path: Path,
 ) -> None:
     mismatches = []
     for seed in slow_seeds():

@@ -36,8 +36,11 @@ async def test_holds_equal_the_whole_ledger_replay_on_generated_networks(make_ap
         await app.stop()
         traced_somewhere += len(held) > 1
         if (held, exited) != (expected.held, expected.exited):
-            differ = {a: (held.get(a, 0), expected.held.get(a, 0)) for a in set(held) | set(expected.held)
-                      if held.get(a, 0) != expected.held.get(a, 0)}
+            differ = {
+                a: (held.get(a, 0), expected.held.get(a, 0))
+                for a in set(held) | set(expected.held)
+                if held.get(a, 0) != expected.held.get(a, 0)
+            }
             mismatches.append(f"seed {seed}: held (service, replay) {differ}; exited {exited} vs {expected.exited}")
     print("\n".join(mismatches))
     assert mismatches == []

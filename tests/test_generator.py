@@ -75,8 +75,7 @@ def features(doc: dict[str, Any]) -> Counter[str]:
 
     found["cycle"] = sum(1 for account in edges if account in reachable(account))
     # two payers of one account that are not downstream of it: two paths meet there
-    found["merge"] = sum(1 for target, payers in senders.items()
-                         if len(payers - reachable(target)) >= 2)
+    found["merge"] = sum(1 for target, payers in senders.items() if len(payers - reachable(target)) >= 2)
     return found
 
 
@@ -99,8 +98,12 @@ def test_200_seeds_make_valid_small_networks(docs: list[dict[str, Any]]) -> None
             assert type(event["amount"]) is int and event["amount"] > 0
         (check,) = doc["checks"]
         assert {k: check[k] for k in ("name", "rule", "max_depth", "min_amount", "expect")} == {
-            "name": "generated", "rule": "libr", "max_depth": 5, "min_amount": 10_000,
-            "expect": {"held": {}}}
+            "name": "generated",
+            "rule": "libr",
+            "max_depth": 5,
+            "min_amount": 10_000,
+            "expect": {"held": {}},
+        }
         (entry,) = check["entries"]
         payer = {scenario.event(t).from_account for t in entry["transfers"]}
         assert len(payer) == 1 and scenario.account(payer.pop()).holder == entry["victim"]
@@ -108,13 +111,17 @@ def test_200_seeds_make_valid_small_networks(docs: list[dict[str, Any]]) -> None
         assert doc["x-generator"]["seed"] == seed
 
 
-@pytest.mark.parametrize("kw", [
-    {"victims": 3},
-    {"victims": 3, "delays": True, "fan_out": (2, 4), "depth": (3, 5)},
-    {"victims": 5, "fan_out": (3, 5), "depth": (5, 8), "exit_ratio": 0.05},
-    {"own_money": False, "banks": 14, "rule": "fifo"},
-    {"victims": 20, "delays": True, "latency_ms": (10, 80)},
-], ids=["3-victims", "wide-deep-delayed", "huge", "no-own-money", "many-victims"])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"victims": 3},
+        {"victims": 3, "delays": True, "fan_out": (2, 4), "depth": (3, 5)},
+        {"victims": 5, "fan_out": (3, 5), "depth": (5, 8), "exit_ratio": 0.05},
+        {"own_money": False, "banks": 14, "rule": "fifo"},
+        {"victims": 20, "delays": True, "latency_ms": (10, 80)},
+    ],
+    ids=["3-victims", "wide-deep-delayed", "huge", "no-own-money", "many-victims"],
+)
 def test_other_parameters_stay_valid_and_within_the_caps(kw: dict[str, Any]) -> None:
     for seed in range(60):
         doc = generate(seed, **kw)
@@ -131,11 +138,14 @@ def test_same_seed_same_output_even_in_another_process() -> None:
     assert generate(7) == generate(7)
     assert generate(7, victims=3, delays=True) == generate(7, victims=3, delays=True)
     here = json.dumps(generate(11, victims=3, delays=True), ensure_ascii=False)
-    code = ("import json; from bank_adapters.simulated.generator import generate; "
-            "print(json.dumps(generate(11, victims=3, delays=True), ensure_ascii=False))")
+    code = (
+        "import json; from bank_adapters.simulated.generator import generate; "
+        "print(json.dumps(generate(11, victims=3, delays=True), ensure_ascii=False))"
+    )
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONIOENCODING": "utf-8"}
-    there = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                           check=True, encoding="utf-8").stdout.strip()
+    there = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, check=True, encoding="utf-8"
+    ).stdout.strip()
     assert there == here
 
 
@@ -155,8 +165,12 @@ def test_every_feature_appears_across_the_seeds(docs: list[dict[str, Any]]) -> N
 
 
 def test_most_mule_transfers_are_above_the_minimum_amount(docs: list[dict[str, Any]]) -> None:
-    amounts = [e["amount"] for doc in docs for e in doc["ledger"]
-               if e["from"] is not None and e["from"] not in victim_accounts(doc)]
+    amounts = [
+        e["amount"]
+        for doc in docs
+        for e in doc["ledger"]
+        if e["from"] is not None and e["from"] not in victim_accounts(doc)
+    ]
     assert sum(a > 10_000 for a in amounts) > 0.7 * len(amounts)
     assert any(a < 10_000 for a in amounts)
 
@@ -191,10 +205,14 @@ def test_a_generated_network_runs_in_the_simulated_world() -> None:
             events = [world.scenario.event(t) for t in entry["transfers"]]
             payee = world.scenario.account(events[0].to_account)
             request = StatementRequest(
-                idempotency_key=f"s{seed}", case_id="c", order_id="o", level=1,
-                account=Account(payee.bank_code, payee.number, payee.holder), currency="CNY",
-                incoming=tuple(IncomingTransfer(e.txn_id, e.amount, world.time_of(e.at))
-                               for e in events))
+                idempotency_key=f"s{seed}",
+                case_id="c",
+                order_id="o",
+                level=1,
+                account=Account(payee.bank_code, payee.number, payee.holder),
+                currency="CNY",
+                incoming=tuple(IncomingTransfer(e.txn_id, e.amount, world.time_of(e.at)) for e in events),
+            )
             answer = world.statement(request, NOW)
             assert answer.status is AnswerStatus.ACCR, answer.extra
             assert {line.txn_id for line in answer.statement.lines} >= set(entry["transfers"])
@@ -213,11 +231,20 @@ def test_write_stores_the_generated_json(tmp_path: Any) -> None:
     assert generate(-3)["name"] == "generated-m3"
 
 
-@pytest.mark.parametrize("kw", [
-    {"banks": 0}, {"victims": 0}, {"fan_out": (0, 2)}, {"fan_out": (3, 2)}, {"depth": (0, 1)},
-    {"rule": "newest"}, {"exit_ratio": 1.5}, {"max_accounts": 3, "victims": 2},
-    {"max_events": 5},
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"banks": 0},
+        {"victims": 0},
+        {"fan_out": (0, 2)},
+        {"fan_out": (3, 2)},
+        {"depth": (0, 1)},
+        {"rule": "newest"},
+        {"exit_ratio": 1.5},
+        {"max_accounts": 3, "victims": 2},
+        {"max_events": 5},
+    ],
+)
 def test_bad_parameters_are_refused(kw: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         generate(1, **kw)

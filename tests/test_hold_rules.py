@@ -28,15 +28,27 @@ TABLE = json.loads((Path(__file__).parent / "data" / "attribution-table.json").r
 DOC = LegalDocument("GA-1", "Chief Wang", 60_000, "the account", False)
 
 
-def hold(state: HoldState = S.STOPPED, *, stops: int = 1, freezes: int = 0, expired: bool = False,
-         held: int = 100_000, busy: int = 0) -> Hold:
+def hold(
+    state: HoldState = S.STOPPED,
+    *,
+    stops: int = 1,
+    freezes: int = 0,
+    expired: bool = False,
+    held: int = 100_000,
+    busy: int = 0,
+) -> Hold:
     return Hold(state, stops, POLICY.max_stops, freezes, False, expired, held, busy)
 
 
 def test_a_stop_renews_until_the_limit() -> None:
     step = renew(hold(), POLICY)
     assert (step.state, step.change, step.stops, step.period.hours, step.period.extend) == (
-        S.STOPPED, "RENEW_STOP", 2, 48, True)
+        S.STOPPED,
+        "RENEW_STOP",
+        2,
+        48,
+        True,
+    )
     with pytest.raises(HoldRefused, match="most allowed"):
         renew(hold(stops=2), POLICY)
     # The limit is the one the hold started under (a later change of policy does not move it).
@@ -62,7 +74,12 @@ def test_an_expired_hold_is_not_revived() -> None:
 def test_a_formal_freeze_keeps_what_its_document_names_for_its_months() -> None:
     step = formalize(hold(), POLICY, DOC, major=False)
     assert (step.state, step.change, step.freezes, step.keep_minor, step.release_minor) == (
-        S.FROZEN, "FORMAL_FREEZE", 1, 60_000, 40_000)
+        S.FROZEN,
+        "FORMAL_FREEZE",
+        1,
+        60_000,
+        40_000,
+    )
     assert (step.period.months, step.period.extend) == (6, False)  # from now
     renewal = formalize(hold(S.FROZEN, freezes=1, held=60_000), POLICY, DOC, major=True)
     assert (renewal.change, renewal.freezes, renewal.major, renewal.release_minor) == ("RENEW_FREEZE", 2, True, 0)
@@ -107,9 +124,11 @@ def test_one_victim_gets_everything_directly() -> None:
 
 @pytest.mark.parametrize(
     ("held", "losses"),
-    [({"A": 1, "B": 1, "C": 1}, {"A": 1, "B": 1, "C": 1}),
-     ({"A": 99_999, "C": 2}, {"A": 3, "B": 3, "C": 3}),
-     ({"A": 10, "B": 0}, {"A": 7, "B": 13, "C": 1})],
+    [
+        ({"A": 1, "B": 1, "C": 1}, {"A": 1, "B": 1, "C": 1}),
+        ({"A": 99_999, "C": 2}, {"A": 3, "B": 3, "C": 3}),
+        ({"A": 10, "B": 0}, {"A": 7, "B": 13, "C": 1}),
+    ],
 )
 def test_parts_and_flows_add_up_exactly(held: dict[str, int], losses: dict[str, int]) -> None:
     plan = plan_return(held, losses)
@@ -131,13 +150,15 @@ def test_nothing_to_return_is_refused() -> None:
 
 # ---- what a statement may change where the case's hold has moved on (answers/apply.py) ----------
 
+
 def _row(state: str | None, *, held: int = 100_000, cap: int | None = None, releasing: int = 0):  # type: ignore[no-untyped-def]
     import uuid
 
     from stopay.store.trail import AccountRow
 
-    return AccountRow(uuid.uuid4(), "BK", "ACCOUNTM", "holder", 1, {}, {}, 1, 100_000, held, 0, releasing,
-                      None, None, state, cap)
+    return AccountRow(
+        uuid.uuid4(), "BK", "ACCOUNTM", "holder", 1, {}, {}, 1, 100_000, held, 0, releasing, None, None, state, cap
+    )
 
 
 def _fresh(left: int = 100_000, freeze: int = 0, release: int = 0):  # type: ignore[no-untyped-def]
@@ -200,14 +221,19 @@ async def test_the_database_refuses_a_hold_moving_back_or_counting_without_a_ren
     from tests.test_store import submit
 
     _, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
-    await pool.execute("INSERT INTO holds (case_id, bank_code, account_number, max_stops, expires_at)"
-                       " VALUES ($1, 'ICBC', '6222020200009999999', 2, now() + interval '48 hours')", case_id)
+    await pool.execute(
+        "INSERT INTO holds (case_id, bank_code, account_number, max_stops, expires_at)"
+        " VALUES ($1, 'ICBC', '6222020200009999999', 2, now() + interval '48 hours')",
+        case_id,
+    )
     where = "WHERE case_id = $1"
-    for change in ("expires_at = expires_at - interval '1 hour'",  # an expiry only moves on
-                   "stops = 2, state = 'lapsed', ended_at = now()",  # a stop counted without a renewal
-                   "freezes = 1",  # a formal freeze period without the move into one
-                   "max_stops = 5",  # the limit it started under
-                   "state = 'returning', document = '{}'"):  # not a move the state machine has
+    for change in (
+        "expires_at = expires_at - interval '1 hour'",  # an expiry only moves on
+        "stops = 2, state = 'lapsed', ended_at = now()",  # a stop counted without a renewal
+        "freezes = 1",  # a formal freeze period without the move into one
+        "max_stops = 5",  # the limit it started under
+        "state = 'returning', document = '{}'",
+    ):  # not a move the state machine has
         with pytest.raises(asyncpg.CheckViolationError):
             await pool.execute(f"UPDATE holds SET {change} {where}", case_id)
     with pytest.raises(asyncpg.CheckViolationError):

@@ -108,31 +108,54 @@ REFUSED: list[tuple[str, message.Message, list[str]]] = [
     ("ExportEvents", _export(since=(2**40, 0)), ["since"]),
     ("ExportEvents", _export(until=(0, -5), case_id="x\x00"), ["until", "case_id"]),
     ("ListCases", station_pb2.ListCasesRequest(station_id="S\x00"), ["station_id"]),
-    *(("ListCases", station_pb2.ListCasesRequest(page_token=_token(created)), ["page_token"])
-      for created in ("0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59", "2024-01-01T00:00:00")),
+    *(
+        ("ListCases", station_pb2.ListCasesRequest(page_token=_token(created)), ["page_token"])
+        for created in ("0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59", "2024-01-01T00:00:00")
+    ),
     ("ListCases", station_pb2.ListCasesRequest(station_id="S\u2028"), ["station_id"]),
     ("RetryOrder", operator_pb2.RetryOrderRequest(order_id=str(uuid.uuid4()), operator_id="ops\x00"), ["operator_id"]),
-    ("RetryOrder", operator_pb2.RetryOrderRequest(order_id=str(uuid.uuid4()), operator_id="\u2066ops"),
-     ["operator_id"]),
-    ("ReportFreezeOutcome", gateway_pb2.FreezeOutcome(
-        idempotency_key=KEY, bank_code="ICBC", status="ACCR", statement=gateway_pb2.ReportedStatement(lines=[
-            gateway_pb2.ReportedLine(seq=1, kind="debit", amount_minor=5, txn_id="T1", exit="MOON")])),
-     ["statement.lines[0].exit"]),
-    ("ReportFreezeOutcome", gateway_pb2.FreezeOutcome(
-        idempotency_key=KEY, bank_code="ICBC", status="ACCR", bank_reference="R\ufeff",
-        statement=gateway_pb2.ReportedStatement(lines=[LINE_TIME])), ["bank_reference", "statement.lines[0].at"]),
+    (
+        "RetryOrder",
+        operator_pb2.RetryOrderRequest(order_id=str(uuid.uuid4()), operator_id="\u2066ops"),
+        ["operator_id"],
+    ),
+    (
+        "ReportFreezeOutcome",
+        gateway_pb2.FreezeOutcome(
+            idempotency_key=KEY,
+            bank_code="ICBC",
+            status="ACCR",
+            statement=gateway_pb2.ReportedStatement(
+                lines=[gateway_pb2.ReportedLine(seq=1, kind="debit", amount_minor=5, txn_id="T1", exit="MOON")]
+            ),
+        ),
+        ["statement.lines[0].exit"],
+    ),
+    (
+        "ReportFreezeOutcome",
+        gateway_pb2.FreezeOutcome(
+            idempotency_key=KEY,
+            bank_code="ICBC",
+            status="ACCR",
+            bank_reference="R\ufeff",
+            statement=gateway_pb2.ReportedStatement(lines=[LINE_TIME]),
+        ),
+        ["bank_reference", "statement.lines[0].at"],
+    ),
 ]
 
 
-async def test_filters_times_and_ids_that_cannot_reach_the_database_are_refused_by_field(make_app: AppFactory,
-                                                                                           pool) -> None:
+async def test_filters_times_and_ids_that_cannot_reach_the_database_are_refused_by_field(
+    make_app: AppFactory, pool
+) -> None:
     app = await make_app()
     events = await pool.fetchval("SELECT count(*) FROM case_events")
     async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
         for name, request, fields in REFUSED:
             method = next(m for m in METHODS if m.path.endswith(f"/{name}"))
             call = (channel.unary_stream if method.streaming else channel.unary_unary)(method.path)(
-                request.SerializeToString(), timeout=10)
+                request.SerializeToString(), timeout=10
+            )
             with pytest.raises(grpc.aio.AioRpcError) as error:
                 if method.streaming:
                     async for _ in call:

@@ -23,7 +23,9 @@ from tests.entries import simple_request
 PAYER = ("CQCB", "6229100000000001")
 
 
-def reported_again(*payees: tuple[str, str, int, str], station: str = "CQ-JIANGBEI-02") -> station_pb2.SubmitEntryRequest:
+def reported_again(
+    *payees: tuple[str, str, int, str], station: str = "CQ-JIANGBEI-02"
+) -> station_pb2.SubmitEntryRequest:
     """An entry of ``(bank, number, amount, txn_id)`` transfers from the payer of simple_request."""
     request = simple_request(*((bank, number, amount) for bank, number, amount, _ in payees))
     request.station_id = station
@@ -43,11 +45,14 @@ async def submit(pool: asyncpg.Pool, request: station_pb2.SubmitEntryRequest) ->
 
 
 async def test_a_transfer_reported_again_is_linked_not_traced_again(pool) -> None:
-    first = await submit(pool, simple_request(("ICBC", "6222000000000001", 500_000), ("ABC", "6228000000000002", 300_000)))
+    first = await submit(
+        pool, simple_request(("ICBC", "6222000000000001", 500_000), ("ABC", "6228000000000002", 300_000))
+    )
     assert first.links == ()
     # The same transfer T0 (same payer, payee and txn_id) and a new one to the same account.
-    second = await submit(pool, reported_again(("ICBC", "6222000000000001", 500_000, "T0"),
-                                               ("ICBC", "6222000000000001", 70_000, "T9")))
+    second = await submit(
+        pool, reported_again(("ICBC", "6222000000000001", 500_000, "T0"), ("ICBC", "6222000000000001", 70_000, "T9"))
+    )
     assert not second.duplicate
     [link] = second.links
     assert (link.case_id, link.txn_id, link.traced_there) == (first.case_id, "T0", True)
@@ -62,15 +67,17 @@ async def test_a_transfer_reported_again_is_linked_not_traced_again(pool) -> Non
     assert view.reported_minor == 570_000 and view.linked_minor == 500_000
     assert view.unresolved_minor == 70_000
     assert view.levels()[0].traced_minor == 70_000
-    assert view.reported_minor == (view.held_minor + view.exited_minor + view.returned_minor
-                                   + view.linked_minor + view.unresolved_minor)
+    assert view.reported_minor == (
+        view.held_minor + view.exited_minor + view.returned_minor + view.linked_minor + view.unresolved_minor
+    )
     assert [(x.case_id, x.txn_id, x.traced_there) for x in view.links] == [(first.case_id, "T0", True)]
 
     # The first case is unchanged but for the link: it shows the second.
     earlier = await cases.get_case(pool, first.case_id)
     assert earlier is not None and earlier.linked_minor == 0 and len(earlier.orders) == 2
     assert [(x.case_id, x.txn_id, x.traced_there, x.station_id) for x in earlier.links] == [
-        (second.case_id, "T0", False, "CQ-JIANGBEI-02")]
+        (second.case_id, "T0", False, "CQ-JIANGBEI-02")
+    ]
 
     # Both hash chains say so, and still verify.
     second_events = [e.kind for e in await cases.events_since(pool, second.case_id, 0)]
@@ -95,8 +102,9 @@ async def test_another_payer_or_payee_is_another_transfer(pool) -> None:
     # Same txn_id, other payee: transaction ids are only unique within a bank's accounts.
     other_payee = await submit(pool, reported_again(("ICBC", "6222000000000009", 500_000, "T0")))
     other_payer = simple_request(("ICBC", "6222000000000001", 500_000))
-    other_payer.transfers[0].payer.CopyFrom(common_pb2.AccountRef(bank_code="CQCB", number="6229100000000077",
-                                                                  holder_name="陈某"))
+    other_payer.transfers[0].payer.CopyFrom(
+        common_pb2.AccountRef(bank_code="CQCB", number="6229100000000077", holder_name="陈某")
+    )
     assert (await submit(pool, other_payer)).links == ()
     assert other_payee.links == ()
 
@@ -126,8 +134,9 @@ async def test_stations_racing_with_the_same_transfer_give_one_trail(pool) -> No
         owner = tracing[0].case_id
         assert all([x.case_id for x in r.links] == [owner] for r in results if r is not tracing[0])
         orders = await pool.fetchval(
-            "SELECT count(*) FROM freeze_orders o JOIN entry_transfers t ON t.case_id = o.case_id "
-            "WHERE t.txn_id = $1", txn)
+            "SELECT count(*) FROM freeze_orders o JOIN entry_transfers t ON t.case_id = o.case_id WHERE t.txn_id = $1",
+            txn,
+        )
         assert orders == 1
 
 
@@ -139,8 +148,11 @@ async def test_stations_are_told_and_the_clients_show_the_link(make_app, channel
     assert list(first.linked_cases) == []
 
     entry = tmp_path / "again.json"
-    entry.write_text(json_format.MessageToJson(reported_again(("ICBC", "6222000000000001", 500_000, "T0"),
-                                                              ("ABC", "6228000000000002", 20_000, "T7"))))
+    entry.write_text(
+        json_format.MessageToJson(
+            reported_again(("ICBC", "6222000000000001", 500_000, "T0"), ("ABC", "6228000000000002", 20_000, "T7"))
+        )
+    )
     submitted = await stopay("entry", "submit", str(entry), "--server", server)
     assert submitted.returncode == 0, submitted.stderr
     assert f"reported first in case {first.case_id}" in submitted.stdout
@@ -160,7 +172,8 @@ async def test_stations_are_told_and_the_clients_show_the_link(make_app, channel
     assert [lv.traced_minor for lv in second.levels][:1] == [20_000]
     earlier = await stub.GetCase(station_pb2.GetCaseRequest(case_id=first.case_id))
     assert [(x.case_id, x.traced_there, x.station_id) for x in earlier.linked_cases] == [
-        (second_id, False, "CQ-JIANGBEI-02")]
+        (second_id, False, "CQ-JIANGBEI-02")
+    ]
 
     shown = await stopay("case", "show", first.case_id, "--server", server)
     assert shown.returncode == 0, shown.stderr
@@ -176,7 +189,8 @@ async def test_stations_are_told_and_the_clients_show_the_link(make_app, channel
     history = json.loads(as_json.stdout)
     assert {o["case_id"] for o in history["orders"]} == {first.case_id}
     assert [(x["case_id"], x["linked_case_id"], x["station_id"], x["amount_minor"]) for x in history["links"]] == [
-        (second_id, first.case_id, "CQ-JIANGBEI-02", "500000")]
+        (second_id, first.case_id, "CQ-JIANGBEI-02", "500000")
+    ]
 
 
 async def test_entries_sharing_transfers_in_any_order_wait_for_each_other_not_deadlock(pool) -> None:
@@ -185,8 +199,10 @@ async def test_entries_sharing_transfers_in_any_order_wait_for_each_other_not_de
     for _ in range(4):
         a, b = uuid.uuid4().hex[:10], uuid.uuid4().hex[:10]
         x, y = ("ICBC", "6222000000000011", 100_000, a), ("ABC", "6228000000000022", 200_000, b)
-        owners = {(await submit(pool, reported_again(x, station="ST-A"))).case_id,
-                  (await submit(pool, reported_again(y, station="ST-B"))).case_id}
+        owners = {
+            (await submit(pool, reported_again(x, station="ST-A"))).case_id,
+            (await submit(pool, reported_again(y, station="ST-B"))).case_id,
+        }
         racing = [reported_again(*pair, station=f"ST-{n}") for n, pair in enumerate([(x, y), (y, x)] * 2)]
         results = await asyncio.gather(*(submit(pool, r) for r in racing))
         for result in results:

@@ -30,7 +30,10 @@ async def test_a_later_report_with_another_amount_or_payee_name_is_traced_too(po
         assert view is not None and view.linked_minor == 0 and view.links == ()
         [order] = view.orders
         assert (order.bank_code, order.requested_minor, order.incoming_txn_ids) == (
-            "ICBC", request.transfers[0].amount_minor, ("T0",))
+            "ICBC",
+            request.transfers[0].amount_minor,
+            ("T0",),
+        )
 
     # A report that agrees is still linked to the first case, which stays the one tracing it.
     agreeing = await submit(pool, reported_again((*PAYEE, 500_000, "T0")))
@@ -63,8 +66,9 @@ async def test_a_later_report_whose_time_is_further_off_than_the_window_is_trace
 
     # A deployment may widen the window.
     request = _earlier(reported_again((*PAYEE, 500_000, "T0")), timedelta(minutes=10))
-    wide = await entries.submit(pool, entry_from_request(request, SYSTEM_CLOCK.now()), Limits(), "test",
-                                same_transfer_window_s=900)
+    wide = await entries.submit(
+        pool, entry_from_request(request, SYSTEM_CLOCK.now()), Limits(), "test", same_transfer_window_s=900
+    )
     assert [x.case_id for x in wide.links] == [first.case_id]
 
 
@@ -73,8 +77,9 @@ async def test_racing_reports_are_compared_with_the_first_to_commit(pool) -> Non
     # (it committed after their statements began): its figures are compared all the same.
     for round_no in range(4):
         txn = f"RACE-{round_no}"
-        requests = [reported_again((*PAYEE, amount, txn), station=f"ST-{n}")
-                    for n, amount in enumerate([300_000, 400_000] * 3)]
+        requests = [
+            reported_again((*PAYEE, amount, txn), station=f"ST-{n}") for n, amount in enumerate([300_000, 400_000] * 3)
+        ]
         results = await asyncio.gather(*(submit(pool, r) for r in requests))
         owner = await pool.fetchrow("SELECT case_id, amount_minor FROM transfer_owners WHERE txn_id = $1", txn)
         for request, result in zip(requests, results, strict=True):

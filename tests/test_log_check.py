@@ -45,9 +45,15 @@ def _child_lines(tmp_path: Path) -> list[str]:
 
 def _secrets() -> logcheck.Secrets:
     secrets = logcheck.Secrets()
-    secrets.from_network({"accounts": [{"id": f"BK:{SHORT_ACCOUNT}", "holder": "某某"},
-                                       {"id": f"ICBC:{ACCOUNT}", "holder": "王某某"}],
-                          "checks": [{"entries": [{"victim": VICTIM}]}]})
+    secrets.from_network(
+        {
+            "accounts": [
+                {"id": f"BK:{SHORT_ACCOUNT}", "holder": "某某"},
+                {"id": f"ICBC:{ACCOUNT}", "holder": "王某某"},
+            ],
+            "checks": [{"entries": [{"victim": VICTIM}]}],
+        }
+    )
     return secrets
 
 

@@ -21,7 +21,13 @@ def run(**event: object) -> dict[str, object]:
 
 def test_account_keys_are_masked() -> None:
     out = run(event="x", account_number=ACCOUNT, payee_number="123456", payer_number=ACCOUNT, number=ACCOUNT)
-    assert out == {"event": "x", "account_number": MASKED, "payee_number": "1****6", "payer_number": MASKED, "number": MASKED}
+    assert out == {
+        "event": "x",
+        "account_number": MASKED,
+        "payee_number": "1****6",
+        "payer_number": MASKED,
+        "number": MASKED,
+    }
 
 
 def test_identity_keys_are_masked() -> None:
@@ -62,7 +68,11 @@ def test_other_text_left_alone(text: str) -> None:
 
 
 def test_non_text_values_left_alone() -> None:
-    assert run(event="x", held_minor=580000, duplicate=False) == {"event": "x", "held_minor": 580000, "duplicate": False}
+    assert run(event="x", held_minor=580000, duplicate=False) == {
+        "event": "x",
+        "held_minor": 580000,
+        "duplicate": False,
+    }
 
 
 def test_numbers_inside_lists_are_masked() -> None:

@@ -56,8 +56,9 @@ def test_zero_weight_gets_nothing_and_zero_total_gives_zeros() -> None:
 
 @given(
     total=st.integers(min_value=0, max_value=10**15),
-    weights=st.dictionaries(st.text(min_size=1, max_size=3), st.integers(min_value=0, max_value=10**12), min_size=1, max_size=12)
-    .filter(lambda w: sum(w.values()) > 0),
+    weights=st.dictionaries(
+        st.text(min_size=1, max_size=3), st.integers(min_value=0, max_value=10**12), min_size=1, max_size=12
+    ).filter(lambda w: sum(w.values()) > 0),
 )
 def test_split_properties(total: int, weights: dict[str, int]) -> None:
     parts = split_largest_remainder(total, weights)

@@ -10,8 +10,16 @@ S = OrderStatus
 
 
 def test_terminal_statuses() -> None:
-    assert {s for s in S if s.terminal} == {S.HELD, S.PARTIALLY_HELD, S.MOVED_ON, S.REJECTED, S.UNDELIVERABLE, S.RELEASED,
-                                           S.EXTENDED, S.RETURNED}
+    assert {s for s in S if s.terminal} == {
+        S.HELD,
+        S.PARTIALLY_HELD,
+        S.MOVED_ON,
+        S.REJECTED,
+        S.UNDELIVERABLE,
+        S.RELEASED,
+        S.EXTENDED,
+        S.RETURNED,
+    }
 
 
 @pytest.mark.parametrize("status", [s for s in S if s.terminal])

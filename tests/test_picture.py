@@ -20,8 +20,12 @@ from tests.entries import scenario_requests
 
 SVG = "{http://www.w3.org/2000/svg}"
 SEED_XUE = EXAMPLES / "seed-xue.json"
-ACCOUNTS = [("CQRCB", "6214830000000580", "某科技有限公司"), ("ICBC", "6222020200001111111", "王某某"),
-            ("ABC", "6228480000002222222", "李某"), ("CCB", "6217000000003333333", "赵某")]
+ACCOUNTS = [
+    ("CQRCB", "6214830000000580", "某科技有限公司"),
+    ("ICBC", "6222020200001111111", "王某某"),
+    ("ABC", "6228480000002222222", "李某"),
+    ("CCB", "6217000000003333333", "赵某"),
+]
 TRANSFERS = {"XUE-T1": "¥580,000.00", "XUE-T2": "¥230,000.00", "XUE-T3": "¥20,000.00", "XUE-T4": "¥20,000.00"}
 
 
@@ -142,7 +146,7 @@ async def test_the_seed_xue_picture(make_app, channel_to, tmp_path: Path) -> Non
     for bank, number, holder in ACCOUNTS:
         node = re.search(rf'^  "acct:{bank}:{number}" \[label="([^"]*)"', dot, re.M)
         assert node is not None and holder in node.group(1)
-    assert 'held ¥350,000.00' in dot and 'held ¥210,000.00' in dot
+    assert "held ¥350,000.00" in dot and "held ¥210,000.00" in dot
     arrows = re.findall(r'^  "([^"]+)" -> "([^"]+)" \[label="([^"]*)"', dot, re.M)
     assert len(arrows) == len(TRANSFERS)
     chain = [f"acct:{bank}:{number}" for bank, number, _ in ACCOUNTS]
@@ -162,33 +166,70 @@ def ref(bank: str, number: str, holder: str = "") -> common_pb2.AccountRef:
 def synthetic_case() -> station_pb2.Case:
     """A trail with everything awkward: two victims, a quote and a backslash in a name, a traced part,
     a release, a cycle back to level 1, a transfer within a level, a long exit and an unreached bank."""
-    case = station_pb2.Case(case_id='c-"1"', victim_name="张三", report_no="R-1", station_id="S-1", rule="fifo",
-                            max_depth=5, reported_minor=150_000_000, held_minor=58_000_000, exited_minor=30_000_000,
-                            unresolved_minor=62_000_000, currency="CNY", settled=True)
+    case = station_pb2.Case(
+        case_id='c-"1"',
+        victim_name="张三",
+        report_no="R-1",
+        station_id="S-1",
+        rule="fifo",
+        max_depth=5,
+        reported_minor=150_000_000,
+        held_minor=58_000_000,
+        exited_minor=30_000_000,
+        unresolved_minor=62_000_000,
+        currency="CNY",
+        settled=True,
+    )
     v1, v2 = ref("CQCB", "6229100000000001", "张三"), ref("BOC", "6013820000000002", "张三")
     a, b = ref("ICBC", "6222000000000001", 'Wang "Big" \\ <Wu> & 五'), ref("ABC", "62280000000000000002", "李四")
     c, d = ref("CCB", "6217******3333", "赵六"), ref("CMB", "6214000000000004", "孙七")
 
     def order(oid, parent, level, account, held, status, incoming, kind=station_pb2.ORDER_KIND_FREEZE, released=0):
-        o = case.orders.add(order_id=oid, parent_order_id=parent, level=level, account=account, held_minor=held,
-                            status=status, kind=kind, released_minor=released, currency="CNY")
+        o = case.orders.add(
+            order_id=oid,
+            parent_order_id=parent,
+            level=level,
+            account=account,
+            held_minor=held,
+            status=status,
+            kind=kind,
+            released_minor=released,
+            currency="CNY",
+        )
         for n, (txn, amount, traced, payer) in enumerate(incoming):
             t = o.incoming.add(txn_id=txn, amount_minor=amount, traced_minor=traced, payer=payer)
             t.transferred_at.seconds = 1_795_675_498 + 60 * len(case.orders) + n
         return o
 
-    order("oA", "", 1, a, 30_000_000, station_pb2.ORDER_STATUS_PARTIALLY_HELD,
-          [("T1", 100_000_000, 100_000_000, v1), ("T1b", 50_000_000, 50_000_000, v2)])
+    order(
+        "oA",
+        "",
+        1,
+        a,
+        30_000_000,
+        station_pb2.ORDER_STATUS_PARTIALLY_HELD,
+        [("T1", 100_000_000, 100_000_000, v1), ("T1b", 50_000_000, 50_000_000, v2)],
+    )
     order("oB", "oA", 2, b, 0, station_pb2.ORDER_STATUS_MOVED_ON, [("T2", 40_000_000, 40_000_000, a)])
     order("oC", "oA", 2, c, 20_000_000, station_pb2.ORDER_STATUS_HELD, [("T3", 50_000_000, 45_000_000, a)])
     order("oD", "oB", 3, d, 10_000_000, station_pb2.ORDER_STATUS_HELD, [("T4", 20_000_000, 20_000_000, b)])
-    order("oA2", "oD", 4, a, 0, station_pb2.ORDER_STATUS_RELEASED, [("T5", 5_000_000, 5_000_000, d)],
-          kind=station_pb2.ORDER_KIND_RELEASE, released=2_000_000)
+    order(
+        "oA2",
+        "oD",
+        4,
+        a,
+        0,
+        station_pb2.ORDER_STATUS_RELEASED,
+        [("T5", 5_000_000, 5_000_000, d)],
+        kind=station_pb2.ORDER_KIND_RELEASE,
+        released=2_000_000,
+    )
     order("oB2", "oC", 3, b, 0, station_pb2.ORDER_STATUS_MOVED_ON, [("T6", 3_000_000, 3_000_000, c)])
     unreached = order("oX", "", 1, ref("HXB", "6230000000000009"), 0, station_pb2.ORDER_STATUS_UNDELIVERABLE, [])
     unreached.reason_code = "NOOR"
-    for n, (txn, kind, amount, account, level) in enumerate([("T7", "CASH", 10_000_000, a, 1),
-                                                               ("T8", "CRYPTO", 20_000_000, d, 3)]):
+    for n, (txn, kind, amount, account, level) in enumerate(
+        [("T7", "CASH", 10_000_000, a, 1), ("T8", "CRYPTO", 20_000_000, d, 3)]
+    ):
         flow = case.exits.add(txn_id=txn, kind=kind, amount_minor=amount, account=account, level=level)
         flow.exited_at.seconds = 1_795_676_000 + n
     return case

@@ -30,12 +30,26 @@ def network(tmp: Path, name: str, banks: dict[str, int], epoch: datetime, latenc
         for n in range(count):
             account = f"{code}:62{n:014d}"
             accounts.append({"id": account, "holder": f"{code}某{n}", "opening_balance": 0})
-            ledger.append({"seq": len(ledger) + 1, "at": -600, "from": VICTIM, "to": account,
-                           "amount": 100000, "txn_id": f"{code}-T{n}"})
-    data = {"format": "stopay-bank-network/1", "name": name, "currency": "CNY", "epoch": epoch.isoformat(),
-            "banks": [{"code": "VBK", "name": "Victim's bank"}]
-            + [{"code": code, "name": code, "latency_ms": latency_ms} for code in banks],
-            "accounts": accounts, "ledger": ledger}
+            ledger.append(
+                {
+                    "seq": len(ledger) + 1,
+                    "at": -600,
+                    "from": VICTIM,
+                    "to": account,
+                    "amount": 100000,
+                    "txn_id": f"{code}-T{n}",
+                }
+            )
+    data = {
+        "format": "stopay-bank-network/1",
+        "name": name,
+        "currency": "CNY",
+        "epoch": epoch.isoformat(),
+        "banks": [{"code": "VBK", "name": "Victim's bank"}]
+        + [{"code": code, "name": code, "latency_ms": latency_ms} for code in banks],
+        "accounts": accounts,
+        "ledger": ledger,
+    }
     path = tmp / f"{name}.json"
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     return path
@@ -44,21 +58,32 @@ def network(tmp: Path, name: str, banks: dict[str, int], epoch: datetime, latenc
 def entry(code: str, n: int, epoch: datetime, payees: int = 1) -> station_pb2.SubmitEntryRequest:
     at = datetime.fromtimestamp(epoch.timestamp() - 600, UTC).isoformat()
     transfers = [
-        {"payer": {"bank_code": "VBK", "number": VICTIM.split(":")[1], "holder_name": "受害人"},
-         "payee": {"bank_code": code, "number": f"62{m:014d}", "holder_name": f"{code}某{m}"},
-         "amount_minor": 100000, "transferred_at": at, "txn_id": f"{code}-T{m}"}
+        {
+            "payer": {"bank_code": "VBK", "number": VICTIM.split(":")[1], "holder_name": "受害人"},
+            "payee": {"bank_code": code, "number": f"62{m:014d}", "holder_name": f"{code}某{m}"},
+            "amount_minor": 100000,
+            "transferred_at": at,
+            "txn_id": f"{code}-T{m}",
+        }
         for m in range(n * payees, (n + 1) * payees)
     ]
     return json_format.ParseDict(
-        {"entry_id": f"e-{code}-{n}-{epoch.timestamp():.0f}", "station_id": "S1", "officer_id": "O1",
-         "report_no": f"R-{code}-{n}", "victim": {"name": "受害人"}, "fraud_type": "FRAUD_TYPE_OTHER",
-         "transfers": transfers},
+        {
+            "entry_id": f"e-{code}-{n}-{epoch.timestamp():.0f}",
+            "station_id": "S1",
+            "officer_id": "O1",
+            "report_no": f"R-{code}-{n}",
+            "victim": {"name": "受害人"},
+            "fraud_type": "FRAUD_TYPE_OTHER",
+            "transfers": transfers,
+        },
         station_pb2.SubmitEntryRequest(),
     )
 
 
 async def hold_seconds(stub, case_id: str) -> float:
     """From the entry's acceptance to its hold, by the database clock."""
+
     async def held() -> bool:
         case = await stub.GetCase(station_pb2.GetCaseRequest(case_id=case_id))
         return case.settled and case.orders[0].status == station_pb2.ORDER_STATUS_HELD
@@ -74,10 +99,21 @@ async def test_a_bank_down_while_it_is_retried_delays_only_its_own_orders(tmp_pa
     down = Served(tmp_path, "--bank-network", str(down_net), command=("bank-sim", "--insecure"))
     up = Served(tmp_path, "--bank-network", str(up_net), command=("bank-sim", "--insecure"))
     down_port = down.port
-    served = Served(tmp_path, "--dsn", dsn, "--adapter", f"grpc:target=127.0.0.1:{down_port};banks=DWN",
-                    "--adapter", f"grpc:target=127.0.0.1:{up.port};banks=UPB", "--breaker-open", "2",
-                    "--retry-cap", "2")
+    served = Served(
+        tmp_path,
+        "--dsn",
+        dsn,
+        "--adapter",
+        f"grpc:target=127.0.0.1:{down_port};banks=DWN",
+        "--adapter",
+        f"grpc:target=127.0.0.1:{up.port};banks=UPB",
+        "--breaker-open",
+        "2",
+        "--retry-cap",
+        "2",
+    )
     try:
+
         async def through_up(first: int, count: int) -> list[float]:
             replies = [await served.stub.SubmitEntry(entry("UPB", n, epoch)) for n in range(first, first + count)]
             return [await hold_seconds(served.stub, r.case_id) for r in replies]
@@ -90,14 +126,22 @@ async def test_a_bank_down_while_it_is_retried_delays_only_its_own_orders(tmp_pa
         for reply in waiting:
             case = await served.stub.GetCase(station_pb2.GetCaseRequest(case_id=reply.case_id))
             assert not case.settled and case.held_minor == 0
+
         # The bank stays down until stopay has tried one of its orders again and failed again (its
         # breaker opened, and a trial, or a retry, met the bank still down).
         async def tried_again() -> bool:
             cases = [await served.stub.GetCase(station_pb2.GetCaseRequest(case_id=r.case_id)) for r in waiting]
             return any(o.attempts >= 2 for c in cases for o in c.orders)
+
         await eventually(tried_again, timeout_s=60)
-        down = Served(tmp_path, "--bank-network", str(down_net), "--listen", f"127.0.0.1:{down_port}",
-                      command=("bank-sim", "--insecure"))
+        down = Served(
+            tmp_path,
+            "--bank-network",
+            str(down_net),
+            "--listen",
+            f"127.0.0.1:{down_port}",
+            command=("bank-sim", "--insecure"),
+        )
         # ...and everything is, once it is back.
         for reply in waiting:
             await hold_seconds(served.stub, reply.case_id)
@@ -119,13 +163,19 @@ async def test_three_replica_processes_and_a_sigkill_mid_batch_lose_nothing(tmp_
         replies = []
         for start in range(0, len(requests), 50):
             replies += await asyncio.gather(
-                *(replicas[i % 3].stub.SubmitEntry(r) for i, r in enumerate(requests[start:start + 50]))
+                *(replicas[i % 3].stub.SubmitEntry(r) for i, r in enumerate(requests[start : start + 50]))
             )
+
         # Kill one replica while the orders are being delivered.
         async def some_held() -> bool:
-            case = await replicas[0].stub.GetCase(station_pb2.GetCaseRequest(case_id=replies[len(replies) // 2].case_id))
-            return case.held_minor > 0 or (await replicas[0].stub.GetCase(
-                station_pb2.GetCaseRequest(case_id=replies[0].case_id))).held_minor > 0
+            case = await replicas[0].stub.GetCase(
+                station_pb2.GetCaseRequest(case_id=replies[len(replies) // 2].case_id)
+            )
+            return (
+                case.held_minor > 0
+                or (await replicas[0].stub.GetCase(station_pb2.GetCaseRequest(case_id=replies[0].case_id))).held_minor
+                > 0
+            )
 
         await eventually(some_held, timeout_s=60, every_s=0.01)
         await replicas[1].stop(signal.SIGKILL)
@@ -136,12 +186,16 @@ async def test_three_replica_processes_and_a_sigkill_mid_batch_lose_nothing(tmp_
             await admin.close()
         assert open_at_kill > 0  # the kill came mid-batch, with work still open
         for reply in replies:
+
             async def settled() -> bool:
                 case = await replicas[0].stub.GetCase(station_pb2.GetCaseRequest(case_id=reply.case_id))
                 return case.settled
+
             await eventually(settled, timeout_s=120)
         cases = [await replicas[0].stub.GetCase(station_pb2.GetCaseRequest(case_id=r.case_id)) for r in replies]
-        assert all(len(c.orders) == 2 and all(o.status == station_pb2.ORDER_STATUS_HELD for o in c.orders) for c in cases)
+        assert all(
+            len(c.orders) == 2 and all(o.status == station_pb2.ORDER_STATUS_HELD for o in c.orders) for c in cases
+        )
         assert sum(c.held_minor for c in cases) == 1000 * 100000
         # The banks hold each order's money once: nothing was held twice after the kill.
         holds = banks.banks.world.holds()

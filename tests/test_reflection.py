@@ -28,14 +28,22 @@ async def test_the_service_lists_its_services_through_reflection(make_app) -> No
     app = await make_app()
     target = f"127.0.0.1:{app.port}"
     assert await services(target) == {
-        "stopay.v1.StationService", "stopay.v1.BankGateway", "stopay.v1.OperatorService",
-        "stopay.v1.AuditService", "stopay.v1.HoldService", "grpc.health.v1.Health",
+        "stopay.v1.StationService",
+        "stopay.v1.BankGateway",
+        "stopay.v1.OperatorService",
+        "stopay.v1.AuditService",
+        "stopay.v1.HoldService",
+        "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection",
     }
     # A client can read a method's messages: what `grpcurl describe` shows.
-    response = await ask(target, reflection_pb2.ServerReflectionRequest(file_containing_symbol="stopay.v1.StationService"))
-    files = [descriptor_pb2.FileDescriptorProto.FromString(b)
-             for b in response.file_descriptor_response.file_descriptor_proto]
+    response = await ask(
+        target, reflection_pb2.ServerReflectionRequest(file_containing_symbol="stopay.v1.StationService")
+    )
+    files = [
+        descriptor_pb2.FileDescriptorProto.FromString(b)
+        for b in response.file_descriptor_response.file_descriptor_proto
+    ]
     station = next(f for f in files if f.name == "stopay/v1/station.proto")
     assert "SubmitEntry" in [m.name for m in station.service[0].method]
     assert "LinkedCase" in [m.name for m in station.message_type]
@@ -45,6 +53,8 @@ async def test_bank_sim_lists_the_remote_bank_service_through_reflection() -> No
     sim, port = await serve(EXAMPLES / "seed-xue.json", "127.0.0.1:0")
     try:
         assert await services(f"127.0.0.1:{port}") == {
-            "stopay.remotebank.v1.RemoteBank", "grpc.reflection.v1alpha.ServerReflection"}
+            "stopay.remotebank.v1.RemoteBank",
+            "grpc.reflection.v1alpha.ServerReflection",
+        }
     finally:
         await sim.stop(0)

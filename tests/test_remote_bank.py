@@ -16,7 +16,7 @@ import sys
 import time
 import tomllib
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
@@ -82,33 +82,70 @@ def incoming(txn_id: str, epoch: datetime = EPOCH, payer: Account | None = None)
 
 def statement_request(key: str, account: Account = L1, txn: str = "XUE-T1", **kw: Any) -> StatementRequest:
     kw.setdefault("level", 1)
-    return StatementRequest(idempotency_key=key, case_id="case-1", order_id=key, account=account,
-                            currency="CNY", incoming=kw.pop("incoming", incoming(txn)), **kw)
+    return StatementRequest(
+        idempotency_key=key,
+        case_id="case-1",
+        order_id=key,
+        account=account,
+        currency="CNY",
+        incoming=kw.pop("incoming", incoming(txn)),
+        **kw,
+    )
 
 
 def freeze_request(key: str, amount: int, account: Account = L1, txn: str = "XUE-T1", **kw: Any) -> FreezeRequest:
-    return FreezeRequest(idempotency_key=key, case_id="case-1", order_id=key, level=1, account=account,
-                         amount_minor=amount, currency="CNY", incoming=kw.pop("incoming", incoming(txn)), **kw)
+    return FreezeRequest(
+        idempotency_key=key,
+        case_id="case-1",
+        order_id=key,
+        level=1,
+        account=account,
+        amount_minor=amount,
+        currency="CNY",
+        incoming=kw.pop("incoming", incoming(txn)),
+        **kw,
+    )
 
 
 def release_request(key: str, amount: int, account: Account = L1) -> ReleaseRequest:
-    return ReleaseRequest(idempotency_key=key, case_id="case-1", order_id=key, account=account,
-                          amount_minor=amount, currency="CNY")
+    return ReleaseRequest(
+        idempotency_key=key, case_id="case-1", order_id=key, account=account, amount_minor=amount, currency="CNY"
+    )
 
 
 DOCUMENT = LegalDocument("渝公冻字[2025]001号", "王局长", 35_000_000, "account balance", True)
 
 
-def extend_request(key: str, amount: int, account: Account = L1, change: HoldChange = HoldChange.RENEW_STOP,
-                   document: LegalDocument | None = None) -> ExtendRequest:
-    return ExtendRequest(idempotency_key=key, case_id="case-1", order_id=key, account=account,
-                         amount_minor=amount, currency="CNY", change=change,
-                         until=EPOCH + timedelta(hours=48), document=document)
+def extend_request(
+    key: str,
+    amount: int,
+    account: Account = L1,
+    change: HoldChange = HoldChange.RENEW_STOP,
+    document: LegalDocument | None = None,
+) -> ExtendRequest:
+    return ExtendRequest(
+        idempotency_key=key,
+        case_id="case-1",
+        order_id=key,
+        account=account,
+        amount_minor=amount,
+        currency="CNY",
+        change=change,
+        until=EPOCH + timedelta(hours=48),
+        document=document,
+    )
 
 
 def return_request(key: str, amount: int, account: Account = L1, beneficiary: Account = VICTIM) -> ReturnRequest:
-    return ReturnRequest(idempotency_key=key, case_id="case-1", order_id=key, account=account,
-                         amount_minor=amount, currency="CNY", beneficiary=beneficiary)
+    return ReturnRequest(
+        idempotency_key=key,
+        case_id="case-1",
+        order_id=key,
+        account=account,
+        amount_minor=amount,
+        currency="CNY",
+        beneficiary=beneficiary,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -141,8 +178,11 @@ class FakeGateway(gateway_pb2_grpc.BankGatewayServicer):
     def __init__(self) -> None:
         self.reports: asyncio.Queue[gateway_pb2.FreezeOutcome] = asyncio.Queue()
 
-    async def ReportFreezeOutcome(self, request: gateway_pb2.FreezeOutcome,  # noqa: N802
-                                  context: grpc.aio.ServicerContext) -> gateway_pb2.FreezeOutcomeAck:
+    async def ReportFreezeOutcome(
+        self,
+        request: gateway_pb2.FreezeOutcome,
+        context: grpc.aio.ServicerContext,
+    ) -> gateway_pb2.FreezeOutcomeAck:
         await self.reports.put(request)
         return gateway_pb2.FreezeOutcomeAck(applied=True, order_status="held")
 
@@ -168,6 +208,7 @@ def free_port() -> int:
 
 # ---- the adapter gives what the simulated banks give ---------------------------------------------
 
+
 async def test_seed_xue_round_trips_equal_the_simulated_adapter() -> None:
     async with bank_sim() as (sim, banks), direct() as local:
         assert isinstance(banks, BankAdapter)
@@ -188,16 +229,27 @@ async def test_seed_xue_round_trips_equal_the_simulated_adapter() -> None:
             got = await getattr(banks, call[type(request)])(request)
             want = await getattr(local, call[type(request)])(request)
             assert got == want, request
-        statuses = [(a.status, getattr(a, "reason_code", "")) for a in [
-            await local.freeze(r) for r in requests if isinstance(r, FreezeRequest)]]
-        assert statuses == [(AnswerStatus.ACCR, ""), (AnswerStatus.PECR, ""),
-                            (AnswerStatus.RJCR, "BE01"), (AnswerStatus.RJCR, "AC01"),
-                            (AnswerStatus.RJCR, "NOOR")]
-        assert sim.banks.world.holds() == local.world.holds() == {
-            "ICBC:6222020200001111111": 34_000_000, "ABC:6228480000002222222": 21_000_000}
+        statuses = [
+            (a.status, getattr(a, "reason_code", ""))
+            for a in [await local.freeze(r) for r in requests if isinstance(r, FreezeRequest)]
+        ]
+        assert statuses == [
+            (AnswerStatus.ACCR, ""),
+            (AnswerStatus.PECR, ""),
+            (AnswerStatus.RJCR, "BE01"),
+            (AnswerStatus.RJCR, "AC01"),
+            (AnswerStatus.RJCR, "NOOR"),
+        ]
+        assert (
+            sim.banks.world.holds()
+            == local.world.holds()
+            == {"ICBC:6222020200001111111": 34_000_000, "ABC:6228480000002222222": 21_000_000}
+        )
         answer = await banks.statement(statement_request("k1/statement"))
         assert [(line.txn_id, line.kind) for line in answer.statement.lines] == [
-            ("XUE-T1", "credit"), ("XUE-T2", "debit")]
+            ("XUE-T1", "credit"),
+            ("XUE-T2", "debit"),
+        ]
         assert answer.statement.lines[1].counterparty == L2
 
 
@@ -215,28 +267,45 @@ async def test_extends_and_returns_equal_the_simulated_adapter() -> None:
             return_request("p3", 1, Account("ICBC", "6222020200009999999")),  # AC01
             statement_request("s1/statement"),
         ]
-        call = {FreezeRequest: "freeze", ExtendRequest: "extend", ReturnRequest: "return_funds",
-                StatementRequest: "statement"}
+        call = {
+            FreezeRequest: "freeze",
+            ExtendRequest: "extend",
+            ReturnRequest: "return_funds",
+            StatementRequest: "statement",
+        }
         answers = []
         for request in requests:
             got = await getattr(banks, call[type(request)])(request)
             want = await getattr(local, call[type(request)])(request)
             assert untimed(got) == untimed(want), request
             answers.append(got)
-        assert [(a.status, getattr(a, "held_minor", None), getattr(a, "returned_minor", None), a.reason_code)
-                for a in answers[1:9]] == [
-            (AnswerStatus.ACCR, 30_000_000, None, ""), (AnswerStatus.ACCR, 35_000_000, None, ""),
-            (AnswerStatus.ACCR, 30_000_000, None, ""), (AnswerStatus.RJCR, 0, None, "AC01"),
-            (AnswerStatus.ACCR, None, 10_000_000, ""), (AnswerStatus.ACCR, None, 10_000_000, ""),
-            (AnswerStatus.ACCR, None, 25_000_000, ""), (AnswerStatus.RJCR, None, 0, "AC01")]
+        assert [
+            (a.status, getattr(a, "held_minor", None), getattr(a, "returned_minor", None), a.reason_code)
+            for a in answers[1:9]
+        ] == [
+            (AnswerStatus.ACCR, 30_000_000, None, ""),
+            (AnswerStatus.ACCR, 35_000_000, None, ""),
+            (AnswerStatus.ACCR, 30_000_000, None, ""),
+            (AnswerStatus.RJCR, 0, None, "AC01"),
+            (AnswerStatus.ACCR, None, 10_000_000, ""),
+            (AnswerStatus.ACCR, None, 10_000_000, ""),
+            (AnswerStatus.ACCR, None, 25_000_000, ""),
+            (AnswerStatus.RJCR, None, 0, "AC01"),
+        ]
         for world in (sim.banks.world, local.world):
             assert world.holds() == {}
             assert world.balance(L1.id) == 0 and world.balance(VICTIM.id) == 100_000_000 - 23_000_000
             term = world.hold_until(L1.id)
-            assert term is not None and (term.until, term.change) == (EPOCH + timedelta(hours=48),
-                                                                      HoldChange.FORMAL_FREEZE)
+            assert term is not None and (term.until, term.change) == (
+                EPOCH + timedelta(hours=48),
+                HoldChange.FORMAL_FREEZE,
+            )
         assert [line.txn_id for line in answers[-1].statement.lines] == [
-            "XUE-T1", "XUE-T2", answers[5].bank_reference, answers[7].bank_reference]
+            "XUE-T1",
+            "XUE-T2",
+            answers[5].bank_reference,
+            answers[7].bank_reference,
+        ]
 
 
 def untimed(answer: Any) -> Any:
@@ -244,8 +313,9 @@ def untimed(answer: Any) -> Any:
     statement = getattr(answer, "statement", None)
     if statement is None:
         return answer
-    lines = tuple(line if line.txn_id.startswith("XUE-") else dataclasses.replace(line, at=EPOCH)
-                  for line in statement.lines)
+    lines = tuple(
+        line if line.txn_id.startswith("XUE-") else dataclasses.replace(line, at=EPOCH) for line in statement.lines
+    )
     return dataclasses.replace(answer, statement=dataclasses.replace(statement, lines=lines))
 
 
@@ -256,6 +326,7 @@ async def test_a_callback_bank_extends_and_returns_at_once() -> None:
 
         async def decided() -> bool:
             return (await banks.freeze(freeze_request("k1", 35_000_000))).status != AnswerStatus.PDCR
+
         await eventually(decided, timeout_s=5)
         extended = await banks.extend(extend_request("e1", 35_000_000))
         assert (extended.status, extended.held_minor) == (AnswerStatus.ACCR, 35_000_000)
@@ -288,15 +359,18 @@ async def test_each_call_waits_for_its_bank_latency() -> None:
 
 # ---- errors --------------------------------------------------------------------------------------
 
+
 async def test_a_bank_in_an_outage_is_unavailable_and_the_others_answer() -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with bank_sim(xue(ICBC={"outages": [[-60, 3600]]}), epoch=now) as (_, banks):
-        for call in (banks.statement(statement_request("k1/statement", incoming=incoming("XUE-T1", now))),
-                     banks.freeze(freeze_request("k1", 1, incoming=incoming("XUE-T1", now))),
-                     banks.release(release_request("r1", 1)),
-                     banks.extend(extend_request("e1", 1)),
-                     banks.return_funds(return_request("p1", 1)),
-                     banks.freeze_status("k1", L1)):
+        for call in (
+            banks.statement(statement_request("k1/statement", incoming=incoming("XUE-T1", now))),
+            banks.freeze(freeze_request("k1", 1, incoming=incoming("XUE-T1", now))),
+            banks.release(release_request("r1", 1)),
+            banks.extend(extend_request("e1", 1)),
+            banks.return_funds(return_request("p1", 1)),
+            banks.freeze_status("k1", L1),
+        ):
             with pytest.raises(BankUnavailable, match="UNAVAILABLE.*outage"):
                 await call
         answer = await banks.freeze(freeze_request("k2", 21_000_000, L2, incoming=incoming("XUE-T2", now)))
@@ -360,13 +434,14 @@ async def test_a_malformed_request_is_refused_not_retried() -> None:
 class ScriptedBank(remote_bank_pb2_grpc.RemoteBankServicer):
     """Fails every freeze with ``code``, or answers it with ``answer``, after ``delay_s``."""
 
-    def __init__(self, code: grpc.StatusCode | None = None, answer: pb.FreezeAnswer | None = None,
-                 delay_s: float = 0) -> None:
+    def __init__(
+        self, code: grpc.StatusCode | None = None, answer: pb.FreezeAnswer | None = None, delay_s: float = 0
+    ) -> None:
         self.code = code
         self.answer = answer
         self.delay_s = delay_s
 
-    async def Freeze(self, request: pb.FreezeRequest, context: grpc.aio.ServicerContext) -> pb.FreezeAnswer:  # noqa: N802
+    async def Freeze(self, request: pb.FreezeRequest, context: grpc.aio.ServicerContext) -> pb.FreezeAnswer:
         await asyncio.sleep(self.delay_s)
         if self.code is not None:
             await context.abort(self.code, "scripted")
@@ -388,15 +463,18 @@ async def scripted(bank: ScriptedBank, deadline_s: float = 2) -> AsyncIterator[r
         await server.stop(0)
 
 
-@pytest.mark.parametrize(("code", "error"), [
-    (grpc.StatusCode.UNAVAILABLE, BankUnavailable),
-    (grpc.StatusCode.DEADLINE_EXCEEDED, BankUnavailable),
-    (grpc.StatusCode.RESOURCE_EXHAUSTED, BankUnavailable),
-    (grpc.StatusCode.INVALID_ARGUMENT, BankRefused),
-    (grpc.StatusCode.INTERNAL, BankRefused),
-    (grpc.StatusCode.FAILED_PRECONDITION, BankRefused),
-    (grpc.StatusCode.PERMISSION_DENIED, BankRefused),
-])
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        (grpc.StatusCode.UNAVAILABLE, BankUnavailable),
+        (grpc.StatusCode.DEADLINE_EXCEEDED, BankUnavailable),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, BankUnavailable),
+        (grpc.StatusCode.INVALID_ARGUMENT, BankRefused),
+        (grpc.StatusCode.INTERNAL, BankRefused),
+        (grpc.StatusCode.FAILED_PRECONDITION, BankRefused),
+        (grpc.StatusCode.PERMISSION_DENIED, BankRefused),
+    ],
+)
 async def test_grpc_codes_map_to_unavailable_or_refused(code: grpc.StatusCode, error: type[Exception]) -> None:
     async with scripted(ScriptedBank(code)) as banks:
         with pytest.raises(error, match=f"bank ICBC via .*Freeze: {code.name}: scripted") as caught:
@@ -426,15 +504,18 @@ async def test_an_answer_that_cannot_be_read_is_refused() -> None:
 
 # ---- callback mode -------------------------------------------------------------------------------
 
+
 async def _none_underway(sim: BankSim) -> bool:
     return sim.servicer.callbacks_underway == 0
 
 
 async def test_a_callback_bank_answers_pending_then_reports_the_real_outcome() -> None:
     network = xue(ICBC={"mode": "callback"})
-    async with gateway() as (fake, gw_port), \
-            bank_sim(network, callback=f"127.0.0.1:{gw_port}") as (sim, banks), \
-            direct(network) as local:
+    async with (
+        gateway() as (fake, gw_port),
+        bank_sim(network, callback=f"127.0.0.1:{gw_port}") as (sim, banks),
+        direct(network) as local,
+    ):
         answer = await banks.freeze(freeze_request("k1", 35_000_000))
         assert answer.status == AnswerStatus.PDCR and answer.held_minor == 0
         report = await asyncio.wait_for(fake.reports.get(), 5)
@@ -457,8 +538,10 @@ async def test_a_callback_bank_answers_pending_then_reports_the_real_outcome() -
 
 
 async def test_a_callback_rejection_is_reported_with_its_reason() -> None:
-    async with gateway() as (fake, gw_port), \
-            bank_sim(xue(ICBC={"mode": "callback"}), callback=f"127.0.0.1:{gw_port}") as (_, banks):
+    async with (
+        gateway() as (fake, gw_port),
+        bank_sim(xue(ICBC={"mode": "callback"}), callback=f"127.0.0.1:{gw_port}") as (_, banks),
+    ):
         stranger = Account("ICBC", "6222020200001111111", "冒名")
         assert (await banks.freeze(freeze_request("k1", 1, stranger))).status == AnswerStatus.PDCR
         report = await asyncio.wait_for(fake.reports.get(), 5)
@@ -468,8 +551,7 @@ async def test_a_callback_rejection_is_reported_with_its_reason() -> None:
 
 async def test_freeze_status_is_pending_until_the_bank_decides() -> None:
     network = xue(ICBC={"mode": "callback", "latency_ms": 600})
-    async with gateway() as (fake, gw_port), \
-            bank_sim(network, callback=f"127.0.0.1:{gw_port}") as (_, banks):
+    async with gateway() as (fake, gw_port), bank_sim(network, callback=f"127.0.0.1:{gw_port}") as (_, banks):
         assert await banks.freeze_status("k1", L1) is None  # never seen
         assert (await banks.freeze(freeze_request("k1", 35_000_000))).status == AnswerStatus.PDCR
         status = await banks.freeze_status("k1", L1)
@@ -500,6 +582,7 @@ async def test_the_callback_is_retried_until_stopay_is_reachable() -> None:
 
         async def failed_thrice() -> bool:  # nobody listens
             return sim.reporter.retries >= 3
+
         await eventually(failed_thrice)
         async with gateway(f"127.0.0.1:{port}") as (fake, _):
             report = await asyncio.wait_for(fake.reports.get(), 5)
@@ -508,21 +591,32 @@ async def test_the_callback_is_retried_until_stopay_is_reachable() -> None:
 
 # ---- conversion ----------------------------------------------------------------------------------
 
+
 def test_conversion_is_exact_both_ways() -> None:
     at = datetime(2025, 3, 1, 9, 15, 0, 123456, tzinfo=timezone(timedelta(hours=8)))
     values: list[Any] = [
-        freeze_request("k1", 35_000_000, incoming=(IncomingTransfer("T1", 5, at, VICTIM),
-                                                   IncomingTransfer("T2", 7, at))),
+        freeze_request(
+            "k1", 35_000_000, incoming=(IncomingTransfer("T1", 5, at, VICTIM), IncomingTransfer("T2", 7, at))
+        ),
         statement_request("k1/statement", level=3),
         ReleaseRequest("r1", "c", "o", L1, 9, "CNY"),
         StatementAnswer(AnswerStatus.ACCR, Statement(0), balance_minor=0),
         StatementAnswer(AnswerStatus.RJCR, reason_code="AC01", extra={"detail": "no account"}),
-        FreezeAnswer(AnswerStatus.PECR, held_minor=3, balance_minor=None, bank_reference="R",
-                     statement=Statement(10, (
-                         StatementLine(1, at, "credit", 5, "T1", VICTIM),
-                         StatementLine(2, at, "debit", 4, "T9", exit=ExitKind.ATM),
-                         StatementLine(3, at, "credit", 1, "T10"))),
-                     extra={"n": 2**53, "x": -1.5, "ok": True, "none": None, "deep": {"l": [1, "a"]}}),
+        FreezeAnswer(
+            AnswerStatus.PECR,
+            held_minor=3,
+            balance_minor=None,
+            bank_reference="R",
+            statement=Statement(
+                10,
+                (
+                    StatementLine(1, at, "credit", 5, "T1", VICTIM),
+                    StatementLine(2, at, "debit", 4, "T9", exit=ExitKind.ATM),
+                    StatementLine(3, at, "credit", 1, "T10"),
+                ),
+            ),
+            extra={"n": 2**53, "x": -1.5, "ok": True, "none": None, "deep": {"l": [1, "a"]}},
+        ),
         FreezeAnswer(AnswerStatus.PDCR),
         ReleaseAnswer(AnswerStatus.ACCR, released_minor=9, bank_reference="R2"),
         L1,
@@ -539,7 +633,7 @@ def test_conversion_is_exact_both_ways() -> None:
 def test_conversion_refuses_what_it_cannot_carry_exactly() -> None:
     naive = freeze_request("k", 1, incoming=(IncomingTransfer("T1", 5, datetime(2025, 3, 1)),))
     big = FreezeAnswer(AnswerStatus.ACCR, extra={"n": 2**53 + 1})
-    odd = FreezeAnswer(AnswerStatus.ACCR, extra={"when": datetime.now(timezone.utc)})
+    odd = FreezeAnswer(AnswerStatus.ACCR, extra={"when": datetime.now(UTC)})
     overflow = freeze_request("k", 2**63)
     for value, match in ((naive, "timezone-aware"), (big, "exactly"), (odd, "JSON"), (overflow, "out of range")):
         with pytest.raises(convert.ConversionError, match=match):
@@ -547,10 +641,14 @@ def test_conversion_refuses_what_it_cannot_carry_exactly() -> None:
     for message, match in (
         (pb.FreezeAnswer(status="ACCP"), "status"),
         (pb.FreezeRequest(idempotency_key="k"), "account is required"),
-        (pb.StatementRequest(account=pb.Account(bank_code="ICBC"), incoming=[pb.IncomingTransfer(txn_id="T")]),
-         "T time is required"),
-        (pb.FreezeAnswer(status="ACCR", statement=pb.Statement(lines=[pb.StatementLine(seq=1)])),
-         "line 1 time is required"),
+        (
+            pb.StatementRequest(account=pb.Account(bank_code="ICBC"), incoming=[pb.IncomingTransfer(txn_id="T")]),
+            "T time is required",
+        ),
+        (
+            pb.FreezeAnswer(status="ACCR", statement=pb.Statement(lines=[pb.StatementLine(seq=1)])),
+            "line 1 time is required",
+        ),
     ):
         with pytest.raises(convert.ConversionError, match=match):
             convert.from_message(message)
@@ -564,8 +662,9 @@ def test_extends_and_returns_convert_exactly_both_ways() -> None:
     values: list[Any] = [
         extend_request("e1", 30_000_000),
         extend_request("e2", 35_000_000, change=HoldChange.FORMAL_FREEZE, document=DOCUMENT),
-        extend_request("e3", 35_000_000, change=HoldChange.RENEW_FREEZE,
-                       document=LegalDocument("D2", "", 0, "", False)),
+        extend_request(
+            "e3", 35_000_000, change=HoldChange.RENEW_FREEZE, document=LegalDocument("D2", "", 0, "", False)
+        ),
         return_request("p1", 10_000_000),
         ReturnRequest("p2", "c", "o", L2, 1, "CNY", Account("CQRCB", "6214830000000580"), reason="FOCR"),
         ExtendAnswer(AnswerStatus.ACCR, held_minor=30_000_000, bank_reference="R1"),
@@ -606,12 +705,14 @@ def test_extends_and_returns_refuse_what_they_cannot_carry() -> None:
 def test_nanoseconds_a_datetime_cannot_hold_are_dropped() -> None:
     message = pb.IncomingTransfer(txn_id="T", amount_minor=1)
     message.transferred_at.FromNanoseconds(1_700_000_000_123_456_789)
-    request = convert.from_message(pb.FreezeRequest(idempotency_key="k", account=pb.Account(bank_code="ICBC"),
-                                                    incoming=[message]))
-    assert request.incoming[0].transferred_at == datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=timezone.utc)
+    request = convert.from_message(
+        pb.FreezeRequest(idempotency_key="k", account=pb.Account(bank_code="ICBC"), incoming=[message])
+    )
+    assert request.incoming[0].transferred_at == datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=UTC)
 
 
 # ---- the factory and its registration ------------------------------------------------------------
+
 
 def test_factory_options() -> None:
     banks = remote.create({"target": "bank.example:443", "banks": " ICBC, ABC ,", "insecure": "true"})
@@ -639,21 +740,34 @@ def test_the_grpc_adapter_is_declared_as_an_entry_point() -> None:
 
 # ---- the command ---------------------------------------------------------------------------------
 
+
 async def test_bank_sim_command_serves_a_scenario_until_sigterm(tmp_path: Path) -> None:
-    epoch = datetime.now(timezone.utc).replace(microsecond=0)
+    epoch = datetime.now(UTC).replace(microsecond=0)
     network = tmp_path / "xue.json"
     network.write_text(json.dumps({**XUE, "epoch": epoch.isoformat()}, ensure_ascii=False), encoding="utf-8")
     port_file = tmp_path / "port"
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "stopay.cli.main", "bank-sim", "--insecure", "--bank-network", str(network),
-        "--listen", "127.0.0.1:0", "--port-file", str(port_file),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "GRPC_ENABLE_FORK_SUPPORT": "false"})
+        sys.executable,
+        "-m",
+        "stopay.cli.main",
+        "bank-sim",
+        "--insecure",
+        "--bank-network",
+        str(network),
+        "--listen",
+        "127.0.0.1:0",
+        "--port-file",
+        str(port_file),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "GRPC_ENABLE_FORK_SUPPORT": "false"},
+    )
     try:
 
         async def started() -> bool:
             assert process.returncode is None, "bank-sim did not start"
             return port_file.exists()
+
         await eventually(started, timeout_s=30)
         port = int(port_file.read_text())
         banks = remote.create({"target": f"127.0.0.1:{port}", "banks": XUE_BANKS})
@@ -677,8 +791,18 @@ async def test_bank_sim_command_serves_a_scenario_until_sigterm(tmp_path: Path) 
 
 async def test_bank_sim_command_reports_a_missing_scenario(tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "stopay.cli.main", "bank-sim", "--insecure", "--bank-network", str(tmp_path / "none.json"),
-        "--listen", "127.0.0.1:0", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "stopay.cli.main",
+        "bank-sim",
+        "--insecure",
+        "--bank-network",
+        str(tmp_path / "none.json"),
+        "--listen",
+        "127.0.0.1:0",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2
     assert stderr.decode().startswith("stopay bank-sim:") and "none.json" in stderr.decode()

@@ -31,8 +31,8 @@ class DownOnceBank(FakeBank):
 
 async def _order(pool, bank_code: str):  # type: ignore[no-untyped-def]
     return await pool.fetchrow(
-        "SELECT status, reason_code, detail, attempts FROM freeze_orders "
-        "WHERE bank_code = $1", bank_code)
+        "SELECT status, reason_code, detail, attempts FROM freeze_orders WHERE bank_code = $1", bank_code
+    )
 
 
 async def test_a_replica_leaves_the_orders_of_a_bank_another_live_replica_serves(make_app, channel_to, pool) -> None:
@@ -40,8 +40,9 @@ async def test_a_replica_leaves_the_orders_of_a_bank_another_live_replica_serves
     # so A leaves the order alone meanwhile. Replica B serves no bank and polls all the while: it
     # must not give the order up, since A is alive and serves XBK. A then delivers it.
     bank = DownOnceBank({"XBK"})
-    await make_app(bank_adapters={"XBK": bank},
-                   dispatch=DispatchSettings(**FAST, breaker_threshold=1, breaker_open_s=2.0))
+    await make_app(
+        bank_adapters={"XBK": bank}, dispatch=DispatchSettings(**FAST, breaker_threshold=1, breaker_open_s=2.0)
+    )
     b = await make_app(dispatch=DispatchSettings(**FAST))
     await channel_to(b).SubmitEntry(simple_request(("XBK", "6222020200001111", 50000)))
 
@@ -68,7 +69,9 @@ async def test_only_replicas_with_a_dispatcher_register_the_banks_they_serve(mak
 
 
 async def test_a_bank_served_lately_waits_for_the_deadline_and_one_never_served_is_given_up_at_once(
-    make_app, channel_to, pool,
+    make_app,
+    channel_to,
+    pool,
 ) -> None:
     # A served XBK and stopped (a restart, say). B serves no bank: it gives up ZZB's order at once
     # (no replica ever served ZZB), but XBK's only at the delivery deadline, since a replica that
@@ -77,8 +80,9 @@ async def test_a_bank_served_lately_waits_for_the_deadline_and_one_never_served_
     await a.stop()
     stopped = await pool.fetchval("SELECT alive_until FROM dispatch_replicas")
     b = await make_app(dispatch=DispatchSettings(**FAST, delivery_deadline_s=6.0))
-    await channel_to(b).SubmitEntry(simple_request(("XBK", "6222020200001111", 50000),
-                                                   ("ZZB", "6222020200002222", 30000)))
+    await channel_to(b).SubmitEntry(
+        simple_request(("XBK", "6222020200001111", 50000), ("ZZB", "6222020200002222", 30000))
+    )
 
     async def given_up(bank_code: str) -> bool:
         return (await _order(pool, bank_code))["status"] == "undeliverable"

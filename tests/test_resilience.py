@@ -52,12 +52,17 @@ async def pending_order(make_app, channel_to):
 async def test_a_callback_settles_a_pending_order_once_and_nothing_moves_it_back(make_app, channel_to, pool) -> None:
     stub, case_id, order, key, gateway, channel = await pending_order(make_app, channel_to)
     try:
-        held = gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="CBK", status="ACCR", held_minor=order.asked_minor)
+        held = gateway_pb2.FreezeOutcome(
+            idempotency_key=key, bank_code="CBK", status="ACCR", held_minor=order.asked_minor
+        )
         ack = await gateway.ReportFreezeOutcome(held)
         assert (ack.applied, ack.order_status) == (True, "held")
         # The same callback again, a late "pending", and a contradicting rejection: acknowledged, no change.
-        for late in (held, gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="CBK", status="PDCR"),
-                     gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="CBK", status="RJCR", reason_code="LEGL")):
+        for late in (
+            held,
+            gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="CBK", status="PDCR"),
+            gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="CBK", status="RJCR", reason_code="LEGL"),
+        ):
             ack = await gateway.ReportFreezeOutcome(late)
             assert (ack.applied, ack.order_status) == (False, "held")
         case = await case_of(stub, case_id)
@@ -74,15 +79,30 @@ async def test_callbacks_that_do_not_fit_are_refused(make_app, channel_to) -> No
     stub, case_id, order, key, gateway, channel = await pending_order(make_app, channel_to)
     try:
         cases = [
-            (gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="OTHER", status="ACCR", held_minor=1),
-             grpc.StatusCode.PERMISSION_DENIED),
-            (gateway_pb2.FreezeOutcome(idempotency_key=f"{case_id}:00000000-0000-0000-0000-000000000000",
-                                       bank_code="CBK", status="ACCR"), grpc.StatusCode.NOT_FOUND),
-            (gateway_pb2.FreezeOutcome(idempotency_key="nonsense", bank_code="CBK", status="ACCR"),
-             grpc.StatusCode.INVALID_ARGUMENT),
-            (gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="CBK", status="HELD"), grpc.StatusCode.INVALID_ARGUMENT),
-            (gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="CBK", status="ACCR", held_minor=order.asked_minor + 1),
-             grpc.StatusCode.INVALID_ARGUMENT),
+            (
+                gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="OTHER", status="ACCR", held_minor=1),
+                grpc.StatusCode.PERMISSION_DENIED,
+            ),
+            (
+                gateway_pb2.FreezeOutcome(
+                    idempotency_key=f"{case_id}:00000000-0000-0000-0000-000000000000", bank_code="CBK", status="ACCR"
+                ),
+                grpc.StatusCode.NOT_FOUND,
+            ),
+            (
+                gateway_pb2.FreezeOutcome(idempotency_key="nonsense", bank_code="CBK", status="ACCR"),
+                grpc.StatusCode.INVALID_ARGUMENT,
+            ),
+            (
+                gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="CBK", status="HELD"),
+                grpc.StatusCode.INVALID_ARGUMENT,
+            ),
+            (
+                gateway_pb2.FreezeOutcome(
+                    idempotency_key=key, bank_code="CBK", status="ACCR", held_minor=order.asked_minor + 1
+                ),
+                grpc.StatusCode.INVALID_ARGUMENT,
+            ),
         ]
         for message, code in cases:
             with pytest.raises(grpc.aio.AioRpcError) as error:
@@ -123,8 +143,10 @@ def scenario_requests_from(banks, path):
     from stopay.cli.scenario_entries import check_entries
 
     scenario = load_scenario(path)
-    return [json_format.ParseDict(d, station_pb2.SubmitEntryRequest())
-            for d in check_entries(scenario, scenario.checks[0], banks.world.epoch)]
+    return [
+        json_format.ParseDict(d, station_pb2.SubmitEntryRequest())
+        for d in check_entries(scenario, scenario.checks[0], banks.world.epoch)
+    ]
 
 
 async def test_an_order_past_its_deadline_fails_and_an_operator_retries_it(make_app, channel_to, pool) -> None:
@@ -137,8 +159,9 @@ async def test_an_order_past_its_deadline_fails_and_an_operator_retries_it(make_
         return FakeBank.plain_statement(request)
 
     bank.on_statement = statement
-    app = await make_app(bank_adapters={"DOWN": bank},
-                         dispatch=DispatchSettings(**FAST, delivery_deadline_s=600, breaker_threshold=1000))
+    app = await make_app(
+        bank_adapters={"DOWN": bank}, dispatch=DispatchSettings(**FAST, delivery_deadline_s=600, breaker_threshold=1000)
+    )
     stub = channel_to(app)
     reply = await stub.SubmitEntry(simple_request(("DOWN", "6222020200005555", 70000)))
     await eventually(lambda: _attempts(stub, reply.case_id, 2))
@@ -152,9 +175,22 @@ async def test_an_order_past_its_deadline_fails_and_an_operator_retries_it(make_
     down = False
     result = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "stopay.cli.main", "order", "retry", failed.order_id, "--operator", "duty-officer-7",
-         "--server", f"127.0.0.1:{app.port}", "--json"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "stopay.cli.main",
+            "order",
+            "retry",
+            failed.order_id,
+            "--operator",
+            "duty-officer-7",
+            "--server",
+            f"127.0.0.1:{app.port}",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     retried = json.loads(result.stdout)
@@ -180,8 +216,10 @@ async def test_a_failing_bank_trips_its_breaker_and_the_others_flow(make_app, ch
         raise BankUnavailable("down")
 
     bad.on_statement = down
-    app = await make_app(bank_adapters={"BAD": bad, "GOOD": good},
-                         dispatch=DispatchSettings(**FAST, breaker_threshold=3, breaker_open_s=30.0))
+    app = await make_app(
+        bank_adapters={"BAD": bad, "GOOD": good},
+        dispatch=DispatchSettings(**FAST, breaker_threshold=3, breaker_open_s=30.0),
+    )
     stub = channel_to(app)
     stuck = await stub.SubmitEntry(simple_request(("BAD", "6222020200006666", 1000)))
     await eventually(lambda: _attempts(stub, stuck.case_id, 3))
@@ -234,6 +272,7 @@ async def test_dropped_database_connections_lose_nothing_and_half_apply_nothing(
 
         async def cut_again() -> bool:
             return killed >= submitted + 3
+
         await eventually(cut_again)
     finally:
         stop.set()

@@ -41,42 +41,72 @@ def seed(name: str) -> World:
     return World(load_scenario(EXAMPLES / f"{name}.json"), NOW)
 
 
-def transfer(world: World, txn_id: str, *, amount: int | None = None,
-             shift_s: float = 0) -> IncomingTransfer:
+def transfer(world: World, txn_id: str, *, amount: int | None = None, shift_s: float = 0) -> IncomingTransfer:
     """The incoming transfer as the ledger describes it (optionally altered)."""
     event = world.scenario.event(txn_id)
-    return IncomingTransfer(txn_id=txn_id, amount_minor=event.amount if amount is None else amount,
-                            transferred_at=world.time_of(event.at) + timedelta(seconds=shift_s))
+    return IncomingTransfer(
+        txn_id=txn_id,
+        amount_minor=event.amount if amount is None else amount,
+        transferred_at=world.time_of(event.at) + timedelta(seconds=shift_s),
+    )
 
 
-def request(world: World, key: str, account_id: str, amount: int,
-            incoming: tuple[IncomingTransfer, ...], holder: str | None = None) -> FreezeRequest:
+def request(
+    world: World,
+    key: str,
+    account_id: str,
+    amount: int,
+    incoming: tuple[IncomingTransfer, ...],
+    holder: str | None = None,
+) -> FreezeRequest:
     bank, number = account_id.split(":")
     if holder is None:
         holder = world.scenario.account(account_id).holder
-    return FreezeRequest(idempotency_key=key, case_id="case-1", order_id=key, level=1,
-                         account=Account(bank, number, holder), amount_minor=amount,
-                         currency="CNY", incoming=incoming)
+    return FreezeRequest(
+        idempotency_key=key,
+        case_id="case-1",
+        order_id=key,
+        level=1,
+        account=Account(bank, number, holder),
+        amount_minor=amount,
+        currency="CNY",
+        incoming=incoming,
+    )
 
 
-def freeze(world: World, key: str, account_id: str, amount: int, txn_ids: list[str],
-           at: datetime = NOW) -> FreezeAnswer:
+def freeze(
+    world: World, key: str, account_id: str, amount: int, txn_ids: list[str], at: datetime = NOW
+) -> FreezeAnswer:
     incoming = tuple(transfer(world, t) for t in txn_ids)
     return world.freeze(request(world, key, account_id, amount, incoming), at)
 
 
-def statement(world: World, key: str, account_id: str, txn_ids: list[str], at: datetime = NOW,
-              *, holder: str | None = None, currency: str = "CNY",
-              incoming: tuple[IncomingTransfer, ...] | None = None) -> StatementAnswer:
+def statement(
+    world: World,
+    key: str,
+    account_id: str,
+    txn_ids: list[str],
+    at: datetime = NOW,
+    *,
+    holder: str | None = None,
+    currency: str = "CNY",
+    incoming: tuple[IncomingTransfer, ...] | None = None,
+) -> StatementAnswer:
     bank, number = account_id.split(":")
     if holder is None:
         known = {a.id: a.holder for a in world.scenario.accounts}
         holder = known.get(account_id, "")
     if incoming is None:
         incoming = tuple(transfer(world, t) for t in txn_ids)
-    req = StatementRequest(idempotency_key=key, case_id="case-1", order_id=key, level=1,
-                           account=Account(bank, number, holder), currency=currency,
-                           incoming=incoming)
+    req = StatementRequest(
+        idempotency_key=key,
+        case_id="case-1",
+        order_id=key,
+        level=1,
+        account=Account(bank, number, holder),
+        currency=currency,
+        incoming=incoming,
+    )
     return world.statement(req, at)
 
 
@@ -90,12 +120,10 @@ def test_xue_level_1_holds_what_is_left_and_shows_where_the_rest_went() -> None:
     statement = answer.statement
     assert statement is not None and statement.opening_balance_minor == 0
     credit, debit = statement.lines
-    assert (credit.kind, credit.txn_id, credit.amount_minor, credit.seq) == (
-        "credit", "XUE-T1", 58_000_000, 1)
+    assert (credit.kind, credit.txn_id, credit.amount_minor, credit.seq) == ("credit", "XUE-T1", 58_000_000, 1)
     assert credit.counterparty == Account("CQRCB", "6214830000000580", "某科技有限公司")
     assert credit.at == NOW - timedelta(seconds=900)
-    assert (debit.kind, debit.txn_id, debit.amount_minor, debit.exit) == (
-        "debit", "XUE-T2", 23_000_000, None)
+    assert (debit.kind, debit.txn_id, debit.amount_minor, debit.exit) == ("debit", "XUE-T2", 23_000_000, None)
     assert debit.counterparty == Account("ABC", "6228480000002222222", "李某")
 
 
@@ -107,19 +135,20 @@ def test_xue_down_the_levels_to_the_atm() -> None:
     level3 = freeze(world, "k3", XUE_L3, 2_000_000, ["XUE-T3"])
     assert (level3.status, level3.held_minor, level3.balance_minor) == (AnswerStatus.PECR, 0, 0)
     atm = level3.statement.lines[-1]
-    assert (atm.kind, atm.txn_id, atm.exit, atm.counterparty) == ("debit", "XUE-T4", ExitKind.ATM,
-                                                                  None)
+    assert (atm.kind, atm.txn_id, atm.exit, atm.counterparty) == ("debit", "XUE-T4", ExitKind.ATM, None)
     assert world.holds() == {XUE_L2: 21_000_000}
 
 
 def test_chen_three_transfers_held_in_full() -> None:
     world = seed("seed-chen")
     answer = freeze(world, "k1", CHEN_L1, 11_000_000, ["CHEN-T1", "CHEN-T2", "CHEN-T3"])
-    assert (answer.status, answer.held_minor, answer.balance_minor) == (
-        AnswerStatus.ACCR, 11_000_000, 11_300_000)
+    assert (answer.status, answer.held_minor, answer.balance_minor) == (AnswerStatus.ACCR, 11_000_000, 11_300_000)
     assert answer.statement.opening_balance_minor == 300_000
     assert [(line.kind, line.txn_id) for line in answer.statement.lines] == [
-        ("credit", "CHEN-T1"), ("credit", "CHEN-T2"), ("credit", "CHEN-T3")]
+        ("credit", "CHEN-T1"),
+        ("credit", "CHEN-T2"),
+        ("credit", "CHEN-T3"),
+    ]
     assert world.holds() == {CHEN_L1: 11_000_000}
 
 
@@ -160,13 +189,17 @@ def test_holder_name_mismatch_is_rejected_but_an_empty_name_is_not_checked() -> 
     assert (blank.status, blank.held_minor) == (AnswerStatus.ACCR, 1000)
 
 
-@pytest.mark.parametrize("incoming_of", [
-    lambda w: transfer(w, "XUE-T1", amount=57_999_999),
-    lambda w: transfer(w, "XUE-T1", shift_s=121),
-    lambda w: transfer(w, "XUE-T1", shift_s=-121),
-    lambda w: transfer(w, "XUE-T2"),  # real, but it left this account rather than credited it
-    lambda w: IncomingTransfer("NO-SUCH", 58_000_000, NOW - timedelta(seconds=900)),
-], ids=["amount", "time-late", "time-early", "wrong-direction", "unknown-txn"])
+@pytest.mark.parametrize(
+    "incoming_of",
+    [
+        lambda w: transfer(w, "XUE-T1", amount=57_999_999),
+        lambda w: transfer(w, "XUE-T1", shift_s=121),
+        lambda w: transfer(w, "XUE-T1", shift_s=-121),
+        lambda w: transfer(w, "XUE-T2"),  # real, but it left this account rather than credited it
+        lambda w: IncomingTransfer("NO-SUCH", 58_000_000, NOW - timedelta(seconds=900)),
+    ],
+    ids=["amount", "time-late", "time-early", "wrong-direction", "unknown-txn"],
+)
 def test_incoming_transfer_mismatch_is_rejected(incoming_of: Any) -> None:
     world = seed("seed-xue")
     answer = world.freeze(request(world, "k", XUE_L1, 1000, (incoming_of(world),)), NOW)
@@ -188,9 +221,16 @@ def test_unknown_account_is_rejected() -> None:
     incoming = (transfer(world, "XUE-T1"),)
     for key, account_id in [("k1", "ICBC:6222020200009999999"), ("k2", "HSBC:6222020200001111111")]:
         bank, number = account_id.split(":")
-        req = FreezeRequest(idempotency_key=key, case_id="c", order_id=key, level=1,
-                            account=Account(bank, number), amount_minor=1000, currency="CNY",
-                            incoming=incoming)
+        req = FreezeRequest(
+            idempotency_key=key,
+            case_id="c",
+            order_id=key,
+            level=1,
+            account=Account(bank, number),
+            amount_minor=1000,
+            currency="CNY",
+            incoming=incoming,
+        )
         answer = world.freeze(req, NOW)
         assert (answer.status, answer.reason_code) == (AnswerStatus.RJCR, "AC01")
 
@@ -200,20 +240,24 @@ def scheduled(outages: list[list[float]] | None = None) -> Scenario:
     bank_b: dict[str, Any] = {"code": "BBB", "name": "Bank B"}
     if outages:
         bank_b["outages"] = outages
-    return parse_scenario({
-        "format": "stopay-bank-network/1", "name": "scheduled", "currency": "CNY",
-        "epoch": NOW.isoformat(),
-        "banks": [{"code": "AAA", "name": "Bank A"}, bank_b],
-        "accounts": [{"id": "AAA:100001", "holder": "甲", "opening_balance": 0},
-                     {"id": "BBB:200002", "holder": "乙", "opening_balance": 0}],
-        "ledger": [
-            {"seq": 1, "at": -60, "from": None, "to": "AAA:100001", "amount": 1000,
-             "txn_id": "D1"},
-            {"seq": 2, "at": 30, "from": "AAA:100001", "to": "BBB:200002", "amount": 800,
-             "txn_id": "M1"},
-            {"seq": 3, "at": 40, "from": "AAA:100001", "exit": "CASH", "amount": 500,
-             "txn_id": "M2"},
-        ]})
+    return parse_scenario(
+        {
+            "format": "stopay-bank-network/1",
+            "name": "scheduled",
+            "currency": "CNY",
+            "epoch": NOW.isoformat(),
+            "banks": [{"code": "AAA", "name": "Bank A"}, bank_b],
+            "accounts": [
+                {"id": "AAA:100001", "holder": "甲", "opening_balance": 0},
+                {"id": "BBB:200002", "holder": "乙", "opening_balance": 0},
+            ],
+            "ledger": [
+                {"seq": 1, "at": -60, "from": None, "to": "AAA:100001", "amount": 1000, "txn_id": "D1"},
+                {"seq": 2, "at": 30, "from": "AAA:100001", "to": "BBB:200002", "amount": 800, "txn_id": "M1"},
+                {"seq": 3, "at": 40, "from": "AAA:100001", "exit": "CASH", "amount": 500, "txn_id": "M2"},
+            ],
+        }
+    )
 
 
 def test_scheduled_moves_happen_on_time_and_move_only_what_is_not_held() -> None:
@@ -235,15 +279,13 @@ def test_scheduled_moves_happen_on_time_and_move_only_what_is_not_held() -> None
     planned = freeze(world, "k2", "BBB:200002", 800, ["M1"], at=NOW + timedelta(seconds=50))
     assert planned.reason_code == "NOOR"
     actual = IncomingTransfer("M1", 400, NOW + timedelta(seconds=30))
-    got = world.freeze(request(world, "k3", "BBB:200002", 400, (actual,)),
-                       NOW + timedelta(seconds=50))
+    got = world.freeze(request(world, "k3", "BBB:200002", 400, (actual,)), NOW + timedelta(seconds=50))
     assert (got.status, got.held_minor) == (AnswerStatus.ACCR, 400)
 
 
 def test_a_move_not_yet_due_cannot_be_named() -> None:
     world = World(scheduled(), NOW)
-    early = world.freeze(request(world, "k", "BBB:200002", 800, (transfer(world, "M1"),)),
-                         NOW + timedelta(seconds=5))
+    early = world.freeze(request(world, "k", "BBB:200002", 800, (transfer(world, "M1"),)), NOW + timedelta(seconds=5))
     assert early.reason_code == "NOOR"
 
 
@@ -279,19 +321,23 @@ def test_epoch_override_and_default() -> None:
 
 # ---- statements ---------------------------------------------------------------------------------
 
+
 def test_statement_of_xue_level_1_shows_the_money_and_where_it_went() -> None:
     world = seed("seed-xue")
     answer = statement(world, "s1", XUE_L1, ["XUE-T1"])
-    assert (answer.status, answer.reason_code, answer.balance_minor) == (
-        AnswerStatus.ACCR, "", 35_000_000)
+    assert (answer.status, answer.reason_code, answer.balance_minor) == (AnswerStatus.ACCR, "", 35_000_000)
     assert answer.bank_reference.startswith("SIM-ICBC-")
     assert answer.statement is not None and answer.statement.opening_balance_minor == 0
     credit, debit = answer.statement.lines
     assert (credit.kind, credit.txn_id, credit.amount_minor, credit.seq, credit.at) == (
-        "credit", "XUE-T1", 58_000_000, 1, NOW - timedelta(seconds=900))
+        "credit",
+        "XUE-T1",
+        58_000_000,
+        1,
+        NOW - timedelta(seconds=900),
+    )
     assert credit.counterparty == Account("CQRCB", "6214830000000580", "某科技有限公司")
-    assert (debit.kind, debit.txn_id, debit.amount_minor, debit.exit) == (
-        "debit", "XUE-T2", 23_000_000, None)
+    assert (debit.kind, debit.txn_id, debit.amount_minor, debit.exit) == ("debit", "XUE-T2", 23_000_000, None)
     assert debit.counterparty == Account("ABC", "6228480000002222222", "李某")
 
 
@@ -305,8 +351,7 @@ def test_a_statement_holds_nothing_and_matches_the_freeze_statement() -> None:
     assert frozen.statement == shown.statement
     # a statement after the freeze still shows the balance, held or not, and holds nothing more
     again = statement(world, "k1", XUE_L1, ["XUE-T1"])
-    assert (again.status, again.balance_minor, again.statement) == (
-        AnswerStatus.ACCR, 35_000_000, shown.statement)
+    assert (again.status, again.balance_minor, again.statement) == (AnswerStatus.ACCR, 35_000_000, shown.statement)
     assert world.holds() == {XUE_L1: 35_000_000}
 
 
@@ -318,25 +363,40 @@ def test_statement_starts_at_the_earliest_named_transfer_like_a_freeze() -> None
     assert answer.balance_minor == 11_300_000
 
 
-@pytest.mark.parametrize("call, reason", [
-    (lambda w: statement(w, "s", "ICBC:6222020200009999999", ["XUE-T1"]), "AC01"),
-    (lambda w: statement(w, "s", "HSBC:6222020200001111111", ["XUE-T1"]), "AC01"),
-    (lambda w: statement(w, "s", XUE_L1, ["XUE-T1"], holder="张三"), "BE01"),
-    (lambda w: statement(w, "s", XUE_L1, ["XUE-T1"], currency="USD"), "AM03"),
-    (lambda w: statement(w, "s", XUE_L1, [], incoming=()), "NOOR"),
-    (lambda w: statement(w, "s", XUE_L1, [], incoming=(
-        transfer(w, "XUE-T1", amount=57_999_999),)), "NOOR"),
-    (lambda w: statement(w, "s", XUE_L1, [], incoming=(transfer(w, "XUE-T1", shift_s=121),)),
-     "NOOR"),
-    (lambda w: statement(w, "s", XUE_L1, ["XUE-T2"]), "NOOR"),  # left the account, not credited
-    (lambda w: statement(w, "s", XUE_L1, ["XUE-T1", "XUE-T3"]), "NOOR"),  # one of two is wrong
-], ids=["unknown-number", "unknown-bank", "holder", "currency", "none-named", "amount", "time",
-        "wrong-direction", "one-of-two"])
+@pytest.mark.parametrize(
+    "call, reason",
+    [
+        (lambda w: statement(w, "s", "ICBC:6222020200009999999", ["XUE-T1"]), "AC01"),
+        (lambda w: statement(w, "s", "HSBC:6222020200001111111", ["XUE-T1"]), "AC01"),
+        (lambda w: statement(w, "s", XUE_L1, ["XUE-T1"], holder="张三"), "BE01"),
+        (lambda w: statement(w, "s", XUE_L1, ["XUE-T1"], currency="USD"), "AM03"),
+        (lambda w: statement(w, "s", XUE_L1, [], incoming=()), "NOOR"),
+        (lambda w: statement(w, "s", XUE_L1, [], incoming=(transfer(w, "XUE-T1", amount=57_999_999),)), "NOOR"),
+        (lambda w: statement(w, "s", XUE_L1, [], incoming=(transfer(w, "XUE-T1", shift_s=121),)), "NOOR"),
+        (lambda w: statement(w, "s", XUE_L1, ["XUE-T2"]), "NOOR"),  # left the account, not credited
+        (lambda w: statement(w, "s", XUE_L1, ["XUE-T1", "XUE-T3"]), "NOOR"),  # one of two is wrong
+    ],
+    ids=[
+        "unknown-number",
+        "unknown-bank",
+        "holder",
+        "currency",
+        "none-named",
+        "amount",
+        "time",
+        "wrong-direction",
+        "one-of-two",
+    ],
+)
 def test_statement_rejections_use_the_freeze_codes(call: Any, reason: str) -> None:
     world = seed("seed-xue")
     answer = call(world)
     assert (answer.status, answer.reason_code, answer.statement, answer.balance_minor) == (
-        AnswerStatus.RJCR, reason, None, None)
+        AnswerStatus.RJCR,
+        reason,
+        None,
+        None,
+    )
     assert answer.extra["detail"]
     assert world.holds() == {}
 
@@ -369,8 +429,7 @@ def test_statement_is_refused_during_an_outage() -> None:
     assert ok.status is AnswerStatus.ACCR
     # after the outage, once M1 has happened, B shows it
     actual = IncomingTransfer("M1", 800, NOW + timedelta(seconds=30))
-    later = statement(world, "s", "BBB:200002", [], at=NOW + timedelta(seconds=31),
-                      incoming=(actual,))
+    later = statement(world, "s", "BBB:200002", [], at=NOW + timedelta(seconds=31), incoming=(actual,))
     assert (later.status, later.balance_minor) == (AnswerStatus.ACCR, 800)
     with pytest.raises(ValueError):
         statement(world, "s", "AAA:100001", ["D1"], at=datetime(2025, 3, 1, 10, 1))
@@ -382,22 +441,41 @@ def test_release_gives_back_held_money_once() -> None:
     world = seed("seed-chen")
     assert freeze(world, "f-1", CHEN_L1, 11000000, ["CHEN-T1", "CHEN-T2", "CHEN-T3"]).held_minor == 11000000
     bank, number = CHEN_L1.split(":")
-    request = ReleaseRequest(idempotency_key="r-1", case_id="case-1", order_id="r-1",
-                             account=Account(bank, number, ""), amount_minor=3000000, currency="CNY")
+    request = ReleaseRequest(
+        idempotency_key="r-1",
+        case_id="case-1",
+        order_id="r-1",
+        account=Account(bank, number, ""),
+        amount_minor=3000000,
+        currency="CNY",
+    )
     answer = world.release(request, NOW)
     assert (answer.status, answer.released_minor) == (AnswerStatus.ACCR, 3000000)
     assert world.release(request, NOW) == answer  # a resend releases nothing more
     assert world.held(CHEN_L1) == 8000000
-    too_much = ReleaseRequest(idempotency_key="r-2", case_id="case-1", order_id="r-2",
-                              account=Account(bank, number, ""), amount_minor=99000000, currency="CNY")
+    too_much = ReleaseRequest(
+        idempotency_key="r-2",
+        case_id="case-1",
+        order_id="r-2",
+        account=Account(bank, number, ""),
+        amount_minor=99000000,
+        currency="CNY",
+    )
     assert world.release(too_much, NOW).released_minor == 8000000  # never more than is held
     assert world.held(CHEN_L1) == 0
-    unknown = ReleaseRequest(idempotency_key="r-3", case_id="case-1", order_id="r-3",
-                             account=Account("BOC", "999999999", ""), amount_minor=1, currency="CNY")
+    unknown = ReleaseRequest(
+        idempotency_key="r-3",
+        case_id="case-1",
+        order_id="r-3",
+        account=Account("BOC", "999999999", ""),
+        amount_minor=1,
+        currency="CNY",
+    )
     assert (world.release(unknown, NOW).status, world.release(unknown, NOW).reason_code) == (AnswerStatus.RJCR, "AC01")
 
 
 # ---- extends and returns ------------------------------------------------------------------------
+
 
 def account_of(world: World, account_id: str, holder: str | None = None) -> Account:
     bank, number = account_id.split(":")
@@ -405,21 +483,41 @@ def account_of(world: World, account_id: str, holder: str | None = None) -> Acco
     return Account(bank, number, known.get(account_id, "") if holder is None else holder)
 
 
-def extend_request(world: World, key: str, account_id: str, amount: int,
-                   change: HoldChange = HoldChange.RENEW_STOP, until: datetime = NOW + timedelta(hours=48),
-                   **kw: Any) -> ExtendRequest:
+def extend_request(
+    world: World,
+    key: str,
+    account_id: str,
+    amount: int,
+    change: HoldChange = HoldChange.RENEW_STOP,
+    until: datetime = NOW + timedelta(hours=48),
+    **kw: Any,
+) -> ExtendRequest:
     kw.setdefault("currency", "CNY")
-    return ExtendRequest(idempotency_key=key, case_id="case-1", order_id=key,
-                         account=account_of(world, account_id), amount_minor=amount, change=change,
-                         until=until, **kw)
+    return ExtendRequest(
+        idempotency_key=key,
+        case_id="case-1",
+        order_id=key,
+        account=account_of(world, account_id),
+        amount_minor=amount,
+        change=change,
+        until=until,
+        **kw,
+    )
 
 
-def return_request(world: World, key: str, account_id: str, amount: int, beneficiary: Account,
-                   **kw: Any) -> ReturnRequest:
+def return_request(
+    world: World, key: str, account_id: str, amount: int, beneficiary: Account, **kw: Any
+) -> ReturnRequest:
     kw.setdefault("currency", "CNY")
-    return ReturnRequest(idempotency_key=key, case_id="case-1", order_id=key,
-                         account=account_of(world, account_id), amount_minor=amount,
-                         beneficiary=beneficiary, **kw)
+    return ReturnRequest(
+        idempotency_key=key,
+        case_id="case-1",
+        order_id=key,
+        account=account_of(world, account_id),
+        amount_minor=amount,
+        beneficiary=beneficiary,
+        **kw,
+    )
 
 
 XUE_VICTIM = "CQRCB:6214830000000580"
@@ -434,8 +532,10 @@ def test_an_extend_keeps_at_most_what_is_held_and_remembers_the_latest_term() ->
     assert world.hold_until(XUE_L1) == HoldTerm(NOW + timedelta(hours=48), HoldChange.RENEW_STOP)
     document = LegalDocument("渝公冻字[2025]001号", "王局长", 35_000_000, "account", False)
     until = NOW + timedelta(days=182)
-    formal = world.extend(extend_request(world, "e2", XUE_L1, 99_000_000, HoldChange.FORMAL_FREEZE,
-                                         until, document=document), NOW + timedelta(hours=1))
+    formal = world.extend(
+        extend_request(world, "e2", XUE_L1, 99_000_000, HoldChange.FORMAL_FREEZE, until, document=document),
+        NOW + timedelta(hours=1),
+    )
     assert (formal.status, formal.held_minor) == (AnswerStatus.ACCR, 35_000_000)  # no more than held
     assert world.hold_until(XUE_L1) == HoldTerm(until, HoldChange.FORMAL_FREEZE)
     # a resend of the first extend gets its answer and changes nothing, not even the term
@@ -451,12 +551,16 @@ def test_an_extend_where_nothing_is_held_keeps_nothing_and_sets_no_term() -> Non
     assert world.hold_until(XUE_L2) is None and world.holds() == {}
 
 
-@pytest.mark.parametrize("change, reason", [
-    (dict(account_id="ICBC:6222020200009999999"), "AC01"),
-    (dict(holder="张三"), "BE01"),
-    (dict(currency="USD"), "AM03"),
-    (dict(amount=0), "AM12"),
-], ids=["unknown", "holder", "currency", "amount"])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        (dict(account_id="ICBC:6222020200009999999"), "AC01"),
+        (dict(holder="张三"), "BE01"),
+        (dict(currency="USD"), "AM03"),
+        (dict(amount=0), "AM12"),
+    ],
+    ids=["unknown", "holder", "currency", "amount"],
+)
 def test_extends_and_returns_check_the_account_like_a_freeze(change: dict[str, Any], reason: str) -> None:
     world = seed("seed-xue")
     assert freeze(world, "f1", XUE_L1, 35_000_000, ["XUE-T1"]).held_minor == 35_000_000
@@ -486,12 +590,14 @@ def test_a_return_pays_the_victim_out_of_the_hold_once() -> None:
     assert (world.balance(XUE_L1), world.held(XUE_L1)) == (15_000_000, 10_000_000)
     assert world.balance(XUE_VICTIM) == victim_before + 20_000_000
     # never more than is held; the 5,000,000 that is not held stays
-    rest = world.return_funds(return_request(world, "p2", XUE_L1, 99_000_000, account_of(world, XUE_VICTIM)),
-                              NOW + timedelta(minutes=3))
+    rest = world.return_funds(
+        return_request(world, "p2", XUE_L1, 99_000_000, account_of(world, XUE_VICTIM)), NOW + timedelta(minutes=3)
+    )
     assert (rest.status, rest.returned_minor) == (AnswerStatus.ACCR, 10_000_000)
     assert (world.balance(XUE_L1), world.held(XUE_L1)) == (5_000_000, 0)
-    nothing = world.return_funds(return_request(world, "p3", XUE_L1, 1, account_of(world, XUE_VICTIM)),
-                                 NOW + timedelta(minutes=4))
+    nothing = world.return_funds(
+        return_request(world, "p3", XUE_L1, 1, account_of(world, XUE_VICTIM)), NOW + timedelta(minutes=4)
+    )
     assert (nothing.status, nothing.returned_minor) == (AnswerStatus.ACCR, 0)
     assert world.balance(XUE_VICTIM) == victim_before + 30_000_000
     # later statements show the returns as debits to the victim, and still add up
@@ -499,8 +605,11 @@ def test_a_return_pays_the_victim_out_of_the_hold_once() -> None:
     assert later.balance_minor == 5_000_000
     lines = later.statement.lines
     assert [(line.kind, line.txn_id, line.amount_minor) for line in lines] == [
-        ("credit", "XUE-T1", 58_000_000), ("debit", "XUE-T2", 23_000_000),
-        ("debit", first.bank_reference, 20_000_000), ("debit", rest.bank_reference, 10_000_000)]
+        ("credit", "XUE-T1", 58_000_000),
+        ("debit", "XUE-T2", 23_000_000),
+        ("debit", first.bank_reference, 20_000_000),
+        ("debit", rest.bank_reference, 10_000_000),
+    ]
     assert lines[2].counterparty == account_of(world, XUE_VICTIM) and lines[2].exit is None
     assert lines[2].at == NOW + timedelta(minutes=1)
     assert [line.seq for line in lines] == sorted({line.seq for line in lines})
@@ -546,12 +655,16 @@ def test_extends_and_returns_are_refused_during_an_outage() -> None:
 def test_a_return_before_a_scheduled_move_keeps_statements_in_time_order() -> None:
     world = World(scheduled(), NOW)
     assert freeze(world, "f1", "AAA:100001", 300, ["D1"], at=NOW + timedelta(seconds=5)).held_minor == 300
-    paid = world.return_funds(return_request(world, "p1", "AAA:100001", 300, account_of(world, "BBB:200002")),
-                              NOW + timedelta(seconds=10))
+    paid = world.return_funds(
+        return_request(world, "p1", "AAA:100001", 300, account_of(world, "BBB:200002")), NOW + timedelta(seconds=10)
+    )
     assert paid.returned_minor == 300
     world.advance(NOW + timedelta(seconds=45))  # M1 moves the 700 left; nothing left for M2
     answer = statement(world, "s1", "AAA:100001", ["D1"], at=NOW + timedelta(seconds=45))
     assert [(line.txn_id, line.amount_minor) for line in answer.statement.lines] == [
-        ("D1", 1000), (paid.bank_reference, 300), ("M1", 700)]
+        ("D1", 1000),
+        (paid.bank_reference, 300),
+        ("M1", 700),
+    ]
     assert [line.at for line in answer.statement.lines] == sorted(line.at for line in answer.statement.lines)
     assert answer.balance_minor == 0 and world.balance("BBB:200002") == 1000

@@ -96,13 +96,32 @@ async def test_reused_entry_id_with_other_content_fails_precondition(make_app, c
     assert await pool.fetchval("SELECT count(*) FROM cases") == 1
 
 
-def _spoil_bank_code(r): r.transfers[0].payee.bank_code = "icbc"
-def _spoil_number(r): r.transfers[0].payee.number = "62-22"
-def _spoil_zero(r): r.transfers[0].amount_minor = 0
-def _spoil_negative(r): r.transfers[0].amount_minor = -5
-def _spoil_huge(r): r.transfers[0].amount_minor = 10**15
-def _spoil_no_transfers(r): del r.transfers[:]
-def _spoil_payer_code(r): r.transfers[0].payer.bank_code = "1CBC"
+def _spoil_bank_code(r):
+    r.transfers[0].payee.bank_code = "icbc"
+
+
+def _spoil_number(r):
+    r.transfers[0].payee.number = "62-22"
+
+
+def _spoil_zero(r):
+    r.transfers[0].amount_minor = 0
+
+
+def _spoil_negative(r):
+    r.transfers[0].amount_minor = -5
+
+
+def _spoil_huge(r):
+    r.transfers[0].amount_minor = 10**15
+
+
+def _spoil_no_transfers(r):
+    del r.transfers[:]
+
+
+def _spoil_payer_code(r):
+    r.transfers[0].payer.bank_code = "1CBC"
 
 
 @pytest.mark.parametrize(
@@ -117,7 +136,9 @@ def _spoil_payer_code(r): r.transfers[0].payer.bank_code = "1CBC"
         (_spoil_no_transfers, "transfers"),
     ],
 )
-async def test_bad_input_is_refused_naming_the_field_and_writes_nothing(make_app, channel_to, pool, spoil, field) -> None:
+async def test_bad_input_is_refused_naming_the_field_and_writes_nothing(
+    make_app, channel_to, pool, spoil, field
+) -> None:
     app = await make_app()
     stub = channel_to(app)
     request = simple_request(("ICBC", "6222020200009999999", 100000))

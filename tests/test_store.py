@@ -10,15 +10,15 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
+from stopay.answers.apply import Settled, apply_answers
+from stopay.api.validation import entry_from_request
+from stopay.domain.clock import SYSTEM_CLOCK
 from stopay.domain.entry import level1_orders
 from stopay.domain.orders import TRANSITIONS, OrderStatus
 from stopay.domain.trail import Limits
-from stopay.answers.apply import Settled, apply_answers
 from stopay.store import entries, migrate
 from stopay.store import orders as store
 from stopay.store.errors import MigrationDrift, SchemaTooNew
-from stopay.api.validation import entry_from_request
-from stopay.domain.clock import SYSTEM_CLOCK
 from tests.conftest import move_clock
 from tests.entries import simple_request
 
@@ -84,8 +84,16 @@ async def test_database_transitions_equal_the_domain_state_machine(pool) -> None
 
 @pytest.mark.parametrize(
     ("first", "then"),
-    [("held", "queued"), ("held", "pending"), ("rejected", "held"), ("pending", "queued"), ("moved_on", "held"),
-     ("freezing", "queued"), ("pending", "freezing"), ("held", "freezing")],
+    [
+        ("held", "queued"),
+        ("held", "pending"),
+        ("rejected", "held"),
+        ("pending", "queued"),
+        ("moved_on", "held"),
+        ("freezing", "queued"),
+        ("pending", "freezing"),
+        ("held", "freezing"),
+    ],
 )
 async def test_database_refuses_moving_an_order_backwards(pool, first, then) -> None:
     _, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
@@ -94,7 +102,9 @@ async def test_database_refuses_moving_an_order_backwards(pool, first, then) -> 
     await pool.execute(
         f"UPDATE freeze_orders SET status = $1, held_minor = $2, freeze_minor = 5000, resolved_at = {resolved}"
         " WHERE case_id = $3",
-        first, held, case_id,
+        first,
+        held,
+        case_id,
     )
     with pytest.raises(asyncpg.CheckViolationError):
         await pool.execute(
@@ -107,7 +117,8 @@ async def test_database_refuses_holding_more_than_asked_and_deleting_orders(pool
     await pool.execute("UPDATE freeze_orders SET status = 'freezing', freeze_minor = 4000 WHERE case_id = $1", case_id)
     with pytest.raises(asyncpg.CheckViolationError):
         await pool.execute(
-            "UPDATE freeze_orders SET status = 'held', held_minor = 4001, resolved_at = now() WHERE case_id = $1", case_id
+            "UPDATE freeze_orders SET status = 'held', held_minor = 4001, resolved_at = now() WHERE case_id = $1",
+            case_id,
         )
     with pytest.raises(asyncpg.CheckViolationError):  # the asked amount never changes once set
         await pool.execute("UPDATE freeze_orders SET freeze_minor = 5000 WHERE case_id = $1", case_id)
@@ -115,7 +126,8 @@ async def test_database_refuses_holding_more_than_asked_and_deleting_orders(pool
         await pool.execute(
             "INSERT INTO freeze_orders (case_id, order_id, level, bank_code, account_number, holder_name, currency,"
             " requested_minor, incoming, idempotency_key, status) VALUES ($1, gen_random_uuid(), 2, 'ABC',"
-            " '6228480000001', 'x', 'CNY', 10, '[]', 'k', 'freezing')", case_id,
+            " '6228480000001', 'x', 'CNY', 10, '[]', 'k', 'freezing')",
+            case_id,
         )
     with pytest.raises(asyncpg.CheckViolationError):
         await pool.execute("DELETE FROM freeze_orders WHERE case_id = $1", case_id)
@@ -151,7 +163,8 @@ async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record
     await pool.execute("UPDATE freeze_orders SET status = 'freezing', freeze_minor = 5000")
     await pool.execute(
         "INSERT INTO trail_accounts (case_id, bank_code, account_number, holder_name, level, left_minor,"
-        " in_flight_minor) VALUES ($1, 'ICBC', '6222020200009999999', '某公司', 1, 5000, 5000)", case_id
+        " in_flight_minor) VALUES ($1, 'ICBC', '6222020200009999999', '某公司', 1, 5000, 5000)",
+        case_id,
     )
     (first,) = await store.claim(pool, "dead-replica", 10, 30)
     assert (first.status, first.freeze_minor, first.rule) == ("freezing", 5000, "libr")
@@ -181,7 +194,10 @@ async def test_a_rescheduled_order_waits_for_its_time(pool) -> None:
     (order,) = await store.claim(pool, "r", 10, 30)
     stale = store.Retry(case_id, order.order_id, order.attempts - 1, 0.0, "from an earlier claim")
     assert await store.reschedule(pool, "r", [stale], "d") == 0
-    assert await store.reschedule(pool, "r", [store.Retry(case_id, order.order_id, order.attempts, 60, "bank down")], "d") == 1
+    assert (
+        await store.reschedule(pool, "r", [store.Retry(case_id, order.order_id, order.attempts, 60, "bank down")], "d")
+        == 1
+    )
     assert await store.claim(pool, "r", 10, 30) == []
     await move_clock(pool, timedelta(seconds=59))
     assert await store.claim(pool, "r", 10, 30) == []
@@ -195,14 +211,22 @@ async def test_a_rescheduled_order_waits_for_its_time(pool) -> None:
 
 
 async def test_an_entry_is_written_whole(pool) -> None:
-    entry, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000), ("ICBC", "6222020200009999999", 700),
-                                  ("ABC", "6228480000009999999", 300))
+    entry, case_id = await submit(
+        pool,
+        ("ICBC", "6222020200009999999", 5000),
+        ("ICBC", "6222020200009999999", 700),
+        ("ABC", "6228480000009999999", 300),
+    )
     planned = {o.order_id: o.requested_minor for o in level1_orders(entry)}
     rows = await pool.fetch("SELECT order_id, requested_minor, status FROM freeze_orders WHERE case_id = $1", case_id)
-    assert {r["order_id"]: r["requested_minor"] for r in rows} == planned == {
-        next(o.order_id for o in level1_orders(entry) if o.account.bank_code == "ICBC"): 5700,
-        next(o.order_id for o in level1_orders(entry) if o.account.bank_code == "ABC"): 300,
-    }
+    assert (
+        {r["order_id"]: r["requested_minor"] for r in rows}
+        == planned
+        == {
+            next(o.order_id for o in level1_orders(entry) if o.account.bank_code == "ICBC"): 5700,
+            next(o.order_id for o in level1_orders(entry) if o.account.bank_code == "ABC"): 300,
+        }
+    )
     assert {r["status"] for r in rows} == {"queued"}
     assert await pool.fetchval("SELECT count(*) FROM entry_transfers WHERE case_id = $1", case_id) == 3
     assert await pool.fetchval("SELECT reported_minor FROM cases WHERE case_id = $1", case_id) == 6000
@@ -219,18 +243,24 @@ async def test_a_statement_older_than_one_applied_is_asked_again(pool) -> None:
     t0 = entry.transfers[0].transferred_at
     credit = StatementLine(1, t0, "credit", 5000, "T0")
     newer = Statement(0, (credit, StatementLine(9, t0 + timedelta(minutes=2), "debit", 1000, "OUT", exit=None)))
-    assert await apply_answers(pool, "r", [Traced(first, StatementAnswer(AnswerStatus.ACCR, statement=newer))], NO_WAIT) == []
+    assert (
+        await apply_answers(pool, "r", [Traced(first, StatementAnswer(AnswerStatus.ACCR, statement=newer))], NO_WAIT)
+        == []
+    )
     row = await pool.fetchrow("SELECT left_minor, seen_seq FROM trail_accounts")
     assert (row["left_minor"], row["seen_seq"]) == (4000, 9)
     # A second order into the same account, answered with a statement taken before that debit.
     await pool.execute(
         "INSERT INTO freeze_orders (case_id, order_id, level, bank_code, account_number, holder_name, currency,"
         " requested_minor, incoming, idempotency_key) SELECT case_id, gen_random_uuid(), 2, bank_code, account_number,"
-        " holder_name, currency, 0, incoming, 'k2' FROM freeze_orders WHERE case_id = $1", case_id,
+        " holder_name, currency, 0, incoming, 'k2' FROM freeze_orders WHERE case_id = $1",
+        case_id,
     )
     claimed = await store.claim(pool, "r", 10, 30)
     second = next(o for o in claimed if o.status == "queued")
     older = Statement(0, (credit,))
-    (retry,) = await apply_answers(pool, "r", [Traced(second, StatementAnswer(AnswerStatus.ACCR, statement=older))], NO_WAIT)
+    (retry,) = await apply_answers(
+        pool, "r", [Traced(second, StatementAnswer(AnswerStatus.ACCR, statement=older))], NO_WAIT
+    )
     assert "older" in retry.detail and retry.order_id == second.order_id
     assert await pool.fetchval("SELECT left_minor FROM trail_accounts") == 4000  # not undone

@@ -11,22 +11,25 @@ from stopay.store.errors import StoreError, StoreInvalid, StoreUnavailable, data
 RAISE = "DO $$ BEGIN RAISE EXCEPTION 'raised for a test' USING ERRCODE = '{state}'; END $$"
 
 
-@pytest.mark.parametrize(("state", "kind"), [
-    ("22P05", StoreInvalid),  # untranslatable character: a NUL
-    ("22021", StoreInvalid),  # character not in repertoire
-    ("22001", StoreInvalid),  # string too long
-    ("22003", StoreInvalid),  # numeric value out of range
-    ("22007", StoreInvalid),  # invalid datetime format
-    ("22008", StoreInvalid),  # datetime field overflow
-    ("40001", StoreUnavailable),  # serialization failure
-    ("40P01", StoreUnavailable),  # deadlock detected
-    ("57P01", StoreUnavailable),  # admin shutdown
-    ("57P03", StoreUnavailable),  # cannot connect now
-    ("08006", StoreUnavailable),  # connection failure
-    ("53300", StoreUnavailable),  # too many connections
-    ("23505", StoreError),  # unique violation: neither
-    ("XX000", StoreError),  # internal error: neither
-])
+@pytest.mark.parametrize(
+    ("state", "kind"),
+    [
+        ("22P05", StoreInvalid),  # untranslatable character: a NUL
+        ("22021", StoreInvalid),  # character not in repertoire
+        ("22001", StoreInvalid),  # string too long
+        ("22003", StoreInvalid),  # numeric value out of range
+        ("22007", StoreInvalid),  # invalid datetime format
+        ("22008", StoreInvalid),  # datetime field overflow
+        ("40001", StoreUnavailable),  # serialization failure
+        ("40P01", StoreUnavailable),  # deadlock detected
+        ("57P01", StoreUnavailable),  # admin shutdown
+        ("57P03", StoreUnavailable),  # cannot connect now
+        ("08006", StoreUnavailable),  # connection failure
+        ("53300", StoreUnavailable),  # too many connections
+        ("23505", StoreError),  # unique violation: neither
+        ("XX000", StoreError),  # internal error: neither
+    ],
+)
 async def test_errors_are_classified_by_sqlstate(pool, state, kind) -> None:
     with pytest.raises(StoreError) as error, database_errors("a test"):
         await pool.execute(RAISE.format(state=state))

@@ -39,18 +39,23 @@ async def test_only_a_certificate_of_the_ca_gets_a_call_through(make_app, pki: P
     app = await make_app(tls=pki.server)
     assert await code_of(cases(pki.as_(app.port, "station", "CQ-YUZHONG-01"))) == grpc.StatusCode.OK
     # No client certificate at all: the handshake fails, no call is ever served.
-    bare = grpc.aio.secure_channel(f"127.0.0.1:{app.port}",
-                                   grpc.ssl_channel_credentials(root_certificates=pki.server.ca.read_bytes()))
+    bare = grpc.aio.secure_channel(
+        f"127.0.0.1:{app.port}", grpc.ssl_channel_credentials(root_certificates=pki.server.ca.read_bytes())
+    )
     pki.channels.append(bare)
     assert await code_of(cases(bare)) == grpc.StatusCode.UNAVAILABLE
     # A certificate of another CA, naming the same station.
     other = Pki(pki.folder / "other")
     forged = other.files("station", "CQ-YUZHONG-01")
-    assert await code_of(cases(pki.channel(app.port, TlsFiles(pki.server.ca, forged.cert, forged.key)))) == \
-        grpc.StatusCode.UNAVAILABLE
+    assert (
+        await code_of(cases(pki.channel(app.port, TlsFiles(pki.server.ca, forged.cert, forged.key))))
+        == grpc.StatusCode.UNAVAILABLE
+    )
     # An expired certificate of the right CA.
-    assert await code_of(cases(pki.channel(app.port, pki.expired("station", "CQ-YUZHONG-01")))) == \
-        grpc.StatusCode.UNAVAILABLE
+    assert (
+        await code_of(cases(pki.channel(app.port, pki.expired("station", "CQ-YUZHONG-01"))))
+        == grpc.StatusCode.UNAVAILABLE
+    )
     # Plain text to a TLS port.
     plain = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
     pki.channels.append(plain)
@@ -79,11 +84,14 @@ async def test_a_revoked_certificate_is_refused_once_the_deny_list_names_it(make
 
     async def refused() -> bool:  # read again on change, the connection already open included
         return await code_of(cases(channel)) == grpc.StatusCode.UNAUTHENTICATED
+
     await eventually(refused)
     assert await code_of(cases(pki.as_(app.port, "auditor", "a17"))) == grpc.StatusCode.OK
 
 
-async def test_new_certificates_on_disk_serve_new_connections_without_a_restart(make_app, pki: Pki, tmp_path: Path) -> None:
+async def test_new_certificates_on_disk_serve_new_connections_without_a_restart(
+    make_app, pki: Pki, tmp_path: Path
+) -> None:
     live = tmp_path / "live"
     live.mkdir()
     for name in ("ca.pem", "server.pem", "server.key"):
@@ -113,14 +121,23 @@ async def test_plain_text_is_refused_off_loopback(dsn: str) -> None:
         await bootstrap.build(Settings(listen="0.0.0.0:0", dsn=dsn))
 
 
-@pytest.mark.parametrize("args, expected", [
-    (("serve", "--insecure", "--listen", "0.0.0.0:0"), "--insecure serves plain text only on a loopback address"),
-    (("serve", "--listen", "127.0.0.1:0"), "give --tls-ca, --tls-cert and --tls-key"),
-    (("serve", "--tls-ca", "ca.pem", "--listen", "127.0.0.1:0"), "missing --tls-cert, --tls-key"),
-    (("bank-sim", "--bank-network", "x.json", "--listen", "10.1.2.3:0", "--insecure"), "loopback"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (("serve", "--insecure", "--listen", "0.0.0.0:0"), "--insecure serves plain text only on a loopback address"),
+        (("serve", "--listen", "127.0.0.1:0"), "give --tls-ca, --tls-cert and --tls-key"),
+        (("serve", "--tls-ca", "ca.pem", "--listen", "127.0.0.1:0"), "missing --tls-cert, --tls-key"),
+        (("bank-sim", "--bank-network", "x.json", "--listen", "10.1.2.3:0", "--insecure"), "loopback"),
+    ],
+)
 def test_serve_and_bank_sim_say_what_tls_needs(args: tuple[str, ...], expected: str, tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "stopay.cli.main", *args], capture_output=True, text=True,
-                          timeout=60, cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    done = subprocess.run(
+        [sys.executable, "-m", "stopay.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
     assert done.returncode == 2, done.stderr
     assert expected in done.stderr

@@ -38,8 +38,10 @@ def fan_out_world() -> dict:
 def test_step_follows_the_largest_transfers_up_to_the_fan_out_limit() -> None:
     total = sum(30000 + i for i in range(10))
     lines = [Line(0, T0, "credit", total, "T")]
-    lines += [Line(i + 1, T0 + timedelta(seconds=i + 1), "debit", 30000 + i, f"D{i}",
-                   counterparty=Party("BK", f"N{i}", "x")) for i in range(10)]
+    lines += [
+        Line(i + 1, T0 + timedelta(seconds=i + 1), "debit", 30000 + i, f"D{i}", counterparty=Party("BK", f"N{i}", "x"))
+        for i in range(10)
+    ]
     known = Known(labelled={"T": (("L1", total),)})
     result = step(known, 0, tuple(lines), Limits("libr", 5, 10000, max_fanout=3))
     assert [o.txn_id for o in result.onward] == ["D7", "D8", "D9"]
@@ -59,9 +61,11 @@ def test_step_follows_the_largest_transfers_up_to_the_fan_out_limit() -> None:
 
 
 def test_transfers_followed_before_go_first() -> None:
-    lines = [Line(0, T0, "credit", 100000, "T"),
-             Line(1, T0 + timedelta(seconds=1), "debit", 20000, "SMALL", counterparty=Party("BK", "S", "x")),
-             Line(2, T0 + timedelta(seconds=2), "debit", 80000, "BIG", counterparty=Party("BK", "G", "x"))]
+    lines = [
+        Line(0, T0, "credit", 100000, "T"),
+        Line(1, T0 + timedelta(seconds=1), "debit", 20000, "SMALL", counterparty=Party("BK", "S", "x")),
+        Line(2, T0 + timedelta(seconds=2), "debit", 80000, "BIG", counterparty=Party("BK", "G", "x")),
+    ]
     # SMALL was followed before with less of the victim's money: its receiver must learn the change.
     known = Known(labelled={"T": (("L1", 100000),)}, sent={"SMALL": (("L2", 10000), ("own", 10000))})
     result = step(known, 0, tuple(lines), Limits("libr", 5, 10000, max_fanout=1))
@@ -93,8 +97,9 @@ async def _trace(make_app, channel_to, tmp_path: Path, limits: Limits) -> tuple[
 
 
 def _accounted(case: station_pb2.Case) -> None:
-    assert case.reported_minor == (case.held_minor + case.exited_minor + case.returned_minor
-                                   + case.back_with_victim_minor + case.unresolved_minor)
+    assert case.reported_minor == (
+        case.held_minor + case.exited_minor + case.returned_minor + case.back_with_victim_minor + case.unresolved_minor
+    )
 
 
 async def test_a_wide_statement_opens_at_most_max_fanout_orders(make_app, channel_to, tmp_path: Path) -> None:
@@ -113,8 +118,9 @@ async def test_a_wide_statement_opens_at_most_max_fanout_orders(make_app, channe
 
 
 async def test_a_case_opens_at_most_max_orders(make_app, channel_to, tmp_path: Path) -> None:
-    case, events, banks = await _trace(make_app, channel_to, tmp_path,
-                                       Limits("libr", 5, 10000, max_orders=6, max_fanout=200))
+    case, events, banks = await _trace(
+        make_app, channel_to, tmp_path, Limits("libr", 5, 10000, max_orders=6, max_fanout=200)
+    )
     freezes = [o for o in case.orders if o.kind == station_pb2.ORDER_KIND_FREEZE]
     assert len(freezes) == 6  # the level-1 order and the 5 largest transfers out of it
     assert len(banks.holds()) == 5

@@ -21,8 +21,12 @@ def line(seq: int, kind: str, amount: int, txn: str, to: Party | None = None, ex
 # The worked example: M holds 200 own, then A's 1000 (the victim, level 1), B's 500 and 300 own
 # (both count as own here), pays N1 800 and N2 600, then gets 200 own.
 LINES = (
-    line(2, "credit", 1000, "W-A"), line(3, "credit", 500, "W-B"), line(4, "credit", 300, "W-OWN1"),
-    line(5, "debit", 800, "W-N1", N1), line(6, "debit", 600, "W-N2", N2), line(7, "credit", 200, "W-OWN2"),
+    line(2, "credit", 1000, "W-A"),
+    line(3, "credit", 500, "W-B"),
+    line(4, "credit", 300, "W-OWN1"),
+    line(5, "debit", 800, "W-N1", N1),
+    line(6, "debit", 600, "W-N2", N2),
+    line(7, "credit", 200, "W-OWN2"),
 )
 KNOWN = Known(labelled={"W-A": (("L1", 1000),)})
 

@@ -16,21 +16,36 @@ NOW = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 Request = station_pb2.SubmitEntryRequest
 
 
-def add_transfer(req: Request, txn: str, amount: int = 300000, *, payee: str = "6217000010001234567",
-                 holder: str = "Wang Fang", currency: str = "", at: datetime = NOW - timedelta(minutes=20)) -> None:
+def add_transfer(
+    req: Request,
+    txn: str,
+    amount: int = 300000,
+    *,
+    payee: str = "6217000010001234567",
+    holder: str = "Wang Fang",
+    currency: str = "",
+    at: datetime = NOW - timedelta(minutes=20),
+) -> None:
     t = req.transfers.add(
         payer=common_pb2.AccountRef(bank_code="ICBC", number="6222020200001111111", holder_name="Li Wei"),
         payee=common_pb2.AccountRef(bank_code="CCB", number=payee, holder_name=holder),
-        amount_minor=amount, currency=currency, txn_id=txn, channel="mobile",
+        amount_minor=amount,
+        currency=currency,
+        txn_id=txn,
+        channel="mobile",
     )
     t.transferred_at.FromDatetime(at)
 
 
 def valid_request(transfers: int = 1) -> Request:
     req = Request(
-        entry_id="3f1c2a8e-5b6d-4e7f-8a9b-0c1d2e3f4a5b", station_id="CQ-YUZHONG-01", officer_id="officer-7",
-        report_no="R2024-0001", victim=station_pb2.Victim(name="Li Wei", id_number="11010519491231002X"),
-        fraud_type=station_pb2.FRAUD_TYPE_IMPERSONATION, narrative="caller posed as the director",
+        entry_id="3f1c2a8e-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+        station_id="CQ-YUZHONG-01",
+        officer_id="officer-7",
+        report_no="R2024-0001",
+        victim=station_pb2.Victim(name="Li Wei", id_number="11010519491231002X"),
+        fraud_type=station_pb2.FRAUD_TYPE_IMPERSONATION,
+        narrative="caller posed as the director",
     )
     for i in range(transfers):
         add_transfer(req, f"T{i}")
@@ -45,8 +60,15 @@ def violated_fields(req: Request) -> list[str]:
 
 def test_valid_request_converts() -> None:
     req = valid_request()
-    add_transfer(req, "T9", 80000, payee="6228480010009876543", holder="Zhao Lei", currency="CNY",
-                 at=NOW - timedelta(minutes=5, microseconds=250))
+    add_transfer(
+        req,
+        "T9",
+        80000,
+        payee="6228480010009876543",
+        holder="Zhao Lei",
+        currency="CNY",
+        at=NOW - timedelta(minutes=5, microseconds=250),
+    )
     entry = entry_from_request(req, NOW)
     assert entry.entry_id == req.entry_id and entry.station_id == "CQ-YUZHONG-01"
     assert entry.victim.name == "Li Wei" and entry.victim.id_number == "11010519491231002X"
@@ -77,6 +99,7 @@ def _set(path: str, value: object) -> Callable[[Request], None]:
         for p in parents:
             target = req.transfers[0] if p == "transfers[0]" else getattr(target, p)
         setattr(target, name, value)
+
     return change
 
 
@@ -112,17 +135,19 @@ CASES: dict[str, tuple[Callable[[Request], None], str]] = {
         lambda req: req.transfers[0].transferred_at.FromDatetime(NOW + timedelta(minutes=11)),
         "transfers[0].transferred_at",
     ),
-    "duplicate txn_id": (_second_transfer(txn="T0", payee="6228480010009876543", holder="Zhao Lei"), "transfers[1].txn_id"),
-    "payer is payee": (
-        lambda req: req.transfers[0].payee.CopyFrom(req.transfers[0].payer), "transfers[0].payee"
+    "duplicate txn_id": (
+        _second_transfer(txn="T0", payee="6228480010009876543", holder="Zhao Lei"),
+        "transfers[1].txn_id",
     ),
+    "payer is payee": (lambda req: req.transfers[0].payee.CopyFrom(req.transfers[0].payer), "transfers[0].payee"),
     "mixed currencies": (_second_transfer(currency="USD"), "transfers"),
     "bad currency": (_set("transfers[0].currency", "cny"), "transfers[0].currency"),
     "one payee two holders": (_second_transfer(holder="Wang Fan"), "transfers[1].payee.holder_name"),
     "unknown fraud_type": (_set("fraud_type", 42), "fraud_type"),
     # Hostile input: a Timestamp outside 0001..9999 must be a violation, not an unexpected ValueError.
     "transferred_at out of range": (
-        lambda req: setattr(req.transfers[0].transferred_at, "seconds", 10**12), "transfers[0].transferred_at"
+        lambda req: setattr(req.transfers[0].transferred_at, "seconds", 10**12),
+        "transfers[0].transferred_at",
     ),
 }
 
@@ -148,5 +173,11 @@ def test_all_problems_reported_at_once() -> None:
     req.transfers[1].amount_minor = 0
     req.transfers[1].ClearField("transferred_at")
     assert sorted(violated_fields(req)) == sorted(
-        ["entry_id", "victim.name", "transfers[0].payee.bank_code", "transfers[1].amount_minor", "transfers[1].transferred_at"]
+        [
+            "entry_id",
+            "victim.name",
+            "transfers[0].payee.bank_code",
+            "transfers[1].amount_minor",
+            "transfers[1].transferred_at",
+        ]
     )

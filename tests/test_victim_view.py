@@ -27,8 +27,10 @@ STRAY = "6228480012345678901"  # an account number found only in free text
 
 
 def _text() -> str:
-    return (f"paid {ACCOUNTS[0]} of {NAMES[0]}, then {NAMES[1]} at {ACCOUNTS[2]}; id {ID_NUMBER}, "
-            f"also {STRAY}, {ACCOUNTS[1]} {NAMES[2]} {NAMES[3]} {ACCOUNTS[3]}")
+    return (
+        f"paid {ACCOUNTS[0]} of {NAMES[0]}, then {NAMES[1]} at {ACCOUNTS[2]}; id {ID_NUMBER}, "
+        f"also {STRAY}, {ACCOUNTS[1]} {NAMES[2]} {NAMES[3]} {ACCOUNTS[3]}"
+    )
 
 
 def _string(field: FieldDescriptor) -> str:
@@ -62,10 +64,14 @@ def _fill(message: Message) -> None:
                 else:
                     setattr(message, field.name, value)
             elif field.type == FieldDescriptor.TYPE_BOOL:
-                setattr(message, field.name, True) if not field.is_repeated else getattr(message, field.name).append(True)
+                setattr(message, field.name, True) if not field.is_repeated else getattr(message, field.name).append(
+                    True
+                )
             elif field.type == FieldDescriptor.TYPE_ENUM:
                 value = field.enum_type.values[-1].number
-                setattr(message, field.name, value) if not field.is_repeated else getattr(message, field.name).append(value)
+                setattr(message, field.name, value) if not field.is_repeated else getattr(message, field.name).append(
+                    value
+                )
             else:
                 setattr(message, field.name, 7) if not field.is_repeated else getattr(message, field.name).append(7)
 
@@ -136,8 +142,12 @@ async def test_the_victim_s_stream_is_masked_and_the_station_s_is_not(make_app, 
     stub = channel_to(app)
     (request,) = scenario_requests(app, path, 0)
     reply = await stub.SubmitEntry(request)
-    secrets = {request.victim.name} | {t.payee.number for t in request.transfers} \
-        | {t.payer.number for t in request.transfers} | {t.payee.holder_name for t in request.transfers}
+    secrets = (
+        {request.victim.name}
+        | {t.payee.number for t in request.transfers}
+        | {t.payer.number for t in request.transfers}
+        | {t.payee.holder_name for t in request.transfers}
+    )
 
     shown, last = [], None
     watch = station_pb2.WatchCaseRequest(case_id=reply.case_id, victim_view=True)
@@ -151,8 +161,9 @@ async def test_the_victim_s_stream_is_masked_and_the_station_s_is_not(make_app, 
     assert len(every_number) >= 3 and every_name
     for secret in secrets | every_number | every_name:
         assert not any(secret in text for text in shown), secret
-    assert sorted(o.account.number for o in last.case.orders) == sorted(mask_number(o.account.number)
-                                                                       for o in station.orders)
+    assert sorted(o.account.number for o in last.case.orders) == sorted(
+        mask_number(o.account.number) for o in station.orders
+    )
     assert last.case.victim_name == mask_name(request.victim.name)
     assert (last.case.held_minor, last.case.exited_minor) == (station.held_minor, station.exited_minor)
 

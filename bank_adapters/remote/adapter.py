@@ -46,11 +46,13 @@ __all__ = ["DEFAULT_DEADLINE_S", "TRANSIENT_CODES", "RemoteBanks", "create"]
 DEFAULT_DEADLINE_S = 5.0
 OPTIONS = frozenset({"target", "banks", "deadline_s", "tls_ca", "tls_cert", "tls_key", "insecure"})
 TLS_OPTIONS = ("tls_ca", "tls_cert", "tls_key")
-TRANSIENT_CODES = frozenset({
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.RESOURCE_EXHAUSTED,
-})
+TRANSIENT_CODES = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+    }
+)
 # A bank that was down is called again soon after it is back: the channel reconnects within about
 # a second instead of gRPC's default backoff of up to two minutes.
 _CHANNEL_OPTIONS = (
@@ -69,8 +71,14 @@ class RemoteBanks:
     server to come up) so that stopay's own retry schedule decides when to try again.
     """
 
-    def __init__(self, target: str, bank_codes: Iterable[str], *,
-                 deadline_s: float = DEFAULT_DEADLINE_S, tls: tuple[bytes, bytes, bytes] | None = None) -> None:
+    def __init__(
+        self,
+        target: str,
+        bank_codes: Iterable[str],
+        *,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        tls: tuple[bytes, bytes, bytes] | None = None,
+    ) -> None:
         """``tls``: (CA, certificate, key) in PEM for mutual TLS; None speaks plain text."""
         if not target:
             raise ValueError("grpc adapter: target must be host:port")
@@ -103,7 +111,9 @@ class RemoteBanks:
         if self._channel is None:
             if self._tls:
                 ca, cert, key = self._tls
-                credentials = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+                credentials = grpc.ssl_channel_credentials(
+                    root_certificates=ca, private_key=key, certificate_chain=cert
+                )
                 self._channel = grpc.aio.secure_channel(self._target, credentials, options=_CHANNEL_OPTIONS)
             else:
                 self._channel = grpc.aio.insecure_channel(self._target, options=_CHANNEL_OPTIONS)
@@ -116,33 +126,53 @@ class RemoteBanks:
 
     async def statement(self, request: StatementRequest) -> StatementAnswer:
         stub = await self._ready()
-        return await self._call("Statement", request.account.bank_code, stub.Statement,
-                                lambda: convert.statement_request_to_message(request),
-                                convert.statement_answer_from_message)
+        return await self._call(
+            "Statement",
+            request.account.bank_code,
+            stub.Statement,
+            lambda: convert.statement_request_to_message(request),
+            convert.statement_answer_from_message,
+        )
 
     async def freeze(self, request: FreezeRequest) -> FreezeAnswer:
         stub = await self._ready()
-        return await self._call("Freeze", request.account.bank_code, stub.Freeze,
-                                lambda: convert.freeze_request_to_message(request),
-                                convert.freeze_answer_from_message)
+        return await self._call(
+            "Freeze",
+            request.account.bank_code,
+            stub.Freeze,
+            lambda: convert.freeze_request_to_message(request),
+            convert.freeze_answer_from_message,
+        )
 
     async def release(self, request: ReleaseRequest) -> ReleaseAnswer:
         stub = await self._ready()
-        return await self._call("Release", request.account.bank_code, stub.Release,
-                                lambda: convert.release_request_to_message(request),
-                                convert.release_answer_from_message)
+        return await self._call(
+            "Release",
+            request.account.bank_code,
+            stub.Release,
+            lambda: convert.release_request_to_message(request),
+            convert.release_answer_from_message,
+        )
 
     async def extend(self, request: ExtendRequest) -> ExtendAnswer:
         stub = await self._ready()
-        return await self._call("Extend", request.account.bank_code, stub.Extend,
-                                lambda: convert.extend_request_to_message(request),
-                                convert.extend_answer_from_message)
+        return await self._call(
+            "Extend",
+            request.account.bank_code,
+            stub.Extend,
+            lambda: convert.extend_request_to_message(request),
+            convert.extend_answer_from_message,
+        )
 
     async def return_funds(self, request: ReturnRequest) -> ReturnAnswer:
         stub = await self._ready()
-        return await self._call("ReturnFunds", request.account.bank_code, stub.ReturnFunds,
-                                lambda: convert.return_request_to_message(request),
-                                convert.return_answer_from_message)
+        return await self._call(
+            "ReturnFunds",
+            request.account.bank_code,
+            stub.ReturnFunds,
+            lambda: convert.return_request_to_message(request),
+            convert.return_answer_from_message,
+        )
 
     async def freeze_status(self, idempotency_key: str, account: Account) -> FreezeAnswer | None:
         """pacs.028: the bank's answer to the freeze sent under ``idempotency_key`` (``PDCR`` while
@@ -151,9 +181,12 @@ class RemoteBanks:
         stub = await self._ready()
         try:
             return await self._call(
-                "FreezeStatus", account.bank_code, stub.FreezeStatus,
+                "FreezeStatus",
+                account.bank_code,
+                stub.FreezeStatus,
                 lambda: convert.freeze_status_request_to_message(idempotency_key, account),
-                convert.freeze_answer_from_message)
+                convert.freeze_answer_from_message,
+            )
         except BankRefused as exc:
             cause = exc.__cause__
             if isinstance(cause, grpc.aio.AioRpcError) and cause.code() == grpc.StatusCode.NOT_FOUND:
@@ -166,8 +199,14 @@ class RemoteBanks:
         assert self._stub is not None
         return self._stub
 
-    async def _call(self, method: str, bank_code: str, rpc: Callable[..., Awaitable[Any]],
-                    request: Callable[[], Any], answer: Callable[[Any], A]) -> A:
+    async def _call(
+        self,
+        method: str,
+        bank_code: str,
+        rpc: Callable[..., Awaitable[Any]],
+        request: Callable[[], Any],
+        answer: Callable[[Any], A],
+    ) -> A:
         where = f"bank {bank_code} via {self._target}: {method}"
         try:
             message = request()
@@ -215,8 +254,10 @@ def create(options: Mapping[str, Any]) -> RemoteBanks:
         raise ValueError(f"grpc adapter: deadline_s must be a positive number of seconds, got {deadline!r}")
     tls = _tls(options)
     if tls is None and not _loopback(target.strip()) and str(options.get("insecure", "")).lower() not in ("1", "true"):
-        raise ValueError(f"grpc adapter: {target.strip()} is not on this machine: give tls_ca, tls_cert and tls_key "
-                         "(or insecure=true for plain text)")
+        raise ValueError(
+            f"grpc adapter: {target.strip()} is not on this machine: give tls_ca, tls_cert and tls_key "
+            "(or insecure=true for plain text)"
+        )
     return RemoteBanks(target.strip(), codes, deadline_s=deadline_s, tls=tls)
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from google.protobuf import struct_pb2, timestamp_pb2
@@ -80,7 +80,7 @@ __all__ = [
     "to_message",
 ]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EXACT_INT = 2**53  # largest magnitude a double (Struct number) holds exactly for every integer
 
 P = ParamSpec("P")
@@ -108,14 +108,14 @@ def _converting(fn: Callable[P, R]) -> Callable[P, R]:
 
 # ---- small parts ---------------------------------------------------------------------------------
 
+
 def _timestamp(moment: datetime, what: str) -> timestamp_pb2.Timestamp:
     if not isinstance(moment, datetime):
         raise ConversionError(f"{what} must be a datetime, got {type(moment).__name__}")
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ConversionError(f"{what} must be a timezone-aware datetime")
     delta = moment - _EPOCH
-    return timestamp_pb2.Timestamp(seconds=delta.days * 86400 + delta.seconds,
-                                   nanos=delta.microseconds * 1000)
+    return timestamp_pb2.Timestamp(seconds=delta.days * 86400 + delta.seconds, nanos=delta.microseconds * 1000)
 
 
 def _datetime(message: Any, field: str, what: str) -> datetime:
@@ -144,8 +144,7 @@ def _status(value: str) -> AnswerStatus:
     try:
         return AnswerStatus(value)
     except ValueError:
-        raise ConversionError(
-            f"status must be one of {[s.value for s in AnswerStatus]}, got {value!r}") from None
+        raise ConversionError(f"status must be one of {[s.value for s in AnswerStatus]}, got {value!r}") from None
 
 
 def _optional_int(message: Any, field: str) -> int | None:
@@ -215,158 +214,213 @@ def _from_value(value: struct_pb2.Value) -> Any:
 
 # ---- accounts and transfers ----------------------------------------------------------------------
 
+
 @_converting
 def account_to_message(account: Account) -> pb.Account:
-    return pb.Account(bank_code=account.bank_code, number=account.number,
-                      holder_name=account.holder_name)
+    return pb.Account(bank_code=account.bank_code, number=account.number, holder_name=account.holder_name)
 
 
 @_converting
 def account_from_message(message: pb.Account) -> Account:
-    return Account(bank_code=message.bank_code, number=message.number,
-                   holder_name=message.holder_name)
+    return Account(bank_code=message.bank_code, number=message.number, holder_name=message.holder_name)
 
 
 def _incoming_to_message(transfer: IncomingTransfer) -> pb.IncomingTransfer:
     return pb.IncomingTransfer(
-        txn_id=transfer.txn_id, amount_minor=transfer.amount_minor,
+        txn_id=transfer.txn_id,
+        amount_minor=transfer.amount_minor,
         transferred_at=_timestamp(transfer.transferred_at, f"incoming {transfer.txn_id} time"),
-        payer=None if transfer.payer is None else account_to_message(transfer.payer))
+        payer=None if transfer.payer is None else account_to_message(transfer.payer),
+    )
 
 
 def _incoming_from_message(message: pb.IncomingTransfer) -> IncomingTransfer:
     return IncomingTransfer(
-        txn_id=message.txn_id, amount_minor=message.amount_minor,
+        txn_id=message.txn_id,
+        amount_minor=message.amount_minor,
         transferred_at=_datetime(message, "transferred_at", f"incoming {message.txn_id} time"),
-        payer=_optional_account(message, "payer"))
+        payer=_optional_account(message, "payer"),
+    )
 
 
 # ---- requests ------------------------------------------------------------------------------------
 
+
 @_converting
 def statement_request_to_message(request: StatementRequest) -> pb.StatementRequest:
     return pb.StatementRequest(
-        idempotency_key=request.idempotency_key, case_id=request.case_id,
-        order_id=request.order_id, level=request.level,
-        account=account_to_message(request.account), currency=request.currency,
-        incoming=[_incoming_to_message(t) for t in request.incoming])
+        idempotency_key=request.idempotency_key,
+        case_id=request.case_id,
+        order_id=request.order_id,
+        level=request.level,
+        account=account_to_message(request.account),
+        currency=request.currency,
+        incoming=[_incoming_to_message(t) for t in request.incoming],
+    )
 
 
 @_converting
 def statement_request_from_message(message: pb.StatementRequest) -> StatementRequest:
     return StatementRequest(
-        idempotency_key=message.idempotency_key, case_id=message.case_id,
-        order_id=message.order_id, level=message.level,
-        account=_required_account(message, "account", "account"), currency=message.currency,
-        incoming=tuple(_incoming_from_message(t) for t in message.incoming))
+        idempotency_key=message.idempotency_key,
+        case_id=message.case_id,
+        order_id=message.order_id,
+        level=message.level,
+        account=_required_account(message, "account", "account"),
+        currency=message.currency,
+        incoming=tuple(_incoming_from_message(t) for t in message.incoming),
+    )
 
 
 @_converting
 def freeze_request_to_message(request: FreezeRequest) -> pb.FreezeRequest:
     return pb.FreezeRequest(
-        idempotency_key=request.idempotency_key, case_id=request.case_id,
-        order_id=request.order_id, level=request.level,
-        account=account_to_message(request.account), amount_minor=request.amount_minor,
-        currency=request.currency, incoming=[_incoming_to_message(t) for t in request.incoming],
-        reason=request.reason)
+        idempotency_key=request.idempotency_key,
+        case_id=request.case_id,
+        order_id=request.order_id,
+        level=request.level,
+        account=account_to_message(request.account),
+        amount_minor=request.amount_minor,
+        currency=request.currency,
+        incoming=[_incoming_to_message(t) for t in request.incoming],
+        reason=request.reason,
+    )
 
 
 @_converting
 def freeze_request_from_message(message: pb.FreezeRequest) -> FreezeRequest:
     return FreezeRequest(
-        idempotency_key=message.idempotency_key, case_id=message.case_id,
-        order_id=message.order_id, level=message.level,
+        idempotency_key=message.idempotency_key,
+        case_id=message.case_id,
+        order_id=message.order_id,
+        level=message.level,
         account=_required_account(message, "account", "account"),
-        amount_minor=message.amount_minor, currency=message.currency,
+        amount_minor=message.amount_minor,
+        currency=message.currency,
         incoming=tuple(_incoming_from_message(t) for t in message.incoming),
-        reason=message.reason)
+        reason=message.reason,
+    )
 
 
 @_converting
 def release_request_to_message(request: ReleaseRequest) -> pb.ReleaseRequest:
     return pb.ReleaseRequest(
-        idempotency_key=request.idempotency_key, case_id=request.case_id,
-        order_id=request.order_id, account=account_to_message(request.account),
-        amount_minor=request.amount_minor, currency=request.currency, reason=request.reason)
+        idempotency_key=request.idempotency_key,
+        case_id=request.case_id,
+        order_id=request.order_id,
+        account=account_to_message(request.account),
+        amount_minor=request.amount_minor,
+        currency=request.currency,
+        reason=request.reason,
+    )
 
 
 @_converting
 def release_request_from_message(message: pb.ReleaseRequest) -> ReleaseRequest:
     return ReleaseRequest(
-        idempotency_key=message.idempotency_key, case_id=message.case_id,
-        order_id=message.order_id, account=_required_account(message, "account", "account"),
-        amount_minor=message.amount_minor, currency=message.currency, reason=message.reason)
+        idempotency_key=message.idempotency_key,
+        case_id=message.case_id,
+        order_id=message.order_id,
+        account=_required_account(message, "account", "account"),
+        amount_minor=message.amount_minor,
+        currency=message.currency,
+        reason=message.reason,
+    )
 
 
 def _document_to_message(document: LegalDocument | None) -> pb.LegalDocument | None:
     if document is None:
         return None
-    return pb.LegalDocument(number=document.number, approver=document.approver,
-                            amount_minor=document.amount_minor, scope=document.scope,
-                            interest_included=document.interest_included)
+    return pb.LegalDocument(
+        number=document.number,
+        approver=document.approver,
+        amount_minor=document.amount_minor,
+        scope=document.scope,
+        interest_included=document.interest_included,
+    )
 
 
 def _document_from_message(message: pb.ExtendRequest) -> LegalDocument | None:
     if not message.HasField("document"):
         return None
     document = message.document
-    return LegalDocument(number=document.number, approver=document.approver,
-                         amount_minor=document.amount_minor, scope=document.scope,
-                         interest_included=document.interest_included)
+    return LegalDocument(
+        number=document.number,
+        approver=document.approver,
+        amount_minor=document.amount_minor,
+        scope=document.scope,
+        interest_included=document.interest_included,
+    )
 
 
 def _change(value: str) -> HoldChange:
     try:
         return HoldChange(value)
     except ValueError:
-        raise ConversionError(
-            f"change must be one of {[c.value for c in HoldChange]}, got {value!r}") from None
+        raise ConversionError(f"change must be one of {[c.value for c in HoldChange]}, got {value!r}") from None
 
 
 @_converting
 def extend_request_to_message(request: ExtendRequest) -> pb.ExtendRequest:
     return pb.ExtendRequest(
-        idempotency_key=request.idempotency_key, case_id=request.case_id,
-        order_id=request.order_id, account=account_to_message(request.account),
-        amount_minor=request.amount_minor, currency=request.currency,
-        change=HoldChange(request.change).value, until=_timestamp(request.until, "until"),
-        document=_document_to_message(request.document))
+        idempotency_key=request.idempotency_key,
+        case_id=request.case_id,
+        order_id=request.order_id,
+        account=account_to_message(request.account),
+        amount_minor=request.amount_minor,
+        currency=request.currency,
+        change=HoldChange(request.change).value,
+        until=_timestamp(request.until, "until"),
+        document=_document_to_message(request.document),
+    )
 
 
 @_converting
 def extend_request_from_message(message: pb.ExtendRequest) -> ExtendRequest:
     return ExtendRequest(
-        idempotency_key=message.idempotency_key, case_id=message.case_id,
-        order_id=message.order_id, account=_required_account(message, "account", "account"),
-        amount_minor=message.amount_minor, currency=message.currency,
-        change=_change(message.change), until=_datetime(message, "until", "until"),
-        document=_document_from_message(message))
+        idempotency_key=message.idempotency_key,
+        case_id=message.case_id,
+        order_id=message.order_id,
+        account=_required_account(message, "account", "account"),
+        amount_minor=message.amount_minor,
+        currency=message.currency,
+        change=_change(message.change),
+        until=_datetime(message, "until", "until"),
+        document=_document_from_message(message),
+    )
 
 
 @_converting
 def return_request_to_message(request: ReturnRequest) -> pb.ReturnRequest:
     return pb.ReturnRequest(
-        idempotency_key=request.idempotency_key, case_id=request.case_id,
-        order_id=request.order_id, account=account_to_message(request.account),
-        amount_minor=request.amount_minor, currency=request.currency,
-        beneficiary=account_to_message(request.beneficiary), reason=request.reason)
+        idempotency_key=request.idempotency_key,
+        case_id=request.case_id,
+        order_id=request.order_id,
+        account=account_to_message(request.account),
+        amount_minor=request.amount_minor,
+        currency=request.currency,
+        beneficiary=account_to_message(request.beneficiary),
+        reason=request.reason,
+    )
 
 
 @_converting
 def return_request_from_message(message: pb.ReturnRequest) -> ReturnRequest:
     return ReturnRequest(
-        idempotency_key=message.idempotency_key, case_id=message.case_id,
-        order_id=message.order_id, account=_required_account(message, "account", "account"),
-        amount_minor=message.amount_minor, currency=message.currency,
+        idempotency_key=message.idempotency_key,
+        case_id=message.case_id,
+        order_id=message.order_id,
+        account=_required_account(message, "account", "account"),
+        amount_minor=message.amount_minor,
+        currency=message.currency,
         beneficiary=_required_account(message, "beneficiary", "beneficiary"),
-        reason=message.reason)
+        reason=message.reason,
+    )
 
 
 @_converting
-def freeze_status_request_to_message(idempotency_key: str,
-                                     account: Account) -> pb.FreezeStatusRequest:
-    return pb.FreezeStatusRequest(idempotency_key=idempotency_key,
-                                  account=account_to_message(account))
+def freeze_status_request_to_message(idempotency_key: str, account: Account) -> pb.FreezeStatusRequest:
+    return pb.FreezeStatusRequest(idempotency_key=idempotency_key, account=account_to_message(account))
 
 
 @_converting
@@ -377,12 +431,17 @@ def freeze_status_request_from_message(message: pb.FreezeStatusRequest) -> tuple
 
 # ---- statements ----------------------------------------------------------------------------------
 
+
 def _line_to_message(line: StatementLine) -> pb.StatementLine:
     return pb.StatementLine(
-        seq=line.seq, at=_timestamp(line.at, f"statement line {line.seq} time"), kind=line.kind,
-        amount_minor=line.amount_minor, txn_id=line.txn_id,
+        seq=line.seq,
+        at=_timestamp(line.at, f"statement line {line.seq} time"),
+        kind=line.kind,
+        amount_minor=line.amount_minor,
+        txn_id=line.txn_id,
         counterparty=None if line.counterparty is None else account_to_message(line.counterparty),
-        exit="" if line.exit is None else ExitKind(line.exit).value)
+        exit="" if line.exit is None else ExitKind(line.exit).value,
+    )
 
 
 def _line_from_message(message: pb.StatementLine) -> StatementLine:
@@ -391,111 +450,156 @@ def _line_from_message(message: pb.StatementLine) -> StatementLine:
         try:
             exit_kind = ExitKind(message.exit)
         except ValueError:
-            raise ConversionError(f"statement line {message.seq}: exit must be one of "
-                                  f"{[e.value for e in ExitKind]}, got {message.exit!r}") from None
+            raise ConversionError(
+                f"statement line {message.seq}: exit must be one of {[e.value for e in ExitKind]}, got {message.exit!r}"
+            ) from None
     return StatementLine(
-        seq=message.seq, at=_datetime(message, "at", f"statement line {message.seq} time"),
-        kind=message.kind, amount_minor=message.amount_minor, txn_id=message.txn_id,
-        counterparty=_optional_account(message, "counterparty"), exit=exit_kind)
+        seq=message.seq,
+        at=_datetime(message, "at", f"statement line {message.seq} time"),
+        kind=message.kind,
+        amount_minor=message.amount_minor,
+        txn_id=message.txn_id,
+        counterparty=_optional_account(message, "counterparty"),
+        exit=exit_kind,
+    )
 
 
 def _statement_to_message(statement: Statement | None) -> pb.Statement | None:
     if statement is None:
         return None
-    return pb.Statement(opening_balance_minor=statement.opening_balance_minor,
-                        lines=[_line_to_message(line) for line in statement.lines])
+    return pb.Statement(
+        opening_balance_minor=statement.opening_balance_minor,
+        lines=[_line_to_message(line) for line in statement.lines],
+    )
 
 
 def _statement_from_message(message: Any) -> Statement | None:
     if not message.HasField("statement"):
         return None
     statement = message.statement
-    return Statement(opening_balance_minor=statement.opening_balance_minor,
-                     lines=tuple(_line_from_message(line) for line in statement.lines))
+    return Statement(
+        opening_balance_minor=statement.opening_balance_minor,
+        lines=tuple(_line_from_message(line) for line in statement.lines),
+    )
 
 
 # ---- answers -------------------------------------------------------------------------------------
 
+
 @_converting
 def statement_answer_to_message(answer: StatementAnswer) -> pb.StatementAnswer:
     return pb.StatementAnswer(
-        status=AnswerStatus(answer.status).value, statement=_statement_to_message(answer.statement),
-        balance_minor=answer.balance_minor, reason_code=answer.reason_code,
-        bank_reference=answer.bank_reference, extra=_struct(answer.extra))
+        status=AnswerStatus(answer.status).value,
+        statement=_statement_to_message(answer.statement),
+        balance_minor=answer.balance_minor,
+        reason_code=answer.reason_code,
+        bank_reference=answer.bank_reference,
+        extra=_struct(answer.extra),
+    )
 
 
 @_converting
 def statement_answer_from_message(message: pb.StatementAnswer) -> StatementAnswer:
     return StatementAnswer(
-        status=_status(message.status), statement=_statement_from_message(message),
-        balance_minor=_optional_int(message, "balance_minor"), reason_code=message.reason_code,
-        bank_reference=message.bank_reference, extra=_extra(message))
+        status=_status(message.status),
+        statement=_statement_from_message(message),
+        balance_minor=_optional_int(message, "balance_minor"),
+        reason_code=message.reason_code,
+        bank_reference=message.bank_reference,
+        extra=_extra(message),
+    )
 
 
 @_converting
 def freeze_answer_to_message(answer: FreezeAnswer) -> pb.FreezeAnswer:
     return pb.FreezeAnswer(
-        status=AnswerStatus(answer.status).value, held_minor=answer.held_minor,
-        balance_minor=answer.balance_minor, reason_code=answer.reason_code,
-        statement=_statement_to_message(answer.statement), bank_reference=answer.bank_reference,
-        extra=_struct(answer.extra))
+        status=AnswerStatus(answer.status).value,
+        held_minor=answer.held_minor,
+        balance_minor=answer.balance_minor,
+        reason_code=answer.reason_code,
+        statement=_statement_to_message(answer.statement),
+        bank_reference=answer.bank_reference,
+        extra=_struct(answer.extra),
+    )
 
 
 @_converting
 def freeze_answer_from_message(message: pb.FreezeAnswer) -> FreezeAnswer:
     return FreezeAnswer(
-        status=_status(message.status), held_minor=message.held_minor,
-        balance_minor=_optional_int(message, "balance_minor"), reason_code=message.reason_code,
-        statement=_statement_from_message(message), bank_reference=message.bank_reference,
-        extra=_extra(message))
+        status=_status(message.status),
+        held_minor=message.held_minor,
+        balance_minor=_optional_int(message, "balance_minor"),
+        reason_code=message.reason_code,
+        statement=_statement_from_message(message),
+        bank_reference=message.bank_reference,
+        extra=_extra(message),
+    )
 
 
 @_converting
 def release_answer_to_message(answer: ReleaseAnswer) -> pb.ReleaseAnswer:
     return pb.ReleaseAnswer(
-        status=AnswerStatus(answer.status).value, released_minor=answer.released_minor,
-        reason_code=answer.reason_code, bank_reference=answer.bank_reference,
-        extra=_struct(answer.extra))
+        status=AnswerStatus(answer.status).value,
+        released_minor=answer.released_minor,
+        reason_code=answer.reason_code,
+        bank_reference=answer.bank_reference,
+        extra=_struct(answer.extra),
+    )
 
 
 @_converting
 def release_answer_from_message(message: pb.ReleaseAnswer) -> ReleaseAnswer:
     return ReleaseAnswer(
-        status=_status(message.status), released_minor=message.released_minor,
-        reason_code=message.reason_code, bank_reference=message.bank_reference,
-        extra=_extra(message))
+        status=_status(message.status),
+        released_minor=message.released_minor,
+        reason_code=message.reason_code,
+        bank_reference=message.bank_reference,
+        extra=_extra(message),
+    )
 
 
 @_converting
 def extend_answer_to_message(answer: ExtendAnswer) -> pb.ExtendAnswer:
     return pb.ExtendAnswer(
-        status=AnswerStatus(answer.status).value, held_minor=answer.held_minor,
-        reason_code=answer.reason_code, bank_reference=answer.bank_reference,
-        extra=_struct(answer.extra))
+        status=AnswerStatus(answer.status).value,
+        held_minor=answer.held_minor,
+        reason_code=answer.reason_code,
+        bank_reference=answer.bank_reference,
+        extra=_struct(answer.extra),
+    )
 
 
 @_converting
 def extend_answer_from_message(message: pb.ExtendAnswer) -> ExtendAnswer:
     return ExtendAnswer(
-        status=_status(message.status), held_minor=message.held_minor,
-        reason_code=message.reason_code, bank_reference=message.bank_reference,
-        extra=_extra(message))
+        status=_status(message.status),
+        held_minor=message.held_minor,
+        reason_code=message.reason_code,
+        bank_reference=message.bank_reference,
+        extra=_extra(message),
+    )
 
 
 @_converting
 def return_answer_to_message(answer: ReturnAnswer) -> pb.ReturnAnswer:
     return pb.ReturnAnswer(
-        status=AnswerStatus(answer.status).value, returned_minor=answer.returned_minor,
-        reason_code=answer.reason_code, bank_reference=answer.bank_reference,
-        extra=_struct(answer.extra))
+        status=AnswerStatus(answer.status).value,
+        returned_minor=answer.returned_minor,
+        reason_code=answer.reason_code,
+        bank_reference=answer.bank_reference,
+        extra=_struct(answer.extra),
+    )
 
 
 @_converting
 def return_answer_from_message(message: pb.ReturnAnswer) -> ReturnAnswer:
     return ReturnAnswer(
-        status=_status(message.status), returned_minor=message.returned_minor,
-        reason_code=message.reason_code, bank_reference=message.bank_reference,
-        extra=_extra(message))
+        status=_status(message.status),
+        returned_minor=message.returned_minor,
+        reason_code=message.reason_code,
+        bank_reference=message.bank_reference,
+        extra=_extra(message),
+    )
 
 
 # ---- by type -------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from os import PathLike
 from typing import Any
 
@@ -32,7 +32,7 @@ OPTIONS = frozenset({"network", "epoch", "time_tolerance_s", "clock"})
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class SimulatedBanks:
@@ -45,9 +45,14 @@ class SimulatedBanks:
     acknowledgement-then-callback flow comes with the callback interface).
     """
 
-    def __init__(self, scenario: Scenario, *, epoch: datetime | None = None,
-                 time_tolerance_s: float = DEFAULT_TIME_TOLERANCE_S,
-                 clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        epoch: datetime | None = None,
+        time_tolerance_s: float = DEFAULT_TIME_TOLERANCE_S,
+        clock: Clock = utc_now,
+    ) -> None:
         self._clock = clock
         self._world = World(scenario, clock(), epoch=epoch, time_tolerance_s=time_tolerance_s)
         self._codes = frozenset(b.code for b in scenario.banks)
@@ -113,17 +118,18 @@ def create(options: Mapping[str, Any]) -> SimulatedBanks:
     ``time_tolerance_s`` (default 120) and ``clock`` (a callable returning aware datetimes)."""
     unknown = set(options) - OPTIONS
     if unknown:
-        raise ValueError(f"simulated adapter: unknown options {sorted(unknown)}; "
-                         f"known: {sorted(OPTIONS)}")
+        raise ValueError(f"simulated adapter: unknown options {sorted(unknown)}; known: {sorted(OPTIONS)}")
     if "network" not in options:
         raise ValueError("simulated adapter: option 'network' (scenario file) is required")
     epoch = options.get("epoch")
     if isinstance(epoch, str):
         epoch = datetime.fromisoformat(epoch)
     return SimulatedBanks(
-        _scenario(options["network"]), epoch=epoch,
+        _scenario(options["network"]),
+        epoch=epoch,
         time_tolerance_s=float(options.get("time_tolerance_s", DEFAULT_TIME_TOLERANCE_S)),
-        clock=options.get("clock", utc_now))
+        clock=options.get("clock", utc_now),
+    )
 
 
 def _scenario(network: str | PathLike[str] | Scenario | Mapping[str, Any]) -> Scenario:

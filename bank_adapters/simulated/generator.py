@@ -92,12 +92,28 @@ class _Event:
     exit: str | None = None
 
 
-def generate(seed: int, *, banks: int = 4, victims: int = 1, fan_out: tuple[int, int] = (1, 3),
-             depth: tuple[int, int] = (1, 4), exit_ratio: float = 0.3, own_money: bool = True,
-             delays: bool = False, rule: str = "libr", cycle_ratio: float = 0.1,
-             merge_ratio: float = 0.2, keep_ratio: float = 0.12, small_ratio: float = 0.15,
-             max_accounts: int = 40, max_events: int = 120, latency_ms: tuple[int, int] = (0, 0),
-             epoch: str | None = None, name: str | None = None, profit_ratio: float = 0.0) -> dict[str, Any]:
+def generate(
+    seed: int,
+    *,
+    banks: int = 4,
+    victims: int = 1,
+    fan_out: tuple[int, int] = (1, 3),
+    depth: tuple[int, int] = (1, 4),
+    exit_ratio: float = 0.3,
+    own_money: bool = True,
+    delays: bool = False,
+    rule: str = "libr",
+    cycle_ratio: float = 0.1,
+    merge_ratio: float = 0.2,
+    keep_ratio: float = 0.12,
+    small_ratio: float = 0.15,
+    max_accounts: int = 40,
+    max_events: int = 120,
+    latency_ms: tuple[int, int] = (0, 0),
+    epoch: str | None = None,
+    name: str | None = None,
+    profit_ratio: float = 0.0,
+) -> dict[str, Any]:
     """A random mule network as a ``stopay-bank-network/1`` scenario dict, the same for one
     ``seed`` and parameters.
 
@@ -118,13 +134,39 @@ def generate(seed: int, *, banks: int = 4, victims: int = 1, fan_out: tuple[int,
 
     The check's ``expect.held`` is empty: compute the expected holds with an independent replay.
     """
-    _validate(banks, victims, fan_out, depth, rule, max_accounts, max_events, latency_ms,
-              exit_ratio, cycle_ratio, merge_ratio, keep_ratio, small_ratio, profit_ratio)
-    params = {"banks": banks, "victims": victims, "fan_out": list(fan_out), "depth": list(depth),
-              "exit_ratio": exit_ratio, "own_money": own_money, "delays": delays, "rule": rule,
-              "cycle_ratio": cycle_ratio, "merge_ratio": merge_ratio, "keep_ratio": keep_ratio,
-              "small_ratio": small_ratio, "max_accounts": max_accounts,
-              "max_events": max_events, "latency_ms": list(latency_ms)}
+    _validate(
+        banks,
+        victims,
+        fan_out,
+        depth,
+        rule,
+        max_accounts,
+        max_events,
+        latency_ms,
+        exit_ratio,
+        cycle_ratio,
+        merge_ratio,
+        keep_ratio,
+        small_ratio,
+        profit_ratio,
+    )
+    params = {
+        "banks": banks,
+        "victims": victims,
+        "fan_out": list(fan_out),
+        "depth": list(depth),
+        "exit_ratio": exit_ratio,
+        "own_money": own_money,
+        "delays": delays,
+        "rule": rule,
+        "cycle_ratio": cycle_ratio,
+        "merge_ratio": merge_ratio,
+        "keep_ratio": keep_ratio,
+        "small_ratio": small_ratio,
+        "max_accounts": max_accounts,
+        "max_events": max_events,
+        "latency_ms": list(latency_ms),
+    }
     if profit_ratio:
         params["profit_ratio"] = profit_ratio
     builder = _Builder(random.Random(seed), params)
@@ -138,17 +180,25 @@ def generate(seed: int, *, banks: int = 4, victims: int = 1, fan_out: tuple[int,
     }
     if epoch is not None:
         doc["epoch"] = epoch
-    doc.update({
-        "banks": builder.banks_json(),
-        "accounts": [{"id": a.id, "holder": a.holder, "opening_balance": a.opening}
-                     for a in builder.accounts.values()],
-        "ledger": builder.ledger_json(f"G{tag}"),
-    })
-    doc["checks"] = [{
-        "name": "generated", "rule": rule, "max_depth": 5, "min_amount": 10000,
-        "entries": builder.entries_json(),
-        "expect": {"held": {}},
-    }]
+    doc.update(
+        {
+            "banks": builder.banks_json(),
+            "accounts": [
+                {"id": a.id, "holder": a.holder, "opening_balance": a.opening} for a in builder.accounts.values()
+            ],
+            "ledger": builder.ledger_json(f"G{tag}"),
+        }
+    )
+    doc["checks"] = [
+        {
+            "name": "generated",
+            "rule": rule,
+            "max_depth": 5,
+            "min_amount": 10000,
+            "entries": builder.entries_json(),
+            "expect": {"held": {}},
+        }
+    ]
     doc["x-generator"] = {"seed": seed, **params}
     parse_scenario(doc)  # never hand out an invalid network
     return doc
@@ -158,20 +208,26 @@ def write(path: str | PathLike[str], seed: int, **kw: Any) -> Path:
     """Generate the network for ``seed`` (keywords as for :func:`generate`) and write it as UTF-8
     JSON to ``path``; returns the path."""
     target = Path(path)
-    target.write_text(json.dumps(generate(seed, **kw), ensure_ascii=False, indent=1) + "\n",
-                      encoding="utf-8")
+    target.write_text(json.dumps(generate(seed, **kw), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return target
 
 
-def _validate(banks: int, victims: int, fan_out: tuple[int, int], depth: tuple[int, int],
-              rule: str, max_accounts: int, max_events: int, latency_ms: tuple[int, int],
-              *ratios: float) -> None:
+def _validate(
+    banks: int,
+    victims: int,
+    fan_out: tuple[int, int],
+    depth: tuple[int, int],
+    rule: str,
+    max_accounts: int,
+    max_events: int,
+    latency_ms: tuple[int, int],
+    *ratios: float,
+) -> None:
     if banks < 1:
         raise ValueError("banks must be at least 1")
     if victims < 1:
         raise ValueError("victims must be at least 1")
-    for what, (low, high), least in (("fan_out", fan_out, 1), ("depth", depth, 1),
-                                     ("latency_ms", latency_ms, 0)):
+    for what, (low, high), least in (("fan_out", fan_out, 1), ("depth", depth, 1), ("latency_ms", latency_ms, 0)):
         if not least <= low <= high:
             raise ValueError(f"{what} must be a (min, max) pair with {least} <= min <= max")
     if rule not in RULES:
@@ -190,9 +246,10 @@ class _Builder:
     def __init__(self, rng: random.Random, params: dict[str, Any]) -> None:
         self.rng = rng
         self.p = params
-        self.bank_list = [_BANKS[i] if i < len(_BANKS) else (f"BK{i + 1}", f"Bank {i + 1}",
-                                                             f"62{i + 1:04d}")
-                          for i in range(params["banks"])]
+        self.bank_list = [
+            _BANKS[i] if i < len(_BANKS) else (f"BK{i + 1}", f"Bank {i + 1}", f"62{i + 1:04d}")
+            for i in range(params["banks"])
+        ]
         self.accounts: dict[str, _Account] = {}
         self.numbers: dict[str, None] = {}
         self.events: list[_Event] = []
@@ -227,14 +284,12 @@ class _Builder:
         rng = self.rng
         self.victims_left -= 1
         payments = [rng.randint(5_000, 300_000) * 100 for _ in range(rng.randint(1, 3))]
-        victim = self._new_account(level=0, limit=0,
-                                   opening=sum(payments) + rng.randint(0, 100_000) * 100)
+        victim = self._new_account(level=0, limit=0, opening=sum(payments) + rng.randint(0, 100_000) * 100)
         level1 = [a.id for a in self.accounts.values() if a.level == 1]
         if level1 and rng.random() < 0.3:
             payee = rng.choice(level1)
         else:
-            payee = self._new_account(level=1, limit=rng.randint(*self.p["depth"]),
-                                      first_credit=at).id
+            payee = self._new_account(level=1, limit=rng.randint(*self.p["depth"]), first_credit=at).id
         self.victim_txns[victim.id] = []
         self.payers.setdefault(payee, []).append(victim.id)
         for amount in payments:
@@ -261,15 +316,24 @@ class _Builder:
         self.events.append(event)
         return event
 
-    def _do_transfer(self, at: int, source: str, target: str | None, exit_kind: str | None,
-                     amount: int, kind: str, path: tuple[str, ...]) -> None:
+    def _do_transfer(
+        self,
+        at: int,
+        source: str,
+        target: str | None,
+        exit_kind: str | None,
+        amount: int,
+        kind: str,
+        path: tuple[str, ...],
+    ) -> None:
         sender = self.accounts[source]
         sender.balance -= amount
         sender.reserved -= amount
         assert sender.balance >= 0, "generator bug: overdraft"
         self.counter += 1
-        event = self._record(_Event(at=at, order=self.counter, kind=kind, source=source,
-                                    amount=amount, target=target, exit=exit_kind))
+        event = self._record(
+            _Event(at=at, order=self.counter, kind=kind, source=source, amount=amount, target=target, exit=exit_kind)
+        )
         if kind == "victim":
             self.victim_txns[source].append(event.order)
         if target is None:
@@ -281,8 +345,7 @@ class _Builder:
 
     def _do_deposit(self, at: int, target: str, amount: int) -> None:
         self.counter += 1
-        self._record(_Event(at=at, order=self.counter, kind="deposit", source=None,
-                            amount=amount, target=target))
+        self._record(_Event(at=at, order=self.counter, kind="deposit", source=None, amount=amount, target=target))
         self.accounts[target].balance += amount
 
     def _on_credit(self, account: _Account, at: int, path: tuple[str, ...]) -> None:
@@ -291,8 +354,7 @@ class _Builder:
         if self._room() <= 0:
             return
         account.pending = True
-        self._schedule(at + self.rng.randint(60, 900), ("forward", account.id, path),
-                       counts=False)
+        self._schedule(at + self.rng.randint(60, 900), ("forward", account.id, path), counts=False)
 
     def _do_forward(self, at: int, source: str, path: tuple[str, ...]) -> None:
         rng, p = self.rng, self.p
@@ -316,8 +378,7 @@ class _Builder:
         for i, amount in enumerate(self._split(total, count)):
             if self._room() <= 0:
                 break
-            target, exit_kind = self._pick_target(account, ancestors, path, used, at_limit,
-                                                  credit_at=at + i)
+            target, exit_kind = self._pick_target(account, ancestors, path, used, at_limit, credit_at=at + i)
             kind = "exit" if target is None else "transfer"
             if target is not None:
                 used.append(target)
@@ -326,9 +387,15 @@ class _Builder:
             account.reserved += amount
             self._schedule(at + i, ("transfer", source, target, exit_kind, amount, kind, path))
 
-    def _pick_target(self, account: _Account, ancestors: list[str], path: tuple[str, ...],
-                     used: list[str], at_limit: bool,
-                     credit_at: int) -> tuple[str | None, str | None]:
+    def _pick_target(
+        self,
+        account: _Account,
+        ancestors: list[str],
+        path: tuple[str, ...],
+        used: list[str],
+        at_limit: bool,
+        credit_at: int,
+    ) -> tuple[str | None, str | None]:
         rng, p = self.rng, self.p
         victims = self.payers.get(path[0], []) if path and p.get("profit_ratio") else []
         if victims and not at_limit and rng.random() < p["profit_ratio"]:
@@ -343,15 +410,19 @@ class _Builder:
                 return rng.choice(back), None
         elif roll < p["cycle_ratio"] + p["merge_ratio"]:
             # an account another path reached: at the next level or beside this one
-            others = [a.id for a in self.accounts.values()
-                      if a.level in (account.level, account.level + 1) and a.id not in path
-                      and a.id not in used and account.id not in a.senders]
+            others = [
+                a.id
+                for a in self.accounts.values()
+                if a.level in (account.level, account.level + 1)
+                and a.id not in path
+                and a.id not in used
+                and account.id not in a.senders
+            ]
             if others:
                 return rng.choice(others), None
         if self._accounts_room() <= 0:
             return None, rng.choice(_EXITS)
-        fresh = self._new_account(level=account.level + 1, limit=account.limit,
-                                  first_credit=credit_at)
+        fresh = self._new_account(level=account.level + 1, limit=account.limit, first_credit=credit_at)
         return fresh.id, None
 
     def _split(self, total: int, count: int) -> list[int]:
@@ -372,8 +443,7 @@ class _Builder:
             parts[parts.index(max(parts))] //= 2
         return [part for part in parts if part > 0]
 
-    def _new_account(self, *, level: int, limit: int, opening: int | None = None,
-                     first_credit: int = 0) -> _Account:
+    def _new_account(self, *, level: int, limit: int, opening: int | None = None, first_credit: int = 0) -> _Account:
         rng, p = self.rng, self.p
         code, _, prefix = rng.choice(self.bank_list)
         while True:
@@ -384,8 +454,9 @@ class _Builder:
         holder = f"{rng.choice(_SURNAMES)}某{len(self.accounts) + 1}"
         if opening is None:
             opening = rng.randint(100, 500_000) if p["own_money"] else 0
-        account = _Account(id=f"{code}:{number}", holder=holder, opening=opening, level=level,
-                           limit=limit, balance=opening)
+        account = _Account(
+            id=f"{code}:{number}", holder=holder, opening=opening, level=level, limit=limit, balance=opening
+        )
         self.accounts[account.id] = account
         if level > 0 and p["own_money"]:
             self._own_deposits(account, first_credit)
@@ -401,12 +472,19 @@ class _Builder:
             self.planned += 1
             self.counter += 1
             amount = rng.randint(1_000, 2_000_000)
-            self._record(_Event(at=now - rng.randint(60, 7_200), order=self.counter,
-                                kind="deposit", source=None, amount=amount, target=account.id))
+            self._record(
+                _Event(
+                    at=now - rng.randint(60, 7_200),
+                    order=self.counter,
+                    kind="deposit",
+                    source=None,
+                    amount=amount,
+                    target=account.id,
+                )
+            )
             account.balance += amount
         if rng.random() < 0.45 and self._room() >= 2:
-            self._schedule(now + rng.randint(30, 3_600),
-                           ("deposit", account.id, rng.randint(500, 3_000_000)))
+            self._schedule(now + rng.randint(30, 3_600), ("deposit", account.id, rng.randint(500, 3_000_000)))
 
     def _ensure_a_late_forward(self) -> None:
         """Make sure some mule moves money after the last victim payment (to schedule later)."""
@@ -419,8 +497,16 @@ class _Builder:
         self.counter += 1
         amount = max(1, mule.free // 2)
         mule.balance -= amount
-        self._record(_Event(at=end + self.rng.randint(60, 600), order=self.counter, kind="exit",
-                            source=mule.id, amount=amount, exit=self.rng.choice(_EXITS)))
+        self._record(
+            _Event(
+                at=end + self.rng.randint(60, 600),
+                order=self.counter,
+                kind="exit",
+                source=mule.id,
+                amount=amount,
+                exit=self.rng.choice(_EXITS),
+            )
+        )
 
     # ---- output ---------------------------------------------------------------------------------
 
@@ -435,9 +521,11 @@ class _Builder:
         if self.p["delays"]:
             last_victim = max(i for i, e in enumerate(events) if e.kind == "victim")
             most = max(3, len(events) // 4)
-            valid = [s for s in range(last_victim + 1, len(events))
-                     if events[s].at > events[s - 1].at
-                     and any(e.kind in ("transfer", "exit") for e in events[s:])]
+            valid = [
+                s
+                for s in range(last_victim + 1, len(events))
+                if events[s].at > events[s - 1].at and any(e.kind in ("transfer", "exit") for e in events[s:])
+            ]
             few = [s for s in valid if len(events) - s <= most]
             split = rng.choice(few) if few else valid[-1]
         end = events[split - 1].at
@@ -465,9 +553,10 @@ class _Builder:
 
     def entries_json(self) -> list[dict[str, Any]]:
         """One entry per victim, naming its payments (call after :meth:`ledger_json`)."""
-        return [{"victim": self.accounts[victim].holder,
-                 "transfers": [self.txn_ids[order] for order in orders]}
-                for victim, orders in self.victim_txns.items()]
+        return [
+            {"victim": self.accounts[victim].holder, "transfers": [self.txn_ids[order] for order in orders]}
+            for victim, orders in self.victim_txns.items()
+        ]
 
     def banks_json(self) -> list[dict[str, Any]]:
         low, high = self.p["latency_ms"]
@@ -482,6 +571,8 @@ class _Builder:
     def describe(self, seed: int) -> str:
         mules = [a for a in self.accounts.values() if a.level > 0]
         levels = max((a.level for a in mules), default=0)
-        return (f"Generated mule network (seed {seed}): {self.p['victims']} victim(s), "
-                f"{len(mules)} mule accounts over {levels} level(s), "
-                f"{len(self.events)} ledger events. expect.held is not computed.")
+        return (
+            f"Generated mule network (seed {seed}): {self.p['victims']} victim(s), "
+            f"{len(mules)} mule accounts over {levels} level(s), "
+            f"{len(self.events)} ledger events. expect.held is not computed."
+        )

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Set as AbstractSet
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
 from os import PathLike
@@ -139,8 +140,12 @@ def load_scenario(path: str | PathLike[str]) -> Scenario:
 
 def parse_scenario(data: Any) -> Scenario:
     """Validate an already-decoded JSON document and build the :class:`Scenario`."""
-    top = _obj(data, "", required={"format", "name", "currency", "banks", "accounts", "ledger"},
-               optional={"description", "epoch", "checks"})
+    top = _obj(
+        data,
+        "",
+        required={"format", "name", "currency", "banks", "accounts", "ledger"},
+        optional={"description", "epoch", "checks"},
+    )
     if top["format"] != FORMAT:
         raise ScenarioError(f"format: must be {FORMAT!r}")
     name = _match(top["name"], _NAME, "name")
@@ -151,8 +156,16 @@ def parse_scenario(data: Any) -> Scenario:
     accounts = _accounts(top["accounts"], {b.code for b in banks})
     ledger = _ledger(top["ledger"], {a.id: a for a in accounts})
     checks = _checks(top.get("checks", []), {a.id for a in accounts}, {e.txn_id for e in ledger})
-    return Scenario(name=name, currency=currency, banks=banks, accounts=accounts, ledger=ledger,
-                    checks=checks, description=description, epoch=epoch)
+    return Scenario(
+        name=name,
+        currency=currency,
+        banks=banks,
+        accounts=accounts,
+        ledger=ledger,
+        checks=checks,
+        description=description,
+        epoch=epoch,
+    )
 
 
 def _banks(raw: Any) -> tuple[Bank, ...]:
@@ -166,9 +179,13 @@ def _banks(raw: Any) -> tuple[Bank, ...]:
         mode = b.get("mode", "sync")
         if mode not in MODES:
             raise ScenarioError(f"{p}.mode: must be one of {sorted(MODES)}")
-        banks[code] = Bank(code=code, name=_str(b["name"], f"{p}.name"),
-                           latency_ms=_int(b.get("latency_ms", 0), f"{p}.latency_ms", minimum=0),
-                           mode=mode, outages=_outages(b.get("outages", []), f"{p}.outages"))
+        banks[code] = Bank(
+            code=code,
+            name=_str(b["name"], f"{p}.name"),
+            latency_ms=_int(b.get("latency_ms", 0), f"{p}.latency_ms", minimum=0),
+            mode=mode,
+            outages=_outages(b.get("outages", []), f"{p}.outages"),
+        )
     return tuple(banks.values())
 
 
@@ -193,15 +210,16 @@ def _accounts(raw: Any, bank_codes: set[str]) -> tuple[ScenarioAccount, ...]:
         if account_id in accounts:
             raise ScenarioError(f"{p}.id: duplicate account {account_id!r}")
         accounts[account_id] = ScenarioAccount(
-            id=account_id, holder=_str(a["holder"], f"{p}.holder"),
-            opening_balance=_int(a["opening_balance"], f"{p}.opening_balance", minimum=0))
+            id=account_id,
+            holder=_str(a["holder"], f"{p}.holder"),
+            opening_balance=_int(a["opening_balance"], f"{p}.opening_balance", minimum=0),
+        )
     return tuple(accounts.values())
 
 
 def _account_id(value: Any, path: str, bank_codes: set[str]) -> str:
     if not isinstance(value, str) or not (m := _ACCOUNT_ID.fullmatch(value)):
-        raise ScenarioError(f"{path}: must be BANKCODE:NUMBER with NUMBER 6-34 of [0-9A-Z], "
-                            f"got {value!r}")
+        raise ScenarioError(f"{path}: must be BANKCODE:NUMBER with NUMBER 6-34 of [0-9A-Z], got {value!r}")
     if m.group(1) not in bank_codes:
         raise ScenarioError(f"{path}: bank {m.group(1)!r} is not listed in banks")
     return value
@@ -223,8 +241,10 @@ def _ledger(raw: Any, accounts: Mapping[str, ScenarioAccount]) -> tuple[LedgerEv
     events.sort(key=lambda pair: pair[1].order)
     for (_, before), (i, event) in zip(events, events[1:]):
         if event.seq < before.seq:
-            raise ScenarioError(f"ledger[{i}].seq: {event.seq} at {event.at} does not increase "
-                                f"with at (seq {before.seq} comes earlier at {before.at})")
+            raise ScenarioError(
+                f"ledger[{i}].seq: {event.seq} at {event.at} does not increase "
+                f"with at (seq {before.seq} comes earlier at {before.at})"
+            )
     _check_no_overdraw(events, accounts)
     return tuple(event for _, event in events)
 
@@ -245,10 +265,15 @@ def _event(item: Any, p: str, accounts: Mapping[str, ScenarioAccount]) -> Ledger
             raise ScenarioError(f"{p}.exit: money from outside the network cannot exit")
     if target is not None and target == source:
         raise ScenarioError(f"{p}.to: an account cannot pay itself")
-    return LedgerEvent(seq=_int(e["seq"], f"{p}.seq"), at=_number(e["at"], f"{p}.at"),
-                       from_account=source, to_account=target, exit=exit_kind,
-                       amount=_int(e["amount"], f"{p}.amount", minimum=1),
-                       txn_id=_str(e["txn_id"], f"{p}.txn_id"))
+    return LedgerEvent(
+        seq=_int(e["seq"], f"{p}.seq"),
+        at=_number(e["at"], f"{p}.at"),
+        from_account=source,
+        to_account=target,
+        exit=exit_kind,
+        amount=_int(e["amount"], f"{p}.amount", minimum=1),
+        txn_id=_str(e["txn_id"], f"{p}.txn_id"),
+    )
 
 
 def _known(value: Any, path: str, accounts: Mapping[str, ScenarioAccount]) -> str:
@@ -257,8 +282,7 @@ def _known(value: Any, path: str, accounts: Mapping[str, ScenarioAccount]) -> st
     return value
 
 
-def _check_no_overdraw(events: list[tuple[int, LedgerEvent]],
-                       accounts: Mapping[str, ScenarioAccount]) -> None:
+def _check_no_overdraw(events: list[tuple[int, LedgerEvent]], accounts: Mapping[str, ScenarioAccount]) -> None:
     balance = {a.id: a.opening_balance for a in accounts.values()}
     for i, e in events:
         if not e.is_history:
@@ -267,7 +291,8 @@ def _check_no_overdraw(events: list[tuple[int, LedgerEvent]],
             if balance[e.from_account] < e.amount:
                 raise ScenarioError(
                     f"ledger[{i}]: event seq {e.seq} (txn_id {e.txn_id}) overdraws "
-                    f"{e.from_account}: balance {balance[e.from_account]}, amount {e.amount}")
+                    f"{e.from_account}: balance {balance[e.from_account]}, amount {e.amount}"
+                )
             balance[e.from_account] -= e.amount
         if e.to_account is not None:
             balance[e.to_account] += e.amount
@@ -289,8 +314,7 @@ def _checks(raw: Any, account_ids: set[str], txn_ids: set[str]) -> tuple[Check, 
                 if txn not in txn_ids:
                     raise ScenarioError(f"{q}.transfers[{k}]: {txn!r} is not a ledger txn_id")
                 transfers.append(txn)
-            entries.append(CheckEntry(victim=_str(en["victim"], f"{q}.victim"),
-                                      transfers=tuple(transfers)))
+            entries.append(CheckEntry(victim=_str(en["victim"], f"{q}.victim"), transfers=tuple(transfers)))
         expect = _obj(c["expect"], f"{p}.expect", required={"held"}, optional={"exited"})
         held = _obj(expect["held"], f"{p}.expect.held", open_keys=True)
         for account_id, amount in held.items():
@@ -298,19 +322,30 @@ def _checks(raw: Any, account_ids: set[str], txn_ids: set[str]) -> tuple[Check, 
                 raise ScenarioError(f"{p}.expect.held.{account_id}: not a listed account")
             _int(amount, f"{p}.expect.held.{account_id}", minimum=0)
         exited = expect.get("exited")
-        checks.append(Check(
-            name=_str(c["name"], f"{p}.name"), rule=c["rule"],
-            max_depth=_int(c["max_depth"], f"{p}.max_depth", minimum=1),
-            min_amount=_int(c["min_amount"], f"{p}.min_amount", minimum=0),
-            entries=tuple(entries), expect_held=dict(held),
-            expect_exited=None if exited is None else _int(exited, f"{p}.expect.exited", minimum=0)))
+        checks.append(
+            Check(
+                name=_str(c["name"], f"{p}.name"),
+                rule=c["rule"],
+                max_depth=_int(c["max_depth"], f"{p}.max_depth", minimum=1),
+                min_amount=_int(c["min_amount"], f"{p}.min_amount", minimum=0),
+                entries=tuple(entries),
+                expect_held=dict(held),
+                expect_exited=None if exited is None else _int(exited, f"{p}.expect.exited", minimum=0),
+            )
+        )
     return tuple(checks)
 
 
 # ---- small typed readers -------------------------------------------------------------------------
 
-def _obj(value: Any, path: str, required: AbstractSet[str] = frozenset(),
-         optional: AbstractSet[str] = frozenset(), open_keys: bool = False) -> dict[str, Any]:
+
+def _obj(
+    value: Any,
+    path: str,
+    required: AbstractSet[str] = frozenset(),
+    optional: AbstractSet[str] = frozenset(),
+    open_keys: bool = False,
+) -> dict[str, Any]:
     """A JSON object with the listed keys; other keys are errors unless they start with ``x-``."""
     where = path or "scenario"
     if not isinstance(value, dict):

@@ -84,8 +84,14 @@ class World:
     ``epoch`` is time zero: the override given, else the scenario's, else ``now`` at creation.
     """
 
-    def __init__(self, scenario: Scenario, now: datetime, *, epoch: datetime | None = None,
-                 time_tolerance_s: float = DEFAULT_TIME_TOLERANCE_S) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        now: datetime,
+        *,
+        epoch: datetime | None = None,
+        time_tolerance_s: float = DEFAULT_TIME_TOLERANCE_S,
+    ) -> None:
         _require_aware(now, "now")
         self.scenario = scenario
         self.epoch = epoch or scenario.epoch or now
@@ -186,13 +192,14 @@ class World:
         self._open(request.account.bank_code, now)
         found = self._verify(request.account, request.currency, request.incoming)
         if isinstance(found, _Rejection):
-            return StatementAnswer(status=AnswerStatus.RJCR, reason_code=found.reason,
-                                   extra={"detail": found.detail})
+            return StatementAnswer(status=AnswerStatus.RJCR, reason_code=found.reason, extra={"detail": found.detail})
         account_id = request.account.id
-        return StatementAnswer(status=AnswerStatus.ACCR,
-                               statement=self._statement(account_id, found),
-                               balance_minor=self._balance[account_id],
-                               bank_reference=self._reference(request.account.bank_code))
+        return StatementAnswer(
+            status=AnswerStatus.ACCR,
+            statement=self._statement(account_id, found),
+            balance_minor=self._balance[account_id],
+            bank_reference=self._reference(request.account.bank_code),
+        )
 
     def freeze(self, request: FreezeRequest, now: datetime) -> FreezeAnswer:
         """Answer a freeze request as the account's bank would at ``now``.
@@ -215,13 +222,17 @@ class World:
             return self._releases[request.idempotency_key]
         account_id = request.account.id
         if account_id not in self._accounts:
-            answer = ReleaseAnswer(status=AnswerStatus.RJCR, reason_code="AC01",
-                                   extra={"detail": f"no account {account_id}"})
+            answer = ReleaseAnswer(
+                status=AnswerStatus.RJCR, reason_code="AC01", extra={"detail": f"no account {account_id}"}
+            )
         else:
             released = max(0, min(request.amount_minor, self._held[account_id]))
             self._held[account_id] -= released
-            answer = ReleaseAnswer(status=AnswerStatus.ACCR, released_minor=released,
-                                   bank_reference=self._reference(request.account.bank_code))
+            answer = ReleaseAnswer(
+                status=AnswerStatus.ACCR,
+                released_minor=released,
+                bank_reference=self._reference(request.account.bank_code),
+            )
         self._releases[request.idempotency_key] = answer
         return answer
 
@@ -236,16 +247,17 @@ class World:
             return self._extensions[request.idempotency_key]
         problem = self._check_account(request.account, request.currency, request.amount_minor)
         if problem is not None:
-            answer = ExtendAnswer(status=AnswerStatus.RJCR, reason_code=problem.reason,
-                                  extra={"detail": problem.detail})
+            answer = ExtendAnswer(
+                status=AnswerStatus.RJCR, reason_code=problem.reason, extra={"detail": problem.detail}
+            )
         else:
             account_id = request.account.id
             kept = min(request.amount_minor, self._held[account_id])
             if kept:
-                self._terms[account_id] = HoldTerm(until=request.until,
-                                                   change=HoldChange(request.change))
-            answer = ExtendAnswer(status=AnswerStatus.ACCR, held_minor=kept,
-                                  bank_reference=self._reference(request.account.bank_code))
+                self._terms[account_id] = HoldTerm(until=request.until, change=HoldChange(request.change))
+            answer = ExtendAnswer(
+                status=AnswerStatus.ACCR, held_minor=kept, bank_reference=self._reference(request.account.bank_code)
+            )
         self._extensions[request.idempotency_key] = answer
         return answer
 
@@ -261,8 +273,9 @@ class World:
             return self._returns[request.idempotency_key]
         problem = self._check_account(request.account, request.currency, request.amount_minor)
         if problem is not None:
-            answer = ReturnAnswer(status=AnswerStatus.RJCR, reason_code=problem.reason,
-                                  extra={"detail": problem.detail})
+            answer = ReturnAnswer(
+                status=AnswerStatus.RJCR, reason_code=problem.reason, extra={"detail": problem.detail}
+            )
         else:
             account_id = request.account.id
             paid = min(request.amount_minor, self._held[account_id])
@@ -270,21 +283,24 @@ class World:
             if paid:
                 self._held[account_id] -= paid
                 self._pay(account_id, request.beneficiary, paid, now, txn_id=reference)
-            answer = ReturnAnswer(status=AnswerStatus.ACCR, returned_minor=paid,
-                                  bank_reference=reference)
+            answer = ReturnAnswer(status=AnswerStatus.ACCR, returned_minor=paid, bank_reference=reference)
         self._returns[request.idempotency_key] = answer
         return answer
 
-    def _pay(self, account_id: str, beneficiary: Account, amount: int, now: datetime,
-             txn_id: str) -> Movement:
+    def _pay(self, account_id: str, beneficiary: Account, amount: int, now: datetime, txn_id: str) -> Movement:
         """Post a movement the world makes itself (not in the scenario's ledger) at ``now``."""
         to_id = beneficiary.id
         if to_id not in self._accounts:
-            self._outside.setdefault(to_id, Account(beneficiary.bank_code, beneficiary.number,
-                                                    beneficiary.holder_name))
-        event = LedgerEvent(seq=next(self._seqs), at=(now - self.epoch).total_seconds(),
-                            from_account=account_id, to_account=to_id, exit=None, amount=amount,
-                            txn_id=txn_id)
+            self._outside.setdefault(to_id, Account(beneficiary.bank_code, beneficiary.number, beneficiary.holder_name))
+        event = LedgerEvent(
+            seq=next(self._seqs),
+            at=(now - self.epoch).total_seconds(),
+            from_account=account_id,
+            to_account=to_id,
+            exit=None,
+            amount=amount,
+            txn_id=txn_id,
+        )
         movement = Movement(event=event, amount=amount, at=now)
         for posted_to, sign in ((account_id, -1), (to_id, 1)):
             if posted_to in self._accounts:
@@ -301,21 +317,24 @@ class World:
             raise BankUnavailable(f"bank {bank_code} is in an outage")
 
     def _decide(self, request: FreezeRequest) -> FreezeAnswer:
-        found = self._verify(request.account, request.currency, request.incoming,
-                             amount_minor=request.amount_minor)
+        found = self._verify(request.account, request.currency, request.incoming, amount_minor=request.amount_minor)
         if isinstance(found, _Rejection):
-            return FreezeAnswer(status=AnswerStatus.RJCR, reason_code=found.reason,
-                                extra={"detail": found.detail})
+            return FreezeAnswer(status=AnswerStatus.RJCR, reason_code=found.reason, extra={"detail": found.detail})
         account_id = request.account.id
         hold = min(request.amount_minor, self._available(account_id))
         self._held[account_id] += hold
         status = AnswerStatus.ACCR if hold == request.amount_minor else AnswerStatus.PECR
-        return FreezeAnswer(status=status, held_minor=hold, balance_minor=self._balance[account_id],
-                            statement=self._statement(account_id, found),
-                            bank_reference=self._reference(request.account.bank_code))
+        return FreezeAnswer(
+            status=status,
+            held_minor=hold,
+            balance_minor=self._balance[account_id],
+            statement=self._statement(account_id, found),
+            bank_reference=self._reference(request.account.bank_code),
+        )
 
-    def _verify(self, account: Account, currency: str, incoming: tuple[IncomingTransfer, ...],
-                amount_minor: int | None = None) -> Movement | _Rejection:
+    def _verify(
+        self, account: Account, currency: str, incoming: tuple[IncomingTransfer, ...], amount_minor: int | None = None
+    ) -> Movement | _Rejection:
         """Check a request against the ledger as the bank would before answering it.
 
         Returns the earliest named incoming transfer as it happened, or why the request is refused.
@@ -335,8 +354,7 @@ class World:
             matched.append(self._done[transfer.txn_id])
         return min(matched, key=lambda m: m.event.order)
 
-    def _check_account(self, account: Account, currency: str,
-                       amount_minor: int | None = None) -> _Rejection | None:
+    def _check_account(self, account: Account, currency: str, amount_minor: int | None = None) -> _Rejection | None:
         """Why a request about ``account`` is refused before its transfers are looked at, or None.
         ``amount_minor`` is checked only when given."""
         account_id = account.id
@@ -379,10 +397,15 @@ class World:
         event = movement.event
         credit = event.to_account == account_id
         other = event.from_account if credit else event.to_account
-        return StatementLine(seq=event.seq, at=movement.at, kind="credit" if credit else "debit",
-                             amount_minor=movement.amount, txn_id=event.txn_id,
-                             counterparty=None if other is None else self._account(other),
-                             exit=None if credit else event.exit)
+        return StatementLine(
+            seq=event.seq,
+            at=movement.at,
+            kind="credit" if credit else "debit",
+            amount_minor=movement.amount,
+            txn_id=event.txn_id,
+            counterparty=None if other is None else self._account(other),
+            exit=None if credit else event.exit,
+        )
 
     def _account(self, account_id: str) -> Account:
         if account_id in self._outside:

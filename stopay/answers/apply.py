@@ -66,16 +66,26 @@ def _key(order: ClaimedOrder) -> tuple[uuid.UUID, str, str]:
 
 
 async def apply_answers(
-    pool: asyncpg.Pool, owner: str, batch: list[Answer], retry_after: Callable[[int], float],
-    actor: str = "dispatcher", policy: HoldPolicy = HoldPolicy(), caps: Limits = Limits(),
+    pool: asyncpg.Pool,
+    owner: str,
+    batch: list[Answer],
+    retry_after: Callable[[int], float],
+    actor: str = "dispatcher",
+    policy: HoldPolicy = HoldPolicy(),
+    caps: Limits = Limits(),
 ) -> list[Retry]:
     """Applies the answers in one transaction; returns the orders to ask again (after
     ``retry_after(attempts)`` seconds). ``caps`` gives the bounds on orders (``max_orders``,
     ``max_fanout``); the tracing policy is each case's own. Only answers to the claim an order is under now are applied:
     a late answer to an earlier claim, or a second answer to the same claim, changes nothing."""
     accounts = [
-        {"case_id": str(a.order.case_id), "bank_code": a.order.bank_code,
-         "account_number": a.order.account_number, "holder_name": a.order.holder_name, "level": a.order.level}
+        {
+            "case_id": str(a.order.case_id),
+            "bank_code": a.order.bank_code,
+            "account_number": a.order.account_number,
+            "holder_name": a.order.holder_name,
+            "level": a.order.level,
+        }
         for a in batch
     ]
     claims = [(a.order.case_id, a.order.order_id, a.order.attempts) for a in batch]
@@ -100,8 +110,13 @@ class _Batch:
     """Collects the changes of one batch; rows are updated in memory as answers are applied, so two
     answers about one account in a batch see each other."""
 
-    def __init__(self, rows: dict[tuple[uuid.UUID, str, str], AccountRow], retry_after: Callable[[int], float],
-                 policy: HoldPolicy, caps: Limits = Limits()) -> None:
+    def __init__(
+        self,
+        rows: dict[tuple[uuid.UUID, str, str], AccountRow],
+        retry_after: Callable[[int], float],
+        policy: HoldPolicy,
+        caps: Limits = Limits(),
+    ) -> None:
         self.rows = rows
         self.policy = policy
         self.caps = caps
@@ -134,11 +149,22 @@ class _Batch:
         )
         for row in self.touched.values():
             self.changes.accounts.append(
-                {"case_id": str(row.case_id), "bank_code": row.bank_code, "account_number": row.account_number,
-                 "incoming": row.incoming, "sent": row.sent, "rev": row.rev, "left_minor": row.left_minor,
-                 "held_minor": row.held_minor, "in_flight_minor": row.in_flight_minor,
-                 "releasing_minor": row.releasing_minor, "level": row.level, "gaps": self.gaps.get(row.key),
-                 "seen_at": row.seen_at.isoformat() if row.seen_at else None, "seen_seq": row.seen_seq}
+                {
+                    "case_id": str(row.case_id),
+                    "bank_code": row.bank_code,
+                    "account_number": row.account_number,
+                    "incoming": row.incoming,
+                    "sent": row.sent,
+                    "rev": row.rev,
+                    "left_minor": row.left_minor,
+                    "held_minor": row.held_minor,
+                    "in_flight_minor": row.in_flight_minor,
+                    "releasing_minor": row.releasing_minor,
+                    "level": row.level,
+                    "gaps": self.gaps.get(row.key),
+                    "seen_at": row.seen_at.isoformat() if row.seen_at else None,
+                    "seen_seq": row.seen_seq,
+                }
             )
         return self.changes
 
@@ -149,8 +175,9 @@ class _Batch:
         if answer.status == AnswerStatus.RJCR:
             detail = str(answer.extra.get("detail", ""))
             self._order(order, OrderStatus.REJECTED, reason_code=answer.reason_code, detail=detail)
-            self._answer(order, answer.status.value, answer.reason_code, answer.bank_reference,
-                         balance=answer.balance_minor)
+            self._answer(
+                order, answer.status.value, answer.reason_code, answer.bank_reference, balance=answer.balance_minor
+            )
             self._event(order, "order.rejected", {"reason_code": answer.reason_code, "detail": detail})
             return None
         if answer.status != AnswerStatus.ACCR or answer.statement is None:
@@ -189,11 +216,26 @@ class _Batch:
             row.seen_at, row.seen_seq = newest
         self.touched[row.key] = row
         self.gaps[row.key] = result.gaps
-        self._answer(order, answer.status.value, "", answer.bank_reference, balance=answer.balance_minor,
-                     statement=statement_json(answer.statement))
-        self._event(order, "order.traced", {"left_minor": result.left_minor, "freeze_minor": result.freeze_minor,
-                                            "onward": len(result.onward), "exits": len(result.exits),
-                                            "gaps": result.gaps, "unfollowed": len(result.unfollowed)})
+        self._answer(
+            order,
+            answer.status.value,
+            "",
+            answer.bank_reference,
+            balance=answer.balance_minor,
+            statement=statement_json(answer.statement),
+        )
+        self._event(
+            order,
+            "order.traced",
+            {
+                "left_minor": result.left_minor,
+                "freeze_minor": result.freeze_minor,
+                "onward": len(result.onward),
+                "exits": len(result.exits),
+                "gaps": result.gaps,
+                "unfollowed": len(result.unfollowed),
+            },
+        )
         self._follow(order, row, result)
         if result.unfollowed:
             self._limited(order, result, limits)
@@ -210,41 +252,86 @@ class _Batch:
 
     def _limited(self, order: ClaimedOrder, result: Step, limits: Limits) -> None:
         """Records the transfers a limit left unfollowed: their money stays unresolved on the case."""
-        detail = {"limit": result.limit, "unfollowed": len(result.unfollowed),
-                  "unresolved_minor": result.unfollowed_minor, "followed": len(result.onward),
-                  "max_fanout": limits.max_fanout, "max_orders": limits.max_orders,
-                  "txn_ids": [o.txn_id for o in result.unfollowed[:20]]}
+        detail = {
+            "limit": result.limit,
+            "unfollowed": len(result.unfollowed),
+            "unresolved_minor": result.unfollowed_minor,
+            "followed": len(result.onward),
+            "max_fanout": limits.max_fanout,
+            "max_orders": limits.max_orders,
+            "txn_ids": [o.txn_id for o in result.unfollowed[:20]],
+        }
         self._event(order, "follow.limited", detail)
-        log.warning("trail.follow_limited", order_id=str(order.order_id), limit=result.limit,
-                    unfollowed=len(result.unfollowed), unresolved_minor=result.unfollowed_minor)
+        log.warning(
+            "trail.follow_limited",
+            order_id=str(order.order_id),
+            limit=result.limit,
+            unfollowed=len(result.unfollowed),
+            unresolved_minor=result.unfollowed_minor,
+        )
 
     def _follow(self, order: ClaimedOrder, row: AccountRow, result: Step) -> None:
         self.opened[order.case_id] = self.opened.get(order.case_id, 0) + len(result.onward)
         for onward in result.onward:
             account = onward.account
             order_id = uuid.uuid5(order.case_id, f"{onward.txn_id}:{row.rev}:{account.bank_code}:{account.number}")
-            self._create(order, order_id, "freeze", onward.level, account.bank_code, account.number,
-                         account.holder_name, onward.new_minor,
-                         [{"txn_id": onward.txn_id, "amount_minor": onward.amount_minor, "at": onward.at.isoformat(),
-                           "payer_bank": order.bank_code, "payer_number": order.account_number,
-                           "payer_holder": order.holder_name, "parts": [list(p) for p in onward.parts],
-                           "rev": row.rev}])
-            self._event(order, "order.followed", {"bank_code": account.bank_code, "txn_id": onward.txn_id,
-                                                  "traced_minor": onward.traced_minor, "level": onward.level,
-                                                  "order_id": str(order_id)})
+            self._create(
+                order,
+                order_id,
+                "freeze",
+                onward.level,
+                account.bank_code,
+                account.number,
+                account.holder_name,
+                onward.new_minor,
+                [
+                    {
+                        "txn_id": onward.txn_id,
+                        "amount_minor": onward.amount_minor,
+                        "at": onward.at.isoformat(),
+                        "payer_bank": order.bank_code,
+                        "payer_number": order.account_number,
+                        "payer_holder": order.holder_name,
+                        "parts": [list(p) for p in onward.parts],
+                        "rev": row.rev,
+                    }
+                ],
+            )
+            self._event(
+                order,
+                "order.followed",
+                {
+                    "bank_code": account.bank_code,
+                    "txn_id": onward.txn_id,
+                    "traced_minor": onward.traced_minor,
+                    "level": onward.level,
+                    "order_id": str(order_id),
+                },
+            )
         for flow in result.exits:
             if flow.amount_minor:
                 row.exited[flow.txn_id] = flow.amount_minor
             else:
                 row.exited.pop(flow.txn_id, None)
             self.changes.exits.append(
-                {"case_id": str(order.case_id), "txn_id": flow.txn_id, "order_id": str(order.order_id),
-                 "bank_code": order.bank_code, "account_number": order.account_number, "level": row.level,
-                 "exit_kind": flow.kind, "amount_minor": flow.amount_minor, "exited_at": flow.at.isoformat()}
+                {
+                    "case_id": str(order.case_id),
+                    "txn_id": flow.txn_id,
+                    "order_id": str(order.order_id),
+                    "bank_code": order.bank_code,
+                    "account_number": order.account_number,
+                    "level": row.level,
+                    "exit_kind": flow.kind,
+                    "amount_minor": flow.amount_minor,
+                    "exited_at": flow.at.isoformat(),
+                }
             )
             kind = "back_with_victim" if flow.kind == BACK_WITH_VICTIM else "exit"
-            self._event(order, f"{kind}.recorded" if flow.amount_minor else f"{kind}.withdrawn",
-                        {"txn_id": flow.txn_id, "kind": flow.kind, "amount_minor": flow.amount_minor})
+            self._event(
+                order,
+                f"{kind}.recorded" if flow.amount_minor else f"{kind}.withdrawn",
+                {"txn_id": flow.txn_id, "kind": flow.kind, "amount_minor": flow.amount_minor},
+            )
 
     # ---- freezes, releases, failures ----------------------------------------------------------
 
@@ -261,15 +348,36 @@ class _Batch:
                 row.held_minor += outcome.held_minor
         self.touched[row.key] = row
         self._hold(order, row, current, outcome)
-        self._order(order, status, held_minor=outcome.held_minor, released_minor=outcome.released_minor,
-                    reason_code=outcome.reason_code, detail=outcome.detail, recheck_s=outcome.recheck_s)
+        self._order(
+            order,
+            status,
+            held_minor=outcome.held_minor,
+            released_minor=outcome.released_minor,
+            reason_code=outcome.reason_code,
+            detail=outcome.detail,
+            recheck_s=outcome.recheck_s,
+        )
         if outcome.answer_code is not None:
-            self._answer(order, outcome.answer_code, outcome.reason_code, outcome.bank_reference,
-                         balance=outcome.balance_minor, held=outcome.held_minor, statement=outcome.statement)
-        self._event(order, f"order.{status.value}", {"held_minor": outcome.held_minor,
-                                                     "released_minor": outcome.released_minor,
-                                                     "asked_minor": current.freeze_minor,
-                                                     "reason_code": outcome.reason_code, "detail": outcome.detail})
+            self._answer(
+                order,
+                outcome.answer_code,
+                outcome.reason_code,
+                outcome.bank_reference,
+                balance=outcome.balance_minor,
+                held=outcome.held_minor,
+                statement=outcome.statement,
+            )
+        self._event(
+            order,
+            f"order.{status.value}",
+            {
+                "held_minor": outcome.held_minor,
+                "released_minor": outcome.released_minor,
+                "asked_minor": current.freeze_minor,
+                "reason_code": outcome.reason_code,
+                "detail": outcome.detail,
+            },
+        )
         if current.kind == "freeze" and current.status in ("freezing", "pending") and status != OrderStatus.PENDING:
             # Meanwhile a fuller view may have shown less of the victim's money here.
             _, release = reconcile(row.left_minor, row.held_minor, row.in_flight_minor, row.releasing_minor)
@@ -281,62 +389,151 @@ class _Batch:
         row.releasing_minor += amount
         self.touched[row.key] = row
         order_id = uuid.uuid5(order.case_id, f"release:{row.bank_code}:{row.account_number}:{row.rev}")
-        self._create(order, order_id, "release", row.level, row.bank_code, row.account_number,
-                     row.holder_name, amount, [])
-        self._event(order, "release.queued", {"bank_code": row.bank_code, "amount_minor": amount,
-                                              "left_minor": row.left_minor, "order_id": str(order_id)})
+        self._create(
+            order, order_id, "release", row.level, row.bank_code, row.account_number, row.holder_name, amount, []
+        )
+        self._event(
+            order,
+            "release.queued",
+            {
+                "bank_code": row.bank_code,
+                "amount_minor": amount,
+                "left_minor": row.left_minor,
+                "order_id": str(order_id),
+            },
+        )
 
     def _hold(self, order: ClaimedOrder, row: AccountRow, current: LeasedOrder, outcome: Outcome) -> None:
         """Starts the case's hold on the account with the first money held there; ends a returning
         hold once it has paid out all it held; tells the paid victim's case of a return."""
         if current.kind == "freeze" and row.hold_state is None and row.held_minor > 0:
             row.hold_state = "stopped"
-            self.changes.holds.append({"case_id": str(row.case_id), "bank_code": row.bank_code,
-                                       "account_number": row.account_number, "op": "stop"})
-            self._event(order, "hold.stopped", {"bank_code": row.bank_code, "held_minor": row.held_minor,
-                                                "period_hours": self.policy.stop_hours,
-                                                "max_stops": self.policy.max_stops})
+            self.changes.holds.append(
+                {
+                    "case_id": str(row.case_id),
+                    "bank_code": row.bank_code,
+                    "account_number": row.account_number,
+                    "op": "stop",
+                }
+            )
+            self._event(
+                order,
+                "hold.stopped",
+                {
+                    "bank_code": row.bank_code,
+                    "held_minor": row.held_minor,
+                    "period_hours": self.policy.stop_hours,
+                    "max_stops": self.policy.max_stops,
+                },
+            )
         if current.kind != "return":
             return
         if outcome.released_minor:
             payee = order.params["beneficiary_case"]
             self.changes.events.append(
-                {"case_id": payee, "kind": "funds.returned", "order_id": str(order.order_id),
-                 "detail": {"amount_minor": outcome.released_minor, "bank_code": row.bank_code,
-                            "from_case": str(order.case_id), "share": order.params.get("share", ""),
-                            "beneficiary_bank": order.params.get("beneficiary", {}).get("bank_code", "")}})
+                {
+                    "case_id": payee,
+                    "kind": "funds.returned",
+                    "order_id": str(order.order_id),
+                    "detail": {
+                        "amount_minor": outcome.released_minor,
+                        "bank_code": row.bank_code,
+                        "from_case": str(order.case_id),
+                        "share": order.params.get("share", ""),
+                        "beneficiary_bank": order.params.get("beneficiary", {}).get("bank_code", ""),
+                    },
+                }
+            )
         if row.hold_state == "returning" and row.releasing_minor == 0 and row.held_minor == 0:
             row.hold_state = "returned"
-            self.changes.holds.append({"case_id": str(row.case_id), "bank_code": row.bank_code,
-                                       "account_number": row.account_number, "op": "returned"})
+            self.changes.holds.append(
+                {
+                    "case_id": str(row.case_id),
+                    "bank_code": row.bank_code,
+                    "account_number": row.account_number,
+                    "op": "returned",
+                }
+            )
             self._event(order, "hold.returned", {"bank_code": row.bank_code})
 
     # ---- rows to write ----------------------------------------------------------------------
 
-    def _order(self, order: ClaimedOrder, status: OrderStatus, *, freeze_minor: int | None = None,
-               held_minor: int = 0, released_minor: int = 0, reason_code: str = "", detail: str = "",
-               recheck_s: float = 0.0) -> None:
+    def _order(
+        self,
+        order: ClaimedOrder,
+        status: OrderStatus,
+        *,
+        freeze_minor: int | None = None,
+        held_minor: int = 0,
+        released_minor: int = 0,
+        reason_code: str = "",
+        detail: str = "",
+        recheck_s: float = 0.0,
+    ) -> None:
         self.changes.orders.append(
-            {"case_id": str(order.case_id), "order_id": str(order.order_id), "status": status.value,
-             "freeze_minor": freeze_minor, "held_minor": held_minor, "released_minor": released_minor,
-             "reason_code": reason_code, "detail": detail, "recheck_s": recheck_s}
+            {
+                "case_id": str(order.case_id),
+                "order_id": str(order.order_id),
+                "status": status.value,
+                "freeze_minor": freeze_minor,
+                "held_minor": held_minor,
+                "released_minor": released_minor,
+                "reason_code": reason_code,
+                "detail": detail,
+                "recheck_s": recheck_s,
+            }
         )
 
-    def _create(self, parent: ClaimedOrder, order_id: uuid.UUID, kind: str, level: int, bank_code: str,
-                number: str, holder: str, requested: int, incoming: list[dict[str, Any]]) -> None:
+    def _create(
+        self,
+        parent: ClaimedOrder,
+        order_id: uuid.UUID,
+        kind: str,
+        level: int,
+        bank_code: str,
+        number: str,
+        holder: str,
+        requested: int,
+        incoming: list[dict[str, Any]],
+    ) -> None:
         self.changes.created.append(
-            {"case_id": str(parent.case_id), "order_id": str(order_id), "parent_order_id": str(parent.order_id),
-             "kind": kind, "level": level, "bank_code": bank_code, "account_number": number,
-             "holder_name": holder, "currency": parent.currency, "requested_minor": requested,
-             "incoming": incoming}
+            {
+                "case_id": str(parent.case_id),
+                "order_id": str(order_id),
+                "parent_order_id": str(parent.order_id),
+                "kind": kind,
+                "level": level,
+                "bank_code": bank_code,
+                "account_number": number,
+                "holder_name": holder,
+                "currency": parent.currency,
+                "requested_minor": requested,
+                "incoming": incoming,
+            }
         )
 
-    def _answer(self, order: ClaimedOrder, code: str, reason: str, reference: str, *, balance: int | None = None,
-                held: int = 0, statement: dict[str, Any] | None = None) -> None:
+    def _answer(
+        self,
+        order: ClaimedOrder,
+        code: str,
+        reason: str,
+        reference: str,
+        *,
+        balance: int | None = None,
+        held: int = 0,
+        statement: dict[str, Any] | None = None,
+    ) -> None:
         self.changes.answers.append(
-            {"case_id": str(order.case_id), "order_id": str(order.order_id), "status_code": code,
-             "held_minor": held, "balance_minor": balance, "reason_code": reason, "bank_reference": reference,
-             "statement": statement}
+            {
+                "case_id": str(order.case_id),
+                "order_id": str(order.order_id),
+                "status_code": code,
+                "held_minor": held,
+                "balance_minor": balance,
+                "reason_code": reason,
+                "bank_reference": reference,
+                "statement": statement,
+            }
         )
 
     def _event(self, order: ClaimedOrder, kind: str, detail: dict[str, Any]) -> None:

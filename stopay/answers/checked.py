@@ -62,15 +62,22 @@ def _text(field: str, value: str) -> str:
 def _account(account: Account | None) -> Account | None:
     if account is None:
         return None
-    return Account(_text("bank_code", account.bank_code), _text("number", account.number),
-                   _text("holder_name", account.holder_name))
+    return Account(
+        _text("bank_code", account.bank_code),
+        _text("number", account.number),
+        _text("holder_name", account.holder_name),
+    )
 
 
 def _line(line: StatementLine, n: int) -> StatementLine:
     _number(f"statement.lines[{n}].seq", line.seq)
     _number(f"statement.lines[{n}].amount_minor", line.amount_minor)
-    return replace(line, kind=_text("kind", line.kind), txn_id=_text("txn_id", line.txn_id),
-                   counterparty=_account(line.counterparty))
+    return replace(
+        line,
+        kind=_text("kind", line.kind),
+        txn_id=_text("txn_id", line.txn_id),
+        counterparty=_account(line.counterparty),
+    )
 
 
 def _statement(statement: Statement | None) -> Statement | None:
@@ -90,9 +97,9 @@ def checked_answer(answer: A) -> A:
             _number(name, getattr(answer, name))
     for name in ("reason_code", "bank_reference"):
         changes[name] = _text(name, getattr(answer, name))
-    extra = getattr(answer, "extra")
+    extra = answer.extra
     if "detail" in extra:
         changes["extra"] = {**extra, "detail": _text("detail", str(extra["detail"]))}
     if "statement" in names:
-        changes["statement"] = _statement(getattr(answer, "statement"))
+        changes["statement"] = _statement(answer.statement)
     return replace(answer, **changes)  # type: ignore[type-var]

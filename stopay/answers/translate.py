@@ -12,15 +12,15 @@ from bank_adapters.protocol import (
     Account,
     ExtendAnswer,
     ExtendRequest,
-    HoldChange,
-    LegalDocument,
-    ReturnAnswer,
-    ReturnRequest,
     FreezeAnswer,
     FreezeRequest,
+    HoldChange,
     IncomingTransfer,
+    LegalDocument,
     ReleaseAnswer,
     ReleaseRequest,
+    ReturnAnswer,
+    ReturnRequest,
     Statement,
     StatementRequest,
 )
@@ -164,8 +164,14 @@ def return_request(order: ClaimedOrder) -> ReturnRequest:
     )
 
 
-def _answered(order: ClaimedOrder, answer: ReleaseAnswer | ExtendAnswer | ReturnAnswer, amount: int,
-              done: OrderStatus, words: str, moves_money: bool) -> Outcome:
+def _answered(
+    order: ClaimedOrder,
+    answer: ReleaseAnswer | ExtendAnswer | ReturnAnswer,
+    amount: int,
+    done: OrderStatus,
+    words: str,
+    moves_money: bool,
+) -> Outcome:
     """The outcome of a release, an extension or a return: ``RJCR`` refuses it, ``ACCR`` does it with
     ``amount`` (given back, kept held, or paid), which can be no more than the order asked.
     Raises UnknownAnswer for anything else (the order is then asked again)."""
@@ -189,18 +195,36 @@ def _answered(order: ClaimedOrder, answer: ReleaseAnswer | ExtendAnswer | Return
 
 
 def release_outcome(order: ClaimedOrder, answer: ReleaseAnswer) -> Outcome:
-    return _answered(order, answer, answer.released_minor, OrderStatus.RELEASED,
-                     "release answer {code} with {amount} released", moves_money=True)
+    return _answered(
+        order,
+        answer,
+        answer.released_minor,
+        OrderStatus.RELEASED,
+        "release answer {code} with {amount} released",
+        moves_money=True,
+    )
 
 
 def return_outcome(order: ClaimedOrder, answer: ReturnAnswer) -> Outcome:
-    return _answered(order, answer, answer.returned_minor, OrderStatus.RETURNED,
-                     "return answer {code} with {amount} paid", moves_money=True)
+    return _answered(
+        order,
+        answer,
+        answer.returned_minor,
+        OrderStatus.RETURNED,
+        "return answer {code} with {amount} paid",
+        moves_money=True,
+    )
 
 
 def extend_outcome(order: ClaimedOrder, answer: ExtendAnswer) -> Outcome:
-    outcome = _answered(order, answer, answer.held_minor, OrderStatus.EXTENDED,
-                        "extend answer {code} with {amount} held", moves_money=False)
+    outcome = _answered(
+        order,
+        answer,
+        answer.held_minor,
+        OrderStatus.EXTENDED,
+        "extend answer {code} with {amount} held",
+        moves_money=False,
+    )
     if outcome.status == OrderStatus.EXTENDED and not outcome.detail:
         outcome = replace(outcome, detail=f"the bank holds {answer.held_minor} under it")
     return outcome

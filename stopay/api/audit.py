@@ -26,8 +26,12 @@ log = structlog.get_logger(__name__)
 def _event(row: dict, currency: str = "CNY") -> audit_pb2.AuditEvent:
     event = CaseEvent(row["seq"], row["at"], row["actor"], row["kind"], row["order_id"], row["detail"])
     return audit_pb2.AuditEvent(
-        case_id=str(row["case_id"]), seq=row["seq"], at=convert.timestamp(row["at"]), actor=row["actor"],
-        kind=row["kind"], order_id=str(row["order_id"]) if row["order_id"] else "",
+        case_id=str(row["case_id"]),
+        seq=row["seq"],
+        at=convert.timestamp(row["at"]),
+        actor=row["actor"],
+        kind=row["kind"],
+        order_id=str(row["order_id"]) if row["order_id"] else "",
         detail_json=row["detail_text"],
         chain_pos=row["chain_pos"],
         summary=convert.event_message(event, currency).summary,
@@ -41,7 +45,9 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         self._pool = pool
         self._clock = clock
 
-    async def GetCaseTrail(self, request: station_pb2.GetCaseRequest, context: grpc.aio.ServicerContext) -> audit_pb2.CaseTrail:
+    async def GetCaseTrail(
+        self, request: station_pb2.GetCaseRequest, context: grpc.aio.ServicerContext
+    ) -> audit_pb2.CaseTrail:
         try:
             case_id = uuid.UUID(request.case_id)
         except ValueError:
@@ -52,23 +58,29 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         rows = [r async for r in reports.events(self._pool, EPOCH, FOREVER, case_id)]  # the whole trail
         timings = [
             audit_pb2.HoldTiming(
-                order_id=str(o.order_id), level=o.level,
-                account=common_pb2.AccountRef(bank_code=o.bank_code, number=o.account_number, holder_name=o.holder_name),
+                order_id=str(o.order_id),
+                level=o.level,
+                account=common_pb2.AccountRef(
+                    bank_code=o.bank_code, number=o.account_number, holder_name=o.holder_name
+                ),
                 held_minor=o.held_minor,
                 entry_to_hold_ms=int((o.resolved_at - case.created_at).total_seconds() * 1000),
             )
             for o in case.orders
             if o.kind == "freeze" and o.held_minor > 0 and o.resolved_at is not None
         ]
-        return audit_pb2.CaseTrail(case=convert.case_message(case), timeline=[_event(r, case.currency) for r in rows],
-                                   timings=timings)
+        return audit_pb2.CaseTrail(
+            case=convert.case_message(case), timeline=[_event(r, case.currency) for r in rows], timings=timings
+        )
 
     async def GetAccountHistory(
         self, request: audit_pb2.AccountHistoryRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.AccountHistory:
         violations = []
         if not BANK_CODE.fullmatch(request.bank_code):
-            violations.append(Violation("bank_code", "must be 2 to 11 characters of A-Z and 0-9, starting with a letter"))
+            violations.append(
+                Violation("bank_code", "must be 2 to 11 characters of A-Z and 0-9, starting with a letter")
+            )
         if not ACCOUNT_NUMBER.fullmatch(request.number):
             violations.append(Violation("number", "must be 6 to 34 characters of 0-9 and A-Z"))
         if violations:
@@ -79,19 +91,31 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             account=common_pb2.AccountRef(bank_code=request.bank_code, number=request.number),
             orders=[
                 audit_pb2.AccountOrder(
-                    case_id=str(r["case_id"]), order_id=str(r["order_id"]), kind=convert.ORDER_KIND[r["kind"]],
-                    level=r["level"], status=convert.ORDER_STATUS[convert.OrderStatus(r["status"])],
-                    requested_minor=r["requested_minor"], held_minor=r["held_minor"],
-                    released_minor=r["released_minor"], reason_code=r["reason_code"],
-                    created_at=convert.timestamp(r["created_at"]), resolved_at=convert.timestamp(r["resolved_at"]),
-                    station_id=r["station_id"], report_no=r["report_no"], victim_name=r["victim_name"],
+                    case_id=str(r["case_id"]),
+                    order_id=str(r["order_id"]),
+                    kind=convert.ORDER_KIND[r["kind"]],
+                    level=r["level"],
+                    status=convert.ORDER_STATUS[convert.OrderStatus(r["status"])],
+                    requested_minor=r["requested_minor"],
+                    held_minor=r["held_minor"],
+                    released_minor=r["released_minor"],
+                    reason_code=r["reason_code"],
+                    created_at=convert.timestamp(r["created_at"]),
+                    resolved_at=convert.timestamp(r["resolved_at"]),
+                    station_id=r["station_id"],
+                    report_no=r["report_no"],
+                    victim_name=r["victim_name"],
                 )
                 for r in rows
             ],
             links=[
                 audit_pb2.AccountLink(
-                    case_id=str(r["case_id"]), station_id=r["station_id"], reported_at=convert.timestamp(r["created_at"]),
-                    linked_case_id=str(r["linked_case_id"]), txn_id=r["txn_id"], amount_minor=r["amount_minor"],
+                    case_id=str(r["case_id"]),
+                    station_id=r["station_id"],
+                    reported_at=convert.timestamp(r["created_at"]),
+                    linked_case_id=str(r["linked_case_id"]),
+                    txn_id=r["txn_id"],
+                    amount_minor=r["amount_minor"],
                 )
                 for r in links
             ],
@@ -101,13 +125,22 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         period, station_id, bank_code = report_request(request, self._clock.now())
         t = await reports.totals(self._pool, period.since, period.until, station_id, bank_code)
         return audit_pb2.Report(
-            cases=t.cases, reported_minor=t.reported_minor, held_minor=t.held_minor, returned_minor=t.returned_minor,
-            exited_minor=t.exited_minor, orders=t.orders, holds=t.holds,
+            cases=t.cases,
+            reported_minor=t.reported_minor,
+            held_minor=t.held_minor,
+            returned_minor=t.returned_minor,
+            exited_minor=t.exited_minor,
+            orders=t.orders,
+            holds=t.holds,
             back_with_victim_minor=t.back_with_victim_minor,
-            p50_ms=round(t.p50_ms or 0), p90_ms=round(t.p90_ms or 0), p99_ms=round(t.p99_ms or 0),
+            p50_ms=round(t.p50_ms or 0),
+            p90_ms=round(t.p90_ms or 0),
+            p99_ms=round(t.p99_ms or 0),
         )
 
-    async def VerifyLog(self, request: audit_pb2.VerifyLogRequest, context: grpc.aio.ServicerContext) -> audit_pb2.VerifyLogResponse:
+    async def VerifyLog(
+        self, request: audit_pb2.VerifyLogRequest, context: grpc.aio.ServicerContext
+    ) -> audit_pb2.VerifyLogResponse:
         keys, violations = [], []
         for i, pem in enumerate(request.public_keys_pem):
             try:
@@ -131,13 +164,20 @@ def verify_message(result: checkpoints.Verified) -> audit_pb2.VerifyLogResponse:
     """The verification report as a message (also used offline by ``stopay audit verify --dsn``)."""
     chains = result.chains
     return audit_pb2.VerifyLogResponse(
-        ok=result.ok, events=chains.events, cases=chains.cases, root_hash=chains.root_hash,
-        breaks=[audit_pb2.ChainBreak(case_id=str(b.case_id), seq=b.seq, problem=f"{b.kind}: {b.detail}")
-                for b in chains.breaks],
+        ok=result.ok,
+        events=chains.events,
+        cases=chains.cases,
+        root_hash=chains.root_hash,
+        breaks=[
+            audit_pb2.ChainBreak(case_id=str(b.case_id), seq=b.seq, problem=f"{b.kind}: {b.detail}")
+            for b in chains.breaks
+        ],
         checkpoints_checked=result.checkpoints_checked,
         checkpoint_problems=[
-            audit_pb2.CheckpointProblem(checkpoint_id=p.checkpoint_id, case_id=str(p.case_id) if p.case_id else "",
-                                        seq=p.seq, problem=p.problem)
-            for p in result.problems],
+            audit_pb2.CheckpointProblem(
+                checkpoint_id=p.checkpoint_id, case_id=str(p.case_id) if p.case_id else "", seq=p.seq, problem=p.problem
+            )
+            for p in result.problems
+        ],
         latest_checkpoint_at=convert.timestamp(result.latest_at),
     )

@@ -22,8 +22,7 @@ class Period:
     until: datetime
 
 
-def _period(check: _Checker, request: audit_pb2.ReportRequest | audit_pb2.ExportEventsRequest,
-            now: datetime) -> Period:
+def _period(check: _Checker, request: audit_pb2.ReportRequest | audit_pb2.ExportEventsRequest, now: datetime) -> Period:
     since = check.time("since", request.since) if request.HasField("since") else EPOCH
     until = check.time("until", request.until) if request.HasField("until") else now
     if since is not None and until is not None and until <= since:

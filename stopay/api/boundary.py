@@ -73,7 +73,9 @@ def status_for(exc: BaseException, method: str) -> grpc.Status:
         return _plain(code, message)
     incident = uuid.uuid4().hex[:12]
     log.error("rpc.failed", method=name, incident=incident, exc_info=exc)
-    return _plain(grpc.StatusCode.INTERNAL, f"an internal error (incident {incident}); the details are in the server log")
+    return _plain(
+        grpc.StatusCode.INTERNAL, f"an internal error (incident {incident}); the details are in the server log"
+    )
 
 
 def _plain(code: grpc.StatusCode, message: str) -> grpc.Status:

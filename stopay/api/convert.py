@@ -28,8 +28,12 @@ ORDER_STATUS = {
     OrderStatus.EXTENDED: station_pb2.ORDER_STATUS_EXTENDED,
     OrderStatus.RETURNED: station_pb2.ORDER_STATUS_RETURNED,
 }
-ORDER_KIND = {"freeze": station_pb2.ORDER_KIND_FREEZE, "release": station_pb2.ORDER_KIND_RELEASE,
-              "extend": station_pb2.ORDER_KIND_EXTEND, "return": station_pb2.ORDER_KIND_RETURN}
+ORDER_KIND = {
+    "freeze": station_pb2.ORDER_KIND_FREEZE,
+    "release": station_pb2.ORDER_KIND_RELEASE,
+    "extend": station_pb2.ORDER_KIND_EXTEND,
+    "return": station_pb2.ORDER_KIND_RETURN,
+}
 
 
 def timestamp(value: datetime | None) -> Timestamp | None:
@@ -63,8 +67,11 @@ def order_message(order: OrderView) -> station_pb2.FreezeOrder:
         released_minor=order.released_minor,
         incoming=[
             station_pb2.IncomingTransfer(
-                txn_id=i.txn_id, amount_minor=i.amount_minor, traced_minor=i.traced_minor,
-                transferred_at=timestamp(i.at), payer=_account(i.payer),
+                txn_id=i.txn_id,
+                amount_minor=i.amount_minor,
+                traced_minor=i.traced_minor,
+                transferred_at=timestamp(i.at),
+                payer=_account(i.payer),
             )
             for i in order.incoming
         ],
@@ -77,16 +84,25 @@ def _account(party: Party) -> common_pb2.AccountRef:
 
 def exit_message(flow: ExitView) -> station_pb2.ExitFlow:
     return station_pb2.ExitFlow(
-        txn_id=flow.txn_id, kind=flow.kind, amount_minor=flow.amount_minor, exited_at=timestamp(flow.exited_at),
+        txn_id=flow.txn_id,
+        kind=flow.kind,
+        amount_minor=flow.amount_minor,
+        exited_at=timestamp(flow.exited_at),
         account=common_pb2.AccountRef(bank_code=flow.bank_code, number=flow.account_number),
-        order_id=str(flow.order_id), level=flow.level,
+        order_id=str(flow.order_id),
+        level=flow.level,
     )
 
 
 def linked_case_message(link: CaseLink) -> station_pb2.LinkedCase:
     return station_pb2.LinkedCase(
-        case_id=str(link.case_id), txn_id=link.txn_id, payee=_account(link.payee), payer=_account(link.payer),
-        station_id=link.station_id, created_at=timestamp(link.created_at), amount_minor=link.amount_minor,
+        case_id=str(link.case_id),
+        txn_id=link.txn_id,
+        payee=_account(link.payee),
+        payer=_account(link.payer),
+        station_id=link.station_id,
+        created_at=timestamp(link.created_at),
+        amount_minor=link.amount_minor,
         traced_there=link.traced_there,
     )
 
@@ -94,13 +110,23 @@ def linked_case_message(link: CaseLink) -> station_pb2.LinkedCase:
 def hold_message(hold: HoldView) -> holds_pb2.Hold:
     doc = hold.document
     return holds_pb2.Hold(
-        case_id=str(hold.case_id), bank_code=hold.bank_code, account_number=hold.account_number,
-        state=hold.state, held_minor=hold.held_minor, stops=hold.stops, max_stops=hold.max_stops,
-        freezes=hold.freezes, major=hold.major,
+        case_id=str(hold.case_id),
+        bank_code=hold.bank_code,
+        account_number=hold.account_number,
+        state=hold.state,
+        held_minor=hold.held_minor,
+        stops=hold.stops,
+        max_stops=hold.max_stops,
+        freezes=hold.freezes,
+        major=hold.major,
         document=holds_pb2.LegalDocument(**doc) if doc else None,
-        stopped_at=timestamp(hold.stopped_at), expires_at=timestamp(hold.expires_at),
-        warned_at=timestamp(hold.warned_at), return_due_at=timestamp(hold.return_due_at),
-        ended_at=timestamp(hold.ended_at), end_reason=hold.end_reason, expired=hold.expired,
+        stopped_at=timestamp(hold.stopped_at),
+        expires_at=timestamp(hold.expires_at),
+        warned_at=timestamp(hold.warned_at),
+        return_due_at=timestamp(hold.return_due_at),
+        ended_at=timestamp(hold.ended_at),
+        end_reason=hold.end_reason,
+        expired=hold.expired,
         pending=[_pending(p) for p in hold.pending or ()],
     )
 
@@ -108,9 +134,13 @@ def hold_message(hold: HoldView) -> holds_pb2.Hold:
 def _pending(asked: dict[str, Any]) -> holds_pb2.PendingApproval:
     doc = asked.get("document")
     return holds_pb2.PendingApproval(
-        approval_id=asked["approval_id"], action=asked["action"], requested_by=asked["requested_by"],
-        reason=asked["reason"], requested_at=timestamp(datetime.fromisoformat(asked["requested_at"])),
-        document=holds_pb2.LegalDocument(**doc) if doc else None, major=asked["major"],
+        approval_id=asked["approval_id"],
+        action=asked["action"],
+        requested_by=asked["requested_by"],
+        reason=asked["reason"],
+        requested_at=timestamp(datetime.fromisoformat(asked["requested_at"])),
+        document=holds_pb2.LegalDocument(**doc) if doc else None,
+        major=asked["major"],
         amount_minor=asked["amount_minor"],
     )
 
@@ -138,9 +168,14 @@ def case_message(case: CaseView) -> station_pb2.Case:
         min_amount=case.min_amount,
         levels=[
             station_pb2.LevelTotals(
-                level=t.level, traced_minor=t.traced_minor, held_minor=t.held_minor,
-                exited_minor=t.exited_minor, orders=t.orders, open_orders=t.open_orders,
-                returned_minor=t.returned_minor, back_with_victim_minor=t.back_with_victim_minor,
+                level=t.level,
+                traced_minor=t.traced_minor,
+                held_minor=t.held_minor,
+                exited_minor=t.exited_minor,
+                orders=t.orders,
+                open_orders=t.open_orders,
+                returned_minor=t.returned_minor,
+                back_with_victim_minor=t.back_with_victim_minor,
             )
             for t in case.levels()
         ],
@@ -163,31 +198,44 @@ def _summary(event: CaseEvent, currency: str) -> str:
     if event.kind == "order.queued":
         return f"freeze request queued for {detail.get('bank_code')}, {money('requested_minor')} requested"
     if event.kind == "order.traced":
-        return (f"statement in: {money('left_minor')} of the victim's money left here, freezing "
-                f"{money('freeze_minor')}, {detail.get('onward', 0)} transfer(s) to follow, "
-                f"{detail.get('exits', 0)} exit(s)")
+        return (
+            f"statement in: {money('left_minor')} of the victim's money left here, freezing "
+            f"{money('freeze_minor')}, {detail.get('onward', 0)} transfer(s) to follow, "
+            f"{detail.get('exits', 0)} exit(s)"
+        )
     if event.kind == "order.followed":
         return f"following {money('traced_minor')} to {detail.get('bank_code')} (level {detail.get('level')})"
     if event.kind == "follow.limited":
-        which = ("fan-out limit reached" if detail.get("limit") == "fanout"
-                 else f"order limit of the case reached ({detail.get('max_orders')} orders)")
-        return (f"{which}: {detail.get('unfollowed')} debits not followed, {money('unresolved_minor')} "
-                f"({detail.get('unresolved_minor', 0)} fen) unresolved")
+        which = (
+            "fan-out limit reached"
+            if detail.get("limit") == "fanout"
+            else f"order limit of the case reached ({detail.get('max_orders')} orders)"
+        )
+        return (
+            f"{which}: {detail.get('unfollowed')} debits not followed, {money('unresolved_minor')} "
+            f"({detail.get('unresolved_minor', 0)} fen) unresolved"
+        )
     if event.kind == "order.retried":
         return f"retried by an operator (retry of order {detail.get('retry_of')})"
     if event.kind == "release.queued":
-        return (f"giving back {money('amount_minor')} held in excess at {detail.get('bank_code')} "
-                f"(the victim's money there is {money('left_minor')})")
+        return (
+            f"giving back {money('amount_minor')} held in excess at {detail.get('bank_code')} "
+            f"(the victim's money there is {money('left_minor')})"
+        )
     if event.kind == "order.released":
         return f"released: {money('released_minor')} given back"
     if event.kind.startswith(("hold.", "return.", "funds.")):
         return _hold_summary(event, money)
     if event.kind == "transfer.linked":
-        return (f"transfer {detail.get('txn_id')} to {detail.get('bank_code')} ({money('amount_minor')}) was "
-                f"reported first in case {detail.get('linked_case_id')}: linked, traced there")
+        return (
+            f"transfer {detail.get('txn_id')} to {detail.get('bank_code')} ({money('amount_minor')}) was "
+            f"reported first in case {detail.get('linked_case_id')}: linked, traced there"
+        )
     if event.kind == "transfer.reported_again":
-        return (f"transfer {detail.get('txn_id')} to {detail.get('bank_code')} was reported again in case "
-                f"{detail.get('linked_case_id')} (station {detail.get('station_id')}): linked, traced here")
+        return (
+            f"transfer {detail.get('txn_id')} to {detail.get('bank_code')} was reported again in case "
+            f"{detail.get('linked_case_id')} (station {detail.get('station_id')}): linked, traced here"
+        )
     if event.kind == "exit.recorded":
         return f"{money('amount_minor')} left the banking network ({detail.get('kind')})"
     if event.kind == "exit.withdrawn":
@@ -213,16 +261,16 @@ def _hold_summary(event: CaseEvent, money: Callable[[str], str]) -> str:
         "hold.stopped": f"emergency stop at {where}, {money('held_minor')} held for {detail.get('period_hours')} hours",
         "hold.renewed": f"emergency stop at {where} renewed ({detail.get('stops')} stops){until}{reason}",
         "hold.formalized": f"formal freeze at {where} under document "
-                           f"{(detail.get('document') or {}).get('number', '')}{until}{reason}",
+        f"{(detail.get('document') or {}).get('number', '')}{until}{reason}",
         "hold.freeze_renewed": f"formal freeze at {where} renewed under document "
-                               f"{(detail.get('document') or {}).get('number', '')}{until}{reason}",
+        f"{(detail.get('document') or {}).get('number', '')}{until}{reason}",
         "hold.expiring": f"the {detail.get('state')} hold at {where} expires at {detail.get('expires_at')}",
         "hold.released": f"hold at {where} released, account unrelated{reason}",
         "hold.lapsed": f"hold at {where} lapsed: not renewed before it expired",
         "hold.returning": f"returning {money('paid_minor')} held at {where} ({detail.get('share')})",
         "hold.returned": f"hold at {where} returned in full",
         "return.planned": f"{money('part_minor')} of {money('total_minor')} held at {where} is to be returned "
-                          f"to the victim ({detail.get('share')}, due {detail.get('due_at')})",
+        f"to the victim ({detail.get('share')}, due {detail.get('due_at')})",
         "return.notice_ended": f"the return notice for {where} ended; {money('amount_minor')} is being paid",
         "funds.returned": f"{money('amount_minor')} returned to the victim from {where}",
     }

@@ -20,8 +20,7 @@ T = TypeVar("T")
 def invalid_argument(violations: list[Violation]) -> grpc.Status:
     detail = error_details_pb2.BadRequest(
         field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-            for v in violations
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description) for v in violations
         ]
     )
     status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(InvalidRequest(violations)))
@@ -36,7 +35,10 @@ def store_status(exc: StoreError, advice: str) -> tuple[grpc.StatusCode, str]:
     if isinstance(exc, StoreUnavailable):
         return grpc.StatusCode.UNAVAILABLE, f"the database is unavailable; {advice}"
     if isinstance(exc, StoreInvalid):
-        return grpc.StatusCode.INVALID_ARGUMENT, "a value of the request cannot be stored; the error is in the server log"
+        return (
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "a value of the request cannot be stored; the error is in the server log",
+        )
     return grpc.StatusCode.INTERNAL, "the database refused the operation; the error is in the server log"
 
 

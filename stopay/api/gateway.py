@@ -52,10 +52,16 @@ def _statement(message: gateway_pb2.ReportedStatement) -> Statement:
         opening_balance_minor=message.opening_balance_minor,
         lines=tuple(
             StatementLine(
-                seq=line.seq, at=line.at.ToDatetime(tzinfo=UTC), kind=line.kind, amount_minor=line.amount_minor,
+                seq=line.seq,
+                at=line.at.ToDatetime(tzinfo=UTC),
+                kind=line.kind,
+                amount_minor=line.amount_minor,
                 txn_id=line.txn_id,
-                counterparty=Account(line.counterparty.bank_code, line.counterparty.number,
-                                     line.counterparty.holder_name) if line.counterparty.bank_code else None,
+                counterparty=Account(
+                    line.counterparty.bank_code, line.counterparty.number, line.counterparty.holder_name
+                )
+                if line.counterparty.bank_code
+                else None,
                 exit=ExitKind(line.exit) if line.exit else None,
             )
             for line in message.lines
@@ -64,8 +70,9 @@ def _statement(message: gateway_pb2.ReportedStatement) -> Statement:
 
 
 class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
-    def __init__(self, pool: asyncpg.Pool, retry_after: Callable[[int], float],
-                 policy: HoldPolicy = HoldPolicy()) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, retry_after: Callable[[int], float], policy: HoldPolicy = HoldPolicy()
+    ) -> None:
         self._policy = policy
         self._pool = pool
         self._retry_after = retry_after
@@ -83,26 +90,40 @@ class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
         assert key is not None
         order = await orders.by_key(self._pool, *key)
         if order is None or order.kind != "freeze":
-            await context.abort_with_status(not_found(
-                f"no freeze request with key {request.idempotency_key}", "FREEZE_REQUEST_NOT_FOUND",
-                idempotency_key=request.idempotency_key))
+            await context.abort_with_status(
+                not_found(
+                    f"no freeze request with key {request.idempotency_key}",
+                    "FREEZE_REQUEST_NOT_FOUND",
+                    idempotency_key=request.idempotency_key,
+                )
+            )
         assert order is not None
         if request.bank_code != order.bank_code:
-            raise Denied(f"the order was sent to another bank than {request.bank_code}; nothing changed",
-                         "ORDER_OF_ANOTHER_BANK")
+            raise Denied(
+                f"the order was sent to another bank than {request.bank_code}; nothing changed", "ORDER_OF_ANOTHER_BANK"
+            )
         if order.status not in WAITING:
             return gateway_pb2.FreezeOutcomeAck(applied=False, order_status=order.status)
         answer = FreezeAnswer(
-            status=AnswerStatus(request.status), held_minor=request.held_minor,
-            balance_minor=request.balance_minor, reason_code=request.reason_code,
+            status=AnswerStatus(request.status),
+            held_minor=request.held_minor,
+            balance_minor=request.balance_minor,
+            reason_code=request.reason_code,
             statement=_statement(request.statement) if request.HasField("statement") else None,
-            bank_reference=request.bank_reference, extra={"detail": request.detail} if request.detail else {},
+            bank_reference=request.bank_reference,
+            extra={"detail": request.detail} if request.detail else {},
         )
         outcome = freeze_outcome(order, answer)  # UnknownAnswer: the boundary names held_minor
         if outcome.status == OrderStatus.PENDING:
             return gateway_pb2.FreezeOutcomeAck(applied=False, order_status=order.status)
-        await apply_answers(self._pool, None, [Settled(order, outcome)], self._retry_after,
-                            actor=callers.current().actor(f"bank:{order.bank_code}"), policy=self._policy)
+        await apply_answers(
+            self._pool,
+            None,
+            [Settled(order, outcome)],
+            self._retry_after,
+            actor=callers.current().actor(f"bank:{order.bank_code}"),
+            policy=self._policy,
+        )
         after = await orders.by_key(self._pool, *key)
         assert after is not None
         applied = after.status not in WAITING

@@ -17,8 +17,15 @@ from stopay.domain.text import refusal
 from stopay.v1 import gateway_pb2
 
 # The longest text accepted in each field, in characters.
-LIMITS = {"reason_code": 35, "bank_reference": 140, "detail": 1000, "txn_id": 128, "counterparty.bank_code": 35,
-          "counterparty.number": 64, "counterparty.holder_name": 140}
+LIMITS = {
+    "reason_code": 35,
+    "bank_reference": 140,
+    "detail": 1000,
+    "txn_id": 128,
+    "counterparty.bank_code": 35,
+    "counterparty.number": 64,
+    "counterparty.holder_name": 140,
+}
 KINDS = ("credit", "debit")
 FREE_TEXT = ("detail",)  # may hold tabs and newlines; every other field is a code, a reference or a name
 
@@ -52,8 +59,12 @@ def _statement(violations: list[Violation], statement: gateway_pb2.ReportedState
         if line.exit and line.exit not in {kind.value for kind in ExitKind}:
             violations.append(Violation(f"{at}.exit", f"must be one of {', '.join(ExitKind.__members__)}"))
         for name in ("bank_code", "number", "holder_name"):
-            _text(violations, f"{at}.counterparty.{name}", getattr(line.counterparty, name),
-                  LIMITS[f"counterparty.{name}"])
+            _text(
+                violations,
+                f"{at}.counterparty.{name}",
+                getattr(line.counterparty, name),
+                LIMITS[f"counterparty.{name}"],
+            )
 
 
 def outcome_violations(request: gateway_pb2.FreezeOutcome) -> list[Violation]:

@@ -70,8 +70,14 @@ def _set_field(message: Message, path: str, value: str) -> str:
 
 
 class Guard(grpc.aio.ServerInterceptor):
-    def __init__(self, tls: ServerTls | None, quotas: Quotas, case_station: CaseStation, clock: Clock,
-                 regions: Mapping[str, tuple[str, ...]] | None = None) -> None:
+    def __init__(
+        self,
+        tls: ServerTls | None,
+        quotas: Quotas,
+        case_station: CaseStation,
+        clock: Clock,
+        regions: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> None:
         self._tls = tls
         self._case_station = case_station
         self._regions = dict(regions or {})
@@ -80,7 +86,8 @@ class Guard(grpc.aio.ServerInterceptor):
         self.denials: Counter[tuple[str, str]] = Counter()
 
     async def intercept_service(
-        self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
@@ -106,7 +113,7 @@ class Guard(grpc.aio.ServerInterceptor):
                     await self._abort(context, method, caller.identity, _exhausted(exc), exc.reason)
                 except (grpc.aio.AbortError, GeneratorExit):
                     raise
-                except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a status
+                except Exception as exc:
                     await context.abort_with_status(status_for(exc, method))
                 finally:
                     callers.reset_current(token)
@@ -121,7 +128,7 @@ class Guard(grpc.aio.ServerInterceptor):
                 return await inner(request, context)
             except grpc.aio.AbortError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes a status
+            except Exception as exc:
                 await context.abort_with_status(status_for(exc, method))
             finally:
                 callers.reset_current(token)
@@ -131,6 +138,7 @@ class Guard(grpc.aio.ServerInterceptor):
     def _open(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         """Health checking and reflection: open to every caller with a certificate that is not revoked,
         within its rate; a health watch holds one of its stream slots."""
+
         async def admitted(context: grpc.aio.ServicerContext) -> str:
             identity: Identity | None = None
             try:
@@ -149,6 +157,7 @@ class Guard(grpc.aio.ServerInterceptor):
             async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 await admitted(context)
                 return await inner(request, context)
+
             return handler._replace(unary_unary=unary_unary)
         if handler.unary_stream:
             inner_stream = handler.unary_stream
@@ -160,16 +169,19 @@ class Guard(grpc.aio.ServerInterceptor):
                         await _streamed(inner_stream(request, context), context)
                 except Exhausted as exc:
                     await self._abort(context, method, None, _exhausted(exc), exc.reason)
+
             return handler._replace(unary_stream=unary_stream)
         inner_bidi = handler.stream_stream
 
         async def stream_stream(requests: Any, context: grpc.aio.ServicerContext) -> None:
             await admitted(context)
             await _streamed(inner_bidi(requests, context), context)
+
         return handler._replace(stream_stream=stream_stream)
 
-    async def _admit(self, method: str, raw: bytes, decode: Callable[[bytes], Any] | None,
-                     context: grpc.aio.ServicerContext) -> tuple[Caller, Any]:
+    async def _admit(
+        self, method: str, raw: bytes, decode: Callable[[bytes], Any] | None, context: grpc.aio.ServicerContext
+    ) -> tuple[Caller, Any]:
         """Authenticates, authorizes and decodes; aborts the call with the refusal otherwise."""
         identity: Identity | None = None
         try:
@@ -185,21 +197,28 @@ class Guard(grpc.aio.ServerInterceptor):
         except _Refused as exc:
             await self._abort(context, method, identity, exc.status, exc.reason)
         except Denied as exc:
-            await self._abort(context, method, identity,
-                              refusal(code_pb2.PERMISSION_DENIED, str(exc), exc.reason), exc.reason)
+            await self._abort(
+                context, method, identity, refusal(code_pb2.PERMISSION_DENIED, str(exc), exc.reason), exc.reason
+            )
         except Exhausted as exc:
             await self._abort(context, method, identity, _exhausted(exc), exc.reason)
-        except Exception as exc:  # noqa: BLE001 - a scope lookup that failed: the boundary says why
+        except Exception as exc:
             await context.abort_with_status(status_for(exc, method))
         raise AssertionError("unreachable")
 
     def _authenticate(self, context: grpc.aio.ServicerContext) -> Identity | None:
         for key, value in context.invocation_metadata() or ():
             if isinstance(value, str) and SCHEME in value:
-                raise _Refused(rpc_status.to_status(status_pb2.Status(
-                    code=code_pb2.UNAUTHENTICATED,
-                    message=f"metadata {key!r} names an identity; a caller is who its certificate says, "
-                            "never what it sends")), "IDENTITY_IN_METADATA")
+                raise _Refused(
+                    rpc_status.to_status(
+                        status_pb2.Status(
+                            code=code_pb2.UNAUTHENTICATED,
+                            message=f"metadata {key!r} names an identity; a caller is who its certificate says, "
+                            "never what it sends",
+                        )
+                    ),
+                    "IDENTITY_IN_METADATA",
+                )
         if self._tls is None:
             return None
         pem = (context.auth_context() or {}).get("x509_pem_cert")
@@ -223,14 +242,27 @@ class Guard(grpc.aio.ServerInterceptor):
             # A case of another station and a case that does not exist are refused alike: neither
             # says whether the other exists.
             if station is None or not caller.may_see(station):
-                raise Denied(f"case {case_id} is not a case {identity} may read ({cell.scope.value} only)",
-                             "CASE_OUT_OF_SCOPE")
+                raise Denied(
+                    f"case {case_id} is not a case {identity} may read ({cell.scope.value} only)", "CASE_OUT_OF_SCOPE"
+                )
 
-    async def _abort(self, context: grpc.aio.ServicerContext, method: str, identity: Identity | None,
-                     status: grpc.Status, reason: str) -> None:
+    async def _abort(
+        self,
+        context: grpc.aio.ServicerContext,
+        method: str,
+        identity: Identity | None,
+        status: grpc.Status,
+        reason: str,
+    ) -> None:
         self.denials[(method.rsplit("/", 1)[-1], reason)] += 1
-        log.warning("rpc.denied", method=method, caller=str(identity) if identity else context.peer(),
-                    reason=reason, code=status.code.name, denied=sum(self.denials.values()))
+        log.warning(
+            "rpc.denied",
+            method=method,
+            caller=str(identity) if identity else context.peer(),
+            reason=reason,
+            code=status.code.name,
+            denied=sum(self.denials.values()),
+        )
         await context.abort_with_status(status)
 
 
@@ -245,15 +277,16 @@ def _decode(decode: Callable[[bytes], Any] | None, method: str, raw: bytes) -> A
         return raw
     try:
         return decode(raw)
-    except Exception as exc:  # noqa: BLE001 - DecodeError, RecursionError...: the bytes are at fault
+    except Exception as exc:
         try:
             message = descriptor_pool.Default().FindMethodByName(method.strip("/").replace("/", ".")).input_type
         except KeyError:
             field, problem = WHOLE, "is not a valid encoding of the request"
         else:
             field, problem = broken_field(message, raw)
-        raise _Refused(invalid_argument([Violation(field, f"{problem}: the request cannot be decoded")]),
-                       "UNDECODABLE_REQUEST") from exc
+        raise _Refused(
+            invalid_argument([Violation(field, f"{problem}: the request cannot be decoded")]), "UNDECODABLE_REQUEST"
+        ) from exc
 
 
 async def _streamed(answer: Any, context: grpc.aio.ServicerContext) -> None:
@@ -269,4 +302,5 @@ async def _streamed(answer: Any, context: grpc.aio.ServicerContext) -> None:
 def _refuse_all(status: grpc.Status) -> grpc.RpcMethodHandler:
     async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
         await context.abort_with_status(status)
+
     return grpc.unary_unary_rpc_method_handler(refuse)

@@ -41,48 +41,87 @@ class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
         self._returns = Returns(pool, policy)
         self._approvals = Approvals(pool, policy)
 
-    async def ListHolds(self, request: holds_pb2.ListHoldsRequest,
-                        context: grpc.aio.ServicerContext) -> holds_pb2.ListHoldsResponse:
+    async def ListHolds(
+        self, request: holds_pb2.ListHoldsRequest, context: grpc.aio.ServicerContext
+    ) -> holds_pb2.ListHoldsResponse:
         case_id, bank_code, number = await _checked(list_request, request, context)
         rows = await list_holds(self._pool, case_id, bank_code, number)
         return holds_pb2.ListHoldsResponse(holds=[hold_message(r) for r in rows])
 
     async def RenewStop(self, request: holds_pb2.RenewStopRequest, context: grpc.aio.ServicerContext) -> holds_pb2.Hold:
         target, by = await _checked(step_request, request, context)
-        return hold_message(await _step(self._steps.renew(
-            target.case_id, target.bank_code, target.number, _actor(by), by.reason, by.request_id), context,
-            case_id=target.case_id, bank_code=target.bank_code))
+        return hold_message(
+            await _step(
+                self._steps.renew(
+                    target.case_id, target.bank_code, target.number, _actor(by), by.reason, by.request_id
+                ),
+                context,
+                case_id=target.case_id,
+                bank_code=target.bank_code,
+            )
+        )
 
     async def Formalize(self, request: holds_pb2.FormalizeRequest, context: grpc.aio.ServicerContext) -> holds_pb2.Hold:
         target, by, document = await _checked(formalize_request, request, context)
-        return hold_message(await _step(self._steps.ask_formalize(
-            target.case_id, target.bank_code, target.number, _actor(by), by.reason, by.request_id,
-            document=document, major=request.major), context, case_id=target.case_id, bank_code=target.bank_code))
+        return hold_message(
+            await _step(
+                self._steps.ask_formalize(
+                    target.case_id,
+                    target.bank_code,
+                    target.number,
+                    _actor(by),
+                    by.reason,
+                    by.request_id,
+                    document=document,
+                    major=request.major,
+                ),
+                context,
+                case_id=target.case_id,
+                bank_code=target.bank_code,
+            )
+        )
 
-    async def ReleaseHold(self, request: holds_pb2.ReleaseHoldRequest,
-                          context: grpc.aio.ServicerContext) -> holds_pb2.Hold:
+    async def ReleaseHold(
+        self, request: holds_pb2.ReleaseHoldRequest, context: grpc.aio.ServicerContext
+    ) -> holds_pb2.Hold:
         target, by = await _checked(step_request, request, context)
-        return hold_message(await _step(self._steps.release(
-            target.case_id, target.bank_code, target.number, _actor(by), by.reason, by.request_id), context,
-            case_id=target.case_id, bank_code=target.bank_code))
+        return hold_message(
+            await _step(
+                self._steps.release(
+                    target.case_id, target.bank_code, target.number, _actor(by), by.reason, by.request_id
+                ),
+                context,
+                case_id=target.case_id,
+                bank_code=target.bank_code,
+            )
+        )
 
-    async def ReturnFunds(self, request: holds_pb2.ReturnFundsRequest,
-                          context: grpc.aio.ServicerContext) -> holds_pb2.ReturnFundsResponse:
+    async def ReturnFunds(
+        self, request: holds_pb2.ReturnFundsRequest, context: grpc.aio.ServicerContext
+    ) -> holds_pb2.ReturnFundsResponse:
         (bank_code, number), by = await _checked(return_request, request, context)
-        started = await _step(self._returns.ask(bank_code, number, _actor(by), by.reason, by.request_id), context,
-                              bank_code=bank_code)
+        started = await _step(
+            self._returns.ask(bank_code, number, _actor(by), by.reason, by.request_id), context, bank_code=bank_code
+        )
         return _returned(started)
 
-    async def Approve(self, request: holds_pb2.ApproveRequest,
-                      context: grpc.aio.ServicerContext) -> holds_pb2.ApproveResponse:
+    async def Approve(
+        self, request: holds_pb2.ApproveRequest, context: grpc.aio.ServicerContext
+    ) -> holds_pb2.ApproveResponse:
         approval_id, by = await _checked(approve_request, request, context)
         caller = callers.current()  # with TLS, the certificate's identity and role
-        done = await _step(self._approvals.approve(approval_id, _actor(by), caller.role or by.role, by.reason,
-                                                   by.request_id),
-                           context, approval_id=approval_id)
-        reply = holds_pb2.ApproveResponse(approval_id=done.approval_id, action=done.action,
-                                          requested_by=done.requested_by, approved_by=done.approved_by,
-                                          replayed=done.replayed)
+        done = await _step(
+            self._approvals.approve(approval_id, _actor(by), caller.role or by.role, by.reason, by.request_id),
+            context,
+            approval_id=approval_id,
+        )
+        reply = holds_pb2.ApproveResponse(
+            approval_id=done.approval_id,
+            action=done.action,
+            requested_by=done.requested_by,
+            approved_by=done.approved_by,
+            replayed=done.replayed,
+        )
         if done.hold is not None:
             reply.hold.CopyFrom(hold_message(done.hold))
         elif done.started is not None:
@@ -93,10 +132,13 @@ class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
 def _returned(started: StartedReturn) -> holds_pb2.ReturnFundsResponse:
     plan = started.plan
     return holds_pb2.ReturnFundsResponse(
-        direct=plan.direct, total_minor=plan.total_minor,
+        direct=plan.direct,
+        total_minor=plan.total_minor,
         parts=[holds_pb2.ReturnPart(case_id=c, amount_minor=a) for c, a in sorted(plan.parts.items())],
-        due_at=timestamp(started.due_at), replayed=started.replayed,
-        awaiting_approval=started.awaiting_approval, approval_id=started.approval_id,
+        due_at=timestamp(started.due_at),
+        replayed=started.replayed,
+        awaiting_approval=started.awaiting_approval,
+        approval_id=started.approval_id,
     )
 
 

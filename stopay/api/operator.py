@@ -33,9 +33,14 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
         actor = callers.current().actor(f"operator:{request.operator_id.strip()}")
         created = await orders.retry(self._pool, order_id, actor)
         if created is None:
-            await context.abort_with_status(failed_precondition(
-                f"order {order_id} is not an undeliverable order that has not been retried already;"
-                " nothing to retry", "ORDER_NOT_RETRYABLE", order_id=order_id))
+            await context.abort_with_status(
+                failed_precondition(
+                    f"order {order_id} is not an undeliverable order that has not been retried already;"
+                    " nothing to retry",
+                    "ORDER_NOT_RETRYABLE",
+                    order_id=order_id,
+                )
+            )
         assert created is not None
         log.info("operator.retry", order_id=str(order_id), new_order_id=str(created[1]))
         return operator_pb2.RetryOrderResponse(case_id=str(created[0]), order_id=str(created[1]))

@@ -39,8 +39,9 @@ class RateLimiter:
         if tokens < 1.0:
             self._buckets[caller] = (tokens, now)
             wait = (1.0 - tokens) / self._rate
-            raise Exhausted(f"{caller} is over its rate of {self._rate:g} calls/s; retry in {wait:.3f} s",
-                            wait, "RATE_LIMITED")
+            raise Exhausted(
+                f"{caller} is over its rate of {self._rate:g} calls/s; retry in {wait:.3f} s", wait, "RATE_LIMITED"
+            )
         self._buckets[caller] = (tokens - 1.0, now)
         if len(self._buckets) > 100_000:  # callers long idle are full again: forget them
             self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < self._burst / self._rate}
@@ -54,8 +55,9 @@ class StreamSlots:
     @contextlib.contextmanager
     def hold(self, caller: str) -> Iterator[None]:
         if self._open[caller] >= self._per_caller:
-            raise Exhausted(f"{caller} already has {self._per_caller} streams open; close one first",
-                            1.0, "TOO_MANY_STREAMS")
+            raise Exhausted(
+                f"{caller} already has {self._per_caller} streams open; close one first", 1.0, "TOO_MANY_STREAMS"
+            )
         self._open[caller] += 1
         try:
             yield

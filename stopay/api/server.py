@@ -50,10 +50,19 @@ SERVICE_NAMES = (
 
 class ApiServer:
     def __init__(
-        self, pool: asyncpg.Pool, notifications: Notifications, limits: Limits, listen: str,
-        retry_after: Callable[[int], float], policy: HoldPolicy = HoldPolicy(), clock: Clock = SYSTEM_CLOCK,
-        same_transfer_window_s: float = 120.0, tls: ServerTls | None = None, quotas: Quotas = Quotas(),
-        regions: Mapping[str, tuple[str, ...]] | None = None, max_message_bytes: int = MAX_MESSAGE_BYTES,
+        self,
+        pool: asyncpg.Pool,
+        notifications: Notifications,
+        limits: Limits,
+        listen: str,
+        retry_after: Callable[[int], float],
+        policy: HoldPolicy = HoldPolicy(),
+        clock: Clock = SYSTEM_CLOCK,
+        same_transfer_window_s: float = 120.0,
+        tls: ServerTls | None = None,
+        quotas: Quotas = Quotas(),
+        regions: Mapping[str, tuple[str, ...]] | None = None,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         """``tls`` None serves plain text, and only on a loopback address: nobody is authenticated. A
         request larger than ``max_message_bytes`` is refused by gRPC itself, RESOURCE_EXHAUSTED."""
@@ -61,10 +70,13 @@ class ApiServer:
         if tls is None and not is_loopback(host):
             raise ValueError(f"plain-text gRPC only on a loopback address, not {host}: configure TLS")
         self.guard = Guard(tls, quotas, partial(station_of, pool), clock, regions)
-        self._server = grpc.aio.server(interceptors=[self.guard], options=[
-            ("grpc.so_reuseport", 0),
-            ("grpc.max_receive_message_length", max_message_bytes),
-        ])
+        self._server = grpc.aio.server(
+            interceptors=[self.guard],
+            options=[
+                ("grpc.so_reuseport", 0),
+                ("grpc.max_receive_message_length", max_message_bytes),
+            ],
+        )
         station_pb2_grpc.add_StationServiceServicer_to_server(
             StationServicer(pool, notifications, limits, clock=clock, same_transfer_window_s=same_transfer_window_s),
             self._server,
@@ -80,8 +92,9 @@ class ApiServer:
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server
         )
         self.tls = tls
-        self.port = (self._server.add_secure_port(listen, tls.credentials()) if tls
-                     else self._server.add_insecure_port(listen))
+        self.port = (
+            self._server.add_secure_port(listen, tls.credentials()) if tls else self._server.add_insecure_port(listen)
+        )
         if self.port == 0:
             raise OSError(f"cannot listen on {listen}")
 

@@ -29,8 +29,15 @@ MAX_PAGE = 500
 
 
 class StationServicer(station_pb2_grpc.StationServiceServicer):
-    def __init__(self, pool: asyncpg.Pool, notifications: Notifications, limits: Limits, poll_s: float = 1.0,
-                 clock: Clock = SYSTEM_CLOCK, same_transfer_window_s: float = 120.0) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        notifications: Notifications,
+        limits: Limits,
+        poll_s: float = 1.0,
+        clock: Clock = SYSTEM_CLOCK,
+        same_transfer_window_s: float = 120.0,
+    ) -> None:
         self._pool = pool
         self._same_transfer_window_s = same_transfer_window_s
         self._clock = clock
@@ -49,13 +56,18 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
         actor = callers.current().actor(f"officer:{entry.officer_id}@station:{entry.station_id}")
         submitted = await entries.submit(self._pool, entry, self._limits, actor, self._same_transfer_window_s)
         log.info(
-            "entry.accepted", case_id=str(submitted.case_id), entry_id=entry.entry_id,
-            duplicate=submitted.duplicate, transfers=len(entry.transfers), reported_minor=entry.reported_minor,
+            "entry.accepted",
+            case_id=str(submitted.case_id),
+            entry_id=entry.entry_id,
+            duplicate=submitted.duplicate,
+            transfers=len(entry.transfers),
+            reported_minor=entry.reported_minor,
             linked_cases=sorted({str(link.case_id) for link in submitted.links}),
             victim_id=mask_identity(entry.victim.id_number) if entry.victim.id_number else "",
         )
         return station_pb2.SubmitEntryResponse(
-            case_id=str(submitted.case_id), duplicate=submitted.duplicate,
+            case_id=str(submitted.case_id),
+            duplicate=submitted.duplicate,
             linked_cases=_visible([convert.linked_case_message(link) for link in submitted.links]),
         )
 
@@ -76,8 +88,9 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
                 message = _case_message(case)
                 events = await cases.events_since(self._pool, case_id, last_seq)
                 if events or message != last_sent:
-                    update = station_pb2.CaseUpdate(case=message,
-                                                    events=[convert.event_message(e, case.currency) for e in events])
+                    update = station_pb2.CaseUpdate(
+                        case=message, events=[convert.event_message(e, case.currency) for e in events]
+                    )
                     yield masking.victim_update(update) if request.victim_view else update
                     last_sent = message
                     last_seq = events[-1].seq if events else last_seq
@@ -101,8 +114,9 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
         if violations:
             raise InvalidRequest(violations)
         size = request.page_size or DEFAULT_PAGE
-        found = await cases.list_cases(self._pool, request.station_id or None, after, size + 1,
-                                       callers.current().station_prefixes())
+        found = await cases.list_cases(
+            self._pool, request.station_id or None, after, size + 1, callers.current().station_prefixes()
+        )
         token = ""
         if len(found) > size:
             found = found[:size]

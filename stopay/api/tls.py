@@ -83,7 +83,8 @@ class ServerTls:
 
     def _configuration(self) -> grpc.ServerCertificateConfiguration:
         return grpc.ssl_server_certificate_configuration(
-            [(_read(self.files.key), _read(self.files.cert))], root_certificates=_read(self.files.ca))
+            [(_read(self.files.key), _read(self.files.cert))], root_certificates=_read(self.files.ca)
+        )
 
     def credentials(self) -> grpc.ServerCredentials:
         return grpc.dynamic_ssl_server_credentials(self._config, self._fetch, require_client_authentication=True)
@@ -141,7 +142,9 @@ class ServerTls:
         # The handshake checked it; a connection kept open past the expiry must not outlive it. By
         # the system clock, as the TLS library judges it.
         if datetime.now(UTC) > expires:
-            raise Unauthenticated(f"the certificate of {identity} (serial {serial:x}) expired at {expires:%Y-%m-%d %H:%M}Z")
+            raise Unauthenticated(
+                f"the certificate of {identity} (serial {serial:x}) expired at {expires:%Y-%m-%d %H:%M}Z"
+            )
         return identity
 
 
@@ -157,6 +160,7 @@ def channel_credentials(files: TlsFiles) -> grpc.ChannelCredentials:
     """A client's credentials: the CA to check the server by, and the caller's own certificate."""
     try:
         return grpc.ssl_channel_credentials(
-            root_certificates=_read(files.ca), private_key=_read(files.key), certificate_chain=_read(files.cert))
+            root_certificates=_read(files.ca), private_key=_read(files.key), certificate_chain=_read(files.cert)
+        )
     except OSError as exc:
         raise ValueError(f"cannot read {exc.filename}: {exc.strerror}") from exc

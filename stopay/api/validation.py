@@ -50,8 +50,9 @@ class _Checker:
     def fail(self, field: str, description: str) -> None:
         self.violations.append(Violation(field, description))
 
-    def text(self, field: str, value: str, *, required: bool = True, max_len: int = 128,
-             free_text: bool = False) -> str:
+    def text(
+        self, field: str, value: str, *, required: bool = True, max_len: int = 128, free_text: bool = False
+    ) -> str:
         """``value`` without surrounding spaces. It may hold no character stopay.domain.text.is_refused
         names, checked before the spaces go; ``free_text`` (a narrative, a reason) may hold tabs and
         newlines, an identifier or name may not."""

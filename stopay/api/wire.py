@@ -76,7 +76,7 @@ def _value(raw: memoryview, pos: int, wire: int, number: int, field: FieldDescri
     length, pos = _varint(raw, pos, path)
     if pos + length > len(raw):
         raise _Broken(path, "is longer than the request")
-    body = raw[pos:pos + length]
+    body = raw[pos : pos + length]
     if field is not None and field.type == FieldDescriptor.TYPE_STRING:
         try:
             str(body, "utf-8")

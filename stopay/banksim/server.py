@@ -62,11 +62,13 @@ Clock = Callable[[], datetime]
 Network = str | PathLike[str] | Scenario | Mapping[str, Any]
 T = TypeVar("T")
 
-TRANSIENT_CODES = frozenset({
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.RESOURCE_EXHAUSTED,
-})
+TRANSIENT_CODES = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+    }
+)
 OUTAGE_POLL_S = 0.1  # a callback bank that went down after accepting finishes once it is up again
 _CHANNEL_OPTIONS = (
     ("grpc.initial_reconnect_backoff_ms", 200),
@@ -77,6 +79,7 @@ _CHANNEL_OPTIONS = (
 
 # ---- callbacks -----------------------------------------------------------------------------------
 
+
 def _timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
     ts = timestamp_pb2.Timestamp()
     ts.FromDatetime(moment)
@@ -86,26 +89,41 @@ def _timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
 def _reported_statement(statement: Statement) -> gateway_pb2.ReportedStatement:
     return gateway_pb2.ReportedStatement(
         opening_balance_minor=statement.opening_balance_minor,
-        lines=[gateway_pb2.ReportedLine(
-            seq=line.seq, at=_timestamp(line.at), kind=line.kind, amount_minor=line.amount_minor,
-            txn_id=line.txn_id,
-            counterparty=None if line.counterparty is None else common_pb2.AccountRef(
-                bank_code=line.counterparty.bank_code, number=line.counterparty.number,
-                holder_name=line.counterparty.holder_name),
-            exit="" if line.exit is None else line.exit.value,
-        ) for line in statement.lines])
+        lines=[
+            gateway_pb2.ReportedLine(
+                seq=line.seq,
+                at=_timestamp(line.at),
+                kind=line.kind,
+                amount_minor=line.amount_minor,
+                txn_id=line.txn_id,
+                counterparty=None
+                if line.counterparty is None
+                else common_pb2.AccountRef(
+                    bank_code=line.counterparty.bank_code,
+                    number=line.counterparty.number,
+                    holder_name=line.counterparty.holder_name,
+                ),
+                exit="" if line.exit is None else line.exit.value,
+            )
+            for line in statement.lines
+        ],
+    )
 
 
-def outcome_message(bank_code: str, idempotency_key: str,
-                    answer: FreezeAnswer) -> gateway_pb2.FreezeOutcome:
+def outcome_message(bank_code: str, idempotency_key: str, answer: FreezeAnswer) -> gateway_pb2.FreezeOutcome:
     """The ``BankGateway.ReportFreezeOutcome`` report of a freeze answer."""
     detail = answer.extra.get("detail", "") if answer.extra else ""
     return gateway_pb2.FreezeOutcome(
-        idempotency_key=idempotency_key, bank_code=bank_code,
-        status=AnswerStatus(answer.status).value, held_minor=answer.held_minor,
-        balance_minor=answer.balance_minor or 0, reason_code=answer.reason_code,
-        bank_reference=answer.bank_reference, detail=str(detail),
-        statement=None if answer.statement is None else _reported_statement(answer.statement))
+        idempotency_key=idempotency_key,
+        bank_code=bank_code,
+        status=AnswerStatus(answer.status).value,
+        held_minor=answer.held_minor,
+        balance_minor=answer.balance_minor or 0,
+        reason_code=answer.reason_code,
+        bank_reference=answer.bank_reference,
+        detail=str(detail),
+        statement=None if answer.statement is None else _reported_statement(answer.statement),
+    )
 
 
 def _transient(exc: BaseException) -> bool:
@@ -121,8 +139,15 @@ class CallbackReporter:
     acknowledged or the server stops; any other error is logged and the report given up.
     """
 
-    def __init__(self, target: str, *, deadline_s: float = 5.0, backoff_base_s: float = 0.1,
-                 backoff_max_s: float = 5.0, tls: TlsFiles | None = None) -> None:
+    def __init__(
+        self,
+        target: str,
+        *,
+        deadline_s: float = 5.0,
+        backoff_base_s: float = 0.1,
+        backoff_max_s: float = 5.0,
+        tls: TlsFiles | None = None,
+    ) -> None:
         self.target = target
         self._deadline_s = deadline_s
         self._wait = wait_random_exponential(multiplier=backoff_base_s, max=backoff_max_s)
@@ -139,36 +164,53 @@ class CallbackReporter:
             if self._tls is None:
                 channel = grpc.aio.insecure_channel(self.target, options=_CHANNEL_OPTIONS)
             else:
-                channel = grpc.aio.secure_channel(self.target, channel_credentials(bank_files(self._tls, bank_code)),
-                                                  options=_CHANNEL_OPTIONS)
+                channel = grpc.aio.secure_channel(
+                    self.target, channel_credentials(bank_files(self._tls, bank_code)), options=_CHANNEL_OPTIONS
+                )
             self._channels[key] = channel
         return gateway_pb2_grpc.BankGatewayStub(channel)
 
-    async def report(self, bank_code: str, idempotency_key: str,
-                     answer: FreezeAnswer) -> gateway_pb2.FreezeOutcomeAck | None:
+    async def report(
+        self, bank_code: str, idempotency_key: str, answer: FreezeAnswer
+    ) -> gateway_pb2.FreezeOutcomeAck | None:
         """Deliver one outcome; returns stopay's acknowledgement, or None if stopay refused it."""
         outcome = outcome_message(bank_code, idempotency_key, answer)
         try:
-            async for attempt in AsyncRetrying(retry=retry_if_exception(_transient),
-                                               wait=self._wait, reraise=True,
-                                               before_sleep=self._retrying):
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception(_transient), wait=self._wait, reraise=True, before_sleep=self._retrying
+            ):
                 with attempt:
                     ack: gateway_pb2.FreezeOutcomeAck = await self._stub(bank_code).ReportFreezeOutcome(
-                        outcome, timeout=self._deadline_s)
+                        outcome, timeout=self._deadline_s
+                    )
         except grpc.aio.AioRpcError as exc:
-            log.error("banksim.callback_refused", bank=bank_code, idempotency_key=idempotency_key,
-                      code=exc.code().name, details=exc.details())
+            log.error(
+                "banksim.callback_refused",
+                bank=bank_code,
+                idempotency_key=idempotency_key,
+                code=exc.code().name,
+                details=exc.details(),
+            )
             return None
-        log.info("banksim.callback_delivered", bank=bank_code, idempotency_key=idempotency_key,
-                 status=outcome.status, applied=ack.applied, order_status=ack.order_status)
+        log.info(
+            "banksim.callback_delivered",
+            bank=bank_code,
+            idempotency_key=idempotency_key,
+            status=outcome.status,
+            applied=ack.applied,
+            order_status=ack.order_status,
+        )
         return ack
 
     def _retrying(self, state: Any) -> None:
         self.retries += 1
         exc = state.outcome.exception() if state.outcome else None
-        log.warning("banksim.callback_retry", attempt=state.attempt_number,
-                    code=exc.code().name if isinstance(exc, grpc.aio.AioRpcError) else repr(exc),
-                    wait_s=round(state.next_action.sleep, 3) if state.next_action else None)
+        log.warning(
+            "banksim.callback_retry",
+            attempt=state.attempt_number,
+            code=exc.code().name if isinstance(exc, grpc.aio.AioRpcError) else repr(exc),
+            wait_s=round(state.next_action.sleep, 3) if state.next_action else None,
+        )
 
     async def close(self) -> None:
         for channel in self._channels.values():
@@ -177,11 +219,13 @@ class CallbackReporter:
 
 # ---- the servicer --------------------------------------------------------------------------------
 
+
 class BankSimServicer(remote_bank_pb2_grpc.RemoteBankServicer):
     """``RemoteBank`` over one :class:`SimulatedBanks`; see the module documentation."""
 
-    def __init__(self, banks: SimulatedBanks, reporter: CallbackReporter | None = None, *,
-                 clock: Clock = utc_now) -> None:
+    def __init__(
+        self, banks: SimulatedBanks, reporter: CallbackReporter | None = None, *, clock: Clock = utc_now
+    ) -> None:
         self._banks = banks
         self._reporter = reporter
         self._clock = clock
@@ -199,8 +243,11 @@ class BankSimServicer(remote_bank_pb2_grpc.RemoteBankServicer):
 
     # ---- RPCs -----------------------------------------------------------------------------------
 
-    async def Statement(self, request: pb.StatementRequest,  # noqa: N802 (gRPC names)
-                        context: grpc.aio.ServicerContext) -> pb.StatementAnswer:
+    async def Statement(
+        self,
+        request: pb.StatementRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> pb.StatementAnswer:
         parsed = await _parse(convert.statement_request_from_message, request, context)
         await _require_key(parsed.idempotency_key, parsed.account, context)
         try:
@@ -209,8 +256,11 @@ class BankSimServicer(remote_bank_pb2_grpc.RemoteBankServicer):
             await _unavailable(context, exc)
         return convert.statement_answer_to_message(answer)
 
-    async def Freeze(self, request: pb.FreezeRequest,  # noqa: N802
-                     context: grpc.aio.ServicerContext) -> pb.FreezeAnswer:
+    async def Freeze(
+        self,
+        request: pb.FreezeRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> pb.FreezeAnswer:
         parsed = await _parse(convert.freeze_request_from_message, request, context)
         await _require_key(parsed.idempotency_key, parsed.account, context)
         if self.mode(parsed.account.bank_code) == "callback":
@@ -234,23 +284,49 @@ class BankSimServicer(remote_bank_pb2_grpc.RemoteBankServicer):
     # too: only a freeze goes through the PDCR-then-ReportFreezeOutcome flow (the gateway reports
     # freezes only).
 
-    async def Release(self, request: pb.ReleaseRequest,  # noqa: N802
-                      context: grpc.aio.ServicerContext) -> pb.ReleaseAnswer:
-        return await self._at_once(request, context, convert.release_request_from_message, self._banks.release,
-                                   convert.release_answer_to_message)
+    async def Release(
+        self,
+        request: pb.ReleaseRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> pb.ReleaseAnswer:
+        return await self._at_once(
+            request,
+            context,
+            convert.release_request_from_message,
+            self._banks.release,
+            convert.release_answer_to_message,
+        )
 
-    async def Extend(self, request: pb.ExtendRequest,  # noqa: N802
-                     context: grpc.aio.ServicerContext) -> pb.ExtendAnswer:
-        return await self._at_once(request, context, convert.extend_request_from_message, self._banks.extend,
-                                   convert.extend_answer_to_message)
+    async def Extend(
+        self,
+        request: pb.ExtendRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> pb.ExtendAnswer:
+        return await self._at_once(
+            request, context, convert.extend_request_from_message, self._banks.extend, convert.extend_answer_to_message
+        )
 
-    async def ReturnFunds(self, request: pb.ReturnRequest,  # noqa: N802
-                          context: grpc.aio.ServicerContext) -> pb.ReturnAnswer:
-        return await self._at_once(request, context, convert.return_request_from_message,
-                                   self._banks.return_funds, convert.return_answer_to_message)
+    async def ReturnFunds(
+        self,
+        request: pb.ReturnRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> pb.ReturnAnswer:
+        return await self._at_once(
+            request,
+            context,
+            convert.return_request_from_message,
+            self._banks.return_funds,
+            convert.return_answer_to_message,
+        )
 
-    async def _at_once(self, request: Any, context: grpc.aio.ServicerContext, parse: Callable[[Any], Any],
-                       call: Callable[[Any], Awaitable[Any]], to_message: Callable[[Any], Any]) -> Any:
+    async def _at_once(
+        self,
+        request: Any,
+        context: grpc.aio.ServicerContext,
+        parse: Callable[[Any], Any],
+        call: Callable[[Any], Awaitable[Any]],
+        to_message: Callable[[Any], Any],
+    ) -> Any:
         parsed = await _parse(parse, request, context)
         await _require_key(parsed.idempotency_key, parsed.account, context)
         try:
@@ -259,8 +335,11 @@ class BankSimServicer(remote_bank_pb2_grpc.RemoteBankServicer):
             await _unavailable(context, exc)
         return to_message(answer)
 
-    async def FreezeStatus(self, request: pb.FreezeStatusRequest,  # noqa: N802
-                           context: grpc.aio.ServicerContext) -> pb.FreezeAnswer:
+    async def FreezeStatus(
+        self,
+        request: pb.FreezeStatusRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> pb.FreezeAnswer:
         key, account = await _parse(convert.freeze_status_request_from_message, request, context)
         await _require_key(key, account, context)
         await self._check_open(account.bank_code, context)
@@ -268,8 +347,7 @@ class BankSimServicer(remote_bank_pb2_grpc.RemoteBankServicer):
             return convert.freeze_answer_to_message(self._answers[key][1])
         if self._accepted.get(key) == account.id or self._in_flight_account.get(key) == account.id:
             return convert.freeze_answer_to_message(_pending())
-        await context.abort(grpc.StatusCode.NOT_FOUND,
-                            f"no freeze under idempotency key {key!r} for this account")
+        await context.abort(grpc.StatusCode.NOT_FOUND, f"no freeze under idempotency key {key!r} for this account")
         raise AssertionError("unreachable")  # context.abort raises
 
     # ---- callback mode --------------------------------------------------------------------------
@@ -280,8 +358,7 @@ class BankSimServicer(remote_bank_pb2_grpc.RemoteBankServicer):
             return "sync"
         return self._banks.world.scenario.bank(bank_code).mode
 
-    async def _freeze_later(self, request: FreezeRequest,
-                            context: grpc.aio.ServicerContext) -> FreezeAnswer:
+    async def _freeze_later(self, request: FreezeRequest, context: grpc.aio.ServicerContext) -> FreezeAnswer:
         await self._check_open(request.account.bank_code, context)
         key = request.idempotency_key
         if key in self._answers:
@@ -289,8 +366,7 @@ class BankSimServicer(remote_bank_pb2_grpc.RemoteBankServicer):
         if key not in self._accepted:
             self._accepted[key] = request.account.id
             self.callbacks_scheduled += 1
-            task = asyncio.create_task(self._decide_and_report(request),
-                                       name=f"banksim-callback-{key}")
+            task = asyncio.create_task(self._decide_and_report(request), name=f"banksim-callback-{key}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return _pending()
@@ -307,8 +383,12 @@ class BankSimServicer(remote_bank_pb2_grpc.RemoteBankServicer):
             self._answers[key] = (request.account.id, answer)
             del self._accepted[key]
             if self._reporter is None:
-                log.warning("banksim.no_callback_address", bank=code, idempotency_key=key,
-                            hint="start bank-sim with --callback HOST:PORT")
+                log.warning(
+                    "banksim.no_callback_address",
+                    bank=code,
+                    idempotency_key=key,
+                    hint="start bank-sim with --callback HOST:PORT",
+                )
                 return
             await self._reporter.report(code, key, answer)
         except asyncio.CancelledError:
@@ -333,8 +413,10 @@ class BankSimServicer(remote_bank_pb2_grpc.RemoteBankServicer):
 
 
 def _pending() -> FreezeAnswer:
-    return FreezeAnswer(status=AnswerStatus.PDCR, extra={
-        "detail": "accepted; the outcome follows through BankGateway.ReportFreezeOutcome"})
+    return FreezeAnswer(
+        status=AnswerStatus.PDCR,
+        extra={"detail": "accepted; the outcome follows through BankGateway.ReportFreezeOutcome"},
+    )
 
 
 async def _parse(fn: Callable[[Any], T], message: Any, context: grpc.aio.ServicerContext) -> T:
@@ -359,11 +441,18 @@ async def _unavailable(context: grpc.aio.ServicerContext, exc: Exception) -> NoR
 
 # ---- the server ----------------------------------------------------------------------------------
 
+
 class BankSim:
     """A running bank-sim: the gRPC ``server`` on ``port`` and the simulated ``banks`` behind it."""
 
-    def __init__(self, server: grpc.aio.Server, port: int, servicer: BankSimServicer,
-                 banks: SimulatedBanks, reporter: CallbackReporter | None) -> None:
+    def __init__(
+        self,
+        server: grpc.aio.Server,
+        port: int,
+        servicer: BankSimServicer,
+        banks: SimulatedBanks,
+        reporter: CallbackReporter | None,
+    ) -> None:
         self.server = server
         self.port = port
         self.servicer = servicer
@@ -398,8 +487,9 @@ class ServiceOnly(grpc.aio.ServerInterceptor):
     """With TLS, a bank's gateway answers stopay alone: a certificate of the CA that names anyone but
     the service (``stopay://service/NAME``), a station's or an officer's, is refused."""
 
-    async def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
-                                details: grpc.HandlerCallDetails) -> Any:
+    async def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]], details: grpc.HandlerCallDetails
+    ) -> Any:
         handler = await continuation(details)
         if handler is None or handler.unary_unary is None:
             return handler
@@ -412,8 +502,10 @@ class ServiceOnly(grpc.aio.ServerInterceptor):
             except NotAnIdentity:
                 identity = None
             if identity is None or identity.role is not Role.SERVICE:
-                await context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                                    f"only stopay's service certificate may call a bank, not {identity or 'this caller'}")
+                await context.abort(
+                    grpc.StatusCode.PERMISSION_DENIED,
+                    f"only stopay's service certificate may call a bank, not {identity or 'this caller'}",
+                )
             return await inner(request, context)
 
         return handler._replace(unary_unary=unary_unary)
@@ -421,14 +513,22 @@ class ServiceOnly(grpc.aio.ServerInterceptor):
 
 def _server_credentials(tls: TlsFiles) -> grpc.ServerCredentials:
     """The banks' side of mutual TLS: only a caller with a certificate of the CA (stopay) gets in."""
-    return grpc.ssl_server_credentials([(tls.key.read_bytes(), tls.cert.read_bytes())],
-                                       root_certificates=tls.ca.read_bytes(), require_client_auth=True)
+    return grpc.ssl_server_credentials(
+        [(tls.key.read_bytes(), tls.cert.read_bytes())], root_certificates=tls.ca.read_bytes(), require_client_auth=True
+    )
 
 
-async def serve(network_path: Network, listen: str, callback: str | None = None, *,
-                epoch: datetime | None = None, clock: Clock = utc_now,
-                callback_deadline_s: float = 5.0, callback_backoff_max_s: float = 5.0,
-                tls: TlsFiles | None = None) -> tuple[BankSim, int]:
+async def serve(
+    network_path: Network,
+    listen: str,
+    callback: str | None = None,
+    *,
+    epoch: datetime | None = None,
+    clock: Clock = utc_now,
+    callback_deadline_s: float = 5.0,
+    callback_backoff_max_s: float = 5.0,
+    tls: TlsFiles | None = None,
+) -> tuple[BankSim, int]:
     """Serve every bank of the scenario ``network_path`` (a path, a parsed
     :class:`~bank_adapters.simulated.scenario.Scenario` or its JSON dict) as ``RemoteBank`` on
     ``listen`` (``HOST:PORT``; port 0 picks one). Callback-mode banks report to stopay's
@@ -443,8 +543,11 @@ async def serve(network_path: Network, listen: str, callback: str | None = None,
     if epoch is not None:
         options["epoch"] = epoch
     banks = create_simulated(options)
-    reporter = None if not callback else CallbackReporter(
-        callback, deadline_s=callback_deadline_s, backoff_max_s=callback_backoff_max_s, tls=tls)
+    reporter = (
+        None
+        if not callback
+        else CallbackReporter(callback, deadline_s=callback_deadline_s, backoff_max_s=callback_backoff_max_s, tls=tls)
+    )
     servicer = BankSimServicer(banks, reporter, clock=clock)
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)], interceptors=[ServiceOnly()] if tls else [])
     remote_bank_pb2_grpc.add_RemoteBankServicer_to_server(servicer, server)
@@ -466,8 +569,16 @@ async def serve(network_path: Network, listen: str, callback: str | None = None,
     await server.start()
     callback_banks = sorted(c for c in banks.bank_codes if servicer.mode(c) == "callback")
     if callback_banks and reporter is None:
-        log.warning("banksim.callback_banks_without_address", banks=callback_banks,
-                    hint="their outcomes are kept for FreezeStatus only; pass --callback HOST:PORT")
-    log.info("banksim.serving", port=port, banks=sorted(banks.bank_codes),
-             callback_banks=callback_banks, callback=callback or None)
+        log.warning(
+            "banksim.callback_banks_without_address",
+            banks=callback_banks,
+            hint="their outcomes are kept for FreezeStatus only; pass --callback HOST:PORT",
+        )
+    log.info(
+        "banksim.serving",
+        port=port,
+        banks=sorted(banks.bank_codes),
+        callback_banks=callback_banks,
+        callback=callback or None,
+    )
     return BankSim(server, port, servicer, banks, reporter), port

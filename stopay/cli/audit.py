@@ -37,8 +37,12 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
     actions = audit.add_subparsers(dest="action", required=True)
     case = actions.add_parser("case", help="a case's money trail, per-level totals and timeline")
     case.add_argument("case_id")
-    case.add_argument("--format", choices=("text", "svg", "dot"), default="text",
-                      help="text (default), or a picture of the trail as svg or dot")
+    case.add_argument(
+        "--format",
+        choices=("text", "svg", "dot"),
+        default="text",
+        help="text (default), or a picture of the trail as svg or dot",
+    )
     account = actions.add_parser("account", help="every case and order that touched an account")
     account.add_argument("account", type=account_arg, metavar="BANK:NUMBER")
     report = actions.add_parser("report", help="totals and entry-to-hold percentiles over a period")
@@ -48,26 +52,44 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
     report.add_argument("--bank", default="")
     verify = actions.add_parser("verify", help="recompute the hash chains; exit 1 and name the first broken event")
     verify.add_argument("--dsn", default=None, help="check the database directly (offline forensics)")
-    verify.add_argument("--public-key", action="append", default=[], metavar="FILE",
-                        help="PEM public key of the checkpoint signer (repeatable, e.g. across a key rotation):"
-                             " check every signed checkpoint against the chains")
+    verify.add_argument(
+        "--public-key",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="PEM public key of the checkpoint signer (repeatable, e.g. across a key rotation):"
+        " check every signed checkpoint against the chains",
+    )
     keygen = actions.add_parser("keygen", help="write a new Ed25519 key pair for signing checkpoints")
     keygen.add_argument("dir", help="writes DIR/checkpoint.key (mode 0600) and DIR/checkpoint.pub")
     checkpoint = actions.add_parser("checkpoint", help="sign the chains' heads now and record the checkpoint")
     checkpoint.add_argument("--key", required=True, metavar="FILE", help="the PEM private key (audit keygen)")
-    checkpoint.add_argument("--dsn", default=env("DSN"), required=env("DSN") is None,
-                            help="the database (STOPAY_DSN): the service's role may write checkpoints")
+    checkpoint.add_argument(
+        "--dsn",
+        default=env("DSN"),
+        required=env("DSN") is None,
+        help="the database (STOPAY_DSN): the service's role may write checkpoints",
+    )
     export = actions.add_parser("export", help="the event log, as JSON lines or CSV")
     export.add_argument("--since", type=_instant, default=None)
     export.add_argument("--until", type=_instant, default=None)
     export.add_argument("--case", default="")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     for sub in (case, account, report, verify, export):  # (keygen and checkpoint need no server)
-        sub.add_argument("--server", type=server_address, metavar="HOST:PORT", default=env("SERVER", default_server),
-                         help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)")
+        sub.add_argument(
+            "--server",
+            type=server_address,
+            metavar="HOST:PORT",
+            default=env("SERVER", default_server),
+            help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)",
+        )
         add_tls_flags(sub, env, serving=False)
-        sub.add_argument("--output", default=None, metavar="FILE",
-                         help="write here instead of standard output; replaced only once the call succeeded")
+        sub.add_argument(
+            "--output",
+            default=None,
+            metavar="FILE",
+            help="write here instead of standard output; replaced only once the call succeeded",
+        )
         if sub is not export:
             sub.add_argument("--json", action="store_true", help="output for programs")
 
@@ -154,44 +176,63 @@ def _money(amount: int) -> str:
 def case_text(trail: audit_pb2.CaseTrail, out: TextIO) -> None:
     case = trail.case
     console = _console(out)
-    console.print(f"[bold]case {case.case_id}[/]  station {case.station_id}  report {case.report_no}  "
-                  f"victim {case.victim_name}  ({'settled' if case.settled else 'in progress'})")
-    console.print(f"reported {_money(case.reported_minor)}   held {_money(case.held_minor)}   "
-                  f"returned {_money(case.returned_minor)}   exited {_money(case.exited_minor)}   "
-                  + (f"back with victim {_money(case.back_with_victim_minor)}   "
-                     if case.back_with_victim_minor else "")
-                  + f"unresolved {_money(case.unresolved_minor)}   "
-                  f"rule {case.rule}, depth {case.max_depth}, min {_money(case.min_amount)}")
+    console.print(
+        f"[bold]case {case.case_id}[/]  station {case.station_id}  report {case.report_no}  "
+        f"victim {case.victim_name}  ({'settled' if case.settled else 'in progress'})"
+    )
+    console.print(
+        f"reported {_money(case.reported_minor)}   held {_money(case.held_minor)}   "
+        f"returned {_money(case.returned_minor)}   exited {_money(case.exited_minor)}   "
+        + (f"back with victim {_money(case.back_with_victim_minor)}   " if case.back_with_victim_minor else "")
+        + f"unresolved {_money(case.unresolved_minor)}   "
+        f"rule {case.rule}, depth {case.max_depth}, min {_money(case.min_amount)}"
+    )
     for line in link_texts(case.linked_cases, case.currency or "CNY"):
         console.print(line)
     levels = Table(title="per level")
     for column in ("level", "traced", "held", "paid back", "exited", "orders"):
         levels.add_column(column, justify="right")
     for t in case.levels:
-        levels.add_row(str(t.level), _money(t.traced_minor), _money(t.held_minor), _money(t.returned_minor),
-                       _money(t.exited_minor), str(t.orders))
+        levels.add_row(
+            str(t.level),
+            _money(t.traced_minor),
+            _money(t.held_minor),
+            _money(t.returned_minor),
+            _money(t.exited_minor),
+            str(t.orders),
+        )
     console.print(levels)
     tree = Tree("[bold]money trail[/]")
     nodes: dict[str, Tree] = {}
     for order in case.orders:
         parent = nodes.get(order.parent_order_id, tree)
         held = order.held_minor - order.released_minor
-        money = {station_pb2.ORDER_KIND_RELEASE: f"released {_money(order.released_minor)}",
-                 station_pb2.ORDER_KIND_RETURN: f"returned {_money(order.released_minor)}",
-                 station_pb2.ORDER_KIND_EXTEND: "hold extended"}.get(order.kind, f"held {_money(held)}")
-        label = (f"L{order.level} {order.account.bank_code}:{order.account.number} {order.account.holder_name}  "
-                 f"{status_name(order.status)}  {money}")
+        money = {
+            station_pb2.ORDER_KIND_RELEASE: f"released {_money(order.released_minor)}",
+            station_pb2.ORDER_KIND_RETURN: f"returned {_money(order.released_minor)}",
+            station_pb2.ORDER_KIND_EXTEND: "hold extended",
+        }.get(order.kind, f"held {_money(held)}")
+        label = (
+            f"L{order.level} {order.account.bank_code}:{order.account.number} {order.account.holder_name}  "
+            f"{status_name(order.status)}  {money}"
+        )
         nodes[order.order_id] = parent.add(f"[green]{label}[/]" if held > 0 else label)
     for flow in case.exits:
-        tree.add(f"[red]exit {flow.kind} {_money(flow.amount_minor)} from {flow.account.bank_code}:"
-                 f"{flow.account.number} (L{flow.level})[/]")
+        tree.add(
+            f"[red]exit {flow.kind} {_money(flow.amount_minor)} from {flow.account.bank_code}:"
+            f"{flow.account.number} (L{flow.level})[/]"
+        )
     console.print(tree)
     timings = Table(title="time from entry to hold")
     for column in ("level", "account", "held", "seconds"):
         timings.add_column(column)
     for t in trail.timings:
-        timings.add_row(str(t.level), f"{t.account.bank_code}:{t.account.number}", _money(t.held_minor),
-                        f"{t.entry_to_hold_ms / 1000:.3f}")
+        timings.add_row(
+            str(t.level),
+            f"{t.account.bank_code}:{t.account.number}",
+            _money(t.held_minor),
+            f"{t.entry_to_hold_ms / 1000:.3f}",
+        )
     console.print(timings)
     timeline = Table(title="timeline")
     for column in ("seq", "at (UTC)", "actor", "what"):
@@ -231,12 +272,16 @@ async def _run(args: argparse.Namespace) -> int:
                     _account_table(history, out)
                     _links_table(history, out)
             elif args.action == "report":
-                report = await stub.GetReport(audit_pb2.ReportRequest(
-                    since=_ts(args.since), until=_ts(args.until), station_id=args.station, bank_code=args.bank))
+                report = await stub.GetReport(
+                    audit_pb2.ReportRequest(
+                        since=_ts(args.since), until=_ts(args.until), station_id=args.station, bank_code=args.bank
+                    )
+                )
                 print(to_json(report), file=out) if args.json else _report_table(report, out)
             elif args.action == "verify":
-                result = await stub.VerifyLog(audit_pb2.VerifyLogRequest(
-                    public_keys_pem=[keys.public_pem(k) for k in public_keys]))
+                result = await stub.VerifyLog(
+                    audit_pb2.VerifyLogRequest(public_keys_pem=[keys.public_pem(k) for k in public_keys])
+                )
                 return _verify_out(result, args, out)
             else:
                 await _export(stub, args, out)
@@ -248,9 +293,18 @@ def _account_table(history: audit_pb2.AccountHistory, out: TextIO) -> None:
     for column in ("case", "station", "report", "victim", "level", "kind", "status", "requested", "held", "released"):
         table.add_column(column)
     for o in history.orders:
-        table.add_row(o.case_id, o.station_id, o.report_no, o.victim_name, str(o.level),
-                      station_pb2.OrderKind.Name(o.kind).removeprefix("ORDER_KIND_").lower(), status_name(o.status),
-                      _money(o.requested_minor), _money(o.held_minor), _money(o.released_minor))
+        table.add_row(
+            o.case_id,
+            o.station_id,
+            o.report_no,
+            o.victim_name,
+            str(o.level),
+            station_pb2.OrderKind.Name(o.kind).removeprefix("ORDER_KIND_").lower(),
+            status_name(o.status),
+            _money(o.requested_minor),
+            _money(o.held_minor),
+            _money(o.released_minor),
+        )
     _console(out).print(table)
 
 
@@ -269,13 +323,19 @@ def _report_table(report: audit_pb2.Report, out: TextIO) -> None:
     table = Table(title="report")
     table.add_column("figure")
     table.add_column("value", justify="right")
-    for name, value in (("cases", str(report.cases)), ("reported", _money(report.reported_minor)),
-                        ("held", _money(report.held_minor)), ("returned", _money(report.returned_minor)),
-                        ("exited", _money(report.exited_minor)),
-                        ("back with victim", _money(report.back_with_victim_minor)), ("orders", str(report.orders)),
-                        ("holds", str(report.holds)), ("entry to hold p50", f"{report.p50_ms / 1000:.3f} s"),
-                        ("entry to hold p90", f"{report.p90_ms / 1000:.3f} s"),
-                        ("entry to hold p99", f"{report.p99_ms / 1000:.3f} s")):
+    for name, value in (
+        ("cases", str(report.cases)),
+        ("reported", _money(report.reported_minor)),
+        ("held", _money(report.held_minor)),
+        ("returned", _money(report.returned_minor)),
+        ("exited", _money(report.exited_minor)),
+        ("back with victim", _money(report.back_with_victim_minor)),
+        ("orders", str(report.orders)),
+        ("holds", str(report.holds)),
+        ("entry to hold p50", f"{report.p50_ms / 1000:.3f} s"),
+        ("entry to hold p90", f"{report.p90_ms / 1000:.3f} s"),
+        ("entry to hold p99", f"{report.p99_ms / 1000:.3f} s"),
+    ):
         table.add_row(name, value)
     _console(out).print(table)
 
@@ -285,22 +345,33 @@ def _verify_out(result: audit_pb2.VerifyLogResponse, args: argparse.Namespace, o
         print(to_json(result), file=out)
         return 0 if result.ok else 1
     if not result.breaks:
-        print(f"ok: {result.events} events in {result.cases} case chains verified; root hash {result.root_hash}", file=out)
+        print(
+            f"ok: {result.events} events in {result.cases} case chains verified; root hash {result.root_hash}", file=out
+        )
     else:
         print(f"BROKEN: {len(result.breaks)} case chain(s) do not verify; root hash {result.root_hash}", file=out)
         for b in result.breaks:
             print(f"  case {b.case_id} event {b.seq}: {b.problem}", file=out)
     if args.public_key:
-        latest = (result.latest_checkpoint_at.ToDatetime(tzinfo=UTC).isoformat()
-                  if result.HasField("latest_checkpoint_at") else "none")
+        latest = (
+            result.latest_checkpoint_at.ToDatetime(tzinfo=UTC).isoformat()
+            if result.HasField("latest_checkpoint_at")
+            else "none"
+        )
         if result.checkpoint_problems:
-            print(f"BROKEN: {len(result.checkpoint_problems)} checkpoint problem(s) in {result.checkpoints_checked}"
-                  f" checkpoint(s); newest validly signed taken at {latest}", file=out)
+            print(
+                f"BROKEN: {len(result.checkpoint_problems)} checkpoint problem(s) in {result.checkpoints_checked}"
+                f" checkpoint(s); newest validly signed taken at {latest}",
+                file=out,
+            )
             for p in result.checkpoint_problems:
                 where = f" case {p.case_id} event {p.seq}" if p.case_id else ""
                 print(f"  checkpoint {p.checkpoint_id}{where}: {p.problem}", file=out)
         else:
-            print(f"ok: {result.checkpoints_checked} signed checkpoint(s) match the chains; newest taken at {latest}", file=out)
+            print(
+                f"ok: {result.checkpoints_checked} signed checkpoint(s) match the chains; newest taken at {latest}",
+                file=out,
+            )
     else:
         print("checkpoints not checked (give --public-key)", file=out)
     return 0 if result.ok else 1
@@ -328,13 +399,26 @@ async def _verify_offline(args: argparse.Namespace, public_keys: list[Any]) -> i
 
 async def _export(stub: audit_pb2_grpc.AuditServiceStub, args: argparse.Namespace, out: TextIO) -> None:
     request = audit_pb2.ExportEventsRequest(since=_ts(args.since), until=_ts(args.until), case_id=args.case)
-    fields = ["case_id", "chain_pos", "seq", "at", "actor", "kind", "order_id", "summary", "detail_json",
-              "prev_hash", "hash"]
+    fields = [
+        "case_id",
+        "chain_pos",
+        "seq",
+        "at",
+        "actor",
+        "kind",
+        "order_id",
+        "summary",
+        "detail_json",
+        "prev_hash",
+        "hash",
+    ]
     writer = csv.DictWriter(out, fieldnames=fields) if args.format == "csv" else None
     if writer:
         writer.writeheader()
     async for event in stub.ExportEvents(request):
-        row = json_format.MessageToDict(event, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+        row = json_format.MessageToDict(
+            event, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
         if writer:
             writer.writerow({k: row.get(k, "") for k in fields})
         else:

@@ -22,8 +22,11 @@ async def _run(args: argparse.Namespace) -> None:
     try:
         if args.port_file:
             write_port_file(args.port_file, port)
-        print(f"stopay bank-sim serving {len(sim.bank_codes)} banks "
-              f"({', '.join(sorted(sim.bank_codes))}) on port {port}", file=sys.stderr, flush=True)
+        print(
+            f"stopay bank-sim serving {len(sim.bank_codes)} banks ({', '.join(sorted(sim.bank_codes))}) on port {port}",
+            file=sys.stderr,
+            flush=True,
+        )
         await until_signalled()
     finally:
         await sim.stop(GRACE_S)

@@ -58,7 +58,9 @@ def account_arg(text: str) -> tuple[str, str]:
 def to_json(message: object, *, compact: bool = False) -> str:
     # Every field, zero values too: a program reading "ok" or "held_minor" should find it.
     text = json_format.MessageToJson(
-        message, preserving_proto_field_name=True, ensure_ascii=False,  # type: ignore[arg-type]
+        message,
+        preserving_proto_field_name=True,
+        ensure_ascii=False,  # type: ignore[arg-type]
         always_print_fields_with_no_presence=True,
     )
     return json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":")) if compact else text
@@ -77,7 +79,9 @@ def describe_error(error: grpc.aio.AioRpcError) -> str:
 
 
 async def watch(
-    stub: station_pb2_grpc.StationServiceStub, case_id: str, emit: Callable[[station_pb2.CaseUpdate], None],
+    stub: station_pb2_grpc.StationServiceStub,
+    case_id: str,
+    emit: Callable[[station_pb2.CaseUpdate], None],
     follow: bool = False,
 ) -> station_pb2.Case:
     last = station_pb2.Case()
@@ -97,8 +101,10 @@ async def _run(args: argparse.Namespace) -> int:
             if args.json and not args.watch:
                 print(to_json(reply))
             elif not args.json:
-                print(f"case {reply.case_id} {'already accepted (duplicate)' if reply.duplicate else 'accepted'}",
-                      flush=True)
+                print(
+                    f"case {reply.case_id} {'already accepted (duplicate)' if reply.duplicate else 'accepted'}",
+                    flush=True,
+                )
                 for line in render.link_texts(reply.linked_cases, request.transfers[0].currency or "CNY"):
                     print(f"  {line}", flush=True)
             if args.watch:
@@ -108,16 +114,20 @@ async def _run(args: argparse.Namespace) -> int:
             created = await operator.RetryOrder(
                 operator_pb2.RetryOrderRequest(order_id=args.order_id, operator_id=args.operator)
             )
-            print(to_json(created) if args.json else f"order {args.order_id} retried as {created.order_id} "
-                                                       f"(case {created.case_id})")
+            print(
+                to_json(created)
+                if args.json
+                else f"order {args.order_id} retried as {created.order_id} (case {created.case_id})"
+            )
         elif args.action == "show":
             case = await stub.GetCase(station_pb2.GetCaseRequest(case_id=args.case_id))
             print(to_json(case) if args.json else render.case_text(case))
         elif args.action == "watch":
             await _watch(stub, args.case_id, args.json, follow=args.follow)
         else:
-            reply = await stub.ListCases(station_pb2.ListCasesRequest(
-                station_id=args.station, page_size=args.limit, page_token=args.page_token))
+            reply = await stub.ListCases(
+                station_pb2.ListCasesRequest(station_id=args.station, page_size=args.limit, page_token=args.page_token)
+            )
             print(to_json(reply) if args.json else render.case_list_text(reply))
     return 0
 
@@ -129,8 +139,9 @@ async def _watch(stub: station_pb2_grpc.StationServiceStub, case_id: str, as_jso
     try:
         last = await watch(stub, case_id, emit, follow)
     except asyncio.CancelledError:  # Ctrl-C: the case goes on without us
-        raise Failure(INTERRUPTED, f"stopped watching case {case_id}; it goes on: "
-                                   f"stopay case watch {case_id}") from None
+        raise Failure(
+            INTERRUPTED, f"stopped watching case {case_id}; it goes on: stopay case watch {case_id}"
+        ) from None
     if not as_json:
         print(render.case_text(last))
 

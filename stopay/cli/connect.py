@@ -19,20 +19,38 @@ Env = Callable[..., str | None]
 
 def add_tls_flags(parser: argparse.ArgumentParser, env: Env, *, serving: bool) -> None:
     group = parser.add_argument_group("mutual TLS")
-    group.add_argument("--tls-ca", type=Path, default=env("TLS_CA"), metavar="FILE",
-                       help="the CA that signs every certificate (STOPAY_TLS_CA)")
-    group.add_argument("--tls-cert", type=Path, default=env("TLS_CERT"), metavar="FILE",
-                       help="this side's certificate (STOPAY_TLS_CERT)")
-    group.add_argument("--tls-key", type=Path, default=env("TLS_KEY"), metavar="FILE",
-                       help="this side's private key (STOPAY_TLS_KEY)")
+    group.add_argument(
+        "--tls-ca",
+        type=Path,
+        default=env("TLS_CA"),
+        metavar="FILE",
+        help="the CA that signs every certificate (STOPAY_TLS_CA)",
+    )
+    group.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=env("TLS_CERT"),
+        metavar="FILE",
+        help="this side's certificate (STOPAY_TLS_CERT)",
+    )
+    group.add_argument(
+        "--tls-key", type=Path, default=env("TLS_KEY"), metavar="FILE", help="this side's private key (STOPAY_TLS_KEY)"
+    )
     if serving:
-        group.add_argument("--tls-deny", type=Path, default=env("TLS_DENY"), metavar="FILE",
-                           help="revoked certificates: serial numbers in hex, one per line (STOPAY_TLS_DENY)")
-        group.add_argument("--insecure", action="store_true",
-                           help="plain-text gRPC, nobody authenticated: only on a loopback address")
+        group.add_argument(
+            "--tls-deny",
+            type=Path,
+            default=env("TLS_DENY"),
+            metavar="FILE",
+            help="revoked certificates: serial numbers in hex, one per line (STOPAY_TLS_DENY)",
+        )
+        group.add_argument(
+            "--insecure", action="store_true", help="plain-text gRPC, nobody authenticated: only on a loopback address"
+        )
     else:
-        group.add_argument("--insecure", action="store_true",
-                           help="plain text even to a server that is not on this machine")
+        group.add_argument(
+            "--insecure", action="store_true", help="plain text even to a server that is not on this machine"
+        )
 
 
 def tls_files(args: argparse.Namespace) -> TlsFiles | None:
@@ -57,8 +75,11 @@ def serving_tls(args: argparse.Namespace, listen: str) -> TlsFiles | None:
     if files:
         return files
     if not args.insecure:
-        raise Failure(LOCAL, "give --tls-ca, --tls-cert and --tls-key (see `stopay certs init`), "
-                             "or --insecure to serve plain text on a loopback address")
+        raise Failure(
+            LOCAL,
+            "give --tls-ca, --tls-cert and --tls-key (see `stopay certs init`), "
+            "or --insecure to serve plain text on a loopback address",
+        )
     host, _ = split_host_port(listen, listen=True)
     if not is_loopback(host):
         raise Failure(LOCAL, f"--insecure serves plain text only on a loopback address, not {host}")
@@ -78,5 +99,7 @@ def open_channel(args: argparse.Namespace, target: str | None = None) -> grpc.ai
     host, _ = split_host_port(target)
     if args.insecure or is_loopback(host):
         return grpc.aio.insecure_channel(target)
-    raise Failure(LOCAL, f"{target} is not on this machine: give --tls-ca, --tls-cert and --tls-key "
-                         "(or --insecure for plain text)")
+    raise Failure(
+        LOCAL,
+        f"{target} is not on this machine: give --tls-ca, --tls-cert and --tls-key (or --insecure for plain text)",
+    )

@@ -19,8 +19,12 @@ def add_parser(commands: Any, env: Any) -> None:
     actions = db.add_subparsers(dest="action", required=True)
     grant = actions.add_parser("grant", help="migrate as the owner, then grant ROLE what serve needs, and only that")
     grant.add_argument("role", help="the role serve connects as (created beforehand: docs/security.md)")
-    grant.add_argument("--dsn", default=env("MIGRATE_DSN"), required=env("MIGRATE_DSN") is None,
-                       help="the schema owner's DSN (STOPAY_MIGRATE_DSN)")
+    grant.add_argument(
+        "--dsn",
+        default=env("MIGRATE_DSN"),
+        required=env("MIGRATE_DSN") is None,
+        help="the schema owner's DSN (STOPAY_MIGRATE_DSN)",
+    )
 
 
 async def _grant(args: argparse.Namespace) -> int:

@@ -38,8 +38,10 @@ async def _demo(data_dir: Path) -> int:
     app = await bootstrap.build(Settings(listen="127.0.0.1:0", data_dir=data_dir, bank_networks=networks))
     await app.start()
     mismatches = 0
-    print(f"(the demo serves plain-text gRPC on 127.0.0.1:{app.port} only, nobody authenticated; "
-          "a deployment serves mutual TLS: see docs/security.md)")
+    print(
+        f"(the demo serves plain-text gRPC on 127.0.0.1:{app.port} only, nobody authenticated; "
+        "a deployment serves mutual TLS: see docs/security.md)"
+    )
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
             stub = station_pb2_grpc.StationServiceStub(channel)
@@ -81,7 +83,9 @@ def _compare(case: station_pb2.Case, expected: dict[str, int], exited: int | Non
     for what, want, got in rows:
         mark = "ok" if got == want else "MISMATCH"
         bad += got != want
-        print(f"  known answer, {what}: expected {format_minor(want, currency)}, got {format_minor(got, currency)}  {mark}")
+        print(
+            f"  known answer, {what}: expected {format_minor(want, currency)}, got {format_minor(got, currency)}  {mark}"
+        )
     return bad
 
 

@@ -47,8 +47,14 @@ def database_failure(exc: BaseException, dsn: str | None) -> Failure:
         return Failure(LOCAL, f"{getattr(cause, 'message', cause)} at {where}: create it, or name another in the DSN")
     if isinstance(cause, asyncpg.InvalidAuthorizationSpecificationError | asyncpg.InvalidPasswordError):
         return Failure(LOCAL, f"PostgreSQL at {where} refused the login: {getattr(cause, 'message', cause)}")
-    if isinstance(cause, OSError | TimeoutError | asyncpg.CannotConnectNowError | asyncpg.ConnectionDoesNotExistError
-                  | asyncpg.InterfaceError):
+    if isinstance(
+        cause,
+        OSError
+        | TimeoutError
+        | asyncpg.CannotConnectNowError
+        | asyncpg.ConnectionDoesNotExistError
+        | asyncpg.InterfaceError,
+    ):
         reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause) or type(cause).__name__
         return Failure(UNREACHABLE, f"cannot reach PostgreSQL at {where}: {reason} (is it running?)")
     return Failure(LOCAL, str(exc))
@@ -104,9 +110,10 @@ def guard(prog: str, call: Callable[[], int], *, debug: bool) -> int:
         return _say(prog, LOCAL, f"not valid JSON for this request: {exc}", debug)
     except OSError as exc:
         return _say(prog, LOCAL, str(exc), debug)
-    except Exception as exc:  # noqa: BLE001 - the last resort: one line, not a traceback
-        return _say(prog, LOCAL, f"unexpected error: {type(exc).__name__}: {exc} "
-                                 "(--log-level debug shows where)", debug)
+    except Exception as exc:
+        return _say(
+            prog, LOCAL, f"unexpected error: {type(exc).__name__}: {exc} (--log-level debug shows where)", debug
+        )
 
 
 def _say(prog: str, status: int, message: str, debug: bool) -> int:

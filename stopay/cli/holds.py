@@ -32,8 +32,13 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
         sub.add_argument("account", type=account_arg, metavar="BANK:NUMBER")
     formalize.add_argument("--document", required=True, metavar="NUMBER", help="the legal document's number")
     formalize.add_argument("--approver", required=True, help="who approved the document")
-    formalize.add_argument("--amount", type=yuan, required=True, metavar="YUAN",
-                           help="the amount the document freezes, in yuan (e.g. 600 or 1234.56)")
+    formalize.add_argument(
+        "--amount",
+        type=yuan,
+        required=True,
+        metavar="YUAN",
+        help="the amount the document freezes, in yuan (e.g. 600 or 1234.56)",
+    )
     formalize.add_argument("--scope", required=True, help="what the document covers")
     formalize.add_argument("--interest", action="store_true", help="the freeze includes interest")
     formalize.add_argument("--major", action="store_true", help="a major case: the freeze lasts a year")
@@ -42,14 +47,21 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
     approve = actions.add_parser("approve", help="approve a formal freeze or return another officer asked for")
     approve.add_argument("approval_id", help="the approval id that formalize or return printed")
     for sub in (renew, formalize, release, returning, approve):
-        sub.add_argument("--officer", default="",
-                         help="who takes the step (with TLS, the certificate's name: may be left out)")
+        sub.add_argument(
+            "--officer", default="", help="who takes the step (with TLS, the certificate's name: may be left out)"
+        )
         sub.add_argument("--reason", required=True, help="why, for the case's audit chain")
-        sub.add_argument("--request-id", default=None,
-                         help="send the same id again to retry safely (default: a new one, printed)")
+        sub.add_argument(
+            "--request-id", default=None, help="send the same id again to retry safely (default: a new one, printed)"
+        )
     for sub in (listing, renew, formalize, release, returning, approve):
-        sub.add_argument("--server", type=server_address, metavar="HOST:PORT", default=env("SERVER", default_server),
-                         help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)")
+        sub.add_argument(
+            "--server",
+            type=server_address,
+            metavar="HOST:PORT",
+            default=env("SERVER", default_server),
+            help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)",
+        )
         add_tls_flags(sub, env, serving=False)
         sub.add_argument("--json", action="store_true", help="output for programs")
 
@@ -76,24 +88,39 @@ def _holds_table(holds: list[holds_pb2.Hold]) -> Table:
         table.add_column(column)
     for h in holds:
         state = h.state + (" (expired)" if h.expired and h.state in ("stopped", "frozen") else "")
-        table.add_row(h.case_id, f"{h.bank_code}:{h.account_number}", state, format_minor(h.held_minor),
-                      f"{h.stops}/{h.max_stops}", str(h.freezes), h.document.number, _when(h.expires_at),
-                      _when(h.warned_at))
+        table.add_row(
+            h.case_id,
+            f"{h.bank_code}:{h.account_number}",
+            state,
+            format_minor(h.held_minor),
+            f"{h.stops}/{h.max_stops}",
+            str(h.freezes),
+            h.document.number,
+            _when(h.expires_at),
+            _when(h.warned_at),
+        )
     return table
 
 
 async def _call(args: argparse.Namespace, stub: holds_pb2_grpc.HoldServiceStub) -> Any:
     if args.action == "list":
         bank, number = args.account or ("", "")
-        return await stub.ListHolds(holds_pb2.ListHoldsRequest(case_id=args.case_id, bank_code=bank,
-                                                               account_number=number))
+        return await stub.ListHolds(
+            holds_pb2.ListHoldsRequest(case_id=args.case_id, bank_code=bank, account_number=number)
+        )
     if args.action == "renew":
         return await stub.RenewStop(holds_pb2.RenewStopRequest(hold=_ref(args), by=_by(args)))
     if args.action == "formalize":
-        document = holds_pb2.LegalDocument(number=args.document, approver=args.approver, amount_minor=args.amount,
-                                           scope=args.scope, interest_included=args.interest)
-        return await stub.Formalize(holds_pb2.FormalizeRequest(hold=_ref(args), by=_by(args), document=document,
-                                                               major=args.major))
+        document = holds_pb2.LegalDocument(
+            number=args.document,
+            approver=args.approver,
+            amount_minor=args.amount,
+            scope=args.scope,
+            interest_included=args.interest,
+        )
+        return await stub.Formalize(
+            holds_pb2.FormalizeRequest(hold=_ref(args), by=_by(args), document=document, major=args.major)
+        )
     if args.action == "release":
         return await stub.ReleaseHold(holds_pb2.ReleaseHoldRequest(hold=_ref(args), by=_by(args)))
     if args.action == "approve":
@@ -104,14 +131,18 @@ async def _call(args: argparse.Namespace, stub: holds_pb2_grpc.HoldServiceStub) 
 
 def _awaiting(console: Console, pending: Any) -> None:
     console.print(f"awaiting approval {pending.approval_id} ({pending.action}, asked by {pending.requested_by})")
-    console.print(f"  another officer approves it: stopay hold approve {pending.approval_id} --officer ID --reason TEXT")
+    console.print(
+        f"  another officer approves it: stopay hold approve {pending.approval_id} --officer ID --reason TEXT"
+    )
 
 
 def _show_return(console: Console, reply: holds_pb2.ReturnFundsResponse) -> None:
     share = "direct: one victim" if reply.direct else "rateable by loss"
     when = "awaiting approval" if reply.awaiting_approval else f"paid {_when(reply.due_at)}"
-    console.print(f"returning {format_minor(reply.total_minor)} ({share}), {when}"
-                  + ("  [this request was taken before]" if reply.replayed else ""))
+    console.print(
+        f"returning {format_minor(reply.total_minor)} ({share}), {when}"
+        + ("  [this request was taken before]" if reply.replayed else "")
+    )
     table = Table()
     table.add_column("case")
     table.add_column("to its victim", justify="right")
@@ -120,7 +151,9 @@ def _show_return(console: Console, reply: holds_pb2.ReturnFundsResponse) -> None
     console.print(table)
     if reply.awaiting_approval:
         console.print(f"awaiting approval {reply.approval_id}")
-        console.print(f"  another officer approves it: stopay hold approve {reply.approval_id} --officer ID --reason TEXT")
+        console.print(
+            f"  another officer approves it: stopay hold approve {reply.approval_id} --officer ID --reason TEXT"
+        )
 
 
 def _show(reply: Any) -> None:
@@ -135,8 +168,10 @@ def _show(reply: Any) -> None:
         for pending in reply.pending:
             _awaiting(console, pending)
     elif isinstance(reply, holds_pb2.ApproveResponse):
-        console.print(f"approved {reply.action} {reply.approval_id}: asked by {reply.requested_by}, approved by "
-                      f"{reply.approved_by}" + ("  [this approval was given before]" if reply.replayed else ""))
+        console.print(
+            f"approved {reply.action} {reply.approval_id}: asked by {reply.requested_by}, approved by "
+            f"{reply.approved_by}" + ("  [this approval was given before]" if reply.replayed else "")
+        )
         if reply.HasField("hold"):
             console.print(_holds_table([reply.hold]))
         else:

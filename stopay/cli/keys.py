@@ -35,8 +35,11 @@ def keygen(folder: str) -> int:
     with open(fd, "wb") as handle:
         handle.write(signing.private_pem(key))
     (target / PUBLIC_NAME).write_bytes(signing.public_pem(key.public_key()))
-    print(f"wrote {target / PRIVATE_NAME} (keep it off the database host's backups) and {target / PUBLIC_NAME};"
-          f" key {signing.fingerprint(key.public_key())}", file=sys.stderr)
+    print(
+        f"wrote {target / PRIVATE_NAME} (keep it off the database host's backups) and {target / PUBLIC_NAME};"
+        f" key {signing.fingerprint(key.public_key())}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -76,6 +79,9 @@ async def checkpoint(key_path: str, dsn: str) -> int:
         raise store_failure(exc) from exc
     finally:
         await pool.close()
-    print(f"checkpoint {written.checkpoint_id}: {written.heads} chain heads at {written.taken_at.isoformat() if written.taken_at else '-'},"
-          f" root {written.root_hash}", file=sys.stdout)
+    print(
+        f"checkpoint {written.checkpoint_id}: {written.heads} chain heads at {written.taken_at.isoformat() if written.taken_at else '-'},"
+        f" root {written.root_hash}",
+        file=sys.stdout,
+    )
     return 0

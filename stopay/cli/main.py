@@ -45,129 +45,247 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="stopay", description="Instant payment freeze for anti-fraud centers.")
     parser.add_argument("--version", action="version", version=f"stopay {__version__}")
-    parser.add_argument("--log-level", type=str.lower, choices=LOG_LEVELS,
-                        help="debug (with tracebacks), info, warning or error (default: info; warning for the demo)")
+    parser.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=LOG_LEVELS,
+        help="debug (with tracebacks), info, warning or error (default: info; warning for the demo)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the service")
-    serve.add_argument("--listen", type=listen_address, metavar="HOST:PORT", default=env("LISTEN", "127.0.0.1:50051"),
-                       help="HOST:PORT, [IPV6]:PORT (port 0 picks one)")
+    serve.add_argument(
+        "--listen",
+        type=listen_address,
+        metavar="HOST:PORT",
+        default=env("LISTEN", "127.0.0.1:50051"),
+        help="HOST:PORT, [IPV6]:PORT (port 0 picks one)",
+    )
     serve.add_argument("--dsn", default=env("DSN"), help="PostgreSQL 14+ DSN; absent: the embedded server")
     serve.add_argument(
-        "--migrate-dsn", default=env("MIGRATE_DSN"), metavar="DSN",
+        "--migrate-dsn",
+        default=env("MIGRATE_DSN"),
+        metavar="DSN",
         help="the schema owner's DSN (STOPAY_MIGRATE_DSN): migrate through it, grant the --dsn role its"
-             " privileges, then serve as the --dsn role; absent: migrate through --dsn",
+        " privileges, then serve as the --dsn role; absent: migrate through --dsn",
     )
-    serve.add_argument("--checkpoint-key", type=Path, default=env("CHECKPOINT_KEY"), metavar="FILE",
-                       help="sign a checkpoint of the audit chains' heads with this Ed25519 key (audit keygen)"
-                            " every --checkpoint-every seconds (STOPAY_CHECKPOINT_KEY)")
-    serve.add_argument("--checkpoint-every", type=positive_float, default=env("CHECKPOINT_EVERY", "300"),
-                       metavar="SECONDS", help="how often to sign a checkpoint (STOPAY_CHECKPOINT_EVERY, default 300)")
+    serve.add_argument(
+        "--checkpoint-key",
+        type=Path,
+        default=env("CHECKPOINT_KEY"),
+        metavar="FILE",
+        help="sign a checkpoint of the audit chains' heads with this Ed25519 key (audit keygen)"
+        " every --checkpoint-every seconds (STOPAY_CHECKPOINT_KEY)",
+    )
+    serve.add_argument(
+        "--checkpoint-every",
+        type=positive_float,
+        default=env("CHECKPOINT_EVERY", "300"),
+        metavar="SECONDS",
+        help="how often to sign a checkpoint (STOPAY_CHECKPOINT_EVERY, default 300)",
+    )
     serve.add_argument("--data-dir", type=Path, default=env("DATA_DIR"), help="embedded PostgreSQL data directory")
     serve.add_argument(
-        "--bank-network", type=Path, action="append", default=[], metavar="FILE",
+        "--bank-network",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
         help="serve this bank-network scenario through the simulated adapter (repeatable)",
     )
     serve.add_argument(
-        "--bank", action="append", default=[], metavar="CODE=ADAPTER",
+        "--bank",
+        action="append",
+        default=[],
+        metavar="CODE=ADAPTER",
         help="route a bank code to an installed adapter that needs no options (repeatable)",
     )
     serve.add_argument(
-        "--adapter", action="append", default=[], metavar="NAME:KEY=VALUE[;KEY=VALUE...]",
+        "--adapter",
+        action="append",
+        default=[],
+        metavar="NAME:KEY=VALUE[;KEY=VALUE...]",
         help="build an installed adapter with options; it serves the banks it names, e.g. "
-             "'grpc:target=127.0.0.1:7000;banks=ICBC,ABC' (repeatable)",
+        "'grpc:target=127.0.0.1:7000;banks=ICBC,ABC' (repeatable)",
     )
     add_tls_flags(serve, env, serving=True)
     access = serve.add_argument_group("who may do what")
-    access.add_argument("--region", action="append", default=[], metavar="CENTER=PREFIX[,PREFIX]",
-                        help="the stations of a center's region, by station-id prefix (repeatable)")
-    access.add_argument("--rate-limit", type=calls_per_s, default=env("RATE_LIMIT", "200"), metavar="N",
-                        help="calls per second per caller identity (default 200; bursts of twice that)")
-    access.add_argument("--max-streams", type=count, default=env("MAX_STREAMS", "16"), metavar="N",
-                        help="WatchCase streams one caller may hold open at once (default 16)")
+    access.add_argument(
+        "--region",
+        action="append",
+        default=[],
+        metavar="CENTER=PREFIX[,PREFIX]",
+        help="the stations of a center's region, by station-id prefix (repeatable)",
+    )
+    access.add_argument(
+        "--rate-limit",
+        type=calls_per_s,
+        default=env("RATE_LIMIT", "200"),
+        metavar="N",
+        help="calls per second per caller identity (default 200; bursts of twice that)",
+    )
+    access.add_argument(
+        "--max-streams",
+        type=count,
+        default=env("MAX_STREAMS", "16"),
+        metavar="N",
+        help="WatchCase streams one caller may hold open at once (default 16)",
+    )
     serve.add_argument("--no-dispatcher", action="store_true", help="serve the API only; other replicas deliver")
     serve.add_argument(
-        "--lease-seconds", type=positive_float, default=env("LEASE_SECONDS", "15"),
+        "--lease-seconds",
+        type=positive_float,
+        default=env("LEASE_SECONDS", "15"),
         help="how long a claimed order stays with this replica without news (STOPAY_LEASE_SECONDS, default 15)",
     )
     serve.add_argument(
-        "--rule", choices=RULES, default=env("RULE", "libr"),
+        "--rule",
+        choices=RULES,
+        default=env("RULE", "libr"),
         help="attribution rule for new cases (STOPAY_RULE, default libr)",
     )
     serve.add_argument(
-        "--max-depth", type=depth, default=env("MAX_DEPTH", "5"),
+        "--max-depth",
+        type=depth,
+        default=env("MAX_DEPTH", "5"),
         help="deepest level followed (STOPAY_MAX_DEPTH, default 5)",
     )
     serve.add_argument(
-        "--min-amount", type=yuan, default=None, metavar="YUAN",
+        "--min-amount",
+        type=yuan,
+        default=None,
+        metavar="YUAN",
         help="smallest transfer of the victim's money followed, in yuan (STOPAY_MIN_AMOUNT_YUAN, default 100)",
     )
     serve.add_argument(
-        "--max-orders-per-case", type=count, default=env("MAX_ORDERS_PER_CASE", "2000"), metavar="N",
+        "--max-orders-per-case",
+        type=count,
+        default=env("MAX_ORDERS_PER_CASE", "2000"),
+        metavar="N",
         help="freeze orders one case may open in all; transfers beyond are not followed and stay unresolved"
-             " (STOPAY_MAX_ORDERS_PER_CASE, default 2000)",
+        " (STOPAY_MAX_ORDERS_PER_CASE, default 2000)",
     )
     serve.add_argument(
-        "--max-fanout", type=count, default=env("MAX_FANOUT", "200"), metavar="N",
+        "--max-fanout",
+        type=count,
+        default=env("MAX_FANOUT", "200"),
+        metavar="N",
         help="next-level orders one account's statement may open; transfers beyond are not followed and stay"
-             " unresolved (STOPAY_MAX_FANOUT, default 200)",
+        " unresolved (STOPAY_MAX_FANOUT, default 200)",
     )
     serve.add_argument(
-        "--max-message-bytes", type=count, default=env("MAX_MESSAGE_BYTES", str(4 * 1024 * 1024)), metavar="N",
+        "--max-message-bytes",
+        type=count,
+        default=env("MAX_MESSAGE_BYTES", str(4 * 1024 * 1024)),
+        metavar="N",
         help="largest request the server accepts, in bytes; larger ones get RESOURCE_EXHAUSTED"
-             " (STOPAY_MAX_MESSAGE_BYTES, default 4194304, 4 MiB)",
+        " (STOPAY_MAX_MESSAGE_BYTES, default 4194304, 4 MiB)",
     )
     serve.add_argument(
-        "--same-transfer-window", type=positive_float, default=env("SAME_TRANSFER_WINDOW", "120"), metavar="SECONDS",
+        "--same-transfer-window",
+        type=positive_float,
+        default=env("SAME_TRANSFER_WINDOW", "120"),
+        metavar="SECONDS",
         help="a transfer reported again is linked to the first report only when their times are at most this far"
-             " apart, with the same amount and payee name; else it is traced again (default 120)",
+        " apart, with the same amount and payee name; else it is traced again (default 120)",
     )
     delivery = serve.add_argument_group("delivery to banks")
     delivery.add_argument(
-        "--delivery-deadline", type=positive_float, default=env("DELIVERY_DEADLINE", "3600"), metavar="SECONDS",
+        "--delivery-deadline",
+        type=positive_float,
+        default=env("DELIVERY_DEADLINE", "3600"),
+        metavar="SECONDS",
         help="give an unanswered order up (undeliverable, NOAS) this long after it was created (default 3600)",
     )
     delivery.add_argument(
-        "--retry-cap", type=positive_float, default=env("RETRY_CAP", "60"), metavar="SECONDS",
+        "--retry-cap",
+        type=positive_float,
+        default=env("RETRY_CAP", "60"),
+        metavar="SECONDS",
         help="longest wait between two attempts at one order (backoff with full jitter, default 60)",
     )
     delivery.add_argument(
-        "--breaker-threshold", type=count, default=env("BREAKER_THRESHOLD", "5"), metavar="N",
+        "--breaker-threshold",
+        type=count,
+        default=env("BREAKER_THRESHOLD", "5"),
+        metavar="N",
         help="failures in a row that open a bank's circuit breaker (default 5)",
     )
     delivery.add_argument(
-        "--breaker-open", type=positive_float, default=env("BREAKER_OPEN", "10"), metavar="SECONDS",
+        "--breaker-open",
+        type=positive_float,
+        default=env("BREAKER_OPEN", "10"),
+        metavar="SECONDS",
         help="how long an open breaker keeps a bank's orders waiting before a trial (default 10)",
     )
     delivery.add_argument(
-        "--bank-concurrency", type=count, default=env("BANK_CONCURRENCY", "64"), metavar="N",
+        "--bank-concurrency",
+        type=count,
+        default=env("BANK_CONCURRENCY", "64"),
+        metavar="N",
         help="requests in flight to one bank at most (default 64)",
     )
     holds = serve.add_argument_group("holds (the sweeper acts on them by the database clock)")
-    holds.add_argument("--stop-hours", type=count, default=env("STOP_HOURS", "48"), metavar="N",
-                       help="how long an emergency stop lasts (default 48)")
-    holds.add_argument("--max-stops", type=count, default=env("MAX_STOPS", "2"), metavar="N",
-                       help="emergency stop periods allowed per hold, the first included (default 2)")
-    holds.add_argument("--freeze-months", type=count, default=env("FREEZE_MONTHS", "6"), metavar="N",
-                       help="how long a formal freeze lasts (default 6)")
-    holds.add_argument("--major-freeze-months", type=count, default=env("MAJOR_FREEZE_MONTHS", "12"), metavar="N",
-                       help="how long a formal freeze lasts in a major case (default 12)")
-    holds.add_argument("--notice-days", type=non_negative_int, default=env("NOTICE_DAYS", "30"), metavar="N",
-                       help="public notice before a rateable return is paid (default 30)")
-    holds.add_argument("--sweep-seconds", type=positive_float, default=env("SWEEP_SECONDS", "30"), metavar="S",
-                       help="how often the sweeper looks for holds to lapse, warn of or pay back (default 30)")
+    holds.add_argument(
+        "--stop-hours",
+        type=count,
+        default=env("STOP_HOURS", "48"),
+        metavar="N",
+        help="how long an emergency stop lasts (default 48)",
+    )
+    holds.add_argument(
+        "--max-stops",
+        type=count,
+        default=env("MAX_STOPS", "2"),
+        metavar="N",
+        help="emergency stop periods allowed per hold, the first included (default 2)",
+    )
+    holds.add_argument(
+        "--freeze-months",
+        type=count,
+        default=env("FREEZE_MONTHS", "6"),
+        metavar="N",
+        help="how long a formal freeze lasts (default 6)",
+    )
+    holds.add_argument(
+        "--major-freeze-months",
+        type=count,
+        default=env("MAJOR_FREEZE_MONTHS", "12"),
+        metavar="N",
+        help="how long a formal freeze lasts in a major case (default 12)",
+    )
+    holds.add_argument(
+        "--notice-days",
+        type=non_negative_int,
+        default=env("NOTICE_DAYS", "30"),
+        metavar="N",
+        help="public notice before a rateable return is paid (default 30)",
+    )
+    holds.add_argument(
+        "--sweep-seconds",
+        type=positive_float,
+        default=env("SWEEP_SECONDS", "30"),
+        metavar="S",
+        help="how often the sweeper looks for holds to lapse, warn of or pay back (default 30)",
+    )
     serve.add_argument("--port-file", type=Path, help="write the port listened on to this file once serving")
 
     entry = commands.add_parser("entry", help="station client: entries").add_subparsers(dest="action", required=True)
     submit = entry.add_parser("submit", help="submit an entry (JSON in the shape of SubmitEntryRequest)")
     submit.add_argument("file", type=Path, help="entry JSON file, or - for standard input")
     submit.add_argument("--watch", action="store_true", help="show the case live until it settles")
-    submit.add_argument("--new-id", action="store_true",
-                        help="give the entry a fresh entry_id (printed) instead of the file's, to submit it again "
-                             "as a new entry")
-    submit.add_argument("--transferred-ago", type=duration, metavar="DURATION",
-                        help="move the entry's transfers in time so that the earliest happened this long ago "
-                             "(e.g. 15m); the others keep their distance from it")
+    submit.add_argument(
+        "--new-id",
+        action="store_true",
+        help="give the entry a fresh entry_id (printed) instead of the file's, to submit it again as a new entry",
+    )
+    submit.add_argument(
+        "--transferred-ago",
+        type=duration,
+        metavar="DURATION",
+        help="move the entry's transfers in time so that the earliest happened this long ago "
+        "(e.g. 15m); the others keep their distance from it",
+    )
 
     case = commands.add_parser("case", help="station client: cases").add_subparsers(dest="action", required=True)
     show = case.add_parser("show", help="show one case")
@@ -182,11 +300,17 @@ def _parser() -> argparse.ArgumentParser:
     order = commands.add_parser("order", help="operator: orders").add_subparsers(dest="action", required=True)
     retry = order.add_parser("retry", help="retry an order that could not be delivered (same idempotency key)")
     retry.add_argument("order_id")
-    retry.add_argument("--operator", default="",
-                       help="who retries it, for the case's event log (with TLS, the certificate's name)")
+    retry.add_argument(
+        "--operator", default="", help="who retries it, for the case's event log (with TLS, the certificate's name)"
+    )
     for sub in (submit, show, watching, listing, retry):
-        sub.add_argument("--server", type=server_address, metavar="HOST:PORT", default=env("SERVER", DEFAULT_SERVER),
-                         help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)")
+        sub.add_argument(
+            "--server",
+            type=server_address,
+            metavar="HOST:PORT",
+            default=env("SERVER", DEFAULT_SERVER),
+            help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)",
+        )
         sub.add_argument("--json", action="store_true", help="output for programs")
         add_tls_flags(sub, env, serving=False)
 
@@ -195,10 +319,16 @@ def _parser() -> argparse.ArgumentParser:
 
     bank_sim = commands.add_parser("bank-sim", help="serve a scenario's simulated banks as a RemoteBank gRPC server")
     bank_sim.add_argument("--bank-network", type=Path, required=True, metavar="FILE", help="bank-network scenario")
-    bank_sim.add_argument("--listen", type=listen_address, metavar="HOST:PORT", default="127.0.0.1:50052",
-                          help="HOST:PORT (default 127.0.0.1:50052; port 0 picks one)")
-    bank_sim.add_argument("--callback", type=server_address, metavar="HOST:PORT",
-                          help="stopay's BankGateway, for banks in callback mode")
+    bank_sim.add_argument(
+        "--listen",
+        type=listen_address,
+        metavar="HOST:PORT",
+        default="127.0.0.1:50052",
+        help="HOST:PORT (default 127.0.0.1:50052; port 0 picks one)",
+    )
+    bank_sim.add_argument(
+        "--callback", type=server_address, metavar="HOST:PORT", help="stopay's BankGateway, for banks in callback mode"
+    )
     bank_sim.add_argument("--port-file", type=Path, help="write the port listened on to this file once serving")
     add_tls_flags(bank_sim, env, serving=True)
 

@@ -123,8 +123,17 @@ def _trail(case: station_pb2.Case) -> _Trail:
             payer.holder = payer.holder or t.payer.holder_name
             if payer.kind == "victim":
                 payer.paid += t.amount_minor
-            edges.append(_Edge(src, dst, t.amount_minor, t.traced_minor, t.txn_id,
-                               _hms(t.transferred_at, t.HasField("transferred_at")), False))
+            edges.append(
+                _Edge(
+                    src,
+                    dst,
+                    t.amount_minor,
+                    t.traced_minor,
+                    t.txn_id,
+                    _hms(t.transferred_at, t.HasField("transferred_at")),
+                    False,
+                )
+            )
 
     for node in nodes.values():
         if node.kind == "account":
@@ -133,13 +142,28 @@ def _trail(case: station_pb2.Case) -> _Trail:
     for index, flow in enumerate(case.exits):
         src = _account_key(flow.account)
         if src not in nodes:
-            nodes[src] = _Node(src, "other", flow.account.bank_code, flow.account.number,
-                               flow.account.holder_name, column=max(flow.level, 1))
+            nodes[src] = _Node(
+                src,
+                "other",
+                flow.account.bank_code,
+                flow.account.number,
+                flow.account.holder_name,
+                column=max(flow.level, 1),
+            )
             deepest = max(deepest, nodes[src].column)
         key = f"exit:{index}:{flow.txn_id}"
         nodes[key] = _Node(key, "exit", exit_kind=flow.kind or "UNKNOWN", amount=flow.amount_minor)
-        edges.append(_Edge(src, key, flow.amount_minor, flow.amount_minor, flow.txn_id,
-                           _hms(flow.exited_at, flow.HasField("exited_at")), True))
+        edges.append(
+            _Edge(
+                src,
+                key,
+                flow.amount_minor,
+                flow.amount_minor,
+                flow.txn_id,
+                _hms(flow.exited_at, flow.HasField("exited_at")),
+                True,
+            )
+        )
     exit_column = max(deepest, 1) + 1
     for node in nodes.values():
         if node.kind == "exit":
@@ -186,14 +210,21 @@ def _edge_lines(edge: _Edge, currency: str) -> list[_Line]:
 
 
 def _totals(case: station_pb2.Case, currency: str) -> list[tuple[str, str]]:
-    return [
-        ("reported", format_minor(case.reported_minor, currency)),
-        ("held", format_minor(case.held_minor, currency)),
-        ("exited", format_minor(case.exited_minor, currency)),
-    ] + ([("back with victim", format_minor(case.back_with_victim_minor, currency))]
-         if case.back_with_victim_minor else []) + [
-        ("unresolved", format_minor(case.unresolved_minor, currency)),
-    ]
+    return (
+        [
+            ("reported", format_minor(case.reported_minor, currency)),
+            ("held", format_minor(case.held_minor, currency)),
+            ("exited", format_minor(case.exited_minor, currency)),
+        ]
+        + (
+            [("back with victim", format_minor(case.back_with_victim_minor, currency))]
+            if case.back_with_victim_minor
+            else []
+        )
+        + [
+            ("unresolved", format_minor(case.unresolved_minor, currency)),
+        ]
+    )
 
 
 def _column_names(trail: _Trail) -> dict[int, str]:
@@ -229,7 +260,7 @@ def to_dot(case: station_pb2.Case) -> str:
     out = [
         f"digraph {_dot_quote('case ' + case.case_id)} {{",
         f'  graph [rankdir=LR, labelloc=t, fontname={font}, nodesep=0.4, ranksep=1.2, label="{title}"];',
-        f"  node [shape=box, style=\"rounded,filled\", fontname={font}, fontsize=11];",
+        f'  node [shape=box, style="rounded,filled", fontname={font}, fontsize=11];',
         f"  edge [fontname={font}, fontsize=10];",
     ]
     for column in sorted({n.column for n in trail.nodes.values()}):
@@ -259,11 +290,27 @@ def to_dot(case: station_pb2.Case) -> str:
 # ----------------------------------------------------------------------------------------------
 # SVG
 
-_SIZES = {"title": 18.0, "strong": 12.5, "held": 12.5, "exit": 12.5, "victim": 12.0, "": 12.0, "muted": 11.0,
-          "head": 13.0}
+_SIZES = {
+    "title": 18.0,
+    "strong": 12.5,
+    "held": 12.5,
+    "exit": 12.5,
+    "victim": 12.0,
+    "": 12.0,
+    "muted": 11.0,
+    "head": 13.0,
+}
 _BOLD = {"title", "strong", "held", "exit", "victim", "head"}
-_COLOURS = {"title": "#1a1a1a", "strong": "#1a1a1a", "held": _HELD[1], "exit": _EXIT[1], "victim": _VICTIM[1],
-            "": "#1a1a1a", "muted": "#555555", "head": "#1a1a1a"}
+_COLOURS = {
+    "title": "#1a1a1a",
+    "strong": "#1a1a1a",
+    "held": _HELD[1],
+    "exit": _EXIT[1],
+    "victim": _VICTIM[1],
+    "": "#1a1a1a",
+    "muted": "#555555",
+    "head": "#1a1a1a",
+}
 _LINE_GAP = 1.35  # line height in font sizes
 _PAD_X, _PAD_Y = 12.0, 9.0
 _ROW_GAP = 30.0
@@ -316,6 +363,7 @@ def _text_block(lines: list[_Line], cx: float, top: float, anchor: str = "middle
 @dataclass
 class _Item:
     """One place in a column: a node's box, or the point where a long arrow crosses the column."""
+
     key: str
     column: int
     height: float
@@ -371,7 +419,6 @@ def _place_columns(columns: dict[int, list[_Item]]) -> None:
             shift = sum(desired - item.centre for item, desired in wants) / len(wants)
             for item in column_items:
                 item.y += shift
-
 
 
 def _spread(group: list[int], wanted: list[float], sizes: list[tuple[float, float]]) -> tuple[float, float]:
@@ -493,8 +540,10 @@ def to_svg(case: station_pb2.Case) -> str:
         start, end = port[(n, 0)], port[(n, 1)]
         if len(chain) == 2 and items[chain[0]].column == items[chain[1]].column:
             bulge = start[0] + 26 + min(40.0, abs(end[1] - start[1]) / 3)
-            paths.append(f"M {_num(start[0])} {_num(start[1])} C {_num(bulge)} {_num(start[1])} "
-                         f"{_num(bulge)} {_num(end[1])} {_num(end[0])} {_num(end[1])}")
+            paths.append(
+                f"M {_num(start[0])} {_num(start[1])} C {_num(bulge)} {_num(start[1])} "
+                f"{_num(bulge)} {_num(end[1])} {_num(end[0])} {_num(end[1])}"
+            )
             label_at.append((start[0] + gap_width[items[chain[0]].column] / 2, (start[1] + end[1]) / 2))
             label_y_span.append(end[1] - start[1])
             continue
@@ -530,8 +579,9 @@ def to_svg(case: station_pb2.Case) -> str:
         groups: list[list[int]] = []
         for _, n in members:
             groups.append([n])
-            while len(groups) > 1 and (_spread(groups[-2], wanted, label_sizes)[1]
-                                       > _spread(groups[-1], wanted, label_sizes)[0]):
+            while len(groups) > 1 and (
+                _spread(groups[-2], wanted, label_sizes)[1] > _spread(groups[-1], wanted, label_sizes)[0]
+            ):
                 last = groups.pop()
                 groups[-1].extend(last)
         for group in groups:
@@ -542,11 +592,13 @@ def to_svg(case: station_pb2.Case) -> str:
 
     # The heading block, then shift the content below it.
     title: list[_Line] = [(f"Money trail of case {case.case_id}", "title")]
-    facts = [f"victim {case.victim_name}" if case.victim_name else "",
-             f"report {case.report_no}" if case.report_no else "",
-             f"station {case.station_id}" if case.station_id else "",
-             f"rule {case.rule}, depth {case.max_depth}" if case.rule else "",
-             "settled" if case.settled else "in progress"]
+    facts = [
+        f"victim {case.victim_name}" if case.victim_name else "",
+        f"report {case.report_no}" if case.report_no else "",
+        f"station {case.station_id}" if case.station_id else "",
+        f"rule {case.rule}, depth {case.max_depth}" if case.rule else "",
+        "settled" if case.settled else "in progress",
+    ]
     meta = " · ".join(f for f in facts if f)
     totals = _totals(case, cur)
     totals_text = "    ".join(f"{name} {value}" for name, value in totals)
@@ -560,8 +612,13 @@ def to_svg(case: station_pb2.Case) -> str:
     bottoms = [item.y + item.height for item in items.values()]
     bottoms += [label_top[n] + label_sizes[n][1] for n in range(len(chains))]
     height = max(bottoms, default=0.0) + shift + _MARGIN
-    width = max(content_width, _text_width(title[0][0], "title") + 2 * _MARGIN,
-                _text_width(meta, "") + 2 * _MARGIN, _text_width(totals_text, "head") + 2 * _MARGIN + 40, 480.0)
+    width = max(
+        content_width,
+        _text_width(title[0][0], "title") + 2 * _MARGIN,
+        _text_width(meta, "") + 2 * _MARGIN,
+        _text_width(totals_text, "head") + 2 * _MARGIN + 40,
+        480.0,
+    )
     height = max(height, content_top + 60)
 
     out = [
@@ -584,10 +641,13 @@ def to_svg(case: station_pb2.Case) -> str:
     spans = []
     for n, (name, value) in enumerate(totals):
         colour = {"held": _HELD[1], "exited": _EXIT[1]}.get(name, "#1a1a1a")
-        spans.append(f'<tspan fill="#555555">{"     " if n else ""}{_xml(name)} </tspan>'
-                     f'<tspan font-weight="bold" fill="{colour}">{_xml(value)}</tspan>')
-    out.append(f'<text x="{_num(_MARGIN)}" y="84" font-size="13" class="totals" xml:space="preserve">'
-               f'{"".join(spans)}</text>')
+        spans.append(
+            f'<tspan fill="#555555">{"     " if n else ""}{_xml(name)} </tspan>'
+            f'<tspan font-weight="bold" fill="{colour}">{_xml(value)}</tspan>'
+        )
+    out.append(
+        f'<text x="{_num(_MARGIN)}" y="84" font-size="13" class="totals" xml:space="preserve">{"".join(spans)}</text>'
+    )
     out.append("</g>")
 
     out.append('<g class="columns">')
@@ -605,11 +665,14 @@ def to_svg(case: station_pb2.Case) -> str:
         lx = label_at[n][0]
         out.append(f'<g class="edge" id="{_xml(f"edge-{n}")}">')
         out.append(f"<title>{_xml(f'{edge.txn_id}: {_plain(edge.src)} → {_plain(edge.dst)}')}</title>")
-        out.append(f'<path d="{paths[n]}" fill="none" stroke="{colour}" stroke-width="1.6"{dash} '
-                   f'marker-end="url(#{marker})"/>')
-        out.append(f'<rect x="{_num(lx - lw / 2 - 5)}" y="{_num(label_top[n] - 1)}" width="{_num(lw + 10)}" '
-                   f'height="{_num(lh + 4)}" rx="3" fill="#ffffff" fill-opacity="0.92" stroke="#dddddd" '
-                   'stroke-width="0.6"/>')
+        out.append(
+            f'<path d="{paths[n]}" fill="none" stroke="{colour}" stroke-width="1.6"{dash} marker-end="url(#{marker})"/>'
+        )
+        out.append(
+            f'<rect x="{_num(lx - lw / 2 - 5)}" y="{_num(label_top[n] - 1)}" width="{_num(lw + 10)}" '
+            f'height="{_num(lh + 4)}" rx="3" fill="#ffffff" fill-opacity="0.92" stroke="#dddddd" '
+            'stroke-width="0.6"/>'
+        )
         out += _text_block(edge_lines[n], lx, label_top[n])
         out.append("</g>")
     for key, node in nodes.items():
@@ -630,13 +693,17 @@ def to_svg(case: station_pb2.Case) -> str:
         out.append(f"<title>{_xml(tip)}</title>")
         dash = ' stroke-dasharray="4 3"' if node.kind == "other" else ""
         radius = 2 if node.kind == "exit" else 8
-        out.append(f'<rect x="{_num(left)}" y="{_num(top)}" width="{_num(bw)}" height="{_num(bh)}" rx="{radius}" '
-                   f'fill="{fill}" stroke="{stroke}" stroke-width="{_num(stroke_width)}"{dash}/>')
+        out.append(
+            f'<rect x="{_num(left)}" y="{_num(top)}" width="{_num(bw)}" height="{_num(bh)}" rx="{radius}" '
+            f'fill="{fill}" stroke="{stroke}" stroke-width="{_num(stroke_width)}"{dash}/>'
+        )
         out += _text_block(node_lines[key], left + bw / 2, top + _PAD_Y)
         out.append("</g>")
     if not nodes:
-        out.append(f'<text x="{_num(_MARGIN)}" y="{_num(content_top - shift + 20)}" font-size="12" '
-                   'fill="#555555">no orders yet</text>')
+        out.append(
+            f'<text x="{_num(_MARGIN)}" y="{_num(content_top - shift + 20)}" font-size="12" '
+            'fill="#555555">no orders yet</text>'
+        )
     out.append("</g>")
     out.append("</svg>")
     return "\n".join(out) + "\n"

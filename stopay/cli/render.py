@@ -20,16 +20,21 @@ def case_text(case: station_pb2.Case) -> str:
         f"  station {case.station_id}  officer {case.officer_id}  report {case.report_no}  victim {case.victim_name}",
         f"  reported {format_minor(case.reported_minor, cur)}   held {format_minor(case.held_minor, cur)}"
         f"   returned {format_minor(case.returned_minor, cur)}   exited {format_minor(case.exited_minor, cur)}"
-        + (f"   back with victim {format_minor(case.back_with_victim_minor, cur)}"
-           if case.back_with_victim_minor else ""),
+        + (
+            f"   back with victim {format_minor(case.back_with_victim_minor, cur)}"
+            if case.back_with_victim_minor
+            else ""
+        ),
     ]
     lines += [f"  {text}" for text in link_texts(case.linked_cases, cur)]
     for h in case.holds:
         until = h.expires_at.ToDatetime().strftime("%Y-%m-%d %H:%M UTC")
         lasts = f" until {until}" if h.state in ("stopped", "frozen") else ""
-        lines.append(f"  hold {h.bank_code}:{h.account_number}  {h.state}{lasts}  "
-                     f"{format_minor(h.held_minor, cur)} held  stops {h.stops}/{h.max_stops}"
-                     + (f"  document {h.document.number}" if h.document.number else ""))
+        lines.append(
+            f"  hold {h.bank_code}:{h.account_number}  {h.state}{lasts}  "
+            f"{format_minor(h.held_minor, cur)} held  stops {h.stops}/{h.max_stops}"
+            + (f"  document {h.document.number}" if h.document.number else "")
+        )
     if case.orders:
         rows = [("lvl", "account", "requested", "held", "status", "reason")]
         for o in case.orders:
@@ -47,14 +52,18 @@ def case_text(case: station_pb2.Case) -> str:
             )
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         for row in rows:
-            lines.append("  " + "  ".join(cell.ljust(widths[i]) if i < 5 else cell for i, cell in enumerate(row)).rstrip())
+            lines.append(
+                "  " + "  ".join(cell.ljust(widths[i]) if i < 5 else cell for i, cell in enumerate(row)).rstrip()
+            )
     return "\n".join(lines)
 
 
 def link_text(link: station_pb2.LinkedCase, currency: str) -> str:
     """One linked case: which transfer both reported, and which case traces it."""
-    transfer = (f"transfer {link.txn_id} to {link.payee.bank_code}:{link.payee.number} "
-                f"({format_minor(link.amount_minor, currency)})")
+    transfer = (
+        f"transfer {link.txn_id} to {link.payee.bank_code}:{link.payee.number} "
+        f"({format_minor(link.amount_minor, currency)})"
+    )
     if link.traced_there:
         return f"{transfer} was reported first in case {link.case_id} (station {link.station_id}): linked, traced there"
     return f"{transfer} was reported again in case {link.case_id} (station {link.station_id}): linked, traced here"
@@ -74,13 +83,20 @@ def case_list_text(reply: station_pb2.ListCasesResponse) -> str:
     rows = [("case", "station", "report", "victim", "reported", "held", "state")]
     for case in reply.cases:
         cur = case.currency or "CNY"
-        rows.append((case.case_id, case.station_id, case.report_no, case.victim_name,
-                     format_minor(case.reported_minor, cur), format_minor(case.held_minor, cur),
-                     "settled" if case.settled else "in progress"))
+        rows.append(
+            (
+                case.case_id,
+                case.station_id,
+                case.report_no,
+                case.victim_name,
+                format_minor(case.reported_minor, cur),
+                format_minor(case.held_minor, cur),
+                "settled" if case.settled else "in progress",
+            )
+        )
     money = {4, 5}  # right-aligned, so that the amounts line up
     widths = [max(_width(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(_pad(cell, widths[i], right=i in money) for i, cell in enumerate(row)).rstrip()
-             for row in rows]
+    lines = ["  ".join(_pad(cell, widths[i], right=i in money) for i, cell in enumerate(row)).rstrip() for row in rows]
     if len(rows) == 1:
         lines = ["no cases"]
     if reply.next_page_token:

@@ -14,7 +14,9 @@ def _account(scenario: Scenario, account_id: str) -> dict[str, str]:
     return {"bank_code": bank_code, "number": number, "holder_name": scenario.account(account_id).holder}
 
 
-def check_entries(scenario: Scenario, check: Check, epoch: datetime, station_id: str = "DEMO-STATION") -> list[dict[str, Any]]:
+def check_entries(
+    scenario: Scenario, check: Check, epoch: datetime, station_id: str = "DEMO-STATION"
+) -> list[dict[str, Any]]:
     """One SubmitEntryRequest (as JSON-ready data) per entry of ``check``, with fresh entry ids."""
     entries = []
     for n, entry in enumerate(check.entries, 1):

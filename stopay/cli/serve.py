@@ -61,19 +61,34 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         adapters=tuple(adapters),
         dispatcher=not args.no_dispatcher,
         dispatch=DispatchSettings(
-            lease_s=args.lease_seconds, delivery_deadline_s=args.delivery_deadline, retry_cap_s=args.retry_cap,
-            breaker_threshold=args.breaker_threshold, breaker_open_s=args.breaker_open,
-            bank_concurrency=args.bank_concurrency, sweep_s=args.sweep_seconds,
-            holds=HoldPolicy(stop_hours=args.stop_hours, max_stops=args.max_stops, freeze_months=args.freeze_months,
-                             major_freeze_months=args.major_freeze_months, notice_days=args.notice_days),
+            lease_s=args.lease_seconds,
+            delivery_deadline_s=args.delivery_deadline,
+            retry_cap_s=args.retry_cap,
+            breaker_threshold=args.breaker_threshold,
+            breaker_open_s=args.breaker_open,
+            bank_concurrency=args.bank_concurrency,
+            sweep_s=args.sweep_seconds,
+            holds=HoldPolicy(
+                stop_hours=args.stop_hours,
+                max_stops=args.max_stops,
+                freeze_months=args.freeze_months,
+                major_freeze_months=args.major_freeze_months,
+                notice_days=args.notice_days,
+            ),
         ),
-        limits=Limits(rule=args.rule, max_depth=args.max_depth, min_amount=_min_amount(args.min_amount),
-                      max_orders=args.max_orders_per_case, max_fanout=args.max_fanout),
+        limits=Limits(
+            rule=args.rule,
+            max_depth=args.max_depth,
+            min_amount=_min_amount(args.min_amount),
+            max_orders=args.max_orders_per_case,
+            max_fanout=args.max_fanout,
+        ),
         max_message_bytes=args.max_message_bytes,
         same_transfer_window_s=args.same_transfer_window,
         tls=serving_tls(args, args.listen),
-        quotas=Quotas(rate_per_s=args.rate_limit, burst=max(1, int(args.rate_limit * 2)),
-                      streams_per_caller=args.max_streams),
+        quotas=Quotas(
+            rate_per_s=args.rate_limit, burst=max(1, int(args.rate_limit * 2)), streams_per_caller=args.max_streams
+        ),
         regions=_regions(args.region),
     )
 
@@ -143,8 +158,9 @@ def check_listen(listen: str) -> None:
                 probe.bind(address)
             except OSError as exc:
                 if exc.errno == errno.EADDRINUSE:
-                    raise Failure(UNREACHABLE, f"cannot listen on {listen}: the port is in use "
-                                               "(another stopay serve?)") from exc
+                    raise Failure(
+                        UNREACHABLE, f"cannot listen on {listen}: the port is in use (another stopay serve?)"
+                    ) from exc
                 problems.append(exc)
     if len(problems) == len(found):  # gRPC listens if it can bind any of them (localhost without IPv6)
         raise Failure(LOCAL, f"cannot listen on {listen}: {problems[0].strerror}")

@@ -30,8 +30,9 @@ class _Breaker:
 
 
 class BankGuards:
-    def __init__(self, threshold: int = 5, open_s: float = 10.0, concurrency: int = 64,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self, threshold: int = 5, open_s: float = 10.0, concurrency: int = 64, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self._threshold = threshold
         self._open_s = open_s
         self._concurrency = concurrency

@@ -6,7 +6,6 @@ A round that fails (the database away) is logged and the next one tries again.
 
 from __future__ import annotations
 
-
 import asyncpg
 import structlog
 

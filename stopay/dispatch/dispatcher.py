@@ -39,10 +39,10 @@ from stopay.answers.translate import (
     return_request,
     statement_request,
 )
-from stopay.domain.accounts import AccountKey
 from stopay.dispatch.banks import BankGuards, BankOpen
-from stopay.domain.clock import SYSTEM_CLOCK, Clock
+from stopay.domain.accounts import AccountKey
 from stopay.domain.backoff import full_jitter_s
+from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.domain.holds import HoldPolicy
 from stopay.domain.orders import GAVE_UP, NO_ADAPTER, REFUSED, OrderStatus, UnknownAnswer
 from stopay.domain.trail import Limits
@@ -107,8 +107,7 @@ class Dispatcher:
         # How many times it has asked the database for work: a sign of life, and a way to know that
         # it has looked again since some moment.
         self.claim_rounds = 0
-        self._guards = BankGuards(settings.breaker_threshold, settings.breaker_open_s, settings.bank_concurrency,
-                                  clock)
+        self._guards = BankGuards(settings.breaker_threshold, settings.breaker_open_s, settings.bank_concurrency, clock)
 
     async def start(self) -> None:
         """Registers the banks this replica serves (before any claim), then starts the loops; a
@@ -158,8 +157,9 @@ class Dispatcher:
         """Settles freeze orders still asking for their statement whose bank no live replica serves."""
         s = self._settings
         try:
-            given_up = await replicas.give_up_unserved(self._pool, s.batch_size, s.delivery_deadline_s,
-                                                       NO_ADAPTER, self._actor)
+            given_up = await replicas.give_up_unserved(
+                self._pool, s.batch_size, s.delivery_deadline_s, NO_ADAPTER, self._actor
+            )
         except StoreError as exc:
             log.warning("dispatch.give_up_failed", error=str(exc))
             return
@@ -180,8 +180,13 @@ class Dispatcher:
                 woken.clear()
                 try:
                     claimed = await store.claim(
-                        self._pool, self._owner, min(s.batch_size, room), s.lease_s, s.delivery_deadline_s,
-                        await self._guards.open_banks(), list(self._adapters),
+                        self._pool,
+                        self._owner,
+                        min(s.batch_size, room),
+                        s.lease_s,
+                        s.delivery_deadline_s,
+                        await self._guards.open_banks(),
+                        list(self._adapters),
                     )
                 except StoreError as exc:
                     log.warning("dispatch.claim_failed", error=str(exc))
@@ -245,10 +250,16 @@ class Dispatcher:
             log.error("dispatch.refused", order_id=str(order.order_id), account=account, error=str(exc))
             if order.status == "pending":
                 return self._retry_later(order, f"the bank refused the status query: {exc}")
-            return Settled(order, store.Outcome(
-                order.case_id, order.order_id, OrderStatus.UNDELIVERABLE, reason_code=REFUSED,
-                detail=f"the bank refused the request: {exc}",
-            ))
+            return Settled(
+                order,
+                store.Outcome(
+                    order.case_id,
+                    order.order_id,
+                    OrderStatus.UNDELIVERABLE,
+                    reason_code=REFUSED,
+                    detail=f"the bank refused the request: {exc}",
+                ),
+            )
         except UnknownAnswer as exc:
             return self._retry(order, f"bank answer not understood: {exc}")
         except TimeoutError:
@@ -256,12 +267,24 @@ class Dispatcher:
         except Exception as exc:  # an adapter failure of any kind must not lose the order
             return self._retry(order, f"{type(exc).__name__}: {exc}")
         if isinstance(result, Traced):
-            log.info("dispatch.statement", order_id=str(order.order_id), account=account,
-                     status=result.answer.status.value, reason_code=result.answer.reason_code)
+            log.info(
+                "dispatch.statement",
+                order_id=str(order.order_id),
+                account=account,
+                status=result.answer.status.value,
+                reason_code=result.answer.reason_code,
+            )
         else:
-            log.info("dispatch.answered", order_id=str(order.order_id), account=account, kind=order.kind,
-                     status=result.outcome.status.value, held_minor=result.outcome.held_minor,
-                     released_minor=result.outcome.released_minor, reason_code=result.outcome.reason_code)
+            log.info(
+                "dispatch.answered",
+                order_id=str(order.order_id),
+                account=account,
+                kind=order.kind,
+                status=result.outcome.status.value,
+                held_minor=result.outcome.held_minor,
+                released_minor=result.outcome.released_minor,
+                reason_code=result.outcome.reason_code,
+            )
         return result
 
     def _retry(self, order: store.ClaimedOrder, detail: str, quick: bool = False) -> store.Retry | Settled:
@@ -275,18 +298,29 @@ class Dispatcher:
     @staticmethod
     def _give_up(order: store.ClaimedOrder, detail: str) -> Settled:
         log.error("dispatch.gave_up", order_id=str(order.order_id), attempts=order.attempts, detail=detail)
-        return Settled(order, store.Outcome(
-            order.case_id, order.order_id, OrderStatus.UNDELIVERABLE, reason_code=GAVE_UP,
-            detail=printable(f"no answer before the delivery deadline; last: {detail}", 1000),
-        ))
+        return Settled(
+            order,
+            store.Outcome(
+                order.case_id,
+                order.order_id,
+                OrderStatus.UNDELIVERABLE,
+                reason_code=GAVE_UP,
+                detail=printable(f"no answer before the delivery deadline; last: {detail}", 1000),
+            ),
+        )
 
     def _retry_later(self, order: store.ClaimedOrder, detail: str, quick: bool = False) -> store.Retry:
         delay = self._backoff(order.attempts)
         if quick:
             delay = min(delay, self._settings.breaker_open_s)
         retry = store.Retry(order.case_id, order.order_id, order.attempts, delay, detail)
-        log.warning("dispatch.retry", order_id=str(order.order_id), attempts=order.attempts,
-                    delay_s=round(retry.delay_s, 3), detail=detail)
+        log.warning(
+            "dispatch.retry",
+            order_id=str(order.order_id),
+            attempts=order.attempts,
+            delay_s=round(retry.delay_s, 3),
+            detail=detail,
+        )
         return retry
 
     def _backoff(self, attempts: int) -> float:
@@ -329,8 +363,16 @@ class Dispatcher:
         retries = [r for r in batch if isinstance(r, store.Retry)]
         if answers:
             try:
-                retries += await self._transient(apply_answers, self._pool, self._owner, answers, self._backoff, self._actor,
-                                                self._settings.holds, self._limits)
+                retries += await self._transient(
+                    apply_answers,
+                    self._pool,
+                    self._owner,
+                    answers,
+                    self._backoff,
+                    self._actor,
+                    self._settings.holds,
+                    self._limits,
+                )
             except StoreUnavailable:
                 raise
             except StoreError as exc:
@@ -339,8 +381,16 @@ class Dispatcher:
                 log.error("dispatch.batch_refused", error=str(exc), answers=len(answers))
                 for answer in answers:
                     try:
-                        retries += await self._transient(apply_answers, self._pool, self._owner, [answer], self._backoff,
-                                                        self._actor, self._settings.holds, self._limits)
+                        retries += await self._transient(
+                            apply_answers,
+                            self._pool,
+                            self._owner,
+                            [answer],
+                            self._backoff,
+                            self._actor,
+                            self._settings.holds,
+                            self._limits,
+                        )
                     except StoreUnavailable:
                         raise
                     except StoreError as one:
@@ -354,14 +404,23 @@ class Dispatcher:
         delivery, not past the deadline of an order still asking for its statement: such orders are
         given up (NOAS) instead; the others' retries are returned."""
         answered = {a.order.order_id: a.order for a in answers}
-        expired = [r for r in retries
-                   if (order := answered.get(r.order_id)) and order.expired and _nothing_can_be_held(order)]
+        expired = [
+            r for r in retries if (order := answered.get(r.order_id)) and order.expired and _nothing_can_be_held(order)
+        ]
         if not expired:
             return retries
         gave_up = [self._give_up(answered[r.order_id], r.detail) for r in expired]
         try:
-            await self._transient(apply_answers, self._pool, self._owner, gave_up, self._backoff, self._actor,
-                                  self._settings.holds, self._limits)
+            await self._transient(
+                apply_answers,
+                self._pool,
+                self._owner,
+                gave_up,
+                self._backoff,
+                self._actor,
+                self._settings.holds,
+                self._limits,
+            )
         except StoreUnavailable:
             raise
         except StoreError as exc:
@@ -384,7 +443,9 @@ class Dispatcher:
 
 
 _SETTLE: dict[str, Callable[[store.ClaimedOrder, Any], store.Outcome]] = {
-    "release": release_outcome, "extend": extend_outcome, "return": return_outcome,
+    "release": release_outcome,
+    "extend": extend_outcome,
+    "return": return_outcome,
 }
 
 

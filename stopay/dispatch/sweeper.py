@@ -9,7 +9,6 @@ racing for one hold do it once, and a hold an officer renewed meanwhile is left 
 
 from __future__ import annotations
 
-
 import asyncpg
 import structlog
 
@@ -26,8 +25,9 @@ class Sweeper(Periodic):
     name = "stopay-sweeper"
     failed_event = "sweeper.failed"
 
-    def __init__(self, pool: asyncpg.Pool, policy: HoldPolicy, owner: str, every_s: float = 30.0,
-                 batch: int = 100) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, policy: HoldPolicy, owner: str, every_s: float = 30.0, batch: int = 100
+    ) -> None:
         super().__init__(every_s)
         self._pool = pool
         self._policy = policy

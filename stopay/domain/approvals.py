@@ -51,16 +51,25 @@ def check_approver(requested_by: str, approver: str, role: str | None) -> None:
     """Refuses an approval by the person who asked (in any role), or (when the role is known) by
     anyone but a supervisor."""
     if person(approver) == person(requested_by):
-        raise ApprovalRefused(f"{approver} asked for this step and cannot approve it; a second identity must",
-                              "SAME_APPROVER", requested_by=requested_by)
+        raise ApprovalRefused(
+            f"{approver} asked for this step and cannot approve it; a second identity must",
+            "SAME_APPROVER",
+            requested_by=requested_by,
+        )
     if role is not None and role != SUPERVISOR:
-        raise ApprovalRefused(f"only a supervisor approves a formal freeze or a return (the caller is {role})",
-                              "NOT_SUPERVISOR", role=role)
+        raise ApprovalRefused(
+            f"only a supervisor approves a formal freeze or a return (the caller is {role})",
+            "NOT_SUPERVISOR",
+            role=role,
+        )
 
 
 def check_open(status: str, approved_by: str | None) -> None:
     """Refuses an approval already given (under another request id: the same request sent again is
     answered as it was)."""
     if status != ApprovalStatus.REQUESTED.value:
-        raise ApprovalRefused(f"this request was already approved by {approved_by}", "APPROVAL_ALREADY_GIVEN",
-                              approved_by=approved_by or "")
+        raise ApprovalRefused(
+            f"this request was already approved by {approved_by}",
+            "APPROVAL_ALREADY_GIVEN",
+            approved_by=approved_by or "",
+        )

@@ -16,10 +16,10 @@ from stopay.domain.identity import Identity, Role
 
 
 class Scope(enum.Enum):
-    ALL = "all"                  # every case
+    ALL = "all"  # every case
     OWN_STATION = "own station"  # the cases the caller's station submitted
-    REGION = "region"            # the cases of the stations of the caller's region
-    OWN_BANK = "own bank"        # the orders addressed to the caller's bank
+    REGION = "region"  # the cases of the stations of the caller's region
+    OWN_BANK = "own bank"  # the orders addressed to the caller's bank
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +32,11 @@ class Cell:
 STATION = "/stopay.v1.StationService/"
 HOLDS = "/stopay.v1.HoldService/"
 AUDIT = "/stopay.v1.AuditService/"
-OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/",
-                 "/grpc.reflection.v1.ServerReflection/")
+OPEN_PREFIXES = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/grpc.reflection.v1.ServerReflection/",
+)
 
 _READ_CASES = {
     Role.STATION: Cell(Scope.OWN_STATION),
@@ -88,8 +91,10 @@ def cell_for(method: str, identity: Identity) -> Cell:
     cell = cells.get(identity.role)
     if cell is None:
         allowed = ", ".join(sorted(r.value for r in cells))
-        raise Denied(f"the role {identity.role} may not call {method.rsplit('/', 1)[-1]} (allowed: {allowed})",
-                     "ROLE_NOT_ALLOWED")
+        raise Denied(
+            f"the role {identity.role} may not call {method.rsplit('/', 1)[-1]} (allowed: {allowed})",
+            "ROLE_NOT_ALLOWED",
+        )
     return cell
 
 
@@ -97,8 +102,10 @@ def bound_value(cell: Cell, identity: Identity, given: str) -> str:
     """The value of the cell's bound field: the caller's name when the request left it empty; a
     different value is refused."""
     if given and given != identity.name:
-        raise Denied(f"{cell.bind} must be the caller's own name {identity.name!r} (from its certificate), "
-                     f"not {given!r}", "IDENTITY_MISMATCH")
+        raise Denied(
+            f"{cell.bind} must be the caller's own name {identity.name!r} (from its certificate), not {given!r}",
+            "IDENTITY_MISMATCH",
+        )
     return identity.name
 
 

@@ -11,4 +11,4 @@ def full_jitter_s(attempts: int, base_s: float, cap_s: float, uniform: Callable[
     instead of arriving at a recovering bank together. The schedule itself lives in the order's
     row (attempts, next attempt time), so it survives restarts. ``uniform`` draws from [0, 1)."""
     doublings = min(max(1, attempts) - 1, 64)  # past 2^64 the cap has long been reached
-    return uniform() * min(cap_s, base_s * 2.0 ** doublings)
+    return uniform() * min(cap_s, base_s * 2.0**doublings)

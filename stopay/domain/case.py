@@ -134,8 +134,15 @@ class CaseView:
     def unresolved_minor(self) -> int:
         """Reported money neither held, returned, back with the victim, traced out of the network nor
         traced by a linked case."""
-        return max(0, self.reported_minor - self.held_minor - self.exited_minor - self.returned_minor
-                   - self.back_with_victim_minor - self.linked_minor)
+        return max(
+            0,
+            self.reported_minor
+            - self.held_minor
+            - self.exited_minor
+            - self.returned_minor
+            - self.back_with_victim_minor
+            - self.linked_minor,
+        )
 
     def levels(self) -> list[LevelTotals]:
         """Totals per level of the trail; level 1 traces what the victim reported, less what a
@@ -149,7 +156,9 @@ class CaseView:
             totals.append(
                 LevelTotals(
                     level=level,
-                    traced_minor=self.reported_minor - self.linked_minor if level == 1 else sum(o.requested_minor for o in freezes),
+                    traced_minor=self.reported_minor - self.linked_minor
+                    if level == 1
+                    else sum(o.requested_minor for o in freezes),
                     held_minor=sum(o.held_minor - o.released_minor for o in orders),
                     exited_minor=sum(x.amount_minor for x in self.exits if x.level == level),
                     orders=len(orders),

@@ -40,9 +40,17 @@ class HoldState(str, enum.Enum):
 
 S = HoldState
 TRANSITIONS: frozenset[tuple[HoldState, HoldState]] = frozenset(
-    {(S.STOPPED, S.STOPPED), (S.STOPPED, S.FROZEN), (S.STOPPED, S.RELEASED), (S.STOPPED, S.LAPSED),
-     (S.FROZEN, S.FROZEN), (S.FROZEN, S.RELEASED), (S.FROZEN, S.LAPSED), (S.FROZEN, S.RETURNING),
-     (S.RETURNING, S.RETURNED)}
+    {
+        (S.STOPPED, S.STOPPED),
+        (S.STOPPED, S.FROZEN),
+        (S.STOPPED, S.RELEASED),
+        (S.STOPPED, S.LAPSED),
+        (S.FROZEN, S.FROZEN),
+        (S.FROZEN, S.RELEASED),
+        (S.FROZEN, S.LAPSED),
+        (S.FROZEN, S.RETURNING),
+        (S.RETURNING, S.RETURNED),
+    }
 )
 
 
@@ -76,8 +84,13 @@ class LegalDocument:
     interest_included: bool
 
     def as_json(self) -> dict[str, object]:
-        return {"number": self.number, "approver": self.approver, "amount_minor": self.amount_minor,
-                "scope": self.scope, "interest_included": self.interest_included}
+        return {
+            "number": self.number,
+            "approver": self.approver,
+            "amount_minor": self.amount_minor,
+            "scope": self.scope,
+            "interest_included": self.interest_included,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +140,13 @@ class HoldRefused(Exception):
         super().__init__(message)
         known: dict[str, object] = {}
         if hold is not None:
-            known = {"state": hold.state.value, "stops": hold.stops, "max_stops": hold.max_stops,
-                     "expired": str(hold.expired).lower(), "held_minor": hold.held_minor}
+            known = {
+                "state": hold.state.value,
+                "stops": hold.stops,
+                "max_stops": hold.max_stops,
+                "expired": str(hold.expired).lower(),
+                "held_minor": hold.held_minor,
+            }
         self.facts = {**known, **facts}
 
 
@@ -168,10 +186,21 @@ def renew(hold: Hold, policy: HoldPolicy) -> Step:
     if hold.held_minor <= 0:
         raise HoldRefused("nothing is held on the account any more; there is nothing to renew", hold)
     if hold.stops >= hold.max_stops:
-        raise HoldRefused(f"the account has had {hold.stops} emergency stops, the most allowed; "
-                          "turn the hold into a formal freeze instead", hold)
-    return Step(HoldState.STOPPED, "RENEW_STOP", Period(hours=policy.stop_hours), hold.stops + 1,
-                hold.freezes, hold.major, hold.held_minor, 0)
+        raise HoldRefused(
+            f"the account has had {hold.stops} emergency stops, the most allowed; "
+            "turn the hold into a formal freeze instead",
+            hold,
+        )
+    return Step(
+        HoldState.STOPPED,
+        "RENEW_STOP",
+        Period(hours=policy.stop_hours),
+        hold.stops + 1,
+        hold.freezes,
+        hold.major,
+        hold.held_minor,
+        0,
+    )
 
 
 def formalize(hold: Hold, policy: HoldPolicy, document: LegalDocument, major: bool) -> Step:
@@ -182,17 +211,23 @@ def formalize(hold: Hold, policy: HoldPolicy, document: LegalDocument, major: bo
     """
     _require_live(hold, "frozen")
     if hold.busy_minor:
-        raise HoldRefused("freezes or releases of this account are still out with the bank; try again shortly",
-                          hold)
+        raise HoldRefused("freezes or releases of this account are still out with the bank; try again shortly", hold)
     if hold.held_minor <= 0:
         raise HoldRefused("nothing is held on the account any more; there is nothing to freeze", hold)
     major = major or hold.major  # a major case stays one
     months = policy.major_freeze_months if major else policy.freeze_months
     renewing = hold.state == HoldState.FROZEN
     keep = min(hold.held_minor, document.amount_minor)
-    return Step(HoldState.FROZEN, "RENEW_FREEZE" if renewing else "FORMAL_FREEZE",
-                Period(months=months, extend=renewing), hold.stops, hold.freezes + 1, major,
-                keep, hold.held_minor - keep)
+    return Step(
+        HoldState.FROZEN,
+        "RENEW_FREEZE" if renewing else "FORMAL_FREEZE",
+        Period(months=months, extend=renewing),
+        hold.stops,
+        hold.freezes + 1,
+        major,
+        keep,
+        hold.held_minor - keep,
+    )
 
 
 def release(hold: Hold) -> Step:

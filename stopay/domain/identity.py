@@ -12,14 +12,14 @@ NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class Role(enum.StrEnum):
-    STATION = "station"          # a police station's entry client
-    OFFICER = "officer"          # an investigating officer: hold steps
-    SUPERVISOR = "supervisor"    # an officer who also approves what needs a second pair of eyes
-    CENTER = "center"            # an anti-fraud center: reads the cases of its region
-    BANK = "bank"                # a bank: reports on the orders sent to it
-    AUDITOR = "auditor"          # reads everything, changes nothing
-    OPERATOR = "operator"        # retries orders a bank could not be reached for
-    SERVICE = "service"          # stopay itself, calling the banks
+    STATION = "station"  # a police station's entry client
+    OFFICER = "officer"  # an investigating officer: hold steps
+    SUPERVISOR = "supervisor"  # an officer who also approves what needs a second pair of eyes
+    CENTER = "center"  # an anti-fraud center: reads the cases of its region
+    BANK = "bank"  # a bank: reports on the orders sent to it
+    AUDITOR = "auditor"  # reads everything, changes nothing
+    OPERATOR = "operator"  # retries orders a bank could not be reached for
+    SERVICE = "service"  # stopay itself, calling the banks
 
 
 class NotAnIdentity(ValueError):
@@ -43,7 +43,7 @@ def parse_identity(uri: str) -> Identity:
     """``stopay://ROLE/NAME`` -> Identity; anything else raises :class:`NotAnIdentity`."""
     if not uri.startswith(SCHEME):
         raise NotAnIdentity(f"{uri!r} is not a stopay identity (stopay://ROLE/NAME)")
-    role, sep, name = uri[len(SCHEME):].partition("/")
+    role, sep, name = uri[len(SCHEME) :].partition("/")
     if not sep:
         raise NotAnIdentity(f"{uri!r} has no name (stopay://ROLE/NAME)")
     try:

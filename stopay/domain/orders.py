@@ -42,8 +42,11 @@ TRANSITIONS: frozenset[tuple[OrderStatus, OrderStatus]] = frozenset(
     {(OrderStatus.QUEUED, s) for s in _OUTCOMES | {OrderStatus.FREEZING}}
     | {(OrderStatus.FREEZING, s) for s in _OUTCOMES}
     | {(OrderStatus.PENDING, s) for s in _ANSWERED | {OrderStatus.UNDELIVERABLE}}
-    | {(OrderStatus.QUEUED, OrderStatus.RELEASED), (OrderStatus.QUEUED, OrderStatus.EXTENDED),
-       (OrderStatus.QUEUED, OrderStatus.RETURNED)}
+    | {
+        (OrderStatus.QUEUED, OrderStatus.RELEASED),
+        (OrderStatus.QUEUED, OrderStatus.EXTENDED),
+        (OrderStatus.QUEUED, OrderStatus.RETURNED),
+    }
 )
 
 # Reason codes of stopay's own (not a bank's).

@@ -32,8 +32,14 @@ def is_refused(c: str, *, free_text: bool = False) -> bool:
     if free_text and c in FREE_TEXT_ALLOWED:
         return False
     code = ord(c)
-    return (is_control(c) or code in (0x2028, 0x2029, 0xFEFF) or code in _BIDI or 0xD800 <= code < 0xE000
-            or 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE)
+    return (
+        is_control(c)
+        or code in (0x2028, 0x2029, 0xFEFF)
+        or code in _BIDI
+        or 0xD800 <= code < 0xE000
+        or 0xFDD0 <= code <= 0xFDEF
+        or code & 0xFFFE == 0xFFFE
+    )
 
 
 def first_refused(text: str, *, free_text: bool = False) -> str | None:
@@ -49,5 +55,7 @@ def refusal(text: str, *, free_text: bool = False) -> str | None:
     found = first_refused(text, free_text=free_text)
     if found is None:
         return None
-    return (f"must not contain {found}: no control characters, line or paragraph separators, bidirectional "
-            "controls, byte order marks or noncharacters" + (" (tab and newline are allowed)" if free_text else ""))
+    return (
+        f"must not contain {found}: no control characters, line or paragraph separators, bidirectional "
+        "controls, byte order marks or noncharacters" + (" (tab and newline are allowed)" if free_text else "")
+    )

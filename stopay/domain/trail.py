@@ -206,8 +206,9 @@ def back_with_victim(account: Party | None, victim: frozenset[AccountKey]) -> bo
     return account is not None and account.key in victim
 
 
-def cap_onward(onward: list[Onward], known_sent: Mapping[str, Parts], limits: Limits,
-               room: int | None) -> tuple[list[Onward], list[Onward], str]:
+def cap_onward(
+    onward: list[Onward], known_sent: Mapping[str, Parts], limits: Limits, room: int | None
+) -> tuple[list[Onward], list[Onward], str]:
     """``(followed, unfollowed, limit)``: at most ``max_fanout`` transfers, and at most ``room``
     (the orders the case may still open). Transfers followed before go first (their receivers must
     learn what changed), then the largest amounts of the victim's money; the statement's order is
@@ -216,15 +217,19 @@ def cap_onward(onward: list[Onward], known_sent: Mapping[str, Parts], limits: Li
     if len(onward) <= cap:
         return onward, [], ""
     limit = "fanout" if cap == limits.max_fanout else "orders"
-    ranked = sorted(range(len(onward)),
-                    key=lambda i: (onward[i].txn_id not in known_sent, -onward[i].new_minor, i))
+    ranked = sorted(range(len(onward)), key=lambda i: (onward[i].txn_id not in known_sent, -onward[i].new_minor, i))
     keep = set(ranked[:cap])
-    return ([o for i, o in enumerate(onward) if i in keep],
-            [o for i, o in enumerate(onward) if i not in keep], limit)
+    return ([o for i, o in enumerate(onward) if i in keep], [o for i, o in enumerate(onward) if i not in keep], limit)
 
 
-def step(known: Known, opening_minor: int, lines: tuple[Line, ...], limits: Limits,
-         victim: frozenset[AccountKey] = frozenset(), room: int | None = None) -> Step:
+def step(
+    known: Known,
+    opening_minor: int,
+    lines: tuple[Line, ...],
+    limits: Limits,
+    victim: frozenset[AccountKey] = frozenset(),
+    room: int | None = None,
+) -> Step:
     """One step at an account; ``victim`` are the accounts the victim paid from, ``room`` the
     freeze orders the case may still open (None: no case-wide bound)."""
     credits = {line.txn_id for line in lines if line.kind == "credit"}
@@ -265,8 +270,14 @@ def step(known: Known, opening_minor: int, lines: tuple[Line, ...], limits: Limi
         levels = [lv for name, _ in arriving + (previous or ()) if (lv := level_of(name)) is not None]
         onward.append(
             Onward(
-                account=line.counterparty, txn_id=line.txn_id, at=line.at, amount_minor=line.amount_minor,
-                parts=arriving, traced_minor=now, new_minor=max(0, now - before), level=min(levels),
+                account=line.counterparty,
+                txn_id=line.txn_id,
+                at=line.at,
+                amount_minor=line.amount_minor,
+                parts=arriving,
+                traced_minor=now,
+                new_minor=max(0, now - before),
+                level=min(levels),
             )
         )
     onward, unfollowed, limit = cap_onward(onward, known.sent, limits, room)

@@ -43,8 +43,9 @@ class Approvals:
         self.steps = HoldSteps(pool, policy)
         self.returns = Returns(pool, policy)
 
-    async def approve(self, approval_id: uuid.UUID, actor: str, role: str | None, reason: str,
-                      request_id: str) -> Approved:
+    async def approve(
+        self, approval_id: uuid.UUID, actor: str, role: str | None, reason: str, request_id: str
+    ) -> Approved:
         payload = {"approval": str(approval_id), "reason": reason}
         async with hold_transaction(self.pool, actor) as tx:
             before = await tx.claim_request(request_id, "approve", digest("approve", payload))
@@ -53,11 +54,22 @@ class Approvals:
                 return await self._replayed(tx, asked, before)
             check_open(asked.status, asked.approved_by)
             check_approver(asked.requested_by, actor, role)
-            granted = {"approval_id": str(approval_id), "action": asked.action, "requested_by": asked.requested_by,
-                       "approved_by": actor, "approve_reason": reason, "approve_request_id": request_id}
+            granted = {
+                "approval_id": str(approval_id),
+                "action": asked.action,
+                "requested_by": asked.requested_by,
+                "approved_by": actor,
+                "approve_reason": reason,
+                "approve_request_id": request_id,
+            }
             if asked.action == "formalize":
-                done = Approved(str(approval_id), asked.action, asked.requested_by, actor,
-                                hold=await self.steps.take_formalize(tx, asked, granted))
+                done = Approved(
+                    str(approval_id),
+                    asked.action,
+                    asked.requested_by,
+                    actor,
+                    hold=await self.steps.take_formalize(tx, asked, granted),
+                )
             else:
                 started = await self.returns.take_approved(tx, asked, granted)
                 # The approval sent again, and the request sent again, are answered with the return as it started.
@@ -65,8 +77,13 @@ class Approvals:
                 await tx.keep_result(asked.request_id, kept(started))
                 done = Approved(str(approval_id), asked.action, asked.requested_by, actor, started=started)
             await approvals.grant(tx, asked, reason, request_id)
-        log.info("approval.granted", approval_id=str(approval_id), action=asked.action,
-                 requested_by=asked.requested_by, approved_by=actor)
+        log.info(
+            "approval.granted",
+            approval_id=str(approval_id),
+            action=asked.action,
+            requested_by=asked.requested_by,
+            approved_by=actor,
+        )
         return done
 
     async def _replayed(self, tx: HoldTransaction, asked: approvals.Approval, before: dict[str, Any]) -> Approved:
@@ -74,6 +91,9 @@ class Approvals:
         if asked.action == "formalize":
             assert asked.case_id is not None
             hold = await tx.current(asked.case_id, asked.bank_code, asked.account_number)
-            return Approved(str(asked.approval_id), asked.action, asked.requested_by, approver, hold=hold, replayed=True)
-        return Approved(str(asked.approval_id), asked.action, asked.requested_by, approver,
-                        started=replayed(before), replayed=True)
+            return Approved(
+                str(asked.approval_id), asked.action, asked.requested_by, approver, hold=hold, replayed=True
+            )
+        return Approved(
+            str(asked.approval_id), asked.action, asked.requested_by, approver, started=replayed(before), replayed=True
+        )

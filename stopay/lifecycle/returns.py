@@ -63,32 +63,58 @@ def _check(shares: list[AccountShare], direct: bool) -> None:
         if s.hold_state in ("released", "lapsed"):
             continue
         if s.in_flight_minor or s.releasing_minor:
-            raise HoldRefused(f"freezes or releases of case {s.case_id} on this account are still out with the bank; "
-                              "try again shortly", case_id=s.case_id, state=s.hold_state)
+            raise HoldRefused(
+                f"freezes or releases of case {s.case_id} on this account are still out with the bank; "
+                "try again shortly",
+                case_id=s.case_id,
+                state=s.hold_state,
+            )
         if s.hold_state == "returning":
-            raise HoldRefused("a return of this account's money is already under way", case_id=s.case_id,
-                              state=s.hold_state)
+            raise HoldRefused(
+                "a return of this account's money is already under way", case_id=s.case_id, state=s.hold_state
+            )
         if not s.held_minor:
             continue
         if s.hold_state != "frozen":
-            raise HoldRefused(f"the hold of case {s.case_id} is {s.hold_state or 'missing'}; only a formal freeze "
-                              "is returned (convert it first)", case_id=s.case_id, state=s.hold_state)
+            raise HoldRefused(
+                f"the hold of case {s.case_id} is {s.hold_state or 'missing'}; only a formal freeze "
+                "is returned (convert it first)",
+                case_id=s.case_id,
+                state=s.hold_state,
+            )
         if s.last_extension != "extended":
-            raise HoldRefused(f"the bank has not confirmed the formal freeze of case {s.case_id} "
-                              f"(its extension is {s.last_extension or 'missing'}); return once it has",
-                              case_id=s.case_id, state=s.hold_state)
+            raise HoldRefused(
+                f"the bank has not confirmed the formal freeze of case {s.case_id} "
+                f"(its extension is {s.last_extension or 'missing'}); return once it has",
+                case_id=s.case_id,
+                state=s.hold_state,
+            )
         if s.expired:
-            raise HoldRefused(f"the formal freeze of case {s.case_id} has expired", case_id=s.case_id,
-                              state=s.hold_state, expired="true")
+            raise HoldRefused(
+                f"the formal freeze of case {s.case_id} has expired",
+                case_id=s.case_id,
+                state=s.hold_state,
+                expired="true",
+            )
         if not direct and s.lapses_first:
-            raise HoldRefused(f"the formal freeze of case {s.case_id} expires before the return notice ends; "
-                              "renew it first", case_id=s.case_id, state=s.hold_state)
+            raise HoldRefused(
+                f"the formal freeze of case {s.case_id} expires before the return notice ends; renew it first",
+                case_id=s.case_id,
+                state=s.hold_state,
+            )
 
 
 def _basis(plan: ReturnPlan, paying: dict[str, int]) -> dict[str, Any]:
-    return {"direct": plan.direct, "parts": plan.parts, "flows": [[f.payer, f.payee, f.amount_minor] for f in plan.flows],
-            "paying": {c: sum(f.amount_minor for f in plan.flows if f.payer == c) for c in paying
-                       if any(f.payer == c for f in plan.flows)}}
+    return {
+        "direct": plan.direct,
+        "parts": plan.parts,
+        "flows": [[f.payer, f.payee, f.amount_minor] for f in plan.flows],
+        "paying": {
+            c: sum(f.amount_minor for f in plan.flows if f.payer == c)
+            for c in paying
+            if any(f.payer == c for f in plan.flows)
+        },
+    }
 
 
 class Returns:
@@ -119,17 +145,53 @@ class Returns:
             basis = _basis(plan, paying)
             share = "direct" if plan.direct else "rateable"
             cases = sorted(set(plan.parts) | set(basis["paying"]))
-            await approvals.ask(tx, approval_id, "return", None, bank_code, number, basis, None, False, reason,
-                                request_id,
-                                [{"case_id": c, "kind": "approval.requested",
-                                  "detail": {"reason": reason, "request_id": request_id, "requested_by": actor,
-                                             "share": share, "total_minor": plan.total_minor,
-                                             "part_minor": plan.parts.get(c, 0),
-                                             "paid_minor": basis["paying"].get(c, 0)}} for c in cases])
-            await tx.keep_result(request_id, {"direct": plan.direct, "parts": plan.parts, "flows": basis["flows"],
-                                              "due_at": None, "approval_id": str(approval_id)})
-        log.info("return.asked", account=AccountKey(bank_code, number).masked, direct=plan.direct,
-                 total_minor=plan.total_minor, victims=len(plan.parts), approval_id=str(approval_id))
+            await approvals.ask(
+                tx,
+                approval_id,
+                "return",
+                None,
+                bank_code,
+                number,
+                basis,
+                None,
+                False,
+                reason,
+                request_id,
+                [
+                    {
+                        "case_id": c,
+                        "kind": "approval.requested",
+                        "detail": {
+                            "reason": reason,
+                            "request_id": request_id,
+                            "requested_by": actor,
+                            "share": share,
+                            "total_minor": plan.total_minor,
+                            "part_minor": plan.parts.get(c, 0),
+                            "paid_minor": basis["paying"].get(c, 0),
+                        },
+                    }
+                    for c in cases
+                ],
+            )
+            await tx.keep_result(
+                request_id,
+                {
+                    "direct": plan.direct,
+                    "parts": plan.parts,
+                    "flows": basis["flows"],
+                    "due_at": None,
+                    "approval_id": str(approval_id),
+                },
+            )
+        log.info(
+            "return.asked",
+            account=AccountKey(bank_code, number).masked,
+            direct=plan.direct,
+            total_minor=plan.total_minor,
+            victims=len(plan.parts),
+            approval_id=str(approval_id),
+        )
         return StartedReturn(plan, None, approval_id=str(approval_id))
 
     async def take_approved(self, tx: HoldTransaction, approval: Approval, granted: dict[str, Any]) -> StartedReturn:
@@ -139,22 +201,40 @@ class Returns:
         plan, paying = await self._plan(tx, bank_code, number)
         asked = approval.basis
         if _basis(plan, paying) != asked:
-            raise ApprovalRefused("what is held on the account changed since the return was asked; ask again",
-                                  "APPROVAL_OUTDATED", bank_code=bank_code)
+            raise ApprovalRefused(
+                "what is held on the account changed since the return was asked; ask again",
+                "APPROVAL_OUTDATED",
+                bank_code=bank_code,
+            )
         victims = await tx.victim_accounts([uuid.UUID(c) for c in plan.parts])
         orders, events = _orders_and_events(plan, victims, request_id, approval.reason, self.policy, granted)
         due_at = await tx.write_return(
-            bank_code, number, [{"case_id": c, "out_minor": m} for c, m in asked["paying"].items()], plan.direct,
-            self.policy.notice_days, orders, events)
-        log.info("return.planned", account=AccountKey(bank_code, number).masked, direct=plan.direct,
-                 total_minor=plan.total_minor, victims=len(plan.parts), due_at=due_at.isoformat())
+            bank_code,
+            number,
+            [{"case_id": c, "out_minor": m} for c, m in asked["paying"].items()],
+            plan.direct,
+            self.policy.notice_days,
+            orders,
+            events,
+        )
+        log.info(
+            "return.planned",
+            account=AccountKey(bank_code, number).masked,
+            direct=plan.direct,
+            total_minor=plan.total_minor,
+            victims=len(plan.parts),
+            due_at=due_at.isoformat(),
+        )
         return StartedReturn(plan, due_at, approval_id=str(approval.approval_id))
 
 
 def replayed(result: dict[str, Any]) -> StartedReturn:
     """A return as a request sent again finds it (what :func:`kept` or the request kept)."""
-    plan = ReturnPlan(result["direct"], {k: int(v) for k, v in result["parts"].items()},
-                      tuple(Flow(p, q, int(a)) for p, q, a in result["flows"]))
+    plan = ReturnPlan(
+        result["direct"],
+        {k: int(v) for k, v in result["parts"].items()},
+        tuple(Flow(p, q, int(a)) for p, q, a in result["flows"]),
+    )
     due_at = datetime.fromisoformat(result["due_at"]) if result.get("due_at") else None
     return StartedReturn(plan, due_at, replayed=True, approval_id=result.get("approval_id", ""))
 
@@ -162,30 +242,73 @@ def replayed(result: dict[str, Any]) -> StartedReturn:
 def kept(started: StartedReturn) -> dict[str, Any]:
     """What a started return's approval keeps, for an answer to the approval sent again."""
     plan = started.plan
-    return {"direct": plan.direct, "parts": plan.parts, "flows": [[f.payer, f.payee, f.amount_minor] for f in plan.flows],
-            "due_at": started.due_at.isoformat() if started.due_at else None, "approval_id": started.approval_id}
+    return {
+        "direct": plan.direct,
+        "parts": plan.parts,
+        "flows": [[f.payer, f.payee, f.amount_minor] for f in plan.flows],
+        "due_at": started.due_at.isoformat() if started.due_at else None,
+        "approval_id": started.approval_id,
+    }
 
 
-def _orders_and_events(plan: ReturnPlan, victims: dict[uuid.UUID, dict[str, str]], request_id: str, reason: str,
-                       policy: HoldPolicy, granted: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _orders_and_events(
+    plan: ReturnPlan,
+    victims: dict[uuid.UUID, dict[str, str]],
+    request_id: str,
+    reason: str,
+    policy: HoldPolicy,
+    granted: dict[str, Any],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     share = "direct" if plan.direct else "rateable"
     orders: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = [
         {"case_id": case, "kind": "approval.granted", "detail": granted}
-        for case in sorted(set(plan.parts) | {f.payer for f in plan.flows})]
+        for case in sorted(set(plan.parts) | {f.payer for f in plan.flows})
+    ]
     for i, flow in enumerate(plan.flows):
         payer = uuid.UUID(flow.payer)
         order_id = uuid.uuid5(payer, f"return:{request_id}:{i}")
-        orders.append({"case_id": flow.payer, "order_id": str(order_id), "requested_minor": flow.amount_minor,
-                       "params": {"beneficiary_case": flow.payee, "beneficiary": victims[uuid.UUID(flow.payee)],
-                                  "share": share, "request_id": request_id}})
+        orders.append(
+            {
+                "case_id": flow.payer,
+                "order_id": str(order_id),
+                "requested_minor": flow.amount_minor,
+                "params": {
+                    "beneficiary_case": flow.payee,
+                    "beneficiary": victims[uuid.UUID(flow.payee)],
+                    "share": share,
+                    "request_id": request_id,
+                },
+            }
+        )
     for case, part in plan.parts.items():
-        events.append({"case_id": case, "kind": "return.planned",
-                       "detail": {"share": share, "part_minor": part, "total_minor": plan.total_minor,
-                                  "victims": len(plan.parts), "reason": reason, "request_id": request_id,
-                                  "notice_days": 0 if plan.direct else policy.notice_days, **granted}})
+        events.append(
+            {
+                "case_id": case,
+                "kind": "return.planned",
+                "detail": {
+                    "share": share,
+                    "part_minor": part,
+                    "total_minor": plan.total_minor,
+                    "victims": len(plan.parts),
+                    "reason": reason,
+                    "request_id": request_id,
+                    "notice_days": 0 if plan.direct else policy.notice_days,
+                    **granted,
+                },
+            }
+        )
     for flow in {f.payer for f in plan.flows}:
-        events.append({"case_id": flow, "kind": "hold.returning",
-                       "detail": {"share": share, "paid_minor": sum(f.amount_minor for f in plan.flows if f.payer == flow),
-                                  "request_id": request_id, **granted}})
+        events.append(
+            {
+                "case_id": flow,
+                "kind": "hold.returning",
+                "detail": {
+                    "share": share,
+                    "paid_minor": sum(f.amount_minor for f in plan.flows if f.payer == flow),
+                    "request_id": request_id,
+                    **granted,
+                },
+            }
+        )
     return orders, events

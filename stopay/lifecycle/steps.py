@@ -42,20 +42,42 @@ def digest(action: str, payload: dict[str, Any]) -> bytes:
 
 
 def _domain(trail: TrailFigures, row: HoldView) -> Hold:
-    return Hold(HoldState(row.state), row.stops, row.max_stops, row.freezes, row.major, row.expired,
-                trail.held_minor - trail.releasing_minor, trail.in_flight_minor + trail.releasing_minor)
+    return Hold(
+        HoldState(row.state),
+        row.stops,
+        row.max_stops,
+        row.freezes,
+        row.major,
+        row.expired,
+        trail.held_minor - trail.releasing_minor,
+        trail.in_flight_minor + trail.releasing_minor,
+    )
 
 
-async def take(tx: HoldTransaction, trail: TrailFigures, row: HoldView, step: Step, request_id: str,
-               reason: str, document: LegalDocument | None = None, end_reason: str = "",
-               approval: dict[str, Any] | None = None) -> HoldView:
+async def take(
+    tx: HoldTransaction,
+    trail: TrailFigures,
+    row: HoldView,
+    step: Step,
+    request_id: str,
+    reason: str,
+    document: LegalDocument | None = None,
+    end_reason: str = "",
+    approval: dict[str, Any] | None = None,
+) -> HoldView:
     """Writes ``step`` of the locked hold ``row``: the hold, its orders to the bank and its events.
     ``approval`` (who asked, who approved) goes into the step's event and an 'approval.granted'
     event before it."""
     orders: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
-    detail: dict[str, Any] = {"reason": reason, "held_minor": step.keep_minor, "stops": step.stops,
-                              "freezes": step.freezes, "request_id": request_id, **(approval or {})}
+    detail: dict[str, Any] = {
+        "reason": reason,
+        "held_minor": step.keep_minor,
+        "stops": step.stops,
+        "freezes": step.freezes,
+        "request_id": request_id,
+        **(approval or {}),
+    }
     if approval:
         events.append({"kind": "approval.granted", "order_id": None, "detail": approval})
     # Order ids follow from the step and the hold, so a step taken again can never make a second order,
@@ -68,26 +90,52 @@ async def take(tx: HoldTransaction, trail: TrailFigures, row: HoldView, step: St
             params["document"] = document.as_json()
             detail["document"] = document.as_json()
             detail["major"] = step.major
-        orders.append({"order_id": str(order_id), "kind": "extend", "requested_minor": step.keep_minor,
-                       "params": params})
+        orders.append(
+            {"order_id": str(order_id), "kind": "extend", "requested_minor": step.keep_minor, "params": params}
+        )
         events.append({"kind": _EVENTS[step.change], "order_id": str(order_id), "detail": detail})
     if step.release_minor > 0:
         order_id = uuid.uuid5(row.case_id, f"{key}:release")
         why = end_reason or "excess over the freezing decision"
-        orders.append({"order_id": str(order_id), "kind": "release", "requested_minor": step.release_minor,
-                       "params": {"reason": why, "request_id": request_id}})
-        events.append({"kind": "release.queued", "order_id": str(order_id),
-                       "detail": {"amount_minor": step.release_minor, "reason": why}})
+        orders.append(
+            {
+                "order_id": str(order_id),
+                "kind": "release",
+                "requested_minor": step.release_minor,
+                "params": {"reason": why, "request_id": request_id},
+            }
+        )
+        events.append(
+            {
+                "kind": "release.queued",
+                "order_id": str(order_id),
+                "detail": {"amount_minor": step.release_minor, "reason": why},
+            }
+        )
     if step.state in (HoldState.RELEASED, HoldState.LAPSED):
-        events.append({"kind": f"hold.{step.state.value}", "order_id": None,
-                       "detail": {**detail, "released_minor": step.release_minor}})
+        events.append(
+            {
+                "kind": f"hold.{step.state.value}",
+                "order_id": None,
+                "detail": {**detail, "released_minor": step.release_minor},
+            }
+        )
     period = step.period
     return await tx.write(
-        row, state=step.state.value, stops=step.stops, freezes=step.freezes, major=step.major,
+        row,
+        state=step.state.value,
+        stops=step.stops,
+        freezes=step.freezes,
+        major=step.major,
         document=document.as_json() if document else None,
-        months=(period.months if period else None), hours=(period.hours if period else 0),
-        from_expiry=bool(period and period.extend), end_reason=end_reason, out_minor=step.release_minor,
-        orders=orders, events=events, cap_minor=document.amount_minor if document else None,
+        months=(period.months if period else None),
+        hours=(period.hours if period else 0),
+        from_expiry=bool(period and period.extend),
+        end_reason=end_reason,
+        out_minor=step.release_minor,
+        orders=orders,
+        events=events,
+        cap_minor=document.amount_minor if document else None,
     )
 
 
@@ -98,27 +146,52 @@ class HoldSteps:
         self.pool = pool
         self.policy = policy
 
-    async def renew(self, case_id: uuid.UUID, bank_code: str, number: str, actor: str, reason: str,
-                    request_id: str) -> HoldView:
+    async def renew(
+        self, case_id: uuid.UUID, bank_code: str, number: str, actor: str, reason: str, request_id: str
+    ) -> HoldView:
         """Renews an emergency stop."""
-        payload = {"case": str(case_id), "account": f"{bank_code}:{number}", "reason": reason,
-                   "document": None, "major": False}
+        payload = {
+            "case": str(case_id),
+            "account": f"{bank_code}:{number}",
+            "reason": reason,
+            "document": None,
+            "major": False,
+        }
         async with hold_transaction(self.pool, actor) as tx:
             if await tx.claim_request(request_id, "renew", digest("renew", payload)) is not None:
                 return await tx.current(case_id, bank_code, number)
             trail, row = await tx.lock_one(case_id, bank_code, number)
             new = await take(tx, trail, row, renew(_domain(trail, row), self.policy), request_id, reason)
-        log.info("hold.renew", case_id=str(case_id), account=AccountKey(bank_code, number).masked,
-                 state=new.state, expires_at=new.expires_at.isoformat())
+        log.info(
+            "hold.renew",
+            case_id=str(case_id),
+            account=AccountKey(bank_code, number).masked,
+            state=new.state,
+            expires_at=new.expires_at.isoformat(),
+        )
         return new
 
-    async def ask_formalize(self, case_id: uuid.UUID, bank_code: str, number: str, actor: str, reason: str,
-                            request_id: str, document: LegalDocument, major: bool = False) -> HoldView:
+    async def ask_formalize(
+        self,
+        case_id: uuid.UUID,
+        bank_code: str,
+        number: str,
+        actor: str,
+        reason: str,
+        request_id: str,
+        document: LegalDocument,
+        major: bool = False,
+    ) -> HoldView:
         """Asks for a formal freeze (or its renewal) under ``document``: checked now, taken when a
         second identity approves it (:mod:`stopay.lifecycle.approvals`). Returns the hold, with the
         request among what it waits for."""
-        payload = {"case": str(case_id), "account": f"{bank_code}:{number}", "reason": reason,
-                   "document": document.as_json(), "major": major}
+        payload = {
+            "case": str(case_id),
+            "account": f"{bank_code}:{number}",
+            "reason": reason,
+            "document": document.as_json(),
+            "major": major,
+        }
         async with hold_transaction(self.pool, actor) as tx:
             if await tx.claim_request(request_id, "formalize", digest("formalize", payload)) is not None:
                 return await tx.current(case_id, bank_code, number)
@@ -126,14 +199,38 @@ class HoldSteps:
             formalize(_domain(trail, row), self.policy, document, major)  # refused now if it could not be taken
             approval_id = uuid.uuid4()
             await approvals.ask(
-                tx, approval_id, "formalize", case_id, bank_code, number, {"state": row.state, "freezes": row.freezes},
-                document.as_json(), major, reason, request_id,
-                [{"case_id": str(case_id), "kind": "approval.requested",
-                  "detail": {"reason": reason, "request_id": request_id, "requested_by": actor,
-                             "document": document.as_json(), "major": major}}])
+                tx,
+                approval_id,
+                "formalize",
+                case_id,
+                bank_code,
+                number,
+                {"state": row.state, "freezes": row.freezes},
+                document.as_json(),
+                major,
+                reason,
+                request_id,
+                [
+                    {
+                        "case_id": str(case_id),
+                        "kind": "approval.requested",
+                        "detail": {
+                            "reason": reason,
+                            "request_id": request_id,
+                            "requested_by": actor,
+                            "document": document.as_json(),
+                            "major": major,
+                        },
+                    }
+                ],
+            )
             new = await tx.current(case_id, bank_code, number)
-        log.info("hold.formalize_asked", case_id=str(case_id), account=AccountKey(bank_code, number).masked,
-                 approval_id=str(approval_id))
+        log.info(
+            "hold.formalize_asked",
+            case_id=str(case_id),
+            account=AccountKey(bank_code, number).masked,
+            approval_id=str(approval_id),
+        )
         return new
 
     async def take_formalize(self, tx: HoldTransaction, approval: Approval, granted: dict[str, Any]) -> HoldView:
@@ -145,17 +242,25 @@ class HoldSteps:
         if (row.state, row.freezes) != (asked["state"], asked["freezes"]):
             raise ApprovalRefused(
                 f"the hold moved on since the formal freeze was asked (it was {asked['state']}, is {row.state}); "
-                "ask again", "APPROVAL_OUTDATED", state=row.state)
+                "ask again",
+                "APPROVAL_OUTDATED",
+                state=row.state,
+            )
         document = LegalDocument(**approval.document)
         step = formalize(_domain(trail, row), self.policy, document, approval.major)
         new = await take(tx, trail, row, step, approval.request_id, approval.reason, document, approval=granted)
-        log.info("hold.formalize", case_id=str(approval.case_id),
-                 account=AccountKey(approval.bank_code, approval.account_number).masked, state=new.state,
-                 expires_at=new.expires_at.isoformat())
+        log.info(
+            "hold.formalize",
+            case_id=str(approval.case_id),
+            account=AccountKey(approval.bank_code, approval.account_number).masked,
+            state=new.state,
+            expires_at=new.expires_at.isoformat(),
+        )
         return new
 
-    async def release(self, case_id: uuid.UUID, bank_code: str, number: str, actor: str, reason: str,
-                      request_id: str) -> HoldView:
+    async def release(
+        self, case_id: uuid.UUID, bank_code: str, number: str, actor: str, reason: str, request_id: str
+    ) -> HoldView:
         """Releases the hold of an account found unrelated to the case."""
         payload = {"case": str(case_id), "account": f"{bank_code}:{number}", "reason": reason}
         async with hold_transaction(self.pool, actor) as tx:
@@ -177,17 +282,30 @@ class HoldSteps:
             elif action == "pay":
                 done = await tx.pay(row)
             elif row.expired and HoldState(row.state).live:
-                await take(tx, trail, row, lapse(_domain(trail, row)), f"lapse:{row.expires_at.isoformat()}",
-                            "not renewed before it expired", end_reason="expired")
+                await take(
+                    tx,
+                    trail,
+                    row,
+                    lapse(_domain(trail, row)),
+                    f"lapse:{row.expires_at.isoformat()}",
+                    "not renewed before it expired",
+                    end_reason="expired",
+                )
                 done = True
             else:
                 done = False
         if done:
             account = AccountKey(bank_code, number).masked
             if action == "warn":
-                log.warning("hold.expiring", case_id=str(case_id), account=account, state=row.state,
-                            expires_at=row.expires_at.isoformat())
+                log.warning(
+                    "hold.expiring",
+                    case_id=str(case_id),
+                    account=account,
+                    state=row.state,
+                    expires_at=row.expires_at.isoformat(),
+                )
             else:
-                log.info(f"hold.{'lapsed' if action == 'lapse' else 'return_due'}", case_id=str(case_id),
-                         account=account)
+                log.info(
+                    f"hold.{'lapsed' if action == 'lapse' else 'return_due'}", case_id=str(case_id), account=account
+                )
         return done

@@ -41,10 +41,10 @@ class Checkpoint:
 
     def text(self) -> bytes:
         u = self.taken_at.astimezone(UTC)
-        when = (f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
-                f".{u.microsecond:06d}Z")
-        return (f"{VERSION_LINE}\ntaken_at {when}\nkey {self.key_fingerprint}\nheads {self.heads}\n"
-                f"root {self.root_hash}\n").encode()
+        when = f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}Z"
+        return (
+            f"{VERSION_LINE}\ntaken_at {when}\nkey {self.key_fingerprint}\nheads {self.heads}\nroot {self.root_hash}\n"
+        ).encode()
 
 
 def new_private_key() -> Ed25519PrivateKey:
@@ -52,8 +52,9 @@ def new_private_key() -> Ed25519PrivateKey:
 
 
 def private_pem(key: Ed25519PrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def public_pem(key: Ed25519PublicKey) -> bytes:

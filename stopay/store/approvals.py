@@ -34,13 +34,37 @@ class Approval:
     approved_by: str | None
 
 
-async def ask(tx: HoldTransaction, approval_id: uuid.UUID, action: str, case_id: uuid.UUID | None, bank_code: str,
-              number: str, basis: dict[str, Any], document: dict[str, Any] | None, major: bool, reason: str,
-              request_id: str, events: Sequence[dict[str, Any]]) -> None:
+async def ask(
+    tx: HoldTransaction,
+    approval_id: uuid.UUID,
+    action: str,
+    case_id: uuid.UUID | None,
+    bank_code: str,
+    number: str,
+    basis: dict[str, Any],
+    document: dict[str, Any] | None,
+    major: bool,
+    reason: str,
+    request_id: str,
+    events: Sequence[dict[str, Any]],
+) -> None:
     """Records a request for approval, by the transaction's actor, with its events in the chains."""
     with database_errors("could not record the request for approval"):
-        await tx.conn.fetchrow(sql("approval_request"), approval_id, action, case_id, bank_code, number, basis,
-                               document, major, reason, request_id, tx.actor, list(events))
+        await tx.conn.fetchrow(
+            sql("approval_request"),
+            approval_id,
+            action,
+            case_id,
+            bank_code,
+            number,
+            basis,
+            document,
+            major,
+            reason,
+            request_id,
+            tx.actor,
+            list(events),
+        )
 
 
 async def lock(tx: HoldTransaction, approval_id: uuid.UUID) -> Approval:

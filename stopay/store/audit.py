@@ -71,17 +71,32 @@ def canonical_time(at: datetime) -> str:
     """``at`` in UTC to the microsecond, as ``to_char(at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`` writes it."""
     u = at.astimezone(UTC)
-    return (f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
-            f".{u.microsecond:06d}Z")
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}Z"
 
 
-def event_encoding(case_id: uuid.UUID, chain_pos: int, seq: int, at: datetime, actor: str, kind: str,
-                   order_id: uuid.UUID | None, detail: Any) -> bytes:
+def event_encoding(
+    case_id: uuid.UUID,
+    chain_pos: int,
+    seq: int,
+    at: datetime,
+    actor: str,
+    kind: str,
+    order_id: uuid.UUID | None,
+    detail: Any,
+) -> bytes:
     """The bytes an event's hash covers after its prev_hash; ``detail`` is the parsed JSON value."""
-    return canonical_json([
-        str(case_id), chain_pos, seq, canonical_time(at), actor, kind,
-        None if order_id is None else str(order_id), detail,
-    ]).encode("utf-8")
+    return canonical_json(
+        [
+            str(case_id),
+            chain_pos,
+            seq,
+            canonical_time(at),
+            actor,
+            kind,
+            None if order_id is None else str(order_id),
+            detail,
+        ]
+    ).encode("utf-8")
 
 
 def event_hash(prev_hash: bytes, encoding: bytes) -> bytes:
@@ -149,16 +164,21 @@ class ChainHeads:
         return {
             "taken_at": self.taken_at.isoformat() if self.taken_at else None,
             "root_hash": self.root_hash,
-            "heads": [{"case_id": str(h.case_id), "seq": h.seq, "hash": h.hash.hex(), "events": h.events}
-                      for h in self.heads],
+            "heads": [
+                {"case_id": str(h.case_id), "seq": h.seq, "hash": h.hash.hex(), "events": h.events} for h in self.heads
+            ],
         }
 
 
 class _Chain:
     """One case's chain, checked event by event in chain order."""
 
-    def __init__(self, case_id: uuid.UUID, wanted: set[int] | None = None,
-                 positions: dict[tuple[uuid.UUID, int], tuple[int, bytes]] | None = None) -> None:
+    def __init__(
+        self,
+        case_id: uuid.UUID,
+        wanted: set[int] | None = None,
+        positions: dict[tuple[uuid.UUID, int], tuple[int, bytes]] | None = None,
+    ) -> None:
         self.case_id = case_id
         self.wanted = wanted or set()
         self.positions = positions if positions is not None else {}
@@ -179,8 +199,9 @@ class _Chain:
         prev_hash, stored = bytes(row["prev_hash"] or b""), bytes(row["hash"] or b"")
         try:
             detail = json.loads(row["detail"], parse_float=Decimal)
-            encoding = event_encoding(self.case_id, pos, seq, row["at"], row["actor"], row["kind"],
-                                      row["order_id"], detail)
+            encoding = event_encoding(
+                self.case_id, pos, seq, row["at"], row["actor"], row["kind"], row["order_id"], detail
+            )
         except (TypeError, ValueError, OverflowError) as exc:  # a value no writer could have hashed
             encoding = None
             self._break(seq, HASH_MISMATCH, f"the event cannot be encoded: {exc}")
@@ -190,20 +211,31 @@ class _Chain:
             self.positions[(self.case_id, seq)] = (pos, self.recomputed if encoding is not None else b"")
         if self.broken is None:
             if pos is None or pos <= self.pos:
-                self._break(seq, PREV_HASH_MISMATCH,
-                            f"chain position {pos} follows position {self.pos} (seq {self.seq}):"
-                            " out of order, or a fork")
+                self._break(
+                    seq,
+                    PREV_HASH_MISMATCH,
+                    f"chain position {pos} follows position {self.pos} (seq {self.seq}): out of order, or a fork",
+                )
             elif pos > self.pos + 1:
-                gap = (f"chain position {self.pos + 1} is" if pos == self.pos + 2
-                       else f"chain positions {self.pos + 1}..{pos - 1} are")
+                gap = (
+                    f"chain position {self.pos + 1} is"
+                    if pos == self.pos + 2
+                    else f"chain positions {self.pos + 1}..{pos - 1} are"
+                )
                 self._break(seq, MISSING_EVENTS, f"{gap} missing before this event")
             elif prev_hash != self.stored:
                 before = f"event seq {self.seq}" if self.pos else "the start (32 zero bytes)"
-                self._break(seq, PREV_HASH_MISMATCH,
-                            f"prev_hash {prev_hash.hex()} is not the hash of {before}: {self.stored.hex()}")
+                self._break(
+                    seq,
+                    PREV_HASH_MISMATCH,
+                    f"prev_hash {prev_hash.hex()} is not the hash of {before}: {self.stored.hex()}",
+                )
             elif encoding is not None and event_hash(prev_hash, encoding) != stored:
-                self._break(seq, HASH_MISMATCH,
-                            f"stored hash {stored.hex()}, recomputed {event_hash(prev_hash, encoding).hex()}")
+                self._break(
+                    seq,
+                    HASH_MISMATCH,
+                    f"stored hash {stored.hex()}, recomputed {event_hash(prev_hash, encoding).hex()}",
+                )
         self.pos = pos if pos is not None else self.pos + 1
         self.seq = seq
         self.stored = stored
@@ -217,16 +249,20 @@ class _Chain:
             return
         h_seq, h_hash, h_events = head["seq"], bytes(head["hash"]), head["events"]
         if h_events > self.pos:
-            gap = (f"position {h_events} is" if h_events == self.pos + 1
-                   else f"positions {self.pos + 1}..{h_events} are")
+            gap = f"position {h_events} is" if h_events == self.pos + 1 else f"positions {self.pos + 1}..{h_events} are"
             end = f"position {self.pos} (seq {self.seq})" if self.pos else "no event"
-            self._break(h_seq, MISSING_EVENTS,
-                        f"the head counts {h_events} events, ending at seq {h_seq}; the chain has {end}:"
-                        f" chain {gap} missing")
+            self._break(
+                h_seq,
+                MISSING_EVENTS,
+                f"the head counts {h_events} events, ending at seq {h_seq}; the chain has {end}: chain {gap} missing",
+            )
         elif (h_events, h_seq, h_hash) != (self.pos, self.seq, self.stored):
-            self._break(self.seq, HEAD_MISMATCH,
-                        f"the head says {h_events} events ending at seq {h_seq} with hash {h_hash.hex()};"
-                        f" the chain has {self.pos} ending at seq {self.seq} with hash {self.stored.hex()}")
+            self._break(
+                self.seq,
+                HEAD_MISMATCH,
+                f"the head says {h_events} events ending at seq {h_seq} with hash {h_hash.hex()};"
+                f" the chain has {self.pos} ending at seq {self.seq} with hash {self.stored.hex()}",
+            )
 
 
 async def _rows(conn: asyncpg.Connection, name: str) -> AsyncIterator[asyncpg.Record]:
@@ -265,8 +301,9 @@ async def _verify(conn: asyncpg.Connection, wanted: dict[uuid.UUID, set[int]] | 
     return VerifyReport(not breaks, cases, total, root_digest(lines), tuple(breaks), positions)
 
 
-async def verify(pool_or_conn: asyncpg.Pool | asyncpg.Connection,
-                 wanted: dict[uuid.UUID, set[int]] | None = None) -> VerifyReport:
+async def verify(
+    pool_or_conn: asyncpg.Pool | asyncpg.Connection, wanted: dict[uuid.UUID, set[int]] | None = None
+) -> VerifyReport:
     """Recomputes every case's chain from the rows, in one snapshot, and checks it against its
     head; reports the first broken event of each broken chain, and the recomputed hash of each
     event ``wanted`` names (case_id -> seqs)."""

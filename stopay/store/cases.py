@@ -107,9 +107,12 @@ async def get_case(pool: asyncpg.Pool, case_id: uuid.UUID) -> CaseView | None:
             holds = await conn.fetch(sql("case_holds"), case_id)
             links = await conn.fetch(sql("case_links"), case_id)
     ends = [_exit(x) for x in exits]
-    return replace(_case(row, tuple(_order(o) for o in orders), tuple(x for x in ends if x.kind != BACK_WITH_VICTIM)),
-                   holds=tuple(hold_view(h) for h in holds), links=tuple(link(r) for r in links),
-                   back=tuple(x for x in ends if x.kind == BACK_WITH_VICTIM))
+    return replace(
+        _case(row, tuple(_order(o) for o in orders), tuple(x for x in ends if x.kind != BACK_WITH_VICTIM)),
+        holds=tuple(hold_view(h) for h in holds),
+        links=tuple(link(r) for r in links),
+        back=tuple(x for x in ends if x.kind == BACK_WITH_VICTIM),
+    )
 
 
 async def list_cases(
@@ -122,7 +125,11 @@ async def list_cases(
     """Newest first; only the stations whose ids start with one of ``station_prefixes`` when given."""
     with database_errors("could not list cases"):
         rows = await pool.fetch(
-            sql("list_cases"), station_id, after[0] if after else None, after[1] if after else None, limit,
+            sql("list_cases"),
+            station_id,
+            after[0] if after else None,
+            after[1] if after else None,
+            limit,
             list(station_prefixes) if station_prefixes is not None else None,
         )
     return [_case(r) for r in rows]

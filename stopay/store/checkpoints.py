@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
-
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from stopay.security.checkpoints import Checkpoint, Signer, fingerprint, verify_signature
@@ -39,7 +38,11 @@ async def write(pool: asyncpg.Pool, signer: Signer) -> Written:
             checkpoint = Checkpoint(taken_at, signer.fingerprint, len(found.heads), found.root_hash)
             heads = [[str(h.case_id), h.seq, h.events, h.hash.hex()] for h in found.heads]
             checkpoint_id = await conn.fetchval(
-                sql("checkpoint_insert"), taken_at, signer.fingerprint, found.root_hash, heads,
+                sql("checkpoint_insert"),
+                taken_at,
+                signer.fingerprint,
+                found.root_hash,
+                heads,
                 signer.sign(checkpoint),
             )
     return Written(checkpoint_id, taken_at, len(found.heads), found.root_hash)
@@ -65,7 +68,9 @@ class Stored:
 def _stored(row: asyncpg.Record) -> Stored:
     checkpoint = Checkpoint(row["taken_at"], row["key_fingerprint"], 0, row["root_hash"])
     try:
-        heads = tuple(StoredHead(uuid.UUID(c), int(s), int(n), bytes.fromhex(h)) for c, s, n, h in json.loads(row["heads"]))
+        heads = tuple(
+            StoredHead(uuid.UUID(c), int(s), int(n), bytes.fromhex(h)) for c, s, n, h in json.loads(row["heads"])
+        )
     except (ValueError, TypeError) as exc:
         return Stored(row["checkpoint_id"], checkpoint, (), bytes(row["signature"]), f"its heads cannot be read: {exc}")
     checkpoint = Checkpoint(row["taken_at"], row["key_fingerprint"], len(heads), row["root_hash"])
@@ -100,8 +105,10 @@ class Verified:
         return self.chains.ok and not self.problems
 
 
-async def verify(pool_or_conn: asyncpg.Pool | asyncpg.Connection,
-                 public_keys: list[Ed25519PublicKey] | tuple[Ed25519PublicKey, ...] = ()) -> Verified:
+async def verify(
+    pool_or_conn: asyncpg.Pool | asyncpg.Connection,
+    public_keys: list[Ed25519PublicKey] | tuple[Ed25519PublicKey, ...] = (),
+) -> Verified:
     """Recomputes every chain (``audit.verify``) and, with ``public_keys``, checks every checkpoint
     in the same snapshot: its signature by one of those keys, its heads against the root it signed,
     and that the event each head names still has that hash and chain position in the chain
@@ -130,7 +137,10 @@ def _check(chains: audit.VerifyReport, keys: dict[str, Ed25519PublicKey], found:
     latest = None
     for c in found:
         wrong = c.problem or verify_signature(keys, c.checkpoint, c.signature)
-        if wrong is None and audit.root_digest(audit.head_line(h.case_id, h.seq, h.hash) for h in c.heads) != c.checkpoint.root_hash:
+        if (
+            wrong is None
+            and audit.root_digest(audit.head_line(h.case_id, h.seq, h.hash) for h in c.heads) != c.checkpoint.root_hash
+        ):
             wrong = "its heads do not give the root it signed: they were changed"
         if wrong is not None:
             problems.append(CheckpointProblem(c.checkpoint_id, None, 0, wrong))
@@ -141,20 +151,26 @@ def _check(chains: audit.VerifyReport, keys: dict[str, Ed25519PublicKey], found:
             if problem:
                 problems.append(CheckpointProblem(c.checkpoint_id, h.case_id, h.seq, problem))
     if keys and latest is None and not problems:
-        problems.append(CheckpointProblem(
-            0, None, 0, "no checkpoint signed by the keys given: nothing vouches for the chains' heads"))
+        problems.append(
+            CheckpointProblem(
+                0, None, 0, "no checkpoint signed by the keys given: nothing vouches for the chains' heads"
+            )
+        )
     return Verified(chains, bool(keys), len(found), tuple(problems), latest)
 
 
 def _head_problem(head: StoredHead, now: tuple[int, bytes] | None) -> str | None:
     if now is None:
-        return (f"event seq {head.seq}, the head of {head.events} events when the checkpoint was taken,"
-                " is missing")
+        return f"event seq {head.seq}, the head of {head.events} events when the checkpoint was taken, is missing"
     pos, recomputed = now
     if pos != head.events:
-        return (f"event seq {head.seq} is at chain position {pos}; the checkpoint signed it as the head of"
-                f" {head.events} events")
+        return (
+            f"event seq {head.seq} is at chain position {pos}; the checkpoint signed it as the head of"
+            f" {head.events} events"
+        )
     if recomputed != head.hash:
-        return (f"the chain recomputed from the events gives event seq {head.seq} the hash {recomputed.hex()};"
-                f" the checkpoint signed {head.hash.hex()}: the history up to it was rewritten")
+        return (
+            f"the chain recomputed from the events gives event seq {head.seq} the hash {recomputed.hex()};"
+            f" the checkpoint signed {head.hash.hex()}: the history up to it was rewritten"
+        )
     return None

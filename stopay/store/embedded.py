@@ -98,8 +98,10 @@ def _check_cluster(data_dir: Path) -> None:
         users = []
     others = [p for p in users if p != os.getpid() and _alive(p)]
     if others:
-        raise DataDirInUse(f"a PostgreSQL server (pid {postmaster}) already runs on {data_dir} for another "
-                           f"program (pid {others[0]}): stop it, or give stopay another --data-dir")
+        raise DataDirInUse(
+            f"a PostgreSQL server (pid {postmaster}) already runs on {data_dir} for another "
+            f"program (pid {others[0]}): stop it, or give stopay another --data-dir"
+        )
     # Left running by a stopay process that was killed: ours now, and stopped when we exit.
     log.warning("embedded.taken_over", data_dir=str(data_dir), postgres_pid=postmaster)
     with contextlib.suppress(OSError):
@@ -128,4 +130,3 @@ def with_database(dsn: str, database: str) -> str:
     """The same server DSN, naming another database."""
     parsed = urlparse(dsn)
     return parsed._replace(path="/" + database).geturl()
-

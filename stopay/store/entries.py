@@ -17,24 +17,22 @@ from stopay.store.queries import sql
 
 
 def _transfers_json(entry: Entry) -> list[dict[str, object]]:
-    return (
-        [
-            {
-                "ordinal": i,
-                "txn_id": t.txn_id,
-                "payer_bank": t.payer.bank_code,
-                "payer_number": t.payer.number,
-                "payer_holder": t.payer.holder_name,
-                "payee_bank": t.payee.bank_code,
-                "payee_number": t.payee.number,
-                "payee_holder": t.payee.holder_name,
-                "amount_minor": t.amount_minor,
-                "transferred_at": t.transferred_at.isoformat(),
-                "channel": t.channel,
-            }
-            for i, t in enumerate(entry.transfers)
-        ]
-    )
+    return [
+        {
+            "ordinal": i,
+            "txn_id": t.txn_id,
+            "payer_bank": t.payer.bank_code,
+            "payer_number": t.payer.number,
+            "payer_holder": t.payer.holder_name,
+            "payee_bank": t.payee.bank_code,
+            "payee_number": t.payee.number,
+            "payee_holder": t.payee.holder_name,
+            "amount_minor": t.amount_minor,
+            "transferred_at": t.transferred_at.isoformat(),
+            "channel": t.channel,
+        }
+        for i, t in enumerate(entry.transfers)
+    ]
 
 
 def incoming_json(order: PlannedOrder) -> list[dict[str, object]]:
@@ -55,20 +53,18 @@ def incoming_json(order: PlannedOrder) -> list[dict[str, object]]:
 
 
 def _orders_json(orders: list[PlannedOrder]) -> list[dict[str, object]]:
-    return (
-        [
-            {
-                "order_id": str(o.order_id),
-                "level": o.level,
-                "bank_code": o.account.bank_code,
-                "account_number": o.account.number,
-                "holder_name": o.account.holder_name,
-                "requested_minor": o.requested_minor,
-                "incoming": incoming_json(o),
-            }
-            for o in orders
-        ]
-    )
+    return [
+        {
+            "order_id": str(o.order_id),
+            "level": o.level,
+            "bank_code": o.account.bank_code,
+            "account_number": o.account.number,
+            "holder_name": o.account.holder_name,
+            "requested_minor": o.requested_minor,
+            "incoming": incoming_json(o),
+        }
+        for o in orders
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +109,25 @@ async def submit(
     case_id = entry.case_id
     digest = entry.fingerprint()
     args = (
-        case_id, entry.entry_id, digest, entry.station_id, entry.officer_id, entry.report_no,
-        entry.victim.name, entry.victim.id_number, entry.victim.phone, entry.fraud_type,
-        entry.narrative, entry.currency, entry.reported_minor, _transfers_json(entry),
-        _orders_json(level1_orders(entry)), actor, limits.rule, limits.max_depth, limits.min_amount,
+        case_id,
+        entry.entry_id,
+        digest,
+        entry.station_id,
+        entry.officer_id,
+        entry.report_no,
+        entry.victim.name,
+        entry.victim.id_number,
+        entry.victim.phone,
+        entry.fraud_type,
+        entry.narrative,
+        entry.currency,
+        entry.reported_minor,
+        _transfers_json(entry),
+        _orders_json(level1_orders(entry)),
+        actor,
+        limits.rule,
+        limits.max_depth,
+        limits.min_amount,
         same_transfer_window_s,
     )
     with database_errors(f"could not store entry {entry.entry_id!r}"):

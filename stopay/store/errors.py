@@ -45,12 +45,20 @@ def database_errors(what: str) -> Iterator[None]:
         # reach for now) and for a call that could never work (a wrong number of arguments): only
         # the first may pass when tried again.
         if not _CLOSED.search(str(exc)):
-            raise StoreError(f"{what}: the driver refused the call ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+            raise StoreError(
+                f"{what}: the driver refused the call ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''})"
+            ) from exc
         raise StoreUnavailable(f"{what}: the database is unavailable ({type(exc).__name__})") from exc
-    except (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-            asyncpg.AdminShutdownError, asyncpg.InsufficientResourcesError, asyncpg.InternalClientError,
-            TimeoutError) as exc:
+    except (
+        OSError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.AdminShutdownError,
+        asyncpg.InsufficientResourcesError,
+        asyncpg.InternalClientError,
+        TimeoutError,
+    ) as exc:
         raise StoreUnavailable(f"{what}: the database is unavailable ({type(exc).__name__})") from exc
     except asyncpg.PostgresError as exc:
         # The primary message and SQLSTATE only: the detail can quote a whole row (a victim's

@@ -90,28 +90,65 @@ class HoldTransaction:
             await self.conn.execute(sql("chain_lock"), [case_id])
         return TrailFigures(**dict(trail)), hold_view(hold)
 
-    async def write(self, hold: HoldView, *, state: str, stops: int, freezes: int, major: bool,
-                    document: dict[str, Any] | None, months: int | None, hours: int, from_expiry: bool,
-                    end_reason: str, out_minor: int, orders: Sequence[dict[str, Any]],
-                    events: Sequence[dict[str, Any]], cap_minor: int | None = None) -> HoldView:
+    async def write(
+        self,
+        hold: HoldView,
+        *,
+        state: str,
+        stops: int,
+        freezes: int,
+        major: bool,
+        document: dict[str, Any] | None,
+        months: int | None,
+        hours: int,
+        from_expiry: bool,
+        end_reason: str,
+        out_minor: int,
+        orders: Sequence[dict[str, Any]],
+        events: Sequence[dict[str, Any]],
+        cap_minor: int | None = None,
+    ) -> HoldView:
         with database_errors("could not write the hold"):
             row = await self.conn.fetchrow(
-                sql("hold_write"), hold.case_id, hold.bank_code, hold.account_number, state, stops, freezes,
-                major, document, months, hours, from_expiry, end_reason, out_minor, list(orders),
-                list(events), self.actor, cap_minor,
+                sql("hold_write"),
+                hold.case_id,
+                hold.bank_code,
+                hold.account_number,
+                state,
+                stops,
+                freezes,
+                major,
+                document,
+                months,
+                hours,
+                from_expiry,
+                end_reason,
+                out_minor,
+                list(orders),
+                list(events),
+                self.actor,
+                cap_minor,
             )
         return hold_view(row)
 
     async def warn(self, hold: HoldView, stop_warn_hours: int, freeze_warn_days: int) -> bool:
         with database_errors("could not warn of the hold's expiry"):
-            row = await self.conn.fetchrow(sql("hold_warn"), hold.case_id, hold.bank_code, hold.account_number,
-                                           self.actor, stop_warn_hours, freeze_warn_days)
+            row = await self.conn.fetchrow(
+                sql("hold_warn"),
+                hold.case_id,
+                hold.bank_code,
+                hold.account_number,
+                self.actor,
+                stop_warn_hours,
+                freeze_warn_days,
+            )
         return row is not None
 
     async def pay(self, hold: HoldView) -> bool:
         with database_errors("could not start the return's payments"):
-            row = await self.conn.fetchrow(sql("return_pay"), hold.case_id, hold.bank_code, hold.account_number,
-                                           self.actor)
+            row = await self.conn.fetchrow(
+                sql("return_pay"), hold.case_id, hold.bank_code, hold.account_number, self.actor
+            )
         return row is not None
 
     async def lock_account(self, bank_code: str, number: str, notice_days: int) -> list[AccountShare]:
@@ -124,10 +161,19 @@ class HoldTransaction:
         shares = []
         for r in trail:
             h = found.get(r["case_id"])
-            shares.append(AccountShare(
-                r["case_id"], r["held_minor"], r["in_flight_minor"], r["releasing_minor"], r["incoming"],
-                h["state"] if h else None, bool(h and h["expired"]), bool(h and h["lapses_first"]),
-                h["last_extension"] if h else None))
+            shares.append(
+                AccountShare(
+                    r["case_id"],
+                    r["held_minor"],
+                    r["in_flight_minor"],
+                    r["releasing_minor"],
+                    r["incoming"],
+                    h["state"] if h else None,
+                    bool(h and h["expired"]),
+                    bool(h and h["lapses_first"]),
+                    h["last_extension"] if h else None,
+                )
+            )
         return shares
 
     async def current(self, case_id: uuid.UUID, bank_code: str, number: str) -> HoldView:
@@ -142,15 +188,33 @@ class HoldTransaction:
     async def victim_accounts(self, cases: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, str]]:
         with database_errors("could not read the victims' accounts"):
             rows = await self.conn.fetch(sql("victim_accounts"), list(cases))
-        return {r["case_id"]: {"bank_code": r["payer_bank"], "number": r["payer_number"],
-                               "holder_name": r["payer_holder"]} for r in rows}
+        return {
+            r["case_id"]: {"bank_code": r["payer_bank"], "number": r["payer_number"], "holder_name": r["payer_holder"]}
+            for r in rows
+        }
 
-    async def write_return(self, bank_code: str, number: str, payers: Sequence[dict[str, Any]], direct: bool,
-                           notice_days: int, orders: Sequence[dict[str, Any]],
-                           events: Sequence[dict[str, Any]]) -> datetime:
+    async def write_return(
+        self,
+        bank_code: str,
+        number: str,
+        payers: Sequence[dict[str, Any]],
+        direct: bool,
+        notice_days: int,
+        orders: Sequence[dict[str, Any]],
+        events: Sequence[dict[str, Any]],
+    ) -> datetime:
         with database_errors("could not start the return"):
-            row = await self.conn.fetchrow(sql("return_write"), bank_code, number, list(payers), direct,
-                                           notice_days, list(orders), list(events), self.actor)
+            row = await self.conn.fetchrow(
+                sql("return_write"),
+                bank_code,
+                number,
+                list(payers),
+                direct,
+                notice_days,
+                list(orders),
+                list(events),
+                self.actor,
+            )
         return row["due_at"]
 
 
@@ -161,8 +225,9 @@ async def hold_transaction(pool: asyncpg.Pool, actor: str) -> AsyncIterator[Hold
             yield HoldTransaction(conn, actor)
 
 
-async def list_holds(pool: asyncpg.Pool, case_id: uuid.UUID | None, bank_code: str = "",
-                     number: str = "") -> list[HoldView]:
+async def list_holds(
+    pool: asyncpg.Pool, case_id: uuid.UUID | None, bank_code: str = "", number: str = ""
+) -> list[HoldView]:
     """The holds of a case, or (``case_id`` None) every case's hold on one account."""
     with database_errors("could not read holds"):
         if case_id is not None:
@@ -172,7 +237,9 @@ async def list_holds(pool: asyncpg.Pool, case_id: uuid.UUID | None, bank_code: s
     return [hold_view(r) for r in rows]
 
 
-async def due(pool: asyncpg.Pool, limit: int, stop_warn_hours: int, freeze_warn_days: int) -> list[tuple[str, uuid.UUID, str, str]]:
+async def due(
+    pool: asyncpg.Pool, limit: int, stop_warn_hours: int, freeze_warn_days: int
+) -> list[tuple[str, uuid.UUID, str, str]]:
     with database_errors("could not read the holds due"):
         rows = await pool.fetch(sql("holds_due"), limit, stop_warn_hours, freeze_warn_days)
     return [(r["action"], r["case_id"], r["bank_code"], r["account_number"]) for r in rows]

@@ -66,11 +66,15 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
     known = migrations()
     async with migration_lock(conn):
         if await conn.fetchval("SELECT to_regclass('stopay_migrations')") is None:
-            await _as_owner(conn, "create the migrations table", conn.execute(
-                "CREATE TABLE stopay_migrations (version integer PRIMARY KEY,"
-                " name text NOT NULL, checksum text NOT NULL,"
-                " applied_at timestamptz NOT NULL DEFAULT now())"
-            ))
+            await _as_owner(
+                conn,
+                "create the migrations table",
+                conn.execute(
+                    "CREATE TABLE stopay_migrations (version integer PRIMARY KEY,"
+                    " name text NOT NULL, checksum text NOT NULL,"
+                    " applied_at timestamptz NOT NULL DEFAULT now())"
+                ),
+            )
         rows = await conn.fetch("SELECT version, checksum FROM stopay_migrations ORDER BY version")
         applied = {r["version"]: r["checksum"] for r in rows}
         newest = known[-1].version if known else 0
@@ -89,7 +93,9 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
                 await _as_owner(conn, f"apply migration {m.version:04d}_{m.name}", conn.execute(m.sql))
                 await conn.execute(
                     "INSERT INTO stopay_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                    m.version, m.name, m.checksum,
+                    m.version,
+                    m.name,
+                    m.checksum,
                 )
             log.info("migration.applied", version=m.version, name=m.name)
             done.append(m.version)

@@ -71,14 +71,26 @@ class Retry:
 
 
 async def claim(
-    pool: asyncpg.Pool, owner: str, limit: int, lease_s: float, deadline_s: float = 86400.0,
-    skip_banks: Sequence[str] = (), banks: Sequence[str] | None = None,
+    pool: asyncpg.Pool,
+    owner: str,
+    limit: int,
+    lease_s: float,
+    deadline_s: float = 86400.0,
+    skip_banks: Sequence[str] = (),
+    banks: Sequence[str] | None = None,
 ) -> list[ClaimedOrder]:
     """Claims due orders of ``banks`` (those the claiming replica serves; None: of every bank), not
     of ``skip_banks``."""
     with database_errors("could not claim orders"):
-        rows = await pool.fetch(sql("claim_orders"), limit, owner, lease_s, deadline_s, list(skip_banks),
-                                None if banks is None else sorted(banks))
+        rows = await pool.fetch(
+            sql("claim_orders"),
+            limit,
+            owner,
+            lease_s,
+            deadline_s,
+            list(skip_banks),
+            None if banks is None else sorted(banks),
+        )
     return [ClaimedOrder(**dict(r)) for r in rows]
 
 
@@ -97,13 +109,16 @@ async def retry(pool: asyncpg.Pool, order_id: uuid.UUID, actor: str) -> tuple[uu
 
 
 async def reschedule(pool: asyncpg.Pool, owner: str, retries: Sequence[Retry], actor: str) -> int:
-    payload = (
-        [
-            {"case_id": str(r.case_id), "order_id": str(r.order_id), "attempts": r.attempts, "delay_s": r.delay_s,
-             "detail": r.detail}
-            for r in retries
-        ]
-    )
+    payload = [
+        {
+            "case_id": str(r.case_id),
+            "order_id": str(r.order_id),
+            "attempts": r.attempts,
+            "delay_s": r.delay_s,
+            "detail": r.detail,
+        }
+        for r in retries
+    ]
     with database_errors(f"could not reschedule {len(retries)} orders"):
         rows = await pool.fetch(sql("reschedule_orders"), payload, owner, actor)
     return len(rows)

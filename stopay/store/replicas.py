@@ -12,8 +12,7 @@ from stopay.store.errors import database_errors
 from stopay.store.queries import sql
 
 
-async def register(pool: asyncpg.Pool, owner: str, bank_codes: Sequence[str], alive_s: float,
-                   keep_s: float) -> None:
+async def register(pool: asyncpg.Pool, owner: str, bank_codes: Sequence[str], alive_s: float, keep_s: float) -> None:
     """Registers ``owner`` as serving ``bank_codes`` for ``alive_s`` seconds from now (database
     clock); called again as a heartbeat. Forgets registrations lapsed over ``keep_s`` ago."""
     with database_errors("could not register the replica"):
@@ -28,8 +27,9 @@ async def lapse(pool: asyncpg.Pool, owner: str) -> None:
         await pool.execute(sql("lapse_replica"), owner)
 
 
-async def give_up_unserved(pool: asyncpg.Pool, limit: int, deadline_s: float, reason_code: str,
-                           actor: str) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
+async def give_up_unserved(
+    pool: asyncpg.Pool, limit: int, deadline_s: float, reason_code: str, actor: str
+) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
     """Settles as undeliverable up to ``limit`` freeze orders still asking for their statement whose
     bank no live replica serves: at once for a bank no replica served within ``deadline_s``, at the
     order's delivery deadline otherwise. Returns (case_id, order_id, bank_code) of each."""

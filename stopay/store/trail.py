@@ -89,7 +89,9 @@ class TrailTransaction:
         self._policy = policy
 
     async def lock(
-        self, accounts: Sequence[dict[str, Any]], orders: Sequence[tuple[uuid.UUID, uuid.UUID, int]],
+        self,
+        accounts: Sequence[dict[str, Any]],
+        orders: Sequence[tuple[uuid.UUID, uuid.UUID, int]],
         more_cases: Sequence[uuid.UUID] = (),
     ) -> tuple[dict[AccountKey, AccountRow], dict[uuid.UUID, LeasedOrder]]:
         """Locks the accounts (creating rows not seen before), the orders this owner still
@@ -99,8 +101,11 @@ class TrailTransaction:
 
         Locks are taken in this order, each kind in key order, as everywhere else (an order's
         reschedule locks orders, then heads), so concurrent writers never deadlock."""
-        cases = sorted({uuid.UUID(str(a["case_id"])) for a in accounts}
-                       | {uuid.UUID(str(c)) for c, _, _ in orders} | set(more_cases))
+        cases = sorted(
+            {uuid.UUID(str(a["case_id"])) for a in accounts}
+            | {uuid.UUID(str(c)) for c, _, _ in orders}
+            | set(more_cases)
+        )
         with database_errors("could not lock the trail"):
             await self._conn.execute(sql("trail_lock"), list(accounts))
             keys = [{k: str(a[k]) for k in ("case_id", "bank_code", "account_number")} for a in accounts]
@@ -122,15 +127,24 @@ class TrailTransaction:
     async def apply(self, changes: TrailChanges) -> None:
         with database_errors("could not apply the trail"):
             await self._conn.execute(
-                sql("trail_apply"), changes.orders, changes.created, changes.accounts, changes.exits,
-                changes.answers, changes.events, self._actor, changes.holds, self._policy.stop_hours,
+                sql("trail_apply"),
+                changes.orders,
+                changes.created,
+                changes.accounts,
+                changes.exits,
+                changes.answers,
+                changes.events,
+                self._actor,
+                changes.holds,
+                self._policy.stop_hours,
                 self._policy.max_stops,
             )
 
 
 @contextlib.asynccontextmanager
-async def trail_transaction(pool: asyncpg.Pool, owner: str, actor: str,
-                            policy: HoldPolicy) -> AsyncIterator[TrailTransaction]:
+async def trail_transaction(
+    pool: asyncpg.Pool, owner: str, actor: str, policy: HoldPolicy
+) -> AsyncIterator[TrailTransaction]:
     with database_errors("could not open a trail transaction"):
         async with pool.acquire() as conn, conn.transaction():
             yield TrailTransaction(conn, owner, actor, policy)
