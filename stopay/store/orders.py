@@ -11,7 +11,7 @@ import asyncpg
 
 from stopay.domain.orders import OrderStatus
 from stopay.store.errors import database_errors
-from stopay.store.queries import sql
+from stopay.store.queries import query, sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +104,8 @@ async def by_key(pool: asyncpg.Pool, case_id: uuid.UUID, order_id: uuid.UUID) ->
 async def retry(pool: asyncpg.Pool, order_id: uuid.UUID, actor: str) -> tuple[uuid.UUID, uuid.UUID] | None:
     """A new order retrying ``order_id``, which could not be delivered; None unless it failed."""
     with database_errors(f"could not retry order {order_id}"):
-        row = await pool.fetchrow(sql("retry_order"), order_id, uuid.uuid4(), actor)
+        q = query("retry_order")
+        row = await pool.fetchrow(q.text, *q.args(order_id=order_id, new_order_id=uuid.uuid4(), actor=actor))
     return (row["case_id"], row["order_id"]) if row else None
 
 

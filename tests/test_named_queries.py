@@ -1,0 +1,49 @@
+"""The named-parameter form of the SQL files: ``:name`` becomes ``$n`` once, at load."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+import pytest
+
+from stopay.store.queries import compile_named, query
+
+
+def test_names_become_positions_in_order_of_first_use() -> None:
+    q = compile_named("t", "SELECT :b, :a, :b::int, 'x :c', \"y :d\" -- :e\n/* :f */ , $$ :g $$")
+    assert q.params == ("b", "a")
+    assert q.text == "SELECT $1, $2, $1::int, 'x :c', \"y :d\" -- :e\n/* :f */ , $$ :g $$"
+
+
+def test_a_cast_is_not_a_parameter() -> None:
+    q = compile_named("t", "SELECT now()::timestamptz, :at::date")
+    assert q.params == ("at",)
+    assert q.text == "SELECT now()::timestamptz, $1::date"
+
+
+def test_arguments_follow_the_names_whatever_order_they_come_in() -> None:
+    q = compile_named("t", "SELECT :b, :a")
+    assert q.args(a=1, b=2) == [2, 1]
+
+
+def test_a_missing_or_unknown_name_is_named() -> None:
+    q = compile_named("t", "SELECT :order_id, :actor")
+    with pytest.raises(TypeError, match=r"t needs :actor"):
+        q.args(order_id=1)
+    with pytest.raises(TypeError, match=r"t takes no :acter"):
+        q.args(order_id=1, actor="a", acter="b")
+
+
+def test_mixing_the_two_forms_is_refused() -> None:
+    with pytest.raises(ValueError, match="mixes"):
+        compile_named("t", "SELECT $1, :a")
+
+
+def test_every_named_sql_file_compiles() -> None:
+    for path in (files("stopay.store") / "sql").iterdir():
+        text = path.read_text(encoding="utf-8")
+        name = path.name.removesuffix(".sql")
+        if ":" not in text.replace("::", ""):
+            continue
+        q = query(name)
+        assert all(f"${i + 1}" in q.text for i in range(len(q.params))), name
