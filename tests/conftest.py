@@ -42,12 +42,25 @@ _LOG_DIR = Path(tempfile.mkdtemp(prefix="stopay-test-logs-"))
 LOG_FILE = _LOG_DIR / "children.jsonl"
 
 
+TIERS = ("unit", "integration", "e2e")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Marks every test that touches PostgreSQL as ``db``, so ``-m db`` reruns just those. Leaves
-    out the ``slow`` tests unless the ``-m`` expression names them (``pytest -m slow``)."""
+    """Marks every test that touches PostgreSQL as ``db``, so ``-m db`` reruns just those, and every
+    test with its tier, the folder it is in (``-m unit``). Leaves out the ``slow`` tests unless the
+    ``-m`` expression names them (``pytest -m slow``)."""
+    tests = Path(__file__).resolve().parent
     for item in items:
         if "server_dsn" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.db)
+        if not item.path.resolve().is_relative_to(tests):
+            continue
+        folder = item.path.resolve().relative_to(tests).parts[0]
+        if folder not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: a test module belongs in one of tests/{{{','.join(TIERS)}}}/")
+        if folder == "unit" and item.get_closest_marker("db"):
+            raise pytest.UsageError(f"{item.nodeid} uses the database: it belongs in tests/integration/")
+        item.add_marker(folder)
     if "slow" not in (config.getoption("markexpr") or ""):
         slow = [item for item in items if item.get_closest_marker("slow")]
         if slow:
@@ -60,6 +73,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["STOPAY_LOG_FILE"] = str(LOG_FILE)  # inherited by the stopay processes the tests start
     logs.configure("debug", json=True)
     config.addinivalue_line("markers", "db: talks to a real PostgreSQL")
+    config.addinivalue_line("markers", "unit: tests/unit, pure code: no database, no server, no stopay process")
+    config.addinivalue_line("markers", "integration: tests/integration, a real PostgreSQL or gRPC server in-process")
+    config.addinivalue_line("markers", "e2e: tests/e2e, stopay's commands and servers as processes of their own")
     config.addinivalue_line("markers", "slow: long runs over thousands of generated networks (pytest -m slow)")
 
 
