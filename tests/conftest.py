@@ -31,7 +31,7 @@ from tests import logcheck
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "stopay" / "examples"
-SHARED_SCENARIOS = ROOT.parent / "shared" / "scenarios"
+PUBLIC_SCENARIOS = ROOT / "tests" / "data" / "scenarios"  # the public scenarios with known answers
 _counter = itertools.count()
 
 # The whole suite's log check (tests/logcheck.py): every line stopay logs, in this process and in the
@@ -85,7 +85,7 @@ def no_whole_number_or_name_in_the_logs() -> Iterator[None]:
     victim name (tests/logcheck.py)."""
     yield
     SECRETS.from_files(
-        [*EXAMPLES.glob("*.json"), *SHARED_SCENARIOS.glob("*.json"), *(ROOT / "tests" / "data").rglob("*.json")]
+        [*EXAMPLES.glob("*.json"), *PUBLIC_SCENARIOS.glob("*.json"), *(ROOT / "tests" / "data").rglob("*.json")]
     )
     lines = LOG_FILE.read_text(encoding="utf-8", errors="replace").splitlines() if LOG_FILE.exists() else []
     shutil.rmtree(_LOG_DIR, ignore_errors=True)

@@ -13,7 +13,7 @@ import pytest
 from bank_adapters.simulated.scenario import load_scenario
 from stopay.domain.trail import Limits
 from stopay.v1 import station_pb2
-from tests.conftest import EXAMPLES, SHARED_SCENARIOS, eventually
+from tests.conftest import EXAMPLES, PUBLIC_SCENARIOS, eventually
 from tests.entries import scenario_requests
 from tests.handmade import acct, check, world_data
 from tests.replay import replay
@@ -21,7 +21,7 @@ from tests.replay import replay
 
 def scenario_checks() -> list[Any]:
     found = []
-    for folder in (SHARED_SCENARIOS, EXAMPLES):
+    for folder in (PUBLIC_SCENARIOS, EXAMPLES):
         for path in sorted(folder.glob("*.json")):
             data = json.loads(path.read_text(encoding="utf-8"))
             if data.get("format") != "stopay-bank-network/1":
@@ -55,8 +55,7 @@ async def run_check(make_app, channel_to, path: Path, index: int) -> tuple[dict[
     return {k: v for k, v in held.items() if v}, exited, app
 
 
-@pytest.mark.skipif(not SHARED_SCENARIOS.is_dir(), reason="the shared scenarios are not beside the project")
-def test_the_shared_scenarios_are_found() -> None:
+def test_the_public_scenarios_are_found() -> None:
     assert len(scenario_checks()) >= 8
 
 

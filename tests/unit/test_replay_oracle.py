@@ -17,7 +17,7 @@ from tests.handmade import EXITS, acct, check, world  # noqa: F401
 from tests.replay import Answer, largest_remainder, replay
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIO_DIRS = [ROOT / "stopay" / "examples", ROOT.parent / "shared" / "scenarios"]
+SCENARIO_DIRS = [ROOT / "stopay" / "examples", ROOT / "tests" / "data" / "scenarios"]
 RULES = ["fifo", "lifo", "taint_first", "pro_rata", "libr"]
 
 
