@@ -361,7 +361,7 @@ def test_amount_flags_take_yuan_and_the_fen_variable_still_counts(monkeypatch: p
         monkeypatch.delenv(name, raising=False)
 
     def min_amount(*args: str) -> int:
-        return settings_from_args(cli_main._parser().parse_args(["serve", "--insecure", *args])).limits.min_amount
+        return settings_from_args(cli_main.build_parser().parse_args(["serve", "--insecure", *args])).limits.min_amount
 
     assert min_amount() == 10000  # ¥100
     assert min_amount("--min-amount", "1,234.56") == 123456
@@ -371,7 +371,7 @@ def test_amount_flags_take_yuan_and_the_fen_variable_still_counts(monkeypatch: p
     monkeypatch.setenv("STOPAY_MIN_AMOUNT_YUAN", "80")
     assert min_amount() == 8000
     assert min_amount("--min-amount", "1") == 100
-    formalize = cli_main._parser().parse_args(
+    formalize = cli_main.build_parser().parse_args(
         [
             "hold",
             "formalize",

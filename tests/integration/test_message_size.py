@@ -18,7 +18,7 @@ LIMIT = 64 * 1024
 
 
 def _serve_args(*args: str) -> Settings:
-    return settings_from_args(cli_main._parser().parse_args(["serve", "--insecure", *args]))
+    return settings_from_args(cli_main.build_parser().parse_args(["serve", "--insecure", *args]))
 
 
 def test_the_flags_set_the_limits(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,6 +5,7 @@ cases or events."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 
 from google.protobuf import text_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -90,6 +91,18 @@ def _string_fields(descriptor: Descriptor, seen: set[str] | None = None) -> set[
     return found
 
 
+def _strings(message: Message) -> Iterator[tuple[FieldDescriptor, str]]:
+    """Every string set in ``message``, with its field, recursively (the stream holds no maps)."""
+    for field, value in message.ListFields():
+        items = value if field.is_repeated else [value]
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            for item in items:
+                yield from _strings(item)
+        elif field.type == FieldDescriptor.TYPE_STRING:
+            for item in items:
+                yield field, item
+
+
 def _shown(message: Message) -> str:
     return text_format.MessageToString(message, as_utf8=True)
 
@@ -103,7 +116,7 @@ def test_a_fully_populated_update_shows_no_whole_number_or_name() -> None:
     update = station_pb2.CaseUpdate()
     _fill(update)
     before = _shown(update)
-    fields = {v for f, v in masking._strings(update) if f.full_name in masking.ACCOUNT | masking.NAME}
+    fields = {v for f, v in _strings(update) if f.full_name in masking.ACCOUNT | masking.NAME}
     assert fields == {*ACCOUNTS, *NAMES}  # every one of them is in a field, and in the free text
     for secret in (*ACCOUNTS, *NAMES, STRAY, ID_NUMBER):
         assert secret in before
