@@ -12,14 +12,13 @@ import pytest
 from stopay.store import audit
 from stopay.v1 import holds_pb2
 from tests.conftest import eventually
-from tests.e2e.test_holds import (  # noqa: F401 (holds_to is a fixture)
+from tests.e2e.test_holds import (
     M,
     _statuses,
     by,
     document,
     events_of,
     formalized,
-    holds_to,
     one_victim,
     orders_of,
     ref,
