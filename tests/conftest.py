@@ -26,12 +26,12 @@ from stopay.config import Settings
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.store import embedded
 from stopay.store.database import open_pool
-from stopay.v1 import station_pb2_grpc
+from stopay.v1 import holds_pb2_grpc, station_pb2_grpc
 from tests import logcheck
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "stopay" / "examples"
-SHARED_SCENARIOS = ROOT.parent / "shared" / "scenarios"
+PUBLIC_SCENARIOS = ROOT / "tests" / "data" / "scenarios"  # the public scenarios with known answers
 _counter = itertools.count()
 
 # The whole suite's log check (tests/logcheck.py): every line stopay logs, in this process and in the
@@ -42,12 +42,25 @@ _LOG_DIR = Path(tempfile.mkdtemp(prefix="stopay-test-logs-"))
 LOG_FILE = _LOG_DIR / "children.jsonl"
 
 
+TIERS = ("unit", "integration", "e2e")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Marks every test that touches PostgreSQL as ``db``, so ``-m db`` reruns just those. Leaves
-    out the ``slow`` tests unless the ``-m`` expression names them (``pytest -m slow``)."""
+    """Marks every test that touches PostgreSQL as ``db``, so ``-m db`` reruns just those, and every
+    test with its tier, the folder it is in (``-m unit``). Leaves out the ``slow`` tests unless the
+    ``-m`` expression names them (``pytest -m slow``)."""
+    tests = Path(__file__).resolve().parent
     for item in items:
         if "server_dsn" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.db)
+        if not item.path.resolve().is_relative_to(tests):
+            continue
+        folder = item.path.resolve().relative_to(tests).parts[0]
+        if folder not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: a test module belongs in one of tests/{{{','.join(TIERS)}}}/")
+        if folder == "unit" and item.get_closest_marker("db"):
+            raise pytest.UsageError(f"{item.nodeid} uses the database: it belongs in tests/integration/")
+        item.add_marker(folder)
     if "slow" not in (config.getoption("markexpr") or ""):
         slow = [item for item in items if item.get_closest_marker("slow")]
         if slow:
@@ -60,6 +73,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["STOPAY_LOG_FILE"] = str(LOG_FILE)  # inherited by the stopay processes the tests start
     logs.configure("debug", json=True)
     config.addinivalue_line("markers", "db: talks to a real PostgreSQL")
+    config.addinivalue_line("markers", "unit: tests/unit, pure code: no database, no server, no stopay process")
+    config.addinivalue_line("markers", "integration: tests/integration, a real PostgreSQL or gRPC server in-process")
+    config.addinivalue_line("markers", "e2e: tests/e2e, stopay's commands and servers as processes of their own")
     config.addinivalue_line("markers", "slow: long runs over thousands of generated networks (pytest -m slow)")
 
 
@@ -69,7 +85,7 @@ def no_whole_number_or_name_in_the_logs() -> Iterator[None]:
     victim name (tests/logcheck.py)."""
     yield
     SECRETS.from_files(
-        [*EXAMPLES.glob("*.json"), *SHARED_SCENARIOS.glob("*.json"), *(ROOT / "tests" / "data").rglob("*.json")]
+        [*EXAMPLES.glob("*.json"), *PUBLIC_SCENARIOS.glob("*.json"), *(ROOT / "tests" / "data").rglob("*.json")]
     )
     lines = LOG_FILE.read_text(encoding="utf-8", errors="replace").splitlines() if LOG_FILE.exists() else []
     shutil.rmtree(_LOG_DIR, ignore_errors=True)
@@ -183,6 +199,20 @@ async def channel_to() -> AsyncIterator[Callable[[bootstrap.App], station_pb2_gr
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
         channels.append(channel)
         return station_pb2_grpc.StationServiceStub(channel)
+
+    yield connect
+    for channel in channels:
+        await channel.close()
+
+
+@pytest.fixture
+async def holds_to() -> AsyncIterator[Callable[[bootstrap.App], holds_pb2_grpc.HoldServiceStub]]:
+    channels: list[grpc.aio.Channel] = []
+
+    def connect(app: bootstrap.App) -> holds_pb2_grpc.HoldServiceStub:
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
+        channels.append(channel)
+        return holds_pb2_grpc.HoldServiceStub(channel)
 
     yield connect
     for channel in channels:

@@ -1,7 +1,7 @@
 """Test oracle: the known answer of a scenario check, by a plain replay of the whole ledger.
 
 This is an independent, deliberately naive implementation of "What a known answer means"
-(shared/scenarios/FORMAT.md). It must not import anything from ``stopay``: it is what the real
+(tests/data/scenarios/FORMAT.md). It must not import anything from ``stopay``: it is what the real
 attribution code is checked against.
 
 For one entry, every account keeps its money with labels: ``"own"`` (the holder's, which includes

@@ -1,6 +1,6 @@
 """Read and strictly validate a `stopay-bank-network/1` scenario into frozen dataclasses.
 
-The format is specified in FORMAT.md (shared/scenarios). Every error is a :class:`ScenarioError`
+The format is specified in FORMAT.md (tests/data/scenarios). Every error is a :class:`ScenarioError`
 whose message starts with the path of the offending field, e.g. ``ledger[3].amount: ...``.
 Amounts are integer minor units; ``at`` and outage bounds are seconds relative to the epoch.
 """

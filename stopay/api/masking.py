@@ -5,7 +5,7 @@ person's name, an identity number or phone, free text, or plain (ids, codes, sta
 numbers, names and identity numbers are masked (``stopay.domain.accounts``); free text (event
 summaries, order details, reasons) has every account number, name and identity number the message
 carries masked where it appears, and every run of 12 or more digits masked too. A string field not
-classified here is treated as free text, and tests/test_victim_view.py fails until it is classified.
+classified here is treated as free text, and tests/integration/test_victim_view.py fails until it is classified.
 """
 
 from __future__ import annotations

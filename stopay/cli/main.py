@@ -40,7 +40,7 @@ calls_per_s = _number(float, 1e-3, "a positive number of calls per second")
 page_size = _number(int, 1, "a whole number from 1 to 500", most=500)
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     from stopay.cli.connect import add_tls_flags  # imports gRPC: main() has configured it by now
 
     parser = argparse.ArgumentParser(prog="stopay", description="Instant payment freeze for anti-fraud centers.")
@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     # have nothing to do there and only print a line. gRPC reads this when it is imported, which
     # building the parser does (the audit and hold commands).
     os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     from stopay import logs
 
     # The demo speaks to people; its logs would drown the story.
