@@ -24,6 +24,7 @@ from stopay.dispatch.dispatcher import Dispatcher
 from stopay.dispatch.sweeper import Sweeper
 from stopay.domain.backoff import full_jitter_s
 from stopay.security.checkpoints import BadKey, Signer, load_private_key
+from stopay.service import Services
 from stopay.store import embedded
 from stopay.store.database import ensure_database, open_pool
 from stopay.store.notifications import Notifications
@@ -186,15 +187,13 @@ async def build(settings: Settings) -> App:
     def retry_after(attempts: int) -> float:
         return full_jitter_s(attempts, backoff.retry_base_s, backoff.retry_cap_s)
 
+    services = Services.build(
+        pool, notifications, settings.limits, retry_after, settings.dispatch.holds, settings.same_transfer_window_s
+    )
     api = ApiServer(
-        pool,
-        notifications,
-        settings.limits,
+        services,
         settings.listen,
-        retry_after,
-        settings.dispatch.holds,
         settings.clock,
-        settings.same_transfer_window_s,
         tls=tls,
         quotas=settings.quotas,
         regions=settings.regions,

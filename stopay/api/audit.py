@@ -5,19 +5,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
-import asyncpg
 import grpc
 import structlog
 
 from stopay.api import convert
-from stopay.api.audit_validation import EPOCH, FOREVER, export_request, report_request
+from stopay.api.audit_validation import export_request, report_request
 from stopay.api.errors import not_found
 from stopay.api.validation import InvalidRequest, Violation
 from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
 from stopay.domain.case import CaseEvent
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.security.checkpoints import BadKey, load_public_key
-from stopay.store import cases, checkpoints, reports
+from stopay.service.audit import Audit, Verified
 from stopay.v1 import audit_pb2, audit_pb2_grpc, common_pb2, station_pb2
 
 log = structlog.get_logger(__name__)
@@ -41,8 +40,8 @@ def _event(row: dict, currency: str = "CNY") -> audit_pb2.AuditEvent:
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
-    def __init__(self, pool: asyncpg.Pool, clock: Clock = SYSTEM_CLOCK) -> None:
-        self._pool = pool
+    def __init__(self, audit: Audit, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._audit = audit
         self._clock = clock
 
     async def GetCaseTrail(
@@ -52,10 +51,11 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             case_id = uuid.UUID(request.case_id)
         except ValueError:
             raise InvalidRequest([Violation("case_id", "must be a case id (a UUID)")]) from None
-        case = await cases.get_case(self._pool, case_id)
-        if case is None:
+        trail = await self._audit.trail(case_id)
+        if trail is None:
             await context.abort_with_status(not_found(f"no case {case_id}", "CASE_NOT_FOUND", case_id=case_id))
-        rows = [r async for r in reports.events(self._pool, EPOCH, FOREVER, case_id)]  # the whole trail
+        assert trail is not None
+        case = trail.case
         timings = [
             audit_pb2.HoldTiming(
                 order_id=str(o.order_id),
@@ -70,7 +70,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             if o.kind == "freeze" and o.held_minor > 0 and o.resolved_at is not None
         ]
         return audit_pb2.CaseTrail(
-            case=convert.case_message(case), timeline=[_event(r, case.currency) for r in rows], timings=timings
+            case=convert.case_message(case), timeline=[_event(r, case.currency) for r in trail.events], timings=timings
         )
 
     async def GetAccountHistory(
@@ -85,8 +85,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             violations.append(Violation("number", "must be 6 to 34 characters of 0-9 and A-Z"))
         if violations:
             raise InvalidRequest(violations)
-        rows = await reports.account_orders(self._pool, request.bank_code, request.number)
-        links = await reports.account_links(self._pool, request.bank_code, request.number)
+        history = await self._audit.account(request.bank_code, request.number)
         return audit_pb2.AccountHistory(
             account=common_pb2.AccountRef(bank_code=request.bank_code, number=request.number),
             orders=[
@@ -106,7 +105,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                     report_no=r["report_no"],
                     victim_name=r["victim_name"],
                 )
-                for r in rows
+                for r in history.orders
             ],
             links=[
                 audit_pb2.AccountLink(
@@ -117,13 +116,13 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                     txn_id=r["txn_id"],
                     amount_minor=r["amount_minor"],
                 )
-                for r in links
+                for r in history.links
             ],
         )
 
     async def GetReport(self, request: audit_pb2.ReportRequest, context: grpc.aio.ServicerContext) -> audit_pb2.Report:
         period, station_id, bank_code = report_request(request, self._clock.now())
-        t = await reports.totals(self._pool, period.since, period.until, station_id, bank_code)
+        t = await self._audit.totals(period.since, period.until, station_id, bank_code)
         return audit_pb2.Report(
             cases=t.cases,
             reported_minor=t.reported_minor,
@@ -149,18 +148,18 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                 violations.append(Violation(f"public_keys_pem[{i}]", str(exc)))
         if violations:
             raise InvalidRequest(violations)
-        result = await checkpoints.verify(self._pool, keys)
+        result = await self._audit.verify(keys)
         return verify_message(result)
 
     async def ExportEvents(
         self, request: audit_pb2.ExportEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[audit_pb2.AuditEvent]:
         period, case_id = export_request(request, self._clock.now())
-        async for row in reports.events(self._pool, period.since, period.until, case_id):
+        async for row in self._audit.events(period.since, period.until, case_id):
             yield _event(row)
 
 
-def verify_message(result: checkpoints.Verified) -> audit_pb2.VerifyLogResponse:
+def verify_message(result: Verified) -> audit_pb2.VerifyLogResponse:
     """The verification report as a message (also used offline by ``stopay audit verify --dsn``)."""
     chains = result.chains
     return audit_pb2.VerifyLogResponse(

@@ -24,11 +24,9 @@ from stopay.api.errors import (
 from stopay.api.validation import InvalidRequest, Violation
 from stopay.domain.approvals import ApprovalRefused
 from stopay.domain.authz import Denied
+from stopay.domain.errors import ApprovalNotFound, EntryConflict, HoldNotFound, RequestConflict, StoreError
 from stopay.domain.holds import HoldRefused
 from stopay.domain.orders import UnknownAnswer
-from stopay.store.approvals import ApprovalNotFound
-from stopay.store.errors import EntryConflict, StoreError
-from stopay.store.holds import HoldNotFound, RequestConflict
 
 log = structlog.get_logger(__name__)
 

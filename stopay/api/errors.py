@@ -11,7 +11,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from stopay.api.validation import InvalidRequest, Violation
-from stopay.store.errors import StoreError, StoreInvalid, StoreUnavailable
+from stopay.domain.errors import StoreError, StoreInvalid, StoreUnavailable
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")

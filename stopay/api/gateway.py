@@ -8,12 +8,9 @@ late "still pending" changes nothing and is acknowledged all the same.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import UTC
 
-import asyncpg
 import grpc
-import structlog
 
 from bank_adapters.protocol import (
     Account,
@@ -23,20 +20,12 @@ from bank_adapters.protocol import (
     Statement,
     StatementLine,
 )
-from stopay.answers.apply import Settled, apply_answers
-from stopay.answers.translate import freeze_outcome
 from stopay.api import callers
 from stopay.api.errors import not_found
 from stopay.api.gateway_validation import outcome_violations
 from stopay.api.validation import InvalidRequest, Violation
-from stopay.domain.authz import Denied
-from stopay.domain.holds import HoldPolicy
-from stopay.domain.orders import OrderStatus
-from stopay.store import orders
+from stopay.service.callbacks import Callbacks
 from stopay.v1 import gateway_pb2, gateway_pb2_grpc
-
-log = structlog.get_logger(__name__)
-WAITING = ("freezing", "pending")
 
 
 def _key(value: str) -> tuple[uuid.UUID, uuid.UUID] | None:
@@ -70,12 +59,8 @@ def _statement(message: gateway_pb2.ReportedStatement) -> Statement:
 
 
 class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
-    def __init__(
-        self, pool: asyncpg.Pool, retry_after: Callable[[int], float], policy: HoldPolicy = HoldPolicy()
-    ) -> None:
-        self._policy = policy
-        self._pool = pool
-        self._retry_after = retry_after
+    def __init__(self, callbacks: Callbacks) -> None:
+        self._callbacks = callbacks
 
     async def ReportFreezeOutcome(
         self, request: gateway_pb2.FreezeOutcome, context: grpc.aio.ServicerContext
@@ -88,22 +73,6 @@ class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
         if violations:
             raise InvalidRequest(violations)
         assert key is not None
-        order = await orders.by_key(self._pool, *key)
-        if order is None or order.kind != "freeze":
-            await context.abort_with_status(
-                not_found(
-                    f"no freeze request with key {request.idempotency_key}",
-                    "FREEZE_REQUEST_NOT_FOUND",
-                    idempotency_key=request.idempotency_key,
-                )
-            )
-        assert order is not None
-        if request.bank_code != order.bank_code:
-            raise Denied(
-                f"the order was sent to another bank than {request.bank_code}; nothing changed", "ORDER_OF_ANOTHER_BANK"
-            )
-        if order.status not in WAITING:
-            return gateway_pb2.FreezeOutcomeAck(applied=False, order_status=order.status)
         answer = FreezeAnswer(
             status=AnswerStatus(request.status),
             held_minor=request.held_minor,
@@ -113,19 +82,17 @@ class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
             bank_reference=request.bank_reference,
             extra={"detail": request.detail} if request.detail else {},
         )
-        outcome = freeze_outcome(order, answer)  # UnknownAnswer: the boundary names held_minor
-        if outcome.status == OrderStatus.PENDING:
-            return gateway_pb2.FreezeOutcomeAck(applied=False, order_status=order.status)
-        await apply_answers(
-            self._pool,
-            None,
-            [Settled(order, outcome)],
-            self._retry_after,
-            actor=callers.current().actor(f"bank:{order.bank_code}"),
-            policy=self._policy,
+        # Denied when the order went to another bank; UnknownAnswer: the boundary names held_minor
+        reported = await self._callbacks.freeze_outcome(
+            *key, request.bank_code, answer, actor=callers.current().actor(f"bank:{request.bank_code}")
         )
-        after = await orders.by_key(self._pool, *key)
-        assert after is not None
-        applied = after.status not in WAITING
-        log.info("gateway.callback", order_id=str(order.order_id), status=after.status, applied=applied)
-        return gateway_pb2.FreezeOutcomeAck(applied=applied, order_status=after.status)
+        if reported is None:
+            await context.abort_with_status(
+                not_found(
+                    f"no freeze request with key {request.idempotency_key}",
+                    "FREEZE_REQUEST_NOT_FOUND",
+                    idempotency_key=request.idempotency_key,
+                )
+            )
+        assert reported is not None
+        return gateway_pb2.FreezeOutcomeAck(applied=reported.applied, order_status=reported.order_status)

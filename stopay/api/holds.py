@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import TypeVar
 
-import asyncpg
 import grpc
 import structlog
 
@@ -22,12 +21,9 @@ from stopay.api.hold_validation import (
     step_request,
 )
 from stopay.domain.approvals import ApprovalRefused
-from stopay.domain.holds import HoldPolicy, HoldRefused
-from stopay.lifecycle.approvals import Approvals
-from stopay.lifecycle.returns import Returns, StartedReturn
-from stopay.lifecycle.steps import HoldSteps
-from stopay.store.approvals import ApprovalNotFound
-from stopay.store.holds import HoldNotFound, RequestConflict, list_holds
+from stopay.domain.errors import ApprovalNotFound, HoldNotFound, RequestConflict
+from stopay.domain.holds import HoldRefused
+from stopay.service.holds import Holds, StartedReturn
 from stopay.v1 import holds_pb2, holds_pb2_grpc
 
 log = structlog.get_logger(__name__)
@@ -35,24 +31,21 @@ T = TypeVar("T")
 
 
 class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
-    def __init__(self, pool: asyncpg.Pool, policy: HoldPolicy) -> None:
-        self._pool = pool
-        self._steps = HoldSteps(pool, policy)
-        self._returns = Returns(pool, policy)
-        self._approvals = Approvals(pool, policy)
+    def __init__(self, holds: Holds) -> None:
+        self._holds = holds
 
     async def ListHolds(
         self, request: holds_pb2.ListHoldsRequest, context: grpc.aio.ServicerContext
     ) -> holds_pb2.ListHoldsResponse:
         case_id, bank_code, number = await _checked(list_request, request, context)
-        rows = await list_holds(self._pool, case_id, bank_code, number)
+        rows = await self._holds.list(case_id, bank_code, number)
         return holds_pb2.ListHoldsResponse(holds=[hold_message(r) for r in rows])
 
     async def RenewStop(self, request: holds_pb2.RenewStopRequest, context: grpc.aio.ServicerContext) -> holds_pb2.Hold:
         target, by = await _checked(step_request, request, context)
         return hold_message(
             await _step(
-                self._steps.renew(
+                self._holds.renew(
                     target.case_id, target.bank_code, target.number, _actor(by), by.reason, by.request_id
                 ),
                 context,
@@ -65,7 +58,7 @@ class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
         target, by, document = await _checked(formalize_request, request, context)
         return hold_message(
             await _step(
-                self._steps.ask_formalize(
+                self._holds.formalize(
                     target.case_id,
                     target.bank_code,
                     target.number,
@@ -87,7 +80,7 @@ class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
         target, by = await _checked(step_request, request, context)
         return hold_message(
             await _step(
-                self._steps.release(
+                self._holds.release(
                     target.case_id, target.bank_code, target.number, _actor(by), by.reason, by.request_id
                 ),
                 context,
@@ -101,7 +94,9 @@ class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
     ) -> holds_pb2.ReturnFundsResponse:
         (bank_code, number), by = await _checked(return_request, request, context)
         started = await _step(
-            self._returns.ask(bank_code, number, _actor(by), by.reason, by.request_id), context, bank_code=bank_code
+            self._holds.return_funds(bank_code, number, _actor(by), by.reason, by.request_id),
+            context,
+            bank_code=bank_code,
         )
         return _returned(started)
 
@@ -111,7 +106,7 @@ class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
         approval_id, by = await _checked(approve_request, request, context)
         caller = callers.current()  # with TLS, the certificate's identity and role
         done = await _step(
-            self._approvals.approve(approval_id, _actor(by), caller.role or by.role, by.reason, by.request_id),
+            self._holds.approve(approval_id, _actor(by), caller.role or by.role, by.reason, by.request_id),
             context,
             approval_id=approval_id,
         )

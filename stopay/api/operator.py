@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
 import grpc
 import structlog
 
 from stopay.api import callers
 from stopay.api.errors import failed_precondition
 from stopay.api.validation import InvalidRequest, Violation, text_violations
-from stopay.store import orders
+from stopay.service.orders import Orders
 from stopay.v1 import operator_pb2, operator_pb2_grpc
 
 log = structlog.get_logger(__name__)
 
 
 class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+    def __init__(self, orders: Orders) -> None:
+        self._orders = orders
 
     async def RetryOrder(
         self, request: operator_pb2.RetryOrderRequest, context: grpc.aio.ServicerContext
@@ -31,7 +30,7 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
         if violations := text_violations("operator_id", request.operator_id, required=True, max_len=100):
             raise InvalidRequest(violations)
         actor = callers.current().actor(f"operator:{request.operator_id.strip()}")
-        created = await orders.retry(self._pool, order_id, actor)
+        created = await self._orders.retry(order_id, actor)
         if created is None:
             await context.abort_with_status(
                 failed_precondition(
@@ -42,5 +41,5 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
                 )
             )
         assert created is not None
-        log.info("operator.retry", order_id=str(order_id), new_order_id=str(created[1]))
-        return operator_pb2.RetryOrderResponse(case_id=str(created[0]), order_id=str(created[1]))
+        log.info("operator.retry", order_id=str(order_id), new_order_id=str(created.order_id))
+        return operator_pb2.RetryOrderResponse(case_id=str(created.case_id), order_id=str(created.order_id))

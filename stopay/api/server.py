@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from functools import partial
+from collections.abc import Mapping
 
-import asyncpg
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -19,10 +17,7 @@ from stopay.api.quotas import Quotas
 from stopay.api.station import StationServicer
 from stopay.api.tls import ServerTls, is_loopback
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
-from stopay.domain.holds import HoldPolicy
-from stopay.domain.trail import Limits
-from stopay.store.cases import station_of
-from stopay.store.notifications import Notifications
+from stopay.service import Services
 from stopay.v1 import (
     audit_pb2,
     audit_pb2_grpc,
@@ -51,14 +46,9 @@ SERVICE_NAMES = (
 class ApiServer:
     def __init__(
         self,
-        pool: asyncpg.Pool,
-        notifications: Notifications,
-        limits: Limits,
+        services: Services,
         listen: str,
-        retry_after: Callable[[int], float],
-        policy: HoldPolicy = HoldPolicy(),
         clock: Clock = SYSTEM_CLOCK,
-        same_transfer_window_s: float = 120.0,
         tls: ServerTls | None = None,
         quotas: Quotas = Quotas(),
         regions: Mapping[str, tuple[str, ...]] | None = None,
@@ -69,7 +59,7 @@ class ApiServer:
         host = listen.rpartition(":")[0]
         if tls is None and not is_loopback(host):
             raise ValueError(f"plain-text gRPC only on a loopback address, not {host}: configure TLS")
-        self.guard = Guard(tls, quotas, partial(station_of, pool), clock, regions)
+        self.guard = Guard(tls, quotas, services.cases.station_of, clock, regions)
         self._server = grpc.aio.server(
             interceptors=[self.guard],
             options=[
@@ -78,13 +68,12 @@ class ApiServer:
             ],
         )
         station_pb2_grpc.add_StationServiceServicer_to_server(
-            StationServicer(pool, notifications, limits, clock=clock, same_transfer_window_s=same_transfer_window_s),
-            self._server,
+            StationServicer(services.entries, services.cases, clock), self._server
         )
-        gateway_pb2_grpc.add_BankGatewayServicer_to_server(BankGatewayServicer(pool, retry_after, policy), self._server)
-        holds_pb2_grpc.add_HoldServiceServicer_to_server(HoldServicer(pool, policy), self._server)
-        operator_pb2_grpc.add_OperatorServiceServicer_to_server(OperatorServicer(pool), self._server)
-        audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(pool, clock), self._server)
+        gateway_pb2_grpc.add_BankGatewayServicer_to_server(BankGatewayServicer(services.callbacks), self._server)
+        holds_pb2_grpc.add_HoldServiceServicer_to_server(HoldServicer(services.holds), self._server)
+        operator_pb2_grpc.add_OperatorServiceServicer_to_server(OperatorServicer(services.orders), self._server)
+        audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(services.audit, clock), self._server)
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         # grpcurl, Postman and other generic clients read the services and messages from the server.

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
-import asyncpg
 import grpc
 import structlog
 
@@ -17,9 +15,8 @@ from stopay.api.errors import not_found
 from stopay.api.validation import InvalidRequest, Violation, entry_from_request, page_position, text_violations
 from stopay.domain.accounts import mask_identity
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
-from stopay.domain.trail import Limits
-from stopay.store import cases, entries
-from stopay.store.notifications import Notifications
+from stopay.service.cases import Cases
+from stopay.service.entries import Entries
 from stopay.v1 import station_pb2, station_pb2_grpc
 
 log = structlog.get_logger(__name__)
@@ -29,21 +26,10 @@ MAX_PAGE = 500
 
 
 class StationServicer(station_pb2_grpc.StationServiceServicer):
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        notifications: Notifications,
-        limits: Limits,
-        poll_s: float = 1.0,
-        clock: Clock = SYSTEM_CLOCK,
-        same_transfer_window_s: float = 120.0,
-    ) -> None:
-        self._pool = pool
-        self._same_transfer_window_s = same_transfer_window_s
+    def __init__(self, entries: Entries, cases: Cases, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._entries = entries
+        self._cases = cases
         self._clock = clock
-        self._limits = limits
-        self._notifications = notifications
-        self._poll_s = poll_s
 
     async def SubmitEntry(
         self, request: station_pb2.SubmitEntryRequest, context: grpc.aio.ServicerContext
@@ -54,7 +40,7 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
             log.info("entry.invalid", fields=[v.field for v in exc.violations])
             raise
         actor = callers.current().actor(f"officer:{entry.officer_id}@station:{entry.station_id}")
-        submitted = await entries.submit(self._pool, entry, self._limits, actor, self._same_transfer_window_s)
+        submitted = await self._entries.submit(entry, actor)
         log.info(
             "entry.accepted",
             case_id=str(submitted.case_id),
@@ -79,25 +65,22 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
         self, request: station_pb2.WatchCaseRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[station_pb2.CaseUpdate]:
         case_id = await self._case_id(request.case_id, context)
-        last_seq = 0
         last_sent: station_pb2.Case | None = None
-        with self._notifications.case(str(case_id)) as changed:
-            while True:
-                changed.clear()
-                case = await self._case(case_id, context)
+        async with contextlib.aclosing(self._cases.watch(case_id)) as looks:
+            async for seen in looks:
+                case = seen.case
+                if case is None:
+                    await context.abort_with_status(_no_case(case_id))
+                assert case is not None
                 message = _case_message(case)
-                events = await cases.events_since(self._pool, case_id, last_seq)
-                if events or message != last_sent:
+                if seen.events or message != last_sent:
                     update = station_pb2.CaseUpdate(
-                        case=message, events=[convert.event_message(e, case.currency) for e in events]
+                        case=message, events=[convert.event_message(e, case.currency) for e in seen.events]
                     )
                     yield masking.victim_update(update) if request.victim_view else update
                     last_sent = message
-                    last_seq = events[-1].seq if events else last_seq
                 if case.settled and not request.follow:
                     return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), self._poll_s)
 
     async def ListCases(
         self, request: station_pb2.ListCasesRequest, context: grpc.aio.ServicerContext
@@ -114,8 +97,8 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
         if violations:
             raise InvalidRequest(violations)
         size = request.page_size or DEFAULT_PAGE
-        found = await cases.list_cases(
-            self._pool, request.station_id or None, after, size + 1, callers.current().station_prefixes()
+        found = await self._cases.page(
+            request.station_id or None, after, size + 1, callers.current().station_prefixes()
         )
         token = ""
         if len(found) > size:
@@ -131,10 +114,14 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
             raise InvalidRequest([Violation("case_id", "must be a case id (a UUID)")]) from None
 
     async def _case(self, case_id: uuid.UUID, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
-        case = await cases.get_case(self._pool, case_id)
+        case = await self._cases.get(case_id)
         if case is None:
-            await context.abort_with_status(not_found(f"no case {case_id}", "CASE_NOT_FOUND", case_id=case_id))
+            await context.abort_with_status(_no_case(case_id))
         return case
+
+
+def _no_case(case_id: uuid.UUID) -> grpc.Status:
+    return not_found(f"no case {case_id}", "CASE_NOT_FOUND", case_id=case_id)
 
 
 def _case_message(case) -> station_pb2.Case:  # type: ignore[no-untyped-def]

@@ -27,8 +27,8 @@ from stopay.cli.client import account_arg, to_json
 from stopay.cli.connect import add_tls_flags, open_channel
 from stopay.cli.exits import LOCAL, Failure, database_failure, store_failure
 from stopay.cli.render import link_texts, status_name
+from stopay.domain.errors import StoreError
 from stopay.domain.money import format_minor
-from stopay.store.errors import StoreError, database_errors
 from stopay.v1 import audit_pb2, audit_pb2_grpc, station_pb2
 
 
@@ -379,20 +379,18 @@ def _verify_out(result: audit_pb2.VerifyLogResponse, args: argparse.Namespace, o
 
 async def _verify_offline(args: argparse.Namespace, public_keys: list[Any]) -> int:
     from stopay.api.audit import verify_message
-    from stopay.store import checkpoints
-    from stopay.store.database import open_pool
+    from stopay.service.audit import Audit
 
     try:
-        pool = await open_pool(args.dsn, min_size=1, max_size=2, run_migrations=False)
+        audit = await Audit.open(args.dsn)
     except StoreError as exc:
         raise database_failure(exc, args.dsn) from exc
     try:
-        with database_errors("could not verify the event log (is this a stopay database?)"):
-            result = verify_message(await checkpoints.verify(pool, public_keys))
+        result = verify_message(await audit.verify(public_keys))
     except StoreError as exc:
         raise store_failure(exc) from exc
     finally:
-        await pool.close()
+        await audit.close()
     with _output(args.output) as out:
         return _verify_out(result, args, out)
 

@@ -63,7 +63,7 @@ def database_failure(exc: BaseException, dsn: str | None) -> Failure:
 def store_failure(exc: BaseException) -> Failure:
     """A store operation that failed once the database was open: out of reach (3, try again), or
     refused (2)."""
-    from stopay.store.errors import StoreUnavailable
+    from stopay.domain.errors import StoreUnavailable
 
     return Failure(UNREACHABLE if isinstance(exc, StoreUnavailable) else LOCAL, str(exc))
 

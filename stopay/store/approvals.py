@@ -8,13 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stopay.store.errors import StoreError, database_errors
+from stopay.domain.errors import ApprovalNotFound
+from stopay.store.errors import database_errors
 from stopay.store.holds import HoldTransaction
 from stopay.store.queries import sql
-
-
-class ApprovalNotFound(StoreError):
-    """No approval has that id."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,9 @@ import asyncpg
 
 from stopay.domain.case import CaseLink
 from stopay.domain.entry import Entry, Party, PlannedOrder, level1_orders
+from stopay.domain.errors import EntryConflict
 from stopay.domain.trail import Limits, label
-from stopay.store.errors import EntryConflict, database_errors
+from stopay.store.errors import database_errors
 from stopay.store.queries import sql
 
 

@@ -1,4 +1,5 @@
-"""Errors of the storage layer; the asyncpg error that caused one is kept as ``__cause__``."""
+"""Turns the driver's errors into the store's (``stopay.domain.errors``), the asyncpg error kept as
+``__cause__``; and the errors of opening a database whose schema does not fit."""
 
 from __future__ import annotations
 
@@ -8,21 +9,7 @@ from collections.abc import Iterator
 
 import asyncpg
 
-
-class StoreError(Exception):
-    """A database operation failed; nothing of it was applied."""
-
-
-class StoreUnavailable(StoreError):
-    """The database could not be reached, the connection broke or a concurrent transaction got in
-    the way; nothing was applied and the same call may be retried."""
-
-
-class StoreInvalid(StoreError):
-    """The database refused a value as invalid data (SQLSTATE class 22: a NUL character, a string
-    too long, a number or a time out of range), or the driver could not encode it: the input is at
-    fault, and the same call would fail again."""
-
+from stopay.domain.errors import StoreError, StoreInvalid, StoreUnavailable
 
 # SQLSTATE classes and codes of a database that is, for now, out of reach: connection exceptions,
 # an operator's intervention (shutdown, crash, cannot connect now, query cancelled), insufficient
@@ -73,15 +60,6 @@ def database_errors(what: str) -> Iterator[None]:
         if state.startswith("22"):
             raise StoreInvalid(f"{what}: a value cannot be stored: {said}") from exc
         raise StoreError(f"{what}: {said}") from exc
-
-
-class EntryConflict(StoreError):
-    """The entry_id was accepted before with a different payload."""
-
-    def __init__(self, entry_id: str, case_id: str) -> None:
-        super().__init__(f"entry_id {entry_id!r} was already used for case {case_id} with other content")
-        self.entry_id = entry_id
-        self.case_id = case_id
 
 
 class SchemaTooNew(StoreError):

@@ -12,21 +12,10 @@ from typing import Any
 
 import asyncpg
 
+from stopay.domain.errors import HoldNotFound, RequestConflict
 from stopay.domain.holds import HoldView
-from stopay.store.errors import StoreError, database_errors
+from stopay.store.errors import database_errors
 from stopay.store.queries import sql
-
-
-class HoldNotFound(StoreError):
-    """No hold of that case on that account."""
-
-
-class RequestConflict(StoreError):
-    """The request_id was used before for a different step."""
-
-    def __init__(self, message: str, request_id: str = "") -> None:
-        super().__init__(message)
-        self.request_id = request_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,49 @@
+"""What stopay does, independent of gRPC: the use cases the servicers of ``stopay.api`` translate
+requests into, one module per group. Plain values in and out (domain types and dataclasses); a
+refusal is a domain exception (``stopay.domain``), a database failure one of ``stopay.domain.errors``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import asyncpg
+
+from stopay.domain.holds import HoldPolicy
+from stopay.domain.trail import Limits
+from stopay.service.audit import Audit
+from stopay.service.callbacks import Callbacks
+from stopay.service.cases import Cases
+from stopay.service.entries import Entries
+from stopay.service.holds import Holds
+from stopay.service.orders import Orders
+from stopay.store.notifications import Notifications
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    entries: Entries
+    cases: Cases
+    orders: Orders
+    callbacks: Callbacks
+    holds: Holds
+    audit: Audit
+
+    @classmethod
+    def build(
+        cls,
+        pool: asyncpg.Pool,
+        notifications: Notifications,
+        limits: Limits,
+        retry_after: Callable[[int], float],
+        policy: HoldPolicy,
+        same_transfer_window_s: float = 120.0,
+    ) -> Services:
+        return cls(
+            Entries(pool, limits, same_transfer_window_s),
+            Cases(pool, notifications),
+            Orders(pool),
+            Callbacks(pool, retry_after, policy),
+            Holds(pool, policy),
+            Audit(pool),
+        )

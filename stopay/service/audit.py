@@ -1,0 +1,76 @@
+"""Reads for auditors and supervisors: a case's whole trail, an account's history, totals over a
+period, the event log for export, and the verification of the log (also straight from a database,
+for ``stopay audit verify --dsn``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from stopay.domain.case import CaseView
+from stopay.store import cases, checkpoints, reports
+from stopay.store.checkpoints import Verified
+from stopay.store.database import open_pool
+from stopay.store.reports import Totals
+
+__all__ = ["Audit", "AccountHistory", "Totals", "Trail", "Verified"]
+
+# The whole trail of a case: every event from the first to the last.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Trail:
+    case: CaseView
+    events: list[dict[str, Any]]  # every event of the case, in order
+
+
+@dataclass(frozen=True, slots=True)
+class AccountHistory:
+    orders: list[dict[str, Any]]  # every order of any case at the account
+    links: list[dict[str, Any]]  # transfers to the account reported again by another case
+
+
+class Audit:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, dsn: str) -> Audit:
+        """The log of the database at ``dsn``, read straight from it: no server, no migrations run.
+        ``close()`` it when done (only one opened so: the others share the server's pool)."""
+        return cls(await open_pool(dsn, min_size=1, max_size=2, run_migrations=False))
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def trail(self, case_id: uuid.UUID) -> Trail | None:
+        """The case and every event of it; None when there is no such case."""
+        case = await cases.get_case(self._pool, case_id)
+        if case is None:
+            return None
+        return Trail(case, [r async for r in reports.events(self._pool, _EPOCH, _FOREVER, case_id)])
+
+    async def account(self, bank_code: str, number: str) -> AccountHistory:
+        return AccountHistory(
+            await reports.account_orders(self._pool, bank_code, number),
+            await reports.account_links(self._pool, bank_code, number),
+        )
+
+    async def totals(self, since: datetime, until: datetime, station_id: str | None, bank_code: str | None) -> Totals:
+        return await reports.totals(self._pool, since, until, station_id, bank_code)
+
+    def events(self, since: datetime, until: datetime, case_id: uuid.UUID | None) -> AsyncIterator[dict[str, Any]]:
+        """The events in order, read through a cursor (an export of millions stays small in memory)."""
+        return reports.events(self._pool, since, until, case_id)
+
+    async def verify(self, public_keys: Sequence[Ed25519PublicKey] = ()) -> Verified:
+        """Recomputes every hash chain and, with ``public_keys``, checks every signed checkpoint."""
+        return await checkpoints.verify(self._pool, list(public_keys))
