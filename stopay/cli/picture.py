@@ -14,8 +14,10 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from stopay.domain.money import format_minor
-from stopay.v1 import station_pb2
+from stopay.v1 import common_pb2, station_pb2
 
 FONT_FAMILY = "'Noto Sans CJK SC', 'Source Han Sans SC', 'Microsoft YaHei', 'PingFang SC', sans-serif"
 
@@ -66,18 +68,18 @@ class _Trail:
     exit_column: int
 
 
-def _account_key(ref: object) -> str:
-    return f"acct:{ref.bank_code}:{ref.number}"  # type: ignore[attr-defined]
+def _account_key(ref: common_pb2.AccountRef) -> str:
+    return f"acct:{ref.bank_code}:{ref.number}"
 
 
-def _hms(ts: object, present: bool) -> str:
+def _hms(ts: Timestamp, present: bool) -> str:
     if not present:
         return ""
-    return ts.ToDatetime().strftime("%H:%M:%S") + " UTC"  # type: ignore[attr-defined]
+    return ts.ToDatetime().strftime("%H:%M:%S") + " UTC"
 
 
 def _status_text(order: station_pb2.FreezeOrder) -> str:
-    name = station_pb2.OrderStatus.Name(order.status)  # type: ignore[arg-type]
+    name = station_pb2.OrderStatus.Name(order.status)
     name = name.removeprefix("ORDER_STATUS_").lower().replace("_", " ")
     return f"{name} ({order.reason_code})" if order.reason_code else name
 
