@@ -26,7 +26,7 @@ from stopay.config import Settings
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.store import embedded
 from stopay.store.database import open_pool
-from stopay.v1 import station_pb2_grpc
+from stopay.v1 import holds_pb2_grpc, station_pb2_grpc
 from tests import logcheck
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -183,6 +183,20 @@ async def channel_to() -> AsyncIterator[Callable[[bootstrap.App], station_pb2_gr
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
         channels.append(channel)
         return station_pb2_grpc.StationServiceStub(channel)
+
+    yield connect
+    for channel in channels:
+        await channel.close()
+
+
+@pytest.fixture
+async def holds_to() -> AsyncIterator[Callable[[bootstrap.App], holds_pb2_grpc.HoldServiceStub]]:
+    channels: list[grpc.aio.Channel] = []
+
+    def connect(app: bootstrap.App) -> holds_pb2_grpc.HoldServiceStub:
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
+        channels.append(channel)
+        return holds_pb2_grpc.HoldServiceStub(channel)
 
     yield connect
     for channel in channels:

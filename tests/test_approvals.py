@@ -14,14 +14,13 @@ from stopay.v1 import holds_pb2
 from tests.conftest import eventually
 from tests.handmade import acct
 from tests.test_error_details import refusal
-from tests.test_holds import (  # noqa: F401 (holds_to is a fixture)
+from tests.test_holds import (
     M,
     _statuses,
     by,
     document,
     events_of,
     formalized,
-    holds_to,
     one_victim,
     orders_of,
     ref,

@@ -22,7 +22,7 @@ from stopay.v1 import (
     station_pb2,
 )
 from tests.entries import simple_request
-from tests.test_holds import by, holds_to, one_victim, ref, start  # noqa: F401 (holds_to is a fixture)
+from tests.test_holds import by, one_victim, ref, start
 
 
 async def refusal(call: Any, code: grpc.StatusCode) -> error_details_pb2.ErrorInfo:
@@ -84,7 +84,7 @@ async def test_station_operator_gateway_and_audit_refusals_carry_error_info(make
         await channel.close()
 
 
-async def test_hold_refusals_carry_the_hold_s_state(make_app, channel_to, holds_to, tmp_path) -> None:  # noqa: F811
+async def test_hold_refusals_carry_the_hold_s_state(make_app, channel_to, holds_to, tmp_path) -> None:
     app, (case,) = await start(make_app, channel_to, one_victim(tmp_path))
     holds = holds_to(app)
     renewed = by(request_id="renew-1")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,20 +55,6 @@ def _write(tmp_path: Path, data: dict[str, Any]) -> Path:
     path = tmp_path / f"{uuid.uuid4().hex}.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
-
-
-@pytest.fixture
-async def holds_to() -> AsyncIterator[Any]:
-    channels: list[grpc.aio.Channel] = []
-
-    def connect(app: Any) -> holds_pb2_grpc.HoldServiceStub:
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
-        channels.append(channel)
-        return holds_pb2_grpc.HoldServiceStub(channel)
-
-    yield connect
-    for channel in channels:
-        await channel.close()
 
 
 async def start(make_app, channel_to, path: Path, **overrides: Any) -> tuple[Any, list[station_pb2.Case]]:

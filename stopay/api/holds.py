@@ -157,4 +157,5 @@ async def _step(call: Awaitable[T], context: grpc.aio.ServicerContext, **target:
     try:
         return await call
     except (HoldRefused, HoldNotFound, RequestConflict, ApprovalRefused, ApprovalNotFound) as exc:
-        raise about(exc, **target)
+        about(exc, **target)
+        raise
