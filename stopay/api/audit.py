@@ -55,6 +55,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         case = await cases.get_case(self._pool, case_id)
         if case is None:
             await context.abort_with_status(not_found(f"no case {case_id}", "CASE_NOT_FOUND", case_id=case_id))
+            raise AssertionError("unreachable: abort_with_status raises")
         rows = [r async for r in reports.events(self._pool, EPOCH, FOREVER, case_id)]  # the whole trail
         timings = [
             audit_pb2.HoldTiming(

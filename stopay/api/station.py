@@ -6,7 +6,7 @@ import asyncio
 import base64
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 import asyncpg
 import grpc
@@ -130,20 +130,21 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
         except ValueError:
             raise InvalidRequest([Violation("case_id", "must be a case id (a UUID)")]) from None
 
-    async def _case(self, case_id: uuid.UUID, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def _case(self, case_id: uuid.UUID, context: grpc.aio.ServicerContext) -> cases.CaseView:
         case = await cases.get_case(self._pool, case_id)
         if case is None:
             await context.abort_with_status(not_found(f"no case {case_id}", "CASE_NOT_FOUND", case_id=case_id))
+            raise AssertionError("unreachable: abort_with_status raises")
         return case
 
 
-def _case_message(case) -> station_pb2.Case:  # type: ignore[no-untyped-def]
+def _case_message(case: cases.CaseView) -> station_pb2.Case:
     message = convert.case_message(case)
     _visible(message.linked_cases)
     return message
 
 
-def _visible(links):  # type: ignore[no-untyped-def]
+def _visible(links: Iterable[station_pb2.LinkedCase]) -> Iterable[station_pb2.LinkedCase]:
     """Another case that reported the same transfer is named only to a caller who may read it: for
     the others its case and station are left out (the link itself, and its amount, stay)."""
     caller = callers.current()
