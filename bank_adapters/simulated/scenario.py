@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import pairwise
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -239,7 +240,7 @@ def _ledger(raw: Any, accounts: Mapping[str, ScenarioAccount]) -> tuple[LedgerEv
         txn_ids.add(event.txn_id)
         events.append((i, event))
     events.sort(key=lambda pair: pair[1].order)
-    for (_, before), (i, event) in zip(events, events[1:]):
+    for (_, before), (i, event) in pairwise(events):
         if event.seq < before.seq:
             raise ScenarioError(
                 f"ledger[{i}].seq: {event.seq} at {event.at} does not increase "

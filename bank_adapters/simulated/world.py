@@ -348,9 +348,9 @@ class World:
             return _Rejection("NOOR", "no incoming transfer named")
         matched = []
         for transfer in incoming:
-            problem = self._mismatch(transfer, account_id)
-            if problem:
-                return _Rejection("NOOR", f"{transfer.txn_id}: {problem}")
+            mismatch = self._mismatch(transfer, account_id)
+            if mismatch:
+                return _Rejection("NOOR", f"{transfer.txn_id}: {mismatch}")
             matched.append(self._done[transfer.txn_id])
         return min(matched, key=lambda m: m.event.order)
 

@@ -67,7 +67,7 @@ def _key(order: ClaimedOrder) -> tuple[uuid.UUID, str, str]:
 
 async def apply_answers(
     pool: asyncpg.Pool,
-    owner: str,
+    owner: str | None,  # the replica whose claims these answer; None: a bank calling back, any claim
     batch: list[Answer],
     retry_after: Callable[[int], float],
     actor: str = "dispatcher",

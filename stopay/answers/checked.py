@@ -14,11 +14,20 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from typing import Any, TypeVar
 
-from bank_adapters.protocol import Account, Statement, StatementLine
+from bank_adapters.protocol import (
+    Account,
+    ExtendAnswer,
+    FreezeAnswer,
+    ReleaseAnswer,
+    ReturnAnswer,
+    Statement,
+    StatementAnswer,
+    StatementLine,
+)
 from stopay.domain.orders import UnknownAnswer
 from stopay.domain.text import is_control
 
-A = TypeVar("A")
+A = TypeVar("A", bound=StatementAnswer | FreezeAnswer | ReleaseAnswer | ExtendAnswer | ReturnAnswer)
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # The longest text kept of each field of an answer; longer text is cut.
@@ -90,7 +99,7 @@ def _statement(statement: Statement | None) -> Statement | None:
 def checked_answer(answer: A) -> A:
     """Any answer of the protocol (statement, freeze, release, extend, return) as it can be recorded.
     Raises UnknownAnswer for an amount out of range."""
-    names = {f.name for f in fields(answer)}  # type: ignore[arg-type]
+    names = {f.name for f in fields(answer)}
     changes: dict[str, Any] = {}
     for name in _AMOUNTS:
         if name in names:
@@ -100,6 +109,6 @@ def checked_answer(answer: A) -> A:
     extra = answer.extra
     if "detail" in extra:
         changes["extra"] = {**extra, "detail": _text("detail", str(extra["detail"]))}
-    if "statement" in names:
+    if isinstance(answer, StatementAnswer | FreezeAnswer):
         changes["statement"] = _statement(answer.statement)
-    return replace(answer, **changes)  # type: ignore[type-var]
+    return replace(answer, **changes)

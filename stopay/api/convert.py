@@ -158,7 +158,7 @@ def case_message(case: CaseView) -> station_pb2.Case:
         officer_id=case.officer_id,
         report_no=case.report_no,
         victim_name=case.victim_name,
-        fraud_type=case.fraud_type,  # type: ignore[arg-type]
+        fraud_type=station_pb2.FraudType.ValueType(case.fraud_type),
         created_at=timestamp(case.created_at),
         currency=case.currency,
         order_count=case.order_count,

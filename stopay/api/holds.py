@@ -3,8 +3,8 @@ refusal to the gRPC status that says why."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import grpc
 import structlog
@@ -137,7 +137,7 @@ def _returned(started: StartedReturn) -> holds_pb2.ReturnFundsResponse:
     )
 
 
-async def _checked(check, request, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+async def _checked(check: Callable[[Any], T], request: Any, context: grpc.aio.ServicerContext) -> T:
     return check(request)
 
 
@@ -152,4 +152,5 @@ async def _step(call: Awaitable[T], context: grpc.aio.ServicerContext, **target:
     try:
         return await call
     except (HoldRefused, HoldNotFound, RequestConflict, ApprovalRefused, ApprovalNotFound) as exc:
-        raise about(exc, **target)
+        about(exc, **target)
+        raise

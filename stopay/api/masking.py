@@ -131,7 +131,8 @@ def _rewrite(message: Message, change: Callable[[FieldDescriptor, str], str]) ->
 def _items(field: FieldDescriptor, value: Any) -> Iterable[Message]:
     """The messages a message field holds: one, a repeated field's, or a map's values (a map of
     strings to strings is left alone: none holds what is masked here)."""
-    if field.message_type.GetOptions().map_entry:
-        entry = field.message_type.fields_by_name["value"]
+    message_type = field.message_type
+    if message_type is not None and message_type.GetOptions().map_entry:
+        entry = message_type.fields_by_name["value"]
         return list(value.values()) if entry.type == FieldDescriptor.TYPE_MESSAGE else []
     return value if field.is_repeated else [value]

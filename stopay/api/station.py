@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 import grpc
 import structlog
@@ -14,6 +14,7 @@ from stopay.api import callers, convert, masking
 from stopay.api.errors import not_found
 from stopay.api.validation import InvalidRequest, Violation, entry_from_request, page_position, text_violations
 from stopay.domain.accounts import mask_identity
+from stopay.domain.case import CaseView
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.service.cases import Cases
 from stopay.service.entries import Entries
@@ -113,10 +114,11 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
         except ValueError:
             raise InvalidRequest([Violation("case_id", "must be a case id (a UUID)")]) from None
 
-    async def _case(self, case_id: uuid.UUID, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def _case(self, case_id: uuid.UUID, context: grpc.aio.ServicerContext) -> CaseView:
         case = await self._cases.get(case_id)
         if case is None:
             await context.abort_with_status(_no_case(case_id))
+            raise AssertionError("unreachable: abort_with_status raises")
         return case
 
 
@@ -124,13 +126,13 @@ def _no_case(case_id: uuid.UUID) -> grpc.Status:
     return not_found(f"no case {case_id}", "CASE_NOT_FOUND", case_id=case_id)
 
 
-def _case_message(case) -> station_pb2.Case:  # type: ignore[no-untyped-def]
+def _case_message(case: CaseView) -> station_pb2.Case:
     message = convert.case_message(case)
     _visible(message.linked_cases)
     return message
 
 
-def _visible(links):  # type: ignore[no-untyped-def]
+def _visible(links: Iterable[station_pb2.LinkedCase]) -> Iterable[station_pb2.LinkedCase]:
     """Another case that reported the same transfer is named only to a caller who may read it: for
     the others its case and station are left out (the link itself, and its amount, stay)."""
     caller = callers.current()

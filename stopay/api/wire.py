@@ -82,7 +82,7 @@ def _value(raw: memoryview, pos: int, wire: int, number: int, field: FieldDescri
             str(body, "utf-8")
         except UnicodeDecodeError as exc:
             raise _Broken(path, "is not valid UTF-8") from exc
-    elif field is not None and field.type == FieldDescriptor.TYPE_MESSAGE:
+    elif field is not None and field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type is not None:
         _message(field.message_type, body, path + ".")
     return pos + length
 

@@ -226,12 +226,12 @@ def case_text(trail: audit_pb2.CaseTrail, out: TextIO) -> None:
     timings = Table(title="time from entry to hold")
     for column in ("level", "account", "held", "seconds"):
         timings.add_column(column)
-    for t in trail.timings:
+    for timing in trail.timings:
         timings.add_row(
-            str(t.level),
-            f"{t.account.bank_code}:{t.account.number}",
-            _money(t.held_minor),
-            f"{t.entry_to_hold_ms / 1000:.3f}",
+            str(timing.level),
+            f"{timing.account.bank_code}:{timing.account.number}",
+            _money(timing.held_minor),
+            f"{timing.entry_to_hold_ms / 1000:.3f}",
         )
     console.print(timings)
     timeline = Table(title="timeline")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import grpc
 from google.protobuf import json_format
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -55,12 +56,12 @@ def account_arg(text: str) -> tuple[str, str]:
     return bank, number
 
 
-def to_json(message: object, *, compact: bool = False) -> str:
+def to_json(message: Message, *, compact: bool = False) -> str:
     # Every field, zero values too: a program reading "ok" or "held_minor" should find it.
     text = json_format.MessageToJson(
         message,
         preserving_proto_field_name=True,
-        ensure_ascii=False,  # type: ignore[arg-type]
+        ensure_ascii=False,
         always_print_fields_with_no_presence=True,
     )
     return json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":")) if compact else text

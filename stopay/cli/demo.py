@@ -17,6 +17,7 @@ from pathlib import Path
 import grpc
 from google.protobuf import json_format
 
+from bank_adapters.simulated.adapter import SimulatedBanks
 from bank_adapters.simulated.scenario import load_scenario
 from stopay import bootstrap
 from stopay.cli import render
@@ -47,7 +48,7 @@ async def _demo(data_dir: Path) -> int:
             stub = station_pb2_grpc.StationServiceStub(channel)
             for path in networks:
                 scenario = load_scenario(path)
-                epoch = app.adapters[scenario.banks[0].code].world.epoch  # type: ignore[attr-defined]
+                epoch = _simulated(app, scenario.banks[0].code).world.epoch
                 print(f"\n== {scenario.name}: {scenario.description}")
                 for check in scenario.checks:
                     for data in check_entries(scenario, check, epoch):
@@ -61,8 +62,15 @@ async def _demo(data_dir: Path) -> int:
         await app.stop()
         server = app.embedded_server
         if server is not None:
-            await asyncio.to_thread(server.cleanup)  # type: ignore[attr-defined]
+            await asyncio.to_thread(server.cleanup)
     return 1 if mismatches else 0
+
+
+def _simulated(app: bootstrap.App, bank_code: str) -> SimulatedBanks:
+    adapter = app.adapters[bank_code]
+    if not isinstance(adapter, SimulatedBanks):
+        raise TypeError(f"the demo needs simulated banks, and bank {bank_code} is served by {type(adapter).__name__}")
+    return adapter
 
 
 def _print_events(update: station_pb2.CaseUpdate) -> None:
@@ -83,9 +91,8 @@ def _compare(case: station_pb2.Case, expected: dict[str, int], exited: int | Non
     for what, want, got in rows:
         mark = "ok" if got == want else "MISMATCH"
         bad += got != want
-        print(
-            f"  known answer, {what}: expected {format_minor(want, currency)}, got {format_minor(got, currency)}  {mark}"
-        )
+        want_text, got_text = format_minor(want, currency), format_minor(got, currency)
+        print(f"  known answer, {what}: expected {want_text}, got {got_text}  {mark}")
     return bad
 
 

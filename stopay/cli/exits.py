@@ -105,7 +105,7 @@ def guard(prog: str, call: Callable[[], int], *, debug: bool) -> int:
     except grpc.RpcError as exc:
         from stopay.cli.client import describe_error
 
-        return _say(prog, rpc_status(exc.code().name), describe_error(exc), debug)  # type: ignore[attr-defined]
+        return _say(prog, rpc_status(exc.code().name), describe_error(exc), debug)
     except json_format.ParseError as exc:
         return _say(prog, LOCAL, f"not valid JSON for this request: {exc}", debug)
     except OSError as exc:

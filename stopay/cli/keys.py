@@ -79,9 +79,9 @@ async def checkpoint(key_path: str, dsn: str) -> int:
         raise store_failure(exc) from exc
     finally:
         await pool.close()
+    taken_at = written.taken_at.isoformat() if written.taken_at else "-"
     print(
-        f"checkpoint {written.checkpoint_id}: {written.heads} chain heads at {written.taken_at.isoformat() if written.taken_at else '-'},"
-        f" root {written.root_hash}",
+        f"checkpoint {written.checkpoint_id}: {written.heads} chain heads at {taken_at}, root {written.root_hash}",
         file=sys.stdout,
     )
     return 0

@@ -6,7 +6,9 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from stopay import __version__
 from stopay.cli import exits
@@ -18,9 +20,13 @@ from stopay.domain.trail import MAX_DEPTH
 DEFAULT_SERVER = "127.0.0.1:50051"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
+_Number = TypeVar("_Number", int, float)
 
-def _number(kind: type, least: float, what: str, most: float | None = None):  # type: ignore[no-untyped-def]
-    def parse(text: str):  # type: ignore[no-untyped-def]
+
+def _number(
+    kind: Callable[[str], _Number], least: float, what: str, most: float | None = None
+) -> Callable[[str], _Number]:
+    def parse(text: str) -> _Number:
         try:
             value = kind(text)
         except ValueError:
@@ -332,9 +338,10 @@ def build_parser() -> argparse.ArgumentParser:
     bank_sim.add_argument("--port-file", type=Path, help="write the port listened on to this file once serving")
     add_tls_flags(bank_sim, env, serving=True)
 
-    from stopay.cli import audit, certs, db, holds
+    from stopay.cli import audit, certs, db
+    from stopay.cli import holds as holds_command
 
-    holds.add_parser(commands, env, DEFAULT_SERVER)
+    holds_command.add_parser(commands, env, DEFAULT_SERVER)
     audit.add_parser(commands, env, DEFAULT_SERVER)
     certs.add_parser(commands)
     db.add_parser(commands, env)

@@ -13,9 +13,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import partial
+
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from stopay.domain.money import format_minor
-from stopay.v1 import station_pb2
+from stopay.v1 import common_pb2, station_pb2
 
 FONT_FAMILY = "'Noto Sans CJK SC', 'Source Han Sans SC', 'Microsoft YaHei', 'PingFang SC', sans-serif"
 
@@ -66,18 +69,18 @@ class _Trail:
     exit_column: int
 
 
-def _account_key(ref: object) -> str:
-    return f"acct:{ref.bank_code}:{ref.number}"  # type: ignore[attr-defined]
+def _account_key(ref: common_pb2.AccountRef) -> str:
+    return f"acct:{ref.bank_code}:{ref.number}"
 
 
-def _hms(ts: object, present: bool) -> str:
+def _hms(ts: Timestamp, present: bool) -> str:
     if not present:
         return ""
-    return ts.ToDatetime().strftime("%H:%M:%S") + " UTC"  # type: ignore[attr-defined]
+    return ts.ToDatetime().strftime("%H:%M:%S") + " UTC"
 
 
 def _status_text(order: station_pb2.FreezeOrder) -> str:
-    name = station_pb2.OrderStatus.Name(order.status)  # type: ignore[arg-type]
+    name = station_pb2.OrderStatus.Name(order.status)
     name = name.removeprefix("ORDER_STATUS_").lower().replace("_", " ")
     return f"{name} ({order.reason_code})" if order.reason_code else name
 
@@ -377,6 +380,12 @@ class _Item:
         return self.y + self.height / 2
 
 
+def _barycentre(item: _Item, neighbours: str, rank: dict[str, int], first: dict[str, int]) -> tuple[float, int]:
+    """Where ``item`` wants to be in its column: the mean rank of its neighbours, then the case's order."""
+    linked = [rank[k] for k in getattr(item, neighbours)]
+    return (sum(linked) / len(linked) if linked else float(rank[item.key]), first[item.key])
+
+
 def _order_columns(columns: dict[int, list[_Item]]) -> None:
     """Barycentre sweeps (down, up, down) to keep arrows from crossing; ties keep the case's order."""
     first = {item.key: n for n, item in enumerate(i for c in sorted(columns) for i in columns[c])}
@@ -385,12 +394,7 @@ def _order_columns(columns: dict[int, list[_Item]]) -> None:
     def sweep(cols: list[int], neighbours: str) -> None:
         for column in cols:
             rank = {key: n for c in columns for n, key in enumerate(i.key for i in columns[c])}
-
-            def weight(item: _Item) -> tuple[float, int]:
-                linked = [rank[k] for k in getattr(item, neighbours)]
-                return (sum(linked) / len(linked) if linked else float(rank[item.key]), first[item.key])
-
-            columns[column].sort(key=weight)
+            columns[column].sort(key=partial(_barycentre, neighbours=neighbours, rank=rank, first=first))
 
     sweep(ordered[1:], "preds")
     sweep(list(reversed(ordered[:-1])), "succs")
@@ -432,15 +436,12 @@ def _spread(group: list[int], wanted: list[float], sizes: list[tuple[float, floa
     return top, top + y
 
 
-def to_svg(case: station_pb2.Case) -> str:
-    """The trail as a self-contained SVG 1.1 document, laid out left to right by level."""
-    trail = _trail(case)
-    cur = trail.currency
+def _items(
+    trail: _Trail, names: dict[int, str], node_lines: dict[str, list[_Line]]
+) -> tuple[dict[str, _Item], list[list[str]]]:
+    """The boxes and the arrows between them, ordered and placed in their columns. An arrow is a chain
+    of items, one per column crossed: a long one gets a crossing point in each column it passes."""
     nodes = trail.nodes
-    names = _column_names(trail)
-
-    # Boxes and their sizes.
-    node_lines = {key: _node_lines(node, cur) for key, node in nodes.items()}
     items: dict[str, _Item] = {}
     columns: dict[int, list[_Item]] = {c: [] for c in names}
     for key, node in nodes.items():
@@ -449,7 +450,6 @@ def to_svg(case: station_pb2.Case) -> str:
         items[key] = item
         columns.setdefault(node.column, []).append(item)
 
-    # Arrows: each a chain of items, one per column crossed; long ones get a crossing point per column.
     chains: list[list[str]] = []
     for n, edge in enumerate(trail.edges):
         a, b = nodes[edge.src].column, nodes[edge.dst].column
@@ -470,14 +470,21 @@ def to_svg(case: station_pb2.Case) -> str:
                 items[lo].succs.append(hi)
     _order_columns(columns)
     _place_columns(columns)
+    return items, chains
 
-    # Widths: columns fit their boxes and headings; gaps fit the arrow labels that sit in them.
-    edge_lines = [_edge_lines(edge, cur) for edge in trail.edges]
-    label_sizes = [_block_size(lines) for lines in edge_lines]
-    label_gap: list[int] = []  # a label sits in the gap next to its arrow's source, on the arrow's side
+
+def _label_gaps(trail: _Trail) -> list[int]:
+    """The gap each arrow's label sits in: next to the arrow's source, on the arrow's side."""
+    label_gap: list[int] = []
     for edge in trail.edges:
-        a, b = nodes[edge.src].column, nodes[edge.dst].column
+        a, b = trail.nodes[edge.src].column, trail.nodes[edge.dst].column
         label_gap.append(a - 1 if b < a else a)
+    return label_gap
+
+
+def _headings(case: station_pb2.Case, trail: _Trail, names: dict[int, str]) -> dict[int, list[_Line]]:
+    """Each column's name over its money: reported, traced and held per level, exited."""
+    cur = trail.currency
     level_totals = {lt.level: lt for lt in case.levels}
     headings: dict[int, list[_Line]] = {}
     for column, name in names.items():
@@ -495,6 +502,36 @@ def to_svg(case: station_pb2.Case) -> str:
             if lt.exited_minor:
                 heading.append((f"exited {format_minor(lt.exited_minor, cur)}", "muted"))
         headings[column] = heading
+    return headings
+
+
+@dataclass
+class _Columns:
+    """Widths and places across the page: a column fits its boxes and heading, a gap after it the
+    arrow labels that sit there."""
+
+    box: dict[int, float]  # width of the boxes in a column
+    width: dict[int, float]
+    gap: dict[int, float]
+    x: dict[int, float]
+    content_width: float
+
+    def box_of(self, item: _Item) -> tuple[float, float, float, float]:
+        """Left, top, width and height of a node's box."""
+        width = self.box[item.column]
+        left = self.x[item.column] + (self.width[item.column] - width) / 2
+        return left, item.y, width, item.height
+
+
+def _columns(
+    trail: _Trail,
+    names: dict[int, str],
+    node_lines: dict[str, list[_Line]],
+    headings: dict[int, list[_Line]],
+    label_gap: list[int],
+    label_sizes: list[tuple[float, float]],
+) -> _Columns:
+    nodes = trail.nodes
     box_width = {key: _block_size(node_lines[key])[0] + 2 * _PAD_X for key in nodes}
     column_box: dict[int, float] = {}
     for key, node in nodes.items():
@@ -509,14 +546,14 @@ def to_svg(case: station_pb2.Case) -> str:
         col_x[column] = x
         x += column_width[column] + gap_width[column]
     content_width = x - gap_width[max(names)] + _MARGIN
+    return _Columns(column_box, column_width, gap_width, col_x, content_width)
 
-    def box(key: str) -> tuple[float, float, float, float]:
-        item = items[key]
-        width = column_box[item.column]
-        left = col_x[item.column] + (column_width[item.column] - width) / 2
-        return left, item.y, width, item.height
 
-    # Ports: where arrows meet a box side, spread along it in the order of the other end.
+def _ports(
+    chains: list[list[str]], items: dict[str, _Item], cols: _Columns
+) -> dict[tuple[int, int], tuple[float, float]]:
+    """Where each arrow (n) leaves its source (0) and meets its target (1): arrows meeting one side of
+    a box are spread along it in the order of their other ends."""
     ends: dict[tuple[str, str], list[tuple[float, int, int]]] = {}
     for n, chain in enumerate(chains):
         for position, (key, neighbour) in enumerate(((chain[0], chain[1]), (chain[-1], chain[-2]))):
@@ -526,32 +563,45 @@ def to_svg(case: station_pb2.Case) -> str:
     port: dict[tuple[int, int], tuple[float, float]] = {}
     for (key, side), found in ends.items():
         found.sort()
-        left, top, width, height = box(key)
+        left, top, width, height = cols.box_of(items[key])
         spacing = min(16.0, (height - 12) / (len(found) - 1)) if len(found) > 1 else 0.0
         for rank, (_, n, position) in enumerate(found):
             y = top + height / 2 + (rank - (len(found) - 1) / 2) * spacing
             port[(n, position)] = (left + width if side == "right" else left, y)
+    return port
 
-    # Arrow paths, and label places on the first stretch after the source.
-    paths: list[str] = []
-    label_at: list[tuple[float, float]] = []
-    label_y_span: list[float] = []
+
+@dataclass
+class _Arrow:
+    path: str  # SVG path data
+    label_at: tuple[float, float]  # the middle of the first stretch after the source
+    label_y_span: float  # how far that stretch climbs (0: level)
+
+
+def _arrows(
+    chains: list[list[str]],
+    items: dict[str, _Item],
+    port: dict[tuple[int, int], tuple[float, float]],
+    cols: _Columns,
+) -> list[_Arrow]:
+    """Each arrow's curve through its crossing points, and the place of its label."""
+    arrows: list[_Arrow] = []
     for n, chain in enumerate(chains):
         start, end = port[(n, 0)], port[(n, 1)]
         if len(chain) == 2 and items[chain[0]].column == items[chain[1]].column:
             bulge = start[0] + 26 + min(40.0, abs(end[1] - start[1]) / 3)
-            paths.append(
+            path = (
                 f"M {_num(start[0])} {_num(start[1])} C {_num(bulge)} {_num(start[1])} "
                 f"{_num(bulge)} {_num(end[1])} {_num(end[0])} {_num(end[1])}"
             )
-            label_at.append((start[0] + gap_width[items[chain[0]].column] / 2, (start[1] + end[1]) / 2))
-            label_y_span.append(end[1] - start[1])
+            label_at = (start[0] + cols.gap[items[chain[0]].column] / 2, (start[1] + end[1]) / 2)
+            arrows.append(_Arrow(path, label_at, end[1] - start[1]))
             continue
         points = [start]
         forward = items[chain[-1]].column > items[chain[0]].column
         for key in chain[1:-1]:
             item = items[key]
-            left, right = col_x[item.column], col_x[item.column] + column_width[item.column]
+            left, right = cols.x[item.column], cols.x[item.column] + cols.width[item.column]
             y = item.centre
             points += [(left, y), (right, y)] if forward else [(right, y), (left, y)]
         points.append(end)
@@ -562,20 +612,21 @@ def to_svg(case: station_pb2.Case) -> str:
             d.append(f"C {_num(mx)} {_num(y0)} {_num(mx)} {_num(y1)} {_num(x1)} {_num(y1)}")
             if i + 2 < len(points):
                 d.append(f"L {_num(points[i + 2][0])} {_num(points[i + 2][1])}")
-        paths.append(" ".join(d))
         (x0, y0), (x1, y1) = points[0], points[1]
-        label_at.append(((x0 + x1) / 2, (y0 + y1) / 2))
-        label_y_span.append(y1 - y0)
+        arrows.append(_Arrow(" ".join(d), ((x0 + x1) / 2, (y0 + y1) / 2), y1 - y0))
+    return arrows
 
-    # A label sits on its arrow's middle (above it where the arrow is level); labels of one gap must
-    # not overlap, so those that would are moved apart as little as possible, as a group.
+
+def _label_tops(arrows: list[_Arrow], label_sizes: list[tuple[float, float]], label_gap: list[int]) -> list[float]:
+    """A label sits on its arrow's middle (above it where the arrow is level); labels of one gap must
+    not overlap, so those that would are moved apart as little as possible, as a group."""
     wanted: list[float] = []
-    for n in range(len(chains)):
-        level = abs(label_y_span[n]) < 1
-        wanted.append(label_at[n][1] - (label_sizes[n][1] + 7 if level else label_sizes[n][1] / 2))
+    for n, arrow in enumerate(arrows):
+        level = abs(arrow.label_y_span) < 1
+        wanted.append(arrow.label_at[1] - (label_sizes[n][1] + 7 if level else label_sizes[n][1] / 2))
     label_top: list[float] = list(wanted)
     for gap in sorted(set(label_gap)):
-        members = sorted((wanted[n], n) for n in range(len(chains)) if label_gap[n] == gap)
+        members = sorted((wanted[n], n) for n in range(len(arrows)) if label_gap[n] == gap)
         groups: list[list[int]] = []
         for _, n in members:
             groups.append([n])
@@ -589,9 +640,35 @@ def to_svg(case: station_pb2.Case) -> str:
             for n in group:
                 label_top[n] = y
                 y += label_sizes[n][1] + _LABEL_GAP
+    return label_top
 
-    # The heading block, then shift the content below it.
-    title: list[_Line] = [(f"Money trail of case {case.case_id}", "title")]
+
+_HEADER_HEIGHT = 28 + 22 + 24 + 22
+
+
+@dataclass
+class _Page:
+    """The page's heading lines, its size, and how far the trail is moved down below the headings."""
+
+    title: str
+    meta: str
+    totals: list[tuple[str, str]]
+    content_top: float
+    shift: float
+    width: float
+    height: float
+
+
+def _page(
+    case: station_pb2.Case,
+    trail: _Trail,
+    items: dict[str, _Item],
+    headings: dict[int, list[_Line]],
+    label_top: list[float],
+    label_sizes: list[tuple[float, float]],
+    content_width: float,
+) -> _Page:
+    title = f"Money trail of case {case.case_id}"
     facts = [
         f"victim {case.victim_name}" if case.victim_name else "",
         f"report {case.report_no}" if case.report_no else "",
@@ -600,46 +677,50 @@ def to_svg(case: station_pb2.Case) -> str:
         "settled" if case.settled else "in progress",
     ]
     meta = " · ".join(f for f in facts if f)
-    totals = _totals(case, cur)
+    totals = _totals(case, trail.currency)
     totals_text = "    ".join(f"{name} {value}" for name, value in totals)
-    header_height = 28 + 22 + 24 + 22
     heading_height = max(_block_size(h)[1] for h in headings.values()) + 10
     tops = [item.y for item in items.values() if item.node is not None]
-    content_top = header_height + heading_height
+    content_top = _HEADER_HEIGHT + heading_height
     shift = content_top - min(tops, default=0.0)
     if label_top:
-        shift = max(shift, header_height + 4 - min(label_top))
+        shift = max(shift, _HEADER_HEIGHT + 4 - min(label_top))
     bottoms = [item.y + item.height for item in items.values()]
-    bottoms += [label_top[n] + label_sizes[n][1] for n in range(len(chains))]
+    bottoms += [label_top[n] + label_sizes[n][1] for n in range(len(label_top))]
     height = max(bottoms, default=0.0) + shift + _MARGIN
     width = max(
         content_width,
-        _text_width(title[0][0], "title") + 2 * _MARGIN,
+        _text_width(title, "title") + 2 * _MARGIN,
         _text_width(meta, "") + 2 * _MARGIN,
         _text_width(totals_text, "head") + 2 * _MARGIN + 40,
         480.0,
     )
     height = max(height, content_top + 60)
+    return _Page(title, meta, totals, content_top, shift, width, height)
 
+
+def _svg_heading(page: _Page) -> list[str]:
+    """The document's start, the arrow markers, the background, and the title, facts and totals."""
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{_num(width)}" height="{_num(height)}" '
-        f'viewBox="0 0 {_num(width)} {_num(height)}" font-family="{_xml(FONT_FAMILY)}">',
-        f"<title>{_xml(title[0][0])}</title>",
+        f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{_num(page.width)}" '
+        f'height="{_num(page.height)}" viewBox="0 0 {_num(page.width)} {_num(page.height)}" '
+        f'font-family="{_xml(FONT_FAMILY)}">',
+        f"<title>{_xml(page.title)}</title>",
         "<defs>",
         '<marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" '
         'markerUnits="userSpaceOnUse" orient="auto"><path d="M 0 0 L 10 5 L 0 10 z" fill="#4a4a4a"/></marker>',
         '<marker id="arrow-exit" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" '
         f'markerUnits="userSpaceOnUse" orient="auto"><path d="M 0 0 L 10 5 L 0 10 z" fill="{_EXIT[1]}"/></marker>',
         "</defs>",
-        f'<rect x="0" y="0" width="{_num(width)}" height="{_num(height)}" fill="#ffffff"/>',
+        f'<rect x="0" y="0" width="{_num(page.width)}" height="{_num(page.height)}" fill="#ffffff"/>',
         '<g class="heading">',
         f'<text x="{_num(_MARGIN)}" y="34" font-size="{_num(_SIZES["title"])}" font-weight="bold" '
-        f'fill="#1a1a1a">{_xml(title[0][0])}</text>',
-        f'<text x="{_num(_MARGIN)}" y="58" font-size="12" fill="#555555">{_xml(meta)}</text>',
+        f'fill="#1a1a1a">{_xml(page.title)}</text>',
+        f'<text x="{_num(_MARGIN)}" y="58" font-size="12" fill="#555555">{_xml(page.meta)}</text>',
     ]
     spans = []
-    for n, (name, value) in enumerate(totals):
+    for n, (name, value) in enumerate(page.totals):
         colour = {"held": _HELD[1], "exited": _EXIT[1]}.get(name, "#1a1a1a")
         spans.append(
             f'<tspan fill="#555555">{"     " if n else ""}{_xml(name)} </tspan>'
@@ -649,59 +730,91 @@ def to_svg(case: station_pb2.Case) -> str:
         f'<text x="{_num(_MARGIN)}" y="84" font-size="13" class="totals" xml:space="preserve">{"".join(spans)}</text>'
     )
     out.append("</g>")
+    return out
 
-    out.append('<g class="columns">')
+
+def _svg_column_headings(names: dict[int, str], headings: dict[int, list[_Line]], cols: _Columns) -> list[str]:
+    out = ['<g class="columns">']
     for column in sorted(names):
-        cx = col_x[column] + column_width[column] / 2
-        out += _text_block(headings[column], cx, header_height)
+        cx = cols.x[column] + cols.width[column] / 2
+        out += _text_block(headings[column], cx, _HEADER_HEIGHT)
     out.append("</g>")
+    return out
 
-    out.append(f'<g class="trail" transform="translate(0 {_num(shift)})">')
+
+def _svg_edge(
+    n: int, edge: _Edge, arrow: _Arrow, lines: list[_Line], size: tuple[float, float], label_top: float
+) -> list[str]:
+    """One arrow with its label on a white card; arrows into exits are red and dashed."""
+    colour = _EXIT[1] if edge.to_exit else "#4a4a4a"
+    dash = ' stroke-dasharray="6 4"' if edge.to_exit else ""
+    marker = "arrow-exit" if edge.to_exit else "arrow"
+    lw, lh = size
+    lx = arrow.label_at[0]
+    return [
+        f'<g class="edge" id="{_xml(f"edge-{n}")}">',
+        f"<title>{_xml(f'{edge.txn_id}: {_plain(edge.src)} → {_plain(edge.dst)}')}</title>",
+        f'<path d="{arrow.path}" fill="none" stroke="{colour}" stroke-width="1.6"{dash} marker-end="url(#{marker})"/>',
+        f'<rect x="{_num(lx - lw / 2 - 5)}" y="{_num(label_top - 1)}" width="{_num(lw + 10)}" '
+        f'height="{_num(lh + 4)}" rx="3" fill="#ffffff" fill-opacity="0.92" stroke="#dddddd" '
+        'stroke-width="0.6"/>',
+        *_text_block(lines, lx, label_top),
+        "</g>",
+    ]
+
+
+def _svg_node(key: str, node: _Node, box: tuple[float, float, float, float], lines: list[_Line]) -> list[str]:
+    """One box: blue for the victim, green and thick where money is held, red for an exit, dashed
+    grey for money that went elsewhere."""
+    left, top, bw, bh = box
+    if node.kind == "victim":
+        (fill, stroke), stroke_width = _VICTIM, 1.6
+    elif node.kind == "exit":
+        (fill, stroke), stroke_width = _EXIT, 1.6
+    elif node.kind == "other":
+        (fill, stroke), stroke_width = _OTHER, 1.0
+    elif node.held > 0:
+        (fill, stroke), stroke_width = _HELD, 3.0
+    else:
+        (fill, stroke), stroke_width = _PLAIN, 1.2
+    kind = "held" if node.kind == "account" and node.held > 0 else node.kind
+    tip = ", ".join(node.order_ids) if node.order_ids else key
+    dash = ' stroke-dasharray="4 3"' if node.kind == "other" else ""
+    radius = 2 if node.kind == "exit" else 8
+    return [
+        f'<g class="node {kind}">',
+        f"<title>{_xml(tip)}</title>",
+        f'<rect x="{_num(left)}" y="{_num(top)}" width="{_num(bw)}" height="{_num(bh)}" rx="{radius}" '
+        f'fill="{fill}" stroke="{stroke}" stroke-width="{_num(stroke_width)}"{dash}/>',
+        *_text_block(lines, left + bw / 2, top + _PAD_Y),
+        "</g>",
+    ]
+
+
+def to_svg(case: station_pb2.Case) -> str:
+    """The trail as a self-contained SVG 1.1 document, laid out left to right by level."""
+    trail = _trail(case)
+    names = _column_names(trail)
+    node_lines = {key: _node_lines(node, trail.currency) for key, node in trail.nodes.items()}
+    items, chains = _items(trail, names, node_lines)
+    edge_lines = [_edge_lines(edge, trail.currency) for edge in trail.edges]
+    label_sizes = [_block_size(lines) for lines in edge_lines]
+    label_gap = _label_gaps(trail)
+    headings = _headings(case, trail, names)
+    cols = _columns(trail, names, node_lines, headings, label_gap, label_sizes)
+    arrows = _arrows(chains, items, _ports(chains, items, cols), cols)
+    label_top = _label_tops(arrows, label_sizes, label_gap)
+    page = _page(case, trail, items, headings, label_top, label_sizes, cols.content_width)
+
+    out = _svg_heading(page) + _svg_column_headings(names, headings, cols)
+    out.append(f'<g class="trail" transform="translate(0 {_num(page.shift)})">')
     for n, edge in enumerate(trail.edges):
-        colour = _EXIT[1] if edge.to_exit else "#4a4a4a"
-        dash = ' stroke-dasharray="6 4"' if edge.to_exit else ""
-        marker = "arrow-exit" if edge.to_exit else "arrow"
-        lw, lh = label_sizes[n]
-        lx = label_at[n][0]
-        out.append(f'<g class="edge" id="{_xml(f"edge-{n}")}">')
-        out.append(f"<title>{_xml(f'{edge.txn_id}: {_plain(edge.src)} → {_plain(edge.dst)}')}</title>")
+        out += _svg_edge(n, edge, arrows[n], edge_lines[n], label_sizes[n], label_top[n])
+    for key, node in trail.nodes.items():
+        out += _svg_node(key, node, cols.box_of(items[key]), node_lines[key])
+    if not trail.nodes:
         out.append(
-            f'<path d="{paths[n]}" fill="none" stroke="{colour}" stroke-width="1.6"{dash} marker-end="url(#{marker})"/>'
-        )
-        out.append(
-            f'<rect x="{_num(lx - lw / 2 - 5)}" y="{_num(label_top[n] - 1)}" width="{_num(lw + 10)}" '
-            f'height="{_num(lh + 4)}" rx="3" fill="#ffffff" fill-opacity="0.92" stroke="#dddddd" '
-            'stroke-width="0.6"/>'
-        )
-        out += _text_block(edge_lines[n], lx, label_top[n])
-        out.append("</g>")
-    for key, node in nodes.items():
-        left, top, bw, bh = box(key)
-        if node.kind == "victim":
-            (fill, stroke), stroke_width = _VICTIM, 1.6
-        elif node.kind == "exit":
-            (fill, stroke), stroke_width = _EXIT, 1.6
-        elif node.kind == "other":
-            (fill, stroke), stroke_width = _OTHER, 1.0
-        elif node.held > 0:
-            (fill, stroke), stroke_width = _HELD, 3.0
-        else:
-            (fill, stroke), stroke_width = _PLAIN, 1.2
-        kind = "held" if node.kind == "account" and node.held > 0 else node.kind
-        out.append(f'<g class="node {kind}">')
-        tip = ", ".join(node.order_ids) if node.order_ids else key
-        out.append(f"<title>{_xml(tip)}</title>")
-        dash = ' stroke-dasharray="4 3"' if node.kind == "other" else ""
-        radius = 2 if node.kind == "exit" else 8
-        out.append(
-            f'<rect x="{_num(left)}" y="{_num(top)}" width="{_num(bw)}" height="{_num(bh)}" rx="{radius}" '
-            f'fill="{fill}" stroke="{stroke}" stroke-width="{_num(stroke_width)}"{dash}/>'
-        )
-        out += _text_block(node_lines[key], left + bw / 2, top + _PAD_Y)
-        out.append("</g>")
-    if not nodes:
-        out.append(
-            f'<text x="{_num(_MARGIN)}" y="{_num(content_top - shift + 20)}" font-size="12" '
+            f'<text x="{_num(_MARGIN)}" y="{_num(page.content_top - page.shift + 20)}" font-size="12" '
             'fill="#555555">no orders yet</text>'
         )
     out.append("</g>")

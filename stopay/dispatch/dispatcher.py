@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,15 @@ import asyncpg
 import structlog
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from bank_adapters.protocol import BankAdapter, BankRefused
+from bank_adapters.protocol import (
+    BankAdapter,
+    BankRefused,
+    ExtendAnswer,
+    FreezeAnswer,
+    ReleaseAnswer,
+    ReturnAnswer,
+    StatementAnswer,
+)
 from stopay.answers.apply import Answer, Settled, Traced, apply_answers
 from stopay.answers.checked import checked_answer, printable
 from stopay.answers.translate import (
@@ -223,7 +231,8 @@ class Dispatcher:
             # happens after, so a nonsensical answer neither counts as a failure nor as a success.
             async with self._guards.call(order.bank_code):
                 if order.kind == "release":
-                    reply: object = await asyncio.wait_for(adapter.release(release_request(order)), timeout)
+                    reply: StatementAnswer | FreezeAnswer | ReleaseAnswer | ExtendAnswer | ReturnAnswer
+                    reply = await asyncio.wait_for(adapter.release(release_request(order)), timeout)
                 elif order.kind == "extend":
                     reply = await asyncio.wait_for(adapter.extend(extend_request(order)), timeout)
                 elif order.kind == "return":
@@ -235,6 +244,7 @@ class Dispatcher:
             reply = checked_answer(reply)  # as it can be recorded: no NUL, nothing out of range
             if order.kind in _SETTLE:
                 result = Settled(order, _SETTLE[order.kind](order, reply))
+            # A queued order asked for a statement, any other for a freeze (see above).
             elif order.status == "queued":
                 result = Traced(order, reply)  # type: ignore[arg-type]
             else:
@@ -429,7 +439,7 @@ class Dispatcher:
         return [r for r in retries if r not in expired]
 
     @staticmethod
-    async def _transient(call, *args):  # type: ignore[no-untyped-def]
+    async def _transient(call: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         """Runs one write transaction, again with backoff while the database is unavailable or a
         concurrent transaction got in the way (nothing was applied then)."""
         async for attempt in AsyncRetrying(

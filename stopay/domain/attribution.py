@@ -70,42 +70,48 @@ def _merge_adjacent(parts: list[tuple[str, int]]) -> Parts:
     return tuple(merged)
 
 
+@dataclass(slots=True)
+class _Lot:
+    label: str
+    amount: int
+
+
 class _Lots:
     """Money as lots in arrival order, for the rules where the order of arrival decides."""
 
     def __init__(self, rule: str) -> None:
         self.rule = rule
-        self.lots: list[list[object]] = []  # [label, amount], oldest first
+        self.lots: list[_Lot] = []  # oldest first
 
     def credit(self, parts: Parts) -> None:
-        self.lots.extend([label, amount] for label, amount in parts if amount > 0)
+        self.lots.extend(_Lot(label, amount) for label, amount in parts if amount > 0)
 
     def balance(self) -> int:
-        return sum(int(lot[1]) for lot in self.lots)  # type: ignore[call-overload]
+        return sum(lot.amount for lot in self.lots)
 
-    def _order(self) -> list[list[object]]:
+    def _order(self) -> list[_Lot]:
         if self.rule == "fifo":
             return list(self.lots)
         if self.rule == "lifo":
             return list(reversed(self.lots))
-        return [lot for lot in self.lots if lot[0] != OWN] + [lot for lot in self.lots if lot[0] == OWN]
+        return [lot for lot in self.lots if lot.label != OWN] + [lot for lot in self.lots if lot.label == OWN]
 
     def debit(self, amount: int) -> list[tuple[str, int]]:
         taken: list[tuple[str, int]] = []
         for lot in self._order():
             if amount == 0:
                 break
-            take = min(amount, int(lot[1]))  # type: ignore[call-overload]
-            lot[1] = int(lot[1]) - take  # type: ignore[call-overload]
+            take = min(amount, lot.amount)
+            lot.amount -= take
             amount -= take
-            taken.append((str(lot[0]), take))
-        self.lots = [lot for lot in self.lots if int(lot[1]) > 0]  # type: ignore[call-overload]
+            taken.append((lot.label, take))
+        self.lots = [lot for lot in self.lots if lot.amount > 0]
         return taken
 
     def left(self) -> dict[str, int]:
         totals: dict[str, int] = {}
-        for label, amount in self.lots:
-            totals[str(label)] = totals.get(str(label), 0) + int(amount)  # type: ignore[call-overload]
+        for lot in self.lots:
+            totals[lot.label] = totals.get(lot.label, 0) + lot.amount
         return totals
 
 

@@ -173,7 +173,7 @@ def _deeper(parts: Parts, limits: Limits) -> Parts:
     for name, amount in parts:
         level = level_of(name)
         followed = level is not None and level + 1 <= limits.max_depth
-        moved.append((label(level + 1) if followed else OWN, amount))  # type: ignore[operator]
+        moved.append((label(level + 1) if level is not None and followed else OWN, amount))
     if traced(tuple(moved)) < limits.min_amount:
         moved = [(OWN, amount) for _, amount in moved]
     merged: list[tuple[str, int]] = []

@@ -298,14 +298,14 @@ def _orders_and_events(
                 },
             }
         )
-    for flow in {f.payer for f in plan.flows}:
+    for paying_case in {f.payer for f in plan.flows}:
         events.append(
             {
-                "case_id": flow,
+                "case_id": paying_case,
                 "kind": "hold.returning",
                 "detail": {
                     "share": share,
-                    "paid_minor": sum(f.amount_minor for f in plan.flows if f.payer == flow),
+                    "paid_minor": sum(f.amount_minor for f in plan.flows if f.payer == paying_case),
                     "request_id": request_id,
                     **granted,
                 },

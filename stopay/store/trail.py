@@ -82,7 +82,7 @@ class TrailChanges:
 
 
 class TrailTransaction:
-    def __init__(self, conn: asyncpg.Connection, owner: str, actor: str, policy: HoldPolicy) -> None:
+    def __init__(self, conn: asyncpg.Connection, owner: str | None, actor: str, policy: HoldPolicy) -> None:
         self._conn = conn
         self._owner = owner
         self._actor = actor
@@ -143,7 +143,7 @@ class TrailTransaction:
 
 @contextlib.asynccontextmanager
 async def trail_transaction(
-    pool: asyncpg.Pool, owner: str, actor: str, policy: HoldPolicy
+    pool: asyncpg.Pool, owner: str | None, actor: str, policy: HoldPolicy
 ) -> AsyncIterator[TrailTransaction]:
     with database_errors("could not open a trail transaction"):
         async with pool.acquire() as conn, conn.transaction():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import itertools
 import json
 import subprocess
 import sys
@@ -119,7 +120,7 @@ async def test_verify_names_an_edited_event_and_exports_carry_the_chain(
     seqs = [int(e["seq"]) for e in events]
     assert seqs == sorted(seqs) and len(events) >= 10
     assert all(len(e["hash"]) == 64 for e in events)
-    assert all(later["prev_hash"] == earlier["hash"] for earlier, later in zip(events, events[1:]))
+    assert all(later["prev_hash"] == earlier["hash"] for earlier, later in itertools.pairwise(events))
     table = list(
         csv.DictReader(
             io.StringIO(

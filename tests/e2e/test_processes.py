@@ -187,8 +187,8 @@ async def test_three_replica_processes_and_a_sigkill_mid_batch_lose_nothing(tmp_
         assert open_at_kill > 0  # the kill came mid-batch, with work still open
         for reply in replies:
 
-            async def settled() -> bool:
-                case = await replicas[0].stub.GetCase(station_pb2.GetCaseRequest(case_id=reply.case_id))
+            async def settled(case_id: str = reply.case_id) -> bool:
+                case = await replicas[0].stub.GetCase(station_pb2.GetCaseRequest(case_id=case_id))
                 return case.settled
 
             await eventually(settled, timeout_s=120)

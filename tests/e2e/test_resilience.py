@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from datetime import timedelta
+from functools import partial
 
 import asyncpg
 import grpc
@@ -226,7 +227,7 @@ async def test_a_failing_bank_trips_its_breaker_and_the_others_flow(make_app, ch
     calls = len(bad.requests)
     replies = [await stub.SubmitEntry(simple_request(("GOOD", f"62220202000077{n:02d}", 1000 + n))) for n in range(20)]
     for reply in replies:
-        await eventually(lambda: settled(stub, reply.case_id), timeout_s=5)
+        await eventually(partial(settled, stub, reply.case_id), timeout_s=5)
     await claim_rounds_pass(app)
     assert len(bad.requests) == calls  # the open breaker kept the bad bank's order untouched
     assert (await case_of(stub, stuck.case_id)).orders[0].status == station_pb2.ORDER_STATUS_QUEUED
@@ -279,7 +280,7 @@ async def test_dropped_database_connections_lose_nothing_and_half_apply_nothing(
         await killer
     assert killed > 0
     for case_id in case_ids:
-        await eventually(lambda: settled(stub, case_id), timeout_s=30)
+        await eventually(partial(settled, stub, case_id), timeout_s=30)
     total = await admin.fetchrow(
         "SELECT count(*) AS cases, (SELECT count(*) FROM freeze_orders) AS orders,"
         " (SELECT count(*) FROM freeze_orders WHERE status = 'held') AS held,"

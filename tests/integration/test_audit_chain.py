@@ -90,10 +90,10 @@ _ACCOUNTS = itertools.count()
 async def some_cases(pool, n: int = 3, retry=store.retry) -> list[uuid.UUID]:  # type: ignore[no-untyped-def]
     """``n`` cases of 2 orders each, with a few retries: 5 events per case."""
     cases = []
-    for i in range(n):
+    for _ in range(n):
         # Accounts not used before: the same transfer reported again would be linked, not traced.
-        n = next(_ACCOUNTS)
-        case_id = await submit(pool, ("ICBC", f"622202020001{n:07d}", 5000), ("ABC", f"622848000001{n:07d}", 700))
+        k = next(_ACCOUNTS)
+        case_id = await submit(pool, ("ICBC", f"622202020001{k:07d}", 5000), ("ABC", f"622848000001{k:07d}", 700))
         failed = await failed_order(pool, case_id)
         retried = await retry(pool, failed, "operator:O-7")
         assert retried is not None
@@ -128,7 +128,7 @@ async def superuser(
 def assert_linked(rows) -> None:
     """A chain without fork or gap: positions 1..n, seqs growing, each event linked to the one before."""
     assert [r["chain_pos"] for r in rows] == list(range(1, len(rows) + 1))
-    assert all(a["seq"] < b["seq"] for a, b in zip(rows, rows[1:]))
+    assert all(a["seq"] < b["seq"] for a, b in itertools.pairwise(rows))
     assert [bytes(r["prev_hash"]) for r in rows] == [ZERO] + [bytes(r["hash"]) for r in rows[:-1]]
 
 
@@ -163,8 +163,8 @@ async def test_python_and_sql_encodings_agree(pool) -> None:
         await conn.execute("SET TIME ZONE 'Asia/Shanghai'")  # the encoding is in UTC whatever the session's
         for n, detail in enumerate(DETAILS):
             await conn.execute(
-                "INSERT INTO case_events (case_id, actor, kind, order_id, detail, at) VALUES ($1, $2, $3, $4, $5::text::jsonb,"
-                " coalesce($6, clock_timestamp()))",
+                "INSERT INTO case_events (case_id, actor, kind, order_id, detail, at)"
+                " VALUES ($1, $2, $3, $4, $5::text::jsonb, coalesce($6, clock_timestamp()))",
                 case_id,
                 f'officer "{n}" 陈\\',
                 f"test.kind\t{n}",

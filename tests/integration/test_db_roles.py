@@ -61,7 +61,8 @@ FORBIDDEN = [
     "DROP TABLE case_events",
     "DROP TRIGGER case_events_append_only ON case_events",
     "CREATE TABLE shadow (id int)",
-    "CREATE OR REPLACE FUNCTION case_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$",
+    "CREATE OR REPLACE FUNCTION case_events_append_only() RETURNS trigger LANGUAGE plpgsql"
+    " AS $$BEGIN RETURN NEW; END$$",
     "SELECT stopay_grant_app(current_user, '{}')",
     "SELECT setval(pg_get_serial_sequence('case_events', 'seq'), 1)",
 ]

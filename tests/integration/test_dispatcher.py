@@ -4,6 +4,7 @@ orders, and nothing is lost."""
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from bank_adapters.protocol import AnswerStatus, FreezeAnswer
 from stopay.v1 import station_pb2
@@ -92,7 +93,7 @@ async def test_a_small_in_flight_limit_never_stalls_the_claims(make_app, channel
     stub = channel_to(app)
     replies = [await stub.SubmitEntry(simple_request(("ONE", f"62220202000099{n:02d}", 100 + n))) for n in range(12)]
     for reply in replies:
-        await eventually(lambda: _settled(stub, reply.case_id), timeout_s=20)
+        await eventually(partial(_settled, stub, reply.case_id), timeout_s=20)
 
 
 async def test_a_freeze_that_may_have_been_applied_is_never_given_up(make_app, channel_to, pool) -> None:

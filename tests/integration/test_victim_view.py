@@ -50,7 +50,7 @@ def _string(field: FieldDescriptor) -> str:
 def _fill(message: Message) -> None:
     """Sets every field of ``message``, twice for repeated fields, recursively."""
     for field in message.DESCRIPTOR.fields:
-        for n in range(2 if field.is_repeated else 1):
+        for _ in range(2 if field.is_repeated else 1):
             if field.type == FieldDescriptor.TYPE_MESSAGE:
                 if field.message_type.full_name == "google.protobuf.Timestamp":
                     item = getattr(message, field.name).add() if field.is_repeated else getattr(message, field.name)

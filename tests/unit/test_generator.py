@@ -85,7 +85,7 @@ def docs() -> list[dict[str, Any]]:
 
 
 def test_200_seeds_make_valid_small_networks(docs: list[dict[str, Any]]) -> None:
-    for seed, doc in zip(SEEDS, docs):
+    for seed, doc in zip(SEEDS, docs, strict=True):
         scenario = parse_scenario(doc)
         assert doc["format"] == "stopay-bank-network/1" and doc["currency"] == "CNY"
         assert len(doc["banks"]) == 4 and all(BANK.fullmatch(b["code"]) for b in doc["banks"])

@@ -38,8 +38,8 @@ def _file_checks() -> list[Any]:
     params = []
     for path in _scenario_files():
         scenario = load_scenario(path)
-        for check in scenario.checks:
-            params.append(pytest.param(scenario, check, id=f"{path.parent.name}/{path.stem}/{check.name}"))
+        for one_check in scenario.checks:
+            params.append(pytest.param(scenario, one_check, id=f"{path.parent.name}/{path.stem}/{one_check.name}"))
     return params
 
 
