@@ -26,6 +26,7 @@ from bank_adapters.protocol import (
 from stopay.answers.apply import Settled, apply_answers
 from stopay.answers.translate import freeze_outcome
 from stopay.api import callers
+from stopay.api.convert import ANSWER_STATUS, EXIT_KIND, LINE_KIND, ORDER_STATUS
 from stopay.api.errors import not_found
 from stopay.api.gateway_validation import outcome_violations
 from stopay.api.validation import InvalidRequest, Violation
@@ -54,7 +55,7 @@ def _statement(message: gateway_pb2.ReportedStatement) -> Statement:
             StatementLine(
                 seq=line.seq,
                 at=line.at.ToDatetime(tzinfo=UTC),
-                kind=line.kind,
+                kind=LINE_KIND.name(line.kind),
                 amount_minor=line.amount_minor,
                 txn_id=line.txn_id,
                 counterparty=Account(
@@ -62,7 +63,7 @@ def _statement(message: gateway_pb2.ReportedStatement) -> Statement:
                 )
                 if line.counterparty.bank_code
                 else None,
-                exit=ExitKind(line.exit) if line.exit else None,
+                exit=ExitKind(EXIT_KIND.name(line.exit)) if line.exit else None,
             )
             for line in message.lines
         ),
@@ -103,9 +104,9 @@ class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
                 f"the order was sent to another bank than {request.bank_code}; nothing changed", "ORDER_OF_ANOTHER_BANK"
             )
         if order.status not in WAITING:
-            return gateway_pb2.FreezeOutcomeAck(applied=False, order_status=order.status)
+            return gateway_pb2.FreezeOutcomeAck(applied=False, order_status=ORDER_STATUS.number(order.status))
         answer = FreezeAnswer(
-            status=AnswerStatus(request.status),
+            status=AnswerStatus(ANSWER_STATUS.name(request.status)),
             held_minor=request.held_minor,
             balance_minor=request.balance_minor,
             reason_code=request.reason_code,
@@ -115,7 +116,7 @@ class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
         )
         outcome = freeze_outcome(order, answer)  # UnknownAnswer: the boundary names held_minor
         if outcome.status == OrderStatus.PENDING:
-            return gateway_pb2.FreezeOutcomeAck(applied=False, order_status=order.status)
+            return gateway_pb2.FreezeOutcomeAck(applied=False, order_status=ORDER_STATUS.number(order.status))
         await apply_answers(
             self._pool,
             None,
@@ -128,4 +129,4 @@ class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
         assert after is not None
         applied = after.status not in WAITING
         log.info("gateway.callback", order_id=str(order.order_id), status=after.status, applied=applied)
-        return gateway_pb2.FreezeOutcomeAck(applied=applied, order_status=after.status)
+        return gateway_pb2.FreezeOutcomeAck(applied=applied, order_status=ORDER_STATUS.number(after.status))

@@ -14,6 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from stopay.api.convert import ATTRIBUTION_RULE, EXIT_KIND
 from stopay.domain.money import format_minor
 from stopay.v1 import station_pb2
 
@@ -152,7 +153,8 @@ def _trail(case: station_pb2.Case) -> _Trail:
             )
             deepest = max(deepest, nodes[src].column)
         key = f"exit:{index}:{flow.txn_id}"
-        nodes[key] = _Node(key, "exit", exit_kind=flow.kind or "UNKNOWN", amount=flow.amount_minor)
+        kind = EXIT_KIND.name(flow.kind) if flow.kind else "UNKNOWN"
+        nodes[key] = _Node(key, "exit", exit_kind=kind, amount=flow.amount_minor)
         edges.append(
             _Edge(
                 src,
@@ -596,7 +598,7 @@ def to_svg(case: station_pb2.Case) -> str:
         f"victim {case.victim_name}" if case.victim_name else "",
         f"report {case.report_no}" if case.report_no else "",
         f"station {case.station_id}" if case.station_id else "",
-        f"rule {case.rule}, depth {case.max_depth}" if case.rule else "",
+        f"rule {ATTRIBUTION_RULE.name(case.rule)}, depth {case.max_depth}" if case.rule else "",
         "settled" if case.settled else "in progress",
     ]
     meta = " · ".join(f for f in facts if f)
