@@ -102,7 +102,7 @@ class HoldTiming(_message.Message):
     HELD_MINOR_FIELD_NUMBER: _builtins.int
     ENTRY_TO_HOLD_MS_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
-    """The freeze order, its level on the trail and its account."""
+    """The freeze order."""
     level: _builtins.int
     """Level of the account on the trail."""
     held_minor: _builtins.int
@@ -205,13 +205,13 @@ class AccountLink(_message.Message):
     TXN_ID_FIELD_NUMBER: _builtins.int
     AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
-    """The case that reported the transfer again, and its station and time."""
+    """The case that reported the transfer again."""
     station_id: _builtins.str
     """The station of the case that reported it again."""
     linked_case_id: _builtins.str
     """The case that reported it first and traces it."""
     txn_id: _builtins.str
-    """The transfer, and its amount in minor units."""
+    """The transfer."""
     amount_minor: _builtins.int
     """The transfer's amount in minor units."""
     @_builtins.property
@@ -275,14 +275,14 @@ class AccountOrder(_message.Message):
     reason_code: _builtins.str
     """The bank's reason code; empty when there is none."""
     station_id: _builtins.str
-    """The case's station, report number and victim."""
+    """The case's station."""
     report_no: _builtins.str
     """The case's report number."""
     victim_name: _builtins.str
     """The case's victim."""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp:
-        """When the order was created, and when it settled (unset while it is open)."""
+        """When the order was created."""
 
     @_builtins.property
     def resolved_at(self) -> _timestamp_pb2.Timestamp:
@@ -380,7 +380,7 @@ class Report(_message.Message):
     exited_minor: _builtins.int
     """Traced out of the banking network."""
     orders: _builtins.int
-    """Orders of those cases, and how many of the freezes hold money."""
+    """Orders of those cases."""
     holds: _builtins.int
     """Freeze orders that hold money."""
     p50_ms: _builtins.int
@@ -458,7 +458,7 @@ class VerifyLogResponse(_message.Message):
     ok: _builtins.bool
     """No chain is broken and no checkpoint has a problem."""
     events: _builtins.int
-    """Events and case chains verified."""
+    """Events verified."""
     cases: _builtins.int
     """Case chains verified."""
     root_hash: _builtins.str
@@ -466,16 +466,14 @@ class VerifyLogResponse(_message.Message):
     rewritten.
     """
     checkpoints_checked: _builtins.int
-    """Signed checkpoints read (0 when no public key was given), and what is wrong with them: ok is
-    false when there is any problem.
-    """
+    """Signed checkpoints read; 0 when no public key was given."""
     @_builtins.property
     def breaks(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChainBreak]:
         """The first break of each broken chain, by case_id; empty when every chain verifies."""
 
     @_builtins.property
     def checkpoint_problems(self) -> _containers.RepeatedCompositeFieldContainer[Global___CheckpointProblem]:
-        """What is wrong with the checkpoints; empty when nothing is."""
+        """What is wrong with the checkpoints (ok is false when anything is); empty when nothing is."""
 
     @_builtins.property
     def latest_checkpoint_at(self) -> _timestamp_pb2.Timestamp:
@@ -516,7 +514,7 @@ class CheckpointProblem(_message.Message):
     checkpoint_id: _builtins.int
     """The checkpoint; 0: the checkpoints as a whole (none signed by the keys given)."""
     case_id: _builtins.str
-    """The head concerned; empty and 0 when the problem is the checkpoint itself."""
+    """The case of the head concerned; empty when the problem is the checkpoint itself."""
     seq: _builtins.int
     """The head's event number; 0 when the problem is the checkpoint itself."""
     problem: _builtins.str

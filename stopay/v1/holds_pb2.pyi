@@ -239,7 +239,7 @@ class Hold(_message.Message):
     held_minor: _builtins.int
     """What the case holds on the account now, in minor units."""
     stops: _builtins.int
-    """Emergency stop periods so far (the first stop counts) and the most allowed."""
+    """Emergency stop periods so far (the first stop counts)."""
     max_stops: _builtins.int
     """The most emergency stop periods allowed."""
     freezes: _builtins.int
@@ -336,7 +336,7 @@ class PendingApproval(_message.Message):
     action: Global___ApprovalAction.ValueType
     """What waits for approval."""
     requested_by: _builtins.str
-    """Who asked (recorded as the actor, e.g. officer:ID), and why."""
+    """Who asked (recorded as the actor, e.g. officer:ID)."""
     reason: _builtins.str
     """Why it was asked, as the asker wrote it."""
     major: _builtins.bool
@@ -351,9 +351,7 @@ class PendingApproval(_message.Message):
 
     @_builtins.property
     def document(self) -> Global___LegalDocument:
-        """APPROVAL_ACTION_FORMALIZE: the legal document and whether the case is major; unset and false
-        for a return.
-        """
+        """APPROVAL_ACTION_FORMALIZE: the legal document; unset for a return."""
 
     def __init__(
         self,
@@ -570,7 +568,7 @@ class ReturnPart(_message.Message):
     CASE_ID_FIELD_NUMBER: _builtins.int
     AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
-    """The case whose victim is paid, and how much, in minor units."""
+    """The case whose victim is paid."""
     amount_minor: _builtins.int
     """The victim's share, in minor units."""
     def __init__(
@@ -687,9 +685,9 @@ class ApproveResponse(_message.Message):
     action: Global___ApprovalAction.ValueType
     """What was approved; says which of effect is set."""
     requested_by: _builtins.str
-    """Both identities, as the case's audit chain records them (e.g. officer:ID)."""
+    """Who asked for it, as the case's audit chain records it (e.g. officer:ID)."""
     approved_by: _builtins.str
-    """Who approved it (never who asked)."""
+    """Who approved it (never who asked), as the chain records it."""
     replayed: _builtins.bool
     """This approval was sent before (the same request_id); this is what it came to."""
     @_builtins.property

@@ -587,7 +587,7 @@ class LinkedCase(_message.Message):
     txn_id: _builtins.str
     """The transfer both cases reported."""
     station_id: _builtins.str
-    """The other case's station, and when it was accepted."""
+    """The other case's station."""
     amount_minor: _builtins.int
     """The transfer's amount as the later report gave it, in minor units."""
     traced_there: _builtins.bool
@@ -852,7 +852,7 @@ class FreezeOrder(_message.Message):
 
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp:
-        """When the order was created, and when it settled (unset while it is open)."""
+        """When the order was created."""
 
     @_builtins.property
     def resolved_at(self) -> _timestamp_pb2.Timestamp:
@@ -925,7 +925,7 @@ class ExitFlow(_message.Message):
 
     @_builtins.property
     def account(self) -> _common_pb2.AccountRef:
-        """The account the money left from, and the order whose statement showed it."""
+        """The account the money left from."""
 
     def __init__(
         self,
@@ -969,7 +969,7 @@ class LevelTotals(_message.Message):
     exited_minor: _builtins.int
     """Left the network from accounts at this level."""
     orders: _builtins.int
-    """Orders at this level, and how many of them are still open."""
+    """Orders at this level."""
     open_orders: _builtins.int
     """Orders at this level still waiting for, or in flight to, a bank."""
     returned_minor: _builtins.int
@@ -1046,7 +1046,7 @@ class Case(_message.Message):
     settled: _builtins.bool
     """No order is waiting for, or in flight to, a bank."""
     officer_id: _builtins.str
-    """The officer who filed it, and the station's report number."""
+    """The officer who filed it."""
     report_no: _builtins.str
     """The station's report number."""
     victim_name: _builtins.str
@@ -1062,8 +1062,8 @@ class Case(_message.Message):
     moving, below the thresholds, deeper than max_depth, or gone where no bank could say.
     """
     rule: Global___AttributionRule.ValueType
-    """The tracing policy the case was accepted under: the attribution rule, how many levels deep
-    the trail is followed, and the smallest amount followed, in minor units.
+    """The tracing policy the case was accepted under (rule, max_depth, min_amount_minor): its
+    attribution rule.
     """
     max_depth: _builtins.int
     """How many levels deep the trail is followed."""
