@@ -177,7 +177,7 @@ def verify_message(result: checkpoints.Verified) -> audit_pb2.VerifyLogResponse:
         checkpoints_checked=result.checkpoints_checked,
         checkpoint_problems=[
             audit_pb2.CheckpointProblem(
-                checkpoint_id=p.checkpoint_id, case_id=str(p.case_id) if p.case_id else "", seq=p.seq, problem=p.problem
+                checkpoint_id=p.checkpoint_id, case_id=str(p.case_id) if p.case_id else "", seq=p.seq, detail=p.problem
             )
             for p in result.problems
         ],

@@ -369,7 +369,7 @@ def _verify_out(result: audit_pb2.VerifyLogResponse, args: argparse.Namespace, o
             )
             for p in result.checkpoint_problems:
                 where = f" case {p.case_id} event {p.seq}" if p.case_id else ""
-                print(f"  checkpoint {p.checkpoint_id}{where}: {p.problem}", file=out)
+                print(f"  checkpoint {p.checkpoint_id}{where}: {p.detail}", file=out)
         else:
             print(
                 f"ok: {result.checkpoints_checked} signed checkpoint(s) match the chains; newest taken at {latest}",

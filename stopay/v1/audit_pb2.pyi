@@ -510,26 +510,26 @@ class CheckpointProblem(_message.Message):
     CHECKPOINT_ID_FIELD_NUMBER: _builtins.int
     CASE_ID_FIELD_NUMBER: _builtins.int
     SEQ_FIELD_NUMBER: _builtins.int
-    PROBLEM_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
     checkpoint_id: _builtins.int
     """The checkpoint; 0: the checkpoints as a whole (none signed by the keys given)."""
     case_id: _builtins.str
     """The case of the head concerned; empty when the problem is the checkpoint itself."""
     seq: _builtins.int
     """The head's event number; 0 when the problem is the checkpoint itself."""
-    problem: _builtins.str
-    """What is wrong, in words for people."""
+    detail: _builtins.str
+    """What is wrong, in words for people (as ChainBreak.detail)."""
     def __init__(
         self,
         *,
         checkpoint_id: _builtins.int = ...,
         case_id: _builtins.str = ...,
         seq: _builtins.int = ...,
-        problem: _builtins.str = ...,
+        detail: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "checkpoint_id", b"checkpoint_id", "problem", b"problem", "seq", b"seq"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "checkpoint_id", b"checkpoint_id", "detail", b"detail", "seq", b"seq"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
