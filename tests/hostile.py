@@ -19,7 +19,7 @@ from google.protobuf import descriptor, message, message_factory, timestamp_pb2
 from hypothesis import strategies as st
 
 from stopay.domain.money import MAX_TRANSFER_MINOR, MAX_TRANSFERS_PER_ENTRY
-from stopay.v1 import audit_pb2, gateway_pb2, holds_pb2, operator_pb2, station_pb2
+from stopay.v1 import audit_pb2, common_pb2, gateway_pb2, holds_pb2, operator_pb2, station_pb2
 
 PENDING_BANK = "PBK"  # the fuzz's bank that answers every freeze "pending": its orders wait for callbacks
 FILES = (station_pb2, gateway_pb2, holds_pb2, operator_pb2, audit_pb2)
@@ -272,7 +272,7 @@ def well_formed(draw: st.DrawFn, method: Method, known: Known) -> message.Messag
     name = method.path.rsplit("/", 1)[1]
     case_id = _pick(draw, known.case_ids, str(uuid.UUID(int=7)))
     case_id_, bank, number = _pick(draw, known.holds, (case_id, "ICBC", "6222020200001111111"))
-    hold = holds_pb2.HoldRef(case_id=case_id_, bank_code=bank, account_number=number)
+    hold = holds_pb2.HoldRef(case_id=case_id_, account=common_pb2.AccountRef(bank_code=bank, number=number))
     if name == "SubmitEntry":
         return draw(entries(known))
     if name in ("GetCase", "WatchCase", "GetCaseTrail"):
@@ -290,7 +290,16 @@ def well_formed(draw: st.DrawFn, method: Method, known: Known) -> message.Messag
         outcome = gateway_pb2.FreezeOutcome(
             idempotency_key=f"{c}:{o}",
             bank_code=b,
-            status=draw(st.sampled_from(("ACCR", "PECR", "PDCR", "RJCR"))),
+            status=draw(
+                st.sampled_from(
+                    (
+                        gateway_pb2.ANSWER_STATUS_ACCR,
+                        gateway_pb2.ANSWER_STATUS_PECR,
+                        gateway_pb2.ANSWER_STATUS_PDCR,
+                        gateway_pb2.ANSWER_STATUS_RJCR,
+                    )
+                )
+            ),
             held_minor=draw(st.sampled_from((0, 100, 35000000, 2**63 - 1))),
             balance_minor=draw(st.sampled_from((0, 100, -(2**63), 2**63 - 1))),
             reason_code=draw(st.sampled_from(("", "AC04"))),
@@ -298,10 +307,14 @@ def well_formed(draw: st.DrawFn, method: Method, known: Known) -> message.Messag
         for n in range(draw(st.integers(0, 3))):
             line = outcome.statement.lines.add(
                 seq=n + 1,
-                kind=draw(st.sampled_from(("debit", "credit"))),
+                kind=draw(st.sampled_from((gateway_pb2.LINE_KIND_DEBIT, gateway_pb2.LINE_KIND_CREDIT))),
                 txn_id=f"FZ-T{n}",
                 amount_minor=draw(st.sampled_from((1, 100, 10**8, 2**62, 2**63 - 1))),
-                exit=draw(st.sampled_from(("", "ATM", "CASH"))),
+                exit=draw(
+                    st.sampled_from(
+                        (common_pb2.EXIT_KIND_UNSPECIFIED, common_pb2.EXIT_KIND_ATM, common_pb2.EXIT_KIND_CASH)
+                    )
+                ),
             )
             line.at.FromDatetime(datetime.now(UTC) - timedelta(minutes=draw(st.integers(-60, 10**6))))
             if draw(st.booleans()):
@@ -310,19 +323,19 @@ def well_formed(draw: st.DrawFn, method: Method, known: Known) -> message.Messag
     if name == "ListHolds":
         if draw(st.booleans()):
             return holds_pb2.ListHoldsRequest(case_id=case_id_)
-        return holds_pb2.ListHoldsRequest(bank_code=bank, account_number=number)
+        return holds_pb2.ListHoldsRequest(account=common_pb2.AccountRef(bank_code=bank, number=number))
     if name in ("RenewStop", "ReleaseHold"):
         return method.request(hold=hold, by=_by(draw))
     if name == "Formalize":
         doc = holds_pb2.LegalDocument(number="FZ-DOC-1", approver="Chief", amount_minor=100, scope="all")
         return holds_pb2.FormalizeRequest(hold=hold, by=_by(draw), document=doc, major=draw(st.booleans()))
     if name == "ReturnFunds":
-        return holds_pb2.ReturnFundsRequest(bank_code=bank, account_number=number, by=_by(draw))
+        return holds_pb2.ReturnFundsRequest(account=common_pb2.AccountRef(bank_code=bank, number=number), by=_by(draw))
     if name == "RetryOrder":
         _, order_id, _ = _pick(draw, known.order_keys, (case_id, str(uuid.UUID(int=9)), "ICBC"))
         return operator_pb2.RetryOrderRequest(order_id=order_id, operator_id="ops1")
     if name == "GetAccountHistory":
-        return audit_pb2.AccountHistoryRequest(bank_code=bank, number=number)
+        return audit_pb2.AccountHistoryRequest(account=common_pb2.AccountRef(bank_code=bank, number=number))
     if name in ("GetReport", "ExportEvents"):
         request = method.request()
         request.since.FromDatetime(datetime.now(UTC) - timedelta(days=draw(st.integers(0, 30))))

@@ -1,4 +1,4 @@
-"""The ``grpc`` bank adapter: every request goes to one ``stopay.remotebank.v1.RemoteBank`` server
+"""The ``grpc`` bank adapter: every request goes to one ``bank_adapters.remote.v1.RemoteBank`` server
 (a bank, a bank's gateway, or ``stopay bank-sim``) over a gRPC channel, each call with a deadline.
 
 Registered as the entry point ``grpc`` of the group ``stopay.bank_adapters``. Options::

@@ -1,5 +1,5 @@
-"""The protocol dataclasses (:mod:`bank_adapters.protocol`) as ``stopay.remotebank.v1`` messages and
-back, field for field.
+"""The protocol dataclasses (:mod:`bank_adapters.protocol`) as ``bank_adapters.remote.v1`` messages
+and back, field for field.
 
 ``x == from_message(to_message(x))`` holds for every request and answer, with these rules:
 
@@ -7,8 +7,10 @@ back, field for field.
   UTC (the same instant, so they compare equal). Nanoseconds a Python ``datetime`` cannot hold are
   dropped (floor to the microsecond).
 * ``None`` travels as an absent field: ``balance_minor`` is a proto3 ``optional``, an account, a
-  statement or a legal document is an unset message, ``exit`` is the empty string.
-* Enums other than the status travel as their string value (``exit``, an extend's ``change``).
+  statement or a legal document is an unset message, ``exit`` is ``EXIT_KIND_UNSPECIFIED``.
+* Every enum (a status, ``exit``, an extend's ``change``, a statement line's ``kind``) travels as
+  the proto enum of the same name, through one table each below; a value missing from its table
+  (or the zero ``*_UNSPECIFIED`` where a value is required) raises :class:`ConversionError`.
 * ``extra`` travels as a ``google.protobuf.Struct``: JSON values only (str, bool, None, int, float,
   lists, dicts with str keys). A Struct holds numbers as doubles, so an integral number comes back
   as an ``int`` and integers beyond +-2**53 are refused rather than rounded; tuples come back as
@@ -24,7 +26,7 @@ import functools
 import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
@@ -140,11 +142,75 @@ def _required_account(message: Any, field: str, what: str) -> Account:
     return account_from_message(getattr(message, field))
 
 
-def _status(value: str) -> AnswerStatus:
+def _enum(kind: Any, value: Any, what: str) -> Any:
+    """``value`` as a member of the protocol enum ``kind`` (a member, or its string value)."""
     try:
-        return AnswerStatus(value)
+        return kind(value)
     except ValueError:
-        raise ConversionError(f"status must be one of {[s.value for s in AnswerStatus]}, got {value!r}") from None
+        raise ConversionError(f"{what} must be one of {[m.value for m in kind]}, got {value!r}") from None
+
+
+V = TypeVar("V", bound=int)
+
+
+class _Table(Generic[V]):
+    """One protocol enum (or set of names) and its proto enum, both ways; nothing else converts."""
+
+    def __init__(self, what: str, pairs: Mapping[Any, V]) -> None:
+        self.what = what
+        self._numbers = dict(pairs)
+        self._values: dict[int, Any] = {number: value for value, number in pairs.items()}
+
+    def number(self, value: Any) -> V:
+        try:
+            return self._numbers[value]
+        except (KeyError, TypeError):
+            raise ConversionError(f"{self.what} must be one of {self._known()}, got {value!r}") from None
+
+    def value(self, number: int) -> Any:
+        try:
+            return self._values[number]
+        except KeyError:
+            raise ConversionError(f"{self.what} must be one of {self._known()}, got {number!r}") from None
+
+    def _known(self) -> list[Any]:
+        return [getattr(v, "value", v) for v in self._numbers]
+
+
+_STATUS = _Table(
+    "status",
+    {
+        AnswerStatus.ACCR: pb.ANSWER_STATUS_ACCR,
+        AnswerStatus.PECR: pb.ANSWER_STATUS_PECR,
+        AnswerStatus.PDCR: pb.ANSWER_STATUS_PDCR,
+        AnswerStatus.RJCR: pb.ANSWER_STATUS_RJCR,
+    },
+)
+_CHANGE = _Table(
+    "change",
+    {
+        HoldChange.RENEW_STOP: pb.HOLD_CHANGE_RENEW_STOP,
+        HoldChange.FORMAL_FREEZE: pb.HOLD_CHANGE_FORMAL_FREEZE,
+        HoldChange.RENEW_FREEZE: pb.HOLD_CHANGE_RENEW_FREEZE,
+    },
+)
+_EXIT = _Table(
+    "exit",
+    {
+        ExitKind.CASH: pb.EXIT_KIND_CASH,
+        ExitKind.ATM: pb.EXIT_KIND_ATM,
+        ExitKind.MERCHANT: pb.EXIT_KIND_MERCHANT,
+        ExitKind.CRYPTO: pb.EXIT_KIND_CRYPTO,
+        ExitKind.CROSS_BORDER: pb.EXIT_KIND_CROSS_BORDER,
+        ExitKind.THIRD_PARTY_PAYMENT: pb.EXIT_KIND_THIRD_PARTY_PAYMENT,
+    },
+)
+_LINE_KIND = _Table("kind", {"credit": pb.LINE_KIND_CREDIT, "debit": pb.LINE_KIND_DEBIT})
+
+
+def _status(value: int) -> AnswerStatus:
+    status: AnswerStatus = _STATUS.value(value)
+    return status
 
 
 def _optional_int(message: Any, field: str) -> int | None:
@@ -353,11 +419,9 @@ def _document_from_message(message: pb.ExtendRequest) -> LegalDocument | None:
     )
 
 
-def _change(value: str) -> HoldChange:
-    try:
-        return HoldChange(value)
-    except ValueError:
-        raise ConversionError(f"change must be one of {[c.value for c in HoldChange]}, got {value!r}") from None
+def _change(value: int) -> HoldChange:
+    change: HoldChange = _CHANGE.value(value)
+    return change
 
 
 @_converting
@@ -369,7 +433,7 @@ def extend_request_to_message(request: ExtendRequest) -> pb.ExtendRequest:
         account=account_to_message(request.account),
         amount_minor=request.amount_minor,
         currency=request.currency,
-        change=HoldChange(request.change).value,
+        change=_CHANGE.number(_enum(HoldChange, request.change, "change")),
         until=_timestamp(request.until, "until"),
         document=_document_to_message(request.document),
     )
@@ -436,11 +500,11 @@ def _line_to_message(line: StatementLine) -> pb.StatementLine:
     return pb.StatementLine(
         seq=line.seq,
         at=_timestamp(line.at, f"statement line {line.seq} time"),
-        kind=line.kind,
+        kind=_LINE_KIND.number(line.kind),
         amount_minor=line.amount_minor,
         txn_id=line.txn_id,
         counterparty=None if line.counterparty is None else account_to_message(line.counterparty),
-        exit="" if line.exit is None else ExitKind(line.exit).value,
+        exit=pb.EXIT_KIND_UNSPECIFIED if line.exit is None else _EXIT.number(_enum(ExitKind, line.exit, "exit")),
     )
 
 
@@ -448,15 +512,18 @@ def _line_from_message(message: pb.StatementLine) -> StatementLine:
     exit_kind = None
     if message.exit:
         try:
-            exit_kind = ExitKind(message.exit)
-        except ValueError:
-            raise ConversionError(
-                f"statement line {message.seq}: exit must be one of {[e.value for e in ExitKind]}, got {message.exit!r}"
-            ) from None
+            exit_kind = _EXIT.value(message.exit)
+        except ConversionError as exc:
+            raise ConversionError(f"statement line {message.seq}: {exc}") from None
+    at = _datetime(message, "at", f"statement line {message.seq} time")
+    try:
+        kind = _LINE_KIND.value(message.kind)
+    except ConversionError as exc:
+        raise ConversionError(f"statement line {message.seq}: {exc}") from None
     return StatementLine(
         seq=message.seq,
-        at=_datetime(message, "at", f"statement line {message.seq} time"),
-        kind=message.kind,
+        at=at,
+        kind=kind,
         amount_minor=message.amount_minor,
         txn_id=message.txn_id,
         counterparty=_optional_account(message, "counterparty"),
@@ -489,7 +556,7 @@ def _statement_from_message(message: Any) -> Statement | None:
 @_converting
 def statement_answer_to_message(answer: StatementAnswer) -> pb.StatementAnswer:
     return pb.StatementAnswer(
-        status=AnswerStatus(answer.status).value,
+        status=_STATUS.number(_enum(AnswerStatus, answer.status, "status")),
         statement=_statement_to_message(answer.statement),
         balance_minor=answer.balance_minor,
         reason_code=answer.reason_code,
@@ -513,7 +580,7 @@ def statement_answer_from_message(message: pb.StatementAnswer) -> StatementAnswe
 @_converting
 def freeze_answer_to_message(answer: FreezeAnswer) -> pb.FreezeAnswer:
     return pb.FreezeAnswer(
-        status=AnswerStatus(answer.status).value,
+        status=_STATUS.number(_enum(AnswerStatus, answer.status, "status")),
         held_minor=answer.held_minor,
         balance_minor=answer.balance_minor,
         reason_code=answer.reason_code,
@@ -539,7 +606,7 @@ def freeze_answer_from_message(message: pb.FreezeAnswer) -> FreezeAnswer:
 @_converting
 def release_answer_to_message(answer: ReleaseAnswer) -> pb.ReleaseAnswer:
     return pb.ReleaseAnswer(
-        status=AnswerStatus(answer.status).value,
+        status=_STATUS.number(_enum(AnswerStatus, answer.status, "status")),
         released_minor=answer.released_minor,
         reason_code=answer.reason_code,
         bank_reference=answer.bank_reference,
@@ -561,7 +628,7 @@ def release_answer_from_message(message: pb.ReleaseAnswer) -> ReleaseAnswer:
 @_converting
 def extend_answer_to_message(answer: ExtendAnswer) -> pb.ExtendAnswer:
     return pb.ExtendAnswer(
-        status=AnswerStatus(answer.status).value,
+        status=_STATUS.number(_enum(AnswerStatus, answer.status, "status")),
         held_minor=answer.held_minor,
         reason_code=answer.reason_code,
         bank_reference=answer.bank_reference,
@@ -583,7 +650,7 @@ def extend_answer_from_message(message: pb.ExtendAnswer) -> ExtendAnswer:
 @_converting
 def return_answer_to_message(answer: ReturnAnswer) -> pb.ReturnAnswer:
     return pb.ReturnAnswer(
-        status=AnswerStatus(answer.status).value,
+        status=_STATUS.number(_enum(AnswerStatus, answer.status, "status")),
         returned_minor=answer.returned_minor,
         reason_code=answer.reason_code,
         bank_reference=answer.bank_reference,
@@ -642,7 +709,7 @@ def to_message(value: Any) -> Any:
 
 
 def from_message(message: Any) -> Any:
-    """The protocol dataclass for a ``stopay.remotebank.v1`` message."""
+    """The protocol dataclass for a ``bank_adapters.remote.v1`` message."""
     convert = _FROM.get(type(message))
     if convert is None:
         raise TypeError(f"no protocol value for {type(message).__name__}")

@@ -29,7 +29,7 @@ def _event(row: dict, currency: str = "CNY") -> audit_pb2.AuditEvent:
         seq=row["seq"],
         at=convert.timestamp(row["at"]),
         actor=row["actor"],
-        kind=row["kind"],
+        kind=convert.EVENT_KIND.number(row["kind"]),
         order_id=str(row["order_id"]) if row["order_id"] else "",
         detail_json=row["detail_text"],
         chain_pos=row["chain_pos"],
@@ -77,24 +77,24 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         self, request: audit_pb2.AccountHistoryRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.AccountHistory:
         violations = []
-        if not BANK_CODE.fullmatch(request.bank_code):
+        if not BANK_CODE.fullmatch(request.account.bank_code):
             violations.append(
-                Violation("bank_code", "must be 2 to 11 characters of A-Z and 0-9, starting with a letter")
+                Violation("account.bank_code", "must be 2 to 11 characters of A-Z and 0-9, starting with a letter")
             )
-        if not ACCOUNT_NUMBER.fullmatch(request.number):
-            violations.append(Violation("number", "must be 6 to 34 characters of 0-9 and A-Z"))
+        if not ACCOUNT_NUMBER.fullmatch(request.account.number):
+            violations.append(Violation("account.number", "must be 6 to 34 characters of 0-9 and A-Z"))
         if violations:
             raise InvalidRequest(violations)
-        history = await self._audit.account(request.bank_code, request.number)
+        history = await self._audit.account(request.account.bank_code, request.account.number)
         return audit_pb2.AccountHistory(
-            account=common_pb2.AccountRef(bank_code=request.bank_code, number=request.number),
+            account=common_pb2.AccountRef(bank_code=request.account.bank_code, number=request.account.number),
             orders=[
                 audit_pb2.AccountOrder(
                     case_id=str(r["case_id"]),
                     order_id=str(r["order_id"]),
-                    kind=convert.ORDER_KIND[r["kind"]],
+                    kind=convert.ORDER_KIND.number(r["kind"]),
                     level=r["level"],
-                    status=convert.ORDER_STATUS[convert.OrderStatus(r["status"])],
+                    status=convert.ORDER_STATUS.number(r["status"]),
                     requested_minor=r["requested_minor"],
                     held_minor=r["held_minor"],
                     released_minor=r["released_minor"],
@@ -168,13 +168,15 @@ def verify_message(result: Verified) -> audit_pb2.VerifyLogResponse:
         cases=chains.cases,
         root_hash=chains.root_hash,
         breaks=[
-            audit_pb2.ChainBreak(case_id=str(b.case_id), seq=b.seq, problem=f"{b.kind}: {b.detail}")
+            audit_pb2.ChainBreak(
+                case_id=str(b.case_id), seq=b.seq, problem=convert.CHAIN_PROBLEM.number(b.kind), detail=b.detail
+            )
             for b in chains.breaks
         ],
         checkpoints_checked=result.checkpoints_checked,
         checkpoint_problems=[
             audit_pb2.CheckpointProblem(
-                checkpoint_id=p.checkpoint_id, case_id=str(p.case_id) if p.case_id else "", seq=p.seq, problem=p.problem
+                checkpoint_id=p.checkpoint_id, case_id=str(p.case_id) if p.case_id else "", seq=p.seq, detail=p.problem
             )
             for p in result.problems
         ],

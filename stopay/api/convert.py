@@ -1,39 +1,218 @@
-"""Domain read models to protobuf messages."""
+"""Domain read models to protobuf messages, and the one table per proto enum between the names the
+domain and the store use and the enum's numbers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import enum
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from stopay.domain.case import CaseEvent, CaseLink, CaseView, ExitView, OrderView
 from stopay.domain.entry import Party
-from stopay.domain.holds import HoldView
+from stopay.domain.holds import HoldState, HoldView
 from stopay.domain.money import format_minor
 from stopay.domain.orders import OrderStatus
-from stopay.v1 import common_pb2, holds_pb2, station_pb2
+from stopay.domain.trail import BACK_WITH_VICTIM
+from stopay.v1 import audit_pb2, common_pb2, gateway_pb2, holds_pb2, station_pb2
 
-ORDER_STATUS = {
-    OrderStatus.QUEUED: station_pb2.ORDER_STATUS_QUEUED,
-    OrderStatus.PENDING: station_pb2.ORDER_STATUS_PENDING,
-    OrderStatus.HELD: station_pb2.ORDER_STATUS_HELD,
-    OrderStatus.PARTIALLY_HELD: station_pb2.ORDER_STATUS_PARTIALLY_HELD,
-    OrderStatus.MOVED_ON: station_pb2.ORDER_STATUS_MOVED_ON,
-    OrderStatus.REJECTED: station_pb2.ORDER_STATUS_REJECTED,
-    OrderStatus.UNDELIVERABLE: station_pb2.ORDER_STATUS_UNDELIVERABLE,
-    OrderStatus.FREEZING: station_pb2.ORDER_STATUS_FREEZING,
-    OrderStatus.RELEASED: station_pb2.ORDER_STATUS_RELEASED,
-    OrderStatus.EXTENDED: station_pb2.ORDER_STATUS_EXTENDED,
-    OrderStatus.RETURNED: station_pb2.ORDER_STATUS_RETURNED,
-}
-ORDER_KIND = {
-    "freeze": station_pb2.ORDER_KIND_FREEZE,
-    "release": station_pb2.ORDER_KIND_RELEASE,
-    "extend": station_pb2.ORDER_KIND_EXTEND,
-    "return": station_pb2.ORDER_KIND_RETURN,
-}
+V = TypeVar("V", bound=int)
+
+
+class EnumTable(Generic[V]):
+    """One table between the names the domain and the store give a state or kind and the numbers of a
+    proto enum, both ways. A name or number missing from the table is an error, never a silent
+    zero: a value added on one side only fails the first test that meets it."""
+
+    def __init__(self, what: str, enum_type: Any, pairs: Mapping[str, V]) -> None:
+        self.what = what
+        self._numbers = dict(pairs)
+        self._names: dict[int, str] = {number: name for name, number in pairs.items()}
+        if len(self._names) != len(self._numbers):
+            raise ValueError(f"{what}: two names share a number")
+        unmapped = set(enum_type.values()) - set(self._names) - {0}
+        if unmapped:
+            raise ValueError(f"{what}: no name for {sorted(enum_type.Name(n) for n in unmapped)}")
+
+    def number(self, name: str | enum.Enum) -> V:
+        """The proto number of a domain name (a str-valued enum member is read by its value)."""
+        key = name.value if isinstance(name, enum.Enum) else name
+        try:
+            return self._numbers[key]
+        except KeyError:
+            raise ValueError(f"unknown {self.what} {key!r}; known: {', '.join(self._numbers)}") from None
+
+    def name(self, number: int) -> str:
+        """The domain name of a proto number; ValueError for 0 (unspecified) or an unknown number."""
+        try:
+            return self._names[number]
+        except KeyError:
+            raise ValueError(f"no {self.what} numbered {number}") from None
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._numbers)
+
+    def numbers(self) -> frozenset[int]:
+        return frozenset(self._names)
+
+
+ORDER_STATUS = EnumTable(
+    "order status",
+    station_pb2.OrderStatus,
+    {
+        OrderStatus.QUEUED.value: station_pb2.ORDER_STATUS_QUEUED,
+        OrderStatus.PENDING.value: station_pb2.ORDER_STATUS_PENDING,
+        OrderStatus.HELD.value: station_pb2.ORDER_STATUS_HELD,
+        OrderStatus.PARTIALLY_HELD.value: station_pb2.ORDER_STATUS_PARTIALLY_HELD,
+        OrderStatus.MOVED_ON.value: station_pb2.ORDER_STATUS_MOVED_ON,
+        OrderStatus.REJECTED.value: station_pb2.ORDER_STATUS_REJECTED,
+        OrderStatus.UNDELIVERABLE.value: station_pb2.ORDER_STATUS_UNDELIVERABLE,
+        OrderStatus.FREEZING.value: station_pb2.ORDER_STATUS_FREEZING,
+        OrderStatus.RELEASED.value: station_pb2.ORDER_STATUS_RELEASED,
+        OrderStatus.EXTENDED.value: station_pb2.ORDER_STATUS_EXTENDED,
+        OrderStatus.RETURNED.value: station_pb2.ORDER_STATUS_RETURNED,
+    },
+)
+ORDER_KIND = EnumTable(
+    "order kind",
+    station_pb2.OrderKind,
+    {
+        "freeze": station_pb2.ORDER_KIND_FREEZE,
+        "release": station_pb2.ORDER_KIND_RELEASE,
+        "extend": station_pb2.ORDER_KIND_EXTEND,
+        "return": station_pb2.ORDER_KIND_RETURN,
+    },
+)
+# The trail's ends: the banks' exit kinds, UNKNOWN when a bank did not say, and BACK_WITH_VICTIM.
+EXIT_KIND = EnumTable(
+    "exit kind",
+    common_pb2.ExitKind,
+    {
+        "CASH": common_pb2.EXIT_KIND_CASH,
+        "ATM": common_pb2.EXIT_KIND_ATM,
+        "MERCHANT": common_pb2.EXIT_KIND_MERCHANT,
+        "CRYPTO": common_pb2.EXIT_KIND_CRYPTO,
+        "CROSS_BORDER": common_pb2.EXIT_KIND_CROSS_BORDER,
+        "THIRD_PARTY_PAYMENT": common_pb2.EXIT_KIND_THIRD_PARTY_PAYMENT,
+        "UNKNOWN": common_pb2.EXIT_KIND_UNKNOWN,
+        BACK_WITH_VICTIM: common_pb2.EXIT_KIND_BACK_WITH_VICTIM,
+    },
+)
+ATTRIBUTION_RULE = EnumTable(
+    "attribution rule",
+    station_pb2.AttributionRule,
+    {
+        "fifo": station_pb2.ATTRIBUTION_RULE_FIFO,
+        "lifo": station_pb2.ATTRIBUTION_RULE_LIFO,
+        "pro_rata": station_pb2.ATTRIBUTION_RULE_PRO_RATA,
+        "libr": station_pb2.ATTRIBUTION_RULE_LIBR,
+        "taint_first": station_pb2.ATTRIBUTION_RULE_TAINT_FIRST,
+    },
+)
+EVENT_KIND = EnumTable(
+    "event kind",
+    station_pb2.EventKind,
+    {
+        "case.accepted": station_pb2.EVENT_KIND_CASE_ACCEPTED,
+        "order.queued": station_pb2.EVENT_KIND_ORDER_QUEUED,
+        "order.traced": station_pb2.EVENT_KIND_ORDER_TRACED,
+        "order.followed": station_pb2.EVENT_KIND_ORDER_FOLLOWED,
+        "follow.limited": station_pb2.EVENT_KIND_FOLLOW_LIMITED,
+        "order.retried": station_pb2.EVENT_KIND_ORDER_RETRIED,
+        "order.retry_scheduled": station_pb2.EVENT_KIND_ORDER_RETRY_SCHEDULED,
+        "order.freezing": station_pb2.EVENT_KIND_ORDER_FREEZING,
+        "order.pending": station_pb2.EVENT_KIND_ORDER_PENDING,
+        "order.held": station_pb2.EVENT_KIND_ORDER_HELD,
+        "order.partially_held": station_pb2.EVENT_KIND_ORDER_PARTIALLY_HELD,
+        "order.moved_on": station_pb2.EVENT_KIND_ORDER_MOVED_ON,
+        "order.rejected": station_pb2.EVENT_KIND_ORDER_REJECTED,
+        "order.undeliverable": station_pb2.EVENT_KIND_ORDER_UNDELIVERABLE,
+        "order.released": station_pb2.EVENT_KIND_ORDER_RELEASED,
+        "order.extended": station_pb2.EVENT_KIND_ORDER_EXTENDED,
+        "order.returned": station_pb2.EVENT_KIND_ORDER_RETURNED,
+        "release.queued": station_pb2.EVENT_KIND_RELEASE_QUEUED,
+        "hold.stopped": station_pb2.EVENT_KIND_HOLD_STOPPED,
+        "hold.renewed": station_pb2.EVENT_KIND_HOLD_RENEWED,
+        "hold.formalized": station_pb2.EVENT_KIND_HOLD_FORMALIZED,
+        "hold.freeze_renewed": station_pb2.EVENT_KIND_HOLD_FREEZE_RENEWED,
+        "hold.expiring": station_pb2.EVENT_KIND_HOLD_EXPIRING,
+        "hold.released": station_pb2.EVENT_KIND_HOLD_RELEASED,
+        "hold.lapsed": station_pb2.EVENT_KIND_HOLD_LAPSED,
+        "hold.returning": station_pb2.EVENT_KIND_HOLD_RETURNING,
+        "hold.returned": station_pb2.EVENT_KIND_HOLD_RETURNED,
+        "return.planned": station_pb2.EVENT_KIND_RETURN_PLANNED,
+        "return.notice_ended": station_pb2.EVENT_KIND_RETURN_NOTICE_ENDED,
+        "funds.returned": station_pb2.EVENT_KIND_FUNDS_RETURNED,
+        "transfer.linked": station_pb2.EVENT_KIND_TRANSFER_LINKED,
+        "transfer.reported_again": station_pb2.EVENT_KIND_TRANSFER_REPORTED_AGAIN,
+        "exit.recorded": station_pb2.EVENT_KIND_EXIT_RECORDED,
+        "exit.withdrawn": station_pb2.EVENT_KIND_EXIT_WITHDRAWN,
+        "back_with_victim.recorded": station_pb2.EVENT_KIND_BACK_WITH_VICTIM_RECORDED,
+        "back_with_victim.withdrawn": station_pb2.EVENT_KIND_BACK_WITH_VICTIM_WITHDRAWN,
+        "approval.requested": station_pb2.EVENT_KIND_APPROVAL_REQUESTED,
+        "approval.granted": station_pb2.EVENT_KIND_APPROVAL_GRANTED,
+    },
+)
+HOLD_STATE = EnumTable(
+    "hold state",
+    holds_pb2.HoldState,
+    {
+        HoldState.STOPPED.value: holds_pb2.HOLD_STATE_STOPPED,
+        HoldState.FROZEN.value: holds_pb2.HOLD_STATE_FROZEN,
+        HoldState.RELEASED.value: holds_pb2.HOLD_STATE_RELEASED,
+        HoldState.LAPSED.value: holds_pb2.HOLD_STATE_LAPSED,
+        HoldState.RETURNING.value: holds_pb2.HOLD_STATE_RETURNING,
+        HoldState.RETURNED.value: holds_pb2.HOLD_STATE_RETURNED,
+    },
+)
+# Why a hold ended; a hold that has not ended has no reason ("" <-> unspecified).
+HOLD_END_REASON = EnumTable(
+    "hold end reason",
+    holds_pb2.HoldEndReason,
+    {
+        "": holds_pb2.HOLD_END_REASON_UNSPECIFIED,
+        "unrelated": holds_pb2.HOLD_END_REASON_UNRELATED,
+        "expired": holds_pb2.HOLD_END_REASON_EXPIRED,
+        "returned": holds_pb2.HOLD_END_REASON_RETURNED,
+    },
+)
+APPROVAL_ACTION = EnumTable(
+    "approval action",
+    holds_pb2.ApprovalAction,
+    {"formalize": holds_pb2.APPROVAL_ACTION_FORMALIZE, "return": holds_pb2.APPROVAL_ACTION_RETURN},
+)
+# camt.029 answer codes a bank reports on BankGateway.
+ANSWER_STATUS = EnumTable(
+    "answer status",
+    gateway_pb2.AnswerStatus,
+    {
+        "ACCR": gateway_pb2.ANSWER_STATUS_ACCR,
+        "PECR": gateway_pb2.ANSWER_STATUS_PECR,
+        "PDCR": gateway_pb2.ANSWER_STATUS_PDCR,
+        "RJCR": gateway_pb2.ANSWER_STATUS_RJCR,
+    },
+)
+LINE_KIND = EnumTable(
+    "statement line kind",
+    gateway_pb2.LineKind,
+    {"credit": gateway_pb2.LINE_KIND_CREDIT, "debit": gateway_pb2.LINE_KIND_DEBIT},
+)
+CHAIN_PROBLEM = EnumTable(
+    "chain problem",
+    audit_pb2.ChainProblem,
+    {
+        "hash mismatch": audit_pb2.CHAIN_PROBLEM_HASH_MISMATCH,
+        "prev_hash mismatch": audit_pb2.CHAIN_PROBLEM_PREV_HASH_MISMATCH,
+        "head mismatch": audit_pb2.CHAIN_PROBLEM_HEAD_MISMATCH,
+        "missing events": audit_pb2.CHAIN_PROBLEM_MISSING_EVENTS,
+    },
+)
+
+
+def account_ref(bank_code: str, number: str, holder_name: str = "") -> common_pb2.AccountRef:
+    return common_pb2.AccountRef(bank_code=bank_code, number=number, holder_name=holder_name)
 
 
 def timestamp(value: datetime | None) -> Timestamp | None:
@@ -54,7 +233,7 @@ def order_message(order: OrderView) -> station_pb2.FreezeOrder:
         ),
         requested_minor=order.requested_minor,
         held_minor=order.held_minor,
-        status=ORDER_STATUS[order.status],
+        status=ORDER_STATUS.number(order.status),
         reason_code=order.reason_code,
         created_at=timestamp(order.created_at),
         resolved_at=timestamp(order.resolved_at),
@@ -63,7 +242,7 @@ def order_message(order: OrderView) -> station_pb2.FreezeOrder:
         detail=order.detail,
         currency=order.currency,
         asked_minor=order.asked_minor,
-        kind=ORDER_KIND[order.kind],
+        kind=ORDER_KIND.number(order.kind),
         released_minor=order.released_minor,
         incoming=[
             station_pb2.IncomingTransfer(
@@ -85,7 +264,7 @@ def _account(party: Party) -> common_pb2.AccountRef:
 def exit_message(flow: ExitView) -> station_pb2.ExitFlow:
     return station_pb2.ExitFlow(
         txn_id=flow.txn_id,
-        kind=flow.kind,
+        kind=EXIT_KIND.number(flow.kind),
         amount_minor=flow.amount_minor,
         exited_at=timestamp(flow.exited_at),
         account=common_pb2.AccountRef(bank_code=flow.bank_code, number=flow.account_number),
@@ -111,9 +290,8 @@ def hold_message(hold: HoldView) -> holds_pb2.Hold:
     doc = hold.document
     return holds_pb2.Hold(
         case_id=str(hold.case_id),
-        bank_code=hold.bank_code,
-        account_number=hold.account_number,
-        state=hold.state,
+        account=account_ref(hold.bank_code, hold.account_number),
+        state=HOLD_STATE.number(hold.state),
         held_minor=hold.held_minor,
         stops=hold.stops,
         max_stops=hold.max_stops,
@@ -125,7 +303,7 @@ def hold_message(hold: HoldView) -> holds_pb2.Hold:
         warned_at=timestamp(hold.warned_at),
         return_due_at=timestamp(hold.return_due_at),
         ended_at=timestamp(hold.ended_at),
-        end_reason=hold.end_reason,
+        end_reason=HOLD_END_REASON.number(hold.end_reason),
         expired=hold.expired,
         pending=[_pending(p) for p in hold.pending or ()],
     )
@@ -135,7 +313,7 @@ def _pending(asked: dict[str, Any]) -> holds_pb2.PendingApproval:
     doc = asked.get("document")
     return holds_pb2.PendingApproval(
         approval_id=asked["approval_id"],
-        action=asked["action"],
+        action=APPROVAL_ACTION.number(asked["action"]),
         requested_by=asked["requested_by"],
         reason=asked["reason"],
         requested_at=timestamp(datetime.fromisoformat(asked["requested_at"])),
@@ -163,9 +341,9 @@ def case_message(case: CaseView) -> station_pb2.Case:
         currency=case.currency,
         order_count=case.order_count,
         unresolved_minor=case.unresolved_minor,
-        rule=case.rule,
+        rule=ATTRIBUTION_RULE.number(case.rule),
         max_depth=case.max_depth,
-        min_amount=case.min_amount,
+        min_amount_minor=case.min_amount,
         levels=[
             station_pb2.LevelTotals(
                 level=t.level,
@@ -281,7 +459,7 @@ def event_message(event: CaseEvent, currency: str) -> station_pb2.CaseEvent:
     return station_pb2.CaseEvent(
         seq=event.seq,
         at=timestamp(event.at),
-        kind=event.kind,
+        kind=EVENT_KIND.number(event.kind),
         order_id=str(event.order_id) if event.order_id else "",
         actor=event.actor,
         summary=_summary(event, currency),

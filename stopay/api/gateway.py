@@ -21,6 +21,7 @@ from bank_adapters.protocol import (
     StatementLine,
 )
 from stopay.api import callers
+from stopay.api.convert import ANSWER_STATUS, EXIT_KIND, LINE_KIND, ORDER_STATUS
 from stopay.api.errors import not_found
 from stopay.api.gateway_validation import outcome_violations
 from stopay.api.validation import InvalidRequest, Violation
@@ -43,7 +44,7 @@ def _statement(message: gateway_pb2.ReportedStatement) -> Statement:
             StatementLine(
                 seq=line.seq,
                 at=line.at.ToDatetime(tzinfo=UTC),
-                kind=line.kind,
+                kind=LINE_KIND.name(line.kind),
                 amount_minor=line.amount_minor,
                 txn_id=line.txn_id,
                 counterparty=Account(
@@ -51,7 +52,7 @@ def _statement(message: gateway_pb2.ReportedStatement) -> Statement:
                 )
                 if line.counterparty.bank_code
                 else None,
-                exit=ExitKind(line.exit) if line.exit else None,
+                exit=ExitKind(EXIT_KIND.name(line.exit)) if line.exit else None,
             )
             for line in message.lines
         ),
@@ -74,7 +75,7 @@ class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
             raise InvalidRequest(violations)
         assert key is not None
         answer = FreezeAnswer(
-            status=AnswerStatus(request.status),
+            status=AnswerStatus(ANSWER_STATUS.name(request.status)),
             held_minor=request.held_minor,
             balance_minor=request.balance_minor,
             reason_code=request.reason_code,
@@ -95,4 +96,6 @@ class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
                 )
             )
         assert reported is not None
-        return gateway_pb2.FreezeOutcomeAck(applied=reported.applied, order_status=reported.order_status)
+        return gateway_pb2.FreezeOutcomeAck(
+            applied=reported.applied, order_status=ORDER_STATUS.number(reported.order_status)
+        )

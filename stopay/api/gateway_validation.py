@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from google.protobuf import timestamp_pb2
 
-from bank_adapters.protocol import AnswerStatus, ExitKind
+from bank_adapters.protocol import ExitKind
+from stopay.api.convert import ANSWER_STATUS, EXIT_KIND
 from stopay.api.validation import Violation, _Checker
 from stopay.domain.accounts import BANK_CODE
 from stopay.domain.text import refusal
@@ -26,7 +27,8 @@ LIMITS = {
     "counterparty.number": 64,
     "counterparty.holder_name": 140,
 }
-KINDS = ("credit", "debit")
+# The exits a bank may report: a bank never says UNKNOWN or BACK_WITH_VICTIM, stopay concludes them.
+BANK_EXITS = {EXIT_KIND.number(kind): kind for kind in ExitKind}
 FREE_TEXT = ("detail",)  # may hold tabs and newlines; every other field is a code, a reference or a name
 
 
@@ -50,14 +52,15 @@ def _statement(violations: list[Violation], statement: gateway_pb2.ReportedState
         violations.append(Violation("statement.opening_balance_minor", "must not be negative"))
     for n, line in enumerate(statement.lines):
         at = f"statement.lines[{n}]"
-        if line.kind not in KINDS:
-            violations.append(Violation(f"{at}.kind", "must be credit or debit"))
+        if line.kind not in (gateway_pb2.LINE_KIND_CREDIT, gateway_pb2.LINE_KIND_DEBIT):
+            violations.append(Violation(f"{at}.kind", "must be LINE_KIND_CREDIT or LINE_KIND_DEBIT"))
         if line.amount_minor <= 0:
             violations.append(Violation(f"{at}.amount_minor", "must be positive"))
         _text(violations, f"{at}.txn_id", line.txn_id, LIMITS["txn_id"], required=True)
         _time(violations, f"{at}.at", line.at)
-        if line.exit and line.exit not in {kind.value for kind in ExitKind}:
-            violations.append(Violation(f"{at}.exit", f"must be one of {', '.join(ExitKind.__members__)}"))
+        if line.exit and line.exit not in BANK_EXITS:
+            names = ", ".join(f"EXIT_KIND_{kind.value}" for kind in ExitKind)
+            violations.append(Violation(f"{at}.exit", f"must be one of {names}, or unset when no money left"))
         for name in ("bank_code", "number", "holder_name"):
             _text(
                 violations,
@@ -72,8 +75,9 @@ def outcome_violations(request: gateway_pb2.FreezeOutcome) -> list[Violation]:
     violations: list[Violation] = []
     if not BANK_CODE.fullmatch(request.bank_code):
         violations.append(Violation("bank_code", "must be 2 to 11 characters of A-Z and 0-9, starting with a letter"))
-    if request.status not in AnswerStatus.__members__:
-        violations.append(Violation("status", "must be one of ACCR, PECR, PDCR, RJCR"))
+    if request.status not in ANSWER_STATUS.numbers():
+        names = ", ".join(name for name, n in gateway_pb2.AnswerStatus.items() if n in ANSWER_STATUS.numbers())
+        violations.append(Violation("status", f"must be one of {names}"))
     if request.held_minor < 0:
         violations.append(Violation("held_minor", "must not be negative"))
     for name in ("reason_code", "bank_reference", "detail"):

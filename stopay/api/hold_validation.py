@@ -43,7 +43,7 @@ class _HoldChecker(_Checker):
         if not BANK_CODE.fullmatch(bank_code):
             self.fail(f"{prefix}bank_code", "must be 2 to 11 characters of A-Z and 0-9, starting with a letter")
         if not ACCOUNT_NUMBER.fullmatch(number):
-            self.fail(f"{prefix}account_number", "must be 6 to 34 characters of 0-9 and A-Z")
+            self.fail(f"{prefix}number", "must be 6 to 34 characters of 0-9 and A-Z")
         return bank_code, number
 
     def by(self, by: holds_pb2.StepBy) -> By:
@@ -54,7 +54,7 @@ class _HoldChecker(_Checker):
 
     def target(self, ref: holds_pb2.HoldRef) -> Target:
         case_id = self.case("hold.case_id", ref.case_id)
-        bank_code, number = self.account("hold.", ref.bank_code, ref.account_number)
+        bank_code, number = self.account("hold.account.", ref.account.bank_code, ref.account.number)
         return Target(case_id, bank_code, number)
 
     def done(self) -> None:
@@ -86,7 +86,7 @@ def formalize_request(request: holds_pb2.FormalizeRequest) -> tuple[Target, By, 
 
 def return_request(request: holds_pb2.ReturnFundsRequest) -> tuple[tuple[str, str], By]:
     check = _HoldChecker()
-    account = check.account("", request.bank_code, request.account_number)
+    account = check.account("account.", request.account.bank_code, request.account.number)
     by = check.by(request.by)
     check.done()
     return account, by
@@ -106,14 +106,13 @@ def approve_request(request: holds_pb2.ApproveRequest) -> tuple[uuid.UUID, By]:
 
 def list_request(request: holds_pb2.ListHoldsRequest) -> tuple[uuid.UUID | None, str, str]:
     check = _HoldChecker()
-    if request.case_id:
+    key = request.WhichOneof("key")
+    if key == "case_id":
         case_id: uuid.UUID | None = check.case("case_id", request.case_id)
-        if request.bank_code or request.account_number:
-            check.fail("bank_code", "give either case_id or an account, not both")
         check.done()
         return case_id, "", ""
-    if not (request.bank_code or request.account_number):
-        check.fail("case_id", "give a case_id, or an account's bank_code and account_number")
-    bank_code, number = check.account("", request.bank_code, request.account_number)
+    if key is None:
+        check.fail("case_id", "give a case_id, or an account's bank_code and number")
+    bank_code, number = check.account("account.", request.account.bank_code, request.account.number)
     check.done()
     return None, bank_code, number

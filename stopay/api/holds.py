@@ -11,7 +11,7 @@ import structlog
 
 from stopay.api import callers
 from stopay.api.boundary import about
-from stopay.api.convert import hold_message, timestamp
+from stopay.api.convert import APPROVAL_ACTION, hold_message, timestamp
 from stopay.api.hold_validation import (
     By,
     approve_request,
@@ -112,7 +112,7 @@ class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
         )
         reply = holds_pb2.ApproveResponse(
             approval_id=done.approval_id,
-            action=done.action,
+            action=APPROVAL_ACTION.number(done.action),
             requested_by=done.requested_by,
             approved_by=done.approved_by,
             replayed=done.replayed,

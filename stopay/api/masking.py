@@ -20,14 +20,13 @@ from google.protobuf.message import Message
 from stopay.domain.accounts import mask_identity, mask_name, mask_number
 from stopay.v1 import station_pb2
 
-ACCOUNT = frozenset({"stopay.v1.AccountRef.number", "stopay.v1.Hold.account_number"})
+ACCOUNT = frozenset({"stopay.v1.AccountRef.number"})
 NAME = frozenset({"stopay.v1.AccountRef.holder_name", "stopay.v1.Case.victim_name", "stopay.v1.Victim.name"})
 IDENTITY = frozenset({"stopay.v1.Victim.id_number", "stopay.v1.Victim.phone"})
 TEXT = frozenset(
     {
         "stopay.v1.CaseEvent.summary",
         "stopay.v1.FreezeOrder.detail",
-        "stopay.v1.Hold.end_reason",
         "stopay.v1.LegalDocument.scope",
         "stopay.v1.LegalDocument.approver",
         "stopay.v1.PendingApproval.reason",
@@ -40,7 +39,6 @@ PLAIN = frozenset(
         "stopay.v1.Case.station_id",
         "stopay.v1.Case.officer_id",
         "stopay.v1.Case.report_no",
-        "stopay.v1.Case.rule",
         "stopay.v1.Case.currency",
         "stopay.v1.FreezeOrder.order_id",
         "stopay.v1.FreezeOrder.parent_order_id",
@@ -50,19 +48,14 @@ PLAIN = frozenset(
         "stopay.v1.IncomingTransfer.txn_id",
         "stopay.v1.AccountRef.bank_code",
         "stopay.v1.ExitFlow.txn_id",
-        "stopay.v1.ExitFlow.kind",
         "stopay.v1.ExitFlow.order_id",
         "stopay.v1.LinkedCase.case_id",
         "stopay.v1.LinkedCase.txn_id",
         "stopay.v1.LinkedCase.station_id",
         "stopay.v1.Hold.case_id",
-        "stopay.v1.Hold.bank_code",
-        "stopay.v1.Hold.state",
         "stopay.v1.LegalDocument.number",
         "stopay.v1.PendingApproval.approval_id",
-        "stopay.v1.PendingApproval.action",
         "stopay.v1.PendingApproval.requested_by",  # an officer's identity, as CaseEvent.actor
-        "stopay.v1.CaseEvent.kind",
         "stopay.v1.CaseEvent.order_id",
         "stopay.v1.CaseEvent.actor",
     }

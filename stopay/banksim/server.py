@@ -49,6 +49,7 @@ from bank_adapters.remote.v1 import remote_bank_pb2_grpc
 from bank_adapters.simulated.adapter import SimulatedBanks, utc_now
 from bank_adapters.simulated.adapter import create as create_simulated
 from bank_adapters.simulated.scenario import Scenario
+from stopay.api.convert import ANSWER_STATUS, EXIT_KIND, LINE_KIND, ORDER_STATUS
 from stopay.api.tls import TlsFiles, channel_credentials
 from stopay.domain.identity import NotAnIdentity, Role, identity_of
 from stopay.security.pki import identity_uris
@@ -93,7 +94,7 @@ def _reported_statement(statement: Statement) -> gateway_pb2.ReportedStatement:
             gateway_pb2.ReportedLine(
                 seq=line.seq,
                 at=_timestamp(line.at),
-                kind=line.kind,
+                kind=LINE_KIND.number(line.kind),
                 amount_minor=line.amount_minor,
                 txn_id=line.txn_id,
                 counterparty=None
@@ -103,7 +104,7 @@ def _reported_statement(statement: Statement) -> gateway_pb2.ReportedStatement:
                     number=line.counterparty.number,
                     holder_name=line.counterparty.holder_name,
                 ),
-                exit="" if line.exit is None else line.exit.value,
+                exit=common_pb2.EXIT_KIND_UNSPECIFIED if line.exit is None else EXIT_KIND.number(line.exit),
             )
             for line in statement.lines
         ],
@@ -116,7 +117,7 @@ def outcome_message(bank_code: str, idempotency_key: str, answer: FreezeAnswer) 
     return gateway_pb2.FreezeOutcome(
         idempotency_key=idempotency_key,
         bank_code=bank_code,
-        status=AnswerStatus(answer.status).value,
+        status=ANSWER_STATUS.number(answer.status),
         held_minor=answer.held_minor,
         balance_minor=answer.balance_minor or 0,
         reason_code=answer.reason_code,
@@ -196,9 +197,9 @@ class CallbackReporter:
             "banksim.callback_delivered",
             bank=bank_code,
             idempotency_key=idempotency_key,
-            status=outcome.status,
+            status=ANSWER_STATUS.name(outcome.status),
             applied=ack.applied,
-            order_status=ack.order_status,
+            order_status=ORDER_STATUS.name(ack.order_status),
         )
         return ack
 

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from stopay.api.convert import ATTRIBUTION_RULE, CHAIN_PROBLEM, EVENT_KIND, EXIT_KIND
 from stopay.cli import keys
 from stopay.cli.args import server_address
 from stopay.cli.client import account_arg, to_json
@@ -29,7 +30,7 @@ from stopay.cli.exits import LOCAL, Failure, database_failure, store_failure
 from stopay.cli.render import link_texts, status_name
 from stopay.domain.errors import StoreError
 from stopay.domain.money import format_minor
-from stopay.v1 import audit_pb2, audit_pb2_grpc, station_pb2
+from stopay.v1 import audit_pb2, audit_pb2_grpc, common_pb2, station_pb2
 
 
 def add_parser(commands: Any, env: Any, default_server: str) -> None:
@@ -185,7 +186,7 @@ def case_text(trail: audit_pb2.CaseTrail, out: TextIO) -> None:
         f"returned {_money(case.returned_minor)}   exited {_money(case.exited_minor)}   "
         + (f"back with victim {_money(case.back_with_victim_minor)}   " if case.back_with_victim_minor else "")
         + f"unresolved {_money(case.unresolved_minor)}   "
-        f"rule {case.rule}, depth {case.max_depth}, min {_money(case.min_amount)}"
+        f"rule {ATTRIBUTION_RULE.name(case.rule)}, depth {case.max_depth}, min {_money(case.min_amount_minor)}"
     )
     for line in link_texts(case.linked_cases, case.currency or "CNY"):
         console.print(line)
@@ -219,7 +220,7 @@ def case_text(trail: audit_pb2.CaseTrail, out: TextIO) -> None:
         nodes[order.order_id] = parent.add(f"[green]{label}[/]" if held > 0 else label)
     for flow in case.exits:
         tree.add(
-            f"[red]exit {flow.kind} {_money(flow.amount_minor)} from {flow.account.bank_code}:"
+            f"[red]exit {EXIT_KIND.name(flow.kind)} {_money(flow.amount_minor)} from {flow.account.bank_code}:"
             f"{flow.account.number} (L{flow.level})[/]"
         )
     console.print(tree)
@@ -265,7 +266,9 @@ async def _run(args: argparse.Namespace) -> int:
                     case_text(trail, out)
             elif args.action == "account":
                 bank, number = args.account
-                history = await stub.GetAccountHistory(audit_pb2.AccountHistoryRequest(bank_code=bank, number=number))
+                history = await stub.GetAccountHistory(
+                    audit_pb2.AccountHistoryRequest(account=common_pb2.AccountRef(bank_code=bank, number=number))
+                )
                 if args.json:
                     print(to_json(history), file=out)
                 else:
@@ -351,7 +354,7 @@ def _verify_out(result: audit_pb2.VerifyLogResponse, args: argparse.Namespace, o
     else:
         print(f"BROKEN: {len(result.breaks)} case chain(s) do not verify; root hash {result.root_hash}", file=out)
         for b in result.breaks:
-            print(f"  case {b.case_id} event {b.seq}: {b.problem}", file=out)
+            print(f"  case {b.case_id} event {b.seq}: {CHAIN_PROBLEM.name(b.problem)}: {b.detail}", file=out)
     if args.public_key:
         latest = (
             result.latest_checkpoint_at.ToDatetime(tzinfo=UTC).isoformat()
@@ -366,7 +369,7 @@ def _verify_out(result: audit_pb2.VerifyLogResponse, args: argparse.Namespace, o
             )
             for p in result.checkpoint_problems:
                 where = f" case {p.case_id} event {p.seq}" if p.case_id else ""
-                print(f"  checkpoint {p.checkpoint_id}{where}: {p.problem}", file=out)
+                print(f"  checkpoint {p.checkpoint_id}{where}: {p.detail}", file=out)
         else:
             print(
                 f"ok: {result.checkpoints_checked} signed checkpoint(s) match the chains; newest taken at {latest}",
@@ -417,6 +420,8 @@ async def _export(stub: audit_pb2_grpc.AuditServiceStub, args: argparse.Namespac
         row = json_format.MessageToDict(
             event, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )
+        # The kind as stored and hashed ("case.accepted"), so the file can be checked against the chain.
+        row["kind"] = EVENT_KIND.name(event.kind)
         if writer:
             writer.writerow({k: row.get(k, "") for k in fields})
         else:

@@ -11,19 +11,21 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from stopay.api.convert import APPROVAL_ACTION, HOLD_STATE
 from stopay.cli.args import server_address, yuan
 from stopay.cli.client import account_arg, to_json
 from stopay.cli.connect import add_tls_flags, open_channel
 from stopay.domain.money import format_minor
-from stopay.v1 import holds_pb2, holds_pb2_grpc
+from stopay.v1 import common_pb2, holds_pb2, holds_pb2_grpc
 
 
 def add_parser(commands: Any, env: Any, default_server: str) -> None:
     hold = commands.add_parser("hold", help="officers: renew, formalize, release and return holds")
     actions = hold.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="a case's holds, or every hold on an account")
-    listing.add_argument("case_id", nargs="?", default="")
-    listing.add_argument("--account", type=account_arg, metavar="BANK:NUMBER", help="every case's hold on this account")
+    key = listing.add_mutually_exclusive_group()  # ListHoldsRequest takes one of them
+    key.add_argument("case_id", nargs="?", default="")
+    key.add_argument("--account", type=account_arg, metavar="BANK:NUMBER", help="every case's hold on this account")
     renew = actions.add_parser("renew", help="renew an emergency stop for another period")
     formalize = actions.add_parser("formalize", help="turn a stop into a formal freeze, or renew a formal freeze")
     release = actions.add_parser("release", help="release the hold on an account found unrelated")
@@ -68,7 +70,7 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
 
 def _ref(args: argparse.Namespace) -> holds_pb2.HoldRef:
     bank, number = args.account
-    return holds_pb2.HoldRef(case_id=args.case_id, bank_code=bank, account_number=number)
+    return holds_pb2.HoldRef(case_id=args.case_id, account=common_pb2.AccountRef(bank_code=bank, number=number))
 
 
 def _by(args: argparse.Namespace) -> holds_pb2.StepBy:
@@ -87,10 +89,11 @@ def _holds_table(holds: list[holds_pb2.Hold]) -> Table:
     for column in ("case", "account", "state", "held", "stops", "freezes", "document", "expires", "warned"):
         table.add_column(column)
     for h in holds:
-        state = h.state + (" (expired)" if h.expired and h.state in ("stopped", "frozen") else "")
+        state = HOLD_STATE.name(h.state)
+        state += " (expired)" if h.expired and state in ("stopped", "frozen") else ""
         table.add_row(
             h.case_id,
-            f"{h.bank_code}:{h.account_number}",
+            f"{h.account.bank_code}:{h.account.number}",
             state,
             format_minor(h.held_minor),
             f"{h.stops}/{h.max_stops}",
@@ -104,10 +107,12 @@ def _holds_table(holds: list[holds_pb2.Hold]) -> Table:
 
 async def _call(args: argparse.Namespace, stub: holds_pb2_grpc.HoldServiceStub) -> Any:
     if args.action == "list":
-        bank, number = args.account or ("", "")
-        return await stub.ListHolds(
-            holds_pb2.ListHoldsRequest(case_id=args.case_id, bank_code=bank, account_number=number)
-        )
+        if args.account:
+            bank, number = args.account
+            listed = holds_pb2.ListHoldsRequest(account=common_pb2.AccountRef(bank_code=bank, number=number))
+        else:
+            listed = holds_pb2.ListHoldsRequest(case_id=args.case_id or "")
+        return await stub.ListHolds(listed)
     if args.action == "renew":
         return await stub.RenewStop(holds_pb2.RenewStopRequest(hold=_ref(args), by=_by(args)))
     if args.action == "formalize":
@@ -126,11 +131,13 @@ async def _call(args: argparse.Namespace, stub: holds_pb2_grpc.HoldServiceStub) 
     if args.action == "approve":
         return await stub.Approve(holds_pb2.ApproveRequest(approval_id=args.approval_id, by=_by(args)))
     bank, number = args.account
-    return await stub.ReturnFunds(holds_pb2.ReturnFundsRequest(bank_code=bank, account_number=number, by=_by(args)))
+    account = common_pb2.AccountRef(bank_code=bank, number=number)
+    return await stub.ReturnFunds(holds_pb2.ReturnFundsRequest(account=account, by=_by(args)))
 
 
 def _awaiting(console: Console, pending: Any) -> None:
-    console.print(f"awaiting approval {pending.approval_id} ({pending.action}, asked by {pending.requested_by})")
+    action = APPROVAL_ACTION.name(pending.action)
+    console.print(f"awaiting approval {pending.approval_id} ({action}, asked by {pending.requested_by})")
     console.print(
         f"  another officer approves it: stopay hold approve {pending.approval_id} --officer ID --reason TEXT"
     )
@@ -168,8 +175,9 @@ def _show(reply: Any) -> None:
         for pending in reply.pending:
             _awaiting(console, pending)
     elif isinstance(reply, holds_pb2.ApproveResponse):
+        action = APPROVAL_ACTION.name(reply.action)
         console.print(
-            f"approved {reply.action} {reply.approval_id}: asked by {reply.requested_by}, approved by "
+            f"approved {action} {reply.approval_id}: asked by {reply.requested_by}, approved by "
             f"{reply.approved_by}" + ("  [this approval was given before]" if reply.replayed else "")
         )
         if reply.HasField("hold"):

@@ -17,6 +17,7 @@ from functools import partial
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from stopay.api.convert import ATTRIBUTION_RULE, EXIT_KIND
 from stopay.domain.money import format_minor
 from stopay.v1 import common_pb2, station_pb2
 
@@ -155,7 +156,8 @@ def _trail(case: station_pb2.Case) -> _Trail:
             )
             deepest = max(deepest, nodes[src].column)
         key = f"exit:{index}:{flow.txn_id}"
-        nodes[key] = _Node(key, "exit", exit_kind=flow.kind or "UNKNOWN", amount=flow.amount_minor)
+        kind = EXIT_KIND.name(flow.kind) if flow.kind else "UNKNOWN"
+        nodes[key] = _Node(key, "exit", exit_kind=kind, amount=flow.amount_minor)
         edges.append(
             _Edge(
                 src,
@@ -673,7 +675,7 @@ def _page(
         f"victim {case.victim_name}" if case.victim_name else "",
         f"report {case.report_no}" if case.report_no else "",
         f"station {case.station_id}" if case.station_id else "",
-        f"rule {case.rule}, depth {case.max_depth}" if case.rule else "",
+        f"rule {ATTRIBUTION_RULE.name(case.rule)}, depth {case.max_depth}" if case.rule else "",
         "settled" if case.settled else "in progress",
     ]
     meta = " · ".join(f for f in facts if f)

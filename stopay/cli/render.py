@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
+from stopay.api.convert import HOLD_STATE
 from stopay.domain.money import format_minor
 from stopay.v1 import station_pb2
 
@@ -29,9 +30,10 @@ def case_text(case: station_pb2.Case) -> str:
     lines += [f"  {text}" for text in link_texts(case.linked_cases, cur)]
     for h in case.holds:
         until = h.expires_at.ToDatetime().strftime("%Y-%m-%d %H:%M UTC")
-        lasts = f" until {until}" if h.state in ("stopped", "frozen") else ""
+        state = HOLD_STATE.name(h.state)
+        lasts = f" until {until}" if state in ("stopped", "frozen") else ""
         lines.append(
-            f"  hold {h.bank_code}:{h.account_number}  {h.state}{lasts}  "
+            f"  hold {h.account.bank_code}:{h.account.number}  {state}{lasts}  "
             f"{format_minor(h.held_minor, cur)} held  stops {h.stops}/{h.max_stops}"
             + (f"  document {h.document.number}" if h.document.number else "")
         )

@@ -27,41 +27,43 @@ from stopay.v1 import common_pb2 as stopay_dot_v1_dot_common__pb2
 from stopay.v1 import station_pb2 as stopay_dot_v1_dot_station__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15stopay/v1/audit.proto\x12\tstopay.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16stopay/v1/common.proto\x1a\x17stopay/v1/station.proto\"{\n\tCaseTrail\x12\x1d\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x0f.stopay.v1.Case\x12\'\n\x08timeline\x18\x02 \x03(\x0b\x32\x15.stopay.v1.AuditEvent\x12&\n\x07timings\x18\x03 \x03(\x0b\x32\x15.stopay.v1.HoldTiming\"\x83\x01\n\nHoldTiming\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\x05\x12&\n\x07\x61\x63\x63ount\x18\x03 \x01(\x0b\x32\x15.stopay.v1.AccountRef\x12\x12\n\nheld_minor\x18\x04 \x01(\x03\x12\x18\n\x10\x65ntry_to_hold_ms\x18\x05 \x01(\x03\":\n\x15\x41\x63\x63ountHistoryRequest\x12\x11\n\tbank_code\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\t\"\x88\x01\n\x0e\x41\x63\x63ountHistory\x12&\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x15.stopay.v1.AccountRef\x12\'\n\x06orders\x18\x02 \x03(\x0b\x32\x17.stopay.v1.AccountOrder\x12%\n\x05links\x18\x03 \x03(\x0b\x32\x16.stopay.v1.AccountLink\"\xa1\x01\n\x0b\x41\x63\x63ountLink\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x12\n\nstation_id\x18\x02 \x01(\t\x12/\n\x0breported_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0elinked_case_id\x18\x04 \x01(\t\x12\x0e\n\x06txn_id\x18\x05 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x06 \x01(\x03\"\x83\x03\n\x0c\x41\x63\x63ountOrder\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\"\n\x04kind\x18\x03 \x01(\x0e\x32\x14.stopay.v1.OrderKind\x12\r\n\x05level\x18\x04 \x01(\x05\x12&\n\x06status\x18\x05 \x01(\x0e\x32\x16.stopay.v1.OrderStatus\x12\x17\n\x0frequested_minor\x18\x06 \x01(\x03\x12\x12\n\nheld_minor\x18\x07 \x01(\x03\x12\x16\n\x0ereleased_minor\x18\x08 \x01(\x03\x12\x13\n\x0breason_code\x18\t \x01(\t\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bresolved_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nstation_id\x18\x0c \x01(\t\x12\x11\n\treport_no\x18\r \x01(\t\x12\x13\n\x0bvictim_name\x18\x0e \x01(\t\"\x8c\x01\n\rReportRequest\x12)\n\x05since\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nstation_id\x18\x03 \x01(\t\x12\x11\n\tbank_code\x18\x04 \x01(\t\"\xe0\x01\n\x06Report\x12\r\n\x05\x63\x61ses\x18\x01 \x01(\x05\x12\x16\n\x0ereported_minor\x18\x02 \x01(\x03\x12\x12\n\nheld_minor\x18\x03 \x01(\x03\x12\x16\n\x0ereturned_minor\x18\x04 \x01(\x03\x12\x14\n\x0c\x65xited_minor\x18\x05 \x01(\x03\x12\x0e\n\x06orders\x18\x06 \x01(\x05\x12\r\n\x05holds\x18\x07 \x01(\x05\x12\x0e\n\x06p50_ms\x18\x08 \x01(\x03\x12\x0e\n\x06p90_ms\x18\t \x01(\x03\x12\x0e\n\x06p99_ms\x18\n \x01(\x03\x12\x1e\n\x16\x62\x61\x63k_with_victim_minor\x18\x0b \x01(\x03\"+\n\x10VerifyLogRequest\x12\x17\n\x0fpublic_keys_pem\x18\x01 \x03(\x0c\"\x8a\x02\n\x11VerifyLogResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0e\n\x06\x65vents\x18\x02 \x01(\x03\x12\r\n\x05\x63\x61ses\x18\x03 \x01(\x05\x12%\n\x06\x62reaks\x18\x04 \x03(\x0b\x32\x15.stopay.v1.ChainBreak\x12\x11\n\troot_hash\x18\x05 \x01(\t\x12\x1b\n\x13\x63heckpoints_checked\x18\x06 \x01(\x05\x12\x39\n\x13\x63heckpoint_problems\x18\x07 \x03(\x0b\x32\x1c.stopay.v1.CheckpointProblem\x12\x38\n\x14latest_checkpoint_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Y\n\x11\x43heckpointProblem\x12\x15\n\rcheckpoint_id\x18\x01 \x01(\x03\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x03\x12\x0f\n\x07problem\x18\x04 \x01(\t\";\n\nChainBreak\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x0f\n\x07problem\x18\x03 \x01(\t\"|\n\x13\x45xportEventsRequest\x12)\n\x05since\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63\x61se_id\x18\x03 \x01(\t\"\xdb\x01\n\nAuditEvent\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x0c\n\x04kind\x18\x05 \x01(\t\x12\x10\n\x08order_id\x18\x06 \x01(\t\x12\x13\n\x0b\x64\x65tail_json\x18\x07 \x01(\t\x12\x0f\n\x07summary\x18\x08 \x01(\t\x12\x0c\n\x04hash\x18\t \x01(\t\x12\x11\n\tprev_hash\x18\n \x01(\t\x12\x11\n\tchain_pos\x18\x0b \x01(\x03\x32\xec\x02\n\x0c\x41uditService\x12?\n\x0cGetCaseTrail\x12\x19.stopay.v1.GetCaseRequest\x1a\x14.stopay.v1.CaseTrail\x12P\n\x11GetAccountHistory\x12 .stopay.v1.AccountHistoryRequest\x1a\x19.stopay.v1.AccountHistory\x12\x38\n\tGetReport\x12\x18.stopay.v1.ReportRequest\x1a\x11.stopay.v1.Report\x12\x46\n\tVerifyLog\x12\x1b.stopay.v1.VerifyLogRequest\x1a\x1c.stopay.v1.VerifyLogResponse\x12G\n\x0c\x45xportEvents\x12\x1e.stopay.v1.ExportEventsRequest\x1a\x15.stopay.v1.AuditEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15stopay/v1/audit.proto\x12\tstopay.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16stopay/v1/common.proto\x1a\x17stopay/v1/station.proto\"{\n\tCaseTrail\x12\x1d\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x0f.stopay.v1.Case\x12\'\n\x08timeline\x18\x02 \x03(\x0b\x32\x15.stopay.v1.AuditEvent\x12&\n\x07timings\x18\x03 \x03(\x0b\x32\x15.stopay.v1.HoldTiming\"\x83\x01\n\nHoldTiming\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\x05\x12&\n\x07\x61\x63\x63ount\x18\x03 \x01(\x0b\x32\x15.stopay.v1.AccountRef\x12\x12\n\nheld_minor\x18\x04 \x01(\x03\x12\x18\n\x10\x65ntry_to_hold_ms\x18\x05 \x01(\x03\"?\n\x15\x41\x63\x63ountHistoryRequest\x12&\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x15.stopay.v1.AccountRef\"\x88\x01\n\x0e\x41\x63\x63ountHistory\x12&\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x15.stopay.v1.AccountRef\x12\'\n\x06orders\x18\x02 \x03(\x0b\x32\x17.stopay.v1.AccountOrder\x12%\n\x05links\x18\x03 \x03(\x0b\x32\x16.stopay.v1.AccountLink\"\xa1\x01\n\x0b\x41\x63\x63ountLink\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x12\n\nstation_id\x18\x02 \x01(\t\x12/\n\x0breported_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0elinked_case_id\x18\x04 \x01(\t\x12\x0e\n\x06txn_id\x18\x05 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x06 \x01(\x03\"\x83\x03\n\x0c\x41\x63\x63ountOrder\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\"\n\x04kind\x18\x03 \x01(\x0e\x32\x14.stopay.v1.OrderKind\x12\r\n\x05level\x18\x04 \x01(\x05\x12&\n\x06status\x18\x05 \x01(\x0e\x32\x16.stopay.v1.OrderStatus\x12\x17\n\x0frequested_minor\x18\x06 \x01(\x03\x12\x12\n\nheld_minor\x18\x07 \x01(\x03\x12\x16\n\x0ereleased_minor\x18\x08 \x01(\x03\x12\x13\n\x0breason_code\x18\t \x01(\t\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bresolved_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nstation_id\x18\x0c \x01(\t\x12\x11\n\treport_no\x18\r \x01(\t\x12\x13\n\x0bvictim_name\x18\x0e \x01(\t\"\x8c\x01\n\rReportRequest\x12)\n\x05since\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nstation_id\x18\x03 \x01(\t\x12\x11\n\tbank_code\x18\x04 \x01(\t\"\xe0\x01\n\x06Report\x12\r\n\x05\x63\x61ses\x18\x01 \x01(\x05\x12\x16\n\x0ereported_minor\x18\x02 \x01(\x03\x12\x12\n\nheld_minor\x18\x03 \x01(\x03\x12\x16\n\x0ereturned_minor\x18\x04 \x01(\x03\x12\x14\n\x0c\x65xited_minor\x18\x05 \x01(\x03\x12\x0e\n\x06orders\x18\x06 \x01(\x05\x12\r\n\x05holds\x18\x07 \x01(\x05\x12\x0e\n\x06p50_ms\x18\x08 \x01(\x03\x12\x0e\n\x06p90_ms\x18\t \x01(\x03\x12\x0e\n\x06p99_ms\x18\n \x01(\x03\x12\x1e\n\x16\x62\x61\x63k_with_victim_minor\x18\x0b \x01(\x03\"+\n\x10VerifyLogRequest\x12\x17\n\x0fpublic_keys_pem\x18\x01 \x03(\x0c\"\x8a\x02\n\x11VerifyLogResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0e\n\x06\x65vents\x18\x02 \x01(\x03\x12\r\n\x05\x63\x61ses\x18\x03 \x01(\x05\x12%\n\x06\x62reaks\x18\x04 \x03(\x0b\x32\x15.stopay.v1.ChainBreak\x12\x11\n\troot_hash\x18\x05 \x01(\t\x12\x1b\n\x13\x63heckpoints_checked\x18\x06 \x01(\x05\x12\x39\n\x13\x63heckpoint_problems\x18\x07 \x03(\x0b\x32\x1c.stopay.v1.CheckpointProblem\x12\x38\n\x14latest_checkpoint_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"X\n\x11\x43heckpointProblem\x12\x15\n\rcheckpoint_id\x18\x01 \x01(\x03\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x03\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"d\n\nChainBreak\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12(\n\x07problem\x18\x03 \x01(\x0e\x32\x17.stopay.v1.ChainProblem\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"|\n\x13\x45xportEventsRequest\x12)\n\x05since\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63\x61se_id\x18\x03 \x01(\t\"\xf1\x01\n\nAuditEvent\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\"\n\x04kind\x18\x05 \x01(\x0e\x32\x14.stopay.v1.EventKind\x12\x10\n\x08order_id\x18\x06 \x01(\t\x12\x13\n\x0b\x64\x65tail_json\x18\x07 \x01(\t\x12\x0f\n\x07summary\x18\x08 \x01(\t\x12\x0c\n\x04hash\x18\t \x01(\t\x12\x11\n\tprev_hash\x18\n \x01(\t\x12\x11\n\tchain_pos\x18\x0b \x01(\x03*\xb7\x01\n\x0c\x43hainProblem\x12\x1d\n\x19\x43HAIN_PROBLEM_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x43HAIN_PROBLEM_HASH_MISMATCH\x10\x01\x12$\n CHAIN_PROBLEM_PREV_HASH_MISMATCH\x10\x02\x12\x1f\n\x1b\x43HAIN_PROBLEM_HEAD_MISMATCH\x10\x03\x12 \n\x1c\x43HAIN_PROBLEM_MISSING_EVENTS\x10\x04\x32\xec\x02\n\x0c\x41uditService\x12?\n\x0cGetCaseTrail\x12\x19.stopay.v1.GetCaseRequest\x1a\x14.stopay.v1.CaseTrail\x12P\n\x11GetAccountHistory\x12 .stopay.v1.AccountHistoryRequest\x1a\x19.stopay.v1.AccountHistory\x12\x38\n\tGetReport\x12\x18.stopay.v1.ReportRequest\x1a\x11.stopay.v1.Report\x12\x46\n\tVerifyLog\x12\x1b.stopay.v1.VerifyLogRequest\x1a\x1c.stopay.v1.VerifyLogResponse\x12G\n\x0c\x45xportEvents\x12\x1e.stopay.v1.ExportEventsRequest\x1a\x15.stopay.v1.AuditEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stopay.v1.audit_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_CHAINPROBLEM']._serialized_start=2382
+  _globals['_CHAINPROBLEM']._serialized_end=2565
   _globals['_CASETRAIL']._serialized_start=118
   _globals['_CASETRAIL']._serialized_end=241
   _globals['_HOLDTIMING']._serialized_start=244
   _globals['_HOLDTIMING']._serialized_end=375
   _globals['_ACCOUNTHISTORYREQUEST']._serialized_start=377
-  _globals['_ACCOUNTHISTORYREQUEST']._serialized_end=435
-  _globals['_ACCOUNTHISTORY']._serialized_start=438
-  _globals['_ACCOUNTHISTORY']._serialized_end=574
-  _globals['_ACCOUNTLINK']._serialized_start=577
-  _globals['_ACCOUNTLINK']._serialized_end=738
-  _globals['_ACCOUNTORDER']._serialized_start=741
-  _globals['_ACCOUNTORDER']._serialized_end=1128
-  _globals['_REPORTREQUEST']._serialized_start=1131
-  _globals['_REPORTREQUEST']._serialized_end=1271
-  _globals['_REPORT']._serialized_start=1274
-  _globals['_REPORT']._serialized_end=1498
-  _globals['_VERIFYLOGREQUEST']._serialized_start=1500
-  _globals['_VERIFYLOGREQUEST']._serialized_end=1543
-  _globals['_VERIFYLOGRESPONSE']._serialized_start=1546
-  _globals['_VERIFYLOGRESPONSE']._serialized_end=1812
-  _globals['_CHECKPOINTPROBLEM']._serialized_start=1814
-  _globals['_CHECKPOINTPROBLEM']._serialized_end=1903
-  _globals['_CHAINBREAK']._serialized_start=1905
-  _globals['_CHAINBREAK']._serialized_end=1964
-  _globals['_EXPORTEVENTSREQUEST']._serialized_start=1966
-  _globals['_EXPORTEVENTSREQUEST']._serialized_end=2090
-  _globals['_AUDITEVENT']._serialized_start=2093
-  _globals['_AUDITEVENT']._serialized_end=2312
-  _globals['_AUDITSERVICE']._serialized_start=2315
-  _globals['_AUDITSERVICE']._serialized_end=2679
+  _globals['_ACCOUNTHISTORYREQUEST']._serialized_end=440
+  _globals['_ACCOUNTHISTORY']._serialized_start=443
+  _globals['_ACCOUNTHISTORY']._serialized_end=579
+  _globals['_ACCOUNTLINK']._serialized_start=582
+  _globals['_ACCOUNTLINK']._serialized_end=743
+  _globals['_ACCOUNTORDER']._serialized_start=746
+  _globals['_ACCOUNTORDER']._serialized_end=1133
+  _globals['_REPORTREQUEST']._serialized_start=1136
+  _globals['_REPORTREQUEST']._serialized_end=1276
+  _globals['_REPORT']._serialized_start=1279
+  _globals['_REPORT']._serialized_end=1503
+  _globals['_VERIFYLOGREQUEST']._serialized_start=1505
+  _globals['_VERIFYLOGREQUEST']._serialized_end=1548
+  _globals['_VERIFYLOGRESPONSE']._serialized_start=1551
+  _globals['_VERIFYLOGRESPONSE']._serialized_end=1817
+  _globals['_CHECKPOINTPROBLEM']._serialized_start=1819
+  _globals['_CHECKPOINTPROBLEM']._serialized_end=1907
+  _globals['_CHAINBREAK']._serialized_start=1909
+  _globals['_CHAINBREAK']._serialized_end=2009
+  _globals['_EXPORTEVENTSREQUEST']._serialized_start=2011
+  _globals['_EXPORTEVENTSREQUEST']._serialized_end=2135
+  _globals['_AUDITEVENT']._serialized_start=2138
+  _globals['_AUDITEVENT']._serialized_end=2379
+  _globals['_AUDITSERVICE']._serialized_start=2568
+  _globals['_AUDITSERVICE']._serialized_end=2932
 # @@protoc_insertion_point(module_scope)

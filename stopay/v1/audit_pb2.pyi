@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from stopay.v1 import common_pb2 as _common_pb2
 from stopay.v1 import station_pb2 as _station_pb2
 import builtins as _builtins
@@ -21,15 +22,51 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _ChainProblem:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ChainProblemEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ChainProblem.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CHAIN_PROBLEM_UNSPECIFIED: _ChainProblem.ValueType  # 0
+    """Never sent."""
+    CHAIN_PROBLEM_HASH_MISMATCH: _ChainProblem.ValueType  # 1
+    """An event's content no longer gives its stored hash: the event was changed."""
+    CHAIN_PROBLEM_PREV_HASH_MISMATCH: _ChainProblem.ValueType  # 2
+    """An event's prev_hash is not the hash of the event before it."""
+    CHAIN_PROBLEM_HEAD_MISMATCH: _ChainProblem.ValueType  # 3
+    """The chain's recorded head is not its last event's hash."""
+    CHAIN_PROBLEM_MISSING_EVENTS: _ChainProblem.ValueType  # 4
+    """Events are missing from the chain (a gap, or its end)."""
+
+class ChainProblem(_ChainProblem, metaclass=_ChainProblemEnumTypeWrapper):
+    """How a case's hash chain is broken."""
+
+CHAIN_PROBLEM_UNSPECIFIED: ChainProblem.ValueType  # 0
+"""Never sent."""
+CHAIN_PROBLEM_HASH_MISMATCH: ChainProblem.ValueType  # 1
+"""An event's content no longer gives its stored hash: the event was changed."""
+CHAIN_PROBLEM_PREV_HASH_MISMATCH: ChainProblem.ValueType  # 2
+"""An event's prev_hash is not the hash of the event before it."""
+CHAIN_PROBLEM_HEAD_MISMATCH: ChainProblem.ValueType  # 3
+"""The chain's recorded head is not its last event's hash."""
+CHAIN_PROBLEM_MISSING_EVENTS: ChainProblem.ValueType  # 4
+"""Events are missing from the chain (a gap, or its end)."""
+Global___ChainProblem: _TypeAlias = ChainProblem  # noqa: Y015
+
 @_typing.final
 class CaseTrail(_message.Message):
+    """A case with its whole event log, for auditors."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CASE_FIELD_NUMBER: _builtins.int
     TIMELINE_FIELD_NUMBER: _builtins.int
     TIMINGS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def case(self) -> _station_pb2.Case: ...
+    def case(self) -> _station_pb2.Case:
+        """The case, as GetCase returns it."""
+
     @_builtins.property
     def timeline(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuditEvent]:
         """Every event of the case, oldest first."""
@@ -55,6 +92,8 @@ Global___CaseTrail: _TypeAlias = CaseTrail  # noqa: Y015
 
 @_typing.final
 class HoldTiming(_message.Message):
+    """How fast one freeze held money."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ORDER_ID_FIELD_NUMBER: _builtins.int
@@ -63,12 +102,17 @@ class HoldTiming(_message.Message):
     HELD_MINOR_FIELD_NUMBER: _builtins.int
     ENTRY_TO_HOLD_MS_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
+    """The freeze order."""
     level: _builtins.int
+    """Level of the account on the trail."""
     held_minor: _builtins.int
+    """What the order holds, in minor units."""
     entry_to_hold_ms: _builtins.int
     """Milliseconds from the case's acceptance to the hold, by the database clock."""
     @_builtins.property
-    def account(self) -> _common_pb2.AccountRef: ...
+    def account(self) -> _common_pb2.AccountRef:
+        """The account the freeze holds on."""
+
     def __init__(
         self,
         *,
@@ -88,21 +132,23 @@ Global___HoldTiming: _TypeAlias = HoldTiming  # noqa: Y015
 
 @_typing.final
 class AccountHistoryRequest(_message.Message):
+    """Names the account whose history is asked for."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
-    BANK_CODE_FIELD_NUMBER: _builtins.int
-    NUMBER_FIELD_NUMBER: _builtins.int
-    bank_code: _builtins.str
-    number: _builtins.str
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def account(self) -> _common_pb2.AccountRef:
+        """Required: the account's bank_code and number (holder_name is not read)."""
+
     def __init__(
         self,
         *,
-        bank_code: _builtins.str = ...,
-        number: _builtins.str = ...,
+        account: _common_pb2.AccountRef | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bank_code", b"bank_code", "number", b"number"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -110,15 +156,21 @@ Global___AccountHistoryRequest: _TypeAlias = AccountHistoryRequest  # noqa: Y015
 
 @_typing.final
 class AccountHistory(_message.Message):
+    """Everything stopay did about one account, across cases."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ACCOUNT_FIELD_NUMBER: _builtins.int
     ORDERS_FIELD_NUMBER: _builtins.int
     LINKS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def account(self) -> _common_pb2.AccountRef: ...
+    def account(self) -> _common_pb2.AccountRef:
+        """The account asked about (holder_name empty)."""
+
     @_builtins.property
-    def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___AccountOrder]: ...
+    def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___AccountOrder]:
+        """Every order about the account, newest first; empty when no case touched it."""
+
     @_builtins.property
     def links(self) -> _containers.RepeatedCompositeFieldContainer[Global___AccountLink]:
         """Transfers into the account that a later case reported again: that case has no order here,
@@ -153,14 +205,19 @@ class AccountLink(_message.Message):
     TXN_ID_FIELD_NUMBER: _builtins.int
     AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
-    """The case that reported the transfer again, and its station and time."""
+    """The case that reported the transfer again."""
     station_id: _builtins.str
+    """The station of the case that reported it again."""
     linked_case_id: _builtins.str
     """The case that reported it first and traces it."""
     txn_id: _builtins.str
+    """The transfer."""
     amount_minor: _builtins.int
+    """The transfer's amount in minor units."""
     @_builtins.property
-    def reported_at(self) -> _timestamp_pb2.Timestamp: ...
+    def reported_at(self) -> _timestamp_pb2.Timestamp:
+        """When that case was accepted."""
+
     def __init__(
         self,
         *,
@@ -181,6 +238,8 @@ Global___AccountLink: _TypeAlias = AccountLink  # noqa: Y015
 
 @_typing.final
 class AccountOrder(_message.Message):
+    """One order about the account, with its case; amounts in minor units, as in FreezeOrder."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CASE_ID_FIELD_NUMBER: _builtins.int
@@ -198,21 +257,37 @@ class AccountOrder(_message.Message):
     REPORT_NO_FIELD_NUMBER: _builtins.int
     VICTIM_NAME_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
+    """The order's case."""
     order_id: _builtins.str
+    """The order's id."""
     kind: _station_pb2.OrderKind.ValueType
+    """What the order asked of the bank."""
     level: _builtins.int
+    """Level of the account on that case's trail."""
     status: _station_pb2.OrderStatus.ValueType
+    """Where the order is."""
     requested_minor: _builtins.int
+    """What the order asked for at first."""
     held_minor: _builtins.int
+    """What it holds."""
     released_minor: _builtins.int
+    """What a release or return gave back or paid."""
     reason_code: _builtins.str
+    """The bank's reason code; empty when there is none."""
     station_id: _builtins.str
+    """The case's station."""
     report_no: _builtins.str
+    """The case's report number."""
     victim_name: _builtins.str
+    """The case's victim."""
     @_builtins.property
-    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the order was created."""
+
     @_builtins.property
-    def resolved_at(self) -> _timestamp_pb2.Timestamp: ...
+    def resolved_at(self) -> _timestamp_pb2.Timestamp:
+        """When it settled; unset while it is open."""
+
     def __init__(
         self,
         *,
@@ -241,6 +316,8 @@ Global___AccountOrder: _TypeAlias = AccountOrder  # noqa: Y015
 
 @_typing.final
 class ReportRequest(_message.Message):
+    """The cases a report sums: accepted in [since, until), of one station, touching one bank."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     SINCE_FIELD_NUMBER: _builtins.int
@@ -248,11 +325,17 @@ class ReportRequest(_message.Message):
     STATION_ID_FIELD_NUMBER: _builtins.int
     BANK_CODE_FIELD_NUMBER: _builtins.int
     station_id: _builtins.str
+    """Only cases of this station; empty for all."""
     bank_code: _builtins.str
+    """Only orders sent to this bank; empty for all."""
     @_builtins.property
-    def since(self) -> _timestamp_pb2.Timestamp: ...
+    def since(self) -> _timestamp_pb2.Timestamp:
+        """Start of the period (inclusive); unset: from the beginning."""
+
     @_builtins.property
-    def until(self) -> _timestamp_pb2.Timestamp: ...
+    def until(self) -> _timestamp_pb2.Timestamp:
+        """End of the period (exclusive); unset: up to now. Must be later than since."""
+
     def __init__(
         self,
         *,
@@ -271,6 +354,8 @@ Global___ReportRequest: _TypeAlias = ReportRequest  # noqa: Y015
 
 @_typing.final
 class Report(_message.Message):
+    """Totals of a report; money in minor units."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CASES_FIELD_NUMBER: _builtins.int
@@ -285,17 +370,25 @@ class Report(_message.Message):
     P99_MS_FIELD_NUMBER: _builtins.int
     BACK_WITH_VICTIM_MINOR_FIELD_NUMBER: _builtins.int
     cases: _builtins.int
+    """Cases summed."""
     reported_minor: _builtins.int
     """"Reported", "held", "returned", "exited" and "back with the victim" are separate figures."""
     held_minor: _builtins.int
+    """Held now by those cases."""
     returned_minor: _builtins.int
+    """Paid back to their victims."""
     exited_minor: _builtins.int
+    """Traced out of the banking network."""
     orders: _builtins.int
+    """Orders of those cases."""
     holds: _builtins.int
+    """Freeze orders that hold money."""
     p50_ms: _builtins.int
     """Entry-to-hold time percentiles, milliseconds (0 when nothing was held)."""
     p90_ms: _builtins.int
+    """90th percentile of the entry-to-hold time, milliseconds."""
     p99_ms: _builtins.int
+    """99th percentile of the entry-to-hold time, milliseconds."""
     back_with_victim_minor: _builtins.int
     """Paid by the trails back to accounts the victims paid from (neither held nor exited)."""
     def __init__(
@@ -323,6 +416,8 @@ Global___Report: _TypeAlias = Report  # noqa: Y015
 
 @_typing.final
 class VerifyLogRequest(_message.Message):
+    """Which checkpoint signers to trust when verifying the log."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PUBLIC_KEYS_PEM_FIELD_NUMBER: _builtins.int
@@ -348,6 +443,8 @@ Global___VerifyLogRequest: _TypeAlias = VerifyLogRequest  # noqa: Y015
 
 @_typing.final
 class VerifyLogResponse(_message.Message):
+    """What the verification found."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     OK_FIELD_NUMBER: _builtins.int
@@ -359,18 +456,25 @@ class VerifyLogResponse(_message.Message):
     CHECKPOINT_PROBLEMS_FIELD_NUMBER: _builtins.int
     LATEST_CHECKPOINT_AT_FIELD_NUMBER: _builtins.int
     ok: _builtins.bool
+    """No chain is broken and no checkpoint has a problem."""
     events: _builtins.int
+    """Events verified."""
     cases: _builtins.int
+    """Case chains verified."""
     root_hash: _builtins.str
-    """SHA-256 over every case's head: keep it elsewhere to prove later that nothing was rewritten."""
-    checkpoints_checked: _builtins.int
-    """Signed checkpoints read (0 when no public key was given), and what is wrong with them: ok is
-    false when there is any problem.
+    """SHA-256 (hex) over every case's head: keep it elsewhere to prove later that nothing was
+    rewritten.
     """
+    checkpoints_checked: _builtins.int
+    """Signed checkpoints read; 0 when no public key was given."""
     @_builtins.property
-    def breaks(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChainBreak]: ...
+    def breaks(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChainBreak]:
+        """The first break of each broken chain, by case_id; empty when every chain verifies."""
+
     @_builtins.property
-    def checkpoint_problems(self) -> _containers.RepeatedCompositeFieldContainer[Global___CheckpointProblem]: ...
+    def checkpoint_problems(self) -> _containers.RepeatedCompositeFieldContainer[Global___CheckpointProblem]:
+        """What is wrong with the checkpoints (ok is false when anything is); empty when nothing is."""
+
     @_builtins.property
     def latest_checkpoint_at(self) -> _timestamp_pb2.Timestamp:
         """When the newest checkpoint that verified was taken (the database's time); unset when none."""
@@ -406,23 +510,26 @@ class CheckpointProblem(_message.Message):
     CHECKPOINT_ID_FIELD_NUMBER: _builtins.int
     CASE_ID_FIELD_NUMBER: _builtins.int
     SEQ_FIELD_NUMBER: _builtins.int
-    PROBLEM_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
     checkpoint_id: _builtins.int
-    """0: the checkpoints as a whole (none signed by the keys given)"""
+    """The checkpoint; 0: the checkpoints as a whole (none signed by the keys given)."""
     case_id: _builtins.str
+    """The case of the head concerned; empty when the problem is the checkpoint itself."""
     seq: _builtins.int
-    problem: _builtins.str
+    """The head's event number; 0 when the problem is the checkpoint itself."""
+    detail: _builtins.str
+    """What is wrong, in words for people (as ChainBreak.detail)."""
     def __init__(
         self,
         *,
         checkpoint_id: _builtins.int = ...,
         case_id: _builtins.str = ...,
         seq: _builtins.int = ...,
-        problem: _builtins.str = ...,
+        detail: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "checkpoint_id", b"checkpoint_id", "problem", b"problem", "seq", b"seq"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "checkpoint_id", b"checkpoint_id", "detail", b"detail", "seq", b"seq"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -430,24 +537,35 @@ Global___CheckpointProblem: _TypeAlias = CheckpointProblem  # noqa: Y015
 
 @_typing.final
 class ChainBreak(_message.Message):
+    """The first broken place in one case's chain."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CASE_ID_FIELD_NUMBER: _builtins.int
     SEQ_FIELD_NUMBER: _builtins.int
     PROBLEM_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
+    """The case whose chain is broken."""
     seq: _builtins.int
-    problem: _builtins.str
+    """The first broken event: for missing events the one after the gap or, when the chain's end is
+    missing, the last event the head recorded; for a head mismatch the chain's last event.
+    """
+    problem: Global___ChainProblem.ValueType
+    """How it is broken."""
+    detail: _builtins.str
+    """What was found, in words for people."""
     def __init__(
         self,
         *,
         case_id: _builtins.str = ...,
         seq: _builtins.int = ...,
-        problem: _builtins.str = ...,
+        problem: Global___ChainProblem.ValueType = ...,
+        detail: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "problem", b"problem", "seq", b"seq"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "detail", b"detail", "problem", b"problem", "seq", b"seq"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -455,16 +573,23 @@ Global___ChainBreak: _TypeAlias = ChainBreak  # noqa: Y015
 
 @_typing.final
 class ExportEventsRequest(_message.Message):
+    """The events to export: written in [since, until), of one case or all."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     SINCE_FIELD_NUMBER: _builtins.int
     UNTIL_FIELD_NUMBER: _builtins.int
     CASE_ID_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
+    """Only this case's events (a UUID); empty for every case."""
     @_builtins.property
-    def since(self) -> _timestamp_pb2.Timestamp: ...
+    def since(self) -> _timestamp_pb2.Timestamp:
+        """Start of the period (inclusive); unset: from the beginning."""
+
     @_builtins.property
-    def until(self) -> _timestamp_pb2.Timestamp: ...
+    def until(self) -> _timestamp_pb2.Timestamp:
+        """End of the period (exclusive); unset: up to now. Must be later than since."""
+
     def __init__(
         self,
         *,
@@ -482,6 +607,8 @@ Global___ExportEventsRequest: _TypeAlias = ExportEventsRequest  # noqa: Y015
 
 @_typing.final
 class AuditEvent(_message.Message):
+    """One event of a case's append-only, hash-chained log, as stored."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CASE_ID_FIELD_NUMBER: _builtins.int
@@ -496,20 +623,29 @@ class AuditEvent(_message.Message):
     PREV_HASH_FIELD_NUMBER: _builtins.int
     CHAIN_POS_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
+    """The event's case."""
     seq: _builtins.int
+    """The event's number in the case."""
     actor: _builtins.str
-    kind: _builtins.str
+    """Who caused it, e.g. "officer:ID"."""
+    kind: _station_pb2.EventKind.ValueType
+    """What happened."""
     order_id: _builtins.str
+    """The order it is about; empty when none."""
     detail_json: _builtins.str
     """The event's detail as JSON text, exactly as stored and hashed (jsonb's canonical text form)."""
     summary: _builtins.str
+    """One line for people to read."""
     hash: _builtins.str
     """Hex SHA-256 of the event and of the one before it in its case's chain."""
     prev_hash: _builtins.str
+    """Hex SHA-256 of the event before it in the chain (all zeros for the first)."""
     chain_pos: _builtins.int
     """The event's position in its case's chain (1, 2, ...), part of what is hashed."""
     @_builtins.property
-    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def at(self) -> _timestamp_pb2.Timestamp:
+        """When it was recorded, by the database clock."""
+
     def __init__(
         self,
         *,
@@ -517,7 +653,7 @@ class AuditEvent(_message.Message):
         seq: _builtins.int = ...,
         at: _timestamp_pb2.Timestamp | None = ...,
         actor: _builtins.str = ...,
-        kind: _builtins.str = ...,
+        kind: _station_pb2.EventKind.ValueType = ...,
         order_id: _builtins.str = ...,
         detail_json: _builtins.str = ...,
         summary: _builtins.str = ...,

@@ -70,19 +70,24 @@ class AuditServiceServicer:
     """
 
     def GetCaseTrail(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The case with every event and the time each hold took. NOT_FOUND for an unknown case.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetAccountHistory(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Every order any case sent about one account, newest first, and the transfers into it that a
+        later case reported again. An account no case touched has an empty history.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetReport(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Totals over the cases accepted in a period, optionally of one station or one bank. With no
+        period and no filter it sums every case of all time.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

@@ -37,8 +37,15 @@ class AuditServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> AuditServiceAsyncStub: ...
     GetCaseTrail: _grpc.UnaryUnaryMultiCallable[_station_pb2.GetCaseRequest, _audit_pb2.CaseTrail]
+    """The case with every event and the time each hold took. NOT_FOUND for an unknown case."""
     GetAccountHistory: _grpc.UnaryUnaryMultiCallable[_audit_pb2.AccountHistoryRequest, _audit_pb2.AccountHistory]
+    """Every order any case sent about one account, newest first, and the transfers into it that a
+    later case reported again. An account no case touched has an empty history.
+    """
     GetReport: _grpc.UnaryUnaryMultiCallable[_audit_pb2.ReportRequest, _audit_pb2.Report]
+    """Totals over the cases accepted in a period, optionally of one station or one bank. With no
+    period and no filter it sums every case of all time.
+    """
     VerifyLog: _grpc.UnaryUnaryMultiCallable[_audit_pb2.VerifyLogRequest, _audit_pb2.VerifyLogResponse]
     """Recomputes every case's hash chain and names the first broken event of each."""
     ExportEvents: _grpc.UnaryStreamMultiCallable[_audit_pb2.ExportEventsRequest, _audit_pb2.AuditEvent]
@@ -52,8 +59,15 @@ class AuditServiceAsyncStub(AuditServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetCaseTrail: _aio.UnaryUnaryMultiCallable[_station_pb2.GetCaseRequest, _audit_pb2.CaseTrail]  # type: ignore[assignment]
+    """The case with every event and the time each hold took. NOT_FOUND for an unknown case."""
     GetAccountHistory: _aio.UnaryUnaryMultiCallable[_audit_pb2.AccountHistoryRequest, _audit_pb2.AccountHistory]  # type: ignore[assignment]
+    """Every order any case sent about one account, newest first, and the transfers into it that a
+    later case reported again. An account no case touched has an empty history.
+    """
     GetReport: _aio.UnaryUnaryMultiCallable[_audit_pb2.ReportRequest, _audit_pb2.Report]  # type: ignore[assignment]
+    """Totals over the cases accepted in a period, optionally of one station or one bank. With no
+    period and no filter it sums every case of all time.
+    """
     VerifyLog: _aio.UnaryUnaryMultiCallable[_audit_pb2.VerifyLogRequest, _audit_pb2.VerifyLogResponse]  # type: ignore[assignment]
     """Recomputes every case's hash chain and names the first broken event of each."""
     ExportEvents: _aio.UnaryStreamMultiCallable[_audit_pb2.ExportEventsRequest, _audit_pb2.AuditEvent]  # type: ignore[assignment]
@@ -69,21 +83,28 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _station_pb2.GetCaseRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_audit_pb2.CaseTrail, _abc.Awaitable[_audit_pb2.CaseTrail]]: ...
+    ) -> _typing.Union[_audit_pb2.CaseTrail, _abc.Awaitable[_audit_pb2.CaseTrail]]:
+        """The case with every event and the time each hold took. NOT_FOUND for an unknown case."""
 
     @_abc_1.abstractmethod
     def GetAccountHistory(
         self,
         request: _audit_pb2.AccountHistoryRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_audit_pb2.AccountHistory, _abc.Awaitable[_audit_pb2.AccountHistory]]: ...
+    ) -> _typing.Union[_audit_pb2.AccountHistory, _abc.Awaitable[_audit_pb2.AccountHistory]]:
+        """Every order any case sent about one account, newest first, and the transfers into it that a
+        later case reported again. An account no case touched has an empty history.
+        """
 
     @_abc_1.abstractmethod
     def GetReport(
         self,
         request: _audit_pb2.ReportRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_audit_pb2.Report, _abc.Awaitable[_audit_pb2.Report]]: ...
+    ) -> _typing.Union[_audit_pb2.Report, _abc.Awaitable[_audit_pb2.Report]]:
+        """Totals over the cases accepted in a period, optionally of one station or one bank. With no
+        period and no filter it sums every case of all time.
+        """
 
     @_abc_1.abstractmethod
     def VerifyLog(

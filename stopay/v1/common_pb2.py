@@ -24,13 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16stopay/v1/common.proto\x12\tstopay.v1\"D\n\nAccountRef\x12\x11\n\tbank_code\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\t\x12\x13\n\x0bholder_name\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16stopay/v1/common.proto\x12\tstopay.v1\"D\n\nAccountRef\x12\x11\n\tbank_code\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\t\x12\x13\n\x0bholder_name\x18\x03 \x01(\t*\xf0\x01\n\x08\x45xitKind\x12\x19\n\x15\x45XIT_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x45XIT_KIND_CASH\x10\x01\x12\x11\n\rEXIT_KIND_ATM\x10\x02\x12\x16\n\x12\x45XIT_KIND_MERCHANT\x10\x03\x12\x14\n\x10\x45XIT_KIND_CRYPTO\x10\x04\x12\x1a\n\x16\x45XIT_KIND_CROSS_BORDER\x10\x05\x12!\n\x1d\x45XIT_KIND_THIRD_PARTY_PAYMENT\x10\x06\x12\x15\n\x11\x45XIT_KIND_UNKNOWN\x10\x07\x12\x1e\n\x1a\x45XIT_KIND_BACK_WITH_VICTIM\x10\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stopay.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_EXITKIND']._serialized_start=108
+  _globals['_EXITKIND']._serialized_end=348
   _globals['_ACCOUNTREF']._serialized_start=37
   _globals['_ACCOUNTREF']._serialized_end=105
 # @@protoc_insertion_point(module_scope)

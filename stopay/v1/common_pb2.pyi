@@ -5,6 +5,7 @@ isort:skip_file
 
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -16,9 +17,63 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _ExitKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ExitKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ExitKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    EXIT_KIND_UNSPECIFIED: _ExitKind.ValueType  # 0
+    """Not an exit (on a statement line: the debit went to another account in the network)."""
+    EXIT_KIND_CASH: _ExitKind.ValueType  # 1
+    """Withdrawn over the counter."""
+    EXIT_KIND_ATM: _ExitKind.ValueType  # 2
+    """Withdrawn at an ATM."""
+    EXIT_KIND_MERCHANT: _ExitKind.ValueType  # 3
+    """Paid to a merchant for goods or services."""
+    EXIT_KIND_CRYPTO: _ExitKind.ValueType  # 4
+    """Bought crypto-assets."""
+    EXIT_KIND_CROSS_BORDER: _ExitKind.ValueType  # 5
+    """Sent abroad."""
+    EXIT_KIND_THIRD_PARTY_PAYMENT: _ExitKind.ValueType  # 6
+    """Moved into a third-party payment platform."""
+    EXIT_KIND_UNKNOWN: _ExitKind.ValueType  # 7
+    """Left the network, but the bank did not say how."""
+    EXIT_KIND_BACK_WITH_VICTIM: _ExitKind.ValueType  # 8
+    """Paid back to an account the victim paid from (a fake "profit withdrawal"): the trail ends
+    there, and the amount counts as back with the victim, never as exited.
+    """
+
+class ExitKind(_ExitKind, metaclass=_ExitKindEnumTypeWrapper):
+    """Where money left the banking network for good: a terminal node of a case's trail."""
+
+EXIT_KIND_UNSPECIFIED: ExitKind.ValueType  # 0
+"""Not an exit (on a statement line: the debit went to another account in the network)."""
+EXIT_KIND_CASH: ExitKind.ValueType  # 1
+"""Withdrawn over the counter."""
+EXIT_KIND_ATM: ExitKind.ValueType  # 2
+"""Withdrawn at an ATM."""
+EXIT_KIND_MERCHANT: ExitKind.ValueType  # 3
+"""Paid to a merchant for goods or services."""
+EXIT_KIND_CRYPTO: ExitKind.ValueType  # 4
+"""Bought crypto-assets."""
+EXIT_KIND_CROSS_BORDER: ExitKind.ValueType  # 5
+"""Sent abroad."""
+EXIT_KIND_THIRD_PARTY_PAYMENT: ExitKind.ValueType  # 6
+"""Moved into a third-party payment platform."""
+EXIT_KIND_UNKNOWN: ExitKind.ValueType  # 7
+"""Left the network, but the bank did not say how."""
+EXIT_KIND_BACK_WITH_VICTIM: ExitKind.ValueType  # 8
+"""Paid back to an account the victim paid from (a fake "profit withdrawal"): the trail ends
+there, and the amount counts as back with the victim, never as exited.
+"""
+Global___ExitKind: _TypeAlias = ExitKind  # noqa: Y015
+
 @_typing.final
 class AccountRef(_message.Message):
-    """A bank account, named the way a bank names it."""
+    """A bank account, named the way a bank names it. Every message that names an account uses this
+    one message, so an account is always `bank_code` plus `number`.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -30,7 +85,9 @@ class AccountRef(_message.Message):
     number: _builtins.str
     """Account number, 6 to 34 characters of [0-9A-Z]."""
     holder_name: _builtins.str
-    """Holder's name as the bank knows it; banks verify it before holding."""
+    """Holder's name as the bank knows it; banks verify it before holding. Empty when unknown or not
+    needed (a request that names an account by bank code and number alone leaves it empty).
+    """
     def __init__(
         self,
         *,

@@ -8,7 +8,9 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from stopay.v1 import common_pb2 as _common_pb2
+from stopay.v1 import station_pb2 as _station_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -20,9 +22,65 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _AnswerStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AnswerStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AnswerStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ANSWER_STATUS_UNSPECIFIED: _AnswerStatus.ValueType  # 0
+    """Never valid: refused with INVALID_ARGUMENT."""
+    ANSWER_STATUS_ACCR: _AnswerStatus.ValueType  # 1
+    """ACCR: accepted; the whole amount is held."""
+    ANSWER_STATUS_PECR: _AnswerStatus.ValueType  # 2
+    """PECR: partially executed; held_minor is what is held (0: the money had moved on)."""
+    ANSWER_STATUS_PDCR: _AnswerStatus.ValueType  # 3
+    """PDCR: still pending; the outcome follows in a later report."""
+    ANSWER_STATUS_RJCR: _AnswerStatus.ValueType  # 4
+    """RJCR: rejected; reason_code says why."""
+
+class AnswerStatus(_AnswerStatus, metaclass=_AnswerStatusEnumTypeWrapper):
+    """A bank's answer, as ISO 20022 camt.029 codes it."""
+
+ANSWER_STATUS_UNSPECIFIED: AnswerStatus.ValueType  # 0
+"""Never valid: refused with INVALID_ARGUMENT."""
+ANSWER_STATUS_ACCR: AnswerStatus.ValueType  # 1
+"""ACCR: accepted; the whole amount is held."""
+ANSWER_STATUS_PECR: AnswerStatus.ValueType  # 2
+"""PECR: partially executed; held_minor is what is held (0: the money had moved on)."""
+ANSWER_STATUS_PDCR: AnswerStatus.ValueType  # 3
+"""PDCR: still pending; the outcome follows in a later report."""
+ANSWER_STATUS_RJCR: AnswerStatus.ValueType  # 4
+"""RJCR: rejected; reason_code says why."""
+Global___AnswerStatus: _TypeAlias = AnswerStatus  # noqa: Y015
+
+class _LineKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LineKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LineKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LINE_KIND_UNSPECIFIED: _LineKind.ValueType  # 0
+    """Never valid: refused with INVALID_ARGUMENT."""
+    LINE_KIND_CREDIT: _LineKind.ValueType  # 1
+    """Money came into the account."""
+    LINE_KIND_DEBIT: _LineKind.ValueType  # 2
+    """Money left the account."""
+
+class LineKind(_LineKind, metaclass=_LineKindEnumTypeWrapper):
+    """Which way money moved on a statement line."""
+
+LINE_KIND_UNSPECIFIED: LineKind.ValueType  # 0
+"""Never valid: refused with INVALID_ARGUMENT."""
+LINE_KIND_CREDIT: LineKind.ValueType  # 1
+"""Money came into the account."""
+LINE_KIND_DEBIT: LineKind.ValueType  # 2
+"""Money left the account."""
+Global___LineKind: _TypeAlias = LineKind  # noqa: Y015
+
 @_typing.final
 class FreezeOutcome(_message.Message):
-    """camt.029 codes: ACCR (accepted), PECR (partially executed), PDCR (still pending), RJCR (rejected)."""
+    """The outcome of one freeze request."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -36,19 +94,25 @@ class FreezeOutcome(_message.Message):
     DETAIL_FIELD_NUMBER: _builtins.int
     STATEMENT_FIELD_NUMBER: _builtins.int
     idempotency_key: _builtins.str
+    """Required: the idempotency key of the freeze request this answers."""
     bank_code: _builtins.str
-    status: _builtins.str
+    """Required: the reporting bank's code; it must be the bank the freeze was sent to."""
+    status: Global___AnswerStatus.ValueType
+    """Required (not ANSWER_STATUS_UNSPECIFIED)."""
     held_minor: _builtins.int
-    """Integer minor units (fen for CNY)."""
+    """What the bank now holds for the request, in minor units (fen for CNY)."""
     balance_minor: _builtins.int
+    """The account's balance after the hold, in minor units; 0 when not told."""
     reason_code: _builtins.str
-    """With RJCR: AC01, AC04, AM04, BE01, NOOR, LEGL, ..."""
+    """With RJCR: AC01, AC04, AM04, BE01, NOOR, LEGL, ...; at most 35 characters; empty otherwise."""
     bank_reference: _builtins.str
+    """The bank's own reference of its answer, at most 140 characters; may be empty."""
     detail: _builtins.str
+    """Free text for people, at most 1000 characters; may be empty."""
     @_builtins.property
     def statement(self) -> Global___ReportedStatement:
         """The account's statement from just before the first named incoming transfer, if the bank
-        sends one with its answer.
+        sends one with its answer; unset otherwise.
         """
 
     def __init__(
@@ -56,7 +120,7 @@ class FreezeOutcome(_message.Message):
         *,
         idempotency_key: _builtins.str = ...,
         bank_code: _builtins.str = ...,
-        status: _builtins.str = ...,
+        status: Global___AnswerStatus.ValueType = ...,
         held_minor: _builtins.int = ...,
         balance_minor: _builtins.int = ...,
         reason_code: _builtins.str = ...,
@@ -74,13 +138,18 @@ Global___FreezeOutcome: _TypeAlias = FreezeOutcome  # noqa: Y015
 
 @_typing.final
 class ReportedStatement(_message.Message):
+    """An account's statement sent with an outcome."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     OPENING_BALANCE_MINOR_FIELD_NUMBER: _builtins.int
     LINES_FIELD_NUMBER: _builtins.int
     opening_balance_minor: _builtins.int
+    """The balance just before the first named incoming transfer, in minor units."""
     @_builtins.property
-    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReportedLine]: ...
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReportedLine]:
+        """The movements since, in order of time, then seq."""
+
     def __init__(
         self,
         *,
@@ -97,6 +166,8 @@ Global___ReportedStatement: _TypeAlias = ReportedStatement  # noqa: Y015
 
 @_typing.final
 class ReportedLine(_message.Message):
+    """One movement on the account."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     SEQ_FIELD_NUMBER: _builtins.int
@@ -107,26 +178,33 @@ class ReportedLine(_message.Message):
     COUNTERPARTY_FIELD_NUMBER: _builtins.int
     EXIT_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
-    kind: _builtins.str
-    """"credit" or "debit"."""
+    """The bank's sequence number of the line."""
+    kind: Global___LineKind.ValueType
+    """Required (not LINE_KIND_UNSPECIFIED)."""
     amount_minor: _builtins.int
+    """Required, positive, in minor units."""
     txn_id: _builtins.str
-    exit: _builtins.str
-    """CASH, ATM, MERCHANT, CRYPTO, CROSS_BORDER, THIRD_PARTY_PAYMENT on a debit that left the network."""
+    """Required: the bank's reference of the transfer, at most 128 characters."""
+    exit: _common_pb2.ExitKind.ValueType
+    """On a debit that left the network, how it left; EXIT_KIND_UNSPECIFIED otherwise."""
     @_builtins.property
-    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def at(self) -> _timestamp_pb2.Timestamp:
+        """Required: when it was booked."""
+
     @_builtins.property
-    def counterparty(self) -> _common_pb2.AccountRef: ...
+    def counterparty(self) -> _common_pb2.AccountRef:
+        """The other account, if the money came from or went to one; unset otherwise."""
+
     def __init__(
         self,
         *,
         seq: _builtins.int = ...,
         at: _timestamp_pb2.Timestamp | None = ...,
-        kind: _builtins.str = ...,
+        kind: Global___LineKind.ValueType = ...,
         amount_minor: _builtins.int = ...,
         txn_id: _builtins.str = ...,
         counterparty: _common_pb2.AccountRef | None = ...,
-        exit: _builtins.str = ...,
+        exit: _common_pb2.ExitKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "counterparty", b"counterparty"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -138,19 +216,21 @@ Global___ReportedLine: _TypeAlias = ReportedLine  # noqa: Y015
 
 @_typing.final
 class FreezeOutcomeAck(_message.Message):
+    """What stopay made of an outcome."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     APPLIED_FIELD_NUMBER: _builtins.int
     ORDER_STATUS_FIELD_NUMBER: _builtins.int
     applied: _builtins.bool
     """True when the report changed the order; false when it was already settled or a repeat."""
-    order_status: _builtins.str
-    """The order's status after the report, e.g. "held"."""
+    order_status: _station_pb2.OrderStatus.ValueType
+    """The order's status after the report, e.g. ORDER_STATUS_HELD."""
     def __init__(
         self,
         *,
         applied: _builtins.bool = ...,
-        order_status: _builtins.str = ...,
+        order_status: _station_pb2.OrderStatus.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...

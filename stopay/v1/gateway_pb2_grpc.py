@@ -53,7 +53,10 @@ class BankGatewayServicer:
     """
 
     def ReportFreezeOutcome(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Applies a bank's outcome of a freeze. INVALID_ARGUMENT names every malformed field (and a key
+        stopay never issued); NOT_FOUND when no freeze was sent under the key; PERMISSION_DENIED when
+        the freeze went to another bank.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

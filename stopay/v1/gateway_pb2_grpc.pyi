@@ -38,6 +38,10 @@ class BankGatewayStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> BankGatewayAsyncStub: ...
     ReportFreezeOutcome: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.FreezeOutcome, _gateway_pb2.FreezeOutcomeAck]
+    """Applies a bank's outcome of a freeze. INVALID_ARGUMENT names every malformed field (and a key
+    stopay never issued); NOT_FOUND when no freeze was sent under the key; PERMISSION_DENIED when
+    the freeze went to another bank.
+    """
 
 @_typing.type_check_only
 class BankGatewayAsyncStub(BankGatewayStub):
@@ -49,6 +53,10 @@ class BankGatewayAsyncStub(BankGatewayStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     ReportFreezeOutcome: _aio.UnaryUnaryMultiCallable[_gateway_pb2.FreezeOutcome, _gateway_pb2.FreezeOutcomeAck]  # type: ignore[assignment]
+    """Applies a bank's outcome of a freeze. INVALID_ARGUMENT names every malformed field (and a key
+    stopay never issued); NOT_FOUND when no freeze was sent under the key; PERMISSION_DENIED when
+    the freeze went to another bank.
+    """
 
 class BankGatewayServicer(metaclass=_abc_1.ABCMeta):
     """What banks call back on: a bank that answered a freeze request "pending" (PDCR) reports the
@@ -62,6 +70,10 @@ class BankGatewayServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _gateway_pb2.FreezeOutcome,
         context: _ServicerContext,
-    ) -> _typing.Union[_gateway_pb2.FreezeOutcomeAck, _abc.Awaitable[_gateway_pb2.FreezeOutcomeAck]]: ...
+    ) -> _typing.Union[_gateway_pb2.FreezeOutcomeAck, _abc.Awaitable[_gateway_pb2.FreezeOutcomeAck]]:
+        """Applies a bank's outcome of a freeze. INVALID_ARGUMENT names every malformed field (and a key
+        stopay never issued); NOT_FOUND when no freeze was sent under the key; PERMISSION_DENIED when
+        the freeze went to another bank.
+        """
 
 def add_BankGatewayServicer_to_server(servicer: BankGatewayServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -23,45 +23,52 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from stopay.v1 import common_pb2 as stopay_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15stopay/v1/holds.proto\x12\tstopay.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"@\n\x06StepBy\x12\x12\n\nofficer_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"E\n\x07HoldRef\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x11\n\tbank_code\x18\x02 \x01(\t\x12\x16\n\x0e\x61\x63\x63ount_number\x18\x03 \x01(\t\"q\n\rLegalDocument\x12\x0e\n\x06number\x18\x01 \x01(\t\x12\x10\n\x08\x61pprover\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x03 \x01(\x03\x12\r\n\x05scope\x18\x04 \x01(\t\x12\x19\n\x11interest_included\x18\x05 \x01(\x08\"\x95\x04\n\x04Hold\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x11\n\tbank_code\x18\x02 \x01(\t\x12\x16\n\x0e\x61\x63\x63ount_number\x18\x03 \x01(\t\x12\r\n\x05state\x18\x04 \x01(\t\x12\x12\n\nheld_minor\x18\x05 \x01(\x03\x12\r\n\x05stops\x18\x06 \x01(\x05\x12\x11\n\tmax_stops\x18\x07 \x01(\x05\x12\x0f\n\x07\x66reezes\x18\x08 \x01(\x05\x12\r\n\x05major\x18\t \x01(\x08\x12*\n\x08\x64ocument\x18\n \x01(\x0b\x32\x18.stopay.v1.LegalDocument\x12.\n\nstopped_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\twarned_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rreturn_due_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nend_reason\x18\x10 \x01(\t\x12\x0f\n\x07\x65xpired\x18\x11 \x01(\x08\x12+\n\x07pending\x18\x12 \x03(\x0b\x32\x1a.stopay.v1.PendingApproval\"\xdf\x01\n\x0fPendingApproval\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x14\n\x0crequested_by\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x30\n\x0crequested_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x08\x64ocument\x18\x06 \x01(\x0b\x32\x18.stopay.v1.LegalDocument\x12\r\n\x05major\x18\x07 \x01(\x08\x12\x14\n\x0c\x61mount_minor\x18\x08 \x01(\x03\"N\n\x10ListHoldsRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x11\n\tbank_code\x18\x02 \x01(\t\x12\x16\n\x0e\x61\x63\x63ount_number\x18\x03 \x01(\t\"3\n\x11ListHoldsResponse\x12\x1e\n\x05holds\x18\x01 \x03(\x0b\x32\x0f.stopay.v1.Hold\"S\n\x10RenewStopRequest\x12 \n\x04hold\x18\x01 \x01(\x0b\x32\x12.stopay.v1.HoldRef\x12\x1d\n\x02\x62y\x18\x02 \x01(\x0b\x32\x11.stopay.v1.StepBy\"\x8e\x01\n\x10\x46ormalizeRequest\x12 \n\x04hold\x18\x01 \x01(\x0b\x32\x12.stopay.v1.HoldRef\x12\x1d\n\x02\x62y\x18\x02 \x01(\x0b\x32\x11.stopay.v1.StepBy\x12*\n\x08\x64ocument\x18\x03 \x01(\x0b\x32\x18.stopay.v1.LegalDocument\x12\r\n\x05major\x18\x04 \x01(\x08\"U\n\x12ReleaseHoldRequest\x12 \n\x04hold\x18\x01 \x01(\x0b\x32\x12.stopay.v1.HoldRef\x12\x1d\n\x02\x62y\x18\x02 \x01(\x0b\x32\x11.stopay.v1.StepBy\"^\n\x12ReturnFundsRequest\x12\x11\n\tbank_code\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x63\x63ount_number\x18\x02 \x01(\t\x12\x1d\n\x02\x62y\x18\x03 \x01(\x0b\x32\x11.stopay.v1.StepBy\"3\n\nReturnPart\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\"\xce\x01\n\x13ReturnFundsResponse\x12\x0e\n\x06\x64irect\x18\x01 \x01(\x08\x12\x13\n\x0btotal_minor\x18\x02 \x01(\x03\x12$\n\x05parts\x18\x03 \x03(\x0b\x32\x15.stopay.v1.ReturnPart\x12*\n\x06\x64ue_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08replayed\x18\x05 \x01(\x08\x12\x19\n\x11\x61waiting_approval\x18\x06 \x01(\x08\x12\x13\n\x0b\x61pproval_id\x18\x07 \x01(\t\"D\n\x0e\x41pproveRequest\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x1d\n\x02\x62y\x18\x02 \x01(\x0b\x32\x11.stopay.v1.StepBy\"\xd2\x01\n\x0f\x41pproveResponse\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x1f\n\x04hold\x18\x03 \x01(\x0b\x32\x0f.stopay.v1.HoldH\x00\x12\x32\n\x08returned\x18\x04 \x01(\x0b\x32\x1e.stopay.v1.ReturnFundsResponseH\x00\x12\x14\n\x0crequested_by\x18\x05 \x01(\t\x12\x13\n\x0b\x61pproved_by\x18\x06 \x01(\t\x12\x10\n\x08replayed\x18\x07 \x01(\x08\x42\x08\n\x06\x65\x66\x66\x65\x63t2\x9a\x03\n\x0bHoldService\x12\x46\n\tListHolds\x12\x1b.stopay.v1.ListHoldsRequest\x1a\x1c.stopay.v1.ListHoldsResponse\x12\x39\n\tRenewStop\x12\x1b.stopay.v1.RenewStopRequest\x1a\x0f.stopay.v1.Hold\x12\x39\n\tFormalize\x12\x1b.stopay.v1.FormalizeRequest\x1a\x0f.stopay.v1.Hold\x12=\n\x0bReleaseHold\x12\x1d.stopay.v1.ReleaseHoldRequest\x1a\x0f.stopay.v1.Hold\x12L\n\x0bReturnFunds\x12\x1d.stopay.v1.ReturnFundsRequest\x1a\x1e.stopay.v1.ReturnFundsResponse\x12@\n\x07\x41pprove\x12\x19.stopay.v1.ApproveRequest\x1a\x1a.stopay.v1.ApproveResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15stopay/v1/holds.proto\x12\tstopay.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16stopay/v1/common.proto\"@\n\x06StepBy\x12\x12\n\nofficer_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"B\n\x07HoldRef\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12&\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x15.stopay.v1.AccountRef\"q\n\rLegalDocument\x12\x0e\n\x06number\x18\x01 \x01(\t\x12\x10\n\x08\x61pprover\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x03 \x01(\x03\x12\r\n\x05scope\x18\x04 \x01(\t\x12\x19\n\x11interest_included\x18\x05 \x01(\x08\"\xc2\x04\n\x04Hold\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12&\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x15.stopay.v1.AccountRef\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.stopay.v1.HoldState\x12\x12\n\nheld_minor\x18\x04 \x01(\x03\x12\r\n\x05stops\x18\x05 \x01(\x05\x12\x11\n\tmax_stops\x18\x06 \x01(\x05\x12\x0f\n\x07\x66reezes\x18\x07 \x01(\x05\x12\r\n\x05major\x18\x08 \x01(\x08\x12*\n\x08\x64ocument\x18\t \x01(\x0b\x32\x18.stopay.v1.LegalDocument\x12.\n\nstopped_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\twarned_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rreturn_due_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\nend_reason\x18\x0f \x01(\x0e\x32\x18.stopay.v1.HoldEndReason\x12\x0f\n\x07\x65xpired\x18\x10 \x01(\x08\x12+\n\x07pending\x18\x11 \x03(\x0b\x32\x1a.stopay.v1.PendingApproval\"\xfa\x01\n\x0fPendingApproval\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12)\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x19.stopay.v1.ApprovalAction\x12\x14\n\x0crequested_by\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x30\n\x0crequested_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x08\x64ocument\x18\x06 \x01(\x0b\x32\x18.stopay.v1.LegalDocument\x12\r\n\x05major\x18\x07 \x01(\x08\x12\x14\n\x0c\x61mount_minor\x18\x08 \x01(\x03\"V\n\x10ListHoldsRequest\x12\x11\n\x07\x63\x61se_id\x18\x01 \x01(\tH\x00\x12(\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x15.stopay.v1.AccountRefH\x00\x42\x05\n\x03key\"3\n\x11ListHoldsResponse\x12\x1e\n\x05holds\x18\x01 \x03(\x0b\x32\x0f.stopay.v1.Hold\"S\n\x10RenewStopRequest\x12 \n\x04hold\x18\x01 \x01(\x0b\x32\x12.stopay.v1.HoldRef\x12\x1d\n\x02\x62y\x18\x02 \x01(\x0b\x32\x11.stopay.v1.StepBy\"\x8e\x01\n\x10\x46ormalizeRequest\x12 \n\x04hold\x18\x01 \x01(\x0b\x32\x12.stopay.v1.HoldRef\x12\x1d\n\x02\x62y\x18\x02 \x01(\x0b\x32\x11.stopay.v1.StepBy\x12*\n\x08\x64ocument\x18\x03 \x01(\x0b\x32\x18.stopay.v1.LegalDocument\x12\r\n\x05major\x18\x04 \x01(\x08\"U\n\x12ReleaseHoldRequest\x12 \n\x04hold\x18\x01 \x01(\x0b\x32\x12.stopay.v1.HoldRef\x12\x1d\n\x02\x62y\x18\x02 \x01(\x0b\x32\x11.stopay.v1.StepBy\"[\n\x12ReturnFundsRequest\x12&\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x15.stopay.v1.AccountRef\x12\x1d\n\x02\x62y\x18\x02 \x01(\x0b\x32\x11.stopay.v1.StepBy\"3\n\nReturnPart\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\"\xce\x01\n\x13ReturnFundsResponse\x12\x0e\n\x06\x64irect\x18\x01 \x01(\x08\x12\x13\n\x0btotal_minor\x18\x02 \x01(\x03\x12$\n\x05parts\x18\x03 \x03(\x0b\x32\x15.stopay.v1.ReturnPart\x12*\n\x06\x64ue_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08replayed\x18\x05 \x01(\x08\x12\x19\n\x11\x61waiting_approval\x18\x06 \x01(\x08\x12\x13\n\x0b\x61pproval_id\x18\x07 \x01(\t\"D\n\x0e\x41pproveRequest\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x1d\n\x02\x62y\x18\x02 \x01(\x0b\x32\x11.stopay.v1.StepBy\"\xed\x01\n\x0f\x41pproveResponse\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12)\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x19.stopay.v1.ApprovalAction\x12\x1f\n\x04hold\x18\x03 \x01(\x0b\x32\x0f.stopay.v1.HoldH\x00\x12\x32\n\x08returned\x18\x04 \x01(\x0b\x32\x1e.stopay.v1.ReturnFundsResponseH\x00\x12\x14\n\x0crequested_by\x18\x05 \x01(\t\x12\x13\n\x0b\x61pproved_by\x18\x06 \x01(\t\x12\x10\n\x08replayed\x18\x07 \x01(\x08\x42\x08\n\x06\x65\x66\x66\x65\x63t*\xb9\x01\n\tHoldState\x12\x1a\n\x16HOLD_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12HOLD_STATE_STOPPED\x10\x01\x12\x15\n\x11HOLD_STATE_FROZEN\x10\x02\x12\x17\n\x13HOLD_STATE_RELEASED\x10\x03\x12\x15\n\x11HOLD_STATE_LAPSED\x10\x04\x12\x18\n\x14HOLD_STATE_RETURNING\x10\x05\x12\x17\n\x13HOLD_STATE_RETURNED\x10\x06*\x8a\x01\n\rHoldEndReason\x12\x1f\n\x1bHOLD_END_REASON_UNSPECIFIED\x10\x00\x12\x1d\n\x19HOLD_END_REASON_UNRELATED\x10\x01\x12\x1b\n\x17HOLD_END_REASON_EXPIRED\x10\x02\x12\x1c\n\x18HOLD_END_REASON_RETURNED\x10\x03*l\n\x0e\x41pprovalAction\x12\x1f\n\x1b\x41PPROVAL_ACTION_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41PPROVAL_ACTION_FORMALIZE\x10\x01\x12\x1a\n\x16\x41PPROVAL_ACTION_RETURN\x10\x02\x32\x9a\x03\n\x0bHoldService\x12\x46\n\tListHolds\x12\x1b.stopay.v1.ListHoldsRequest\x1a\x1c.stopay.v1.ListHoldsResponse\x12\x39\n\tRenewStop\x12\x1b.stopay.v1.RenewStopRequest\x1a\x0f.stopay.v1.Hold\x12\x39\n\tFormalize\x12\x1b.stopay.v1.FormalizeRequest\x1a\x0f.stopay.v1.Hold\x12=\n\x0bReleaseHold\x12\x1d.stopay.v1.ReleaseHoldRequest\x1a\x0f.stopay.v1.Hold\x12L\n\x0bReturnFunds\x12\x1d.stopay.v1.ReturnFundsRequest\x1a\x1e.stopay.v1.ReturnFundsResponse\x12@\n\x07\x41pprove\x12\x19.stopay.v1.ApproveRequest\x1a\x1a.stopay.v1.ApproveResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stopay.v1.holds_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STEPBY']._serialized_start=69
-  _globals['_STEPBY']._serialized_end=133
-  _globals['_HOLDREF']._serialized_start=135
-  _globals['_HOLDREF']._serialized_end=204
-  _globals['_LEGALDOCUMENT']._serialized_start=206
-  _globals['_LEGALDOCUMENT']._serialized_end=319
-  _globals['_HOLD']._serialized_start=322
-  _globals['_HOLD']._serialized_end=855
-  _globals['_PENDINGAPPROVAL']._serialized_start=858
-  _globals['_PENDINGAPPROVAL']._serialized_end=1081
-  _globals['_LISTHOLDSREQUEST']._serialized_start=1083
-  _globals['_LISTHOLDSREQUEST']._serialized_end=1161
-  _globals['_LISTHOLDSRESPONSE']._serialized_start=1163
-  _globals['_LISTHOLDSRESPONSE']._serialized_end=1214
-  _globals['_RENEWSTOPREQUEST']._serialized_start=1216
-  _globals['_RENEWSTOPREQUEST']._serialized_end=1299
-  _globals['_FORMALIZEREQUEST']._serialized_start=1302
-  _globals['_FORMALIZEREQUEST']._serialized_end=1444
-  _globals['_RELEASEHOLDREQUEST']._serialized_start=1446
-  _globals['_RELEASEHOLDREQUEST']._serialized_end=1531
-  _globals['_RETURNFUNDSREQUEST']._serialized_start=1533
-  _globals['_RETURNFUNDSREQUEST']._serialized_end=1627
-  _globals['_RETURNPART']._serialized_start=1629
-  _globals['_RETURNPART']._serialized_end=1680
-  _globals['_RETURNFUNDSRESPONSE']._serialized_start=1683
-  _globals['_RETURNFUNDSRESPONSE']._serialized_end=1889
-  _globals['_APPROVEREQUEST']._serialized_start=1891
-  _globals['_APPROVEREQUEST']._serialized_end=1959
-  _globals['_APPROVERESPONSE']._serialized_start=1962
-  _globals['_APPROVERESPONSE']._serialized_end=2172
-  _globals['_HOLDSERVICE']._serialized_start=2175
-  _globals['_HOLDSERVICE']._serialized_end=2585
+  _globals['_HOLDSTATE']._serialized_start=2300
+  _globals['_HOLDSTATE']._serialized_end=2485
+  _globals['_HOLDENDREASON']._serialized_start=2488
+  _globals['_HOLDENDREASON']._serialized_end=2626
+  _globals['_APPROVALACTION']._serialized_start=2628
+  _globals['_APPROVALACTION']._serialized_end=2736
+  _globals['_STEPBY']._serialized_start=93
+  _globals['_STEPBY']._serialized_end=157
+  _globals['_HOLDREF']._serialized_start=159
+  _globals['_HOLDREF']._serialized_end=225
+  _globals['_LEGALDOCUMENT']._serialized_start=227
+  _globals['_LEGALDOCUMENT']._serialized_end=340
+  _globals['_HOLD']._serialized_start=343
+  _globals['_HOLD']._serialized_end=921
+  _globals['_PENDINGAPPROVAL']._serialized_start=924
+  _globals['_PENDINGAPPROVAL']._serialized_end=1174
+  _globals['_LISTHOLDSREQUEST']._serialized_start=1176
+  _globals['_LISTHOLDSREQUEST']._serialized_end=1262
+  _globals['_LISTHOLDSRESPONSE']._serialized_start=1264
+  _globals['_LISTHOLDSRESPONSE']._serialized_end=1315
+  _globals['_RENEWSTOPREQUEST']._serialized_start=1317
+  _globals['_RENEWSTOPREQUEST']._serialized_end=1400
+  _globals['_FORMALIZEREQUEST']._serialized_start=1403
+  _globals['_FORMALIZEREQUEST']._serialized_end=1545
+  _globals['_RELEASEHOLDREQUEST']._serialized_start=1547
+  _globals['_RELEASEHOLDREQUEST']._serialized_end=1632
+  _globals['_RETURNFUNDSREQUEST']._serialized_start=1634
+  _globals['_RETURNFUNDSREQUEST']._serialized_end=1725
+  _globals['_RETURNPART']._serialized_start=1727
+  _globals['_RETURNPART']._serialized_end=1778
+  _globals['_RETURNFUNDSRESPONSE']._serialized_start=1781
+  _globals['_RETURNFUNDSRESPONSE']._serialized_end=1987
+  _globals['_APPROVEREQUEST']._serialized_start=1989
+  _globals['_APPROVEREQUEST']._serialized_end=2057
+  _globals['_APPROVERESPONSE']._serialized_start=2060
+  _globals['_APPROVERESPONSE']._serialized_end=2297
+  _globals['_HOLDSERVICE']._serialized_start=2739
+  _globals['_HOLDSERVICE']._serialized_end=3149
 # @@protoc_insertion_point(module_scope)

@@ -8,6 +8,8 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from stopay.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -19,6 +21,98 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _HoldState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _HoldStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HoldState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    HOLD_STATE_UNSPECIFIED: _HoldState.ValueType  # 0
+    """Never sent."""
+    HOLD_STATE_STOPPED: _HoldState.ValueType  # 1
+    """An emergency stop: lasts stop_hours, renewable up to max_stops periods."""
+    HOLD_STATE_FROZEN: _HoldState.ValueType  # 2
+    """A formal freeze under a legal document: lasts 6 months (1 year for a major case), renewable."""
+    HOLD_STATE_RELEASED: _HoldState.ValueType  # 3
+    """Ended: the account was found unrelated."""
+    HOLD_STATE_LAPSED: _HoldState.ValueType  # 4
+    """Ended: it expired before anyone renewed it."""
+    HOLD_STATE_RETURNING: _HoldState.ValueType  # 5
+    """Its money is being paid back to the victims."""
+    HOLD_STATE_RETURNED: _HoldState.ValueType  # 6
+    """Ended: its money was paid back to the victims."""
+
+class HoldState(_HoldState, metaclass=_HoldStateEnumTypeWrapper):
+    """Where a hold is in its life (docs/holds.md)."""
+
+HOLD_STATE_UNSPECIFIED: HoldState.ValueType  # 0
+"""Never sent."""
+HOLD_STATE_STOPPED: HoldState.ValueType  # 1
+"""An emergency stop: lasts stop_hours, renewable up to max_stops periods."""
+HOLD_STATE_FROZEN: HoldState.ValueType  # 2
+"""A formal freeze under a legal document: lasts 6 months (1 year for a major case), renewable."""
+HOLD_STATE_RELEASED: HoldState.ValueType  # 3
+"""Ended: the account was found unrelated."""
+HOLD_STATE_LAPSED: HoldState.ValueType  # 4
+"""Ended: it expired before anyone renewed it."""
+HOLD_STATE_RETURNING: HoldState.ValueType  # 5
+"""Its money is being paid back to the victims."""
+HOLD_STATE_RETURNED: HoldState.ValueType  # 6
+"""Ended: its money was paid back to the victims."""
+Global___HoldState: _TypeAlias = HoldState  # noqa: Y015
+
+class _HoldEndReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _HoldEndReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HoldEndReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    HOLD_END_REASON_UNSPECIFIED: _HoldEndReason.ValueType  # 0
+    """It has not ended."""
+    HOLD_END_REASON_UNRELATED: _HoldEndReason.ValueType  # 1
+    """Released: the account was found unrelated to the case."""
+    HOLD_END_REASON_EXPIRED: _HoldEndReason.ValueType  # 2
+    """Lapsed: not renewed before it expired."""
+    HOLD_END_REASON_RETURNED: _HoldEndReason.ValueType  # 3
+    """Its money was returned to the victims."""
+
+class HoldEndReason(_HoldEndReason, metaclass=_HoldEndReasonEnumTypeWrapper):
+    """Why a hold ended."""
+
+HOLD_END_REASON_UNSPECIFIED: HoldEndReason.ValueType  # 0
+"""It has not ended."""
+HOLD_END_REASON_UNRELATED: HoldEndReason.ValueType  # 1
+"""Released: the account was found unrelated to the case."""
+HOLD_END_REASON_EXPIRED: HoldEndReason.ValueType  # 2
+"""Lapsed: not renewed before it expired."""
+HOLD_END_REASON_RETURNED: HoldEndReason.ValueType  # 3
+"""Its money was returned to the victims."""
+Global___HoldEndReason: _TypeAlias = HoldEndReason  # noqa: Y015
+
+class _ApprovalAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ApprovalActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ApprovalAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    APPROVAL_ACTION_UNSPECIFIED: _ApprovalAction.ValueType  # 0
+    """Never sent."""
+    APPROVAL_ACTION_FORMALIZE: _ApprovalAction.ValueType  # 1
+    """HoldService.Formalize: a formal freeze, or its renewal."""
+    APPROVAL_ACTION_RETURN: _ApprovalAction.ValueType  # 2
+    """HoldService.ReturnFunds: a return of an account's held money to the victims."""
+
+class ApprovalAction(_ApprovalAction, metaclass=_ApprovalActionEnumTypeWrapper):
+    """A step that waits for a second identity's approval."""
+
+APPROVAL_ACTION_UNSPECIFIED: ApprovalAction.ValueType  # 0
+"""Never sent."""
+APPROVAL_ACTION_FORMALIZE: ApprovalAction.ValueType  # 1
+"""HoldService.Formalize: a formal freeze, or its renewal."""
+APPROVAL_ACTION_RETURN: ApprovalAction.ValueType  # 2
+"""HoldService.ReturnFunds: a return of an account's held money to the victims."""
+Global___ApprovalAction: _TypeAlias = ApprovalAction  # noqa: Y015
+
 @_typing.final
 class StepBy(_message.Message):
     """Who takes a step, and why: both go into the case's audit chain."""
@@ -29,9 +123,9 @@ class StepBy(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     officer_id: _builtins.str
-    """Required: the officer (or operator) taking the step."""
+    """Required: the officer (or operator) taking the step, at most 64 characters."""
     reason: _builtins.str
-    """Required: why, in words an auditor can read."""
+    """Required: why, in words an auditor can read, at most 500 characters."""
     request_id: _builtins.str
     """Required: the caller's id of this request (1 to 128 characters), the same on every resend."""
     def __init__(
@@ -51,26 +145,27 @@ Global___StepBy: _TypeAlias = StepBy  # noqa: Y015
 
 @_typing.final
 class HoldRef(_message.Message):
+    """Names one hold: what one case holds on one account."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CASE_ID_FIELD_NUMBER: _builtins.int
-    BANK_CODE_FIELD_NUMBER: _builtins.int
-    ACCOUNT_NUMBER_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
-    """Required: the case holding."""
-    bank_code: _builtins.str
-    """Required: the account's bank code and number."""
-    account_number: _builtins.str
+    """Required: the case holding (a UUID)."""
+    @_builtins.property
+    def account(self) -> _common_pb2.AccountRef:
+        """Required: the account's bank_code and number (holder_name is not read)."""
+
     def __init__(
         self,
         *,
         case_id: _builtins.str = ...,
-        bank_code: _builtins.str = ...,
-        account_number: _builtins.str = ...,
+        account: _common_pb2.AccountRef | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_number", b"account_number", "bank_code", b"bank_code", "case_id", b"case_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "case_id", b"case_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -88,14 +183,15 @@ class LegalDocument(_message.Message):
     SCOPE_FIELD_NUMBER: _builtins.int
     INTEREST_INCLUDED_FIELD_NUMBER: _builtins.int
     number: _builtins.str
-    """Required: the document's number."""
+    """Required: the document's number, at most 64 characters."""
     approver: _builtins.str
-    """Required: who approved it."""
+    """Required: who approved it, at most 100 characters."""
     amount_minor: _builtins.int
     """Required, positive: the amount it freezes, in minor units; anything held beyond it is given back."""
     scope: _builtins.str
-    """Required: what it covers (the account, or named funds in it)."""
+    """Required: what it covers (the account, or named funds in it), at most 500 characters."""
     interest_included: _builtins.bool
+    """Whether interest on the amount is frozen too."""
     def __init__(
         self,
         *,
@@ -115,11 +211,12 @@ Global___LegalDocument: _TypeAlias = LegalDocument  # noqa: Y015
 
 @_typing.final
 class Hold(_message.Message):
+    """What one case holds on one account."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CASE_ID_FIELD_NUMBER: _builtins.int
-    BANK_CODE_FIELD_NUMBER: _builtins.int
-    ACCOUNT_NUMBER_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
     HELD_MINOR_FIELD_NUMBER: _builtins.int
     STOPS_FIELD_NUMBER: _builtins.int
@@ -136,51 +233,67 @@ class Hold(_message.Message):
     EXPIRED_FIELD_NUMBER: _builtins.int
     PENDING_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
-    bank_code: _builtins.str
-    account_number: _builtins.str
-    state: _builtins.str
-    """stopped (emergency stop), frozen (formal freeze), released, lapsed, returning, returned."""
+    """The case holding (a UUID)."""
+    state: Global___HoldState.ValueType
+    """Where the hold is in its life."""
     held_minor: _builtins.int
     """What the case holds on the account now, in minor units."""
     stops: _builtins.int
-    """Emergency stop periods so far (the first stop counts) and the most allowed."""
+    """Emergency stop periods so far (the first stop counts)."""
     max_stops: _builtins.int
+    """The most emergency stop periods allowed."""
     freezes: _builtins.int
-    """Formal freeze periods so far (the conversion counts)."""
+    """Formal freeze periods so far (the conversion counts); 0 while it is an emergency stop."""
     major: _builtins.bool
-    end_reason: _builtins.str
-    """unrelated, expired or returned, once it ended."""
+    """A major case: a formal freeze lasts 1 year instead of 6 months."""
+    end_reason: Global___HoldEndReason.ValueType
+    """Why it ended; HOLD_END_REASON_UNSPECIFIED while it lasts."""
     expired: _builtins.bool
     """Its expiry has passed by the database clock (the sweeper is about to lift it)."""
     @_builtins.property
-    def document(self) -> Global___LegalDocument: ...
+    def account(self) -> _common_pb2.AccountRef:
+        """The account held on (bank_code and number; holder_name is empty: the case's orders name the
+        holder).
+        """
+
     @_builtins.property
-    def stopped_at(self) -> _timestamp_pb2.Timestamp: ...
+    def document(self) -> Global___LegalDocument:
+        """The legal document of the current formal freeze; unset before the conversion."""
+
     @_builtins.property
-    def expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    def stopped_at(self) -> _timestamp_pb2.Timestamp:
+        """When the first emergency stop started."""
+
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp:
+        """When the current period ends unless it is renewed; unset once the hold has ended."""
+
     @_builtins.property
     def warned_at(self) -> _timestamp_pb2.Timestamp:
-        """Set once the sweeper has warned that the hold is about to expire."""
+        """Set once the sweeper has warned that the hold is about to expire; unset otherwise."""
 
     @_builtins.property
     def return_due_at(self) -> _timestamp_pb2.Timestamp:
-        """A return's payments are due then (after the notice, for a rateable return)."""
+        """A return's payments are due then (after the notice, for a rateable return); unset when no
+        return is under way.
+        """
 
     @_builtins.property
-    def ended_at(self) -> _timestamp_pb2.Timestamp: ...
+    def ended_at(self) -> _timestamp_pb2.Timestamp:
+        """When it ended; unset while it lasts."""
+
     @_builtins.property
     def pending(self) -> _containers.RepeatedCompositeFieldContainer[Global___PendingApproval]:
         """The steps asked of it that wait for approval: a formal freeze (while the hold is as it was when
-        asked) and a return of its account (while it is a formal freeze).
+        asked) and a return of its account (while it is a formal freeze). Empty when none waits.
         """
 
     def __init__(
         self,
         *,
         case_id: _builtins.str = ...,
-        bank_code: _builtins.str = ...,
-        account_number: _builtins.str = ...,
-        state: _builtins.str = ...,
+        account: _common_pb2.AccountRef | None = ...,
+        state: Global___HoldState.ValueType = ...,
         held_minor: _builtins.int = ...,
         stops: _builtins.int = ...,
         max_stops: _builtins.int = ...,
@@ -192,13 +305,13 @@ class Hold(_message.Message):
         warned_at: _timestamp_pb2.Timestamp | None = ...,
         return_due_at: _timestamp_pb2.Timestamp | None = ...,
         ended_at: _timestamp_pb2.Timestamp | None = ...,
-        end_reason: _builtins.str = ...,
+        end_reason: Global___HoldEndReason.ValueType = ...,
         expired: _builtins.bool = ...,
         pending: _abc.Iterable[Global___PendingApproval] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["document", b"document", "ended_at", b"ended_at", "expires_at", b"expires_at", "return_due_at", b"return_due_at", "stopped_at", b"stopped_at", "warned_at", b"warned_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "document", b"document", "ended_at", b"ended_at", "expires_at", b"expires_at", "return_due_at", b"return_due_at", "stopped_at", b"stopped_at", "warned_at", b"warned_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_number", b"account_number", "bank_code", b"bank_code", "case_id", b"case_id", "document", b"document", "end_reason", b"end_reason", "ended_at", b"ended_at", "expired", b"expired", "expires_at", b"expires_at", "freezes", b"freezes", "held_minor", b"held_minor", "major", b"major", "max_stops", b"max_stops", "pending", b"pending", "return_due_at", b"return_due_at", "state", b"state", "stopped_at", b"stopped_at", "stops", b"stops", "warned_at", b"warned_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "case_id", b"case_id", "document", b"document", "end_reason", b"end_reason", "ended_at", b"ended_at", "expired", b"expired", "expires_at", b"expires_at", "freezes", b"freezes", "held_minor", b"held_minor", "major", b"major", "max_stops", b"max_stops", "pending", b"pending", "return_due_at", b"return_due_at", "state", b"state", "stopped_at", b"stopped_at", "stops", b"stops", "warned_at", b"warned_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -220,25 +333,31 @@ class PendingApproval(_message.Message):
     AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
     approval_id: _builtins.str
     """Give it to Approve."""
-    action: _builtins.str
-    """formalize or return."""
+    action: Global___ApprovalAction.ValueType
+    """What waits for approval."""
     requested_by: _builtins.str
-    """Who asked (recorded as the actor, e.g. officer:ID), and why."""
+    """Who asked (recorded as the actor, e.g. officer:ID)."""
     reason: _builtins.str
+    """Why it was asked, as the asker wrote it."""
     major: _builtins.bool
+    """APPROVAL_ACTION_FORMALIZE: a major case (1 year instead of 6 months); false for a return."""
     amount_minor: _builtins.int
-    """formalize: what the document freezes; return: what this hold pays out, in minor units."""
+    """APPROVAL_ACTION_FORMALIZE: what the document freezes; APPROVAL_ACTION_RETURN: what this hold
+    pays out; in minor units.
+    """
     @_builtins.property
-    def requested_at(self) -> _timestamp_pb2.Timestamp: ...
+    def requested_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was asked for."""
+
     @_builtins.property
     def document(self) -> Global___LegalDocument:
-        """formalize: the legal document and whether the case is major."""
+        """APPROVAL_ACTION_FORMALIZE: the legal document; unset for a return."""
 
     def __init__(
         self,
         *,
         approval_id: _builtins.str = ...,
-        action: _builtins.str = ...,
+        action: Global___ApprovalAction.ValueType = ...,
         requested_by: _builtins.str = ...,
         reason: _builtins.str = ...,
         requested_at: _timestamp_pb2.Timestamp | None = ...,
@@ -256,38 +375,45 @@ Global___PendingApproval: _TypeAlias = PendingApproval  # noqa: Y015
 
 @_typing.final
 class ListHoldsRequest(_message.Message):
+    """Names the holds to list: exactly one of a case or an account."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CASE_ID_FIELD_NUMBER: _builtins.int
-    BANK_CODE_FIELD_NUMBER: _builtins.int
-    ACCOUNT_NUMBER_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
-    """Either a case's holds ..."""
-    bank_code: _builtins.str
-    """... or every hold on one account."""
-    account_number: _builtins.str
+    """A case's holds (a UUID) ..."""
+    @_builtins.property
+    def account(self) -> _common_pb2.AccountRef:
+        """... or every case's hold on one account (bank_code and number; holder_name is not read)."""
+
     def __init__(
         self,
         *,
         case_id: _builtins.str = ...,
-        bank_code: _builtins.str = ...,
-        account_number: _builtins.str = ...,
+        account: _common_pb2.AccountRef | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "case_id", b"case_id", "key", b"key"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_number", b"account_number", "bank_code", b"bank_code", "case_id", b"case_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "case_id", b"case_id", "key", b"key"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType_key: _TypeAlias = _typing.Literal["case_id", "account"]  # noqa: Y015
+    _WhichOneofArgType_key: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_key) -> _WhichOneofReturnType_key | None: ...
 
 Global___ListHoldsRequest: _TypeAlias = ListHoldsRequest  # noqa: Y015
 
 @_typing.final
 class ListHoldsResponse(_message.Message):
+    """The holds asked for."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     HOLDS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def holds(self) -> _containers.RepeatedCompositeFieldContainer[Global___Hold]: ...
+    def holds(self) -> _containers.RepeatedCompositeFieldContainer[Global___Hold]:
+        """In the order their emergency stops started; empty when there are none."""
+
     def __init__(
         self,
         *,
@@ -303,14 +429,20 @@ Global___ListHoldsResponse: _TypeAlias = ListHoldsResponse  # noqa: Y015
 
 @_typing.final
 class RenewStopRequest(_message.Message):
+    """Renews an emergency stop."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     HOLD_FIELD_NUMBER: _builtins.int
     BY_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def hold(self) -> Global___HoldRef: ...
+    def hold(self) -> Global___HoldRef:
+        """Required: the emergency stop to renew."""
+
     @_builtins.property
-    def by(self) -> Global___StepBy: ...
+    def by(self) -> Global___StepBy:
+        """Required."""
+
     def __init__(
         self,
         *,
@@ -327,6 +459,8 @@ Global___RenewStopRequest: _TypeAlias = RenewStopRequest  # noqa: Y015
 
 @_typing.final
 class FormalizeRequest(_message.Message):
+    """Asks for a formal freeze, or its renewal."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     HOLD_FIELD_NUMBER: _builtins.int
@@ -336,12 +470,16 @@ class FormalizeRequest(_message.Message):
     major: _builtins.bool
     """A major case: the formal freeze lasts 1 year instead of 6 months."""
     @_builtins.property
-    def hold(self) -> Global___HoldRef: ...
+    def hold(self) -> Global___HoldRef:
+        """Required: the emergency stop to convert, or the formal freeze to renew."""
+
     @_builtins.property
-    def by(self) -> Global___StepBy: ...
+    def by(self) -> Global___StepBy:
+        """Required."""
+
     @_builtins.property
     def document(self) -> Global___LegalDocument:
-        """Required."""
+        """Required: the document the formal freeze rests on."""
 
     def __init__(
         self,
@@ -361,14 +499,20 @@ Global___FormalizeRequest: _TypeAlias = FormalizeRequest  # noqa: Y015
 
 @_typing.final
 class ReleaseHoldRequest(_message.Message):
+    """Releases a hold."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     HOLD_FIELD_NUMBER: _builtins.int
     BY_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def hold(self) -> Global___HoldRef: ...
+    def hold(self) -> Global___HoldRef:
+        """Required: the hold to release."""
+
     @_builtins.property
-    def by(self) -> Global___StepBy: ...
+    def by(self) -> Global___StepBy:
+        """Required."""
+
     def __init__(
         self,
         *,
@@ -385,26 +529,31 @@ Global___ReleaseHoldRequest: _TypeAlias = ReleaseHoldRequest  # noqa: Y015
 
 @_typing.final
 class ReturnFundsRequest(_message.Message):
+    """Asks to return an account's held money to the victims."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
-    BANK_CODE_FIELD_NUMBER: _builtins.int
-    ACCOUNT_NUMBER_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
     BY_FIELD_NUMBER: _builtins.int
-    bank_code: _builtins.str
-    """Required: the account whose held money is returned."""
-    account_number: _builtins.str
     @_builtins.property
-    def by(self) -> Global___StepBy: ...
+    def account(self) -> _common_pb2.AccountRef:
+        """Required: the account whose held money is returned (bank_code and number; holder_name is not
+        read). Every case's formal freeze on it is returned.
+        """
+
+    @_builtins.property
+    def by(self) -> Global___StepBy:
+        """Required."""
+
     def __init__(
         self,
         *,
-        bank_code: _builtins.str = ...,
-        account_number: _builtins.str = ...,
+        account: _common_pb2.AccountRef | None = ...,
         by: Global___StepBy | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["by", b"by"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "by", b"by"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_number", b"account_number", "bank_code", b"bank_code", "by", b"by"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "by", b"by"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -412,13 +561,16 @@ Global___ReturnFundsRequest: _TypeAlias = ReturnFundsRequest  # noqa: Y015
 
 @_typing.final
 class ReturnPart(_message.Message):
+    """One victim's share of a return."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CASE_ID_FIELD_NUMBER: _builtins.int
     AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
-    """The case whose victim is paid, and how much."""
+    """The case whose victim is paid."""
     amount_minor: _builtins.int
+    """The victim's share, in minor units."""
     def __init__(
         self,
         *,
@@ -435,6 +587,8 @@ Global___ReturnPart: _TypeAlias = ReturnPart  # noqa: Y015
 
 @_typing.final
 class ReturnFundsResponse(_message.Message):
+    """What a return came to."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     DIRECT_FIELD_NUMBER: _builtins.int
@@ -445,18 +599,26 @@ class ReturnFundsResponse(_message.Message):
     AWAITING_APPROVAL_FIELD_NUMBER: _builtins.int
     APPROVAL_ID_FIELD_NUMBER: _builtins.int
     direct: _builtins.bool
-    """Only one victim's money reached the account: all of it goes to them, now."""
+    """Only one victim's money reached the account: all of it goes to them, now. False: a rateable
+    return, paid after a public notice.
+    """
     total_minor: _builtins.int
+    """What the return pays out in all, in minor units."""
     replayed: _builtins.bool
     """This request was taken before; this is what it came to."""
     awaiting_approval: _builtins.bool
     """The return is planned, not started: it waits for approval_id to be approved (due_at is then unset)."""
     approval_id: _builtins.str
+    """The approval to give to Approve; empty when the return does not await approval."""
     @_builtins.property
-    def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReturnPart]: ...
+    def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReturnPart]:
+        """Each victim's share; their amounts sum to total_minor."""
+
     @_builtins.property
     def due_at(self) -> _timestamp_pb2.Timestamp:
-        """When the victims are paid: now for a direct return, after the notice for a rateable one."""
+        """When the victims are paid: now for a direct return, after the notice for a rateable one;
+        unset while the return awaits approval.
+        """
 
     def __init__(
         self,
@@ -479,6 +641,8 @@ Global___ReturnFundsResponse: _TypeAlias = ReturnFundsResponse  # noqa: Y015
 
 @_typing.final
 class ApproveRequest(_message.Message):
+    """Approves a step another identity asked for."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     APPROVAL_ID_FIELD_NUMBER: _builtins.int
@@ -487,7 +651,7 @@ class ApproveRequest(_message.Message):
     """Required: the approval_id of the formal freeze or return asked for."""
     @_builtins.property
     def by(self) -> Global___StepBy:
-        """Who approves (never who asked), why, and this approval's own request_id."""
+        """Required: who approves (never who asked), why, and this approval's own request_id."""
 
     def __init__(
         self,
@@ -505,6 +669,8 @@ Global___ApproveRequest: _TypeAlias = ApproveRequest  # noqa: Y015
 
 @_typing.final
 class ApproveResponse(_message.Message):
+    """What an approval did."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     APPROVAL_ID_FIELD_NUMBER: _builtins.int
@@ -515,26 +681,28 @@ class ApproveResponse(_message.Message):
     APPROVED_BY_FIELD_NUMBER: _builtins.int
     REPLAYED_FIELD_NUMBER: _builtins.int
     approval_id: _builtins.str
-    action: _builtins.str
-    """formalize or return."""
+    """The approval given."""
+    action: Global___ApprovalAction.ValueType
+    """What was approved; says which of effect is set."""
     requested_by: _builtins.str
-    """Both identities, as the case's audit chain records them."""
+    """Who asked for it, as the case's audit chain records it (e.g. officer:ID)."""
     approved_by: _builtins.str
+    """Who approved it (never who asked), as the chain records it."""
     replayed: _builtins.bool
     """This approval was sent before (the same request_id); this is what it came to."""
     @_builtins.property
     def hold(self) -> Global___Hold:
-        """formalize: the hold, now formally frozen."""
+        """APPROVAL_ACTION_FORMALIZE: the hold, now formally frozen."""
 
     @_builtins.property
     def returned(self) -> Global___ReturnFundsResponse:
-        """return: the return as it started."""
+        """APPROVAL_ACTION_RETURN: the return as it started."""
 
     def __init__(
         self,
         *,
         approval_id: _builtins.str = ...,
-        action: _builtins.str = ...,
+        action: Global___ApprovalAction.ValueType = ...,
         hold: Global___Hold | None = ...,
         returned: Global___ReturnFundsResponse | None = ...,
         requested_by: _builtins.str = ...,

@@ -100,14 +100,15 @@ class HoldServiceServicer:
     """
 
     def ListHolds(self, request, context):
-        """The holds of one case, or every case's holds on one account.
+        """The holds of one case, or every case's holds on one account; an empty list when there are none.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RenewStop(self, request, context):
-        """Renews an emergency stop for another period (at most max_stops periods in all).
+        """Renews an emergency stop for another period (at most max_stops periods in all); returns the hold
+        after the step.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -123,7 +124,7 @@ class HoldServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ReleaseHold(self, request, context):
-        """Releases the hold on an account found unrelated to the case.
+        """Releases the hold on an account found unrelated to the case; returns the hold after the step.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

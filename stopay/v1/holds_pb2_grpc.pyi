@@ -49,16 +49,18 @@ class HoldServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> HoldServiceAsyncStub: ...
     ListHolds: _grpc.UnaryUnaryMultiCallable[_holds_pb2.ListHoldsRequest, _holds_pb2.ListHoldsResponse]
-    """The holds of one case, or every case's holds on one account."""
+    """The holds of one case, or every case's holds on one account; an empty list when there are none."""
     RenewStop: _grpc.UnaryUnaryMultiCallable[_holds_pb2.RenewStopRequest, _holds_pb2.Hold]
-    """Renews an emergency stop for another period (at most max_stops periods in all)."""
+    """Renews an emergency stop for another period (at most max_stops periods in all); returns the hold
+    after the step.
+    """
     Formalize: _grpc.UnaryUnaryMultiCallable[_holds_pb2.FormalizeRequest, _holds_pb2.Hold]
     """Asks to turn an emergency stop into a formal freeze under a legal document, or to renew a formal
     freeze under a new one before it lapses. Checked now; taken when approved (the hold's pending
     approvals name the request).
     """
     ReleaseHold: _grpc.UnaryUnaryMultiCallable[_holds_pb2.ReleaseHoldRequest, _holds_pb2.Hold]
-    """Releases the hold on an account found unrelated to the case."""
+    """Releases the hold on an account found unrelated to the case; returns the hold after the step."""
     ReturnFunds: _grpc.UnaryUnaryMultiCallable[_holds_pb2.ReturnFundsRequest, _holds_pb2.ReturnFundsResponse]
     """Returns the money held on an account, across every case holding there, to the victims: directly
     when only one victim's money reached the account, else rateably by loss after a public notice.
@@ -93,16 +95,18 @@ class HoldServiceAsyncStub(HoldServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListHolds: _aio.UnaryUnaryMultiCallable[_holds_pb2.ListHoldsRequest, _holds_pb2.ListHoldsResponse]  # type: ignore[assignment]
-    """The holds of one case, or every case's holds on one account."""
+    """The holds of one case, or every case's holds on one account; an empty list when there are none."""
     RenewStop: _aio.UnaryUnaryMultiCallable[_holds_pb2.RenewStopRequest, _holds_pb2.Hold]  # type: ignore[assignment]
-    """Renews an emergency stop for another period (at most max_stops periods in all)."""
+    """Renews an emergency stop for another period (at most max_stops periods in all); returns the hold
+    after the step.
+    """
     Formalize: _aio.UnaryUnaryMultiCallable[_holds_pb2.FormalizeRequest, _holds_pb2.Hold]  # type: ignore[assignment]
     """Asks to turn an emergency stop into a formal freeze under a legal document, or to renew a formal
     freeze under a new one before it lapses. Checked now; taken when approved (the hold's pending
     approvals name the request).
     """
     ReleaseHold: _aio.UnaryUnaryMultiCallable[_holds_pb2.ReleaseHoldRequest, _holds_pb2.Hold]  # type: ignore[assignment]
-    """Releases the hold on an account found unrelated to the case."""
+    """Releases the hold on an account found unrelated to the case; returns the hold after the step."""
     ReturnFunds: _aio.UnaryUnaryMultiCallable[_holds_pb2.ReturnFundsRequest, _holds_pb2.ReturnFundsResponse]  # type: ignore[assignment]
     """Returns the money held on an account, across every case holding there, to the victims: directly
     when only one victim's money reached the account, else rateably by loss after a public notice.
@@ -140,7 +144,7 @@ class HoldServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _holds_pb2.ListHoldsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_holds_pb2.ListHoldsResponse, _abc.Awaitable[_holds_pb2.ListHoldsResponse]]:
-        """The holds of one case, or every case's holds on one account."""
+        """The holds of one case, or every case's holds on one account; an empty list when there are none."""
 
     @_abc_1.abstractmethod
     def RenewStop(
@@ -148,7 +152,9 @@ class HoldServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _holds_pb2.RenewStopRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_holds_pb2.Hold, _abc.Awaitable[_holds_pb2.Hold]]:
-        """Renews an emergency stop for another period (at most max_stops periods in all)."""
+        """Renews an emergency stop for another period (at most max_stops periods in all); returns the hold
+        after the step.
+        """
 
     @_abc_1.abstractmethod
     def Formalize(
@@ -167,7 +173,7 @@ class HoldServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _holds_pb2.ReleaseHoldRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_holds_pb2.Hold, _abc.Awaitable[_holds_pb2.Hold]]:
-        """Releases the hold on an account found unrelated to the case."""
+        """Releases the hold on an account found unrelated to the case; returns the hold after the step."""
 
     @_abc_1.abstractmethod
     def ReturnFunds(

@@ -18,13 +18,16 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class RetryOrderRequest(_message.Message):
+    """Names the order to retry and who asks."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ORDER_ID_FIELD_NUMBER: _builtins.int
     OPERATOR_ID_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
+    """Required: the undeliverable order (a UUID)."""
     operator_id: _builtins.str
-    """Who asks, for the case's event log."""
+    """Required: who asks, for the case's event log."""
     def __init__(
         self,
         *,
@@ -41,11 +44,14 @@ Global___RetryOrderRequest: _TypeAlias = RetryOrderRequest  # noqa: Y015
 
 @_typing.final
 class RetryOrderResponse(_message.Message):
+    """The new order that retries it."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CASE_ID_FIELD_NUMBER: _builtins.int
     ORDER_ID_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
+    """The order's case."""
     order_id: _builtins.str
     """The new order."""
     def __init__(

@@ -49,6 +49,8 @@ class OperatorServiceServicer:
     def RetryOrder(self, request, context):
         """Retries an order that became undeliverable: a new order for the same account and money, under
         the same idempotency key, so a bank that did apply the first never applies it twice.
+        FAILED_PRECONDITION (ORDER_NOT_RETRYABLE) when the order is unknown, not undeliverable, or was
+        retried already.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -36,6 +36,8 @@ class OperatorServiceStub:
     RetryOrder: _grpc.UnaryUnaryMultiCallable[_operator_pb2.RetryOrderRequest, _operator_pb2.RetryOrderResponse]
     """Retries an order that became undeliverable: a new order for the same account and money, under
     the same idempotency key, so a bank that did apply the first never applies it twice.
+    FAILED_PRECONDITION (ORDER_NOT_RETRYABLE) when the order is unknown, not undeliverable, or was
+    retried already.
     """
 
 @_typing.type_check_only
@@ -46,6 +48,8 @@ class OperatorServiceAsyncStub(OperatorServiceStub):
     RetryOrder: _aio.UnaryUnaryMultiCallable[_operator_pb2.RetryOrderRequest, _operator_pb2.RetryOrderResponse]  # type: ignore[assignment]
     """Retries an order that became undeliverable: a new order for the same account and money, under
     the same idempotency key, so a bank that did apply the first never applies it twice.
+    FAILED_PRECONDITION (ORDER_NOT_RETRYABLE) when the order is unknown, not undeliverable, or was
+    retried already.
     """
 
 class OperatorServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -59,6 +63,8 @@ class OperatorServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_operator_pb2.RetryOrderResponse, _abc.Awaitable[_operator_pb2.RetryOrderResponse]]:
         """Retries an order that became undeliverable: a new order for the same account and money, under
         the same idempotency key, so a bank that did apply the first never applies it twice.
+        FAILED_PRECONDITION (ORDER_NOT_RETRYABLE) when the order is unknown, not undeliverable, or was
+        retried already.
         """
 
 def add_OperatorServiceServicer_to_server(servicer: OperatorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

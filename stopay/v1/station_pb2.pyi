@@ -29,32 +29,41 @@ class _FraudType:
 class _FraudTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FraudType.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     FRAUD_TYPE_UNSPECIFIED: _FraudType.ValueType  # 0
+    """Not given; refused on SubmitEntry."""
     FRAUD_TYPE_IMPERSONATION: _FraudType.ValueType  # 1
-    """posing as a boss, official or police officer"""
+    """Posing as a boss, official or police officer."""
     FRAUD_TYPE_INVESTMENT: _FraudType.ValueType  # 2
-    """"pig butchering", fake investment platforms"""
+    """"Pig butchering", fake investment platforms."""
     FRAUD_TYPE_ONLINE_SHOPPING: _FraudType.ValueType  # 3
+    """Goods paid for and never delivered."""
     FRAUD_TYPE_LOAN: _FraudType.ValueType  # 4
-    """fake loans and credit repair"""
+    """Fake loans and credit repair."""
     FRAUD_TYPE_ROMANCE: _FraudType.ValueType  # 5
+    """Romance scams."""
     FRAUD_TYPE_PART_TIME_JOB: _FraudType.ValueType  # 6
-    """click farming, task scams"""
+    """Click farming, task scams."""
     FRAUD_TYPE_OTHER: _FraudType.ValueType  # 99
+    """Anything else; the narrative says what."""
 
-class FraudType(_FraudType, metaclass=_FraudTypeEnumTypeWrapper): ...
+class FraudType(_FraudType, metaclass=_FraudTypeEnumTypeWrapper):
+    """The kind of fraud the victim reported."""
 
 FRAUD_TYPE_UNSPECIFIED: FraudType.ValueType  # 0
+"""Not given; refused on SubmitEntry."""
 FRAUD_TYPE_IMPERSONATION: FraudType.ValueType  # 1
-"""posing as a boss, official or police officer"""
+"""Posing as a boss, official or police officer."""
 FRAUD_TYPE_INVESTMENT: FraudType.ValueType  # 2
-""""pig butchering", fake investment platforms"""
+""""Pig butchering", fake investment platforms."""
 FRAUD_TYPE_ONLINE_SHOPPING: FraudType.ValueType  # 3
+"""Goods paid for and never delivered."""
 FRAUD_TYPE_LOAN: FraudType.ValueType  # 4
-"""fake loans and credit repair"""
+"""Fake loans and credit repair."""
 FRAUD_TYPE_ROMANCE: FraudType.ValueType  # 5
+"""Romance scams."""
 FRAUD_TYPE_PART_TIME_JOB: FraudType.ValueType  # 6
-"""click farming, task scams"""
+"""Click farming, task scams."""
 FRAUD_TYPE_OTHER: FraudType.ValueType  # 99
+"""Anything else; the narrative says what."""
 Global___FraudType: _TypeAlias = FraudType  # noqa: Y015
 
 class _OrderStatus:
@@ -64,6 +73,7 @@ class _OrderStatus:
 class _OrderStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderStatus.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     ORDER_STATUS_UNSPECIFIED: _OrderStatus.ValueType  # 0
+    """Never sent."""
     ORDER_STATUS_QUEUED: _OrderStatus.ValueType  # 1
     """Accepted; the account's statement is being asked for (waiting, in flight, or retrying)."""
     ORDER_STATUS_PENDING: _OrderStatus.ValueType  # 2
@@ -94,6 +104,7 @@ class OrderStatus(_OrderStatus, metaclass=_OrderStatusEnumTypeWrapper):
     """
 
 ORDER_STATUS_UNSPECIFIED: OrderStatus.ValueType  # 0
+"""Never sent."""
 ORDER_STATUS_QUEUED: OrderStatus.ValueType  # 1
 """Accepted; the account's statement is being asked for (waiting, in flight, or retrying)."""
 ORDER_STATUS_PENDING: OrderStatus.ValueType  # 2
@@ -125,6 +136,7 @@ class _OrderKind:
 class _OrderKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderKind.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     ORDER_KIND_UNSPECIFIED: _OrderKind.ValueType  # 0
+    """Never sent."""
     ORDER_KIND_FREEZE: _OrderKind.ValueType  # 1
     """Asks the bank to freeze the victim's money at the account."""
     ORDER_KIND_RELEASE: _OrderKind.ValueType  # 2
@@ -136,9 +148,11 @@ class _OrderKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderKind.V
     ORDER_KIND_RETURN: _OrderKind.ValueType  # 4
     """Pays money held at the account to a victim (HoldService.ReturnFunds)."""
 
-class OrderKind(_OrderKind, metaclass=_OrderKindEnumTypeWrapper): ...
+class OrderKind(_OrderKind, metaclass=_OrderKindEnumTypeWrapper):
+    """What an order asks of its bank."""
 
 ORDER_KIND_UNSPECIFIED: OrderKind.ValueType  # 0
+"""Never sent."""
 ORDER_KIND_FREEZE: OrderKind.ValueType  # 1
 """Asks the bank to freeze the victim's money at the account."""
 ORDER_KIND_RELEASE: OrderKind.ValueType  # 2
@@ -151,17 +165,251 @@ ORDER_KIND_RETURN: OrderKind.ValueType  # 4
 """Pays money held at the account to a victim (HoldService.ReturnFunds)."""
 Global___OrderKind: _TypeAlias = OrderKind  # noqa: Y015
 
+class _AttributionRule:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AttributionRuleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AttributionRule.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ATTRIBUTION_RULE_UNSPECIFIED: _AttributionRule.ValueType  # 0
+    """Never sent."""
+    ATTRIBUTION_RULE_FIFO: _AttributionRule.ValueType  # 1
+    """First in, first out: money leaves in the order it came in (Clayton's case)."""
+    ATTRIBUTION_RULE_LIFO: _AttributionRule.ValueType  # 2
+    """Last in, first out: the newest money leaves first."""
+    ATTRIBUTION_RULE_PRO_RATA: _AttributionRule.ValueType  # 3
+    """Each debit takes every label in proportion to its balance."""
+    ATTRIBUTION_RULE_LIBR: _AttributionRule.ValueType  # 4
+    """Lowest intermediate balance: the holder spends their own money first; the traced money shares
+    the rest pro rata.
+    """
+    ATTRIBUTION_RULE_TAINT_FIRST: _AttributionRule.ValueType  # 5
+    """Traced money leaves first, oldest first; the holder's own money only after it."""
+
+class AttributionRule(_AttributionRule, metaclass=_AttributionRuleEnumTypeWrapper):
+    """How the victim's money is told apart from other money in an account it passed through
+    (docs/tracing.md).
+    """
+
+ATTRIBUTION_RULE_UNSPECIFIED: AttributionRule.ValueType  # 0
+"""Never sent."""
+ATTRIBUTION_RULE_FIFO: AttributionRule.ValueType  # 1
+"""First in, first out: money leaves in the order it came in (Clayton's case)."""
+ATTRIBUTION_RULE_LIFO: AttributionRule.ValueType  # 2
+"""Last in, first out: the newest money leaves first."""
+ATTRIBUTION_RULE_PRO_RATA: AttributionRule.ValueType  # 3
+"""Each debit takes every label in proportion to its balance."""
+ATTRIBUTION_RULE_LIBR: AttributionRule.ValueType  # 4
+"""Lowest intermediate balance: the holder spends their own money first; the traced money shares
+the rest pro rata.
+"""
+ATTRIBUTION_RULE_TAINT_FIRST: AttributionRule.ValueType  # 5
+"""Traced money leaves first, oldest first; the holder's own money only after it."""
+Global___AttributionRule: _TypeAlias = AttributionRule  # noqa: Y015
+
+class _EventKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _EventKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EventKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    EVENT_KIND_UNSPECIFIED: _EventKind.ValueType  # 0
+    """Never sent."""
+    EVENT_KIND_CASE_ACCEPTED: _EventKind.ValueType  # 1
+    """case.accepted: the entry was accepted and the case opened."""
+    EVENT_KIND_ORDER_QUEUED: _EventKind.ValueType  # 2
+    """order.queued: a freeze order was created and waits for its bank."""
+    EVENT_KIND_ORDER_TRACED: _EventKind.ValueType  # 3
+    """order.traced: the account's statement is in and the victim's money in it was traced."""
+    EVENT_KIND_ORDER_FOLLOWED: _EventKind.ValueType  # 4
+    """order.followed: the money was followed on to another account (a new order)."""
+    EVENT_KIND_FOLLOW_LIMITED: _EventKind.ValueType  # 5
+    """follow.limited: a fan-out or order limit left transfers unfollowed."""
+    EVENT_KIND_ORDER_RETRIED: _EventKind.ValueType  # 6
+    """order.retried: an operator retried an undeliverable order."""
+    EVENT_KIND_ORDER_RETRY_SCHEDULED: _EventKind.ValueType  # 7
+    """order.retry_scheduled: a delivery attempt failed; another is scheduled."""
+    EVENT_KIND_ORDER_FREEZING: _EventKind.ValueType  # 8
+    """order.freezing, order.pending, order.held, order.partially_held, order.moved_on,
+    order.rejected, order.undeliverable, order.released, order.extended, order.returned: an order
+    moved to that status.
+    """
+    EVENT_KIND_ORDER_PENDING: _EventKind.ValueType  # 9
+    """order.pending: the bank will answer later."""
+    EVENT_KIND_ORDER_HELD: _EventKind.ValueType  # 10
+    """order.held: the whole amount is held."""
+    EVENT_KIND_ORDER_PARTIALLY_HELD: _EventKind.ValueType  # 11
+    """order.partially_held: part of it is held."""
+    EVENT_KIND_ORDER_MOVED_ON: _EventKind.ValueType  # 12
+    """order.moved_on: none of it is held; the money had moved on."""
+    EVENT_KIND_ORDER_REJECTED: _EventKind.ValueType  # 13
+    """order.rejected: the bank refused."""
+    EVENT_KIND_ORDER_UNDELIVERABLE: _EventKind.ValueType  # 14
+    """order.undeliverable: stopay could not deliver it."""
+    EVENT_KIND_ORDER_RELEASED: _EventKind.ValueType  # 15
+    """order.released: a release order gave money back."""
+    EVENT_KIND_ORDER_EXTENDED: _EventKind.ValueType  # 16
+    """order.extended: an extend order renewed the hold or made it a formal freeze."""
+    EVENT_KIND_ORDER_RETURNED: _EventKind.ValueType  # 17
+    """order.returned: a return order paid the victim."""
+    EVENT_KIND_RELEASE_QUEUED: _EventKind.ValueType  # 18
+    """release.queued: money held in excess is being given back (a release order)."""
+    EVENT_KIND_HOLD_STOPPED: _EventKind.ValueType  # 19
+    """hold.stopped: the first freeze on an account started an emergency stop."""
+    EVENT_KIND_HOLD_RENEWED: _EventKind.ValueType  # 20
+    """hold.renewed: the emergency stop was renewed."""
+    EVENT_KIND_HOLD_FORMALIZED: _EventKind.ValueType  # 21
+    """hold.formalized: the stop became a formal freeze under a legal document."""
+    EVENT_KIND_HOLD_FREEZE_RENEWED: _EventKind.ValueType  # 22
+    """hold.freeze_renewed: the formal freeze was renewed under a new document."""
+    EVENT_KIND_HOLD_EXPIRING: _EventKind.ValueType  # 23
+    """hold.expiring: the hold expires soon (the sweeper's warning)."""
+    EVENT_KIND_HOLD_RELEASED: _EventKind.ValueType  # 24
+    """hold.released: the hold was released, the account unrelated."""
+    EVENT_KIND_HOLD_LAPSED: _EventKind.ValueType  # 25
+    """hold.lapsed: the hold expired before anyone renewed it."""
+    EVENT_KIND_HOLD_RETURNING: _EventKind.ValueType  # 26
+    """hold.returning: the hold's money is being paid back to the victims."""
+    EVENT_KIND_HOLD_RETURNED: _EventKind.ValueType  # 27
+    """hold.returned: all of it was paid back."""
+    EVENT_KIND_RETURN_PLANNED: _EventKind.ValueType  # 28
+    """return.planned: a return names this case's share and when it is due."""
+    EVENT_KIND_RETURN_NOTICE_ENDED: _EventKind.ValueType  # 29
+    """return.notice_ended: a rateable return's notice ended; payment starts."""
+    EVENT_KIND_FUNDS_RETURNED: _EventKind.ValueType  # 30
+    """funds.returned: money was paid to the victim."""
+    EVENT_KIND_TRANSFER_LINKED: _EventKind.ValueType  # 31
+    """transfer.linked: a transfer of the entry was reported first by another case, which traces it."""
+    EVENT_KIND_TRANSFER_REPORTED_AGAIN: _EventKind.ValueType  # 32
+    """transfer.reported_again: another case reported a transfer this case traces."""
+    EVENT_KIND_EXIT_RECORDED: _EventKind.ValueType  # 33
+    """exit.recorded, exit.withdrawn: the victim's money was found leaving the network, or a fuller
+    statement showed it did not.
+    """
+    EVENT_KIND_EXIT_WITHDRAWN: _EventKind.ValueType  # 34
+    """exit.withdrawn: a fuller statement showed the money did not leave there."""
+    EVENT_KIND_BACK_WITH_VICTIM_RECORDED: _EventKind.ValueType  # 35
+    """back_with_victim.recorded, back_with_victim.withdrawn: the same for money paid back to an
+    account the victim paid from.
+    """
+    EVENT_KIND_BACK_WITH_VICTIM_WITHDRAWN: _EventKind.ValueType  # 36
+    """back_with_victim.withdrawn: a fuller statement showed no money came back there."""
+    EVENT_KIND_APPROVAL_REQUESTED: _EventKind.ValueType  # 37
+    """approval.requested, approval.granted: a formal freeze or return was asked for, and approved
+    by a second identity.
+    """
+    EVENT_KIND_APPROVAL_GRANTED: _EventKind.ValueType  # 38
+    """approval.granted: a second identity approved it, and the step was taken."""
+
+class EventKind(_EventKind, metaclass=_EventKindEnumTypeWrapper):
+    """What happened, in a case's event log. `order.*` kinds other than QUEUED, TRACED, FOLLOWED,
+    RETRIED and RETRY_SCHEDULED record an order settling in the OrderStatus of the same name.
+    """
+
+EVENT_KIND_UNSPECIFIED: EventKind.ValueType  # 0
+"""Never sent."""
+EVENT_KIND_CASE_ACCEPTED: EventKind.ValueType  # 1
+"""case.accepted: the entry was accepted and the case opened."""
+EVENT_KIND_ORDER_QUEUED: EventKind.ValueType  # 2
+"""order.queued: a freeze order was created and waits for its bank."""
+EVENT_KIND_ORDER_TRACED: EventKind.ValueType  # 3
+"""order.traced: the account's statement is in and the victim's money in it was traced."""
+EVENT_KIND_ORDER_FOLLOWED: EventKind.ValueType  # 4
+"""order.followed: the money was followed on to another account (a new order)."""
+EVENT_KIND_FOLLOW_LIMITED: EventKind.ValueType  # 5
+"""follow.limited: a fan-out or order limit left transfers unfollowed."""
+EVENT_KIND_ORDER_RETRIED: EventKind.ValueType  # 6
+"""order.retried: an operator retried an undeliverable order."""
+EVENT_KIND_ORDER_RETRY_SCHEDULED: EventKind.ValueType  # 7
+"""order.retry_scheduled: a delivery attempt failed; another is scheduled."""
+EVENT_KIND_ORDER_FREEZING: EventKind.ValueType  # 8
+"""order.freezing, order.pending, order.held, order.partially_held, order.moved_on,
+order.rejected, order.undeliverable, order.released, order.extended, order.returned: an order
+moved to that status.
+"""
+EVENT_KIND_ORDER_PENDING: EventKind.ValueType  # 9
+"""order.pending: the bank will answer later."""
+EVENT_KIND_ORDER_HELD: EventKind.ValueType  # 10
+"""order.held: the whole amount is held."""
+EVENT_KIND_ORDER_PARTIALLY_HELD: EventKind.ValueType  # 11
+"""order.partially_held: part of it is held."""
+EVENT_KIND_ORDER_MOVED_ON: EventKind.ValueType  # 12
+"""order.moved_on: none of it is held; the money had moved on."""
+EVENT_KIND_ORDER_REJECTED: EventKind.ValueType  # 13
+"""order.rejected: the bank refused."""
+EVENT_KIND_ORDER_UNDELIVERABLE: EventKind.ValueType  # 14
+"""order.undeliverable: stopay could not deliver it."""
+EVENT_KIND_ORDER_RELEASED: EventKind.ValueType  # 15
+"""order.released: a release order gave money back."""
+EVENT_KIND_ORDER_EXTENDED: EventKind.ValueType  # 16
+"""order.extended: an extend order renewed the hold or made it a formal freeze."""
+EVENT_KIND_ORDER_RETURNED: EventKind.ValueType  # 17
+"""order.returned: a return order paid the victim."""
+EVENT_KIND_RELEASE_QUEUED: EventKind.ValueType  # 18
+"""release.queued: money held in excess is being given back (a release order)."""
+EVENT_KIND_HOLD_STOPPED: EventKind.ValueType  # 19
+"""hold.stopped: the first freeze on an account started an emergency stop."""
+EVENT_KIND_HOLD_RENEWED: EventKind.ValueType  # 20
+"""hold.renewed: the emergency stop was renewed."""
+EVENT_KIND_HOLD_FORMALIZED: EventKind.ValueType  # 21
+"""hold.formalized: the stop became a formal freeze under a legal document."""
+EVENT_KIND_HOLD_FREEZE_RENEWED: EventKind.ValueType  # 22
+"""hold.freeze_renewed: the formal freeze was renewed under a new document."""
+EVENT_KIND_HOLD_EXPIRING: EventKind.ValueType  # 23
+"""hold.expiring: the hold expires soon (the sweeper's warning)."""
+EVENT_KIND_HOLD_RELEASED: EventKind.ValueType  # 24
+"""hold.released: the hold was released, the account unrelated."""
+EVENT_KIND_HOLD_LAPSED: EventKind.ValueType  # 25
+"""hold.lapsed: the hold expired before anyone renewed it."""
+EVENT_KIND_HOLD_RETURNING: EventKind.ValueType  # 26
+"""hold.returning: the hold's money is being paid back to the victims."""
+EVENT_KIND_HOLD_RETURNED: EventKind.ValueType  # 27
+"""hold.returned: all of it was paid back."""
+EVENT_KIND_RETURN_PLANNED: EventKind.ValueType  # 28
+"""return.planned: a return names this case's share and when it is due."""
+EVENT_KIND_RETURN_NOTICE_ENDED: EventKind.ValueType  # 29
+"""return.notice_ended: a rateable return's notice ended; payment starts."""
+EVENT_KIND_FUNDS_RETURNED: EventKind.ValueType  # 30
+"""funds.returned: money was paid to the victim."""
+EVENT_KIND_TRANSFER_LINKED: EventKind.ValueType  # 31
+"""transfer.linked: a transfer of the entry was reported first by another case, which traces it."""
+EVENT_KIND_TRANSFER_REPORTED_AGAIN: EventKind.ValueType  # 32
+"""transfer.reported_again: another case reported a transfer this case traces."""
+EVENT_KIND_EXIT_RECORDED: EventKind.ValueType  # 33
+"""exit.recorded, exit.withdrawn: the victim's money was found leaving the network, or a fuller
+statement showed it did not.
+"""
+EVENT_KIND_EXIT_WITHDRAWN: EventKind.ValueType  # 34
+"""exit.withdrawn: a fuller statement showed the money did not leave there."""
+EVENT_KIND_BACK_WITH_VICTIM_RECORDED: EventKind.ValueType  # 35
+"""back_with_victim.recorded, back_with_victim.withdrawn: the same for money paid back to an
+account the victim paid from.
+"""
+EVENT_KIND_BACK_WITH_VICTIM_WITHDRAWN: EventKind.ValueType  # 36
+"""back_with_victim.withdrawn: a fuller statement showed no money came back there."""
+EVENT_KIND_APPROVAL_REQUESTED: EventKind.ValueType  # 37
+"""approval.requested, approval.granted: a formal freeze or return was asked for, and approved
+by a second identity.
+"""
+EVENT_KIND_APPROVAL_GRANTED: EventKind.ValueType  # 38
+"""approval.granted: a second identity approved it, and the step was taken."""
+Global___EventKind: _TypeAlias = EventKind  # noqa: Y015
+
 @_typing.final
 class Victim(_message.Message):
+    """The person who lost the money."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
     ID_NUMBER_FIELD_NUMBER: _builtins.int
     PHONE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """Full name; required."""
     id_number: _builtins.str
-    """Identity document number; stored for the case file, never logged whole."""
+    """Identity document number; stored for the case file, never logged whole. Required."""
     phone: _builtins.str
+    """Phone number; empty when not given."""
     def __init__(
         self,
         *,
@@ -195,15 +443,21 @@ class Transfer(_message.Message):
     currency: _builtins.str
     """ISO 4217 code; empty means CNY. One currency per entry."""
     txn_id: _builtins.str
-    """The bank's reference of the transfer; unique within the entry."""
+    """Required: the bank's reference of the transfer; unique within the entry."""
     channel: _builtins.str
-    """How it was paid: "mobile", "counter", "atm", ... free text."""
+    """How it was paid: "mobile", "counter", "atm", ... free text; empty when not known."""
     @_builtins.property
-    def payer(self) -> _common_pb2.AccountRef: ...
+    def payer(self) -> _common_pb2.AccountRef:
+        """Required: the victim's account the money left."""
+
     @_builtins.property
-    def payee(self) -> _common_pb2.AccountRef: ...
+    def payee(self) -> _common_pb2.AccountRef:
+        """Required: the account the money went to; the first freeze is sent to its bank."""
+
     @_builtins.property
-    def transferred_at(self) -> _timestamp_pb2.Timestamp: ...
+    def transferred_at(self) -> _timestamp_pb2.Timestamp:
+        """Required: when the bank executed the transfer; not in the future."""
+
     def __init__(
         self,
         *,
@@ -225,6 +479,8 @@ Global___Transfer: _TypeAlias = Transfer  # noqa: Y015
 
 @_typing.final
 class SubmitEntryRequest(_message.Message):
+    """A victim's entry: who reported, who lost what, and the transfers to freeze."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ENTRY_ID_FIELD_NUMBER: _builtins.int
@@ -236,16 +492,25 @@ class SubmitEntryRequest(_message.Message):
     FRAUD_TYPE_FIELD_NUMBER: _builtins.int
     NARRATIVE_FIELD_NUMBER: _builtins.int
     entry_id: _builtins.str
-    """Generated by the client (a UUID is best); makes the call idempotent."""
+    """Required: generated by the client (a UUID is best); makes the call idempotent."""
     station_id: _builtins.str
+    """Required: the police station filing the entry."""
     officer_id: _builtins.str
+    """Required: the officer filing it; recorded as the actor of the case's first event."""
     report_no: _builtins.str
+    """Required: the station's report number."""
     fraud_type: Global___FraudType.ValueType
+    """Required (not FRAUD_TYPE_UNSPECIFIED)."""
     narrative: _builtins.str
+    """What the victim told, free text; may be empty."""
     @_builtins.property
-    def victim(self) -> Global___Victim: ...
+    def victim(self) -> Global___Victim:
+        """Required."""
+
     @_builtins.property
-    def transfers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Transfer]: ...
+    def transfers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Transfer]:
+        """Required: at least one transfer, all in one currency."""
+
     def __init__(
         self,
         *,
@@ -268,19 +533,22 @@ Global___SubmitEntryRequest: _TypeAlias = SubmitEntryRequest  # noqa: Y015
 
 @_typing.final
 class SubmitEntryResponse(_message.Message):
+    """What became of an entry."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CASE_ID_FIELD_NUMBER: _builtins.int
     DUPLICATE_FIELD_NUMBER: _builtins.int
     LINKED_CASES_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
+    """The case the entry opened (or, with duplicate, had opened)."""
     duplicate: _builtins.bool
     """True when this entry_id had already been accepted; nothing new was written."""
     @_builtins.property
     def linked_cases(self) -> _containers.RepeatedCompositeFieldContainer[Global___LinkedCase]:
         """Transfers of this entry that another case reported first (same payer, payee and txn_id).
         They are recorded in this case but traced and frozen once, by that case; the rest of the
-        entry is traced as usual.
+        entry is traced as usual. Empty when no transfer was reported before.
         """
 
     def __init__(
@@ -317,21 +585,28 @@ class LinkedCase(_message.Message):
     case_id: _builtins.str
     """The other case."""
     txn_id: _builtins.str
+    """The transfer both cases reported."""
     station_id: _builtins.str
-    """The other case's station, and when it was accepted."""
+    """The other case's station."""
     amount_minor: _builtins.int
-    """The transfer's amount as the later report gave it."""
+    """The transfer's amount as the later report gave it, in minor units."""
     traced_there: _builtins.bool
     """True: the other case reported the transfer first and traces it; this case counts its amount
     as reported, but neither as held nor as unresolved. False: this case traces it, and the
     other case reported it again.
     """
     @_builtins.property
-    def payee(self) -> _common_pb2.AccountRef: ...
+    def payee(self) -> _common_pb2.AccountRef:
+        """The account the transfer went to."""
+
     @_builtins.property
-    def payer(self) -> _common_pb2.AccountRef: ...
+    def payer(self) -> _common_pb2.AccountRef:
+        """The account it came from."""
+
     @_builtins.property
-    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the other case was accepted."""
+
     def __init__(
         self,
         *,
@@ -354,10 +629,13 @@ Global___LinkedCase: _TypeAlias = LinkedCase  # noqa: Y015
 
 @_typing.final
 class GetCaseRequest(_message.Message):
+    """Names a case."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CASE_ID_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
+    """Required: the case's id (a UUID)."""
     def __init__(
         self,
         *,
@@ -373,18 +651,24 @@ Global___GetCaseRequest: _TypeAlias = GetCaseRequest  # noqa: Y015
 
 @_typing.final
 class WatchCaseRequest(_message.Message):
+    """Names the case to watch, and how."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CASE_ID_FIELD_NUMBER: _builtins.int
     FOLLOW_FIELD_NUMBER: _builtins.int
     VICTIM_VIEW_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
+    """Required: the case's id (a UUID)."""
     follow: _builtins.bool
-    """Keep streaming after the case settles, until the client cancels."""
+    """Keep streaming after the case settles, until the client cancels. False: the stream ends once
+    the case has settled.
+    """
     victim_view: _builtins.bool
     """The stream the victim's screen shows: account numbers are masked (at most the first 6 and last
     4 characters), holder and victim names show their first character only, identity numbers and
     phones are masked, in the case, its orders, exits, holds, linked cases and events alike.
+    False: everything is shown whole.
     """
     def __init__(
         self,
@@ -403,6 +687,8 @@ Global___WatchCaseRequest: _TypeAlias = WatchCaseRequest  # noqa: Y015
 
 @_typing.final
 class ListCasesRequest(_message.Message):
+    """Which cases to list, and the page."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     STATION_ID_FIELD_NUMBER: _builtins.int
@@ -411,9 +697,9 @@ class ListCasesRequest(_message.Message):
     station_id: _builtins.str
     """Only cases of this station; empty for all."""
     page_size: _builtins.int
-    """At most this many cases (default 50, at most 500)."""
+    """At most this many cases; 0 means the default, 50; at most 500."""
     page_token: _builtins.str
-    """From a previous ListCasesResponse.next_page_token."""
+    """From a previous ListCasesResponse.next_page_token; empty for the first page."""
     def __init__(
         self,
         *,
@@ -431,14 +717,17 @@ Global___ListCasesRequest: _TypeAlias = ListCasesRequest  # noqa: Y015
 
 @_typing.final
 class ListCasesResponse(_message.Message):
+    """One page of cases."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CASES_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
+    """Pass it as page_token for the next page; empty on the last page."""
     @_builtins.property
     def cases(self) -> _containers.RepeatedCompositeFieldContainer[Global___Case]:
-        """Newest first; orders are left out, use GetCase for them."""
+        """Newest first; orders are left out (order_count says how many), use GetCase for them."""
 
     def __init__(
         self,
@@ -466,14 +755,19 @@ class IncomingTransfer(_message.Message):
     TRANSFERRED_AT_FIELD_NUMBER: _builtins.int
     PAYER_FIELD_NUMBER: _builtins.int
     txn_id: _builtins.str
+    """The bank's reference of the transfer."""
     amount_minor: _builtins.int
-    """The whole transfer, as the bank verifies it."""
+    """The whole transfer, as the bank verifies it, in minor units."""
     traced_minor: _builtins.int
-    """The victim's money in it, by the case's attribution rule."""
+    """The victim's money in it, by the case's attribution rule, in minor units."""
     @_builtins.property
-    def transferred_at(self) -> _timestamp_pb2.Timestamp: ...
+    def transferred_at(self) -> _timestamp_pb2.Timestamp:
+        """When the transfer was executed."""
+
     @_builtins.property
-    def payer(self) -> _common_pb2.AccountRef: ...
+    def payer(self) -> _common_pb2.AccountRef:
+        """The account it came from; holder_name may be empty."""
+
     def __init__(
         self,
         *,
@@ -493,6 +787,10 @@ Global___IncomingTransfer: _TypeAlias = IncomingTransfer  # noqa: Y015
 
 @_typing.final
 class FreezeOrder(_message.Message):
+    """One request to one bank about one account: a freeze, or (kind) a release, extension or return
+    of what freezes hold there.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ORDER_ID_FIELD_NUMBER: _builtins.int
@@ -514,40 +812,60 @@ class FreezeOrder(_message.Message):
     KIND_FIELD_NUMBER: _builtins.int
     RELEASED_MINOR_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
+    """The order's id (a UUID)."""
     parent_order_id: _builtins.str
-    """Empty at level 1."""
+    """The order whose statement led here; empty at level 1 and for the holds' own orders."""
     level: _builtins.int
+    """Level of the account on the trail: 1 received the victim's money directly."""
     requested_minor: _builtins.int
+    """What the order asked for at first, in minor units (for a freeze: the victim's money that
+    came in; for a release, extension or return: the amount given back, kept or paid).
+    """
     held_minor: _builtins.int
-    """What this order itself holds (not a running total)."""
+    """What this order itself holds (not a running total), in minor units."""
     status: Global___OrderStatus.ValueType
+    """Where the order is."""
     reason_code: _builtins.str
+    """The bank's ISO 20022 reason code (RJCR: AC01, AC04, BE01, NOOR, LEGL, ...), or stopay's own
+    for an undeliverable order; empty when there is none.
+    """
     attempts: _builtins.int
-    """Delivery attempts so far."""
+    """Delivery attempts so far (0 before the first)."""
     detail: _builtins.str
-    """Human-readable reason, e.g. "no adapter serves bank XYZ"."""
+    """Human-readable reason, e.g. "no adapter serves bank XYZ"; empty when there is nothing to say."""
     currency: _builtins.str
+    """ISO 4217 code of every amount of the order, e.g. "CNY"."""
     asked_minor: _builtins.int
-    """What the freeze asked the bank to hold: the victim's money the statement showed there, less
-    what the case already holds at that account. 0 until the statement is in.
+    """What the freeze asked the bank to hold, in minor units: the victim's money the statement
+    showed there, less what the case already holds at that account. 0 until the statement is in.
     """
     kind: Global___OrderKind.ValueType
+    """What the order asks of its bank."""
     released_minor: _builtins.int
-    """What a release order gave back. What a case holds at an account is the held_minor of its
-    freeze orders less the released_minor of its release orders there.
+    """What a release or return order gave back or paid, in minor units; 0 for a freeze. What a case
+    holds at an account is the held_minor of its freeze orders less the released_minor of its
+    release and return orders there.
     """
     @_builtins.property
-    def account(self) -> _common_pb2.AccountRef: ...
+    def account(self) -> _common_pb2.AccountRef:
+        """The account the order is about."""
+
     @_builtins.property
-    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the order was created."""
+
     @_builtins.property
-    def resolved_at(self) -> _timestamp_pb2.Timestamp: ...
+    def resolved_at(self) -> _timestamp_pb2.Timestamp:
+        """When the order settled; unset while it is open."""
+
     @_builtins.property
     def incoming_txn_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Transfers that carried the victim's money into the account; the bank verifies them."""
 
     @_builtins.property
-    def incoming(self) -> _containers.RepeatedCompositeFieldContainer[Global___IncomingTransfer]: ...
+    def incoming(self) -> _containers.RepeatedCompositeFieldContainer[Global___IncomingTransfer]:
+        """The transfers of incoming_txn_ids, with the victim's money in each."""
+
     def __init__(
         self,
         *,
@@ -592,22 +910,28 @@ class ExitFlow(_message.Message):
     ORDER_ID_FIELD_NUMBER: _builtins.int
     LEVEL_FIELD_NUMBER: _builtins.int
     txn_id: _builtins.str
-    kind: _builtins.str
-    """CASH, ATM, MERCHANT, CRYPTO, CROSS_BORDER, THIRD_PARTY_PAYMENT (UNKNOWN when the bank did not say)."""
+    """The debit that took the money out."""
+    kind: _common_pb2.ExitKind.ValueType
+    """How it left (EXIT_KIND_UNKNOWN when the bank did not say)."""
     amount_minor: _builtins.int
+    """The victim's money in the debit, in minor units."""
     order_id: _builtins.str
+    """The order whose statement showed the exit."""
     level: _builtins.int
+    """Level of that account on the trail."""
     @_builtins.property
-    def exited_at(self) -> _timestamp_pb2.Timestamp: ...
+    def exited_at(self) -> _timestamp_pb2.Timestamp:
+        """When the debit was booked."""
+
     @_builtins.property
     def account(self) -> _common_pb2.AccountRef:
-        """The account the money left from, and the order whose statement showed it."""
+        """The account the money left from."""
 
     def __init__(
         self,
         *,
         txn_id: _builtins.str = ...,
-        kind: _builtins.str = ...,
+        kind: _common_pb2.ExitKind.ValueType = ...,
         amount_minor: _builtins.int = ...,
         exited_at: _timestamp_pb2.Timestamp | None = ...,
         account: _common_pb2.AccountRef | None = ...,
@@ -624,7 +948,7 @@ Global___ExitFlow: _TypeAlias = ExitFlow  # noqa: Y015
 
 @_typing.final
 class LevelTotals(_message.Message):
-    """Totals of one level of the trail."""
+    """Totals of one level of the trail, in minor units."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -637,13 +961,17 @@ class LevelTotals(_message.Message):
     RETURNED_MINOR_FIELD_NUMBER: _builtins.int
     BACK_WITH_VICTIM_MINOR_FIELD_NUMBER: _builtins.int
     level: _builtins.int
+    """1 for the accounts the victim paid into, 2 for the accounts they paid on to, ..."""
     traced_minor: _builtins.int
     """The victim's money followed into accounts at this level (at level 1: what was reported)."""
     held_minor: _builtins.int
+    """Held at accounts at this level now."""
     exited_minor: _builtins.int
     """Left the network from accounts at this level."""
     orders: _builtins.int
+    """Orders at this level."""
     open_orders: _builtins.int
+    """Orders at this level still waiting for, or in flight to, a bank."""
     returned_minor: _builtins.int
     """Paid to victims from the case's holds at this level."""
     back_with_victim_minor: _builtins.int
@@ -670,6 +998,10 @@ Global___LevelTotals: _TypeAlias = LevelTotals  # noqa: Y015
 
 @_typing.final
 class Case(_message.Message):
+    """A victim's case: the entry, where the money went, and what is held. Money in minor units of
+    currency.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CASE_ID_FIELD_NUMBER: _builtins.int
@@ -690,7 +1022,7 @@ class Case(_message.Message):
     UNRESOLVED_MINOR_FIELD_NUMBER: _builtins.int
     RULE_FIELD_NUMBER: _builtins.int
     MAX_DEPTH_FIELD_NUMBER: _builtins.int
-    MIN_AMOUNT_FIELD_NUMBER: _builtins.int
+    MIN_AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
     LEVELS_FIELD_NUMBER: _builtins.int
     EXITS_FIELD_NUMBER: _builtins.int
     RETURNED_MINOR_FIELD_NUMBER: _builtins.int
@@ -698,8 +1030,11 @@ class Case(_message.Message):
     BACK_WITH_VICTIM_MINOR_FIELD_NUMBER: _builtins.int
     LINKED_CASES_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
+    """The case's id (a UUID)."""
     entry_id: _builtins.str
+    """The entry_id the case was submitted under."""
     station_id: _builtins.str
+    """The station that filed it."""
     reported_minor: _builtins.int
     """What the victim reported losing."""
     held_minor: _builtins.int
@@ -711,20 +1046,29 @@ class Case(_message.Message):
     settled: _builtins.bool
     """No order is waiting for, or in flight to, a bank."""
     officer_id: _builtins.str
+    """The officer who filed it."""
     report_no: _builtins.str
+    """The station's report number."""
     victim_name: _builtins.str
+    """The victim's name."""
     fraud_type: Global___FraudType.ValueType
+    """The kind of fraud reported."""
     currency: _builtins.str
+    """ISO 4217 code of every amount of the case, e.g. "CNY"."""
     order_count: _builtins.int
     """Number of orders, also filled where orders are left out (ListCases)."""
     unresolved_minor: _builtins.int
     """Reported money neither held, returned, back with the victim nor traced into an exit: still
     moving, below the thresholds, deeper than max_depth, or gone where no bank could say.
     """
-    rule: _builtins.str
-    """The tracing policy the case was accepted under."""
+    rule: Global___AttributionRule.ValueType
+    """The tracing policy the case was accepted under (rule, max_depth, min_amount_minor): its
+    attribution rule.
+    """
     max_depth: _builtins.int
-    min_amount: _builtins.int
+    """How many levels deep the trail is followed."""
+    min_amount_minor: _builtins.int
+    """The smallest transfer followed, in minor units."""
     returned_minor: _builtins.int
     """Paid back to this case's victim (from this case's holds or, in a rateable return, another's)."""
     back_with_victim_minor: _builtins.int
@@ -732,13 +1076,21 @@ class Case(_message.Message):
     victim's money again, never frozen or followed there, and neither held nor exited.
     """
     @_builtins.property
-    def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___FreezeOrder]: ...
+    def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___FreezeOrder]:
+        """Every order of the case, by level, then oldest first; empty in ListCases."""
+
     @_builtins.property
-    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the case was accepted."""
+
     @_builtins.property
-    def levels(self) -> _containers.RepeatedCompositeFieldContainer[Global___LevelTotals]: ...
+    def levels(self) -> _containers.RepeatedCompositeFieldContainer[Global___LevelTotals]:
+        """One entry per level of the trail, level 1 first."""
+
     @_builtins.property
-    def exits(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExitFlow]: ...
+    def exits(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExitFlow]:
+        """Where the victim's money left the network (and where it came back to the victim)."""
+
     @_builtins.property
     def holds(self) -> _containers.RepeatedCompositeFieldContainer[_holds_pb2.Hold]:
         """The case's holds, one per account it holds on (HoldService); GetCase and WatchCase fill it."""
@@ -747,8 +1099,8 @@ class Case(_message.Message):
     def linked_cases(self) -> _containers.RepeatedCompositeFieldContainer[Global___LinkedCase]:
         """Cases linked to this one by a transfer both reported; GetCase and WatchCase fill it. The
         amounts of those with traced_there are reported here and traced there: unresolved_minor is
-        reported_minor - held_minor - exited_minor - returned_minor - back_with_victim_minor - (their sum), and level 1's
-        traced_minor leaves them out.
+        reported_minor - held_minor - exited_minor - returned_minor - back_with_victim_minor - (their
+        sum), and level 1's traced_minor leaves them out.
         """
 
     def __init__(
@@ -770,9 +1122,9 @@ class Case(_message.Message):
         currency: _builtins.str = ...,
         order_count: _builtins.int = ...,
         unresolved_minor: _builtins.int = ...,
-        rule: _builtins.str = ...,
+        rule: Global___AttributionRule.ValueType = ...,
         max_depth: _builtins.int = ...,
-        min_amount: _builtins.int = ...,
+        min_amount_minor: _builtins.int = ...,
         levels: _abc.Iterable[Global___LevelTotals] | None = ...,
         exits: _abc.Iterable[Global___ExitFlow] | None = ...,
         returned_minor: _builtins.int = ...,
@@ -782,7 +1134,7 @@ class Case(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["back_with_victim_minor", b"back_with_victim_minor", "case_id", b"case_id", "created_at", b"created_at", "currency", b"currency", "entry_id", b"entry_id", "exited_minor", b"exited_minor", "exits", b"exits", "fraud_type", b"fraud_type", "held_minor", b"held_minor", "holds", b"holds", "levels", b"levels", "linked_cases", b"linked_cases", "max_depth", b"max_depth", "min_amount", b"min_amount", "officer_id", b"officer_id", "order_count", b"order_count", "orders", b"orders", "report_no", b"report_no", "reported_minor", b"reported_minor", "returned_minor", b"returned_minor", "rule", b"rule", "settled", b"settled", "station_id", b"station_id", "unresolved_minor", b"unresolved_minor", "victim_name", b"victim_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["back_with_victim_minor", b"back_with_victim_minor", "case_id", b"case_id", "created_at", b"created_at", "currency", b"currency", "entry_id", b"entry_id", "exited_minor", b"exited_minor", "exits", b"exits", "fraud_type", b"fraud_type", "held_minor", b"held_minor", "holds", b"holds", "levels", b"levels", "linked_cases", b"linked_cases", "max_depth", b"max_depth", "min_amount_minor", b"min_amount_minor", "officer_id", b"officer_id", "order_count", b"order_count", "orders", b"orders", "report_no", b"report_no", "reported_minor", b"reported_minor", "returned_minor", b"returned_minor", "rule", b"rule", "settled", b"settled", "station_id", b"station_id", "unresolved_minor", b"unresolved_minor", "victim_name", b"victim_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -801,18 +1153,25 @@ class CaseEvent(_message.Message):
     ACTOR_FIELD_NUMBER: _builtins.int
     SUMMARY_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
-    kind: _builtins.str
+    """The event's number in the case (increasing, not necessarily without gaps)."""
+    kind: Global___EventKind.ValueType
+    """What happened."""
     order_id: _builtins.str
+    """The order it is about; empty when it is about the case or a hold."""
     actor: _builtins.str
+    """Who caused it, e.g. "officer:ID" or "operator:ID"; stopay's own work names its process."""
     summary: _builtins.str
+    """One line for people to read (not for programs to parse)."""
     @_builtins.property
-    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def at(self) -> _timestamp_pb2.Timestamp:
+        """When it was recorded, by the database clock."""
+
     def __init__(
         self,
         *,
         seq: _builtins.int = ...,
         at: _timestamp_pb2.Timestamp | None = ...,
-        kind: _builtins.str = ...,
+        kind: Global___EventKind.ValueType = ...,
         order_id: _builtins.str = ...,
         actor: _builtins.str = ...,
         summary: _builtins.str = ...,
@@ -827,12 +1186,16 @@ Global___CaseEvent: _TypeAlias = CaseEvent  # noqa: Y015
 
 @_typing.final
 class CaseUpdate(_message.Message):
+    """One step of WatchCase: the case and what happened since the previous step."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CASE_FIELD_NUMBER: _builtins.int
     EVENTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def case(self) -> Global___Case: ...
+    def case(self) -> Global___Case:
+        """The whole case as it is after the events."""
+
     @_builtins.property
     def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___CaseEvent]:
         """Events since the previous update (all of them in the first one)."""

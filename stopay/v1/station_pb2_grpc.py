@@ -26,7 +26,19 @@ if _version_not_supported:
 
 
 class StationServiceStub:
-    """What a police station's entry client uses: submit a victim's transfers, then watch the freezes land.
+    """Conventions of every stopay.v1 message:
+    * Money is an int64 in integer minor units (fen for CNY) in a field whose name ends in `_minor`;
+    never negative.
+    * An instant is a google.protobuf.Timestamp (UTC), named `*_at` (`at` alone for the moment of an
+    event or a statement line); a duration is an integer named for its unit (`*_ms`, `*_hours`).
+    * An id is a string: case_id, order_id and approval_id are UUIDs in their canonical text form;
+    entry_id, request_id, station_id and officer_id are the caller's.
+    * A state or kind is an enum whose zero value `*_UNSPECIFIED` is never sent by stopay; a request
+    that sends it where a value is required is refused with INVALID_ARGUMENT.
+    * An unset Timestamp means "not (yet) happened"; an empty string means "none" unless a field says
+    otherwise.
+
+    What a police station's entry client uses: submit a victim's transfers, then watch the freezes land.
     """
 
     def __init__(self, channel):
@@ -58,34 +70,50 @@ class StationServiceStub:
 
 
 class StationServiceServicer:
-    """What a police station's entry client uses: submit a victim's transfers, then watch the freezes land.
+    """Conventions of every stopay.v1 message:
+    * Money is an int64 in integer minor units (fen for CNY) in a field whose name ends in `_minor`;
+    never negative.
+    * An instant is a google.protobuf.Timestamp (UTC), named `*_at` (`at` alone for the moment of an
+    event or a statement line); a duration is an integer named for its unit (`*_ms`, `*_hours`).
+    * An id is a string: case_id, order_id and approval_id are UUIDs in their canonical text form;
+    entry_id, request_id, station_id and officer_id are the caller's.
+    * A state or kind is an enum whose zero value `*_UNSPECIFIED` is never sent by stopay; a request
+    that sends it where a value is required is refused with INVALID_ARGUMENT.
+    * An unset Timestamp means "not (yet) happened"; an empty string means "none" unless a field says
+    otherwise.
+
+    What a police station's entry client uses: submit a victim's transfers, then watch the freezes land.
     """
 
     def SubmitEntry(self, request, context):
         """Accepts an entry and returns its case at once; freeze requests go out in the background.
         Idempotent on entry_id: the same entry_id with the same payload returns the same case with
-        duplicate = true; with a different payload it fails with FAILED_PRECONDITION.
+        duplicate = true; with a different payload it fails with FAILED_PRECONDITION. A malformed
+        entry is refused with INVALID_ARGUMENT naming every bad field.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetCase(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The case as it is now, with its orders, exits, holds and linked cases. NOT_FOUND for an
+        unknown case_id.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def WatchCase(self, request, context):
         """Streams the case: first its current state, then each change, and ends once the case has
-        settled (unless follow is set).
+        settled (unless follow is set). NOT_FOUND for an unknown case_id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListCases(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The cases, newest first, one page at a time; their orders are left out.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -122,7 +150,19 @@ def add_StationServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class StationService:
-    """What a police station's entry client uses: submit a victim's transfers, then watch the freezes land.
+    """Conventions of every stopay.v1 message:
+    * Money is an int64 in integer minor units (fen for CNY) in a field whose name ends in `_minor`;
+    never negative.
+    * An instant is a google.protobuf.Timestamp (UTC), named `*_at` (`at` alone for the moment of an
+    event or a statement line); a duration is an integer named for its unit (`*_ms`, `*_hours`).
+    * An id is a string: case_id, order_id and approval_id are UUIDs in their canonical text form;
+    entry_id, request_id, station_id and officer_id are the caller's.
+    * A state or kind is an enum whose zero value `*_UNSPECIFIED` is never sent by stopay; a request
+    that sends it where a value is required is refused with INVALID_ARGUMENT.
+    * An unset Timestamp means "not (yet) happened"; an empty string means "none" unless a field says
+    otherwise.
+
+    What a police station's entry client uses: submit a victim's transfers, then watch the freezes land.
     """
 
     @staticmethod

@@ -27,7 +27,20 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class StationServiceStub:
-    """What a police station's entry client uses: submit a victim's transfers, then watch the freezes land."""
+    """Conventions of every stopay.v1 message:
+    * Money is an int64 in integer minor units (fen for CNY) in a field whose name ends in `_minor`;
+      never negative.
+    * An instant is a google.protobuf.Timestamp (UTC), named `*_at` (`at` alone for the moment of an
+      event or a statement line); a duration is an integer named for its unit (`*_ms`, `*_hours`).
+    * An id is a string: case_id, order_id and approval_id are UUIDs in their canonical text form;
+      entry_id, request_id, station_id and officer_id are the caller's.
+    * A state or kind is an enum whose zero value `*_UNSPECIFIED` is never sent by stopay; a request
+      that sends it where a value is required is refused with INVALID_ARGUMENT.
+    * An unset Timestamp means "not (yet) happened"; an empty string means "none" unless a field says
+      otherwise.
+
+    What a police station's entry client uses: submit a victim's transfers, then watch the freezes land.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -36,34 +49,70 @@ class StationServiceStub:
     SubmitEntry: _grpc.UnaryUnaryMultiCallable[_station_pb2.SubmitEntryRequest, _station_pb2.SubmitEntryResponse]
     """Accepts an entry and returns its case at once; freeze requests go out in the background.
     Idempotent on entry_id: the same entry_id with the same payload returns the same case with
-    duplicate = true; with a different payload it fails with FAILED_PRECONDITION.
+    duplicate = true; with a different payload it fails with FAILED_PRECONDITION. A malformed
+    entry is refused with INVALID_ARGUMENT naming every bad field.
     """
     GetCase: _grpc.UnaryUnaryMultiCallable[_station_pb2.GetCaseRequest, _station_pb2.Case]
+    """The case as it is now, with its orders, exits, holds and linked cases. NOT_FOUND for an
+    unknown case_id.
+    """
     WatchCase: _grpc.UnaryStreamMultiCallable[_station_pb2.WatchCaseRequest, _station_pb2.CaseUpdate]
     """Streams the case: first its current state, then each change, and ends once the case has
-    settled (unless follow is set).
+    settled (unless follow is set). NOT_FOUND for an unknown case_id.
     """
     ListCases: _grpc.UnaryUnaryMultiCallable[_station_pb2.ListCasesRequest, _station_pb2.ListCasesResponse]
+    """The cases, newest first, one page at a time; their orders are left out."""
 
 @_typing.type_check_only
 class StationServiceAsyncStub(StationServiceStub):
-    """What a police station's entry client uses: submit a victim's transfers, then watch the freezes land."""
+    """Conventions of every stopay.v1 message:
+    * Money is an int64 in integer minor units (fen for CNY) in a field whose name ends in `_minor`;
+      never negative.
+    * An instant is a google.protobuf.Timestamp (UTC), named `*_at` (`at` alone for the moment of an
+      event or a statement line); a duration is an integer named for its unit (`*_ms`, `*_hours`).
+    * An id is a string: case_id, order_id and approval_id are UUIDs in their canonical text form;
+      entry_id, request_id, station_id and officer_id are the caller's.
+    * A state or kind is an enum whose zero value `*_UNSPECIFIED` is never sent by stopay; a request
+      that sends it where a value is required is refused with INVALID_ARGUMENT.
+    * An unset Timestamp means "not (yet) happened"; an empty string means "none" unless a field says
+      otherwise.
+
+    What a police station's entry client uses: submit a victim's transfers, then watch the freezes land.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     SubmitEntry: _aio.UnaryUnaryMultiCallable[_station_pb2.SubmitEntryRequest, _station_pb2.SubmitEntryResponse]  # type: ignore[assignment]
     """Accepts an entry and returns its case at once; freeze requests go out in the background.
     Idempotent on entry_id: the same entry_id with the same payload returns the same case with
-    duplicate = true; with a different payload it fails with FAILED_PRECONDITION.
+    duplicate = true; with a different payload it fails with FAILED_PRECONDITION. A malformed
+    entry is refused with INVALID_ARGUMENT naming every bad field.
     """
     GetCase: _aio.UnaryUnaryMultiCallable[_station_pb2.GetCaseRequest, _station_pb2.Case]  # type: ignore[assignment]
+    """The case as it is now, with its orders, exits, holds and linked cases. NOT_FOUND for an
+    unknown case_id.
+    """
     WatchCase: _aio.UnaryStreamMultiCallable[_station_pb2.WatchCaseRequest, _station_pb2.CaseUpdate]  # type: ignore[assignment]
     """Streams the case: first its current state, then each change, and ends once the case has
-    settled (unless follow is set).
+    settled (unless follow is set). NOT_FOUND for an unknown case_id.
     """
     ListCases: _aio.UnaryUnaryMultiCallable[_station_pb2.ListCasesRequest, _station_pb2.ListCasesResponse]  # type: ignore[assignment]
+    """The cases, newest first, one page at a time; their orders are left out."""
 
 class StationServiceServicer(metaclass=_abc_1.ABCMeta):
-    """What a police station's entry client uses: submit a victim's transfers, then watch the freezes land."""
+    """Conventions of every stopay.v1 message:
+    * Money is an int64 in integer minor units (fen for CNY) in a field whose name ends in `_minor`;
+      never negative.
+    * An instant is a google.protobuf.Timestamp (UTC), named `*_at` (`at` alone for the moment of an
+      event or a statement line); a duration is an integer named for its unit (`*_ms`, `*_hours`).
+    * An id is a string: case_id, order_id and approval_id are UUIDs in their canonical text form;
+      entry_id, request_id, station_id and officer_id are the caller's.
+    * A state or kind is an enum whose zero value `*_UNSPECIFIED` is never sent by stopay; a request
+      that sends it where a value is required is refused with INVALID_ARGUMENT.
+    * An unset Timestamp means "not (yet) happened"; an empty string means "none" unless a field says
+      otherwise.
+
+    What a police station's entry client uses: submit a victim's transfers, then watch the freezes land.
+    """
 
     @_abc_1.abstractmethod
     def SubmitEntry(
@@ -73,7 +122,8 @@ class StationServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_station_pb2.SubmitEntryResponse, _abc.Awaitable[_station_pb2.SubmitEntryResponse]]:
         """Accepts an entry and returns its case at once; freeze requests go out in the background.
         Idempotent on entry_id: the same entry_id with the same payload returns the same case with
-        duplicate = true; with a different payload it fails with FAILED_PRECONDITION.
+        duplicate = true; with a different payload it fails with FAILED_PRECONDITION. A malformed
+        entry is refused with INVALID_ARGUMENT naming every bad field.
         """
 
     @_abc_1.abstractmethod
@@ -81,7 +131,10 @@ class StationServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _station_pb2.GetCaseRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_station_pb2.Case, _abc.Awaitable[_station_pb2.Case]]: ...
+    ) -> _typing.Union[_station_pb2.Case, _abc.Awaitable[_station_pb2.Case]]:
+        """The case as it is now, with its orders, exits, holds and linked cases. NOT_FOUND for an
+        unknown case_id.
+        """
 
     @_abc_1.abstractmethod
     def WatchCase(
@@ -90,7 +143,7 @@ class StationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_station_pb2.CaseUpdate], _abc.AsyncIterator[_station_pb2.CaseUpdate]]:
         """Streams the case: first its current state, then each change, and ends once the case has
-        settled (unless follow is set).
+        settled (unless follow is set). NOT_FOUND for an unknown case_id.
         """
 
     @_abc_1.abstractmethod
@@ -98,6 +151,7 @@ class StationServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _station_pb2.ListCasesRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_station_pb2.ListCasesResponse, _abc.Awaitable[_station_pb2.ListCasesResponse]]: ...
+    ) -> _typing.Union[_station_pb2.ListCasesResponse, _abc.Awaitable[_station_pb2.ListCasesResponse]]:
+        """The cases, newest first, one page at a time; their orders are left out."""
 
 def add_StationServiceServicer_to_server(servicer: StationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -18,7 +18,7 @@ from bank_adapters.simulated.scenario import parse_scenario
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.domain.holds import HoldPolicy
 from stopay.domain.trail import Limits
-from stopay.v1 import holds_pb2, holds_pb2_grpc, station_pb2
+from stopay.v1 import common_pb2, holds_pb2, holds_pb2_grpc, station_pb2
 from tests.conftest import db_now, eventually
 from tests.entries import scenario_requests
 from tests.handmade import acct, check, world_data
@@ -76,7 +76,7 @@ async def set_clock(pool: asyncpg.Pool, shift: timedelta) -> None:
 
 
 def ref(case: station_pb2.Case) -> holds_pb2.HoldRef:
-    return holds_pb2.HoldRef(case_id=case.case_id, bank_code="BK", account_number=M)
+    return holds_pb2.HoldRef(case_id=case.case_id, account=common_pb2.AccountRef(bank_code="BK", number=M))
 
 
 def by(reason: str = "still investigating", request_id: str | None = None) -> holds_pb2.StepBy:
@@ -92,7 +92,7 @@ async def approved(
     """Approves, as a second officer, the formal freeze or return ``asked`` (what Formalize or
     ReturnFunds answered) awaits; returns what it came to: the Hold, or the ReturnFundsResponse."""
     if isinstance(asked, holds_pb2.Hold):
-        approval_id = [p for p in asked.pending if p.action == "formalize"][-1].approval_id
+        approval_id = [p for p in asked.pending if p.action == holds_pb2.APPROVAL_ACTION_FORMALIZE][-1].approval_id
     else:
         assert asked.awaiting_approval and not asked.HasField("due_at")
         approval_id = asked.approval_id
@@ -168,13 +168,19 @@ async def test_a_stop_is_renewed_up_to_its_limit_then_formally_frozen_and_renewe
     holds = holds_to(app)
     world = app.adapters["BK"].world
     hold = await the_hold(holds, case)
-    assert (hold.state, hold.held_minor, hold.stops, hold.max_stops, hold.freezes) == ("stopped", 100_000, 1, 2, 0)
+    assert (hold.state, hold.held_minor, hold.stops, hold.max_stops, hold.freezes) == (
+        holds_pb2.HOLD_STATE_STOPPED,
+        100_000,
+        1,
+        2,
+        0,
+    )
     assert at(hold.expires_at) - at(hold.stopped_at) == timedelta(hours=48)
 
     # Renewed once: another 48 hours from the old expiry, and the bank is told.
     first = by(request_id="renew-1")
     renewed = await holds.RenewStop(holds_pb2.RenewStopRequest(hold=ref(case), by=first))
-    assert (renewed.state, renewed.stops) == ("stopped", 2)
+    assert (renewed.state, renewed.stops) == (holds_pb2.HOLD_STATE_STOPPED, 2)
     assert at(renewed.expires_at) == at(hold.expires_at) + timedelta(hours=48)
 
     async def extended() -> bool:
@@ -204,7 +210,7 @@ async def test_a_stop_is_renewed_up_to_its_limit_then_formally_frozen_and_renewe
         holds, holds_pb2.FormalizeRequest(hold=ref(case), by=by("court order"), document=document("GA-2026-17", 60_000))
     )
     assert (frozen.state, frozen.freezes, frozen.document.number, frozen.document.amount_minor) == (
-        "frozen",
+        holds_pb2.HOLD_STATE_FROZEN,
         1,
         "GA-2026-17",
         60_000,
@@ -224,7 +230,7 @@ async def test_a_stop_is_renewed_up_to_its_limit_then_formally_frozen_and_renewe
             hold=ref(case), by=by("renewal"), document=document("GA-2026-18", 60_000), major=True
         ),
     )
-    assert (renewal.state, renewal.freezes, renewal.major) == ("frozen", 2, True)
+    assert (renewal.state, renewal.freezes, renewal.major) == (holds_pb2.HOLD_STATE_FROZEN, 2, True)
     assert (
         at(renewal.expires_at).date() == (at(frozen.expires_at) + timedelta(days=365)).date()
         or at(renewal.expires_at).date() == (at(frozen.expires_at) + timedelta(days=366)).date()
@@ -247,7 +253,9 @@ async def test_a_stop_is_renewed_up_to_its_limit_then_formally_frozen_and_renewe
     ]
     station = await channel_to(app).GetCase(station_pb2.GetCaseRequest(case_id=case.case_id))
     assert (station.held_minor, station.returned_minor) == (60_000, 0)
-    assert [(h.state, h.freezes, h.expires_at) for h in station.holds] == [("frozen", 2, renewal.expires_at)]
+    assert [(h.state, h.freezes, h.expires_at) for h in station.holds] == [
+        (holds_pb2.HOLD_STATE_FROZEN, 2, renewal.expires_at)
+    ]
 
 
 async def _statuses(pool, case, kind: str, expected: list[str]) -> bool:
@@ -261,14 +269,14 @@ async def test_bad_hold_requests_name_their_fields_and_change_nothing(
     holds = holds_to(app)
     before = await the_hold(holds, case)
     bad = holds_pb2.FormalizeRequest(
-        hold=holds_pb2.HoldRef(case_id="nope", bank_code="BK", account_number="12"),
+        hold=holds_pb2.HoldRef(case_id="nope", account=common_pb2.AccountRef(bank_code="BK", number="12")),
         by=holds_pb2.StepBy(officer_id="", reason="x", request_id="r"),
         document=holds_pb2.LegalDocument(number="", approver="A", amount_minor=0, scope="s"),
     )
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await holds.Formalize(bad)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    for name in ("hold.case_id", "hold.account_number", "by.officer_id", "document.number", "document.amount_minor"):
+    for name in ("hold.case_id", "hold.account.number", "by.officer_id", "document.number", "document.amount_minor"):
         assert name in err.value.details()
     await refused(
         holds.Formalize(holds_pb2.FormalizeRequest(hold=ref(case), by=by())),
@@ -278,14 +286,19 @@ async def test_bad_hold_requests_name_their_fields_and_change_nothing(
     await refused(
         holds.RenewStop(
             holds_pb2.RenewStopRequest(
-                hold=holds_pb2.HoldRef(case_id=str(uuid.uuid4()), bank_code="BK", account_number=M), by=by()
+                hold=holds_pb2.HoldRef(
+                    case_id=str(uuid.uuid4()), account=common_pb2.AccountRef(bank_code="BK", number=M)
+                ),
+                by=by(),
             )
         ),
         grpc.StatusCode.NOT_FOUND,
         "holds nothing",
     )
     await refused(
-        holds.ReturnFunds(holds_pb2.ReturnFundsRequest(bank_code="BK", account_number="ACCOUNTX", by=by())),
+        holds.ReturnFunds(
+            holds_pb2.ReturnFundsRequest(account=common_pb2.AccountRef(bank_code="BK", number="ACCOUNTX"), by=by())
+        ),
         grpc.StatusCode.NOT_FOUND,
         "no case has traced money",
     )
@@ -314,18 +327,18 @@ async def test_an_emergency_stop_is_warned_of_then_lapses_by_the_database_clock(
 
     await eventually(warned)
     hold = await the_hold(holds, case)
-    assert (hold.state, hold.expired) == ("stopped", False)
+    assert (hold.state, hold.expired) == (holds_pb2.HOLD_STATE_STOPPED, False)
 
     await set_clock(pool, timedelta(hours=48, seconds=1))
 
     async def lapsed() -> bool:
-        return (await the_hold(holds, case)).state == "lapsed"
+        return (await the_hold(holds, case)).state == holds_pb2.HOLD_STATE_LAPSED
 
     await eventually(lapsed)
     await eventually(lambda: _statuses(pool, case, "release", ["released"]))
     assert world.held(acct("M")) == 0
     hold = await the_hold(holds, case)
-    assert (hold.end_reason, hold.held_minor) == ("expired", 0)
+    assert (hold.end_reason, hold.held_minor) == (holds_pb2.HOLD_END_REASON_EXPIRED, 0)
     kinds = [e["kind"] for e in await events_of(pool, case)]
     assert kinds.count("hold.expiring") == 1 and kinds.count("hold.lapsed") == 1
     await refused(
@@ -361,7 +374,7 @@ async def test_a_formal_freeze_not_renewed_lapses_after_its_months(
     app.sweeper.start()
 
     async def lapsed() -> bool:
-        return (await the_hold(holds, case)).state == "lapsed"
+        return (await the_hold(holds, case)).state == holds_pb2.HOLD_STATE_LAPSED
 
     await eventually(lapsed)
     await eventually(lambda: _statuses(pool, case, "release", ["released"]))
@@ -372,13 +385,15 @@ async def test_an_unrelated_account_is_released(make_app, channel_to, holds_to, 
     app, (case,) = await start(make_app, channel_to, one_victim(tmp_path))
     holds = holds_to(app)
     released = await holds.ReleaseHold(holds_pb2.ReleaseHoldRequest(hold=ref(case), by=by("salary account")))
-    assert (released.state, released.end_reason) == ("released", "unrelated")
+    assert (released.state, released.end_reason) == (holds_pb2.HOLD_STATE_RELEASED, holds_pb2.HOLD_END_REASON_UNRELATED)
     await eventually(lambda: _statuses(pool, case, "release", ["released"]))
     assert app.adapters["BK"].world.held(acct("M")) == 0
     station = await channel_to(app).GetCase(station_pb2.GetCaseRequest(case_id=case.case_id))
     assert station.held_minor == 0
     await refused(
-        holds.ReturnFunds(holds_pb2.ReturnFundsRequest(bank_code="BK", account_number=M, by=by())),
+        holds.ReturnFunds(
+            holds_pb2.ReturnFundsRequest(account=common_pb2.AccountRef(bank_code="BK", number=M), by=by())
+        ),
         grpc.StatusCode.FAILED_PRECONDITION,
         "nothing is held",
     )
@@ -395,23 +410,28 @@ async def test_a_direct_return_pays_the_one_victim_at_once(make_app, channel_to,
     world = app.adapters["BK"].world
     # Only a formal freeze is returned.
     await refused(
-        holds.ReturnFunds(holds_pb2.ReturnFundsRequest(bank_code="BK", account_number=M, by=by())),
+        holds.ReturnFunds(
+            holds_pb2.ReturnFundsRequest(account=common_pb2.AccountRef(bank_code="BK", number=M), by=by())
+        ),
         grpc.StatusCode.FAILED_PRECONDITION,
         "formal freeze",
     )
     await formalized(holds, holds_pb2.FormalizeRequest(hold=ref(case), by=by(), document=document("GA-1", 100_000)))
     await eventually(lambda: _statuses(pool, case, "extend", ["extended"]))
     returned = await returned_funds(
-        holds, holds_pb2.ReturnFundsRequest(bank_code="BK", account_number=M, by=by("verdict", "ret-1"))
+        holds,
+        holds_pb2.ReturnFundsRequest(
+            account=common_pb2.AccountRef(bank_code="BK", number=M), by=by("verdict", "ret-1")
+        ),
     )
     assert returned.direct and returned.total_minor == 100_000
     assert [(p.case_id, p.amount_minor) for p in returned.parts] == [(case.case_id, 100_000)]
     station = await settled(channel_to(app), case.case_id)
     assert (station.held_minor, station.returned_minor, station.unresolved_minor) == (0, 100_000, 0)
-    assert (await the_hold(holds, case)).state == "returned"
+    assert (await the_hold(holds, case)).state == holds_pb2.HOLD_STATE_RETURNED
     assert (world.held(acct("M")), world.balance(acct("V"))) == (0, 100_000)
     again = await holds.ReturnFunds(
-        holds_pb2.ReturnFundsRequest(bank_code="BK", account_number=M, by=by("verdict", "ret-1"))
+        holds_pb2.ReturnFundsRequest(account=common_pb2.AccountRef(bank_code="BK", number=M), by=by("verdict", "ret-1"))
     )
     assert again.replayed and again.total_minor == 100_000
     assert len(await orders_of(pool, case, "return")) == 1
@@ -430,7 +450,9 @@ async def test_a_rateable_return_waits_for_its_notice_and_splits_by_loss(
     )
     await eventually(lambda: _statuses(pool, case_a, "extend", ["extended"]))
 
-    started = await returned_funds(holds, holds_pb2.ReturnFundsRequest(bank_code="BK", account_number=M, by=by()))
+    started = await returned_funds(
+        holds, holds_pb2.ReturnFundsRequest(account=common_pb2.AccountRef(bank_code="BK", number=M), by=by())
+    )
     parts = {p.case_id: p.amount_minor for p in started.parts}
     assert not started.direct
     assert parts == {case_a.case_id: known["expect"]["A"], case_b.case_id: known["expect"]["B"]}
@@ -447,9 +469,9 @@ async def test_a_rateable_return_waits_for_its_notice_and_splits_by_loss(
     assert (b.held_minor, b.returned_minor) == (0, known["expect"]["B"])
     assert (world.balance(acct("A")), world.balance(acct("B"))) == (known["expect"]["A"], known["expect"]["B"])
     assert world.held(acct("M")) == 0
-    assert (await the_hold(holds, case_a)).state == "returned"
-    on_m = await holds.ListHolds(holds_pb2.ListHoldsRequest(bank_code="BK", account_number=M))
-    assert [(h.case_id, h.state) for h in on_m.holds] == [(case_a.case_id, "returned")]
+    assert (await the_hold(holds, case_a)).state == holds_pb2.HOLD_STATE_RETURNED
+    on_m = await holds.ListHolds(holds_pb2.ListHoldsRequest(account=common_pb2.AccountRef(bank_code="BK", number=M)))
+    assert [(h.case_id, h.state) for h in on_m.holds] == [(case_a.case_id, holds_pb2.HOLD_STATE_RETURNED)]
     b_events = [e["kind"] for e in await events_of(pool, case_b)]
     assert "return.planned" in b_events and "funds.returned" in b_events
 
@@ -569,7 +591,7 @@ async def test_concurrent_steps_on_one_hold_are_taken_one_at_a_time(
     )
     assert sum(isinstance(r, holds_pb2.Hold) for r in race) >= 1
     assert all(r.code() == grpc.StatusCode.FAILED_PRECONDITION for r in race if isinstance(r, grpc.aio.AioRpcError))
-    assert (await the_hold(holds, case)).state in ("released", "frozen")
+    assert (await the_hold(holds, case)).state in (holds_pb2.HOLD_STATE_RELEASED, holds_pb2.HOLD_STATE_FROZEN)
     report = await audit.verify(pool)
     assert report.ok, report.breaks
 
@@ -594,17 +616,23 @@ async def test_a_return_the_bank_refused_is_retried_by_an_operator(make_app, cha
     stub = channel_to(app)
     reply = await stub.SubmitEntry(simple_request(("FB", "6222000011112222", 250_000)))
     case = await settled(stub, reply.case_id)
-    hold_ref = holds_pb2.HoldRef(case_id=case.case_id, bank_code="FB", account_number="6222000011112222")
+    hold_ref = holds_pb2.HoldRef(
+        case_id=case.case_id, account=common_pb2.AccountRef(bank_code="FB", number="6222000011112222")
+    )
     holds = holds_to(app)
     await formalized(holds, holds_pb2.FormalizeRequest(hold=hold_ref, by=by(), document=document("GA-7", 250_000)))
     await eventually(lambda: _statuses(pool, case, "extend", ["extended"]))
     await returned_funds(
-        holds, holds_pb2.ReturnFundsRequest(bank_code="FB", account_number="6222000011112222", by=by())
+        holds,
+        holds_pb2.ReturnFundsRequest(account=common_pb2.AccountRef(bank_code="FB", number="6222000011112222"), by=by()),
     )
     await eventually(lambda: _statuses(pool, case, "return", ["undeliverable"]))
     (failed,) = await orders_of(pool, case, "return")
     hold = await the_hold(holds, case)
-    assert (hold.state, hold.held_minor) == ("returning", 250_000)  # the money is still held, not lost
+    assert (hold.state, hold.held_minor) == (
+        holds_pb2.HOLD_STATE_RETURNING,
+        250_000,
+    )  # the money is still held, not lost
 
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
     try:
@@ -616,7 +644,7 @@ async def test_a_return_the_bank_refused_is_retried_by_an_operator(make_app, cha
     assert retried.case_id == case.case_id
     done = await settled(stub, case.case_id)
     assert (done.held_minor, done.returned_minor) == (0, 250_000)
-    assert (await the_hold(holds, case)).state == "returned"
+    assert (await the_hold(holds, case)).state == holds_pb2.HOLD_STATE_RETURNED
     paid = [r for r in bank.requests if type(r).__name__ == "ReturnRequest"]
     assert len({r.idempotency_key for r in paid}) == 1  # the retry went under the same key
     assert paid[-1].beneficiary.number == "6229100000000001"  # the victim's paying account
@@ -629,7 +657,11 @@ async def test_a_formal_freeze_is_released_when_the_account_proves_unrelated(
     holds = holds_to(app)
     await formalized(holds, holds_pb2.FormalizeRequest(hold=ref(case), by=by(), document=document("GA-3", 100_000)))
     released = await holds.ReleaseHold(holds_pb2.ReleaseHoldRequest(hold=ref(case), by=by("payroll account")))
-    assert (released.state, released.document.number, released.HasField("ended_at")) == ("released", "GA-3", True)
+    assert (released.state, released.document.number, released.HasField("ended_at")) == (
+        holds_pb2.HOLD_STATE_RELEASED,
+        "GA-3",
+        True,
+    )
     done = await settled(channel_to(app), case.case_id)
     assert (done.held_minor, done.returned_minor) == (0, 0)
     assert app.adapters["BK"].world.held(acct("M")) == 0
@@ -657,13 +689,13 @@ async def test_every_hold_of_a_case_lapses_even_when_they_expire_together(
     # Far from their expiry: the sweeper's warn step, even asked directly, warns of nothing.
     for h in listed:
         assert not await app.sweeper._steps.sweep(
-            "warn", uuid.UUID(h.case_id), h.bank_code, h.account_number, "sweeper@test"
+            "warn", uuid.UUID(h.case_id), h.account.bank_code, h.account.number, "sweeper@test"
         )
     await set_clock(pool, timedelta(hours=49))
 
     async def both_lapsed() -> bool:
         now = (await holds.ListHolds(holds_pb2.ListHoldsRequest(case_id=case.case_id))).holds
-        return [h.state for h in now] == ["lapsed", "lapsed"]
+        return [h.state for h in now] == [holds_pb2.HOLD_STATE_LAPSED, holds_pb2.HOLD_STATE_LAPSED]
 
     await eventually(both_lapsed)
     await eventually(lambda: _statuses(pool, case, "release", ["released", "released"]))
@@ -692,7 +724,9 @@ async def test_seed_xue_s_hold_is_formalized_and_returned_through_a_remote_bank(
         reply = await stub.SubmitEntry(json_format.ParseDict(data, station_pb2.SubmitEntryRequest()))
         case = await settled(stub, reply.case_id)
         holds = holds_to(app)
-        l1 = holds_pb2.HoldRef(case_id=case.case_id, bank_code=L1.bank_code, account_number=L1.number)
+        l1 = holds_pb2.HoldRef(
+            case_id=case.case_id, account=common_pb2.AccountRef(bank_code=L1.bank_code, number=L1.number)
+        )
         document_pb = holds_pb2.LegalDocument(
             number=DOCUMENT.number,
             approver=DOCUMENT.approver,
@@ -707,7 +741,10 @@ async def test_seed_xue_s_hold_is_formalized_and_returned_through_a_remote_bank(
         assert (term.until, term.change.value) == (at(frozen.expires_at), "FORMAL_FREEZE")
         victim_before = world.balance(VICTIM.id)
         returned = await returned_funds(
-            holds, holds_pb2.ReturnFundsRequest(bank_code=L1.bank_code, account_number=L1.number, by=by())
+            holds,
+            holds_pb2.ReturnFundsRequest(
+                account=common_pb2.AccountRef(bank_code=L1.bank_code, number=L1.number), by=by()
+            ),
         )
         assert returned.direct and returned.total_minor == 35_000_000
         done = await settled(stub, case.case_id)
@@ -747,7 +784,7 @@ async def test_a_return_waits_for_the_bank_s_confirmation_and_a_freeze_that_outl
         make_app, channel_to, two_victims(tmp_path), dispatch=DispatchSettings(**{**FAST, "holds": policy})
     )
     holds = holds_to(app)
-    ret = holds_pb2.ReturnFundsRequest(bank_code="BK", account_number=M, by=by())
+    ret = holds_pb2.ReturnFundsRequest(account=common_pb2.AccountRef(bank_code="BK", number=M), by=by())
     await app.dispatcher.stop(0)  # the formal freeze is not at the bank yet
     await formalized(holds, holds_pb2.FormalizeRequest(hold=ref(case_a), by=by(), document=document("GA-1", 80_000)))
     await refused(holds.ReturnFunds(ret), grpc.StatusCode.FAILED_PRECONDITION, "has not confirmed")

@@ -54,7 +54,7 @@ from bank_adapters.remote.v1 import remote_bank_pb2 as pb
 from bank_adapters.remote.v1 import remote_bank_pb2_grpc
 from bank_adapters.simulated import adapter as simulated
 from stopay.banksim.server import BankSim, outcome_message, serve
-from stopay.v1 import gateway_pb2, gateway_pb2_grpc
+from stopay.v1 import gateway_pb2, gateway_pb2_grpc, station_pb2
 from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -184,7 +184,7 @@ class FakeGateway(gateway_pb2_grpc.BankGatewayServicer):
         context: grpc.aio.ServicerContext,
     ) -> gateway_pb2.FreezeOutcomeAck:
         await self.reports.put(request)
-        return gateway_pb2.FreezeOutcomeAck(applied=True, order_status="held")
+        return gateway_pb2.FreezeOutcomeAck(applied=True, order_status=station_pb2.ORDER_STATUS_HELD)
 
 
 @contextlib.asynccontextmanager
@@ -497,8 +497,8 @@ async def test_a_bank_that_does_not_serve_extend_or_return_yet_is_refused() -> N
 
 
 async def test_an_answer_that_cannot_be_read_is_refused() -> None:
-    async with scripted(ScriptedBank(answer=pb.FreezeAnswer(status="CNCL", held_minor=1))) as banks:
-        with pytest.raises(BankRefused, match="answer cannot be read.*'CNCL'"):
+    async with scripted(ScriptedBank(answer=pb.FreezeAnswer(status=42, held_minor=1))) as banks:  # no AnswerStatus
+        with pytest.raises(BankRefused, match="answer cannot be read.*got 42"):
             await banks.freeze(freeze_request("k1", 1))
 
 
@@ -523,7 +523,11 @@ async def test_a_callback_bank_answers_pending_then_reports_the_real_outcome() -
         assert (real.status, real.held_minor) == (AnswerStatus.ACCR, 35_000_000)
         assert report == outcome_message("ICBC", "k1", real)
         assert report.idempotency_key == "k1" and report.bank_code == "ICBC"
-        assert (report.status, report.held_minor, report.balance_minor) == ("ACCR", 35_000_000, 35_000_000)
+        assert (report.status, report.held_minor, report.balance_minor) == (
+            gateway_pb2.ANSWER_STATUS_ACCR,
+            35_000_000,
+            35_000_000,
+        )
         assert [line.txn_id for line in report.statement.lines] == ["XUE-T1", "XUE-T2"]
         assert report.statement.lines[1].counterparty.number == L2.number
         # pacs.028 and a resend both give the real answer now; nothing is held or reported twice
@@ -545,7 +549,7 @@ async def test_a_callback_rejection_is_reported_with_its_reason() -> None:
         stranger = Account("ICBC", "6222020200001111111", "冒名")
         assert (await banks.freeze(freeze_request("k1", 1, stranger))).status == AnswerStatus.PDCR
         report = await asyncio.wait_for(fake.reports.get(), 5)
-        assert (report.status, report.reason_code, report.held_minor) == ("RJCR", "BE01", 0)
+        assert (report.status, report.reason_code, report.held_minor) == (gateway_pb2.ANSWER_STATUS_RJCR, "BE01", 0)
         assert "holder name" in report.detail and not report.HasField("statement")
 
 
@@ -586,7 +590,7 @@ async def test_the_callback_is_retried_until_stopay_is_reachable() -> None:
         await eventually(failed_thrice)
         async with gateway(f"127.0.0.1:{port}") as (fake, _):
             report = await asyncio.wait_for(fake.reports.get(), 5)
-            assert (report.idempotency_key, report.status) == ("k1", "ACCR")
+            assert (report.idempotency_key, report.status) == ("k1", gateway_pb2.ANSWER_STATUS_ACCR)
 
 
 # ---- conversion ----------------------------------------------------------------------------------
@@ -639,23 +643,23 @@ def test_conversion_refuses_what_it_cannot_carry_exactly() -> None:
         with pytest.raises(convert.ConversionError, match=match):
             convert.to_message(value)
     for message, match in (
-        (pb.FreezeAnswer(status="ACCP"), "status"),
+        (pb.FreezeAnswer(status=42), "status"),
         (pb.FreezeRequest(idempotency_key="k"), "account is required"),
         (
             pb.StatementRequest(account=pb.Account(bank_code="ICBC"), incoming=[pb.IncomingTransfer(txn_id="T")]),
             "T time is required",
         ),
         (
-            pb.FreezeAnswer(status="ACCR", statement=pb.Statement(lines=[pb.StatementLine(seq=1)])),
+            pb.FreezeAnswer(status=pb.ANSWER_STATUS_ACCR, statement=pb.Statement(lines=[pb.StatementLine(seq=1)])),
             "line 1 time is required",
         ),
     ):
         with pytest.raises(convert.ConversionError, match=match):
             convert.from_message(message)
-    bad_exit = pb.StatementLine(seq=4, kind="debit", exit="CASINO")
+    bad_exit = pb.StatementLine(seq=4, kind=pb.LINE_KIND_DEBIT, exit=99)  # 99: no ExitKind
     bad_exit.at.GetCurrentTime()
     with pytest.raises(convert.ConversionError, match="exit"):
-        convert.from_message(pb.FreezeAnswer(status="ACCR", statement=pb.Statement(lines=[bad_exit])))
+        convert.from_message(pb.FreezeAnswer(status=pb.ANSWER_STATUS_ACCR, statement=pb.Statement(lines=[bad_exit])))
 
 
 def test_extends_and_returns_convert_exactly_both_ways() -> None:
@@ -686,17 +690,17 @@ def test_extends_and_returns_refuse_what_they_cannot_carry() -> None:
         convert.to_message(naive)
     with pytest.raises(convert.ConversionError, match="out of range"):
         convert.to_message(return_request("p1", 2**63))
-    until = pb.ExtendRequest(account=pb.Account(bank_code="ICBC"), change="RENEW_STOP")
+    until = pb.ExtendRequest(account=pb.Account(bank_code="ICBC"), change=pb.HOLD_CHANGE_RENEW_STOP)
     until.until.GetCurrentTime()
     for message, match in (
-        (pb.ExtendRequest(account=pb.Account(bank_code="ICBC"), change="RENEW_STOP"), "until is required"),
-        (pb.ExtendRequest(change="RENEW_STOP", until=until.until), "account is required"),
-        (pb.ExtendRequest(account=pb.Account(bank_code="ICBC"), change="FREEZE", until=until.until), "change"),
+        (pb.ExtendRequest(account=pb.Account(bank_code="ICBC"), change=pb.HOLD_CHANGE_RENEW_STOP), "until is required"),
+        (pb.ExtendRequest(change=pb.HOLD_CHANGE_RENEW_STOP, until=until.until), "account is required"),
+        (pb.ExtendRequest(account=pb.Account(bank_code="ICBC"), change=42, until=until.until), "change"),
         (pb.ExtendRequest(account=pb.Account(bank_code="ICBC"), until=until.until), "change"),
         (pb.ReturnRequest(account=pb.Account(bank_code="ICBC")), "beneficiary is required"),
         (pb.ReturnRequest(beneficiary=pb.Account(bank_code="ICBC")), "account is required"),
-        (pb.ExtendAnswer(status="ACTC"), "status"),
-        (pb.ReturnAnswer(status=""), "status"),
+        (pb.ExtendAnswer(status=42), "status"),
+        (pb.ReturnAnswer(status=pb.ANSWER_STATUS_UNSPECIFIED), "status"),
     ):
         with pytest.raises(convert.ConversionError, match=match):
             convert.from_message(message)

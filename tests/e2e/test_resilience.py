@@ -54,18 +54,20 @@ async def test_a_callback_settles_a_pending_order_once_and_nothing_moves_it_back
     stub, case_id, order, key, gateway, channel = await pending_order(make_app, channel_to)
     try:
         held = gateway_pb2.FreezeOutcome(
-            idempotency_key=key, bank_code="CBK", status="ACCR", held_minor=order.asked_minor
+            idempotency_key=key, bank_code="CBK", status=gateway_pb2.ANSWER_STATUS_ACCR, held_minor=order.asked_minor
         )
         ack = await gateway.ReportFreezeOutcome(held)
-        assert (ack.applied, ack.order_status) == (True, "held")
+        assert (ack.applied, ack.order_status) == (True, station_pb2.ORDER_STATUS_HELD)
         # The same callback again, a late "pending", and a contradicting rejection: acknowledged, no change.
         for late in (
             held,
-            gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="CBK", status="PDCR"),
-            gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="CBK", status="RJCR", reason_code="LEGL"),
+            gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="CBK", status=gateway_pb2.ANSWER_STATUS_PDCR),
+            gateway_pb2.FreezeOutcome(
+                idempotency_key=key, bank_code="CBK", status=gateway_pb2.ANSWER_STATUS_RJCR, reason_code="LEGL"
+            ),
         ):
             ack = await gateway.ReportFreezeOutcome(late)
-            assert (ack.applied, ack.order_status) == (False, "held")
+            assert (ack.applied, ack.order_status) == (False, station_pb2.ORDER_STATUS_HELD)
         case = await case_of(stub, case_id)
         assert case.settled and case.held_minor == 90000
         assert (case.orders[0].status, case.orders[0].held_minor) == (station_pb2.ORDER_STATUS_HELD, 90000)
@@ -81,26 +83,35 @@ async def test_callbacks_that_do_not_fit_are_refused(make_app, channel_to) -> No
     try:
         cases = [
             (
-                gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="OTHER", status="ACCR", held_minor=1),
+                gateway_pb2.FreezeOutcome(
+                    idempotency_key=key, bank_code="OTHER", status=gateway_pb2.ANSWER_STATUS_ACCR, held_minor=1
+                ),
                 grpc.StatusCode.PERMISSION_DENIED,
             ),
             (
                 gateway_pb2.FreezeOutcome(
-                    idempotency_key=f"{case_id}:00000000-0000-0000-0000-000000000000", bank_code="CBK", status="ACCR"
+                    idempotency_key=f"{case_id}:00000000-0000-0000-0000-000000000000",
+                    bank_code="CBK",
+                    status=gateway_pb2.ANSWER_STATUS_ACCR,
                 ),
                 grpc.StatusCode.NOT_FOUND,
             ),
             (
-                gateway_pb2.FreezeOutcome(idempotency_key="nonsense", bank_code="CBK", status="ACCR"),
+                gateway_pb2.FreezeOutcome(
+                    idempotency_key="nonsense", bank_code="CBK", status=gateway_pb2.ANSWER_STATUS_ACCR
+                ),
                 grpc.StatusCode.INVALID_ARGUMENT,
             ),
             (
-                gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="CBK", status="HELD"),
+                gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="CBK", status=42),
                 grpc.StatusCode.INVALID_ARGUMENT,
             ),
             (
                 gateway_pb2.FreezeOutcome(
-                    idempotency_key=key, bank_code="CBK", status="ACCR", held_minor=order.asked_minor + 1
+                    idempotency_key=key,
+                    bank_code="CBK",
+                    status=gateway_pb2.ANSWER_STATUS_ACCR,
+                    held_minor=order.asked_minor + 1,
                 ),
                 grpc.StatusCode.INVALID_ARGUMENT,
             ),

@@ -15,6 +15,7 @@ from grpc_status import rpc_status
 from bank_adapters.protocol import AnswerStatus, ExtendRequest, FreezeAnswer, ReleaseRequest, ReturnRequest
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.v1 import (
+    common_pb2,
     gateway_pb2,
     gateway_pb2_grpc,
     holds_pb2,
@@ -111,7 +112,7 @@ async def _pending(make_app, pki: Pki, pool) -> tuple[Any, str]:  # type: ignore
 
 async def test_a_forged_callback_for_another_bank_s_order_changes_nothing(make_app, pki: Pki, pool) -> None:
     app, key = await _pending(make_app, pki, pool)
-    forged = gateway_pb2.FreezeOutcome(idempotency_key=key, status="RJCR", reason_code="AC04")
+    forged = gateway_pb2.FreezeOutcome(idempotency_key=key, status=gateway_pb2.ANSWER_STATUS_RJCR, reason_code="AC04")
     other_bank = gateway_pb2_grpc.BankGatewayStub(pki.as_(app.port, "bank", "ICBC"))
     assert await refused(other_bank.ReportFreezeOutcome(forged)) == "ORDER_OF_ANOTHER_BANK"
     forged.bank_code = "CBK"  # naming the right bank does not make ICBC that bank
@@ -122,9 +123,9 @@ async def test_a_forged_callback_for_another_bank_s_order_changes_nothing(make_a
     # The bank the order went to reports, as itself.
     own_bank = gateway_pb2_grpc.BankGatewayStub(pki.as_(app.port, "bank", "CBK"))
     ack = await own_bank.ReportFreezeOutcome(
-        gateway_pb2.FreezeOutcome(idempotency_key=key, status="ACCR", held_minor=MULE[2])
+        gateway_pb2.FreezeOutcome(idempotency_key=key, status=gateway_pb2.ANSWER_STATUS_ACCR, held_minor=MULE[2])
     )
-    assert (ack.applied, ack.order_status) == (True, "held")
+    assert (ack.applied, ack.order_status) == (True, station_pb2.ORDER_STATUS_HELD)
     assert await pool.fetchval("SELECT actor FROM case_events WHERE kind = 'order.held'") == "stopay://bank/CBK"
 
 
@@ -140,7 +141,9 @@ async def test_a_release_by_anyone_but_the_officer_of_the_certificate_is_refused
 
     def release(officer_id: str) -> holds_pb2.ReleaseHoldRequest:
         return holds_pb2.ReleaseHoldRequest(
-            hold=holds_pb2.HoldRef(case_id=case.case_id, bank_code=MULE[0], account_number=MULE[1]),
+            hold=holds_pb2.HoldRef(
+                case_id=case.case_id, account=common_pb2.AccountRef(bank_code=MULE[0], number=MULE[1])
+            ),
             by=holds_pb2.StepBy(officer_id=officer_id, reason="unrelated", request_id="r-1"),
         )
 
@@ -154,7 +157,7 @@ async def test_a_release_by_anyone_but_the_officer_of_the_certificate_is_refused
     assert not [r for r in bank.requests if isinstance(r, ReleaseRequest)]
 
     hold = await officer.ReleaseHold(release(""))  # the officer's own name, from the certificate
-    assert hold.state in ("stopped", "released")
+    assert hold.state in (holds_pb2.HOLD_STATE_STOPPED, holds_pb2.HOLD_STATE_RELEASED)
     actors = await pool.fetch("SELECT actor FROM case_events WHERE kind LIKE 'hold.%' ORDER BY seq")
     assert "stopay://officer/500106012345" in {r["actor"] for r in actors}
 
@@ -172,7 +175,7 @@ async def test_a_fake_victim_s_return_needs_a_second_identity_a_supervisor(make_
         return await pool.fetchval("SELECT state FROM holds") == "stopped"
 
     await eventually(stopped)
-    ref = holds_pb2.HoldRef(case_id=case.case_id, bank_code=MULE[0], account_number=MULE[1])
+    ref = holds_pb2.HoldRef(case_id=case.case_id, account=common_pb2.AccountRef(bank_code=MULE[0], number=MULE[1]))
     invented = holds_pb2.LegalDocument(number="FAKE-1", approver="nobody", amount_minor=3_000_000, scope="the account")
 
     def by(request_id: str) -> holds_pb2.StepBy:
@@ -180,7 +183,9 @@ async def test_a_fake_victim_s_return_needs_a_second_identity_a_supervisor(make_
 
     officer = holds_pb2_grpc.HoldServiceStub(pki.as_(app.port, "officer", "500106012345"))
     asked = await officer.Formalize(holds_pb2.FormalizeRequest(hold=ref, by=by("f-1"), document=invented))
-    assert asked.state == "stopped" and [p.action for p in asked.pending] == ["formalize"]
+    assert asked.state == holds_pb2.HOLD_STATE_STOPPED and [p.action for p in asked.pending] == [
+        holds_pb2.APPROVAL_ACTION_FORMALIZE
+    ]
     approval_id = asked.pending[0].approval_id
     assert asked.pending[0].requested_by == "stopay://officer/500106012345"
     # The officer may not approve at all; a supervisor may not approve what it asked itself.
@@ -201,7 +206,11 @@ async def test_a_fake_victim_s_return_needs_a_second_identity_a_supervisor(make_
     # Nothing formal, so nothing to return; and a station may not even ask.
     assert (
         await refused(
-            officer.ReturnFunds(holds_pb2.ReturnFundsRequest(bank_code=MULE[0], account_number=MULE[1], by=by("r-1"))),
+            officer.ReturnFunds(
+                holds_pb2.ReturnFundsRequest(
+                    account=common_pb2.AccountRef(bank_code=MULE[0], number=MULE[1]), by=by("r-1")
+                )
+            ),
             grpc.StatusCode.FAILED_PRECONDITION,
         )
         == "HOLD_STEP_REFUSED"
@@ -210,7 +219,9 @@ async def test_a_fake_victim_s_return_needs_a_second_identity_a_supervisor(make_
     assert (
         await refused(
             as_station.ReturnFunds(
-                holds_pb2.ReturnFundsRequest(bank_code=MULE[0], account_number=MULE[1], by=by("r-2"))
+                holds_pb2.ReturnFundsRequest(
+                    account=common_pb2.AccountRef(bank_code=MULE[0], number=MULE[1]), by=by("r-2")
+                )
             )
         )
         == "ROLE_NOT_ALLOWED"

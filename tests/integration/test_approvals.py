@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from stopay.store import audit
-from stopay.v1 import holds_pb2
+from stopay.v1 import common_pb2, holds_pb2
 from tests.conftest import eventually
 from tests.e2e.test_holds import (
     M,
@@ -49,13 +49,13 @@ async def test_the_officer_who_asked_cannot_approve_and_the_bank_sees_nothing(
     )
     asked = await holds.Formalize(request)
     (pending,) = asked.pending
-    assert (asked.state, asked.freezes) == ("stopped", 0)
+    assert (asked.state, asked.freezes) == (holds_pb2.HOLD_STATE_STOPPED, 0)
     # Sent again, the same request is the same pending approval; the same id for other content is refused.
     assert [p.approval_id for p in (await holds.Formalize(request)).pending] == [pending.approval_id]
     other = holds_pb2.FormalizeRequest(hold=ref(case), by=by("court order", "ask-1"), document=document("GA-6", 1))
     assert (await refusal(holds.Formalize(other), grpc.StatusCode.ALREADY_EXISTS)).reason == "REQUEST_ID_REUSED"
     assert (pending.action, pending.requested_by, pending.reason, pending.document.number, pending.amount_minor) == (
-        "formalize",
+        holds_pb2.APPROVAL_ACTION_FORMALIZE,
         "officer:O-1001",
         "court order",
         "GA-5",
@@ -70,7 +70,7 @@ async def test_the_officer_who_asked_cannot_approve_and_the_bank_sees_nothing(
     assert await orders_of(pool, case, "extend") == []
     assert (world.held(acct("M")), world.hold_until(acct("M"))) == (100_000, None)
     hold = await the_hold(holds, case)
-    assert (hold.state, [p.approval_id for p in hold.pending]) == ("stopped", [pending.approval_id])
+    assert (hold.state, [p.approval_id for p in hold.pending]) == (holds_pb2.HOLD_STATE_STOPPED, [pending.approval_id])
     assert await pool.fetchval("SELECT status FROM hold_approvals") == "requested"
     # The database refuses it too, whoever writes.
     with pytest.raises(asyncpg.CheckViolationError, match="hold_approvals"):
@@ -93,13 +93,13 @@ async def test_a_second_officer_s_approval_takes_effect_once_and_the_chain_names
 
     done = await holds.Approve(approve(approval_id, request_id="approve-1"))
     assert (done.action, done.requested_by, done.approved_by, done.replayed) == (
-        "formalize",
+        holds_pb2.APPROVAL_ACTION_FORMALIZE,
         "officer:O-1001",
         "officer:sup-1",
         False,
     )
     assert (done.hold.state, done.hold.freezes, done.hold.document.number, list(done.hold.pending)) == (
-        "frozen",
+        holds_pb2.HOLD_STATE_FROZEN,
         1,
         "GA-5",
         [],
@@ -113,7 +113,7 @@ async def test_a_second_officer_s_approval_takes_effect_once_and_the_chain_names
 
     # Sent again (a retry), it is answered as it was, and taken once.
     again = await holds.Approve(approve(approval_id, request_id="approve-1"))
-    assert (again.replayed, again.hold.state, again.hold.freezes) == (True, "frozen", 1)
+    assert (again.replayed, again.hold.state, again.hold.freezes) == (True, holds_pb2.HOLD_STATE_FROZEN, 1)
     assert len(await orders_of(pool, case, "extend")) == 1
     # Another approval of the same request, the same request_id for something else, an unknown id.
     info = await refusal(holds.Approve(approve(approval_id, officer="sup-2")), grpc.StatusCode.FAILED_PRECONDITION)
@@ -174,7 +174,7 @@ async def test_an_approval_after_the_hold_was_released_is_refused(
     info = await refusal(holds.Approve(approve(asked.pending[0].approval_id)), grpc.StatusCode.FAILED_PRECONDITION)
     assert (info.reason, info.metadata["state"]) == ("APPROVAL_OUTDATED", "released")
     hold = await the_hold(holds, case)
-    assert (hold.state, list(hold.pending)) == ("released", [])  # no longer shown as waiting
+    assert (hold.state, list(hold.pending)) == (holds_pb2.HOLD_STATE_RELEASED, [])  # no longer shown as waiting
     assert await orders_of(pool, case, "extend") == []
     await eventually(lambda: _statuses(pool, case, "release", ["released"]))
     assert app.adapters["BK"].world.held(acct("M")) == 0
@@ -186,7 +186,9 @@ async def test_a_return_waits_for_a_second_officer(make_app, channel_to, holds_t
     world = app.adapters["BK"].world
     await formalized(holds, holds_pb2.FormalizeRequest(hold=ref(case), by=by(), document=document("GA-1", 100_000)))
     await eventually(lambda: _statuses(pool, case, "extend", ["extended"]))
-    request = holds_pb2.ReturnFundsRequest(bank_code="BK", account_number=M, by=by("verdict", "ret-1"))
+    request = holds_pb2.ReturnFundsRequest(
+        account=common_pb2.AccountRef(bank_code="BK", number=M), by=by("verdict", "ret-1")
+    )
     asked = await holds.ReturnFunds(request)
     assert (asked.awaiting_approval, asked.direct, asked.total_minor, asked.HasField("due_at")) == (
         True,
@@ -198,7 +200,11 @@ async def test_a_return_waits_for_a_second_officer(make_app, channel_to, holds_t
     again = await holds.ReturnFunds(request)
     assert (again.replayed, again.approval_id, again.awaiting_approval) == (True, asked.approval_id, True)
     (pending,) = (await the_hold(holds, case)).pending
-    assert (pending.approval_id, pending.action, pending.amount_minor) == (asked.approval_id, "return", 100_000)
+    assert (pending.approval_id, pending.action, pending.amount_minor) == (
+        asked.approval_id,
+        holds_pb2.APPROVAL_ACTION_RETURN,
+        100_000,
+    )
 
     info = await refusal(
         holds.Approve(approve(asked.approval_id, officer="O-1001")), grpc.StatusCode.FAILED_PRECONDITION
@@ -206,11 +212,11 @@ async def test_a_return_waits_for_a_second_officer(make_app, channel_to, holds_t
     assert info.reason == "SAME_APPROVER"
     assert await orders_of(pool, case, "return") == []
     assert (world.held(acct("M")), world.balance(acct("V"))) == (100_000, 0)
-    assert (await the_hold(holds, case)).state == "frozen"
+    assert (await the_hold(holds, case)).state == holds_pb2.HOLD_STATE_FROZEN
 
     done = await holds.Approve(approve(asked.approval_id, officer="sup-1"))
     assert (done.action, done.returned.direct, done.returned.total_minor, done.returned.awaiting_approval) == (
-        "return",
+        holds_pb2.APPROVAL_ACTION_RETURN,
         True,
         100_000,
         False,
@@ -223,7 +229,7 @@ async def test_a_return_waits_for_a_second_officer(make_app, channel_to, holds_t
     async def paid() -> bool:  # at the bank, then recorded by stopay
         return (world.held(acct("M")), world.balance(acct("V"))) == (0, 100_000) and (
             await the_hold(holds, case)
-        ).state == "returned"
+        ).state == holds_pb2.HOLD_STATE_RETURNED
 
     await eventually(paid)
     events = {e["kind"]: e for e in await events_of(pool, case)}

@@ -12,7 +12,7 @@ import pytest
 
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.domain.holds import HoldPolicy
-from stopay.v1 import audit_pb2, audit_pb2_grpc, holds_pb2
+from stopay.v1 import audit_pb2, audit_pb2_grpc, common_pb2, holds_pb2
 from tests.conftest import FakeClock, db_now, eventually
 from tests.e2e.test_holds import (
     FAST,
@@ -74,7 +74,7 @@ async def test_a_month_s_formal_freeze_against_a_30_days_notice_on_every_kind_of
     )
     assert at(frozen.expires_at).astimezone(UTC).date() == one_month_on(day)
     await eventually(lambda: _statuses(pool, case_a, "extend", ["extended"]))
-    ret = holds_pb2.ReturnFundsRequest(bank_code="BK", account_number=M, by=by())
+    ret = holds_pb2.ReturnFundsRequest(account=common_pb2.AccountRef(bank_code="BK", number=M), by=by())
     if days <= policy.notice_days:  # 30 days from a moment ago end before 30 days from now
         await refused(holds.ReturnFunds(ret), grpc.StatusCode.FAILED_PRECONDITION, "renew it first")
     else:

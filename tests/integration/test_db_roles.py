@@ -19,7 +19,7 @@ from stopay.store import checkpoints, migrate, queries
 from stopay.store.database import open_pool
 from stopay.store.errors import SchemaBehind, StoreError
 from stopay.store.roles import grant_app_role
-from stopay.v1 import audit_pb2, audit_pb2_grpc, holds_pb2, holds_pb2_grpc
+from stopay.v1 import audit_pb2, audit_pb2_grpc, common_pb2, holds_pb2, holds_pb2_grpc
 from tests.conftest import EXAMPLES, eventually
 from tests.entries import scenario_requests
 from tests.integration.test_station_api import settled_case
@@ -101,12 +101,13 @@ async def test_the_service_runs_end_to_end_as_the_application_role(dsn, pool, ch
             async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
                 holds = holds_pb2_grpc.HoldServiceStub(channel)
                 ref = holds_pb2.HoldRef(
-                    case_id=reply.case_id, bank_code=held.account.bank_code, account_number=held.account.number
+                    case_id=reply.case_id,
+                    account=common_pb2.AccountRef(bank_code=held.account.bank_code, number=held.account.number),
                 )
                 renewed = await holds.RenewStop(holds_pb2.RenewStopRequest(hold=ref, by=_by("renew")))
                 assert renewed.stops == 2
                 released = await holds.ReleaseHold(holds_pb2.ReleaseHoldRequest(hold=ref, by=_by("unrelated")))
-                assert released.state == "released"
+                assert released.state == holds_pb2.HOLD_STATE_RELEASED
 
                 async def given_back() -> bool:  # the dispatcher, as the app role, delivers the release
                     return bool(

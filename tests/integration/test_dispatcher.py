@@ -7,6 +7,7 @@ from datetime import timedelta
 from functools import partial
 
 from bank_adapters.protocol import AnswerStatus, FreezeAnswer
+from stopay.api.convert import EVENT_KIND
 from stopay.v1 import station_pb2
 from tests.conftest import eventually, move_clock
 from tests.entries import simple_request
@@ -55,7 +56,9 @@ async def test_a_pending_answer_is_asked_again_with_the_same_key_until_final(mak
     freezes = [r for r in bank.requests if type(r).__name__ == "FreezeRequest"]
     assert len(freezes) == 3 and len({f.idempotency_key for f in freezes}) == 1
     kinds = [
-        e.kind async for u in stub.WatchCase(station_pb2.WatchCaseRequest(case_id=reply.case_id)) for e in u.events
+        EVENT_KIND.name(e.kind)
+        async for u in stub.WatchCase(station_pb2.WatchCaseRequest(case_id=reply.case_id))
+        for e in u.events
     ]
     assert kinds.count("order.pending") == 2 and kinds[-1] == "order.held"
 

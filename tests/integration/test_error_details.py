@@ -14,6 +14,7 @@ from grpc_status import rpc_status
 
 from stopay.v1 import (
     audit_pb2_grpc,
+    common_pb2,
     gateway_pb2,
     gateway_pb2_grpc,
     holds_pb2,
@@ -75,7 +76,9 @@ async def test_station_operator_gateway_and_audit_refusals_carry_error_info(make
         key = f"{first.case_id}:{uuid.uuid4()}"
         info = await refusal(
             gateway.ReportFreezeOutcome(
-                gateway_pb2.FreezeOutcome(idempotency_key=key, bank_code="ICBC", status="ACCR", held_minor=1)
+                gateway_pb2.FreezeOutcome(
+                    idempotency_key=key, bank_code="ICBC", status=gateway_pb2.ANSWER_STATUS_ACCR, held_minor=1
+                )
             ),
             grpc.StatusCode.NOT_FOUND,
         )
@@ -113,6 +116,8 @@ async def test_hold_refusals_carry_the_hold_s_state(make_app, channel_to, holds_
         case.case_id,
     )
 
-    other = holds_pb2.HoldRef(case_id=str(uuid.uuid4()), bank_code="BK", account_number=ref(case).account_number)
+    other = holds_pb2.HoldRef(
+        case_id=str(uuid.uuid4()), account=common_pb2.AccountRef(bank_code="BK", number=ref(case).account.number)
+    )
     info = await refusal(holds.RenewStop(holds_pb2.RenewStopRequest(hold=other, by=by())), grpc.StatusCode.NOT_FOUND)
     assert (info.reason, dict(info.metadata)) == ("HOLD_NOT_FOUND", {"case_id": other.case_id, "bank_code": "BK"})

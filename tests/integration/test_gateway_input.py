@@ -14,7 +14,15 @@ from grpc_status import rpc_status
 
 from bank_adapters.protocol import AnswerStatus, FreezeAnswer
 from stopay.dispatch.dispatcher import DispatchSettings
-from stopay.v1 import audit_pb2, audit_pb2_grpc, gateway_pb2, gateway_pb2_grpc, operator_pb2, operator_pb2_grpc
+from stopay.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    gateway_pb2,
+    gateway_pb2_grpc,
+    operator_pb2,
+    operator_pb2_grpc,
+    station_pb2,
+)
 from tests.conftest import eventually
 from tests.entries import simple_request
 from tests.fakebank import FakeBank
@@ -32,7 +40,10 @@ class Pending:
 
     def outcome(self, **fields: object) -> gateway_pb2.FreezeOutcome:
         message = gateway_pb2.FreezeOutcome(
-            idempotency_key=self.key, bank_code="CBK", status="ACCR", held_minor=self.asked_minor
+            idempotency_key=self.key,
+            bank_code="CBK",
+            status=gateway_pb2.ANSWER_STATUS_ACCR,
+            held_minor=self.asked_minor,
         )
         for name, value in fields.items():
             setattr(message, name, value)
@@ -58,7 +69,7 @@ async def pending(make_app, channel_to, pool) -> AsyncIterator[Pending]:
 
 
 def _line(**fields: object) -> gateway_pb2.ReportedLine:
-    line = gateway_pb2.ReportedLine(seq=1, kind="credit", amount_minor=90000, txn_id="T0")
+    line = gateway_pb2.ReportedLine(seq=1, kind=gateway_pb2.LINE_KIND_CREDIT, amount_minor=90000, txn_id="T0")
     line.at.FromSeconds(1_700_000_000)
     for name, value in fields.items():
         if name == "at_seconds":
@@ -80,11 +91,11 @@ def _with_line(**fields: object) -> Callable[[Pending], gateway_pb2.FreezeOutcom
 
 SPOILED = {
     "bank_reference": lambda p: p.outcome(bank_reference="REF\x00-1"),
-    "reason_code": lambda p: p.outcome(status="RJCR", held_minor=0, reason_code="AC\x0004"),
+    "reason_code": lambda p: p.outcome(status=gateway_pb2.ANSWER_STATUS_RJCR, held_minor=0, reason_code="AC\x0004"),
     "detail": lambda p: p.outcome(detail="held\x00"),
     "statement.lines[0].txn_id": _with_line(txn_id="T\x00"),
     "statement.lines[0].at": _with_line(at_seconds=2**40),
-    "statement.lines[0].exit": _with_line(kind="debit", exit="MOON"),
+    "statement.lines[0].exit": _with_line(kind=gateway_pb2.LINE_KIND_DEBIT, exit=99),
     "statement.lines[0].counterparty.holder_name": lambda p: _counterparty(p, "\x1b[2J"),
     "statement.lines[0].amount_minor": _with_line(amount_minor=-5),
     "bank_code": lambda p: p.outcome(bank_code="CBK\x00"),
@@ -92,7 +103,7 @@ SPOILED = {
 
 
 def _counterparty(p: Pending, holder: str) -> gateway_pb2.FreezeOutcome:
-    message = _with_line(kind="debit")(p)
+    message = _with_line(kind=gateway_pb2.LINE_KIND_DEBIT)(p)
     account = message.statement.lines[0].counterparty
     account.bank_code, account.number, account.holder_name = "ABC", "6228480000002222", holder
     return message
@@ -127,7 +138,7 @@ async def test_a_value_the_database_refuses_is_invalid_not_unavailable(pending, 
     assert await pool.fetchval("SELECT status FROM freeze_orders") == "pending"
     # Odd but recordable text (emoji, another script) is taken as sent.
     ack = await pending.gateway.ReportFreezeOutcome(pending.outcome(bank_reference="冻结-🧊-1", detail="✅ 已冻结"))
-    assert (ack.applied, ack.order_status) == (True, "held")
+    assert (ack.applied, ack.order_status) == (True, station_pb2.ORDER_STATUS_HELD)
     assert await pool.fetchval("SELECT bank_reference FROM bank_answers WHERE held_minor > 0") == "冻结-🧊-1"
 
 

@@ -13,7 +13,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from stopay.api.wire import WHOLE, broken_field
-from stopay.v1 import audit_pb2, gateway_pb2, operator_pb2, station_pb2
+from stopay.v1 import audit_pb2, common_pb2, gateway_pb2, operator_pb2, station_pb2
 from tests.conftest import AppFactory
 from tests.hostile import METHODS
 
@@ -30,7 +30,7 @@ BODIES: list[tuple[str, bytes, str]] = [
     (SUBMIT, b"\x0f\x00", WHOLE),  # wire type 7
     (SUBMIT, b"\x00\x01", WHOLE),  # field number 0
     ("/stopay.v1.AuditService/GetReport", b"\x0a\x02\x08\x80", "since.seconds"),  # a Timestamp cut short
-    ("/stopay.v1.BankGateway/ReportFreezeOutcome", b"\x4a\x05\x12\x03\x3a\x01\xff", "statement.lines[0].exit"),
+    ("/stopay.v1.BankGateway/ReportFreezeOutcome", b"\x4a\x05\x12\x03\x2a\x01\xff", "statement.lines[0].txn_id"),
 ]
 
 
@@ -93,7 +93,9 @@ def _token(created: str) -> str:
     return base64.urlsafe_b64encode(f"{created}|{uuid.uuid4()}".encode()).decode()
 
 
-LINE_TIME = gateway_pb2.ReportedLine(seq=1, kind="debit", amount_minor=5, txn_id="T1", exit="CASH")
+LINE_TIME = gateway_pb2.ReportedLine(
+    seq=1, kind=gateway_pb2.LINE_KIND_DEBIT, amount_minor=5, txn_id="T1", exit=common_pb2.EXIT_KIND_CASH
+)
 LINE_TIME.at.seconds, LINE_TIME.at.nanos = 1_700_000_000, -1
 KEY = f"{uuid.uuid4()}:{uuid.uuid4()}"
 REFUSED: list[tuple[str, message.Message, list[str]]] = [
@@ -124,9 +126,13 @@ REFUSED: list[tuple[str, message.Message, list[str]]] = [
         gateway_pb2.FreezeOutcome(
             idempotency_key=KEY,
             bank_code="ICBC",
-            status="ACCR",
+            status=gateway_pb2.ANSWER_STATUS_ACCR,
             statement=gateway_pb2.ReportedStatement(
-                lines=[gateway_pb2.ReportedLine(seq=1, kind="debit", amount_minor=5, txn_id="T1", exit="MOON")]
+                lines=[
+                    gateway_pb2.ReportedLine(
+                        seq=1, kind=gateway_pb2.LINE_KIND_DEBIT, amount_minor=5, txn_id="T1", exit=99
+                    )
+                ]
             ),
         ),
         ["statement.lines[0].exit"],
@@ -136,7 +142,7 @@ REFUSED: list[tuple[str, message.Message, list[str]]] = [
         gateway_pb2.FreezeOutcome(
             idempotency_key=KEY,
             bank_code="ICBC",
-            status="ACCR",
+            status=gateway_pb2.ANSWER_STATUS_ACCR,
             bank_reference="R\ufeff",
             statement=gateway_pb2.ReportedStatement(lines=[LINE_TIME]),
         ),

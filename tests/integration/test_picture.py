@@ -171,7 +171,7 @@ def synthetic_case() -> station_pb2.Case:
         victim_name="张三",
         report_no="R-1",
         station_id="S-1",
-        rule="fifo",
+        rule=station_pb2.ATTRIBUTION_RULE_FIFO,
         max_depth=5,
         reported_minor=150_000_000,
         held_minor=58_000_000,
@@ -228,7 +228,7 @@ def synthetic_case() -> station_pb2.Case:
     unreached = order("oX", "", 1, ref("HXB", "6230000000000009"), 0, station_pb2.ORDER_STATUS_UNDELIVERABLE, [])
     unreached.reason_code = "NOOR"
     for n, (txn, kind, amount, account, level) in enumerate(
-        [("T7", "CASH", 10_000_000, a, 1), ("T8", "CRYPTO", 20_000_000, d, 3)]
+        [("T7", common_pb2.EXIT_KIND_CASH, 10_000_000, a, 1), ("T8", common_pb2.EXIT_KIND_CRYPTO, 20_000_000, d, 3)]
     ):
         flow = case.exits.add(txn_id=txn, kind=kind, amount_minor=amount, account=account, level=level)
         flow.exited_at.seconds = 1_795_676_000 + n

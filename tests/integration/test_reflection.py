@@ -53,7 +53,7 @@ async def test_bank_sim_lists_the_remote_bank_service_through_reflection() -> No
     sim, port = await serve(EXAMPLES / "seed-xue.json", "127.0.0.1:0")
     try:
         assert await services(f"127.0.0.1:{port}") == {
-            "stopay.remotebank.v1.RemoteBank",
+            "bank_adapters.remote.v1.RemoteBank",
             "grpc.reflection.v1alpha.ServerReflection",
         }
     finally:

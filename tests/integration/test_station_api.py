@@ -7,6 +7,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from stopay.api.convert import EVENT_KIND
 from stopay.v1 import station_pb2
 from tests.conftest import EXAMPLES
 from tests.entries import scenario_requests, simple_request
@@ -179,7 +180,7 @@ async def test_watch_streams_each_step_until_settled(make_app, channel_to) -> No
     (request,) = scenario_requests(app, EXAMPLES / "seed-xue.json")
     reply = await stub.SubmitEntry(request)
     updates = [u async for u in stub.WatchCase(station_pb2.WatchCaseRequest(case_id=reply.case_id), timeout=20)]
-    kinds = [e.kind for u in updates for e in u.events]
+    kinds = [EVENT_KIND.name(e.kind) for u in updates for e in u.events]
     assert kinds[:3] == ["case.accepted", "order.queued", "order.traced"]
     assert kinds.count("order.followed") == 2 and kinds.count("exit.recorded") == 1
     assert kinds.count("order.partially_held") == 2 and kinds.count("order.moved_on") == 1

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from bank_adapters.simulated.scenario import load_scenario
+from stopay.api.convert import ATTRIBUTION_RULE
 from stopay.domain.trail import Limits
-from stopay.v1 import station_pb2
+from stopay.v1 import common_pb2, station_pb2
 from tests.conftest import EXAMPLES, PUBLIC_SCENARIOS, eventually
 from tests.entries import scenario_requests
 from tests.handmade import acct, check, world_data
@@ -46,7 +47,11 @@ async def run_check(make_app, channel_to, path: Path, index: int) -> tuple[dict[
         async for update in stub.WatchCase(station_pb2.WatchCaseRequest(case_id=reply.case_id), timeout=60):
             case = update.case
         assert case is not None and case.settled
-        assert (case.rule, case.max_depth, case.min_amount) == (c.rule, c.max_depth, c.min_amount)
+        assert (case.rule, case.max_depth, case.min_amount_minor) == (
+            ATTRIBUTION_RULE.number(c.rule),
+            c.max_depth,
+            c.min_amount,
+        )
         for order in case.orders:
             key = f"{order.account.bank_code}:{order.account.number}"
             held[key] = held.get(key, 0) + order.held_minor - order.released_minor
@@ -259,7 +264,7 @@ async def test_case_reports_levels_exits_and_unresolved(make_app, channel_to) ->
     (flow,) = case.exits
     assert (flow.txn_id, flow.kind, flow.amount_minor, flow.level, flow.account.bank_code) == (
         "XUE-T4",
-        "ATM",
+        common_pb2.EXIT_KIND_ATM,
         2000000,
         3,
         "CCB",

@@ -112,7 +112,7 @@ async def test_a_wide_statement_opens_at_most_max_fanout_orders(make_app, channe
     assert banks.holds() == {acct(f"B{i}"): amount(i) for i in range(WIDE - 15, WIDE)}
     assert case.unresolved_minor == left_out
     _accounted(case)
-    (limited,) = [e for e in events if e.kind == "follow.limited"]
+    (limited,) = [e for e in events if e.kind == station_pb2.EVENT_KIND_FOLLOW_LIMITED]
     assert limited.summary.startswith(f"fan-out limit reached: {WIDE - 15} debits not followed, ")
     assert f"({left_out} fen) unresolved" in limited.summary
 
@@ -126,12 +126,12 @@ async def test_a_case_opens_at_most_max_orders(make_app, channel_to, tmp_path: P
     assert len(banks.holds()) == 5
     assert case.unresolved_minor == sum(amount(i) for i in range(WIDE - 5))
     _accounted(case)
-    (limited,) = [e for e in events if e.kind == "follow.limited"]
+    (limited,) = [e for e in events if e.kind == station_pb2.EVENT_KIND_FOLLOW_LIMITED]
     assert limited.summary.startswith(f"order limit of the case reached (6 orders): {WIDE - 5} debits not followed")
 
 
 async def test_within_the_limits_every_transfer_is_followed(make_app, channel_to, tmp_path: Path) -> None:
     case, events, banks = await _trace(make_app, channel_to, tmp_path, Limits("libr", 5, 10000))
     assert len(banks.holds()) == WIDE and case.unresolved_minor == 0
-    assert not [e for e in events if e.kind == "follow.limited"]
+    assert not [e for e in events if e.kind == station_pb2.EVENT_KIND_FOLLOW_LIMITED]
     _accounted(case)

@@ -131,7 +131,7 @@ def test_a_fully_populated_update_shows_no_whole_number_or_name() -> None:
     assert order.account.holder_name == mask_name(update.case.orders[0].account.holder_name)
     assert order.account.bank_code == update.case.orders[0].account.bank_code
     assert view.case.victim_name == mask_name(update.case.victim_name)
-    assert view.case.holds[0].account_number == mask_number(update.case.holds[0].account_number)
+    assert view.case.holds[0].account.number == mask_number(update.case.holds[0].account.number)
     assert view.case.case_id == update.case.case_id and view.events[0].order_id == update.events[0].order_id
     assert mask_number(ACCOUNTS[0]) in view.events[0].summary and mask_name(NAMES[1]) in view.events[0].summary
 

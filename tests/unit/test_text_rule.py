@@ -11,7 +11,7 @@ import pytest
 from stopay.api.hold_validation import formalize_request
 from stopay.api.validation import EARLIEST_TRANSFER, InvalidRequest, entry_from_request
 from stopay.domain.text import first_refused, is_refused
-from stopay.v1 import holds_pb2, station_pb2
+from stopay.v1 import common_pb2, holds_pb2, station_pb2
 from tests.unit.test_validation import NOW, valid_request, violated_fields
 
 REFUSED = {
@@ -137,7 +137,8 @@ def test_a_transfer_time_no_timestamp_can_hold_is_refused(seconds: int, nanos: i
 def test_hold_steps_refuse_them_in_identifiers_and_keep_lines_in_the_reason() -> None:
     request = holds_pb2.FormalizeRequest(
         hold=holds_pb2.HoldRef(
-            case_id="3f1c2a8e-5b6d-4e7f-8a9b-0c1d2e3f4a5b", bank_code="ICBC", account_number="6222020200001111111"
+            case_id="3f1c2a8e-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+            account=common_pb2.AccountRef(bank_code="ICBC", number="6222020200001111111"),
         ),
         by=holds_pb2.StepBy(officer_id="O-1\u202e", reason="line one\nline two", request_id="\ufeffr-1"),
         document=holds_pb2.LegalDocument(number="D\u2028-1", approver="Chief", amount_minor=100, scope="all\nof it"),

@@ -26,45 +26,53 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)bank_adapters/remote/v1/remote_bank.proto\x12\x14stopay.remotebank.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"A\n\x07\x41\x63\x63ount\x12\x11\n\tbank_code\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\t\x12\x13\n\x0bholder_name\x18\x03 \x01(\t\"\x9a\x01\n\x10IncomingTransfer\x12\x0e\n\x06txn_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\x12\x32\n\x0etransferred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x05payer\x18\x04 \x01(\x0b\x32\x1d.stopay.remotebank.v1.Account\"\xd9\x01\n\x10StatementRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12\r\n\x05level\x18\x04 \x01(\x05\x12.\n\x07\x61\x63\x63ount\x18\x05 \x01(\x0b\x32\x1d.stopay.remotebank.v1.Account\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x38\n\x08incoming\x18\x07 \x03(\x0b\x32&.stopay.remotebank.v1.IncomingTransfer\"\xfc\x01\n\rFreezeRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12\r\n\x05level\x18\x04 \x01(\x05\x12.\n\x07\x61\x63\x63ount\x18\x05 \x01(\x0b\x32\x1d.stopay.remotebank.v1.Account\x12\x14\n\x0c\x61mount_minor\x18\x06 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x07 \x01(\t\x12\x38\n\x08incoming\x18\x08 \x03(\x0b\x32&.stopay.remotebank.v1.IncomingTransfer\x12\x0e\n\x06reason\x18\t \x01(\t\"\xb4\x01\n\x0eReleaseRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12.\n\x07\x61\x63\x63ount\x18\x04 \x01(\x0b\x32\x1d.stopay.remotebank.v1.Account\x12\x14\n\x0c\x61mount_minor\x18\x05 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x0e\n\x06reason\x18\x07 \x01(\t\"q\n\rLegalDocument\x12\x0e\n\x06number\x18\x01 \x01(\t\x12\x10\n\x08\x61pprover\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x03 \x01(\x03\x12\r\n\x05scope\x18\x04 \x01(\t\x12\x19\n\x11interest_included\x18\x05 \x01(\x08\"\x95\x02\n\rExtendRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12.\n\x07\x61\x63\x63ount\x18\x04 \x01(\x0b\x32\x1d.stopay.remotebank.v1.Account\x12\x14\n\x0c\x61mount_minor\x18\x05 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x0e\n\x06\x63hange\x18\x07 \x01(\t\x12)\n\x05until\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x08\x64ocument\x18\t \x01(\x0b\x32#.stopay.remotebank.v1.LegalDocument\"\xe7\x01\n\rReturnRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12.\n\x07\x61\x63\x63ount\x18\x04 \x01(\x0b\x32\x1d.stopay.remotebank.v1.Account\x12\x14\n\x0c\x61mount_minor\x18\x05 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x32\n\x0b\x62\x65neficiary\x18\x07 \x01(\x0b\x32\x1d.stopay.remotebank.v1.Account\x12\x0e\n\x06reason\x18\x08 \x01(\t\"^\n\x13\x46reezeStatusRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12.\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32\x1d.stopay.remotebank.v1.Account\"\xbb\x01\n\rStatementLine\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x04 \x01(\x03\x12\x0e\n\x06txn_id\x18\x05 \x01(\t\x12\x33\n\x0c\x63ounterparty\x18\x06 \x01(\x0b\x32\x1d.stopay.remotebank.v1.Account\x12\x0c\n\x04\x65xit\x18\x07 \x01(\t\"^\n\tStatement\x12\x1d\n\x15opening_balance_minor\x18\x01 \x01(\x03\x12\x32\n\x05lines\x18\x02 \x03(\x0b\x32#.stopay.remotebank.v1.StatementLine\"\xd8\x01\n\x0fStatementAnswer\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x32\n\tstatement\x18\x02 \x01(\x0b\x32\x1f.stopay.remotebank.v1.Statement\x12\x1a\n\rbalance_minor\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x13\n\x0breason_code\x18\x04 \x01(\t\x12\x16\n\x0e\x62\x61nk_reference\x18\x05 \x01(\t\x12&\n\x05\x65xtra\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructB\x10\n\x0e_balance_minor\"\xe9\x01\n\x0c\x46reezeAnswer\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x12\n\nheld_minor\x18\x02 \x01(\x03\x12\x1a\n\rbalance_minor\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x13\n\x0breason_code\x18\x04 \x01(\t\x12\x32\n\tstatement\x18\x05 \x01(\x0b\x32\x1f.stopay.remotebank.v1.Statement\x12\x16\n\x0e\x62\x61nk_reference\x18\x06 \x01(\t\x12&\n\x05\x65xtra\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructB\x10\n\x0e_balance_minor\"\x8c\x01\n\rReleaseAnswer\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x16\n\x0ereleased_minor\x18\x02 \x01(\x03\x12\x13\n\x0breason_code\x18\x03 \x01(\t\x12\x16\n\x0e\x62\x61nk_reference\x18\x04 \x01(\t\x12&\n\x05\x65xtra\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x87\x01\n\x0c\x45xtendAnswer\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x12\n\nheld_minor\x18\x02 \x01(\x03\x12\x13\n\x0breason_code\x18\x03 \x01(\t\x12\x16\n\x0e\x62\x61nk_reference\x18\x04 \x01(\t\x12&\n\x05\x65xtra\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x8b\x01\n\x0cReturnAnswer\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x16\n\x0ereturned_minor\x18\x02 \x01(\x03\x12\x13\n\x0breason_code\x18\x03 \x01(\t\x12\x16\n\x0e\x62\x61nk_reference\x18\x04 \x01(\t\x12&\n\x05\x65xtra\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct2\x9b\x04\n\nRemoteBank\x12Z\n\tStatement\x12&.stopay.remotebank.v1.StatementRequest\x1a%.stopay.remotebank.v1.StatementAnswer\x12Q\n\x06\x46reeze\x12#.stopay.remotebank.v1.FreezeRequest\x1a\".stopay.remotebank.v1.FreezeAnswer\x12T\n\x07Release\x12$.stopay.remotebank.v1.ReleaseRequest\x1a#.stopay.remotebank.v1.ReleaseAnswer\x12Q\n\x06\x45xtend\x12#.stopay.remotebank.v1.ExtendRequest\x1a\".stopay.remotebank.v1.ExtendAnswer\x12V\n\x0bReturnFunds\x12#.stopay.remotebank.v1.ReturnRequest\x1a\".stopay.remotebank.v1.ReturnAnswer\x12]\n\x0c\x46reezeStatus\x12).stopay.remotebank.v1.FreezeStatusRequest\x1a\".stopay.remotebank.v1.FreezeAnswerb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)bank_adapters/remote/v1/remote_bank.proto\x12\x17\x62\x61nk_adapters.remote.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"A\n\x07\x41\x63\x63ount\x12\x11\n\tbank_code\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\t\x12\x13\n\x0bholder_name\x18\x03 \x01(\t\"\x9d\x01\n\x10IncomingTransfer\x12\x0e\n\x06txn_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\x12\x32\n\x0etransferred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x05payer\x18\x04 \x01(\x0b\x32 .bank_adapters.remote.v1.Account\"\xdf\x01\n\x10StatementRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12\r\n\x05level\x18\x04 \x01(\x05\x12\x31\n\x07\x61\x63\x63ount\x18\x05 \x01(\x0b\x32 .bank_adapters.remote.v1.Account\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12;\n\x08incoming\x18\x07 \x03(\x0b\x32).bank_adapters.remote.v1.IncomingTransfer\"\x82\x02\n\rFreezeRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12\r\n\x05level\x18\x04 \x01(\x05\x12\x31\n\x07\x61\x63\x63ount\x18\x05 \x01(\x0b\x32 .bank_adapters.remote.v1.Account\x12\x14\n\x0c\x61mount_minor\x18\x06 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x07 \x01(\t\x12;\n\x08incoming\x18\x08 \x03(\x0b\x32).bank_adapters.remote.v1.IncomingTransfer\x12\x0e\n\x06reason\x18\t \x01(\t\"\xb7\x01\n\x0eReleaseRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12\x31\n\x07\x61\x63\x63ount\x18\x04 \x01(\x0b\x32 .bank_adapters.remote.v1.Account\x12\x14\n\x0c\x61mount_minor\x18\x05 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x0e\n\x06reason\x18\x07 \x01(\t\"q\n\rLegalDocument\x12\x0e\n\x06number\x18\x01 \x01(\t\x12\x10\n\x08\x61pprover\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x03 \x01(\x03\x12\r\n\x05scope\x18\x04 \x01(\t\x12\x19\n\x11interest_included\x18\x05 \x01(\x08\"\xc0\x02\n\rExtendRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12\x31\n\x07\x61\x63\x63ount\x18\x04 \x01(\x0b\x32 .bank_adapters.remote.v1.Account\x12\x14\n\x0c\x61mount_minor\x18\x05 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x33\n\x06\x63hange\x18\x07 \x01(\x0e\x32#.bank_adapters.remote.v1.HoldChange\x12)\n\x05until\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x08\x64ocument\x18\t \x01(\x0b\x32&.bank_adapters.remote.v1.LegalDocument\"\xed\x01\n\rReturnRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12\x31\n\x07\x61\x63\x63ount\x18\x04 \x01(\x0b\x32 .bank_adapters.remote.v1.Account\x12\x14\n\x0c\x61mount_minor\x18\x05 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x35\n\x0b\x62\x65neficiary\x18\x07 \x01(\x0b\x32 .bank_adapters.remote.v1.Account\x12\x0e\n\x06reason\x18\x08 \x01(\t\"a\n\x13\x46reezeStatusRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x31\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32 .bank_adapters.remote.v1.Account\"\x84\x02\n\rStatementLine\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x04kind\x18\x03 \x01(\x0e\x32!.bank_adapters.remote.v1.LineKind\x12\x14\n\x0c\x61mount_minor\x18\x04 \x01(\x03\x12\x0e\n\x06txn_id\x18\x05 \x01(\t\x12\x36\n\x0c\x63ounterparty\x18\x06 \x01(\x0b\x32 .bank_adapters.remote.v1.Account\x12/\n\x04\x65xit\x18\x07 \x01(\x0e\x32!.bank_adapters.remote.v1.ExitKind\"a\n\tStatement\x12\x1d\n\x15opening_balance_minor\x18\x01 \x01(\x03\x12\x35\n\x05lines\x18\x02 \x03(\x0b\x32&.bank_adapters.remote.v1.StatementLine\"\x82\x02\n\x0fStatementAnswer\x12\x35\n\x06status\x18\x01 \x01(\x0e\x32%.bank_adapters.remote.v1.AnswerStatus\x12\x35\n\tstatement\x18\x02 \x01(\x0b\x32\".bank_adapters.remote.v1.Statement\x12\x1a\n\rbalance_minor\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x13\n\x0breason_code\x18\x04 \x01(\t\x12\x16\n\x0e\x62\x61nk_reference\x18\x05 \x01(\t\x12&\n\x05\x65xtra\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructB\x10\n\x0e_balance_minor\"\x93\x02\n\x0c\x46reezeAnswer\x12\x35\n\x06status\x18\x01 \x01(\x0e\x32%.bank_adapters.remote.v1.AnswerStatus\x12\x12\n\nheld_minor\x18\x02 \x01(\x03\x12\x1a\n\rbalance_minor\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x13\n\x0breason_code\x18\x04 \x01(\t\x12\x35\n\tstatement\x18\x05 \x01(\x0b\x32\".bank_adapters.remote.v1.Statement\x12\x16\n\x0e\x62\x61nk_reference\x18\x06 \x01(\t\x12&\n\x05\x65xtra\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructB\x10\n\x0e_balance_minor\"\xb3\x01\n\rReleaseAnswer\x12\x35\n\x06status\x18\x01 \x01(\x0e\x32%.bank_adapters.remote.v1.AnswerStatus\x12\x16\n\x0ereleased_minor\x18\x02 \x01(\x03\x12\x13\n\x0breason_code\x18\x03 \x01(\t\x12\x16\n\x0e\x62\x61nk_reference\x18\x04 \x01(\t\x12&\n\x05\x65xtra\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xae\x01\n\x0c\x45xtendAnswer\x12\x35\n\x06status\x18\x01 \x01(\x0e\x32%.bank_adapters.remote.v1.AnswerStatus\x12\x12\n\nheld_minor\x18\x02 \x01(\x03\x12\x13\n\x0breason_code\x18\x03 \x01(\t\x12\x16\n\x0e\x62\x61nk_reference\x18\x04 \x01(\t\x12&\n\x05\x65xtra\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xb2\x01\n\x0cReturnAnswer\x12\x35\n\x06status\x18\x01 \x01(\x0e\x32%.bank_adapters.remote.v1.AnswerStatus\x12\x16\n\x0ereturned_minor\x18\x02 \x01(\x03\x12\x13\n\x0breason_code\x18\x03 \x01(\t\x12\x16\n\x0e\x62\x61nk_reference\x18\x04 \x01(\t\x12&\n\x05\x65xtra\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct*\x8d\x01\n\x0c\x41nswerStatus\x12\x1d\n\x19\x41NSWER_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41NSWER_STATUS_ACCR\x10\x01\x12\x16\n\x12\x41NSWER_STATUS_PECR\x10\x02\x12\x16\n\x12\x41NSWER_STATUS_PDCR\x10\x03\x12\x16\n\x12\x41NSWER_STATUS_RJCR\x10\x04*P\n\x08LineKind\x12\x19\n\x15LINE_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10LINE_KIND_CREDIT\x10\x01\x12\x13\n\x0fLINE_KIND_DEBIT\x10\x02*\xb9\x01\n\x08\x45xitKind\x12\x19\n\x15\x45XIT_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x45XIT_KIND_CASH\x10\x01\x12\x11\n\rEXIT_KIND_ATM\x10\x02\x12\x16\n\x12\x45XIT_KIND_MERCHANT\x10\x03\x12\x14\n\x10\x45XIT_KIND_CRYPTO\x10\x04\x12\x1a\n\x16\x45XIT_KIND_CROSS_BORDER\x10\x05\x12!\n\x1d\x45XIT_KIND_THIRD_PARTY_PAYMENT\x10\x06*\x82\x01\n\nHoldChange\x12\x1b\n\x17HOLD_CHANGE_UNSPECIFIED\x10\x00\x12\x1a\n\x16HOLD_CHANGE_RENEW_STOP\x10\x01\x12\x1d\n\x19HOLD_CHANGE_FORMAL_FREEZE\x10\x02\x12\x1c\n\x18HOLD_CHANGE_RENEW_FREEZE\x10\x03\x32\xbf\x04\n\nRemoteBank\x12`\n\tStatement\x12).bank_adapters.remote.v1.StatementRequest\x1a(.bank_adapters.remote.v1.StatementAnswer\x12W\n\x06\x46reeze\x12&.bank_adapters.remote.v1.FreezeRequest\x1a%.bank_adapters.remote.v1.FreezeAnswer\x12Z\n\x07Release\x12\'.bank_adapters.remote.v1.ReleaseRequest\x1a&.bank_adapters.remote.v1.ReleaseAnswer\x12W\n\x06\x45xtend\x12&.bank_adapters.remote.v1.ExtendRequest\x1a%.bank_adapters.remote.v1.ExtendAnswer\x12\\\n\x0bReturnFunds\x12&.bank_adapters.remote.v1.ReturnRequest\x1a%.bank_adapters.remote.v1.ReturnAnswer\x12\x63\n\x0c\x46reezeStatus\x12,.bank_adapters.remote.v1.FreezeStatusRequest\x1a%.bank_adapters.remote.v1.FreezeAnswerb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'bank_adapters.remote.v1.remote_bank_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACCOUNT']._serialized_start=130
-  _globals['_ACCOUNT']._serialized_end=195
-  _globals['_INCOMINGTRANSFER']._serialized_start=198
-  _globals['_INCOMINGTRANSFER']._serialized_end=352
-  _globals['_STATEMENTREQUEST']._serialized_start=355
-  _globals['_STATEMENTREQUEST']._serialized_end=572
-  _globals['_FREEZEREQUEST']._serialized_start=575
-  _globals['_FREEZEREQUEST']._serialized_end=827
-  _globals['_RELEASEREQUEST']._serialized_start=830
-  _globals['_RELEASEREQUEST']._serialized_end=1010
-  _globals['_LEGALDOCUMENT']._serialized_start=1012
-  _globals['_LEGALDOCUMENT']._serialized_end=1125
-  _globals['_EXTENDREQUEST']._serialized_start=1128
-  _globals['_EXTENDREQUEST']._serialized_end=1405
-  _globals['_RETURNREQUEST']._serialized_start=1408
-  _globals['_RETURNREQUEST']._serialized_end=1639
-  _globals['_FREEZESTATUSREQUEST']._serialized_start=1641
-  _globals['_FREEZESTATUSREQUEST']._serialized_end=1735
-  _globals['_STATEMENTLINE']._serialized_start=1738
-  _globals['_STATEMENTLINE']._serialized_end=1925
-  _globals['_STATEMENT']._serialized_start=1927
-  _globals['_STATEMENT']._serialized_end=2021
-  _globals['_STATEMENTANSWER']._serialized_start=2024
-  _globals['_STATEMENTANSWER']._serialized_end=2240
-  _globals['_FREEZEANSWER']._serialized_start=2243
-  _globals['_FREEZEANSWER']._serialized_end=2476
-  _globals['_RELEASEANSWER']._serialized_start=2479
-  _globals['_RELEASEANSWER']._serialized_end=2619
-  _globals['_EXTENDANSWER']._serialized_start=2622
-  _globals['_EXTENDANSWER']._serialized_end=2757
-  _globals['_RETURNANSWER']._serialized_start=2760
-  _globals['_RETURNANSWER']._serialized_end=2899
-  _globals['_REMOTEBANK']._serialized_start=2902
-  _globals['_REMOTEBANK']._serialized_end=3441
+  _globals['_ANSWERSTATUS']._serialized_start=3252
+  _globals['_ANSWERSTATUS']._serialized_end=3393
+  _globals['_LINEKIND']._serialized_start=3395
+  _globals['_LINEKIND']._serialized_end=3475
+  _globals['_EXITKIND']._serialized_start=3478
+  _globals['_EXITKIND']._serialized_end=3663
+  _globals['_HOLDCHANGE']._serialized_start=3666
+  _globals['_HOLDCHANGE']._serialized_end=3796
+  _globals['_ACCOUNT']._serialized_start=133
+  _globals['_ACCOUNT']._serialized_end=198
+  _globals['_INCOMINGTRANSFER']._serialized_start=201
+  _globals['_INCOMINGTRANSFER']._serialized_end=358
+  _globals['_STATEMENTREQUEST']._serialized_start=361
+  _globals['_STATEMENTREQUEST']._serialized_end=584
+  _globals['_FREEZEREQUEST']._serialized_start=587
+  _globals['_FREEZEREQUEST']._serialized_end=845
+  _globals['_RELEASEREQUEST']._serialized_start=848
+  _globals['_RELEASEREQUEST']._serialized_end=1031
+  _globals['_LEGALDOCUMENT']._serialized_start=1033
+  _globals['_LEGALDOCUMENT']._serialized_end=1146
+  _globals['_EXTENDREQUEST']._serialized_start=1149
+  _globals['_EXTENDREQUEST']._serialized_end=1469
+  _globals['_RETURNREQUEST']._serialized_start=1472
+  _globals['_RETURNREQUEST']._serialized_end=1709
+  _globals['_FREEZESTATUSREQUEST']._serialized_start=1711
+  _globals['_FREEZESTATUSREQUEST']._serialized_end=1808
+  _globals['_STATEMENTLINE']._serialized_start=1811
+  _globals['_STATEMENTLINE']._serialized_end=2071
+  _globals['_STATEMENT']._serialized_start=2073
+  _globals['_STATEMENT']._serialized_end=2170
+  _globals['_STATEMENTANSWER']._serialized_start=2173
+  _globals['_STATEMENTANSWER']._serialized_end=2431
+  _globals['_FREEZEANSWER']._serialized_start=2434
+  _globals['_FREEZEANSWER']._serialized_end=2709
+  _globals['_RELEASEANSWER']._serialized_start=2712
+  _globals['_RELEASEANSWER']._serialized_end=2891
+  _globals['_EXTENDANSWER']._serialized_start=2894
+  _globals['_EXTENDANSWER']._serialized_end=3068
+  _globals['_RETURNANSWER']._serialized_start=3071
+  _globals['_RETURNANSWER']._serialized_end=3249
+  _globals['_REMOTEBANK']._serialized_start=3799
+  _globals['_REMOTEBANK']._serialized_end=4374
 # @@protoc_insertion_point(module_scope)

@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -20,8 +21,138 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _AnswerStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AnswerStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AnswerStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ANSWER_STATUS_UNSPECIFIED: _AnswerStatus.ValueType  # 0
+    """Never valid."""
+    ANSWER_STATUS_ACCR: _AnswerStatus.ValueType  # 1
+    """ACCR: accepted; done in full."""
+    ANSWER_STATUS_PECR: _AnswerStatus.ValueType  # 2
+    """PECR: partially executed; part of the amount is held."""
+    ANSWER_STATUS_PDCR: _AnswerStatus.ValueType  # 3
+    """PDCR: pending; the outcome follows through stopay's BankGateway.ReportFreezeOutcome."""
+    ANSWER_STATUS_RJCR: _AnswerStatus.ValueType  # 4
+    """RJCR: rejected; reason_code says why."""
+
+class AnswerStatus(_AnswerStatus, metaclass=_AnswerStatusEnumTypeWrapper):
+    """ISO 20022 camt.029 answer status."""
+
+ANSWER_STATUS_UNSPECIFIED: AnswerStatus.ValueType  # 0
+"""Never valid."""
+ANSWER_STATUS_ACCR: AnswerStatus.ValueType  # 1
+"""ACCR: accepted; done in full."""
+ANSWER_STATUS_PECR: AnswerStatus.ValueType  # 2
+"""PECR: partially executed; part of the amount is held."""
+ANSWER_STATUS_PDCR: AnswerStatus.ValueType  # 3
+"""PDCR: pending; the outcome follows through stopay's BankGateway.ReportFreezeOutcome."""
+ANSWER_STATUS_RJCR: AnswerStatus.ValueType  # 4
+"""RJCR: rejected; reason_code says why."""
+Global___AnswerStatus: _TypeAlias = AnswerStatus  # noqa: Y015
+
+class _LineKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LineKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LineKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LINE_KIND_UNSPECIFIED: _LineKind.ValueType  # 0
+    """Never valid."""
+    LINE_KIND_CREDIT: _LineKind.ValueType  # 1
+    """Money came into the account."""
+    LINE_KIND_DEBIT: _LineKind.ValueType  # 2
+    """Money left the account."""
+
+class LineKind(_LineKind, metaclass=_LineKindEnumTypeWrapper):
+    """Which way money moved on a statement line."""
+
+LINE_KIND_UNSPECIFIED: LineKind.ValueType  # 0
+"""Never valid."""
+LINE_KIND_CREDIT: LineKind.ValueType  # 1
+"""Money came into the account."""
+LINE_KIND_DEBIT: LineKind.ValueType  # 2
+"""Money left the account."""
+Global___LineKind: _TypeAlias = LineKind  # noqa: Y015
+
+class _ExitKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ExitKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ExitKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    EXIT_KIND_UNSPECIFIED: _ExitKind.ValueType  # 0
+    """Not an exit: the debit went to another account in the network (counterparty), or the line is
+    a credit.
+    """
+    EXIT_KIND_CASH: _ExitKind.ValueType  # 1
+    """Withdrawn over the counter."""
+    EXIT_KIND_ATM: _ExitKind.ValueType  # 2
+    """Withdrawn at an ATM."""
+    EXIT_KIND_MERCHANT: _ExitKind.ValueType  # 3
+    """Paid to a merchant."""
+    EXIT_KIND_CRYPTO: _ExitKind.ValueType  # 4
+    """Bought crypto-assets."""
+    EXIT_KIND_CROSS_BORDER: _ExitKind.ValueType  # 5
+    """Sent abroad."""
+    EXIT_KIND_THIRD_PARTY_PAYMENT: _ExitKind.ValueType  # 6
+    """Moved into a third-party payment platform."""
+
+class ExitKind(_ExitKind, metaclass=_ExitKindEnumTypeWrapper):
+    """Where money left the banking network for good."""
+
+EXIT_KIND_UNSPECIFIED: ExitKind.ValueType  # 0
+"""Not an exit: the debit went to another account in the network (counterparty), or the line is
+a credit.
+"""
+EXIT_KIND_CASH: ExitKind.ValueType  # 1
+"""Withdrawn over the counter."""
+EXIT_KIND_ATM: ExitKind.ValueType  # 2
+"""Withdrawn at an ATM."""
+EXIT_KIND_MERCHANT: ExitKind.ValueType  # 3
+"""Paid to a merchant."""
+EXIT_KIND_CRYPTO: ExitKind.ValueType  # 4
+"""Bought crypto-assets."""
+EXIT_KIND_CROSS_BORDER: ExitKind.ValueType  # 5
+"""Sent abroad."""
+EXIT_KIND_THIRD_PARTY_PAYMENT: ExitKind.ValueType  # 6
+"""Moved into a third-party payment platform."""
+Global___ExitKind: _TypeAlias = ExitKind  # noqa: Y015
+
+class _HoldChange:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _HoldChangeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HoldChange.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    HOLD_CHANGE_UNSPECIFIED: _HoldChange.ValueType  # 0
+    """Never valid."""
+    HOLD_CHANGE_RENEW_STOP: _HoldChange.ValueType  # 1
+    """The emergency stop lasts another period."""
+    HOLD_CHANGE_FORMAL_FREEZE: _HoldChange.ValueType  # 2
+    """The stop becomes a formal freeze under `document`."""
+    HOLD_CHANGE_RENEW_FREEZE: _HoldChange.ValueType  # 3
+    """The formal freeze is renewed under a new `document` before it lapses."""
+
+class HoldChange(_HoldChange, metaclass=_HoldChangeEnumTypeWrapper):
+    """What an ExtendRequest asks of the hold stopay's freezes placed on an account."""
+
+HOLD_CHANGE_UNSPECIFIED: HoldChange.ValueType  # 0
+"""Never valid."""
+HOLD_CHANGE_RENEW_STOP: HoldChange.ValueType  # 1
+"""The emergency stop lasts another period."""
+HOLD_CHANGE_FORMAL_FREEZE: HoldChange.ValueType  # 2
+"""The stop becomes a formal freeze under `document`."""
+HOLD_CHANGE_RENEW_FREEZE: HoldChange.ValueType  # 3
+"""The formal freeze is renewed under a new `document` before it lapses."""
+Global___HoldChange: _TypeAlias = HoldChange  # noqa: Y015
+
 @_typing.final
 class Account(_message.Message):
+    """A bank account."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     BANK_CODE_FIELD_NUMBER: _builtins.int
@@ -30,6 +161,7 @@ class Account(_message.Message):
     bank_code: _builtins.str
     """Bank code, e.g. "ICBC"."""
     number: _builtins.str
+    """Account number, as the bank writes it."""
     holder_name: _builtins.str
     """The holder's name as stopay knows it; the bank verifies it when it is not empty."""
     def __init__(
@@ -58,7 +190,9 @@ class IncomingTransfer(_message.Message):
     TRANSFERRED_AT_FIELD_NUMBER: _builtins.int
     PAYER_FIELD_NUMBER: _builtins.int
     txn_id: _builtins.str
+    """The bank's reference of the transfer."""
     amount_minor: _builtins.int
+    """The whole transfer, in minor units."""
     @_builtins.property
     def transferred_at(self) -> _timestamp_pb2.Timestamp:
         """Required."""
@@ -97,17 +231,25 @@ class StatementRequest(_message.Message):
     CURRENCY_FIELD_NUMBER: _builtins.int
     INCOMING_FIELD_NUMBER: _builtins.int
     idempotency_key: _builtins.str
+    """Required: the same on every resend of this request (see the conventions above)."""
     case_id: _builtins.str
+    """The stopay case the request belongs to (a UUID), for the bank's records."""
     order_id: _builtins.str
+    """The stopay order it belongs to (a UUID), for the bank's records."""
     level: _builtins.int
     """Level of the account on the trail: 1 received the victim's money directly."""
     currency: _builtins.str
+    """ISO 4217 code of the amounts."""
     @_builtins.property
     def account(self) -> Global___Account:
         """Required."""
 
     @_builtins.property
-    def incoming(self) -> _containers.RepeatedCompositeFieldContainer[Global___IncomingTransfer]: ...
+    def incoming(self) -> _containers.RepeatedCompositeFieldContainer[Global___IncomingTransfer]:
+        """The transfers that brought the victim's money in; the statement starts just before the
+        earliest of them.
+        """
+
     def __init__(
         self,
         *,
@@ -143,19 +285,29 @@ class FreezeRequest(_message.Message):
     INCOMING_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     idempotency_key: _builtins.str
+    """Required: the same on every resend of this request (see the conventions above)."""
     case_id: _builtins.str
+    """The stopay case the request belongs to (a UUID), for the bank's records."""
     order_id: _builtins.str
+    """The stopay order it belongs to (a UUID), for the bank's records."""
     level: _builtins.int
+    """Level of the account on the trail: 1 received the victim's money directly."""
     amount_minor: _builtins.int
+    """The most to hold, in minor units; more than 0."""
     currency: _builtins.str
+    """ISO 4217 code of the amounts."""
     reason: _builtins.str
-    """"FRAD" for fraud."""
+    """The ISO 20022 cancellation reason: "FRAD" for fraud."""
     @_builtins.property
     def account(self) -> Global___Account:
         """Required."""
 
     @_builtins.property
-    def incoming(self) -> _containers.RepeatedCompositeFieldContainer[Global___IncomingTransfer]: ...
+    def incoming(self) -> _containers.RepeatedCompositeFieldContainer[Global___IncomingTransfer]:
+        """The transfers that brought the victim's money in; the bank verifies them (RJCR NOOR when one
+        does not match).
+        """
+
     def __init__(
         self,
         *,
@@ -191,12 +343,17 @@ class ReleaseRequest(_message.Message):
     CURRENCY_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     idempotency_key: _builtins.str
+    """Required: the same on every resend of this request (see the conventions above)."""
     case_id: _builtins.str
+    """The stopay case the request belongs to (a UUID), for the bank's records."""
     order_id: _builtins.str
+    """The stopay order it belongs to (a UUID), for the bank's records."""
     amount_minor: _builtins.int
+    """The most to give back, in minor units; more than 0."""
     currency: _builtins.str
+    """ISO 4217 code of the amount."""
     reason: _builtins.str
-    """Why, e.g. "excess"."""
+    """Why, in words, e.g. "excess"."""
     @_builtins.property
     def account(self) -> Global___Account:
         """Required."""
@@ -276,15 +433,17 @@ class ExtendRequest(_message.Message):
     UNTIL_FIELD_NUMBER: _builtins.int
     DOCUMENT_FIELD_NUMBER: _builtins.int
     idempotency_key: _builtins.str
+    """Required: the same on every resend of this request (see the conventions above)."""
     case_id: _builtins.str
+    """The stopay case the request belongs to (a UUID), for the bank's records."""
     order_id: _builtins.str
+    """The stopay order it belongs to (a UUID), for the bank's records."""
     amount_minor: _builtins.int
+    """The most to keep holding, in minor units."""
     currency: _builtins.str
-    change: _builtins.str
-    """"RENEW_STOP" (the emergency stop lasts another period), "FORMAL_FREEZE" (the stop becomes a
-    formal freeze under `document`) or "RENEW_FREEZE" (the formal freeze is renewed under a new
-    `document` before it lapses).
-    """
+    """ISO 4217 code of the amount."""
+    change: Global___HoldChange.ValueType
+    """Required (not HOLD_CHANGE_UNSPECIFIED)."""
     @_builtins.property
     def account(self) -> Global___Account:
         """Required."""
@@ -295,7 +454,7 @@ class ExtendRequest(_message.Message):
 
     @_builtins.property
     def document(self) -> Global___LegalDocument:
-        """Set for FORMAL_FREEZE and RENEW_FREEZE; absent otherwise."""
+        """Set for HOLD_CHANGE_FORMAL_FREEZE and HOLD_CHANGE_RENEW_FREEZE; absent otherwise."""
 
     def __init__(
         self,
@@ -306,7 +465,7 @@ class ExtendRequest(_message.Message):
         account: Global___Account | None = ...,
         amount_minor: _builtins.int = ...,
         currency: _builtins.str = ...,
-        change: _builtins.str = ...,
+        change: Global___HoldChange.ValueType = ...,
         until: _timestamp_pb2.Timestamp | None = ...,
         document: Global___LegalDocument | None = ...,
     ) -> None: ...
@@ -333,12 +492,17 @@ class ReturnRequest(_message.Message):
     BENEFICIARY_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     idempotency_key: _builtins.str
+    """Required: the same on every resend of this request (see the conventions above)."""
     case_id: _builtins.str
+    """The stopay case the request belongs to (a UUID), for the bank's records."""
     order_id: _builtins.str
+    """The stopay order it belongs to (a UUID), for the bank's records."""
     amount_minor: _builtins.int
+    """The most to pay, in minor units; more than 0."""
     currency: _builtins.str
+    """ISO 4217 code of the amount."""
     reason: _builtins.str
-    """"FR01" (returned because of fraud)."""
+    """The ISO 20022 return reason: "FR01" (returned because of fraud)."""
     @_builtins.property
     def account(self) -> Global___Account:
         """Required: the account the money is held on."""
@@ -376,6 +540,7 @@ class FreezeStatusRequest(_message.Message):
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     ACCOUNT_FIELD_NUMBER: _builtins.int
     idempotency_key: _builtins.str
+    """Required: the key the freeze was sent under."""
     @_builtins.property
     def account(self) -> Global___Account:
         """Required: the account the freeze named (its bank_code routes the query)."""
@@ -408,17 +573,18 @@ class StatementLine(_message.Message):
     COUNTERPARTY_FIELD_NUMBER: _builtins.int
     EXIT_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
-    kind: _builtins.str
-    """"credit" or "debit"."""
+    """The bank's sequence number of the line."""
+    kind: Global___LineKind.ValueType
+    """Required (not LINE_KIND_UNSPECIFIED)."""
     amount_minor: _builtins.int
+    """More than 0, in minor units."""
     txn_id: _builtins.str
-    exit: _builtins.str
-    """On a debit that left the network: CASH, ATM, MERCHANT, CRYPTO, CROSS_BORDER,
-    THIRD_PARTY_PAYMENT. Empty otherwise.
-    """
+    """The bank's reference of the transfer."""
+    exit: Global___ExitKind.ValueType
+    """On a debit that left the network, how it left; EXIT_KIND_UNSPECIFIED otherwise."""
     @_builtins.property
     def at(self) -> _timestamp_pb2.Timestamp:
-        """Required."""
+        """Required: when it was booked."""
 
     @_builtins.property
     def counterparty(self) -> Global___Account:
@@ -429,11 +595,11 @@ class StatementLine(_message.Message):
         *,
         seq: _builtins.int = ...,
         at: _timestamp_pb2.Timestamp | None = ...,
-        kind: _builtins.str = ...,
+        kind: Global___LineKind.ValueType = ...,
         amount_minor: _builtins.int = ...,
         txn_id: _builtins.str = ...,
         counterparty: Global___Account | None = ...,
-        exit: _builtins.str = ...,
+        exit: Global___ExitKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "counterparty", b"counterparty"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -452,9 +618,11 @@ class Statement(_message.Message):
     OPENING_BALANCE_MINOR_FIELD_NUMBER: _builtins.int
     LINES_FIELD_NUMBER: _builtins.int
     opening_balance_minor: _builtins.int
-    """The balance just before that transfer."""
+    """The balance just before that transfer, in minor units."""
     @_builtins.property
-    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___StatementLine]: ...
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___StatementLine]:
+        """The movements since, in order of time, then seq."""
+
     def __init__(
         self,
         *,
@@ -471,6 +639,8 @@ Global___Statement: _TypeAlias = Statement  # noqa: Y015
 
 @_typing.final
 class StatementAnswer(_message.Message):
+    """The answer to a statement query."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     STATUS_FIELD_NUMBER: _builtins.int
@@ -479,13 +649,18 @@ class StatementAnswer(_message.Message):
     REASON_CODE_FIELD_NUMBER: _builtins.int
     BANK_REFERENCE_FIELD_NUMBER: _builtins.int
     EXTRA_FIELD_NUMBER: _builtins.int
-    status: _builtins.str
+    status: Global___AnswerStatus.ValueType
     """ACCR with the statement, or RJCR with a reason code."""
     balance_minor: _builtins.int
+    """The account's current balance in minor units; unset when the bank does not say."""
     reason_code: _builtins.str
+    """With RJCR: AC01, AC04, ...; empty otherwise."""
     bank_reference: _builtins.str
+    """The bank's own reference of its answer; may be empty."""
     @_builtins.property
-    def statement(self) -> Global___Statement: ...
+    def statement(self) -> Global___Statement:
+        """Set with ACCR."""
+
     @_builtins.property
     def extra(self) -> _struct_pb2.Struct:
         """Anything else the bank says, e.g. {"detail": "..."}."""
@@ -493,7 +668,7 @@ class StatementAnswer(_message.Message):
     def __init__(
         self,
         *,
-        status: _builtins.str = ...,
+        status: Global___AnswerStatus.ValueType = ...,
         statement: Global___Statement | None = ...,
         balance_minor: _builtins.int | None = ...,
         reason_code: _builtins.str = ...,
@@ -512,6 +687,8 @@ Global___StatementAnswer: _TypeAlias = StatementAnswer  # noqa: Y015
 
 @_typing.final
 class FreezeAnswer(_message.Message):
+    """The answer to a freeze (camt.029), and to a pacs.028 status query of one."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     STATUS_FIELD_NUMBER: _builtins.int
@@ -521,20 +698,30 @@ class FreezeAnswer(_message.Message):
     STATEMENT_FIELD_NUMBER: _builtins.int
     BANK_REFERENCE_FIELD_NUMBER: _builtins.int
     EXTRA_FIELD_NUMBER: _builtins.int
-    status: _builtins.str
+    status: Global___AnswerStatus.ValueType
     """ACCR, PECR, PDCR or RJCR."""
     held_minor: _builtins.int
+    """What the bank holds under this freeze, in minor units (0 with PDCR and RJCR)."""
     balance_minor: _builtins.int
+    """The account's balance after the hold in minor units; unset when the bank does not say."""
     reason_code: _builtins.str
+    """With RJCR (and a PECR that held nothing): the reason code; empty otherwise."""
     bank_reference: _builtins.str
+    """The bank's own reference of its answer; may be empty."""
     @_builtins.property
-    def statement(self) -> Global___Statement: ...
+    def statement(self) -> Global___Statement:
+        """The account's statement since the earliest named incoming transfer, if the bank sends one
+        with its answer; unset otherwise.
+        """
+
     @_builtins.property
-    def extra(self) -> _struct_pb2.Struct: ...
+    def extra(self) -> _struct_pb2.Struct:
+        """Anything else the bank says, e.g. {"detail": "..."}; may be unset."""
+
     def __init__(
         self,
         *,
-        status: _builtins.str = ...,
+        status: Global___AnswerStatus.ValueType = ...,
         held_minor: _builtins.int = ...,
         balance_minor: _builtins.int | None = ...,
         reason_code: _builtins.str = ...,
@@ -554,6 +741,8 @@ Global___FreezeAnswer: _TypeAlias = FreezeAnswer  # noqa: Y015
 
 @_typing.final
 class ReleaseAnswer(_message.Message):
+    """The answer to a release."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     STATUS_FIELD_NUMBER: _builtins.int
@@ -561,17 +750,22 @@ class ReleaseAnswer(_message.Message):
     REASON_CODE_FIELD_NUMBER: _builtins.int
     BANK_REFERENCE_FIELD_NUMBER: _builtins.int
     EXTRA_FIELD_NUMBER: _builtins.int
-    status: _builtins.str
+    status: Global___AnswerStatus.ValueType
     """ACCR with what was released (at most what was held), or RJCR with a reason code."""
     released_minor: _builtins.int
+    """In minor units; 0 with RJCR."""
     reason_code: _builtins.str
+    """With RJCR: the reason code; empty otherwise."""
     bank_reference: _builtins.str
+    """The bank's own reference of its answer; may be empty."""
     @_builtins.property
-    def extra(self) -> _struct_pb2.Struct: ...
+    def extra(self) -> _struct_pb2.Struct:
+        """Anything else the bank says, e.g. {"detail": "..."}; may be unset."""
+
     def __init__(
         self,
         *,
-        status: _builtins.str = ...,
+        status: Global___AnswerStatus.ValueType = ...,
         released_minor: _builtins.int = ...,
         reason_code: _builtins.str = ...,
         bank_reference: _builtins.str = ...,
@@ -587,6 +781,8 @@ Global___ReleaseAnswer: _TypeAlias = ReleaseAnswer  # noqa: Y015
 
 @_typing.final
 class ExtendAnswer(_message.Message):
+    """The answer to an extension."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     STATUS_FIELD_NUMBER: _builtins.int
@@ -594,19 +790,24 @@ class ExtendAnswer(_message.Message):
     REASON_CODE_FIELD_NUMBER: _builtins.int
     BANK_REFERENCE_FIELD_NUMBER: _builtins.int
     EXTRA_FIELD_NUMBER: _builtins.int
-    status: _builtins.str
+    status: Global___AnswerStatus.ValueType
     """ACCR with what stays held under the extended hold (at most what was held), or RJCR with a
     reason code.
     """
     held_minor: _builtins.int
+    """In minor units; 0 with RJCR."""
     reason_code: _builtins.str
+    """With RJCR: the reason code; empty otherwise."""
     bank_reference: _builtins.str
+    """The bank's own reference of its answer; may be empty."""
     @_builtins.property
-    def extra(self) -> _struct_pb2.Struct: ...
+    def extra(self) -> _struct_pb2.Struct:
+        """Anything else the bank says, e.g. {"detail": "..."}; may be unset."""
+
     def __init__(
         self,
         *,
-        status: _builtins.str = ...,
+        status: Global___AnswerStatus.ValueType = ...,
         held_minor: _builtins.int = ...,
         reason_code: _builtins.str = ...,
         bank_reference: _builtins.str = ...,
@@ -622,6 +823,8 @@ Global___ExtendAnswer: _TypeAlias = ExtendAnswer  # noqa: Y015
 
 @_typing.final
 class ReturnAnswer(_message.Message):
+    """The answer to a return (pacs.004)."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     STATUS_FIELD_NUMBER: _builtins.int
@@ -629,17 +832,22 @@ class ReturnAnswer(_message.Message):
     REASON_CODE_FIELD_NUMBER: _builtins.int
     BANK_REFERENCE_FIELD_NUMBER: _builtins.int
     EXTRA_FIELD_NUMBER: _builtins.int
-    status: _builtins.str
+    status: Global___AnswerStatus.ValueType
     """ACCR with what was paid to the beneficiary (at most what was held), or RJCR with a reason code."""
     returned_minor: _builtins.int
+    """In minor units; 0 with RJCR."""
     reason_code: _builtins.str
+    """With RJCR: the reason code; empty otherwise."""
     bank_reference: _builtins.str
+    """The bank's own reference of its answer; may be empty."""
     @_builtins.property
-    def extra(self) -> _struct_pb2.Struct: ...
+    def extra(self) -> _struct_pb2.Struct:
+        """Anything else the bank says, e.g. {"detail": "..."}; may be unset."""
+
     def __init__(
         self,
         *,
-        status: _builtins.str = ...,
+        status: Global___AnswerStatus.ValueType = ...,
         returned_minor: _builtins.int = ...,
         reason_code: _builtins.str = ...,
         bank_reference: _builtins.str = ...,

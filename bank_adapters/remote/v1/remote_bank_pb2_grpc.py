@@ -32,13 +32,17 @@ class RemoteBankStub:
     messages mirror bank_adapters/protocol.py field for field.
 
     Conventions:
-    * Amounts are integer minor units (fen for CNY), never negative.
+    * Amounts are integer minor units (fen for CNY) in fields ending in `_minor`, never negative;
+    `currency` is an ISO 4217 code, e.g. "CNY".
+    * Instants are google.protobuf.Timestamp (UTC).
+    * An enum's zero value `*_UNSPECIFIED` is never valid where a value is required: stopay treats an
+    answer carrying it as malformed, and a bank should refuse such a request with INVALID_ARGUMENT.
     * Every request carries an idempotency key. A resend of a freeze, release, extend or return with
     the same key is answered with the first answer and never holds, releases, extends or pays
     twice. A statement holds nothing and may be answered afresh.
-    * Statuses follow ISO 20022 camt.029: "ACCR" accepted, "PECR" partially executed, "PDCR" pending
-    (the outcome follows later through stopay's BankGateway.ReportFreezeOutcome), "RJCR" rejected
-    with a reason code (AC01 unknown account, AC04 closed, AM04 insufficient funds, BE01 holder
+    * Statuses (AnswerStatus) follow ISO 20022 camt.029: ACCR accepted, PECR partially executed, PDCR
+    pending (the outcome follows later through stopay's BankGateway.ReportFreezeOutcome), RJCR
+    rejected with a reason code (AC01 unknown account, AC04 closed, AM04 insufficient funds, BE01 holder
     name mismatch, NOOR the named incoming transfer does not match, LEGL legal reasons, ...).
     * gRPC status codes: UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED mean "try again with
     the same key"; INVALID_ARGUMENT (a malformed request) and other codes mean that resending the
@@ -52,32 +56,32 @@ class RemoteBankStub:
             channel: A grpc.Channel.
         """
         self.Statement = channel.unary_unary(
-                '/stopay.remotebank.v1.RemoteBank/Statement',
+                '/bank_adapters.remote.v1.RemoteBank/Statement',
                 request_serializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.StatementRequest.SerializeToString,
                 response_deserializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.StatementAnswer.FromString,
                 _registered_method=True)
         self.Freeze = channel.unary_unary(
-                '/stopay.remotebank.v1.RemoteBank/Freeze',
+                '/bank_adapters.remote.v1.RemoteBank/Freeze',
                 request_serializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.FreezeRequest.SerializeToString,
                 response_deserializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.FreezeAnswer.FromString,
                 _registered_method=True)
         self.Release = channel.unary_unary(
-                '/stopay.remotebank.v1.RemoteBank/Release',
+                '/bank_adapters.remote.v1.RemoteBank/Release',
                 request_serializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ReleaseRequest.SerializeToString,
                 response_deserializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ReleaseAnswer.FromString,
                 _registered_method=True)
         self.Extend = channel.unary_unary(
-                '/stopay.remotebank.v1.RemoteBank/Extend',
+                '/bank_adapters.remote.v1.RemoteBank/Extend',
                 request_serializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ExtendRequest.SerializeToString,
                 response_deserializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ExtendAnswer.FromString,
                 _registered_method=True)
         self.ReturnFunds = channel.unary_unary(
-                '/stopay.remotebank.v1.RemoteBank/ReturnFunds',
+                '/bank_adapters.remote.v1.RemoteBank/ReturnFunds',
                 request_serializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ReturnRequest.SerializeToString,
                 response_deserializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ReturnAnswer.FromString,
                 _registered_method=True)
         self.FreezeStatus = channel.unary_unary(
-                '/stopay.remotebank.v1.RemoteBank/FreezeStatus',
+                '/bank_adapters.remote.v1.RemoteBank/FreezeStatus',
                 request_serializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.FreezeStatusRequest.SerializeToString,
                 response_deserializer=bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.FreezeAnswer.FromString,
                 _registered_method=True)
@@ -90,13 +94,17 @@ class RemoteBankServicer:
     messages mirror bank_adapters/protocol.py field for field.
 
     Conventions:
-    * Amounts are integer minor units (fen for CNY), never negative.
+    * Amounts are integer minor units (fen for CNY) in fields ending in `_minor`, never negative;
+    `currency` is an ISO 4217 code, e.g. "CNY".
+    * Instants are google.protobuf.Timestamp (UTC).
+    * An enum's zero value `*_UNSPECIFIED` is never valid where a value is required: stopay treats an
+    answer carrying it as malformed, and a bank should refuse such a request with INVALID_ARGUMENT.
     * Every request carries an idempotency key. A resend of a freeze, release, extend or return with
     the same key is answered with the first answer and never holds, releases, extends or pays
     twice. A statement holds nothing and may be answered afresh.
-    * Statuses follow ISO 20022 camt.029: "ACCR" accepted, "PECR" partially executed, "PDCR" pending
-    (the outcome follows later through stopay's BankGateway.ReportFreezeOutcome), "RJCR" rejected
-    with a reason code (AC01 unknown account, AC04 closed, AM04 insufficient funds, BE01 holder
+    * Statuses (AnswerStatus) follow ISO 20022 camt.029: ACCR accepted, PECR partially executed, PDCR
+    pending (the outcome follows later through stopay's BankGateway.ReportFreezeOutcome), RJCR
+    rejected with a reason code (AC01 unknown account, AC04 closed, AM04 insufficient funds, BE01 holder
     name mismatch, NOOR the named incoming transfer does not match, LEGL legal reasons, ...).
     * gRPC status codes: UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED mean "try again with
     the same key"; INVALID_ARGUMENT (a malformed request) and other codes mean that resending the
@@ -184,9 +192,9 @@ def add_RemoteBankServicer_to_server(servicer, server):
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'stopay.remotebank.v1.RemoteBank', rpc_method_handlers)
+            'bank_adapters.remote.v1.RemoteBank', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('stopay.remotebank.v1.RemoteBank', rpc_method_handlers)
+    server.add_registered_method_handlers('bank_adapters.remote.v1.RemoteBank', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
@@ -197,13 +205,17 @@ class RemoteBank:
     messages mirror bank_adapters/protocol.py field for field.
 
     Conventions:
-    * Amounts are integer minor units (fen for CNY), never negative.
+    * Amounts are integer minor units (fen for CNY) in fields ending in `_minor`, never negative;
+    `currency` is an ISO 4217 code, e.g. "CNY".
+    * Instants are google.protobuf.Timestamp (UTC).
+    * An enum's zero value `*_UNSPECIFIED` is never valid where a value is required: stopay treats an
+    answer carrying it as malformed, and a bank should refuse such a request with INVALID_ARGUMENT.
     * Every request carries an idempotency key. A resend of a freeze, release, extend or return with
     the same key is answered with the first answer and never holds, releases, extends or pays
     twice. A statement holds nothing and may be answered afresh.
-    * Statuses follow ISO 20022 camt.029: "ACCR" accepted, "PECR" partially executed, "PDCR" pending
-    (the outcome follows later through stopay's BankGateway.ReportFreezeOutcome), "RJCR" rejected
-    with a reason code (AC01 unknown account, AC04 closed, AM04 insufficient funds, BE01 holder
+    * Statuses (AnswerStatus) follow ISO 20022 camt.029: ACCR accepted, PECR partially executed, PDCR
+    pending (the outcome follows later through stopay's BankGateway.ReportFreezeOutcome), RJCR
+    rejected with a reason code (AC01 unknown account, AC04 closed, AM04 insufficient funds, BE01 holder
     name mismatch, NOOR the named incoming transfer does not match, LEGL legal reasons, ...).
     * gRPC status codes: UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED mean "try again with
     the same key"; INVALID_ARGUMENT (a malformed request) and other codes mean that resending the
@@ -224,7 +236,7 @@ class RemoteBank:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/stopay.remotebank.v1.RemoteBank/Statement',
+            '/bank_adapters.remote.v1.RemoteBank/Statement',
             bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.StatementRequest.SerializeToString,
             bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.StatementAnswer.FromString,
             options,
@@ -251,7 +263,7 @@ class RemoteBank:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/stopay.remotebank.v1.RemoteBank/Freeze',
+            '/bank_adapters.remote.v1.RemoteBank/Freeze',
             bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.FreezeRequest.SerializeToString,
             bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.FreezeAnswer.FromString,
             options,
@@ -278,7 +290,7 @@ class RemoteBank:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/stopay.remotebank.v1.RemoteBank/Release',
+            '/bank_adapters.remote.v1.RemoteBank/Release',
             bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ReleaseRequest.SerializeToString,
             bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ReleaseAnswer.FromString,
             options,
@@ -305,7 +317,7 @@ class RemoteBank:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/stopay.remotebank.v1.RemoteBank/Extend',
+            '/bank_adapters.remote.v1.RemoteBank/Extend',
             bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ExtendRequest.SerializeToString,
             bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ExtendAnswer.FromString,
             options,
@@ -332,7 +344,7 @@ class RemoteBank:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/stopay.remotebank.v1.RemoteBank/ReturnFunds',
+            '/bank_adapters.remote.v1.RemoteBank/ReturnFunds',
             bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ReturnRequest.SerializeToString,
             bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.ReturnAnswer.FromString,
             options,
@@ -359,7 +371,7 @@ class RemoteBank:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/stopay.remotebank.v1.RemoteBank/FreezeStatus',
+            '/bank_adapters.remote.v1.RemoteBank/FreezeStatus',
             bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.FreezeStatusRequest.SerializeToString,
             bank__adapters_dot_remote_dot_v1_dot_remote__bank__pb2.FreezeAnswer.FromString,
             options,

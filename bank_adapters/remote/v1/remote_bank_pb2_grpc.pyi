@@ -33,13 +33,17 @@ class RemoteBankStub:
     messages mirror bank_adapters/protocol.py field for field.
 
     Conventions:
-    * Amounts are integer minor units (fen for CNY), never negative.
+    * Amounts are integer minor units (fen for CNY) in fields ending in `_minor`, never negative;
+      `currency` is an ISO 4217 code, e.g. "CNY".
+    * Instants are google.protobuf.Timestamp (UTC).
+    * An enum's zero value `*_UNSPECIFIED` is never valid where a value is required: stopay treats an
+      answer carrying it as malformed, and a bank should refuse such a request with INVALID_ARGUMENT.
     * Every request carries an idempotency key. A resend of a freeze, release, extend or return with
       the same key is answered with the first answer and never holds, releases, extends or pays
       twice. A statement holds nothing and may be answered afresh.
-    * Statuses follow ISO 20022 camt.029: "ACCR" accepted, "PECR" partially executed, "PDCR" pending
-      (the outcome follows later through stopay's BankGateway.ReportFreezeOutcome), "RJCR" rejected
-      with a reason code (AC01 unknown account, AC04 closed, AM04 insufficient funds, BE01 holder
+    * Statuses (AnswerStatus) follow ISO 20022 camt.029: ACCR accepted, PECR partially executed, PDCR
+      pending (the outcome follows later through stopay's BankGateway.ReportFreezeOutcome), RJCR
+      rejected with a reason code (AC01 unknown account, AC04 closed, AM04 insufficient funds, BE01 holder
       name mismatch, NOOR the named incoming transfer does not match, LEGL legal reasons, ...).
     * gRPC status codes: UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED mean "try again with
       the same key"; INVALID_ARGUMENT (a malformed request) and other codes mean that resending the
@@ -78,13 +82,17 @@ class RemoteBankAsyncStub(RemoteBankStub):
     messages mirror bank_adapters/protocol.py field for field.
 
     Conventions:
-    * Amounts are integer minor units (fen for CNY), never negative.
+    * Amounts are integer minor units (fen for CNY) in fields ending in `_minor`, never negative;
+      `currency` is an ISO 4217 code, e.g. "CNY".
+    * Instants are google.protobuf.Timestamp (UTC).
+    * An enum's zero value `*_UNSPECIFIED` is never valid where a value is required: stopay treats an
+      answer carrying it as malformed, and a bank should refuse such a request with INVALID_ARGUMENT.
     * Every request carries an idempotency key. A resend of a freeze, release, extend or return with
       the same key is answered with the first answer and never holds, releases, extends or pays
       twice. A statement holds nothing and may be answered afresh.
-    * Statuses follow ISO 20022 camt.029: "ACCR" accepted, "PECR" partially executed, "PDCR" pending
-      (the outcome follows later through stopay's BankGateway.ReportFreezeOutcome), "RJCR" rejected
-      with a reason code (AC01 unknown account, AC04 closed, AM04 insufficient funds, BE01 holder
+    * Statuses (AnswerStatus) follow ISO 20022 camt.029: ACCR accepted, PECR partially executed, PDCR
+      pending (the outcome follows later through stopay's BankGateway.ReportFreezeOutcome), RJCR
+      rejected with a reason code (AC01 unknown account, AC04 closed, AM04 insufficient funds, BE01 holder
       name mismatch, NOOR the named incoming transfer does not match, LEGL legal reasons, ...).
     * gRPC status codes: UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED mean "try again with
       the same key"; INVALID_ARGUMENT (a malformed request) and other codes mean that resending the
@@ -119,13 +127,17 @@ class RemoteBankServicer(metaclass=_abc_1.ABCMeta):
     messages mirror bank_adapters/protocol.py field for field.
 
     Conventions:
-    * Amounts are integer minor units (fen for CNY), never negative.
+    * Amounts are integer minor units (fen for CNY) in fields ending in `_minor`, never negative;
+      `currency` is an ISO 4217 code, e.g. "CNY".
+    * Instants are google.protobuf.Timestamp (UTC).
+    * An enum's zero value `*_UNSPECIFIED` is never valid where a value is required: stopay treats an
+      answer carrying it as malformed, and a bank should refuse such a request with INVALID_ARGUMENT.
     * Every request carries an idempotency key. A resend of a freeze, release, extend or return with
       the same key is answered with the first answer and never holds, releases, extends or pays
       twice. A statement holds nothing and may be answered afresh.
-    * Statuses follow ISO 20022 camt.029: "ACCR" accepted, "PECR" partially executed, "PDCR" pending
-      (the outcome follows later through stopay's BankGateway.ReportFreezeOutcome), "RJCR" rejected
-      with a reason code (AC01 unknown account, AC04 closed, AM04 insufficient funds, BE01 holder
+    * Statuses (AnswerStatus) follow ISO 20022 camt.029: ACCR accepted, PECR partially executed, PDCR
+      pending (the outcome follows later through stopay's BankGateway.ReportFreezeOutcome), RJCR
+      rejected with a reason code (AC01 unknown account, AC04 closed, AM04 insufficient funds, BE01 holder
       name mismatch, NOOR the named incoming transfer does not match, LEGL legal reasons, ...).
     * gRPC status codes: UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED mean "try again with
       the same key"; INVALID_ARGUMENT (a malformed request) and other codes mean that resending the
