@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from stopay.store.errors import database_errors
-from stopay.store.queries import sql
+from stopay.store.queries import query
 
 ZERO_HASH = bytes(32)
 T = TypeVar("T")
@@ -266,7 +266,7 @@ class _Chain:
 
 
 async def _rows(conn: asyncpg.Connection, name: str) -> AsyncIterator[asyncpg.Record]:
-    async for row in conn.cursor(sql(name), prefetch=2000):
+    async for row in conn.cursor(query(name).text, prefetch=2000):
         yield row
 
 
@@ -319,7 +319,7 @@ async def verify(
 
 
 async def _heads(conn: asyncpg.Connection) -> ChainHeads:
-    rows = await conn.fetch(sql("audit_heads"))
+    rows = await conn.fetch(query("audit_heads").text)
     found = tuple(ChainHead(r["case_id"], r["seq"], bytes(r["hash"]), r["events"]) for r in rows if r["events"] > 0)
     return ChainHeads(rows[0]["taken_at"] if rows else None, found, root_digest(h.line for h in found))
 

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from stopay.store.errors import database_errors
-from stopay.store.queries import sql
+from stopay.store.queries import query
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,19 +31,22 @@ class Totals:
 
 async def account_orders(pool: asyncpg.Pool, bank_code: str, number: str) -> list[dict[str, Any]]:
     with database_errors(f"could not read the history of {bank_code}"):
-        return [dict(r) for r in await pool.fetch(sql("account_orders"), bank_code, number)]
+        q = query("account_orders")
+        return [dict(r) for r in await pool.fetch(q.text, *q.args(bank_code=bank_code, account_number=number))]
 
 
 async def account_links(pool: asyncpg.Pool, bank_code: str, number: str) -> list[dict[str, Any]]:
     with database_errors(f"could not read the history of {bank_code}"):
-        return [dict(r) for r in await pool.fetch(sql("account_links"), bank_code, number)]
+        q = query("account_links")
+        return [dict(r) for r in await pool.fetch(q.text, *q.args(bank_code=bank_code, account_number=number))]
 
 
 async def totals(
     pool: asyncpg.Pool, since: datetime, until: datetime, station_id: str | None, bank_code: str | None
 ) -> Totals:
     with database_errors("could not compute the report"):
-        row = await pool.fetchrow(sql("report"), since, until, station_id, bank_code)
+        q = query("report")
+        row = await pool.fetchrow(q.text, *q.args(since=since, until=until, station_id=station_id, bank_code=bank_code))
     assert row is not None
     return Totals(**dict(row))
 
@@ -54,5 +57,6 @@ async def events(
     """The events in order, read through a cursor so an export of millions stays small in memory."""
     with database_errors("could not export the events"):
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            async for row in conn.cursor(sql("export_events"), since, until, case_id, prefetch=batch):
+            q = query("export_events")
+            async for row in conn.cursor(q.text, *q.args(since=since, until=until, case_id=case_id), prefetch=batch):
                 yield dict(row)
