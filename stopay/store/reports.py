@@ -29,16 +29,73 @@ class Totals:
     p99_ms: float | None
 
 
-async def account_orders(pool: asyncpg.Pool, bank_code: str, number: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class AccountOrder:
+    """One order at an account, with the case it belongs to (a row of ``sql/account_orders.sql``)."""
+
+    case_id: uuid.UUID
+    order_id: uuid.UUID
+    kind: str
+    level: int
+    status: str
+    requested_minor: int
+    held_minor: int
+    released_minor: int
+    reason_code: str
+    created_at: datetime
+    resolved_at: datetime | None
+    station_id: str
+    report_no: str
+    victim_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountLink:
+    """A transfer into an account that a later case reported again (a row of ``sql/account_links.sql``)."""
+
+    case_id: uuid.UUID  # the later case
+    station_id: str
+    created_at: datetime  # when the later case was accepted
+    linked_case_id: uuid.UUID  # the case that traces the transfer
+    txn_id: str
+    amount_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedEvent:
+    """An event with what an auditor needs to recompute its hash (a row of ``sql/export_events.sql``)."""
+
+    case_id: uuid.UUID
+    seq: int
+    chain_pos: int
+    at: datetime
+    actor: str
+    kind: str
+    order_id: uuid.UUID | None
+    detail: Any  # the parsed JSON
+    detail_text: str  # the detail exactly as stored (jsonb's text), which the hash covers
+    prev_hash: bytes
+    hash: bytes
+
+
+async def account_orders(pool: asyncpg.Pool, bank_code: str, number: str) -> list[AccountOrder]:
+    """Every order of every case that touched the account, newest first."""
     with database_errors(f"could not read the history of {bank_code}"):
         q = query("account_orders")
-        return [dict(r) for r in await pool.fetch(q.text, *q.args(bank_code=bank_code, account_number=number))]
+        return [
+            AccountOrder(**dict(r))
+            for r in await pool.fetch(q.text, *q.args(bank_code=bank_code, account_number=number))
+        ]
 
 
-async def account_links(pool: asyncpg.Pool, bank_code: str, number: str) -> list[dict[str, Any]]:
+async def account_links(pool: asyncpg.Pool, bank_code: str, number: str) -> list[AccountLink]:
+    """The transfers into the account that a later case reported again, oldest report first."""
     with database_errors(f"could not read the history of {bank_code}"):
         q = query("account_links")
-        return [dict(r) for r in await pool.fetch(q.text, *q.args(bank_code=bank_code, account_number=number))]
+        return [
+            AccountLink(**dict(r))
+            for r in await pool.fetch(q.text, *q.args(bank_code=bank_code, account_number=number))
+        ]
 
 
 async def totals(
@@ -53,10 +110,10 @@ async def totals(
 
 async def events(
     pool: asyncpg.Pool, since: datetime, until: datetime, case_id: uuid.UUID | None, batch: int = 500
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncIterator[ExportedEvent]:
     """The events in order, read through a cursor so an export of millions stays small in memory."""
     with database_errors("could not export the events"):
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             q = query("export_events")
             async for row in conn.cursor(q.text, *q.args(since=since, until=until, case_id=case_id), prefetch=batch):
-                yield dict(row)
+                yield ExportedEvent(**dict(row))
