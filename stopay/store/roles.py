@@ -43,7 +43,7 @@ async def migrate_as_owner(owner_dsn: str, app_dsn: str | None = None) -> str | 
             return None
         await grant_app_role(conn, app)
         return app
-    except asyncpg.PostgresError as exc:
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:  # SchemaBehind & co. pass as they are
         raise StoreError(f"could not migrate the database as its owner: {exc}") from exc
     finally:
         await conn.close()
