@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from stopay.domain.case import CaseEvent
-from stopay.store import reports
+from stopay.store import audit, reports
 from stopay.store.queries import query
 
 ROWS = [
@@ -17,6 +17,7 @@ ROWS = [
     ("export_events", reports.ExportedEvent),
     ("report", reports.Totals),
     ("case_events", CaseEvent),
+    ("audit_events", audit.StoredEvent),
 ]
 
 
