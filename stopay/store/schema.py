@@ -57,11 +57,11 @@ async def dump(conn: asyncpg.Connection) -> str:
         out.extend(f"{r['body']}\n" for r in objects)
     out.append("-- State machines: the moves the guard triggers allow (the rows of the transitions tables)\n")
     moves = await conn.fetch(query("schema_transitions").text)
-    for (machine, columns), rows in groupby(moves, key=lambda r: (r["machine"], r["columns"])):
+    for (machine, columns), of_machine in groupby(moves, key=lambda r: (r["machine"], r["columns"])):
         # One line per state moved from (wrapped when long).
         lines = [
             line
-            for f, by_from in groupby(rows, key=lambda r: r["from_state"])
+            for f, by_from in groupby(of_machine, key=lambda r: r["from_state"])
             for line in _wrap([f"({_literal(f)}, {_literal(r['to_state'])})" for r in by_from])
         ]
         out.append(f"INSERT INTO {machine} ({columns}) VALUES\n" + ",\n".join(lines) + ";\n")
