@@ -16,26 +16,26 @@ from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
 from stopay.domain.case import CaseEvent
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.security.checkpoints import BadKey, load_public_key
-from stopay.service.audit import Audit, Verified
+from stopay.service.audit import Audit, ExportedEvent, Verified
 from stopay.v1 import audit_pb2, audit_pb2_grpc, common_pb2, station_pb2
 
 log = structlog.get_logger(__name__)
 
 
-def _event(row: dict, currency: str = "CNY") -> audit_pb2.AuditEvent:
-    event = CaseEvent(row["seq"], row["at"], row["actor"], row["kind"], row["order_id"], row["detail"])
+def _event(row: ExportedEvent, currency: str = "CNY") -> audit_pb2.AuditEvent:
+    event = CaseEvent(row.seq, row.at, row.actor, row.kind, row.order_id, row.detail)
     return audit_pb2.AuditEvent(
-        case_id=str(row["case_id"]),
-        seq=row["seq"],
-        at=convert.timestamp(row["at"]),
-        actor=row["actor"],
-        kind=convert.EVENT_KIND.number(row["kind"]),
-        order_id=str(row["order_id"]) if row["order_id"] else "",
-        detail_json=row["detail_text"],
-        chain_pos=row["chain_pos"],
+        case_id=str(row.case_id),
+        seq=row.seq,
+        at=convert.timestamp(row.at),
+        actor=row.actor,
+        kind=convert.EVENT_KIND.number(row.kind),
+        order_id=str(row.order_id) if row.order_id else "",
+        detail_json=row.detail_text,
+        chain_pos=row.chain_pos,
         summary=convert.event_message(event, currency).summary,
-        hash=bytes(row["hash"]).hex() if row.get("hash") else "",
-        prev_hash=bytes(row["prev_hash"]).hex() if row.get("prev_hash") else "",
+        hash=bytes(row.hash).hex() if row.hash else "",
+        prev_hash=bytes(row.prev_hash).hex() if row.prev_hash else "",
     )
 
 
@@ -90,31 +90,31 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             account=common_pb2.AccountRef(bank_code=request.account.bank_code, number=request.account.number),
             orders=[
                 audit_pb2.AccountOrder(
-                    case_id=str(r["case_id"]),
-                    order_id=str(r["order_id"]),
-                    kind=convert.ORDER_KIND.number(r["kind"]),
-                    level=r["level"],
-                    status=convert.ORDER_STATUS.number(r["status"]),
-                    requested_minor=r["requested_minor"],
-                    held_minor=r["held_minor"],
-                    released_minor=r["released_minor"],
-                    reason_code=r["reason_code"],
-                    created_at=convert.timestamp(r["created_at"]),
-                    resolved_at=convert.timestamp(r["resolved_at"]),
-                    station_id=r["station_id"],
-                    report_no=r["report_no"],
-                    victim_name=r["victim_name"],
+                    case_id=str(r.case_id),
+                    order_id=str(r.order_id),
+                    kind=convert.ORDER_KIND.number(r.kind),
+                    level=r.level,
+                    status=convert.ORDER_STATUS.number(r.status),
+                    requested_minor=r.requested_minor,
+                    held_minor=r.held_minor,
+                    released_minor=r.released_minor,
+                    reason_code=r.reason_code,
+                    created_at=convert.timestamp(r.created_at),
+                    resolved_at=convert.timestamp(r.resolved_at),
+                    station_id=r.station_id,
+                    report_no=r.report_no,
+                    victim_name=r.victim_name,
                 )
                 for r in history.orders
             ],
             links=[
                 audit_pb2.AccountLink(
-                    case_id=str(r["case_id"]),
-                    station_id=r["station_id"],
-                    reported_at=convert.timestamp(r["created_at"]),
-                    linked_case_id=str(r["linked_case_id"]),
-                    txn_id=r["txn_id"],
-                    amount_minor=r["amount_minor"],
+                    case_id=str(r.case_id),
+                    station_id=r.station_id,
+                    reported_at=convert.timestamp(r.created_at),
+                    linked_case_id=str(r.linked_case_id),
+                    txn_id=r.txn_id,
+                    amount_minor=r.amount_minor,
                 )
                 for r in history.links
             ],

@@ -8,7 +8,6 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -17,9 +16,9 @@ from stopay.domain.case import CaseView
 from stopay.store import cases, checkpoints, reports
 from stopay.store.checkpoints import Verified
 from stopay.store.database import open_pool
-from stopay.store.reports import Totals
+from stopay.store.reports import AccountLink, AccountOrder, ExportedEvent, Totals
 
-__all__ = ["Audit", "AccountHistory", "Totals", "Trail", "Verified"]
+__all__ = ["AccountHistory", "AccountLink", "AccountOrder", "Audit", "ExportedEvent", "Totals", "Trail", "Verified"]
 
 # The whole trail of a case: every event from the first to the last.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -29,13 +28,13 @@ _FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
 @dataclass(frozen=True, slots=True)
 class Trail:
     case: CaseView
-    events: list[dict[str, Any]]  # every event of the case, in order
+    events: list[ExportedEvent]  # every event of the case, in order
 
 
 @dataclass(frozen=True, slots=True)
 class AccountHistory:
-    orders: list[dict[str, Any]]  # every order of any case at the account
-    links: list[dict[str, Any]]  # transfers to the account reported again by another case
+    orders: list[AccountOrder]  # every order of any case at the account
+    links: list[AccountLink]  # transfers to the account reported again by another case
 
 
 class Audit:
@@ -67,7 +66,7 @@ class Audit:
     async def totals(self, since: datetime, until: datetime, station_id: str | None, bank_code: str | None) -> Totals:
         return await reports.totals(self._pool, since, until, station_id, bank_code)
 
-    def events(self, since: datetime, until: datetime, case_id: uuid.UUID | None) -> AsyncIterator[dict[str, Any]]:
+    def events(self, since: datetime, until: datetime, case_id: uuid.UUID | None) -> AsyncIterator[ExportedEvent]:
         """The events in order, read through a cursor (an export of millions stays small in memory)."""
         return reports.events(self._pool, since, until, case_id)
 

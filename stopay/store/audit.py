@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from stopay.store.errors import database_errors
-from stopay.store.queries import sql
+from stopay.store.queries import query
 
 ZERO_HASH = bytes(32)
 T = TypeVar("T")
@@ -170,6 +170,22 @@ class ChainHeads:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as its case's chain keeps it (a row of ``sql/audit_events.sql``)."""
+
+    case_id: uuid.UUID
+    chain_pos: int
+    seq: int
+    at: datetime
+    actor: str
+    kind: str
+    order_id: uuid.UUID | None
+    detail: str  # jsonb's canonical text, which the hash covers
+    prev_hash: bytes
+    hash: bytes
+
+
 class _Chain:
     """One case's chain, checked event by event in chain order."""
 
@@ -193,15 +209,13 @@ class _Chain:
         if self.broken is None:
             self.broken = ChainBreak(self.case_id, seq, kind, detail)
 
-    def add(self, row: asyncpg.Record) -> None:
+    def add(self, event: StoredEvent) -> None:
         self.events += 1
-        seq, pos = row["seq"], row["chain_pos"]
-        prev_hash, stored = bytes(row["prev_hash"] or b""), bytes(row["hash"] or b"")
+        seq, pos = event.seq, event.chain_pos
+        prev_hash, stored = bytes(event.prev_hash or b""), bytes(event.hash or b"")
         try:
-            detail = json.loads(row["detail"], parse_float=Decimal)
-            encoding = event_encoding(
-                self.case_id, pos, seq, row["at"], row["actor"], row["kind"], row["order_id"], detail
-            )
+            detail = json.loads(event.detail, parse_float=Decimal)
+            encoding = event_encoding(self.case_id, pos, seq, event.at, event.actor, event.kind, event.order_id, detail)
         except (TypeError, ValueError, OverflowError) as exc:  # a value no writer could have hashed
             encoding = None
             self._break(seq, HASH_MISMATCH, f"the event cannot be encoded: {exc}")
@@ -240,14 +254,14 @@ class _Chain:
         self.seq = seq
         self.stored = stored
 
-    def finish(self, head: asyncpg.Record | None) -> None:
+    def finish(self, head: ChainHead | None) -> None:
         if self.broken is not None:
             return
         if head is None:
             if self.events:
                 self._break(self.seq, HEAD_MISMATCH, "the chain has no head")
             return
-        h_seq, h_hash, h_events = head["seq"], bytes(head["hash"]), head["events"]
+        h_seq, h_hash, h_events = head.seq, head.hash, head.events
         if h_events > self.pos:
             gap = f"position {h_events} is" if h_events == self.pos + 1 else f"positions {self.pos + 1}..{h_events} are"
             end = f"position {self.pos} (seq {self.seq})" if self.pos else "no event"
@@ -265,14 +279,23 @@ class _Chain:
             )
 
 
-async def _rows(conn: asyncpg.Connection, name: str) -> AsyncIterator[asyncpg.Record]:
-    async for row in conn.cursor(sql(name), prefetch=2000):
-        yield row
+async def _events(conn: asyncpg.Connection) -> AsyncIterator[StoredEvent]:
+    async for row in conn.cursor(query("audit_events").text, prefetch=2000):
+        yield StoredEvent(**dict(row))
+
+
+async def _heads_in_order(conn: asyncpg.Connection) -> AsyncIterator[ChainHead]:
+    async for row in conn.cursor(query("audit_heads").text, prefetch=2000):
+        yield _head(row)
+
+
+def _head(row: asyncpg.Record) -> ChainHead:
+    return ChainHead(row["case_id"], row["seq"], bytes(row["hash"]), row["events"])
 
 
 async def _verify(conn: asyncpg.Connection, wanted: dict[uuid.UUID, set[int]] | None = None) -> VerifyReport:
-    events = _rows(conn, "audit_events")
-    heads = _rows(conn, "audit_heads")
+    events = _events(conn)
+    heads = _heads_in_order(conn)
     event = await anext(events, None)
     head = await anext(heads, None)
     breaks: list[ChainBreak] = []
@@ -281,13 +304,13 @@ async def _verify(conn: asyncpg.Connection, wanted: dict[uuid.UUID, set[int]] | 
     positions: dict[tuple[uuid.UUID, int], tuple[int, bytes]] = {}
     while event is not None or head is not None:
         # The next case in either stream (both come sorted by case_id).
-        case_id = min(r["case_id"] for r in (event, head) if r is not None)
+        case_id = min(r.case_id for r in (event, head) if r is not None)
         chain = _Chain(case_id, (wanted or {}).get(case_id), positions)
-        while event is not None and event["case_id"] == case_id:
+        while event is not None and event.case_id == case_id:
             chain.add(event)
             event = await anext(events, None)
         case_head = None
-        if head is not None and head["case_id"] == case_id:
+        if head is not None and head.case_id == case_id:
             case_head, head = head, await anext(heads, None)
         chain.finish(case_head)
         if chain.events == 0 and chain.broken is None:
@@ -319,8 +342,8 @@ async def verify(
 
 
 async def _heads(conn: asyncpg.Connection) -> ChainHeads:
-    rows = await conn.fetch(sql("audit_heads"))
-    found = tuple(ChainHead(r["case_id"], r["seq"], bytes(r["hash"]), r["events"]) for r in rows if r["events"] > 0)
+    rows = await conn.fetch(query("audit_heads").text)
+    found = tuple(_head(r) for r in rows if r["events"] > 0)
     return ChainHeads(rows[0]["taken_at"] if rows else None, found, root_digest(h.line for h in found))
 
 

@@ -17,7 +17,7 @@ from stopay.domain.trail import BACK_WITH_VICTIM
 from stopay.store.entries import link
 from stopay.store.errors import database_errors
 from stopay.store.holds import hold_view
-from stopay.store.queries import sql
+from stopay.store.queries import query, sql
 
 
 def _case(row: asyncpg.Record, orders: tuple[OrderView, ...] = (), exits: tuple[ExitView, ...] = ()) -> CaseView:
@@ -99,11 +99,15 @@ async def get_case(pool: asyncpg.Pool, case_id: uuid.UUID) -> CaseView | None:
     """The case with its orders, read in one snapshot so totals and orders agree."""
     with database_errors(f"could not read case {case_id}"):
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            row = await conn.fetchrow(sql("get_case"), case_id)
+            q = query("get_case")
+            row = await conn.fetchrow(q.text, *q.args(case_id=case_id))
             if row is None:
                 return None
-            orders = await conn.fetch(sql("case_orders"), case_id)
-            exits = await conn.fetch(sql("case_exits"), case_id)
+            q = query("case_orders")
+            orders = await conn.fetch(q.text, *q.args(case_id=case_id))
+            q = query("case_exits")
+            exits = await conn.fetch(q.text, *q.args(case_id=case_id))
+            # case_holds.sql and case_links.sql are shared with store/holds.py and store/entries.py.
             holds = await conn.fetch(sql("case_holds"), case_id)
             links = await conn.fetch(sql("case_links"), case_id)
     ends = [_exit(x) for x in exits]
@@ -124,13 +128,16 @@ async def list_cases(
 ) -> list[CaseView]:
     """Newest first; only the stations whose ids start with one of ``station_prefixes`` when given."""
     with database_errors("could not list cases"):
+        q = query("list_cases")
         rows = await pool.fetch(
-            sql("list_cases"),
-            station_id,
-            after[0] if after else None,
-            after[1] if after else None,
-            limit,
-            list(station_prefixes) if station_prefixes is not None else None,
+            q.text,
+            *q.args(
+                station_id=station_id,
+                station_prefixes=list(station_prefixes) if station_prefixes is not None else None,
+                after_created_at=after[0] if after else None,
+                after_case_id=after[1] if after else None,
+                limit=limit,
+            ),
         )
     return [_case(r) for r in rows]
 
@@ -138,10 +145,12 @@ async def list_cases(
 async def station_of(pool: asyncpg.Pool, case_id: uuid.UUID) -> str | None:
     """The station that submitted the case; None when there is no such case."""
     with database_errors("could not read the case's station"):
-        return await pool.fetchval(sql("case_station"), case_id)
+        q = query("case_station")
+        return await pool.fetchval(q.text, *q.args(case_id=case_id))
 
 
 async def events_since(pool: asyncpg.Pool, case_id: uuid.UUID, after_seq: int) -> list[CaseEvent]:
     with database_errors(f"could not read events of case {case_id}"):
-        rows = await pool.fetch(sql("case_events"), case_id, after_seq)
+        q = query("case_events")
+        rows = await pool.fetch(q.text, *q.args(case_id=case_id, after_seq=after_seq))
     return [CaseEvent(**dict(r)) for r in rows]

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from stopay.security.checkpoints import Checkpoint, Signer, fingerprint, verify_signature
 from stopay.store import audit
 from stopay.store.errors import database_errors
-from stopay.store.queries import sql
+from stopay.store.queries import query
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,16 +34,19 @@ async def write(pool: asyncpg.Pool, signer: Signer) -> Written:
     with database_errors("could not write an audit checkpoint"):
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
             found = await audit.heads(conn)
-            taken_at = found.taken_at or await conn.fetchval(sql("db_now"))
+            taken_at = found.taken_at or await conn.fetchval(query("db_now").text)
             checkpoint = Checkpoint(taken_at, signer.fingerprint, len(found.heads), found.root_hash)
             heads = [[str(h.case_id), h.seq, h.events, h.hash.hex()] for h in found.heads]
+            q = query("checkpoint_insert")
             checkpoint_id = await conn.fetchval(
-                sql("checkpoint_insert"),
-                taken_at,
-                signer.fingerprint,
-                found.root_hash,
-                heads,
-                signer.sign(checkpoint),
+                q.text,
+                *q.args(
+                    taken_at=taken_at,
+                    key_fingerprint=signer.fingerprint,
+                    root_hash=found.root_hash,
+                    heads=heads,
+                    signature=signer.sign(checkpoint),
+                ),
             )
     return Written(checkpoint_id, taken_at, len(found.heads), found.root_hash)
 
@@ -79,7 +82,7 @@ def _stored(row: asyncpg.Record) -> Stored:
 
 async def stored(conn: asyncpg.Connection) -> list[Stored]:
     """Every checkpoint, oldest first (the caller's snapshot)."""
-    return [_stored(r) for r in await conn.fetch(sql("checkpoints"))]
+    return [_stored(r) for r in await conn.fetch(query("checkpoints").text)]
 
 
 @dataclass(frozen=True, slots=True)

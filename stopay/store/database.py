@@ -18,17 +18,20 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 async def ensure_database(server_dsn: str, dsn: str, database: str) -> None:
     """Creates ``database`` through ``server_dsn`` unless ``dsn`` can already connect to it."""
     try:
-        conn = await asyncpg.connect(dsn)
-    except asyncpg.InvalidCatalogNameError:
-        admin = await asyncpg.connect(server_dsn)
         try:
-            await admin.execute(f'CREATE DATABASE "{database}"')
-        except asyncpg.DuplicateDatabaseError:
-            pass
-        finally:
-            await admin.close()
-    else:
-        await conn.close()
+            conn = await asyncpg.connect(dsn)
+        except asyncpg.InvalidCatalogNameError:
+            admin = await asyncpg.connect(server_dsn)
+            try:
+                await admin.execute(f'CREATE DATABASE "{database}"')
+            except asyncpg.DuplicateDatabaseError:
+                pass
+            finally:
+                await admin.close()
+        else:
+            await conn.close()
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise StoreError(f"cannot create the database {database}: {exc}") from exc
 
 
 async def open_pool(dsn: str, *, min_size: int = 2, max_size: int = 10, run_migrations: bool = True) -> asyncpg.Pool:

@@ -18,6 +18,7 @@ import asyncpg
 import structlog
 
 from stopay.store.errors import MigrationDrift, SchemaBehind, SchemaTooNew
+from stopay.store.queries import query
 
 log = structlog.get_logger(__name__)
 
@@ -52,11 +53,12 @@ def migrations() -> list[Migration]:
 @contextlib.asynccontextmanager
 async def migration_lock(conn: asyncpg.Connection) -> AsyncIterator[None]:
     """Holds the session lock that serializes schema changes (migrations, grants) across replicas."""
-    await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
+    lock, unlock = query("migration_lock"), query("migration_unlock")
+    await conn.execute(lock.text, *lock.args(key=LOCK_KEY))
     try:
         yield
     finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
+        await conn.execute(unlock.text, *unlock.args(key=LOCK_KEY))
 
 
 async def migrate(conn: asyncpg.Connection) -> list[int]:
@@ -65,17 +67,9 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
     and gets SchemaBehind otherwise."""
     known = migrations()
     async with migration_lock(conn):
-        if await conn.fetchval("SELECT to_regclass('stopay_migrations')") is None:
-            await _as_owner(
-                conn,
-                "create the migrations table",
-                conn.execute(
-                    "CREATE TABLE stopay_migrations (version integer PRIMARY KEY,"
-                    " name text NOT NULL, checksum text NOT NULL,"
-                    " applied_at timestamptz NOT NULL DEFAULT now())"
-                ),
-            )
-        rows = await conn.fetch("SELECT version, checksum FROM stopay_migrations ORDER BY version")
+        if await conn.fetchval(query("migrations_table_exists").text) is None:
+            await _as_owner(conn, "create the migrations table", conn.execute(query("migrations_table").text))
+        rows = await conn.fetch(query("migrations_applied").text)
         applied = {r["version"]: r["checksum"] for r in rows}
         newest = known[-1].version if known else 0
         if applied and max(applied) > newest:
@@ -91,12 +85,8 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
                 continue
             async with conn.transaction():
                 await _as_owner(conn, f"apply migration {m.version:04d}_{m.name}", conn.execute(m.sql))
-                await conn.execute(
-                    "INSERT INTO stopay_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                    m.version,
-                    m.name,
-                    m.checksum,
-                )
+                q = query("migration_record")
+                await conn.execute(q.text, *q.args(version=m.version, name=m.name, checksum=m.checksum))
             log.info("migration.applied", version=m.version, name=m.name)
             done.append(m.version)
         return done

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from stopay.store.errors import database_errors
-from stopay.store.queries import sql
+from stopay.store.queries import query
 
 
 async def register(pool: asyncpg.Pool, owner: str, bank_codes: Sequence[str], alive_s: float, keep_s: float) -> None:
@@ -17,14 +17,18 @@ async def register(pool: asyncpg.Pool, owner: str, bank_codes: Sequence[str], al
     clock); called again as a heartbeat. Forgets registrations lapsed over ``keep_s`` ago."""
     with database_errors("could not register the replica"):
         async with pool.acquire() as conn, conn.transaction():
-            await conn.execute(sql("replicas_lock"))
-            await conn.execute(sql("register_replica"), owner, sorted(bank_codes), alive_s, keep_s)
+            await conn.execute(query("replicas_lock").text)
+            q = query("register_replica")
+            await conn.execute(
+                q.text, *q.args(owner=owner, bank_codes=sorted(bank_codes), alive_s=alive_s, keep_s=keep_s)
+            )
 
 
 async def lapse(pool: asyncpg.Pool, owner: str) -> None:
     """``owner`` stops serving its banks."""
     with database_errors("could not end the replica's registration"):
-        await pool.execute(sql("lapse_replica"), owner)
+        q = query("lapse_replica")
+        await pool.execute(q.text, *q.args(owner=owner))
 
 
 async def give_up_unserved(
@@ -35,6 +39,9 @@ async def give_up_unserved(
     order's delivery deadline otherwise. Returns (case_id, order_id, bank_code) of each."""
     with database_errors("could not give up unserved orders"):
         async with pool.acquire() as conn, conn.transaction():
-            await conn.execute(sql("replicas_lock"))
-            rows = await conn.fetch(sql("give_up_unserved"), limit, deadline_s, reason_code, actor)
+            await conn.execute(query("replicas_lock").text)
+            q = query("give_up_unserved")
+            rows = await conn.fetch(
+                q.text, *q.args(limit=limit, deadline_s=deadline_s, reason_code=reason_code, actor=actor)
+            )
     return [(r["case_id"], r["order_id"], r["bank_code"]) for r in rows]

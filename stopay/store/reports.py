@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from stopay.store.errors import database_errors
-from stopay.store.queries import sql
+from stopay.store.queries import query
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,30 +29,91 @@ class Totals:
     p99_ms: float | None
 
 
-async def account_orders(pool: asyncpg.Pool, bank_code: str, number: str) -> list[dict[str, Any]]:
-    with database_errors(f"could not read the history of {bank_code}"):
-        return [dict(r) for r in await pool.fetch(sql("account_orders"), bank_code, number)]
+@dataclass(frozen=True, slots=True)
+class AccountOrder:
+    """One order at an account, with the case it belongs to (a row of ``sql/account_orders.sql``)."""
+
+    case_id: uuid.UUID
+    order_id: uuid.UUID
+    kind: str
+    level: int
+    status: str
+    requested_minor: int
+    held_minor: int
+    released_minor: int
+    reason_code: str
+    created_at: datetime
+    resolved_at: datetime | None
+    station_id: str
+    report_no: str
+    victim_name: str
 
 
-async def account_links(pool: asyncpg.Pool, bank_code: str, number: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class AccountLink:
+    """A transfer into an account that a later case reported again (a row of ``sql/account_links.sql``)."""
+
+    case_id: uuid.UUID  # the later case
+    station_id: str
+    created_at: datetime  # when the later case was accepted
+    linked_case_id: uuid.UUID  # the case that traces the transfer
+    txn_id: str
+    amount_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedEvent:
+    """An event with what an auditor needs to recompute its hash (a row of ``sql/export_events.sql``)."""
+
+    case_id: uuid.UUID
+    seq: int
+    chain_pos: int
+    at: datetime
+    actor: str
+    kind: str
+    order_id: uuid.UUID | None
+    detail: Any  # the parsed JSON
+    detail_text: str  # the detail exactly as stored (jsonb's text), which the hash covers
+    prev_hash: bytes
+    hash: bytes
+
+
+async def account_orders(pool: asyncpg.Pool, bank_code: str, number: str) -> list[AccountOrder]:
+    """Every order of every case that touched the account, newest first."""
     with database_errors(f"could not read the history of {bank_code}"):
-        return [dict(r) for r in await pool.fetch(sql("account_links"), bank_code, number)]
+        q = query("account_orders")
+        return [
+            AccountOrder(**dict(r))
+            for r in await pool.fetch(q.text, *q.args(bank_code=bank_code, account_number=number))
+        ]
+
+
+async def account_links(pool: asyncpg.Pool, bank_code: str, number: str) -> list[AccountLink]:
+    """The transfers into the account that a later case reported again, oldest report first."""
+    with database_errors(f"could not read the history of {bank_code}"):
+        q = query("account_links")
+        return [
+            AccountLink(**dict(r))
+            for r in await pool.fetch(q.text, *q.args(bank_code=bank_code, account_number=number))
+        ]
 
 
 async def totals(
     pool: asyncpg.Pool, since: datetime, until: datetime, station_id: str | None, bank_code: str | None
 ) -> Totals:
     with database_errors("could not compute the report"):
-        row = await pool.fetchrow(sql("report"), since, until, station_id, bank_code)
+        q = query("report")
+        row = await pool.fetchrow(q.text, *q.args(since=since, until=until, station_id=station_id, bank_code=bank_code))
     assert row is not None
     return Totals(**dict(row))
 
 
 async def events(
     pool: asyncpg.Pool, since: datetime, until: datetime, case_id: uuid.UUID | None, batch: int = 500
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncIterator[ExportedEvent]:
     """The events in order, read through a cursor so an export of millions stays small in memory."""
     with database_errors("could not export the events"):
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            async for row in conn.cursor(sql("export_events"), since, until, case_id, prefetch=batch):
-                yield dict(row)
+            q = query("export_events")
+            async for row in conn.cursor(q.text, *q.args(since=since, until=until, case_id=case_id), prefetch=batch):
+                yield ExportedEvent(**dict(row))

@@ -7,7 +7,7 @@ import asyncpg
 
 from stopay.store.errors import StoreError, database_errors
 from stopay.store.migrate import migrate, migration_lock
-from stopay.store.queries import sql
+from stopay.store.queries import query
 
 
 async def grant_app_role(conn: asyncpg.Connection, role: str) -> int:
@@ -16,7 +16,8 @@ async def grant_app_role(conn: asyncpg.Connection, role: str) -> int:
     Returns the number of GRANT statements run."""
     with database_errors(f"could not grant the application role {role!r} its privileges"):
         async with migration_lock(conn), conn.transaction():
-            return int(await conn.fetchval(sql("grant_app_role"), role))
+            q = query("grant_app_role")
+            return int(await conn.fetchval(q.text, *q.args(role=role)))
 
 
 async def role_of(dsn: str) -> str:
@@ -24,7 +25,7 @@ async def role_of(dsn: str) -> str:
     with database_errors("could not connect with the service's DSN"):
         conn = await asyncpg.connect(dsn)
         try:
-            return str(await conn.fetchval(sql("current_role")))
+            return str(await conn.fetchval(query("current_role").text))
         finally:
             await conn.close()
 
@@ -37,12 +38,12 @@ async def migrate_as_owner(owner_dsn: str, app_dsn: str | None = None) -> str | 
         conn = await asyncpg.connect(owner_dsn)
     try:
         await migrate(conn)
-        owner = str(await conn.fetchval(sql("current_role")))
+        owner = str(await conn.fetchval(query("current_role").text))
         if app is None or app == owner:
             return None
         await grant_app_role(conn, app)
         return app
-    except asyncpg.PostgresError as exc:
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:  # SchemaBehind & co. pass as they are
         raise StoreError(f"could not migrate the database as its owner: {exc}") from exc
     finally:
         await conn.close()

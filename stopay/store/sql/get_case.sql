@@ -1,2 +1,2 @@
--- One case with its totals. $1 case_id.
-SELECT * FROM case_summaries WHERE case_id = $1
+-- One case with its totals (no row: no such case). :case_id the case.
+SELECT * FROM case_summaries WHERE case_id = :case_id

@@ -1,15 +1,16 @@
--- Gives up, as undeliverable with reason $3, up to $1 freeze orders still asking for their
--- statement (nothing of them can have moved money) whose bank no live replica serves
--- (dispatch_replicas): at once when no replica served the bank within the delivery deadline ($2
--- seconds), else once the order is past that deadline (a replica that served the bank may come
--- back: a restart, a crash). So an order waits at most a deadline after it was created, or after
--- the last replica serving its bank lapsed, whichever comes first. $4 is the actor. Run after replicas_lock.sql, in the same transaction,
+-- Gives up, as undeliverable with the reason :reason_code, up to :limit freeze orders still asking for
+-- their statement (nothing of them can have moved money) whose bank no live replica serves
+-- (dispatch_replicas): at once when no replica served the bank within the delivery deadline
+-- (:deadline_s seconds), else once the order is past that deadline (a replica that served the bank
+-- may come back: a restart, a crash). So an order waits at most a deadline after it was created, or
+-- after the last replica serving its bank lapsed, whichever comes first. :actor is who gives them
+-- up (the events' actor). Run after replicas_lock.sql, in the same transaction,
 -- so a replica registering meanwhile is either seen here or finds these orders settled. Orders are
 -- locked skipping any being claimed or recorded (so replicas never give up one order twice), then
 -- the chain heads of their cases, in case_id order, as reschedule_orders.sql does.
 WITH due AS (
     SELECT o.case_id, o.order_id, o.bank_code,
-           stopay_now() > o.created_at + make_interval(secs => $2::float8) AS expired
+           stopay_now() > o.created_at + make_interval(secs => :deadline_s::float8) AS expired
     FROM freeze_orders o
     WHERE o.status = 'queued' AND o.kind = 'freeze'
       AND o.next_attempt_at <= stopay_now()
@@ -17,11 +18,11 @@ WITH due AS (
       AND NOT EXISTS (
           SELECT 1 FROM dispatch_replicas r
           WHERE o.bank_code = ANY (r.bank_codes)
-            AND r.alive_until > CASE WHEN stopay_now() > o.created_at + make_interval(secs => $2::float8) THEN stopay_now()
-                                     ELSE stopay_now() - make_interval(secs => $2::float8) END
+            AND r.alive_until > CASE WHEN stopay_now() > o.created_at + make_interval(secs => :deadline_s::float8) THEN stopay_now()
+                                     ELSE stopay_now() - make_interval(secs => :deadline_s::float8) END
       )
     ORDER BY o.next_attempt_at
-    LIMIT $1
+    LIMIT :limit
     FOR NO KEY UPDATE OF o SKIP LOCKED
 ), heads AS (
     SELECT case_chain_lock(d.case_id) AS head
@@ -30,7 +31,7 @@ WITH due AS (
 ), updated AS (
     UPDATE freeze_orders o
     SET status = 'undeliverable',
-        reason_code = $3,
+        reason_code = :reason_code,
         detail = 'no adapter serves bank ' || due.bank_code
                  || CASE WHEN due.expired THEN ' (none did by the delivery deadline)' ELSE '' END,
         resolved_at = now(),
@@ -41,7 +42,7 @@ WITH due AS (
     RETURNING o.case_id, o.order_id, o.bank_code, o.reason_code, o.detail
 ), events AS (
     INSERT INTO case_events (case_id, actor, kind, order_id, detail)
-    SELECT u.case_id, $4, 'order.undeliverable', u.order_id,
+    SELECT u.case_id, :actor, 'order.undeliverable', u.order_id,
            jsonb_build_object('held_minor', 0, 'released_minor', 0, 'asked_minor', NULL,
                               'reason_code', u.reason_code, 'detail', u.detail)
     FROM updated u

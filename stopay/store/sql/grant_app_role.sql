@@ -1,4 +1,4 @@
--- The privileges of the application role $1 (the role `serve --dsn` connects as), exactly: every
+-- The privileges of the application role :role (the role `serve --dsn` connects as), exactly: every
 -- privilege it had in the schema is taken away first (store/migrations/0015_app_role.sql). Every
 -- table and view of the schema is named here, or stopay_grant_app refuses: a migration that adds
 -- one adds its line. Run by the owner, after the migrations (`stopay db grant`,
@@ -8,7 +8,7 @@
 -- SELECT only; other tables get UPDATE only on the columns the service changes, and DELETE only
 -- where rows are forgotten by design (a withdrawn exit, a replica lapsed long ago). Nothing gets
 -- TRUNCATE, REFERENCES or TRIGGER, and only the owner may ALTER or DROP.
-SELECT stopay_grant_app($1::name, jsonb_object_agg(relation, privileges))
+SELECT stopay_grant_app(:role::name, jsonb_object_agg(relation, privileges))
 FROM (VALUES
     ('stopay_migrations', 'SELECT'),
     ('cases', 'SELECT, INSERT'),

@@ -1,11 +1,12 @@
--- Cases newest first, optionally of one station ($1, NULL for all) and of the stations whose ids
--- start with one of the prefixes $5 (NULL for all; empty for none), after the keyset ($2, $3), at
--- most $4 rows.
+-- Cases newest first, at most :limit of them. :station_id only that station's (NULL: every
+-- station); :station_prefixes (text[]) only the stations whose ids start with one of them (NULL: every
+-- station, empty: none); :after_created_at and :after_case_id the keyset of the last case of the page
+-- before (NULL: from the newest).
 SELECT *
 FROM case_summaries
-WHERE ($1::text IS NULL OR station_id = $1)
-  AND ($5::text[] IS NULL OR EXISTS (SELECT 1 FROM unnest($5::text[]) AS p (prefix)
-                                     WHERE starts_with(station_id, p.prefix)))
-  AND ($2::timestamptz IS NULL OR (created_at, case_id) < ($2, $3::uuid))
+WHERE (:station_id::text IS NULL OR station_id = :station_id)
+  AND (:station_prefixes::text[] IS NULL OR EXISTS (SELECT 1 FROM unnest(:station_prefixes::text[]) AS p (prefix)
+                                                   WHERE starts_with(station_id, p.prefix)))
+  AND (:after_created_at::timestamptz IS NULL OR (created_at, case_id) < (:after_created_at, :after_case_id::uuid))
 ORDER BY created_at DESC, case_id DESC
-LIMIT $4
+LIMIT :limit

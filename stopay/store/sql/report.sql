@@ -1,18 +1,19 @@
--- Totals over the cases accepted in [$1, $2), optionally of one station ($3) and counting only
--- orders at one bank ($4), with the time from an entry's acceptance to each hold (database clock).
--- Returned: paid back to the picked cases' victims (from whichever case's hold paid it, at $4).
+-- Totals over the cases accepted in [:since, :until), of the station :station_id only (NULL: of
+-- every station), counting only the orders at the bank :bank_code (NULL: at every bank), with the time
+-- from an entry's acceptance to each hold (database clock).
+-- Returned: paid back to the picked cases' victims (from whichever case's hold paid it, at :bank_code).
 -- Reported: a transfer that two picked cases reported (linked) counts once, in the case tracing it.
 -- Back with the victim: paid by the trail to an account the victim paid from (not exited).
 WITH picked AS (
     SELECT c.case_id, c.reported_minor, c.created_at
     FROM cases c
-    WHERE c.created_at >= $1 AND c.created_at < $2
-      AND ($3::text IS NULL OR c.station_id = $3)
+    WHERE c.created_at >= :since AND c.created_at < :until
+      AND (:station_id::text IS NULL OR c.station_id = :station_id)
 ), orders AS (
     SELECT o.kind, o.held_minor, o.released_minor, o.resolved_at, p.created_at AS case_created_at
     FROM freeze_orders o
     JOIN picked p ON p.case_id = o.case_id
-    WHERE $4::text IS NULL OR o.bank_code = $4
+    WHERE :bank_code::text IS NULL OR o.bank_code = :bank_code
 ), holds AS (
     SELECT extract(epoch FROM o.resolved_at - o.case_created_at) * 1000 AS ms
     FROM orders o
@@ -30,11 +31,11 @@ SELECT (SELECT count(*) FROM picked)::int AS cases,
        (SELECT coalesce(sum(held_minor - released_minor), 0) FROM orders)::bigint AS held_minor,
        (SELECT coalesce(sum(r.released_minor), 0) FROM freeze_orders r JOIN picked p
           ON r.kind = 'return' AND r.params ->> 'beneficiary_case' = p.case_id::text
-         WHERE $4::text IS NULL OR r.bank_code = $4)::bigint AS returned_minor,
+         WHERE :bank_code::text IS NULL OR r.bank_code = :bank_code)::bigint AS returned_minor,
        (SELECT coalesce(sum(x.amount_minor), 0) FROM trail_exits x JOIN picked p ON p.case_id = x.case_id
-         WHERE ($4::text IS NULL OR x.bank_code = $4) AND x.exit_kind <> 'BACK_WITH_VICTIM')::bigint AS exited_minor,
+         WHERE (:bank_code::text IS NULL OR x.bank_code = :bank_code) AND x.exit_kind <> 'BACK_WITH_VICTIM')::bigint AS exited_minor,
        (SELECT coalesce(sum(x.amount_minor), 0) FROM trail_exits x JOIN picked p ON p.case_id = x.case_id
-         WHERE ($4::text IS NULL OR x.bank_code = $4) AND x.exit_kind = 'BACK_WITH_VICTIM')::bigint
+         WHERE (:bank_code::text IS NULL OR x.bank_code = :bank_code) AND x.exit_kind = 'BACK_WITH_VICTIM')::bigint
          AS back_with_victim_minor,
        (SELECT count(*) FROM orders)::int AS orders,
        percentiles.holds, percentiles.p[1] AS p50_ms, percentiles.p[2] AS p90_ms, percentiles.p[3] AS p99_ms
