@@ -14,6 +14,7 @@ import pytest
 
 from stopay.domain.accounts import CaseAccount
 from stopay.domain.orders import OPEN, OrderKind, OrderStatus
+from stopay.store.entries import OrderRow, TransferRow
 from stopay.store.orders import Claim, Retry
 from stopay.store.queries import query
 from stopay.store.trail import (
@@ -41,6 +42,8 @@ ROW_CLASSES: dict[tuple[str, str], type] = {
     ("trail_orders", "claims"): Claim,
     ("extend_leases", "claims"): Claim,
     ("reschedule_orders", "retries"): Retry,
+    ("submit_entry", "transfers"): TransferRow,
+    ("submit_entry", "orders"): OrderRow,
 }
 
 _RECORDSET = re.compile(r"jsonb_to_recordset\(:(\w+)::jsonb\)\s+AS\s+\w+\s*\(([^)]*)\)", re.DOTALL)

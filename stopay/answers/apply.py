@@ -46,6 +46,7 @@ from stopay.store.trail import (
     EventRecord,
     ExitChange,
     HoldChange,
+    HoldOp,
     LeasedOrder,
     NewOrder,
     OrderChange,
@@ -54,6 +55,9 @@ from stopay.store.trail import (
 )
 
 log = structlog.get_logger(__name__)
+
+DEFAULT_POLICY = HoldPolicy()
+DEFAULT_CAPS = Limits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +89,8 @@ async def apply_answers(
     batch: list[Answer],
     retry_after: Callable[[int], float],
     actor: str = "dispatcher",
-    policy: HoldPolicy = HoldPolicy(),
-    caps: Limits = Limits(),
+    policy: HoldPolicy = DEFAULT_POLICY,
+    caps: Limits = DEFAULT_CAPS,
 ) -> list[Retry]:
     """Applies the answers in one transaction; returns the orders to ask again (after
     ``retry_after(attempts)`` seconds). ``caps`` gives the bounds on orders (``max_orders``,
@@ -125,7 +129,7 @@ class _Batch:
         rows: dict[CaseAccount, AccountRow],
         retry_after: Callable[[int], float],
         policy: HoldPolicy,
-        caps: Limits = Limits(),
+        caps: Limits = DEFAULT_CAPS,
     ) -> None:
         self.rows = rows
         self.policy = policy
@@ -428,7 +432,7 @@ class _Batch:
         hold once it has paid out all it held; tells the paid victim's case of a return."""
         if starts_hold(current.kind, row.hold_state, row.held_minor):
             row.hold_state = HoldState.STOPPED
-            self.changes.holds.append(HoldChange(row.case_id, row.bank_code, row.account_number, "stop"))
+            self.changes.holds.append(HoldChange(row.case_id, row.bank_code, row.account_number, HoldOp.STOP))
             self._event(
                 order,
                 "hold.stopped",
@@ -459,7 +463,7 @@ class _Batch:
             )
         if return_completes(current.kind, row.hold_state, _money(row)):
             row.hold_state = HoldState.RETURNED
-            self.changes.holds.append(HoldChange(row.case_id, row.bank_code, row.account_number, "returned"))
+            self.changes.holds.append(HoldChange(row.case_id, row.bank_code, row.account_number, HoldOp.RETURNED))
             self._event(order, "hold.returned", {"bank_code": row.bank_code})
 
     # ---- rows to write ----------------------------------------------------------------------

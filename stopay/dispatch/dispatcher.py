@@ -25,7 +25,7 @@ import structlog
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from bank_adapters.protocol import BankAdapter, BankRefused
-from stopay.answers.apply import Answer, Settled, Traced, apply_answers
+from stopay.answers.apply import DEFAULT_CAPS, Answer, Settled, Traced, apply_answers
 from stopay.answers.checked import checked_answer, printable
 from stopay.answers.translate import (
     extend_outcome,
@@ -94,7 +94,7 @@ class Dispatcher:
         owner: str,
         settings: DispatchSettings = DispatchSettings(),
         clock: Clock = SYSTEM_CLOCK,
-        limits: Limits = Limits(),
+        limits: Limits = DEFAULT_CAPS,
     ) -> None:
         self._pool = pool
         self._limits = limits  # its max_orders and max_fanout bound the orders a statement opens

@@ -8,6 +8,7 @@ with :meth:`TrailTransaction.apply`, all in one transaction.
 from __future__ import annotations
 
 import contextlib
+import enum
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -173,14 +174,19 @@ class EventRecord:
     detail: dict[str, Any]
 
 
+class HoldOp(enum.StrEnum):
+    STOP = "stop"  # start the case's hold on the account: an emergency stop
+    RETURNED = "returned"  # end a returning hold that has paid out all it held
+
+
 @dataclass(frozen=True, slots=True)
 class HoldChange:
-    """A hold to start (op "stop") or to end as returned (op "returned") (trail_apply.sql :holds)."""
+    """A hold to start or to end as returned (trail_apply.sql :holds)."""
 
     case_id: uuid.UUID
     bank_code: str
     account_number: str
-    op: str
+    op: HoldOp
 
 
 @dataclass(slots=True)
