@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from dataclasses import fields
 from importlib.resources import files
 
+import asyncpg
 import pytest
 
 from stopay.domain.accounts import CaseAccount
@@ -100,3 +102,30 @@ async def test_the_claim_finds_due_orders_through_the_partial_index(pool) -> Non
         await conn.execute("SET LOCAL enable_seqscan = off")
         plan = await conn.fetchval("EXPLAIN (FORMAT JSON) " + q.text, *args)
     assert '"Index Name": "freeze_orders_due"' in json.dumps(plan)
+
+
+async def test_the_database_retries_only_an_undeliverable_order_whoever_writes_the_retry(pool) -> None:
+    from stopay.api.validation import entry_from_request
+    from stopay.domain.clock import SYSTEM_CLOCK
+    from stopay.domain.trail import Limits
+    from stopay.store import entries
+    from stopay.store import orders as store
+    from tests.entries import simple_request
+
+    entry = entry_from_request(simple_request(("ICBC", "6222020200007777777", 5000)), SYSTEM_CLOCK.now())
+    case_id, _ = await entries.submit_entry(pool, entry, Limits(), "test")
+    order_id = await pool.fetchval("SELECT order_id FROM freeze_orders WHERE case_id = $1", case_id)
+    write = query("retry_order")
+    args = write.args(order_id=order_id, new_order_id=uuid.uuid4(), actor="t", puts_back=False, going_out_minor=0)
+    # Queued: the store refuses it, and so does the database to a writer that skips the domain.
+    assert await store.retry(pool, order_id, "operator:t") is None
+    with pytest.raises(asyncpg.CheckViolationError, match="not undeliverable"):
+        await pool.fetchrow(write.text, *args)
+    await pool.execute(
+        "UPDATE freeze_orders SET status = 'undeliverable', reason_code = 'NOAS', resolved_at = now()"
+        " WHERE case_id = $1 AND order_id = $2",
+        case_id,
+        order_id,
+    )
+    assert await store.retry(pool, order_id, "operator:t") is not None
+    assert await store.retry(pool, order_id, "operator:t") is None  # an order is retried once

@@ -16,3 +16,29 @@ AS $$ SELECT status IN ('queued', 'freezing', 'pending') $$;
 
 DROP INDEX freeze_orders_due;
 CREATE INDEX freeze_orders_due ON freeze_orders (next_attempt_at) WHERE freeze_order_open(status);
+
+-- An operator's retry (a new order with retry_of set) is decided in the domain
+-- (stopay.domain.orders.retry_plan) and written by store/sql/retry_order.sql. This guard mirrors
+-- the rule, so no writer can get past it: only an undeliverable order of the same case is retried,
+-- and an extension only while the case's hold on the account is live (stopped or frozen).
+CREATE FUNCTION freeze_orders_retry_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    failed freeze_orders;
+BEGIN
+    SELECT * INTO failed FROM freeze_orders WHERE case_id = NEW.case_id AND order_id = NEW.retry_of;
+    IF NOT FOUND OR failed.status <> 'undeliverable' THEN
+        RAISE EXCEPTION 'order % of case % is not undeliverable: it cannot be retried', NEW.retry_of, NEW.case_id
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF failed.kind = 'extend' AND NOT EXISTS (
+        SELECT 1 FROM holds h
+        WHERE h.case_id = failed.case_id AND h.bank_code = failed.bank_code
+          AND h.account_number = failed.account_number AND h.state IN ('stopped', 'frozen')
+    ) THEN
+        RAISE EXCEPTION 'the hold order % would extend has ended: it cannot be retried', NEW.retry_of
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER freeze_orders_retry_guard BEFORE INSERT ON freeze_orders
+    FOR EACH ROW WHEN (NEW.retry_of IS NOT NULL) EXECUTE FUNCTION freeze_orders_retry_guard();
