@@ -116,3 +116,12 @@ def test_a_returning_hold_is_returned_once_nothing_is_held_or_going_out() -> Non
     assert not return_completes(K.RETURN, HoldState.RETURNING, AccountMoney(0, 1, 0, 0))
     assert not return_completes(K.RELEASE, HoldState.RETURNING, empty)
     assert not return_completes(K.RETURN, HoldState.FROZEN, empty)
+
+
+def test_only_a_formal_freeze_is_capped_by_its_document() -> None:
+    from stopay.domain.settlement import document_cap
+
+    assert document_cap(HoldState.FROZEN, 40_000) == 40_000
+    assert document_cap(HoldState.FROZEN, None) is None
+    for state in (None, HoldState.STOPPED, HoldState.RETURNING, HoldState.RETURNED, HoldState.RELEASED):
+        assert document_cap(state, 40_000) is None

@@ -218,7 +218,7 @@ class _Batch:
             result = step(known, answer.statement.opening_balance_minor, lines, limits, victim, room)
         except StatementTooShort as exc:
             return self.retry(order, str(exc))
-        result = within_hold(result, row.hold_state, row.hold_cap, _money(row))
+        result = within_hold(result, row.hold_state, row.hold_document_minor, _money(row))
 
         row.rev += 1
         row.incoming = incoming

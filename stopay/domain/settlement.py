@@ -87,17 +87,24 @@ def return_completes(kind: OrderKind, hold: HoldState | None, money: AccountMone
     )
 
 
-def within_hold(result: Step, hold: HoldState | None, cap_minor: int | None, money: AccountMoney) -> Step:
+def document_cap(hold: HoldState | None, document_minor: int | None) -> int | None:
+    """The most the case may hold on the account under its hold: a formal freeze holds at most what
+    its legal document names (``document_minor``); any other state has no such limit (None)."""
+    return document_minor if hold is HoldState.FROZEN else None
+
+
+def within_hold(result: Step, hold: HoldState | None, document_minor: int | None, money: AccountMoney) -> Step:
     """What a statement may change where the case's hold has moved on: an ended hold holds nothing
     more (and gives back what a late freeze held); a returning hold stays as the return planned it;
-    a formal freeze holds at most ``cap_minor``, what its legal document names (None: no such limit).
-    Tracing goes on regardless."""
+    a formal freeze holds at most what its legal document names (:func:`document_cap`). Tracing
+    goes on regardless."""
+    cap = document_cap(hold, document_minor)
     if hold is HoldState.RETURNING:
         return replace(result, left_minor=0, freeze_minor=0, release_minor=0)
     if hold is not None and hold.ended:
         left = 0
-    elif cap_minor is not None:
-        left = min(result.left_minor, cap_minor)
+    elif cap is not None:
+        left = min(result.left_minor, cap)
     else:
         return result
     freeze, release = reconcile(left, money.held_minor, money.in_flight_minor, money.releasing_minor)

@@ -45,8 +45,9 @@ class AccountRow:
     seen_seq: int | None
     # The case's hold on the account (store/migrations/0007_holds.sql), None before any is held.
     hold_state: HoldState | None = None
-    # The most a formal freeze's legal document lets the case hold there (None: no such limit).
-    hold_cap: int | None = None
+    # The amount the hold's legal document names (None: no document), which a formal freeze may not
+    # hold more than (domain/settlement.within_hold).
+    hold_document_minor: int | None = None
     # Exits recorded at the account: txn_id -> the victim's money that left there.
     exited: dict[str, int] = field(default_factory=dict)
     # The accounts the case's victim paid from, [bank_code, number] each.
