@@ -2,8 +2,9 @@
 --
 -- An order is open while a bank request of it is still to come or to be answered: queued, freezing
 -- or pending. The queries that ask (claim_orders.sql, reschedule_orders.sql, extend_leases.sql,
--- trail_orders.sql, trail_apply.sql) call freeze_order_open(status) instead of writing the list
--- out; the domain's twin is stopay.domain.orders.OPEN, and a test checks that the two agree.
+-- trail_orders.sql, trail_apply.sql) and the check tying resolved_at to the status call
+-- freeze_order_open(status) instead of writing the list out; the domain's twin is
+-- stopay.domain.orders.OPEN, and a test checks that the two agree.
 --
 -- The function is a plain SQL expression, IMMUTABLE, so the planner inlines it: a query's
 -- freeze_order_open(status) becomes status = ANY ('{queued,freezing,pending}') before planning, and
@@ -16,6 +17,11 @@ AS $$ SELECT status IN ('queued', 'freezing', 'pending') $$;
 
 DROP INDEX freeze_orders_due;
 CREATE INDEX freeze_orders_due ON freeze_orders (next_attempt_at) WHERE freeze_order_open(status);
+
+-- A settled order has its resolved_at, an open one none (0002), said with the one definition.
+ALTER TABLE freeze_orders
+    DROP CONSTRAINT freeze_orders_resolved_check,
+    ADD CONSTRAINT freeze_orders_resolved_check CHECK (freeze_order_open(status) = (resolved_at IS NULL));
 
 -- An operator's retry (a new order with retry_of set) is decided in the domain
 -- (stopay.domain.orders.retry_plan) and written by store/sql/retry_order.sql. This guard mirrors
