@@ -125,3 +125,14 @@ def test_only_a_formal_freeze_is_capped_by_its_document() -> None:
     assert document_cap(HoldState.FROZEN, None) is None
     for state in (None, HoldState.STOPPED, HoldState.RETURNING, HoldState.RETURNED, HoldState.RELEASED):
         assert document_cap(state, 40_000) is None
+
+
+def test_what_an_open_order_asks_its_bank_for() -> None:
+    from stopay.domain.orders import BankRequest, bank_request
+
+    assert bank_request(K.FREEZE, S.QUEUED) is BankRequest.STATEMENT
+    assert bank_request(K.FREEZE, S.FREEZING) is BankRequest.FREEZE
+    assert bank_request(K.FREEZE, S.PENDING) is BankRequest.FREEZE  # the status query
+    assert bank_request(K.RELEASE, S.QUEUED) is BankRequest.RELEASE
+    assert bank_request(K.EXTEND, S.QUEUED) is BankRequest.EXTEND
+    assert bank_request(K.RETURN, S.QUEUED) is BankRequest.RETURN

@@ -47,10 +47,12 @@ from stopay.domain.orders import (
     GAVE_UP,
     NO_ADAPTER,
     REFUSED,
+    BankRequest,
     OrderKind,
     OrderStatus,
     UnknownAnswer,
     asks_statement,
+    bank_request,
 )
 from stopay.domain.trail import Limits
 from stopay.store import orders as store
@@ -228,24 +230,25 @@ class Dispatcher:
         try:
             # Only the bank's availability passes through the breaker; making sense of its answer
             # happens after, so a nonsensical answer neither counts as a failure nor as a success.
+            request = bank_request(order.kind, order.status)
             async with self._guards.call(order.bank_code):
-                if order.kind is OrderKind.RELEASE:
-                    reply: object = await asyncio.wait_for(adapter.release(release_request(order)), timeout)
-                elif order.kind is OrderKind.EXTEND:
-                    reply = await asyncio.wait_for(adapter.extend(extend_request(order)), timeout)
-                elif order.kind is OrderKind.RETURN:
-                    reply = await asyncio.wait_for(adapter.return_funds(return_request(order)), timeout)
-                elif asks_statement(order.kind, order.status):
-                    reply = await asyncio.wait_for(adapter.statement(statement_request(order)), timeout)
-                else:  # freezing, or pending: asking again under the same key is the status query
+                if request is BankRequest.STATEMENT:
+                    reply: object = await asyncio.wait_for(adapter.statement(statement_request(order)), timeout)
+                elif request is BankRequest.FREEZE:  # sent again, it is the status query of a pending one
                     reply = await asyncio.wait_for(adapter.freeze(freeze_request(order)), timeout)
+                elif request is BankRequest.RELEASE:
+                    reply = await asyncio.wait_for(adapter.release(release_request(order)), timeout)
+                elif request is BankRequest.EXTEND:
+                    reply = await asyncio.wait_for(adapter.extend(extend_request(order)), timeout)
+                else:
+                    reply = await asyncio.wait_for(adapter.return_funds(return_request(order)), timeout)
             reply = checked_answer(reply)  # as it can be recorded: no NUL, nothing out of range
-            if order.kind in _SETTLE:
-                result = Settled(order, _SETTLE[order.kind](order, reply))
-            elif asks_statement(order.kind, order.status):
+            if request is BankRequest.STATEMENT:
                 result = Traced(order, reply)  # type: ignore[arg-type]
-            else:
+            elif request is BankRequest.FREEZE:
                 result = Settled(order, freeze_outcome(order, reply, self._settings.pending_recheck_s))  # type: ignore[arg-type]
+            else:
+                result = Settled(order, _SETTLE[order.kind](order, reply))
         except asyncio.CancelledError:
             raise
         except BankOpen:

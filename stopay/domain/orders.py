@@ -92,6 +92,24 @@ def freeze_out(kind: OrderKind, status: OrderStatus) -> bool:
     return kind is OrderKind.FREEZE and status in (OrderStatus.FREEZING, OrderStatus.PENDING)
 
 
+class BankRequest(enum.StrEnum):
+    """What an open order asks its bank for next."""
+
+    STATEMENT = "statement"  # the account's statement (a freeze order, queued)
+    FREEZE = "freeze"  # freeze freeze_minor; sent again under the same key, the status query of a pending one
+    RELEASE = "release"
+    EXTEND = "extend"
+    RETURN = "return"
+
+
+def bank_request(kind: OrderKind, status: OrderStatus) -> BankRequest:
+    """A freeze order asks for the statement while queued, then for the freeze (freezing, or
+    pending: asking again is the status query); the other kinds ask for what they are."""
+    if kind is OrderKind.FREEZE:
+        return BankRequest.STATEMENT if status is OrderStatus.QUEUED else BankRequest.FREEZE
+    return BankRequest(kind.value)
+
+
 class RetryRefused(enum.StrEnum):
     """Why an operator may not retry an order."""
 
