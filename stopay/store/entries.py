@@ -168,7 +168,8 @@ async def submit(
         existing = row["existing_sha256"]
         if row["inserted"] is None and existing is None:
             # A concurrent submission of the same entry committed after this statement's snapshot.
-            existing = await pool.fetchval(sql("case_fingerprint"), case_id)
+            fingerprint = query("case_fingerprint")
+            existing = await pool.fetchval(fingerprint.text, *fingerprint.args(case_id=case_id))
     if row["inserted"] is not None:
         return Submitted(case_id, False, tuple(link(item) for item in row["linked"]))
     if bytes(existing) != digest:
