@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -31,15 +31,33 @@ import structlog
 
 from bank_adapters.protocol import AnswerStatus, StatementAnswer
 from stopay.answers.translate import known_incoming, merge_incoming, statement_json, statement_lines
-from stopay.domain.accounts import AccountKey
+from stopay.domain.accounts import AccountKey, CaseAccount
 from stopay.domain.attribution import Parts
-from stopay.domain.holds import HoldPolicy
-from stopay.domain.orders import OrderStatus, settled_status
-from stopay.domain.trail import BACK_WITH_VICTIM, Known, Limits, StatementTooShort, Step, reconcile, step
-from stopay.store.orders import ClaimedOrder, Outcome, Retry
-from stopay.store.trail import AccountRow, LeasedOrder, TrailChanges, trail_transaction
+from stopay.domain.holds import HoldPolicy, HoldState
+from stopay.domain.orders import OrderKind, OrderStatus, settled_status
+from stopay.domain.settlement import AccountMoney, return_completes, settle, starts_hold, within_hold
+from stopay.domain.trail import BACK_WITH_VICTIM, Known, Limits, StatementTooShort, Step, step
+from stopay.store.orders import Claim, ClaimedOrder, Outcome, Retry
+from stopay.store.trail import (
+    AccountChange,
+    AccountRow,
+    AccountToLock,
+    AnswerRecord,
+    EventRecord,
+    ExitChange,
+    HoldChange,
+    HoldOp,
+    LeasedOrder,
+    NewOrder,
+    OrderChange,
+    TrailChanges,
+    trail_transaction,
+)
 
 log = structlog.get_logger(__name__)
+
+DEFAULT_POLICY = HoldPolicy()
+DEFAULT_CAPS = Limits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +79,8 @@ class Settled:
 Answer = Traced | Settled
 
 
-def _key(order: ClaimedOrder) -> tuple[uuid.UUID, str, str]:
-    return (order.case_id, order.bank_code, order.account_number)
+def _key(order: ClaimedOrder) -> CaseAccount:
+    return CaseAccount(order.case_id, order.bank_code, order.account_number)
 
 
 async def apply_answers(
@@ -71,26 +89,22 @@ async def apply_answers(
     batch: list[Answer],
     retry_after: Callable[[int], float],
     actor: str = "dispatcher",
-    policy: HoldPolicy = HoldPolicy(),
-    caps: Limits = Limits(),
+    policy: HoldPolicy = DEFAULT_POLICY,
+    caps: Limits = DEFAULT_CAPS,
 ) -> list[Retry]:
     """Applies the answers in one transaction; returns the orders to ask again (after
     ``retry_after(attempts)`` seconds). ``caps`` gives the bounds on orders (``max_orders``,
     ``max_fanout``); the tracing policy is each case's own. Only answers to the claim an order is under now are applied:
-    a late answer to an earlier claim, or a second answer to the same claim, changes nothing."""
+    a late answer to an earlier claim, or a second answer to the same claim, changes nothing. With
+    ``owner`` None (a bank calling back), the answer applies to an order waiting for its freeze
+    answer whoever leases it."""
     accounts = [
-        {
-            "case_id": str(a.order.case_id),
-            "bank_code": a.order.bank_code,
-            "account_number": a.order.account_number,
-            "holder_name": a.order.holder_name,
-            "level": a.order.level,
-        }
+        AccountToLock(a.order.case_id, a.order.bank_code, a.order.account_number, a.order.holder_name, a.order.level)
         for a in batch
     ]
-    claims = [(a.order.case_id, a.order.order_id, a.order.attempts) for a in batch]
+    claims = [Claim(a.order.case_id, a.order.order_id, a.order.attempts) for a in batch]
     # A return pays another case's victim: that case's chain gets an event too.
-    payees = [uuid.UUID(a.order.params["beneficiary_case"]) for a in batch if a.order.kind == "return"]
+    payees = [uuid.UUID(a.order.params["beneficiary_case"]) for a in batch if a.order.kind is OrderKind.RETURN]
     retries: list[Retry] = []
     async with trail_transaction(pool, owner, actor, policy) as tx:
         rows, leased = await tx.lock(accounts, claims, payees)
@@ -112,10 +126,10 @@ class _Batch:
 
     def __init__(
         self,
-        rows: dict[tuple[uuid.UUID, str, str], AccountRow],
+        rows: dict[CaseAccount, AccountRow],
         retry_after: Callable[[int], float],
         policy: HoldPolicy,
-        caps: Limits = Limits(),
+        caps: Limits = DEFAULT_CAPS,
     ) -> None:
         self.rows = rows
         self.policy = policy
@@ -124,9 +138,9 @@ class _Batch:
         self.opened: dict[uuid.UUID, int] = {}
         self.retry_after = retry_after
         self.changes = TrailChanges()
-        self.touched: dict[tuple[uuid.UUID, str, str], AccountRow] = {}
+        self.touched: dict[CaseAccount, AccountRow] = {}
         # Debits larger than the balance a statement showed (data gaps), by account, latest first.
-        self.gaps: dict[tuple[uuid.UUID, str, str], dict[str, int]] = {}
+        self.gaps: dict[CaseAccount, dict[str, int]] = {}
 
     def apply(self, item: Answer, current: LeasedOrder, row: AccountRow) -> Retry | None:
         """Applies one answer; an answer that cannot be applied is asked again, never lost."""
@@ -145,26 +159,26 @@ class _Batch:
     def finish(self) -> TrailChanges:
         # Two statements of one account in a batch may both show an exit: the later knows best.
         self.changes.exits = list(
-            {(x["case_id"], x["bank_code"], x["account_number"], x["txn_id"]): x for x in self.changes.exits}.values()
+            {(x.case_id, x.bank_code, x.account_number, x.txn_id): x for x in self.changes.exits}.values()
         )
         for row in self.touched.values():
             self.changes.accounts.append(
-                {
-                    "case_id": str(row.case_id),
-                    "bank_code": row.bank_code,
-                    "account_number": row.account_number,
-                    "incoming": row.incoming,
-                    "sent": row.sent,
-                    "rev": row.rev,
-                    "left_minor": row.left_minor,
-                    "held_minor": row.held_minor,
-                    "in_flight_minor": row.in_flight_minor,
-                    "releasing_minor": row.releasing_minor,
-                    "level": row.level,
-                    "gaps": self.gaps.get(row.key),
-                    "seen_at": row.seen_at.isoformat() if row.seen_at else None,
-                    "seen_seq": row.seen_seq,
-                }
+                AccountChange(
+                    case_id=row.case_id,
+                    bank_code=row.bank_code,
+                    account_number=row.account_number,
+                    incoming=row.incoming,
+                    sent=row.sent,
+                    rev=row.rev,
+                    left_minor=row.left_minor,
+                    held_minor=row.held_minor,
+                    in_flight_minor=row.in_flight_minor,
+                    releasing_minor=row.releasing_minor,
+                    level=row.level,
+                    gaps=self.gaps.get(row.key),
+                    seen_at=row.seen_at,
+                    seen_seq=row.seen_seq,
+                )
             )
         return self.changes
 
@@ -204,7 +218,7 @@ class _Batch:
             result = step(known, answer.statement.opening_balance_minor, lines, limits, victim, room)
         except StatementTooShort as exc:
             return self.retry(order, str(exc))
-        result = _within_hold(result, row)
+        result = within_hold(result, row.hold_state, row.hold_document_minor, _money(row))
 
         row.rev += 1
         row.incoming = incoming
@@ -278,7 +292,7 @@ class _Batch:
             self._create(
                 order,
                 order_id,
-                "freeze",
+                OrderKind.FREEZE,
                 onward.level,
                 account.bank_code,
                 account.number,
@@ -314,17 +328,17 @@ class _Batch:
             else:
                 row.exited.pop(flow.txn_id, None)
             self.changes.exits.append(
-                {
-                    "case_id": str(order.case_id),
-                    "txn_id": flow.txn_id,
-                    "order_id": str(order.order_id),
-                    "bank_code": order.bank_code,
-                    "account_number": order.account_number,
-                    "level": row.level,
-                    "exit_kind": flow.kind,
-                    "amount_minor": flow.amount_minor,
-                    "exited_at": flow.at.isoformat(),
-                }
+                ExitChange(
+                    case_id=order.case_id,
+                    txn_id=flow.txn_id,
+                    order_id=order.order_id,
+                    bank_code=order.bank_code,
+                    account_number=order.account_number,
+                    level=row.level,
+                    exit_kind=flow.kind,
+                    amount_minor=flow.amount_minor,
+                    exited_at=flow.at,
+                )
             )
             kind = "back_with_victim" if flow.kind == BACK_WITH_VICTIM else "exit"
             self._event(
@@ -338,14 +352,19 @@ class _Batch:
     def settle(self, item: Settled, current: LeasedOrder, row: AccountRow) -> None:
         order, outcome = item.order, item.outcome
         status = outcome.status
-        if current.kind in ("release", "return"):
-            row.releasing_minor -= current.requested_minor
-            row.held_minor -= outcome.released_minor
-        elif current.status in ("freezing", "pending"):
-            asked = current.freeze_minor or 0
-            if status != OrderStatus.PENDING:
-                row.in_flight_minor -= asked
-                row.held_minor += outcome.held_minor
+        settled = settle(
+            current.kind,
+            current.status,
+            status,
+            current.requested_minor,
+            current.freeze_minor,
+            outcome.held_minor,
+            outcome.released_minor,
+            _money(row),
+        )
+        row.held_minor = settled.money.held_minor
+        row.in_flight_minor = settled.money.in_flight_minor
+        row.releasing_minor = settled.money.releasing_minor
         self.touched[row.key] = row
         self._hold(order, row, current, outcome)
         self._order(
@@ -378,11 +397,8 @@ class _Batch:
                 "detail": outcome.detail,
             },
         )
-        if current.kind == "freeze" and current.status in ("freezing", "pending") and status != OrderStatus.PENDING:
-            # Meanwhile a fuller view may have shown less of the victim's money here.
-            _, release = reconcile(row.left_minor, row.held_minor, row.in_flight_minor, row.releasing_minor)
-            if release > 0:
-                self._release(order, row, release)
+        if settled.release_minor > 0:  # meanwhile a fuller view showed less of the victim's money here
+            self._release(order, row, settled.release_minor)
 
     def _release(self, order: ClaimedOrder, row: AccountRow, amount: int) -> None:
         row.rev += 1
@@ -390,7 +406,15 @@ class _Batch:
         self.touched[row.key] = row
         order_id = uuid.uuid5(order.case_id, f"release:{row.bank_code}:{row.account_number}:{row.rev}")
         self._create(
-            order, order_id, "release", row.level, row.bank_code, row.account_number, row.holder_name, amount, []
+            order,
+            order_id,
+            OrderKind.RELEASE,
+            row.level,
+            row.bank_code,
+            row.account_number,
+            row.holder_name,
+            amount,
+            [],
         )
         self._event(
             order,
@@ -406,16 +430,9 @@ class _Batch:
     def _hold(self, order: ClaimedOrder, row: AccountRow, current: LeasedOrder, outcome: Outcome) -> None:
         """Starts the case's hold on the account with the first money held there; ends a returning
         hold once it has paid out all it held; tells the paid victim's case of a return."""
-        if current.kind == "freeze" and row.hold_state is None and row.held_minor > 0:
-            row.hold_state = "stopped"
-            self.changes.holds.append(
-                {
-                    "case_id": str(row.case_id),
-                    "bank_code": row.bank_code,
-                    "account_number": row.account_number,
-                    "op": "stop",
-                }
-            )
+        if starts_hold(current.kind, row.hold_state, row.held_minor):
+            row.hold_state = HoldState.STOPPED
+            self.changes.holds.append(HoldChange(row.case_id, row.bank_code, row.account_number, HoldOp.STOP))
             self._event(
                 order,
                 "hold.stopped",
@@ -426,34 +443,27 @@ class _Batch:
                     "max_stops": self.policy.max_stops,
                 },
             )
-        if current.kind != "return":
+        if current.kind is not OrderKind.RETURN:
             return
         if outcome.released_minor:
-            payee = order.params["beneficiary_case"]
+            payee = uuid.UUID(order.params["beneficiary_case"])
             self.changes.events.append(
-                {
-                    "case_id": payee,
-                    "kind": "funds.returned",
-                    "order_id": str(order.order_id),
-                    "detail": {
+                EventRecord(
+                    case_id=payee,
+                    kind="funds.returned",
+                    order_id=order.order_id,
+                    detail={
                         "amount_minor": outcome.released_minor,
                         "bank_code": row.bank_code,
                         "from_case": str(order.case_id),
                         "share": order.params.get("share", ""),
                         "beneficiary_bank": order.params.get("beneficiary", {}).get("bank_code", ""),
                     },
-                }
+                )
             )
-        if row.hold_state == "returning" and row.releasing_minor == 0 and row.held_minor == 0:
-            row.hold_state = "returned"
-            self.changes.holds.append(
-                {
-                    "case_id": str(row.case_id),
-                    "bank_code": row.bank_code,
-                    "account_number": row.account_number,
-                    "op": "returned",
-                }
-            )
+        if return_completes(current.kind, row.hold_state, _money(row)):
+            row.hold_state = HoldState.RETURNED
+            self.changes.holds.append(HoldChange(row.case_id, row.bank_code, row.account_number, HoldOp.RETURNED))
             self._event(order, "hold.returned", {"bank_code": row.bank_code})
 
     # ---- rows to write ----------------------------------------------------------------------
@@ -471,24 +481,24 @@ class _Batch:
         recheck_s: float = 0.0,
     ) -> None:
         self.changes.orders.append(
-            {
-                "case_id": str(order.case_id),
-                "order_id": str(order.order_id),
-                "status": status.value,
-                "freeze_minor": freeze_minor,
-                "held_minor": held_minor,
-                "released_minor": released_minor,
-                "reason_code": reason_code,
-                "detail": detail,
-                "recheck_s": recheck_s,
-            }
+            OrderChange(
+                order.case_id,
+                order.order_id,
+                status,
+                freeze_minor,
+                held_minor,
+                released_minor,
+                reason_code,
+                detail,
+                recheck_s,
+            )
         )
 
     def _create(
         self,
         parent: ClaimedOrder,
         order_id: uuid.UUID,
-        kind: str,
+        kind: OrderKind,
         level: int,
         bank_code: str,
         number: str,
@@ -497,19 +507,19 @@ class _Batch:
         incoming: list[dict[str, Any]],
     ) -> None:
         self.changes.created.append(
-            {
-                "case_id": str(parent.case_id),
-                "order_id": str(order_id),
-                "parent_order_id": str(parent.order_id),
-                "kind": kind,
-                "level": level,
-                "bank_code": bank_code,
-                "account_number": number,
-                "holder_name": holder,
-                "currency": parent.currency,
-                "requested_minor": requested,
-                "incoming": incoming,
-            }
+            NewOrder(
+                case_id=parent.case_id,
+                order_id=order_id,
+                parent_order_id=parent.order_id,
+                kind=kind,
+                level=level,
+                bank_code=bank_code,
+                account_number=number,
+                holder_name=holder,
+                currency=parent.currency,
+                requested_minor=requested,
+                incoming=incoming,
+            )
         )
 
     def _answer(
@@ -524,38 +534,15 @@ class _Batch:
         statement: dict[str, Any] | None = None,
     ) -> None:
         self.changes.answers.append(
-            {
-                "case_id": str(order.case_id),
-                "order_id": str(order.order_id),
-                "status_code": code,
-                "held_minor": held,
-                "balance_minor": balance,
-                "reason_code": reason,
-                "bank_reference": reference,
-                "statement": statement,
-            }
+            AnswerRecord(order.case_id, order.order_id, code, held, balance, reason, reference, statement)
         )
 
     def _event(self, order: ClaimedOrder, kind: str, detail: dict[str, Any]) -> None:
-        self.changes.events.append(
-            {"case_id": str(order.case_id), "kind": kind, "order_id": str(order.order_id), "detail": detail}
-        )
+        self.changes.events.append(EventRecord(order.case_id, kind, order.order_id, detail))
 
 
-def _within_hold(result: Step, row: AccountRow) -> Step:
-    """What a statement may change where the case's hold has moved on: an ended hold holds nothing
-    more (and gives back what a late freeze held); a returning hold stays as the return planned it;
-    a formal freeze holds at most what its legal document names. Tracing goes on regardless."""
-    if row.hold_state == "returning":
-        return replace(result, left_minor=0, freeze_minor=0, release_minor=0)
-    if row.hold_state in ("released", "lapsed", "returned"):
-        left = 0
-    elif row.hold_cap is not None:
-        left = min(result.left_minor, row.hold_cap)
-    else:
-        return result
-    freeze, release = reconcile(left, row.held_minor, row.in_flight_minor, row.releasing_minor)
-    return replace(result, left_minor=left, freeze_minor=freeze, release_minor=release)
+def _money(row: AccountRow) -> AccountMoney:
+    return AccountMoney(row.left_minor, row.held_minor, row.in_flight_minor, row.releasing_minor)
 
 
 def _parts(raw: Any) -> Parts:

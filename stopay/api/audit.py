@@ -15,6 +15,7 @@ from stopay.api.validation import InvalidRequest, Violation
 from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
 from stopay.domain.case import CaseEvent
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
+from stopay.domain.orders import OrderKind
 from stopay.security.checkpoints import BadKey, load_public_key
 from stopay.service.audit import Audit, ExportedEvent, Verified
 from stopay.v1 import audit_pb2, audit_pb2_grpc, common_pb2, station_pb2
@@ -67,7 +68,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                 entry_to_hold_ms=int((o.resolved_at - case.created_at).total_seconds() * 1000),
             )
             for o in case.orders
-            if o.kind == "freeze" and o.held_minor > 0 and o.resolved_at is not None
+            if o.kind is OrderKind.FREEZE and o.held_minor > 0 and o.resolved_at is not None
         ]
         return audit_pb2.CaseTrail(
             case=convert.case_message(case), timeline=[_event(r, case.currency) for r in trail.events], timings=timings

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +33,7 @@ from bank_adapters.protocol import (
     ReturnAnswer,
     StatementAnswer,
 )
-from stopay.answers.apply import Answer, Settled, Traced, apply_answers
+from stopay.answers.apply import DEFAULT_CAPS, Answer, Settled, Traced, apply_answers
 from stopay.answers.checked import checked_answer, printable
 from stopay.answers.translate import (
     extend_outcome,
@@ -52,7 +51,17 @@ from stopay.domain.accounts import AccountKey
 from stopay.domain.backoff import full_jitter_s
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.domain.holds import HoldPolicy
-from stopay.domain.orders import GAVE_UP, NO_ADAPTER, REFUSED, OrderStatus, UnknownAnswer
+from stopay.domain.orders import (
+    GAVE_UP,
+    NO_ADAPTER,
+    REFUSED,
+    BankRequest,
+    OrderKind,
+    OrderStatus,
+    UnknownAnswer,
+    asks_statement,
+    bank_request,
+)
 from stopay.domain.trail import Limits
 from stopay.store import orders as store
 from stopay.store import replicas
@@ -95,7 +104,7 @@ class Dispatcher:
         owner: str,
         settings: DispatchSettings = DispatchSettings(),
         clock: Clock = SYSTEM_CLOCK,
-        limits: Limits = Limits(),
+        limits: Limits = DEFAULT_CAPS,
     ) -> None:
         self._pool = pool
         self._limits = limits  # its max_orders and max_fanout bound the orders a statement opens
@@ -108,7 +117,7 @@ class Dispatcher:
         self._in_flight: set[asyncio.Task[None]] = set()
         # Claims not yet recorded, as (case_id, order_id, attempts): their leases are kept alive,
         # and only theirs; they also count against max_in_flight until recorded.
-        self._leased: set[tuple[uuid.UUID, uuid.UUID, int]] = set()
+        self._leased: set[store.Claim] = set()
         self._room = asyncio.Event()
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -206,7 +215,7 @@ class Dispatcher:
                 for order in claimed:
                     task = asyncio.create_task(self._deliver(order))
                     self._in_flight.add(task)
-                    self._leased.add((order.case_id, order.order_id, order.attempts))
+                    self._leased.add(store.Claim(order.case_id, order.order_id, order.attempts))
                     task.add_done_callback(self._done)
                 if len(claimed) < min(s.batch_size, room):
                     with contextlib.suppress(TimeoutError):
@@ -229,26 +238,26 @@ class Dispatcher:
         try:
             # Only the bank's availability passes through the breaker; making sense of its answer
             # happens after, so a nonsensical answer neither counts as a failure nor as a success.
+            request = bank_request(order.kind, order.status)
             async with self._guards.call(order.bank_code):
-                if order.kind == "release":
-                    reply: StatementAnswer | FreezeAnswer | ReleaseAnswer | ExtendAnswer | ReturnAnswer
-                    reply = await asyncio.wait_for(adapter.release(release_request(order)), timeout)
-                elif order.kind == "extend":
-                    reply = await asyncio.wait_for(adapter.extend(extend_request(order)), timeout)
-                elif order.kind == "return":
-                    reply = await asyncio.wait_for(adapter.return_funds(return_request(order)), timeout)
-                elif order.status == "queued":
+                reply: StatementAnswer | FreezeAnswer | ReleaseAnswer | ExtendAnswer | ReturnAnswer
+                if request is BankRequest.STATEMENT:
                     reply = await asyncio.wait_for(adapter.statement(statement_request(order)), timeout)
-                else:  # freezing, or pending: asking again under the same key is the status query
+                elif request is BankRequest.FREEZE:  # sent again, it is the status query of a pending one
                     reply = await asyncio.wait_for(adapter.freeze(freeze_request(order)), timeout)
+                elif request is BankRequest.RELEASE:
+                    reply = await asyncio.wait_for(adapter.release(release_request(order)), timeout)
+                elif request is BankRequest.EXTEND:
+                    reply = await asyncio.wait_for(adapter.extend(extend_request(order)), timeout)
+                else:
+                    reply = await asyncio.wait_for(adapter.return_funds(return_request(order)), timeout)
             reply = checked_answer(reply)  # as it can be recorded: no NUL, nothing out of range
-            if order.kind in _SETTLE:
-                result = Settled(order, _SETTLE[order.kind](order, reply))
-            # A queued order asked for a statement, any other for a freeze (see above).
-            elif order.status == "queued":
+            if request is BankRequest.STATEMENT:
                 result = Traced(order, reply)  # type: ignore[arg-type]
-            else:
+            elif request is BankRequest.FREEZE:
                 result = Settled(order, freeze_outcome(order, reply, self._settings.pending_recheck_s))  # type: ignore[arg-type]
+            else:
+                result = Settled(order, _SETTLE[order.kind](order, reply))
         except asyncio.CancelledError:
             raise
         except BankOpen:
@@ -258,7 +267,7 @@ class Dispatcher:
             # help. The order shows as undeliverable with the bank's words; an operator can retry it.
             # A status query of a pending freeze is not given up so: the bank is still deciding.
             log.error("dispatch.refused", order_id=str(order.order_id), account=account, error=str(exc))
-            if order.status == "pending":
+            if order.status is OrderStatus.PENDING:
                 return self._retry_later(order, f"the bank refused the status query: {exc}")
             return Settled(
                 order,
@@ -289,7 +298,7 @@ class Dispatcher:
                 "dispatch.answered",
                 order_id=str(order.order_id),
                 account=account,
-                kind=order.kind,
+                kind=order.kind.value,
                 status=result.outcome.status.value,
                 held_minor=result.outcome.held_minor,
                 released_minor=result.outcome.released_minor,
@@ -301,7 +310,7 @@ class Dispatcher:
         # Only an order that cannot have moved money is given up at the deadline: a freeze that
         # timed out, or a release, may have been applied by the bank, and is asked again forever
         # under the same key (its answer, or a callback, then settles it).
-        if order.expired and _nothing_can_be_held(order) and not quick:
+        if order.expired and asks_statement(order.kind, order.status) and not quick:
             return self._give_up(order, detail)
         return self._retry_later(order, detail, quick)
 
@@ -415,7 +424,9 @@ class Dispatcher:
         given up (NOAS) instead; the others' retries are returned."""
         answered = {a.order.order_id: a.order for a in answers}
         expired = [
-            r for r in retries if (order := answered.get(r.order_id)) and order.expired and _nothing_can_be_held(order)
+            r
+            for r in retries
+            if (order := answered.get(r.order_id)) and order.expired and asks_statement(order.kind, order.status)
         ]
         if not expired:
             return retries
@@ -452,19 +463,14 @@ class Dispatcher:
                 return await call(*args)
 
 
-_SETTLE: dict[str, Callable[[store.ClaimedOrder, Any], store.Outcome]] = {
-    "release": release_outcome,
-    "extend": extend_outcome,
-    "return": return_outcome,
+_SETTLE: dict[OrderKind, Callable[[store.ClaimedOrder, Any], store.Outcome]] = {
+    OrderKind.RELEASE: release_outcome,
+    OrderKind.EXTEND: extend_outcome,
+    OrderKind.RETURN: return_outcome,
 }
 
 
-def _claim_of(item: Answer | store.Retry) -> tuple[uuid.UUID, uuid.UUID, int]:
+def _claim_of(item: Answer | store.Retry) -> store.Claim:
     if isinstance(item, store.Retry):
-        return (item.case_id, item.order_id, item.attempts)
-    return (item.order.case_id, item.order.order_id, item.order.attempts)
-
-
-def _nothing_can_be_held(order: store.ClaimedOrder) -> bool:
-    """A freeze order still asking for its statement: no bank request of it can have moved money."""
-    return order.kind == "freeze" and order.status == "queued"
+        return store.Claim(item.case_id, item.order_id, item.attempts)
+    return store.Claim(item.order.case_id, item.order.order_id, item.order.attempts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 
 BANK_CODE = re.compile(r"[A-Z][A-Z0-9]{1,10}")
@@ -20,6 +21,19 @@ class AccountKey:
     @property
     def masked(self) -> str:
         return f"{self.bank_code}:{mask_number(self.number)}"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class CaseAccount:
+    """One account as one case knows it: the key of what the case knows there."""
+
+    case_id: uuid.UUID
+    bank_code: str
+    account_number: str
+
+    @property
+    def account(self) -> AccountKey:
+        return AccountKey(self.bank_code, self.account_number)
 
 
 def mask_number(number: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from stopay.domain.entry import Party
 from stopay.domain.holds import HoldView
-from stopay.domain.orders import OrderStatus
+from stopay.domain.orders import OrderKind, OrderStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,7 @@ class IncomingView:
 class OrderView:
     order_id: uuid.UUID
     parent_order_id: uuid.UUID | None
-    kind: str  # "freeze" | "release" | "extend" | "return"
+    kind: OrderKind
     level: int
     bank_code: str
     account_number: str
@@ -152,7 +152,7 @@ class CaseView:
         for level in range(1, depth + 1):
             orders = [o for o in self.orders if o.level == level]
             # An operator's retry follows the same money again: count it once.
-            freezes = [o for o in orders if o.kind == "freeze" and o.retry_of is None]
+            freezes = [o for o in orders if o.kind is OrderKind.FREEZE and o.retry_of is None]
             totals.append(
                 LevelTotals(
                     level=level,
@@ -163,7 +163,7 @@ class CaseView:
                     exited_minor=sum(x.amount_minor for x in self.exits if x.level == level),
                     orders=len(orders),
                     open_orders=sum(1 for o in orders if not o.status.terminal),
-                    returned_minor=sum(o.released_minor for o in orders if o.kind == "return"),
+                    returned_minor=sum(o.released_minor for o in orders if o.kind is OrderKind.RETURN),
                     back_with_victim_minor=sum(x.amount_minor for x in self.back if x.level == level),
                 )
             )

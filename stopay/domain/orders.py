@@ -1,15 +1,32 @@
-"""The freeze order state machine: which statuses exist, which moves are allowed, what an answer means.
+"""The freeze order state machine: which kinds and statuses exist, which moves are allowed, which
+statuses are open, what an answer means, and which failed orders an operator may retry.
 
 The same transitions are enforced by the database (see the ``freeze_order_transitions`` table in the
-migrations); a test checks that the two agree.
+migrations), and the database's one definition of an open status (``freeze_order_open`` in
+``store/migrations/0016_order_values.sql``) is this module's :data:`OPEN`; tests check that they agree.
+Order kinds and statuses are compared as these enums everywhere outside this module and SQL.
 """
 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 
-class OrderStatus(str, enum.Enum):
+class OrderKind(enum.StrEnum):
+    FREEZE = "freeze"  # asks for the statement, then freezes the victim's money found there
+    RELEASE = "release"  # gives back money held in excess
+    EXTEND = "extend"  # renews a hold or makes it a formal freeze (store/migrations/0007_holds.sql)
+    RETURN = "return"  # pays money held to a victim
+
+    @property
+    def gives_back(self) -> bool:
+        """Takes money out of the hold: while it is out, its amount counts as going out
+        (``releasing_minor``)."""
+        return self in (OrderKind.RELEASE, OrderKind.RETURN)
+
+
+class OrderStatus(enum.StrEnum):
     QUEUED = "queued"  # accepted; the statement is asked for (waiting, in flight or retrying)
     FREEZING = "freezing"  # the statement sized the hold; the freeze is asked for
     PENDING = "pending"  # PDCR: the bank will answer later
@@ -23,8 +40,18 @@ class OrderStatus(str, enum.Enum):
     RETURNED = "returned"  # a return order: the bank paid the money to the victim
 
     @property
+    def open(self) -> bool:
+        """Waiting for, or in flight to, a bank: see :data:`OPEN`."""
+        return self in OPEN
+
+    @property
     def terminal(self) -> bool:
-        return self not in (OrderStatus.QUEUED, OrderStatus.FREEZING, OrderStatus.PENDING)
+        return self not in OPEN
+
+
+# The one definition of an open order: a bank request is still to come or to be answered. SQL has
+# its twin, freeze_order_open(status), which every query that asks uses.
+OPEN: frozenset[OrderStatus] = frozenset({OrderStatus.QUEUED, OrderStatus.FREEZING, OrderStatus.PENDING})
 
 
 _ANSWERED = frozenset(
@@ -55,8 +82,66 @@ GAVE_UP = "NOAS"  # no answer before the delivery deadline
 REFUSED = "RFSD"  # the bank refused the request itself; sending it again would not help
 
 
-def can_move(current: OrderStatus, new: OrderStatus) -> bool:
-    return (current, new) in TRANSITIONS
+def asks_statement(kind: OrderKind, status: OrderStatus) -> bool:
+    """A freeze order still asking for its statement: no bank request of it can have moved money."""
+    return kind is OrderKind.FREEZE and status is OrderStatus.QUEUED
+
+
+def freeze_out(kind: OrderKind, status: OrderStatus) -> bool:
+    """A freeze order whose freeze went out (sized, or answered pending): its amount is in flight."""
+    return kind is OrderKind.FREEZE and status in (OrderStatus.FREEZING, OrderStatus.PENDING)
+
+
+class BankRequest(enum.StrEnum):
+    """What an open order asks its bank for next."""
+
+    STATEMENT = "statement"  # the account's statement (a freeze order, queued)
+    FREEZE = "freeze"  # freeze freeze_minor; sent again under the same key, the status query of a pending one
+    RELEASE = "release"
+    EXTEND = "extend"
+    RETURN = "return"
+
+
+def bank_request(kind: OrderKind, status: OrderStatus) -> BankRequest:
+    """A freeze order asks for the statement while queued, then for the freeze (freezing, or
+    pending: asking again is the status query); the other kinds ask for what they are."""
+    if kind is OrderKind.FREEZE:
+        return BankRequest.STATEMENT if status is OrderStatus.QUEUED else BankRequest.FREEZE
+    return BankRequest(kind.value)
+
+
+class RetryRefused(enum.StrEnum):
+    """Why an operator may not retry an order."""
+
+    NOT_FOUND = "not_found"
+    NOT_UNDELIVERABLE = "not_undeliverable"  # only an order stopay could not deliver is retried
+    HOLD_ENDED = "hold_ended"  # an extension is only worth sending while its hold lasts
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPlan:
+    """A new order for the same account, money and details, under the same idempotency key (so a
+    bank that did apply the first never applies it twice); the failed order stays as it was."""
+
+    kind: OrderKind
+    # Put back among what is going out of the hold: a failed release or return had taken it off.
+    going_out_minor: int
+
+    @property
+    def puts_back(self) -> bool:
+        return self.kind.gives_back
+
+
+def retry_plan(kind: OrderKind, status: OrderStatus, requested_minor: int, hold_live: bool) -> RetryPlan | RetryRefused:
+    """Whether an operator may retry an order, and how: only an undeliverable order is retried; a
+    freeze starts again from the statement; an extension only while its hold is live (``hold_live``:
+    the case's hold on the account is an emergency stop or a formal freeze); a release or a return
+    puts its money back among what is going out."""
+    if status is not OrderStatus.UNDELIVERABLE:
+        return RetryRefused.NOT_UNDELIVERABLE
+    if kind is OrderKind.EXTEND and not hold_live:
+        return RetryRefused.HOLD_ENDED
+    return RetryPlan(kind, requested_minor if kind.gives_back else 0)
 
 
 class UnknownAnswer(ValueError):

@@ -16,17 +16,16 @@ from stopay.answers.apply import Settled, apply_answers
 from stopay.answers.translate import freeze_outcome
 from stopay.domain.authz import Denied
 from stopay.domain.holds import HoldPolicy
-from stopay.domain.orders import OrderStatus
+from stopay.domain.orders import OrderKind, OrderStatus, freeze_out
 from stopay.store import orders
 
 log = structlog.get_logger(__name__)
-WAITING = ("freezing", "pending")
 
 
 @dataclass(frozen=True, slots=True)
 class Reported:
     applied: bool  # False: the order was settled already, or the bank still says "pending"
-    order_status: str  # the order's status afterwards
+    order_status: OrderStatus  # the order's status afterwards
 
 
 class Callbacks:
@@ -42,22 +41,22 @@ class Callbacks:
         such freeze order. ``Denied`` when the order went to another bank; ``UnknownAnswer`` when the
         answer makes no sense for the order."""
         order = await orders.by_key(self._pool, case_id, order_id)
-        if order is None or order.kind != "freeze":
+        if order is None or order.kind is not OrderKind.FREEZE:
             return None
         if bank_code != order.bank_code:
             raise Denied(
                 f"the order was sent to another bank than {bank_code}; nothing changed", "ORDER_OF_ANOTHER_BANK"
             )
-        if order.status not in WAITING:
+        if not freeze_out(order.kind, order.status):  # settled already, or its freeze not yet asked for
             return Reported(False, order.status)
         outcome = freeze_outcome(order, answer)
-        if outcome.status == OrderStatus.PENDING:
+        if outcome.status is OrderStatus.PENDING:
             return Reported(False, order.status)
         await apply_answers(
             self._pool, None, [Settled(order, outcome)], self._retry_after, actor=actor, policy=self._policy
         )
         after = await orders.by_key(self._pool, case_id, order_id)
         assert after is not None
-        applied = after.status not in WAITING
+        applied = not freeze_out(after.kind, after.status)
         log.info("gateway.callback", order_id=str(order.order_id), status=after.status, applied=applied)
         return Reported(applied, after.status)

@@ -12,7 +12,7 @@ import asyncpg
 from stopay.domain.attribution import OWN
 from stopay.domain.case import CaseEvent, CaseView, ExitView, IncomingView, OrderView
 from stopay.domain.entry import Party
-from stopay.domain.orders import OrderStatus
+from stopay.domain.orders import OrderKind, OrderStatus
 from stopay.domain.trail import BACK_WITH_VICTIM
 from stopay.store.entries import link
 from stopay.store.errors import database_errors
@@ -74,7 +74,7 @@ def _order(row: asyncpg.Record) -> OrderView:
     return OrderView(
         order_id=row["order_id"],
         parent_order_id=row["parent_order_id"],
-        kind=row["kind"],
+        kind=OrderKind(row["kind"]),
         level=row["level"],
         bank_code=row["bank_code"],
         account_number=row["account_number"],

@@ -14,24 +14,55 @@ from stopay.domain.entry import Entry, Party, PlannedOrder, level1_orders
 from stopay.domain.errors import EntryConflict
 from stopay.domain.trail import Limits, label
 from stopay.store.errors import database_errors
-from stopay.store.queries import sql
+from stopay.store.queries import query, sql
+from stopay.store.rows import json_rows
 
 
-def _transfers_json(entry: Entry) -> list[dict[str, object]]:
+@dataclass(frozen=True, slots=True)
+class TransferRow:
+    """A transfer of the entry (submit_entry.sql :transfers)."""
+
+    ordinal: int
+    txn_id: str
+    payer_bank: str
+    payer_number: str
+    payer_holder: str
+    payee_bank: str
+    payee_number: str
+    payee_holder: str
+    amount_minor: int
+    transferred_at: datetime
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    """A level-1 freeze order the entry opens (submit_entry.sql :orders)."""
+
+    order_id: uuid.UUID
+    level: int
+    bank_code: str
+    account_number: str
+    holder_name: str
+    requested_minor: int
+    incoming: list[dict[str, object]]
+
+
+def _transfers(entry: Entry) -> list[TransferRow]:
     return [
-        {
-            "ordinal": i,
-            "txn_id": t.txn_id,
-            "payer_bank": t.payer.bank_code,
-            "payer_number": t.payer.number,
-            "payer_holder": t.payer.holder_name,
-            "payee_bank": t.payee.bank_code,
-            "payee_number": t.payee.number,
-            "payee_holder": t.payee.holder_name,
-            "amount_minor": t.amount_minor,
-            "transferred_at": t.transferred_at.isoformat(),
-            "channel": t.channel,
-        }
+        TransferRow(
+            ordinal=i,
+            txn_id=t.txn_id,
+            payer_bank=t.payer.bank_code,
+            payer_number=t.payer.number,
+            payer_holder=t.payer.holder_name,
+            payee_bank=t.payee.bank_code,
+            payee_number=t.payee.number,
+            payee_holder=t.payee.holder_name,
+            amount_minor=t.amount_minor,
+            transferred_at=t.transferred_at,
+            channel=t.channel,
+        )
         for i, t in enumerate(entry.transfers)
     ]
 
@@ -53,17 +84,17 @@ def incoming_json(order: PlannedOrder) -> list[dict[str, object]]:
     ]
 
 
-def _orders_json(orders: list[PlannedOrder]) -> list[dict[str, object]]:
+def _orders(orders: list[PlannedOrder]) -> list[OrderRow]:
     return [
-        {
-            "order_id": str(o.order_id),
-            "level": o.level,
-            "bank_code": o.account.bank_code,
-            "account_number": o.account.number,
-            "holder_name": o.account.holder_name,
-            "requested_minor": o.requested_minor,
-            "incoming": incoming_json(o),
-        }
+        OrderRow(
+            order_id=o.order_id,
+            level=o.level,
+            bank_code=o.account.bank_code,
+            account_number=o.account.number,
+            holder_name=o.account.holder_name,
+            requested_minor=o.requested_minor,
+            incoming=incoming_json(o),
+        )
         for o in orders
     ]
 
@@ -109,35 +140,37 @@ async def submit(
     """
     case_id = entry.case_id
     digest = entry.fingerprint()
-    args = (
-        case_id,
-        entry.entry_id,
-        digest,
-        entry.station_id,
-        entry.officer_id,
-        entry.report_no,
-        entry.victim.name,
-        entry.victim.id_number,
-        entry.victim.phone,
-        entry.fraud_type,
-        entry.narrative,
-        entry.currency,
-        entry.reported_minor,
-        _transfers_json(entry),
-        _orders_json(level1_orders(entry)),
-        actor,
-        limits.rule,
-        limits.max_depth,
-        limits.min_amount,
-        same_transfer_window_s,
+    q = query("submit_entry")
+    args = q.args(
+        case_id=case_id,
+        entry_id=entry.entry_id,
+        payload_sha256=digest,
+        station_id=entry.station_id,
+        officer_id=entry.officer_id,
+        report_no=entry.report_no,
+        victim_name=entry.victim.name,
+        victim_id_number=entry.victim.id_number,
+        victim_phone=entry.victim.phone,
+        fraud_type=entry.fraud_type,
+        narrative=entry.narrative,
+        currency=entry.currency,
+        reported_minor=entry.reported_minor,
+        transfers=json_rows(_transfers(entry)),
+        orders=json_rows(_orders(level1_orders(entry))),
+        actor=actor,
+        rule=limits.rule,
+        max_depth=limits.max_depth,
+        min_amount=limits.min_amount,
+        same_transfer_window_s=same_transfer_window_s,
     )
     with database_errors(f"could not store entry {entry.entry_id!r}"):
-        row = await pool.fetchrow(sql("submit_entry"), *args)
+        row = await pool.fetchrow(q.text, *args)
         assert row is not None
         existing = row["existing_sha256"]
         if row["inserted"] is None and existing is None:
             # A concurrent submission of the same entry committed after this statement's snapshot.
-            existing = await pool.fetchval(sql("case_fingerprint"), case_id)
+            fingerprint = query("case_fingerprint")
+            existing = await pool.fetchval(fingerprint.text, *fingerprint.args(case_id=case_id))
     if row["inserted"] is not None:
         return Submitted(case_id, False, tuple(link(item) for item in row["linked"]))
     if bytes(existing) != digest:

@@ -9,9 +9,10 @@ from typing import Any
 
 import asyncpg
 
-from stopay.domain.orders import OrderStatus
+from stopay.domain.orders import OrderKind, OrderStatus, RetryPlan, retry_plan
 from stopay.store.errors import database_errors
-from stopay.store.queries import query, sql
+from stopay.store.queries import query
+from stopay.store.rows import json_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,9 +20,9 @@ class ClaimedOrder:
     case_id: uuid.UUID
     order_id: uuid.UUID
     parent_order_id: uuid.UUID | None
-    kind: str  # "freeze" | "release" | "extend" | "return"
+    kind: OrderKind
     level: int
-    status: str  # "queued": ask for the statement; "freezing": ask to freeze freeze_minor
+    status: OrderStatus  # a freeze queued: ask for the statement; freezing or pending: ask to freeze freeze_minor
     bank_code: str
     account_number: str
     holder_name: str
@@ -40,6 +41,21 @@ class ClaimedOrder:
     expired: bool
     # txn_id -> incoming item: every transfer already known to carry the victim's money here
     known_incoming: dict[str, dict[str, Any]]
+
+    @classmethod
+    def from_record(cls, row: asyncpg.Record) -> ClaimedOrder:
+        values = dict(row)
+        return cls(**values | {"kind": OrderKind(values["kind"]), "status": OrderStatus(values["status"])})
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One claim of an order: only the claim with this attempts count may record or give it back
+    (a row of :claims in extend_leases.sql and trail_orders.sql)."""
+
+    case_id: uuid.UUID
+    order_id: uuid.UUID
+    attempts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +79,8 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Retry:
+    """An order given back after an attempt that may pass (a row of :retries in reschedule_orders.sql)."""
+
     case_id: uuid.UUID
     order_id: uuid.UUID
     attempts: int  # of the claim that made the attempt: only it may give the order back
@@ -81,53 +99,64 @@ async def claim(
 ) -> list[ClaimedOrder]:
     """Claims due orders of ``banks`` (those the claiming replica serves; None: of every bank), not
     of ``skip_banks``."""
+    q = query("claim_orders")
+    args = q.args(
+        limit=limit,
+        owner=owner,
+        lease_s=lease_s,
+        deadline_s=deadline_s,
+        skip_banks=list(skip_banks),
+        banks=None if banks is None else sorted(banks),
+    )
     with database_errors("could not claim orders"):
-        rows = await pool.fetch(
-            sql("claim_orders"),
-            limit,
-            owner,
-            lease_s,
-            deadline_s,
-            list(skip_banks),
-            None if banks is None else sorted(banks),
-        )
-    return [ClaimedOrder(**dict(r)) for r in rows]
+        rows = await pool.fetch(q.text, *args)
+    return [ClaimedOrder.from_record(r) for r in rows]
 
 
 async def by_key(pool: asyncpg.Pool, case_id: uuid.UUID, order_id: uuid.UUID) -> ClaimedOrder | None:
     """The order an idempotency key names, as a claim would see it (for a bank's callback)."""
+    q = query("order_by_key")
     with database_errors(f"could not read order {order_id}"):
-        row = await pool.fetchrow(sql("order_by_key"), case_id, order_id)
-    return ClaimedOrder(**dict(row)) if row else None
+        row = await pool.fetchrow(q.text, *q.args(case_id=case_id, order_id=order_id))
+    return ClaimedOrder.from_record(row) if row else None
 
 
 async def retry(pool: asyncpg.Pool, order_id: uuid.UUID, actor: str) -> tuple[uuid.UUID, uuid.UUID] | None:
-    """A new order retrying ``order_id``, which could not be delivered; None unless it failed."""
+    """A new order retrying ``order_id``, as :func:`stopay.domain.orders.retry_plan` allows; None
+    when there is no such order, the plan refuses it, or it was retried already. One transaction:
+    the order is read, the domain decides, the retry is written."""
+    read, write = query("retry_candidate"), query("retry_order")
     with database_errors(f"could not retry order {order_id}"):
-        q = query("retry_order")
-        row = await pool.fetchrow(q.text, *q.args(order_id=order_id, new_order_id=uuid.uuid4(), actor=actor))
+        async with pool.acquire() as conn, conn.transaction():
+            found = await conn.fetchrow(read.text, *read.args(order_id=order_id))
+            if found is None:
+                return None
+            plan = retry_plan(
+                OrderKind(found["kind"]), OrderStatus(found["status"]), found["requested_minor"], found["hold_live"]
+            )
+            if not isinstance(plan, RetryPlan):
+                return None
+            row = await conn.fetchrow(
+                write.text,
+                *write.args(
+                    order_id=order_id,
+                    new_order_id=uuid.uuid4(),
+                    actor=actor,
+                    puts_back=plan.puts_back,
+                    going_out_minor=plan.going_out_minor,
+                ),
+            )
     return (row["case_id"], row["order_id"]) if row else None
 
 
 async def reschedule(pool: asyncpg.Pool, owner: str, retries: Sequence[Retry], actor: str) -> int:
-    payload = [
-        {
-            "case_id": str(r.case_id),
-            "order_id": str(r.order_id),
-            "attempts": r.attempts,
-            "delay_s": r.delay_s,
-            "detail": r.detail,
-        }
-        for r in retries
-    ]
+    q = query("reschedule_orders")
     with database_errors(f"could not reschedule {len(retries)} orders"):
-        rows = await pool.fetch(sql("reschedule_orders"), payload, owner, actor)
+        rows = await pool.fetch(q.text, *q.args(retries=json_rows(retries), owner=owner, actor=actor))
     return len(rows)
 
 
-async def extend_leases(
-    pool: asyncpg.Pool, owner: str, lease_s: float, orders: Sequence[tuple[uuid.UUID, uuid.UUID, int]]
-) -> None:
-    payload = [{"case_id": str(c), "order_id": str(o), "attempts": n} for c, o, n in orders]
+async def extend_leases(pool: asyncpg.Pool, owner: str, lease_s: float, claims: Sequence[Claim]) -> None:
+    q = query("extend_leases")
     with database_errors("could not extend leases"):
-        await pool.execute(sql("extend_leases"), owner, lease_s, payload)
+        await pool.execute(q.text, *q.args(owner=owner, lease_s=lease_s, claims=json_rows(claims)))

@@ -62,7 +62,8 @@ def compile_named(name: str, source: str) -> Query:
     def replace(m: re.Match[str]) -> str:
         nonlocal positional
         if m.group("name") is None:
-            positional = positional or m.group("skip")[1:2].isdigit()
+            skipped = m.group("skip")
+            positional = positional or (skipped[:1] == "$" and skipped[1:2].isdigit())
             return m.group(0)
         param = m.group("name")
         if param not in params:

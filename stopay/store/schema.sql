@@ -1,4 +1,4 @@
--- The stopay schema after migration 0015_app_role: what the migrations in
+-- The stopay schema after migration 0016_order_values: what the migrations in
 -- stopay/store/migrations produce, read back from a fresh database. Generated, never edited:
 -- after adding a migration, run `python -m stopay.store.schema`.
 
@@ -167,7 +167,7 @@ END),
     CONSTRAINT freeze_orders_level_check CHECK ((level >= 1)),
     CONSTRAINT freeze_orders_released_check CHECK (((released_minor >= 0) AND (released_minor <= requested_minor) AND ((kind = ANY (ARRAY['release'::text, 'return'::text])) OR (released_minor = 0)))),
     CONSTRAINT freeze_orders_requested_minor_check CHECK ((requested_minor >= 0)),
-    CONSTRAINT freeze_orders_resolved_check CHECK (((status = ANY (ARRAY['queued'::text, 'freezing'::text, 'pending'::text])) = (resolved_at IS NULL))),
+    CONSTRAINT freeze_orders_resolved_check CHECK ((freeze_order_open(status) = (resolved_at IS NULL))),
     CONSTRAINT freeze_orders_sized_check CHECK (((status <> 'freezing'::text) OR (freeze_minor IS NOT NULL))),
     CONSTRAINT freeze_orders_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'freezing'::text, 'pending'::text, 'held'::text, 'partially_held'::text, 'moved_on'::text, 'rejected'::text, 'undeliverable'::text, 'released'::text, 'extended'::text, 'returned'::text])))
 );
@@ -332,7 +332,7 @@ CREATE INDEX entry_transfers_linked ON public.entry_transfers USING btree (linke
 
 CREATE INDEX freeze_orders_by_order_id ON public.freeze_orders USING btree (order_id);
 
-CREATE INDEX freeze_orders_due ON public.freeze_orders USING btree (next_attempt_at) WHERE (status = ANY (ARRAY['queued'::text, 'freezing'::text, 'pending'::text]));
+CREATE INDEX freeze_orders_due ON public.freeze_orders USING btree (next_attempt_at) WHERE freeze_order_open(status);
 
 CREATE UNIQUE INDEX freeze_orders_one_retry ON public.freeze_orders USING btree (case_id, retry_of) WHERE (retry_of IS NOT NULL);
 
@@ -525,6 +525,12 @@ BEGIN
     RETURN NULL;
 END $function$;
 
+CREATE OR REPLACE FUNCTION public.freeze_order_open(status text)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$ SELECT status IN ('queued', 'freezing', 'pending') $function$;
+
 CREATE OR REPLACE FUNCTION public.freeze_orders_guard()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -569,6 +575,29 @@ BEGIN
     END IF;
     PERFORM pg_notify('stopay_case', NEW.case_id::text);
     RETURN NULL;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.freeze_orders_retry_guard()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    failed freeze_orders;
+BEGIN
+    SELECT * INTO failed FROM freeze_orders WHERE case_id = NEW.case_id AND order_id = NEW.retry_of;
+    IF NOT FOUND OR failed.status <> 'undeliverable' THEN
+        RAISE EXCEPTION 'order % of case % is not undeliverable: it cannot be retried', NEW.retry_of, NEW.case_id
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF failed.kind = 'extend' AND NOT EXISTS (
+        SELECT 1 FROM holds h
+        WHERE h.case_id = failed.case_id AND h.bank_code = failed.bank_code
+          AND h.account_number = failed.account_number AND h.state IN ('stopped', 'frozen')
+    ) THEN
+        RAISE EXCEPTION 'the hold order % would extend has ended: it cannot be retried', NEW.retry_of
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
 END $function$;
 
 CREATE OR REPLACE FUNCTION public.hold_approvals_guard()
@@ -764,6 +793,8 @@ CREATE TRIGGER freeze_orders_guard BEFORE UPDATE ON freeze_orders FOR EACH ROW E
 CREATE TRIGGER freeze_orders_no_delete BEFORE DELETE ON freeze_orders FOR EACH ROW EXECUTE FUNCTION freeze_orders_no_delete();
 
 CREATE TRIGGER freeze_orders_notify AFTER INSERT OR UPDATE OF status, held_minor, attempts ON freeze_orders FOR EACH ROW EXECUTE FUNCTION freeze_orders_notify();
+
+CREATE TRIGGER freeze_orders_retry_guard BEFORE INSERT ON freeze_orders FOR EACH ROW WHEN (new.retry_of IS NOT NULL) EXECUTE FUNCTION freeze_orders_retry_guard();
 
 CREATE TRIGGER hold_approvals_guard BEFORE DELETE OR UPDATE ON hold_approvals FOR EACH ROW EXECUTE FUNCTION hold_approvals_guard();
 

@@ -8,6 +8,7 @@ with :meth:`TrailTransaction.apply`, all in one transaction.
 from __future__ import annotations
 
 import contextlib
+import enum
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -16,11 +17,13 @@ from typing import Any
 
 import asyncpg
 
-from stopay.domain.holds import HoldPolicy
+from stopay.domain.accounts import CaseAccount
+from stopay.domain.holds import HoldPolicy, HoldState
+from stopay.domain.orders import OrderKind, OrderStatus
 from stopay.store.errors import database_errors
-from stopay.store.queries import sql
-
-AccountKey = tuple[uuid.UUID, str, str]  # case_id, bank_code, account_number
+from stopay.store.orders import Claim
+from stopay.store.queries import query, sql
+from stopay.store.rows import json_rows
 
 
 @dataclass(slots=True)
@@ -41,9 +44,10 @@ class AccountRow:
     seen_at: datetime | None
     seen_seq: int | None
     # The case's hold on the account (store/migrations/0007_holds.sql), None before any is held.
-    hold_state: str | None = None
-    # The most a formal freeze's legal document lets the case hold there (None: no such limit).
-    hold_cap: int | None = None
+    hold_state: HoldState | None = None
+    # The amount the hold's legal document names (None: no document), which a formal freeze may not
+    # hold more than (domain/settlement.within_hold).
+    hold_document_minor: int | None = None
     # Exits recorded at the account: txn_id -> the victim's money that left there.
     exited: dict[str, int] = field(default_factory=dict)
     # The accounts the case's victim paid from, [bank_code, number] each.
@@ -52,33 +56,152 @@ class AccountRow:
     case_orders: int = 0
 
     @property
-    def key(self) -> AccountKey:
-        return (self.case_id, self.bank_code, self.account_number)
+    def key(self) -> CaseAccount:
+        return CaseAccount(self.case_id, self.bank_code, self.account_number)
 
 
 @dataclass(frozen=True, slots=True)
 class LeasedOrder:
     case_id: uuid.UUID
     order_id: uuid.UUID
-    kind: str
-    status: str
+    kind: OrderKind
+    status: OrderStatus
     requested_minor: int
     freeze_minor: int | None
 
 
+# ---- rows of the jsonb arrays trail_lock.sql and trail_apply.sql take, column for column ----------
+
+
+@dataclass(frozen=True, slots=True)
+class AccountToLock:
+    """An account a batch touches (trail_lock.sql :accounts): its row is created if not seen before."""
+
+    case_id: uuid.UUID
+    bank_code: str
+    account_number: str
+    holder_name: str
+    level: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderChange:
+    """An answered order moved on (trail_apply.sql :orders)."""
+
+    case_id: uuid.UUID
+    order_id: uuid.UUID
+    status: OrderStatus
+    freeze_minor: int | None
+    held_minor: int
+    released_minor: int
+    reason_code: str
+    detail: str
+    recheck_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    """An order a batch opens: one following the money on, or a release (trail_apply.sql :created)."""
+
+    case_id: uuid.UUID
+    order_id: uuid.UUID
+    parent_order_id: uuid.UUID
+    kind: OrderKind
+    level: int
+    bank_code: str
+    account_number: str
+    holder_name: str
+    currency: str
+    requested_minor: int
+    incoming: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChange:
+    """What is now known of an account (trail_apply.sql :accounts)."""
+
+    case_id: uuid.UUID
+    bank_code: str
+    account_number: str
+    incoming: dict[str, dict[str, Any]]
+    sent: dict[str, Any]
+    rev: int
+    left_minor: int
+    held_minor: int
+    in_flight_minor: int
+    releasing_minor: int
+    level: int
+    gaps: dict[str, int] | None
+    seen_at: datetime | None
+    seen_seq: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExitChange:
+    """An exit recorded or corrected; with amount_minor 0, withdrawn (trail_apply.sql :exits)."""
+
+    case_id: uuid.UUID
+    txn_id: str
+    order_id: uuid.UUID
+    bank_code: str
+    account_number: str
+    level: int
+    exit_kind: str
+    amount_minor: int
+    exited_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRecord:
+    """A bank answer kept as evidence, statements included (trail_apply.sql :answers)."""
+
+    case_id: uuid.UUID
+    order_id: uuid.UUID
+    status_code: str
+    held_minor: int
+    balance_minor: int | None
+    reason_code: str
+    bank_reference: str
+    statement: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """An event of a case's chain (trail_apply.sql :events)."""
+
+    case_id: uuid.UUID
+    kind: str
+    order_id: uuid.UUID
+    detail: dict[str, Any]
+
+
+class HoldOp(enum.StrEnum):
+    STOP = "stop"  # start the case's hold on the account: an emergency stop
+    RETURNED = "returned"  # end a returning hold that has paid out all it held
+
+
+@dataclass(frozen=True, slots=True)
+class HoldChange:
+    """A hold to start or to end as returned (trail_apply.sql :holds)."""
+
+    case_id: uuid.UUID
+    bank_code: str
+    account_number: str
+    op: HoldOp
+
+
 @dataclass(slots=True)
 class TrailChanges:
-    """Everything one batch of statements changes; each list is a batch of JSON-ready rows."""
+    """Everything one batch of statements changes."""
 
-    orders: list[dict[str, Any]] = field(default_factory=list)
-    created: list[dict[str, Any]] = field(default_factory=list)
-    accounts: list[dict[str, Any]] = field(default_factory=list)
+    orders: list[OrderChange] = field(default_factory=list)
+    created: list[NewOrder] = field(default_factory=list)
+    accounts: list[AccountChange] = field(default_factory=list)
     # Exits to record or correct; one with amount_minor 0 is withdrawn (its row deleted).
-    exits: list[dict[str, Any]] = field(default_factory=list)
-    answers: list[dict[str, Any]] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    # Holds to start ({..., "op": "stop"}) or to end as returned ({..., "op": "returned"}).
-    holds: list[dict[str, Any]] = field(default_factory=list)
+    exits: list[ExitChange] = field(default_factory=list)
+    answers: list[AnswerRecord] = field(default_factory=list)
+    events: list[EventRecord] = field(default_factory=list)
+    holds: list[HoldChange] = field(default_factory=list)
 
 
 class TrailTransaction:
@@ -90,10 +213,10 @@ class TrailTransaction:
 
     async def lock(
         self,
-        accounts: Sequence[dict[str, Any]],
-        orders: Sequence[tuple[uuid.UUID, uuid.UUID, int]],
+        accounts: Sequence[AccountToLock],
+        claims: Sequence[Claim],
         more_cases: Sequence[uuid.UUID] = (),
-    ) -> tuple[dict[AccountKey, AccountRow], dict[uuid.UUID, LeasedOrder]]:
+    ) -> tuple[dict[CaseAccount, AccountRow], dict[uuid.UUID, LeasedOrder]]:
         """Locks the accounts (creating rows not seen before), the orders this owner still
         leases with a bank request out and the audit chain heads of the batch's cases (and of
         ``more_cases``, which the batch writes events of too); returns the account rows and those
@@ -101,44 +224,50 @@ class TrailTransaction:
 
         Locks are taken in this order, each kind in key order, as everywhere else (an order's
         reschedule locks orders, then heads), so concurrent writers never deadlock."""
-        cases = sorted(
-            {uuid.UUID(str(a["case_id"])) for a in accounts}
-            | {uuid.UUID(str(c)) for c, _, _ in orders}
-            | set(more_cases)
-        )
+        cases = sorted({a.case_id for a in accounts} | {c.case_id for c in claims} | set(more_cases))
+        keys = [CaseAccount(a.case_id, a.bank_code, a.account_number) for a in accounts]
+        conn = self._conn
+        lock, rows_q, orders_q = query("trail_lock"), query("trail_rows"), query("trail_orders")
         with database_errors("could not lock the trail"):
-            await self._conn.execute(sql("trail_lock"), list(accounts))
-            keys = [{k: str(a[k]) for k in ("case_id", "bank_code", "account_number")} for a in accounts]
-            rows = await self._conn.fetch(sql("trail_rows"), keys)
-            leased = await self._conn.fetch(
-                sql("trail_orders"),
-                [{"case_id": str(c), "order_id": str(o), "attempts": n} for c, o, n in orders],
-                self._owner,
-            )
+            await conn.execute(lock.text, *lock.args(accounts=json_rows(accounts)))
+            rows = await conn.fetch(rows_q.text, *rows_q.args(accounts=json_rows(keys)))
+            leased = await conn.fetch(orders_q.text, *orders_q.args(claims=json_rows(claims), owner=self._owner))
             # The events apply() writes are of these cases: their chains' heads, in case_id order.
-            await self._conn.execute(sql("chain_lock"), cases)
-            counts = {r["case_id"]: r["orders"] for r in await self._conn.fetch(sql("case_order_counts"), cases)}
+            await conn.execute(sql("chain_lock"), cases)
+            count = query("case_order_counts")
+            counts = {r["case_id"]: r["orders"] for r in await conn.fetch(count.text, *count.args(cases=cases))}
         found = {}
         for r in rows:
-            row = AccountRow(**dict(r), case_orders=counts.get(r["case_id"], 0))
+            values = dict(r)
+            state = values.pop("hold_state")
+            row = AccountRow(
+                **values,
+                hold_state=None if state is None else HoldState(state),
+                case_orders=counts.get(r["case_id"], 0),
+            )
             found[row.key] = row
-        return found, {r["order_id"]: LeasedOrder(**dict(r)) for r in leased}
+        orders = {
+            r["order_id"]: LeasedOrder(**dict(r) | {"kind": OrderKind(r["kind"]), "status": OrderStatus(r["status"])})
+            for r in leased
+        }
+        return found, orders
 
     async def apply(self, changes: TrailChanges) -> None:
+        q = query("trail_apply")
+        args = q.args(
+            orders=json_rows(changes.orders),
+            created=json_rows(changes.created),
+            accounts=json_rows(changes.accounts),
+            exits=json_rows(changes.exits),
+            answers=json_rows(changes.answers),
+            events=json_rows(changes.events),
+            actor=self._actor,
+            holds=json_rows(changes.holds),
+            stop_hours=self._policy.stop_hours,
+            max_stops=self._policy.max_stops,
+        )
         with database_errors("could not apply the trail"):
-            await self._conn.execute(
-                sql("trail_apply"),
-                changes.orders,
-                changes.created,
-                changes.accounts,
-                changes.exits,
-                changes.answers,
-                changes.events,
-                self._actor,
-                changes.holds,
-                self._policy.stop_hours,
-                self._policy.max_stops,
-            )
+            await self._conn.execute(q.text, *args)
 
 
 @contextlib.asynccontextmanager

@@ -76,9 +76,36 @@ async def retry_at_version_5(pool, order_id: uuid.UUID, actor: str):  # type: ig
     return (row["case_id"], row["order_id"]) if row else None
 
 
-def submit_at_version_7(name: str) -> str:
-    """The store's statements, but an entry stored as schema version 7 had it."""
-    return SUBMIT_AT_VERSION_7 if name == "submit_entry" else queries.sql(name)
+def submit_at_version_7(name: str) -> queries.Query:
+    """The store's statements, but an entry stored as schema version 7 had it (its parameters in
+    the order that file numbers them)."""
+    if name != "submit_entry":
+        return queries.query(name)
+    return queries.Query(name, SUBMIT_AT_VERSION_7, SUBMIT_AT_VERSION_7_PARAMS)
+
+
+SUBMIT_AT_VERSION_7_PARAMS = (
+    "case_id",
+    "entry_id",
+    "payload_sha256",
+    "station_id",
+    "officer_id",
+    "report_no",
+    "victim_name",
+    "victim_id_number",
+    "victim_phone",
+    "fraud_type",
+    "narrative",
+    "currency",
+    "reported_minor",
+    "transfers",
+    "orders",
+    "actor",
+    "rule",
+    "max_depth",
+    "min_amount",
+    "same_transfer_window_s",
+)
 
 
 SUBMIT_AT_VERSION_7 = (Path(__file__).parents[1] / "data" / "submit_entry_v7.sql").read_text(encoding="utf-8")
@@ -411,7 +438,7 @@ async def test_the_migration_chains_the_events_written_before_it(server_dsn, mon
         every = migrate.migrations()
         assert every[5].version == 6
         monkeypatch.setattr(migrate, "migrations", lambda: every[:5])
-        monkeypatch.setattr(entries, "sql", submit_at_version_7)
+        monkeypatch.setattr(entries, "query", submit_at_version_7)
         pool = await open_pool(dsn, min_size=1, max_size=2)
         try:
             cases = await some_cases(pool, 3, retry_at_version_5)

@@ -148,17 +148,13 @@ def test_nothing_to_return_is_refused() -> None:
         plan_return({"A": 5}, {"A": 0})
 
 
-# ---- what a statement may change where the case's hold has moved on (answers/apply.py) ----------
+# ---- what a statement may change where the case's hold has moved on (domain/settlement.py) -------
 
 
-def _row(state: str | None, *, held: int = 100_000, cap: int | None = None, releasing: int = 0):  # type: ignore[no-untyped-def]
-    import uuid
+def _money(*, held: int = 100_000, releasing: int = 0):  # type: ignore[no-untyped-def]
+    from stopay.domain.settlement import AccountMoney
 
-    from stopay.store.trail import AccountRow
-
-    return AccountRow(
-        uuid.uuid4(), "BK", "ACCOUNTM", "holder", 1, {}, {}, 1, 100_000, held, 0, releasing, None, None, state, cap
-    )
+    return AccountMoney(left_minor=100_000, held_minor=held, in_flight_minor=0, releasing_minor=releasing)
 
 
 def _fresh(left: int = 100_000, freeze: int = 0, release: int = 0):  # type: ignore[no-untyped-def]
@@ -168,38 +164,38 @@ def _fresh(left: int = 100_000, freeze: int = 0, release: int = 0):  # type: ign
 
 
 def test_a_statement_never_refreezes_beyond_a_formal_freeze_s_document() -> None:
-    from stopay.answers.apply import _within_hold
+    from stopay.domain.settlement import within_hold
 
     # The document froze ¥400 of ¥1,000; a fuller statement still shows ¥1,000 of the victim's money.
-    kept = _within_hold(_fresh(left=100_000), _row("frozen", held=40_000, cap=40_000))
+    kept = within_hold(_fresh(left=100_000), S.FROZEN, 40_000, _money(held=40_000))
     assert (kept.left_minor, kept.freeze_minor, kept.release_minor) == (40_000, 0, 0)
     # More held than the document names (a freeze answered late) is given back.
-    over = _within_hold(_fresh(left=100_000), _row("frozen", held=70_000, cap=40_000))
+    over = within_hold(_fresh(left=100_000), S.FROZEN, 40_000, _money(held=70_000))
     assert (over.freeze_minor, over.release_minor) == (0, 30_000)
 
 
 def test_a_statement_leaves_a_returning_hold_as_the_return_planned_it() -> None:
-    from stopay.answers.apply import _within_hold
+    from stopay.domain.settlement import within_hold
 
     # After a failed return payment, nothing is out: the money must stay held for the victims.
-    after = _within_hold(_fresh(left=100_000, freeze=0, release=0), _row("returning", held=100_000))
+    after = within_hold(_fresh(left=100_000, freeze=0, release=0), S.RETURNING, None, _money(held=100_000))
     assert (after.left_minor, after.freeze_minor, after.release_minor) == (0, 0, 0)
 
 
-@pytest.mark.parametrize("state", ["released", "lapsed", "returned"])
-def test_an_ended_hold_gives_back_what_a_late_freeze_held(state: str) -> None:
-    from stopay.answers.apply import _within_hold
+@pytest.mark.parametrize("state", [S.RELEASED, S.LAPSED, S.RETURNED])
+def test_an_ended_hold_gives_back_what_a_late_freeze_held(state: HoldState) -> None:
+    from stopay.domain.settlement import within_hold
 
-    late = _within_hold(_fresh(left=100_000, freeze=5_000), _row(state, held=20_000, releasing=5_000))
+    late = within_hold(_fresh(left=100_000, freeze=5_000), state, None, _money(held=20_000, releasing=5_000))
     assert (late.left_minor, late.freeze_minor, late.release_minor) == (0, 0, 15_000)
 
 
 def test_a_live_stop_is_left_to_the_attribution_rule() -> None:
-    from stopay.answers.apply import _within_hold
+    from stopay.domain.settlement import within_hold
 
     step = _fresh(left=100_000, freeze=30_000)
-    assert _within_hold(step, _row("stopped")) is step
-    assert _within_hold(step, _row(None)) is step
+    assert within_hold(step, S.STOPPED, None, _money()) is step
+    assert within_hold(step, None, None, _money()) is step
 
 
 def test_a_major_case_stays_major_when_renewed() -> None:

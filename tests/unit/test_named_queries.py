@@ -39,6 +39,12 @@ def test_mixing_the_two_forms_is_refused() -> None:
         compile_named("t", "SELECT $1, :a")
 
 
+def test_a_string_starting_with_a_digit_is_not_a_positional_parameter() -> None:
+    q = compile_named("t", "SELECT lpad(:n::text, 10, '0'), '1 :x'")
+    assert q.params == ("n",)
+    assert q.text == "SELECT lpad($1::text, 10, '0'), '1 :x'"
+
+
 def test_every_named_sql_file_compiles() -> None:
     for path in (files("stopay.store") / "sql").iterdir():
         text = path.read_text(encoding="utf-8")

@@ -1,28 +1,29 @@
--- Claims up to $1 orders with a bank request due (a statement when a freeze order is 'queued', a
--- freeze when it is 'freezing' or, as the status query, 'pending'; a release when a release order
--- is 'queued') of the banks in $6 (those this replica serves, store/migrations/0009_replicas.sql;
--- NULL: every bank), leaving out the banks in $5 (their circuit breaker is open), for owner $2 with
--- a lease of $3 seconds, by the database clock (stopay_now()). An order whose lease ran out (its
+-- Claims up to :limit open orders (freeze_order_open) with a bank request due (a statement when a
+-- freeze order is 'queued', a freeze when it is 'freezing' or, as the status query, 'pending'; a
+-- release, extension or return when such an order is 'queued') of the banks in :banks (those this
+-- replica serves, store/migrations/0009_replicas.sql; NULL: every bank), leaving out the banks in
+-- :skip_banks (their circuit breaker is open), for :owner with a lease of :lease_s seconds, by the
+-- database clock (stopay_now()). An order whose lease ran out (its
 -- owner died) is due again; SKIP LOCKED lets replicas share the work. Each order comes with its
 -- case's tracing policy and every transfer already known to carry the victim's money into the
 -- account, so the bank's statement starts early enough.
 WITH due AS (
     SELECT case_id, order_id
     FROM freeze_orders
-    WHERE status IN ('queued', 'freezing', 'pending')
+    WHERE freeze_order_open(status)
       AND next_attempt_at <= stopay_now()
-      AND ($6::text[] IS NULL OR bank_code = ANY ($6::text[]))
-      AND NOT (bank_code = ANY ($5::text[]))
+      AND (:banks::text[] IS NULL OR bank_code = ANY (:banks::text[]))
+      AND NOT (bank_code = ANY (:skip_banks::text[]))
       AND (lease_until IS NULL OR lease_until < stopay_now())
     ORDER BY next_attempt_at
-    LIMIT $1
+    LIMIT :limit
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE freeze_orders o
-    SET lease_owner = $2,
-        lease_until = stopay_now() + make_interval(secs => $3::float8),
+    SET lease_owner = :owner,
+        lease_until = stopay_now() + make_interval(secs => :lease_s::float8),
         -- Out of the due index's front while leased, so claims skip past orders in flight.
-        next_attempt_at = stopay_now() + make_interval(secs => $3::float8),
+        next_attempt_at = stopay_now() + make_interval(secs => :lease_s::float8),
         attempts = o.attempts + 1
     FROM due
     WHERE o.case_id = due.case_id AND o.order_id = due.order_id
@@ -31,8 +32,8 @@ WITH due AS (
 SELECT o.case_id, o.order_id, o.parent_order_id, o.kind, o.level, o.status, o.bank_code, o.account_number,
        o.holder_name, o.currency, o.requested_minor, o.freeze_minor, o.incoming, o.idempotency_key, o.params,
        o.attempts, c.rule, c.max_depth, c.min_amount,
-       -- Past the delivery deadline ($4 seconds after the order was created, by the database clock).
-       stopay_now() > o.created_at + make_interval(secs => $4::float8) AS expired,
+       -- Past the delivery deadline (:deadline_s seconds after the order was created, by the database clock).
+       stopay_now() > o.created_at + make_interval(secs => :deadline_s::float8) AS expired,
        coalesce(t.incoming, '{}'::jsonb) AS known_incoming
 FROM claimed o
 JOIN cases c ON c.case_id = o.case_id

@@ -1,5 +1,5 @@
 -- One order as the dispatcher would claim it, without claiming it: for a bank's callback, by the
--- case and order its idempotency key names. $1 case_id, $2 order_id.
+-- case and order its idempotency key names (:case_id, :order_id).
 SELECT o.case_id, o.order_id, o.parent_order_id, o.kind, o.level, o.status, o.bank_code,
        o.account_number, o.holder_name, o.currency, o.requested_minor, o.freeze_minor, o.incoming,
        o.idempotency_key, o.params, o.attempts, c.rule, c.max_depth, c.min_amount, false AS expired,
@@ -8,4 +8,4 @@ FROM freeze_orders o
 JOIN cases c ON c.case_id = o.case_id
 LEFT JOIN trail_accounts t
        ON t.case_id = o.case_id AND t.bank_code = o.bank_code AND t.account_number = o.account_number
-WHERE o.case_id = $1 AND o.order_id = $2
+WHERE o.case_id = :case_id AND o.order_id = :order_id

@@ -1,17 +1,18 @@
 -- Gives orders back after a delivery attempt that may pass (bank down, timeout, a statement that
 -- started too late): the next attempt waits delay_s seconds by the database clock.
--- $1 jsonb array of {case_id, order_id, attempts, delay_s, detail}, $2 owner, $3 actor.
+-- :retries jsonb array of {case_id, order_id, attempts, delay_s, detail} (store/orders.Retry),
+-- :owner the claiming replica, :actor who, in the case's events.
 -- Only the claim that made the attempt (same attempts count) may give it back; rows are locked in
 -- key order, as everywhere else: the orders, then the chain heads of their cases.
 WITH input AS (
     SELECT *
-    FROM jsonb_to_recordset($1::jsonb) AS i(case_id uuid, order_id uuid, attempts int, delay_s float8,
+    FROM jsonb_to_recordset(:retries::jsonb) AS i(case_id uuid, order_id uuid, attempts int, delay_s float8,
                                            detail text)
 ), mine AS (
     SELECT o.case_id, o.order_id, i.delay_s, i.detail
     FROM freeze_orders o
     JOIN input i ON o.case_id = i.case_id AND o.order_id = i.order_id AND o.attempts = i.attempts
-    WHERE o.status IN ('queued', 'freezing', 'pending') AND o.lease_owner = $2
+    WHERE freeze_order_open(o.status) AND o.lease_owner = :owner
     ORDER BY o.case_id, o.order_id
     FOR NO KEY UPDATE OF o
 ), heads AS (
@@ -31,7 +32,7 @@ WITH input AS (
     RETURNING o.case_id, o.order_id, o.attempts, o.next_attempt_at, o.detail
 ), events AS (
     INSERT INTO case_events (case_id, actor, kind, order_id, detail)
-    SELECT u.case_id, $3, 'order.retry_scheduled', u.order_id,
+    SELECT u.case_id, :actor, 'order.retry_scheduled', u.order_id,
            jsonb_build_object('attempts', u.attempts, 'next_attempt_at', u.next_attempt_at, 'detail', u.detail)
     FROM updated u
     -- A one-time filter, evaluated before the first event is written: every head is locked by then.

@@ -1,31 +1,24 @@
--- An operator's retry of an order that could not be delivered (:order_id): a new order for
--- the same account, money and details, under the same idempotency key (so a bank that did apply the
--- first never applies it twice). A freeze starts again from the statement; an extension is sent
--- again only while its hold lasts. A release or a return
--- puts its money back among what is going out of the hold (the failed one had taken it off). The
--- failed order stays as it was. :new_order_id the new order's id, :actor who asked. Nothing is returned unless
--- the order exists and failed.
-WITH failed AS (
-    SELECT * FROM freeze_orders o WHERE o.order_id = :order_id AND o.status = 'undeliverable'
-      -- An extension is only worth sending while its hold lasts.
-      AND (o.kind <> 'extend' OR EXISTS (
-          SELECT 1 FROM holds h
-          WHERE h.case_id = o.case_id AND h.bank_code = o.bank_code AND h.account_number = o.account_number
-            AND h.state IN ('stopped', 'frozen')))
-), created AS (
+-- Writes an operator's retry of order :order_id, as domain.orders.retry_plan decided it (the caller
+-- read retry_candidate.sql in the same transaction): a new order :new_order_id for the same account,
+-- money and details, under the same idempotency key (so a bank that did apply the first never
+-- applies it twice); with :puts_back (a failed release or return had taken its money off),
+-- :going_out_minor put back among what is going out of the hold. The failed order stays as it was.
+-- :actor who asked. Nothing is returned when the order was retried already (freeze_orders_one_retry).
+WITH created AS (
     INSERT INTO freeze_orders (case_id, order_id, parent_order_id, kind, level, bank_code,
                                account_number, holder_name, currency, requested_minor, incoming,
                                idempotency_key, retry_of, params)
     SELECT f.case_id, :new_order_id, f.parent_order_id, f.kind, f.level, f.bank_code, f.account_number,
            f.holder_name, f.currency, f.requested_minor, f.incoming, f.idempotency_key, f.order_id,
            f.params
-    FROM failed f
+    FROM freeze_orders f
+    WHERE f.order_id = :order_id
     ON CONFLICT DO NOTHING
-    RETURNING case_id, order_id, kind, bank_code, account_number, requested_minor
+    RETURNING case_id, order_id, kind, bank_code, account_number
 ), going_out AS (
-    UPDATE trail_accounts t SET releasing_minor = t.releasing_minor + c.requested_minor, updated_at = now()
+    UPDATE trail_accounts t SET releasing_minor = t.releasing_minor + :going_out_minor::bigint, updated_at = now()
     FROM created c
-    WHERE c.kind IN ('release', 'return') AND t.case_id = c.case_id AND t.bank_code = c.bank_code
+    WHERE :puts_back::boolean AND t.case_id = c.case_id AND t.bank_code = c.bank_code
       AND t.account_number = c.account_number
     RETURNING t.case_id
 ), events AS (

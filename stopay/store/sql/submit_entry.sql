@@ -3,31 +3,30 @@
 -- A transfer another case reported first (same payer, payee and txn_id: transfer_owners) is
 -- recorded and linked to that case, and no order follows it here: the money is traced once; but
 -- a report that disagrees with the first on the amount, the payee's name or the time (by more
--- than $20 seconds) is traced here too. The unique key decides a race between two stations; DO
--- UPDATE (to itself) returns the owner even when it committed after this statement began.
--- $1 case_id, $2 entry_id, $3 payload_sha256, $4 station_id, $5 officer_id, $6 report_no,
--- $7 victim_name, $8 victim_id_number, $9 victim_phone, $10 fraud_type, $11 narrative,
--- $12 currency, $13 reported_minor, $14 transfers (jsonb array), $15 orders (jsonb array), $16 actor,
--- $17 rule, $18 max_depth, $19 min_amount (the tracing policy the case keeps for its whole life),
--- $20 how far apart two reports' times of one transfer may be, in seconds
+-- than :same_transfer_window_s seconds) is traced here too. The unique key decides a race between
+-- two stations; DO UPDATE (to itself) returns the owner even when it committed after this
+-- statement began.
+-- The case's columns are named as in the cases table; :transfers and :orders are jsonb arrays of
+-- store/entries.TransferRow and store/entries.OrderRow; :actor writes the events; :rule,
+-- :max_depth and :min_amount are the tracing policy the case keeps for its whole life.
 WITH new_case AS (
     INSERT INTO cases (case_id, entry_id, payload_sha256, station_id, officer_id, report_no,
                        victim_name, victim_id_number, victim_phone, fraud_type, narrative,
                        currency, reported_minor, rule, max_depth, min_amount)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $17, $18, $19)
+    VALUES (:case_id, :entry_id, :payload_sha256, :station_id, :officer_id, :report_no, :victim_name, :victim_id_number, :victim_phone, :fraud_type, :narrative, :currency, :reported_minor, :rule, :max_depth, :min_amount)
     ON CONFLICT (case_id) DO NOTHING
     RETURNING case_id
 ), given AS (
     SELECT t.*
     FROM new_case nc,
-         jsonb_to_recordset($14::jsonb) AS t(ordinal int, txn_id text, payer_bank text,
+         jsonb_to_recordset(:transfers::jsonb) AS t(ordinal int, txn_id text, payer_bank text,
              payer_number text, payer_holder text, payee_bank text, payee_number text,
              payee_holder text, amount_minor bigint, transferred_at timestamptz, channel text)
 ), owners AS (
     -- In key order, so that two entries sharing transfers wait for each other, never deadlock.
     INSERT INTO transfer_owners AS w (payer_bank, payer_number, payee_bank, payee_number, txn_id,
                                       case_id, station_id, amount_minor, payee_holder, transferred_at)
-    SELECT g.payer_bank, g.payer_number, g.payee_bank, g.payee_number, g.txn_id, $1, $4, g.amount_minor,
+    SELECT g.payer_bank, g.payer_number, g.payee_bank, g.payee_number, g.txn_id, :case_id, :station_id, g.amount_minor,
            g.payee_holder, g.transferred_at
     FROM given g
     ORDER BY g.payer_bank, g.payer_number, g.payee_bank, g.payee_number, g.txn_id
@@ -38,15 +37,15 @@ WITH new_case AS (
     INSERT INTO entry_transfers (case_id, ordinal, txn_id, payer_bank, payer_number, payer_holder,
                                  payee_bank, payee_number, payee_holder, amount_minor, currency,
                                  transferred_at, channel, linked_case_id)
-    SELECT $1, g.ordinal, g.txn_id, g.payer_bank, g.payer_number, g.payer_holder,
-           g.payee_bank, g.payee_number, g.payee_holder, g.amount_minor, $12, g.transferred_at,
+    SELECT :case_id, g.ordinal, g.txn_id, g.payer_bank, g.payer_number, g.payer_holder,
+           g.payee_bank, g.payee_number, g.payee_holder, g.amount_minor, :currency, g.transferred_at,
            g.channel,
            -- Linked when the first report agrees on what the bank checks (an owner without the
            -- figures, which migration 0012 filled for every earlier one, is trusted as before).
-           CASE WHEN w.case_id <> $1 AND (w.amount_minor IS NULL
+           CASE WHEN w.case_id <> :case_id AND (w.amount_minor IS NULL
                      OR (w.amount_minor = g.amount_minor AND w.payee_holder = g.payee_holder
-                         AND w.transferred_at BETWEEN g.transferred_at - make_interval(secs => $20::float8)
-                                                  AND g.transferred_at + make_interval(secs => $20::float8)))
+                         AND w.transferred_at BETWEEN g.transferred_at - make_interval(secs => :same_transfer_window_s::float8)
+                                                  AND g.transferred_at + make_interval(secs => :same_transfer_window_s::float8)))
                 THEN w.case_id END
     FROM given g
     JOIN owners w USING (payer_bank, payer_number, payee_bank, payee_number, txn_id)
@@ -59,10 +58,10 @@ WITH new_case AS (
 ), orders AS (
     INSERT INTO freeze_orders (case_id, order_id, level, bank_code, account_number, holder_name,
                                currency, requested_minor, incoming, idempotency_key)
-    SELECT nc.case_id, o.order_id, o.level, o.bank_code, o.account_number, o.holder_name, $12,
+    SELECT nc.case_id, o.order_id, o.level, o.bank_code, o.account_number, o.holder_name, :currency,
            own.requested_minor, own.incoming, nc.case_id::text || ':' || o.order_id::text
     FROM new_case nc,
-         jsonb_to_recordset($15::jsonb) AS o(order_id uuid, level int, bank_code text,
+         jsonb_to_recordset(:orders::jsonb) AS o(order_id uuid, level int, bank_code text,
              account_number text, holder_name text, requested_minor bigint, incoming jsonb)
     CROSS JOIN LATERAL (
         -- Only the transfers this case traces.
@@ -77,10 +76,10 @@ WITH new_case AS (
 ), events AS (
     -- This case's events first, then the first cases' (their chain heads in case_id order).
     INSERT INTO case_events (case_id, actor, kind, order_id, detail)
-    SELECT e.case_id, $16, e.kind, e.order_id, e.detail
+    SELECT e.case_id, :actor, e.kind, e.order_id, e.detail
     FROM (
         SELECT 0 AS part, nc.case_id, 'case.accepted' AS kind, NULL::uuid AS order_id,
-               jsonb_build_object('entry_id', $2::text, 'reported_minor', $13::bigint) AS detail,
+               jsonb_build_object('entry_id', :entry_id::text, 'reported_minor', :reported_minor::bigint) AS detail,
                NULL::text AS k1, NULL::text AS k2
         FROM new_case nc
         UNION ALL
@@ -98,14 +97,14 @@ WITH new_case AS (
         SELECT 3, l.linked_case_id, 'transfer.reported_again', NULL,
                jsonb_build_object('txn_id', l.txn_id, 'bank_code', l.payee_bank,
                                   'amount_minor', l.amount_minor, 'linked_case_id', l.case_id,
-                                  'station_id', $4::text),
+                                  'station_id', :station_id::text),
                l.linked_case_id::text, lpad(l.ordinal::text, 10, '0')
         FROM linked l
     ) e
     ORDER BY e.part, e.k1, e.k2
 )
 SELECT (SELECT case_id FROM new_case) AS inserted,
-       (SELECT payload_sha256 FROM cases WHERE case_id = $1) AS existing_sha256,
+       (SELECT payload_sha256 FROM cases WHERE case_id = :case_id) AS existing_sha256,
        (SELECT COALESCE(jsonb_agg(jsonb_build_object(
                    'case_id', l.linked_case_id, 'traced_there', true, 'txn_id', l.txn_id, 'amount_minor', l.amount_minor,
                    'payer_bank', l.payer_bank, 'payer_number', l.payer_number,

@@ -1,10 +1,12 @@
--- Applies a batch of bank answers in one statement: moves the answered orders on ($1), creates the
--- orders that follow the money on or give excess back ($2), stores what is now known of each
--- account ($3), records, corrects or (amount 0) withdraws exits ($4), keeps every bank answer,
--- statements included, as evidence ($5) and logs events ($6). $7 is the actor. $8 starts holds ({case_id, bank_code, account_number,
--- op: 'stop'}: an emergency stop of $9 hours, at most $10 stops) or ends returning ones
--- ({..., op: 'returned'}). The caller holds the locks taken by trail_rows.sql and
--- trail_orders.sql, so every order in $1 is still this owner's and in the state it expects.
+-- Applies a batch of bank answers in one statement: moves the answered orders on (:orders), creates
+-- the orders that follow the money on or give excess back (:created), stores what is now known of
+-- each account (:accounts), records, corrects or (amount 0) withdraws exits (:exits), keeps every
+-- bank answer, statements included, as evidence (:answers) and logs events (:events). :actor is the
+-- actor. :holds starts holds ({case_id, bank_code, account_number, op: 'stop'}: an emergency stop of
+-- :stop_hours hours, at most :max_stops stops) or ends returning ones ({..., op: 'returned'}). Each
+-- jsonb array's rows are the row class of the same name in store/trail.py. The caller holds the
+-- locks taken by trail_rows.sql and trail_orders.sql, so every order in :orders is still this
+-- owner's and in the state it expects.
 WITH answered AS (
     UPDATE freeze_orders o
     SET status = i.status,
@@ -13,11 +15,11 @@ WITH answered AS (
         released_minor = i.released_minor,
         reason_code = i.reason_code,
         detail = i.detail,
-        resolved_at = CASE WHEN i.status IN ('queued', 'freezing', 'pending') THEN NULL ELSE now() END,
+        resolved_at = CASE WHEN freeze_order_open(i.status) THEN NULL ELSE now() END,
         next_attempt_at = stopay_now() + make_interval(secs => coalesce(i.recheck_s, 0)),
         lease_owner = NULL,
         lease_until = NULL
-    FROM jsonb_to_recordset($1::jsonb) AS i(case_id uuid, order_id uuid, status text,
+    FROM jsonb_to_recordset(:orders::jsonb) AS i(case_id uuid, order_id uuid, status text,
         freeze_minor bigint, held_minor bigint, released_minor bigint, reason_code text, detail text,
         recheck_s float8)
     WHERE o.case_id = i.case_id AND o.order_id = i.order_id
@@ -28,7 +30,7 @@ WITH answered AS (
                                idempotency_key)
     SELECT n.case_id, n.order_id, n.parent_order_id, n.kind, n.level, n.bank_code, n.account_number,
            n.holder_name, n.currency, n.requested_minor, n.incoming, n.case_id::text || ':' || n.order_id::text
-    FROM jsonb_to_recordset($2::jsonb) AS n(case_id uuid, order_id uuid, parent_order_id uuid,
+    FROM jsonb_to_recordset(:created::jsonb) AS n(case_id uuid, order_id uuid, parent_order_id uuid,
         kind text, level int, bank_code text, account_number text, holder_name text, currency text,
         requested_minor bigint, incoming jsonb)
     ON CONFLICT (case_id, order_id) DO NOTHING
@@ -40,7 +42,7 @@ WITH answered AS (
         releasing_minor = a.releasing_minor, level = least(t.level, a.level),
         gaps = coalesce(a.gaps, t.gaps), seen_at = a.seen_at, seen_seq = a.seen_seq,
         updated_at = now()
-    FROM jsonb_to_recordset($3::jsonb) AS a(case_id uuid, bank_code text, account_number text,
+    FROM jsonb_to_recordset(:accounts::jsonb) AS a(case_id uuid, bank_code text, account_number text,
         incoming jsonb, sent jsonb, rev int, left_minor bigint, held_minor bigint,
         in_flight_minor bigint, releasing_minor bigint, level int, gaps jsonb, seen_at timestamptz,
         seen_seq bigint)
@@ -51,7 +53,7 @@ WITH answered AS (
                              amount_minor, exited_at)
     SELECT x.case_id, x.txn_id, x.order_id, x.bank_code, x.account_number, x.level, x.exit_kind,
            x.amount_minor, x.exited_at
-    FROM jsonb_to_recordset($4::jsonb) AS x(case_id uuid, txn_id text, order_id uuid, bank_code text,
+    FROM jsonb_to_recordset(:exits::jsonb) AS x(case_id uuid, txn_id text, order_id uuid, bank_code text,
         account_number text, level int, exit_kind text, amount_minor bigint, exited_at timestamptz)
     WHERE x.amount_minor > 0
     ON CONFLICT (case_id, bank_code, account_number, txn_id) DO UPDATE
@@ -60,8 +62,8 @@ WITH answered AS (
     RETURNING txn_id
 ), withdrawn AS (
     DELETE FROM trail_exits t
-    USING jsonb_to_recordset($4::jsonb) AS x(case_id uuid, txn_id text, bank_code text,
-        account_number text, amount_minor bigint)
+    USING jsonb_to_recordset(:exits::jsonb) AS x(case_id uuid, txn_id text, order_id uuid, bank_code text,
+        account_number text, level int, exit_kind text, amount_minor bigint, exited_at timestamptz)
     WHERE x.amount_minor = 0 AND t.case_id = x.case_id AND t.bank_code = x.bank_code
       AND t.account_number = x.account_number AND t.txn_id = x.txn_id
     RETURNING t.txn_id
@@ -70,24 +72,24 @@ WITH answered AS (
                               reason_code, bank_reference, statement)
     SELECT b.case_id, b.order_id, b.status_code, b.held_minor, b.balance_minor, b.reason_code,
            b.bank_reference, b.statement
-    FROM jsonb_to_recordset($5::jsonb) AS b(case_id uuid, order_id uuid, status_code text,
+    FROM jsonb_to_recordset(:answers::jsonb) AS b(case_id uuid, order_id uuid, status_code text,
         held_minor bigint, balance_minor bigint, reason_code text, bank_reference text, statement jsonb)
     RETURNING order_id
 ), events AS (
     INSERT INTO case_events (case_id, actor, kind, order_id, detail)
-    SELECT e.case_id, $7, e.kind, e.order_id, e.detail
-    FROM jsonb_to_recordset($6::jsonb) AS e(case_id uuid, kind text, order_id uuid, detail jsonb)
+    SELECT e.case_id, :actor, e.kind, e.order_id, e.detail
+    FROM jsonb_to_recordset(:events::jsonb) AS e(case_id uuid, kind text, order_id uuid, detail jsonb)
     RETURNING seq
 ), stopped AS (
     INSERT INTO holds (case_id, bank_code, account_number, max_stops, expires_at)
-    SELECT s.case_id, s.bank_code, s.account_number, $10, stopay_now() + make_interval(hours => $9)
-    FROM jsonb_to_recordset($8::jsonb) AS s(case_id uuid, bank_code text, account_number text, op text)
+    SELECT s.case_id, s.bank_code, s.account_number, :max_stops, stopay_now() + make_interval(hours => :stop_hours)
+    FROM jsonb_to_recordset(:holds::jsonb) AS s(case_id uuid, bank_code text, account_number text, op text)
     WHERE s.op = 'stop'
     ON CONFLICT DO NOTHING
     RETURNING case_id
 ), returned AS (
     UPDATE holds h SET state = 'returned', ended_at = stopay_now(), end_reason = 'returned', updated_at = now()
-    FROM jsonb_to_recordset($8::jsonb) AS r(case_id uuid, bank_code text, account_number text, op text)
+    FROM jsonb_to_recordset(:holds::jsonb) AS r(case_id uuid, bank_code text, account_number text, op text)
     WHERE r.op = 'returned' AND h.case_id = r.case_id AND h.bank_code = r.bank_code
       AND h.account_number = r.account_number AND h.state = 'returning'
     RETURNING h.case_id

@@ -1,5 +1,5 @@
--- The locked knowledge rows of the accounts in $1 (jsonb array of {case_id, bank_code, account_number}),
--- with the state of the case's hold on each, for a formal freeze the most its document freezes, and
+-- The locked knowledge rows of the accounts in :accounts (jsonb array of {case_id, bank_code, account_number}),
+-- with the state of the case's hold on each, the amount its legal document names (if any), and
 -- the exits recorded there (txn_id -> amount) and the accounts the case's victim paid from
 -- ([[bank_code, number], ...]: money that reaches them is back with the victim).
 SELECT t.case_id, t.bank_code, t.account_number, t.holder_name, t.level, t.incoming, t.sent, t.rev,
@@ -10,9 +10,9 @@ SELECT t.case_id, t.bank_code, t.account_number, t.holder_name, t.level, t.incom
        (SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_array(e.payer_bank, e.payer_number)), '[]'::jsonb)
         FROM entry_transfers e WHERE e.case_id = t.case_id) AS victim_accounts,
        h.state AS hold_state,
-       CASE WHEN h.state = 'frozen' THEN (h.document ->> 'amount_minor')::bigint END AS hold_cap
+       (h.document ->> 'amount_minor')::bigint AS hold_document_minor
 FROM trail_accounts t
-JOIN jsonb_to_recordset($1::jsonb) AS w(case_id uuid, bank_code text, account_number text)
+JOIN jsonb_to_recordset(:accounts::jsonb) AS w(case_id uuid, bank_code text, account_number text)
   ON t.case_id = w.case_id AND t.bank_code = w.bank_code AND t.account_number = w.account_number
 -- Every change of a hold locks its trail row first, so the hold's state read here stands.
 LEFT JOIN holds h

@@ -1,0 +1,111 @@
+"""The money at one account of a case when a bank answers one of its orders, and what the answer
+means for the case's hold there; pure arithmetic over typed values (answers/apply.py applies it under
+the account's lock).
+
+* A freeze answered: what it holds is held, it is no longer in flight; if a fuller view meanwhile
+  showed less of the victim's money there, the excess is given back. A pending answer changes no
+  money: the freeze stays in flight.
+* A release or a return answered: its amount is no longer going out, and what it gave back or paid
+  is no longer held. An extension answered changes no money.
+* The first money a case holds on an account starts its hold there; a returning hold that has paid
+  all it held is returned.
+* A statement may change what is held only as far as the hold lets it (:func:`within_hold`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from stopay.domain.holds import HoldState
+from stopay.domain.orders import OrderKind, OrderStatus, freeze_out
+from stopay.domain.trail import Step, reconcile
+
+
+@dataclass(frozen=True, slots=True)
+class AccountMoney:
+    """The victim's money at one account of a case, in fen."""
+
+    left_minor: int  # the victim's money the latest statement shows there
+    held_minor: int  # held by the bank for the case
+    in_flight_minor: int  # asked to freeze, not answered yet
+    releasing_minor: int  # going out of the hold (releases and returns not answered yet)
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    money: AccountMoney
+    # Held in excess of the victim's money found there: to give back with a release order.
+    release_minor: int = 0
+
+
+def settle(
+    kind: OrderKind,
+    before: OrderStatus,
+    after: OrderStatus,
+    requested_minor: int,
+    asked_minor: int | None,
+    held_minor: int,
+    released_minor: int,
+    money: AccountMoney,
+) -> Settlement:
+    """The account's money once an order of ``kind``, in status ``before`` when it went out (with
+    ``asked_minor`` asked to freeze), settles as ``after``, the bank holding ``held_minor`` or giving
+    back (or paying) ``released_minor``."""
+    if kind.gives_back:
+        return Settlement(
+            replace(
+                money,
+                releasing_minor=money.releasing_minor - requested_minor,
+                held_minor=money.held_minor - released_minor,
+            )
+        )
+    if not freeze_out(kind, before) or after is OrderStatus.PENDING:
+        # A statement given up or refused, an extension, or a freeze still pending: no money moved.
+        return Settlement(money)
+    settled = replace(
+        money,
+        in_flight_minor=money.in_flight_minor - (asked_minor or 0),
+        held_minor=money.held_minor + held_minor,
+    )
+    # Meanwhile a fuller view may have shown less of the victim's money here.
+    _, release = reconcile(settled.left_minor, settled.held_minor, settled.in_flight_minor, settled.releasing_minor)
+    return Settlement(settled, release)
+
+
+def starts_hold(kind: OrderKind, hold: HoldState | None, held_minor: int) -> bool:
+    """The first money a freeze holds on an account starts the case's hold there (an emergency stop)."""
+    return kind is OrderKind.FREEZE and hold is None and held_minor > 0
+
+
+def return_completes(kind: OrderKind, hold: HoldState | None, money: AccountMoney) -> bool:
+    """A returning hold is returned once a return answered leaves nothing held and nothing going out."""
+    return (
+        kind is OrderKind.RETURN
+        and hold is HoldState.RETURNING
+        and money.releasing_minor == 0
+        and money.held_minor == 0
+    )
+
+
+def document_cap(hold: HoldState | None, document_minor: int | None) -> int | None:
+    """The most the case may hold on the account under its hold: a formal freeze holds at most what
+    its legal document names (``document_minor``); any other state has no such limit (None)."""
+    return document_minor if hold is HoldState.FROZEN else None
+
+
+def within_hold(result: Step, hold: HoldState | None, document_minor: int | None, money: AccountMoney) -> Step:
+    """What a statement may change where the case's hold has moved on: an ended hold holds nothing
+    more (and gives back what a late freeze held); a returning hold stays as the return planned it;
+    a formal freeze holds at most what its legal document names (:func:`document_cap`). Tracing
+    goes on regardless."""
+    cap = document_cap(hold, document_minor)
+    if hold is HoldState.RETURNING:
+        return replace(result, left_minor=0, freeze_minor=0, release_minor=0)
+    if hold is not None and hold.ended:
+        left = 0
+    elif cap is not None:
+        left = min(result.left_minor, cap)
+    else:
+        return result
+    freeze, release = reconcile(left, money.held_minor, money.in_flight_minor, money.releasing_minor)
+    return replace(result, left_minor=left, freeze_minor=freeze, release_minor=release)

@@ -1,0 +1,131 @@
+"""The SQL side of freeze orders agrees with the domain: the database's one definition of an open
+order (freeze_order_open) is stopay.domain.orders.OPEN, its kinds and statuses are the enums', the
+claim still finds due orders through its partial index, and every jsonb array a statement reads with
+jsonb_to_recordset has a row class whose fields are the columns it declares."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import fields
+from importlib.resources import files
+
+import asyncpg
+import pytest
+
+from stopay.domain.accounts import CaseAccount
+from stopay.domain.orders import OPEN, OrderKind, OrderStatus
+from stopay.store.entries import OrderRow, TransferRow
+from stopay.store.orders import Claim, Retry
+from stopay.store.queries import query
+from stopay.store.trail import (
+    AccountChange,
+    AccountToLock,
+    AnswerRecord,
+    EventRecord,
+    ExitChange,
+    HoldChange,
+    NewOrder,
+    OrderChange,
+)
+
+# (SQL file, parameter) -> the row class of the jsonb array passed there.
+ROW_CLASSES: dict[tuple[str, str], type] = {
+    ("trail_apply", "orders"): OrderChange,
+    ("trail_apply", "created"): NewOrder,
+    ("trail_apply", "accounts"): AccountChange,
+    ("trail_apply", "exits"): ExitChange,
+    ("trail_apply", "answers"): AnswerRecord,
+    ("trail_apply", "events"): EventRecord,
+    ("trail_apply", "holds"): HoldChange,
+    ("trail_lock", "accounts"): AccountToLock,
+    ("trail_rows", "accounts"): CaseAccount,
+    ("trail_orders", "claims"): Claim,
+    ("extend_leases", "claims"): Claim,
+    ("reschedule_orders", "retries"): Retry,
+    ("submit_entry", "transfers"): TransferRow,
+    ("submit_entry", "orders"): OrderRow,
+}
+
+_RECORDSET = re.compile(r"jsonb_to_recordset\(:(\w+)::jsonb\)\s+AS\s+\w+\s*\(([^)]*)\)", re.DOTALL)
+
+
+def declared_columns(name: str) -> list[tuple[str, list[str]]]:
+    """Each ``jsonb_to_recordset(:param::jsonb) AS x(column type, ...)`` of sql/<name>.sql."""
+    text = (files("stopay.store") / "sql" / f"{name}.sql").read_text(encoding="utf-8")
+    return [(m[1], [c.split()[0] for c in m[2].split(",")]) for m in _RECORDSET.finditer(text)]
+
+
+@pytest.mark.parametrize("name", sorted({name for name, _ in ROW_CLASSES}))
+def test_each_row_class_is_the_column_list_its_sql_declares(name: str) -> None:
+    declared = declared_columns(name)
+    assert declared, f"{name}.sql reads no jsonb array"
+    for param, columns in declared:
+        row_class = ROW_CLASSES.get((name, param))
+        assert row_class is not None, f"{name}.sql :{param} has no row class"
+        assert [f.name for f in fields(row_class)] == columns, f"{name}.sql :{param}"
+
+
+def test_every_named_jsonb_array_of_the_order_files_has_its_row_class() -> None:
+    for path in (files("stopay.store") / "sql").iterdir():
+        name = path.name.removesuffix(".sql")
+        for param, _ in declared_columns(name):
+            assert (name, param) in ROW_CLASSES, f"{name}.sql :{param} has no row class in this test"
+
+
+async def test_the_database_s_open_orders_are_the_domain_s(pool) -> None:
+    rows = await pool.fetch(
+        "SELECT s, freeze_order_open(s) AS open FROM unnest($1::text[]) AS s", [s.value for s in OrderStatus]
+    )
+    assert {OrderStatus(r["s"]) for r in rows if r["open"]} == OPEN
+    assert len(rows) == len(OrderStatus)
+
+
+async def test_the_database_s_kinds_and_statuses_are_the_enums(pool) -> None:
+    checks = dict(
+        await pool.fetch(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conname IN ('freeze_orders_kind_check', 'freeze_orders_status_check')"
+        )
+    )
+    assert set(re.findall(r"'(\w+)'", checks["freeze_orders_kind_check"])) == {k.value for k in OrderKind}
+    assert set(re.findall(r"'(\w+)'", checks["freeze_orders_status_check"])) == {s.value for s in OrderStatus}
+
+
+async def test_the_claim_finds_due_orders_through_the_partial_index(pool) -> None:
+    q = query("claim_orders")
+    args = q.args(limit=10, owner="r", lease_s=30.0, deadline_s=3600.0, skip_banks=[], banks=None)
+    async with pool.acquire() as conn, conn.transaction():
+        # On a table this small a sequential scan is cheaper: forbid it, so only an index that the
+        # query's predicate implies can serve.
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        plan = await conn.fetchval("EXPLAIN (FORMAT JSON) " + q.text, *args)
+    assert '"Index Name": "freeze_orders_due"' in json.dumps(plan)
+
+
+async def test_the_database_retries_only_an_undeliverable_order_whoever_writes_the_retry(pool) -> None:
+    from stopay.api.validation import entry_from_request
+    from stopay.domain.clock import SYSTEM_CLOCK
+    from stopay.domain.trail import Limits
+    from stopay.store import entries
+    from stopay.store import orders as store
+    from tests.entries import simple_request
+
+    entry = entry_from_request(simple_request(("ICBC", "6222020200007777777", 5000)), SYSTEM_CLOCK.now())
+    case_id, _ = await entries.submit_entry(pool, entry, Limits(), "test")
+    order_id = await pool.fetchval("SELECT order_id FROM freeze_orders WHERE case_id = $1", case_id)
+    write = query("retry_order")
+    args = write.args(order_id=order_id, new_order_id=uuid.uuid4(), actor="t", puts_back=False, going_out_minor=0)
+    # Queued: the store refuses it, and so does the database to a writer that skips the domain.
+    assert await store.retry(pool, order_id, "operator:t") is None
+    with pytest.raises(asyncpg.CheckViolationError, match="not undeliverable"):
+        await pool.fetchrow(write.text, *args)
+    await pool.execute(
+        "UPDATE freeze_orders SET status = 'undeliverable', reason_code = 'NOAS', resolved_at = now()"
+        " WHERE case_id = $1 AND order_id = $2",
+        case_id,
+        order_id,
+    )
+    assert await store.retry(pool, order_id, "operator:t") is not None
+    assert await store.retry(pool, order_id, "operator:t") is None  # an order is retried once

@@ -1,0 +1,138 @@
+"""The typed values of freeze orders and the decisions made on them (stopay.domain.orders and
+stopay.domain.settlement): pure, no database."""
+
+from __future__ import annotations
+
+import pytest
+
+from stopay.domain.holds import HoldState
+from stopay.domain.orders import (
+    OPEN,
+    OrderKind,
+    OrderStatus,
+    RetryPlan,
+    RetryRefused,
+    asks_statement,
+    freeze_out,
+    retry_plan,
+)
+from stopay.domain.settlement import AccountMoney, Settlement, return_completes, settle, starts_hold
+
+K, S = OrderKind, OrderStatus
+
+
+def test_open_is_queued_freezing_or_pending_and_nothing_else_is() -> None:
+    assert OPEN == {S.QUEUED, S.FREEZING, S.PENDING}
+    assert {s for s in S if s.open} == OPEN
+    assert all(s.terminal != s.open for s in S)
+
+
+def test_the_kinds_are_the_four_the_database_knows() -> None:
+    assert [k.value for k in K] == ["freeze", "release", "extend", "return"]
+    assert {k for k in K if k.gives_back} == {K.RELEASE, K.RETURN}
+
+
+def test_the_values_read_as_their_text() -> None:
+    assert f"order.{S.MOVED_ON}" == "order.moved_on"
+    assert K("return") is K.RETURN and S("freezing") is S.FREEZING
+
+
+@pytest.mark.parametrize("kind", list(K))
+@pytest.mark.parametrize("status", list(S))
+def test_only_a_freeze_asking_for_its_statement_cannot_have_moved_money(kind: OrderKind, status: OrderStatus) -> None:
+    assert asks_statement(kind, status) == (kind is K.FREEZE and status is S.QUEUED)
+    assert freeze_out(kind, status) == (kind is K.FREEZE and status in (S.FREEZING, S.PENDING))
+
+
+@pytest.mark.parametrize("status", [s for s in S if s is not S.UNDELIVERABLE])
+@pytest.mark.parametrize("kind", list(K))
+def test_only_an_undeliverable_order_is_retried(kind: OrderKind, status: OrderStatus) -> None:
+    assert retry_plan(kind, status, 5000, hold_live=True) is RetryRefused.NOT_UNDELIVERABLE
+
+
+def test_a_freeze_is_retried_from_the_statement_whatever_the_hold() -> None:
+    assert retry_plan(K.FREEZE, S.UNDELIVERABLE, 5000, hold_live=False) == RetryPlan(K.FREEZE, 0)
+    assert not RetryPlan(K.FREEZE, 0).puts_back
+
+
+def test_an_extension_is_retried_only_while_its_hold_is_live() -> None:
+    assert retry_plan(K.EXTEND, S.UNDELIVERABLE, 5000, hold_live=True) == RetryPlan(K.EXTEND, 0)
+    assert retry_plan(K.EXTEND, S.UNDELIVERABLE, 5000, hold_live=False) is RetryRefused.HOLD_ENDED
+
+
+@pytest.mark.parametrize("kind", [K.RELEASE, K.RETURN])
+def test_a_release_or_a_return_puts_its_money_back_among_what_is_going_out(kind: OrderKind) -> None:
+    plan = retry_plan(kind, S.UNDELIVERABLE, 5000, hold_live=False)
+    assert plan == RetryPlan(kind, 5000)
+    assert isinstance(plan, RetryPlan) and plan.puts_back
+
+
+MONEY = AccountMoney(left_minor=10_000, held_minor=2_000, in_flight_minor=6_000, releasing_minor=0)
+
+
+def test_a_freeze_answered_holds_what_it_held_and_is_no_longer_in_flight() -> None:
+    done = settle(K.FREEZE, S.FREEZING, S.PARTIALLY_HELD, 8_000, 6_000, 5_000, 0, MONEY)
+    assert done == Settlement(AccountMoney(10_000, 7_000, 0, 0), release_minor=0)
+
+
+def test_a_freeze_answered_after_a_fuller_view_gives_the_excess_back() -> None:
+    fuller = AccountMoney(left_minor=4_000, held_minor=2_000, in_flight_minor=6_000, releasing_minor=0)
+    done = settle(K.FREEZE, S.PENDING, S.HELD, 8_000, 6_000, 6_000, 0, fuller)
+    assert done == Settlement(AccountMoney(4_000, 8_000, 0, 0), release_minor=4_000)
+
+
+def test_a_pending_answer_moves_no_money() -> None:
+    assert settle(K.FREEZE, S.FREEZING, S.PENDING, 8_000, 6_000, 0, 0, MONEY) == Settlement(MONEY)
+
+
+@pytest.mark.parametrize("after", [S.REJECTED, S.UNDELIVERABLE, S.MOVED_ON])
+def test_a_statement_settled_moves_no_money(after: OrderStatus) -> None:
+    assert settle(K.FREEZE, S.QUEUED, after, 8_000, None, 0, 0, MONEY) == Settlement(MONEY)
+
+
+@pytest.mark.parametrize("kind", [K.RELEASE, K.RETURN])
+def test_a_release_or_return_answered_is_no_longer_going_out_and_no_longer_held(kind: OrderKind) -> None:
+    going = AccountMoney(left_minor=0, held_minor=5_000, in_flight_minor=0, releasing_minor=5_000)
+    assert settle(kind, S.QUEUED, S.RELEASED, 5_000, None, 0, 3_000, going) == Settlement(AccountMoney(0, 2_000, 0, 0))
+    # Refused or undeliverable: nothing left the hold, and nothing is going out any more.
+    assert settle(kind, S.QUEUED, S.REJECTED, 5_000, None, 0, 0, going) == Settlement(AccountMoney(0, 5_000, 0, 0))
+
+
+def test_an_extension_answered_moves_no_money() -> None:
+    assert settle(K.EXTEND, S.QUEUED, S.EXTENDED, 5_000, None, 0, 0, MONEY) == Settlement(MONEY)
+
+
+def test_the_first_money_a_freeze_holds_starts_the_hold() -> None:
+    assert starts_hold(K.FREEZE, None, 1)
+    assert not starts_hold(K.FREEZE, None, 0)
+    assert not starts_hold(K.FREEZE, HoldState.STOPPED, 1)
+    assert not starts_hold(K.RELEASE, None, 1)
+
+
+def test_a_returning_hold_is_returned_once_nothing_is_held_or_going_out() -> None:
+    empty = AccountMoney(0, 0, 0, 0)
+    assert return_completes(K.RETURN, HoldState.RETURNING, empty)
+    assert not return_completes(K.RETURN, HoldState.RETURNING, AccountMoney(0, 0, 0, 1))
+    assert not return_completes(K.RETURN, HoldState.RETURNING, AccountMoney(0, 1, 0, 0))
+    assert not return_completes(K.RELEASE, HoldState.RETURNING, empty)
+    assert not return_completes(K.RETURN, HoldState.FROZEN, empty)
+
+
+def test_only_a_formal_freeze_is_capped_by_its_document() -> None:
+    from stopay.domain.settlement import document_cap
+
+    assert document_cap(HoldState.FROZEN, 40_000) == 40_000
+    assert document_cap(HoldState.FROZEN, None) is None
+    for state in (None, HoldState.STOPPED, HoldState.RETURNING, HoldState.RETURNED, HoldState.RELEASED):
+        assert document_cap(state, 40_000) is None
+
+
+def test_what_an_open_order_asks_its_bank_for() -> None:
+    from stopay.domain.orders import BankRequest, bank_request
+
+    assert bank_request(K.FREEZE, S.QUEUED) is BankRequest.STATEMENT
+    assert bank_request(K.FREEZE, S.FREEZING) is BankRequest.FREEZE
+    assert bank_request(K.FREEZE, S.PENDING) is BankRequest.FREEZE  # the status query
+    assert bank_request(K.RELEASE, S.QUEUED) is BankRequest.RELEASE
+    assert bank_request(K.EXTEND, S.QUEUED) is BankRequest.EXTEND
+    assert bank_request(K.RETURN, S.QUEUED) is BankRequest.RETURN
