@@ -33,7 +33,7 @@ from bank_adapters.protocol import AnswerStatus, StatementAnswer
 from stopay.answers.translate import known_incoming, merge_incoming, statement_json, statement_lines
 from stopay.domain.accounts import AccountKey
 from stopay.domain.attribution import Parts
-from stopay.domain.holds import HoldPolicy
+from stopay.domain.holds import HoldPolicy, HoldState, return_completes, starts_hold, statement_within_hold
 from stopay.domain.orders import OrderStatus, settled_status
 from stopay.domain.trail import BACK_WITH_VICTIM, Known, Limits, StatementTooShort, Step, reconcile, step
 from stopay.store.orders import ClaimedOrder, Outcome, Retry
@@ -406,8 +406,8 @@ class _Batch:
     def _hold(self, order: ClaimedOrder, row: AccountRow, current: LeasedOrder, outcome: Outcome) -> None:
         """Starts the case's hold on the account with the first money held there; ends a returning
         hold once it has paid out all it held; tells the paid victim's case of a return."""
-        if current.kind == "freeze" and row.hold_state is None and row.held_minor > 0:
-            row.hold_state = "stopped"
+        if current.kind == "freeze" and starts_hold(HoldState.of(row.hold_state), row.held_minor):
+            row.hold_state = HoldState.STOPPED
             self.changes.holds.append(
                 {
                     "case_id": str(row.case_id),
@@ -444,8 +444,8 @@ class _Batch:
                     },
                 }
             )
-        if row.hold_state == "returning" and row.releasing_minor == 0 and row.held_minor == 0:
-            row.hold_state = "returned"
+        if return_completes(HoldState.of(row.hold_state), row.held_minor, row.releasing_minor):
+            row.hold_state = HoldState.RETURNED
             self.changes.holds.append(
                 {
                     "case_id": str(row.case_id),
@@ -543,19 +543,18 @@ class _Batch:
 
 
 def _within_hold(result: Step, row: AccountRow) -> Step:
-    """What a statement may change where the case's hold has moved on: an ended hold holds nothing
-    more (and gives back what a late freeze held); a returning hold stays as the return planned it;
-    a formal freeze holds at most what its legal document names. Tracing goes on regardless."""
-    if row.hold_state == "returning":
-        return replace(result, left_minor=0, freeze_minor=0, release_minor=0)
-    if row.hold_state in ("released", "lapsed", "returned"):
-        left = 0
-    elif row.hold_cap is not None:
-        left = min(result.left_minor, row.hold_cap)
-    else:
+    """What a statement may change where the case's hold has moved on (domain.holds.statement_within_hold)."""
+    kept = statement_within_hold(
+        HoldState.of(row.hold_state),
+        row.hold_cap,
+        result.left_minor,
+        row.held_minor,
+        row.in_flight_minor,
+        row.releasing_minor,
+    )
+    if kept is None:
         return result
-    freeze, release = reconcile(left, row.held_minor, row.in_flight_minor, row.releasing_minor)
-    return replace(result, left_minor=left, freeze_minor=freeze, release_minor=release)
+    return replace(result, left_minor=kept.left_minor, freeze_minor=kept.freeze_minor, release_minor=kept.release_minor)
 
 
 def _parts(raw: Any) -> Parts:
