@@ -192,7 +192,7 @@ async def build(settings: Settings) -> App:
         settings.limits,
         settings.listen,
         retry_after,
-        settings.dispatch.holds,
+        settings.holds,
         settings.clock,
         settings.same_transfer_window_s,
         tls=tls,
@@ -201,6 +201,6 @@ async def build(settings: Settings) -> App:
         max_message_bytes=settings.max_message_bytes,
     )
     # The sweeper runs wherever the dispatcher does: both act for the banks.
-    sweeper = Sweeper(pool, settings.dispatch.holds, owner, settings.dispatch.sweep_s) if settings.dispatcher else None
+    sweeper = Sweeper(pool, settings.holds, owner, settings.dispatch.sweep_s) if settings.dispatcher else None
     checkpointer = Checkpointer(pool, signer, settings.checkpoint_every_s) if signer else None
     return App(settings, dsn, pool, notifications, api, adapters, dispatcher, server, sweeper, checkpointer)

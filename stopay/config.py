@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from stopay.api.quotas import Quotas
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
+from stopay.domain.holds import HoldPolicy
 from stopay.domain.trail import Limits
 from stopay.store.embedded import default_data_dir
 
@@ -51,6 +52,9 @@ class Settings:
     same_transfer_window_s: float = 120.0
     dispatcher: bool = True
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
+    # How long holds last, when the sweeper warns of an expiry, the notice of a return (docs/holds.md).
+    # Its old place, dispatch.holds, is still read when this one is left at its default.
+    holds: HoldPolicy = field(default_factory=HoldPolicy)
     shutdown_grace_s: float = 5.0
     # The clock the service reads on the Python side (tests give a fake one).
     clock: Clock = SYSTEM_CLOCK
@@ -60,6 +64,18 @@ class Settings:
     quotas: Quotas = field(default_factory=Quotas)
     # A center's region: center name -> the station-id prefixes of its stations.
     regions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # One hold policy, given in either place: the dispatcher reads dispatch.holds, the rest holds.
+        given, old = self.holds, self.dispatch.holds
+        if given == old:
+            return
+        if given == HoldPolicy():
+            object.__setattr__(self, "holds", old)
+        elif old == HoldPolicy():
+            object.__setattr__(self, "dispatch", replace(self.dispatch, holds=given))
+        else:
+            raise ValueError("holds and dispatch.holds give two hold policies; give holds only")
 
 
 def env(name: str, default: str | None = None) -> str | None:

@@ -72,7 +72,8 @@ class DispatchSettings:
     breaker_threshold: int = 5
     breaker_open_s: float = 10.0
     bank_concurrency: int = 64
-    # How long holds last; the first money held on an account starts an emergency stop.
+    # How long holds last; the first money held on an account starts an emergency stop. Settings.holds
+    # is the place to give it; Settings keeps this copy, the one the dispatcher reads, equal to it.
     holds: HoldPolicy = field(default_factory=HoldPolicy)
     # How often the sweeper looks for holds to lapse, warn of, or pay back (dispatch/sweeper.py).
     sweep_s: float = 30.0

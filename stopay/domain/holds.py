@@ -51,6 +51,23 @@ class HoldState(enum.StrEnum):
         return None if value is None else cls(value)
 
 
+class HoldEnd(enum.StrEnum):
+    """Why a hold ended."""
+
+    NONE = ""  # it has not
+    UNRELATED = "unrelated"  # released: the account was found unrelated to the case
+    EXPIRED = "expired"  # lapsed: nobody renewed it in time
+    RETURNED = "returned"  # its money went back to the victims
+
+
+class SweepAction(enum.StrEnum):
+    """What the sweeper does to a hold."""
+
+    LAPSE = "lapse"  # a live hold past its expiry lapses
+    WARN = "warn"  # a live hold within its warning time is warned of
+    PAY = "pay"  # a return whose notice has ended is paid
+
+
 S = HoldState
 TRANSITIONS: frozenset[tuple[HoldState, HoldState]] = frozenset(
     {
@@ -150,7 +167,7 @@ class HoldView:
     return_due_at: datetime | None
     return_paid_at: datetime | None
     ended_at: datetime | None
-    end_reason: str
+    end_reason: HoldEnd
     expired: bool
     held_minor: int = 0
     holder_name: str = ""
@@ -203,6 +220,7 @@ class HoldMove:
     release_minor: int  # what is given back
     # The most the case may hold on the account from now on (a legal document's amount; None: no new limit).
     cap_minor: int | None = None
+    end: HoldEnd = HoldEnd.NONE  # why it ends, when it does
 
 
 def _require_live(hold: Hold, what: str) -> None:
@@ -270,14 +288,18 @@ def release(hold: Hold) -> HoldMove:
     """Releases the hold of an account found unrelated to the case."""
     if hold.state.ended or hold.state == HoldState.RETURNING:
         raise HoldRefused(f"the hold is {hold.state.value}; there is nothing to release", hold)
-    return HoldMove(HoldState.RELEASED, "", None, hold.stops, hold.freezes, hold.major, 0, hold.held_minor)
+    return HoldMove(
+        HoldState.RELEASED, "", None, hold.stops, hold.freezes, hold.major, 0, hold.held_minor, end=HoldEnd.UNRELATED
+    )
 
 
 def lapse(hold: Hold) -> HoldMove:
     """The sweeper's step for a live hold past its expiry: the bank lifts it, stopay asks it to."""
     if not hold.state.live:
         raise HoldRefused(f"the hold is {hold.state.value}; it cannot lapse", hold)
-    return HoldMove(HoldState.LAPSED, "", None, hold.stops, hold.freezes, hold.major, 0, hold.held_minor)
+    return HoldMove(
+        HoldState.LAPSED, "", None, hold.stops, hold.freezes, hold.major, 0, hold.held_minor, end=HoldEnd.EXPIRED
+    )
 
 
 # ---- the rules other parts of stopay ask of a hold --------------------------------------------------

@@ -254,10 +254,10 @@ def _orders_and_events(
                 },
             )
         )
-    for payer, paid in plan.paid_by().items():
+    for paying_case, paid in plan.paid_by().items():
         events.append(
             CaseEventRow(
-                uuid.UUID(payer),
+                uuid.UUID(paying_case),
                 "hold.returning",
                 {
                     "share": share,

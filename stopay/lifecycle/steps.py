@@ -23,6 +23,7 @@ from stopay.domain.holds import (
     HoldState,
     HoldView,
     LegalDocument,
+    SweepAction,
     formalize,
     lapse,
     left_within_hold,
@@ -72,7 +73,6 @@ async def take(
     request_id: str,
     reason: str,
     document: LegalDocument | None = None,
-    end_reason: str = "",
     approval: dict[str, Any] | None = None,
 ) -> HoldView:
     """Writes ``move`` of the locked hold ``row``: the hold, its orders to the bank and its events.
@@ -104,7 +104,7 @@ async def take(
         events.append(HoldEventRow(_EVENTS[move.change], order_id, detail))
     if move.release_minor > 0:
         order_id = uuid.uuid5(row.case_id, f"{key}:release")
-        why = end_reason or "excess over the freezing decision"
+        why = move.end.value or "excess over the freezing decision"
         orders.append(HoldOrderRow(order_id, "release", move.release_minor, {"reason": why, "request_id": request_id}))
         events.append(HoldEventRow("release.queued", order_id, {"amount_minor": move.release_minor, "reason": why}))
     if move.state in (HoldState.RELEASED, HoldState.LAPSED):
@@ -120,7 +120,7 @@ async def take(
         months=(period.months if period else None),
         hours=(period.hours if period else 0),
         from_expiry=bool(period and period.extend),
-        end_reason=end_reason,
+        end_reason=move.end,
         out_minor=move.release_minor,
         left_minor=left_within_hold(move.state, move.cap_minor, trail.left_minor),
         orders=orders,
@@ -257,19 +257,20 @@ class HoldSteps:
                 return await tx.current(case_id, bank_code, number)
             trail, row = await tx.lock_one(case_id, bank_code, number)
             move = release(_domain(trail, row))
-            new = await take(tx, trail, row, move, request_id, reason, end_reason="unrelated")
+            new = await take(tx, trail, row, move, request_id, reason)
         log.info("hold.released", case_id=str(case_id), account=AccountKey(bank_code, number).masked)
         return new
 
-    async def sweep(self, action: str, case_id: uuid.UUID, bank_code: str, number: str, actor: str) -> bool:
+    async def sweep(self, action: SweepAction, case_id: uuid.UUID, bank_code: str, number: str, actor: str) -> bool:
         """The sweeper's step on one hold ('lapse', 'warn' or 'pay'); False when there was nothing
         to do any more (another replica did it, or an officer renewed the hold meanwhile)."""
+        action = SweepAction(action)  # (a caller may name it)
         async with hold_transaction(self.pool, actor) as tx:
             trail, row = await tx.lock_one(case_id, bank_code, number)
-            if action == "warn":
+            if action is SweepAction.WARN:
                 due = warn_due(row.state, row.expires_at, row.warned_at, trail.now, self.policy)
                 done = due and await tx.warn(row)
-            elif action == "pay":
+            elif action is SweepAction.PAY:
                 done = notice_ended(row.state, row.return_due_at, row.return_paid_at, trail.now) and await tx.pay(row)
             elif row.expired and row.state.live:
                 await take(
@@ -279,14 +280,13 @@ class HoldSteps:
                     lapse(_domain(trail, row)),
                     f"lapse:{row.expires_at.isoformat()}",
                     "not renewed before it expired",
-                    end_reason="expired",
                 )
                 done = True
             else:
                 done = False
         if done:
             account = AccountKey(bank_code, number).masked
-            if action == "warn":
+            if action is SweepAction.WARN:
                 log.warning(
                     "hold.expiring",
                     case_id=str(case_id),
@@ -296,6 +296,8 @@ class HoldSteps:
                 )
             else:
                 log.info(
-                    f"hold.{'lapsed' if action == 'lapse' else 'return_due'}", case_id=str(case_id), account=account
+                    f"hold.{'lapsed' if action is SweepAction.LAPSE else 'return_due'}",
+                    case_id=str(case_id),
+                    account=account,
                 )
         return done

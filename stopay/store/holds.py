@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from stopay.domain.holds import HoldState, HoldView
+from stopay.domain.holds import HoldEnd, HoldState, HoldView, SweepAction
 from stopay.domain.orders import OrderStatus
 from stopay.store.errors import StoreError, database_errors
 from stopay.store.queries import query, sql
@@ -138,6 +138,7 @@ class AccountShare:
 def hold_view(row: asyncpg.Record) -> HoldView:
     fields = {k: row[k] for k in HoldView.__dataclass_fields__ if k in row.keys()}
     fields["state"] = HoldState(fields["state"])
+    fields["end_reason"] = HoldEnd(fields["end_reason"])
     return HoldView(**fields)
 
 
@@ -189,7 +190,7 @@ class HoldTransaction:
         months: int | None,
         hours: int,
         from_expiry: bool,
-        end_reason: str,
+        end_reason: HoldEnd,
         out_minor: int,
         left_minor: int,
         orders: Sequence[HoldOrderRow],
@@ -212,7 +213,7 @@ class HoldTransaction:
                     hours=hours,
                     from_expiry=from_expiry,
                     ended=state.ended,
-                    end_reason=end_reason,
+                    end_reason=end_reason.value,
                     out_minor=out_minor,
                     left_minor=left_minor,
                     orders=recordset(orders),
@@ -335,7 +336,7 @@ async def list_holds(
 
 async def due(
     pool: asyncpg.Pool, limit: int, warnings: Mapping[HoldState, timedelta]
-) -> list[tuple[str, uuid.UUID, str, str]]:
+) -> list[tuple[SweepAction, uuid.UUID, str, str]]:
     """What the sweeper has to do, up to ``limit`` of each action; ``warnings`` are the domain's
     warning windows (:meth:`HoldPolicy.warnings`)."""
     q = query("holds_due")
@@ -346,4 +347,4 @@ async def due(
     )
     with database_errors("could not read the holds due"):
         rows = await pool.fetch(q.text, *args)
-    return [(r["action"], r["case_id"], r["bank_code"], r["account_number"]) for r in rows]
+    return [(SweepAction(r["action"]), r["case_id"], r["bank_code"], r["account_number"]) for r in rows]
