@@ -15,7 +15,7 @@ from stopay.domain.holds import HoldPolicy
 from stopay.v1 import audit_pb2, audit_pb2_grpc, holds_pb2
 from tests.conftest import FakeClock, db_now, eventually
 from tests.entries import simple_request
-from tests.test_holds import (
+from tests.test_holds import (  # noqa: F401 (holds_to is a fixture)
     FAST,
     M,
     _statuses,
@@ -23,6 +23,7 @@ from tests.test_holds import (
     by,
     document,
     formalized,
+    holds_to,
     ref,
     refused,
     returned_funds,
@@ -60,7 +61,13 @@ MONTHS = [
 
 @pytest.mark.parametrize(("day", "days"), MONTHS, ids=[d.isoformat() for d, _ in MONTHS])
 async def test_a_month_s_formal_freeze_against_a_30_days_notice_on_every_kind_of_date(
-    make_app, channel_to, holds_to, pool, tmp_path, day: date, days: int
+    make_app,
+    channel_to,
+    holds_to,  # noqa: F811 (the fixture imported above)
+    pool,
+    tmp_path,
+    day: date,
+    days: int,
 ) -> None:
     assert (one_month_on(day) - day).days == days
     await pin_clock(pool, datetime(day.year, day.month, day.day, 10, tzinfo=UTC))
