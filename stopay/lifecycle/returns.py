@@ -11,7 +11,7 @@ sweeper's 'pay') for a rateable one.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ import structlog
 
 from stopay.domain.accounts import AccountKey
 from stopay.domain.approvals import ApprovalAction, ApprovalRefused
+from stopay.domain.entry import Party
 from stopay.domain.holds import HoldPolicy
 from stopay.domain.returns import CaseOnAccount, Flow, ReturnPlan, plan_account_return, timing
 from stopay.lifecycle.steps import digest
@@ -209,7 +210,7 @@ def kept(started: StartedReturn) -> dict[str, Any]:
 
 def _orders_and_events(
     plan: ReturnPlan,
-    victims: dict[uuid.UUID, dict[str, str]],
+    victims: dict[uuid.UUID, Party],
     request_id: str,
     reason: str,
     notice_days: int,
@@ -231,7 +232,7 @@ def _orders_and_events(
                 flow.amount_minor,
                 {
                     "beneficiary_case": flow.payee,
-                    "beneficiary": victims[uuid.UUID(flow.payee)],
+                    "beneficiary": asdict(victims[uuid.UUID(flow.payee)]),
                     "share": share,
                     "request_id": request_id,
                 },

@@ -195,7 +195,7 @@ class HoldSteps:
                 bank_code,
                 number,
                 {"state": row.state.value, "freezes": row.freezes},
-                document.as_json(),
+                document,
                 major,
                 reason,
                 request_id,
@@ -235,7 +235,7 @@ class HoldSteps:
                 "APPROVAL_OUTDATED",
                 state=row.state,
             )
-        document = LegalDocument(**approval.document)
+        document = approval.document
         move = formalize(_domain(trail, row), self.policy, document, approval.major)
         new = await take(tx, trail, row, move, approval.request_id, approval.reason, document, approval=granted)
         log.info(

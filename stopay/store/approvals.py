@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stopay.domain.approvals import ApprovalAction, ApprovalStatus
+from stopay.domain.holds import LegalDocument
 from stopay.store.errors import StoreError, database_errors
 from stopay.store.holds import CaseEventRow, HoldTransaction, recordset
 from stopay.store.queries import query
@@ -26,7 +27,7 @@ class Approval:
     bank_code: str
     account_number: str
     basis: dict[str, Any]  # formalize: the hold's state and freezes when asked; return: the plan
-    document: dict[str, Any] | None
+    document: LegalDocument | None
     major: bool
     reason: str
     request_id: str
@@ -43,7 +44,7 @@ async def ask(
     bank_code: str,
     number: str,
     basis: dict[str, Any],
-    document: dict[str, Any] | None,
+    document: LegalDocument | None,
     major: bool,
     reason: str,
     request_id: str,
@@ -61,7 +62,7 @@ async def ask(
                 bank_code=bank_code,
                 account_number=number,
                 basis=basis,
-                document=document,
+                document=document.as_json() if document is not None else None,
                 major=major,
                 reason=reason,
                 request_id=request_id,
@@ -78,8 +79,14 @@ async def lock(tx: HoldTransaction, approval_id: uuid.UUID) -> Approval:
     if row is None:
         raise ApprovalNotFound(f"no request for approval has the id {approval_id}")
     fields = dict(row)
+    document = fields["document"]
     return Approval(
-        **{**fields, "action": ApprovalAction(fields["action"]), "status": ApprovalStatus(fields["status"])}
+        **{
+            **fields,
+            "action": ApprovalAction(fields["action"]),
+            "status": ApprovalStatus(fields["status"]),
+            "document": LegalDocument(**document) if document is not None else None,
+        }
     )
 
 

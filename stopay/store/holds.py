@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from stopay.domain.entry import Party
 from stopay.domain.holds import HoldEnd, HoldState, HoldView, SweepAction
 from stopay.domain.orders import OrderStatus
 from stopay.store.errors import StoreError, database_errors
@@ -273,14 +274,12 @@ class HoldTransaction:
                 return hold_view(row)
         raise HoldNotFound(f"case {case_id} holds nothing on that account")
 
-    async def victim_accounts(self, cases: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, str]]:
+    async def victim_accounts(self, cases: Sequence[uuid.UUID]) -> dict[uuid.UUID, Party]:
+        """Where each case pays its victim back: the paying account of its first transfer."""
         q = query("victim_accounts")
         with database_errors("could not read the victims' accounts"):
             rows = await self.conn.fetch(q.text, *q.args(cases=list(cases)))
-        return {
-            r["case_id"]: {"bank_code": r["payer_bank"], "number": r["payer_number"], "holder_name": r["payer_holder"]}
-            for r in rows
-        }
+        return {r["case_id"]: Party(r["payer_bank"], r["payer_number"], r["payer_holder"]) for r in rows}
 
     async def write_return(
         self,
