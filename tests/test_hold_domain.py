@@ -216,3 +216,10 @@ def test_a_move_that_ends_a_hold_says_why() -> None:
     assert (release(stop).end, lapse(stop).end) == (HoldEnd.UNRELATED, HoldEnd.EXPIRED)
     live = Hold(S.STOPPED, 1, 2, 0, False, False, 100_000, 0)
     assert formalize(live, POLICY, DOC, False).end is HoldEnd.NONE and HoldEnd.NONE == ""
+
+
+def test_the_changes_a_move_asks_of_the_bank_are_the_bank_adapters_own() -> None:
+    from bank_adapters.protocol import HoldChange as BankHoldChange
+    from stopay.domain.holds import HoldChange
+
+    assert [c.value for c in HoldChange] == [c.value for c in BankHoldChange]

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import enum
 
-SUPERVISOR = "supervisor"
+from stopay.domain.identity import Role
+
+SUPERVISOR = Role.SUPERVISOR
 
 
 class ApprovalStatus(enum.StrEnum):

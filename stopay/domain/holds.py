@@ -60,6 +60,15 @@ class HoldEnd(enum.StrEnum):
     RETURNED = "returned"  # its money went back to the victims
 
 
+class HoldChange(enum.StrEnum):
+    """What a move asks the bank to do to the hold (the bank adapters' ``HoldChange``, which a test
+    keeps equal to this)."""
+
+    RENEW_STOP = "RENEW_STOP"  # the emergency stop lasts another period
+    FORMAL_FREEZE = "FORMAL_FREEZE"  # the stop becomes a formal freeze under a legal document
+    RENEW_FREEZE = "RENEW_FREEZE"  # the formal freeze is renewed, under a new document, before it lapses
+
+
 class SweepAction(enum.StrEnum):
     """What the sweeper does to a hold."""
 
@@ -211,7 +220,7 @@ class HoldMove:
     """One move of a hold, as the store writes it: its new state and periods, and the money."""
 
     state: HoldState
-    change: str  # the bank's HoldChange, or "" when the bank is sent a release instead
+    change: HoldChange | None  # None: the bank is sent a release instead
     period: Period | None
     stops: int
     freezes: int
@@ -245,7 +254,7 @@ def renew(hold: Hold, policy: HoldPolicy) -> HoldMove:
         )
     return HoldMove(
         HoldState.STOPPED,
-        "RENEW_STOP",
+        HoldChange.RENEW_STOP,
         Period(hours=policy.stop_hours),
         hold.stops + 1,
         hold.freezes,
@@ -273,7 +282,7 @@ def formalize(hold: Hold, policy: HoldPolicy, document: LegalDocument, major: bo
     keep = left_within_hold(HoldState.FROZEN, cap, hold.held_minor)
     return HoldMove(
         HoldState.FROZEN,
-        "RENEW_FREEZE" if renewing else "FORMAL_FREEZE",
+        HoldChange.RENEW_FREEZE if renewing else HoldChange.FORMAL_FREEZE,
         Period(months=months, extend=renewing),
         hold.stops,
         hold.freezes + 1,
@@ -289,7 +298,7 @@ def release(hold: Hold) -> HoldMove:
     if hold.state.ended or hold.state == HoldState.RETURNING:
         raise HoldRefused(f"the hold is {hold.state.value}; there is nothing to release", hold)
     return HoldMove(
-        HoldState.RELEASED, "", None, hold.stops, hold.freezes, hold.major, 0, hold.held_minor, end=HoldEnd.UNRELATED
+        HoldState.RELEASED, None, None, hold.stops, hold.freezes, hold.major, 0, hold.held_minor, end=HoldEnd.UNRELATED
     )
 
 
@@ -298,7 +307,7 @@ def lapse(hold: Hold) -> HoldMove:
     if not hold.state.live:
         raise HoldRefused(f"the hold is {hold.state.value}; it cannot lapse", hold)
     return HoldMove(
-        HoldState.LAPSED, "", None, hold.stops, hold.freezes, hold.major, 0, hold.held_minor, end=HoldEnd.EXPIRED
+        HoldState.LAPSED, None, None, hold.stops, hold.freezes, hold.major, 0, hold.held_minor, end=HoldEnd.EXPIRED
     )
 
 

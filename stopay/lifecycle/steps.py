@@ -18,6 +18,7 @@ from stopay.domain.accounts import AccountKey
 from stopay.domain.approvals import ApprovalAction, ApprovalRefused
 from stopay.domain.holds import (
     Hold,
+    HoldChange,
     HoldMove,
     HoldPolicy,
     HoldState,
@@ -45,7 +46,11 @@ from stopay.store.holds import (
 
 log = structlog.get_logger(__name__)
 
-_EVENTS = {"RENEW_STOP": "hold.renewed", "FORMAL_FREEZE": "hold.formalized", "RENEW_FREEZE": "hold.freeze_renewed"}
+_EVENTS = {
+    HoldChange.RENEW_STOP: "hold.renewed",
+    HoldChange.FORMAL_FREEZE: "hold.formalized",
+    HoldChange.RENEW_FREEZE: "hold.freeze_renewed",
+}
 
 
 def digest(action: str, payload: dict[str, Any]) -> bytes:
@@ -93,7 +98,7 @@ async def take(
     # Order ids follow from the move and the hold, so a move taken again can never make a second order,
     # and two holds of one case never share one.
     key = f"hold:{request_id}:{row.bank_code}:{row.account_number}"
-    if move.change:
+    if move.change is not None:
         order_id = uuid.uuid5(row.case_id, f"{key}:extend")
         params: dict[str, Any] = {"change": move.change, "request_id": request_id}
         if document is not None:
