@@ -183,10 +183,6 @@ class HoldView:
     # The approvals it waits for (a formal freeze, a return of its account), as the store reads them.
     pending: Any = ()
 
-    @property
-    def legal_document(self) -> LegalDocument | None:
-        return None if self.document is None else LegalDocument(**self.document)
-
 
 class HoldRefused(Exception):
     """The step is not allowed now; the message says why, for the officer, and ``facts`` for a
