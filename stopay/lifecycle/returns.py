@@ -22,12 +22,11 @@ from stopay.domain.accounts import AccountKey
 from stopay.domain.approvals import ApprovalAction, ApprovalRefused
 from stopay.domain.entry import Party
 from stopay.domain.holds import HoldPolicy
-from stopay.domain.returns import CaseOnAccount, Flow, ReturnPlan, plan_account_return, timing
+from stopay.domain.returns import Flow, ReturnPlan, plan_account_return, timing
 from stopay.lifecycle.steps import digest
 from stopay.store import approvals
 from stopay.store.approvals import Approval
 from stopay.store.holds import (
-    AccountShare,
     CaseEventRow,
     HoldNotFound,
     HoldTransaction,
@@ -52,20 +51,6 @@ class StartedReturn:
         return self.due_at is None
 
 
-def _case_on_account(share: AccountShare) -> CaseOnAccount:
-    """A case's figures on the account, as the domain takes them."""
-    return CaseOnAccount(
-        str(share.case_id),
-        share.hold_state,
-        share.held_minor,
-        share.in_flight_minor,
-        share.releasing_minor,
-        tuple(tuple((str(n), int(a)) for n, a in item.get("parts", ())) for item in share.incoming.values()),
-        share.expires_at,
-        share.last_extension,
-    )
-
-
 def _basis(plan: ReturnPlan) -> dict[str, Any]:
     return {
         "direct": plan.direct,
@@ -82,10 +67,9 @@ class Returns:
 
     async def _plan(self, tx: HoldTransaction, bank_code: str, number: str) -> ReturnPlan:
         """The return's plan as the account's holds stand now (locked), refused if it cannot be paid."""
-        shares, now = await tx.lock_account(bank_code, number)
-        if not shares or now is None:
+        cases, now = await tx.lock_account(bank_code, number)
+        if not cases or now is None:
             raise HoldNotFound("no case has traced money to this account")
-        cases = [_case_on_account(s) for s in shares]
         return plan_account_return(cases, now, self.policy)
 
     async def ask(self, bank_code: str, number: str, actor: str, reason: str, request_id: str) -> StartedReturn:

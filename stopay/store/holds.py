@@ -18,9 +18,11 @@ from typing import Any
 
 import asyncpg
 
+from stopay.domain.attribution import Parts
 from stopay.domain.entry import Party
 from stopay.domain.holds import HoldEnd, HoldState, HoldView, SweepAction
 from stopay.domain.orders import OrderStatus
+from stopay.domain.returns import CaseOnAccount
 from stopay.store.errors import StoreError, database_errors
 from stopay.store.queries import query, sql
 
@@ -120,20 +122,6 @@ class TrailFigures:
     holder_name: str
     incoming: dict[str, Any]
     now: datetime  # the hold lifecycle's clock (stopay_now()) in this transaction
-
-
-@dataclass(frozen=True, slots=True)
-class AccountShare:
-    """One case's figures on an account whose money is being returned, and its hold there."""
-
-    case_id: uuid.UUID
-    held_minor: int
-    in_flight_minor: int
-    releasing_minor: int
-    incoming: dict[str, Any]
-    hold_state: HoldState | None
-    expires_at: datetime | None = None
-    last_extension: OrderStatus | None = None  # status of the latest extend order of its hold
 
 
 def hold_view(row: asyncpg.Record) -> HoldView:
@@ -238,7 +226,7 @@ class HoldTransaction:
             row = await self.conn.fetchrow(q.text, *q.args(actor=self.actor, **_key(hold)))
         return row is not None
 
-    async def lock_account(self, bank_code: str, number: str) -> tuple[list[AccountShare], datetime | None]:
+    async def lock_account(self, bank_code: str, number: str) -> tuple[list[CaseOnAccount], datetime | None]:
         """Every case's figures and hold on the account, locked; their chain heads too. With the hold
         lifecycle's clock (None when no case traced money there)."""
         key = {"bank_code": bank_code, "account_number": number}
@@ -248,22 +236,22 @@ class HoldTransaction:
             holds = await self.conn.fetch(account_holds.text, *account_holds.bind(key))
             await self.conn.execute(sql("chain_lock"), [r["case_id"] for r in trail])
         found = {h["case_id"]: h for h in holds}
-        shares = []
+        cases = []
         for r in trail:
             h = found.get(r["case_id"])
-            shares.append(
-                AccountShare(
-                    r["case_id"],
+            cases.append(
+                CaseOnAccount(
+                    str(r["case_id"]),
+                    HoldState(h["state"]) if h else None,
                     r["held_minor"],
                     r["in_flight_minor"],
                     r["releasing_minor"],
-                    r["incoming"],
-                    HoldState(h["state"]) if h else None,
+                    tuple(_parts(item.get("parts", ())) for item in r["incoming"].values()),
                     h["expires_at"] if h else None,
                     OrderStatus(h["last_extension"]) if h and h["last_extension"] else None,
                 )
             )
-        return shares, (trail[0]["now"] if trail else None)
+        return cases, (trail[0]["now"] if trail else None)
 
     async def current(self, case_id: uuid.UUID, bank_code: str, number: str) -> HoldView:
         """The hold as it is, read on this transaction's connection."""
@@ -307,6 +295,11 @@ class HoldTransaction:
                 ),
             )
         return row["due_at"]
+
+
+def _parts(raw: Any) -> Parts:
+    """The labelled parts of a transfer, as the trail keeps them in JSON ([[name, amount], ...])."""
+    return tuple((str(name), int(amount)) for name, amount in raw)
 
 
 def _key(hold: HoldView) -> dict[str, Any]:
