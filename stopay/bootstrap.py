@@ -182,7 +182,9 @@ async def build(settings: Settings) -> App:
     notifications = Notifications(dsn)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     dispatcher = (
-        Dispatcher(pool, adapters, notifications, owner, settings.dispatch, settings.clock, settings.limits)
+        Dispatcher(
+            pool, adapters, notifications, owner, settings.dispatch, settings.clock, settings.limits, settings.holds
+        )
         if settings.dispatcher
         else None
     )
@@ -192,7 +194,7 @@ async def build(settings: Settings) -> App:
         return full_jitter_s(attempts, backoff.retry_base_s, backoff.retry_cap_s)
 
     services = Services.build(
-        pool, notifications, settings.limits, retry_after, settings.dispatch.holds, settings.same_transfer_window_s
+        pool, notifications, settings.limits, retry_after, settings.holds, settings.same_transfer_window_s
     )
     api = ApiServer(
         services,
@@ -204,6 +206,6 @@ async def build(settings: Settings) -> App:
         max_message_bytes=settings.max_message_bytes,
     )
     # The sweeper runs wherever the dispatcher does: both act for the banks.
-    sweeper = Sweeper(pool, settings.dispatch.holds, owner, settings.dispatch.sweep_s) if settings.dispatcher else None
+    sweeper = Sweeper(pool, settings.holds, owner, settings.dispatch.sweep_s) if settings.dispatcher else None
     checkpointer = Checkpointer(pool, signer, settings.checkpoint_every_s) if signer else None
     return App(settings, dsn, pool, notifications, api, adapters, dispatcher, server, sweeper, checkpointer)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from stopay.api.quotas import Quotas
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
+from stopay.domain.holds import HoldPolicy
 from stopay.domain.trail import Limits
 from stopay.store.embedded import default_data_dir
 
@@ -51,6 +52,8 @@ class Settings:
     same_transfer_window_s: float = 120.0
     dispatcher: bool = True
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
+    # How long holds last, when the sweeper warns of an expiry, the notice of a return (docs/holds.md).
+    holds: HoldPolicy = field(default_factory=HoldPolicy)
     shutdown_grace_s: float = 5.0
     # The clock the service reads on the Python side (tests give a fake one).
     clock: Clock = SYSTEM_CLOCK

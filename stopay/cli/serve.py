@@ -68,13 +68,13 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             breaker_open_s=args.breaker_open,
             bank_concurrency=args.bank_concurrency,
             sweep_s=args.sweep_seconds,
-            holds=HoldPolicy(
-                stop_hours=args.stop_hours,
-                max_stops=args.max_stops,
-                freeze_months=args.freeze_months,
-                major_freeze_months=args.major_freeze_months,
-                notice_days=args.notice_days,
-            ),
+        ),
+        holds=HoldPolicy(
+            stop_hours=args.stop_hours,
+            max_stops=args.max_stops,
+            freeze_months=args.freeze_months,
+            major_freeze_months=args.major_freeze_months,
+            notice_days=args.notice_days,
         ),
         limits=Limits(
             rule=args.rule,

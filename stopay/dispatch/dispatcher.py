@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -33,7 +33,7 @@ from bank_adapters.protocol import (
     ReturnAnswer,
     StatementAnswer,
 )
-from stopay.answers.apply import DEFAULT_CAPS, Answer, Settled, Traced, apply_answers
+from stopay.answers.apply import DEFAULT_CAPS, DEFAULT_POLICY, Answer, Settled, Traced, apply_answers
 from stopay.answers.checked import checked_answer, printable
 from stopay.answers.translate import (
     extend_outcome,
@@ -89,8 +89,6 @@ class DispatchSettings:
     breaker_threshold: int = 5
     breaker_open_s: float = 10.0
     bank_concurrency: int = 64
-    # How long holds last; the first money held on an account starts an emergency stop.
-    holds: HoldPolicy = field(default_factory=HoldPolicy)
     # How often the sweeper looks for holds to lapse, warn of, or pay back (dispatch/sweeper.py).
     sweep_s: float = 30.0
 
@@ -105,8 +103,10 @@ class Dispatcher:
         settings: DispatchSettings = DispatchSettings(),
         clock: Clock = SYSTEM_CLOCK,
         limits: Limits = DEFAULT_CAPS,
+        policy: HoldPolicy = DEFAULT_POLICY,
     ) -> None:
         self._pool = pool
+        self._policy = policy  # how long holds last; the first money held starts an emergency stop
         self._limits = limits  # its max_orders and max_fanout bound the orders a statement opens
         self._adapters = adapters
         self._notifications = notifications
@@ -389,7 +389,7 @@ class Dispatcher:
                     answers,
                     self._backoff,
                     self._actor,
-                    self._settings.holds,
+                    self._policy,
                     self._limits,
                 )
             except StoreUnavailable:
@@ -407,7 +407,7 @@ class Dispatcher:
                             [answer],
                             self._backoff,
                             self._actor,
-                            self._settings.holds,
+                            self._policy,
                             self._limits,
                         )
                     except StoreUnavailable:
@@ -439,7 +439,7 @@ class Dispatcher:
                 gave_up,
                 self._backoff,
                 self._actor,
-                self._settings.holds,
+                self._policy,
                 self._limits,
             )
         except StoreUnavailable:

@@ -40,7 +40,7 @@ class Sweeper(Periodic):
 
     async def sweep(self) -> int:
         """One round; returns how many holds it acted on."""
-        due = await store.due(self._pool, self._batch, self._policy.stop_warn_hours, self._policy.freeze_warn_days)
+        due = await store.due(self._pool, self._batch, self._policy.warnings())
         done = 0
         for action, case_id, bank_code, number in due:
             try:

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import enum
 
-SUPERVISOR = "supervisor"
+from stopay.domain.identity import Role
+
+SUPERVISOR = Role.SUPERVISOR
 
 
-class ApprovalStatus(str, enum.Enum):
+class ApprovalStatus(enum.StrEnum):
     REQUESTED = "requested"  # asked for; nothing has happened at the bank yet
     APPROVED = "approved"  # approved by a second identity; the step was taken in the same transaction
 
@@ -26,8 +28,15 @@ APPROVAL_TRANSITIONS: frozenset[tuple[ApprovalStatus, ApprovalStatus]] = frozens
     {(ApprovalStatus.REQUESTED, ApprovalStatus.APPROVED)}
 )
 
-# The steps that wait for a second identity.
-ACTIONS = ("formalize", "return")
+
+class ApprovalAction(enum.StrEnum):
+    """The steps that wait for a second identity."""
+
+    FORMALIZE = "formalize"  # a formal freeze of one case's hold, or its renewal
+    RETURN = "return"  # the return of what is held on one account, across its cases
+
+
+ACTIONS = tuple(action.value for action in ApprovalAction)
 
 
 class ApprovalRefused(Exception):
@@ -64,10 +73,10 @@ def check_approver(requested_by: str, approver: str, role: str | None) -> None:
         )
 
 
-def check_open(status: str, approved_by: str | None) -> None:
+def check_open(status: ApprovalStatus, approved_by: str | None) -> None:
     """Refuses an approval already given (under another request id: the same request sent again is
     answered as it was)."""
-    if status != ApprovalStatus.REQUESTED.value:
+    if status != ApprovalStatus.REQUESTED:
         raise ApprovalRefused(
             f"this request was already approved by {approved_by}",
             "APPROVAL_ALREADY_GIVEN",

@@ -8,7 +8,13 @@ released (the account was found unrelated), lapsed (nobody renewed it in time) o
 money went back to the victims; only a formal freeze is returned).
 
 The same moves are enforced by the database (``hold_transitions`` in the migrations); a test checks
-that the two agree. Everything here is pure: the store applies a :class:`Step` in one transaction.
+that the two agree. Everything here is pure: the store applies a :class:`HoldMove` in one transaction.
+
+The rules the rest of stopay asks of a hold are here too, so they are written once: when the first
+money held starts a hold (:func:`starts_hold`), how much a case may keep held where its hold has
+moved on (:func:`left_within_hold`, :func:`statement_within_hold`; a formal freeze holds at most its
+document's amount, :func:`document_cap`), when the sweeper warns of an expiry (:func:`warn_due`) and
+when a returning hold has paid out (:func:`return_completes`).
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from stopay.domain.trail import reconcile
 
-class HoldState(str, enum.Enum):
+
+class HoldState(enum.StrEnum):
     STOPPED = "stopped"  # emergency stop
     FROZEN = "frozen"  # formal freeze under a legal document
     RELEASED = "released"  # the account was found unrelated
@@ -36,6 +44,37 @@ class HoldState(str, enum.Enum):
     @property
     def ended(self) -> bool:
         return self in (HoldState.RELEASED, HoldState.LAPSED, HoldState.RETURNED)
+
+    @classmethod
+    def of(cls, value: str | None) -> HoldState | None:
+        """The state a store row names (None: the case holds nothing there yet, so has no hold)."""
+        return None if value is None else cls(value)
+
+
+class HoldEnd(enum.StrEnum):
+    """Why a hold ended."""
+
+    NONE = ""  # it has not
+    UNRELATED = "unrelated"  # released: the account was found unrelated to the case
+    EXPIRED = "expired"  # lapsed: nobody renewed it in time
+    RETURNED = "returned"  # its money went back to the victims
+
+
+class HoldChange(enum.StrEnum):
+    """What a move asks the bank to do to the hold (the bank adapters' ``HoldChange``, which a test
+    keeps equal to this)."""
+
+    RENEW_STOP = "RENEW_STOP"  # the emergency stop lasts another period
+    FORMAL_FREEZE = "FORMAL_FREEZE"  # the stop becomes a formal freeze under a legal document
+    RENEW_FREEZE = "RENEW_FREEZE"  # the formal freeze is renewed, under a new document, before it lapses
+
+
+class SweepAction(enum.StrEnum):
+    """What the sweeper does to a hold."""
+
+    LAPSE = "lapse"  # a live hold past its expiry lapses
+    WARN = "warn"  # a live hold within its warning time is warned of
+    PAY = "pay"  # a return whose notice has ended is paid
 
 
 S = HoldState
@@ -73,6 +112,19 @@ class HoldPolicy:
         for name in ("stop_warn_hours", "freeze_warn_days", "notice_days"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
+
+    def warning(self, state: HoldState) -> timedelta | None:
+        """How long before a hold in ``state`` expires the sweeper warns of it; None: never (it is
+        not live)."""
+        if state is HoldState.STOPPED:
+            return timedelta(hours=self.stop_warn_hours)
+        if state is HoldState.FROZEN:
+            return timedelta(days=self.freeze_warn_days)
+        return None
+
+    def warnings(self) -> dict[HoldState, timedelta]:
+        """:meth:`warning` of every state that has one, for the sweeper's search."""
+        return {state: window for state in HoldState if (window := self.warning(state)) is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +164,7 @@ class HoldView:
     case_id: uuid.UUID
     bank_code: str
     account_number: str
-    state: str
+    state: HoldState
     stops: int
     max_stops: int
     freezes: int
@@ -124,7 +176,7 @@ class HoldView:
     return_due_at: datetime | None
     return_paid_at: datetime | None
     ended_at: datetime | None
-    end_reason: str
+    end_reason: HoldEnd
     expired: bool
     held_minor: int = 0
     holder_name: str = ""
@@ -160,15 +212,20 @@ class Period:
 
 
 @dataclass(frozen=True, slots=True)
-class Step:
+class HoldMove:
+    """One move of a hold, as the store writes it: its new state and periods, and the money."""
+
     state: HoldState
-    change: str  # the bank's HoldChange, or "" when the bank is sent a release instead
+    change: HoldChange | None  # None: the bank is sent a release instead
     period: Period | None
     stops: int
     freezes: int
     major: bool
     keep_minor: int  # what stays held
     release_minor: int  # what is given back
+    # The most the case may hold on the account from now on (a legal document's amount; None: no new limit).
+    cap_minor: int | None = None
+    end: HoldEnd = HoldEnd.NONE  # why it ends, when it does
 
 
 def _require_live(hold: Hold, what: str) -> None:
@@ -178,7 +235,7 @@ def _require_live(hold: Hold, what: str) -> None:
         raise HoldRefused(f"the hold has expired; it cannot be {what} (the sweeper lifts it)", hold)
 
 
-def renew(hold: Hold, policy: HoldPolicy) -> Step:
+def renew(hold: Hold, policy: HoldPolicy) -> HoldMove:
     """Renews an emergency stop for another period; a formal freeze is renewed by :func:`formalize`."""
     _require_live(hold, "renewed")
     if hold.state == HoldState.FROZEN:
@@ -191,9 +248,9 @@ def renew(hold: Hold, policy: HoldPolicy) -> Step:
             "turn the hold into a formal freeze instead",
             hold,
         )
-    return Step(
+    return HoldMove(
         HoldState.STOPPED,
-        "RENEW_STOP",
+        HoldChange.RENEW_STOP,
         Period(hours=policy.stop_hours),
         hold.stops + 1,
         hold.freezes,
@@ -203,7 +260,7 @@ def renew(hold: Hold, policy: HoldPolicy) -> Step:
     )
 
 
-def formalize(hold: Hold, policy: HoldPolicy, document: LegalDocument, major: bool) -> Step:
+def formalize(hold: Hold, policy: HoldPolicy, document: LegalDocument, major: bool) -> HoldMove:
     """Turns an emergency stop into a formal freeze, or renews a formal freeze, under ``document``.
 
     The bank keeps holding at most the document's amount; anything held beyond it is given back.
@@ -217,28 +274,108 @@ def formalize(hold: Hold, policy: HoldPolicy, document: LegalDocument, major: bo
     major = major or hold.major  # a major case stays one
     months = policy.major_freeze_months if major else policy.freeze_months
     renewing = hold.state == HoldState.FROZEN
-    keep = min(hold.held_minor, document.amount_minor)
-    return Step(
+    cap = document_cap(HoldState.FROZEN, document.amount_minor)
+    keep = left_within_hold(HoldState.FROZEN, cap, hold.held_minor)
+    return HoldMove(
         HoldState.FROZEN,
-        "RENEW_FREEZE" if renewing else "FORMAL_FREEZE",
+        HoldChange.RENEW_FREEZE if renewing else HoldChange.FORMAL_FREEZE,
         Period(months=months, extend=renewing),
         hold.stops,
         hold.freezes + 1,
         major,
         keep,
         hold.held_minor - keep,
+        cap,
     )
 
 
-def release(hold: Hold) -> Step:
+def release(hold: Hold) -> HoldMove:
     """Releases the hold of an account found unrelated to the case."""
     if hold.state.ended or hold.state == HoldState.RETURNING:
         raise HoldRefused(f"the hold is {hold.state.value}; there is nothing to release", hold)
-    return Step(HoldState.RELEASED, "", None, hold.stops, hold.freezes, hold.major, 0, hold.held_minor)
+    return HoldMove(
+        HoldState.RELEASED, None, None, hold.stops, hold.freezes, hold.major, 0, hold.held_minor, end=HoldEnd.UNRELATED
+    )
 
 
-def lapse(hold: Hold) -> Step:
+def lapse(hold: Hold) -> HoldMove:
     """The sweeper's step for a live hold past its expiry: the bank lifts it, stopay asks it to."""
     if not hold.state.live:
         raise HoldRefused(f"the hold is {hold.state.value}; it cannot lapse", hold)
-    return Step(HoldState.LAPSED, "", None, hold.stops, hold.freezes, hold.major, 0, hold.held_minor)
+    return HoldMove(
+        HoldState.LAPSED, None, None, hold.stops, hold.freezes, hold.major, 0, hold.held_minor, end=HoldEnd.EXPIRED
+    )
+
+
+# ---- the rules other parts of stopay ask of a hold --------------------------------------------------
+
+
+def starts_hold(state: HoldState | None, held_minor: int) -> bool:
+    """The first money a case holds on an account starts its hold there, an emergency stop."""
+    return state is None and held_minor > 0
+
+
+def return_completes(state: HoldState | None, held_minor: int, releasing_minor: int) -> bool:
+    """A returning hold is returned once it has paid out everything it held and nothing is out."""
+    return state is HoldState.RETURNING and held_minor == 0 and releasing_minor == 0
+
+
+def document_cap(state: HoldState | None, document_minor: int | None) -> int | None:
+    """The most a case may hold on the account under its hold: a formal freeze at most what its legal
+    document names (``document_minor``); None: no such limit (an emergency stop, or no hold)."""
+    return document_minor if state is HoldState.FROZEN else None
+
+
+def left_within_hold(state: HoldState | None, cap_minor: int | None, left_minor: int) -> int:
+    """How much of the victim's money found at the account (``left_minor``) the case may keep held
+    there: nothing once its hold has ended, at most ``cap_minor`` (:func:`document_cap`) under a
+    formal freeze, else all of it."""
+    if state is not None and state.ended:
+        return 0
+    if cap_minor is not None:
+        return min(left_minor, cap_minor)
+    return left_minor
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """What a case keeps held on an account, and what to freeze or give back to come to it."""
+
+    left_minor: int
+    freeze_minor: int
+    release_minor: int
+
+
+def statement_within_hold(
+    state: HoldState | None,
+    cap_minor: int | None,
+    left_minor: int,
+    held_minor: int,
+    in_flight_minor: int,
+    releasing_minor: int,
+) -> Holding | None:
+    """What a statement may change where the case's hold has moved on: an ended hold holds nothing
+    more (and gives back what a late freeze held); a returning hold stays as the return planned it;
+    a formal freeze holds at most what its legal document names. None: the statement's own figures
+    stand (no hold yet, or an emergency stop). Tracing goes on regardless."""
+    if state is HoldState.RETURNING:
+        return Holding(0, 0, 0)
+    if state is None or (not state.ended and cap_minor is None):
+        return None
+    left = left_within_hold(state, cap_minor, left_minor)
+    freeze, release = reconcile(left, held_minor, in_flight_minor, releasing_minor)
+    return Holding(left, freeze, release)
+
+
+def warn_due(
+    state: HoldState, expires_at: datetime, warned_at: datetime | None, now: datetime, policy: HoldPolicy
+) -> bool:
+    """Whether the sweeper warns of a hold's coming expiry now: live, not warned of in this period,
+    not expired, and within its state's warning time (:meth:`HoldPolicy.warning`)."""
+    window = policy.warning(state)
+    return window is not None and warned_at is None and now < expires_at <= now + window
+
+
+def notice_ended(state: HoldState, due_at: datetime | None, paid_at: datetime | None, now: datetime) -> bool:
+    """Whether a returning hold's payments, parked for the public notice, fall due now."""
+    return state is HoldState.RETURNING and paid_at is None and due_at is not None and due_at <= now

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from stopay.domain import holds
 from stopay.domain.holds import HoldState
 from stopay.domain.orders import OrderKind, OrderStatus, freeze_out
 from stopay.domain.trail import Step, reconcile
@@ -73,39 +74,28 @@ def settle(
 
 
 def starts_hold(kind: OrderKind, hold: HoldState | None, held_minor: int) -> bool:
-    """The first money a freeze holds on an account starts the case's hold there (an emergency stop)."""
-    return kind is OrderKind.FREEZE and hold is None and held_minor > 0
+    """The first money a freeze holds on an account starts the case's hold there (an emergency stop,
+    :func:`stopay.domain.holds.starts_hold`)."""
+    return kind is OrderKind.FREEZE and holds.starts_hold(hold, held_minor)
 
 
 def return_completes(kind: OrderKind, hold: HoldState | None, money: AccountMoney) -> bool:
-    """A returning hold is returned once a return answered leaves nothing held and nothing going out."""
-    return (
-        kind is OrderKind.RETURN
-        and hold is HoldState.RETURNING
-        and money.releasing_minor == 0
-        and money.held_minor == 0
-    )
-
-
-def document_cap(hold: HoldState | None, document_minor: int | None) -> int | None:
-    """The most the case may hold on the account under its hold: a formal freeze holds at most what
-    its legal document names (``document_minor``); any other state has no such limit (None)."""
-    return document_minor if hold is HoldState.FROZEN else None
+    """A return answered may leave a returning hold with nothing held and nothing going out: then it
+    is returned (:func:`stopay.domain.holds.return_completes`)."""
+    return kind is OrderKind.RETURN and holds.return_completes(hold, money.held_minor, money.releasing_minor)
 
 
 def within_hold(result: Step, hold: HoldState | None, document_minor: int | None, money: AccountMoney) -> Step:
-    """What a statement may change where the case's hold has moved on: an ended hold holds nothing
-    more (and gives back what a late freeze held); a returning hold stays as the return planned it;
-    a formal freeze holds at most what its legal document names (:func:`document_cap`). Tracing
-    goes on regardless."""
-    cap = document_cap(hold, document_minor)
-    if hold is HoldState.RETURNING:
-        return replace(result, left_minor=0, freeze_minor=0, release_minor=0)
-    if hold is not None and hold.ended:
-        left = 0
-    elif cap is not None:
-        left = min(result.left_minor, cap)
-    else:
+    """What a statement may change where the case's hold has moved on
+    (:func:`stopay.domain.holds.statement_within_hold`); tracing goes on regardless."""
+    kept = holds.statement_within_hold(
+        hold,
+        holds.document_cap(hold, document_minor),
+        result.left_minor,
+        money.held_minor,
+        money.in_flight_minor,
+        money.releasing_minor,
+    )
+    if kept is None:
         return result
-    freeze, release = reconcile(left, money.held_minor, money.in_flight_minor, money.releasing_minor)
-    return replace(result, left_minor=left, freeze_minor=freeze, release_minor=release)
+    return replace(result, left_minor=kept.left_minor, freeze_minor=kept.freeze_minor, release_minor=kept.release_minor)

@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from stopay.domain.approvals import check_approver, check_open
+from stopay.domain.approvals import ApprovalAction, check_approver, check_open
 from stopay.domain.holds import HoldPolicy, HoldView
 from stopay.lifecycle.returns import Returns, StartedReturn, kept, replayed
 from stopay.lifecycle.steps import HoldSteps, digest
@@ -29,7 +29,7 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True, slots=True)
 class Approved:
     approval_id: str
-    action: str  # formalize or return
+    action: ApprovalAction
     requested_by: str
     approved_by: str
     hold: HoldView | None = None  # formalize: the hold as it now is
@@ -62,7 +62,7 @@ class Approvals:
                 "approve_reason": reason,
                 "approve_request_id": request_id,
             }
-            if asked.action == "formalize":
+            if asked.action is ApprovalAction.FORMALIZE:
                 done = Approved(
                     str(approval_id),
                     asked.action,
@@ -88,7 +88,7 @@ class Approvals:
 
     async def _replayed(self, tx: HoldTransaction, asked: approvals.Approval, before: dict[str, Any]) -> Approved:
         approver = asked.approved_by or ""
-        if asked.action == "formalize":
+        if asked.action is ApprovalAction.FORMALIZE:
             assert asked.case_id is not None
             hold = await tx.current(asked.case_id, asked.bank_code, asked.account_number)
             return Approved(

@@ -15,26 +15,42 @@ import asyncpg
 import structlog
 
 from stopay.domain.accounts import AccountKey
-from stopay.domain.approvals import ApprovalRefused
+from stopay.domain.approvals import ApprovalAction, ApprovalRefused
 from stopay.domain.holds import (
     Hold,
+    HoldChange,
+    HoldMove,
     HoldPolicy,
     HoldState,
     HoldView,
     LegalDocument,
-    Step,
+    SweepAction,
     formalize,
     lapse,
+    left_within_hold,
+    notice_ended,
     release,
     renew,
+    warn_due,
 )
 from stopay.store import approvals
 from stopay.store.approvals import Approval
-from stopay.store.holds import HoldTransaction, TrailFigures, hold_transaction
+from stopay.store.holds import (
+    CaseEventRow,
+    HoldEventRow,
+    HoldOrderRow,
+    HoldTransaction,
+    TrailFigures,
+    hold_transaction,
+)
 
 log = structlog.get_logger(__name__)
 
-_EVENTS = {"RENEW_STOP": "hold.renewed", "FORMAL_FREEZE": "hold.formalized", "RENEW_FREEZE": "hold.freeze_renewed"}
+_EVENTS = {
+    HoldChange.RENEW_STOP: "hold.renewed",
+    HoldChange.FORMAL_FREEZE: "hold.formalized",
+    HoldChange.RENEW_FREEZE: "hold.freeze_renewed",
+}
 
 
 def digest(action: str, payload: dict[str, Any]) -> bytes:
@@ -43,7 +59,7 @@ def digest(action: str, payload: dict[str, Any]) -> bytes:
 
 def _domain(trail: TrailFigures, row: HoldView) -> Hold:
     return Hold(
-        HoldState(row.state),
+        row.state,
         row.stops,
         row.max_stops,
         row.freezes,
@@ -58,84 +74,62 @@ async def take(
     tx: HoldTransaction,
     trail: TrailFigures,
     row: HoldView,
-    step: Step,
+    move: HoldMove,
     request_id: str,
     reason: str,
     document: LegalDocument | None = None,
-    end_reason: str = "",
     approval: dict[str, Any] | None = None,
 ) -> HoldView:
-    """Writes ``step`` of the locked hold ``row``: the hold, its orders to the bank and its events.
-    ``approval`` (who asked, who approved) goes into the step's event and an 'approval.granted'
+    """Writes ``move`` of the locked hold ``row``: the hold, its orders to the bank and its events.
+    ``approval`` (who asked, who approved) goes into the move's event and an 'approval.granted'
     event before it."""
-    orders: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
+    orders: list[HoldOrderRow] = []
+    events: list[HoldEventRow] = []
     detail: dict[str, Any] = {
         "reason": reason,
-        "held_minor": step.keep_minor,
-        "stops": step.stops,
-        "freezes": step.freezes,
+        "held_minor": move.keep_minor,
+        "stops": move.stops,
+        "freezes": move.freezes,
         "request_id": request_id,
         **(approval or {}),
     }
     if approval:
-        events.append({"kind": "approval.granted", "order_id": None, "detail": approval})
-    # Order ids follow from the step and the hold, so a step taken again can never make a second order,
+        events.append(HoldEventRow("approval.granted", None, approval))
+    # Order ids follow from the move and the hold, so a move taken again can never make a second order,
     # and two holds of one case never share one.
     key = f"hold:{request_id}:{row.bank_code}:{row.account_number}"
-    if step.change:
+    if move.change is not None:
         order_id = uuid.uuid5(row.case_id, f"{key}:extend")
-        params: dict[str, Any] = {"change": step.change, "request_id": request_id}
+        params: dict[str, Any] = {"change": move.change, "request_id": request_id}
         if document is not None:
             params["document"] = document.as_json()
             detail["document"] = document.as_json()
-            detail["major"] = step.major
-        orders.append(
-            {"order_id": str(order_id), "kind": "extend", "requested_minor": step.keep_minor, "params": params}
-        )
-        events.append({"kind": _EVENTS[step.change], "order_id": str(order_id), "detail": detail})
-    if step.release_minor > 0:
+            detail["major"] = move.major
+        orders.append(HoldOrderRow(order_id, "extend", move.keep_minor, params))
+        events.append(HoldEventRow(_EVENTS[move.change], order_id, detail))
+    if move.release_minor > 0:
         order_id = uuid.uuid5(row.case_id, f"{key}:release")
-        why = end_reason or "excess over the freezing decision"
-        orders.append(
-            {
-                "order_id": str(order_id),
-                "kind": "release",
-                "requested_minor": step.release_minor,
-                "params": {"reason": why, "request_id": request_id},
-            }
-        )
-        events.append(
-            {
-                "kind": "release.queued",
-                "order_id": str(order_id),
-                "detail": {"amount_minor": step.release_minor, "reason": why},
-            }
-        )
-    if step.state in (HoldState.RELEASED, HoldState.LAPSED):
-        events.append(
-            {
-                "kind": f"hold.{step.state.value}",
-                "order_id": None,
-                "detail": {**detail, "released_minor": step.release_minor},
-            }
-        )
-    period = step.period
+        why = move.end.value or "excess over the freezing decision"
+        orders.append(HoldOrderRow(order_id, "release", move.release_minor, {"reason": why, "request_id": request_id}))
+        events.append(HoldEventRow("release.queued", order_id, {"amount_minor": move.release_minor, "reason": why}))
+    if move.state in (HoldState.RELEASED, HoldState.LAPSED):
+        events.append(HoldEventRow(f"hold.{move.state.value}", None, {**detail, "released_minor": move.release_minor}))
+    period = move.period
     return await tx.write(
         row,
-        state=step.state.value,
-        stops=step.stops,
-        freezes=step.freezes,
-        major=step.major,
+        state=move.state,
+        stops=move.stops,
+        freezes=move.freezes,
+        major=move.major,
         document=document.as_json() if document else None,
         months=(period.months if period else None),
         hours=(period.hours if period else 0),
         from_expiry=bool(period and period.extend),
-        end_reason=end_reason,
-        out_minor=step.release_minor,
+        end_reason=move.end,
+        out_minor=move.release_minor,
+        left_minor=left_within_hold(move.state, move.cap_minor, trail.left_minor),
         orders=orders,
         events=events,
-        cap_minor=document.amount_minor if document else None,
     )
 
 
@@ -201,27 +195,27 @@ class HoldSteps:
             await approvals.ask(
                 tx,
                 approval_id,
-                "formalize",
+                ApprovalAction.FORMALIZE,
                 case_id,
                 bank_code,
                 number,
-                {"state": row.state, "freezes": row.freezes},
-                document.as_json(),
+                {"state": row.state.value, "freezes": row.freezes},
+                document,
                 major,
                 reason,
                 request_id,
                 [
-                    {
-                        "case_id": str(case_id),
-                        "kind": "approval.requested",
-                        "detail": {
+                    CaseEventRow(
+                        case_id,
+                        "approval.requested",
+                        {
                             "reason": reason,
                             "request_id": request_id,
                             "requested_by": actor,
                             "document": document.as_json(),
                             "major": major,
                         },
-                    }
+                    )
                 ],
             )
             new = await tx.current(case_id, bank_code, number)
@@ -239,16 +233,16 @@ class HoldSteps:
         assert approval.case_id is not None and approval.document is not None
         trail, row = await tx.lock_one(approval.case_id, approval.bank_code, approval.account_number)
         asked = approval.basis
-        if (row.state, row.freezes) != (asked["state"], asked["freezes"]):
+        if (row.state.value, row.freezes) != (asked["state"], asked["freezes"]):
             raise ApprovalRefused(
                 f"the hold moved on since the formal freeze was asked (it was {asked['state']}, is {row.state}); "
                 "ask again",
                 "APPROVAL_OUTDATED",
                 state=row.state,
             )
-        document = LegalDocument(**approval.document)
-        step = formalize(_domain(trail, row), self.policy, document, approval.major)
-        new = await take(tx, trail, row, step, approval.request_id, approval.reason, document, approval=granted)
+        document = approval.document
+        move = formalize(_domain(trail, row), self.policy, document, approval.major)
+        new = await take(tx, trail, row, move, approval.request_id, approval.reason, document, approval=granted)
         log.info(
             "hold.formalize",
             case_id=str(approval.case_id),
@@ -267,21 +261,23 @@ class HoldSteps:
             if await tx.claim_request(request_id, "release", digest("release", payload)) is not None:
                 return await tx.current(case_id, bank_code, number)
             trail, row = await tx.lock_one(case_id, bank_code, number)
-            step = release(_domain(trail, row))
-            new = await take(tx, trail, row, step, request_id, reason, end_reason="unrelated")
+            move = release(_domain(trail, row))
+            new = await take(tx, trail, row, move, request_id, reason)
         log.info("hold.released", case_id=str(case_id), account=AccountKey(bank_code, number).masked)
         return new
 
-    async def sweep(self, action: str, case_id: uuid.UUID, bank_code: str, number: str, actor: str) -> bool:
+    async def sweep(self, action: SweepAction, case_id: uuid.UUID, bank_code: str, number: str, actor: str) -> bool:
         """The sweeper's step on one hold ('lapse', 'warn' or 'pay'); False when there was nothing
         to do any more (another replica did it, or an officer renewed the hold meanwhile)."""
+        action = SweepAction(action)  # (a caller may name it)
         async with hold_transaction(self.pool, actor) as tx:
             trail, row = await tx.lock_one(case_id, bank_code, number)
-            if action == "warn":
-                done = await tx.warn(row, self.policy.stop_warn_hours, self.policy.freeze_warn_days)
-            elif action == "pay":
-                done = await tx.pay(row)
-            elif row.expired and HoldState(row.state).live:
+            if action is SweepAction.WARN:
+                due = warn_due(row.state, row.expires_at, row.warned_at, trail.now, self.policy)
+                done = due and await tx.warn(row)
+            elif action is SweepAction.PAY:
+                done = notice_ended(row.state, row.return_due_at, row.return_paid_at, trail.now) and await tx.pay(row)
+            elif row.expired and row.state.live:
                 await take(
                     tx,
                     trail,
@@ -289,14 +285,13 @@ class HoldSteps:
                     lapse(_domain(trail, row)),
                     f"lapse:{row.expires_at.isoformat()}",
                     "not renewed before it expired",
-                    end_reason="expired",
                 )
                 done = True
             else:
                 done = False
         if done:
             account = AccountKey(bank_code, number).masked
-            if action == "warn":
+            if action is SweepAction.WARN:
                 log.warning(
                     "hold.expiring",
                     case_id=str(case_id),
@@ -306,6 +301,8 @@ class HoldSteps:
                 )
             else:
                 log.info(
-                    f"hold.{'lapsed' if action == 'lapse' else 'return_due'}", case_id=str(case_id), account=account
+                    f"hold.{'lapsed' if action is SweepAction.LAPSE else 'return_due'}",
+                    case_id=str(case_id),
+                    account=account,
                 )
         return done

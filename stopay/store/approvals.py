@@ -8,71 +8,91 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stopay.domain.approvals import ApprovalAction, ApprovalStatus
 from stopay.domain.errors import ApprovalNotFound
+from stopay.domain.holds import LegalDocument
 from stopay.store.errors import database_errors
-from stopay.store.holds import HoldTransaction
-from stopay.store.queries import sql
+from stopay.store.holds import CaseEventRow, HoldTransaction
+from stopay.store.queries import query
+from stopay.store.rows import json_rows
 
 
 @dataclass(frozen=True, slots=True)
 class Approval:
     approval_id: uuid.UUID
-    action: str  # formalize or return
+    action: ApprovalAction
     case_id: uuid.UUID | None  # the hold's case (formalize); None for a return
     bank_code: str
     account_number: str
     basis: dict[str, Any]  # formalize: the hold's state and freezes when asked; return: the plan
-    document: dict[str, Any] | None
+    document: LegalDocument | None
     major: bool
     reason: str
     request_id: str
     requested_by: str
-    status: str
+    status: ApprovalStatus
     approved_by: str | None
 
 
 async def ask(
     tx: HoldTransaction,
     approval_id: uuid.UUID,
-    action: str,
+    action: ApprovalAction,
     case_id: uuid.UUID | None,
     bank_code: str,
     number: str,
     basis: dict[str, Any],
-    document: dict[str, Any] | None,
+    document: LegalDocument | None,
     major: bool,
     reason: str,
     request_id: str,
-    events: Sequence[dict[str, Any]],
+    events: Sequence[CaseEventRow],
 ) -> None:
     """Records a request for approval, by the transaction's actor, with its events in the chains."""
+    q = query("approval_request")
     with database_errors("could not record the request for approval"):
         await tx.conn.fetchrow(
-            sql("approval_request"),
-            approval_id,
-            action,
-            case_id,
-            bank_code,
-            number,
-            basis,
-            document,
-            major,
-            reason,
-            request_id,
-            tx.actor,
-            list(events),
+            q.text,
+            *q.args(
+                approval_id=approval_id,
+                action=action.value,
+                case_id=case_id,
+                bank_code=bank_code,
+                account_number=number,
+                basis=basis,
+                document=document.as_json() if document is not None else None,
+                major=major,
+                reason=reason,
+                request_id=request_id,
+                requested_by=tx.actor,
+                events=json_rows(events),
+            ),
         )
 
 
 async def lock(tx: HoldTransaction, approval_id: uuid.UUID) -> Approval:
+    q = query("approval_row")
     with database_errors("could not read the approval"):
-        row = await tx.conn.fetchrow(sql("approval_row"), approval_id)
+        row = await tx.conn.fetchrow(q.text, *q.args(approval_id=approval_id))
     if row is None:
         raise ApprovalNotFound(f"no request for approval has the id {approval_id}")
-    return Approval(**dict(row))
+    fields = dict(row)
+    document = fields["document"]
+    return Approval(
+        **{
+            **fields,
+            "action": ApprovalAction(fields["action"]),
+            "status": ApprovalStatus(fields["status"]),
+            "document": LegalDocument(**document) if document is not None else None,
+        }
+    )
 
 
 async def grant(tx: HoldTransaction, approval: Approval, reason: str, request_id: str) -> None:
     """Marks the approval given by the transaction's actor."""
+    q = query("approval_grant")
     with database_errors("could not record the approval"):
-        await tx.conn.fetchrow(sql("approval_grant"), approval.approval_id, tx.actor, reason, request_id)
+        await tx.conn.fetchrow(
+            q.text,
+            *q.args(approval_id=approval.approval_id, approver=tx.actor, reason=reason, request_id=request_id),
+        )

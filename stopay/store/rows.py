@@ -2,7 +2,7 @@
 
 A statement that takes many rows at once reads them with ``jsonb_to_recordset(:param::jsonb) AS
 x(column type, ...)``. Each such parameter has a frozen dataclass whose fields are that column list,
-in the same order (``tests/test_row_classes.py`` holds every pair to it), and :func:`json_rows`
+in the same order (``tests/integration/test_order_sql.py`` holds every pair to it), and :func:`json_rows`
 turns a list of them into what the jsonb codec sends: ids and times as text, enums as their values.
 """
 

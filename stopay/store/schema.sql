@@ -1,4 +1,4 @@
--- The stopay schema after migration 0016_order_values: what the migrations in
+-- The stopay schema after migration 0017_hold_rules_in_the_domain: what the migrations in
 -- stopay/store/migrations produce, read back from a fresh database. Generated, never edited:
 -- after adding a migration, run `python -m stopay.store.schema`.
 
@@ -619,16 +619,6 @@ BEGIN
     END IF;
     RETURN NEW;
 END $function$;
-
-CREATE OR REPLACE FUNCTION public.hold_warn_due(state text, expires_at timestamp with time zone, warned_at timestamp with time zone, stop_hours integer, freeze_days integer)
- RETURNS boolean
- LANGUAGE sql
- STABLE
-AS $function$
-    SELECT state IN ('stopped', 'frozen') AND warned_at IS NULL AND expires_at > stopay_now()
-       AND expires_at <= stopay_now() + CASE state WHEN 'stopped' THEN make_interval(hours => stop_hours)
-                                                   ELSE make_interval(days => freeze_days) END
-$function$;
 
 CREATE OR REPLACE FUNCTION public.holds_guard()
  RETURNS trigger

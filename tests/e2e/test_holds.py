@@ -355,7 +355,8 @@ async def test_a_formal_freeze_not_renewed_lapses_after_its_months(
         make_app,
         channel_to,
         one_victim(tmp_path),
-        dispatch=DispatchSettings(**{**FAST, "holds": HoldPolicy(freeze_months=3)}),
+        dispatch=DispatchSettings(**FAST),
+        holds=HoldPolicy(freeze_months=3),
     )
     holds = holds_to(app)
     frozen = await formalized(

@@ -60,13 +60,19 @@ MONTHS = [
 
 @pytest.mark.parametrize(("day", "days"), MONTHS, ids=[d.isoformat() for d, _ in MONTHS])
 async def test_a_month_s_formal_freeze_against_a_30_days_notice_on_every_kind_of_date(
-    make_app, channel_to, holds_to, pool, tmp_path, day: date, days: int
+    make_app,
+    channel_to,
+    holds_to,
+    pool,
+    tmp_path,
+    day: date,
+    days: int,
 ) -> None:
     assert (one_month_on(day) - day).days == days
     await pin_clock(pool, datetime(day.year, day.month, day.day, 10, tzinfo=UTC))
     policy = HoldPolicy(freeze_months=1, notice_days=30)
     app, (case_a, _) = await start(
-        make_app, channel_to, two_victims(tmp_path), dispatch=DispatchSettings(**{**FAST, "holds": policy})
+        make_app, channel_to, two_victims(tmp_path), dispatch=DispatchSettings(**FAST), holds=policy
     )
     holds = holds_to(app)
     frozen = await formalized(

@@ -17,6 +17,7 @@ import pytest
 from stopay.domain.accounts import CaseAccount
 from stopay.domain.orders import OPEN, OrderKind, OrderStatus
 from stopay.store.entries import OrderRow, TransferRow
+from stopay.store.holds import CaseEventRow, HoldEventRow, HoldOrderRow, PayingHoldRow, ReturnOrderRow
 from stopay.store.orders import Claim, Retry
 from stopay.store.queries import query
 from stopay.store.trail import (
@@ -46,6 +47,12 @@ ROW_CLASSES: dict[tuple[str, str], type] = {
     ("reschedule_orders", "retries"): Retry,
     ("submit_entry", "transfers"): TransferRow,
     ("submit_entry", "orders"): OrderRow,
+    ("hold_write", "orders"): HoldOrderRow,
+    ("hold_write", "events"): HoldEventRow,
+    ("return_write", "paying"): PayingHoldRow,
+    ("return_write", "orders"): ReturnOrderRow,
+    ("return_write", "events"): CaseEventRow,
+    ("approval_request", "events"): CaseEventRow,
 }
 
 _RECORDSET = re.compile(r"jsonb_to_recordset\(:(\w+)::jsonb\)\s+AS\s+\w+\s*\(([^)]*)\)", re.DOTALL)
@@ -67,7 +74,7 @@ def test_each_row_class_is_the_column_list_its_sql_declares(name: str) -> None:
         assert [f.name for f in fields(row_class)] == columns, f"{name}.sql :{param}"
 
 
-def test_every_named_jsonb_array_of_the_order_files_has_its_row_class() -> None:
+def test_every_jsonb_array_a_statement_reads_has_its_row_class() -> None:
     for path in (files("stopay.store") / "sql").iterdir():
         name = path.name.removesuffix(".sql")
         for param, _ in declared_columns(name):

@@ -67,6 +67,9 @@ def test_every_event_kind_the_code_writes_has_its_enum_value() -> None:
         text = path.read_text(encoding="utf-8")
         written |= set(re.findall(rf'"kind": "({kind})"', text))
         written |= set(re.findall(rf'_event\(\s*\w+,\s*"({kind})"', text))
+        # An event row: CaseEventRow(case_id, kind, detail), HoldEventRow(kind, order_id, detail).
+        written |= set(re.findall(rf'CaseEventRow\(\s*[^,()]*(?:\([^()]*\))?,\s*"({kind})"', text))
+        written |= set(re.findall(rf'HoldEventRow\(\s*"({kind})"', text))
     assert {"case.accepted", "order.queued", "hold.stopped", "approval.granted"} <= written
     # Built from a value: an order settling, a hold ending, an exit found or withdrawn, a hold step.
     written |= {f"order.{status.value}" for status in OrderStatus}

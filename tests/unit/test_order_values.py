@@ -119,7 +119,7 @@ def test_a_returning_hold_is_returned_once_nothing_is_held_or_going_out() -> Non
 
 
 def test_only_a_formal_freeze_is_capped_by_its_document() -> None:
-    from stopay.domain.settlement import document_cap
+    from stopay.domain.holds import document_cap
 
     assert document_cap(HoldState.FROZEN, 40_000) == 40_000
     assert document_cap(HoldState.FROZEN, None) is None

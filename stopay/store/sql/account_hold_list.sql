@@ -1,3 +1,3 @@
--- Every case's hold on account $1:$2, as its readers show them (hold_views).
-SELECT * FROM hold_views WHERE bank_code = $1 AND account_number = $2
+-- Every case's hold on account :bank_code/:account_number, as its readers show them (hold_views).
+SELECT * FROM hold_views WHERE bank_code = :bank_code AND account_number = :account_number
 ORDER BY stopped_at, case_id

@@ -1,2 +1,2 @@
--- Keeps what the request $1 came to ($2, jsonb), for an answer to the same request sent again.
-UPDATE hold_requests SET result = $2 WHERE request_id = $1
+-- Keeps what the request :request_id came to (:result, jsonb), for an answer to the same request sent again.
+UPDATE hold_requests SET result = :result WHERE request_id = :request_id
