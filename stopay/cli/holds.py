@@ -15,6 +15,7 @@ from stopay.api.convert import APPROVAL_ACTION, HOLD_STATE
 from stopay.cli.args import server_address, yuan
 from stopay.cli.client import account_arg, to_json
 from stopay.cli.connect import add_tls_flags, open_channel
+from stopay.domain.holds import HoldState
 from stopay.domain.money import format_minor
 from stopay.v1 import common_pb2, holds_pb2, holds_pb2_grpc
 
@@ -90,7 +91,7 @@ def _holds_table(holds: list[holds_pb2.Hold]) -> Table:
         table.add_column(column)
     for h in holds:
         state = HOLD_STATE.name(h.state)
-        state += " (expired)" if h.expired and state in ("stopped", "frozen") else ""
+        state += " (expired)" if h.expired and HoldState(state).live else ""
         table.add_row(
             h.case_id,
             f"{h.account.bank_code}:{h.account.number}",

@@ -6,6 +6,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from stopay.api.convert import HOLD_STATE
+from stopay.domain.holds import HoldState
 from stopay.domain.money import format_minor
 from stopay.v1 import station_pb2
 
@@ -31,7 +32,7 @@ def case_text(case: station_pb2.Case) -> str:
     for h in case.holds:
         until = h.expires_at.ToDatetime().strftime("%Y-%m-%d %H:%M UTC")
         state = HOLD_STATE.name(h.state)
-        lasts = f" until {until}" if state in ("stopped", "frozen") else ""
+        lasts = f" until {until}" if HoldState(state).live else ""
         lines.append(
             f"  hold {h.account.bank_code}:{h.account.number}  {state}{lasts}  "
             f"{format_minor(h.held_minor, cur)} held  stops {h.stops}/{h.max_stops}"

@@ -17,7 +17,7 @@ from stopay.domain.trail import BACK_WITH_VICTIM
 from stopay.store.entries import link
 from stopay.store.errors import database_errors
 from stopay.store.holds import hold_view
-from stopay.store.queries import query, sql
+from stopay.store.queries import query
 
 
 def _case(row: asyncpg.Record, orders: tuple[OrderView, ...] = (), exits: tuple[ExitView, ...] = ()) -> CaseView:
@@ -107,9 +107,10 @@ async def get_case(pool: asyncpg.Pool, case_id: uuid.UUID) -> CaseView | None:
             orders = await conn.fetch(q.text, *q.args(case_id=case_id))
             q = query("case_exits")
             exits = await conn.fetch(q.text, *q.args(case_id=case_id))
-            # case_holds.sql and case_links.sql are shared with store/holds.py and store/entries.py.
-            holds = await conn.fetch(sql("case_holds"), case_id)
-            links = await conn.fetch(sql("case_links"), case_id)
+            q = query("case_holds")
+            holds = await conn.fetch(q.text, *q.args(case_id=case_id))
+            q = query("case_links")
+            links = await conn.fetch(q.text, *q.args(case_id=case_id))
     ends = [_exit(x) for x in exits]
     return replace(
         _case(row, tuple(_order(o) for o in orders), tuple(x for x in ends if x.kind != BACK_WITH_VICTIM)),

@@ -14,7 +14,7 @@ from stopay.domain.entry import Entry, Party, PlannedOrder, level1_orders
 from stopay.domain.errors import EntryConflict
 from stopay.domain.trail import Limits, label
 from stopay.store.errors import database_errors
-from stopay.store.queries import query, sql
+from stopay.store.queries import query
 from stopay.store.rows import json_rows
 
 
@@ -176,5 +176,6 @@ async def submit(
     if bytes(existing) != digest:
         raise EntryConflict(entry.entry_id, str(case_id))
     with database_errors(f"could not read the links of case {case_id}"):
-        links = await pool.fetch(sql("case_links"), case_id)
+        q = query("case_links")
+        links = await pool.fetch(q.text, *q.args(case_id=case_id))
     return Submitted(case_id, True, tuple(link(r) for r in links if r["traced_there"]))

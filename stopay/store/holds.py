@@ -24,7 +24,7 @@ from stopay.domain.holds import HoldEnd, HoldState, HoldView, SweepAction
 from stopay.domain.orders import OrderStatus
 from stopay.domain.returns import CaseOnAccount
 from stopay.store.errors import database_errors
-from stopay.store.queries import query, sql
+from stopay.store.queries import query
 from stopay.store.rows import json_rows
 
 # ---- rows written in a batch (jsonb_to_recordset) ----------------------------------------------------
@@ -135,7 +135,8 @@ class HoldTransaction:
             hold = await self.conn.fetchrow(hold_row.text, *hold_row.bind(key)) if trail else None
             if hold is None:
                 raise HoldNotFound(f"case {case_id} holds nothing on that account")
-            await self.conn.execute(sql("chain_lock"), [case_id])
+            q = query("chain_lock")
+            await self.conn.execute(q.text, *q.args(case_ids=[case_id]))
         return TrailFigures(**dict(trail)), hold_view(hold)
 
     async def write(
@@ -205,7 +206,8 @@ class HoldTransaction:
         with database_errors("could not lock the account"):
             trail = await self.conn.fetch(trail_lock.text, *trail_lock.bind(key))
             holds = await self.conn.fetch(account_holds.text, *account_holds.bind(key))
-            await self.conn.execute(sql("chain_lock"), [r["case_id"] for r in trail])
+            q = query("chain_lock")
+            await self.conn.execute(q.text, *q.args(case_ids=[r["case_id"] for r in trail]))
         found = {h["case_id"]: h for h in holds}
         cases = []
         for r in trail:
@@ -227,7 +229,8 @@ class HoldTransaction:
     async def current(self, case_id: uuid.UUID, bank_code: str, number: str) -> HoldView:
         """The hold as it is, read on this transaction's connection."""
         with database_errors("could not read the hold"):
-            rows = await self.conn.fetch(sql("case_holds"), case_id)
+            q = query("case_holds")
+            rows = await self.conn.fetch(q.text, *q.args(case_id=case_id))
         for row in rows:
             if (row["bank_code"], row["account_number"]) == (bank_code, number):
                 return hold_view(row)
@@ -290,7 +293,8 @@ async def list_holds(
     """The holds of a case, or (``case_id`` None) every case's hold on one account."""
     with database_errors("could not read holds"):
         if case_id is not None:
-            rows = await pool.fetch(sql("case_holds"), case_id)
+            q = query("case_holds")
+            rows = await pool.fetch(q.text, *q.args(case_id=case_id))
         else:
             q = query("account_hold_list")
             rows = await pool.fetch(q.text, *q.args(bank_code=bank_code, account_number=number))

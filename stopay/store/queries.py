@@ -79,10 +79,9 @@ def compile_named(name: str, source: str) -> Query:
 @cache
 def query(name: str) -> Query:
     """The named-parameter query in ``sql/<name>.sql``."""
-    return compile_named(name, sql(name))
+    return compile_named(name, source(name))
 
 
-@cache
-def sql(name: str) -> str:
-    """The raw text of ``sql/<name>.sql`` (files still written with ``$n`` parameters)."""
+def source(name: str) -> str:
+    """The text of ``sql/<name>.sql`` as written (with its ``:name`` parameters)."""
     return (files("stopay.store") / "sql" / f"{name}.sql").read_text(encoding="utf-8")

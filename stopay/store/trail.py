@@ -22,7 +22,7 @@ from stopay.domain.holds import HoldPolicy, HoldState
 from stopay.domain.orders import OrderKind, OrderStatus
 from stopay.store.errors import database_errors
 from stopay.store.orders import Claim
-from stopay.store.queries import query, sql
+from stopay.store.queries import query
 from stopay.store.rows import json_rows
 
 
@@ -233,7 +233,8 @@ class TrailTransaction:
             rows = await conn.fetch(rows_q.text, *rows_q.args(accounts=json_rows(keys)))
             leased = await conn.fetch(orders_q.text, *orders_q.args(claims=json_rows(claims), owner=self._owner))
             # The events apply() writes are of these cases: their chains' heads, in case_id order.
-            await conn.execute(sql("chain_lock"), cases)
+            q = query("chain_lock")
+            await conn.execute(q.text, *q.args(case_ids=cases))
             count = query("case_order_counts")
             counts = {r["case_id"]: r["orders"] for r in await conn.fetch(count.text, *count.args(cases=cases))}
         found = {}

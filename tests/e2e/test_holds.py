@@ -782,7 +782,7 @@ async def test_a_return_waits_for_the_bank_s_confirmation_and_a_freeze_that_outl
     # A month is 28 to 31 days: a 32 days' notice outlasts one month's freeze and not two, on any date.
     policy = HoldPolicy(freeze_months=1, notice_days=32)
     app, (case_a, _) = await start(
-        make_app, channel_to, two_victims(tmp_path), dispatch=DispatchSettings(**{**FAST, "holds": policy})
+        make_app, channel_to, two_victims(tmp_path), dispatch=DispatchSettings(**FAST), holds=policy
     )
     holds = holds_to(app)
     ret = holds_pb2.ReturnFundsRequest(account=common_pb2.AccountRef(bank_code="BK", number=M), by=by())

@@ -207,7 +207,7 @@ async def test_every_table_and_view_is_in_the_grant_list(dsn, pool) -> None:
             "SELECT c.relname FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace"
             " AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
         )
-        listed = set(re.findall(r"^\s+\('([a-z_]+)',", queries.sql("grant_app_role"), re.MULTILINE))
+        listed = set(re.findall(r"^\s+\('([a-z_]+)',", queries.source("grant_app_role"), re.MULTILINE))
         assert {r["relname"] for r in relations} == listed
         for r in relations:
             assert await pool.fetchval(

@@ -6,7 +6,7 @@ from importlib.resources import files
 
 import pytest
 
-from stopay.store.queries import compile_named, query
+from stopay.store.queries import compile_named, query, source
 
 
 def test_names_become_positions_in_order_of_first_use() -> None:
@@ -45,11 +45,11 @@ def test_a_string_starting_with_a_digit_is_not_a_positional_parameter() -> None:
     assert q.text == "SELECT lpad($1::text, 10, '0'), '1 :x'"
 
 
-def test_every_named_sql_file_compiles() -> None:
-    for path in (files("stopay.store") / "sql").iterdir():
-        text = path.read_text(encoding="utf-8")
-        name = path.name.removesuffix(".sql")
-        if ":" not in text.replace("::", ""):
-            continue
-        q = query(name)
-        assert all(f"${i + 1}" in q.text for i in range(len(q.params))), name
+def test_every_sql_file_names_its_parameters() -> None:
+    names = [path.name.removesuffix(".sql") for path in (files("stopay.store") / "sql").iterdir()]
+    assert len(names) > 50
+    for name in names:
+        q = query(name)  # refuses a file that mixes $n with :name
+        assert "$" not in q.params and all(f"${i + 1}" in q.text for i in range(len(q.params))), name
+        # Written with :name only, never $n: with one more name added, a $n would be refused as mixing.
+        assert compile_named(name, source(name) + "\n:probe").params[-1] == "probe", name
