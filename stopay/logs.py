@@ -13,8 +13,9 @@ import structlog
 
 from stopay.domain.accounts import mask_identity, mask_number
 
-# Anything that looks like an account or identity number: 12+ characters of 0-9/A-Z with 8+ digits.
-_NUMBER = re.compile(r"(?<![0-9A-Za-z])(?=(?:[A-Z]*\d){8})[0-9A-Z]{12,34}(?![0-9A-Za-z])")
+# Anything that looks like an account or identity number: 12 or more characters of 0-9/A-Z with 8+
+# digits, however long (a longer run may hold one, and the log cannot tell).
+_NUMBER = re.compile(r"(?<![0-9A-Za-z])(?=(?:[A-Z]*\d){8})[0-9A-Z]{12,}(?![0-9A-Za-z])")
 _ACCOUNT_KEYS = {"account_number", "number", "payee_number", "payer_number"}
 _IDENTITY_KEYS = {"id_number", "victim_id_number"}
 

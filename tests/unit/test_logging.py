@@ -44,6 +44,8 @@ def test_identity_keys_are_masked() -> None:
         (f"from {ACCOUNT}, to GB29NWBK60161331926819.", f"from {MASKED}, to GB29N*************6819."),
         ("id 11010519491231002X seen", "id 1101**********002X seen"),
         (f"acct_{ACCOUNT}", f"acct_{MASKED}"),
+        # Longer than any account (34): an entry id of 35 digits may still hold one.
+        ("entry 12345678901234567890123456789012345 in", "entry 123456" + "*" * 25 + "2345 in"),
     ],
 )
 def test_numbers_in_free_text_are_masked(text: str, masked: str) -> None:
