@@ -8,12 +8,20 @@ import grpc
 import structlog
 
 from stopay.api import callers
-from stopay.api.errors import failed_precondition
+from stopay.api.errors import failed_precondition, not_found
 from stopay.api.validation import InvalidRequest, Violation, text_violations
+from stopay.domain.orders import RetryRefused
 from stopay.service.orders import Orders
 from stopay.v1 import operator_pb2, operator_pb2_grpc
 
 log = structlog.get_logger(__name__)
+
+
+_NOT_RETRIED = {
+    RetryRefused.NOT_UNDELIVERABLE: "is not an undeliverable order",
+    RetryRefused.HOLD_ENDED: "extends a hold that has ended",
+    RetryRefused.RETRIED_ALREADY: "was retried already",
+}
 
 
 class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
@@ -31,15 +39,17 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
             raise InvalidRequest(violations)
         actor = callers.current().actor(f"operator:{request.operator_id.strip()}")
         created = await self._orders.retry(order_id, actor)
-        if created is None:
+        if created is RetryRefused.NOT_FOUND:
+            await context.abort_with_status(not_found(f"no order {order_id}", "ORDER_NOT_FOUND", order_id=order_id))
+        if isinstance(created, RetryRefused):
             await context.abort_with_status(
                 failed_precondition(
-                    f"order {order_id} is not an undeliverable order that has not been retried already;"
-                    " nothing to retry",
+                    f"order {order_id} {_NOT_RETRIED[created]}; nothing to retry",
                     "ORDER_NOT_RETRYABLE",
                     order_id=order_id,
+                    why=created.value,
                 )
             )
-        assert created is not None
+            raise AssertionError("unreachable: abort_with_status raises")
         log.info("operator.retry", order_id=str(order_id), new_order_id=str(created.order_id))
         return operator_pb2.RetryOrderResponse(case_id=str(created.case_id), order_id=str(created.order_id))

@@ -116,6 +116,7 @@ class RetryRefused(enum.StrEnum):
     NOT_FOUND = "not_found"
     NOT_UNDELIVERABLE = "not_undeliverable"  # only an order stopay could not deliver is retried
     HOLD_ENDED = "hold_ended"  # an extension is only worth sending while its hold lasts
+    RETRIED_ALREADY = "retried_already"  # another retry of it was queued first
 
 
 @dataclass(frozen=True, slots=True)

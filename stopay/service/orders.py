@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from stopay.domain.orders import RetryRefused
 from stopay.store import orders
 
 
@@ -20,8 +21,7 @@ class Orders:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def retry(self, order_id: uuid.UUID, actor: str) -> Retried | None:
-        """Queues a new order in place of an undeliverable one; None when the order is not one that
-        may be retried (not undeliverable, or retried already)."""
+    async def retry(self, order_id: uuid.UUID, actor: str) -> Retried | RetryRefused:
+        """Queues a new order in place of an undeliverable one, or says why it may not be retried."""
         created = await orders.retry(self._pool, order_id, actor)
-        return Retried(*created) if created is not None else None
+        return created if isinstance(created, RetryRefused) else Retried(*created)

@@ -9,7 +9,8 @@ from typing import Any
 
 import asyncpg
 
-from stopay.domain.orders import OrderKind, OrderStatus, RetryPlan, retry_plan
+from stopay.domain.holds import HoldState
+from stopay.domain.orders import OrderKind, OrderStatus, RetryPlan, RetryRefused, retry_plan
 from stopay.store.errors import database_errors
 from stopay.store.queries import query
 from stopay.store.rows import json_rows
@@ -121,21 +122,25 @@ async def by_key(pool: asyncpg.Pool, case_id: uuid.UUID, order_id: uuid.UUID) ->
     return ClaimedOrder.from_record(row) if row else None
 
 
-async def retry(pool: asyncpg.Pool, order_id: uuid.UUID, actor: str) -> tuple[uuid.UUID, uuid.UUID] | None:
-    """A new order retrying ``order_id``, as :func:`stopay.domain.orders.retry_plan` allows; None
-    when there is no such order, the plan refuses it, or it was retried already. One transaction:
-    the order is read, the domain decides, the retry is written."""
+async def retry(pool: asyncpg.Pool, order_id: uuid.UUID, actor: str) -> tuple[uuid.UUID, uuid.UUID] | RetryRefused:
+    """A new order retrying ``order_id``, as :func:`stopay.domain.orders.retry_plan` allows, or why
+    not. One transaction: the order is read with its account and hold locked, the domain decides,
+    the retry is written."""
     read, write = query("retry_candidate"), query("retry_order")
     with database_errors(f"could not retry order {order_id}"):
         async with pool.acquire() as conn, conn.transaction():
             found = await conn.fetchrow(read.text, *read.args(order_id=order_id))
             if found is None:
-                return None
+                return RetryRefused.NOT_FOUND
+            hold = HoldState.of(found["hold_state"])
             plan = retry_plan(
-                OrderKind(found["kind"]), OrderStatus(found["status"]), found["requested_minor"], found["hold_live"]
+                OrderKind(found["kind"]),
+                OrderStatus(found["status"]),
+                found["requested_minor"],
+                hold is not None and hold.live,
             )
             if not isinstance(plan, RetryPlan):
-                return None
+                return plan
             row = await conn.fetchrow(
                 write.text,
                 *write.args(
@@ -146,7 +151,7 @@ async def retry(pool: asyncpg.Pool, order_id: uuid.UUID, actor: str) -> tuple[uu
                     going_out_minor=plan.going_out_minor,
                 ),
             )
-    return (row["case_id"], row["order_id"]) if row else None
+    return (row["case_id"], row["order_id"]) if row else RetryRefused.RETRIED_ALREADY
 
 
 async def reschedule(pool: asyncpg.Pool, owner: str, retries: Sequence[Retry], actor: str) -> int:

@@ -49,8 +49,9 @@ class OperatorServiceServicer:
     def RetryOrder(self, request, context):
         """Retries an order that became undeliverable: a new order for the same account and money, under
         the same idempotency key, so a bank that did apply the first never applies it twice.
-        FAILED_PRECONDITION (ORDER_NOT_RETRYABLE) when the order is unknown, not undeliverable, or was
-        retried already.
+        NOT_FOUND (ORDER_NOT_FOUND) when there is no such order; FAILED_PRECONDITION
+        (ORDER_NOT_RETRYABLE, with ErrorInfo metadata "why": not_undeliverable, hold_ended or
+        retried_already) when it may not be retried.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -36,8 +36,9 @@ class OperatorServiceStub:
     RetryOrder: _grpc.UnaryUnaryMultiCallable[_operator_pb2.RetryOrderRequest, _operator_pb2.RetryOrderResponse]
     """Retries an order that became undeliverable: a new order for the same account and money, under
     the same idempotency key, so a bank that did apply the first never applies it twice.
-    FAILED_PRECONDITION (ORDER_NOT_RETRYABLE) when the order is unknown, not undeliverable, or was
-    retried already.
+    NOT_FOUND (ORDER_NOT_FOUND) when there is no such order; FAILED_PRECONDITION
+    (ORDER_NOT_RETRYABLE, with ErrorInfo metadata "why": not_undeliverable, hold_ended or
+    retried_already) when it may not be retried.
     """
 
 @_typing.type_check_only
@@ -48,8 +49,9 @@ class OperatorServiceAsyncStub(OperatorServiceStub):
     RetryOrder: _aio.UnaryUnaryMultiCallable[_operator_pb2.RetryOrderRequest, _operator_pb2.RetryOrderResponse]  # type: ignore[assignment]
     """Retries an order that became undeliverable: a new order for the same account and money, under
     the same idempotency key, so a bank that did apply the first never applies it twice.
-    FAILED_PRECONDITION (ORDER_NOT_RETRYABLE) when the order is unknown, not undeliverable, or was
-    retried already.
+    NOT_FOUND (ORDER_NOT_FOUND) when there is no such order; FAILED_PRECONDITION
+    (ORDER_NOT_RETRYABLE, with ErrorInfo metadata "why": not_undeliverable, hold_ended or
+    retried_already) when it may not be retried.
     """
 
 class OperatorServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -63,8 +65,9 @@ class OperatorServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_operator_pb2.RetryOrderResponse, _abc.Awaitable[_operator_pb2.RetryOrderResponse]]:
         """Retries an order that became undeliverable: a new order for the same account and money, under
         the same idempotency key, so a bank that did apply the first never applies it twice.
-        FAILED_PRECONDITION (ORDER_NOT_RETRYABLE) when the order is unknown, not undeliverable, or was
-        retried already.
+        NOT_FOUND (ORDER_NOT_FOUND) when there is no such order; FAILED_PRECONDITION
+        (ORDER_NOT_RETRYABLE, with ErrorInfo metadata "why": not_undeliverable, hold_ended or
+        retried_already) when it may not be retried.
         """
 
 def add_OperatorServiceServicer_to_server(servicer: OperatorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

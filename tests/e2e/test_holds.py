@@ -758,6 +758,7 @@ async def test_seed_xue_s_hold_is_formalized_and_returned_through_a_remote_bank(
 async def test_an_extension_is_retried_only_while_its_hold_lasts(
     make_app, channel_to, holds_to, pool, tmp_path
 ) -> None:
+    from stopay.domain.orders import RetryRefused
     from stopay.store import orders as store
 
     app, (case,) = await start(make_app, channel_to, one_victim(tmp_path))
@@ -772,7 +773,7 @@ async def test_an_extension_is_retried_only_while_its_hold_lasts(
         extension["order_id"],
     )
     await holds.ReleaseHold(holds_pb2.ReleaseHoldRequest(hold=ref(case), by=by("unrelated after all")))
-    assert await store.retry(pool, extension["order_id"], "operator:ops-1") is None
+    assert await store.retry(pool, extension["order_id"], "operator:ops-1") is RetryRefused.HOLD_ENDED
     assert len(await orders_of(pool, case, "extend")) == 1
 
 

@@ -70,7 +70,10 @@ async def test_station_operator_gateway_and_audit_refusals_carry_error_info(make
             operator.RetryOrder(operator_pb2.RetryOrderRequest(order_id=order_id, operator_id="O-7")),
             grpc.StatusCode.FAILED_PRECONDITION,
         )
-        assert (info.reason, dict(info.metadata)) == ("ORDER_NOT_RETRYABLE", {"order_id": order_id})
+        assert (info.reason, dict(info.metadata)) == (
+            "ORDER_NOT_RETRYABLE",
+            {"order_id": order_id, "why": "not_undeliverable"},
+        )
 
         gateway = gateway_pb2_grpc.BankGatewayStub(channel)
         key = f"{first.case_id}:{uuid.uuid4()}"

@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from stopay.domain.accounts import CaseAccount
-from stopay.domain.orders import OPEN, OrderKind, OrderStatus
+from stopay.domain.orders import OPEN, OrderKind, OrderStatus, RetryRefused
 from stopay.store.entries import OrderRow, TransferRow
 from stopay.store.holds import CaseEventRow, HoldEventRow, HoldOrderRow, PayingHoldRow, ReturnOrderRow
 from stopay.store.orders import Claim, Retry
@@ -125,7 +125,7 @@ async def test_the_database_retries_only_an_undeliverable_order_whoever_writes_t
     write = query("retry_order")
     args = write.args(order_id=order_id, new_order_id=uuid.uuid4(), actor="t", puts_back=False, going_out_minor=0)
     # Queued: the store refuses it, and so does the database to a writer that skips the domain.
-    assert await store.retry(pool, order_id, "operator:t") is None
+    assert await store.retry(pool, order_id, "operator:t") is RetryRefused.NOT_UNDELIVERABLE
     with pytest.raises(asyncpg.CheckViolationError, match="not undeliverable"):
         await pool.fetchrow(write.text, *args)
     await pool.execute(
@@ -134,5 +134,39 @@ async def test_the_database_retries_only_an_undeliverable_order_whoever_writes_t
         case_id,
         order_id,
     )
-    assert await store.retry(pool, order_id, "operator:t") is not None
-    assert await store.retry(pool, order_id, "operator:t") is None  # an order is retried once
+    retried = await store.retry(pool, order_id, "operator:t")
+    assert isinstance(retried, tuple) and retried[0] == case_id
+    assert await store.retry(pool, order_id, "operator:t") is RetryRefused.RETRIED_ALREADY  # once only
+    assert await store.retry(pool, uuid.uuid4(), "operator:t") is RetryRefused.NOT_FOUND
+
+
+async def test_an_extension_is_retried_only_while_its_hold_lasts_whoever_writes_the_retry(pool) -> None:
+    from stopay.api.validation import entry_from_request
+    from stopay.domain.clock import SYSTEM_CLOCK
+    from stopay.domain.trail import Limits
+    from stopay.store import entries
+    from stopay.store import orders as store
+    from tests.entries import simple_request
+
+    entry = entry_from_request(simple_request(("ICBC", "6222020200007778888", 5000)), SYSTEM_CLOCK.now())
+    case_id, _ = await entries.submit_entry(pool, entry, Limits(), "test")
+    extend_id = await pool.fetchval(
+        "INSERT INTO freeze_orders (case_id, order_id, kind, level, bank_code, account_number, holder_name,"
+        " currency, requested_minor, incoming, idempotency_key, params)"
+        " SELECT case_id, gen_random_uuid(), 'extend', level, bank_code, account_number, holder_name, currency,"
+        " 0, incoming, idempotency_key || ':extend', params FROM freeze_orders WHERE case_id = $1"
+        " RETURNING order_id",
+        case_id,
+    )
+    await pool.execute(
+        "UPDATE freeze_orders SET status = 'undeliverable', reason_code = 'NOAS', resolved_at = now()"
+        " WHERE case_id = $1 AND order_id = $2",
+        case_id,
+        extend_id,
+    )
+    # No hold lasts on the account (none was ever placed): the domain refuses, and so does the database.
+    assert await store.retry(pool, extend_id, "operator:t") is RetryRefused.HOLD_ENDED
+    write = query("retry_order")
+    args = write.args(order_id=extend_id, new_order_id=uuid.uuid4(), actor="t", puts_back=False, going_out_minor=0)
+    with pytest.raises(asyncpg.CheckViolationError):
+        await pool.fetchrow(write.text, *args)

@@ -1,11 +1,23 @@
 -- The order an operator asks to retry (:order_id) as domain.orders.retry_plan needs it: its kind,
--- status and amount, and whether the case's hold on its account is live (an emergency stop or a
--- formal freeze). Nothing is returned when there is no such order.
-SELECT o.case_id, o.kind, o.status, o.requested_minor,
-       EXISTS (
-           SELECT 1 FROM holds h
-           WHERE h.case_id = o.case_id AND h.bank_code = o.bank_code AND h.account_number = o.account_number
-             AND h.state IN ('stopped', 'frozen')
-       ) AS hold_live
-FROM freeze_orders o
-WHERE o.order_id = :order_id
+-- status and amount, and the state of the case's hold on its account (NULL: none). Nothing is
+-- returned when there is no such order.
+--
+-- The account's trail row is locked first and the hold shared after it, the order every writer
+-- keeps (trail rows, then holds, then chain heads): the hold cannot end between this read and the
+-- retry's write in the same transaction, and the write's change to the trail row cannot deadlock
+-- with a sweeper ending the hold.
+WITH target AS (
+    SELECT o.case_id, o.bank_code, o.account_number, o.kind, o.status, o.requested_minor
+    FROM freeze_orders o
+    WHERE o.order_id = :order_id
+)
+SELECT t.case_id, t.kind, t.status, t.requested_minor,
+       (SELECT count(*) FROM (
+            SELECT 1 FROM trail_accounts a
+            WHERE a.case_id = t.case_id AND a.bank_code = t.bank_code AND a.account_number = t.account_number
+            FOR UPDATE
+        ) AS locked) AS accounts_locked,
+       (SELECT h.state FROM holds h
+        WHERE h.case_id = t.case_id AND h.bank_code = t.bank_code AND h.account_number = t.account_number
+        FOR SHARE) AS hold_state
+FROM target t
