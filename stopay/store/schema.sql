@@ -1,4 +1,4 @@
--- The stopay schema after migration 0017_hold_rules_in_the_domain: what the migrations in
+-- The stopay schema after migration 0017_open_once: what the migrations in
 -- stopay/store/migrations produce, read back from a fresh database. Generated, never edited:
 -- after adding a migration, run `python -m stopay.store.schema`.
 
@@ -374,7 +374,7 @@ CREATE VIEW case_summaries AS
    FROM cases c
      CROSS JOIN LATERAL ( SELECT COALESCE(sum(freeze_orders.held_minor - freeze_orders.released_minor), 0::numeric)::bigint AS held_minor,
             count(*)::integer AS order_count,
-            count(*) FILTER (WHERE freeze_orders.status = ANY (ARRAY['queued'::text, 'freezing'::text, 'pending'::text]))::integer AS open_orders
+            count(*) FILTER (WHERE freeze_order_open(freeze_orders.status))::integer AS open_orders
            FROM freeze_orders
           WHERE freeze_orders.case_id = c.case_id) o
      CROSS JOIN LATERAL ( SELECT COALESCE(sum(trail_exits.amount_minor) FILTER (WHERE trail_exits.exit_kind <> 'BACK_WITH_VICTIM'::text), 0::numeric)::bigint AS exited_minor,
@@ -550,7 +550,7 @@ BEGIN
         RAISE EXCEPTION 'freeze order % cannot move from % to %', OLD.order_id, OLD.status, NEW.status
             USING ERRCODE = 'check_violation';
     END IF;
-    IF OLD.status NOT IN ('queued', 'freezing', 'pending') AND NEW IS DISTINCT FROM OLD THEN
+    IF NOT freeze_order_open(OLD.status) AND NEW IS DISTINCT FROM OLD THEN
         RAISE EXCEPTION 'freeze order % is settled (%) and cannot change', OLD.order_id, OLD.status
             USING ERRCODE = 'check_violation';
     END IF;
@@ -619,6 +619,16 @@ BEGIN
     END IF;
     RETURN NEW;
 END $function$;
+
+CREATE OR REPLACE FUNCTION public.hold_warn_due(state text, expires_at timestamp with time zone, warned_at timestamp with time zone, stop_hours integer, freeze_days integer)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT state IN ('stopped', 'frozen') AND warned_at IS NULL AND expires_at > stopay_now()
+       AND expires_at <= stopay_now() + CASE state WHEN 'stopped' THEN make_interval(hours => stop_hours)
+                                                   ELSE make_interval(days => freeze_days) END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.holds_guard()
  RETURNS trigger

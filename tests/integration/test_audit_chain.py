@@ -19,7 +19,7 @@ import pytest
 from stopay.answers.apply import Settled, apply_answers
 from stopay.api.validation import entry_from_request
 from stopay.domain.clock import SYSTEM_CLOCK
-from stopay.domain.orders import OrderStatus
+from stopay.domain.orders import OrderStatus, RetryRefused
 from stopay.domain.trail import Limits
 from stopay.store import audit, entries, migrate, queries
 from stopay.store import orders as store
@@ -72,8 +72,9 @@ SELECT case_id, order_id FROM created
 
 
 async def retry_at_version_5(pool, order_id: uuid.UUID, actor: str):  # type: ignore[no-untyped-def]
+    """The retry as the schema of version 5 wrote it, answering as the store's retry does now."""
     row = await pool.fetchrow(RETRY_AT_VERSION_5, order_id, uuid.uuid4(), actor)
-    return (row["case_id"], row["order_id"]) if row else None
+    return (row["case_id"], row["order_id"]) if row else RetryRefused.RETRIED_ALREADY
 
 
 def submit_at_version_7(name: str) -> queries.Query:
@@ -123,15 +124,15 @@ async def some_cases(pool, n: int = 3, retry=store.retry) -> list[uuid.UUID]:  #
         case_id = await submit(pool, ("ICBC", f"622202020001{k:07d}", 5000), ("ABC", f"622848000001{k:07d}", 700))
         failed = await failed_order(pool, case_id)
         retried = await retry(pool, failed, "operator:O-7")
-        assert retried is not None
-        assert await retry(pool, failed, "operator:O-7") is None  # an order is retried once
+        assert isinstance(retried, tuple)  # (case_id, the new order)
+        assert await retry(pool, failed, "operator:O-7") is RetryRefused.RETRIED_ALREADY  # an order is retried once
         await pool.execute(  # the retry fails in turn, and is retried itself
             "UPDATE freeze_orders SET status = 'undeliverable', reason_code = 'NOAS', resolved_at = now()"
             " WHERE case_id = $1 AND order_id = $2",
             case_id,
             retried[1],
         )
-        assert await retry(pool, retried[1], "operator:O-7") is not None
+        assert isinstance(await retry(pool, retried[1], "operator:O-7"), tuple)
         cases.append(case_id)
     return cases
 
@@ -460,7 +461,7 @@ async def test_the_migration_chains_the_events_written_before_it(server_dsn, mon
             assert await pool.fetch("SELECT case_id, seq FROM case_events ORDER BY case_id, chain_pos") == before
             # New events carry on every chain, and the database's own events keep verifying.
             for case_id in cases:
-                assert await store.retry(pool, await failed_order(pool, case_id), "operator:O-8") is not None
+                assert isinstance(await store.retry(pool, await failed_order(pool, case_id), "operator:O-8"), tuple)
             await some_cases(pool, 1)
             report = await audit.verify(pool)
             assert report.ok and (report.cases, report.events) == (4, 27 + 3 + 5)

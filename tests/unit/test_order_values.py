@@ -136,3 +136,19 @@ def test_what_an_open_order_asks_its_bank_for() -> None:
     assert bank_request(K.RELEASE, S.QUEUED) is BankRequest.RELEASE
     assert bank_request(K.EXTEND, S.QUEUED) is BankRequest.EXTEND
     assert bank_request(K.RETURN, S.QUEUED) is BankRequest.RETURN
+
+
+def test_the_schema_spells_the_open_statuses_once() -> None:
+    """stopay/store/schema.sql (the migrated schema) names the open statuses together only in
+    freeze_order_open, the database's twin of OPEN; every view, index, check and guard asks it."""
+    from pathlib import Path
+
+    schema = (Path(__file__).resolve().parents[2] / "stopay" / "store" / "schema.sql").read_text(encoding="utf-8")
+    statuses = sorted(s.value for s in OPEN)
+    spelled = [
+        line
+        for line in schema.splitlines()
+        if all(f"'{s}'" in line for s in statuses) and not line.lstrip().startswith("CONSTRAINT freeze_orders_status")
+    ]
+    assert len(spelled) == 1 and "SELECT status IN" in spelled[0], spelled
+    assert schema.count("freeze_order_open(") >= 5  # the function, the due index, the check, the view, the guard
