@@ -32,7 +32,7 @@ import structlog
 from bank_adapters.protocol import AnswerStatus, StatementAnswer
 from stopay.answers.translate import known_incoming, merge_incoming, statement_json, statement_lines
 from stopay.domain.accounts import AccountKey, CaseAccount
-from stopay.domain.attribution import Parts
+from stopay.domain.attribution import parts_from_json
 from stopay.domain.holds import HoldPolicy, HoldState
 from stopay.domain.orders import OrderKind, OrderStatus, settled_status
 from stopay.domain.settlement import AccountMoney, return_completes, settle, starts_hold, within_hold
@@ -45,8 +45,8 @@ from stopay.store.trail import (
     AnswerRecord,
     EventRecord,
     ExitChange,
-    HoldChange,
     HoldOp,
+    HoldOpRow,
     LeasedOrder,
     NewOrder,
     OrderChange,
@@ -204,8 +204,8 @@ class _Batch:
             return self.retry(order, "statement older than one already applied; asking again")
         incoming = merge_incoming(row.incoming, known_incoming(order))
         known = Known(
-            labelled={txn: _parts(i["parts"]) for txn, i in incoming.items()},
-            sent={txn: _parts(parts) for txn, parts in row.sent.items()},
+            labelled={txn: parts_from_json(i["parts"]) for txn, i in incoming.items()},
+            sent={txn: parts_from_json(parts) for txn, parts in row.sent.items()},
             exited={txn: int(amount) for txn, amount in row.exited.items()},
             held_minor=row.held_minor,
             in_flight_minor=row.in_flight_minor,
@@ -432,7 +432,7 @@ class _Batch:
         hold once it has paid out all it held; tells the paid victim's case of a return."""
         if starts_hold(current.kind, row.hold_state, row.held_minor):
             row.hold_state = HoldState.STOPPED
-            self.changes.holds.append(HoldChange(row.case_id, row.bank_code, row.account_number, HoldOp.STOP))
+            self.changes.holds.append(HoldOpRow(row.case_id, row.bank_code, row.account_number, HoldOp.STOP))
             self._event(
                 order,
                 "hold.stopped",
@@ -463,7 +463,7 @@ class _Batch:
             )
         if return_completes(current.kind, row.hold_state, _money(row)):
             row.hold_state = HoldState.RETURNED
-            self.changes.holds.append(HoldChange(row.case_id, row.bank_code, row.account_number, HoldOp.RETURNED))
+            self.changes.holds.append(HoldOpRow(row.case_id, row.bank_code, row.account_number, HoldOp.RETURNED))
             self._event(order, "hold.returned", {"bank_code": row.bank_code})
 
     # ---- rows to write ----------------------------------------------------------------------
@@ -543,7 +543,3 @@ class _Batch:
 
 def _money(row: AccountRow) -> AccountMoney:
     return AccountMoney(row.left_minor, row.held_minor, row.in_flight_minor, row.releasing_minor)
-
-
-def _parts(raw: Any) -> Parts:
-    return tuple((str(name), int(amount)) for name, amount in raw)

@@ -15,7 +15,6 @@ from stopay.api.validation import InvalidRequest, Violation
 from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
 from stopay.domain.case import CaseEvent
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
-from stopay.domain.orders import OrderKind
 from stopay.security.checkpoints import BadKey, load_public_key
 from stopay.service.audit import Audit, ExportedEvent, Verified
 from stopay.v1 import audit_pb2, audit_pb2_grpc, common_pb2, station_pb2
@@ -65,10 +64,9 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                     bank_code=o.bank_code, number=o.account_number, holder_name=o.holder_name
                 ),
                 held_minor=o.held_minor,
-                entry_to_hold_ms=int((o.resolved_at - case.created_at).total_seconds() * 1000),
+                entry_to_hold_ms=ms,
             )
-            for o in case.orders
-            if o.kind is OrderKind.FREEZE and o.held_minor > 0 and o.resolved_at is not None
+            for o, ms in case.hold_timings()
         ]
         return audit_pb2.CaseTrail(
             case=convert.case_message(case), timeline=[_event(r, case.currency) for r in trail.events], timings=timings

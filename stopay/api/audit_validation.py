@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from stopay.api.validation import InvalidRequest, _Checker
 from stopay.domain.accounts import BANK_CODE
+from stopay.domain.clock import EPOCH
 from stopay.v1 import audit_pb2
-
-# A period without its start begins here; the whole trail of a case reaches to FOREVER.
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

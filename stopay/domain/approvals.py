@@ -36,9 +36,6 @@ class ApprovalAction(enum.StrEnum):
     RETURN = "return"  # the return of what is held on one account, across its cases
 
 
-ACTIONS = tuple(action.value for action in ApprovalAction)
-
-
 class ApprovalRefused(Exception):
     """The approval cannot be given; ``reason`` is the stable code a program reads."""
 

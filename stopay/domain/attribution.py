@@ -32,6 +32,11 @@ RULES = ("fifo", "lifo", "pro_rata", "libr", "taint_first")
 Parts = tuple[tuple[str, int], ...]
 
 
+def parts_from_json(raw: Iterable[Iterable[object]]) -> Parts:
+    """Labelled parts as the trail keeps them in JSON (``[[name, amount], ...]``)."""
+    return tuple((str(name), int(str(amount))) for name, amount in raw)
+
+
 class UnknownRule(ValueError):
     pass
 

@@ -144,6 +144,15 @@ class CaseView:
             - self.linked_minor,
         )
 
+    def hold_timings(self) -> list[tuple[OrderView, int]]:
+        """Each freeze that held money, with the milliseconds from the entry to its hold (the
+        figure of "秒止付")."""
+        return [
+            (o, int((o.resolved_at - self.created_at).total_seconds() * 1000))
+            for o in self.orders
+            if o.kind is OrderKind.FREEZE and o.held_minor > 0 and o.resolved_at is not None
+        ]
+
     def levels(self) -> list[LevelTotals]:
         """Totals per level of the trail; level 1 traces what the victim reported, less what a
         linked case traces."""

@@ -32,3 +32,8 @@ class SystemClock:
 
 
 SYSTEM_CLOCK = SystemClock()
+
+# All of time, as periods count it: a period without its start begins at EPOCH, and a case's whole
+# trail reaches to FOREVER.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FOREVER = datetime(9999, 12, 31, tzinfo=UTC)

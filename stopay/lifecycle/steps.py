@@ -33,6 +33,7 @@ from stopay.domain.holds import (
     renew,
     warn_due,
 )
+from stopay.domain.orders import OrderKind
 from stopay.store import approvals
 from stopay.store.approvals import Approval
 from stopay.store.holds import (
@@ -105,12 +106,14 @@ async def take(
             params["document"] = document.as_json()
             detail["document"] = document.as_json()
             detail["major"] = move.major
-        orders.append(HoldOrderRow(order_id, "extend", move.keep_minor, params))
+        orders.append(HoldOrderRow(order_id, OrderKind.EXTEND, move.keep_minor, params))
         events.append(HoldEventRow(_EVENTS[move.change], order_id, detail))
     if move.release_minor > 0:
         order_id = uuid.uuid5(row.case_id, f"{key}:release")
         why = move.end.value or "excess over the freezing decision"
-        orders.append(HoldOrderRow(order_id, "release", move.release_minor, {"reason": why, "request_id": request_id}))
+        orders.append(
+            HoldOrderRow(order_id, OrderKind.RELEASE, move.release_minor, {"reason": why, "request_id": request_id})
+        )
         events.append(HoldEventRow("release.queued", order_id, {"amount_minor": move.release_minor, "reason": why}))
     if move.state in (HoldState.RELEASED, HoldState.LAPSED):
         events.append(HoldEventRow(f"hold.{move.state.value}", None, {**detail, "released_minor": move.release_minor}))

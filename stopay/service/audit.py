@@ -7,22 +7,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from stopay.domain.case import CaseView
+from stopay.domain.clock import EPOCH, FOREVER
 from stopay.store import cases, checkpoints, reports
 from stopay.store.checkpoints import Verified
 from stopay.store.database import open_pool
 from stopay.store.reports import AccountLink, AccountOrder, ExportedEvent, Totals
 
 __all__ = ["AccountHistory", "AccountLink", "AccountOrder", "Audit", "ExportedEvent", "Totals", "Trail", "Verified"]
-
-# The whole trail of a case: every event from the first to the last.
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +52,7 @@ class Audit:
         case = await cases.get_case(self._pool, case_id)
         if case is None:
             return None
-        return Trail(case, [r async for r in reports.events(self._pool, _EPOCH, _FOREVER, case_id)])
+        return Trail(case, [r async for r in reports.events(self._pool, EPOCH, FOREVER, case_id)])
 
     async def account(self, bank_code: str, number: str) -> AccountHistory:
         return AccountHistory(

@@ -6,7 +6,7 @@ import json
 
 import asyncpg
 
-from stopay.store.errors import StoreError
+from stopay.store.errors import StoreError, StoreUnavailable
 from stopay.store.migrate import migrate
 
 
@@ -30,7 +30,9 @@ async def ensure_database(server_dsn: str, dsn: str, database: str) -> None:
                 await admin.close()
         else:
             await conn.close()
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except (OSError, asyncpg.InterfaceError) as exc:  # not reached, or the connection lost: try again
+        raise StoreUnavailable(f"cannot create the database {database}: {exc}") from exc
+    except asyncpg.PostgresError as exc:
         raise StoreError(f"cannot create the database {database}: {exc}") from exc
 
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import asyncpg
 
-from stopay.domain.attribution import Parts
+from stopay.domain.attribution import parts_from_json
 from stopay.domain.entry import Party
 from stopay.domain.errors import HoldNotFound, RequestConflict
 from stopay.domain.holds import HoldEnd, HoldState, HoldView, SweepAction
-from stopay.domain.orders import OrderStatus
+from stopay.domain.orders import OrderKind, OrderStatus
 from stopay.domain.returns import CaseOnAccount
 from stopay.store.errors import database_errors
 from stopay.store.queries import query
@@ -35,7 +35,7 @@ class HoldOrderRow:
     """An order to the bank a hold's move makes (hold_write.sql :orders)."""
 
     order_id: uuid.UUID
-    kind: str  # 'extend' or 'release'
+    kind: OrderKind  # extend or release
     requested_minor: int
     params: dict[str, Any]
 
@@ -75,9 +75,6 @@ class ReturnOrderRow:
     order_id: uuid.UUID
     requested_minor: int
     params: dict[str, Any]
-
-
-# Each row class, by the SQL file and parameter that read it.
 
 
 # ---- rows read ----------------------------------------------------------------------------------------
@@ -219,7 +216,7 @@ class HoldTransaction:
                     r["held_minor"],
                     r["in_flight_minor"],
                     r["releasing_minor"],
-                    tuple(_parts(item.get("parts", ())) for item in r["incoming"].values()),
+                    tuple(parts_from_json(item.get("parts", ())) for item in r["incoming"].values()),
                     h["expires_at"] if h else None,
                     OrderStatus(h["last_extension"]) if h and h["last_extension"] else None,
                 )
@@ -269,11 +266,6 @@ class HoldTransaction:
                 ),
             )
         return row["due_at"]
-
-
-def _parts(raw: Any) -> Parts:
-    """The labelled parts of a transfer, as the trail keeps them in JSON ([[name, amount], ...])."""
-    return tuple((str(name), int(amount)) for name, amount in raw)
 
 
 def _key(hold: HoldView) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from stopay.store.errors import StoreError, database_errors
+from stopay.store.errors import StoreError, StoreUnavailable, database_errors
 from stopay.store.migrate import migrate, migration_lock
 from stopay.store.queries import query
 
@@ -43,7 +43,9 @@ async def migrate_as_owner(owner_dsn: str, app_dsn: str | None = None) -> str | 
             return None
         await grant_app_role(conn, app)
         return app
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:  # SchemaBehind & co. pass as they are
+    except (OSError, asyncpg.InterfaceError) as exc:  # the connection lost: try again
+        raise StoreUnavailable(f"could not migrate the database as its owner: {exc}") from exc
+    except asyncpg.PostgresError as exc:  # SchemaBehind & co. pass as they are
         raise StoreError(f"could not migrate the database as its owner: {exc}") from exc
     finally:
         await conn.close()

@@ -181,7 +181,7 @@ class HoldOp(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class HoldChange:
+class HoldOpRow:
     """A hold to start or to end as returned (trail_apply.sql :holds)."""
 
     case_id: uuid.UUID
@@ -201,7 +201,7 @@ class TrailChanges:
     exits: list[ExitChange] = field(default_factory=list)
     answers: list[AnswerRecord] = field(default_factory=list)
     events: list[EventRecord] = field(default_factory=list)
-    holds: list[HoldChange] = field(default_factory=list)
+    holds: list[HoldOpRow] = field(default_factory=list)
 
 
 class TrailTransaction:

@@ -32,7 +32,9 @@ class _HoldStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HoldState.V
     HOLD_STATE_STOPPED: _HoldState.ValueType  # 1
     """An emergency stop: lasts stop_hours, renewable up to max_stops periods."""
     HOLD_STATE_FROZEN: _HoldState.ValueType  # 2
-    """A formal freeze under a legal document: lasts 6 months (1 year for a major case), renewable."""
+    """A formal freeze under a legal document: lasts the server's freeze months (6 by default, 12 for
+    a major case; serve --freeze-months, --major-freeze-months), renewable.
+    """
     HOLD_STATE_RELEASED: _HoldState.ValueType  # 3
     """Ended: the account was found unrelated."""
     HOLD_STATE_LAPSED: _HoldState.ValueType  # 4
@@ -50,7 +52,9 @@ HOLD_STATE_UNSPECIFIED: HoldState.ValueType  # 0
 HOLD_STATE_STOPPED: HoldState.ValueType  # 1
 """An emergency stop: lasts stop_hours, renewable up to max_stops periods."""
 HOLD_STATE_FROZEN: HoldState.ValueType  # 2
-"""A formal freeze under a legal document: lasts 6 months (1 year for a major case), renewable."""
+"""A formal freeze under a legal document: lasts the server's freeze months (6 by default, 12 for
+a major case; serve --freeze-months, --major-freeze-months), renewable.
+"""
 HOLD_STATE_RELEASED: HoldState.ValueType  # 3
 """Ended: the account was found unrelated."""
 HOLD_STATE_LAPSED: HoldState.ValueType  # 4
@@ -245,7 +249,7 @@ class Hold(_message.Message):
     freezes: _builtins.int
     """Formal freeze periods so far (the conversion counts); 0 while it is an emergency stop."""
     major: _builtins.bool
-    """A major case: a formal freeze lasts 1 year instead of 6 months."""
+    """A major case: a formal freeze lasts the major-case months (12 by default) instead of 6."""
     end_reason: Global___HoldEndReason.ValueType
     """Why it ended; HOLD_END_REASON_UNSPECIFIED while it lasts."""
     expired: _builtins.bool
@@ -266,7 +270,9 @@ class Hold(_message.Message):
 
     @_builtins.property
     def expires_at(self) -> _timestamp_pb2.Timestamp:
-        """When the current period ends unless it is renewed; unset once the hold has ended."""
+        """When the current period ends unless it is renewed; once the hold has ended, when its last
+        period ended or would have ended (see expired).
+        """
 
     @_builtins.property
     def warned_at(self) -> _timestamp_pb2.Timestamp:
@@ -340,7 +346,9 @@ class PendingApproval(_message.Message):
     reason: _builtins.str
     """Why it was asked, as the asker wrote it."""
     major: _builtins.bool
-    """APPROVAL_ACTION_FORMALIZE: a major case (1 year instead of 6 months); false for a return."""
+    """APPROVAL_ACTION_FORMALIZE: a major case (the major-case months, 12 by default, instead of 6);
+    false for a return.
+    """
     amount_minor: _builtins.int
     """APPROVAL_ACTION_FORMALIZE: what the document freezes; APPROVAL_ACTION_RETURN: what this hold
     pays out; in minor units.
@@ -468,7 +476,7 @@ class FormalizeRequest(_message.Message):
     DOCUMENT_FIELD_NUMBER: _builtins.int
     MAJOR_FIELD_NUMBER: _builtins.int
     major: _builtins.bool
-    """A major case: the formal freeze lasts 1 year instead of 6 months."""
+    """A major case: the formal freeze lasts the major-case months (12 by default) instead of 6."""
     @_builtins.property
     def hold(self) -> Global___HoldRef:
         """Required: the emergency stop to convert, or the formal freeze to renew."""

@@ -13,6 +13,7 @@ from importlib.resources import files
 import pytest
 
 from stopay.domain.holds import HoldPolicy, HoldState, warn_due
+from stopay.domain.orders import OrderKind
 from stopay.store import holds as store
 from stopay.store.holds import HoldEventRow, HoldOrderRow
 from stopay.store.queries import query
@@ -25,7 +26,7 @@ def _sql(name: str) -> str:
 
 def test_rows_go_to_the_database_as_json_objects() -> None:
     order = uuid.uuid4()
-    rows = json_rows([HoldOrderRow(order, "extend", 5, {"change": "RENEW_STOP"}), HoldEventRow("x", None, {})])
+    rows = json_rows([HoldOrderRow(order, OrderKind.EXTEND, 5, {"change": "RENEW_STOP"}), HoldEventRow("x", None, {})])
     assert json.loads(json.dumps(rows)) == [
         {"order_id": str(order), "kind": "extend", "requested_minor": 5, "params": {"change": "RENEW_STOP"}},
         {"kind": "x", "order_id": None, "detail": {}},

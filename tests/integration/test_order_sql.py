@@ -26,7 +26,7 @@ from stopay.store.trail import (
     AnswerRecord,
     EventRecord,
     ExitChange,
-    HoldChange,
+    HoldOpRow,
     NewOrder,
     OrderChange,
 )
@@ -39,7 +39,7 @@ ROW_CLASSES: dict[tuple[str, str], type] = {
     ("trail_apply", "exits"): ExitChange,
     ("trail_apply", "answers"): AnswerRecord,
     ("trail_apply", "events"): EventRecord,
-    ("trail_apply", "holds"): HoldChange,
+    ("trail_apply", "holds"): HoldOpRow,
     ("trail_lock", "accounts"): AccountToLock,
     ("trail_rows", "accounts"): CaseAccount,
     ("trail_orders", "claims"): Claim,
