@@ -23,7 +23,9 @@ from stopay.api.hold_validation import (
 from stopay.domain.approvals import ApprovalRefused
 from stopay.domain.errors import ApprovalNotFound, HoldNotFound, RequestConflict
 from stopay.domain.holds import HoldRefused
-from stopay.service.holds import Holds, StartedReturn
+from stopay.service.holds.approvals import Approvals
+from stopay.service.holds.returns import Returns, StartedReturn
+from stopay.service.holds.steps import HoldSteps
 from stopay.v1 import holds_pb2, holds_pb2_grpc
 
 log = structlog.get_logger(__name__)
@@ -31,21 +33,23 @@ T = TypeVar("T")
 
 
 class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
-    def __init__(self, holds: Holds) -> None:
-        self._holds = holds
+    def __init__(self, steps: HoldSteps, returns: Returns, approvals: Approvals) -> None:
+        self._steps = steps
+        self._returns = returns
+        self._approvals = approvals
 
     async def ListHolds(
         self, request: holds_pb2.ListHoldsRequest, context: grpc.aio.ServicerContext
     ) -> holds_pb2.ListHoldsResponse:
         case_id, bank_code, number = await _checked(list_request, request, context)
-        rows = await self._holds.list(case_id, bank_code, number)
+        rows = await self._steps.list(case_id, bank_code, number)
         return holds_pb2.ListHoldsResponse(holds=[hold_message(r) for r in rows])
 
     async def RenewStop(self, request: holds_pb2.RenewStopRequest, context: grpc.aio.ServicerContext) -> holds_pb2.Hold:
         target, by = await _checked(step_request, request, context)
         return hold_message(
             await _step(
-                self._holds.renew(
+                self._steps.renew(
                     target.case_id, target.bank_code, target.number, _actor(by), by.reason, by.request_id
                 ),
                 context,
@@ -58,7 +62,7 @@ class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
         target, by, document = await _checked(formalize_request, request, context)
         return hold_message(
             await _step(
-                self._holds.formalize(
+                self._steps.ask_formalize(
                     target.case_id,
                     target.bank_code,
                     target.number,
@@ -80,7 +84,7 @@ class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
         target, by = await _checked(step_request, request, context)
         return hold_message(
             await _step(
-                self._holds.release(
+                self._steps.release(
                     target.case_id, target.bank_code, target.number, _actor(by), by.reason, by.request_id
                 ),
                 context,
@@ -94,7 +98,7 @@ class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
     ) -> holds_pb2.ReturnFundsResponse:
         (bank_code, number), by = await _checked(return_request, request, context)
         started = await _step(
-            self._holds.return_funds(bank_code, number, _actor(by), by.reason, by.request_id),
+            self._returns.ask(bank_code, number, _actor(by), by.reason, by.request_id),
             context,
             bank_code=bank_code,
         )
@@ -106,7 +110,7 @@ class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
         approval_id, by = await _checked(approve_request, request, context)
         caller = callers.current()  # with TLS, the certificate's identity and role
         done = await _step(
-            self._holds.approve(approval_id, _actor(by), caller.role or by.role, by.reason, by.request_id),
+            self._approvals.approve(approval_id, _actor(by), caller.role or by.role, by.reason, by.request_id),
             context,
             approval_id=approval_id,
         )

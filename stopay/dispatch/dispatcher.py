@@ -33,19 +33,6 @@ from bank_adapters.protocol import (
     ReturnAnswer,
     StatementAnswer,
 )
-from stopay.answers.apply import DEFAULT_CAPS, DEFAULT_POLICY, Answer, Settled, Traced, apply_answers
-from stopay.answers.checked import checked_answer, printable
-from stopay.answers.translate import (
-    extend_outcome,
-    extend_request,
-    freeze_outcome,
-    freeze_request,
-    release_outcome,
-    release_request,
-    return_outcome,
-    return_request,
-    statement_request,
-)
 from stopay.dispatch.banks import BankGuards, BankOpen
 from stopay.domain.accounts import AccountKey
 from stopay.domain.backoff import full_jitter_s
@@ -63,6 +50,19 @@ from stopay.domain.orders import (
     bank_request,
 )
 from stopay.domain.trail import Limits
+from stopay.service.answers.apply import DEFAULT_CAPS, DEFAULT_POLICY, Answer, Settled, Traced, apply_answers
+from stopay.service.answers.checked import checked_answer, printable
+from stopay.service.answers.translate import (
+    extend_outcome,
+    extend_request,
+    freeze_outcome,
+    freeze_request,
+    release_outcome,
+    release_request,
+    return_outcome,
+    return_request,
+    statement_request,
+)
 from stopay.store import orders as store
 from stopay.store import replicas
 from stopay.store.errors import StoreError, StoreUnavailable

@@ -14,7 +14,7 @@ import structlog
 
 from stopay.dispatch.periodic import Periodic
 from stopay.domain.holds import HoldPolicy, HoldRefused
-from stopay.lifecycle.steps import HoldSteps
+from stopay.service.holds.steps import HoldSteps
 from stopay.store import holds as store
 from stopay.store.errors import StoreError
 

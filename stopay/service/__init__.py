@@ -15,7 +15,9 @@ from stopay.service.audit import Audit
 from stopay.service.callbacks import Callbacks
 from stopay.service.cases import Cases
 from stopay.service.entries import Entries
-from stopay.service.holds import Holds
+from stopay.service.holds.approvals import Approvals
+from stopay.service.holds.returns import Returns
+from stopay.service.holds.steps import HoldSteps
 from stopay.service.orders import Orders
 from stopay.store.notifications import Notifications
 
@@ -26,7 +28,9 @@ class Services:
     cases: Cases
     orders: Orders
     callbacks: Callbacks
-    holds: Holds
+    hold_steps: HoldSteps
+    returns: Returns
+    approvals: Approvals
     audit: Audit
 
     @classmethod
@@ -44,6 +48,8 @@ class Services:
             Cases(pool, notifications),
             Orders(pool),
             Callbacks(pool, retry_after, policy),
-            Holds(pool, policy),
+            HoldSteps(pool, policy),
+            Returns(pool, policy),
+            Approvals(pool, policy),
             Audit(pool),
         )

@@ -12,11 +12,11 @@ import asyncpg
 import structlog
 
 from bank_adapters.protocol import FreezeAnswer
-from stopay.answers.apply import Settled, apply_answers
-from stopay.answers.translate import freeze_outcome
 from stopay.domain.authz import Denied
 from stopay.domain.holds import HoldPolicy
 from stopay.domain.orders import OrderKind, OrderStatus, freeze_out
+from stopay.service.answers.apply import Settled, apply_answers
+from stopay.service.answers.translate import freeze_outcome
 from stopay.store import orders
 
 log = structlog.get_logger(__name__)

@@ -16,11 +16,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from stopay.answers.apply import Settled, apply_answers
 from stopay.api.validation import entry_from_request
 from stopay.domain.clock import SYSTEM_CLOCK
 from stopay.domain.orders import OrderStatus, RetryRefused
 from stopay.domain.trail import Limits
+from stopay.service.answers.apply import Settled, apply_answers
 from stopay.store import audit, entries, migrate, queries
 from stopay.store import orders as store
 from stopay.store.database import open_pool

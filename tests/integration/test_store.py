@@ -10,12 +10,12 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from stopay.answers.apply import Settled, apply_answers
 from stopay.api.validation import entry_from_request
 from stopay.domain.clock import SYSTEM_CLOCK
 from stopay.domain.entry import level1_orders
 from stopay.domain.orders import TRANSITIONS, OrderStatus
 from stopay.domain.trail import Limits
+from stopay.service.answers.apply import Settled, apply_answers
 from stopay.store import entries, migrate
 from stopay.store import orders as store
 from stopay.store.errors import MigrationDrift, SchemaTooNew
@@ -236,7 +236,7 @@ async def test_a_statement_older_than_one_applied_is_asked_again(pool) -> None:
     from datetime import timedelta
 
     from bank_adapters.protocol import AnswerStatus, Statement, StatementAnswer, StatementLine
-    from stopay.answers.apply import Traced
+    from stopay.service.answers.apply import Traced
 
     entry, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
     (first,) = await store.claim(pool, "r", 10, 30)

@@ -63,7 +63,10 @@ def test_every_event_kind_the_code_writes_has_its_enum_value() -> None:
         text = path.read_text(encoding="utf-8")
         if "INSERT INTO case_events" in text:
             written |= set(re.findall(rf"'({kind})'", text))
-    for path in [*(ROOT / "stopay" / "answers").glob("*.py"), *(ROOT / "stopay" / "lifecycle").glob("*.py")]:
+    for path in [
+        *(ROOT / "stopay" / "service" / "answers").glob("*.py"),
+        *(ROOT / "stopay" / "service" / "holds").glob("*.py"),
+    ]:
         text = path.read_text(encoding="utf-8")
         written |= set(re.findall(rf'"kind": "({kind})"', text))
         written |= set(re.findall(rf'_event\(\s*\w+,\s*"({kind})"', text))

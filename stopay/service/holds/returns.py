@@ -1,7 +1,7 @@
 """Returning the money held on an account to the victims, in one transaction over every case there.
 
 The officer's request is checked and planned at once, and waits for a second identity's approval
-(lifecycle.approvals), which starts the return if the plan still stands. All holds with money on the
+(service.holds.approvals), which starts the return if the plan still stands. All holds with money on the
 account must be formal freezes, and no freeze or release there may be out with the bank, so the
 figures cannot move under the plan. The plan (domain.returns) says who gets what; each flow becomes
 a return order of the paying case, due at once for a direct return and when the notice ends (the
@@ -23,7 +23,7 @@ from stopay.domain.approvals import ApprovalAction, ApprovalRefused
 from stopay.domain.entry import Party
 from stopay.domain.holds import HoldPolicy
 from stopay.domain.returns import Flow, ReturnPlan, plan_account_return, timing
-from stopay.lifecycle.steps import digest
+from stopay.service.holds.steps import digest
 from stopay.store import approvals
 from stopay.store.approvals import Approval
 from stopay.store.holds import (
@@ -74,7 +74,7 @@ class Returns:
 
     async def ask(self, bank_code: str, number: str, actor: str, reason: str, request_id: str) -> StartedReturn:
         """Asks for the return of what is held on the account: checked and planned now, taken when a
-        second identity approves it (:mod:`stopay.lifecycle.approvals`)."""
+        second identity approves it (:mod:`stopay.service.holds.approvals`)."""
         payload = {"account": f"{bank_code}:{number}", "reason": reason}
         async with hold_transaction(self.pool, actor) as tx:
             before = await tx.claim_request(request_id, "return", digest("return", payload))

@@ -18,8 +18,8 @@ import structlog
 
 from stopay.domain.approvals import ApprovalAction, check_approver, check_open
 from stopay.domain.holds import HoldPolicy, HoldView
-from stopay.lifecycle.returns import Returns, StartedReturn, kept, replayed
-from stopay.lifecycle.steps import HoldSteps, digest
+from stopay.service.holds.returns import Returns, StartedReturn, kept, replayed
+from stopay.service.holds.steps import HoldSteps, digest
 from stopay.store import approvals
 from stopay.store.holds import HoldTransaction, hold_transaction
 

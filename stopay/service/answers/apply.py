@@ -30,13 +30,13 @@ import asyncpg
 import structlog
 
 from bank_adapters.protocol import AnswerStatus, StatementAnswer
-from stopay.answers.translate import known_incoming, merge_incoming, statement_json, statement_lines
 from stopay.domain.accounts import AccountKey, CaseAccount
 from stopay.domain.attribution import parts_from_json
 from stopay.domain.holds import HoldPolicy, HoldState
 from stopay.domain.orders import OrderKind, OrderStatus, settled_status
 from stopay.domain.settlement import AccountMoney, return_completes, settle, starts_hold, within_hold
 from stopay.domain.trail import BACK_WITH_VICTIM, Known, Limits, StatementTooShort, Step, step
+from stopay.service.answers.translate import known_incoming, merge_incoming, statement_json, statement_lines
 from stopay.store.orders import Claim, ClaimedOrder, Outcome, Retry
 from stopay.store.trail import (
     AccountChange,

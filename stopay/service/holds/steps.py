@@ -43,6 +43,7 @@ from stopay.store.holds import (
     HoldTransaction,
     TrailFigures,
     hold_transaction,
+    list_holds,
 )
 
 log = structlog.get_logger(__name__)
@@ -143,6 +144,10 @@ class HoldSteps:
         self.pool = pool
         self.policy = policy
 
+    async def list(self, case_id: uuid.UUID | None, bank_code: str = "", number: str = "") -> list[HoldView]:
+        """The holds of a case, or (``case_id`` None) every case's hold on one account."""
+        return await list_holds(self.pool, case_id, bank_code, number)
+
     async def renew(
         self, case_id: uuid.UUID, bank_code: str, number: str, actor: str, reason: str, request_id: str
     ) -> HoldView:
@@ -180,7 +185,7 @@ class HoldSteps:
         major: bool = False,
     ) -> HoldView:
         """Asks for a formal freeze (or its renewal) under ``document``: checked now, taken when a
-        second identity approves it (:mod:`stopay.lifecycle.approvals`). Returns the hold, with the
+        second identity approves it (:mod:`stopay.service.holds.approvals`). Returns the hold, with the
         request among what it waits for."""
         payload = {
             "case": str(case_id),
