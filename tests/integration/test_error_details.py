@@ -44,7 +44,8 @@ async def refusal(call: Any, code: grpc.StatusCode) -> error_details_pb2.ErrorIn
 
 
 async def test_station_operator_gateway_and_audit_refusals_carry_error_info(make_app, channel_to) -> None:
-    app = await make_app()
+    # No dispatcher: the order stays queued (one would give it up at once, no bank being served).
+    app = await make_app(dispatcher=False)
     stub = channel_to(app)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
     try:
