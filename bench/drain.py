@@ -1,0 +1,2 @@
+async def dispatch_part(*a):
+    pass

@@ -1,0 +1,2 @@
+async def hold_part(*a):
+    pass

@@ -1,0 +1,219 @@
+"""``python -m bench``: stopay's paths and the ceiling of its stack, alternated in one run, each
+figure printed with its ratio (docs/performance.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+
+from bench import drain, holds, load
+from bench.sql import query
+from stopay.store import embedded
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument(
+        "--dsn",
+        default=os.environ.get("STOPAY_BENCH_DSN") or None,
+        help="a PostgreSQL server whose role may create databases (STOPAY_BENCH_DSN); default: the embedded one",
+    )
+    p.add_argument("--rounds", type=int, default=3, help="rounds of each side, alternated; medians are printed")
+    p.add_argument("--requests", type=int, default=3000, help="SubmitEntry calls per round")
+    p.add_argument("--concurrency", type=int, default=32, help="calls in flight")
+    p.add_argument("--entries", type=int, default=1000, help="seed-xue entries queued per dispatch round")
+    p.add_argument("--batch", type=int, default=64, help="dispatch batch size, for stopay and pgqueuer")
+    p.add_argument("--bank-latency-ms", type=int, default=40, help="the simulated banks' latency for entry-to-hold")
+    p.add_argument(
+        "--only", default="submit,dispatch,hold", help="comma-separated parts to run: submit, dispatch, hold"
+    )
+    return p.parse_args(argv)
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def machine_lines(pg: dict[str, str]) -> list[str]:
+    cpu = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    ram = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("MemTotal"):
+                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    return [
+        f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"machine: {os.cpu_count()} CPUs, {cpu or platform.processor()}, {ram} RAM",
+        f"PostgreSQL {pg['server_version']}, synchronous_commit={pg['synchronous_commit']}, fsync={pg['fsync']}",
+        f"Python {platform.python_version()}",
+    ]
+
+
+@contextlib.contextmanager
+def embedded_server(workdir: Path) -> Iterator[str]:
+    server, dsn = embedded.start(workdir / "pgdata")
+    try:
+        yield dsn
+    finally:
+        server.cleanup()
+
+
+class Databases:
+    """Fresh databases on one server, dropped at the end."""
+
+    def __init__(self, server_dsn: str) -> None:
+        self.server_dsn = server_dsn
+        self._made: list[str] = []
+
+    async def new(self, label: str) -> str:
+        name = f"stopay_bench_{os.getpid()}_{label}"
+        admin = await asyncpg.connect(self.server_dsn)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        self._made.append(name)
+        return embedded.with_database(self.server_dsn, name)
+
+    async def drop_all(self) -> None:
+        admin = await asyncpg.connect(self.server_dsn)
+        try:
+            for name in self._made:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def process(argv: list[str], port_file: Path, log: Path) -> AsyncIterator[str]:
+    """Starts a server process that writes its port to ``port_file``; yields its address."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    with log.open("ab") as out:
+        child = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 60
+        while not (port_file.exists() and port_file.read_text(encoding="utf-8").strip()):
+            if child.poll() is not None:
+                raise RuntimeError(f"{argv[2:4]} exited with status {child.returncode}; its log is {log}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{argv[2:4]} did not start in 60 s; its log is {log}")
+            await asyncio.sleep(0.05)
+        yield f"127.0.0.1:{port_file.read_text(encoding='utf-8').strip()}"
+    finally:
+        child.terminate()
+        try:
+            await asyncio.to_thread(child.wait, 30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def ratio_line(figure: str, stopay: str, other_name: str, other: str, ratio: float) -> str:
+    return f"{figure}: stopay {stopay}, {other_name} {other}, ratio {ratio:.2f}"
+
+
+async def submit_part(args: argparse.Namespace, dbs: Databases, workdir: Path) -> None:
+    ceiling_db, stopay_db = await dbs.new("ceiling"), await dbs.new("submit")
+    log = workdir / "servers.log"
+    ceiling_argv = [sys.executable, "-m", "bench.ceiling", "--dsn", ceiling_db, "--port-file", str(workdir / "c.port")]
+    stopay_argv = [
+        sys.executable,
+        "-c",
+        "import sys; from stopay.cli.main import main; sys.exit(main())",
+        "serve",
+        "--insecure",
+        "--no-dispatcher",
+        "--dsn",
+        stopay_db,
+        "--listen",
+        "127.0.0.1:0",
+        "--port-file",
+        str(workdir / "s.port"),
+    ]
+    async with (
+        process(ceiling_argv, workdir / "c.port", log) as ceiling,
+        process(stopay_argv, workdir / "s.port", log) as stopay,
+    ):
+        warm = min(200, args.requests)
+        for target in (ceiling, stopay):  # connections, pools and first-call paths warmed, not counted
+            await load.drive(target, load.entries(warm), args.concurrency)
+        runs: dict[str, list[load.Run]] = {"ceiling": [], "stopay": []}
+        for r in range(1, args.rounds + 1):
+            for name, target in (("ceiling", ceiling), ("stopay", stopay)):
+                run = await load.drive(target, load.entries(args.requests), args.concurrency)
+                runs[name].append(run)
+                say(
+                    f"  round {r} {name}: {run.throughput:.0f}/s, p50 {run.percentile_ms(0.5):.1f} ms, "
+                    f"p99 {run.percentile_ms(0.99):.1f} ms"
+                )
+
+    def med(name: str, figure: str) -> float:
+        if figure == "throughput":
+            return load.median([r.throughput for r in runs[name]])
+        return load.median([r.percentile_ms(0.5 if figure == "p50" else 0.99) for r in runs[name]])
+
+    label = f"SubmitEntry ({args.concurrency} in flight, median of {args.rounds})"
+    s, c = med("stopay", "throughput"), med("ceiling", "throughput")
+    say(ratio_line(f"{label} throughput", f"{s:.0f}/s", "ceiling", f"{c:.0f}/s", s / c))
+    for q in ("p50", "p99"):
+        s, c = med("stopay", q), med("ceiling", q)
+        say(ratio_line(f"{label} {q}", f"{s:.1f} ms", "ceiling", f"{c:.1f} ms", s / c))
+
+
+async def amain(args: argparse.Namespace) -> int:
+    parts = {p.strip() for p in args.only.split(",") if p.strip()}
+    unknown = parts - {"submit", "dispatch", "hold"}
+    if unknown:
+        print(f"--only: unknown part(s) {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="stopay-bench-"))
+    try:
+        with contextlib.ExitStack() as stack:
+            server_dsn = args.dsn or await asyncio.to_thread(lambda: stack.enter_context(embedded_server(workdir)))
+            dbs = Databases(server_dsn)
+            try:
+                conn = await asyncpg.connect(server_dsn)
+                try:
+                    pg = dict(await conn.fetchrow(query("durability")))
+                finally:
+                    await conn.close()
+                for line in machine_lines(pg):
+                    say(line)
+                if pg["synchronous_commit"] != "on":
+                    say("warning: synchronous_commit is not on: these figures are not durable ones")
+                if "submit" in parts:
+                    await submit_part(args, dbs, workdir)
+                if "dispatch" in parts:
+                    await drain.dispatch_part(args, dbs, workdir, say)
+                if "hold" in parts:
+                    await holds.hold_part(args, dbs, workdir, say)
+            finally:
+                await dbs.drop_all()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+    return asyncio.run(amain(parse(argv)))
