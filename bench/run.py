@@ -20,6 +20,7 @@ import asyncpg
 
 from bench import drain, holds, load
 from bench.sql import query
+from stopay import logs
 from stopay.store import embedded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,6 +188,12 @@ async def amain(args: argparse.Namespace) -> int:
         print(f"--only: unknown part(s) {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="stopay-bench-"))
+    log_file = (workdir / "bench.log").open("a", encoding="utf-8")
+    stderr, sys.stderr = sys.stderr, log_file
+    try:  # the in-process stopay logs as a server does (info, JSON lines), to a file of the run
+        logs.configure("info", json=True)
+    finally:
+        sys.stderr = stderr
     try:
         with contextlib.ExitStack() as stack:
             server_dsn = args.dsn or await asyncio.to_thread(lambda: stack.enter_context(embedded_server(workdir)))
@@ -210,6 +217,7 @@ async def amain(args: argparse.Namespace) -> int:
             finally:
                 await dbs.drop_all()
     finally:
+        log_file.close()
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
