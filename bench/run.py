@@ -67,7 +67,14 @@ def machine_lines(pg: dict[str, str]) -> list[str]:
         f"machine: {os.cpu_count()} CPUs, {cpu or platform.processor()}, {ram} RAM",
         f"PostgreSQL {pg['server_version']}, synchronous_commit={pg['synchronous_commit']}, fsync={pg['fsync']}",
         f"Python {platform.python_version()}",
+        load_line("at the start"),
     ]
+
+
+def load_line(when: str) -> str:
+    """The machine's load average: other work on it skews every figure, the ratios less."""
+    one, five, _ = os.getloadavg()
+    return f"load average {when}: {one:.2f} (1 min), {five:.2f} (5 min)"
 
 
 @contextlib.contextmanager
@@ -214,6 +221,7 @@ async def amain(args: argparse.Namespace) -> int:
                     await drain.dispatch_part(args, dbs, workdir, say)
                 if "hold" in parts:
                     await holds.hold_part(args, dbs, workdir, say)
+                say(load_line("at the end"))
             finally:
                 await dbs.drop_all()
     finally:
