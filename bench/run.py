@@ -18,7 +18,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench import drain, holds, load
+from bench import cpu, drain, holds, load
 from bench.sql import query
 from stopay import logs
 from stopay.store import embedded
@@ -92,6 +92,7 @@ class Databases:
     def __init__(self, server_dsn: str) -> None:
         self.server_dsn = server_dsn
         self._made: list[str] = []
+        self.names: dict[str, str] = {}  # DSN -> database name
 
     async def new(self, label: str) -> str:
         name = f"stopay_bench_{os.getpid()}_{label}"
@@ -102,7 +103,9 @@ class Databases:
         finally:
             await admin.close()
         self._made.append(name)
-        return embedded.with_database(self.server_dsn, name)
+        dsn = embedded.with_database(self.server_dsn, name)
+        self.names[dsn] = name
+        return dsn
 
     async def drop_all(self) -> None:
         admin = await asyncpg.connect(self.server_dsn)
@@ -114,8 +117,8 @@ class Databases:
 
 
 @contextlib.asynccontextmanager
-async def process(argv: list[str], port_file: Path, log: Path) -> AsyncIterator[str]:
-    """Starts a server process that writes its port to ``port_file``; yields its address."""
+async def process(argv: list[str], port_file: Path, log: Path) -> AsyncIterator[tuple[str, int]]:
+    """Starts a server process that writes its port to ``port_file``; yields its address and pid."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     with log.open("ab") as out:
         child = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=out)
@@ -127,7 +130,7 @@ async def process(argv: list[str], port_file: Path, log: Path) -> AsyncIterator[
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{argv[2:4]} did not start in 60 s; its log is {log}")
             await asyncio.sleep(0.05)
-        yield f"127.0.0.1:{port_file.read_text(encoding='utf-8').strip()}"
+        yield f"127.0.0.1:{port_file.read_text(encoding='utf-8').strip()}", child.pid
     finally:
         child.terminate()
         try:
@@ -162,17 +165,23 @@ async def submit_part(args: argparse.Namespace, dbs: Databases, workdir: Path) -
         process(ceiling_argv, workdir / "c.port", log) as ceiling,
         process(stopay_argv, workdir / "s.port", log) as stopay,
     ):
+        servers = {"ceiling": (*ceiling, dbs.names[ceiling_db]), "stopay": (*stopay, dbs.names[stopay_db])}
         warm = min(200, args.requests)
-        for target in (ceiling, stopay):  # connections, pools and first-call paths warmed, not counted
+        for target, _, _ in servers.values():  # connections, pools and first-call paths warmed, not counted
             await load.drive(target, load.entries(warm), args.concurrency)
         runs: dict[str, list[load.Run]] = {"ceiling": [], "stopay": []}
+        used: dict[str, list[cpu.Cpu]] = {"ceiling": [], "stopay": []}
         for r in range(1, args.rounds + 1):
-            for name, target in (("ceiling", ceiling), ("stopay", stopay)):
-                run = await load.drive(target, load.entries(args.requests), args.concurrency)
+            for name, (target, pid, database) in servers.items():
+                requests = load.entries(args.requests)
+                before = cpu.sample(pid, database)
+                run = await load.drive(target, requests, args.concurrency)
+                spent = cpu.spent(before, cpu.sample(pid, database))
                 runs[name].append(run)
+                used[name].append(spent)
                 say(
                     f"  round {r} {name}: {run.throughput:.0f}/s, p50 {run.percentile_ms(0.5):.1f} ms, "
-                    f"p99 {run.percentile_ms(0.99):.1f} ms"
+                    f"p99 {run.percentile_ms(0.99):.1f} ms, CPU per call: {cpu_text(spent, run.requests)}"
                 )
 
     def med(name: str, figure: str) -> float:
@@ -186,6 +195,28 @@ async def submit_part(args: argparse.Namespace, dbs: Databases, workdir: Path) -
     for q in ("p50", "p99"):
         s, c = med("stopay", q), med("ceiling", q)
         say(ratio_line(f"{label} {q}", f"{s:.1f} ms", "ceiling", f"{c:.1f} ms", s / c))
+    per_call = {}
+    for name in runs:
+        pairs = list(zip(used[name], runs[name], strict=True))
+        server = load.median([u.server_s * 1000 / r.requests for u, r in pairs])
+        pg = [u.backends_s * 1000 / r.requests for u, r in pairs if u.backends_s is not None]
+        per_call[name] = (server, load.median(pg) if len(pg) == len(runs[name]) else None)
+    for part, index in (("server process", 0), ("PostgreSQL backends", 1)):
+        s_ms, c_ms = per_call["stopay"][index], per_call["ceiling"][index]
+        if s_ms is None or c_ms is None:
+            say(f"{label} CPU per call, {part}: not visible from this machine")
+            continue
+        if c_ms <= 0:  # the kernel counts CPU time in ticks: a tiny run may show none
+            say(f"{label} CPU per call, {part}: too few calls to measure")
+            continue
+        say(ratio_line(f"{label} CPU per call, {part}", f"{s_ms:.2f} ms", "ceiling", f"{c_ms:.2f} ms", s_ms / c_ms))
+
+
+def cpu_text(spent: cpu.Cpu, calls: int) -> str:
+    server = f"server {spent.server_s * 1000 / calls:.2f} ms"
+    if spent.backends_s is None:
+        return server
+    return f"{server} + PostgreSQL {spent.backends_s * 1000 / calls:.2f} ms"
 
 
 async def amain(args: argparse.Namespace) -> int:
