@@ -26,6 +26,13 @@ from stopay.store import embedded
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument(
@@ -33,12 +40,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("STOPAY_BENCH_DSN") or None,
         help="a PostgreSQL server whose role may create databases (STOPAY_BENCH_DSN); default: the embedded one",
     )
-    p.add_argument("--rounds", type=int, default=3, help="rounds of each side, alternated; medians are printed")
-    p.add_argument("--requests", type=int, default=3000, help="SubmitEntry calls per round")
-    p.add_argument("--concurrency", type=int, default=32, help="calls in flight")
-    p.add_argument("--entries", type=int, default=1000, help="seed-xue entries queued per dispatch round")
-    p.add_argument("--batch", type=int, default=64, help="dispatch batch size, for stopay and pgqueuer")
-    p.add_argument("--bank-latency-ms", type=int, default=40, help="the simulated banks' latency for entry-to-hold")
+    p.add_argument("--rounds", type=positive, default=3, help="rounds of each side, alternated; medians are printed")
+    p.add_argument("--requests", type=positive, default=3000, help="SubmitEntry calls per round")
+    p.add_argument("--concurrency", type=positive, default=32, help="calls in flight")
+    p.add_argument("--entries", type=positive, default=1000, help="seed-xue entries queued per dispatch round")
+    p.add_argument("--batch", type=positive, default=64, help="dispatch batch size, for stopay and pgqueuer")
+    p.add_argument("--bank-latency-ms", type=positive, default=40, help="simulated banks' latency, entry-to-hold")
     p.add_argument(
         "--only", default="submit,dispatch,hold", help="comma-separated parts to run: submit, dispatch, hold"
     )
