@@ -57,11 +57,11 @@ def say(line: str) -> None:
 
 
 def machine_lines(pg: dict[str, str]) -> list[str]:
-    cpu = ""
+    model = ""
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
+                model = line.split(":", 1)[1].strip()
                 break
     ram = ""
     with contextlib.suppress(OSError):
@@ -71,7 +71,7 @@ def machine_lines(pg: dict[str, str]) -> list[str]:
                 break
     return [
         f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
-        f"machine: {os.cpu_count()} CPUs, {cpu or platform.processor()}, {ram} RAM",
+        f"machine: {os.cpu_count()} CPUs, {model or platform.processor()}, {ram} RAM",
         f"PostgreSQL {pg['server_version']}, synchronous_commit={pg['synchronous_commit']}, fsync={pg['fsync']}",
         f"Python {platform.python_version()}",
         load_line("at the start"),
@@ -124,7 +124,7 @@ class Databases:
 
 
 @contextlib.asynccontextmanager
-async def process(argv: list[str], port_file: Path, log: Path) -> AsyncIterator[tuple[str, int]]:
+async def process(name: str, argv: list[str], port_file: Path, log: Path) -> AsyncIterator[tuple[str, int]]:
     """Starts a server process that writes its port to ``port_file``; yields its address and pid."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     with log.open("ab") as out:
@@ -133,9 +133,9 @@ async def process(argv: list[str], port_file: Path, log: Path) -> AsyncIterator[
         deadline = time.monotonic() + 60
         while not (port_file.exists() and port_file.read_text(encoding="utf-8").strip()):
             if child.poll() is not None:
-                raise RuntimeError(f"{argv[2:4]} exited with status {child.returncode}; its log is {log}")
+                raise RuntimeError(f"{name} exited with status {child.returncode} (its log follows)")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{argv[2:4]} did not start in 60 s; its log is {log}")
+                raise RuntimeError(f"{name} did not start in 60 s (its log follows)")
             await asyncio.sleep(0.05)
         yield f"127.0.0.1:{port_file.read_text(encoding='utf-8').strip()}", child.pid
     finally:
@@ -169,8 +169,8 @@ async def submit_part(args: argparse.Namespace, dbs: Databases, workdir: Path) -
         str(workdir / "s.port"),
     ]
     async with (
-        process(ceiling_argv, workdir / "c.port", log) as ceiling,
-        process(stopay_argv, workdir / "s.port", log) as stopay,
+        process("the ceiling server", ceiling_argv, workdir / "c.port", log) as ceiling,
+        process("stopay serve", stopay_argv, workdir / "s.port", log) as stopay,
     ):
         servers = {"ceiling": (*ceiling, dbs.names[ceiling_db]), "stopay": (*stopay, dbs.names[stopay_db])}
         warm = min(200, args.requests)
@@ -262,12 +262,29 @@ async def amain(args: argparse.Namespace) -> int:
                 say(load_line("at the end"))
             finally:
                 await dbs.drop_all()
+    except Exception:
+        log_file.flush()
+        show_logs(workdir)
+        raise
     finally:
         log_file.close()
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
+def show_logs(workdir: Path, lines: int = 40) -> None:
+    """The last lines of the run's logs, on stderr, before the run's directory goes."""
+    for name in ("servers.log", "bench.log"):
+        path = workdir / name
+        if path.exists():
+            tail = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+            print(f"--- the last lines of {name}:", *tail, sep="\n", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
-    return asyncio.run(amain(parse(argv)))
+    try:
+        return asyncio.run(amain(parse(argv)))
+    except (OSError, asyncpg.PostgresError, RuntimeError) as exc:
+        print(f"python -m bench: {exc}", file=sys.stderr)
+        return 1
