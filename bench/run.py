@@ -278,7 +278,8 @@ def show_logs(workdir: Path, lines: int = 40) -> None:
         path = workdir / name
         if path.exists():
             tail = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
-            print(f"--- the last lines of {name}:", *tail, sep="\n", file=sys.stderr)
+            if tail:
+                print(f"--- the last lines of {name}:", *tail, sep="\n", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
