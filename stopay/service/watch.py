@@ -109,6 +109,7 @@ class WatchHub:
         self._cases: dict[str, _Watched] = {}
         self._listening = contextlib.ExitStack()
         self._sweeper: asyncio.Task[None] | None = None
+        self._some = asyncio.Event()  # set while a case is watched: the sweep waits for one
         # Reads done (shared by every watcher of their case), and the reads the sweep asked for.
         self.reads = 0
         self.swept = 0
@@ -143,6 +144,7 @@ class WatchHub:
         watched = self._cases.get(key)
         if watched is None:
             watched = self._cases[key] = _Watched(case_id)
+            self._some.set()
         me = _Watcher()
         watched.watchers.add(me)
         if watched.version == 0 and watched.reading is None:
@@ -162,7 +164,12 @@ class WatchHub:
         finally:
             watched.watchers.discard(me)
             if not watched.watchers and self._cases.get(key) is watched:
-                del self._cases[key]
+                self._forget(key)
+
+    def _forget(self, key: str) -> None:
+        del self._cases[key]
+        if not self._cases:
+            self._some.clear()
 
     def _changed(self, case_id: str | None) -> None:
         if case_id is None:
@@ -197,7 +204,7 @@ class WatchHub:
             watched.version += 1
             key = str(watched.case_id)
             if self._cases.get(key) is watched:
-                del self._cases[key]
+                self._forget(key)
             for watcher in watched.watchers:
                 watcher.wake.set()
         finally:
@@ -218,9 +225,9 @@ class WatchHub:
         """Reads every watched case again, spread over a pass of ``sweep_s`` (longer when there are
         more cases than ``sweep_per_s`` reads a second allow)."""
         while True:
+            await self._some.wait()
             keys = list(self._cases)
             if not keys:
-                await asyncio.sleep(self._sweep_s)
                 continue
             pause = max(self._sweep_s / len(keys), 1 / self._sweep_per_s)
             for key in keys:
