@@ -15,9 +15,9 @@ watched gets its first look at once from the hub, without a read.
 
 Notifications can be missed while the listening connection is down: each time it is established
 again, the source says so (``changed(None)``) and the hub reads every watched case again. A slow
-sweep besides reads each watched case again now and then (a full pass every ``sweep_s`` at the
-shortest, at most ``sweep_per_s`` reads a second), the last resort for a notification lost any
-other way.
+sweep besides reads again each watched case that no read looked at for ``sweep_s``, at most
+``sweep_per_s`` reads a second: the last resort for a notification lost any other way. A case
+whose changes are notified is read by them and not swept.
 """
 
 from __future__ import annotations
@@ -71,10 +71,11 @@ class _Watcher:
 class _Watched:
     """A case with watchers: the latest look at it, shared by them."""
 
-    __slots__ = ("case", "case_id", "due", "error", "events", "reading", "seqs", "version", "watchers")
+    __slots__ = ("case", "case_id", "due", "error", "events", "read_at", "reading", "seqs", "version", "watchers")
 
-    def __init__(self, case_id: uuid.UUID) -> None:
+    def __init__(self, case_id: uuid.UUID, now: float) -> None:
         self.case_id = case_id
+        self.read_at = now  # when its last read began (the loop's clock)
         self.watchers: set[_Watcher] = set()
         self.case: CaseView | None = None
         self.events: list[CaseEvent] = []
@@ -143,7 +144,7 @@ class WatchHub:
         key = str(case_id)
         watched = self._cases.get(key)
         if watched is None:
-            watched = self._cases[key] = _Watched(case_id)
+            watched = self._cases[key] = _Watched(case_id, asyncio.get_running_loop().time())
             self._some.set()
         me = _Watcher()
         watched.watchers.add(me)
@@ -193,6 +194,7 @@ class WatchHub:
                     if not watched.watchers:
                         break
                     watched.due = False  # what is notified from now on needs another read
+                    watched.read_at = asyncio.get_running_loop().time()
                     self.reads += 1
                     case, events = await self._read(watched.case_id, watched.last_seq)
                 self._publish(watched, case, events)
@@ -222,20 +224,20 @@ class WatchHub:
             watcher.wake.set()
 
     async def _sweep(self) -> None:
-        """Reads every watched case again, spread over a pass of ``sweep_s`` (longer when there are
-        more cases than ``sweep_per_s`` reads a second allow)."""
+        """Reads again each watched case that no read has looked at for ``sweep_s``, the one read
+        longest ago first, at most ``sweep_per_s`` a second; sleeps until the next is due."""
+        loop = asyncio.get_running_loop()
         while True:
             await self._some.wait()
-            keys = list(self._cases)
-            if not keys:
+            oldest = min(self._cases.values(), key=lambda w: w.read_at)
+            wait = oldest.read_at + self._sweep_s - loop.time()
+            if wait > 0:  # again after it: a case watched meanwhile is due later still
+                await asyncio.sleep(wait)
                 continue
-            pause = max(self._sweep_s / len(keys), 1 / self._sweep_per_s)
-            for key in keys:
-                await asyncio.sleep(pause)
-                watched = self._cases.get(key)
-                if watched is not None:
-                    self.swept += 1
-                    self._make_due(watched)
+            oldest.read_at = loop.time()  # not picked again before its read begins
+            self.swept += 1
+            self._make_due(oldest)
+            await asyncio.sleep(1 / self._sweep_per_s)
 
 
 def _again(exc: Exception) -> Exception:
