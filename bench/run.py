@@ -51,7 +51,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--watch-idle-streams", type=positive, default=2000, help="WatchCase streams open in all, for CPU and GetCase"
     )
     p.add_argument("--watch-cases", type=positive, default=100, help="cases the WatchCase streams spread over")
-    p.add_argument("--watch-quiet-s", type=positive, default=20, help="seconds of quiet with the idle streams open")
+    p.add_argument("--watch-quiet-s", type=positive, default=60, help="seconds of quiet with the idle streams open")
     p.add_argument("--watch-gets", type=positive, default=500, help="GetCase calls, with and without the streams")
     p.add_argument(
         "--only",
