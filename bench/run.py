@@ -18,7 +18,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench import cpu, drain, holds, load
+from bench import cpu, drain, holds, load, watch
 from bench.sql import query
 from stopay import logs
 from stopay.store import embedded
@@ -46,8 +46,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--entries", type=positive, default=1000, help="seed-xue entries queued per dispatch round")
     p.add_argument("--batch", type=positive, default=64, help="dispatch batch size, for stopay and pgqueuer")
     p.add_argument("--bank-latency-ms", type=positive, default=40, help="simulated banks' latency, entry-to-hold")
+    p.add_argument("--watch-streams", type=positive, default=1000, help="WatchCase streams opened at once")
     p.add_argument(
-        "--only", default="submit,dispatch,hold", help="comma-separated parts to run: submit, dispatch, hold"
+        "--watch-idle-streams", type=positive, default=2000, help="WatchCase streams open in all, for CPU and GetCase"
+    )
+    p.add_argument("--watch-cases", type=positive, default=100, help="cases the WatchCase streams spread over")
+    p.add_argument("--watch-quiet-s", type=positive, default=60, help="seconds of quiet with the idle streams open")
+    p.add_argument("--watch-gets", type=positive, default=500, help="GetCase calls, with and without the streams")
+    p.add_argument(
+        "--only",
+        default="submit,dispatch,hold,watch",
+        help="comma-separated parts to run: submit, dispatch, hold, watch",
     )
     return p.parse_args(argv)
 
@@ -228,7 +237,7 @@ def cpu_text(spent: cpu.Cpu, calls: int) -> str:
 
 async def amain(args: argparse.Namespace) -> int:
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
-    unknown = parts - {"submit", "dispatch", "hold"}
+    unknown = parts - {"submit", "dispatch", "hold", "watch"}
     if unknown:
         print(f"--only: unknown part(s) {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
@@ -259,6 +268,8 @@ async def amain(args: argparse.Namespace) -> int:
                     await drain.dispatch_part(args, dbs, workdir, say)
                 if "hold" in parts:
                     await holds.hold_part(args, dbs, workdir, say)
+                if "watch" in parts:
+                    await watch.watch_part(args, dbs, workdir, say)
                 say(load_line("at the end"))
             finally:
                 await dbs.drop_all()

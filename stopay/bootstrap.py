@@ -26,6 +26,7 @@ from stopay.dispatch.sweeper import Sweeper
 from stopay.domain.backoff import full_jitter_s
 from stopay.security.checkpoints import BadKey, Signer, load_private_key
 from stopay.service import Services
+from stopay.service.watch import WatchHub
 from stopay.store import embedded
 from stopay.store.database import ensure_database, open_pool
 from stopay.store.notifications import Notifications
@@ -53,6 +54,8 @@ class App:
     embedded_server: PostgresServer | None = None
     sweeper: Sweeper | None = None
     checkpointer: Checkpointer | None = None
+    # The case watchers' hub (Services.hub), started after the listener and closed after the server.
+    hub: WatchHub | None = None
     _stopped: bool = field(default=False, init=False)
 
     @property
@@ -63,6 +66,8 @@ class App:
         for adapter in _distinct(self.adapters):
             await adapter.start()
         self.notifications.start()
+        if self.hub:
+            self.hub.start()
         if self.dispatcher:
             await self.dispatcher.start()
         if self.sweeper:
@@ -79,6 +84,8 @@ class App:
         self._stopped = True
         grace = self.settings.shutdown_grace_s
         await self.api.stop(grace)
+        if self.hub:
+            await self.hub.close()
         if self.sweeper:
             await self.sweeper.stop()
         if self.checkpointer:
@@ -194,7 +201,13 @@ async def build(settings: Settings) -> App:
         return full_jitter_s(attempts, backoff.retry_base_s, backoff.retry_cap_s)
 
     services = Services.build(
-        pool, notifications, settings.limits, retry_after, settings.holds, settings.same_transfer_window_s
+        pool,
+        notifications,
+        settings.limits,
+        retry_after,
+        settings.holds,
+        settings.same_transfer_window_s,
+        settings.watch_sweep_s,
     )
     api = ApiServer(
         services,
@@ -208,4 +221,6 @@ async def build(settings: Settings) -> App:
     # The sweeper runs wherever the dispatcher does: both act for the banks.
     sweeper = Sweeper(pool, settings.holds, owner, settings.dispatch.sweep_s) if settings.dispatcher else None
     checkpointer = Checkpointer(pool, signer, settings.checkpoint_every_s) if signer else None
-    return App(settings, dsn, pool, notifications, api, adapters, dispatcher, server, sweeper, checkpointer)
+    return App(
+        settings, dsn, pool, notifications, api, adapters, dispatcher, server, sweeper, checkpointer, services.hub
+    )

@@ -50,6 +50,9 @@ class Settings:
     max_message_bytes: int = 4 * 1024 * 1024
     # A later report of a transfer is linked to the first only when their times are this close.
     same_transfer_window_s: float = 120.0
+    # The case watchers' slow sweep: a watched case no read looked at for this long is read again
+    # (at most 5 a second), in case a notification of its change was lost (service/watch.py).
+    watch_sweep_s: float = 60.0
     dispatcher: bool = True
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
     # How long holds last, when the sweeper warns of an expiry, the notice of a return (docs/holds.md).

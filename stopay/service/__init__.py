@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import asyncpg
 
@@ -19,7 +20,8 @@ from stopay.service.holds.approvals import Approvals
 from stopay.service.holds.returns import Returns
 from stopay.service.holds.steps import HoldSteps
 from stopay.service.orders import Orders
-from stopay.store.notifications import Notifications
+from stopay.service.watch import CaseChanges, WatchHub
+from stopay.store import cases
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,24 +34,29 @@ class Services:
     returns: Returns
     approvals: Approvals
     audit: Audit
+    # The process's case watchers, one read per change shared (started and closed with the app).
+    hub: WatchHub
 
     @classmethod
     def build(
         cls,
         pool: asyncpg.Pool,
-        notifications: Notifications,
+        changes: CaseChanges,
         limits: Limits,
         retry_after: Callable[[int], float],
         policy: HoldPolicy,
         same_transfer_window_s: float = 120.0,
+        watch_sweep_s: float = 60.0,
     ) -> Services:
+        hub = WatchHub(partial(cases.look, pool), changes, sweep_s=watch_sweep_s)
         return cls(
             Entries(pool, limits, same_transfer_window_s),
-            Cases(pool, notifications),
+            Cases(pool, hub),
             Orders(pool),
             Callbacks(pool, retry_after, policy),
             HoldSteps(pool, policy),
             Returns(pool, policy),
             Approvals(pool, policy),
             Audit(pool),
+            hub,
         )

@@ -99,18 +99,35 @@ async def get_case(pool: asyncpg.Pool, case_id: uuid.UUID) -> CaseView | None:
     """The case with its orders, read in one snapshot so totals and orders agree."""
     with database_errors(f"could not read case {case_id}"):
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            q = query("get_case")
-            row = await conn.fetchrow(q.text, *q.args(case_id=case_id))
-            if row is None:
-                return None
-            q = query("case_orders")
-            orders = await conn.fetch(q.text, *q.args(case_id=case_id))
-            q = query("case_exits")
-            exits = await conn.fetch(q.text, *q.args(case_id=case_id))
-            q = query("case_holds")
-            holds = await conn.fetch(q.text, *q.args(case_id=case_id))
-            q = query("case_links")
-            links = await conn.fetch(q.text, *q.args(case_id=case_id))
+            return await _read_case(conn, case_id)
+
+
+async def look(pool: asyncpg.Pool, case_id: uuid.UUID, after_seq: int) -> tuple[CaseView | None, list[CaseEvent]]:
+    """The case (None: no such case) and its events after ``after_seq``, in one snapshot, through
+    one connection: what a watched case's change is read with."""
+    with database_errors(f"could not read case {case_id}"):
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            case = await _read_case(conn, case_id)
+            if case is None:
+                return None, []
+            q = query("case_events")
+            rows = await conn.fetch(q.text, *q.args(case_id=case_id, after_seq=after_seq))
+    return case, [CaseEvent(**dict(r)) for r in rows]
+
+
+async def _read_case(conn: asyncpg.Connection, case_id: uuid.UUID) -> CaseView | None:
+    q = query("get_case")
+    row = await conn.fetchrow(q.text, *q.args(case_id=case_id))
+    if row is None:
+        return None
+    q = query("case_orders")
+    orders = await conn.fetch(q.text, *q.args(case_id=case_id))
+    q = query("case_exits")
+    exits = await conn.fetch(q.text, *q.args(case_id=case_id))
+    q = query("case_holds")
+    holds = await conn.fetch(q.text, *q.args(case_id=case_id))
+    q = query("case_links")
+    links = await conn.fetch(q.text, *q.args(case_id=case_id))
     ends = [_exit(x) for x in exits]
     return replace(
         _case(row, tuple(_order(o) for o in orders), tuple(x for x in ends if x.kind != BACK_WITH_VICTIM)),

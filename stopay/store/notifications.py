@@ -1,16 +1,16 @@
 """One LISTEN connection per process that wakes dispatchers and case watchers.
 
 PostgreSQL notifies ``stopay_orders`` when new orders are queued and ``stopay_case`` (payload: the
-case id) when a case changes. Notifications are a shortcut, never the only path: dispatchers and
-watchers also poll, so a lost connection only slows them down until it is back.
+case id) when a case changes. Notifications are a shortcut, never the only path: dispatchers also
+poll, and the case watchers' hub (``stopay/service/watch.py``) is told each time the connection is
+(re)established, when anything may have changed unseen, and sweeps its cases slowly besides.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import asyncpg
 import structlog
@@ -26,8 +26,11 @@ class Notifications:
         self._dsn = dsn
         self._reconnect_s = reconnect_s
         self._orders: set[asyncio.Event] = set()
-        self._cases: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._cases: set[Callable[[str | None], None]] = set()
         self._task: asyncio.Task[None] | None = None
+        # LISTEN connections established so far; whether one is up now.
+        self.connections = 0
+        self.listening = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="stopay-listen")
@@ -49,21 +52,22 @@ class Notifications:
             self._orders.discard(event)
 
     @contextlib.contextmanager
-    def case(self, case_id: str) -> Iterator[asyncio.Event]:
-        """An event set whenever the case changes."""
-        event = asyncio.Event()
-        self._cases[case_id].add(event)
+    def cases(self, changed: Callable[[str | None], None]) -> Iterator[None]:
+        """Calls ``changed(case_id)`` whenever a case changes, and ``changed(None)`` each time the
+        LISTEN connection is established: what changed while nobody listened was not notified."""
+        self._cases.add(changed)
         try:
-            yield event
+            yield
         finally:
-            self._cases[case_id].discard(event)
-            if not self._cases[case_id]:
-                del self._cases[case_id]
+            self._cases.discard(changed)
 
     def _on_notify(self, _conn: object, _pid: int, channel: str, payload: str) -> None:
-        targets = self._orders if channel == ORDERS else self._cases.get(payload, ())
-        for event in targets:
-            event.set()
+        if channel == ORDERS:
+            for event in self._orders:
+                event.set()
+        else:
+            for changed in list(self._cases):
+                changed(payload)
 
     async def _run(self) -> None:
         while True:
@@ -72,14 +76,19 @@ class Notifications:
                 try:
                     await conn.add_listener(ORDERS, self._on_notify)
                     await conn.add_listener(CASES, self._on_notify)
+                    self.connections += 1
+                    self.listening = True
                     # Wake everyone once: something may have happened while not listening.
-                    for event in [*self._orders, *(e for s in self._cases.values() for e in s)]:
+                    for event in self._orders:
                         event.set()
+                    for changed in list(self._cases):
+                        changed(None)
                     closed = asyncio.Event()
                     # Bound now: a late callback of an earlier connection must not end this one's wait.
                     conn.add_termination_listener(lambda _c, closed=closed: closed.set())
                     await closed.wait()
                 finally:
+                    self.listening = False
                     try:
                         await conn.close(timeout=2)
                     except Exception:  # a connection killed mid-operation cannot close politely

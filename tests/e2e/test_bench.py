@@ -59,3 +59,19 @@ def test_dispatch_figure_against_pgqueuer(server_dsn: str) -> None:
     assert "pgqueuer" in line
     # 5 seed-xue entries, each traced as its own case: 3 orders and 5 bank answers each.
     assert any("5 entries, 15 orders, 25 bank answers" in line for line in lines), lines
+
+
+def test_watch_figures_of_one_replica_with_its_streams(server_dsn: str) -> None:
+    tiny = ["--watch-streams", "12", "--watch-idle-streams", "20", "--watch-cases", "4", "--watch-quiet-s", "1"]
+    lines = bench(server_dsn, "--only", "watch", *tiny, "--watch-gets", "10")
+    assert "target 150 MB" in figure(lines, "WatchCase RSS with 12 streams open")
+    assert "target 5%" in figure(lines, "WatchCase server CPU with 20 idle streams over 1 s")
+    assert "without streams" in figure(lines, "GetCase p50 with 20 idle WatchCase streams (10 calls)")
+    # Every stream had its first update (the time is reported, not judged).
+    assert any(
+        line.startswith("WatchCase first update, 12 streams opened at once over 4 cases: 12 of 12 streams, ")
+        for line in lines
+    ), lines
+    assert any(line.startswith("WatchCase first update, 8 more streams: 8 of 8 streams, ") for line in lines), lines
+    # A change of one case reached all 3 streams watching it then.
+    assert any(line.startswith("WatchCase a change of one case, seen by all its 3 streams: ") for line in lines), lines
