@@ -10,6 +10,9 @@ the account's lock).
 * The first money a case holds on an account starts its hold there; a returning hold that has paid
   all it held is returned.
 * A statement may change what is held only as far as the hold lets it (:func:`within_hold`).
+* Stop first: a stop holds before the statement is in, so nothing is given back while a statement
+  of the account is still due; a release elsewhere on the account may set free money a case could
+  not hold, which :func:`top_up` asks for again, once per release.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dataclasses import dataclass, replace
 
 from stopay.domain import holds
 from stopay.domain.holds import HoldState
-from stopay.domain.orders import OrderKind, OrderStatus, freeze_out
+from stopay.domain.orders import OrderKind, OrderStatus, freeze_out, holds_money
 from stopay.domain.trail import Step, reconcile
 
 
@@ -48,10 +51,12 @@ def settle(
     held_minor: int,
     released_minor: int,
     money: AccountMoney,
+    statement_due: bool = False,
 ) -> Settlement:
     """The account's money once an order of ``kind``, in status ``before`` when it went out (with
     ``asked_minor`` asked to freeze), settles as ``after``, the bank holding ``held_minor`` or giving
-    back (or paying) ``released_minor``."""
+    back (or paying) ``released_minor``. With ``statement_due`` (a statement of the account is still
+    to come: a stop answered before it), nothing is given back yet: ``left_minor`` is not known."""
     if kind.gives_back:
         return Settlement(
             replace(
@@ -68,6 +73,8 @@ def settle(
         in_flight_minor=money.in_flight_minor - (asked_minor or 0),
         held_minor=money.held_minor + held_minor,
     )
+    if statement_due:
+        return Settlement(settled)
     # Meanwhile a fuller view may have shown less of the victim's money here.
     _, release = reconcile(settled.left_minor, settled.held_minor, settled.in_flight_minor, settled.releasing_minor)
     return Settlement(settled, release)
@@ -76,7 +83,7 @@ def settle(
 def starts_hold(kind: OrderKind, hold: HoldState | None, held_minor: int) -> bool:
     """The first money a freeze holds on an account starts the case's hold there (an emergency stop,
     :func:`stopay.domain.holds.starts_hold`)."""
-    return kind is OrderKind.FREEZE and holds.starts_hold(hold, held_minor)
+    return holds_money(kind) and holds.starts_hold(hold, held_minor)
 
 
 def return_completes(kind: OrderKind, hold: HoldState | None, money: AccountMoney) -> bool:
@@ -99,3 +106,27 @@ def within_hold(result: Step, hold: HoldState | None, document_minor: int | None
     if kept is None:
         return result
     return replace(result, left_minor=kept.left_minor, freeze_minor=kept.freeze_minor, release_minor=kept.release_minor)
+
+
+def top_up(
+    money: AccountMoney,
+    statement_due: bool,
+    hold: HoldState | None,
+    document_minor: int | None,
+    asked_releases: int,
+    releases: int,
+) -> int:
+    """What to ask to freeze again at an account where a release (of any case) set money free since
+    the case last asked there (``releases``, the account's count of answered releases, against
+    ``asked_releases``, that count when the case last asked): the victim's money the latest
+    statement shows there, less what the case holds, has in flight or is giving back. Nothing while
+    a statement is due or a freeze or release is out (their answers decide first), nor beyond what
+    the case's hold allows. Another case's stop may have held the victim's money before its own
+    statement showed it was not that case's; the release gives it back, and this asks for it."""
+    if statement_due or money.in_flight_minor or money.releasing_minor or releases <= asked_releases:
+        return 0
+    kept = holds.statement_within_hold(
+        hold, holds.document_cap(hold, document_minor), money.left_minor, money.held_minor, 0, 0
+    )
+    freeze, _ = reconcile(money.left_minor, money.held_minor, 0, 0) if kept is None else (kept.freeze_minor, 0)
+    return freeze

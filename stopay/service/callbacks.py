@@ -14,7 +14,7 @@ import structlog
 from bank_adapters.protocol import FreezeAnswer
 from stopay.domain.authz import Denied
 from stopay.domain.holds import HoldPolicy
-from stopay.domain.orders import OrderKind, OrderStatus, freeze_out
+from stopay.domain.orders import OrderStatus, freeze_out, holds_money
 from stopay.service.answers.apply import Settled, apply_answers
 from stopay.service.answers.translate import freeze_outcome
 from stopay.store import orders
@@ -41,7 +41,7 @@ class Callbacks:
         such freeze order. ``Denied`` when the order went to another bank; ``UnknownAnswer`` when the
         answer makes no sense for the order."""
         order = await orders.by_key(self._pool, case_id, order_id)
-        if order is None or order.kind is not OrderKind.FREEZE:
+        if order is None or not holds_money(order.kind):
             return None
         if bank_code != order.bank_code:
             raise Denied(

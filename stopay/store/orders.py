@@ -149,6 +149,7 @@ async def retry(pool: asyncpg.Pool, order_id: uuid.UUID, actor: str) -> tuple[uu
                     actor=actor,
                     puts_back=plan.puts_back,
                     going_out_minor=plan.going_out_minor,
+                    in_flight_minor=plan.in_flight_minor,
                 ),
             )
     return (row["case_id"], row["order_id"]) if row else RetryRefused.RETRIED_ALREADY

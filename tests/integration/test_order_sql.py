@@ -14,7 +14,7 @@ from importlib.resources import files
 import asyncpg
 import pytest
 
-from stopay.domain.accounts import CaseAccount
+from stopay.domain.accounts import AccountKey, CaseAccount
 from stopay.domain.orders import OPEN, OrderKind, OrderStatus, RetryRefused
 from stopay.store.entries import OrderRow, TransferRow
 from stopay.store.holds import CaseEventRow, HoldEventRow, HoldOrderRow, PayingHoldRow, ReturnOrderRow
@@ -41,6 +41,7 @@ ROW_CLASSES: dict[tuple[str, str], type] = {
     ("trail_apply", "events"): EventRecord,
     ("trail_apply", "holds"): HoldOpRow,
     ("trail_lock", "accounts"): AccountToLock,
+    ("trail_rows_at", "accounts"): AccountKey,
     ("trail_rows", "accounts"): CaseAccount,
     ("trail_orders", "claims"): Claim,
     ("extend_leases", "claims"): Claim,

@@ -257,9 +257,10 @@ async def test_case_reports_levels_exits_and_unresolved(make_app, channel_to) ->
         case = update.case
     levels = [(t.level, t.traced_minor, t.held_minor, t.exited_minor, t.orders, t.open_orders) for t in case.levels]
     assert levels == [
-        (1, 58000000, 35000000, 0, 1, 0),
-        (2, 23000000, 21000000, 0, 1, 0),
-        (3, 2000000, 0, 2000000, 1, 0),
+        # Each level: the freeze order (statement, then what is left to freeze) and its stop.
+        (1, 58000000, 35000000, 0, 2, 0),
+        (2, 23000000, 21000000, 0, 2, 0),
+        (3, 2000000, 0, 2000000, 2, 0),
     ]
     (flow,) = case.exits
     assert (flow.txn_id, flow.kind, flow.amount_minor, flow.level, flow.account.bank_code) == (

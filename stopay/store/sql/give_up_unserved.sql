@@ -1,5 +1,5 @@
 -- Gives up, as undeliverable with the reason :reason_code, up to :limit freeze orders still asking for
--- their statement (nothing of them can have moved money) whose bank no live replica serves
+-- their statement, or stops never sent (nothing of them can have moved money), whose bank no live replica serves
 -- (dispatch_replicas): at once when no replica served the bank within the delivery deadline
 -- (:deadline_s seconds), else once the order is past that deadline (a replica that served the bank
 -- may come back: a restart, a crash). So an order waits at most a deadline after it was created, or
@@ -12,7 +12,7 @@ WITH due AS (
     SELECT o.case_id, o.order_id, o.bank_code,
            stopay_now() > o.created_at + make_interval(secs => :deadline_s::float8) AS expired
     FROM freeze_orders o
-    WHERE o.status = 'queued' AND o.kind = 'freeze'
+    WHERE o.status = 'queued' AND (o.kind = 'freeze' OR (o.kind = 'stop' AND o.attempts = 0))
       AND o.next_attempt_at <= stopay_now()
       AND (o.lease_until IS NULL OR o.lease_until < stopay_now())
       AND NOT EXISTS (
