@@ -49,7 +49,7 @@ def write(tmp_path: Path, data: dict[str, Any]) -> Path:
 
 
 async def case_of(stub: Any, case_id: str) -> station_pb2.Case:
-    return (await stub.GetCase(station_pb2.GetCaseRequest(case_id=case_id))).case
+    return await stub.GetCase(station_pb2.GetCaseRequest(case_id=case_id))
 
 
 def held_at(case: station_pb2.Case, name: str) -> int:
