@@ -106,6 +106,19 @@ def stop_of(case_id: uuid.UUID, order_id: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(case_id, f"stop:{order_id}")
 
 
+def freeze_key_case(key: str) -> uuid.UUID | None:
+    """The case a freeze's idempotency key names, None when ``key`` is no such key: a freeze order's
+    key is ``<case_id>:<order_id>``, its stop's the same with ``/stop`` appended (a statement's, with
+    ``/statement``, is not a freeze's)."""
+    case_id, _, rest = key.partition(":")
+    order_id = rest.removesuffix("/stop")
+    try:
+        uuid.UUID(order_id)
+        return uuid.UUID(case_id)
+    except ValueError:
+        return None
+
+
 def holds_money(kind: OrderKind) -> bool:
     """The kinds whose answer may hold money: a freeze and a stop."""
     return kind in (OrderKind.FREEZE, OrderKind.STOP)

@@ -39,7 +39,19 @@ WITH due AS (
         lease_until = NULL
     FROM due
     WHERE o.case_id = due.case_id AND o.order_id = due.order_id
-    RETURNING o.case_id, o.order_id, o.bank_code, o.reason_code, o.detail
+    RETURNING o.case_id, o.order_id, o.bank_code, o.account_number, o.kind, o.freeze_minor, o.reason_code,
+              o.detail
+), stops_off AS (
+    -- A stop's freeze was in flight from its start (domain.settlement.settle does the same for an
+    -- answered one). These rows are locked after the orders, unlike the answers' order: only a
+    -- writer about an account of a bank no replica serves could wait the other way, and a
+    -- deadlock is retried.
+    UPDATE trail_accounts t SET in_flight_minor = t.in_flight_minor - s.freeze_minor, updated_at = now()
+    FROM (SELECT u.case_id, u.bank_code, u.account_number, sum(u.freeze_minor) AS freeze_minor
+          FROM updated u WHERE u.kind = 'stop'
+          GROUP BY u.case_id, u.bank_code, u.account_number) s
+    WHERE t.case_id = s.case_id AND t.bank_code = s.bank_code AND t.account_number = s.account_number
+    RETURNING t.case_id
 ), events AS (
     INSERT INTO case_events (case_id, actor, kind, order_id, detail)
     SELECT u.case_id, :actor, 'order.undeliverable', u.order_id,
