@@ -53,9 +53,13 @@ class Pending:
 
 
 # The order whose freeze the bank answered "pending", and the state of the case's two orders then:
-# the freeze order, once its stop was refused and the statement showed the money there, asked to
-# freeze it itself.
-WAITING = {"freeze": {"freeze": "pending", "stop": "rejected"}}
+# the stop (the freeze asked with the entry, under the freeze order's key with "/stop"), the
+# statement finding the money there it asks for; or the freeze order, once its stop was refused and
+# the statement showed the money there, asked to freeze it itself.
+WAITING = {
+    "stop": {"freeze": "moved_on", "stop": "pending"},
+    "freeze": {"freeze": "pending", "stop": "rejected"},
+}
 
 
 @pytest.fixture(params=list(WAITING))
