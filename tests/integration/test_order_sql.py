@@ -230,3 +230,35 @@ async def test_a_retried_stop_asks_for_its_freeze_again_back_in_flight(pool) -> 
     assert await in_flight() == 5000  # once only
     (again,) = [o for o in await store.claim(pool, "r", 10, 30) if o.order_id == retried[1]]
     assert (again.kind, again.status, again.freeze_minor) == (OrderKind.STOP, OrderStatus.QUEUED, 5000)
+
+
+async def test_a_stop_given_up_unserved_is_no_longer_in_flight(pool) -> None:
+    # No replica serves the bank: the freeze order and its stop are given up as undeliverable, and
+    # nothing asks to freeze there any more. Retried once the bank is served, the statement shows
+    # the victim's money there, and the freeze order asks to freeze it itself.
+    from bank_adapters.protocol import AnswerStatus, Statement, StatementAnswer, StatementLine
+    from stopay.api.validation import entry_from_request
+    from stopay.domain.clock import SYSTEM_CLOCK
+    from stopay.domain.orders import NO_ADAPTER
+    from stopay.domain.trail import Limits
+    from stopay.service.answers.apply import Traced, apply_answers
+    from stopay.store import entries, replicas
+    from stopay.store import orders as store
+    from tests.entries import simple_request
+
+    entry = entry_from_request(simple_request(("ICBC", "6222020200007770000", 5000)), SYSTEM_CLOCK.now())
+    case_id, _ = await entries.submit_entry(pool, entry, Limits(), "test")
+    assert len(await replicas.give_up_unserved(pool, 10, 3600.0, NO_ADAPTER, "dispatcher:t")) == 2
+    assert await pool.fetchval("SELECT in_flight_minor FROM trail_accounts WHERE case_id = $1", case_id) == 0
+    freeze_id = await pool.fetchval(
+        "SELECT order_id FROM freeze_orders WHERE case_id = $1 AND kind = 'freeze'", case_id
+    )
+    retried = await store.retry(pool, freeze_id, "operator:t")
+    assert isinstance(retried, tuple)
+    (order,) = await store.claim(pool, "r", 10, 30)
+    transfer = entry.transfers[0]
+    statement = Statement(0, (StatementLine(1, transfer.transferred_at, "credit", 5000, transfer.txn_id),))
+    traced = Traced(order, StatementAnswer(AnswerStatus.ACCR, statement=statement))
+    assert await apply_answers(pool, "r", [traced], lambda attempts: 0.0) == []
+    row = await pool.fetchrow("SELECT status, freeze_minor FROM freeze_orders WHERE order_id = $1", retried[1])
+    assert (row["status"], row["freeze_minor"]) == ("freezing", 5000)
