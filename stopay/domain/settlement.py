@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 from stopay.domain import holds
 from stopay.domain.holds import HoldState
-from stopay.domain.orders import OrderKind, OrderStatus, freeze_out, holds_money
+from stopay.domain.orders import OrderKind, OrderStatus, asks_statement, freeze_out, holds_money
 from stopay.domain.trail import Step, reconcile
 
 
@@ -42,6 +42,13 @@ class Settlement:
     release_minor: int = 0
 
 
+def judged(statements_due: int, traced: bool) -> bool:
+    """Whether what the case holds at an account may be judged against the victim's money there
+    (and any excess given back): a statement of it has been applied (``traced``) and none is still
+    due. A stop holds before the statement is in; until then nothing is known of the account."""
+    return traced and statements_due == 0
+
+
 def settle(
     kind: OrderKind,
     before: OrderStatus,
@@ -51,12 +58,12 @@ def settle(
     held_minor: int,
     released_minor: int,
     money: AccountMoney,
-    statement_due: bool = False,
+    judge: bool = True,
 ) -> Settlement:
     """The account's money once an order of ``kind``, in status ``before`` when it went out (with
     ``asked_minor`` asked to freeze), settles as ``after``, the bank holding ``held_minor`` or giving
-    back (or paying) ``released_minor``. With ``statement_due`` (a statement of the account is still
-    to come: a stop answered before it), nothing is given back yet: ``left_minor`` is not known."""
+    back (or paying) ``released_minor``. Any excess is given back only with ``judge`` (see
+    :func:`judged`; the caller counts a statement order settling here as no longer due)."""
     if kind.gives_back:
         return Settlement(
             replace(
@@ -65,17 +72,20 @@ def settle(
                 held_minor=money.held_minor - released_minor,
             )
         )
-    if not freeze_out(kind, before) or after is OrderStatus.PENDING:
-        # A statement given up or refused, an extension, or a freeze still pending: no money moved.
+    if after is OrderStatus.PENDING or (not freeze_out(kind, before) and not asks_statement(kind, before)):
+        # A freeze still pending, or an extension: no money moved.
         return Settlement(money)
-    settled = replace(
-        money,
-        in_flight_minor=money.in_flight_minor - (asked_minor or 0),
-        held_minor=money.held_minor + held_minor,
-    )
-    if statement_due:
+    settled = money
+    if freeze_out(kind, before):
+        settled = replace(
+            money,
+            in_flight_minor=money.in_flight_minor - (asked_minor or 0),
+            held_minor=money.held_minor + held_minor,
+        )
+    if not judge:
         return Settlement(settled)
-    # Meanwhile a fuller view may have shown less of the victim's money here.
+    # Meanwhile a fuller view may have shown less of the victim's money here; or the last statement
+    # due was given up or refused, and what the statements before showed stands.
     _, release = reconcile(settled.left_minor, settled.held_minor, settled.in_flight_minor, settled.releasing_minor)
     return Settlement(settled, release)
 
@@ -110,7 +120,7 @@ def within_hold(result: Step, hold: HoldState | None, document_minor: int | None
 
 def top_up(
     money: AccountMoney,
-    statement_due: bool,
+    judge: bool,
     hold: HoldState | None,
     document_minor: int | None,
     asked_releases: int,
@@ -119,11 +129,12 @@ def top_up(
     """What to ask to freeze again at an account where a release (of any case) set money free since
     the case last asked there (``releases``, the account's count of answered releases, against
     ``asked_releases``, that count when the case last asked): the victim's money the latest
-    statement shows there, less what the case holds, has in flight or is giving back. Nothing while
-    a statement is due or a freeze or release is out (their answers decide first), nor beyond what
+    statement shows there, less what the case holds, has in flight or is giving back. Nothing unless
+    the account may be judged (``judge``, :func:`judged`), nor while a freeze or release is out
+    (their answers decide first), nor beyond what
     the case's hold allows. Another case's stop may have held the victim's money before its own
     statement showed it was not that case's; the release gives it back, and this asks for it."""
-    if statement_due or money.in_flight_minor or money.releasing_minor or releases <= asked_releases:
+    if not judge or money.in_flight_minor or money.releasing_minor or releases <= asked_releases:
         return 0
     kept = holds.statement_within_hold(
         hold, holds.document_cap(hold, document_minor), money.left_minor, money.held_minor, 0, 0

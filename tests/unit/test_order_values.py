@@ -18,7 +18,7 @@ from stopay.domain.orders import (
     freeze_out,
     retry_plan,
 )
-from stopay.domain.settlement import AccountMoney, Settlement, return_completes, settle, starts_hold, top_up
+from stopay.domain.settlement import AccountMoney, Settlement, judged, return_completes, settle, starts_hold, top_up
 
 K, S = OrderKind, OrderStatus
 
@@ -176,13 +176,13 @@ def test_the_schema_spells_the_open_statuses_once() -> None:
 def test_a_stop_answered_before_its_statement_keeps_all_it_held() -> None:
     # Nothing is known of the account yet (left 0): giving back now would give back the victim's money.
     unknown = AccountMoney(left_minor=0, held_minor=0, in_flight_minor=58_000, releasing_minor=0)
-    done = settle(K.STOP, S.QUEUED, S.PARTIALLY_HELD, 58_000, 58_000, 40_000, 0, unknown, statement_due=True)
+    done = settle(K.STOP, S.QUEUED, S.PARTIALLY_HELD, 58_000, 58_000, 40_000, 0, unknown, judge=False)
     assert done == Settlement(AccountMoney(0, 40_000, 0, 0), release_minor=0)
 
 
 def test_a_stop_answered_after_its_statement_gives_back_what_is_not_the_victims() -> None:
     known = AccountMoney(left_minor=35_000, held_minor=0, in_flight_minor=58_000, releasing_minor=0)
-    done = settle(K.STOP, S.QUEUED, S.PARTIALLY_HELD, 58_000, 58_000, 40_000, 0, known, statement_due=False)
+    done = settle(K.STOP, S.QUEUED, S.PARTIALLY_HELD, 58_000, 58_000, 40_000, 0, known, judge=True)
     assert done == Settlement(AccountMoney(35_000, 40_000, 0, 0), release_minor=5_000)
 
 
@@ -195,24 +195,37 @@ SHORT = AccountMoney(left_minor=50_000, held_minor=20_000, in_flight_minor=0, re
 
 
 def test_a_case_short_of_its_victims_money_asks_again_once_per_release() -> None:
-    assert top_up(SHORT, False, HoldState.STOPPED, None, asked_releases=0, releases=1) == 30_000
-    assert top_up(SHORT, False, HoldState.STOPPED, None, asked_releases=1, releases=1) == 0
+    assert top_up(SHORT, True, HoldState.STOPPED, None, asked_releases=0, releases=1) == 30_000
+    assert top_up(SHORT, True, HoldState.STOPPED, None, asked_releases=1, releases=1) == 0
 
 
 @pytest.mark.parametrize(
-    "money, due",
+    "money, judge",
     [
-        (SHORT, True),  # a statement is due: it sizes the freeze
-        (AccountMoney(50_000, 20_000, 1, 0), False),  # a freeze is out: its answer comes first
-        (AccountMoney(50_000, 20_000, 0, 1), False),  # a release is out: its answer comes first
-        (AccountMoney(20_000, 20_000, 0, 0), False),  # nothing short
+        (SHORT, False),  # a statement is due (it sizes the freeze), or none was applied yet
+        (AccountMoney(50_000, 20_000, 1, 0), True),  # a freeze is out: its answer comes first
+        (AccountMoney(50_000, 20_000, 0, 1), True),  # a release is out: its answer comes first
+        (AccountMoney(20_000, 20_000, 0, 0), True),  # nothing short
     ],
 )
-def test_no_top_up_while_an_answer_is_to_come_or_nothing_is_short(money: AccountMoney, due: bool) -> None:
-    assert top_up(money, due, HoldState.STOPPED, None, asked_releases=0, releases=3) == 0
+def test_no_top_up_while_an_answer_is_to_come_or_nothing_is_short(money: AccountMoney, judge: bool) -> None:
+    assert top_up(money, judge, HoldState.STOPPED, None, asked_releases=0, releases=3) == 0
 
 
 def test_a_top_up_stays_within_the_hold() -> None:
-    assert top_up(SHORT, False, HoldState.FROZEN, 25_000, asked_releases=0, releases=1) == 5_000
-    assert top_up(SHORT, False, HoldState.RETURNING, None, asked_releases=0, releases=1) == 0
-    assert top_up(SHORT, False, HoldState.LAPSED, None, asked_releases=0, releases=1) == 0
+    assert top_up(SHORT, True, HoldState.FROZEN, 25_000, asked_releases=0, releases=1) == 5_000
+    assert top_up(SHORT, True, HoldState.RETURNING, None, asked_releases=0, releases=1) == 0
+    assert top_up(SHORT, True, HoldState.LAPSED, None, asked_releases=0, releases=1) == 0
+
+
+def test_an_account_is_judged_once_traced_and_no_statement_is_due() -> None:
+    assert judged(0, traced=True)
+    assert not judged(1, traced=True)
+    assert not judged(0, traced=False)  # a stop answered, but no statement ever applied
+
+
+def test_the_last_statement_due_given_up_lets_what_the_earlier_ones_showed_stand() -> None:
+    held = AccountMoney(left_minor=3_000, held_minor=5_000, in_flight_minor=0, releasing_minor=0)
+    done = settle(K.FREEZE, S.QUEUED, S.UNDELIVERABLE, 5_000, None, 0, 0, held, judge=True)
+    assert done == Settlement(held, release_minor=2_000)
+    assert settle(K.FREEZE, S.QUEUED, S.UNDELIVERABLE, 5_000, None, 0, 0, held, judge=False) == Settlement(held)

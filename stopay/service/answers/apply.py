@@ -38,8 +38,16 @@ from bank_adapters.protocol import AnswerStatus, StatementAnswer
 from stopay.domain.accounts import AccountKey, CaseAccount
 from stopay.domain.attribution import parts_from_json
 from stopay.domain.holds import HoldPolicy, HoldState
-from stopay.domain.orders import OrderKind, OrderStatus, freeze_out, settled_status, stop_of
-from stopay.domain.settlement import AccountMoney, return_completes, settle, starts_hold, top_up, within_hold
+from stopay.domain.orders import OrderKind, OrderStatus, asks_statement, freeze_out, settled_status, stop_of
+from stopay.domain.settlement import (
+    AccountMoney,
+    judged,
+    return_completes,
+    settle,
+    starts_hold,
+    top_up,
+    within_hold,
+)
 from stopay.domain.trail import BACK_WITH_VICTIM, Known, Limits, StatementTooShort, Step, step
 from stopay.service.answers.translate import known_incoming, merge_incoming, statement_json, statement_lines
 from stopay.store.errors import StoreError
@@ -306,7 +314,7 @@ class _Batch:
                 detail = "already held for this case"
             self._order(order, status, detail=detail)
             self._event(order, f"order.{status.value}", {"held_minor": 0, "detail": detail})
-        if result.release_minor > 0:
+        if result.release_minor > 0 and judged(row.statements_due, traced=True):
             self._release(order, row, result.release_minor)
         return None
 
@@ -412,6 +420,8 @@ class _Batch:
     def settle(self, item: Settled, current: LeasedOrder, row: AccountRow) -> None:
         order, outcome = item.order, item.outcome
         status = outcome.status
+        if asks_statement(current.kind, current.status):  # refused or given up: no longer due
+            row.statements_due = max(0, row.statements_due - 1)
         settled = settle(
             current.kind,
             current.status,
@@ -421,13 +431,14 @@ class _Batch:
             outcome.held_minor,
             outcome.released_minor,
             _money(row),
-            statement_due=row.statements_due > 0,
+            judge=judged(row.statements_due, traced=row.rev > 0),
         )
         row.held_minor = settled.money.held_minor
         row.in_flight_minor = settled.money.in_flight_minor
         row.releasing_minor = settled.money.releasing_minor
         self.touched[row.key] = row
         if current.kind is OrderKind.RELEASE and outcome.released_minor > 0:
+            # Set free: every case the batch locked there asks again now, the others right after.
             self.freed.add(AccountKey(row.bank_code, row.account_number))
         elif (
             freeze_out(current.kind, current.status)
@@ -469,6 +480,15 @@ class _Batch:
         )
         if settled.release_minor > 0:  # meanwhile a fuller view showed less of the victim's money here
             self._release(order, row, settled.release_minor)
+        if current.kind is OrderKind.RELEASE and outcome.released_minor > 0:
+            # Set free: every case the batch locked there asks again now (the others right after
+            # the batch, top_up_accounts); so the case is never seen settled in between.
+            here = (row.bank_code, row.account_number)
+            at = [r for r in self.rows.values() if (r.bank_code, r.account_number) == here]
+            for other in at:
+                other.releases += 1
+            for other in at:
+                self.top_up(other)
 
     def _stop(
         self,
@@ -518,7 +538,7 @@ class _Batch:
         money free (:func:`stopay.domain.settlement.top_up`)."""
         amount = top_up(
             _money(row),
-            row.statements_due > 0,
+            judged(row.statements_due, traced=row.rev > 0),
             row.hold_state,
             row.hold_document_minor,
             row.asked_releases,
