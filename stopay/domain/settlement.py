@@ -141,3 +141,14 @@ def top_up(
     )
     freeze, _ = reconcile(money.left_minor, money.held_minor, 0, 0) if kept is None else (kept.freeze_minor, 0)
     return freeze
+
+
+def ask_again_after_refusal(kind: OrderKind, after: OrderStatus, twin: bool, judge: bool, money: AccountMoney) -> int:
+    """What to ask to freeze once more when the bank rejected a stop (the transfer not booked yet,
+    say): its freeze order may have settled already, counting on the stop. Only a stop beside a
+    freeze order (``twin``) is asked again, once, as a stop with no twin, and only once the account
+    may be judged (:func:`judged`; else the statement still due sizes the freeze)."""
+    if kind is not OrderKind.STOP or after is not OrderStatus.REJECTED or not twin or not judge:
+        return 0
+    freeze, _ = reconcile(money.left_minor, money.held_minor, money.in_flight_minor, money.releasing_minor)
+    return freeze

@@ -18,7 +18,16 @@ from stopay.domain.orders import (
     freeze_out,
     retry_plan,
 )
-from stopay.domain.settlement import AccountMoney, Settlement, judged, return_completes, settle, starts_hold, top_up
+from stopay.domain.settlement import (
+    AccountMoney,
+    Settlement,
+    ask_again_after_refusal,
+    judged,
+    return_completes,
+    settle,
+    starts_hold,
+    top_up,
+)
 
 K, S = OrderKind, OrderStatus
 
@@ -229,3 +238,16 @@ def test_the_last_statement_due_given_up_lets_what_the_earlier_ones_showed_stand
     done = settle(K.FREEZE, S.QUEUED, S.UNDELIVERABLE, 5_000, None, 0, 0, held, judge=True)
     assert done == Settlement(held, release_minor=2_000)
     assert settle(K.FREEZE, S.QUEUED, S.UNDELIVERABLE, 5_000, None, 0, 0, held, judge=False) == Settlement(held)
+
+
+KNOWN = AccountMoney(left_minor=5_000, held_minor=0, in_flight_minor=0, releasing_minor=0)
+
+
+def test_a_stop_the_bank_rejected_is_asked_again_once_the_account_is_known() -> None:
+    assert ask_again_after_refusal(K.STOP, S.REJECTED, twin=True, judge=True, money=KNOWN) == 5_000
+    # The statement still due sizes the freeze; a top-up is not asked again; an operator retries an
+    # undeliverable stop.
+    assert ask_again_after_refusal(K.STOP, S.REJECTED, twin=True, judge=False, money=KNOWN) == 0
+    assert ask_again_after_refusal(K.STOP, S.REJECTED, twin=False, judge=True, money=KNOWN) == 0
+    assert ask_again_after_refusal(K.STOP, S.UNDELIVERABLE, twin=True, judge=True, money=KNOWN) == 0
+    assert ask_again_after_refusal(K.FREEZE, S.REJECTED, twin=False, judge=True, money=KNOWN) == 0

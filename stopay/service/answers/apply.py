@@ -41,6 +41,7 @@ from stopay.domain.holds import HoldPolicy, HoldState
 from stopay.domain.orders import OrderKind, OrderStatus, asks_statement, freeze_out, settled_status, stop_of
 from stopay.domain.settlement import (
     AccountMoney,
+    ask_again_after_refusal,
     judged,
     return_completes,
     settle,
@@ -480,6 +481,24 @@ class _Batch:
         )
         if settled.release_minor > 0:  # meanwhile a fuller view showed less of the victim's money here
             self._release(order, row, settled.release_minor)
+        again = ask_again_after_refusal(
+            current.kind,
+            status,
+            order.parent_order_id is not None,
+            judged(row.statements_due, row.rev > 0),
+            _money(row),
+        )
+        if again:
+            self._stop(
+                row.case_id,
+                order.currency,
+                uuid.uuid5(row.case_id, f"again:{order.order_id}"),
+                None,
+                (row.bank_code, row.account_number, row.holder_name),
+                row.level,
+                again,
+                sorted(row.incoming.values(), key=lambda i: (i["at"], i["txn_id"])),
+            )
         if current.kind is OrderKind.RELEASE and outcome.released_minor > 0:
             # Set free: every case the batch locked there asks again now (the others right after
             # the batch, top_up_accounts); so the case is never seen settled in between.
