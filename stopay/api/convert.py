@@ -83,6 +83,7 @@ ORDER_KIND = EnumTable(
         "release": station_pb2.ORDER_KIND_RELEASE,
         "extend": station_pb2.ORDER_KIND_EXTEND,
         "return": station_pb2.ORDER_KIND_RETURN,
+        "stop": station_pb2.ORDER_KIND_STOP,
     },
 )
 # The trail's ends: the banks' exit kinds, UNKNOWN when a bank did not say, and BACK_WITH_VICTIM.

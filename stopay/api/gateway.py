@@ -7,7 +7,6 @@ late "still pending" changes nothing and is acknowledged all the same.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC
 
 import grpc
@@ -25,16 +24,9 @@ from stopay.api.convert import ANSWER_STATUS, EXIT_KIND, LINE_KIND, ORDER_STATUS
 from stopay.api.errors import not_found
 from stopay.api.gateway_validation import outcome_violations
 from stopay.api.validation import InvalidRequest, Violation
+from stopay.domain.orders import freeze_key_case
 from stopay.service.callbacks import Callbacks
 from stopay.v1 import gateway_pb2, gateway_pb2_grpc
-
-
-def _key(value: str) -> tuple[uuid.UUID, uuid.UUID] | None:
-    case_id, _, order_id = value.partition(":")
-    try:
-        return uuid.UUID(case_id), uuid.UUID(order_id)
-    except ValueError:
-        return None
 
 
 def _statement(message: gateway_pb2.ReportedStatement) -> Statement:
@@ -66,14 +58,14 @@ class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
     async def ReportFreezeOutcome(
         self, request: gateway_pb2.FreezeOutcome, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.FreezeOutcomeAck:
-        key = _key(request.idempotency_key)
+        case_id = freeze_key_case(request.idempotency_key)
         violations = []
-        if key is None:
+        if case_id is None:
             violations.append(Violation("idempotency_key", "is not the key of a freeze request stopay sent"))
         violations += outcome_violations(request)
         if violations:
             raise InvalidRequest(violations)
-        assert key is not None
+        assert case_id is not None
         answer = FreezeAnswer(
             status=AnswerStatus(ANSWER_STATUS.name(request.status)),
             held_minor=request.held_minor,
@@ -85,7 +77,11 @@ class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
         )
         # Denied when the order went to another bank; UnknownAnswer: the boundary names held_minor
         reported = await self._callbacks.freeze_outcome(
-            *key, request.bank_code, answer, actor=callers.current().actor(f"bank:{request.bank_code}")
+            case_id,
+            request.idempotency_key,
+            request.bank_code,
+            answer,
+            actor=callers.current().actor(f"bank:{request.bank_code}"),
         )
         if reported is None:
             await context.abort_with_status(

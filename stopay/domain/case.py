@@ -9,7 +9,7 @@ from typing import Any
 
 from stopay.domain.entry import Party
 from stopay.domain.holds import HoldView
-from stopay.domain.orders import OrderKind, OrderStatus
+from stopay.domain.orders import OrderKind, OrderStatus, holds_money
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +150,7 @@ class CaseView:
         return [
             (o, int((o.resolved_at - self.created_at).total_seconds() * 1000))
             for o in self.orders
-            if o.kind is OrderKind.FREEZE and o.held_minor > 0 and o.resolved_at is not None
+            if holds_money(o.kind) and o.held_minor > 0 and o.resolved_at is not None
         ]
 
     def levels(self) -> list[LevelTotals]:

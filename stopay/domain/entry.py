@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from stopay.domain.accounts import AccountKey
+from stopay.domain.orders import stop_of
 
 # Fixed namespace: a case id is derived from the client's entry_id, so a retried submission finds
 # its case by primary key, on one database or on many shards.
@@ -85,6 +86,8 @@ class PlannedOrder:
     account: Party
     requested_minor: int
     incoming: tuple[Transfer, ...]
+    # Its stop (stop first: docs/tracing.md), which freezes the requested amount at once.
+    stop_order_id: uuid.UUID
 
 
 def level1_orders(entry: Entry) -> list[PlannedOrder]:
@@ -95,11 +98,12 @@ def level1_orders(entry: Entry) -> list[PlannedOrder]:
     case_id = entry.case_id
     return [
         PlannedOrder(
-            order_id=uuid.uuid5(case_id, f"L1:{key}"),
+            order_id=(order_id := uuid.uuid5(case_id, f"L1:{key}")),
             level=1,
             account=transfers[0].payee,
             requested_minor=sum(t.amount_minor for t in transfers),
             incoming=tuple(transfers),
+            stop_order_id=stop_of(case_id, order_id),
         )
         for key, transfers in sorted(by_account.items())
     ]

@@ -10,11 +10,16 @@ Order kinds and statuses are compared as these enums everywhere outside this mod
 from __future__ import annotations
 
 import enum
+import uuid
 from dataclasses import dataclass
 
 
 class OrderKind(enum.StrEnum):
     FREEZE = "freeze"  # asks for the statement, then freezes the victim's money found there
+    # Stop first (docs/tracing.md): freezes the money the order follows in at once, beside the
+    # statement its FREEZE twin asks for; what turns out not to be the victim's is released after.
+    # Also the top-up that asks again what a release elsewhere on the account set free.
+    STOP = "stop"
     RELEASE = "release"  # gives back money held in excess
     EXTEND = "extend"  # renews a hold or makes it a formal freeze (store/migrations/0007_holds.sql)
     RETURN = "return"  # pays money held to a victim
@@ -88,15 +93,44 @@ def asks_statement(kind: OrderKind, status: OrderStatus) -> bool:
 
 
 def freeze_out(kind: OrderKind, status: OrderStatus) -> bool:
-    """A freeze order whose freeze went out (sized, or answered pending): its amount is in flight."""
+    """An order whose freeze is out (a freeze sized, a stop from its start, or either answered
+    pending): its amount is in flight."""
+    if kind is OrderKind.STOP:
+        return status in (OrderStatus.QUEUED, OrderStatus.PENDING)
     return kind is OrderKind.FREEZE and status in (OrderStatus.FREEZING, OrderStatus.PENDING)
+
+
+def stop_of(case_id: uuid.UUID, order_id: uuid.UUID) -> uuid.UUID:
+    """The id of the stop that goes out beside freeze order ``order_id`` (its twin); its
+    idempotency key is the freeze order's key with ``/stop`` appended."""
+    return uuid.uuid5(case_id, f"stop:{order_id}")
+
+
+def freeze_key_case(key: str) -> uuid.UUID | None:
+    """The case a freeze's idempotency key names, None when ``key`` is no such key: a freeze order's
+    key is ``<case_id>:<order_id>``, its stop's the same with ``/stop`` appended (a statement's, with
+    ``/statement``, is not a freeze's)."""
+    case_id, _, rest = key.partition(":")
+    order_id = rest.removesuffix("/stop")
+    try:
+        uuid.UUID(order_id)
+        return uuid.UUID(case_id)
+    except ValueError:
+        return None
+
+
+def holds_money(kind: OrderKind) -> bool:
+    """The kinds whose answer may hold money: a freeze and a stop."""
+    return kind in (OrderKind.FREEZE, OrderKind.STOP)
 
 
 class BankRequest(enum.StrEnum):
     """What an open order asks its bank for next."""
 
     STATEMENT = "statement"  # the account's statement (a freeze order, queued)
-    FREEZE = "freeze"  # freeze freeze_minor; sent again under the same key, the status query of a pending one
+    # freeze freeze_minor (a freeze order sized, or a stop); sent again under the same key, the
+    # status query of a pending one
+    FREEZE = "freeze"
     RELEASE = "release"
     EXTEND = "extend"
     RETURN = "return"
@@ -104,7 +138,10 @@ class BankRequest(enum.StrEnum):
 
 def bank_request(kind: OrderKind, status: OrderStatus) -> BankRequest:
     """A freeze order asks for the statement while queued, then for the freeze (freezing, or
-    pending: asking again is the status query); the other kinds ask for what they are."""
+    pending: asking again is the status query); a stop asks for the freeze from the start; the other
+    kinds ask for what they are."""
+    if kind is OrderKind.STOP:
+        return BankRequest.FREEZE
     if kind is OrderKind.FREEZE:
         return BankRequest.STATEMENT if status is OrderStatus.QUEUED else BankRequest.FREEZE
     return BankRequest(kind.value)
@@ -127,6 +164,8 @@ class RetryPlan:
     kind: OrderKind
     # Put back among what is going out of the hold: a failed release or return had taken it off.
     going_out_minor: int
+    # Put back in flight: a failed stop had taken its freeze off; the retry asks for it again.
+    in_flight_minor: int = 0
 
     @property
     def puts_back(self) -> bool:
@@ -135,14 +174,19 @@ class RetryPlan:
 
 def retry_plan(kind: OrderKind, status: OrderStatus, requested_minor: int, hold_live: bool) -> RetryPlan | RetryRefused:
     """Whether an operator may retry an order, and how: only an undeliverable order is retried; a
-    freeze starts again from the statement; an extension only while its hold is live (``hold_live``:
-    the case's hold on the account is an emergency stop or a formal freeze); a release or a return
-    puts its money back among what is going out."""
+    freeze starts again from the statement; a stop asks for its freeze again, back in flight; an
+    extension only while its hold is live (``hold_live``: the case's hold on the account is an
+    emergency stop or a formal freeze); a release or a return puts its money back among what is
+    going out."""
     if status is not OrderStatus.UNDELIVERABLE:
         return RetryRefused.NOT_UNDELIVERABLE
     if kind is OrderKind.EXTEND and not hold_live:
         return RetryRefused.HOLD_ENDED
-    return RetryPlan(kind, requested_minor if kind.gives_back else 0)
+    return RetryPlan(
+        kind,
+        requested_minor if kind.gives_back else 0,
+        requested_minor if kind is OrderKind.STOP else 0,
+    )
 
 
 class UnknownAnswer(ValueError):

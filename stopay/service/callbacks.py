@@ -14,7 +14,7 @@ import structlog
 from bank_adapters.protocol import FreezeAnswer
 from stopay.domain.authz import Denied
 from stopay.domain.holds import HoldPolicy
-from stopay.domain.orders import OrderKind, OrderStatus, freeze_out
+from stopay.domain.orders import OrderStatus, freeze_out, holds_money
 from stopay.service.answers.apply import Settled, apply_answers
 from stopay.service.answers.translate import freeze_outcome
 from stopay.store import orders
@@ -35,13 +35,14 @@ class Callbacks:
         self._policy = policy
 
     async def freeze_outcome(
-        self, case_id: uuid.UUID, order_id: uuid.UUID, bank_code: str, answer: FreezeAnswer, actor: str
+        self, case_id: uuid.UUID, key: str, bank_code: str, answer: FreezeAnswer, actor: str
     ) -> Reported | None:
-        """Applies ``answer`` from the bank ``bank_code`` to the freeze order; None when there is no
-        such freeze order. ``Denied`` when the order went to another bank; ``UnknownAnswer`` when the
-        answer makes no sense for the order."""
-        order = await orders.by_key(self._pool, case_id, order_id)
-        if order is None or order.kind is not OrderKind.FREEZE:
+        """Applies ``answer`` from the bank ``bank_code`` to the freeze (of a freeze order or a
+        stop) sent under idempotency key ``key``; None when there is no such freeze. ``Denied``
+        when the order went to another bank; ``UnknownAnswer`` when the answer makes no sense for
+        the order."""
+        order = await orders.by_key(self._pool, case_id, key)
+        if order is None or not holds_money(order.kind):
             return None
         if bank_code != order.bank_code:
             raise Denied(
@@ -55,7 +56,7 @@ class Callbacks:
         await apply_answers(
             self._pool, None, [Settled(order, outcome)], self._retry_after, actor=actor, policy=self._policy
         )
-        after = await orders.by_key(self._pool, case_id, order_id)
+        after = await orders.by_id(self._pool, case_id, order.order_id)
         assert after is not None
         applied = not freeze_out(after.kind, after.status)
         log.info("gateway.callback", order_id=str(order.order_id), status=after.status, applied=applied)

@@ -46,6 +46,7 @@ class OrderRow:
     holder_name: str
     requested_minor: int
     incoming: list[dict[str, object]]
+    stop_order_id: uuid.UUID  # its stop, which asks to freeze requested_minor at once
 
 
 def _transfers(entry: Entry) -> list[TransferRow]:
@@ -94,6 +95,7 @@ def _orders(orders: list[PlannedOrder]) -> list[OrderRow]:
             holder_name=o.account.holder_name,
             requested_minor=o.requested_minor,
             incoming=incoming_json(o),
+            stop_order_id=o.stop_order_id,
         )
         for o in orders
     ]

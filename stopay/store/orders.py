@@ -114,9 +114,18 @@ async def claim(
     return [ClaimedOrder.from_record(r) for r in rows]
 
 
-async def by_key(pool: asyncpg.Pool, case_id: uuid.UUID, order_id: uuid.UUID) -> ClaimedOrder | None:
-    """The order an idempotency key names, as a claim would see it (for a bank's callback)."""
+async def by_key(pool: asyncpg.Pool, case_id: uuid.UUID, key: str) -> ClaimedOrder | None:
+    """The order an idempotency key names, as a claim would see it (for a bank's callback): of an
+    order and its operator's retries, which share the key, the open one, else the latest."""
     q = query("order_by_key")
+    with database_errors(f"could not read the order of key {key}"):
+        row = await pool.fetchrow(q.text, *q.args(case_id=case_id, key=key))
+    return ClaimedOrder.from_record(row) if row else None
+
+
+async def by_id(pool: asyncpg.Pool, case_id: uuid.UUID, order_id: uuid.UUID) -> ClaimedOrder | None:
+    """One order, as a claim would see it."""
+    q = query("order_row")
     with database_errors(f"could not read order {order_id}"):
         row = await pool.fetchrow(q.text, *q.args(case_id=case_id, order_id=order_id))
     return ClaimedOrder.from_record(row) if row else None
@@ -149,6 +158,7 @@ async def retry(pool: asyncpg.Pool, order_id: uuid.UUID, actor: str) -> tuple[uu
                     actor=actor,
                     puts_back=plan.puts_back,
                     going_out_minor=plan.going_out_minor,
+                    in_flight_minor=plan.in_flight_minor,
                 ),
             )
     return (row["case_id"], row["order_id"]) if row else RetryRefused.RETRIED_ALREADY

@@ -1,4 +1,4 @@
--- The stopay schema after migration 0017_open_once: what the migrations in
+-- The stopay schema after migration 0018_stop_first: what the migrations in
 -- stopay/store/migrations produce, read back from a fresh database. Generated, never edited:
 -- after adding a migration, run `python -m stopay.store.schema`.
 
@@ -156,12 +156,13 @@ CREATE TABLE freeze_orders (
     CONSTRAINT freeze_orders_check2 CHECK (((status = ANY (ARRAY['held'::text, 'partially_held'::text])) OR (held_minor = 0))),
     CONSTRAINT freeze_orders_freeze_minor_check CHECK ((freeze_minor > 0)),
     CONSTRAINT freeze_orders_held_check CHECK (((held_minor >= 0) AND (held_minor <= COALESCE(freeze_minor, (0)::bigint)))),
-    CONSTRAINT freeze_orders_kind_check CHECK ((kind = ANY (ARRAY['freeze'::text, 'release'::text, 'extend'::text, 'return'::text]))),
+    CONSTRAINT freeze_orders_kind_check CHECK ((kind = ANY (ARRAY['freeze'::text, 'stop'::text, 'release'::text, 'extend'::text, 'return'::text]))),
     CONSTRAINT freeze_orders_kind_status_check CHECK (
 CASE kind
     WHEN 'release'::text THEN (status = ANY (ARRAY['queued'::text, 'released'::text, 'rejected'::text, 'undeliverable'::text]))
     WHEN 'extend'::text THEN (status = ANY (ARRAY['queued'::text, 'extended'::text, 'rejected'::text, 'undeliverable'::text]))
     WHEN 'return'::text THEN (status = ANY (ARRAY['queued'::text, 'returned'::text, 'rejected'::text, 'undeliverable'::text]))
+    WHEN 'stop'::text THEN (status <> ALL (ARRAY['freezing'::text, 'released'::text, 'extended'::text, 'returned'::text]))
     ELSE (status <> ALL (ARRAY['released'::text, 'extended'::text, 'returned'::text]))
 END),
     CONSTRAINT freeze_orders_level_check CHECK ((level >= 1)),
@@ -169,7 +170,8 @@ END),
     CONSTRAINT freeze_orders_requested_minor_check CHECK ((requested_minor >= 0)),
     CONSTRAINT freeze_orders_resolved_check CHECK ((freeze_order_open(status) = (resolved_at IS NULL))),
     CONSTRAINT freeze_orders_sized_check CHECK (((status <> 'freezing'::text) OR (freeze_minor IS NOT NULL))),
-    CONSTRAINT freeze_orders_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'freezing'::text, 'pending'::text, 'held'::text, 'partially_held'::text, 'moved_on'::text, 'rejected'::text, 'undeliverable'::text, 'released'::text, 'extended'::text, 'returned'::text])))
+    CONSTRAINT freeze_orders_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'freezing'::text, 'pending'::text, 'held'::text, 'partially_held'::text, 'moved_on'::text, 'rejected'::text, 'undeliverable'::text, 'released'::text, 'extended'::text, 'returned'::text]))),
+    CONSTRAINT freeze_orders_stop_sized CHECK (((kind <> 'stop'::text) OR (freeze_minor = requested_minor)))
 );
 
 CREATE TABLE hold_approvals (
@@ -279,8 +281,10 @@ CREATE TABLE trail_accounts (
     releasing_minor bigint NOT NULL DEFAULT 0,
     seen_at         timestamp with time zone,
     seen_seq        bigint,
+    asked_releases  integer NOT NULL DEFAULT 0,
     CONSTRAINT trail_accounts_pkey PRIMARY KEY (case_id, bank_code, account_number),
     CONSTRAINT trail_accounts_case_id_fkey FOREIGN KEY (case_id) REFERENCES cases(case_id),
+    CONSTRAINT trail_accounts_asked_releases_check CHECK ((asked_releases >= 0)),
     CONSTRAINT trail_accounts_held_minor_check CHECK ((held_minor >= 0)),
     CONSTRAINT trail_accounts_in_flight_minor_check CHECK ((in_flight_minor >= 0)),
     CONSTRAINT trail_accounts_left_minor_check CHECK ((left_minor >= 0)),
@@ -335,6 +339,10 @@ CREATE INDEX freeze_orders_by_order_id ON public.freeze_orders USING btree (orde
 CREATE INDEX freeze_orders_due ON public.freeze_orders USING btree (next_attempt_at) WHERE freeze_order_open(status);
 
 CREATE UNIQUE INDEX freeze_orders_one_retry ON public.freeze_orders USING btree (case_id, retry_of) WHERE (retry_of IS NOT NULL);
+
+CREATE INDEX freeze_orders_open_at_account ON public.freeze_orders USING btree (case_id, bank_code, account_number) WHERE freeze_order_open(status);
+
+CREATE INDEX freeze_orders_releases_at_account ON public.freeze_orders USING btree (bank_code, account_number) WHERE ((kind = 'release'::text) AND (status = 'released'::text) AND (released_minor > 0));
 
 CREATE INDEX freeze_orders_returns_to ON public.freeze_orders USING btree (((params ->> 'beneficiary_case'::text))) WHERE (kind = 'return'::text);
 

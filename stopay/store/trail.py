@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from stopay.domain.accounts import CaseAccount
+from stopay.domain.accounts import AccountKey, CaseAccount
 from stopay.domain.holds import HoldPolicy, HoldState
 from stopay.domain.orders import OrderKind, OrderStatus
 from stopay.store.errors import database_errors
@@ -54,6 +54,14 @@ class AccountRow:
     victim_accounts: list[list[str]] = field(default_factory=list)
     # The freeze orders the case has opened so far, in all (read under the case's chain lock).
     case_orders: int = 0
+    # The case's freeze orders at the account still asking for the statement: while one is due,
+    # what a stop held is not judged yet (stop first, domain/settlement.settle).
+    statements_due: int = 0
+    # Releases answered on the account (of any case), and their count when this case last asked
+    # to freeze there (domain/settlement.top_up).
+    releases: int = 0
+    asked_releases: int = 0
+    currency: str = ""  # the case's
 
     @property
     def key(self) -> CaseAccount:
@@ -105,7 +113,7 @@ class NewOrder:
 
     case_id: uuid.UUID
     order_id: uuid.UUID
-    parent_order_id: uuid.UUID
+    parent_order_id: uuid.UUID | None  # None: a top-up stop, which no order opened
     kind: OrderKind
     level: int
     bank_code: str
@@ -114,6 +122,12 @@ class NewOrder:
     currency: str
     requested_minor: int
     incoming: list[dict[str, Any]]
+    # A stop is sized when made; its key is its freeze twin's key + "/stop" (None: case:order_id).
+    freeze_minor: int | None = None
+    idempotency_key: str | None = None
+    # A stop on an account whose row the batch did not lock: trail_apply.sql adds its freeze to the
+    # row's in_flight_minor (creating the row). A locked row's is added in memory instead.
+    adds_in_flight: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +148,7 @@ class AccountChange:
     gaps: dict[str, int] | None
     seen_at: datetime | None
     seen_seq: int | None
+    asked_releases: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +284,14 @@ class TrailTransaction:
         )
         with database_errors("could not apply the trail"):
             await self._conn.execute(q.text, *args)
+
+
+async def rows_at(pool: asyncpg.Pool, accounts: Sequence[AccountKey]) -> list[AccountToLock]:
+    """Every case's knowledge row at ``accounts``, to lock (trail_lock.sql takes them in key order)."""
+    q = query("trail_rows_at")
+    with database_errors("could not read the trail"):
+        rows = await pool.fetch(q.text, *q.args(accounts=json_rows(accounts)))
+    return [AccountToLock(**dict(r)) for r in rows]
 
 
 @contextlib.asynccontextmanager

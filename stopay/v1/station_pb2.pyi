@@ -138,7 +138,7 @@ class _OrderKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderKind.V
     ORDER_KIND_UNSPECIFIED: _OrderKind.ValueType  # 0
     """Never sent."""
     ORDER_KIND_FREEZE: _OrderKind.ValueType  # 1
-    """Asks the bank to freeze the victim's money at the account."""
+    """Asks the bank for the account's statement, then to freeze the victim's money it shows there."""
     ORDER_KIND_RELEASE: _OrderKind.ValueType  # 2
     """Gives back what the case holds at the account in excess: a later, fuller view of the trail
     showed less of the victim's money there than was frozen.
@@ -147,6 +147,12 @@ class _OrderKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderKind.V
     """Renews the hold at the account, or turns it into a formal freeze (HoldService)."""
     ORDER_KIND_RETURN: _OrderKind.ValueType  # 4
     """Pays money held at the account to a victim (HoldService.ReturnFunds)."""
+    ORDER_KIND_STOP: _OrderKind.ValueType  # 5
+    """Stop first: asks the bank at once to freeze the money its freeze order (parent_order_id)
+    follows into the account, beside that order's statement; what the statement shows is not the
+    victim's is given back by a release. Without a parent, it asks again for money a release on
+    the account set free (docs/tracing.md).
+    """
 
 class OrderKind(_OrderKind, metaclass=_OrderKindEnumTypeWrapper):
     """What an order asks of its bank."""
@@ -154,7 +160,7 @@ class OrderKind(_OrderKind, metaclass=_OrderKindEnumTypeWrapper):
 ORDER_KIND_UNSPECIFIED: OrderKind.ValueType  # 0
 """Never sent."""
 ORDER_KIND_FREEZE: OrderKind.ValueType  # 1
-"""Asks the bank to freeze the victim's money at the account."""
+"""Asks the bank for the account's statement, then to freeze the victim's money it shows there."""
 ORDER_KIND_RELEASE: OrderKind.ValueType  # 2
 """Gives back what the case holds at the account in excess: a later, fuller view of the trail
 showed less of the victim's money there than was frozen.
@@ -163,6 +169,12 @@ ORDER_KIND_EXTEND: OrderKind.ValueType  # 3
 """Renews the hold at the account, or turns it into a formal freeze (HoldService)."""
 ORDER_KIND_RETURN: OrderKind.ValueType  # 4
 """Pays money held at the account to a victim (HoldService.ReturnFunds)."""
+ORDER_KIND_STOP: OrderKind.ValueType  # 5
+"""Stop first: asks the bank at once to freeze the money its freeze order (parent_order_id)
+follows into the account, beside that order's statement; what the statement shows is not the
+victim's is given back by a release. Without a parent, it asks again for money a release on
+the account set free (docs/tracing.md).
+"""
 Global___OrderKind: _TypeAlias = OrderKind  # noqa: Y015
 
 class _AttributionRule:

@@ -69,8 +69,11 @@ async def test_audit_case_account_report_and_picture(make_app, channel_to, pool,
 
     account = await stopay("audit", "account", "ABC:6228480000002222222", "--json", "--server", server)
     history = json.loads(account.stdout)
-    assert [o["case_id"] for o in history["orders"]] == [case_id]
-    assert history["orders"][0]["held_minor"] == "21000000"
+    # The case's freeze order there, and the stop beside it, which holds the money.
+    orders = {o["kind"]: o for o in history["orders"] if o["case_id"] == case_id}
+    assert len(history["orders"]) == 2 and set(orders) == {"ORDER_KIND_FREEZE", "ORDER_KIND_STOP"}
+    assert orders["ORDER_KIND_STOP"]["held_minor"] == "21000000"
+    assert orders["ORDER_KIND_FREEZE"].get("held_minor", "0") == "0"
 
     now = await db_now(pool)  # cases are stamped by the database's clock
     report = await stopay(

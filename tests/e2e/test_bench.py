@@ -57,8 +57,10 @@ def test_dispatch_figure_against_pgqueuer(server_dsn: str) -> None:
     lines = bench(server_dsn, "--only", "dispatch")
     line = figure(lines, "dispatch (batch 64, one process, median of 1) throughput")
     assert "pgqueuer" in line
-    # 5 seed-xue entries, each traced as its own case: 3 orders and 5 bank answers each.
-    assert any("5 entries, 15 orders, 25 bank answers" in line for line in lines), lines
+    # 5 seed-xue entries, each traced as its own case: 3 freeze orders and their 3 stops each, and
+    # 6 bank answers: 3 statements and the 3 stops' freezes (each stop asks for the money its freeze
+    # order would, so no freeze order sends a freeze of its own).
+    assert any("5 entries, 30 orders, 30 bank answers" in line for line in lines), lines
 
 
 def test_watch_figures_of_one_replica_with_its_streams(server_dsn: str) -> None:

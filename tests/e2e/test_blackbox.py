@@ -93,20 +93,22 @@ async def test_kill_after_commit_before_dispatch_loses_no_order(tmp_path: Path, 
     (request,) = scenario_requests_for(network)
     reply = await api_only.stub.SubmitEntry(request, timeout=10)
     queued = await case_of(api_only.stub, reply.case_id)
-    assert [o.status for o in queued.orders] == [station_pb2.ORDER_STATUS_QUEUED]
+    # The level-1 freeze order and its stop.
+    assert sorted((o.kind, o.status) for o in queued.orders) == [
+        (station_pb2.ORDER_KIND_FREEZE, station_pb2.ORDER_STATUS_QUEUED),
+        (station_pb2.ORDER_KIND_STOP, station_pb2.ORDER_STATUS_QUEUED),
+    ]
     await api_only.stop(signal.SIGKILL)
 
     served = Served(tmp_path, "--dsn", dsn, "--bank-network", str(network))
     try:
         await eventually(lambda: _settled(served.stub, reply.case_id))
         case = await case_of(served.stub, reply.case_id)
-        level1 = case.orders[0]
-        assert (level1.level, level1.status, level1.held_minor) == (
-            1,
-            station_pb2.ORDER_STATUS_PARTIALLY_HELD,
-            35000000,
-        )
-        assert level1.attempts == 2  # one statement, one freeze: nothing was sent before the kill
+        inquiry, stop = level1(case, station_pb2.ORDER_KIND_FREEZE), level1(case, station_pb2.ORDER_KIND_STOP)
+        assert (stop.status, stop.held_minor) == (station_pb2.ORDER_STATUS_PARTIALLY_HELD, 35000000)
+        assert (inquiry.status, inquiry.held_minor) == (station_pb2.ORDER_STATUS_MOVED_ON, 0)
+        # One freeze, one statement: nothing was sent before the kill.
+        assert (stop.attempts, inquiry.attempts) == (1, 1)
         assert case.held_minor == 35000000 + 21000000 and case.exited_minor == 2000000
     finally:
         await served.stop()
@@ -118,21 +120,31 @@ async def test_kill_while_the_bank_is_answering_loses_no_order(tmp_path: Path, d
     (request,) = scenario_requests_for(network)
     reply = await first.stub.SubmitEntry(request, timeout=10)
 
+    # The freeze order's statement and its stop's freeze both go out.
     async def claimed() -> bool:
-        return (await case_of(first.stub, reply.case_id)).orders[0].attempts == 1
+        return [o.attempts for o in (await case_of(first.stub, reply.case_id)).orders] == [1, 1]
 
     await eventually(claimed)
-    await first.stop(signal.SIGKILL)  # mid-delivery: the lease is held, no answer recorded
+    await first.stop(signal.SIGKILL)  # mid-delivery: the leases are held, no answer recorded
 
     second = Served(tmp_path, "--dsn", dsn, "--bank-network", str(network), "--lease-seconds", "1")
     try:
         await eventually(lambda: _settled(second.stub, reply.case_id), timeout_s=30)
-        (order,) = (await case_of(second.stub, reply.case_id)).orders
-        assert order.status == station_pb2.ORDER_STATUS_HELD
-        assert order.held_minor == 11000000
-        assert order.attempts == 3  # the statement killed in flight, then statement and freeze
+        case = await case_of(second.stub, reply.case_id)
+        assert len(case.orders) == 2
+        stop, inquiry = level1(case, station_pb2.ORDER_KIND_STOP), level1(case, station_pb2.ORDER_KIND_FREEZE)
+        assert (stop.status, stop.held_minor) == (station_pb2.ORDER_STATUS_HELD, 11000000)
+        assert stop.attempts == 2  # the freeze killed in flight, then the freeze
+        # The statement killed in flight, then the statement, which finds the money asked for.
+        assert (inquiry.status, inquiry.attempts) == (station_pb2.ORDER_STATUS_MOVED_ON, 2)
     finally:
         await second.stop()
+
+
+def level1(case: station_pb2.Case, kind: int) -> station_pb2.FreezeOrder:
+    """The case's level-1 order of ``kind``: its freeze order, or the stop beside it."""
+    (order,) = [o for o in case.orders if o.level == 1 and o.kind == kind]
+    return order
 
 
 async def _settled(stub, case_id: str) -> bool:

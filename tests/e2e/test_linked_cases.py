@@ -15,6 +15,7 @@ from google.protobuf import json_format
 
 from stopay.api.validation import entry_from_request
 from stopay.domain.clock import SYSTEM_CLOCK
+from stopay.domain.orders import OrderKind
 from stopay.domain.trail import Limits
 from stopay.store import audit, cases, entries
 from stopay.v1 import common_pb2, station_pb2
@@ -61,9 +62,10 @@ async def test_a_transfer_reported_again_is_linked_not_traced_again(pool) -> Non
 
     view = await cases.get_case(pool, second.case_id)
     assert view is not None
-    # One level-1 order for the new transfer only: the money of T0 is traced by the first case.
-    [order] = view.orders
-    assert (order.bank_code, order.requested_minor, order.incoming_txn_ids) == ("ICBC", 70_000, ("T9",))
+    # One level-1 order, and its stop, for the new transfer only: the money of T0 is traced by the first case.
+    assert sorted(o.kind for o in view.orders) == [OrderKind.FREEZE, OrderKind.STOP]
+    for order in view.orders:
+        assert (order.bank_code, order.requested_minor, order.incoming_txn_ids) == ("ICBC", 70_000, ("T9",))
     assert view.reported_minor == 570_000 and view.linked_minor == 500_000
     assert view.unresolved_minor == 70_000
     assert view.levels()[0].traced_minor == 70_000
@@ -74,14 +76,14 @@ async def test_a_transfer_reported_again_is_linked_not_traced_again(pool) -> Non
 
     # The first case is unchanged but for the link: it shows the second.
     earlier = await cases.get_case(pool, first.case_id)
-    assert earlier is not None and earlier.linked_minor == 0 and len(earlier.orders) == 2
+    assert earlier is not None and earlier.linked_minor == 0 and len(earlier.orders) == 4  # 2 orders, 2 stops
     assert [(x.case_id, x.txn_id, x.traced_there, x.station_id) for x in earlier.links] == [
         (second.case_id, "T0", False, "CQ-JIANGBEI-02")
     ]
 
     # Both hash chains say so, and still verify.
     second_events = [e.kind for e in await cases.events_since(pool, second.case_id, 0)]
-    assert second_events == ["case.accepted", "order.queued", "transfer.linked"]
+    assert second_events == ["case.accepted", "order.queued", "order.queued", "transfer.linked"]  # the stop's
     first_events = await cases.events_since(pool, first.case_id, 0)
     assert first_events[-1].kind == "transfer.reported_again"
     assert first_events[-1].detail["linked_case_id"] == str(second.case_id)
@@ -133,11 +135,12 @@ async def test_stations_racing_with_the_same_transfer_give_one_trail(pool) -> No
         assert len(tracing) == 1, [len(r.links) for r in results]
         owner = tracing[0].case_id
         assert all([x.case_id for x in r.links] == [owner] for r in results if r is not tracing[0])
-        orders = await pool.fetchval(
-            "SELECT count(*) FROM freeze_orders o JOIN entry_transfers t ON t.case_id = o.case_id WHERE t.txn_id = $1",
+        orders = await pool.fetch(
+            "SELECT o.kind, count(*) FROM freeze_orders o JOIN entry_transfers t ON t.case_id = o.case_id"
+            " WHERE t.txn_id = $1 GROUP BY o.kind ORDER BY o.kind",
             txn,
         )
-        assert orders == 1
+        assert [tuple(r) for r in orders] == [("freeze", 1), ("stop", 1)]  # one order, and its stop
 
 
 async def test_stations_are_told_and_the_clients_show_the_link(make_app, channel_to, tmp_path: Path) -> None:

@@ -81,16 +81,22 @@ def entry(code: str, n: int, epoch: datetime, payees: int = 1) -> station_pb2.Su
     )
 
 
+def stop_of(case: station_pb2.Case) -> station_pb2.FreezeOrder:
+    """The stop of the case's one account: the order that holds its money."""
+    (stop,) = [o for o in case.orders if o.kind == station_pb2.ORDER_KIND_STOP]
+    return stop
+
+
 async def hold_seconds(stub, case_id: str) -> float:
     """From the entry's acceptance to its hold, by the database clock."""
 
     async def held() -> bool:
         case = await stub.GetCase(station_pb2.GetCaseRequest(case_id=case_id))
-        return case.settled and case.orders[0].status == station_pb2.ORDER_STATUS_HELD
+        return case.settled and stop_of(case).status == station_pb2.ORDER_STATUS_HELD
 
     await eventually(held, timeout_s=60)
     case = await stub.GetCase(station_pb2.GetCaseRequest(case_id=case_id))
-    return (case.orders[0].resolved_at.ToDatetime() - case.created_at.ToDatetime()).total_seconds()
+    return (stop_of(case).resolved_at.ToDatetime() - case.created_at.ToDatetime()).total_seconds()
 
 
 async def test_a_bank_down_while_it_is_retried_delays_only_its_own_orders(tmp_path: Path, dsn: str) -> None:
@@ -159,7 +165,8 @@ async def test_three_replica_processes_and_a_sigkill_mid_batch_lose_nothing(tmp_
     adapter = f"grpc:target=127.0.0.1:{port};banks=ICBC,ABC"
     replicas = [Served(tmp_path, "--dsn", dsn, "--adapter", adapter, "--lease-seconds", "2") for _ in range(3)]
     try:
-        requests = [entry(code, n, epoch, payees=2) for code in ("ICBC", "ABC") for n in range(250)]  # 1,000 orders
+        # 1,000 freeze orders, each with its stop.
+        requests = [entry(code, n, epoch, payees=2) for code in ("ICBC", "ABC") for n in range(250)]
         replies = []
         for start in range(0, len(requests), 50):
             replies += await asyncio.gather(
@@ -193,11 +200,15 @@ async def test_three_replica_processes_and_a_sigkill_mid_batch_lose_nothing(tmp_
 
             await eventually(settled, timeout_s=120)
         cases = [await replicas[0].stub.GetCase(station_pb2.GetCaseRequest(case_id=r.case_id)) for r in replies]
+        # At each of a case's 2 accounts, the stop holds and the freeze order finds the money asked for.
         assert all(
-            len(c.orders) == 2 and all(o.status == station_pb2.ORDER_STATUS_HELD for o in c.orders) for c in cases
+            sorted((o.kind, o.status) for o in c.orders)
+            == [(station_pb2.ORDER_KIND_FREEZE, station_pb2.ORDER_STATUS_MOVED_ON)] * 2
+            + [(station_pb2.ORDER_KIND_STOP, station_pb2.ORDER_STATUS_HELD)] * 2
+            for c in cases
         )
         assert sum(c.held_minor for c in cases) == 1000 * 100000
-        # The banks hold each order's money once: nothing was held twice after the kill.
+        # The banks hold each account's money once, by its stop: nothing was held twice after the kill.
         holds = banks.banks.world.holds()
         assert len(holds) == 1000 and set(holds.values()) == {100000}
     finally:

@@ -33,6 +33,20 @@ async def settled(stub, case_id: str) -> bool:
     return (await case_of(stub, case_id)).settled
 
 
+def order_of(case: station_pb2.Case, kind: int) -> station_pb2.FreezeOrder:
+    """The case's one order of ``kind``: its freeze order (the statement), or the stop beside it."""
+    (order,) = [o for o in case.orders if o.kind == kind]
+    return order
+
+
+def stop_of(case: station_pb2.Case) -> station_pb2.FreezeOrder:
+    return order_of(case, station_pb2.ORDER_KIND_STOP)
+
+
+def inquiry_of(case: station_pb2.Case) -> station_pb2.FreezeOrder:
+    return order_of(case, station_pb2.ORDER_KIND_FREEZE)
+
+
 async def pending_order(make_app, channel_to):
     bank = FakeBank({"CBK"})
     bank.on_freeze = lambda r: FreezeAnswer(AnswerStatus.PDCR)
@@ -40,12 +54,14 @@ async def pending_order(make_app, channel_to):
     stub = channel_to(app)
     reply = await stub.SubmitEntry(simple_request(("CBK", "6222020200004444", 90000)))
 
+    # The freeze that goes out is the stop's; its freeze order's statement finds the money asked for.
     async def is_pending() -> bool:
-        return (await case_of(stub, reply.case_id)).orders[0].status == station_pb2.ORDER_STATUS_PENDING
+        return stop_of(await case_of(stub, reply.case_id)).status == station_pb2.ORDER_STATUS_PENDING
 
     await eventually(is_pending)
-    (order,) = (await case_of(stub, reply.case_id)).orders
+    order = stop_of(await case_of(stub, reply.case_id))
     key = next(r.idempotency_key for r in bank.requests if type(r).__name__ == "FreezeRequest")
+    assert key == f"{reply.case_id}:{inquiry_of(await case_of(stub, reply.case_id)).order_id}/stop"
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
     return stub, reply.case_id, order, key, gateway_pb2_grpc.BankGatewayStub(channel), channel
 
@@ -70,7 +86,8 @@ async def test_a_callback_settles_a_pending_order_once_and_nothing_moves_it_back
             assert (ack.applied, ack.order_status) == (False, station_pb2.ORDER_STATUS_HELD)
         case = await case_of(stub, case_id)
         assert case.settled and case.held_minor == 90000
-        assert (case.orders[0].status, case.orders[0].held_minor) == (station_pb2.ORDER_STATUS_HELD, 90000)
+        assert (stop_of(case).status, stop_of(case).held_minor) == (station_pb2.ORDER_STATUS_HELD, 90000)
+        assert inquiry_of(case).status == station_pb2.ORDER_STATUS_MOVED_ON
         account = await pool.fetchrow("SELECT held_minor, in_flight_minor FROM trail_accounts")
         assert (account["held_minor"], account["in_flight_minor"]) == (90000, 0)
         assert await pool.fetchval("SELECT count(*) FROM case_events WHERE kind = 'order.held'") == 1
@@ -120,7 +137,7 @@ async def test_callbacks_that_do_not_fit_are_refused(make_app, channel_to) -> No
             with pytest.raises(grpc.aio.AioRpcError) as error:
                 await gateway.ReportFreezeOutcome(message)
             assert error.value.code() == code, message
-        assert (await case_of(stub, case_id)).orders[0].status == station_pb2.ORDER_STATUS_PENDING
+        assert stop_of(await case_of(stub, case_id)).status == station_pb2.ORDER_STATUS_PENDING
     finally:
         await channel.close()
 
@@ -143,9 +160,14 @@ async def test_a_hold_whose_answer_was_lost_is_not_applied_twice(make_app, chann
     (request,) = scenario_requests_from(banks, EXAMPLES / "seed-chen.json")
     reply = await stub.SubmitEntry(request)
     await eventually(lambda: settled(stub, reply.case_id))
-    (order,) = (await case_of(stub, reply.case_id)).orders
+    case = await case_of(stub, reply.case_id)
+    assert len(case.orders) == 2
+    # The stop's freeze is the one whose answer was lost; asked again under its key, it holds.
+    order = stop_of(case)
     assert (order.status, order.held_minor) == (station_pb2.ORDER_STATUS_HELD, 11000000)
-    assert lost and banks.world.held("BOC:6216610000000002") == 11000000  # held once, not twice
+    assert lost == [f"{reply.case_id}:{inquiry_of(case).order_id}/stop"]
+    assert inquiry_of(case).status == station_pb2.ORDER_STATUS_MOVED_ON
+    assert banks.world.held("BOC:6216610000000002") == 11000000  # held once, not twice
 
 
 def scenario_requests_from(banks, path):
@@ -180,9 +202,12 @@ async def test_an_order_past_its_deadline_fails_and_an_operator_retries_it(make_
     assert not (await case_of(stub, reply.case_id)).settled  # retried while its deadline lasts
     await move_clock(pool, timedelta(seconds=601))  # past it, by the database clock
     await eventually(lambda: settled(stub, reply.case_id))
-    (failed,) = (await case_of(stub, reply.case_id)).orders
+    case = await case_of(stub, reply.case_id)
+    failed = inquiry_of(case)
     assert (failed.status, failed.reason_code) == (station_pb2.ORDER_STATUS_UNDELIVERABLE, "NOAS")
     assert "deadline" in failed.detail and failed.attempts > 1
+    # Its stop, sent beside it, had held the money at once.
+    assert (stop_of(case).status, stop_of(case).held_minor) == (station_pb2.ORDER_STATUS_HELD, 70000)
 
     down = False
     result = await asyncio.to_thread(
@@ -211,12 +236,15 @@ async def test_an_order_past_its_deadline_fails_and_an_operator_retries_it(make_
     case = await case_of(stub, reply.case_id)
     by_id = {o.order_id: o for o in case.orders}
     assert by_id[failed.order_id].status == station_pb2.ORDER_STATUS_UNDELIVERABLE  # never moved back
-    assert (by_id[retried["order_id"]].status, case.held_minor) == (station_pb2.ORDER_STATUS_HELD, 70000)
+    # The retry's statement is in: the money there is the victim's, and the stop holds it already.
+    assert (by_id[retried["order_id"]].status, case.held_minor) == (station_pb2.ORDER_STATUS_MOVED_ON, 70000)
+    keys = {r.idempotency_key for r in bank.requests if type(r).__name__ == "StatementRequest"}
+    assert keys == {f"{reply.case_id}:{failed.order_id}/statement"}  # the retry kept the failed order's key
     keys = {r.idempotency_key for r in bank.requests if type(r).__name__ == "FreezeRequest"}
-    assert keys == {f"{reply.case_id}:{failed.order_id}"}  # the retry kept the failed order's key
+    assert keys == {f"{reply.case_id}:{failed.order_id}/stop"}  # the stop's freeze, once
 
     operator = operator_pb2_grpc.OperatorServiceStub(grpc.aio.insecure_channel(f"127.0.0.1:{app.port}"))
-    with pytest.raises(grpc.aio.AioRpcError) as error:  # a held order is nothing to retry
+    with pytest.raises(grpc.aio.AioRpcError) as error:  # a settled order is nothing to retry
         await operator.RetryOrder(operator_pb2.RetryOrderRequest(order_id=retried["order_id"], operator_id="x"))
     assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
@@ -234,18 +262,27 @@ async def test_a_failing_bank_trips_its_breaker_and_the_others_flow(make_app, ch
     )
     stub = channel_to(app)
     stuck = await stub.SubmitEntry(simple_request(("BAD", "6222020200006666", 1000)))
-    await eventually(lambda: _attempts(stub, stuck.case_id, 3))
+
+    # The stop's freeze goes out at once and is answered (the bank only fails statements), which
+    # resets the breaker's count: it trips at the third statement failed after it.
+    async def tripped() -> bool:
+        kinds = [type(r).__name__ for r in bad.requests]
+        return "FreezeRequest" in kinds and kinds[kinds.index("FreezeRequest") :].count("StatementRequest") >= 3
+
+    await eventually(tripped)
+    assert stop_of(await case_of(stub, stuck.case_id)).status == station_pb2.ORDER_STATUS_HELD
     calls = len(bad.requests)
     replies = [await stub.SubmitEntry(simple_request(("GOOD", f"62220202000077{n:02d}", 1000 + n))) for n in range(20)]
     for reply in replies:
         await eventually(partial(settled, stub, reply.case_id), timeout_s=5)
     await claim_rounds_pass(app)
     assert len(bad.requests) == calls  # the open breaker kept the bad bank's order untouched
-    assert (await case_of(stub, stuck.case_id)).orders[0].status == station_pb2.ORDER_STATUS_QUEUED
+    assert inquiry_of(await case_of(stub, stuck.case_id)).status == station_pb2.ORDER_STATUS_QUEUED
 
 
 async def _attempts(stub, case_id: str, at_least: int) -> bool:
-    return (await case_of(stub, case_id)).orders[0].attempts >= at_least
+    """The case's freeze order has asked for its statement ``at_least`` times."""
+    return inquiry_of(await case_of(stub, case_id)).attempts >= at_least
 
 
 async def test_dropped_database_connections_lose_nothing_and_half_apply_nothing(make_app, channel_to, dsn) -> None:
@@ -292,10 +329,18 @@ async def test_dropped_database_connections_lose_nothing_and_half_apply_nothing(
     assert killed > 0
     for case_id in case_ids:
         await eventually(partial(settled, stub, case_id), timeout_s=30)
+    # Each case: a freeze order, whose statement finds the money asked for, and its stop, which holds it.
     total = await admin.fetchrow(
         "SELECT count(*) AS cases, (SELECT count(*) FROM freeze_orders) AS orders,"
-        " (SELECT count(*) FROM freeze_orders WHERE status = 'held') AS held,"
+        " (SELECT count(*) FROM freeze_orders WHERE kind = 'freeze' AND status = 'moved_on') AS moved_on,"
+        " (SELECT count(*) FROM freeze_orders WHERE kind = 'stop' AND status = 'held') AS held,"
         " (SELECT sum(held_minor) FROM freeze_orders) AS held_minor FROM cases"
     )
-    assert dict(total) == {"cases": 30, "orders": 30, "held": 30, "held_minor": sum(5000 + n for n in range(30))}
+    assert dict(total) == {
+        "cases": 30,
+        "orders": 60,
+        "moved_on": 30,
+        "held": 30,
+        "held_minor": sum(5000 + n for n in range(30)),
+    }
     await admin.close()

@@ -194,7 +194,8 @@ async def test_the_application_role_writes_what_the_service_writes(dsn, pool) ->
             await checkpoints.write(app_pool, Signer(key))
             report = await checkpoints.verify(app_pool, [key.public_key()])
             assert report.ok and report.checkpoints_checked == 1
-            assert await pool.fetchval("SELECT count(*) FROM case_events WHERE case_id = ANY($1)", cases) == 10
+            # Per case: accepted, 2 freeze orders and their 2 stops queued, 2 retries.
+            assert await pool.fetchval("SELECT count(*) FROM case_events WHERE case_id = ANY($1)", cases) == 2 * 7
         finally:
             await app_pool.close()
 
@@ -284,4 +285,5 @@ async def test_an_auditor_role_that_only_reads_the_chains_can_verify(dsn, pool) 
             report = await checkpoints.verify(auditor, [key.public_key()])
         finally:
             await auditor.close()
-    assert report.ok and report.chains.events == 10 and report.checkpoints_checked == 1
+    # Per case: accepted, 2 freeze orders and their 2 stops queued, 2 retries.
+    assert report.ok and report.chains.events == 2 * 7 and report.checkpoints_checked == 1

@@ -18,11 +18,18 @@ async def test_a_dispatcher_started_again_after_a_stop_delivers(make_app, channe
     assert app.dispatcher is not None
     await app.dispatcher.stop(0)
     await channel_to(app).SubmitEntry(simple_request(("NBK", "6222020200005555", 70_000)))
-    assert await pool.fetchval("SELECT status FROM freeze_orders") == "queued"
+    # The freeze order (its statement) and its stop (the freeze) wait.
+    assert await statuses(pool) == [("freeze", "queued"), ("stop", "queued")]
 
     await app.dispatcher.start()
 
+    # Both are delivered: the stop holds the money, which its freeze order's statement then finds
+    # asked for already.
     async def held() -> bool:
-        return await pool.fetchval("SELECT status FROM freeze_orders") == "held"
+        return await statuses(pool) == [("freeze", "moved_on"), ("stop", "held")]
 
     await eventually(held)
+
+
+async def statuses(pool) -> list[tuple[str, str]]:
+    return [tuple(r) for r in await pool.fetch("SELECT kind, status FROM freeze_orders ORDER BY kind")]

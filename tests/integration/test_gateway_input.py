@@ -12,7 +12,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from bank_adapters.protocol import AnswerStatus, FreezeAnswer
+from bank_adapters.protocol import AnswerStatus, FreezeAnswer, FreezeRequest, StatementAnswer, StatementRequest
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.v1 import (
     audit_pb2,
@@ -33,6 +33,8 @@ FAST = dict(poll_s=0.1, retry_base_s=0.05, retry_cap_s=0.3, pending_recheck_s=60
 
 @dataclass
 class Pending:
+    kind: str  # of the order waiting for the bank's report
+    order_id: str
     key: str
     asked_minor: int
     gateway: gateway_pb2_grpc.BankGatewayStub
@@ -50,21 +52,60 @@ class Pending:
         return message
 
 
-@pytest.fixture
-async def pending(make_app, channel_to, pool) -> AsyncIterator[Pending]:
+# The order whose freeze the bank answered "pending", and the state of the case's two orders then:
+# the stop (the freeze asked with the entry, under the freeze order's key with "/stop"), the
+# statement finding the money there it asks for; or the freeze order, once its stop was refused and
+# the statement showed the money there, asked to freeze it itself.
+WAITING = {
+    "stop": {"freeze": "moved_on", "stop": "pending"},
+    "freeze": {"freeze": "pending", "stop": "rejected"},
+}
+
+
+@pytest.fixture(params=list(WAITING))
+async def pending(request, make_app, channel_to, pool) -> AsyncIterator[Pending]:
+    kind = request.param
     bank = FakeBank({"CBK"})
-    bank.on_freeze = lambda r: FreezeAnswer(AnswerStatus.PDCR)
+
+    def on_freeze(r: FreezeRequest) -> FreezeAnswer:
+        if kind == "freeze" and r.idempotency_key.endswith("/stop"):
+            return FreezeAnswer(AnswerStatus.RJCR, reason_code="AM04")
+        return FreezeAnswer(AnswerStatus.PDCR)
+
+    async def orders() -> dict[str, str]:
+        return dict(await pool.fetch("SELECT kind, status FROM freeze_orders"))
+
+    async def stop_refused() -> bool:
+        return (await orders()).get("stop") == "rejected"
+
+    statement = bank.statement
+
+    async def statement_once_the_stop_is_refused(r: StatementRequest) -> StatementAnswer:
+        await eventually(stop_refused)
+        return await statement(r)
+
+    bank.on_freeze = on_freeze
+    if kind == "freeze":
+        bank.statement = statement_once_the_stop_is_refused  # type: ignore[method-assign]
     app = await make_app(bank_adapters={"CBK": bank}, dispatch=DispatchSettings(**FAST))
     await channel_to(app).SubmitEntry(simple_request(("CBK", "6222020200004444", 90000)))
 
     async def is_pending() -> bool:
-        return await pool.fetchval("SELECT status FROM freeze_orders") == "pending"
+        return await orders() == WAITING[kind]
 
     await eventually(is_pending)
-    key = next(r.idempotency_key for r in bank.requests if type(r).__name__ == "FreezeRequest")
+    order_id, key = await pool.fetchrow(
+        "SELECT order_id::text, idempotency_key FROM freeze_orders WHERE kind = $1", kind
+    )
+    assert key in {r.idempotency_key for r in bank.requests if isinstance(r, FreezeRequest)}  # the bank was asked
     async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
         yield Pending(
-            key, 90000, gateway_pb2_grpc.BankGatewayStub(channel), operator_pb2_grpc.OperatorServiceStub(channel)
+            kind,
+            order_id,
+            key,
+            90000,
+            gateway_pb2_grpc.BankGatewayStub(channel),
+            operator_pb2_grpc.OperatorServiceStub(channel),
         )
 
 
@@ -126,7 +167,7 @@ async def test_a_callback_that_cannot_be_recorded_is_refused_naming_the_field(pe
     assert [v.field for v in bad.field_violations] == [field]
     # Nothing written; the order still waits for a report it can record.
     assert await pool.fetchval("SELECT count(*) FROM bank_answers") == answers
-    assert await pool.fetchval("SELECT status FROM freeze_orders") == "pending"
+    assert await pool.fetchval("SELECT status FROM freeze_orders WHERE kind = $1", pending.kind) == "pending"
 
 
 async def test_a_value_the_database_refuses_is_invalid_not_unavailable(pending, pool) -> None:
@@ -135,7 +176,8 @@ async def test_a_value_the_database_refuses_is_invalid_not_unavailable(pending, 
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await pending.gateway.ReportFreezeOutcome(pending.outcome(bank_reference="unstorable"))
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, error.value.details()
-    assert await pool.fetchval("SELECT status FROM freeze_orders") == "pending"
+    assert "cannot be stored" in error.value.details()  # the database refused it, nothing else
+    assert await pool.fetchval("SELECT status FROM freeze_orders WHERE kind = $1", pending.kind) == "pending"
     # Odd but recordable text (emoji, another script) is taken as sent.
     ack = await pending.gateway.ReportFreezeOutcome(pending.outcome(bank_reference="冻结-🧊-1", detail="✅ 已冻结"))
     assert (ack.applied, ack.order_status) == (True, station_pb2.ORDER_STATUS_HELD)
@@ -143,9 +185,10 @@ async def test_a_value_the_database_refuses_is_invalid_not_unavailable(pending, 
 
 
 async def test_an_operator_id_that_cannot_be_recorded_is_refused_naming_the_field(pending, pool) -> None:
-    order_id = await pool.fetchval("SELECT order_id::text FROM freeze_orders")
     with pytest.raises(grpc.aio.AioRpcError) as error:
-        await pending.operator.RetryOrder(operator_pb2.RetryOrderRequest(order_id=order_id, operator_id="ops\x00"))
+        await pending.operator.RetryOrder(
+            operator_pb2.RetryOrderRequest(order_id=pending.order_id, operator_id="ops\x00")
+        )
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, error.value.details()
     assert "operator_id" in error.value.details()
 

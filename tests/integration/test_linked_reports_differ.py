@@ -8,13 +8,28 @@ import asyncio
 from datetime import timedelta
 
 from stopay.api.validation import entry_from_request
+from stopay.domain.case import CaseView, OrderView
 from stopay.domain.clock import SYSTEM_CLOCK
+from stopay.domain.orders import OrderKind
 from stopay.domain.trail import Limits
 from stopay.store import cases, entries
 from tests.e2e.test_linked_cases import reported_again, submit
 from tests.entries import simple_request
 
 PAYEE = ("ICBC", "6222000000000001")
+
+
+def order_and_stop(view: CaseView) -> tuple[OrderView, OrderView]:
+    """The case's one freeze order and its stop, which freezes the same money at once."""
+    [order] = [o for o in view.orders if o.kind is OrderKind.FREEZE]
+    [stop] = [o for o in view.orders if o.kind is OrderKind.STOP]
+    assert len(view.orders) == 2 and stop.parent_order_id == order.order_id
+    assert (stop.bank_code, stop.requested_minor, stop.incoming_txn_ids) == (
+        order.bank_code,
+        order.requested_minor,
+        order.incoming_txn_ids,
+    )
+    return order, stop
 
 
 async def test_a_later_report_with_another_amount_or_payee_name_is_traced_too(pool) -> None:
@@ -28,7 +43,7 @@ async def test_a_later_report_with_another_amount_or_payee_name_is_traced_too(po
         assert later.links == ()
         view = await cases.get_case(pool, later.case_id)
         assert view is not None and view.linked_minor == 0 and view.links == ()
-        [order] = view.orders
+        order, _ = order_and_stop(view)
         assert (order.bank_code, order.requested_minor, order.incoming_txn_ids) == (
             "ICBC",
             request.transfers[0].amount_minor,
@@ -57,7 +72,7 @@ async def test_a_later_report_whose_time_is_further_off_than_the_window_is_trace
     assert off.links == ()
     view = await cases.get_case(pool, off.case_id)
     assert view is not None and view.linked_minor == 0
-    [order] = view.orders
+    order, _ = order_and_stop(view)
     assert (order.requested_minor, order.incoming_txn_ids) == (500_000, ("T0",))
 
     # A minute off is within the default window of 120 s: linked.
@@ -88,5 +103,8 @@ async def test_racing_reports_are_compared_with_the_first_to_commit(pool) -> Non
                 assert result.links == ()
             else:
                 assert [x.case_id for x in result.links] == ([owner["case_id"]] if agrees else [])
-            orders = await pool.fetchval("SELECT count(*) FROM freeze_orders WHERE case_id = $1", result.case_id)
-            assert orders == (0 if agrees and result.case_id != owner["case_id"] else 1)
+            kinds = [
+                r["kind"] for r in await pool.fetch("SELECT kind FROM freeze_orders WHERE case_id = $1", result.case_id)
+            ]
+            # A case that traces the transfer has its freeze order and that order's stop.
+            assert sorted(kinds) == ([] if agrees and result.case_id != owner["case_id"] else ["freeze", "stop"])

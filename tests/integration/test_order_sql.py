@@ -14,7 +14,7 @@ from importlib.resources import files
 import asyncpg
 import pytest
 
-from stopay.domain.accounts import CaseAccount
+from stopay.domain.accounts import AccountKey, CaseAccount
 from stopay.domain.orders import OPEN, OrderKind, OrderStatus, RetryRefused
 from stopay.store.entries import OrderRow, TransferRow
 from stopay.store.holds import CaseEventRow, HoldEventRow, HoldOrderRow, PayingHoldRow, ReturnOrderRow
@@ -41,6 +41,7 @@ ROW_CLASSES: dict[tuple[str, str], type] = {
     ("trail_apply", "events"): EventRecord,
     ("trail_apply", "holds"): HoldOpRow,
     ("trail_lock", "accounts"): AccountToLock,
+    ("trail_rows_at", "accounts"): AccountKey,
     ("trail_rows", "accounts"): CaseAccount,
     ("trail_orders", "claims"): Claim,
     ("extend_leases", "claims"): Claim,
@@ -121,9 +122,11 @@ async def test_the_database_retries_only_an_undeliverable_order_whoever_writes_t
 
     entry = entry_from_request(simple_request(("ICBC", "6222020200007777777", 5000)), SYSTEM_CLOCK.now())
     case_id, _ = await entries.submit_entry(pool, entry, Limits(), "test")
-    order_id = await pool.fetchval("SELECT order_id FROM freeze_orders WHERE case_id = $1", case_id)
+    order_id = await pool.fetchval("SELECT order_id FROM freeze_orders WHERE case_id = $1 AND kind = 'freeze'", case_id)
     write = query("retry_order")
-    args = write.args(order_id=order_id, new_order_id=uuid.uuid4(), actor="t", puts_back=False, going_out_minor=0)
+    args = write.args(
+        order_id=order_id, new_order_id=uuid.uuid4(), actor="t", puts_back=False, going_out_minor=0, in_flight_minor=0
+    )
     # Queued: the store refuses it, and so does the database to a writer that skips the domain.
     assert await store.retry(pool, order_id, "operator:t") is RetryRefused.NOT_UNDELIVERABLE
     with pytest.raises(asyncpg.CheckViolationError, match="not undeliverable"):
@@ -154,7 +157,7 @@ async def test_an_extension_is_retried_only_while_its_hold_lasts_whoever_writes_
         "INSERT INTO freeze_orders (case_id, order_id, kind, level, bank_code, account_number, holder_name,"
         " currency, requested_minor, incoming, idempotency_key, params)"
         " SELECT case_id, gen_random_uuid(), 'extend', level, bank_code, account_number, holder_name, currency,"
-        " 0, incoming, idempotency_key || ':extend', params FROM freeze_orders WHERE case_id = $1"
+        " 0, incoming, idempotency_key || ':extend', params FROM freeze_orders WHERE case_id = $1 AND kind = 'freeze'"
         " RETURNING order_id",
         case_id,
     )
@@ -167,6 +170,95 @@ async def test_an_extension_is_retried_only_while_its_hold_lasts_whoever_writes_
     # No hold lasts on the account (none was ever placed): the domain refuses, and so does the database.
     assert await store.retry(pool, extend_id, "operator:t") is RetryRefused.HOLD_ENDED
     write = query("retry_order")
-    args = write.args(order_id=extend_id, new_order_id=uuid.uuid4(), actor="t", puts_back=False, going_out_minor=0)
+    args = write.args(
+        order_id=extend_id, new_order_id=uuid.uuid4(), actor="t", puts_back=False, going_out_minor=0, in_flight_minor=0
+    )
     with pytest.raises(asyncpg.CheckViolationError):
         await pool.fetchrow(write.text, *args)
+
+
+async def test_a_retried_stop_asks_for_its_freeze_again_back_in_flight(pool) -> None:
+    from stopay.api.validation import entry_from_request
+    from stopay.domain.clock import SYSTEM_CLOCK
+    from stopay.domain.orders import REFUSED
+    from stopay.domain.trail import Limits
+    from stopay.service.answers.apply import Settled, apply_answers
+    from stopay.store import entries
+    from stopay.store import orders as store
+    from tests.entries import simple_request
+
+    account = ("ICBC", "6222020200007779999")
+    entry = entry_from_request(simple_request((*account, 5000)), SYSTEM_CLOCK.now())
+    case_id, _ = await entries.submit_entry(pool, entry, Limits(), "test")
+
+    async def in_flight() -> int:
+        return await pool.fetchval(
+            "SELECT in_flight_minor FROM trail_accounts WHERE case_id = $1 AND bank_code = $2 AND account_number = $3",
+            case_id,
+            *account,
+        )
+
+    assert await in_flight() == 5000  # the stop's freeze, out from the entry on
+    (stop,) = [o for o in await store.claim(pool, "r", 10, 30) if o.kind is OrderKind.STOP]
+    # The bank refuses the request itself: undeliverable, and its freeze is no longer in flight.
+    refused = store.Outcome(case_id, stop.order_id, OrderStatus.UNDELIVERABLE, reason_code=REFUSED, detail="refused")
+    assert await apply_answers(pool, "r", [Settled(stop, refused)], lambda attempts: 0.0) == []
+    assert await in_flight() == 0
+    retried = await store.retry(pool, stop.order_id, "operator:t")
+    assert isinstance(retried, tuple) and retried[0] == case_id
+    row = await pool.fetchrow(
+        "SELECT kind, status, parent_order_id, requested_minor, freeze_minor, idempotency_key, retry_of"
+        " FROM freeze_orders WHERE case_id = $1 AND order_id = $2",
+        case_id,
+        retried[1],
+    )
+    # A stop again, sized as the first (the database holds a stop to that), under the same key.
+    assert dict(row) == {
+        "kind": "stop",
+        "status": "queued",
+        "parent_order_id": stop.parent_order_id,
+        "requested_minor": 5000,
+        "freeze_minor": 5000,
+        "idempotency_key": stop.idempotency_key,
+        "retry_of": stop.order_id,
+    }
+    assert stop.idempotency_key == f"{case_id}:{stop.parent_order_id}/stop"
+    assert await in_flight() == 5000  # back in flight: a statement meanwhile does not ask for it twice
+    failed = await pool.fetchrow("SELECT status, freeze_minor FROM freeze_orders WHERE order_id = $1", stop.order_id)
+    assert (failed["status"], failed["freeze_minor"]) == ("undeliverable", 5000)  # stays as it was
+    assert await store.retry(pool, stop.order_id, "operator:t") is RetryRefused.RETRIED_ALREADY
+    assert await in_flight() == 5000  # once only
+    (again,) = [o for o in await store.claim(pool, "r", 10, 30) if o.order_id == retried[1]]
+    assert (again.kind, again.status, again.freeze_minor) == (OrderKind.STOP, OrderStatus.QUEUED, 5000)
+
+
+async def test_a_stop_given_up_unserved_is_no_longer_in_flight(pool) -> None:
+    # No replica serves the bank: the freeze order and its stop are given up as undeliverable, and
+    # nothing asks to freeze there any more. Retried once the bank is served, the statement shows
+    # the victim's money there, and the freeze order asks to freeze it itself.
+    from bank_adapters.protocol import AnswerStatus, Statement, StatementAnswer, StatementLine
+    from stopay.api.validation import entry_from_request
+    from stopay.domain.clock import SYSTEM_CLOCK
+    from stopay.domain.orders import NO_ADAPTER
+    from stopay.domain.trail import Limits
+    from stopay.service.answers.apply import Traced, apply_answers
+    from stopay.store import entries, replicas
+    from stopay.store import orders as store
+    from tests.entries import simple_request
+
+    entry = entry_from_request(simple_request(("ICBC", "6222020200007770000", 5000)), SYSTEM_CLOCK.now())
+    case_id, _ = await entries.submit_entry(pool, entry, Limits(), "test")
+    assert len(await replicas.give_up_unserved(pool, 10, 3600.0, NO_ADAPTER, "dispatcher:t")) == 2
+    assert await pool.fetchval("SELECT in_flight_minor FROM trail_accounts WHERE case_id = $1", case_id) == 0
+    freeze_id = await pool.fetchval(
+        "SELECT order_id FROM freeze_orders WHERE case_id = $1 AND kind = 'freeze'", case_id
+    )
+    retried = await store.retry(pool, freeze_id, "operator:t")
+    assert isinstance(retried, tuple)
+    (order,) = await store.claim(pool, "r", 10, 30)
+    transfer = entry.transfers[0]
+    statement = Statement(0, (StatementLine(1, transfer.transferred_at, "credit", 5000, transfer.txn_id),))
+    traced = Traced(order, StatementAnswer(AnswerStatus.ACCR, statement=statement))
+    assert await apply_answers(pool, "r", [traced], lambda attempts: 0.0) == []
+    row = await pool.fetchrow("SELECT status, freeze_minor FROM freeze_orders WHERE order_id = $1", retried[1])
+    assert (row["status"], row["freeze_minor"]) == ("freezing", 5000)

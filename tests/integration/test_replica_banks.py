@@ -29,16 +29,21 @@ class DownOnceBank(FakeBank):
         return await super().statement(request)
 
 
-async def _order(pool, bank_code: str):  # type: ignore[no-untyped-def]
+async def _order(pool, bank_code: str, kind: str = "freeze"):  # type: ignore[no-untyped-def]
+    """The bank's order of ``kind``: its freeze order (the statement), or the stop beside it."""
     return await pool.fetchrow(
-        "SELECT status, reason_code, detail, attempts FROM freeze_orders WHERE bank_code = $1", bank_code
+        "SELECT status, reason_code, detail, attempts, resolved_at FROM freeze_orders"
+        " WHERE bank_code = $1 AND kind = $2",
+        bank_code,
+        kind,
     )
 
 
 async def test_a_replica_leaves_the_orders_of_a_bank_another_live_replica_serves(make_app, channel_to, pool) -> None:
     # Replica A serves XBK; its first statement fails and opens XBK's breaker in A for two seconds,
-    # so A leaves the order alone meanwhile. Replica B serves no bank and polls all the while: it
-    # must not give the order up, since A is alive and serves XBK. A then delivers it.
+    # so A leaves the orders alone meanwhile (the freeze order, and the stop beside it if its
+    # freeze was not out first). Replica B serves no bank and polls all the while: it must give up
+    # neither, since A is alive and serves XBK. A then delivers them.
     bank = DownOnceBank({"XBK"})
     await make_app(
         bank_adapters={"XBK": bank}, dispatch=DispatchSettings(**FAST, breaker_threshold=1, breaker_open_s=2.0)
@@ -47,13 +52,20 @@ async def test_a_replica_leaves_the_orders_of_a_bank_another_live_replica_serves
     await channel_to(b).SubmitEntry(simple_request(("XBK", "6222020200001111", 50000)))
 
     async def settled() -> bool:
-        row = await _order(pool, "XBK")
-        return row is not None and row["status"] not in ("queued", "freezing", "pending")
+        rows = [await _order(pool, "XBK", kind) for kind in ("freeze", "stop")]
+        return all(row is not None and row["status"] not in ("queued", "freezing", "pending") for row in rows)
 
     await eventually(settled, timeout_s=20)
-    row = await _order(pool, "XBK")
-    assert (row["status"], row["reason_code"]) == ("held", ""), dict(row)
-    assert bank.failed and len(bank.requests) == 3  # the failed statement, the statement, the freeze
+    stop, row = await _order(pool, "XBK", "stop"), await _order(pool, "XBK")
+    assert (stop["status"], stop["reason_code"]) == ("held", ""), dict(stop)
+    # The statement finds the money asked for by the stop.
+    assert (row["status"], row["reason_code"]) == ("moved_on", ""), dict(row)
+    # The failed statement, the statement, the stop's freeze.
+    assert bank.failed and sorted(type(r).__name__ for r in bank.requests) == [
+        "FreezeRequest",
+        "StatementRequest",
+        "StatementRequest",
+    ]
     assert await pool.fetchval("SELECT count(*) FROM case_events WHERE kind = 'order.undeliverable'") == 0
 
 
@@ -73,9 +85,9 @@ async def test_a_bank_served_lately_waits_for_the_deadline_and_one_never_served_
     channel_to,
     pool,
 ) -> None:
-    # A served XBK and stopped (a restart, say). B serves no bank: it gives up ZZB's order at once
+    # A served XBK and stopped (a restart, say). B serves no bank: it gives up ZZB's orders at once
     # (no replica ever served ZZB), but XBK's only at the delivery deadline, since a replica that
-    # serves XBK may be back before then.
+    # serves XBK may be back before then. Each bank has a freeze order and its stop, never sent.
     a = await make_app(bank_adapters={"XBK": FakeBank({"XBK"})})
     await a.stop()
     stopped = await pool.fetchval("SELECT alive_until FROM dispatch_replicas")
@@ -85,17 +97,19 @@ async def test_a_bank_served_lately_waits_for_the_deadline_and_one_never_served_
     )
 
     async def given_up(bank_code: str) -> bool:
-        return (await _order(pool, bank_code))["status"] == "undeliverable"
+        rows = [await _order(pool, bank_code, kind) for kind in ("freeze", "stop")]
+        return all(row["status"] == "undeliverable" for row in rows)
 
     await eventually(lambda: given_up("ZZB"))
-    zzb, xbk = await _order(pool, "ZZB"), await _order(pool, "XBK")
-    assert zzb["reason_code"] == "NOAD" and "ZZB" in zzb["detail"]
-    assert (xbk["status"], xbk["attempts"]) == ("queued", 0)  # seen by the same give-up, left alone
+    for kind in ("freeze", "stop"):
+        zzb, xbk = await _order(pool, "ZZB", kind), await _order(pool, "XBK", kind)
+        assert zzb["reason_code"] == "NOAD" and "ZZB" in zzb["detail"], kind
+        assert (xbk["status"], xbk["attempts"]) == ("queued", 0), kind  # seen by the same give-up, left alone
     await eventually(lambda: given_up("XBK"), timeout_s=20)
-    xbk = await _order(pool, "XBK")
-    assert xbk["reason_code"] == "NOAD" and "XBK" in xbk["detail"]
-    # Not before the deadline: of the order, or since the last replica serving XBK stopped.
-    resolved = await pool.fetchval("SELECT resolved_at FROM freeze_orders WHERE bank_code = 'XBK'")
-    assert (resolved - stopped).total_seconds() >= 6.0
+    for kind in ("freeze", "stop"):
+        xbk = await _order(pool, "XBK", kind)
+        assert xbk["reason_code"] == "NOAD" and "XBK" in xbk["detail"], kind
+        # Not before the deadline: of the order, or since the last replica serving XBK stopped.
+        assert (xbk["resolved_at"] - stopped).total_seconds() >= 6.0, kind
     # Each order was given up once, by one replica.
-    assert await pool.fetchval("SELECT count(*) FROM case_events WHERE kind = 'order.undeliverable'") == 2
+    assert await pool.fetchval("SELECT count(*) FROM case_events WHERE kind = 'order.undeliverable'") == 4

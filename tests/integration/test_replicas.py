@@ -14,7 +14,7 @@ from tests.entries import simple_request
 from tests.fakebank import FakeBank
 
 ENTRIES = 250
-PAYEES = 4  # 1,000 orders
+PAYEES = 4  # 1,000 freeze orders, each with its stop beside it
 
 
 class WatchfulBank(FakeBank):
@@ -63,16 +63,33 @@ async def test_three_replicas_deliver_a_thousand_orders_once_each(make_app, chan
     for start in range(0, ENTRIES, 50):
         case_ids += await asyncio.gather(*(submit(n) for n in range(start, min(start + 50, ENTRIES))))
 
+    # Each stop holds its money at once; its freeze order's statement then finds it asked for.
     async def all_settled() -> bool:
-        return await pool.fetchval("SELECT count(*) FROM freeze_orders WHERE status <> 'held'") == 0
+        return (
+            await pool.fetchval(
+                "SELECT count(*) FROM freeze_orders"
+                " WHERE status <> CASE kind WHEN 'stop' THEN 'held' WHEN 'freeze' THEN 'moved_on' END"
+            )
+            == 0
+        )
 
     await eventually(all_settled, timeout_s=120, every_s=0.2)
-    assert await pool.fetchval("SELECT count(*) FROM freeze_orders") == ENTRIES * PAYEES
+    kinds = await pool.fetch("SELECT kind, count(*) FROM freeze_orders GROUP BY kind ORDER BY kind")
+    assert [tuple(r) for r in kinds] == [("freeze", ENTRIES * PAYEES), ("stop", ENTRIES * PAYEES)]
     assert bank.overlaps == []
-    freezes = [k for k in bank.sent if not k.endswith("/statement")]
-    assert len(freezes) == ENTRIES * PAYEES and set(bank.sent.values()) == {1}
-    held = await pool.fetchval("SELECT sum(held_minor) FROM freeze_orders")
+    # Each bank request went out once: the statement of every freeze order and the freeze of every
+    # stop, under the keys the orders have; no freeze order sent a freeze of its own.
+    assert set(bank.sent.values()) == {1}
+    keys = await pool.fetch("SELECT kind, idempotency_key FROM freeze_orders")
+    statements = {r["idempotency_key"] + "/statement" for r in keys if r["kind"] == "freeze"}
+    stops = {r["idempotency_key"] for r in keys if r["kind"] == "stop"}
+    assert len(statements) == len(stops) == ENTRIES * PAYEES
+    assert set(bank.sent) == statements | stops
+    assert {type(r).__name__ for r in bank.requests} == {"StatementRequest", "FreezeRequest"}
+    assert sum(type(r).__name__ == "FreezeRequest" for r in bank.requests) == ENTRIES * PAYEES
+    held = await pool.fetchval("SELECT sum(held_minor) FROM freeze_orders WHERE kind = 'stop'")
     assert held == sum((1000 + n) * PAYEES for n in range(ENTRIES))
+    assert await pool.fetchval("SELECT sum(held_minor) FROM freeze_orders WHERE kind = 'freeze'") == 0
     # Every replica did some of the work (the event log names the replica that recorded each hold).
     actors = await pool.fetch("SELECT actor, count(*) FROM case_events WHERE kind = 'order.held' GROUP BY actor")
     assert len(actors) == 3 and all(r["actor"].startswith("dispatcher@") and r["count"] > 0 for r in actors)

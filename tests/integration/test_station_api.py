@@ -62,10 +62,16 @@ async def test_chen_three_transfers_make_one_order_naming_all_three(make_app, ch
     stub = channel_to(app)
     (request,) = scenario_requests(app, EXAMPLES / "seed-chen.json")
     case = await settled_case(stub, (await stub.SubmitEntry(request)).case_id)
-    (order,) = case.orders
-    assert list(order.incoming_txn_ids) == ["CHEN-T1", "CHEN-T2", "CHEN-T3"]
-    assert order.status == station_pb2.ORDER_STATUS_HELD
-    assert order.requested_minor == order.held_minor == 11000000
+    # One freeze order (the statement) and its stop (the freeze, at once), both naming all three.
+    (order,) = [o for o in case.orders if o.kind == station_pb2.ORDER_KIND_FREEZE]
+    (stop,) = [o for o in case.orders if o.kind == station_pb2.ORDER_KIND_STOP]
+    assert len(case.orders) == 2 and stop.parent_order_id == order.order_id
+    assert list(order.incoming_txn_ids) == list(stop.incoming_txn_ids) == ["CHEN-T1", "CHEN-T2", "CHEN-T3"]
+    assert stop.status == station_pb2.ORDER_STATUS_HELD
+    assert stop.requested_minor == stop.held_minor == 11000000
+    # The statement shows all of it still there, and the stop freezes it: nothing more to ask.
+    assert (order.status, order.held_minor) == (station_pb2.ORDER_STATUS_MOVED_ON, 0)
+    assert order.requested_minor == 11000000
 
 
 async def test_retried_submit_returns_the_same_case_and_writes_nothing_new(make_app, channel_to, pool) -> None:
@@ -79,8 +85,8 @@ async def test_retried_submit_returns_the_same_case_and_writes_nothing_new(make_
     third = await stub.SubmitEntry(request)
     assert (third.case_id, third.duplicate) == (first.case_id, True)
     assert await pool.fetchval("SELECT count(*) FROM cases") == 1
-    assert await pool.fetchval("SELECT count(*) FROM freeze_orders") == 1
-    assert await pool.fetchval("SELECT count(*) FROM bank_answers") == 2  # one statement, one freeze
+    assert await pool.fetchval("SELECT count(*) FROM freeze_orders") == 2  # the freeze order and its stop
+    assert await pool.fetchval("SELECT count(*) FROM bank_answers") == 2  # one statement, the stop's freeze
 
 
 async def test_reused_entry_id_with_other_content_fails_precondition(make_app, channel_to, pool) -> None:
@@ -166,11 +172,14 @@ async def test_bank_without_adapter_is_undeliverable_and_the_others_proceed(make
     extra.payee.bank_code, extra.payee.number, extra.txn_id = "ZZB", "6200000000000042", "CHEN-X"
     reply = await stub.SubmitEntry(request)
     case = await settled_case(stub, reply.case_id)
-    by_bank = {o.account.bank_code: o for o in case.orders}
-    assert by_bank["ZZB"].status == station_pb2.ORDER_STATUS_UNDELIVERABLE
-    assert by_bank["ZZB"].reason_code == "NOAD"
-    assert "ZZB" in by_bank["ZZB"].detail
-    assert by_bank["BOC"].status == station_pb2.ORDER_STATUS_HELD
+    by_bank = {(o.account.bank_code, o.kind): o for o in case.orders}
+    assert len(by_bank) == len(case.orders) == 4  # a freeze order and its stop at each bank
+    for kind in (station_pb2.ORDER_KIND_FREEZE, station_pb2.ORDER_KIND_STOP):
+        assert by_bank["ZZB", kind].status == station_pb2.ORDER_STATUS_UNDELIVERABLE
+        assert by_bank["ZZB", kind].reason_code == "NOAD"
+        assert "ZZB" in by_bank["ZZB", kind].detail
+    assert by_bank["BOC", station_pb2.ORDER_KIND_STOP].status == station_pb2.ORDER_STATUS_HELD
+    assert by_bank["BOC", station_pb2.ORDER_KIND_FREEZE].status == station_pb2.ORDER_STATUS_MOVED_ON
     assert case.held_minor == 11000000
 
 
@@ -181,9 +190,19 @@ async def test_watch_streams_each_step_until_settled(make_app, channel_to) -> No
     reply = await stub.SubmitEntry(request)
     updates = [u async for u in stub.WatchCase(station_pb2.WatchCaseRequest(case_id=reply.case_id), timeout=20)]
     kinds = [EVENT_KIND.name(e.kind) for u in updates for e in u.events]
-    assert kinds[:3] == ["case.accepted", "order.queued", "order.traced"]
+    # The level-1 freeze order and its stop are queued with the entry; then the statement and the
+    # stop's answer come back, in either order.
+    assert kinds[:3] == ["case.accepted", "order.queued", "order.queued"]
+    assert kinds.count("order.traced") == 3 and kinds.count("order.queued") == 4  # a stop per level
     assert kinds.count("order.followed") == 2 and kinds.count("exit.recorded") == 1
-    assert kinds.count("order.partially_held") == 2 and kinds.count("order.moved_on") == 1
+    order_kind = {o.order_id: o.kind for o in updates[-1].case.orders}
+    of_kind = [(EVENT_KIND.name(e.kind), order_kind.get(e.order_id)) for u in updates for e in u.events]
+    # The stops hold at levels 1 and 2; every statement finds its stop asking for the money there,
+    # and the level-3 stop finds it gone (an ATM).
+    assert of_kind.count(("order.partially_held", station_pb2.ORDER_KIND_STOP)) == 2
+    assert of_kind.count(("order.moved_on", station_pb2.ORDER_KIND_FREEZE)) == 3
+    assert of_kind.count(("order.moved_on", station_pb2.ORDER_KIND_STOP)) == 1
+    assert kinds.count("order.partially_held") == 2 and kinds.count("order.moved_on") == 4
     seqs = [e.seq for u in updates for e in u.events]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     assert updates[-1].case.settled and not any(u.case.settled for u in updates[:-1])

@@ -13,7 +13,7 @@ import pytest
 from stopay.api.validation import entry_from_request
 from stopay.domain.clock import SYSTEM_CLOCK
 from stopay.domain.entry import level1_orders
-from stopay.domain.orders import TRANSITIONS, OrderStatus
+from stopay.domain.orders import TRANSITIONS, OrderKind, OrderStatus, stop_of
 from stopay.domain.trail import Limits
 from stopay.service.answers.apply import Settled, apply_answers
 from stopay.store import entries, migrate
@@ -96,32 +96,52 @@ async def test_database_transitions_equal_the_domain_state_machine(pool) -> None
     ],
 )
 async def test_database_refuses_moving_an_order_backwards(pool, first, then) -> None:
+    # The freeze order (statement, then freeze); its stop never passes through freezing.
     _, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
     held = 5000 if first == "held" else 0
     resolved = "NULL" if first in ("pending", "freezing") else "now()"
     await pool.execute(
         f"UPDATE freeze_orders SET status = $1, held_minor = $2, freeze_minor = 5000, resolved_at = {resolved}"
-        " WHERE case_id = $3",
+        " WHERE case_id = $3 AND kind = 'freeze'",
         first,
         held,
         case_id,
     )
     with pytest.raises(asyncpg.CheckViolationError):
         await pool.execute(
-            "UPDATE freeze_orders SET status = $1, held_minor = 0, resolved_at = NULL WHERE case_id = $2", then, case_id
+            "UPDATE freeze_orders SET status = $1, held_minor = 0, resolved_at = NULL WHERE case_id = $2"
+            " AND kind = 'freeze'",
+            then,
+            case_id,
         )
 
 
 async def test_database_refuses_holding_more_than_asked_and_deleting_orders(pool) -> None:
     _, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
-    await pool.execute("UPDATE freeze_orders SET status = 'freezing', freeze_minor = 4000 WHERE case_id = $1", case_id)
+    await pool.execute(
+        "UPDATE freeze_orders SET status = 'freezing', freeze_minor = 4000 WHERE case_id = $1 AND kind = 'freeze'",
+        case_id,
+    )
     with pytest.raises(asyncpg.CheckViolationError):
         await pool.execute(
-            "UPDATE freeze_orders SET status = 'held', held_minor = 4001, resolved_at = now() WHERE case_id = $1",
+            "UPDATE freeze_orders SET status = 'held', held_minor = 4001, resolved_at = now()"
+            " WHERE case_id = $1 AND kind = 'freeze'",
             case_id,
         )
     with pytest.raises(asyncpg.CheckViolationError):  # the asked amount never changes once set
-        await pool.execute("UPDATE freeze_orders SET freeze_minor = 5000 WHERE case_id = $1", case_id)
+        await pool.execute(
+            "UPDATE freeze_orders SET freeze_minor = 5000 WHERE case_id = $1 AND kind = 'freeze'", case_id
+        )
+    # A stop is sized from the start (5000, the amount reported): it holds no more than that either,
+    # and its amount never changes.
+    with pytest.raises(asyncpg.CheckViolationError):
+        await pool.execute(
+            "UPDATE freeze_orders SET status = 'held', held_minor = 5001, resolved_at = now()"
+            " WHERE case_id = $1 AND kind = 'stop'",
+            case_id,
+        )
+    with pytest.raises(asyncpg.CheckViolationError):
+        await pool.execute("UPDATE freeze_orders SET freeze_minor = 4000 WHERE case_id = $1 AND kind = 'stop'", case_id)
     with pytest.raises(asyncpg.CheckViolationError):  # freezing needs an amount
         await pool.execute(
             "INSERT INTO freeze_orders (case_id, order_id, level, bank_code, account_number, holder_name, currency,"
@@ -135,7 +155,8 @@ async def test_database_refuses_holding_more_than_asked_and_deleting_orders(pool
 
 async def test_case_events_are_append_only(pool) -> None:
     _, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
-    assert await pool.fetchval("SELECT count(*) FROM case_events WHERE case_id = $1", case_id) == 2
+    # case.accepted, and order.queued for the freeze order and for its stop.
+    assert await pool.fetchval("SELECT count(*) FROM case_events WHERE case_id = $1", case_id) == 3
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await pool.execute("UPDATE case_events SET actor = 'someone else'")
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
@@ -147,9 +168,11 @@ async def test_case_events_are_append_only(pool) -> None:
 async def test_two_owners_never_claim_the_same_order(pool) -> None:
     for n in range(10):
         await submit(pool, ("ICBC", f"62220202000099{n:05d}", 1000), ("ABC", f"62284800000099{n:05d}", 1000))
-    a, b = await asyncio.gather(store.claim(pool, "a", 15, 30), store.claim(pool, "b", 15, 30))
+    # 20 freeze orders and their 20 stops.
+    a, b = await asyncio.gather(store.claim(pool, "a", 30, 30), store.claim(pool, "b", 30, 30))
     ids_a, ids_b = {o.order_id for o in a}, {o.order_id for o in b}
-    assert len(ids_a) + len(ids_b) == 20 and not ids_a & ids_b
+    assert len(ids_a) + len(ids_b) == 40 and not ids_a & ids_b
+    assert [o.kind for o in a + b].count(OrderKind.STOP) == 20
     assert await store.claim(pool, "c", 50, 30) == []
 
 
@@ -159,11 +182,13 @@ def NO_WAIT(attempts: int) -> float:
 
 async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record(pool) -> None:
     entry, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
-    # As after its statement: sized, with the freeze due and in flight at the account.
-    await pool.execute("UPDATE freeze_orders SET status = 'freezing', freeze_minor = 5000")
+    # As after its statement, its stop refused: the freeze order sized, with the freeze due and in
+    # flight at the account (the stop's no longer is).
+    await pool.execute("UPDATE freeze_orders SET status = 'rejected', resolved_at = now() WHERE kind = 'stop'")
+    await pool.execute("UPDATE freeze_orders SET status = 'freezing', freeze_minor = 5000 WHERE kind = 'freeze'")
     await pool.execute(
-        "INSERT INTO trail_accounts (case_id, bank_code, account_number, holder_name, level, left_minor,"
-        " in_flight_minor) VALUES ($1, 'ICBC', '6222020200009999999', '某公司', 1, 5000, 5000)",
+        "UPDATE trail_accounts SET left_minor = 5000, in_flight_minor = 5000 WHERE case_id = $1"
+        " AND bank_code = 'ICBC' AND account_number = '6222020200009999999'",
         case_id,
     )
     (first,) = await store.claim(pool, "dead-replica", 10, 30)
@@ -177,11 +202,15 @@ async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record
     late = Settled(first, held)  # the answer to the first claim, arriving after the takeover
     assert await apply_answers(pool, "dead-replica", [late], NO_WAIT) == []
     assert await apply_answers(pool, "other", [late], NO_WAIT) == []
-    assert await pool.fetchval("SELECT status FROM freeze_orders") == "freezing"  # neither applies it
+    assert (
+        await pool.fetchval("SELECT status FROM freeze_orders WHERE kind = 'freeze'") == "freezing"
+    )  # neither applies it
     answer = Settled(again, held)
     await apply_answers(pool, "other", [answer, answer], NO_WAIT)  # a duplicate in the batch too
     await apply_answers(pool, "other", [answer], NO_WAIT)  # and once more: applied once only
-    row = await pool.fetchrow("SELECT status, held_minor, lease_owner, resolved_at FROM freeze_orders")
+    row = await pool.fetchrow(
+        "SELECT status, held_minor, lease_owner, resolved_at FROM freeze_orders WHERE kind = 'freeze'"
+    )
     assert (row["status"], row["held_minor"], row["lease_owner"]) == ("held", 5000, None)
     assert row["resolved_at"] is not None
     assert await pool.fetchval("SELECT count(*) FROM bank_answers") == 1
@@ -191,23 +220,27 @@ async def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_record
 
 async def test_a_rescheduled_order_waits_for_its_time(pool) -> None:
     entry, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
-    (order,) = await store.claim(pool, "r", 10, 30)
-    stale = store.Retry(case_id, order.order_id, order.attempts - 1, 0.0, "from an earlier claim")
-    assert await store.reschedule(pool, "r", [stale], "d") == 0
+    claimed = await store.claim(pool, "r", 10, 30)  # the freeze order and its stop, at the same bank
+    assert sorted(o.kind for o in claimed) == sorted([OrderKind.FREEZE, OrderKind.STOP])
+    stale = [store.Retry(case_id, o.order_id, o.attempts - 1, 0.0, "from an earlier claim") for o in claimed]
+    assert await store.reschedule(pool, "r", stale, "d") == 0
     assert (
-        await store.reschedule(pool, "r", [store.Retry(case_id, order.order_id, order.attempts, 60, "bank down")], "d")
-        == 1
+        await store.reschedule(
+            pool, "r", [store.Retry(case_id, o.order_id, o.attempts, 60, "bank down") for o in claimed], "d"
+        )
+        == 2
     )
     assert await store.claim(pool, "r", 10, 30) == []
     await move_clock(pool, timedelta(seconds=59))
     assert await store.claim(pool, "r", 10, 30) == []
     await move_clock(pool, timedelta(seconds=61))
-    (again,) = await store.claim(pool, "r", 10, 30)
-    assert again.attempts == 2
-    detail = await pool.fetchval("SELECT detail FROM freeze_orders")
-    assert detail == "bank down"
+    again = await store.claim(pool, "r", 10, 30)
+    assert {o.order_id for o in again} == {o.order_id for o in claimed}
+    assert [o.attempts for o in again] == [2, 2]
+    details = [r[0] for r in await pool.fetch("SELECT detail FROM freeze_orders")]
+    assert details == ["bank down", "bank down"]
     kinds = [r[0] for r in await pool.fetch("SELECT kind FROM case_events ORDER BY seq")]
-    assert kinds == ["case.accepted", "order.queued", "order.retry_scheduled"]
+    assert kinds == ["case.accepted", "order.queued", "order.queued", "order.retry_scheduled", "order.retry_scheduled"]
 
 
 async def test_an_entry_is_written_whole(pool) -> None:
@@ -218,7 +251,9 @@ async def test_an_entry_is_written_whole(pool) -> None:
         ("ABC", "6228480000009999999", 300),
     )
     planned = {o.order_id: o.requested_minor for o in level1_orders(entry)}
-    rows = await pool.fetch("SELECT order_id, requested_minor, status FROM freeze_orders WHERE case_id = $1", case_id)
+    rows = await pool.fetch(
+        "SELECT order_id, requested_minor, status FROM freeze_orders WHERE case_id = $1 AND kind = 'freeze'", case_id
+    )
     assert (
         {r["order_id"]: r["requested_minor"] for r in rows}
         == planned
@@ -228,6 +263,23 @@ async def test_an_entry_is_written_whole(pool) -> None:
         }
     )
     assert {r["status"] for r in rows} == {"queued"}
+    # Each with its stop, which asks at once to freeze the amount reported, counted in flight there.
+    stops = await pool.fetch(
+        "SELECT order_id, parent_order_id, requested_minor, freeze_minor, idempotency_key, status FROM freeze_orders"
+        " WHERE case_id = $1 AND kind = 'stop'",
+        case_id,
+    )
+    assert {tuple(r.values()) for r in stops} == {
+        (stop_of(case_id, order_id), order_id, amount, amount, f"{case_id}:{order_id}/stop", "queued")
+        for order_id, amount in planned.items()
+    }
+    accounts = await pool.fetch(
+        "SELECT bank_code, account_number, in_flight_minor FROM trail_accounts WHERE case_id = $1", case_id
+    )
+    assert {tuple(r.values()) for r in accounts} == {
+        ("ICBC", "6222020200009999999", 5700),
+        ("ABC", "6228480000009999999", 300),
+    }
     assert await pool.fetchval("SELECT count(*) FROM entry_transfers WHERE case_id = $1", case_id) == 3
     assert await pool.fetchval("SELECT reported_minor FROM cases WHERE case_id = $1", case_id) == 6000
 
@@ -239,7 +291,7 @@ async def test_a_statement_older_than_one_applied_is_asked_again(pool) -> None:
     from stopay.service.answers.apply import Traced
 
     entry, case_id = await submit(pool, ("ICBC", "6222020200009999999", 5000))
-    (first,) = await store.claim(pool, "r", 10, 30)
+    (first,) = [o for o in await store.claim(pool, "r", 10, 30) if o.kind is OrderKind.FREEZE]
     t0 = entry.transfers[0].transferred_at
     credit = StatementLine(1, t0, "credit", 5000, "T0")
     newer = Statement(0, (credit, StatementLine(9, t0 + timedelta(minutes=2), "debit", 1000, "OUT", exit=None)))
@@ -253,11 +305,12 @@ async def test_a_statement_older_than_one_applied_is_asked_again(pool) -> None:
     await pool.execute(
         "INSERT INTO freeze_orders (case_id, order_id, level, bank_code, account_number, holder_name, currency,"
         " requested_minor, incoming, idempotency_key) SELECT case_id, gen_random_uuid(), 2, bank_code, account_number,"
-        " holder_name, currency, 0, incoming, 'k2' FROM freeze_orders WHERE case_id = $1",
+        " holder_name, currency, 0, incoming, 'k2' FROM freeze_orders WHERE case_id = $1 AND kind = 'freeze'",
         case_id,
     )
     claimed = await store.claim(pool, "r", 10, 30)
-    second = next(o for o in claimed if o.status == "queued")
+    (second,) = [o for o in claimed if o.kind is OrderKind.FREEZE]
+    assert second.status == "queued"
     older = Statement(0, (credit,))
     (retry,) = await apply_answers(
         pool, "r", [Traced(second, StatementAnswer(AnswerStatus.ACCR, statement=older))], NO_WAIT

@@ -257,9 +257,10 @@ async def test_case_reports_levels_exits_and_unresolved(make_app, channel_to) ->
         case = update.case
     levels = [(t.level, t.traced_minor, t.held_minor, t.exited_minor, t.orders, t.open_orders) for t in case.levels]
     assert levels == [
-        (1, 58000000, 35000000, 0, 1, 0),
-        (2, 23000000, 21000000, 0, 1, 0),
-        (3, 2000000, 0, 2000000, 1, 0),
+        # Each level: the freeze order (statement, then what is left to freeze) and its stop.
+        (1, 58000000, 35000000, 0, 2, 0),
+        (2, 23000000, 21000000, 0, 2, 0),
+        (3, 2000000, 0, 2000000, 2, 0),
     ]
     (flow,) = case.exits
     assert (flow.txn_id, flow.kind, flow.amount_minor, flow.level, flow.account.bank_code) == (
@@ -271,14 +272,26 @@ async def test_case_reports_levels_exits_and_unresolved(make_app, channel_to) ->
     )
     assert case.unresolved_minor == 58000000 - 35000000 - 21000000 - 2000000 == 0
     tree = {o.order_id: o for o in case.orders}
-    chain = [o for o in case.orders if o.level == 3][0]
+    freezes = [o for o in case.orders if o.kind == station_pb2.ORDER_KIND_FREEZE]
+    chain = [o for o in freezes if o.level == 3][0]
     parents = []
     while chain.parent_order_id:
         chain = tree[chain.parent_order_id]
         parents.append(chain.level)
     assert parents == [2, 1]
-    level2 = [o for o in case.orders if o.level == 2][0]
+    # Each stop hangs under its freeze order, at its level, for the same money.
+    for stop in (o for o in case.orders if o.kind == station_pb2.ORDER_KIND_STOP):
+        twin = tree[stop.parent_order_id]
+        assert (twin.kind, twin.level, twin.requested_minor) == (
+            station_pb2.ORDER_KIND_FREEZE,
+            stop.level,
+            stop.asked_minor,
+        )
+    level2 = [o for o in freezes if o.level == 2][0]
     assert [(i.txn_id, i.amount_minor, i.traced_minor, i.payer.bank_code) for i in level2.incoming] == [
         ("XUE-T2", 23000000, 23000000, "ICBC")
     ]
-    assert level2.asked_minor == 21000000
+    # The stop asked for all 230,000 the transfer carried and got the 210,000 there; the freeze
+    # order's statement found that money already asked for.
+    (stop2,) = [o for o in case.orders if o.kind == station_pb2.ORDER_KIND_STOP and o.level == 2]
+    assert (stop2.asked_minor, stop2.held_minor, level2.asked_minor) == (23000000, 21000000, 0)

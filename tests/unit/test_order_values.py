@@ -8,15 +8,26 @@ import pytest
 from stopay.domain.holds import HoldState
 from stopay.domain.orders import (
     OPEN,
+    BankRequest,
     OrderKind,
     OrderStatus,
     RetryPlan,
     RetryRefused,
     asks_statement,
+    bank_request,
     freeze_out,
     retry_plan,
 )
-from stopay.domain.settlement import AccountMoney, Settlement, return_completes, settle, starts_hold
+from stopay.domain.settlement import (
+    AccountMoney,
+    Settlement,
+    ask_again_after_refusal,
+    judged,
+    return_completes,
+    settle,
+    starts_hold,
+    top_up,
+)
 
 K, S = OrderKind, OrderStatus
 
@@ -27,8 +38,8 @@ def test_open_is_queued_freezing_or_pending_and_nothing_else_is() -> None:
     assert all(s.terminal != s.open for s in S)
 
 
-def test_the_kinds_are_the_four_the_database_knows() -> None:
-    assert [k.value for k in K] == ["freeze", "release", "extend", "return"]
+def test_the_kinds_are_the_five_the_database_knows() -> None:
+    assert [k.value for k in K] == ["freeze", "stop", "release", "extend", "return"]
     assert {k for k in K if k.gives_back} == {K.RELEASE, K.RETURN}
 
 
@@ -41,7 +52,21 @@ def test_the_values_read_as_their_text() -> None:
 @pytest.mark.parametrize("status", list(S))
 def test_only_a_freeze_asking_for_its_statement_cannot_have_moved_money(kind: OrderKind, status: OrderStatus) -> None:
     assert asks_statement(kind, status) == (kind is K.FREEZE and status is S.QUEUED)
-    assert freeze_out(kind, status) == (kind is K.FREEZE and status in (S.FREEZING, S.PENDING))
+    assert freeze_out(kind, status) == (
+        (kind is K.FREEZE and status in (S.FREEZING, S.PENDING)) or (kind is K.STOP and status in (S.QUEUED, S.PENDING))
+    )
+
+
+def test_a_stop_asks_for_the_freeze_from_its_start() -> None:
+    assert bank_request(K.STOP, S.QUEUED) is BankRequest.FREEZE
+    assert bank_request(K.STOP, S.PENDING) is BankRequest.FREEZE
+    assert bank_request(K.FREEZE, S.QUEUED) is BankRequest.STATEMENT
+
+
+def test_a_stop_is_retried_back_in_flight() -> None:
+    plan = retry_plan(K.STOP, S.UNDELIVERABLE, 5000, hold_live=False)
+    assert plan == RetryPlan(K.STOP, 0, in_flight_minor=5000)
+    assert isinstance(plan, RetryPlan) and not plan.puts_back
 
 
 @pytest.mark.parametrize("status", [s for s in S if s is not S.UNDELIVERABLE])
@@ -152,3 +177,77 @@ def test_the_schema_spells_the_open_statuses_once() -> None:
     ]
     assert len(spelled) == 1 and "SELECT status IN" in spelled[0], spelled
     assert schema.count("freeze_order_open(") >= 5  # the function, the due index, the check, the view, the guard
+
+
+# ---- stop first ---------------------------------------------------------------------------------
+
+
+def test_a_stop_answered_before_its_statement_keeps_all_it_held() -> None:
+    # Nothing is known of the account yet (left 0): giving back now would give back the victim's money.
+    unknown = AccountMoney(left_minor=0, held_minor=0, in_flight_minor=58_000, releasing_minor=0)
+    done = settle(K.STOP, S.QUEUED, S.PARTIALLY_HELD, 58_000, 58_000, 40_000, 0, unknown, judge=False)
+    assert done == Settlement(AccountMoney(0, 40_000, 0, 0), release_minor=0)
+
+
+def test_a_stop_answered_after_its_statement_gives_back_what_is_not_the_victims() -> None:
+    known = AccountMoney(left_minor=35_000, held_minor=0, in_flight_minor=58_000, releasing_minor=0)
+    done = settle(K.STOP, S.QUEUED, S.PARTIALLY_HELD, 58_000, 58_000, 40_000, 0, known, judge=True)
+    assert done == Settlement(AccountMoney(35_000, 40_000, 0, 0), release_minor=5_000)
+
+
+def test_the_first_money_a_stop_holds_starts_the_hold() -> None:
+    assert starts_hold(K.STOP, None, 1)
+    assert not starts_hold(K.RELEASE, None, 1)
+
+
+SHORT = AccountMoney(left_minor=50_000, held_minor=20_000, in_flight_minor=0, releasing_minor=0)
+
+
+def test_a_case_short_of_its_victims_money_asks_again_once_per_release() -> None:
+    assert top_up(SHORT, True, HoldState.STOPPED, None, asked_releases=0, releases=1) == 30_000
+    assert top_up(SHORT, True, HoldState.STOPPED, None, asked_releases=1, releases=1) == 0
+
+
+@pytest.mark.parametrize(
+    "money, judge",
+    [
+        (SHORT, False),  # a statement is due (it sizes the freeze), or none was applied yet
+        (AccountMoney(50_000, 20_000, 1, 0), True),  # a freeze is out: its answer comes first
+        (AccountMoney(50_000, 20_000, 0, 1), True),  # a release is out: its answer comes first
+        (AccountMoney(20_000, 20_000, 0, 0), True),  # nothing short
+    ],
+)
+def test_no_top_up_while_an_answer_is_to_come_or_nothing_is_short(money: AccountMoney, judge: bool) -> None:
+    assert top_up(money, judge, HoldState.STOPPED, None, asked_releases=0, releases=3) == 0
+
+
+def test_a_top_up_stays_within_the_hold() -> None:
+    assert top_up(SHORT, True, HoldState.FROZEN, 25_000, asked_releases=0, releases=1) == 5_000
+    assert top_up(SHORT, True, HoldState.RETURNING, None, asked_releases=0, releases=1) == 0
+    assert top_up(SHORT, True, HoldState.LAPSED, None, asked_releases=0, releases=1) == 0
+
+
+def test_an_account_is_judged_once_traced_and_no_statement_is_due() -> None:
+    assert judged(0, traced=True)
+    assert not judged(1, traced=True)
+    assert not judged(0, traced=False)  # a stop answered, but no statement ever applied
+
+
+def test_the_last_statement_due_given_up_lets_what_the_earlier_ones_showed_stand() -> None:
+    held = AccountMoney(left_minor=3_000, held_minor=5_000, in_flight_minor=0, releasing_minor=0)
+    done = settle(K.FREEZE, S.QUEUED, S.UNDELIVERABLE, 5_000, None, 0, 0, held, judge=True)
+    assert done == Settlement(held, release_minor=2_000)
+    assert settle(K.FREEZE, S.QUEUED, S.UNDELIVERABLE, 5_000, None, 0, 0, held, judge=False) == Settlement(held)
+
+
+KNOWN = AccountMoney(left_minor=5_000, held_minor=0, in_flight_minor=0, releasing_minor=0)
+
+
+def test_a_stop_the_bank_rejected_is_asked_again_once_the_account_is_known() -> None:
+    assert ask_again_after_refusal(K.STOP, S.REJECTED, twin=True, judge=True, money=KNOWN) == 5_000
+    # The statement still due sizes the freeze; a top-up is not asked again; an operator retries an
+    # undeliverable stop.
+    assert ask_again_after_refusal(K.STOP, S.REJECTED, twin=True, judge=False, money=KNOWN) == 0
+    assert ask_again_after_refusal(K.STOP, S.REJECTED, twin=False, judge=True, money=KNOWN) == 0
+    assert ask_again_after_refusal(K.STOP, S.UNDELIVERABLE, twin=True, judge=True, money=KNOWN) == 0
+    assert ask_again_after_refusal(K.FREEZE, S.REJECTED, twin=False, judge=True, money=KNOWN) == 0

@@ -14,6 +14,11 @@
 * A statement opens at most ``max_fanout`` orders, and a case at most ``max_orders``: transfers
   beyond are not followed, and a ``follow.limited`` event says how many and how much money stays
   unresolved.
+* Stop first: each order that follows the money on goes with a stop, which freezes at once what the
+  followed transfer carried of the victim's money; nothing a stop held is judged (given back) while
+  a statement of the account is still due. Once a release on an account is answered, or a freeze
+  there held less than it asked after one was, every case short of its victim's money there asks
+  again (:mod:`stopay.service.answers.top_up`, in a transaction of its own after this one).
 
 The orders that follow, the bank answers (statements included, kept as evidence) and the events are
 written in the same transaction, so a crash leaves either all of it or none.
@@ -33,10 +38,20 @@ from bank_adapters.protocol import AnswerStatus, StatementAnswer
 from stopay.domain.accounts import AccountKey, CaseAccount
 from stopay.domain.attribution import parts_from_json
 from stopay.domain.holds import HoldPolicy, HoldState
-from stopay.domain.orders import OrderKind, OrderStatus, settled_status
-from stopay.domain.settlement import AccountMoney, return_completes, settle, starts_hold, within_hold
+from stopay.domain.orders import OrderKind, OrderStatus, asks_statement, freeze_out, settled_status, stop_of
+from stopay.domain.settlement import (
+    AccountMoney,
+    ask_again_after_refusal,
+    judged,
+    return_completes,
+    settle,
+    starts_hold,
+    top_up,
+    within_hold,
+)
 from stopay.domain.trail import BACK_WITH_VICTIM, Known, Limits, StatementTooShort, Step, step
 from stopay.service.answers.translate import known_incoming, merge_incoming, statement_json, statement_lines
+from stopay.store.errors import StoreError
 from stopay.store.orders import Claim, ClaimedOrder, Outcome, Retry
 from stopay.store.trail import (
     AccountChange,
@@ -51,6 +66,7 @@ from stopay.store.trail import (
     NewOrder,
     OrderChange,
     TrailChanges,
+    rows_at,
     trail_transaction,
 )
 
@@ -117,7 +133,35 @@ async def apply_answers(
             if retry is not None:
                 retries.append(retry)
         await tx.apply(work.finish())
+    if work.freed:
+        await top_up_accounts(pool, work.freed, retry_after, actor, policy, caps)
     return retries
+
+
+async def top_up_accounts(
+    pool: asyncpg.Pool,
+    accounts: set[AccountKey],
+    retry_after: Callable[[int], float],
+    actor: str,
+    policy: HoldPolicy,
+    caps: Limits = DEFAULT_CAPS,
+) -> None:
+    """Asks again, with a stop, what each case is short of at ``accounts`` since a release there
+    set money free (:func:`stopay.domain.settlement.top_up`), in one transaction over every case's
+    row there. The answers that freed it are recorded already: a failure here is logged, and the
+    next release on the account asks again."""
+    try:
+        wanted = await rows_at(pool, sorted(accounts))
+        if not wanted:
+            return
+        async with trail_transaction(pool, None, actor, policy) as tx:
+            rows, _ = await tx.lock(wanted, [])
+            work = _Batch(rows, retry_after, policy, caps)
+            for row in rows.values():
+                work.top_up(row)
+            await tx.apply(work.finish())
+    except StoreError as exc:
+        log.warning("trail.top_up_failed", accounts=len(accounts), error=str(exc))
 
 
 class _Batch:
@@ -141,6 +185,8 @@ class _Batch:
         self.touched: dict[CaseAccount, AccountRow] = {}
         # Debits larger than the balance a statement showed (data gaps), by account, latest first.
         self.gaps: dict[CaseAccount, dict[str, int]] = {}
+        # Accounts where money may have been set free for a case short of its victim's money.
+        self.freed: set[AccountKey] = set()
 
     def apply(self, item: Answer, current: LeasedOrder, row: AccountRow) -> Retry | None:
         """Applies one answer; an answer that cannot be applied is asked again, never lost."""
@@ -178,6 +224,7 @@ class _Batch:
                     gaps=self.gaps.get(row.key),
                     seen_at=row.seen_at,
                     seen_seq=row.seen_seq,
+                    asked_releases=row.asked_releases,
                 )
             )
         return self.changes
@@ -225,6 +272,9 @@ class _Batch:
         row.sent = {txn: [list(p) for p in parts] for txn, parts in result.sent.items()}
         row.left_minor = result.left_minor
         row.in_flight_minor += result.freeze_minor
+        row.statements_due = max(0, row.statements_due - 1)
+        if result.freeze_minor:
+            row.asked_releases = row.releases
         row.level = min(row.level, order.level)
         if newest is not None:
             row.seen_at, row.seen_seq = newest
@@ -257,10 +307,15 @@ class _Batch:
             self._order(order, OrderStatus.FREEZING, freeze_minor=result.freeze_minor)
         else:
             status = settled_status(0, order.requested_minor)
-            detail = "already held for this case" if result.left_minor else "none of the victim's money is left here"
+            if not result.left_minor:
+                detail = "none of the victim's money is left here"
+            elif row.in_flight_minor:
+                detail = "the stop sent beside it freezes this money"
+            else:
+                detail = "already held for this case"
             self._order(order, status, detail=detail)
             self._event(order, f"order.{status.value}", {"held_minor": 0, "detail": detail})
-        if result.release_minor > 0:
+        if result.release_minor > 0 and judged(row.statements_due, traced=True):
             self._release(order, row, result.release_minor)
         return None
 
@@ -322,6 +377,20 @@ class _Batch:
                     "order_id": str(order_id),
                 },
             )
+            child = self.rows.get(CaseAccount(order.case_id, account.bank_code, account.number))
+            if child is not None:
+                child.statements_due += 1
+            if onward.new_minor > 0:  # stop first: freeze what the transfer carried, beside the statement
+                self._stop(
+                    order.case_id,
+                    order.currency,
+                    stop_of(order.case_id, order_id),
+                    order_id,
+                    (account.bank_code, account.number, account.holder_name),
+                    onward.level,
+                    onward.new_minor,
+                    self.changes.created[-1].incoming,
+                )
         for flow in result.exits:
             if flow.amount_minor:
                 row.exited[flow.txn_id] = flow.amount_minor
@@ -352,6 +421,8 @@ class _Batch:
     def settle(self, item: Settled, current: LeasedOrder, row: AccountRow) -> None:
         order, outcome = item.order, item.outcome
         status = outcome.status
+        if asks_statement(current.kind, current.status):  # refused or given up: no longer due
+            row.statements_due = max(0, row.statements_due - 1)
         settled = settle(
             current.kind,
             current.status,
@@ -361,11 +432,22 @@ class _Batch:
             outcome.held_minor,
             outcome.released_minor,
             _money(row),
+            judge=judged(row.statements_due, traced=row.rev > 0),
         )
         row.held_minor = settled.money.held_minor
         row.in_flight_minor = settled.money.in_flight_minor
         row.releasing_minor = settled.money.releasing_minor
         self.touched[row.key] = row
+        if current.kind is OrderKind.RELEASE and outcome.released_minor > 0:
+            # Set free: every case the batch locked there asks again now, the others right after.
+            self.freed.add(AccountKey(row.bank_code, row.account_number))
+        elif (
+            freeze_out(current.kind, current.status)
+            and status is not OrderStatus.PENDING
+            and outcome.held_minor < (current.freeze_minor or 0)
+            and row.releases > row.asked_releases
+        ):  # held less than asked, though money was set free there since it was asked for
+            self.freed.add(AccountKey(row.bank_code, row.account_number))
         self._hold(order, row, current, outcome)
         self._order(
             order,
@@ -399,6 +481,99 @@ class _Batch:
         )
         if settled.release_minor > 0:  # meanwhile a fuller view showed less of the victim's money here
             self._release(order, row, settled.release_minor)
+        again = ask_again_after_refusal(
+            current.kind,
+            status,
+            order.parent_order_id is not None,
+            judged(row.statements_due, row.rev > 0),
+            _money(row),
+        )
+        if again:
+            self._stop(
+                row.case_id,
+                order.currency,
+                uuid.uuid5(row.case_id, f"again:{order.order_id}"),
+                None,
+                (row.bank_code, row.account_number, row.holder_name),
+                row.level,
+                again,
+                sorted(row.incoming.values(), key=lambda i: (i["at"], i["txn_id"])),
+            )
+        if current.kind is OrderKind.RELEASE and outcome.released_minor > 0:
+            # Set free: every case the batch locked there asks again now (the others right after
+            # the batch, top_up_accounts); so the case is never seen settled in between.
+            here = (row.bank_code, row.account_number)
+            at = [r for r in self.rows.values() if (r.bank_code, r.account_number) == here]
+            for other in at:
+                other.releases += 1
+            for other in at:
+                self.top_up(other)
+
+    def _stop(
+        self,
+        case_id: uuid.UUID,
+        currency: str,
+        stop_id: uuid.UUID,
+        twin_id: uuid.UUID | None,
+        account: tuple[str, str, str],
+        level: int,
+        amount: int,
+        incoming: list[dict[str, Any]],
+    ) -> None:
+        """A stop beside freeze order ``twin_id``, or a top-up (no twin): freezes ``amount`` at
+        ``account`` (bank code, number, holder) at once. Its freeze is in flight from now: on the
+        account's row in memory when the batch locked it, else trail_apply.sql adds it there."""
+        bank_code, number, holder = account
+        row = self.rows.get(CaseAccount(case_id, bank_code, number))
+        if row is not None:
+            row.in_flight_minor += amount
+            row.asked_releases = row.releases
+            self.touched[row.key] = row
+        self.changes.created.append(
+            NewOrder(
+                case_id=case_id,
+                order_id=stop_id,
+                parent_order_id=twin_id,
+                kind=OrderKind.STOP,
+                level=level,
+                bank_code=bank_code,
+                account_number=number,
+                holder_name=holder,
+                currency=currency,
+                requested_minor=amount,
+                incoming=incoming,
+                freeze_minor=amount,
+                idempotency_key=None if twin_id is None else f"{case_id}:{twin_id}/stop",
+                adds_in_flight=row is None,
+            )
+        )
+        detail: dict[str, Any] = {"bank_code": bank_code, "requested_minor": amount, "kind": OrderKind.STOP.value}
+        if twin_id is None:
+            detail["top_up"] = True
+        self.changes.events.append(EventRecord(case_id, "order.queued", stop_id, detail))
+
+    def top_up(self, row: AccountRow) -> None:
+        """Asks, with a stop, what the case is short of at the account since a release there set
+        money free (:func:`stopay.domain.settlement.top_up`)."""
+        amount = top_up(
+            _money(row),
+            judged(row.statements_due, traced=row.rev > 0),
+            row.hold_state,
+            row.hold_document_minor,
+            row.asked_releases,
+            row.releases,
+        )
+        if amount:
+            self._stop(
+                row.case_id,
+                row.currency,
+                uuid.uuid5(row.case_id, f"top-up:{row.bank_code}:{row.account_number}:{row.releases}"),
+                None,
+                (row.bank_code, row.account_number, row.holder_name),
+                row.level,
+                amount,
+                sorted(row.incoming.values(), key=lambda i: (i["at"], i["txn_id"])),
+            )
 
     def _release(self, order: ClaimedOrder, row: AccountRow, amount: int) -> None:
         row.rev += 1

@@ -1,5 +1,5 @@
 -- Gives up, as undeliverable with the reason :reason_code, up to :limit freeze orders still asking for
--- their statement (nothing of them can have moved money) whose bank no live replica serves
+-- their statement, or stops never sent (nothing of them can have moved money), whose bank no live replica serves
 -- (dispatch_replicas): at once when no replica served the bank within the delivery deadline
 -- (:deadline_s seconds), else once the order is past that deadline (a replica that served the bank
 -- may come back: a restart, a crash). So an order waits at most a deadline after it was created, or
@@ -12,7 +12,7 @@ WITH due AS (
     SELECT o.case_id, o.order_id, o.bank_code,
            stopay_now() > o.created_at + make_interval(secs => :deadline_s::float8) AS expired
     FROM freeze_orders o
-    WHERE o.status = 'queued' AND o.kind = 'freeze'
+    WHERE o.status = 'queued' AND (o.kind = 'freeze' OR (o.kind = 'stop' AND o.attempts = 0))
       AND o.next_attempt_at <= stopay_now()
       AND (o.lease_until IS NULL OR o.lease_until < stopay_now())
       AND NOT EXISTS (
@@ -39,7 +39,19 @@ WITH due AS (
         lease_until = NULL
     FROM due
     WHERE o.case_id = due.case_id AND o.order_id = due.order_id
-    RETURNING o.case_id, o.order_id, o.bank_code, o.reason_code, o.detail
+    RETURNING o.case_id, o.order_id, o.bank_code, o.account_number, o.kind, o.freeze_minor, o.reason_code,
+              o.detail
+), stops_off AS (
+    -- A stop's freeze was in flight from its start (domain.settlement.settle does the same for an
+    -- answered one). These rows are locked after the orders, unlike the answers' order: only a
+    -- writer about an account of a bank no replica serves could wait the other way, and a
+    -- deadlock is retried.
+    UPDATE trail_accounts t SET in_flight_minor = t.in_flight_minor - s.freeze_minor, updated_at = now()
+    FROM (SELECT u.case_id, u.bank_code, u.account_number, sum(u.freeze_minor) AS freeze_minor
+          FROM updated u WHERE u.kind = 'stop'
+          GROUP BY u.case_id, u.bank_code, u.account_number) s
+    WHERE t.case_id = s.case_id AND t.bank_code = s.bank_code AND t.account_number = s.account_number
+    RETURNING t.case_id
 ), events AS (
     INSERT INTO case_events (case_id, actor, kind, order_id, detail)
     SELECT u.case_id, :actor, 'order.undeliverable', u.order_id,

@@ -25,7 +25,7 @@ FROM (VALUES
     ('freeze_orders', 'SELECT, INSERT, UPDATE (status, freeze_minor, held_minor, released_minor, reason_code,'
                       ' detail, resolved_at, next_attempt_at, lease_owner, lease_until, attempts)'),
     ('trail_accounts', 'SELECT, INSERT, UPDATE (incoming, sent, rev, left_minor, held_minor, in_flight_minor,'
-                       ' releasing_minor, level, gaps, seen_at, seen_seq, updated_at)'),
+                       ' releasing_minor, level, gaps, seen_at, seen_seq, asked_releases, updated_at)'),
     ('trail_exits', 'SELECT, INSERT, UPDATE (amount_minor, order_id, level, recorded_at), DELETE'),
     ('hold_transitions', 'SELECT'),
     ('holds', 'SELECT, INSERT, UPDATE (state, stops, freezes, major, document, expires_at, warned_at,'

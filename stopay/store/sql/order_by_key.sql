@@ -1,5 +1,6 @@
--- One order as the dispatcher would claim it, without claiming it: for a bank's callback, by the
--- case and order its idempotency key names (:case_id, :order_id).
+-- The order a bank's callback names by its idempotency key (:key, of the case :case_id), as the
+-- dispatcher would claim it, without claiming it. An operator's retry keeps the key of the order it
+-- retries: the open one of them is meant, else the latest.
 SELECT o.case_id, o.order_id, o.parent_order_id, o.kind, o.level, o.status, o.bank_code,
        o.account_number, o.holder_name, o.currency, o.requested_minor, o.freeze_minor, o.incoming,
        o.idempotency_key, o.params, o.attempts, c.rule, c.max_depth, c.min_amount, false AS expired,
@@ -8,4 +9,6 @@ FROM freeze_orders o
 JOIN cases c ON c.case_id = o.case_id
 LEFT JOIN trail_accounts t
        ON t.case_id = o.case_id AND t.bank_code = o.bank_code AND t.account_number = o.account_number
-WHERE o.case_id = :case_id AND o.order_id = :order_id
+WHERE o.case_id = :case_id AND o.idempotency_key = :key
+ORDER BY freeze_order_open(o.status) DESC, o.created_at DESC
+LIMIT 1

@@ -17,7 +17,7 @@ WITH picked AS (
 ), holds AS (
     SELECT extract(epoch FROM o.resolved_at - o.case_created_at) * 1000 AS ms
     FROM orders o
-    WHERE o.kind = 'freeze' AND o.held_minor > 0
+    WHERE o.kind IN ('freeze', 'stop') AND o.held_minor > 0
 ), percentiles AS (
     SELECT count(*)::int AS holds,
            percentile_cont(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP (ORDER BY ms) AS p

@@ -2,23 +2,26 @@
 -- read retry_candidate.sql in the same transaction): a new order :new_order_id for the same account,
 -- money and details, under the same idempotency key (so a bank that did apply the first never
 -- applies it twice); with :puts_back (a failed release or return had taken its money off),
--- :going_out_minor put back among what is going out of the hold. The failed order stays as it was.
+-- :going_out_minor put back among what is going out of the hold; a stop asks for its freeze again,
+-- :in_flight_minor back in flight. The failed order stays as it was.
 -- :actor who asked. Nothing is returned when the order was retried already (freeze_orders_one_retry).
 WITH created AS (
     INSERT INTO freeze_orders (case_id, order_id, parent_order_id, kind, level, bank_code,
                                account_number, holder_name, currency, requested_minor, incoming,
-                               idempotency_key, retry_of, params)
+                               idempotency_key, retry_of, params, freeze_minor)
     SELECT f.case_id, :new_order_id, f.parent_order_id, f.kind, f.level, f.bank_code, f.account_number,
            f.holder_name, f.currency, f.requested_minor, f.incoming, f.idempotency_key, f.order_id,
-           f.params
+           f.params, CASE WHEN f.kind = 'stop' THEN f.freeze_minor END
     FROM freeze_orders f
     WHERE f.order_id = :order_id
     ON CONFLICT DO NOTHING
     RETURNING case_id, order_id, kind, bank_code, account_number
 ), going_out AS (
-    UPDATE trail_accounts t SET releasing_minor = t.releasing_minor + :going_out_minor::bigint, updated_at = now()
+    UPDATE trail_accounts t
+    SET releasing_minor = t.releasing_minor + CASE WHEN :puts_back::boolean THEN :going_out_minor::bigint ELSE 0 END,
+        in_flight_minor = t.in_flight_minor + :in_flight_minor::bigint, updated_at = now()
     FROM created c
-    WHERE :puts_back::boolean AND t.case_id = c.case_id AND t.bank_code = c.bank_code
+    WHERE (:puts_back::boolean OR :in_flight_minor::bigint > 0) AND t.case_id = c.case_id AND t.bank_code = c.bank_code
       AND t.account_number = c.account_number
     RETURNING t.case_id
 ), events AS (

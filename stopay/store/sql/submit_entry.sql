@@ -1,5 +1,6 @@
 -- One entry in one statement: the case, its transfers, one level-1 freeze order per receiving
--- account and the events, or nothing at all when the case (derived from entry_id) exists already.
+-- account with its stop (a stop order that asks at once to freeze what the freeze order follows in,
+-- counted in flight on the account's trail row: stop first, docs/tracing.md) and the events, or nothing at all when the case (derived from entry_id) exists already.
 -- A transfer another case reported first (same payer, payee and txn_id: transfer_owners) is
 -- recorded and linked to that case, and no order follows it here: the money is traced once; but
 -- a report that disagrees with the first on the amount, the payee's name or the time (by more
@@ -55,14 +56,16 @@ WITH new_case AS (
     FROM transfers t
     JOIN owners w USING (payer_bank, payer_number, payee_bank, payee_number, txn_id)
     WHERE t.linked_case_id IS NOT NULL
+), planned AS (
+    SELECT * FROM jsonb_to_recordset(:orders::jsonb) AS o(order_id uuid, level int, bank_code text,
+        account_number text, holder_name text, requested_minor bigint, incoming jsonb,
+        stop_order_id uuid)
 ), orders AS (
     INSERT INTO freeze_orders (case_id, order_id, level, bank_code, account_number, holder_name,
                                currency, requested_minor, incoming, idempotency_key)
     SELECT nc.case_id, o.order_id, o.level, o.bank_code, o.account_number, o.holder_name, :currency,
            own.requested_minor, own.incoming, nc.case_id::text || ':' || o.order_id::text
-    FROM new_case nc,
-         jsonb_to_recordset(:orders::jsonb) AS o(order_id uuid, level int, bank_code text,
-             account_number text, holder_name text, requested_minor bigint, incoming jsonb)
+    FROM new_case nc, planned o
     CROSS JOIN LATERAL (
         -- Only the transfers this case traces.
         SELECT sum((i ->> 'amount_minor')::bigint) AS requested_minor, jsonb_agg(i ORDER BY n) AS incoming
@@ -72,7 +75,22 @@ WITH new_case AS (
             AND t.payee_number = o.account_number AND t.txn_id = i ->> 'txn_id'
     ) own
     WHERE own.requested_minor IS NOT NULL
+    RETURNING case_id, order_id, level, bank_code, account_number, holder_name, requested_minor,
+              incoming, idempotency_key
+), stops AS (
+    INSERT INTO freeze_orders (case_id, order_id, parent_order_id, kind, level, bank_code,
+                               account_number, holder_name, currency, requested_minor, freeze_minor,
+                               incoming, idempotency_key)
+    SELECT o.case_id, p.stop_order_id, o.order_id, 'stop', o.level, o.bank_code, o.account_number,
+           o.holder_name, :currency, o.requested_minor, o.requested_minor, o.incoming,
+           o.idempotency_key || '/stop'
+    FROM orders o
+    JOIN planned p USING (order_id)
     RETURNING case_id, order_id, bank_code, account_number, requested_minor
+), accounts AS (
+    INSERT INTO trail_accounts (case_id, bank_code, account_number, holder_name, level, in_flight_minor)
+    SELECT o.case_id, o.bank_code, o.account_number, o.holder_name, o.level, o.requested_minor
+    FROM orders o
 ), events AS (
     -- This case's events first, then the first cases' (their chain heads in case_id order).
     INSERT INTO case_events (case_id, actor, kind, order_id, detail)
@@ -87,6 +105,12 @@ WITH new_case AS (
                jsonb_build_object('bank_code', o.bank_code, 'requested_minor', o.requested_minor),
                o.bank_code, o.account_number
         FROM orders o
+        UNION ALL
+        SELECT 1, s.case_id, 'order.queued', s.order_id,
+               jsonb_build_object('bank_code', s.bank_code, 'requested_minor', s.requested_minor,
+                                  'kind', 'stop'),
+               s.bank_code, s.account_number || '/stop'
+        FROM stops s
         UNION ALL
         SELECT 2, l.case_id, 'transfer.linked', NULL,
                jsonb_build_object('txn_id', l.txn_id, 'bank_code', l.payee_bank,

@@ -1,5 +1,5 @@
 -- Applies a batch of bank answers in one statement: moves the answered orders on (:orders), creates
--- the orders that follow the money on or give excess back (:created), stores what is now known of
+-- the orders that follow the money on, stop it there or give excess back (:created), stores what is now known of
 -- each account (:accounts), records, corrects or (amount 0) withdraws exits (:exits), keeps every
 -- bank answer, statements included, as evidence (:answers) and logs events (:events). :actor is the
 -- actor. :holds starts holds ({case_id, bank_code, account_number, op: 'stop'}: an emergency stop of
@@ -24,28 +24,46 @@ WITH answered AS (
         recheck_s float8)
     WHERE o.case_id = i.case_id AND o.order_id = i.order_id
     RETURNING o.order_id
+), made AS (
+    SELECT * FROM jsonb_to_recordset(:created::jsonb) AS n(case_id uuid, order_id uuid, parent_order_id uuid,
+        kind text, level int, bank_code text, account_number text, holder_name text, currency text,
+        requested_minor bigint, incoming jsonb, freeze_minor bigint, idempotency_key text,
+        adds_in_flight boolean)
 ), created AS (
     INSERT INTO freeze_orders (case_id, order_id, parent_order_id, kind, level, bank_code,
                                account_number, holder_name, currency, requested_minor, incoming,
-                               idempotency_key)
+                               idempotency_key, freeze_minor)
     SELECT n.case_id, n.order_id, n.parent_order_id, n.kind, n.level, n.bank_code, n.account_number,
-           n.holder_name, n.currency, n.requested_minor, n.incoming, n.case_id::text || ':' || n.order_id::text
-    FROM jsonb_to_recordset(:created::jsonb) AS n(case_id uuid, order_id uuid, parent_order_id uuid,
-        kind text, level int, bank_code text, account_number text, holder_name text, currency text,
-        requested_minor bigint, incoming jsonb)
+           n.holder_name, n.currency, n.requested_minor, n.incoming,
+           coalesce(n.idempotency_key, n.case_id::text || ':' || n.order_id::text), n.freeze_minor
+    FROM made n
     ON CONFLICT (case_id, order_id) DO NOTHING
-    RETURNING order_id
+    RETURNING order_id, case_id, bank_code, account_number, holder_name, level, freeze_minor
+), stopped_in_flight AS (
+    -- Stops on accounts the batch did not lock: their freeze is in flight from now, on a row made
+    -- if the case has none there yet, in key order (rows the batch locked are in :accounts).
+    INSERT INTO trail_accounts AS t (case_id, bank_code, account_number, holder_name, level, in_flight_minor)
+    SELECT c.case_id, c.bank_code, c.account_number, min(c.holder_name), min(c.level), sum(c.freeze_minor)
+    FROM created c
+    JOIN made n ON n.case_id = c.case_id AND n.order_id = c.order_id
+    WHERE n.adds_in_flight
+    GROUP BY c.case_id, c.bank_code, c.account_number
+    ORDER BY c.case_id, c.bank_code, c.account_number
+    ON CONFLICT (case_id, bank_code, account_number) DO UPDATE
+        SET in_flight_minor = t.in_flight_minor + excluded.in_flight_minor, level = least(t.level, excluded.level),
+            updated_at = now()
+    RETURNING t.account_number
 ), known AS (
     UPDATE trail_accounts t
     SET incoming = a.incoming, sent = a.sent, rev = a.rev, left_minor = a.left_minor,
         held_minor = a.held_minor, in_flight_minor = a.in_flight_minor,
         releasing_minor = a.releasing_minor, level = least(t.level, a.level),
         gaps = coalesce(a.gaps, t.gaps), seen_at = a.seen_at, seen_seq = a.seen_seq,
-        updated_at = now()
+        asked_releases = a.asked_releases, updated_at = now()
     FROM jsonb_to_recordset(:accounts::jsonb) AS a(case_id uuid, bank_code text, account_number text,
         incoming jsonb, sent jsonb, rev int, left_minor bigint, held_minor bigint,
         in_flight_minor bigint, releasing_minor bigint, level int, gaps jsonb, seen_at timestamptz,
-        seen_seq bigint)
+        seen_seq bigint, asked_releases int)
     WHERE t.case_id = a.case_id AND t.bank_code = a.bank_code AND t.account_number = a.account_number
     RETURNING t.account_number
 ), exits AS (
