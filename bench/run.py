@@ -18,7 +18,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench import cpu, drain, holds, load
+from bench import cpu, drain, holds, load, trail
 from bench.sql import query
 from stopay import logs
 from stopay.store import embedded
@@ -46,8 +46,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--entries", type=positive, default=1000, help="seed-xue entries queued per dispatch round")
     p.add_argument("--batch", type=positive, default=64, help="dispatch batch size, for stopay and pgqueuer")
     p.add_argument("--bank-latency-ms", type=positive, default=40, help="simulated banks' latency, entry-to-hold")
+    p.add_argument("--trail-fan-out", type=positive, default=4, help="accounts each account of the trail pays on to")
     p.add_argument(
-        "--only", default="submit,dispatch,hold", help="comma-separated parts to run: submit, dispatch, hold"
+        "--trail-levels", type=positive, default=6, help="levels of the trail (6 with fan-out 4: 1,365 orders)"
+    )
+    p.add_argument(
+        "--only",
+        default="submit,dispatch,hold,trail",
+        help="comma-separated parts to run: submit, dispatch, hold, trail",
     )
     return p.parse_args(argv)
 
@@ -228,7 +234,7 @@ def cpu_text(spent: cpu.Cpu, calls: int) -> str:
 
 async def amain(args: argparse.Namespace) -> int:
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
-    unknown = parts - {"submit", "dispatch", "hold"}
+    unknown = parts - {"submit", "dispatch", "hold", "trail"}
     if unknown:
         print(f"--only: unknown part(s) {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
@@ -259,6 +265,8 @@ async def amain(args: argparse.Namespace) -> int:
                     await drain.dispatch_part(args, dbs, workdir, say)
                 if "hold" in parts:
                     await holds.hold_part(args, dbs, workdir, say)
+                if "trail" in parts:
+                    await trail.trail_part(args, dbs, workdir, say)
                 say(load_line("at the end"))
             finally:
                 await dbs.drop_all()

@@ -12,7 +12,10 @@ import pytest
 
 from tests.conftest import ROOT
 
-TINY = ["--rounds", "1", "--requests", "50", "--concurrency", "4", "--entries", "5", "--bank-latency-ms", "5"]
+TINY = [
+    *("--rounds", "1", "--requests", "50", "--concurrency", "4", "--entries", "5", "--bank-latency-ms", "5"),
+    *("--trail-fan-out", "3", "--trail-levels", "3"),
+]
 RATIO = r": stopay \d+(\.\d+)?[^,]*, [^,]+, ratio \d+\.\d\d$"
 
 
@@ -59,3 +62,13 @@ def test_dispatch_figure_against_pgqueuer(server_dsn: str) -> None:
     assert "pgqueuer" in line
     # 5 seed-xue entries, each traced as its own case: 3 orders and 5 bank answers each.
     assert any("5 entries, 15 orders, 25 bank answers" in line for line in lines), lines
+
+
+def test_trail_figure_against_as_many_independent_orders(server_dsn: str) -> None:
+    lines = bench(server_dsn, "--only", "trail")
+    line = figure(lines, "trail settled (13 orders: fan-out 3, 3 levels, batch 64, median of 1)")
+    assert "independent single-order cases" in line
+    # A tree of fan-out 3 over 3 levels: 1 + 3 + 9 accounts, one order each, a statement and a
+    # freeze per order; the benchmark checks the trail's holds against the tree's before it prints.
+    assert any("1 case, 13 orders, 26 bank answers" in line for line in lines), lines
+    assert any("13 cases, 13 orders, 26 bank answers" in line for line in lines), lines
