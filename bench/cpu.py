@@ -21,10 +21,13 @@ def _seconds(process: psutil.Process) -> float:
 
 def backends(database: str) -> list[psutil.Process]:
     """PostgreSQL's backends connected to ``database``, by their process titles
-    ("postgres: USER DATABASE HOST(PORT) STATE")."""
+    ("postgres: USER DATABASE HOST(PORT) STATE", with the cluster's name after "postgres:" when
+    it has one, as Debian's "postgres: 15/main: USER DATABASE ...")."""
     found = []
     for process in psutil.process_iter(["cmdline"]):
         words = " ".join(process.info["cmdline"] or ()).split()
+        if len(words) > 1 and words[1].endswith(":"):
+            del words[1]
         if len(words) > 2 and words[0] == "postgres:" and database in words[2:3]:
             found.append(process)
     return found
