@@ -9,10 +9,15 @@ import asyncpg
 from stopay.store.errors import StoreError, StoreUnavailable
 from stopay.store.migrate import migrate
 
+# One encoder for every json and jsonb parameter, compact: no blanks for PostgreSQL to skip. Text
+# stays ASCII-escaped: a lone surrogate, which no UTF-8 can carry, then reaches the database as an
+# escape it refuses, as before, not as a failure to encode the query.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for name in ("json", "jsonb"):
-        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        await conn.set_type_codec(name, encoder=_encode, decoder=json.loads, schema="pg_catalog")
 
 
 async def ensure_database(server_dsn: str, dsn: str, database: str) -> None:

@@ -15,8 +15,13 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
+# Values sent as they are: most of a row's values. Exact types: a str enum is converted below.
+_AS_IS = frozenset({str, int, float, bool, type(None), dict, list})
+
 
 def _plain(value: Any) -> Any:
+    if type(value) in _AS_IS:
+        return value
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime):
@@ -26,9 +31,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    """The row class's field names, read once."""
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
 def json_row(row: Any) -> dict[str, Any]:
     """One dataclass row as a JSON-ready object, field by field (nested values are kept as they are)."""
-    return {f.name: _plain(getattr(row, f.name)) for f in fields(row)}
+    return {name: _plain(getattr(row, name)) for name in _names(type(row))}
 
 
 def json_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
