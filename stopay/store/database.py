@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
 import asyncpg
 
+from stopay.store import rows
 from stopay.store.errors import StoreError, StoreUnavailable
 from stopay.store.migrate import migrate
 
-# One encoder for every json and jsonb parameter, compact: no blanks for PostgreSQL to skip. Text
-# stays ASCII-escaped: a lone surrogate, which no UTF-8 can carry, then reaches the database as an
-# escape it refuses, as before, not as a failure to encode the query.
-_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+def _jsonb(value: Any) -> bytes:
+    return b"\x01" + rows.encode(value)  # jsonb's binary form: version 1, then the JSON text
+
+
+def _from_jsonb(data: bytes) -> Any:
+    return rows.decode(memoryview(data)[1:])
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    for name in ("json", "jsonb"):
-        await conn.set_type_codec(name, encoder=_encode, decoder=json.loads, schema="pg_catalog")
+    # Binary: the JSON goes to the database and back as UTF-8 bytes, never as a Python str between.
+    await conn.set_type_codec("jsonb", encoder=_jsonb, decoder=_from_jsonb, schema="pg_catalog", format="binary")
+    await conn.set_type_codec("json", encoder=rows.encode, decoder=rows.decode, schema="pg_catalog", format="binary")
 
 
 async def ensure_database(server_dsn: str, dsn: str, database: str) -> None:
