@@ -268,8 +268,8 @@ class TrailTransaction:
         """``change`` with only what changed in its incoming and sent maps since the row was locked
         (as it is when this transaction did not lock the row)."""
         locked = self._locked.get(CaseAccount(change.case_id, change.bank_code, change.account_number))
-        if locked is None or not change.whole:
-            return change
+        if locked is None or not change.whole or not (locked[0] or locked[1]):
+            return change  # not locked here, or both maps were empty: the whole maps are what changed
         incoming, incoming_gone = _delta(locked[0], change.incoming)
         sent, sent_gone = _delta(locked[1], change.sent)
         return replace(
