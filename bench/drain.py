@@ -22,6 +22,7 @@ from stopay import bootstrap
 from stopay.cli.scenario_entries import check_entries
 from stopay.config import Settings
 from stopay.dispatch.dispatcher import DispatchSettings
+from stopay.domain.trail import Limits
 from stopay.v1 import station_pb2
 
 if TYPE_CHECKING:
@@ -40,11 +41,11 @@ def seed_entries(network: Path, epoch: datetime, count: int) -> list[station_pb2
     return out[:count]
 
 
-async def queue(dsn: str, requests: list[station_pb2.SubmitEntryRequest]) -> None:
+async def queue(dsn: str, requests: list[station_pb2.SubmitEntryRequest], limits: Limits = Limits()) -> None:
     """Submits the entries to a stopay without a dispatcher, so that their orders wait queued. A
     negative same-transfer window links no report to an earlier one: each entry is traced as a
-    case of its own, as if its victim were another."""
-    settings = Settings(listen="127.0.0.1:0", dsn=dsn, dispatcher=False, same_transfer_window_s=-1.0)
+    case of its own, as if its victim were another. ``limits``: the cases' tracing policy."""
+    settings = Settings(listen="127.0.0.1:0", dsn=dsn, dispatcher=False, same_transfer_window_s=-1.0, limits=limits)
     app = await bootstrap.build(settings)
     await app.start()
     try:
@@ -53,29 +54,40 @@ async def queue(dsn: str, requests: list[station_pb2.SubmitEntryRequest]) -> Non
         await app.stop()
 
 
-async def stopay_drain(dsn: str, network: Path, epoch: datetime, batch: int) -> tuple[int, int, float]:
-    """Starts a dispatcher on the queued orders; returns (bank answers, orders, seconds) once no
-    order is open."""
-    settings = Settings(
+def dispatching(dsn: str, network: Path, epoch: datetime, batch: int, limits: Limits = Limits()) -> Settings:
+    """A stopay with a dispatcher at ``batch`` on ``network``'s simulated banks."""
+    return Settings(
         listen="127.0.0.1:0",
         dsn=dsn,
         bank_networks=(network,),
         network_epoch=epoch,
         dispatch=DispatchSettings(batch_size=batch),
+        limits=limits,
     )
-    app = await bootstrap.build(settings)
+
+
+async def settled(conn: asyncpg.Connection, began: float, poll_s: float = 0.05) -> tuple[int, int, float]:
+    """Waits until no order is open; returns (bank answers, orders, seconds since ``began``)."""
+    while True:
+        row = await conn.fetchrow(query("drain_progress"))
+        if row["open_orders"] == 0:
+            return row["answers"], row["orders"], time.perf_counter() - began
+        if time.perf_counter() - began > 600:
+            raise RuntimeError(f"the dispatcher left {row['open_orders']} orders open after 600 s")
+        await asyncio.sleep(poll_s)
+
+
+async def stopay_drain(
+    dsn: str, network: Path, epoch: datetime, batch: int, limits: Limits = Limits(), poll_s: float = 0.05
+) -> tuple[int, int, float]:
+    """Starts a dispatcher on the queued orders; returns (bank answers, orders, seconds) once no
+    order is open."""
+    app = await bootstrap.build(dispatching(dsn, network, epoch, batch, limits))
     conn = await asyncpg.connect(dsn)
     try:
         began = time.perf_counter()
         await app.start()
-        while True:
-            row = await conn.fetchrow(query("drain_progress"))
-            if row["open_orders"] == 0:
-                seconds = time.perf_counter() - began
-                return row["answers"], row["orders"], seconds
-            if time.perf_counter() - began > 600:
-                raise RuntimeError(f"the dispatcher left {row['open_orders']} orders open after 600 s")
-            await asyncio.sleep(0.05)
+        return await settled(conn, began, poll_s)
     finally:
         await conn.close()
         await app.stop()

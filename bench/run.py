@@ -18,7 +18,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench import cpu, drain, holds, load, watch
+from bench import cpu, drain, holds, load, trail, watch
 from bench.sql import query
 from stopay import logs
 from stopay.store import embedded
@@ -53,10 +53,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--watch-cases", type=positive, default=100, help="cases the WatchCase streams spread over")
     p.add_argument("--watch-quiet-s", type=positive, default=60, help="seconds of quiet with the idle streams open")
     p.add_argument("--watch-gets", type=positive, default=500, help="GetCase calls, with and without the streams")
+    p.add_argument("--trail-fan-out", type=positive, default=4, help="accounts each account of the trail pays on to")
+    p.add_argument(
+        "--trail-levels", type=positive, default=6, help="levels of the trail (6 with fan-out 4: 1,365 orders)"
+    )
     p.add_argument(
         "--only",
-        default="submit,dispatch,hold,watch",
-        help="comma-separated parts to run: submit, dispatch, hold, watch",
+        default="submit,dispatch,hold,trail,watch",
+        help="comma-separated parts to run: submit, dispatch, hold, trail, watch",
     )
     return p.parse_args(argv)
 
@@ -237,7 +241,7 @@ def cpu_text(spent: cpu.Cpu, calls: int) -> str:
 
 async def amain(args: argparse.Namespace) -> int:
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
-    unknown = parts - {"submit", "dispatch", "hold", "watch"}
+    unknown = parts - {"submit", "dispatch", "hold", "trail", "watch"}
     if unknown:
         print(f"--only: unknown part(s) {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
@@ -268,6 +272,8 @@ async def amain(args: argparse.Namespace) -> int:
                     await drain.dispatch_part(args, dbs, workdir, say)
                 if "hold" in parts:
                     await holds.hold_part(args, dbs, workdir, say)
+                if "trail" in parts:
+                    await trail.trail_part(args, dbs, workdir, say)
                 if "watch" in parts:
                     await watch.watch_part(args, dbs, workdir, say)
                 say(load_line("at the end"))

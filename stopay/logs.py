@@ -25,6 +25,12 @@ def _mask_text(text: str) -> str:
 
 
 def _mask_value(key: str, value: Any) -> Any:
+    if type(value) is str:  # most values: the same rules as below, without the type tests first
+        if key in _ACCOUNT_KEYS:
+            return mask_number(value)
+        if key in _IDENTITY_KEYS:
+            return mask_identity(value)
+        return value if len(value) < 12 else _mask_text(value)  # _NUMBER needs 12 characters
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, dict):

@@ -27,6 +27,12 @@ The document has one check, ``"generated"``, whose ``entries`` list each victim 
 Its ``expect.held`` is left empty: the generator does not compute the answer; tests replay the
 ledger independently (per FORMAT.md, "What a known answer means") to get the expected holds.
 The parameters are recorded under the ignored key ``x-generator``.
+
+:func:`tree` builds a regular network instead, for benchmarks that need an exact number of orders:
+each victim pays one level-1 account, and every account down to a given level keeps a fixed sum and
+forwards the rest in equal parts to ``fan_out`` new accounts one level deeper. Its check's
+``expect.held`` is known (the fixed sum at every account), and so is the number of freeze orders a
+case opens: one per account of the tree.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from typing import Any
 from bank_adapters.protocol import ExitKind
 from bank_adapters.simulated.scenario import FORMAT, RULES, parse_scenario
 
-__all__ = ["generate", "write"]
+__all__ = ["generate", "tree", "write"]
 
 _BANKS = (
     ("ICBC", "Industrial and Commercial Bank of China", "622202"),
@@ -210,6 +216,124 @@ def write(path: str | PathLike[str], seed: int, **kw: Any) -> Path:
     target = Path(path)
     target.write_text(json.dumps(generate(seed, **kw), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return target
+
+
+def tree(
+    *,
+    fan_out: int = 4,
+    levels: int = 6,
+    victims: int = 1,
+    kept: int = 20_000,
+    banks: int = 4,
+    rule: str = "libr",
+    seed: int = 0,
+    latency_ms: int = 0,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """A regular mule tree as a ``stopay-bank-network/1`` scenario dict, the same for the same
+    arguments.
+
+    Each of ``victims`` victims pays, in one payment, a level-1 account of its own. Every account
+    at a level above ``levels`` keeps ``kept`` fen and forwards the rest to ``fan_out`` new
+    accounts one level deeper, each getting what its own subtree keeps; accounts at ``levels``
+    keep what they get. Mules have no money of their own, and all of it is history (``at <= 0``).
+    So a case traced with ``max_depth = levels`` and ``min_amount <= kept`` (the check's policy)
+    opens one freeze order per account of its victim's tree, ``1 + fan_out + ... +
+    fan_out ** (levels - 1)`` of them, and holds ``kept`` at each (``expect.held``).
+    ``fan_out=4, levels=6`` gives 1 + 4 + 16 + 64 + 256 + 1,024 = 1,365 orders;
+    ``levels=1, victims=n`` gives n cases of one order each. ``seed`` draws the banks, the account
+    numbers and the names. ``latency_ms``: every bank's latency.
+    """
+    if fan_out < 1 or levels < 1 or victims < 1 or kept < 1 or banks < 1 or latency_ms < 0:
+        raise ValueError("fan_out, levels, victims, kept and banks must be at least 1, latency_ms at least 0")
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {sorted(RULES)}")
+    rng = random.Random(seed)
+    bank_list = [
+        _BANKS[i] if i < len(_BANKS) else (f"BK{i + 1}", f"Bank {i + 1}", f"62{i + 1:04d}") for i in range(banks)
+    ]
+    numbers: dict[str, None] = {}
+    accounts: list[dict[str, Any]] = []
+
+    def new_account(opening: int) -> str:
+        code, _, prefix = rng.choice(bank_list)
+        account_id = f"{code}:{_new_number(rng, prefix, numbers)}"
+        accounts.append(
+            {"id": account_id, "holder": f"{rng.choice(_SURNAMES)}某{len(accounts) + 1}", "opening_balance": opening}
+        )
+        return account_id
+
+    # What an account at each level receives: what it keeps and what its subtree keeps.
+    receives = {levels: kept}
+    for level in range(levels - 1, 0, -1):
+        receives[level] = kept + fan_out * receives[level + 1]
+    tag = str(seed).replace("-", "m")
+    ledger: list[dict[str, Any]] = []
+
+    def move(at: int, source: str, target: str, amount: int) -> str:
+        txn_id = f"T{tag}-{len(ledger) + 1:07d}"
+        ledger.append(
+            {"seq": len(ledger) + 1, "at": at, "from": source, "to": target, "amount": amount, "txn_id": txn_id}
+        )
+        return txn_id
+
+    # Level by level, a minute apart, so that seq increases with at; the deepest moves a minute
+    # before the epoch.
+    start = -60 * levels
+    entries = []
+    reached: list[str] = []  # the accounts of the current level
+    for _ in range(victims):
+        victim = new_account(receives[1])
+        level1 = new_account(0)
+        entries.append({"victim": accounts[-2]["holder"], "transfers": [move(start, victim, level1, receives[1])]})
+        reached.append(level1)
+    held = {account: kept for account in reached}
+    for level in range(1, levels):
+        deeper = []
+        for source in reached:
+            for _ in range(fan_out):
+                target = new_account(0)
+                move(start + 60 * level, source, target, receives[level + 1])
+                deeper.append(target)
+        held.update({account: kept for account in deeper})
+        reached = deeper
+    doc: dict[str, Any] = {
+        "format": FORMAT,
+        "name": name or f"tree-{fan_out}x{levels}-{victims}-{tag}",
+        "description": (
+            f"Generated mule tree (seed {seed}): {victims} victim(s), each paying a level-1 account; "
+            f"fan-out {fan_out} down to level {levels}; every mule account keeps {kept} fen."
+        ),
+        "currency": "CNY",
+        "banks": [
+            {"code": code, "name": bank_name, **({"latency_ms": latency_ms} if latency_ms else {})}
+            for code, bank_name, _ in bank_list
+        ],
+        "accounts": accounts,
+        "ledger": ledger,
+        "checks": [
+            {
+                "name": "tree",
+                "rule": rule,
+                "max_depth": levels,
+                "min_amount": min(10_000, kept),
+                "entries": entries,
+                "expect": {"held": held, "exited": 0},
+            }
+        ],
+        "x-generator": {"tree": {"seed": seed, "fan_out": fan_out, "levels": levels, "victims": victims, "kept": kept}},
+    }
+    parse_scenario(doc)  # never hand out an invalid network
+    return doc
+
+
+def _new_number(rng: random.Random, prefix: str, taken: dict[str, None]) -> str:
+    """An account number of the bank's ``prefix`` and 13 random digits, not in ``taken`` (added)."""
+    while True:
+        number = prefix + "".join(rng.choice("0123456789") for _ in range(13))
+        if number not in taken:
+            taken[number] = None
+            return number
 
 
 def _validate(
@@ -446,11 +570,7 @@ class _Builder:
     def _new_account(self, *, level: int, limit: int, opening: int | None = None, first_credit: int = 0) -> _Account:
         rng, p = self.rng, self.p
         code, _, prefix = rng.choice(self.bank_list)
-        while True:
-            number = prefix + "".join(rng.choice("0123456789") for _ in range(13))
-            if number not in self.numbers:
-                break
-        self.numbers[number] = None
+        number = _new_number(rng, prefix, self.numbers)
         holder = f"{rng.choice(_SURNAMES)}某{len(self.accounts) + 1}"
         if opening is None:
             opening = rng.randint(100, 500_000) if p["own_money"] else 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -285,8 +286,10 @@ class Dispatcher:
             return self._retry(order, f"no answer within {self._settings.send_timeout_s:g}s")
         except Exception as exc:  # an adapter failure of any kind must not lose the order
             return self._retry(order, f"{type(exc).__name__}: {exc}")
+        # One line per answer at debug only: at info, the recorder's one line per batch tells what
+        # came back, and the case's events tell every answer, order by order.
         if isinstance(result, Traced):
-            log.info(
+            log.debug(
                 "dispatch.statement",
                 order_id=str(order.order_id),
                 account=account,
@@ -294,7 +297,7 @@ class Dispatcher:
                 reason_code=result.answer.reason_code,
             )
         else:
-            log.info(
+            log.debug(
                 "dispatch.answered",
                 order_id=str(order.order_id),
                 account=account,
@@ -378,8 +381,10 @@ class Dispatcher:
                 self._room.set()  # recorded claims no longer count against max_in_flight
 
     async def _record(self, batch: list[Answer | store.Retry]) -> None:
+        began = asyncio.get_running_loop().time()
         answers = [r for r in batch if isinstance(r, Traced | Settled)]
         retries = [r for r in batch if isinstance(r, store.Retry)]
+        failed = len(retries)  # sends that got no answer to record
         if answers:
             try:
                 retries += await self._transient(
@@ -417,6 +422,15 @@ class Dispatcher:
             retries = await self._give_up_expired(answers, retries)
         if retries:
             await self._transient(store.reschedule, self._pool, self._owner, retries, self._actor)
+        log.info(
+            "dispatch.recorded",
+            answers=len(answers),
+            # statements by the bank's status; other answers by the status the order took
+            outcomes=dict(Counter(_outcome_of(a) for a in answers)),
+            retries=len(retries),
+            unanswered=failed,
+            ms=round((asyncio.get_running_loop().time() - began) * 1000, 1),
+        )
 
     async def _give_up_expired(self, answers: list[Answer], retries: list[store.Retry]) -> list[store.Retry]:
         """An answer that could not be recorded or applied is asked again, but, like a failed
@@ -468,6 +482,12 @@ _SETTLE: dict[OrderKind, Callable[[store.ClaimedOrder, Any], store.Outcome]] = {
     OrderKind.EXTEND: extend_outcome,
     OrderKind.RETURN: return_outcome,
 }
+
+
+def _outcome_of(answer: Answer) -> str:
+    if isinstance(answer, Traced):
+        return f"statement.{answer.answer.status.value}"
+    return answer.outcome.status.value
 
 
 def _claim_of(item: Answer | store.Retry) -> store.Claim:

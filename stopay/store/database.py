@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
 import asyncpg
 
+from stopay.store import rows
 from stopay.store.errors import StoreError, StoreUnavailable
 from stopay.store.migrate import migrate
 
 
+def _jsonb(value: Any) -> bytes:
+    return b"\x01" + rows.encode(value)  # jsonb's binary form: version 1, then the JSON text
+
+
+def _from_jsonb(data: bytes) -> Any:
+    return rows.decode(memoryview(data)[1:])
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    for name in ("json", "jsonb"):
-        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    # Binary: the JSON goes to the database and back as UTF-8 bytes, never as a Python str between.
+    await conn.set_type_codec("jsonb", encoder=_jsonb, decoder=_from_jsonb, schema="pg_catalog", format="binary")
+    await conn.set_type_codec("json", encoder=rows.encode, decoder=rows.decode, schema="pg_catalog", format="binary")
 
 
 async def ensure_database(server_dsn: str, dsn: str, database: str) -> None:

@@ -1,4 +1,4 @@
--- The stopay schema after migration 0018_stop_first: what the migrations in
+-- The stopay schema after migration 0020_account_index: what the migrations in
 -- stopay/store/migrations produce, read back from a fresh database. Generated, never edited:
 -- after adding a migration, run `python -m stopay.store.schema`.
 
@@ -354,7 +354,7 @@ CREATE INDEX holds_live_by_expiry ON public.holds USING btree (expires_at) WHERE
 
 CREATE INDEX holds_returns_due ON public.holds USING btree (return_due_at) WHERE ((state = 'returning'::text) AND (return_paid_at IS NULL));
 
-CREATE INDEX trail_accounts_by_account ON public.trail_accounts USING btree (bank_code, account_number);
+CREATE INDEX trail_accounts_by_account ON public.trail_accounts USING btree (bank_code, account_number, case_id);
 
 -- Views
 

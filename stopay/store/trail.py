@@ -11,7 +11,7 @@ import contextlib
 import enum
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -132,7 +132,12 @@ class NewOrder:
 
 @dataclass(frozen=True, slots=True)
 class AccountChange:
-    """What is now known of an account (trail_apply.sql :accounts)."""
+    """What is now known of an account (trail_apply.sql :accounts).
+
+    ``incoming`` and ``sent`` are the whole maps. :meth:`TrailTransaction.apply` writes only what
+    changed in them since the row was locked: the keys new or changed (``incoming``, ``sent``) and
+    the keys gone (``incoming_gone``, ``sent_gone``), with ``whole`` false; a hub account's maps,
+    hundreds of transfers, are then not sent and written again whole with every answer about it."""
 
     case_id: uuid.UUID
     bank_code: str
@@ -149,6 +154,9 @@ class AccountChange:
     seen_at: datetime | None
     seen_seq: int | None
     asked_releases: int
+    incoming_gone: list[str] = field(default_factory=list)
+    sent_gone: list[str] = field(default_factory=list)
+    whole: bool = True  # incoming and sent are the whole maps, to write as they are
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +233,8 @@ class TrailTransaction:
         self._owner = owner
         self._actor = actor
         self._policy = policy
+        # The incoming and sent maps of each row as locked, to write only what changed in them.
+        self._locked: dict[CaseAccount, tuple[dict[str, Any], dict[str, Any]]] = {}
 
     async def lock(
         self,
@@ -262,18 +272,31 @@ class TrailTransaction:
                 case_orders=counts.get(r["case_id"], 0),
             )
             found[row.key] = row
+            self._locked[row.key] = (dict(row.incoming), dict(row.sent))
         orders = {
             r["order_id"]: LeasedOrder(**dict(r) | {"kind": OrderKind(r["kind"]), "status": OrderStatus(r["status"])})
             for r in leased
         }
         return found, orders
 
+    def _changed(self, change: AccountChange) -> AccountChange:
+        """``change`` with only what changed in its incoming and sent maps since the row was locked
+        (as it is when this transaction did not lock the row)."""
+        locked = self._locked.get(CaseAccount(change.case_id, change.bank_code, change.account_number))
+        if locked is None or not change.whole or not (locked[0] or locked[1]):
+            return change  # not locked here, or both maps were empty: the whole maps are what changed
+        incoming, incoming_gone = _delta(locked[0], change.incoming)
+        sent, sent_gone = _delta(locked[1], change.sent)
+        return replace(
+            change, incoming=incoming, incoming_gone=incoming_gone, sent=sent, sent_gone=sent_gone, whole=False
+        )
+
     async def apply(self, changes: TrailChanges) -> None:
         q = query("trail_apply")
         args = q.args(
             orders=json_rows(changes.orders),
             created=json_rows(changes.created),
-            accounts=json_rows(changes.accounts),
+            accounts=json_rows(self._changed(a) for a in changes.accounts),
             exits=json_rows(changes.exits),
             answers=json_rows(changes.answers),
             events=json_rows(changes.events),
@@ -292,6 +315,11 @@ async def rows_at(pool: asyncpg.Pool, accounts: Sequence[AccountKey]) -> list[Ac
     with database_errors("could not read the trail"):
         rows = await pool.fetch(q.text, *q.args(accounts=json_rows(accounts)))
     return [AccountToLock(**dict(r)) for r in rows]
+
+
+def _delta(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The keys of ``after`` new or changed since ``before``, and the keys of ``before`` gone."""
+    return {k: v for k, v in after.items() if k not in before or before[k] != v}, [k for k in before if k not in after]
 
 
 @contextlib.asynccontextmanager

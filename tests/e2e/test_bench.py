@@ -12,7 +12,10 @@ import pytest
 
 from tests.conftest import ROOT
 
-TINY = ["--rounds", "1", "--requests", "50", "--concurrency", "4", "--entries", "5", "--bank-latency-ms", "5"]
+TINY = [
+    *("--rounds", "1", "--requests", "50", "--concurrency", "4", "--entries", "5", "--bank-latency-ms", "5"),
+    *("--trail-fan-out", "3", "--trail-levels", "3"),
+]
 RATIO = r": stopay \d+(\.\d+)?[^,]*, [^,]+, ratio \d+\.\d\d$"
 
 
@@ -77,3 +80,14 @@ def test_watch_figures_of_one_replica_with_its_streams(server_dsn: str) -> None:
     assert any(line.startswith("WatchCase first update, 8 more streams: 8 of 8 streams, ") for line in lines), lines
     # A change of one case reached all 3 streams watching it then.
     assert any(line.startswith("WatchCase a change of one case, seen by all its 3 streams: ") for line in lines), lines
+
+
+def test_trail_figure_against_as_many_independent_orders(server_dsn: str) -> None:
+    lines = bench(server_dsn, "--only", "trail")
+    line = figure(lines, "trail settled (13 orders: fan-out 3, 3 levels, batch 64, median of 1)")
+    assert "independent single-order cases" in line
+    # A tree of fan-out 3 over 3 levels: 1 + 3 + 9 accounts, a freeze order and its stop each, a
+    # statement and the stop's freeze per account; the benchmark checks the trail's holds against
+    # the tree's before it prints.
+    assert any("1 case, 26 orders, 26 bank answers" in line for line in lines), lines
+    assert any("13 cases, 26 orders, 26 bank answers" in line for line in lines), lines

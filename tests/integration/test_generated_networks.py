@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bank_adapters.simulated.generator import generate
+from bank_adapters.simulated.generator import generate, tree
 from bank_adapters.simulated.scenario import parse_scenario
 from stopay.domain.attribution import RULES
 from tests.integration.test_tracing import run_check
@@ -46,3 +46,16 @@ async def test_holds_equal_the_whole_ledger_replay_on_generated_networks(make_ap
     assert mismatches == []
     # The networks are not trivial: in many the money was held at more than one account.
     assert traced_somewhere > NETWORKS // 4
+
+
+async def test_a_generated_tree_holds_its_known_sum_at_every_account(make_app, channel_to, tmp_path: Path) -> None:
+    """The benchmark's trail network (bench/trail.py), small: one order per account, each holding
+    what the account kept."""
+    data = tree(fan_out=3, levels=3)
+    path = tmp_path / "tree.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    scenario = parse_scenario(data)
+    held, exited, app = await run_check(make_app, channel_to, path, 0)
+    await app.stop()
+    assert len(held) == 1 + 3 + 9
+    assert (held, exited) == (dict(scenario.checks[0].expect_held), 0)

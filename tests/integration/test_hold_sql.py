@@ -17,7 +17,7 @@ from stopay.domain.orders import OrderKind
 from stopay.store import holds as store
 from stopay.store.holds import HoldEventRow, HoldOrderRow
 from stopay.store.queries import query
-from stopay.store.rows import json_rows
+from stopay.store.rows import encode, json_rows
 
 
 def _sql(name: str) -> str:
@@ -27,7 +27,7 @@ def _sql(name: str) -> str:
 def test_rows_go_to_the_database_as_json_objects() -> None:
     order = uuid.uuid4()
     rows = json_rows([HoldOrderRow(order, OrderKind.EXTEND, 5, {"change": "RENEW_STOP"}), HoldEventRow("x", None, {})])
-    assert json.loads(json.dumps(rows)) == [
+    assert json.loads(encode(rows)) == [
         {"order_id": str(order), "kind": "extend", "requested_minor": 5, "params": {"change": "RENEW_STOP"}},
         {"kind": "x", "order_id": None, "detail": {}},
     ]

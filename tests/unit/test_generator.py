@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from bank_adapters.protocol import Account, AnswerStatus, IncomingTransfer, StatementRequest
-from bank_adapters.simulated.generator import generate, write
+from bank_adapters.simulated.generator import generate, tree, write
 from bank_adapters.simulated.scenario import load_scenario, parse_scenario
 from bank_adapters.simulated.world import World
+from tests.replay import replay
 
 SEEDS = range(200)
 NOW = datetime(2025, 3, 1, 10, 0, tzinfo=timezone(timedelta(hours=8)))
@@ -248,3 +249,40 @@ def test_write_stores_the_generated_json(tmp_path: Any) -> None:
 def test_bad_parameters_are_refused(kw: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         generate(1, **kw)
+
+
+@pytest.mark.parametrize(("fan_out", "levels", "victims"), [(4, 6, 1), (3, 3, 2), (1, 4, 1), (2, 1, 5)])
+def test_a_tree_has_one_account_per_order_and_its_known_answer_is_the_replay(
+    fan_out: int, levels: int, victims: int
+) -> None:
+    doc = tree(fan_out=fan_out, levels=levels, victims=victims, kept=20_000)
+    scenario = parse_scenario(doc)
+    check = scenario.checks[0]
+    per_case = sum(fan_out**level for level in range(levels))
+    assert len(check.entries) == victims
+    assert len(check.expect_held) == victims * per_case  # every mule account holds: one order each
+    assert set(check.expect_held.values()) == {20_000}
+    assert (check.max_depth, check.min_amount) == (levels, 10_000)
+    assert len(scenario.accounts) == victims * (1 + per_case)
+    assert all(event.at < 0 for event in scenario.ledger)
+    answer = replay(scenario, check)  # the whole-ledger oracle agrees with the known answer
+    assert (answer.held, answer.exited) == (dict(check.expect_held), 0)
+    if (fan_out, levels) == (4, 6):
+        assert per_case == 1 + 4 + 16 + 64 + 256 + 1024 == 1365
+
+
+def test_a_tree_is_the_same_for_the_same_arguments_and_is_served_by_the_simulated_world() -> None:
+    assert tree(seed=3) == tree(seed=3)
+    assert tree(seed=3)["accounts"] != tree(seed=4)["accounts"]
+    assert len({a["id"].split(":")[0] for a in tree(banks=4)["accounts"]}) == 4
+    assert {b["latency_ms"] for b in tree(banks=2, latency_ms=40)["banks"]} == {40}
+    scenario = parse_scenario(tree(fan_out=2, levels=2))
+    level1 = scenario.ledger[0].to_account
+    assert level1 is not None
+    assert World(scenario, NOW).balance(level1) == 20_000  # kept 20,000 and forwarded 2 x 20,000
+
+
+@pytest.mark.parametrize("kw", [{"fan_out": 0}, {"levels": 0}, {"victims": 0}, {"kept": 0}, {"rule": "newest"}])
+def test_bad_tree_parameters_are_refused(kw: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        tree(**kw)

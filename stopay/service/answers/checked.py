@@ -11,6 +11,7 @@ the order is asked again like after any answer that makes no sense, until its de
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields, replace
 from typing import Any, TypeVar
 
@@ -44,8 +45,15 @@ LIMITS = {
 _AMOUNTS = ("held_minor", "released_minor", "returned_minor", "balance_minor")
 
 
+# What _escaped writes out: the control characters of domain.text.is_control, and lone surrogates.
+_TO_ESCAPE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def printable(text: str, limit: int) -> str:
-    """``text`` with every control character and lone surrogate escaped, cut to ``limit``."""
+    """``text`` with every control character and lone surrogate escaped, cut to ``limit``: the
+    same ``text`` when it has none and is short enough, as a bank's text nearly always is."""
+    if len(text) <= limit and _TO_ESCAPE.search(text) is None:
+        return text
     clean = "".join(_escaped(c) for c in text)
     return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
@@ -59,41 +67,46 @@ def _escaped(c: str) -> str:
     return c
 
 
-def _number(field: str, value: int | None) -> None:
+def _number(field: str, value: int | None, n: int = 0) -> None:
+    """``field`` may name the line: ``{n}`` in it becomes ``n`` (formatted only for the error)."""
     if value is not None and not INT64_MIN <= value <= INT64_MAX:
-        raise UnknownAnswer(f"{field} {value} is out of range")
+        raise UnknownAnswer(f"{field.format(n=n)} {value} is out of range")
 
 
 def _text(field: str, value: str) -> str:
-    return printable(str(value), LIMITS[field])
+    return printable(value if type(value) is str else str(value), LIMITS[field])
 
 
 def _account(account: Account | None) -> Account | None:
+    """The account as it can be recorded: the same object when nothing in it had to change."""
     if account is None:
         return None
-    return Account(
-        _text("bank_code", account.bank_code),
-        _text("number", account.number),
-        _text("holder_name", account.holder_name),
-    )
+    bank_code = _text("bank_code", account.bank_code)
+    number = _text("number", account.number)
+    holder_name = _text("holder_name", account.holder_name)
+    if bank_code is account.bank_code and number is account.number and holder_name is account.holder_name:
+        return account
+    return Account(bank_code, number, holder_name)
 
 
 def _line(line: StatementLine, n: int) -> StatementLine:
-    _number(f"statement.lines[{n}].seq", line.seq)
-    _number(f"statement.lines[{n}].amount_minor", line.amount_minor)
-    return replace(
-        line,
-        kind=_text("kind", line.kind),
-        txn_id=_text("txn_id", line.txn_id),
-        counterparty=_account(line.counterparty),
-    )
+    """The line as it can be recorded: the same object when nothing in it had to change."""
+    _number("statement.lines[{n}].seq", line.seq, n)
+    _number("statement.lines[{n}].amount_minor", line.amount_minor, n)
+    kind, txn_id, counterparty = _text("kind", line.kind), _text("txn_id", line.txn_id), _account(line.counterparty)
+    if kind is line.kind and txn_id is line.txn_id and counterparty is line.counterparty:
+        return line
+    return replace(line, kind=kind, txn_id=txn_id, counterparty=counterparty)
 
 
 def _statement(statement: Statement | None) -> Statement | None:
     if statement is None:
         return None
     _number("statement.opening_balance_minor", statement.opening_balance_minor)
-    return Statement(statement.opening_balance_minor, tuple(_line(line, n) for n, line in enumerate(statement.lines)))
+    lines = tuple(_line(line, n) for n, line in enumerate(statement.lines))
+    if all(new is old for new, old in zip(lines, statement.lines, strict=True)):
+        return statement
+    return Statement(statement.opening_balance_minor, lines)
 
 
 def checked_answer(answer: A) -> A:

@@ -54,8 +54,16 @@ WITH answered AS (
             updated_at = now()
     RETURNING t.account_number
 ), known AS (
+    -- Of incoming and sent, only what changed: the keys gone are taken out, the keys new or changed
+    -- put in (unless whole: the maps as they are). Unchanged, the stored value is kept as it is.
     UPDATE trail_accounts t
-    SET incoming = a.incoming, sent = a.sent, rev = a.rev, left_minor = a.left_minor,
+    SET incoming = CASE WHEN a.whole THEN a.incoming
+                        WHEN a.incoming = '{}' AND a.incoming_gone = '{}' THEN t.incoming
+                        ELSE (t.incoming - a.incoming_gone) || a.incoming END,
+        sent = CASE WHEN a.whole THEN a.sent
+                    WHEN a.sent = '{}' AND a.sent_gone = '{}' THEN t.sent
+                    ELSE (t.sent - a.sent_gone) || a.sent END,
+        rev = a.rev, left_minor = a.left_minor,
         held_minor = a.held_minor, in_flight_minor = a.in_flight_minor,
         releasing_minor = a.releasing_minor, level = least(t.level, a.level),
         gaps = coalesce(a.gaps, t.gaps), seen_at = a.seen_at, seen_seq = a.seen_seq,
@@ -63,7 +71,7 @@ WITH answered AS (
     FROM jsonb_to_recordset(:accounts::jsonb) AS a(case_id uuid, bank_code text, account_number text,
         incoming jsonb, sent jsonb, rev int, left_minor bigint, held_minor bigint,
         in_flight_minor bigint, releasing_minor bigint, level int, gaps jsonb, seen_at timestamptz,
-        seen_seq bigint, asked_releases int)
+        seen_seq bigint, asked_releases int, incoming_gone text[], sent_gone text[], whole boolean)
     WHERE t.case_id = a.case_id AND t.bank_code = a.bank_code AND t.account_number = a.account_number
     RETURNING t.account_number
 ), exits AS (
