@@ -30,7 +30,7 @@ async def write(pool, case_id, incoming: dict[str, Any], sent: dict[str, Any], *
         if lock:
             rows, _ = await tx.lock([AccountToLock(case_id, *MULE, "某公司", 1)], [])
         rev = rows[key].rev + 1 if lock else 99
-        change = AccountChange(case_id, *MULE, incoming, sent, rev, 0, 0, 0, 0, 1, None, None, None)
+        change = AccountChange(case_id, *MULE, incoming, sent, rev, 0, 0, 0, 0, 1, None, None, None, 0)
         await tx.apply(TrailChanges(accounts=[change]))
 
 

@@ -28,6 +28,9 @@ PAYEE = ("ICBC", "6222000000000001", 500_000)
 AGAIN = "transfer.reported_again"
 QUIET = 3600.0  # a sweep that never comes within a test: only notifications wake the watchers
 
+# An entry of one payee: the case, its freeze order and that order's stop.
+ACCEPTED = ["case.accepted", "order.queued", "order.queued"]
+
 
 def reported_again(station: str) -> station_pb2.SubmitEntryRequest:
     """Another report of simple_request(PAYEE)'s transfer T0: it links to the first case, which
@@ -164,7 +167,7 @@ async def test_the_sweep_finds_a_change_whose_notification_was_lost(make_app, ch
         contextlib.aclosing(hub.watch(uuid.UUID(case_id))) as looks,
     ):
         first = await anext(looks)
-        assert first.case is not None and [e.kind for e in first.events] == ["case.accepted", "order.queued"]
+        assert first.case is not None and [e.kind for e in first.events] == ACCEPTED
         await stub.SubmitEntry(reported_again("CQ-JIANGBEI-02"))
         later = await asyncio.wait_for(anext(looks), 30)
         assert [e.kind for e in later.events] == [AGAIN]
@@ -253,4 +256,4 @@ async def test_a_failed_read_ends_the_watch_and_a_new_watcher_starts_afresh(make
         through[0] = app.pool
         async with contextlib.aclosing(hub.watch(case_id)) as again:
             seen = await asyncio.wait_for(anext(again), 30)
-            assert seen.case is not None and [e.kind for e in seen.events] == ["case.accepted", "order.queued"]
+            assert seen.case is not None and [e.kind for e in seen.events] == ACCEPTED
