@@ -85,6 +85,7 @@ async def test_only_what_changed_is_sent(pool) -> None:
             None,
             None,
             None,
+            0,
         )
         sent.append(tx._changed(change))
         await tx.apply(TrailChanges(accounts=[change]))
