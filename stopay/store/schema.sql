@@ -1,4 +1,4 @@
--- The stopay schema after migration 0017_open_once: what the migrations in
+-- The stopay schema after migration 0018_placeholder: what the migrations in
 -- stopay/store/migrations produce, read back from a fresh database. Generated, never edited:
 -- after adding a migration, run `python -m stopay.store.schema`.
 
