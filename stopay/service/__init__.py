@@ -44,7 +44,7 @@ class Services:
         same_transfer_window_s: float = 120.0,
     ) -> Services:
         return cls(
-            Entries(pool, limits, same_transfer_window_s),
+            Entries(pool, notifications, limits, same_transfer_window_s),
             Cases(pool, notifications),
             Orders(pool),
             Callbacks(pool, retry_after, policy),

@@ -3,6 +3,10 @@
 PostgreSQL notifies ``stopay_orders`` when new orders are queued and ``stopay_case`` (payload: the
 case id) when a case changes. Notifications are a shortcut, never the only path: dispatchers and
 watchers also poll, so a lost connection only slows them down until it is back.
+
+A writer that stores orders with ``stopay.wake_after_commit`` on (a SubmitEntry) wakes the
+dispatchers itself, after its commit, through :meth:`Notifications.orders_queued` (migration 0019
+says why).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from collections.abc import Iterator
 
 import asyncpg
 import structlog
+
+from stopay.store.queries import query
 
 log = structlog.get_logger(__name__)
 
@@ -28,15 +34,41 @@ class Notifications:
         self._orders: set[asyncio.Event] = set()
         self._cases: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
+        self._listening: asyncpg.Connection | None = None  # set while LISTENing
+        self._waking: asyncio.Task[None] | None = None
+        self._wake_others = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="stopay-listen")
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._waking, self._task):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def orders_queued(self) -> None:
+        """Orders were committed without a NOTIFY (their writer set ``stopay.wake_after_commit``):
+        wakes this process's dispatchers at once, and every process's with one NOTIFY on the
+        listening connection, sent in the background. Calls made while one is on its way share the
+        next one, so a burst of entries costs a NOTIFY or two. Not listening, none is sent: the
+        other dispatchers find the orders when they poll."""
+        for event in self._orders:
+            event.set()
+        self._wake_others = True
+        if self._waking is None or self._waking.done():
+            self._waking = asyncio.create_task(self._notify_orders(), name="stopay-wake-orders")
+
+    async def _notify_orders(self) -> None:
+        notify = query("notify_orders").text
+        while self._wake_others and self._listening is not None:
+            self._wake_others = False
+            try:
+                await self._listening.execute(notify)
+            except Exception as exc:  # the listener reconnects; the dispatchers poll meanwhile
+                log.warning("notify.failed", error=f"{type(exc).__name__}: {exc}")
+                return
 
     @contextlib.contextmanager
     def orders(self) -> Iterator[asyncio.Event]:
@@ -78,8 +110,10 @@ class Notifications:
                     closed = asyncio.Event()
                     # Bound now: a late callback of an earlier connection must not end this one's wait.
                     conn.add_termination_listener(lambda _c, closed=closed: closed.set())
+                    self._listening = conn
                     await closed.wait()
                 finally:
+                    self._listening = None
                     try:
                         await conn.close(timeout=2)
                     except Exception:  # a connection killed mid-operation cannot close politely

@@ -591,6 +591,10 @@ CREATE OR REPLACE FUNCTION public.freeze_orders_notify()
  LANGUAGE plpgsql
 AS $function$
 BEGIN
+    -- The writer wakes the listeners itself once it has committed (see above).
+    IF current_setting('stopay.wake_after_commit', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
     IF NEW.status IN ('queued', 'freezing') AND (TG_OP = 'INSERT' OR OLD.status <> NEW.status) THEN
         PERFORM pg_notify('stopay_orders', '');
     END IF;

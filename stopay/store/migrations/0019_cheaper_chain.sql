@@ -1,5 +1,6 @@
--- stopay schema, version 19: fewer statements per event in the hash chain's trigger, and a clock
--- that is not planned again at every call. The chain (0006) and what verifies it do not change:
+-- stopay schema, version 19: fewer statements per event in the hash chain's trigger, orders whose
+-- writer wakes the dispatchers itself after its commit, and a clock that is not planned again at
+-- every call. The chain (0006) and what verifies it do not change:
 -- the same columns get the same values under the same lock.
 --
 -- The chain trigger ran six statements for an entry's two events: for the case's first event, a
@@ -24,6 +25,14 @@
 -- The event's seq comes from the identity sequence of case_events, named once here instead of
 -- looked up in the catalog (pg_get_serial_sequence) at every event.
 --
+-- freeze_orders_notify (0002) notified inside the writing transaction. PostgreSQL serializes every
+-- transaction that notifies on one lock, held until its commit is flushed to disk, so the entries
+-- stored at once committed one flush after another instead of sharing flushes. A writer may now
+-- take on waking the listeners itself, once it has committed: it sets stopay.wake_after_commit to
+-- 'on' for its transaction (set_config(..., true)), and the trigger then leaves that
+-- transaction's orders to it. submit_entry.sql does (store/notifications.py sends one NOTIFY for
+-- many entries, after their answers). Every other writer notifies as before.
+--
 -- stopay_now() (0007, 0010) was a SQL function that PostgreSQL cannot inline (it reads
 -- stopay_clock in a subquery), so its body was parsed and planned anew in every statement calling
 -- it: twice for each order an entry opens, through the defaults of freeze_orders. As PL/pgSQL, its
@@ -32,6 +41,19 @@
 CREATE OR REPLACE FUNCTION stopay_now() RETURNS timestamptz LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN now() + coalesce((SELECT shift FROM stopay_clock), interval '0');
+END $$;
+
+CREATE OR REPLACE FUNCTION freeze_orders_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- The writer wakes the listeners itself once it has committed (see above).
+    IF current_setting('stopay.wake_after_commit', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
+    IF NEW.status IN ('queued', 'freezing') AND (TG_OP = 'INSERT' OR OLD.status <> NEW.status) THEN
+        PERFORM pg_notify('stopay_orders', '');
+    END IF;
+    PERFORM pg_notify('stopay_case', NEW.case_id::text);
+    RETURN NULL;
 END $$;
 
 CREATE OR REPLACE FUNCTION case_chain_heads_guard() RETURNS trigger LANGUAGE plpgsql AS $$
