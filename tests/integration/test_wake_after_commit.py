@@ -5,13 +5,21 @@ Every other writer of orders still notifies from the trigger."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
+from stopay.api.validation import entry_from_request
+from stopay.domain.clock import SYSTEM_CLOCK
+from stopay.domain.entry import Entry
+from stopay.domain.trail import Limits
+from stopay.service.entries import Entries
+from stopay.store import entries
 from stopay.store.notifications import ORDERS, Notifications
 from tests.conftest import eventually
+from tests.entries import simple_request
 
 MARK = "mark"
 
@@ -51,6 +59,56 @@ async def heard(dsn: str) -> AsyncIterator[Heard]:
     await listening.start()
     yield listening
     await conn.close()
+
+
+def _entry(*payees: tuple[str, str, int]) -> Entry:
+    return entry_from_request(simple_request(*payees), SYSTEM_CLOCK.now())
+
+
+async def test_an_entrys_statement_stores_its_orders_without_a_notify(pool, heard) -> None:
+    submitted = await entries.submit(pool, _entry(("ICBC", "6222020200001111111", 5000)), Limits(), "test")
+    assert not submitted.duplicate
+    assert await pool.fetchval("SELECT count(*) FROM freeze_orders WHERE case_id = $1", submitted.case_id) == 1
+    assert await heard.until_mark(pool) == []
+    # The setting ended with the entry's transaction: the same connection's next writer notifies.
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT current_setting('stopay.wake_after_commit', true)") in (None, "")
+
+
+async def test_every_other_writer_of_orders_still_notifies(pool, heard) -> None:
+    submitted = await entries.submit(pool, _entry(("ABC", "6228480010009876543", 700)), Limits(), "test")
+    await pool.execute(
+        "UPDATE freeze_orders SET status = 'freezing', freeze_minor = 700 WHERE case_id = $1", submitted.case_id
+    )
+    assert await heard.until_mark(pool) == [(ORDERS, ""), ("stopay_case", str(submitted.case_id))]
+
+
+async def test_the_service_wakes_its_dispatchers_at_once_and_the_others_after_the_commit(dsn, pool, heard) -> None:
+    notifications = Notifications(dsn)
+    notifications.start()
+    try:
+        with notifications.orders() as local:
+            await eventually(lambda: _true(notifications._listening is not None))
+            service = Entries(pool, notifications, Limits())
+            submitted = await asyncio.gather(
+                *(service.submit(_entry(("CCB", f"62170000100{i:08d}", 900)), "test") for i in range(5))
+            )
+            assert not any(s.duplicate for s in submitted)
+            assert local.is_set()  # this process's dispatchers: at once, without waiting for a NOTIFY
+            await eventually(lambda: _true(notifications._waking is not None and notifications._waking.done()))
+            woken = await heard.until_mark(pool)
+            assert woken and set(woken) == {(ORDERS, "")}  # the others: no more NOTIFYs than entries
+            assert len(woken) <= len(submitted)
+
+            # A duplicate opens nothing and wakes no one.
+            entry = _entry(("BOC", "6217000010099999999", 900))
+            assert not (await service.submit(entry, "test")).duplicate
+            await eventually(lambda: _true(notifications._waking is not None and notifications._waking.done()))
+            assert await heard.until_mark(pool) == [(ORDERS, "")]
+            assert (await service.submit(entry, "test")).duplicate
+            assert await heard.until_mark(pool) == []
+    finally:
+        await notifications.close()
 
 
 async def test_calls_made_while_a_notify_is_on_its_way_share_the_next(dsn, pool, heard) -> None:
