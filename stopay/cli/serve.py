@@ -8,6 +8,7 @@ import errno
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from stopay import bootstrap
@@ -166,11 +167,30 @@ def check_listen(listen: str) -> None:
         raise Failure(LOCAL, f"cannot listen on {listen}: {problems[0].strerror}")
 
 
+def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop ``--event-loop`` asks for: uvloop's (``auto`` when it is installed), or None
+    for asyncio's own. uvloop's loop does the socket work of gRPC's and asyncpg's protocols in C
+    (docs/performance.md has the figures)."""
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise Failure(
+                LOCAL, "--event-loop uvloop: uvloop is not installed (pip install 'stopay[uvloop]')"
+            ) from None
+        return None
+    return uvloop.new_event_loop
+
+
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     check_listen(settings.listen)
+    factory = loop_factory(args.event_loop)
     try:
-        asyncio.run(serve(settings, args.port_file))
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(serve(settings, args.port_file))
     except (bootstrap.ConfigError, ValueError) as exc:
         raise Failure(LOCAL, str(exc)) from exc
     except StoreError as exc:
