@@ -28,9 +28,11 @@ CASES = "stopay_case"
 
 
 class Notifications:
-    def __init__(self, dsn: str, reconnect_s: float = 2.0) -> None:
+    def __init__(self, dsn: str, reconnect_s: float = 2.0, wake_every_s: float = 0.005) -> None:
+        """``wake_every_s``: the shortest time between two NOTIFYs of :meth:`orders_queued`."""
         self._dsn = dsn
         self._reconnect_s = reconnect_s
+        self._wake_every_s = wake_every_s
         self._orders: set[asyncio.Event] = set()
         self._cases: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
@@ -51,9 +53,10 @@ class Notifications:
     def orders_queued(self) -> None:
         """Orders were committed without a NOTIFY (their writer set ``stopay.wake_after_commit``):
         wakes this process's dispatchers at once, and every process's with one NOTIFY on the
-        listening connection, sent in the background. Calls made while one is on its way share the
-        next one, so a burst of entries costs a NOTIFY or two. Not listening, none is sent: the
-        other dispatchers find the orders when they poll."""
+        listening connection, sent in the background. The first of a burst goes at once; the calls
+        made while it is on its way, and for ``wake_every_s`` after, share the next one, so a
+        steady stream of entries costs at most one NOTIFY every ``wake_every_s``. Not listening,
+        none is sent: the other dispatchers find the orders when they poll."""
         for event in self._orders:
             event.set()
         self._wake_others = True
@@ -69,6 +72,7 @@ class Notifications:
             except Exception as exc:  # the listener reconnects; the dispatchers poll meanwhile
                 log.warning("notify.failed", error=f"{type(exc).__name__}: {exc}")
                 return
+            await asyncio.sleep(self._wake_every_s)
 
     @contextlib.contextmanager
     def orders(self) -> Iterator[asyncio.Event]:

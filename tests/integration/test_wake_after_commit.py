@@ -132,3 +132,21 @@ async def test_without_a_listening_connection_no_notify_is_sent_and_nothing_fail
     await eventually(lambda: _true(notifications._waking is not None and notifications._waking.done()))
     assert notifications._waking is not None and notifications._waking.exception() is None
     assert await heard.until_mark(pool) == []
+
+
+async def test_a_steady_stream_of_entries_notifies_at_most_once_every_wake_interval(dsn, pool, heard) -> None:
+    notifications = Notifications(dsn, wake_every_s=3600)
+    notifications.start()
+    try:
+        await eventually(lambda: _true(notifications._listening is not None))
+        with notifications.orders() as local:
+            notifications.orders_queued()  # the first goes at once
+            await eventually(lambda: _true((ORDERS, "") in heard.items))
+            local.clear()
+            for _ in range(3):  # within the interval: this process's dispatchers at once, the others later
+                notifications.orders_queued()
+                assert local.is_set()
+            assert await heard.until_mark(pool) == [(ORDERS, "")]
+            assert notifications._waking is not None and not notifications._waking.done()
+    finally:
+        await notifications.close()
