@@ -21,22 +21,30 @@ _IDENTITY_KEYS = {"id_number", "victim_id_number"}
 
 
 def _mask_text(text: str) -> str:
+    if len(text) < 12:  # too short to hold a number the pattern masks
+        return text
     return _NUMBER.sub(lambda m: mask_number(m.group(0)), text)
 
 
-def _mask_value(key: str, value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, dict):
-        return {k: _mask_value(str(k), v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_mask_value(key, v) for v in value]
-    text = value if isinstance(value, str) else str(value)
+def _mask_str(key: str, text: str) -> str:
     if key in _ACCOUNT_KEYS:
         return mask_number(text)
     if key in _IDENTITY_KEYS:
         return mask_identity(text)
     return _mask_text(text)
+
+
+def _mask_value(key: str, value: Any) -> Any:
+    # Plain strings first, with one check: most values of a line are (every line is masked).
+    if type(value) is str:
+        return _mask_str(key, value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, dict):
+        return {k: _mask_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_mask_value(key, v) for v in value]
+    return _mask_str(key, value if isinstance(value, str) else str(value))
 
 
 def mask_numbers(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> dict[str, Any]:
