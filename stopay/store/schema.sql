@@ -550,7 +550,7 @@ CREATE OR REPLACE FUNCTION public.freeze_order_open(status text)
  RETURNS boolean
  LANGUAGE sql
  IMMUTABLE PARALLEL SAFE
-AS $function$ SELECT status IN ('queued', 'freezing', 'pending') $function$;
+RETURN (status = ANY (ARRAY['queued'::text, 'freezing'::text, 'pending'::text]));
 
 CREATE OR REPLACE FUNCTION public.freeze_orders_guard()
  RETURNS trigger

@@ -1,6 +1,6 @@
 -- stopay schema, version 19: fewer statements per event in the hash chain's trigger, orders whose
--- writer wakes the dispatchers itself after its commit, and a clock that is not planned again at
--- every call. The chain (0006) and what verifies it do not change:
+-- writer wakes the dispatchers itself after its commit, and a clock and a check that are not
+-- parsed or planned again at every call. The chain (0006) and what verifies it do not change:
 -- the same columns get the same values under the same lock.
 --
 -- The chain trigger ran six statements for an entry's two events: for the case's first event, a
@@ -37,6 +37,16 @@
 -- stopay_clock in a subquery), so its body was parsed and planned anew in every statement calling
 -- it: twice for each order an entry opens, through the defaults of freeze_orders. As PL/pgSQL, its
 -- plan is kept for the session. What it returns is unchanged.
+
+-- freeze_order_open (0016) is inlined wherever it is called, as before; but a check constraint is
+-- made ready again in every statement that writes its table, and inlining a function whose body is
+-- a string parses that string. freeze_orders_resolved_check asks freeze_order_open, so every
+-- statement writing orders parsed it. A body written with RETURN is kept parsed (PostgreSQL 14).
+-- The expression and its result are unchanged, so the index built on it (freeze_orders_due) stays
+-- valid.
+CREATE OR REPLACE FUNCTION freeze_order_open(status text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN status IN ('queued', 'freezing', 'pending');
 
 CREATE OR REPLACE FUNCTION stopay_now() RETURNS timestamptz LANGUAGE plpgsql STABLE AS $$
 BEGIN
