@@ -1,5 +1,6 @@
 """``serve --event-loop``: uvloop's loop when it is installed (auto) or asked for, asyncio's own
-otherwise; asking for uvloop without it installed is a usage failure naming the extra."""
+otherwise; asking for uvloop without it installed is a usage failure naming the extra. And the
+collector, once the service has started."""
 
 from __future__ import annotations
 
@@ -33,3 +34,16 @@ def test_the_flag_defaults_to_auto_and_reads_the_environment(monkeypatch: pytest
     assert build_parser().parse_args(["serve", "--insecure"]).event_loop == "auto"
     monkeypatch.setenv("STOPAY_EVENT_LOOP", "asyncio")
     assert build_parser().parse_args(["serve", "--insecure"]).event_loop == "asyncio"
+
+
+def test_once_started_the_collector_leaves_what_the_service_built_alone() -> None:
+    import gc
+
+    from stopay.cli.serve import settle_garbage_collector
+
+    try:
+        settle_garbage_collector()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_count()[0] == 0  # collected first: nothing left pending
+    finally:
+        gc.unfreeze()
