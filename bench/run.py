@@ -21,6 +21,7 @@ import asyncpg
 from bench import cpu, drain, holds, load, trail, watch
 from bench.sql import query
 from stopay import logs
+from stopay.cli.serve import loop_factory
 from stopay.store import embedded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,9 +87,15 @@ def machine_lines(pg: dict[str, str]) -> list[str]:
         f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         f"machine: {os.cpu_count()} CPUs, {model or platform.processor()}, {ram} RAM",
         f"PostgreSQL {pg['server_version']}, synchronous_commit={pg['synchronous_commit']}, fsync={pg['fsync']}",
-        f"Python {platform.python_version()}",
+        f"Python {platform.python_version()}, event loop of both servers: {event_loop_name()}",
         load_line("at the start"),
     ]
+
+
+def event_loop_name() -> str:
+    """The loop stopay serve and the ceiling run on: STOPAY_EVENT_LOOP, else uvloop when installed."""
+    factory = loop_factory(os.environ.get("STOPAY_EVENT_LOOP", "auto"))
+    return "asyncio" if factory is None else "uvloop"
 
 
 def load_line(when: str) -> str:

@@ -75,7 +75,13 @@ class App:
         if self.checkpointer:
             self.checkpointer.start()
         await self.api.start()
-        log.info("stopay.started", port=self.port, banks=sorted(self.adapters), dispatcher=bool(self.dispatcher))
+        log.info(
+            "stopay.started",
+            port=self.port,
+            banks=sorted(self.adapters),
+            dispatcher=bool(self.dispatcher),
+            event_loop=type(asyncio.get_running_loop()).__module__.split(".")[0],
+        )
 
     async def stop(self) -> None:
         """Graceful: stop taking calls, finish and record deliveries in flight, then close."""

@@ -274,6 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="how often the sweeper looks for holds to lapse, warn of or pay back (default 30)",
     )
+    serve.add_argument(
+        "--event-loop",
+        choices=("auto", "asyncio", "uvloop"),
+        default=env("EVENT_LOOP", "auto"),
+        help="the asyncio event loop: uvloop (pip install 'stopay[uvloop]') or asyncio's own; auto, the"
+        " default, takes uvloop when it is installed (STOPAY_EVENT_LOOP)",
+    )
     serve.add_argument("--port-file", type=Path, help="write the port listened on to this file once serving")
 
     entry = commands.add_parser("entry", help="station client: entries").add_subparsers(dest="action", required=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from stopay.domain.accounts import AccountKey
@@ -69,12 +69,41 @@ class Entry:
         return sum(t.amount_minor for t in self.transfers)
 
     def fingerprint(self) -> bytes:
-        """SHA-256 of a canonical encoding of everything submitted; equal payloads, equal digests."""
-        data = asdict(self)
-        for transfer in data["transfers"]:
-            transfer["transferred_at"] = transfer["transferred_at"].isoformat()
+        """SHA-256 of a canonical encoding of everything submitted; equal payloads, equal digests.
+
+        The encoding is the JSON of ``dataclasses.asdict(self)`` with each ``transferred_at`` in ISO
+        form, keys sorted, and it must never change: a stored case keeps its entry's digest, and a
+        retry is told from a conflict by it. The dict is built field by field, because asdict
+        deep-copies every value (most of this method's time); tests/unit/test_entry.py holds it to
+        asdict's.
+        """
+        data = {
+            "entry_id": self.entry_id,
+            "station_id": self.station_id,
+            "officer_id": self.officer_id,
+            "report_no": self.report_no,
+            "victim": {"name": self.victim.name, "id_number": self.victim.id_number, "phone": self.victim.phone},
+            "transfers": [
+                {
+                    "payer": _party_data(t.payer),
+                    "payee": _party_data(t.payee),
+                    "amount_minor": t.amount_minor,
+                    "currency": t.currency,
+                    "transferred_at": t.transferred_at.isoformat(),
+                    "txn_id": t.txn_id,
+                    "channel": t.channel,
+                }
+                for t in self.transfers
+            ],
+            "fraud_type": self.fraud_type,
+            "narrative": self.narrative,
+        }
         canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).digest()
+
+
+def _party_data(party: Party) -> dict[str, str]:
+    return {"bank_code": party.bank_code, "number": party.number, "holder_name": party.holder_name}
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,9 @@ from stopay.service.holds.approvals import Approvals
 from stopay.service.holds.returns import Returns
 from stopay.service.holds.steps import HoldSteps
 from stopay.service.orders import Orders
-from stopay.service.watch import CaseChanges, WatchHub
+from stopay.service.watch import WatchHub
 from stopay.store import cases
+from stopay.store.notifications import Notifications
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,16 +42,16 @@ class Services:
     def build(
         cls,
         pool: asyncpg.Pool,
-        changes: CaseChanges,
+        notifications: Notifications,
         limits: Limits,
         retry_after: Callable[[int], float],
         policy: HoldPolicy,
         same_transfer_window_s: float = 120.0,
         watch_sweep_s: float = 60.0,
     ) -> Services:
-        hub = WatchHub(partial(cases.look, pool), changes, sweep_s=watch_sweep_s)
+        hub = WatchHub(partial(cases.look, pool), notifications, sweep_s=watch_sweep_s)
         return cls(
-            Entries(pool, limits, same_transfer_window_s),
+            Entries(pool, notifications, limits, same_transfer_window_s),
             Cases(pool, hub),
             Orders(pool),
             Callbacks(pool, retry_after, policy),

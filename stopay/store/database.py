@@ -25,6 +25,19 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("json", encoder=rows.encode, decoder=rows.decode, schema="pg_catalog", format="binary")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset: none beyond asyncpg's own, which always rolls back a transaction left open
+    and drops the connection's listener callbacks before this runs.
+
+    asyncpg's default reset sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` at
+    every release, one more round trip per call. It would undo nothing here: nothing run on a pool
+    connection leaves session state behind. No SQL file sets a setting for the session, takes a
+    session-level advisory lock, LISTENs, declares a cursor WITH HOLD or creates a temporary table
+    (tests/unit/test_session_state.py holds them to it); cursors live inside transactions; the
+    migration lock and LISTEN each use a connection of their own, never the pool's.
+    """
+
+
 async def ensure_database(server_dsn: str, dsn: str, database: str) -> None:
     """Creates ``database`` through ``server_dsn`` unless ``dsn`` can already connect to it."""
     try:
@@ -55,7 +68,9 @@ async def open_pool(dsn: str, *, min_size: int = 2, max_size: int = 10, run_migr
                 await migrate(conn)
             finally:
                 await conn.close()
-        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
+        )
     except (OSError, asyncpg.PostgresError) as exc:
         raise StoreError(f"cannot open the database: {exc}") from exc
     assert pool is not None

@@ -4,6 +4,10 @@ PostgreSQL notifies ``stopay_orders`` when new orders are queued and ``stopay_ca
 case id) when a case changes. Notifications are a shortcut, never the only path: dispatchers also
 poll, and the case watchers' hub (``stopay/service/watch.py``) is told each time the connection is
 (re)established, when anything may have changed unseen, and sweeps its cases slowly besides.
+
+A writer that stores orders with ``stopay.wake_after_commit`` on (a SubmitEntry) wakes the
+dispatchers itself, after its commit, through :meth:`Notifications.orders_queued` (migration 0019
+says why).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from collections.abc import Callable, Iterator
 import asyncpg
 import structlog
 
+from stopay.store.queries import query
+
 log = structlog.get_logger(__name__)
 
 ORDERS = "stopay_orders"
@@ -22,24 +28,54 @@ CASES = "stopay_case"
 
 
 class Notifications:
-    def __init__(self, dsn: str, reconnect_s: float = 2.0) -> None:
+    def __init__(self, dsn: str, reconnect_s: float = 2.0, wake_every_s: float = 0.005) -> None:
+        """``wake_every_s``: the shortest time between two NOTIFYs of :meth:`orders_queued`."""
         self._dsn = dsn
         self._reconnect_s = reconnect_s
+        self._wake_every_s = wake_every_s
         self._orders: set[asyncio.Event] = set()
         self._cases: set[Callable[[str | None], None]] = set()
         self._task: asyncio.Task[None] | None = None
         # LISTEN connections established so far; whether one is up now.
         self.connections = 0
         self.listening = False
+        self._listening: asyncpg.Connection | None = None  # set while LISTENing
+        self._waking: asyncio.Task[None] | None = None
+        self._wake_others = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="stopay-listen")
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._waking, self._task):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def orders_queued(self) -> None:
+        """Orders were committed without a NOTIFY (their writer set ``stopay.wake_after_commit``):
+        wakes this process's dispatchers at once, and every process's with one NOTIFY on the
+        listening connection, sent in the background. The first of a burst goes at once; the calls
+        made while it is on its way, and for ``wake_every_s`` after, share the next one, so a
+        steady stream of entries costs at most one NOTIFY every ``wake_every_s``. Not listening,
+        none is sent: the other dispatchers find the orders when they poll."""
+        for event in self._orders:
+            event.set()
+        self._wake_others = True
+        if self._waking is None or self._waking.done():
+            self._waking = asyncio.create_task(self._notify_orders(), name="stopay-wake-orders")
+
+    async def _notify_orders(self) -> None:
+        notify = query("notify_orders").text
+        while self._wake_others and self._listening is not None:
+            self._wake_others = False
+            try:
+                await self._listening.execute(notify)
+            except Exception as exc:  # the listener reconnects; the dispatchers poll meanwhile
+                log.warning("notify.failed", error=f"{type(exc).__name__}: {exc}")
+                return
+            await asyncio.sleep(self._wake_every_s)
 
     @contextlib.contextmanager
     def orders(self) -> Iterator[asyncio.Event]:
@@ -86,9 +122,11 @@ class Notifications:
                     closed = asyncio.Event()
                     # Bound now: a late callback of an earlier connection must not end this one's wait.
                     conn.add_termination_listener(lambda _c, closed=closed: closed.set())
+                    self._listening = conn
                     await closed.wait()
                 finally:
                     self.listening = False
+                    self._listening = None
                     try:
                         await conn.close(timeout=2)
                     except Exception:  # a connection killed mid-operation cannot close politely

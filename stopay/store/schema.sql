@@ -446,6 +446,10 @@ BEGIN
            AND NEW.hash = '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea THEN
             RETURN NEW;
         END IF;
+        -- A case's first event, from within the chain trigger: the head is created at that event.
+        IF pg_trigger_depth() > 1 AND NEW.events = 1 THEN
+            RETURN NEW;
+        END IF;
     ELSIF TG_OP = 'UPDATE' THEN
         IF pg_trigger_depth() > 1 AND NEW.case_id = OLD.case_id AND NEW.events = OLD.events + 1 THEN
             RETURN NEW;
@@ -509,9 +513,26 @@ AS $function$
 DECLARE
     head case_chain_heads;
 BEGIN
-    head := case_chain_lock(NEW.case_id);
+    SELECT * INTO head FROM case_chain_heads WHERE case_id = NEW.case_id FOR UPDATE;
+    IF NOT FOUND THEN
+        -- The case's first event: the head is created at it (migration 0019 says why its seq may
+        -- be taken first).
+        NEW.seq := nextval('public.case_events_seq_seq'::regclass);
+        NEW.at := clock_timestamp();
+        NEW.chain_pos := 1;
+        NEW.prev_hash := '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea;
+        NEW.hash := case_event_hash(NEW.prev_hash, NEW.case_id, NEW.chain_pos, NEW.seq, NEW.at, NEW.actor,
+                                    NEW.kind, NEW.order_id, NEW.detail);
+        INSERT INTO case_chain_heads (case_id, seq, hash, events) VALUES (NEW.case_id, NEW.seq, NEW.hash, 1)
+        ON CONFLICT (case_id) DO NOTHING;
+        IF FOUND THEN
+            RETURN NEW;
+        END IF;
+        -- Another transaction created the head first: this event comes after that one's.
+        SELECT * INTO STRICT head FROM case_chain_heads WHERE case_id = NEW.case_id FOR UPDATE;
+    END IF;
     -- Taken under the head lock: along a chain, seq grows in the order the events commit.
-    NEW.seq := nextval(pg_get_serial_sequence('case_events', 'seq'));
+    NEW.seq := nextval('public.case_events_seq_seq'::regclass);
     -- Stamped after the lock too, so that within a case time order is chain order.
     NEW.at := clock_timestamp();
     NEW.chain_pos := head.events + 1;
@@ -537,7 +558,7 @@ CREATE OR REPLACE FUNCTION public.freeze_order_open(status text)
  RETURNS boolean
  LANGUAGE sql
  IMMUTABLE PARALLEL SAFE
-AS $function$ SELECT status IN ('queued', 'freezing', 'pending') $function$;
+RETURN (status = ANY (ARRAY['queued'::text, 'freezing'::text, 'pending'::text]));
 
 CREATE OR REPLACE FUNCTION public.freeze_orders_guard()
  RETURNS trigger
@@ -578,6 +599,10 @@ CREATE OR REPLACE FUNCTION public.freeze_orders_notify()
  LANGUAGE plpgsql
 AS $function$
 BEGIN
+    -- The writer wakes the listeners itself once it has committed (see above).
+    IF current_setting('stopay.wake_after_commit', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
     IF NEW.status IN ('queued', 'freezing') AND (TG_OP = 'INSERT' OR OLD.status <> NEW.status) THEN
         PERFORM pg_notify('stopay_orders', '');
     END IF;
@@ -749,11 +774,12 @@ REVOKE EXECUTE ON FUNCTION stopay_grant_app(app name, grants jsonb) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION public.stopay_now()
  RETURNS timestamp with time zone
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE
 AS $function$
-    SELECT now() + coalesce((SELECT shift FROM stopay_clock), interval '0')
-$function$;
+BEGIN
+    RETURN now() + coalesce((SELECT shift FROM stopay_clock), interval '0');
+END $function$;
 
 CREATE OR REPLACE FUNCTION public.transfer_owners_guard()
  RETURNS trigger

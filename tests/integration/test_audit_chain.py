@@ -25,6 +25,7 @@ from stopay.store import audit, entries, migrate, queries
 from stopay.store import orders as store
 from stopay.store.database import open_pool
 from stopay.store.embedded import with_database
+from tests.conftest import eventually
 from tests.entries import simple_request
 
 ZERO = bytes(32)
@@ -425,6 +426,44 @@ async def test_concurrent_writers_never_fork_a_chain(dsn) -> None:
             assert (head.seq, head.hash, head.events) == (rows[-1]["seq"], bytes(rows[-1]["hash"]), len(rows))
     finally:
         await pool.close()
+
+
+async def test_a_cases_first_event_written_by_two_transactions_at_once_chains_once(dsn, pool) -> None:
+    """The first event of a case creates its head (migration 0019). A second transaction writing the
+    case's first event meanwhile waits for the first one, then chains after it, under the lock, with
+    a later seq."""
+    case_id = uuid.uuid4()
+    await pool.execute(
+        "INSERT INTO cases (case_id, entry_id, payload_sha256, station_id, officer_id, report_no, victim_name,"
+        " currency, reported_minor) VALUES ($1, $2, sha256('x'), 'S-1', 'O-1', 'R-1', 'V', 'CNY', 100)",
+        case_id,
+        f"entry-{case_id}",
+    )
+    note = "INSERT INTO case_events (case_id, actor, kind, detail) VALUES ($1, $2, 'note.added', '{}')"
+    first, second = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    try:
+        writing = first.transaction()
+        await writing.start()
+        await first.execute(note, case_id, "first")
+        waiting = asyncio.create_task(second.execute(note, case_id, "second"))
+        waits = "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1"
+        await eventually(lambda: pool.fetchval(waits, second.get_server_pid()))
+        assert not waiting.done()
+        await writing.commit()
+        await asyncio.wait_for(waiting, 15)
+    finally:
+        await first.close()
+        await second.close()
+    rows = await pool.fetch(
+        "SELECT actor, chain_pos, seq, at, prev_hash, hash FROM case_events WHERE case_id = $1 ORDER BY chain_pos",
+        case_id,
+    )
+    assert [r["actor"] for r in rows] == ["first", "second"]
+    assert_linked(rows)
+    assert rows[0]["at"] <= rows[1]["at"]
+    head = await pool.fetchrow("SELECT seq, hash, events FROM case_chain_heads WHERE case_id = $1", case_id)
+    assert (head["seq"], bytes(head["hash"]), head["events"]) == (rows[1]["seq"], bytes(rows[1]["hash"]), 2)
+    assert (await audit.verify(pool)).ok
 
 
 # ---- migrating an older database --------------------------------------------------------------------

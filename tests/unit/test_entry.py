@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -51,6 +53,18 @@ def test_reported_and_currency() -> None:
 def test_fingerprint_equal_for_equal_entries() -> None:
     assert make_entry().fingerprint() == make_entry().fingerprint()
     assert len(make_entry().fingerprint()) == 32
+
+
+def test_fingerprint_is_the_digest_of_asdict_and_never_changes() -> None:
+    """A stored case keeps its entry's digest: the same entry sent again after an upgrade must still
+    be a duplicate, never a conflict."""
+    entry = make_entry()
+    data = dataclasses.asdict(entry)
+    for t in data["transfers"]:
+        t["transferred_at"] = t["transferred_at"].isoformat()
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert entry.fingerprint() == hashlib.sha256(canonical.encode()).digest()
+    assert entry.fingerprint().hex() == "20e94e803fc00703bae9499679c25c0143e99a2cd5c4dd393a494337773c9997"
 
 
 def _with_first_transfer(**changes: object) -> Entry:

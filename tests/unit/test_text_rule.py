@@ -10,6 +10,7 @@ import pytest
 
 from stopay.api.hold_validation import formalize_request
 from stopay.api.validation import EARLIEST_TRANSFER, InvalidRequest, entry_from_request
+from stopay.domain import text
 from stopay.domain.text import first_refused, is_refused
 from stopay.v1 import common_pb2, holds_pb2, station_pb2
 from tests.unit.test_validation import NOW, valid_request, violated_fields
@@ -146,3 +147,21 @@ def test_hold_steps_refuse_them_in_identifiers_and_keep_lines_in_the_reason() ->
     with pytest.raises(InvalidRequest) as info:
         formalize_request(request)
     assert sorted(v.field for v in info.value.violations) == ["by.officer_id", "by.request_id", "document.number"]
+
+
+@pytest.mark.parametrize("free_text", [False, True])
+def test_a_text_is_searched_for_exactly_the_characters_the_rule_refuses(free_text: bool) -> None:
+    """first_refused searches a whole text at once (a regular expression); for every code point it
+    finds what is_refused refuses, and nothing else."""
+    everything = "".join(map(chr, range(0x110000)))
+    found = {ord(c) for c in text._REFUSED[free_text].findall(everything)}
+    assert found == {code for code in range(0x110000) if is_refused(chr(code), free_text=free_text)}
+
+
+def test_the_first_refused_character_is_named() -> None:
+    assert first_refused("Wang\u202eFang\x00") == "U+202E"
+    assert first_refused("line one\nline two\x85", free_text=True) == "U+0085"
+    assert first_refused("line one\nline two", free_text=True) is None
+    assert first_refused("line one\nline two") == "U+000A"
+    assert first_refused("\U0010ffff") == "U+10FFFF"
+    assert first_refused("") is None

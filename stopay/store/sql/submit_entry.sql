@@ -136,4 +136,9 @@ SELECT (SELECT case_id FROM new_case) AS inserted,
                    'payee_number', l.payee_number, 'payee_holder', l.payee_holder,
                    'station_id', l.linked_station_id, 'created_at', l.linked_created_at)
                    ORDER BY l.ordinal), '[]'::jsonb)
-        FROM linked l) AS linked
+        FROM linked l) AS linked,
+       -- The writer wakes the dispatchers once this commits (service/entries.py), and
+       -- freeze_orders_notify leaves these orders to it (migration 0019): transactions that NOTIFY
+       -- commit one disk flush at a time. Row triggers run after the whole statement, so they see
+       -- this setting; it ends with the transaction.
+       set_config('stopay.wake_after_commit', 'on', true) AS wake_after_commit
