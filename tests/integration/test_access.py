@@ -102,12 +102,16 @@ async def _pending(make_app, pki: Pki, pool) -> tuple[Any, str]:  # type: ignore
     app = await make_app(tls=pki.server, bank_adapters={"CBK": bank}, dispatch=FAST)
     await station(pki, app, YUZHONG).SubmitEntry(entry())
 
+    # The stop is the freeze that goes out (its freeze order's statement finds the money asked for
+    # already, so that order sends none): it is the order that pends.
     async def is_pending() -> bool:
-        return await pool.fetchval("SELECT status FROM freeze_orders") == "pending"
+        return await pool.fetchval("SELECT status FROM freeze_orders WHERE kind = 'stop'") == "pending"
 
     await eventually(is_pending)
-    key = next(r.idempotency_key for r in bank.requests if type(r).__name__ == "FreezeRequest")
-    return app, key
+    keys = [r.idempotency_key for r in bank.requests if type(r).__name__ == "FreezeRequest"]
+    stop_key = await pool.fetchval("SELECT idempotency_key FROM freeze_orders WHERE kind = 'stop'")
+    assert keys == [stop_key] and stop_key.endswith("/stop")
+    return app, stop_key
 
 
 async def test_a_forged_callback_for_another_bank_s_order_changes_nothing(make_app, pki: Pki, pool) -> None:
@@ -119,7 +123,7 @@ async def test_a_forged_callback_for_another_bank_s_order_changes_nothing(make_a
     assert await refused(other_bank.ReportFreezeOutcome(forged)) == "IDENTITY_MISMATCH"
     as_station = gateway_pb2_grpc.BankGatewayStub(pki.as_(app.port, "station", YUZHONG))
     assert await refused(as_station.ReportFreezeOutcome(forged)) == "ROLE_NOT_ALLOWED"
-    assert await pool.fetchval("SELECT status FROM freeze_orders") == "pending"
+    assert await pool.fetchval("SELECT status FROM freeze_orders WHERE kind = 'stop'") == "pending"
     # The bank the order went to reports, as itself.
     own_bank = gateway_pb2_grpc.BankGatewayStub(pki.as_(app.port, "bank", "CBK"))
     ack = await own_bank.ReportFreezeOutcome(

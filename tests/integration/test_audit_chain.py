@@ -38,17 +38,53 @@ async def submit(pool, *payees):
     return case_id
 
 
+# An order stopay could not deliver, as the dispatcher leaves it (store/sql/give_up_unserved.sql):
+# a stop's freeze, in flight since it was written, is taken off the account's row (its retry puts
+# it back). No event: the tests count the retries' events only.
+UNDELIVERABLE = """
+WITH failed AS (
+    UPDATE freeze_orders SET status = 'undeliverable', reason_code = 'NOAS', resolved_at = now()
+    WHERE case_id = $1 AND order_id = $2 AND status = 'queued'
+    RETURNING case_id, bank_code, account_number, kind, freeze_minor
+), stop_off AS (
+    UPDATE trail_accounts t SET in_flight_minor = t.in_flight_minor - f.freeze_minor
+    FROM failed f
+    WHERE f.kind = 'stop' AND t.case_id = f.case_id AND t.bank_code = f.bank_code
+      AND t.account_number = f.account_number
+)
+SELECT count(*) FROM failed
+"""
+
+
+async def undeliverable(pool, case_id, order_id) -> None:
+    assert await pool.fetchval(UNDELIVERABLE, case_id, order_id) == 1
+
+
+async def assert_in_flight_is_the_open_stops(pool, case_id) -> None:
+    """Nothing counted in flight on the case's accounts but the freezes of its stops still out
+    (queued or pending), account by account."""
+    open_stops = "o.kind = 'stop' AND o.status IN ('queued', 'pending')"
+    rows = await pool.fetch(
+        "SELECT t.in_flight_minor, (SELECT coalesce(sum(o.freeze_minor), 0) FROM freeze_orders o"
+        "  WHERE o.case_id = t.case_id AND o.bank_code = t.bank_code AND o.account_number = t.account_number"
+        f"    AND {open_stops}) AS open_stops"
+        " FROM trail_accounts t WHERE t.case_id = $1",
+        case_id,
+    )
+    assert all(r["in_flight_minor"] == r["open_stops"] for r in rows), [dict(r) for r in rows]
+    out = await pool.fetchval(
+        f"SELECT coalesce(sum(o.freeze_minor), 0) FROM freeze_orders o WHERE o.case_id = $1 AND {open_stops}", case_id
+    )
+    assert sum(r["in_flight_minor"] for r in rows) == out  # no stop out on an account without its row
+
+
 async def failed_order(pool, case_id) -> uuid.UUID:
-    """One of the case's orders, made undeliverable so that operators may retry it."""
+    """One of the case's orders (a freeze order or a stop), made undeliverable so that operators may
+    retry it."""
     order_id = await pool.fetchval(
         "SELECT order_id FROM freeze_orders WHERE case_id = $1 AND status = 'queued' ORDER BY order_id LIMIT 1", case_id
     )
-    await pool.execute(
-        "UPDATE freeze_orders SET status = 'undeliverable', reason_code = 'NOAS', resolved_at = now()"
-        " WHERE case_id = $1 AND order_id = $2",
-        case_id,
-        order_id,
-    )
+    await undeliverable(pool, case_id, order_id)
     return order_id
 
 
@@ -117,7 +153,9 @@ _ACCOUNTS = itertools.count()
 
 
 async def some_cases(pool, n: int = 3, retry=store.retry) -> list[uuid.UUID]:  # type: ignore[no-untyped-def]
-    """``n`` cases of 2 orders each, with a few retries: 5 events per case."""
+    """``n`` cases of 2 accounts each (a freeze order and its stop at each: 4 orders), with a few
+    retries: 7 events per case (case.accepted, 4 order.queued, 2 order.retried); 5 when submitted as
+    schema version 7 did (no stops)."""
     cases = []
     for _ in range(n):
         # Accounts not used before: the same transfer reported again would be linked, not traced.
@@ -127,13 +165,9 @@ async def some_cases(pool, n: int = 3, retry=store.retry) -> list[uuid.UUID]:  #
         retried = await retry(pool, failed, "operator:O-7")
         assert isinstance(retried, tuple)  # (case_id, the new order)
         assert await retry(pool, failed, "operator:O-7") is RetryRefused.RETRIED_ALREADY  # an order is retried once
-        await pool.execute(  # the retry fails in turn, and is retried itself
-            "UPDATE freeze_orders SET status = 'undeliverable', reason_code = 'NOAS', resolved_at = now()"
-            " WHERE case_id = $1 AND order_id = $2",
-            case_id,
-            retried[1],
-        )
+        await undeliverable(pool, case_id, retried[1])  # the retry fails in turn, and is retried itself
         assert isinstance(await retry(pool, retried[1], "operator:O-7"), tuple)
+        await assert_in_flight_is_the_open_stops(pool, case_id)
         cases.append(case_id)
     return cases
 
@@ -211,7 +245,7 @@ async def test_python_and_sql_encodings_agree(pool) -> None:
             " case_event_canonical(case_id, chain_pos, seq, at, actor, kind, order_id, detail) AS canonical"
             " FROM case_events ORDER BY case_id, chain_pos"
         )
-    assert len(rows) == 5 + len(DETAILS)
+    assert len(rows) == 7 + len(DETAILS)
     for r in rows:
         detail = json.loads(r["detail"], parse_float=Decimal)
         assert audit.canonical_json(detail) == r["detail"]
@@ -244,7 +278,7 @@ async def test_a_fresh_log_verifies_and_its_root_is_the_heads_root(pool) -> None
     cases = await some_cases(pool, 3)
     report = await audit.verify(pool)
     assert report.ok and report.breaks == ()
-    assert (report.cases, report.events) == (3, await pool.fetchval("SELECT count(*) FROM case_events")) == (3, 15)
+    assert (report.cases, report.events) == (3, await pool.fetchval("SELECT count(*) FROM case_events")) == (3, 3 * 7)
     exported = await audit.heads(pool)
     assert exported.root_hash == report.root_hash and exported.taken_at is not None
     assert [h.case_id for h in exported.heads] == sorted(cases)
@@ -496,6 +530,7 @@ async def test_the_migration_chains_the_events_written_before_it(server_dsn, mon
                 assert await migrate.migrate(conn) == [m.version for m in every[5:]]
             report = await audit.verify(pool)
             assert report.ok, report.breaks
+            # 3 cases of 5 events (version 7 wrote no stops) and 12 notes.
             assert (report.cases, report.events, len(before)) == (3, 27, 27)
             assert await pool.fetch("SELECT case_id, seq FROM case_events ORDER BY case_id, chain_pos") == before
             # New events carry on every chain, and the database's own events keep verifying.
@@ -503,7 +538,7 @@ async def test_the_migration_chains_the_events_written_before_it(server_dsn, mon
                 assert isinstance(await store.retry(pool, await failed_order(pool, case_id), "operator:O-8"), tuple)
             await some_cases(pool, 1)
             report = await audit.verify(pool)
-            assert report.ok and (report.cases, report.events) == (4, 27 + 3 + 5)
+            assert report.ok and (report.cases, report.events) == (4, 27 + 3 + 7)  # a new case: 7, stops and all
             for case_id in cases:
                 rows = await chain(pool, case_id)
                 assert_linked(rows)
