@@ -68,7 +68,8 @@ def _entry(*payees: tuple[str, str, int]) -> Entry:
 async def test_an_entrys_statement_stores_its_orders_without_a_notify(pool, heard) -> None:
     submitted = await entries.submit(pool, _entry(("ICBC", "6222020200001111111", 5000)), Limits(), "test")
     assert not submitted.duplicate
-    assert await pool.fetchval("SELECT count(*) FROM freeze_orders WHERE case_id = $1", submitted.case_id) == 1
+    # The freeze order and its stop.
+    assert await pool.fetchval("SELECT count(*) FROM freeze_orders WHERE case_id = $1", submitted.case_id) == 2
     assert await heard.until_mark(pool) == []
     # The setting ended with the entry's transaction: the same connection's next writer notifies.
     async with pool.acquire() as conn:
@@ -78,7 +79,8 @@ async def test_an_entrys_statement_stores_its_orders_without_a_notify(pool, hear
 async def test_every_other_writer_of_orders_still_notifies(pool, heard) -> None:
     submitted = await entries.submit(pool, _entry(("ABC", "6228480010009876543", 700)), Limits(), "test")
     await pool.execute(
-        "UPDATE freeze_orders SET status = 'freezing', freeze_minor = 700 WHERE case_id = $1", submitted.case_id
+        "UPDATE freeze_orders SET status = 'freezing', freeze_minor = 700 WHERE case_id = $1 AND kind = 'freeze'",
+        submitted.case_id,
     )
     assert await heard.until_mark(pool) == [(ORDERS, ""), ("stopay_case", str(submitted.case_id))]
 

@@ -44,10 +44,13 @@ async def heard(
     app: App, stub: station_pb2_grpc.StationServiceStub, request: station_pb2.SubmitEntryRequest, of: str = ""
 ) -> str:
     """Submits ``request`` and waits until this process's listener has heard of the change of case
-    ``of`` (default: the new case): no notification of it is still on its way when this returns."""
+    ``of``: no notification of it is still on its way when this returns. A new case is told to no
+    one (no one can watch it before its entry commits, migration 0019): nothing to wait for."""
     names: list[str | None] = []
     with app.notifications.cases(names.append):
         reply = await stub.SubmitEntry(request)
+        if not of:
+            return reply.case_id
 
         async def arrived() -> bool:
             return (of or reply.case_id) in names
@@ -103,10 +106,9 @@ async def test_a_change_missed_while_the_listener_was_down_is_read_when_it_is_ba
 
     # The listening connection dies; the change below commits while nobody listens: its
     # notification is lost for good.
-    await pool.execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND query LIKE 'LISTEN %'"
-    )
+    listener = app.notifications._listening  # its last query may be a NOTIFY, not its LISTEN
+    assert listener is not None
+    await pool.execute("SELECT pg_terminate_backend($1)", listener.get_server_pid())
 
     async def down() -> bool:
         return not app.notifications.listening
