@@ -21,6 +21,7 @@ _NOT_RETRIED = {
     RetryRefused.NOT_UNDELIVERABLE: "is not an undeliverable order",
     RetryRefused.HOLD_ENDED: "extends a hold that has ended",
     RetryRefused.RETRIED_ALREADY: "was retried already",
+    RetryRefused.NOTHING_TO_FREEZE: "is a stop whose account shows nothing more to freeze",
 }
 
 

@@ -154,6 +154,8 @@ class RetryRefused(enum.StrEnum):
     NOT_UNDELIVERABLE = "not_undeliverable"  # only an order stopay could not deliver is retried
     HOLD_ENDED = "hold_ended"  # an extension is only worth sending while its hold lasts
     RETRIED_ALREADY = "retried_already"  # another retry of it was queued first
+    # a stop whose account's statement shows nothing more to freeze (its freeze order froze it since)
+    NOTHING_TO_FREEZE = "nothing_to_freeze"
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,21 +174,24 @@ class RetryPlan:
         return self.kind.gives_back
 
 
-def retry_plan(kind: OrderKind, status: OrderStatus, requested_minor: int, hold_live: bool) -> RetryPlan | RetryRefused:
+def retry_plan(
+    kind: OrderKind, status: OrderStatus, requested_minor: int, hold_live: bool, short_minor: int | None = None
+) -> RetryPlan | RetryRefused:
     """Whether an operator may retry an order, and how: only an undeliverable order is retried; a
-    freeze starts again from the statement; a stop asks for its freeze again, back in flight; an
-    extension only while its hold is live (``hold_live``: the case's hold on the account is an
+    freeze starts again from the statement; a stop asks for its freeze again, back in flight, for
+    what the case is short of at the account once a statement of it was applied (``short_minor``;
+    None: none was, so its own amount), and not at all when that is nothing; an extension only
+    while its hold is live (``hold_live``: the case's hold on the account is an
     emergency stop or a formal freeze); a release or a return puts its money back among what is
     going out."""
     if status is not OrderStatus.UNDELIVERABLE:
         return RetryRefused.NOT_UNDELIVERABLE
     if kind is OrderKind.EXTEND and not hold_live:
         return RetryRefused.HOLD_ENDED
-    return RetryPlan(
-        kind,
-        requested_minor if kind.gives_back else 0,
-        requested_minor if kind is OrderKind.STOP else 0,
-    )
+    if kind is OrderKind.STOP:
+        ask = requested_minor if short_minor is None else min(requested_minor, short_minor)
+        return RetryPlan(kind, 0, ask) if ask > 0 else RetryRefused.NOTHING_TO_FREEZE
+    return RetryPlan(kind, requested_minor if kind.gives_back else 0)
 
 
 class UnknownAnswer(ValueError):

@@ -11,6 +11,7 @@ import asyncpg
 
 from stopay.domain.holds import HoldState
 from stopay.domain.orders import OrderKind, OrderStatus, RetryPlan, RetryRefused, retry_plan
+from stopay.domain.trail import reconcile
 from stopay.store.errors import database_errors
 from stopay.store.queries import query
 from stopay.store.rows import json_rows
@@ -147,6 +148,7 @@ async def retry(pool: asyncpg.Pool, order_id: uuid.UUID, actor: str) -> tuple[uu
                 OrderStatus(found["status"]),
                 found["requested_minor"],
                 hold is not None and hold.live,
+                _short(found["money"]),
             )
             if not isinstance(plan, RetryPlan):
                 return plan
@@ -162,6 +164,14 @@ async def retry(pool: asyncpg.Pool, order_id: uuid.UUID, actor: str) -> tuple[uu
                 ),
             )
     return (row["case_id"], row["order_id"]) if row else RetryRefused.RETRIED_ALREADY
+
+
+def _short(money: dict[str, int] | None) -> int | None:
+    """What the case is short of at the account, once a statement of it was applied (None: none was)."""
+    if not money or not money["rev"]:
+        return None
+    freeze, _ = reconcile(money["left_minor"], money["held_minor"], money["in_flight_minor"], money["releasing_minor"])
+    return freeze
 
 
 async def reschedule(pool: asyncpg.Pool, owner: str, retries: Sequence[Retry], actor: str) -> int:

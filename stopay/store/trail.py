@@ -125,9 +125,6 @@ class NewOrder:
     # A stop is sized when made; its key is its freeze twin's key + "/stop" (None: case:order_id).
     freeze_minor: int | None = None
     idempotency_key: str | None = None
-    # A stop on an account whose row the batch did not lock: trail_apply.sql adds its freeze to the
-    # row's in_flight_minor (creating the row). A locked row's is added in memory instead.
-    adds_in_flight: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,13 @@ def test_a_stop_is_retried_back_in_flight() -> None:
     assert isinstance(plan, RetryPlan) and not plan.puts_back
 
 
+def test_a_stop_is_retried_for_what_the_statement_shows_is_still_short() -> None:
+    # Once a statement of the account was applied, its freeze order may have frozen the money since.
+    assert retry_plan(K.STOP, S.UNDELIVERABLE, 5000, False, short_minor=2000) == RetryPlan(K.STOP, 0, 2000)
+    assert retry_plan(K.STOP, S.UNDELIVERABLE, 5000, False, short_minor=9000) == RetryPlan(K.STOP, 0, 5000)
+    assert retry_plan(K.STOP, S.UNDELIVERABLE, 5000, False, short_minor=0) is RetryRefused.NOTHING_TO_FREEZE
+
+
 @pytest.mark.parametrize("status", [s for s in S if s is not S.UNDELIVERABLE])
 @pytest.mark.parametrize("kind", list(K))
 def test_only_an_undeliverable_order_is_retried(kind: OrderKind, status: OrderStatus) -> None:

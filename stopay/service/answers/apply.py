@@ -133,35 +133,57 @@ async def apply_answers(
             if retry is not None:
                 retries.append(retry)
         await tx.apply(work.finish())
-    if work.freed:
-        await top_up_accounts(pool, work.freed, retry_after, actor, policy, caps)
+    if work.freed or work.deferred:
+        await follow_up(pool, work.deferred, work.freed, retry_after, actor, policy, caps)
     return retries
 
 
-async def top_up_accounts(
+async def follow_up(
     pool: asyncpg.Pool,
-    accounts: set[AccountKey],
+    stops: list[_Stop],
+    freed: set[AccountKey],
     retry_after: Callable[[int], float],
     actor: str,
     policy: HoldPolicy,
     caps: Limits = DEFAULT_CAPS,
 ) -> None:
-    """Asks again, with a stop, what each case is short of at ``accounts`` since a release there
-    set money free (:func:`stopay.domain.settlement.top_up`), in one transaction over every case's
-    row there. The answers that freed it are recorded already: a failure here is logged, and the
-    next release on the account asks again."""
+    """Right after a batch, in a transaction of its own that locks the rows concerned in key order
+    (then the chain heads, as every writer does): the stops the batch opened on accounts it had not
+    locked (the next level's), their freeze in flight on the account's row from now; and, where a
+    release set money free (``freed``), a top-up for every case short of its victim's money there
+    (:func:`stopay.domain.settlement.top_up`). The batch is recorded already: a failure here is
+    logged; a stop lost so leaves the freeze to its freeze order's statement, and the next release
+    on the account asks again."""
     try:
-        wanted = await rows_at(pool, sorted(accounts))
-        if not wanted:
-            return
+        wanted = [AccountToLock(s.case_id, s.bank_code, s.number, s.holder, s.level) for s in stops]
+        wanted += await rows_at(pool, sorted(freed)) if freed else []
         async with trail_transaction(pool, None, actor, policy) as tx:
             rows, _ = await tx.lock(wanted, [])
             work = _Batch(rows, retry_after, policy, caps)
+            for stop in stops:
+                work.stop(stop)
             for row in rows.values():
-                work.top_up(row)
+                if AccountKey(row.bank_code, row.account_number) in freed:
+                    work.top_up(row)
             await tx.apply(work.finish())
     except StoreError as exc:
-        log.warning("trail.top_up_failed", accounts=len(accounts), error=str(exc))
+        log.warning("trail.follow_up_failed", stops=len(stops), accounts=len(freed), error=str(exc))
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    """A stop to open: beside freeze order ``twin_id``, or a top-up (no twin)."""
+
+    case_id: uuid.UUID
+    currency: str
+    order_id: uuid.UUID
+    twin_id: uuid.UUID | None
+    bank_code: str
+    number: str
+    holder: str
+    level: int
+    amount_minor: int
+    incoming: list[dict[str, Any]]
 
 
 class _Batch:
@@ -187,6 +209,8 @@ class _Batch:
         self.gaps: dict[CaseAccount, dict[str, int]] = {}
         # Accounts where money may have been set free for a case short of its victim's money.
         self.freed: set[AccountKey] = set()
+        # Stops on accounts this batch did not lock, opened right after it (follow_up).
+        self.deferred: list[_Stop] = []
 
     def apply(self, item: Answer, current: LeasedOrder, row: AccountRow) -> Retry | None:
         """Applies one answer; an answer that cannot be applied is asked again, never lost."""
@@ -381,15 +405,19 @@ class _Batch:
             if child is not None:
                 child.statements_due += 1
             if onward.new_minor > 0:  # stop first: freeze what the transfer carried, beside the statement
-                self._stop(
-                    order.case_id,
-                    order.currency,
-                    stop_of(order.case_id, order_id),
-                    order_id,
-                    (account.bank_code, account.number, account.holder_name),
-                    onward.level,
-                    onward.new_minor,
-                    self.changes.created[-1].incoming,
+                self.stop(
+                    _Stop(
+                        order.case_id,
+                        order.currency,
+                        stop_of(order.case_id, order_id),
+                        order_id,
+                        account.bank_code,
+                        account.number,
+                        account.holder_name,
+                        onward.level,
+                        onward.new_minor,
+                        self.changes.created[-1].incoming,
+                    )
                 )
         for flow in result.exits:
             if flow.amount_minor:
@@ -489,15 +517,19 @@ class _Batch:
             _money(row),
         )
         if again:
-            self._stop(
-                row.case_id,
-                order.currency,
-                uuid.uuid5(row.case_id, f"again:{order.order_id}"),
-                None,
-                (row.bank_code, row.account_number, row.holder_name),
-                row.level,
-                again,
-                sorted(row.incoming.values(), key=lambda i: (i["at"], i["txn_id"])),
+            self.stop(
+                _Stop(
+                    row.case_id,
+                    order.currency,
+                    uuid.uuid5(row.case_id, f"again:{order.order_id}"),
+                    None,
+                    row.bank_code,
+                    row.account_number,
+                    row.holder_name,
+                    row.level,
+                    again,
+                    sorted(row.incoming.values(), key=lambda i: (i["at"], i["txn_id"])),
+                )
             )
         if current.kind is OrderKind.RELEASE and outcome.released_minor > 0:
             # Set free: every case the batch locked there asks again now (the others right after
@@ -509,48 +541,42 @@ class _Batch:
             for other in at:
                 self.top_up(other)
 
-    def _stop(
-        self,
-        case_id: uuid.UUID,
-        currency: str,
-        stop_id: uuid.UUID,
-        twin_id: uuid.UUID | None,
-        account: tuple[str, str, str],
-        level: int,
-        amount: int,
-        incoming: list[dict[str, Any]],
-    ) -> None:
-        """A stop beside freeze order ``twin_id``, or a top-up (no twin): freezes ``amount`` at
-        ``account`` (bank code, number, holder) at once. Its freeze is in flight from now: on the
-        account's row in memory when the batch locked it, else trail_apply.sql adds it there."""
-        bank_code, number, holder = account
-        row = self.rows.get(CaseAccount(case_id, bank_code, number))
-        if row is not None:
-            row.in_flight_minor += amount
-            row.asked_releases = row.releases
-            self.touched[row.key] = row
+    def stop(self, stop: _Stop) -> None:
+        """Opens ``stop``: it freezes its amount at once, in flight from now on the account's row.
+        A row this batch did not lock is not written here (rows are locked in key order, before the
+        chain heads): the stop waits for :func:`follow_up`."""
+        row = self.rows.get(CaseAccount(stop.case_id, stop.bank_code, stop.number))
+        if row is None:
+            self.deferred.append(stop)
+            return
+        row.in_flight_minor += stop.amount_minor
+        row.asked_releases = row.releases
+        self.touched[row.key] = row
         self.changes.created.append(
             NewOrder(
-                case_id=case_id,
-                order_id=stop_id,
-                parent_order_id=twin_id,
+                case_id=stop.case_id,
+                order_id=stop.order_id,
+                parent_order_id=stop.twin_id,
                 kind=OrderKind.STOP,
-                level=level,
-                bank_code=bank_code,
-                account_number=number,
-                holder_name=holder,
-                currency=currency,
-                requested_minor=amount,
-                incoming=incoming,
-                freeze_minor=amount,
-                idempotency_key=None if twin_id is None else f"{case_id}:{twin_id}/stop",
-                adds_in_flight=row is None,
+                level=stop.level,
+                bank_code=stop.bank_code,
+                account_number=stop.number,
+                holder_name=stop.holder,
+                currency=stop.currency,
+                requested_minor=stop.amount_minor,
+                incoming=stop.incoming,
+                freeze_minor=stop.amount_minor,
+                idempotency_key=None if stop.twin_id is None else f"{stop.case_id}:{stop.twin_id}/stop",
             )
         )
-        detail: dict[str, Any] = {"bank_code": bank_code, "requested_minor": amount, "kind": OrderKind.STOP.value}
-        if twin_id is None:
+        detail: dict[str, Any] = {
+            "bank_code": stop.bank_code,
+            "requested_minor": stop.amount_minor,
+            "kind": OrderKind.STOP.value,
+        }
+        if stop.twin_id is None:
             detail["top_up"] = True
-        self.changes.events.append(EventRecord(case_id, "order.queued", stop_id, detail))
+        self.changes.events.append(EventRecord(stop.case_id, "order.queued", stop.order_id, detail))
 
     def top_up(self, row: AccountRow) -> None:
         """Asks, with a stop, what the case is short of at the account since a release there set
@@ -564,15 +590,19 @@ class _Batch:
             row.releases,
         )
         if amount:
-            self._stop(
-                row.case_id,
-                row.currency,
-                uuid.uuid5(row.case_id, f"top-up:{row.bank_code}:{row.account_number}:{row.releases}"),
-                None,
-                (row.bank_code, row.account_number, row.holder_name),
-                row.level,
-                amount,
-                sorted(row.incoming.values(), key=lambda i: (i["at"], i["txn_id"])),
+            self.stop(
+                _Stop(
+                    row.case_id,
+                    row.currency,
+                    uuid.uuid5(row.case_id, f"top-up:{row.bank_code}:{row.account_number}:{row.releases}"),
+                    None,
+                    row.bank_code,
+                    row.account_number,
+                    row.holder_name,
+                    row.level,
+                    amount,
+                    sorted(row.incoming.values(), key=lambda i: (i["at"], i["txn_id"])),
+                )
             )
 
     def _release(self, order: ClaimedOrder, row: AccountRow, amount: int) -> None:

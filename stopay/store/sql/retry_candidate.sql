@@ -1,5 +1,6 @@
 -- The order an operator asks to retry (:order_id) as domain.orders.retry_plan needs it: its kind,
--- status and amount, and the state of the case's hold on its account (NULL: none). Nothing is
+-- status and amount, the state of the case's hold on its account (NULL: none) and the account's
+-- money as the case knows it (NULL: no row). Nothing is
 -- returned when there is no such order.
 --
 -- The account's trail row is locked first and the hold shared after it, the order every writer
@@ -19,5 +20,11 @@ SELECT t.case_id, t.kind, t.status, t.requested_minor,
         ) AS locked) AS accounts_locked,
        (SELECT h.state FROM holds h
         WHERE h.case_id = t.case_id AND h.bank_code = t.bank_code AND h.account_number = t.account_number
-        FOR SHARE) AS hold_state
+        FOR SHARE) AS hold_state,
+       -- What the case knows of the account's money (read after the row's lock above).
+       (SELECT jsonb_build_object('rev', a.rev, 'left_minor', a.left_minor, 'held_minor', a.held_minor,
+                                  'in_flight_minor', a.in_flight_minor, 'releasing_minor', a.releasing_minor)
+        FROM trail_accounts a
+        WHERE a.case_id = t.case_id AND a.bank_code = t.bank_code AND a.account_number = t.account_number
+       ) AS money
 FROM target t

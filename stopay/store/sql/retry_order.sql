@@ -2,16 +2,18 @@
 -- read retry_candidate.sql in the same transaction): a new order :new_order_id for the same account,
 -- money and details, under the same idempotency key (so a bank that did apply the first never
 -- applies it twice); with :puts_back (a failed release or return had taken its money off),
--- :going_out_minor put back among what is going out of the hold; a stop asks for its freeze again,
--- :in_flight_minor back in flight. The failed order stays as it was.
+-- :going_out_minor put back among what is going out of the hold; a stop asks again for
+-- :in_flight_minor (what the case is short of there, at most its amount), back in flight. The failed order stays as it was.
 -- :actor who asked. Nothing is returned when the order was retried already (freeze_orders_one_retry).
 WITH created AS (
     INSERT INTO freeze_orders (case_id, order_id, parent_order_id, kind, level, bank_code,
                                account_number, holder_name, currency, requested_minor, incoming,
                                idempotency_key, retry_of, params, freeze_minor)
     SELECT f.case_id, :new_order_id, f.parent_order_id, f.kind, f.level, f.bank_code, f.account_number,
-           f.holder_name, f.currency, f.requested_minor, f.incoming, f.idempotency_key, f.order_id,
-           f.params, CASE WHEN f.kind = 'stop' THEN f.freeze_minor END
+           f.holder_name, f.currency,
+           CASE WHEN f.kind = 'stop' THEN :in_flight_minor::bigint ELSE f.requested_minor END,
+           f.incoming, f.idempotency_key, f.order_id,
+           f.params, CASE WHEN f.kind = 'stop' THEN :in_flight_minor::bigint END
     FROM freeze_orders f
     WHERE f.order_id = :order_id
     ON CONFLICT DO NOTHING

@@ -27,8 +27,7 @@ WITH answered AS (
 ), made AS (
     SELECT * FROM jsonb_to_recordset(:created::jsonb) AS n(case_id uuid, order_id uuid, parent_order_id uuid,
         kind text, level int, bank_code text, account_number text, holder_name text, currency text,
-        requested_minor bigint, incoming jsonb, freeze_minor bigint, idempotency_key text,
-        adds_in_flight boolean)
+        requested_minor bigint, incoming jsonb, freeze_minor bigint, idempotency_key text)
 ), created AS (
     INSERT INTO freeze_orders (case_id, order_id, parent_order_id, kind, level, bank_code,
                                account_number, holder_name, currency, requested_minor, incoming,
@@ -39,20 +38,6 @@ WITH answered AS (
     FROM made n
     ON CONFLICT (case_id, order_id) DO NOTHING
     RETURNING order_id, case_id, bank_code, account_number, holder_name, level, freeze_minor
-), stopped_in_flight AS (
-    -- Stops on accounts the batch did not lock: their freeze is in flight from now, on a row made
-    -- if the case has none there yet, in key order (rows the batch locked are in :accounts).
-    INSERT INTO trail_accounts AS t (case_id, bank_code, account_number, holder_name, level, in_flight_minor)
-    SELECT c.case_id, c.bank_code, c.account_number, min(c.holder_name), min(c.level), sum(c.freeze_minor)
-    FROM created c
-    JOIN made n ON n.case_id = c.case_id AND n.order_id = c.order_id
-    WHERE n.adds_in_flight
-    GROUP BY c.case_id, c.bank_code, c.account_number
-    ORDER BY c.case_id, c.bank_code, c.account_number
-    ON CONFLICT (case_id, bank_code, account_number) DO UPDATE
-        SET in_flight_minor = t.in_flight_minor + excluded.in_flight_minor, level = least(t.level, excluded.level),
-            updated_at = now()
-    RETURNING t.account_number
 ), known AS (
     -- Of incoming and sent, only what changed: the keys gone are taken out, the keys new or changed
     -- put in (unless whole: the maps as they are). Unchanged, the stored value is kept as it is.
