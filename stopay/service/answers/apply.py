@@ -533,7 +533,7 @@ class _Batch:
             )
         if current.kind is OrderKind.RELEASE and outcome.released_minor > 0:
             # Set free: every case the batch locked there asks again now (the others right after
-            # the batch, top_up_accounts); so the case is never seen settled in between.
+            # the batch, follow_up); so the case is never seen settled in between.
             here = (row.bank_code, row.account_number)
             at = [r for r in self.rows.values() if (r.bank_code, r.account_number) == here]
             for other in at:
