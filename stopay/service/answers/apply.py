@@ -528,7 +528,7 @@ class _Batch:
                     row.holder_name,
                     row.level,
                     again,
-                    sorted(row.incoming.values(), key=lambda i: (i["at"], i["txn_id"])),
+                    _incoming(row),
                 )
             )
         if current.kind is OrderKind.RELEASE and outcome.released_minor > 0:
@@ -601,7 +601,7 @@ class _Batch:
                     row.holder_name,
                     row.level,
                     amount,
-                    sorted(row.incoming.values(), key=lambda i: (i["at"], i["txn_id"])),
+                    _incoming(row),
                 )
             )
 
@@ -744,6 +744,12 @@ class _Batch:
 
     def _event(self, order: ClaimedOrder, kind: str, detail: dict[str, Any]) -> None:
         self.changes.events.append(EventRecord(order.case_id, kind, order.order_id, detail))
+
+
+def _incoming(row: AccountRow) -> list[dict[str, Any]]:
+    """Every transfer known to carry the victim's money into the account, oldest first: what a stop
+    with no freeze order beside it names for the bank to verify."""
+    return sorted(row.incoming.values(), key=lambda i: (i["at"], i["txn_id"]))
 
 
 def _money(row: AccountRow) -> AccountMoney:
