@@ -10,6 +10,9 @@ from stopay.domain.holds import HoldState
 from stopay.domain.money import format_minor
 from stopay.v1 import station_pb2
 
+# The orders that are not the account's freeze order say what they are beside the account.
+_KIND_NOTE = {station_pb2.ORDER_KIND_RELEASE: " (release)", station_pb2.ORDER_KIND_STOP: " (stop)"}
+
 
 def status_name(value: int) -> str:
     return station_pb2.OrderStatus.Name(value).removeprefix("ORDER_STATUS_").lower()  # type: ignore[arg-type]
@@ -45,8 +48,7 @@ def case_text(case: station_pb2.Case) -> str:
             rows.append(
                 (
                     str(o.level),
-                    f"{o.account.bank_code}:{o.account.number} {o.account.holder_name}"
-                    + (" (release)" if o.kind == station_pb2.ORDER_KIND_RELEASE else ""),
+                    f"{o.account.bank_code}:{o.account.number} {o.account.holder_name}" + _KIND_NOTE.get(o.kind, ""),
                     format_minor(o.requested_minor, cur),
                     format_minor(o.held_minor - o.released_minor, cur),
                     status_name(o.status),
