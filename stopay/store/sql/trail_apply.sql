@@ -24,10 +24,6 @@ WITH answered AS (
         recheck_s float8)
     WHERE o.case_id = i.case_id AND o.order_id = i.order_id
     RETURNING o.order_id
-), made AS (
-    SELECT * FROM jsonb_to_recordset(:created::jsonb) AS n(case_id uuid, order_id uuid, parent_order_id uuid,
-        kind text, level int, bank_code text, account_number text, holder_name text, currency text,
-        requested_minor bigint, incoming jsonb, freeze_minor bigint, idempotency_key text)
 ), created AS (
     INSERT INTO freeze_orders (case_id, order_id, parent_order_id, kind, level, bank_code,
                                account_number, holder_name, currency, requested_minor, incoming,
@@ -35,9 +31,11 @@ WITH answered AS (
     SELECT n.case_id, n.order_id, n.parent_order_id, n.kind, n.level, n.bank_code, n.account_number,
            n.holder_name, n.currency, n.requested_minor, n.incoming,
            coalesce(n.idempotency_key, n.case_id::text || ':' || n.order_id::text), n.freeze_minor
-    FROM made n
+    FROM jsonb_to_recordset(:created::jsonb) AS n(case_id uuid, order_id uuid, parent_order_id uuid,
+        kind text, level int, bank_code text, account_number text, holder_name text, currency text,
+        requested_minor bigint, incoming jsonb, freeze_minor bigint, idempotency_key text)
     ON CONFLICT (case_id, order_id) DO NOTHING
-    RETURNING order_id, case_id, bank_code, account_number, holder_name, level, freeze_minor
+    RETURNING order_id
 ), known AS (
     -- Of incoming and sent, only what changed: the keys gone are taken out, the keys new or changed
     -- put in (unless whole: the maps as they are). Unchanged, the stored value is kept as it is.
