@@ -262,3 +262,47 @@ async def test_a_stop_given_up_unserved_is_no_longer_in_flight(pool) -> None:
     assert await apply_answers(pool, "r", [traced], lambda attempts: 0.0) == []
     row = await pool.fetchrow("SELECT status, freeze_minor FROM freeze_orders WHERE order_id = $1", retried[1])
     assert (row["status"], row["freeze_minor"]) == ("freezing", 5000)
+
+
+async def test_giving_up_a_stop_waits_for_its_trail_row_before_taking_the_chain_head(pool) -> None:
+    # An operator's retry locks an account's trail row, then the case's chain head. Giving up
+    # unserved stops must take them in the same order: while another transaction holds the row,
+    # the give-up waits for it without holding the head (else the two deadlock).
+    import asyncio
+
+    from stopay.api.validation import entry_from_request
+    from stopay.domain.clock import SYSTEM_CLOCK
+    from stopay.domain.orders import NO_ADAPTER
+    from stopay.domain.trail import Limits
+    from stopay.store import entries, replicas
+    from tests.conftest import eventually
+    from tests.entries import simple_request
+
+    entry = entry_from_request(simple_request(("ICBC", "6222020200007771111", 5000)), SYSTEM_CLOCK.now())
+    case_id, _ = await entries.submit_entry(pool, entry, Limits(), "test")
+    async with pool.acquire() as holder, pool.acquire() as prober:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("SELECT 1 FROM trail_accounts WHERE case_id = $1 FOR UPDATE", case_id)
+        giving_up = asyncio.create_task(replicas.give_up_unserved(pool, 10, 3600.0, NO_ADAPTER, "dispatcher:t"))
+        try:
+
+            async def waiting_for_a_row() -> bool:
+                return bool(
+                    await prober.fetchval(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        " AND query LIKE '-- Gives up, as undeliverable%'"
+                    )
+                )
+
+            await eventually(waiting_for_a_row)
+            # The head is free: the give-up has not taken it while it waits.
+            async with prober.transaction():
+                await prober.execute("SET LOCAL lock_timeout = '1s'")
+                head = await prober.fetchval(
+                    "SELECT case_id FROM case_chain_heads WHERE case_id = $1 FOR UPDATE NOWAIT", case_id
+                )
+            assert head == case_id
+        finally:
+            await tx.rollback()
+        assert len(await giving_up) == 2  # the freeze order and its stop, once the row is free

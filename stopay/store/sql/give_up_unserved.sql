@@ -7,7 +7,8 @@
 -- up (the events' actor). Run after replicas_lock.sql, in the same transaction,
 -- so a replica registering meanwhile is either seen here or finds these orders settled. Orders are
 -- locked skipping any being claimed or recorded (so replicas never give up one order twice), then
--- the chain heads of their cases, in case_id order, as reschedule_orders.sql does.
+-- the trail rows of the stops among them, then the chain heads of their cases, in case_id order, as
+-- reschedule_orders.sql does.
 WITH due AS (
     SELECT o.case_id, o.order_id, o.bank_code,
            stopay_now() > o.created_at + make_interval(secs => :deadline_s::float8) AS expired
@@ -24,9 +25,20 @@ WITH due AS (
     ORDER BY o.next_attempt_at
     LIMIT :limit
     FOR NO KEY UPDATE OF o SKIP LOCKED
+), stop_rows AS (
+    -- The trail rows of the stops given up, in key order, before any chain head: the order every
+    -- writer keeps (an operator's retry locks the row, then the head).
+    SELECT t.case_id
+    FROM trail_accounts t JOIN freeze_orders o ON o.case_id = t.case_id AND o.bank_code = t.bank_code
+                                              AND o.account_number = t.account_number
+    WHERE o.kind = 'stop' AND (o.case_id, o.order_id) IN (SELECT case_id, order_id FROM due)
+    ORDER BY t.case_id, t.bank_code, t.account_number
+    FOR UPDATE OF t
 ), heads AS (
     SELECT case_chain_lock(d.case_id) AS head
     FROM (SELECT DISTINCT case_id FROM due) AS d
+    -- A one-time filter: the stops' rows are locked before the first head.
+    WHERE (SELECT count(*) FROM stop_rows) >= 0
     ORDER BY d.case_id
 ), updated AS (
     UPDATE freeze_orders o
@@ -43,9 +55,7 @@ WITH due AS (
               o.detail
 ), stops_off AS (
     -- A stop's freeze was in flight from its start (domain.settlement.settle does the same for an
-    -- answered one). These rows are locked after the orders, unlike the answers' order: only a
-    -- writer about an account of a bank no replica serves could wait the other way, and a
-    -- deadlock is retried.
+    -- answered one). The rows were locked in stop_rows.
     UPDATE trail_accounts t SET in_flight_minor = t.in_flight_minor - s.freeze_minor, updated_at = now()
     FROM (SELECT u.case_id, u.bank_code, u.account_number, sum(u.freeze_minor) AS freeze_minor
           FROM updated u WHERE u.kind = 'stop'
