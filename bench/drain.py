@@ -117,12 +117,15 @@ async def pgqueuer_drain(dsn: str, jobs: int, batch: int) -> float:
         await conn.close()
 
 
-async def dispatch_part(args: argparse.Namespace, dbs: Databases, workdir: Path, say: Callable[[str], None]) -> None:
+async def dispatch_part(
+    args: argparse.Namespace, dbs: Databases, workdir: Path, say: Callable[[str], None]
+) -> float | None:
+    """Prints the dispatch figures; returns pgqueuer's median drain (None: pgqueuer is missing)."""
     try:
         from pgqueuer import AsyncpgDriver, Queries
     except ImportError:
         say("dispatch: pgqueuer is not installed (pip install '.[bench]'); part skipped")
-        return
+        return None
     pgq_dsn = await dbs.new("pgqueuer")
     conn = await asyncpg.connect(pgq_dsn)
     try:
@@ -148,3 +151,4 @@ async def dispatch_part(args: argparse.Namespace, dbs: Databases, workdir: Path,
         f"dispatch (batch {args.batch}, one process, median of {args.rounds}) throughput: "
         f"stopay {s:.0f} bank answers/s, pgqueuer {p:.0f} no-op jobs/s, ratio {s / p:.2f}"
     )
+    return p

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench import cpu, drain, holds, load, trail, watch
+from bench import cpu, drain, floor, holds, load, trail, watch
 from bench.sql import query
 from stopay import logs
 from stopay.cli.serve import loop_factory
@@ -60,8 +60,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--only",
-        default="submit,dispatch,hold,trail,watch",
-        help="comma-separated parts to run: submit, dispatch, hold, trail, watch",
+        default="submit,dispatch,hold,trail,floor,watch",
+        help="comma-separated parts to run: submit, dispatch, hold, trail, floor, watch",
     )
     return p.parse_args(argv)
 
@@ -170,7 +170,8 @@ def ratio_line(figure: str, stopay: str, other_name: str, other: str, ratio: flo
     return f"{figure}: stopay {stopay}, {other_name} {other}, ratio {ratio:.2f}"
 
 
-async def submit_part(args: argparse.Namespace, dbs: Databases, workdir: Path) -> None:
+async def submit_part(args: argparse.Namespace, dbs: Databases, workdir: Path) -> float:
+    """Prints the SubmitEntry figures; returns the ceiling's median throughput."""
     ceiling_db, stopay_db = await dbs.new("ceiling"), await dbs.new("submit")
     log = workdir / "servers.log"
     ceiling_argv = [sys.executable, "-m", "bench.ceiling", "--dsn", ceiling_db, "--port-file", str(workdir / "c.port")]
@@ -237,6 +238,7 @@ async def submit_part(args: argparse.Namespace, dbs: Databases, workdir: Path) -
             say(f"{label} CPU per call, {part}: too few calls to measure")
             continue
         say(ratio_line(f"{label} CPU per call, {part}", f"{s_ms:.2f} ms", "ceiling", f"{c_ms:.2f} ms", s_ms / c_ms))
+    return med("ceiling", "throughput")
 
 
 def cpu_text(spent: cpu.Cpu, calls: int) -> str:
@@ -248,7 +250,7 @@ def cpu_text(spent: cpu.Cpu, calls: int) -> str:
 
 async def amain(args: argparse.Namespace) -> int:
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
-    unknown = parts - {"submit", "dispatch", "hold", "trail", "watch"}
+    unknown = parts - {"submit", "dispatch", "hold", "trail", "floor", "watch"}
     if unknown:
         print(f"--only: unknown part(s) {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
@@ -273,14 +275,17 @@ async def amain(args: argparse.Namespace) -> int:
                     say(line)
                 if pg["synchronous_commit"] != "on":
                     say("warning: synchronous_commit is not on: these figures are not durable ones")
+                ceiling = pgqueuer = None
                 if "submit" in parts:
-                    await submit_part(args, dbs, workdir)
+                    ceiling = await submit_part(args, dbs, workdir)
                 if "dispatch" in parts:
-                    await drain.dispatch_part(args, dbs, workdir, say)
+                    pgqueuer = await drain.dispatch_part(args, dbs, workdir, say)
                 if "hold" in parts:
                     await holds.hold_part(args, dbs, workdir, say)
                 if "trail" in parts:
                     await trail.trail_part(args, dbs, workdir, say)
+                if "floor" in parts:
+                    await floor.floor_part(args, dbs, say, ceiling, pgqueuer)
                 if "watch" in parts:
                     await watch.watch_part(args, dbs, workdir, say)
                 say(load_line("at the end"))
