@@ -39,7 +39,7 @@ def figure(lines: list[str], name: str) -> str:
 
 
 def test_submit_and_hold_figures_each_with_a_ratio(server_dsn: str) -> None:
-    lines = bench(server_dsn, "--only", "submit,hold")
+    lines = bench(server_dsn, "--only", "submit,hold,floor")
     for machine in ("date: ", "machine: ", "PostgreSQL ", "Python "):
         assert any(line.startswith(machine) for line in lines), machine
     assert "synchronous_commit=on" in next(line for line in lines if line.startswith("PostgreSQL "))
@@ -53,6 +53,11 @@ def test_submit_and_hold_figures_each_with_a_ratio(server_dsn: str) -> None:
     assert "1 bank round trip 5 ms" in figure(lines, "seed-xue entry-to-hold level 1")
     assert "2 bank round trips 10 ms" in figure(lines, "seed-xue entry-to-hold level 2")
     assert not any(line.startswith("seed-xue entry-to-hold level 3") for line in lines)
+    # The floor: the store alone bounds SubmitEntry's ratio, taken against the same run's ceiling.
+    (store,) = [line for line in lines if line.startswith("floor (median of 1) store alone")]
+    assert re.search(r": \d+ entries/s, ceiling \d+/s: the SubmitEntry ratio cannot pass \d\.\d\d$", store), store
+    (chain,) = [line for line in lines if line.startswith("floor (median of 1) chain alone, batch 64")]
+    assert re.search(r": \d+ events/s \(run with dispatch for the bound\)$", chain), chain
 
 
 def test_dispatch_figure_against_pgqueuer(server_dsn: str) -> None:
