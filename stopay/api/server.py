@@ -68,7 +68,7 @@ class ApiServer:
             ],
         )
         station_pb2_grpc.add_StationServiceServicer_to_server(
-            StationServicer(services.entries, services.cases, clock), self._server
+            StationServicer(services.entries, services.cases, services.banks, clock), self._server
         )
         gateway_pb2_grpc.add_BankGatewayServicer_to_server(BankGatewayServicer(services.callbacks), self._server)
         holds_pb2_grpc.add_HoldServiceServicer_to_server(

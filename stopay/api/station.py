@@ -16,6 +16,7 @@ from stopay.api.validation import InvalidRequest, Violation, entry_from_request,
 from stopay.domain.accounts import mask_identity
 from stopay.domain.case import CaseView
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
+from stopay.service.banks import Banks
 from stopay.service.cases import Cases
 from stopay.service.entries import Entries
 from stopay.v1 import station_pb2, station_pb2_grpc
@@ -27,9 +28,10 @@ MAX_PAGE = 500
 
 
 class StationServicer(station_pb2_grpc.StationServiceServicer):
-    def __init__(self, entries: Entries, cases: Cases, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, entries: Entries, cases: Cases, banks: Banks, clock: Clock = SYSTEM_CLOCK) -> None:
         self._entries = entries
         self._cases = cases
+        self._banks = banks
         self._clock = clock
 
     async def SubmitEntry(
@@ -107,6 +109,13 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
             last = found[-1]
             token = base64.urlsafe_b64encode(f"{last.created_at.isoformat()}|{last.case_id}".encode()).decode()
         return station_pb2.ListCasesResponse(cases=[_case_message(c) for c in found], next_page_token=token)
+
+    async def ListBanks(
+        self, request: station_pb2.ListBanksRequest, context: grpc.aio.ServicerContext
+    ) -> station_pb2.ListBanksResponse:
+        return station_pb2.ListBanksResponse(
+            banks=[station_pb2.ServedBank(bank_code=code) for code in await self._banks.served()]
+        )
 
     async def _case_id(self, value: str, context: grpc.aio.ServicerContext) -> uuid.UUID:
         try:

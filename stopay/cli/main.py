@@ -347,11 +347,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from stopay.cli import audit, certs, db
     from stopay.cli import holds as holds_command
+    from stopay.cli import station as station_command
 
     holds_command.add_parser(commands, env, DEFAULT_SERVER)
     audit.add_parser(commands, env, DEFAULT_SERVER)
     certs.add_parser(commands)
     db.add_parser(commands, env)
+    station_command.add_parser(commands, env, DEFAULT_SERVER)
     return parser
 
 
@@ -401,6 +403,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from stopay.cli import certs
 
         return certs.run(args)
+    if args.command == "station":
+        from stopay.cli import station
+
+        return station.run(args)
     if args.command == "db":
         from stopay.cli import db
 

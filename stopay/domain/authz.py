@@ -54,6 +54,7 @@ TABLE: Mapping[str, Mapping[Role, Cell]] = {
     STATION + "GetCase": _READ_CASES,
     STATION + "WatchCase": _READ_CASES,
     STATION + "ListCases": {**_READ_CASES, Role.STATION: Cell(Scope.OWN_STATION, bind="station_id")},
+    STATION + "ListBanks": {Role.STATION: Cell(), Role.CENTER: Cell(), Role.OFFICER: Cell(), Role.OPERATOR: Cell()},
     "/stopay.v1.BankGateway/ReportFreezeOutcome": {Role.BANK: Cell(Scope.OWN_BANK, bind="bank_code")},
     HOLDS + "ListHolds": {Role.OFFICER: Cell(), Role.SUPERVISOR: Cell(), Role.AUDITOR: Cell()},
     HOLDS + "RenewStop": _HOLD_STEP,

@@ -13,6 +13,7 @@ import asyncpg
 from stopay.domain.holds import HoldPolicy
 from stopay.domain.trail import Limits
 from stopay.service.audit import Audit
+from stopay.service.banks import Banks
 from stopay.service.callbacks import Callbacks
 from stopay.service.cases import Cases
 from stopay.service.entries import Entries
@@ -35,6 +36,7 @@ class Services:
     returns: Returns
     approvals: Approvals
     audit: Audit
+    banks: Banks
     # The process's case watchers, one read per change shared (started and closed with the app).
     hub: WatchHub
 
@@ -59,5 +61,6 @@ class Services:
             Returns(pool, policy),
             Approvals(pool, policy),
             Audit(pool),
+            Banks(pool),
             hub,
         )

@@ -45,3 +45,10 @@ async def give_up_unserved(
                 q.text, *q.args(limit=limit, deadline_s=deadline_s, reason_code=reason_code, actor=actor)
             )
     return [(r["case_id"], r["order_id"], r["bank_code"]) for r in rows]
+
+
+async def served_banks(pool: asyncpg.Pool) -> list[str]:
+    """The codes of the banks a live replica's dispatcher serves now."""
+    with database_errors("could not read the banks served"):
+        rows = await pool.fetch(query("served_banks").text)
+    return [r["bank_code"] for r in rows]

@@ -1225,3 +1225,64 @@ class CaseUpdate(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CaseUpdate: _TypeAlias = CaseUpdate  # noqa: Y015
+
+@_typing.final
+class ListBanksRequest(_message.Message):
+    """Which banks stopay serves; nothing to choose."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBanksRequest: _TypeAlias = ListBanksRequest  # noqa: Y015
+
+@_typing.final
+class ListBanksResponse(_message.Message):
+    """The banks a live replica's dispatcher serves now, by bank_code."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BANKS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def banks(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServedBank]: ...
+    def __init__(
+        self,
+        *,
+        banks: _abc.Iterable[Global___ServedBank] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["banks", b"banks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBanksResponse: _TypeAlias = ListBanksResponse  # noqa: Y015
+
+@_typing.final
+class ServedBank(_message.Message):
+    """A bank stopay delivers orders to."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BANK_CODE_FIELD_NUMBER: _builtins.int
+    bank_code: _builtins.str
+    """The bank's code, as in AccountRef.bank_code."""
+    def __init__(
+        self,
+        *,
+        bank_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bank_code", b"bank_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ServedBank: _TypeAlias = ServedBank  # noqa: Y015

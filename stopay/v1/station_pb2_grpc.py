@@ -67,6 +67,11 @@ class StationServiceStub:
                 request_serializer=stopay_dot_v1_dot_station__pb2.ListCasesRequest.SerializeToString,
                 response_deserializer=stopay_dot_v1_dot_station__pb2.ListCasesResponse.FromString,
                 _registered_method=True)
+        self.ListBanks = channel.unary_unary(
+                '/stopay.v1.StationService/ListBanks',
+                request_serializer=stopay_dot_v1_dot_station__pb2.ListBanksRequest.SerializeToString,
+                response_deserializer=stopay_dot_v1_dot_station__pb2.ListBanksResponse.FromString,
+                _registered_method=True)
 
 
 class StationServiceServicer:
@@ -118,6 +123,14 @@ class StationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListBanks(self, request, context):
+        """The banks stopay delivers orders to now: those a live replica's dispatcher serves. A station's
+        entry client offers them as the banks a transfer can be frozen at.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -140,6 +153,11 @@ def add_StationServiceServicer_to_server(servicer, server):
                     servicer.ListCases,
                     request_deserializer=stopay_dot_v1_dot_station__pb2.ListCasesRequest.FromString,
                     response_serializer=stopay_dot_v1_dot_station__pb2.ListCasesResponse.SerializeToString,
+            ),
+            'ListBanks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBanks,
+                    request_deserializer=stopay_dot_v1_dot_station__pb2.ListBanksRequest.FromString,
+                    response_serializer=stopay_dot_v1_dot_station__pb2.ListBanksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -263,6 +281,33 @@ class StationService:
             '/stopay.v1.StationService/ListCases',
             stopay_dot_v1_dot_station__pb2.ListCasesRequest.SerializeToString,
             stopay_dot_v1_dot_station__pb2.ListCasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBanks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stopay.v1.StationService/ListBanks',
+            stopay_dot_v1_dot_station__pb2.ListBanksRequest.SerializeToString,
+            stopay_dot_v1_dot_station__pb2.ListBanksResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -62,6 +62,10 @@ class StationServiceStub:
     """
     ListCases: _grpc.UnaryUnaryMultiCallable[_station_pb2.ListCasesRequest, _station_pb2.ListCasesResponse]
     """The cases, newest first, one page at a time; their orders are left out."""
+    ListBanks: _grpc.UnaryUnaryMultiCallable[_station_pb2.ListBanksRequest, _station_pb2.ListBanksResponse]
+    """The banks stopay delivers orders to now: those a live replica's dispatcher serves. A station's
+    entry client offers them as the banks a transfer can be frozen at.
+    """
 
 @_typing.type_check_only
 class StationServiceAsyncStub(StationServiceStub):
@@ -97,6 +101,10 @@ class StationServiceAsyncStub(StationServiceStub):
     """
     ListCases: _aio.UnaryUnaryMultiCallable[_station_pb2.ListCasesRequest, _station_pb2.ListCasesResponse]  # type: ignore[assignment]
     """The cases, newest first, one page at a time; their orders are left out."""
+    ListBanks: _aio.UnaryUnaryMultiCallable[_station_pb2.ListBanksRequest, _station_pb2.ListBanksResponse]  # type: ignore[assignment]
+    """The banks stopay delivers orders to now: those a live replica's dispatcher serves. A station's
+    entry client offers them as the banks a transfer can be frozen at.
+    """
 
 class StationServiceServicer(metaclass=_abc_1.ABCMeta):
     """Conventions of every stopay.v1 message:
@@ -153,5 +161,15 @@ class StationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_station_pb2.ListCasesResponse, _abc.Awaitable[_station_pb2.ListCasesResponse]]:
         """The cases, newest first, one page at a time; their orders are left out."""
+
+    @_abc_1.abstractmethod
+    def ListBanks(
+        self,
+        request: _station_pb2.ListBanksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_station_pb2.ListBanksResponse, _abc.Awaitable[_station_pb2.ListBanksResponse]]:
+        """The banks stopay delivers orders to now: those a live replica's dispatcher serves. A station's
+        entry client offers them as the banks a transfer can be frozen at.
+        """
 
 def add_StationServiceServicer_to_server(servicer: StationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
