@@ -5,6 +5,11 @@ const caseSection = document.getElementById("case");
 
 function renderDraft(draft) {
   const f = draft.fields;
+  if (draft.case_id) {  // submitted: the case below shows the accounts, masked
+    draftSection.replaceChildren(el("p", { class: "who" }, `${T("report_no")}: ${f.report_no || ""} · ${T("submitted")} ${draft.case_id}`));
+    draftSection.dataset.version = draft.version;
+    return;
+  }
   const cards = draft.transfers.map((t, index) => {
     const v = t.fields;
     const row = (key, value) => el("div", { class: "row" }, el("span", { class: "label" }, T(key)), el("span", { class: "value", "data-field": key }, value));
@@ -18,7 +23,7 @@ function renderDraft(draft) {
       row("amount_minor", t.yuan || v["amount_minor"]),
       row("transferred_at", v["transferred_at"].replace("T", " ")),
       el("p", { class: "check-state" }, T(t.check)));
-    if (!draft.case_id) {
+    {
       const confirm = el("button", { class: "confirm", type: "button" }, T("confirm"));
       const flag = el("button", { class: "flag", type: "button" }, T("flag"));
       confirm.onclick = () => post("/api/check", { index, rev: t.rev, check: "confirmed" });
