@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta, timezone
 from pathlib import Path
 
 import grpc
@@ -75,7 +75,7 @@ async def key_in(officer, request, transfer_index: int = 0) -> None:  # type: ig
     await officer.fill(f'[name="{field}.payee.number"]', t.payee.number)
     await officer.fill(f'[name="{field}.payee.holder_name"]', t.payee.holder_name)
     await officer.fill(f'[name="{field}.amount_minor"]', f"{t.amount_minor // 100:,}")
-    at = t.transferred_at.ToDatetime().replace(tzinfo=timezone.utc).astimezone(CST)
+    at = t.transferred_at.ToDatetime().replace(tzinfo=UTC).astimezone(CST)
     await officer.fill(f'[name="{field}.transferred_at"]', at.strftime("%Y-%m-%dT%H:%M:%S"))
     await officer.fill(f'[name="{field}.txn_id"]', t.txn_id)
 
