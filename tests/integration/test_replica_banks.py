@@ -113,3 +113,16 @@ async def test_a_bank_served_lately_waits_for_the_deadline_and_one_never_served_
         assert (xbk["resolved_at"] - stopped).total_seconds() >= 6.0, kind
     # Each order was given up once, by one replica.
     assert await pool.fetchval("SELECT count(*) FROM case_events WHERE kind = 'order.undeliverable'") == 4
+
+
+async def test_list_banks_says_which_banks_a_live_replica_serves(make_app, channel_to) -> None:
+    from stopay.v1 import station_pb2
+
+    bank = FakeBank({"XBK", "YBK"})
+    a = await make_app(bank_adapters={"XBK": bank, "YBK": bank})
+    b = await make_app(bank_adapters={"ZZB": FakeBank({"ZZB"}), "XBK": bank})
+    reply = await channel_to(a).ListBanks(station_pb2.ListBanksRequest())
+    assert [x.bank_code for x in reply.banks] == ["XBK", "YBK", "ZZB"]  # each once, by code
+    await b.stop()  # ZZB is no longer served by anyone
+    reply = await channel_to(a).ListBanks(station_pb2.ListBanksRequest())
+    assert [x.bank_code for x in reply.banks] == ["XBK", "YBK"]
