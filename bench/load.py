@@ -17,6 +17,8 @@ from pathlib import Path
 import grpc
 from google.protobuf import json_format
 
+from stopay.api.validation import confirm_request
+from stopay.domain.confirmation import ConfirmationMethod
 from stopay.v1 import station_pb2, station_pb2_grpc
 
 EXAMPLE_ENTRY = Path(__file__).resolve().parents[1] / "stopay" / "examples" / "entry-seed-xue.json"
@@ -39,8 +41,8 @@ class Run:
 
 def entries(count: int) -> list[station_pb2.SubmitEntryRequest]:
     """``count`` copies of the example entry, each with its own entry_id and txn_id (so no entry is
-    linked to an earlier report of the same transfer), paid 15 minutes ago, built before the clock
-    starts."""
+    linked to an earlier report of the same transfer), paid 15 minutes ago and confirmed by the
+    victim on the station's second screen, built before the clock starts."""
     template = json_format.ParseDict(
         json.loads(EXAMPLE_ENTRY.read_text(encoding="utf-8")), station_pb2.SubmitEntryRequest()
     )
@@ -52,6 +54,7 @@ def entries(count: int) -> list[station_pb2.SubmitEntryRequest]:
         for transfer in request.transfers:
             transfer.txn_id = f"BENCH-{uuid.uuid4().hex[:16]}"
             transfer.transferred_at.FromDatetime(at.replace(microsecond=0))
+        confirm_request(request, ConfirmationMethod.DUAL_SCREEN)
         out.append(request)
     return out
 

@@ -8,8 +8,10 @@ from pathlib import Path
 from google.protobuf import json_format
 
 from bank_adapters.simulated.scenario import load_scenario
+from stopay.api.validation import confirm_request
 from stopay.bootstrap import App
 from stopay.cli.scenario_entries import check_entries
+from stopay.domain.confirmation import ConfirmationMethod
 from stopay.v1 import common_pb2, station_pb2
 from tests.conftest import new_entry_id
 
@@ -24,7 +26,8 @@ def scenario_requests(app: App, path: Path, check_index: int = 0) -> list[statio
 
 
 def simple_request(*payees: tuple[str, str, int], entry_id: str | None = None) -> station_pb2.SubmitEntryRequest:
-    """A valid entry paying each ``(bank_code, number, amount)`` from one victim account."""
+    """A valid entry paying each ``(bank_code, number, amount)`` from one victim account, confirmed by
+    the victim."""
     at = datetime.now(UTC) - timedelta(minutes=5)
     request = station_pb2.SubmitEntryRequest(
         entry_id=entry_id or new_entry_id(),
@@ -43,6 +46,14 @@ def simple_request(*payees: tuple[str, str, int], entry_id: str | None = None) -
             txn_id=f"T{n}",
         )
         transfer.transferred_at.FromDatetime(at)
+    confirm(request)
+    return request
+
+
+def confirm(request: station_pb2.SubmitEntryRequest, at: datetime | None = None) -> station_pb2.SubmitEntryRequest:
+    """``request`` confirmed by its victim on the station's second screen (at ``at``, now when None),
+    as its transfers are now: call it again after changing them."""
+    confirm_request(request, ConfirmationMethod.DUAL_SCREEN, confirmed_at=at)
     return request
 
 

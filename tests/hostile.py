@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from google.protobuf import descriptor, message, message_factory, timestamp_pb2
 from hypothesis import strategies as st
 
+from stopay.api.validation import confirm_request
+from stopay.domain.confirmation import ConfirmationMethod
 from stopay.domain.money import MAX_TRANSFER_MINOR, MAX_TRANSFERS_PER_ENTRY
 from stopay.v1 import audit_pb2, common_pb2, gateway_pb2, holds_pb2, operator_pb2, station_pb2
 
@@ -347,7 +349,8 @@ def well_formed(draw: st.DrawFn, method: Method, known: Known) -> message.Messag
 
 @st.composite
 def entries(draw: st.DrawFn, known: Known) -> station_pb2.SubmitEntryRequest:
-    """A well-formed entry: a real one of the simulated network under a fresh entry_id, or a made-up one."""
+    """A well-formed entry, confirmed by its victim: a real one of the simulated network under a fresh
+    entry_id, or a made-up one. Spoiling one may change its confirmation, or a transfer it covers."""
     base = _pick(draw, known.entries, None)
     request = station_pb2.SubmitEntryRequest()
     if base is not None and draw(st.integers(0, 2)):  # a transfer reported again: linked, not traced again
@@ -365,6 +368,10 @@ def entries(draw: st.DrawFn, known: Known) -> station_pb2.SubmitEntryRequest:
             t.payee.bank_code = draw(st.sampled_from(("ICBC", "ABC", "CCB", "NOBANK", PENDING_BANK)))
             t.payee.number, t.payee.holder_name = f"62220{draw(st.integers(10**9, 10**10)):011d}", "某公司"
             t.transferred_at.FromDatetime(datetime.now(UTC) - timedelta(minutes=draw(st.integers(1, 10**5))))
+        method = draw(st.sampled_from(tuple(ConfirmationMethod)))
+        reference = "" if method is ConfirmationMethod.DUAL_SCREEN else draw(st.sampled_from(("F-0012", "录音-7")))
+        confirmed_at = datetime.now(UTC) - timedelta(seconds=draw(st.integers(0, 3600)))
+        confirm_request(request, method, reference=reference, confirmed_at=confirmed_at)
     request.entry_id = _fresh_or_drawn(draw)
     return request
 
@@ -427,6 +434,7 @@ def oversized_entry() -> st.SearchStrategy[station_pb2.SubmitEntryRequest]:
             t.payer.bank_code, t.payer.number = "CQCB", "6229100000000001"
             t.payee.bank_code, t.payee.number, t.payee.holder_name = "NOBANK", f"{700000 + i}", "某"
             t.transferred_at.FromDatetime(datetime.now(UTC) - timedelta(hours=1))
+        confirm_request(request, ConfirmationMethod.DUAL_SCREEN)
         return request
 
     return st.sampled_from((MAX_TRANSFERS_PER_ENTRY + 1, 1000)).map(build)

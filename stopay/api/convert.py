@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from stopay.domain.case import CaseEvent, CaseLink, CaseView, ExitView, OrderView
+from stopay.domain.confirmation import ConfirmationMethod, how_confirmed
 from stopay.domain.entry import Party
 from stopay.domain.holds import HoldState, HoldView
 from stopay.domain.money import format_minor
@@ -58,6 +59,15 @@ class EnumTable(Generic[V]):
         return frozenset(self._names)
 
 
+CONFIRMATION_METHOD = EnumTable(
+    "confirmation method",
+    station_pb2.ConfirmationMethod,
+    {
+        ConfirmationMethod.DUAL_SCREEN.value: station_pb2.CONFIRMATION_METHOD_DUAL_SCREEN,
+        ConfirmationMethod.SIGNED_FORM.value: station_pb2.CONFIRMATION_METHOD_SIGNED_FORM,
+        ConfirmationMethod.RECORDED_CALL.value: station_pb2.CONFIRMATION_METHOD_RECORDED_CALL,
+    },
+)
 ORDER_STATUS = EnumTable(
     "order status",
     station_pb2.OrderStatus,
@@ -373,7 +383,9 @@ def _summary(event: CaseEvent, currency: str) -> str:
         return format_minor(int(detail.get(key) or 0), currency)
 
     if event.kind == "case.accepted":
-        return f"case accepted, {money('reported_minor')} reported"
+        confirmation = detail.get("confirmation")
+        confirmed = f", confirmed by the victim {how_confirmed(confirmation)}" if isinstance(confirmation, dict) else ""
+        return f"case accepted, {money('reported_minor')} reported{confirmed}"
     if event.kind == "order.queued":
         return f"freeze request queued for {detail.get('bank_code')}, {money('requested_minor')} requested"
     if event.kind == "order.traced":

@@ -2,11 +2,17 @@
 
 Every problem is reported with the path of the field it concerns (``transfers[1].amount_minor``),
 all at once, so an officer can fix the entry in one go.
+
+A station's client checks an entry before the victim confirms it with :func:`unconfirmed_entry`
+(everything but the confirmation), shows the victim
+``stopay.domain.confirmation.confirmation_text_of(entry)`` and sends
+``stopay.domain.confirmation.shown_digest_of(entry)`` as ``confirmation.shown_sha256``.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 import uuid
 from dataclasses import dataclass
@@ -14,7 +20,9 @@ from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from stopay.api.convert import CONFIRMATION_METHOD
 from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
+from stopay.domain.confirmation import NEEDS_REFERENCE, Confirmation, ConfirmationMethod, shown_digest_of
 from stopay.domain.entry import Entry, Party, Transfer, Victim
 from stopay.domain.money import MAX_TRANSFER_MINOR, MAX_TRANSFERS_PER_ENTRY
 from stopay.domain.text import refusal
@@ -83,8 +91,112 @@ class _Checker:
 
 
 def entry_from_request(request: station_pb2.SubmitEntryRequest, now: datetime) -> Entry:
-    """The entry, or :class:`InvalidRequest` naming every bad field; ``now`` is the service's clock."""
+    """The entry with the victim's confirmation, or :class:`InvalidRequest` naming every bad field;
+    ``now`` is the service's clock. The confirmation's ``shown_sha256`` must be the digest of the
+    request's own transfers as stopay reads them (docs/station.md), whenever every transfer has a
+    time it can read."""
     c = _Checker()
+    entry, complete = _read(c, request, now)
+    expected = shown_digest_of(entry) if complete else None
+    confirmation = _confirmation(c, request, now, expected)
+    if c.violations:
+        raise InvalidRequest(c.violations)
+    return dataclasses.replace(entry, confirmation=confirmation)
+
+
+def unconfirmed_entry(request: station_pb2.SubmitEntryRequest, now: datetime) -> Entry:
+    """The entry without its confirmation (the request's is not read), or :class:`InvalidRequest`
+    naming every other bad field: what a station's client checks before it shows the victim the
+    transfers to confirm (``stopay.domain.confirmation.shown_digest_of``)."""
+    c = _Checker()
+    entry, _ = _read(c, request, now)
+    if c.violations:
+        raise InvalidRequest(c.violations)
+    return entry
+
+
+def shown_digest_of_request(request: station_pb2.SubmitEntryRequest) -> bytes | None:
+    """The ``confirmation.shown_sha256`` stopay expects for ``request``, valid or not: the digest of
+    its transfers as stopay reads them (text without surrounding spaces, an empty currency as CNY,
+    times in UTC); None when a transfer's time is missing or out of range. For a client that fills
+    in a confirmation without checking the entry first and leaves the rest to SubmitEntry."""
+    c = _Checker()
+    entry, complete = _read(c, request, datetime.now(UTC))
+    return shown_digest_of(entry) if complete else None
+
+
+def confirm_request(
+    request: station_pb2.SubmitEntryRequest,
+    method: ConfirmationMethod,
+    *,
+    reference: str = "",
+    confirmed_at: datetime | None = None,
+) -> None:
+    """Fills in ``request.confirmation`` as a station's client does once the victim has confirmed
+    the transfers: ``method``, ``reference``, ``confirmed_at`` (now when None) and the digest of the
+    request's transfers as they are now (:func:`shown_digest_of_request`; left empty when a
+    transfer's time cannot be read, which SubmitEntry refuses anyway). Confirm again after any
+    change to the report number, the victim's name or the transfers."""
+    request.confirmation.method = CONFIRMATION_METHOD.number(method)
+    request.confirmation.reference = reference
+    request.confirmation.confirmed_at.FromDatetime(confirmed_at or datetime.now(UTC))
+    request.confirmation.shown_sha256 = shown_digest_of_request(request) or b""
+
+
+def _confirmation(
+    c: _Checker, request: station_pb2.SubmitEntryRequest, now: datetime, expected: bytes | None
+) -> Confirmation | None:
+    """The request's confirmation, with a violation for each bad field of it; ``expected`` is the
+    digest of the request's transfers (None when they cannot be read, and so not compared)."""
+    if not request.HasField("confirmation"):
+        c.fail("confirmation", "is required: how the victim confirmed these transfers")
+        return None
+    given = request.confirmation
+    method: ConfirmationMethod | None = None
+    if given.method not in station_pb2.ConfirmationMethod.values():
+        c.fail("confirmation.method", f"unknown confirmation method {given.method}")
+    elif given.method == station_pb2.CONFIRMATION_METHOD_UNSPECIFIED:
+        c.fail(
+            "confirmation.method",
+            "is required: CONFIRMATION_METHOD_DUAL_SCREEN, CONFIRMATION_METHOD_SIGNED_FORM or "
+            "CONFIRMATION_METHOD_RECORDED_CALL",
+        )
+    else:
+        method = ConfirmationMethod(CONFIRMATION_METHOD.name(given.method))
+    reference = c.text("confirmation.reference", given.reference, required=False, max_len=64)
+    if method in NEEDS_REFERENCE and not reference:
+        what = "the form's number" if method is ConfirmationMethod.SIGNED_FORM else "the recording's reference"
+        c.fail("confirmation.reference", f"is required for a {method.value.replace('_', ' ')}: {what}")
+    at = None
+    if not given.HasField("confirmed_at"):
+        c.fail("confirmation.confirmed_at", "is required: when the victim confirmed the transfers")
+    else:
+        at = c.time("confirmation.confirmed_at", given.confirmed_at)
+        if at is not None and at > now + FUTURE_SKEW:
+            c.fail("confirmation.confirmed_at", "is in the future")
+        elif at is not None and at < EARLIEST_TRANSFER:
+            c.fail("confirmation.confirmed_at", f"must not be before {EARLIEST_TRANSFER:%Y-%m-%d}")
+    shown = given.shown_sha256
+    if len(shown) != 32:
+        c.fail(
+            "confirmation.shown_sha256",
+            f"must be the SHA-256 (32 bytes) of the entry's confirmation text (docs/station.md), "
+            f"not {len(shown)} bytes",
+        )
+    elif expected is not None and shown != expected:
+        c.fail(
+            "confirmation.shown_sha256",
+            "is not the digest of these transfers as shown to the victim (docs/station.md): the entry "
+            "differs from what the victim confirmed; show the victim the transfers again",
+        )
+    if method is None or at is None:
+        return None
+    return Confirmation(method, reference, at, bytes(shown))
+
+
+def _read(c: _Checker, request: station_pb2.SubmitEntryRequest, now: datetime) -> tuple[Entry, bool]:
+    """Every field but the confirmation, a violation for each bad one, and the entry as read: with
+    the transfers whose time could be read, and whether that was every transfer."""
     if not ENTRY_ID.fullmatch(request.entry_id):
         c.fail("entry_id", "must be 8 to 64 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-' (a UUID is best)")
     station_id = c.text("station_id", request.station_id, max_len=64)
@@ -144,9 +256,7 @@ def entry_from_request(request: station_pb2.SubmitEntryRequest, now: datetime) -
             transfers.append(Transfer(payer, payee, t.amount_minor, currency, at, txn_id, channel))
     if len(currencies) > 1:
         c.fail("transfers", f"all transfers of an entry must be in one currency, got {sorted(currencies)}")
-    if c.violations:
-        raise InvalidRequest(c.violations)
-    return Entry(
+    entry = Entry(
         entry_id=request.entry_id,
         station_id=station_id,
         officer_id=officer_id,
@@ -156,6 +266,7 @@ def entry_from_request(request: station_pb2.SubmitEntryRequest, now: datetime) -
         fraud_type=request.fraud_type,
         narrative=narrative,
     )
+    return entry, len(transfers) == len(request.transfers)
 
 
 def text_violations(field: str, value: str, *, required: bool = False, max_len: int = 128) -> list[Violation]:

@@ -1,9 +1,10 @@
-"""Argument types shared by every command: HOST:PORT addresses, amounts in yuan, durations."""
+"""Argument types shared by every command: HOST:PORT addresses, amounts in yuan, durations, times."""
 
 from __future__ import annotations
 
 import argparse
 import re
+from datetime import UTC, datetime
 
 from stopay.domain.money import parse_major
 
@@ -71,3 +72,18 @@ def duration(text: str) -> int:
     if not found:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 900s, 15m or 2h")
     return int(found.group(1)) * _SECONDS[found.group(2)]
+
+
+def instant(text: str) -> datetime:
+    """An argparse type: an ISO 8601 time with a UTC offset, e.g. ``2026-11-01T09:30:00+08:00``."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. +08:00")
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time between the years 1 and 9999 in UTC") from None
+    return value

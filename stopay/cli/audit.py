@@ -18,16 +18,18 @@ from typing import Any, TextIO
 from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
 from stopay.api.convert import ATTRIBUTION_RULE, CHAIN_PROBLEM, EVENT_KIND, EXIT_KIND
 from stopay.cli import keys
-from stopay.cli.args import server_address
+from stopay.cli.args import instant, server_address
 from stopay.cli.client import account_arg, to_json
 from stopay.cli.connect import add_tls_flags, open_channel
 from stopay.cli.exits import LOCAL, Failure, database_failure, store_failure
 from stopay.cli.render import link_texts, status_name
+from stopay.domain.confirmation import how_confirmed
 from stopay.domain.errors import StoreError
 from stopay.domain.money import format_minor
 from stopay.v1 import audit_pb2, audit_pb2_grpc, common_pb2, station_pb2
@@ -47,8 +49,8 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
     account = actions.add_parser("account", help="every case and order that touched an account")
     account.add_argument("account", type=account_arg, metavar="BANK:NUMBER")
     report = actions.add_parser("report", help="totals and entry-to-hold percentiles over a period")
-    report.add_argument("--since", type=_instant, required=True, help="ISO 8601, e.g. 2026-11-01T00:00:00+08:00")
-    report.add_argument("--until", type=_instant, required=True)
+    report.add_argument("--since", type=instant, required=True, help="ISO 8601, e.g. 2026-11-01T00:00:00+08:00")
+    report.add_argument("--until", type=instant, required=True)
     report.add_argument("--station", default="")
     report.add_argument("--bank", default="")
     verify = actions.add_parser("verify", help="recompute the hash chains; exit 1 and name the first broken event")
@@ -72,8 +74,8 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
         help="the database (STOPAY_DSN): the service's role may write checkpoints",
     )
     export = actions.add_parser("export", help="the event log, as JSON lines or CSV")
-    export.add_argument("--since", type=_instant, default=None)
-    export.add_argument("--until", type=_instant, default=None)
+    export.add_argument("--since", type=instant, default=None)
+    export.add_argument("--until", type=instant, default=None)
     export.add_argument("--case", default="")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     for sub in (case, account, report, verify, export):  # (keygen and checkpoint need no server)
@@ -93,20 +95,6 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
         )
         if sub is not export:
             sub.add_argument("--json", action="store_true", help="output for programs")
-
-
-def _instant(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. +08:00")
-    try:
-        value.astimezone(UTC)
-    except OverflowError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a time between the years 1 and 9999 in UTC") from None
-    return value
 
 
 def _ts(value: datetime | None) -> Timestamp | None:
@@ -188,6 +176,7 @@ def case_text(trail: audit_pb2.CaseTrail, out: TextIO) -> None:
         + f"unresolved {_money(case.unresolved_minor)}   "
         f"rule {ATTRIBUTION_RULE.name(case.rule)}, depth {case.max_depth}, min {_money(case.min_amount_minor)}"
     )
+    console.print(escape(confirmation_line(trail)))
     for line in link_texts(case.linked_cases, case.currency or "CNY"):
         console.print(line)
     levels = Table(title="per level")
@@ -241,6 +230,25 @@ def case_text(trail: audit_pb2.CaseTrail, out: TextIO) -> None:
     for e in trail.timeline:
         timeline.add_row(str(e.seq), e.at.ToDatetime().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], e.actor, e.summary)
     console.print(timeline)
+
+
+def confirmation_line(trail: audit_pb2.CaseTrail) -> str:
+    """How the victim confirmed the entry's transfers, as the case's first event records it."""
+    for event in trail.timeline:
+        if event.kind == station_pb2.EVENT_KIND_CASE_ACCEPTED:
+            record = json.loads(event.detail_json or "{}").get("confirmation")
+            if not isinstance(record, dict):
+                break
+            try:
+                at = datetime.fromisoformat(str(record.get("confirmed_at"))).astimezone(UTC)
+                when = f" at {at:%Y-%m-%d %H:%M:%S} UTC"
+            except ValueError:
+                when = f" at {record.get('confirmed_at')}"
+            return (
+                f"confirmed by the victim {how_confirmed(record)}{when}; SHA-256 of the text shown "
+                f"(docs/station.md): {record.get('shown_sha256')}"
+            )
+    return "no confirmation by the victim recorded (the case was accepted before entries carried one)"
 
 
 async def _run(args: argparse.Namespace) -> int:

@@ -17,9 +17,11 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from stopay.api.validation import confirm_request
 from stopay.cli import render
 from stopay.cli.connect import open_channel
 from stopay.cli.exits import INTERRUPTED, LOCAL, Failure
+from stopay.domain.confirmation import ConfirmationMethod
 from stopay.v1 import operator_pb2, operator_pb2_grpc, station_pb2, station_pb2_grpc
 
 
@@ -46,6 +48,39 @@ def prepare(request: station_pb2.SubmitEntryRequest, new_id: bool, transferred_a
         for transfer in request.transfers:
             moved = transfer.transferred_at.ToDatetime(tzinfo=UTC) + shift
             transfer.transferred_at.FromDatetime(moved.replace(microsecond=0))
+
+
+def confirm(request: station_pb2.SubmitEntryRequest, args: argparse.Namespace) -> None:
+    """``--confirmed-by``, ``--reference``, ``--confirmed-at``: how the victim confirmed the entry's
+    transfers, with the digest of the transfers as they are sent. Without them the file must say it
+    (``confirmation``), and of the transfers as written: refused here, with what to do, otherwise."""
+    name = "standard input" if str(args.file) == "-" else str(args.file)
+    if args.confirmed_by is None:
+        if args.reference or args.confirmed_at:
+            raise Failure(LOCAL, "--reference and --confirmed-at go with --confirmed-by signed-form|recorded-call")
+        if not request.HasField("confirmation"):
+            raise Failure(
+                LOCAL,
+                f"{name} does not say how the victim confirmed these transfers, and stopay refuses an entry"
+                " without it: add --confirmed-by signed-form --reference FORM_NUMBER (or recorded-call"
+                " --reference RECORDING), or a confirmation to the file (docs/station.md)",
+            )
+        if args.transferred_ago is not None:
+            raise Failure(
+                LOCAL,
+                f"--transferred-ago moves the transfers the victim confirmed ({name}'s confirmation): say how"
+                " the victim confirmed the moved transfers with --confirmed-by and --reference",
+            )
+        return
+    if not args.reference.strip():
+        what = "the signed form's number" if args.confirmed_by == "signed-form" else "the recording's reference"
+        raise Failure(LOCAL, f"--confirmed-by {args.confirmed_by} needs --reference: {what}")
+    confirm_request(
+        request,
+        ConfirmationMethod(args.confirmed_by.replace("-", "_")),
+        reference=args.reference.strip(),
+        confirmed_at=args.confirmed_at,
+    )
 
 
 def account_arg(text: str) -> tuple[str, str]:
@@ -98,6 +133,7 @@ async def _run(args: argparse.Namespace) -> int:
         if args.command == "entry":
             request = read_entry(args.file)
             prepare(request, args.new_id, args.transferred_ago)
+            confirm(request, args)
             reply = await stub.SubmitEntry(request)
             if args.json and not args.watch:
                 print(to_json(reply))

@@ -12,10 +12,14 @@ from typing import TypeVar
 
 from stopay import __version__
 from stopay.cli import exits
-from stopay.cli.args import duration, listen_address, server_address, yuan
+from stopay.cli.args import duration, instant, listen_address, server_address, yuan
 from stopay.config import env
 from stopay.domain.attribution import RULES
 from stopay.domain.trail import MAX_DEPTH
+
+# `entry submit --confirmed-by`: the ways a victim confirms that a command-line client can vouch for
+# (a second screen is a station client's).
+CONFIRMED_BY = ("signed-form", "recorded-call")
 
 DEFAULT_SERVER = "127.0.0.1:50051"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -298,6 +302,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DURATION",
         help="move the entry's transfers in time so that the earliest happened this long ago "
         "(e.g. 15m); the others keep their distance from it",
+    )
+    submit.add_argument(
+        "--confirmed-by",
+        choices=CONFIRMED_BY,
+        help="how the victim confirmed the transfers, when the file does not say (or to replace what it"
+        " says): on a printed form they signed, or in a recorded phone report; stopay refuses an entry"
+        " without a confirmation (docs/station.md)",
+    )
+    submit.add_argument(
+        "--reference",
+        default="",
+        metavar="REF",
+        help="with --confirmed-by: the signed form's number, or the recording's reference",
+    )
+    submit.add_argument(
+        "--confirmed-at",
+        type=instant,
+        metavar="TIME",
+        help="with --confirmed-by: when the victim confirmed, ISO 8601 with an offset (default: now)",
     )
 
     case = commands.add_parser("case", help="station client: cases").add_subparsers(dest="action", required=True)

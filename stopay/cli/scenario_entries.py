@@ -6,7 +6,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from google.protobuf import json_format
+
 from bank_adapters.simulated.scenario import Check, Scenario
+from stopay.api.validation import confirm_request
+from stopay.domain.confirmation import ConfirmationMethod
+from stopay.v1 import station_pb2
 
 
 def _account(scenario: Scenario, account_id: str) -> dict[str, str]:
@@ -15,9 +20,15 @@ def _account(scenario: Scenario, account_id: str) -> dict[str, str]:
 
 
 def check_entries(
-    scenario: Scenario, check: Check, epoch: datetime, station_id: str = "DEMO-STATION"
+    scenario: Scenario,
+    check: Check,
+    epoch: datetime,
+    station_id: str = "DEMO-STATION",
+    confirmed_at: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """One SubmitEntryRequest (as JSON-ready data) per entry of ``check``, with fresh entry ids."""
+    """One SubmitEntryRequest (as JSON-ready data) per entry of ``check``, with fresh entry ids,
+    each confirmed by its victim on the station's second screen at ``confirmed_at`` (now when None),
+    as a station would send it."""
     entries = []
     for n, entry in enumerate(check.entries, 1):
         transfers = []
@@ -37,16 +48,18 @@ def check_entries(
                     "channel": "mobile",
                 }
             )
-        entries.append(
-            {
-                "entry_id": str(uuid.uuid4()),
-                "station_id": station_id,
-                "officer_id": "DEMO-OFFICER",
-                "report_no": f"{scenario.name}-{check.name}-{n}",
-                "victim": {"name": entry.victim},
-                "transfers": transfers,
-                "fraud_type": "FRAUD_TYPE_OTHER",
-                "narrative": scenario.description,
-            }
-        )
+        data: dict[str, Any] = {
+            "entry_id": str(uuid.uuid4()),
+            "station_id": station_id,
+            "officer_id": "DEMO-OFFICER",
+            "report_no": f"{scenario.name}-{check.name}-{n}",
+            "victim": {"name": entry.victim},
+            "transfers": transfers,
+            "fraud_type": "FRAUD_TYPE_OTHER",
+            "narrative": scenario.description,
+        }
+        request = json_format.ParseDict(data, station_pb2.SubmitEntryRequest())
+        confirm_request(request, ConfirmationMethod.DUAL_SCREEN, confirmed_at=confirmed_at)
+        data["confirmation"] = json_format.MessageToDict(request.confirmation, preserving_proto_field_name=True)
+        entries.append(data)
     return entries

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import uuid
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from stopay.domain.accounts import AccountKey
+from stopay.domain.confirmation import Confirmation
 from stopay.domain.orders import stop_of
 
 # Fixed namespace: a case id is derived from the client's entry_id, so a retried submission finds
@@ -55,6 +57,9 @@ class Entry:
     transfers: tuple[Transfer, ...]
     fraud_type: int = 0
     narrative: str = ""
+    # How the victim confirmed the transfers (stopay.domain.confirmation); every entry a station
+    # submits has one, and only an entry made in code may lack it.
+    confirmation: Confirmation | None = None
 
     @property
     def case_id(self) -> uuid.UUID:
@@ -73,9 +78,12 @@ class Entry:
 
         The encoding is the JSON of ``dataclasses.asdict(self)`` with each ``transferred_at`` in ISO
         form, keys sorted, and it must never change: a stored case keeps its entry's digest, and a
-        retry is told from a conflict by it. The dict is built field by field, because asdict
-        deep-copies every value (most of this method's time); tests/unit/test_entry.py holds it to
-        asdict's.
+        retry is told from a conflict by it. The confirmation is encoded as the case's first event
+        records it (:meth:`Confirmation.record`); an entry without one leaves the key out, so an
+        entry has the digest it had before entries were confirmed (the store takes that digest for
+        a case stored then, see :meth:`unconfirmed_fingerprint`). The dict is built field by field,
+        because asdict deep-copies every value (most of this method's time);
+        tests/unit/test_entry.py holds it to asdict's.
         """
         data = {
             "entry_id": self.entry_id,
@@ -98,8 +106,16 @@ class Entry:
             "fraud_type": self.fraud_type,
             "narrative": self.narrative,
         }
+        if self.confirmation is not None:
+            data["confirmation"] = self.confirmation.record()
         canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).digest()
+
+    def unconfirmed_fingerprint(self) -> bytes:
+        """:meth:`fingerprint` as if the entry had no confirmation: the digest a case accepted
+        before entries carried one keeps. The same entry sent again with a confirmation is a
+        duplicate of such a case, not a conflict."""
+        return dataclasses.replace(self, confirmation=None).fingerprint()
 
 
 def _party_data(party: Party) -> dict[str, str]:

@@ -164,6 +164,7 @@ async def submit(
         max_depth=limits.max_depth,
         min_amount=limits.min_amount,
         same_transfer_window_s=same_transfer_window_s,
+        confirmation=entry.confirmation.record() if entry.confirmation is not None else None,
     )
     with database_errors(f"could not store entry {entry.entry_id!r}"):
         row = await pool.fetchrow(q.text, *args)
@@ -175,7 +176,9 @@ async def submit(
             existing = await pool.fetchval(fingerprint.text, *fingerprint.args(case_id=case_id))
     if row["inserted"] is not None:
         return Submitted(case_id, False, tuple(link(item) for item in row["linked"]))
-    if bytes(existing) != digest:
+    # A case accepted before entries carried the victim's confirmation keeps the digest of the entry
+    # without it (Entry.unconfirmed_fingerprint): the same entry, confirmed, is a duplicate of it.
+    if bytes(existing) != digest and (entry.confirmation is None or bytes(existing) != entry.unconfirmed_fingerprint()):
         raise EntryConflict(entry.entry_id, str(case_id))
     with database_errors(f"could not read the links of case {case_id}"):
         q = query("case_links")

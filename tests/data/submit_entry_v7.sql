@@ -1,6 +1,7 @@
 -- submit_entry.sql as schema versions 1 to 7 had it (before transfer_owners), for a database
 -- built at such a version; it links nothing. It takes today's parameters: $20 (the window for
--- linking a transfer reported again) and its answer's `linked` column are there only for that.
+-- linking a transfer reported again), $21 (the victim's confirmation, which case.accepted did not
+-- record then) and its answer's `linked` column are there only for that.
 -- One entry in one statement: the case, its transfers, one level-1 freeze order per receiving
 -- account and the events, or nothing at all when the case (derived from entry_id) exists already.
 -- $1 case_id, $2 entry_id, $3 payload_sha256, $4 station_id, $5 officer_id, $6 report_no,
@@ -45,4 +46,4 @@ WITH new_case AS (
 )
 SELECT (SELECT case_id FROM new_case) AS inserted,
        (SELECT payload_sha256 FROM cases WHERE case_id = $1) AS existing_sha256, '[]'::jsonb AS linked,
-       $20::float8 AS same_transfer_window_s
+       $20::float8 AS same_transfer_window_s, $21::jsonb AS confirmation

@@ -143,6 +143,7 @@ SUBMIT_AT_VERSION_7_PARAMS = (
     "max_depth",
     "min_amount",
     "same_transfer_window_s",
+    "confirmation",
 )
 
 

@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from stopay.domain.accounts import AccountKey
+from stopay.domain.confirmation import Confirmation, ConfirmationMethod
 from stopay.domain.entry import CASE_NAMESPACE, Entry, Party, Transfer, Victim, level1_orders
 
 T0 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
@@ -55,16 +56,55 @@ def test_fingerprint_equal_for_equal_entries() -> None:
     assert len(make_entry().fingerprint()) == 32
 
 
-def test_fingerprint_is_the_digest_of_asdict_and_never_changes() -> None:
-    """A stored case keeps its entry's digest: the same entry sent again after an upgrade must still
-    be a duplicate, never a conflict."""
-    entry = make_entry()
+def _asdict_digest(entry: Entry) -> bytes:
     data = dataclasses.asdict(entry)
     for t in data["transfers"]:
         t["transferred_at"] = t["transferred_at"].isoformat()
+    if entry.confirmation is None:
+        del data["confirmation"]
+    else:
+        data["confirmation"] = entry.confirmation.record()
     canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    assert entry.fingerprint() == hashlib.sha256(canonical.encode()).digest()
+    return hashlib.sha256(canonical.encode()).digest()
+
+
+def test_fingerprint_is_the_digest_of_asdict_and_never_changes() -> None:
+    """A stored case keeps its entry's digest: the same entry sent again after an upgrade must still
+    be a duplicate, never a conflict. An entry without a confirmation has the digest entries had
+    before they carried one."""
+    entry = make_entry()
+    assert entry.fingerprint() == _asdict_digest(entry)
     assert entry.fingerprint().hex() == "20e94e803fc00703bae9499679c25c0143e99a2cd5c4dd393a494337773c9997"
+
+
+CONFIRMED = Confirmation(ConfirmationMethod.SIGNED_FORM, "F-0012", T0 + timedelta(hours=1, microseconds=5), bytes(32))
+
+
+def test_a_confirmed_entry_s_fingerprint_holds_the_confirmation_as_recorded() -> None:
+    entry = make_entry(confirmation=CONFIRMED)
+    assert CONFIRMED.record() == {
+        "method": "signed_form",
+        "reference": "F-0012",
+        "confirmed_at": "2024-05-01T10:30:00.000005Z",
+        "shown_sha256": "00" * 32,
+    }
+    assert entry.fingerprint() == _asdict_digest(entry)
+    assert entry.fingerprint().hex() == "984c4bd133b3ded142ff857b870871bf00735ab245f0c3d3a04bbf70ede31755"
+    # What a case stored before entries were confirmed keeps: the same entry without it.
+    assert entry.unconfirmed_fingerprint() == make_entry().fingerprint()
+
+
+def test_fingerprint_changes_with_the_confirmation() -> None:
+    base = make_entry(confirmation=CONFIRMED).fingerprint()
+    variants = [
+        make_entry(),
+        make_entry(confirmation=dataclasses.replace(CONFIRMED, method=ConfirmationMethod.RECORDED_CALL)),
+        make_entry(confirmation=dataclasses.replace(CONFIRMED, reference="F-0013")),
+        make_entry(confirmation=dataclasses.replace(CONFIRMED, confirmed_at=T0)),
+        make_entry(confirmation=dataclasses.replace(CONFIRMED, shown_sha256=bytes(31) + b"\x01")),
+    ]
+    prints = [e.fingerprint() for e in variants]
+    assert base not in prints and len(set(prints)) == len(prints)
 
 
 def _with_first_transfer(**changes: object) -> Entry:

@@ -13,7 +13,7 @@ from stopay.api.validation import EARLIEST_TRANSFER, InvalidRequest, entry_from_
 from stopay.domain import text
 from stopay.domain.text import first_refused, is_refused
 from stopay.v1 import common_pb2, holds_pb2, station_pb2
-from tests.unit.test_validation import NOW, valid_request, violated_fields
+from tests.unit.test_validation import NOW, reconfirmed, valid_request, violated_fields
 
 REFUSED = {
     "NUL": "\x00",
@@ -123,7 +123,7 @@ def test_a_transfer_before_2000_is_refused(at: datetime) -> None:
     req.transfers[0].transferred_at.FromDatetime(at)
     assert violated_fields(req) == ["transfers[0].transferred_at"]
     req.transfers[0].transferred_at.FromDatetime(EARLIEST_TRANSFER)
-    assert entry_from_request(req, NOW).transfers[0].transferred_at == EARLIEST_TRANSFER
+    assert entry_from_request(reconfirmed(req), NOW).transfers[0].transferred_at == EARLIEST_TRANSFER
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,9 @@
 -- The case's columns are named as in the cases table; :transfers and :orders are jsonb arrays of
 -- store/entries.TransferRow and store/entries.OrderRow; :actor writes the events; :rule,
 -- :max_depth and :min_amount are the tracing policy the case keeps for its whole life.
+-- :confirmation (jsonb: method, reference, confirmed_at, shown_sha256; domain Confirmation.record)
+-- is how the victim confirmed the transfers: case.accepted records it in the case's hash chain.
+-- NULL (an entry made in code without one) leaves the key out.
 WITH new_case AS (
     INSERT INTO cases (case_id, entry_id, payload_sha256, station_id, officer_id, report_no,
                        victim_name, victim_id_number, victim_phone, fraud_type, narrative,
@@ -97,7 +100,9 @@ WITH new_case AS (
     SELECT e.case_id, :actor, e.kind, e.order_id, e.detail
     FROM (
         SELECT 0 AS part, nc.case_id, 'case.accepted' AS kind, NULL::uuid AS order_id,
-               jsonb_build_object('entry_id', :entry_id::text, 'reported_minor', :reported_minor::bigint) AS detail,
+               jsonb_build_object('entry_id', :entry_id::text, 'reported_minor', :reported_minor::bigint)
+               || CASE WHEN :confirmation::jsonb IS NULL THEN '{}'::jsonb
+                       ELSE jsonb_build_object('confirmation', :confirmation::jsonb) END AS detail,
                NULL::text AS k1, NULL::text AS k2
         FROM new_case nc
         UNION ALL
