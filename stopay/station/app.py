@@ -21,6 +21,7 @@ from aiohttp import web
 
 from stopay.station.desk import Desk
 from stopay.station.draft import Check, DraftError
+from stopay.station.hub import CLOSED
 from stopay.station.texts import BANK_NAMES, LANGUAGES, TEXTS
 from stopay.v1 import station_pb2
 
@@ -32,6 +33,7 @@ HEARTBEAT_S = 15.0
 def build(desk: Desk) -> web.Application:
     app = web.Application(client_max_size=256 * 1024)
     app[DESK] = desk
+    app.on_shutdown.append(_end_streams)
     app[PAGES] = jinja2.Environment(
         loader=jinja2.PackageLoader("stopay.station", "templates"), autoescape=True, enable_async=False
     )
@@ -50,6 +52,10 @@ def build(desk: Desk) -> web.Application:
         ]
     )
     return app
+
+
+async def _end_streams(app: web.Application) -> None:
+    app[DESK].hub.close()  # open event streams end, so the server stops at once
 
 
 async def home(request: web.Request) -> web.Response:
@@ -159,6 +165,8 @@ async def events(request: web.Request) -> web.StreamResponse:
             except TimeoutError:
                 await response.write(b": heartbeat\n\n")
                 continue
+            if (kind, data) == CLOSED:
+                break
             await response.write(f"event: {kind}\ndata: {data}\n\n".encode())
     except ConnectionResetError:
         pass  # the screen went away

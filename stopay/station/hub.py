@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+CLOSED = ("", "")  # the end of a screen's stream
 QUEUE = 64  # a screen that falls this far behind is sent the latest state instead of every step
 
 
@@ -36,6 +37,13 @@ class Hub:
             queue.put_nowait(item)
         self._screens.add(queue)
         return queue
+
+    def close(self) -> None:
+        """Ends every screen's stream (the server is stopping): each queue is sent ``("", "")``."""
+        for queue in self._screens:
+            while not queue.empty():
+                queue.get_nowait()
+            queue.put_nowait(CLOSED)
 
     def unsubscribe(self, queue: asyncio.Queue[tuple[str, str]]) -> None:
         self._screens.discard(queue)

@@ -11,7 +11,7 @@ const readiness = document.getElementById("readiness");
 let current = null;  // the draft as the station last told it
 let saving = null;
 
-for (const name of BOOT.fraud_types) form.fraud_type.append(el("option", { value: name, textContent: name.replace("FRAUD_TYPE_", "").toLowerCase().replaceAll("_", " ") }));
+for (const name of BOOT.fraud_types) form.fraud_type.append(el("option", { value: name, textContent: T("fraud." + name.replace("FRAUD_TYPE_", "")) }));
 form.fraud_type.prepend(el("option", { value: "", textContent: "—" }));
 const bankList = document.getElementById("bank-list");
 for (const code of BOOT.banks) bankList.append(el("option", { value: code, textContent: bankName(code) }));

@@ -49,7 +49,7 @@ function renderCase(section, view) {
     el("dt", {}, T("held")), el("dd", { "data-total": "held", class: "held" }, view.held),
     el("dt", {}, T("exited")), el("dd", { "data-total": "exited" }, view.exited));
   const levels = el("table", { class: "levels" },
-    el("thead", {}, el("tr", {}, ...["level", "reported", "held", "exited"].map((k) => el("th", {}, k === "level" ? "" : T(k))))),
+    el("thead", {}, el("tr", {}, ...["level", "traced", "held", "exited"].map((k) => el("th", {}, k === "level" ? "" : T(k))))),
     el("tbody", {}, ...view.levels.map((lv) => el("tr", { "data-level": lv.level },
       el("th", {}, T("level", { n: lv.level })), el("td", {}, lv.traced), el("td", { class: "held" }, lv.held), el("td", {}, lv.exited)))));
   const orders = el("table", { class: "orders" },
