@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, timedelta, timezone
