@@ -31,7 +31,7 @@ HEARTBEAT_S = 15.0
 
 
 def build(desk: Desk) -> web.Application:
-    app = web.Application(client_max_size=256 * 1024)
+    app = web.Application(client_max_size=256 * 1024, middlewares=[same_origin])
     app[DESK] = desk
     app.on_shutdown.append(_end_streams)
     app[PAGES] = jinja2.Environment(
@@ -52,6 +52,21 @@ def build(desk: Desk) -> web.Application:
         ]
     )
     return app
+
+
+@web.middleware
+async def same_origin(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Only the station's own pages may change the draft or submit: a POST must be JSON (which a
+    page of another site cannot send without the browser asking first, and this server never
+    allows) and, when the browser names its origin, come from this server's."""
+    if request.method == "POST":
+        origin = request.headers.get("Origin")
+        if request.content_type != "application/json" or (origin and origin != f"{request.scheme}://{request.host}"):
+            return web.json_response(
+                {"violations": {"request": "must come from the station's own pages, as JSON"}}, status=403
+            )
+    response: web.StreamResponse = await handler(request)
+    return response
 
 
 async def _end_streams(app: web.Application) -> None:

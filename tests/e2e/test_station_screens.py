@@ -179,3 +179,25 @@ async def test_a_reload_keeps_the_draft_and_the_server_s_errors_show_beside_thei
     finally:
         await desk.close()
         await runner.cleanup()
+
+
+async def test_another_site_cannot_drive_the_station(make_app) -> None:
+    # A page of another site open in the station's browser could post a form to the loopback
+    # address: the station takes only JSON from its own origin.
+    import aiohttp
+
+    app = await make_app(EXAMPLES / "seed-xue.json")
+    desk, runner, base = await start_station(app.port)
+    try:
+        async with aiohttp.ClientSession() as http:
+            form = await http.post(f"{base}/api/submit", data='{"x": 1}', headers={"Content-Type": "text/plain"})
+            assert form.status == 403
+            cross = await http.post(f"{base}/api/new", json={}, headers={"Origin": "http://evil.example"})
+            assert cross.status == 403
+            own = await http.post(
+                f"{base}/api/check", json={"index": 0, "rev": 1, "check": "confirmed"}, headers={"Origin": base}
+            )
+            assert own.status == 200 and desk.draft.transfers[0].check.value == "confirmed"
+    finally:
+        await desk.close()
+        await runner.cleanup()
