@@ -18,7 +18,9 @@ import grpc
 import pytest
 from aiohttp import web
 
+from stopay.domain.confirmation import shown_digest
 from stopay.station import app as pages
+from stopay.station import request as entry_request
 from stopay.station.desk import Desk
 from tests.conftest import EXAMPLES
 from tests.entries import scenario_requests
@@ -82,7 +84,7 @@ async def key_in(officer, request, transfer_index: int = 0) -> None:  # type: ig
 
 
 async def test_the_officer_keys_in_the_victim_confirms_and_watches_the_money_stop(
-    make_app, browser, tmp_path: Path
+    make_app, browser, pool, tmp_path: Path
 ) -> None:
     app = await make_app(EXAMPLES / "seed-xue.json")
     (request,) = scenario_requests(app, EXAMPLES / "seed-xue.json")
@@ -136,8 +138,23 @@ async def test_the_officer_keys_in_the_victim_confirms_and_watches_the_money_sto
         await officer.screenshot(path=str(shots / "officer-submitted-1280x800.png"), full_page=True)
         for name in ("officer-1280x800.png", "victim-1280x800.png", "victim-tablet-800x1280.png"):
             assert (shots / name).stat().st_size > 10_000, name
-        # The entry stopay stored is the one the victim confirmed.
-        assert desk.draft.case_id
+        # The case's first event, in its hash chain, says the victim confirmed on the second
+        # screen what the officer submitted, by the digest of the text the victim was shown.
+        detail = await pool.fetchval(
+            "SELECT detail FROM case_events WHERE case_id = $1::uuid AND kind = 'case.accepted'", desk.draft.case_id
+        )
+        confirmation = detail["confirmation"]
+        assert confirmation["method"] == "dual_screen"
+        stored = await pool.fetchrow(
+            "SELECT report_no, victim_name FROM cases WHERE case_id = $1::uuid", desk.draft.case_id
+        )
+        assert stored["report_no"] == request.report_no
+        assert (
+            confirmation["shown_sha256"]
+            == shown_digest(
+                request.report_no, request.victim.name, [entry_request._shown(t) for t in request.transfers]
+            ).hex()
+        )
     finally:
         await desk.close()
         await runner.cleanup()
