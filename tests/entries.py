@@ -51,8 +51,11 @@ def simple_request(*payees: tuple[str, str, int], entry_id: str | None = None) -
 
 
 def confirm(request: station_pb2.SubmitEntryRequest, at: datetime | None = None) -> station_pb2.SubmitEntryRequest:
-    """``request`` confirmed by its victim on the station's second screen (at ``at``, now when None),
-    as its transfers are now: call it again after changing them."""
+    """``request`` confirmed by its victim on the station's second screen as its transfers are now:
+    call it again after changing them. At ``at``; when None, at the time of its confirmation so far
+    (so that confirming an unchanged request again changes nothing), or now."""
+    if at is None and request.confirmation.HasField("confirmed_at"):
+        at = request.confirmation.confirmed_at.ToDatetime(tzinfo=UTC)
     confirm_request(request, ConfirmationMethod.DUAL_SCREEN, confirmed_at=at)
     return request
 

@@ -176,7 +176,7 @@ def case_text(trail: audit_pb2.CaseTrail, out: TextIO) -> None:
         + f"unresolved {_money(case.unresolved_minor)}   "
         f"rule {ATTRIBUTION_RULE.name(case.rule)}, depth {case.max_depth}, min {_money(case.min_amount_minor)}"
     )
-    console.print(escape(confirmation_line(trail)))
+    console.print(escape(confirmation_line(trail)), soft_wrap=True)  # one line, the digest whole
     for line in link_texts(case.linked_cases, case.currency or "CNY"):
         console.print(line)
     levels = Table(title="per level")

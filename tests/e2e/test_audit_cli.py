@@ -10,6 +10,7 @@ import itertools
 import json
 import subprocess
 import sys
+import uuid
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 from pathlib import Path
@@ -55,6 +56,16 @@ async def test_audit_case_account_report_and_picture(make_app, channel_to, pool,
         "case accepted",
     ):
         assert expected in text.stdout, expected
+    # How the victim confirmed the transfers, from the chain's first event: one line, under the figures.
+    shown = await pool.fetchval(
+        "SELECT detail -> 'confirmation' ->> 'shown_sha256' FROM case_events"
+        " WHERE case_id = $1 AND kind = 'case.accepted'",
+        uuid.UUID(case_id),
+    )
+    assert len(shown) == 64
+    (line,) = [line for line in text.stdout.splitlines() if line.startswith("confirmed by the victim")]
+    assert line.startswith("confirmed by the victim on the station's second screen at ") and " UTC; " in line
+    assert line.endswith(f"SHA-256 of the text shown (docs/station.md): {shown}")
 
     picture = tmp_path / "seed-xue.svg"
     svg = await stopay("audit", "case", case_id, "--format", "svg", "--output", str(picture), "--server", server)

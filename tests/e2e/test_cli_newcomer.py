@@ -30,6 +30,17 @@ from tests.entries import scenario_requests
 STOPAY = Path(sys.executable).with_name("stopay")  # the console script of this environment
 COMMAND = [str(STOPAY)] if STOPAY.exists() else [sys.executable, "-m", "stopay.cli.main"]
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("STOPAY_")}
+# The README's walkthrough: `stopay entry submit` and these arguments (then --watch).
+WALKTHROUGH = (
+    "stopay/examples/entry-seed-xue.json",
+    "--new-id",
+    "--transferred-ago",
+    "15m",
+    "--confirmed-by",
+    "signed-form",
+    "--reference",
+    "YZ2021-000123-F1",
+)
 UNKNOWN_CASE = "00000000-0000-0000-0000-000000000000"
 
 
@@ -255,6 +266,21 @@ async def test_the_exit_status_table_row_by_row(make_app, channel_to, tmp_path: 
     failed(await stopay("case", "show"), 2, "case_id")
     failed(await stopay("entry", "submit", str(tmp_path / "absent.json"), "--server", up), 2, "absent.json")
     failed(await stopay("entry", "submit", str(bad), "--server", up), 2, "bad.json")
+    # An entry that does not say how the victim confirmed it is refused before anything is sent.
+    unconfirmed = tmp_path / "unconfirmed.json"
+    without = station_pb2.SubmitEntryRequest()
+    without.CopyFrom(request)
+    without.ClearField("confirmation")
+    unconfirmed.write_text(json_format.MessageToJson(without), encoding="utf-8")
+    failed(await stopay("entry", "submit", str(unconfirmed), "--server", up), 2, "--confirmed-by signed-form")
+    failed(
+        await stopay("entry", "submit", str(unconfirmed), "--confirmed-by", "signed-form", "--server", up),
+        2,
+        "needs --reference: the signed form's number",
+    )
+    failed(await stopay("entry", "submit", str(unconfirmed), "--reference", "F-1", "--server", up), 2, "--reference")
+    shipped = str(EXAMPLES / "entry-seed-xue.json")
+    failed(await stopay("entry", "submit", shipped, "--transferred-ago", "15m", "--server", up), 2, "--transferred-ago")
     failed(
         await stopay(
             "hold",
@@ -411,7 +437,12 @@ def test_the_example_entry_is_the_readme_s() -> None:
     block = re.search(r"```json\n(\{\n  \"entry_id\".*?)```", readme, re.S).group(1)  # type: ignore[union-attr]
     assert json.loads(block) == shipped
     json_format.ParseDict(shipped, station_pb2.SubmitEntryRequest())
-    assert "stopay entry submit stopay/examples/entry-seed-xue.json --new-id --transferred-ago 15m --watch" in readme
+    walkthrough = (
+        "stopay entry submit stopay/examples/entry-seed-xue.json --new-id --transferred-ago 15m \\\n"
+        "    --confirmed-by signed-form --reference YZ2021-000123-F1 --watch"
+    )
+    assert f"```sh\n{walkthrough}\n```" in readme
+    assert " ".join(WALKTHROUGH) in walkthrough.replace(" \\\n   ", "")
 
 
 async def test_the_readme_walkthrough_as_written(tmp_path: Path, dsn: str) -> None:
@@ -424,10 +455,7 @@ async def test_the_readme_walkthrough_as_written(tmp_path: Path, dsn: str) -> No
                 *COMMAND,
                 "entry",
                 "submit",
-                "stopay/examples/entry-seed-xue.json",
-                "--new-id",
-                "--transferred-ago",
-                "15m",
+                *WALKTHROUGH,
                 "--watch",
                 *server,
             ],
@@ -452,10 +480,7 @@ async def test_the_readme_walkthrough_as_written(tmp_path: Path, dsn: str) -> No
                 *COMMAND,
                 "entry",
                 "submit",
-                "stopay/examples/entry-seed-xue.json",
-                "--new-id",
-                "--transferred-ago",
-                "15m",
+                *WALKTHROUGH,
                 *server,
             ],
             capture_output=True,
@@ -486,7 +511,7 @@ async def test_a_newcomer_s_transcript_has_no_traceback(tmp_path: Path, dsn: str
     try:
         server = ("--server", f"127.0.0.1:{served.port}")
         example = str(EXAMPLES / "entry-seed-xue.json")
-        submitted = await run("entry", "submit", example, "--new-id", "--transferred-ago", "15m", "--watch", *server)
+        submitted = await run("entry", "submit", example, *WALKTHROUGH[1:], "--watch", *server)
         case_id = submitted.stdout.split()[1]
         await run("case", "watch", case_id, *server)
         await run("case", "show", case_id, *server)

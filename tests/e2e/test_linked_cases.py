@@ -19,7 +19,7 @@ from stopay.domain.orders import OrderKind
 from stopay.domain.trail import Limits
 from stopay.store import audit, cases, entries
 from stopay.v1 import common_pb2, station_pb2
-from tests.entries import simple_request
+from tests.entries import confirm, simple_request
 
 PAYER = ("CQCB", "6229100000000001")
 
@@ -32,7 +32,7 @@ def reported_again(
     request.station_id = station
     for transfer, (_, _, _, txn_id) in zip(request.transfers, payees, strict=True):
         transfer.txn_id = txn_id
-    return request
+    return confirm(request)
 
 
 async def stopay(*args: str) -> subprocess.CompletedProcess[str]:
@@ -42,7 +42,8 @@ async def stopay(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def submit(pool: asyncpg.Pool, request: station_pb2.SubmitEntryRequest) -> entries.Submitted:
-    return await entries.submit(pool, entry_from_request(request, SYSTEM_CLOCK.now()), Limits(), "test")
+    """Stores ``request`` as SubmitEntry does, confirmed by the victim as it is now."""
+    return await entries.submit(pool, entry_from_request(confirm(request), SYSTEM_CLOCK.now()), Limits(), "test")
 
 
 async def test_a_transfer_reported_again_is_linked_not_traced_again(pool) -> None:

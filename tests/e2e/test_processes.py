@@ -18,6 +18,7 @@ from stopay.banksim.server import serve as serve_banks
 from stopay.v1 import station_pb2
 from tests.conftest import eventually
 from tests.e2e.test_blackbox import Served
+from tests.entries import confirm
 
 VICTIM = "VBK:6214830000000001"
 
@@ -67,7 +68,7 @@ def entry(code: str, n: int, epoch: datetime, payees: int = 1) -> station_pb2.Su
         }
         for m in range(n * payees, (n + 1) * payees)
     ]
-    return json_format.ParseDict(
+    request = json_format.ParseDict(
         {
             "entry_id": f"e-{code}-{n}-{epoch.timestamp():.0f}",
             "station_id": "S1",
@@ -79,6 +80,8 @@ def entry(code: str, n: int, epoch: datetime, payees: int = 1) -> station_pb2.Su
         },
         station_pb2.SubmitEntryRequest(),
     )
+    # Confirmed a second after the transfers: the same entry built again is the same payload.
+    return confirm(request, at=datetime.fromtimestamp(epoch.timestamp() - 599, UTC))
 
 
 def stop_of(case: station_pb2.Case) -> station_pb2.FreezeOrder:

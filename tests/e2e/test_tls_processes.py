@@ -20,6 +20,7 @@ from stopay.v1 import station_pb2, station_pb2_grpc
 from tests.conftest import EXAMPLES, ROOT, eventually
 from tests.e2e.test_blackbox import Served
 from tests.e2e.test_cli_newcomer import COMMAND, ENV
+from tests.entries import confirm
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -70,6 +71,10 @@ async def test_the_readme_tls_walkthrough_as_written(tmp_path: Path, dsn: str) -
             "--new-id",
             "--transferred-ago",
             "15m",
+            "--confirmed-by",
+            "signed-form",
+            "--reference",
+            "YZ2021-000123-F1",
             "--watch",
             *server,
             *tls(pki, "station-CQ-YUZHONG-01"),
@@ -160,7 +165,9 @@ async def test_bank_sim_and_the_grpc_adapter_speak_mutual_tls(tmp_path: Path, ds
                 }
             ],
         )
-        reply = await stub.SubmitEntry(json_format.ParseDict(request, station_pb2.SubmitEntryRequest()), timeout=10)
+        reply = await stub.SubmitEntry(
+            confirm(json_format.ParseDict(request, station_pb2.SubmitEntryRequest())), timeout=10
+        )
 
         async def held() -> bool:
             case = await stub.GetCase(station_pb2.GetCaseRequest(case_id=reply.case_id), timeout=10)

@@ -24,7 +24,7 @@ from stopay.v1 import (
     station_pb2_grpc,
 )
 from tests.conftest import eventually
-from tests.entries import simple_request
+from tests.entries import confirm, simple_request
 from tests.fakebank import FakeBank
 from tests.identities import Pki
 
@@ -173,6 +173,7 @@ async def test_a_fake_victim_s_return_needs_a_second_identity_a_supervisor(make_
     app = await make_app(tls=pki.server, bank_adapters={"CBK": bank}, dispatch=FAST)
     purchase = entry()
     purchase.transfers[0].amount_minor = 3_000_000
+    confirm(purchase)
     case = await station(pki, app, YUZHONG).SubmitEntry(purchase)
 
     async def stopped() -> bool:

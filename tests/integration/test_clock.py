@@ -28,7 +28,7 @@ from tests.e2e.test_holds import (
     start,
     two_victims,
 )
-from tests.entries import simple_request
+from tests.entries import confirm, simple_request
 
 
 def one_month_on(day: date) -> date:
@@ -94,9 +94,10 @@ async def test_the_station_checks_transfer_times_by_the_service_s_clock(make_app
     stub = channel_to(await make_app(dispatcher=False, clock=clock))
     request = simple_request(("ICBC", "6222000000000001", 100_000))
     request.transfers[0].transferred_at.FromDatetime(datetime(2031, 1, 31, 9, 55, tzinfo=UTC))
-    assert (await stub.SubmitEntry(request)).case_id  # five minutes ago, by the service's clock
+    assert (await stub.SubmitEntry(confirm(request))).case_id  # five minutes ago, by the service's clock
     late = simple_request(("ICBC", "6222000000000001", 100_000))
     late.transfers[0].transferred_at.FromDatetime(datetime(2031, 1, 31, 10, 11, tzinfo=UTC))
+    confirm(late)
     await refused(stub.SubmitEntry(late), grpc.StatusCode.INVALID_ARGUMENT, "transfers[0].transferred_at")
     clock.advance(120)
     assert (await stub.SubmitEntry(late)).case_id
@@ -107,6 +108,7 @@ async def test_a_report_without_an_end_ends_now_by_the_service_s_clock(make_app,
     app = await make_app(dispatcher=False, clock=clock)
     request = simple_request(("ICBC", "6222000000000001", 100_000))
     request.transfers[0].transferred_at.FromDatetime(datetime(2019, 12, 31, tzinfo=UTC))
+    confirm(request, at=datetime(2019, 12, 31, 1, tzinfo=UTC))  # by the service's clock too
     await channel_to(app).SubmitEntry(request)  # the database stamps the case by its own clock
     async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
         audit = audit_pb2_grpc.AuditServiceStub(channel)

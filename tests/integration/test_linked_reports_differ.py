@@ -14,7 +14,7 @@ from stopay.domain.orders import OrderKind
 from stopay.domain.trail import Limits
 from stopay.store import cases, entries
 from tests.e2e.test_linked_cases import reported_again, submit
-from tests.entries import simple_request
+from tests.entries import confirm, simple_request
 
 PAYEE = ("ICBC", "6222000000000001")
 
@@ -80,7 +80,7 @@ async def test_a_later_report_whose_time_is_further_off_than_the_window_is_trace
     assert [x.case_id for x in near.links] == [first.case_id]
 
     # A deployment may widen the window.
-    request = _earlier(reported_again((*PAYEE, 500_000, "T0")), timedelta(minutes=10))
+    request = confirm(_earlier(reported_again((*PAYEE, 500_000, "T0")), timedelta(minutes=10)))
     wide = await entries.submit(
         pool, entry_from_request(request, SYSTEM_CLOCK.now()), Limits(), "test", same_transfer_window_s=900
     )

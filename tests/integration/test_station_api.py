@@ -10,7 +10,7 @@ from grpc_status import rpc_status
 from stopay.api.convert import EVENT_KIND
 from stopay.v1 import station_pb2
 from tests.conftest import EXAMPLES
-from tests.entries import scenario_requests, simple_request
+from tests.entries import confirm, scenario_requests, simple_request
 
 SEEDS = ["seed-xue", "seed-chen"]
 
@@ -96,7 +96,7 @@ async def test_reused_entry_id_with_other_content_fails_precondition(make_app, c
     await stub.SubmitEntry(request)
     request.transfers[0].amount_minor = 200000
     with pytest.raises(grpc.aio.AioRpcError) as error:
-        await stub.SubmitEntry(request)
+        await stub.SubmitEntry(confirm(request))
     assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert request.entry_id in error.value.details()
     assert await pool.fetchval("SELECT requested_minor FROM freeze_orders") == 100000
@@ -150,6 +150,7 @@ async def test_bad_input_is_refused_naming_the_field_and_writes_nothing(
     stub = channel_to(app)
     request = simple_request(("ICBC", "6222020200009999999", 100000))
     spoil(request)
+    confirm(request)  # the victim confirmed the entry as spoiled: only the spoiled field is wrong
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await stub.SubmitEntry(request)
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -170,7 +171,7 @@ async def test_bank_without_adapter_is_undeliverable_and_the_others_proceed(make
     extra = request.transfers.add()
     extra.CopyFrom(request.transfers[0])
     extra.payee.bank_code, extra.payee.number, extra.txn_id = "ZZB", "6200000000000042", "CHEN-X"
-    reply = await stub.SubmitEntry(request)
+    reply = await stub.SubmitEntry(confirm(request))
     case = await settled_case(stub, reply.case_id)
     by_bank = {(o.account.bank_code, o.kind): o for o in case.orders}
     assert len(by_bank) == len(case.orders) == 4  # a freeze order and its stop at each bank
