@@ -5,10 +5,9 @@ What cannot become a request is said per form field, before anything is sent."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timezone
+from datetime import datetime, timezone
 
-from stopay.domain.confirmation import shown_digest
-from stopay.domain.entry import Party, Transfer
+from stopay.api.validation import shown_digest_of_request
 from stopay.station.draft import Draft, fen, local_time
 from stopay.v1 import common_pb2, station_pb2
 
@@ -66,22 +65,5 @@ def build(draft: Draft, station_id: str, officer_id: str, offset: timezone, now:
     if not violations:
         # The digest of what the victim was shown, computed as stopay computes it (its validation
         # refuses the entry when the two differ).
-        request.confirmation.shown_sha256 = shown_digest(
-            request.report_no, request.victim.name, [_shown(t) for t in request.transfers]
-        )
+        request.confirmation.shown_sha256 = shown_digest_of_request(request) or b""
     return Built(request, violations)
-
-
-def _shown(t: station_pb2.Transfer) -> Transfer:
-    def party(ref: common_pb2.AccountRef) -> Party:
-        return Party(ref.bank_code, ref.number, ref.holder_name)
-
-    return Transfer(
-        party(t.payer),
-        party(t.payee),
-        t.amount_minor,
-        t.currency,
-        t.transferred_at.ToDatetime(UTC),
-        t.txn_id,
-        t.channel,
-    )

@@ -18,9 +18,8 @@ import grpc
 import pytest
 from aiohttp import web
 
-from stopay.domain.confirmation import shown_digest
+from stopay.api.validation import shown_digest_of_request
 from stopay.station import app as pages
-from stopay.station import request as entry_request
 from stopay.station.desk import Desk
 from tests.conftest import EXAMPLES
 from tests.entries import scenario_requests
@@ -149,12 +148,7 @@ async def test_the_officer_keys_in_the_victim_confirms_and_watches_the_money_sto
             "SELECT report_no, victim_name FROM cases WHERE case_id = $1::uuid", desk.draft.case_id
         )
         assert stored["report_no"] == request.report_no
-        assert (
-            confirmation["shown_sha256"]
-            == shown_digest(
-                request.report_no, request.victim.name, [entry_request._shown(t) for t in request.transfers]
-            ).hex()
-        )
+        assert confirmation["shown_sha256"] == shown_digest_of_request(request).hex()
     finally:
         await desk.close()
         await runner.cleanup()
