@@ -69,6 +69,8 @@ TABLE: Mapping[str, Mapping[Role, Cell]] = {
     AUDIT + "GetReport": _AUDIT,
     AUDIT + "VerifyLog": _AUDIT,
     AUDIT + "ExportEvents": _AUDIT,
+    # Repeat mule accounts: across every case, for the center that follows them too.
+    AUDIT + "ListRepeatAccounts": {Role.AUDITOR: Cell(), Role.CENTER: Cell()},
 }
 
 

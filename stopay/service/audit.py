@@ -17,9 +17,19 @@ from stopay.domain.clock import EPOCH, FOREVER
 from stopay.store import cases, checkpoints, reports
 from stopay.store.checkpoints import Verified
 from stopay.store.database import open_pool
-from stopay.store.reports import AccountLink, AccountOrder, ExportedEvent, Totals
+from stopay.store.reports import AccountLink, AccountOrder, ExportedEvent, RepeatAccountCase, Totals
 
-__all__ = ["AccountHistory", "AccountLink", "AccountOrder", "Audit", "ExportedEvent", "Totals", "Trail", "Verified"]
+__all__ = [
+    "AccountHistory",
+    "AccountLink",
+    "AccountOrder",
+    "Audit",
+    "ExportedEvent",
+    "RepeatAccountCase",
+    "Totals",
+    "Trail",
+    "Verified",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +73,16 @@ class Audit:
     async def totals(self, since: datetime, until: datetime, station_id: str | None, bank_code: str | None) -> Totals:
         return await reports.totals(self._pool, since, until, station_id, bank_code)
 
-    def events(self, since: datetime, until: datetime, case_id: uuid.UUID | None) -> AsyncIterator[ExportedEvent]:
-        """The events in order, read through a cursor (an export of millions stays small in memory)."""
-        return reports.events(self._pool, since, until, case_id)
+    def events(
+        self, since: datetime, until: datetime, case_id: uuid.UUID | None, kinds: Sequence[str] = ()
+    ) -> AsyncIterator[ExportedEvent]:
+        """The events in order (of ``kinds`` only, when given), read through a cursor (an export of
+        millions stays small in memory)."""
+        return reports.events(self._pool, since, until, case_id, kinds=kinds)
+
+    async def repeat_accounts(self, min_cases: int) -> list[RepeatAccountCase]:
+        """The accounts on the trails of at least ``min_cases`` cases, a row per case there."""
+        return await reports.repeat_accounts(self._pool, min_cases)
 
     async def verify(self, public_keys: Sequence[Ed25519PublicKey] = ()) -> Verified:
         """Recomputes every hash chain and, with ``public_keys``, checks every signed checkpoint."""

@@ -35,7 +35,7 @@ import asyncpg
 import structlog
 
 from bank_adapters.protocol import AnswerStatus, StatementAnswer
-from stopay.domain.accounts import AccountKey, CaseAccount
+from stopay.domain.accounts import AccountKey, CaseAccount, held_for_other_case
 from stopay.domain.attribution import parts_from_json
 from stopay.domain.holds import HoldPolicy, HoldState
 from stopay.domain.orders import OrderKind, OrderStatus, asks_statement, freeze_out, settled_status, stop_of
@@ -125,14 +125,25 @@ async def apply_answers(
     async with trail_transaction(pool, owner, actor, policy) as tx:
         rows, leased = await tx.lock(accounts, claims, payees)
         work = _Batch(rows, retry_after, policy, caps)
+        answered: dict[CaseAccount, ClaimedOrder] = {}
         for item in batch:
             current = leased.pop(item.order.order_id, None)  # popped: one answer per claim
             if current is None:
                 continue  # another replica took it over, or it was applied already
             retry = work.apply(item, current, rows[_key(item.order)])
+            answered.setdefault(_key(item.order), item.order)
             if retry is not None:
                 retries.append(retry)
-        await tx.apply(work.finish())
+        changes = work.finish()
+        # The trail reached accounts where other cases hold money: each case records it once per
+        # other case, in its chain (a read of the holds: the lock order stays trail rows, holds,
+        # chain heads; the heads of these cases are locked already).
+        for found in await tx.held_elsewhere(sorted(answered)):
+            detail = held_for_other_case(found.bank_code, found.account_number, found.others, found.recorded)
+            if detail is not None:
+                order = answered[CaseAccount(found.case_id, found.bank_code, found.account_number)]
+                changes.events.append(EventRecord(found.case_id, "account.held_for_other_case", order.order_id, detail))
+        await tx.apply(changes)
     if work.freed or work.deferred:
         await follow_up(pool, work.deferred, work.freed, retry_after, actor, policy, caps)
     return retries

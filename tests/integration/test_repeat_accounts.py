@@ -1,0 +1,154 @@
+"""Repeat mule accounts (docs/rules.md): two cases whose trails meet in one account M show each
+other. Each case's chain records, once, that the other holds money at M (account.held_for_other_case,
+the account masked); GetCase lists M among its shared accounts; ExportEvents filtered by that kind
+is the center's alert stream; ListRepeatAccounts and ``stopay audit accounts`` list M with what
+each case traced, holds and paid back there. The banks are the simulated ones; the statements are
+held back case by case to pin the order of answers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import grpc
+
+from stopay.domain.accounts import mask_number
+from stopay.domain.trail import Limits
+from stopay.v1 import audit_pb2, audit_pb2_grpc, station_pb2
+from tests.conftest import eventually
+from tests.entries import scenario_requests
+from tests.handmade import acct, check, world_data
+from tests.integration.test_stop_first import HeldStatements, case_of, held_at, write
+
+A_PAID, B_PAID = 100000, 50000  # what each victim paid into M, and all that is at M
+
+
+async def stopay(*args: str) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "stopay.cli.main", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+async def test_two_cases_meeting_in_one_account_show_each_other(make_app, channel_to, pool, tmp_path: Path) -> None:
+    # Victim A pays 1000 into M, victim B 500; nothing leaves M. A's stop holds A's 1000 before B
+    # reports; B's stop then holds B's 500 where A holds money (B records A); A's statement comes
+    # in after that, where B holds money (A records B).
+    moves = [("A", "M", A_PAID, "TA"), ("B", "M", B_PAID, "TB")]
+    data = world_data(
+        {"A": A_PAID, "B": B_PAID, "M": 0},
+        moves,
+        [check("two", "fifo", [["TA"], ["TB"]], {"M": A_PAID + B_PAID}, max_depth=1)],
+    )
+    path = write(tmp_path, data)
+    app = await make_app(path, limits=Limits("fifo", 1, 0))
+    held_back = HeldStatements(app.adapters["BK"])
+    stub = channel_to(app)
+    audit = audit_pb2_grpc.AuditServiceStub(grpc.aio.insecure_channel(f"127.0.0.1:{app.port}"))
+    first, second = scenario_requests(app, path)
+    a = (await stub.SubmitEntry(first)).case_id
+
+    async def a_stopped() -> bool:
+        return held_at(await case_of(stub, a), "M") == A_PAID
+
+    await eventually(a_stopped)
+    b = (await stub.SubmitEntry(second)).case_id
+
+    async def b_stopped() -> bool:
+        return held_at(await case_of(stub, b), "M") == B_PAID
+
+    await eventually(b_stopped)
+    held_back.let_through(a)
+    held_back.let_through(b)
+
+    async def both_settled() -> bool:
+        case_a, case_b = await case_of(stub, a), await case_of(stub, b)
+        return case_a.settled and case_b.settled
+
+    await eventually(both_settled)
+    case_a, case_b = await case_of(stub, a), await case_of(stub, b)
+    assert (held_at(case_a, "M"), held_at(case_b, "M")) == (A_PAID, B_PAID)
+
+    # Each chain records the other case once, the account masked, with what the other held then.
+    bank, number = acct("M").split(":")
+    rows = await pool.fetch(
+        "SELECT case_id, order_id, detail FROM case_events WHERE kind = 'account.held_for_other_case'"
+        " ORDER BY case_id, chain_pos"
+    )
+    recorded = {str(r["case_id"]): r["detail"] for r in rows}
+    assert len(rows) == 2 and set(recorded) == {a, b}
+    assert recorded[b] == {
+        "bank_code": bank,
+        "account": mask_number(number),
+        "others": [{"case_id": a, "held_minor": A_PAID}],
+        "held_by_others_minor": A_PAID,
+    }
+    assert recorded[a]["others"] == [{"case_id": b, "held_minor": B_PAID}]
+    assert number not in json.dumps(recorded)
+    for r in rows:  # written with the answer of an order at M
+        order = await pool.fetchrow(
+            "SELECT bank_code, account_number FROM freeze_orders WHERE order_id = $1", r["order_id"]
+        )
+        assert (order["bank_code"], order["account_number"]) == (bank, number)
+    assert (await audit.VerifyLog(audit_pb2.VerifyLogRequest())).ok
+
+    # GetCase: each case names the other at M, with what it holds there.
+    (shared_a,) = case_a.shared_accounts
+    (shared_b,) = case_b.shared_accounts
+    assert (shared_a.account.bank_code, shared_a.account.number) == (bank, number)
+    assert (list(shared_a.other_case_ids), shared_a.held_by_others_minor) == ([b], B_PAID)
+    assert (list(shared_b.other_case_ids), shared_b.held_by_others_minor) == ([a], A_PAID)
+
+    # The alert stream: only the events of that kind.
+    alerts = [
+        e
+        async for e in audit.ExportEvents(
+            audit_pb2.ExportEventsRequest(kinds=[station_pb2.EVENT_KIND_ACCOUNT_HELD_FOR_OTHER_CASE])
+        )
+    ]
+    assert sorted(e.case_id for e in alerts) == sorted([a, b])
+    assert all("other case(s) hold" in e.summary for e in alerts)
+    everything = [e async for e in audit.ExportEvents(audit_pb2.ExportEventsRequest())]
+    assert len(everything) > len(alerts)
+
+    # ListRepeatAccounts: M, seen in two cases, with what each traced, holds and paid back there.
+    repeat = await audit.ListRepeatAccounts(audit_pb2.RepeatAccountsRequest())
+    (account,) = repeat.accounts
+    assert (account.account.bank_code, account.account.number, account.case_count) == (bank, number, 2)
+    figures = {c.case_id: (c.traced_minor, c.held_minor, c.returned_minor, c.level) for c in account.cases}
+    assert figures == {a: (A_PAID, held_at(case_a, "M"), 0, 1), b: (B_PAID, held_at(case_b, "M"), 0, 1)}
+    assert [c.case_id for c in account.cases] == [a, b]  # oldest case first
+    assert not (await audit.ListRepeatAccounts(audit_pb2.RepeatAccountsRequest(min_cases=3))).accounts
+    try:
+        await audit.ListRepeatAccounts(audit_pb2.RepeatAccountsRequest(min_cases=1))
+    except grpc.aio.AioRpcError as exc:
+        assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT and "min_cases" in (exc.details() or "")
+    else:
+        raise AssertionError("min_cases 1 was accepted")
+
+    # The command line.
+    server = f"127.0.0.1:{app.port}"
+    listed = await stopay("audit", "accounts", "--cases", "2", "--json", "--server", server)
+    assert listed.returncode == 0, listed.stderr
+    (shown,) = json.loads(listed.stdout)["accounts"]
+    assert [(c["case_id"], int(c["traced_minor"]), int(c["held_minor"])) for c in shown["cases"]] == [
+        (a, A_PAID, A_PAID),
+        (b, B_PAID, B_PAID),
+    ]
+    text = await stopay("audit", "accounts", "--server", server)
+    assert text.returncode == 0, text.stderr
+    assert f"{bank}:{number}" in text.stdout and a in text.stdout and "¥1,000.00" in text.stdout
+    none = await stopay("audit", "accounts", "--cases", "3", "--server", server)
+    assert none.returncode == 0 and "no account is on the trails of 3 cases or more" in none.stdout
+    show = await stopay("case", "show", a, "--server", server)
+    assert show.returncode == 0, show.stderr
+    assert f"account {bank}:{number} is shared: ¥500.00 held there for case(s) {b}" in show.stdout
+    export = await stopay("audit", "export", "--kind", "account.held_for_other_case", "--server", server)
+    assert export.returncode == 0, export.stderr
+    lines = [json.loads(line) for line in export.stdout.splitlines()]
+    assert sorted(line["case_id"] for line in lines) == sorted([a, b])
+    assert {line["kind"] for line in lines} == {"account.held_for_other_case"}
+    assert uuid.UUID(lines[0]["case_id"])
