@@ -336,17 +336,17 @@ def _account_table(history: audit_pb2.AccountHistory, out: TextIO) -> None:
 
 def _repeat_table(repeat: audit_pb2.RepeatAccounts, min_cases: int, out: TextIO) -> None:
     table = Table(title=f"accounts seen in at least {min_cases} cases")
-    for column in ("account", "cases", "case", "station", "level", "traced", "held", "returned"):
-        table.add_column(
-            column, justify="right" if column in ("cases", "level", "traced", "held", "returned") else "left"
-        )
+    for column in ("account", "case", "station"):
+        table.add_column(column)
+    for column in ("cases", "level", "traced", "held", "returned"):
+        table.add_column(column, justify="right")
     for a in repeat.accounts:
         for i, c in enumerate(a.cases):
             table.add_row(
                 f"{a.account.bank_code}:{a.account.number}" if i == 0 else "",
-                str(a.case_count) if i == 0 else "",
                 c.case_id,
                 c.station_id,
+                str(a.case_count) if i == 0 else "",
                 str(c.level),
                 _money(c.traced_minor),
                 _money(c.held_minor),
