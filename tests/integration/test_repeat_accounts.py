@@ -13,15 +13,17 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import grpc
 
 from stopay.domain.accounts import mask_number
 from stopay.domain.trail import Limits
-from stopay.v1 import audit_pb2, audit_pb2_grpc, station_pb2
+from stopay.v1 import audit_pb2, audit_pb2_grpc, station_pb2, station_pb2_grpc
 from tests.conftest import eventually
 from tests.entries import scenario_requests
 from tests.handmade import acct, check, world_data
+from tests.identities import Pki
 from tests.integration.test_stop_first import HeldStatements, case_of, held_at, write
 
 A_PAID, B_PAID = 100000, 50000  # what each victim paid into M, and all that is at M
@@ -33,21 +35,11 @@ async def stopay(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def test_two_cases_meeting_in_one_account_show_each_other(make_app, channel_to, pool, tmp_path: Path) -> None:
-    # Victim A pays 1000 into M, victim B 500; nothing leaves M. A's stop holds A's 1000 before B
-    # reports; B's stop then holds B's 500 where A holds money (B records A); A's statement comes
-    # in after that, where B holds money (A records B).
-    moves = [("A", "M", A_PAID, "TA"), ("B", "M", B_PAID, "TB")]
-    data = world_data(
-        {"A": A_PAID, "B": B_PAID, "M": 0},
-        moves,
-        [check("two", "fifo", [["TA"], ["TB"]], {"M": A_PAID + B_PAID}, max_depth=1)],
-    )
-    path = write(tmp_path, data)
-    app = await make_app(path, limits=Limits("fifo", 1, 0))
+async def meet_in_m(app: Any, stub: Any, path: Path) -> tuple[str, str]:
+    """Victim A pays 1000 into M, victim B 500; nothing leaves M. A's stop holds A's 1000 before B
+    reports; B's stop then holds B's 500 where A holds money (B records A); A's statement comes in
+    after that, where B holds money (A records B). Returns the two case ids once both settled."""
     held_back = HeldStatements(app.adapters["BK"])
-    stub = channel_to(app)
-    audit = audit_pb2_grpc.AuditServiceStub(grpc.aio.insecure_channel(f"127.0.0.1:{app.port}"))
     first, second = scenario_requests(app, path)
     a = (await stub.SubmitEntry(first)).case_id
 
@@ -69,6 +61,25 @@ async def test_two_cases_meeting_in_one_account_show_each_other(make_app, channe
         return case_a.settled and case_b.settled
 
     await eventually(both_settled)
+    return a, b
+
+
+def world(tmp_path: Path) -> Path:
+    moves = [("A", "M", A_PAID, "TA"), ("B", "M", B_PAID, "TB")]
+    data = world_data(
+        {"A": A_PAID, "B": B_PAID, "M": 0},
+        moves,
+        [check("two", "fifo", [["TA"], ["TB"]], {"M": A_PAID + B_PAID}, max_depth=1)],
+    )
+    return write(tmp_path, data)
+
+
+async def test_two_cases_meeting_in_one_account_show_each_other(make_app, channel_to, pool, tmp_path: Path) -> None:
+    path = world(tmp_path)
+    app = await make_app(path, limits=Limits("fifo", 1, 0))
+    stub = channel_to(app)
+    audit = audit_pb2_grpc.AuditServiceStub(grpc.aio.insecure_channel(f"127.0.0.1:{app.port}"))
+    a, b = await meet_in_m(app, stub, path)
     case_a, case_b = await case_of(stub, a), await case_of(stub, b)
     assert (held_at(case_a, "M"), held_at(case_b, "M")) == (A_PAID, B_PAID)
 
@@ -152,3 +163,31 @@ async def test_two_cases_meeting_in_one_account_show_each_other(make_app, channe
     assert sorted(line["case_id"] for line in lines) == sorted([a, b])
     assert {line["kind"] for line in lines} == {"account.held_for_other_case"}
     assert uuid.UUID(lines[0]["case_id"])
+
+
+async def test_the_center_follows_the_alerts_and_lists_repeat_accounts_only(make_app, pki: Pki, tmp_path: Path) -> None:
+    path = world(tmp_path)
+    app = await make_app(path, limits=Limits("fifo", 1, 0), tls=pki.server)
+    station = station_pb2_grpc.StationServiceStub(pki.as_(app.port, "station", "DEMO-STATION"))
+    a, b = await meet_in_m(app, station, path)
+    center = audit_pb2_grpc.AuditServiceStub(pki.as_(app.port, "center", "c-1"))
+
+    # No kind named: the alerts only, of every case.
+    alerts = [e async for e in center.ExportEvents(audit_pb2.ExportEventsRequest())]
+    assert sorted(e.case_id for e in alerts) == sorted([a, b])
+    assert {e.kind for e in alerts} == {station_pb2.EVENT_KIND_ACCOUNT_HELD_FOR_OTHER_CASE}
+    # Any other kind is refused, and nothing is read.
+    try:
+        async for _ in center.ExportEvents(audit_pb2.ExportEventsRequest(kinds=[station_pb2.EVENT_KIND_CASE_ACCEPTED])):
+            raise AssertionError("an event of another kind reached the center")
+    except grpc.aio.AioRpcError as exc:
+        assert exc.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "account.held_for_other_case" in (exc.details() or "")
+    else:
+        raise AssertionError("the center exported case.accepted events")
+    (account,) = (await center.ListRepeatAccounts(audit_pb2.RepeatAccountsRequest(min_cases=2))).accounts
+    assert [c.case_id for c in account.cases] == [a, b]
+    # The auditor reads every kind.
+    auditor = audit_pb2_grpc.AuditServiceStub(pki.as_(app.port, "auditor", "au-1"))
+    kinds = {e.kind async for e in auditor.ExportEvents(audit_pb2.ExportEventsRequest())}
+    assert station_pb2.EVENT_KIND_CASE_ACCEPTED in kinds
