@@ -76,3 +76,13 @@ def held_for_other_case(
         "others": [{"case_id": str(case_id), "held_minor": held} for case_id, held in holding],
         "held_by_others_minor": sum(held for _, held in holding),
     }
+
+
+def held_elsewhere_note(detail: str, others: Sequence[tuple[uuid.UUID, int]]) -> str:
+    """An order's detail when it held less than it asked at an account where ``others`` (case_id,
+    held_minor) hold money: the detail, then which cases hold money there."""
+    holding = [str(case_id) for case_id, held in others if held > 0]
+    if not holding:
+        return detail
+    note = f"money here is held for case(s) {', '.join(holding)}"
+    return f"{detail}; {note}" if detail else note

@@ -191,3 +191,50 @@ async def test_the_center_follows_the_alerts_and_lists_repeat_accounts_only(make
     auditor = audit_pb2_grpc.AuditServiceStub(pki.as_(app.port, "auditor", "au-1"))
     kinds = {e.kind async for e in auditor.ExportEvents(audit_pb2.ExportEventsRequest())}
     assert station_pb2.EVENT_KIND_CASE_ACCEPTED in kinds
+
+
+async def test_an_order_that_finds_the_money_held_for_another_case_names_it(
+    make_app, channel_to, tmp_path: Path
+) -> None:
+    # DOMAIN.md's worked example (tests/integration/test_stop_first.py): A's stop holds all 800 at
+    # M, B's 200 among it; B's stop then finds nothing free there, and says that case A holds it.
+    moves = [
+        ("A", "M", 100000, "TA"),
+        ("B", "M", 50000, "TB"),
+        ("O", "M", 30000, "TO1"),
+        ("M", "N1", 80000, "TN1"),
+        ("M", "N2", 60000, "TN2"),
+        ("O", "M", 20000, "TO2"),
+    ]
+    opening = {"A": 100000, "B": 50000, "O": 50000, "M": 20000, "N1": 0, "N2": 0}
+    path = write(tmp_path, world_data(opening, moves, [check("two", "libr", [["TA"], ["TB"]], {"M": 80000}, 1)]))
+    app = await make_app(path, limits=Limits("libr", 1, 0))
+    held_back = HeldStatements(app.adapters["BK"])
+    stub = channel_to(app)
+    first, second = scenario_requests(app, path)
+    a = (await stub.SubmitEntry(first)).case_id
+
+    async def a_stopped() -> bool:
+        return held_at(await case_of(stub, a), "M") == 80000
+
+    await eventually(a_stopped)
+    b = (await stub.SubmitEntry(second)).case_id
+
+    async def b_stop_answered() -> bool:
+        case = await case_of(stub, b)
+        stops = [o for o in case.orders if o.kind == station_pb2.ORDER_KIND_STOP]
+        return bool(stops) and all(o.status != station_pb2.ORDER_STATUS_QUEUED for o in stops)
+
+    await eventually(b_stop_answered)
+    case_b = await case_of(stub, b)
+    (stop,) = [o for o in case_b.orders if o.kind == station_pb2.ORDER_KIND_STOP]
+    assert stop.held_minor == 0
+    assert f"money here is held for case(s) {a}" in stop.detail
+    (shared,) = case_b.shared_accounts
+    assert (list(shared.other_case_ids), shared.held_by_others_minor) == ([a], 80000)
+    # A holds alone: its orders name no other case.
+    case_a = await case_of(stub, a)
+    assert not case_a.shared_accounts
+    assert all("held for case" not in o.detail for o in case_a.orders)
+    held_back.let_through(a)
+    held_back.let_through(b)
