@@ -20,6 +20,11 @@
   there held less than it asked after one was, every case short of its victim's money there asks
   again (:mod:`stopay.service.answers.top_up`, in a transaction of its own after this one).
 
+* Repeat accounts: where other cases hold money at an answered order's account (read before the
+  batch, without a lock, so the lock order stays trail rows, holds, chain heads), the case records
+  each of them once there (``account.held_for_other_case``), and a stop or freeze that held less
+  than it asked names them in its detail.
+
 The orders that follow, the bank answers (statements included, kept as evidence) and the events are
 written in the same transaction, so a crash leaves either all of it or none.
 """
