@@ -39,6 +39,34 @@ def report_request(request: audit_pb2.ReportRequest, now: datetime) -> tuple[Per
     return period, station_id or None, request.bank_code or None
 
 
+GROUPINGS = {
+    audit_pb2.REPORT_GROUPING_NONE: "none",
+    audit_pb2.REPORT_GROUPING_FRAUD_TYPE: "fraud_type",
+    audit_pb2.REPORT_GROUPING_STATION: "station",
+    audit_pb2.REPORT_GROUPING_MONTH: "month",
+}
+MAX_UTC_OFFSET_MINUTES = 18 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class Grouping:
+    by: str  # "none", "fraud_type", "station" or "month"
+    utc_offset_minutes: int
+    compare_previous_year: bool
+
+
+def report_grouping(request: audit_pb2.ReportRequest) -> Grouping:
+    """How the statistics are grouped, or :class:`InvalidRequest`."""
+    check = _Checker()
+    if request.group_by not in GROUPINGS:
+        check.fail("group_by", "must be one of ReportGrouping's values")
+    if abs(request.utc_offset_minutes) > MAX_UTC_OFFSET_MINUTES:
+        check.fail("utc_offset_minutes", f"must be between -{MAX_UTC_OFFSET_MINUTES} and {MAX_UTC_OFFSET_MINUTES}")
+    if check.violations:
+        raise InvalidRequest(check.violations)
+    return Grouping(GROUPINGS[request.group_by], request.utc_offset_minutes, request.compare_previous_year)
+
+
 def export_request(request: audit_pb2.ExportEventsRequest, now: datetime) -> tuple[Period, uuid.UUID | None]:
     """The period and the case (None for all), or :class:`InvalidRequest`."""
     check = _Checker()
