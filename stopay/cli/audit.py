@@ -386,7 +386,8 @@ async def _report(stub: audit_pb2_grpc.AuditServiceStub, args: argparse.Namespac
         statistics.write_csv(report, request, out)
     else:
         _report_table(report, out)
-        statistics.write_table(report, request, _console(out))
+        # As wide as the groups' columns need (a comparison's table is wider than 140).
+        statistics.write_table(report, request, Console(file=out, width=200, highlight=False, soft_wrap=False))
 
 
 def _report_table(report: audit_pb2.Report, out: TextIO) -> None:

@@ -101,7 +101,12 @@ def write_csv(report: audit_pb2.Report, request: audit_pb2.ReportRequest, out: T
             writer.writerow([g.key, period, *(values[name] for name, _ in FIELDS)])
 
 
-def _seconds(ms: int) -> str:
+def duration(ms: int) -> str:
+    """Milliseconds for people: seconds, minutes, hours or days, one decimal."""
+    size = abs(ms)
+    for unit, length in (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000)):
+        if size >= 2 * length:
+            return f"{ms / length:,.1f} {unit}"
     return f"{ms / 1000:,.1f} s"
 
 
@@ -110,16 +115,16 @@ def _cell(name: str, value: int, signed: bool) -> str:
     if name.endswith("_minor"):
         return sign + format_minor(value)
     if name.endswith("_ms"):
-        return sign + _seconds(value)
+        return sign + duration(value)
     return f"{sign}{value}"
 
 
 def write_table(report: audit_pb2.Report, request: audit_pb2.ReportRequest, console: Console) -> None:
     compare = request.compare_previous_year
-    table = Table(title="statistics (by the victim's report; report to first hold)")
-    table.add_column("group")
+    table = Table(title="statistics by the victim's report (p50, p95, p99: report to first hold)")
+    table.add_column("group", no_wrap=True)
     if compare:
-        table.add_column("period")
+        table.add_column("period", no_wrap=True)
     for title in (
         "cases",
         "reported",
@@ -132,11 +137,11 @@ def write_table(report: audit_pb2.Report, request: audit_pb2.ReportRequest, cons
         "p95",
         "p99",
     ):
-        table.add_column(title, justify="right")
+        table.add_column(title, justify="right", no_wrap=True)
     for g in report.groups:
         for period, values in _periods(g, compare):
             cells = [_cell(name, values[name], period == "change") for name, _ in FIELDS]
-            label = {"current": "this period", "previous_year": "a year earlier", "change": "change"}[period]
+            label = {"current": "this period", "previous_year": "year before", "change": "change"}[period]
             table.add_row(g.key if period == "current" else "", *([label] if compare else []), *cells)
     console.print(table)
 

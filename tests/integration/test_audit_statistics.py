@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -24,7 +25,15 @@ from typing import Any
 import grpc
 import pytest
 
-from bank_adapters.protocol import AnswerStatus, FreezeAnswer, FreezeRequest
+from bank_adapters.protocol import (
+    AnswerStatus,
+    ExitKind,
+    FreezeAnswer,
+    FreezeRequest,
+    StatementAnswer,
+    StatementLine,
+    StatementRequest,
+)
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.v1 import audit_pb2, audit_pb2_grpc, station_pb2
 from tests.conftest import eventually
@@ -59,7 +68,9 @@ def _at(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
-# Accounts ending in 5 hold half of what is asked, in 9 nothing; the others all.
+# Accounts ending in 5 hold half of what is asked, in 9 nothing; the others all. Accounts ending in
+# 7 show the victim's money partly gone to an ATM (EXIT_AT of it).
+EXIT_AT = 200000
 CASES = [
     Submitted("ST-A", station_pb2.FRAUD_TYPE_INVESTMENT, (_at("2024-01-10T09:00:00+08:00"),), (500000,)),
     Submitted("ST-B", station_pb2.FRAUD_TYPE_LOAN, (_at("2024-01-20T09:00:00+08:00"),), (120000,)),
@@ -81,7 +92,7 @@ CASES = [
 
 
 def account(n: int, t: int) -> str:
-    tail = {1: "5", 6: "9", 8: "5"}.get(n, "1")
+    tail = {1: "5", 4: "7", 6: "9", 8: "5", 9: "7"}.get(n, "1")
     return f"62220202{n:04d}{t:03d}{tail}"
 
 
@@ -105,12 +116,31 @@ def bank() -> FakeBank:
             return FreezeAnswer(AnswerStatus.PECR, held_minor=request.amount_minor // 2)
         return FreezeAnswer(AnswerStatus.ACCR, held_minor=request.amount_minor)
 
+    def statement(request: StatementRequest) -> StatementAnswer:
+        answer = FakeBank.plain_statement(request)
+        if not request.account.number.endswith("7") or answer.statement is None:
+            return answer
+        credit = answer.statement.lines[0]
+        atm = StatementLine(seq=1, at=credit.at, kind="debit", amount_minor=EXIT_AT, txn_id="ATM-1", exit=ExitKind.ATM)
+        return dataclasses.replace(
+            answer,
+            balance_minor=(answer.balance_minor or 0) - EXIT_AT,
+            statement=dataclasses.replace(answer.statement, lines=(credit, atm)),
+        )
+
     fake.on_freeze = freeze
+    fake.on_statement = statement
     return fake
+
+
+def exited(n: int, case: Submitted) -> int:
+    """What the scripted bank showed leaving by ATM from the case's accounts."""
+    return sum(EXIT_AT for t in range(len(case.amounts)) if account(n, t).endswith("7"))
 
 
 @dataclass
 class Case:
+    number: int  # its place in CASES
     submitted: Submitted
     case_id: uuid.UUID
     stopped: int = 0
@@ -158,7 +188,7 @@ def expected(
             "stopped_minor": sum(c.stopped for c in members),
             "frozen_minor": sum(c.frozen for c in members),
             "returned_minor": 0,
-            "exited_minor": 0,
+            "exited_minor": sum(exited(c.number, c.submitted) for c in members),
             "held_cases": len(times),
             "report_to_hold_p50_ms": disc(times, 0.5),
             "report_to_hold_p95_ms": disc(times, 0.95),
@@ -185,7 +215,7 @@ async def world(make_app, channel_to, pool) -> dict[str, Any]:
     cases = []
     for n, submitted in enumerate(CASES):
         reply = await stub.SubmitEntry(request_of(n, submitted))
-        cases.append(Case(submitted, uuid.UUID(reply.case_id)))
+        cases.append(Case(n, submitted, uuid.UUID(reply.case_id)))
 
     async def all_answered() -> bool:
         open_orders = await pool.fetchval(
@@ -255,6 +285,7 @@ async def test_each_grouping_gives_the_figures_worked_out_from_the_cases(world) 
     (everything,) = (await audit.GetReport(request(SINCE, UNTIL, "none", 480))).groups
     assert everything.key == "all" and everything.figures.cases == len(CASES)
     assert 0 < everything.figures.held_cases < len(CASES)
+    assert everything.figures.exited_minor == 2 * EXIT_AT
     assert 0 < everything.figures.stopped_minor <= everything.figures.frozen_minor < everything.figures.reported_minor
 
 
@@ -287,19 +318,8 @@ async def test_the_cli_writes_the_groups_as_json_csv_a_table_and_a_picture(world
     zero = dict.fromkeys(FIELDS, 0)
     keys = sorted(now.keys() | before.keys())
 
-    out = await stopay(
-        "audit",
-        "report",
-        *period,
-        "--by",
-        "month",
-        "--compare",
-        "previous-year",
-        "--format",
-        "json",
-        "--server",
-        server,
-    )
+    compare = ("--by", "month", "--compare", "previous-year")
+    out = await stopay("audit", "report", *period, *compare, "--format", "json", "--server", server)
     assert out.returncode == 0, out.stderr
     document = json.loads(out.stdout)
     assert document["group_by"] == "month" and document["utc_offset_minutes"] == 480
@@ -311,8 +331,7 @@ async def test_the_cli_writes_the_groups_as_json_csv_a_table_and_a_picture(world
         assert g["change"] == {k: current[k] - previous[k] for k in FIELDS}
         assert all(type(g[k]) is int for k in FIELDS)
 
-    out = await stopay("audit", "report", *period, "--by", "month", "--compare", "previous-year", "--format", "csv",
-                       "--server", server)  # fmt: skip
+    out = await stopay("audit", "report", *period, *compare, "--format", "csv", "--server", server)
     assert out.returncode == 0, out.stderr
     rows = list(csv.reader(io.StringIO(out.stdout)))
     assert rows[0] == [
@@ -348,6 +367,10 @@ async def test_the_cli_writes_the_groups_as_json_csv_a_table_and_a_picture(world
     table = await stopay("audit", "report", *period, "--by", "station", "--server", server)
     assert table.returncode == 0, table.stderr
     assert "statistics" in table.stdout and "ST-A" in table.stdout and "ST-C" in table.stdout
+    table = await stopay("audit", "report", *period, *compare, "--server", server)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert sum("year before" in line for line in lines) == sum("change" in line for line in lines) == len(keys)
 
     picture = tmp_path / "months.svg"
     drawn = await stopay("audit", "report", "--since", SINCE.isoformat(), "--until", UNTIL.isoformat(), "--svg",
