@@ -9,7 +9,7 @@ import grpc
 import structlog
 
 from stopay.api import convert
-from stopay.api.audit_validation import export_request, report_grouping, report_request
+from stopay.api.audit_validation import export_request, report_request
 from stopay.api.errors import not_found
 from stopay.api.validation import InvalidRequest, Violation
 from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
@@ -120,8 +120,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         )
 
     async def GetReport(self, request: audit_pb2.ReportRequest, context: grpc.aio.ServicerContext) -> audit_pb2.Report:
-        period, station_id, bank_code = report_request(request, self._clock.now())
-        grouping = report_grouping(request)
+        period, station_id, bank_code, grouping = report_request(request, self._clock.now())
         t = await self._audit.totals(period.since, period.until, station_id, bank_code)
         statistics = await self._audit.statistics(
             period.since,

@@ -399,6 +399,7 @@ async def test_bad_groupings_are_refused_naming_the_field(world) -> None:
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "utc_offset_minutes" in error.value.details()
     bad = request(SINCE, UNTIL, "month", 480)
     bad.group_by = 42  # type: ignore[assignment]
+    bad.bank_code = "bad code"
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await audit.GetReport(bad)
-    assert "group_by" in error.value.details()
+    assert "group_by" in error.value.details() and "bank_code" in error.value.details()
