@@ -9,7 +9,7 @@ import grpc
 import structlog
 
 from stopay.api import convert
-from stopay.api.audit_validation import export_request, report_request
+from stopay.api.audit_validation import export_request, repeat_accounts_request, report_request
 from stopay.api.errors import not_found
 from stopay.api.validation import InvalidRequest, Violation
 from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
@@ -171,9 +171,35 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     async def ExportEvents(
         self, request: audit_pb2.ExportEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[audit_pb2.AuditEvent]:
-        period, case_id = export_request(request, self._clock.now())
-        async for row in self._audit.events(period.since, period.until, case_id):
+        period, case_id, kinds = export_request(request, self._clock.now())
+        async for row in self._audit.events(period.since, period.until, case_id, kinds):
             yield _event(row)
+
+    async def ListRepeatAccounts(
+        self, request: audit_pb2.RepeatAccountsRequest, context: grpc.aio.ServicerContext
+    ) -> audit_pb2.RepeatAccounts:
+        min_cases = repeat_accounts_request(request)
+        found: dict[tuple[str, str], audit_pb2.RepeatAccount] = {}
+        for r in await self._audit.repeat_accounts(min_cases):
+            account = found.get((r.bank_code, r.account_number))
+            if account is None:
+                account = found[(r.bank_code, r.account_number)] = audit_pb2.RepeatAccount(
+                    account=common_pb2.AccountRef(
+                        bank_code=r.bank_code, number=r.account_number, holder_name=r.holder_name
+                    ),
+                    case_count=r.case_count,
+                )
+            account.cases.append(
+                audit_pb2.RepeatAccountCase(
+                    case_id=str(r.case_id),
+                    station_id=r.station_id,
+                    traced_minor=r.traced_minor,
+                    held_minor=r.held_minor,
+                    returned_minor=r.returned_minor,
+                    level=r.level,
+                )
+            )
+        return audit_pb2.RepeatAccounts(accounts=list(found.values()))
 
 
 def _group_key(by: str, key: str) -> str:

@@ -7,7 +7,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from stopay.api.validation import InvalidRequest, _Checker
+from stopay.api.convert import EVENT_KIND
+from stopay.api.validation import InvalidRequest, Violation, _Checker
 from stopay.domain.accounts import BANK_CODE
 from stopay.domain.clock import EPOCH
 from stopay.v1 import audit_pb2
@@ -61,8 +62,11 @@ def report_request(request: audit_pb2.ReportRequest, now: datetime) -> tuple[Per
     return period, station_id or None, request.bank_code or None, grouping
 
 
-def export_request(request: audit_pb2.ExportEventsRequest, now: datetime) -> tuple[Period, uuid.UUID | None]:
-    """The period and the case (None for all), or :class:`InvalidRequest`."""
+def export_request(
+    request: audit_pb2.ExportEventsRequest, now: datetime
+) -> tuple[Period, uuid.UUID | None, tuple[str, ...]]:
+    """The period, the case (None for all) and the event kinds (empty for all), or
+    :class:`InvalidRequest`."""
     check = _Checker()
     period = _period(check, request, now)
     case_id = None
@@ -71,6 +75,21 @@ def export_request(request: audit_pb2.ExportEventsRequest, now: datetime) -> tup
             case_id = uuid.UUID(request.case_id)
         except ValueError:
             check.fail("case_id", "must be a case id (a UUID)")
+    kinds = []
+    for i, number in enumerate(request.kinds):
+        try:
+            kinds.append(EVENT_KIND.name(number))
+        except ValueError:
+            check.fail(f"kinds[{i}]", "must be an event kind (not unspecified)")
     if check.violations:
         raise InvalidRequest(check.violations)
-    return period, case_id
+    return period, case_id, tuple(kinds)
+
+
+def repeat_accounts_request(request: audit_pb2.RepeatAccountsRequest) -> int:
+    """The least number of cases (0 means 2), or :class:`InvalidRequest`."""
+    if request.min_cases == 0:
+        return 2
+    if request.min_cases < 2:
+        raise InvalidRequest([Violation("min_cases", "must be at least 2 (or 0 for 2)")])
+    return request.min_cases

@@ -164,6 +164,7 @@ EVENT_KIND = EnumTable(
         "back_with_victim.withdrawn": station_pb2.EVENT_KIND_BACK_WITH_VICTIM_WITHDRAWN,
         "approval.requested": station_pb2.EVENT_KIND_APPROVAL_REQUESTED,
         "approval.granted": station_pb2.EVENT_KIND_APPROVAL_GRANTED,
+        "account.held_for_other_case": station_pb2.EVENT_KIND_ACCOUNT_HELD_FOR_OTHER_CASE,
     },
 )
 HOLD_STATE = EnumTable(
@@ -373,6 +374,16 @@ def case_message(case: CaseView) -> station_pb2.Case:
         holds=[hold_message(h) for h in case.holds],
         back_with_victim_minor=case.back_with_victim_minor,
         linked_cases=[linked_case_message(link) for link in case.links],
+        shared_accounts=[
+            station_pb2.SharedAccount(
+                account=common_pb2.AccountRef(
+                    bank_code=s.bank_code, number=s.account_number, holder_name=s.holder_name
+                ),
+                other_case_ids=[str(c) for c in s.other_case_ids],
+                held_by_others_minor=s.held_by_others_minor,
+            )
+            for s in case.shared
+        ],
     )
 
 
@@ -435,6 +446,13 @@ def _summary(event: CaseEvent, currency: str) -> str:
         return f"{money('amount_minor')} paid back to an account the victim paid from"
     if event.kind == "back_with_victim.withdrawn":
         return f"a fuller statement shows none of the victim's money paid back by {detail.get('txn_id')}"
+    if event.kind == "account.held_for_other_case":
+        others = detail.get("others") or []
+        names = ", ".join(str(o.get("case_id")) for o in others if isinstance(o, dict))
+        return (
+            f"the trail reached {detail.get('bank_code')} account {detail.get('account')}, where "
+            f"{len(others)} other case(s) hold {money('held_by_others_minor')}: {names}"
+        )
     if event.kind == "order.retry_scheduled":
         return f"delivery attempt {detail.get('attempts')} failed: {detail.get('detail')}"
     if event.kind.startswith("order."):

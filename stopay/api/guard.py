@@ -27,12 +27,13 @@ from grpc_status import rpc_status
 from stopay.api import callers
 from stopay.api.boundary import status_for
 from stopay.api.callers import Caller
+from stopay.api.convert import EVENT_KIND
 from stopay.api.errors import DOMAIN, invalid_argument, refusal
 from stopay.api.quotas import Exhausted, Quotas, RateLimiter, StreamSlots
 from stopay.api.tls import ServerTls, Unauthenticated
 from stopay.api.validation import Violation
 from stopay.api.wire import WHOLE, broken_field
-from stopay.domain.authz import Cell, Denied, Scope, bound_value, cell_for, is_open
+from stopay.domain.authz import Cell, Denied, Scope, allowed_kinds, bound_value, cell_for, is_open
 from stopay.domain.clock import Clock
 from stopay.domain.identity import SCHEME, Identity
 
@@ -233,6 +234,12 @@ class Guard(grpc.aio.ServerInterceptor):
         if cell.bind is not None:
             given = _set_field(request, cell.bind, identity.name)
             bound_value(cell, identity, given)
+        if cell.kinds:  # an event stream of some kinds only (ExportEvents)
+            try:
+                asked = [EVENT_KIND.name(n) for n in request.kinds]
+            except ValueError:
+                return  # the servicer names the field
+            request.kinds[:] = [EVENT_KIND.number(k) for k in allowed_kinds(cell, asked)]
         if method in CASE_READS and cell.scope in (Scope.OWN_STATION, Scope.REGION):
             try:
                 case_id = uuid.UUID(request.case_id)

@@ -50,6 +50,7 @@ PLAIN = frozenset(
         "stopay.v1.ExitFlow.txn_id",
         "stopay.v1.ExitFlow.order_id",
         "stopay.v1.LinkedCase.case_id",
+        "stopay.v1.SharedAccount.other_case_ids",
         "stopay.v1.LinkedCase.txn_id",
         "stopay.v1.LinkedCase.station_id",
         "stopay.v1.Hold.case_id",

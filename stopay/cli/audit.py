@@ -108,7 +108,19 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
     export.add_argument("--until", type=instant, default=None)
     export.add_argument("--case", default="")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    for sub in (case, account, report, verify, export):  # (keygen and checkpoint need no server)
+    export.add_argument(
+        "--kind",
+        action="append",
+        default=[],
+        choices=EVENT_KIND.names(),
+        metavar="KIND",
+        help="only events of this kind, e.g. account.held_for_other_case (repeatable)",
+    )
+    accounts = actions.add_parser("accounts", help="repeat accounts: those on the trails of several cases")
+    accounts.add_argument(
+        "--cases", type=int, default=2, metavar="N", help="accounts seen in at least N cases (default 2)"
+    )
+    for sub in (case, account, report, verify, export, accounts):  # (keygen and checkpoint need no server)
         sub.add_argument(
             "--server",
             type=server_address,
@@ -312,6 +324,9 @@ async def _run(args: argparse.Namespace) -> int:
                 else:
                     _account_table(history, out)
                     _links_table(history, out)
+            elif args.action == "accounts":
+                repeat = await stub.ListRepeatAccounts(audit_pb2.RepeatAccountsRequest(min_cases=args.cases))
+                print(to_json(repeat), file=out) if args.json else _repeat_table(repeat, args.cases, out)
             elif args.action == "report":
                 await _report(stub, args, out)
             elif args.action == "verify":
@@ -342,6 +357,30 @@ def _account_table(history: audit_pb2.AccountHistory, out: TextIO) -> None:
             _money(o.released_minor),
         )
     _console(out).print(table)
+
+
+def _repeat_table(repeat: audit_pb2.RepeatAccounts, min_cases: int, out: TextIO) -> None:
+    table = Table(title=f"accounts seen in at least {min_cases} cases")
+    for column in ("account", "case", "station"):
+        table.add_column(column)
+    for column in ("cases", "level", "traced", "held", "returned"):
+        table.add_column(column, justify="right")
+    for a in repeat.accounts:
+        for i, c in enumerate(a.cases):
+            table.add_row(
+                f"{a.account.bank_code}:{a.account.number}" if i == 0 else "",
+                c.case_id,
+                c.station_id,
+                str(a.case_count) if i == 0 else "",
+                str(c.level),
+                _money(c.traced_minor),
+                _money(c.held_minor),
+                _money(c.returned_minor),
+            )
+    console = _console(out)
+    console.print(table)
+    if not repeat.accounts:
+        console.print(f"no account is on the trails of {min_cases} cases or more")
 
 
 def _links_table(history: audit_pb2.AccountHistory, out: TextIO) -> None:
@@ -467,7 +506,12 @@ async def _verify_offline(args: argparse.Namespace, public_keys: list[Any]) -> i
 
 
 async def _export(stub: audit_pb2_grpc.AuditServiceStub, args: argparse.Namespace, out: TextIO) -> None:
-    request = audit_pb2.ExportEventsRequest(since=_ts(args.since), until=_ts(args.until), case_id=args.case)
+    request = audit_pb2.ExportEventsRequest(
+        since=_ts(args.since),
+        until=_ts(args.until),
+        case_id=args.case,
+        kinds=[EVENT_KIND.number(k) for k in args.kind],
+    )
     fields = [
         "case_id",
         "chain_pos",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import uuid
 from collections.abc import Callable
@@ -170,15 +171,28 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 async def _watch(stub: station_pb2_grpc.StationServiceStub, case_id: str, as_json: bool, follow: bool = False) -> None:
-    """Prints the case's events as they come (JSON: one CaseUpdate per line), then the case."""
+    """Prints the case's events as they come (JSON: one CaseUpdate per line), then the case.
+
+    Ctrl-C ends the watch at once, whatever the stream is doing: the signal is caught here rather
+    than left to asyncio.run's cancellation of the main task, which a stream read that completes
+    in the same moment can swallow (the watch then went on printing)."""
     # One update per line, so a program can read the stream as JSON lines.
     emit = (lambda u: print(to_json(u, compact=True), flush=True)) if as_json else _print_events
+    loop = asyncio.get_running_loop()
+    interrupted = asyncio.Event()
+    loop.add_signal_handler(signal.SIGINT, interrupted.set)
+    watching = asyncio.ensure_future(watch(stub, case_id, emit, follow))
+    waiting = asyncio.ensure_future(interrupted.wait())
     try:
-        last = await watch(stub, case_id, emit, follow)
-    except asyncio.CancelledError:  # Ctrl-C: the case goes on without us
-        raise Failure(
-            INTERRUPTED, f"stopped watching case {case_id}; it goes on: stopay case watch {case_id}"
-        ) from None
+        await asyncio.wait({watching, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        waiting.cancel()
+    if not watching.done():  # Ctrl-C: the case goes on without us
+        watching.cancel()
+        await asyncio.wait({watching}, timeout=2)
+        raise Failure(INTERRUPTED, f"stopped watching case {case_id}; it goes on: stopay case watch {case_id}")
+    last = watching.result()
     if not as_json:
         print(render.case_text(last))
 

@@ -32,6 +32,7 @@ def case_text(case: station_pb2.Case) -> str:
         ),
     ]
     lines += [f"  {text}" for text in link_texts(case.linked_cases, cur)]
+    lines += [f"  {text}" for text in shared_texts(case.shared_accounts, cur)]
     for h in case.holds:
         until = h.expires_at.ToDatetime().strftime("%Y-%m-%d %H:%M UTC")
         state = HOLD_STATE.name(h.state)
@@ -76,6 +77,15 @@ def link_text(link: station_pb2.LinkedCase, currency: str) -> str:
 
 def link_texts(links: Iterable[station_pb2.LinkedCase], currency: str) -> list[str]:
     return [link_text(link, currency) for link in links]
+
+
+def shared_texts(shared: Iterable[station_pb2.SharedAccount], currency: str) -> list[str]:
+    """The accounts on the trail where other cases hold money: which cases, and how much."""
+    return [
+        f"account {s.account.bank_code}:{s.account.number} is shared: "
+        f"{format_minor(s.held_by_others_minor, currency)} held there for case(s) {', '.join(s.other_case_ids)}"
+        for s in shared
+    ]
 
 
 def event_text(event: station_pb2.CaseEvent) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
+from typing import Any
 
 BANK_CODE = re.compile(r"[A-Z][A-Z0-9]{1,10}")
 ACCOUNT_NUMBER = re.compile(r"[0-9A-Z]{6,34}")
@@ -56,3 +58,31 @@ def mask_name(name: str) -> str:
     if len(name) <= 1:
         return "*" * len(name)
     return name[0] + "*" * (len(name) - 1)
+
+
+def held_for_other_case(
+    bank_code: str, number: str, others: Sequence[tuple[uuid.UUID, int]], recorded: Set[uuid.UUID]
+) -> dict[str, Any] | None:
+    """The detail of an ``account.held_for_other_case`` event when a case's trail reaches an account
+    where ``others`` (case_id, held_minor; oldest case first) hold money, the account masked; None
+    when no other case holds money there, or every one of them was recorded there already
+    (``recorded``)."""
+    holding = [(case_id, held) for case_id, held in others if held > 0]
+    if not holding or {case_id for case_id, _ in holding} <= set(recorded):
+        return None
+    return {
+        "bank_code": bank_code,
+        "account": mask_number(number),
+        "others": [{"case_id": str(case_id), "held_minor": held} for case_id, held in holding],
+        "held_by_others_minor": sum(held for _, held in holding),
+    }
+
+
+def held_elsewhere_note(detail: str, others: Sequence[tuple[uuid.UUID, int]]) -> str:
+    """An order's detail when it held less than it asked at an account where ``others`` (case_id,
+    held_minor) hold money: the detail, then which cases hold money there."""
+    holding = [str(case_id) for case_id, held in others if held > 0]
+    if not holding:
+        return detail
+    note = f"money here is held for case(s) {', '.join(holding)}"
+    return f"{detail}; {note}" if detail else note

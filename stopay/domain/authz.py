@@ -9,7 +9,7 @@ every verified caller.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from stopay.domain.identity import Identity, Role
@@ -27,6 +27,9 @@ class Cell:
     scope: Scope = Scope.ALL
     # The request field that must be the caller's own name ("by.officer_id"), if any.
     bind: str | None = None
+    # The only event kinds the role may read (a request's ``kinds``: none named means these); empty:
+    # any kind.
+    kinds: tuple[str, ...] = ()
 
 
 STATION = "/stopay.v1.StationService/"
@@ -68,7 +71,10 @@ TABLE: Mapping[str, Mapping[Role, Cell]] = {
     AUDIT + "GetAccountHistory": _AUDIT,
     AUDIT + "GetReport": _AUDIT,
     AUDIT + "VerifyLog": _AUDIT,
-    AUDIT + "ExportEvents": _AUDIT,
+    # The center follows the alerts of repeat accounts through the export, and reads no other event.
+    AUDIT + "ExportEvents": {**_AUDIT, Role.CENTER: Cell(kinds=("account.held_for_other_case",))},
+    # Repeat mule accounts: across every case, for the center that follows them too.
+    AUDIT + "ListRepeatAccounts": {Role.AUDITOR: Cell(), Role.CENTER: Cell()},
 }
 
 
@@ -108,6 +114,20 @@ def bound_value(cell: Cell, identity: Identity, given: str) -> str:
             "IDENTITY_MISMATCH",
         )
     return identity.name
+
+
+def allowed_kinds(cell: Cell, asked: Sequence[str]) -> tuple[str, ...]:
+    """The event kinds a request of this cell reads: those asked, or the cell's when none is; a
+    kind the cell does not allow is refused."""
+    if not cell.kinds:
+        return tuple(asked)
+    outside = sorted(set(asked) - set(cell.kinds))
+    if outside:
+        raise Denied(
+            f"events of kind {', '.join(outside)} are not for this role (allowed: {', '.join(cell.kinds)})",
+            "KIND_NOT_ALLOWED",
+        )
+    return tuple(asked) or cell.kinds
 
 
 def may_see_station(scope: Scope, identity: Identity, station_id: str, regions: Mapping[str, tuple[str, ...]]) -> bool:

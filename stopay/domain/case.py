@@ -79,6 +79,17 @@ class CaseLink:
 
 
 @dataclass(frozen=True, slots=True)
+class SharedAccount:
+    """An account on the case's trail where other cases hold money now."""
+
+    bank_code: str
+    account_number: str
+    holder_name: str
+    other_case_ids: tuple[uuid.UUID, ...]  # oldest case first
+    held_by_others_minor: int  # what they hold there together
+
+
+@dataclass(frozen=True, slots=True)
 class LevelTotals:
     level: int
     traced_minor: int
@@ -120,6 +131,8 @@ class CaseView:
     # followed (and counted as held, exited or unresolved) once, there.
     linked_minor: int = 0
     links: tuple[CaseLink, ...] = field(default=())
+    # Accounts on the trail where other cases hold money now.
+    shared: tuple[SharedAccount, ...] = field(default=())
     # Paid by the trail back to an account the victim paid from (a fake "profit withdrawal"): the
     # victim's again, never frozen or followed there; ``back`` are those payments.
     back_with_victim_minor: int = 0

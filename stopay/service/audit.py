@@ -17,7 +17,7 @@ from stopay.domain.clock import EPOCH, FOREVER
 from stopay.store import cases, checkpoints, reports
 from stopay.store.checkpoints import Verified
 from stopay.store.database import open_pool
-from stopay.store.reports import AccountLink, AccountOrder, ExportedEvent, GroupFigures, Totals
+from stopay.store.reports import AccountLink, AccountOrder, ExportedEvent, GroupFigures, RepeatAccountCase, Totals
 
 __all__ = [
     "AccountHistory",
@@ -26,6 +26,7 @@ __all__ = [
     "Audit",
     "ExportedEvent",
     "GroupFigures",
+    "RepeatAccountCase",
     "Statistic",
     "Totals",
     "Trail",
@@ -129,9 +130,16 @@ class Audit:
             for key in sorted(current.keys() | previous.keys())
         ]
 
-    def events(self, since: datetime, until: datetime, case_id: uuid.UUID | None) -> AsyncIterator[ExportedEvent]:
-        """The events in order, read through a cursor (an export of millions stays small in memory)."""
-        return reports.events(self._pool, since, until, case_id)
+    def events(
+        self, since: datetime, until: datetime, case_id: uuid.UUID | None, kinds: Sequence[str] = ()
+    ) -> AsyncIterator[ExportedEvent]:
+        """The events in order (of ``kinds`` only, when given), read through a cursor (an export of
+        millions stays small in memory)."""
+        return reports.events(self._pool, since, until, case_id, kinds=kinds)
+
+    async def repeat_accounts(self, min_cases: int) -> list[RepeatAccountCase]:
+        """The accounts on the trails of at least ``min_cases`` cases, a row per case there."""
+        return await reports.repeat_accounts(self._pool, min_cases)
 
     async def verify(self, public_keys: Sequence[Ed25519PublicKey] = ()) -> Verified:
         """Recomputes every hash chain and, with ``public_keys``, checks every signed checkpoint."""

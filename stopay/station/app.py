@@ -12,6 +12,7 @@ The pages are served on a loopback address by default: the station PC's own scre
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 from importlib.resources import files
 from typing import Any
@@ -28,11 +29,14 @@ from stopay.v1 import station_pb2
 DESK: web.AppKey[Desk] = web.AppKey("desk", Desk)
 PAGES: web.AppKey[jinja2.Environment] = web.AppKey("pages", jinja2.Environment)
 HEARTBEAT_S = 15.0
+WRITE_S = 10.0  # a screen that takes no event for this long is let go (its browser reconnects)
+STREAMS: web.AppKey[set[asyncio.Task[object]]] = web.AppKey("streams", set)
 
 
 def build(desk: Desk) -> web.Application:
     app = web.Application(client_max_size=256 * 1024, middlewares=[same_origin])
     app[DESK] = desk
+    app[STREAMS] = set()
     app.on_shutdown.append(_end_streams)
     app[PAGES] = jinja2.Environment(
         loader=jinja2.PackageLoader("stopay.station", "templates"), autoescape=True, enable_async=False
@@ -58,7 +62,11 @@ def build(desk: Desk) -> web.Application:
 async def same_origin(request: web.Request, handler: Any) -> web.StreamResponse:
     """Only the station's own pages may change the draft or submit: a POST must be JSON (which a
     page of another site cannot send without the browser asking first, and this server never
-    allows) and, when the browser names its origin, come from this server's."""
+    allows) and, when the browser names its origin, come from this server's. Every request must
+    name this server by an address or as localhost: a site whose name was turned to this PC's
+    address (DNS rebinding) would otherwise be this server's own origin."""
+    if not _local_host(request.host):
+        return web.json_response({"violations": {"request": "must name the station by its address"}}, status=403)
     if request.method == "POST":
         origin = request.headers.get("Origin")
         if request.content_type != "application/json" or (origin and origin != f"{request.scheme}://{request.host}"):
@@ -69,8 +77,21 @@ async def same_origin(request: web.Request, handler: Any) -> web.StreamResponse:
     return response
 
 
+def _local_host(host: str) -> bool:
+    name = host[1:].split("]", 1)[0] if host.startswith("[") else host.split(":", 1)[0]
+    if name.lower() == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 async def _end_streams(app: web.Application) -> None:
     app[DESK].hub.close()  # open event streams end, so the server stops at once
+    for task in app[STREAMS]:  # even those of a screen that reads nothing, stuck in a write
+        task.cancel()
 
 
 async def home(request: web.Request) -> web.Response:
@@ -102,7 +123,7 @@ def page(template: str) -> Any:
                         "fraud_types": fraud_types,
                     },
                     ensure_ascii=False,
-                ),
+                ).replace("<", "\\u003c"),  # inside <script>: no "</script>" from a name can end it
             )
         )
         return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
@@ -121,7 +142,7 @@ async def state(request: web.Request) -> web.Response:
 async def _body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested too deep to read
         raise web.HTTPBadRequest(text=json.dumps({"field": "body", "description": "must be JSON"})) from exc
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(text=json.dumps({"field": "body", "description": "must be a JSON object"}))
@@ -144,7 +165,7 @@ async def check(request: web.Request) -> web.Response:
     body = await _body(request)
     try:
         index, rev, verdict = body.get("index"), body.get("rev"), body.get("check")
-        if not isinstance(index, int) or not isinstance(rev, int):
+        if type(index) is not int or type(rev) is not int:  # true is no index
             raise DraftError("index", "index and rev must be whole numbers")
         if verdict not in (Check.CONFIRMED.value, Check.FLAGGED.value):
             raise DraftError("check", "must be confirmed or flagged")
@@ -173,18 +194,23 @@ async def events(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     hub = request.app[DESK].hub
     queue = hub.subscribe()
+    task = asyncio.current_task()
+    if task is not None:
+        request.app[STREAMS].add(task)
     try:
         while True:
             try:
                 kind, data = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
             except TimeoutError:
-                await response.write(b": heartbeat\n\n")
-                continue
+                kind, data = "", ": heartbeat"
             if (kind, data) == CLOSED:
                 break
-            await response.write(f"event: {kind}\ndata: {data}\n\n".encode())
-    except ConnectionResetError:
-        pass  # the screen went away
+            text = f"event: {kind}\ndata: {data}\n\n" if kind else f"{data}\n\n"
+            async with asyncio.timeout(WRITE_S):
+                await response.write(text.encode())
+    except (ConnectionError, TimeoutError):
+        pass  # the screen went away, or reads nothing
     finally:
         hub.unsubscribe(queue)
+        request.app[STREAMS].discard(task)
     return response

@@ -16,7 +16,7 @@ from grpc_status import rpc_status
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from stopay.station import request as entry_request
-from stopay.station.draft import Check, Draft
+from stopay.station.draft import Check, Draft, DraftError
 from stopay.station.hub import Hub
 from stopay.station.view import case_view
 from stopay.v1 import station_pb2, station_pb2_grpc
@@ -78,15 +78,26 @@ class Desk:
         self.banks = sorted(b.bank_code for b in reply.banks)
         return self.banks
 
+    def _not_submitting(self) -> None:
+        # What is being sent is what the victim confirmed: no change until stopay answered.
+        if self._lock.locked():
+            raise DraftError("draft", "is being submitted: wait for stopay's answer")
+
     def edit(self, form: dict[str, object]) -> None:
+        self._not_submitting()
         self.draft.edit(form)
         self.hub.publish("draft", self.draft.shown())
 
     def check(self, index: int, rev: int, check: Check) -> None:
+        self._not_submitting()
         self.draft.check(index, rev, check, self.now())
         self.hub.publish("draft", self.draft.shown())
 
     async def start_new(self) -> None:
+        async with self._lock:  # after the submission under way, if any: its answer is its draft's
+            await self._start_new()
+
+    async def _start_new(self) -> None:
         await self._stop_following()
         self.draft = Draft.new()
         self.case = None
@@ -95,11 +106,12 @@ class Desk:
 
     async def submit(self) -> Submitted:
         async with self._lock:  # one submission at a time; a second click waits and finds it done
-            if self.draft.case_id:
-                return Submitted(case_id=self.draft.case_id)
-            if not self.draft.confirmed:
+            draft = self.draft
+            if draft.case_id:
+                return Submitted(case_id=draft.case_id)
+            if not draft.confirmed:
                 return Submitted(message="the victim has not confirmed every transfer")
-            built = entry_request.build(self.draft, self.station_id, self.officer_id, self.offset, self.now())
+            built = entry_request.build(draft, self.station_id, self.officer_id, self.offset, self.now())
             if built.violations:
                 return Submitted(violations=built.violations)
             try:
@@ -108,7 +120,7 @@ class Desk:
                 if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
                     return Submitted(violations=violations_of(exc) or {"draft": exc.details() or ""})
                 return Submitted(message=f"{exc.code().name}: {exc.details()}")
-            self.draft.case_id = reply.case_id
+            draft.case_id = reply.case_id
             log.info("station.submitted", case_id=reply.case_id, duplicate=reply.duplicate)
             self.hub.publish("draft", self.draft.shown())
             self._follow = asyncio.create_task(self._follow_case(reply.case_id))

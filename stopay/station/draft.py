@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
@@ -29,7 +29,13 @@ TRANSFER_FIELDS = (
 )
 MAX_TRANSFERS = 50
 MAX_FIELD = 200
+MAX_LONGER = {"narrative": 4000}  # as stopay takes it
+# What the victim confirms besides the transfers (the confirmation text, docs/station.md): a change
+# to either sends every transfer back to the victim.
+CONFIRMED_ENTRY_FIELDS = ("report_no", "victim.name")
 _YUAN = re.compile(r"^\d{1,13}(\.\d{1,2})?$")
+# What a datetime-local input gives: the local date and time, no offset.
+_LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?")
 
 
 class Check(StrEnum):
@@ -76,17 +82,22 @@ class Draft:
         given = form.get("transfers")
         if not isinstance(given, list) or not 1 <= len(given) <= MAX_TRANSFERS:
             raise DraftError("transfers", f"must list 1 to {MAX_TRANSFERS} transfers")
-        self.fields = {name: _text(form, name) for name in ENTRY_FIELDS}
+        fields = {name: _text(form, name) for name in ENTRY_FIELDS}
+        reconfirm = any(fields[name] != self.fields.get(name, "") for name in CONFIRMED_ENTRY_FIELDS)
+        # A changed transfer's rev is one no transfer of this draft had before, so a confirmation of
+        # what used to be at its place (a removed transfer, say) cannot land on it.
+        rev = max((t.rev for t in self.transfers), default=0) + 1
         kept: list[TransferDraft] = []
         for i, raw in enumerate(given):
             if not isinstance(raw, dict):
                 raise DraftError(f"transfers[{i}]", "must be an object of the transfer's fields")
             values = {name: _text(raw, name, f"transfers[{i}].") for name in TRANSFER_FIELDS}
             old = self.transfers[i] if i < len(self.transfers) else None
-            if old is not None and old.fields == values:
+            if old is not None and old.fields == values and not reconfirm:
                 kept.append(old)
             else:
-                kept.append(TransferDraft(values, rev=(old.rev + 1) if old else 1))
+                kept.append(TransferDraft(values, rev=rev))
+        self.fields = fields
         self.transfers = kept
         self.version += 1
 
@@ -132,8 +143,9 @@ def _text(source: dict[str, object], name: str, prefix: str = "") -> str:
     value = source.get(name, "")
     if not isinstance(value, str):
         raise DraftError(prefix + name, "must be text")
-    if len(value) > MAX_FIELD:
-        raise DraftError(prefix + name, f"must be at most {MAX_FIELD} characters")
+    longest = MAX_LONGER.get(name, MAX_FIELD)
+    if len(value) > longest:
+        raise DraftError(prefix + name, f"must be at most {longest} characters")
     return value.strip()
 
 
@@ -162,12 +174,16 @@ def money(minor: int) -> str:
 
 
 def local_time(text: str, offset: timezone) -> datetime:
-    """The station's local time as typed (``2021-03-02T09:15``) as an aware datetime."""
+    """The station's local time as typed (``2021-03-02T09:15``, as the victim's screen shows it: no
+    other form, no offset) as an aware datetime."""
     try:
-        at = datetime.fromisoformat(text)
-    except ValueError as exc:
+        if not _LOCAL_TIME.fullmatch(text):
+            raise ValueError(text)
+        at = datetime.fromisoformat(text).replace(tzinfo=offset)
+        at.astimezone(UTC)  # a time a Timestamp cannot hold (the year 1, say) fails here
+    except (ValueError, OverflowError) as exc:
         raise ValueError("must be a date and time, e.g. 2021-03-02T09:15") from exc
-    return at.replace(tzinfo=offset) if at.tzinfo is None else at
+    return at
 
 
 def utc_offset(text: str) -> timezone:

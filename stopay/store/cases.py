@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from stopay.domain.attribution import OWN
-from stopay.domain.case import CaseEvent, CaseView, ExitView, IncomingView, OrderView
+from stopay.domain.case import CaseEvent, CaseView, ExitView, IncomingView, OrderView, SharedAccount
 from stopay.domain.entry import Party
 from stopay.domain.orders import OrderKind, OrderStatus
 from stopay.domain.trail import BACK_WITH_VICTIM
@@ -128,11 +128,23 @@ async def _read_case(conn: asyncpg.Connection, case_id: uuid.UUID) -> CaseView |
     holds = await conn.fetch(q.text, *q.args(case_id=case_id))
     q = query("case_links")
     links = await conn.fetch(q.text, *q.args(case_id=case_id))
+    q = query("case_shared_accounts")
+    shared = await conn.fetch(q.text, *q.args(case_id=case_id))
     ends = [_exit(x) for x in exits]
     return replace(
         _case(row, tuple(_order(o) for o in orders), tuple(x for x in ends if x.kind != BACK_WITH_VICTIM)),
         holds=tuple(hold_view(h) for h in holds),
         links=tuple(link(r) for r in links),
+        shared=tuple(
+            SharedAccount(
+                r["bank_code"],
+                r["account_number"],
+                r["holder_name"],
+                tuple(r["other_case_ids"]),
+                r["held_by_others_minor"],
+            )
+            for r in shared
+        ),
         back=tuple(x for x in ends if x.kind == BACK_WITH_VICTIM),
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -155,11 +155,43 @@ async def groups(
 
 
 async def events(
-    pool: asyncpg.Pool, since: datetime, until: datetime, case_id: uuid.UUID | None, batch: int = 500
+    pool: asyncpg.Pool,
+    since: datetime,
+    until: datetime,
+    case_id: uuid.UUID | None,
+    batch: int = 500,
+    kinds: Sequence[str] = (),
 ) -> AsyncIterator[ExportedEvent]:
-    """The events in order, read through a cursor so an export of millions stays small in memory."""
+    """The events in order (of ``kinds`` only, when given), read through a cursor so an export of
+    millions stays small in memory."""
     with database_errors("could not export the events"):
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             q = query("export_events")
-            async for row in conn.cursor(q.text, *q.args(since=since, until=until, case_id=case_id), prefetch=batch):
+            async for row in conn.cursor(
+                q.text, *q.args(since=since, until=until, case_id=case_id, kinds=list(kinds)), prefetch=batch
+            ):
                 yield ExportedEvent(**dict(row))
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatAccountCase:
+    """One case at an account several cases' trails reached (a row of ``sql/repeat_accounts.sql``)."""
+
+    bank_code: str
+    account_number: str
+    case_count: int
+    case_id: uuid.UUID
+    station_id: str
+    level: int
+    holder_name: str
+    held_minor: int
+    traced_minor: int
+    returned_minor: int
+
+
+async def repeat_accounts(pool: asyncpg.Pool, min_cases: int) -> list[RepeatAccountCase]:
+    """Every account on the trails of at least ``min_cases`` cases, one row per case there: most
+    cases first, then by account, each account's cases oldest first."""
+    with database_errors("could not list the repeat accounts"):
+        q = query("repeat_accounts")
+        return [RepeatAccountCase(**dict(r)) for r in await pool.fetch(q.text, *q.args(min_cases=min_cases))]

@@ -210,6 +210,18 @@ class HoldOpRow:
     op: HoldOp
 
 
+@dataclass(frozen=True, slots=True)
+class HeldElsewhere:
+    """Other cases holding money at an account a case's order was just answered at (a row of
+    ``sql/held_elsewhere.sql``)."""
+
+    case_id: uuid.UUID
+    bank_code: str
+    account_number: str
+    others: tuple[tuple[uuid.UUID, int], ...]  # (case_id, held_minor), oldest case first
+    recorded: frozenset[uuid.UUID]  # the other cases the case recorded there last
+
+
 @dataclass(slots=True)
 class TrailChanges:
     """Everything one batch of statements changes."""
@@ -287,6 +299,25 @@ class TrailTransaction:
         return replace(
             change, incoming=incoming, incoming_gone=incoming_gone, sent=sent, sent_gone=sent_gone, whole=False
         )
+
+    async def held_elsewhere(self, accounts: Sequence[CaseAccount]) -> list[HeldElsewhere]:
+        """For each case's account: the other cases holding money there now, and the other cases
+        the case recorded there last. A read: it takes no lock."""
+        if not accounts:
+            return []
+        q = query("held_elsewhere")
+        with database_errors("could not read the holds at the accounts"):
+            rows = await self._conn.fetch(q.text, *q.args(accounts=json_rows(accounts)))
+        return [
+            HeldElsewhere(
+                r["case_id"],
+                r["bank_code"],
+                r["account_number"],
+                tuple((uuid.UUID(o["case_id"]), int(o["held_minor"])) for o in r["others"]),
+                frozenset(uuid.UUID(o["case_id"]) for o in (r["recorded"] or ())),
+            )
+            for r in rows
+        ]
 
     async def apply(self, changes: TrailChanges) -> None:
         q = query("trail_apply")

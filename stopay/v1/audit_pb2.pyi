@@ -728,6 +728,7 @@ class ExportEventsRequest(_message.Message):
     SINCE_FIELD_NUMBER: _builtins.int
     UNTIL_FIELD_NUMBER: _builtins.int
     CASE_ID_FIELD_NUMBER: _builtins.int
+    KINDS_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     """Only this case's events (a UUID); empty for every case."""
     @_builtins.property
@@ -738,16 +739,21 @@ class ExportEventsRequest(_message.Message):
     def until(self) -> _timestamp_pb2.Timestamp:
         """End of the period (exclusive); unset: up to now. Must be later than since."""
 
+    @_builtins.property
+    def kinds(self) -> _containers.RepeatedScalarFieldContainer[_station_pb2.EventKind.ValueType]:
+        """Only events of these kinds; empty for every kind."""
+
     def __init__(
         self,
         *,
         since: _timestamp_pb2.Timestamp | None = ...,
         until: _timestamp_pb2.Timestamp | None = ...,
         case_id: _builtins.str = ...,
+        kinds: _abc.Iterable[_station_pb2.EventKind.ValueType] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since", "until", b"until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "since", b"since", "until", b"until"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "kinds", b"kinds", "since", b"since", "until", b"until"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -816,3 +822,125 @@ class AuditEvent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AuditEvent: _TypeAlias = AuditEvent  # noqa: Y015
+
+@_typing.final
+class RepeatAccountsRequest(_message.Message):
+    """Which accounts count as repeat accounts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MIN_CASES_FIELD_NUMBER: _builtins.int
+    min_cases: _builtins.int
+    """The least number of cases whose trails reached the account; 0 means 2. Otherwise at least 2."""
+    def __init__(
+        self,
+        *,
+        min_cases: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["min_cases", b"min_cases"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RepeatAccountsRequest: _TypeAlias = RepeatAccountsRequest  # noqa: Y015
+
+@_typing.final
+class RepeatAccounts(_message.Message):
+    """The repeat accounts, most cases first (then by bank_code and number)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def accounts(self) -> _containers.RepeatedCompositeFieldContainer[Global___RepeatAccount]:
+        """Every account on the trails of at least min_cases cases."""
+
+    def __init__(
+        self,
+        *,
+        accounts: _abc.Iterable[Global___RepeatAccount] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounts", b"accounts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RepeatAccounts: _TypeAlias = RepeatAccounts  # noqa: Y015
+
+@_typing.final
+class RepeatAccount(_message.Message):
+    """One account several cases' trails reached."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    CASE_COUNT_FIELD_NUMBER: _builtins.int
+    CASES_FIELD_NUMBER: _builtins.int
+    case_count: _builtins.int
+    """How many cases reached it."""
+    @_builtins.property
+    def account(self) -> _common_pb2.AccountRef:
+        """The account (holder_name as the first case that reached it recorded it)."""
+
+    @_builtins.property
+    def cases(self) -> _containers.RepeatedCompositeFieldContainer[Global___RepeatAccountCase]:
+        """Each case there, oldest case first; money in minor units."""
+
+    def __init__(
+        self,
+        *,
+        account: _common_pb2.AccountRef | None = ...,
+        case_count: _builtins.int = ...,
+        cases: _abc.Iterable[Global___RepeatAccountCase] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "case_count", b"case_count", "cases", b"cases"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RepeatAccount: _TypeAlias = RepeatAccount  # noqa: Y015
+
+@_typing.final
+class RepeatAccountCase(_message.Message):
+    """What one case traced, holds and paid back at a repeat account; money in minor units."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    TRACED_MINOR_FIELD_NUMBER: _builtins.int
+    HELD_MINOR_FIELD_NUMBER: _builtins.int
+    RETURNED_MINOR_FIELD_NUMBER: _builtins.int
+    LEVEL_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    """The case."""
+    station_id: _builtins.str
+    """The case's station."""
+    traced_minor: _builtins.int
+    """The victim's money the case traced into the account."""
+    held_minor: _builtins.int
+    """What the case holds there now."""
+    returned_minor: _builtins.int
+    """What the case's hold there paid back to victims (return orders answered)."""
+    level: _builtins.int
+    """Level of the account on the case's trail."""
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        station_id: _builtins.str = ...,
+        traced_minor: _builtins.int = ...,
+        held_minor: _builtins.int = ...,
+        returned_minor: _builtins.int = ...,
+        level: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "held_minor", b"held_minor", "level", b"level", "returned_minor", b"returned_minor", "station_id", b"station_id", "traced_minor", b"traced_minor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RepeatAccountCase: _TypeAlias = RepeatAccountCase  # noqa: Y015

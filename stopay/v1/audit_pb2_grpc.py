@@ -62,6 +62,11 @@ class AuditServiceStub:
                 request_serializer=stopay_dot_v1_dot_audit__pb2.ExportEventsRequest.SerializeToString,
                 response_deserializer=stopay_dot_v1_dot_audit__pb2.AuditEvent.FromString,
                 _registered_method=True)
+        self.ListRepeatAccounts = channel.unary_unary(
+                '/stopay.v1.AuditService/ListRepeatAccounts',
+                request_serializer=stopay_dot_v1_dot_audit__pb2.RepeatAccountsRequest.SerializeToString,
+                response_deserializer=stopay_dot_v1_dot_audit__pb2.RepeatAccounts.FromString,
+                _registered_method=True)
 
 
 class AuditServiceServicer:
@@ -106,6 +111,14 @@ class AuditServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListRepeatAccounts(self, request, context):
+        """The accounts on the trails of at least min_cases cases (repeat mule accounts), most cases
+        first, with what each case traced, holds and paid back there.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuditServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -133,6 +146,11 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     servicer.ExportEvents,
                     request_deserializer=stopay_dot_v1_dot_audit__pb2.ExportEventsRequest.FromString,
                     response_serializer=stopay_dot_v1_dot_audit__pb2.AuditEvent.SerializeToString,
+            ),
+            'ListRepeatAccounts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRepeatAccounts,
+                    request_deserializer=stopay_dot_v1_dot_audit__pb2.RepeatAccountsRequest.FromString,
+                    response_serializer=stopay_dot_v1_dot_audit__pb2.RepeatAccounts.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -272,6 +290,33 @@ class AuditService:
             '/stopay.v1.AuditService/ExportEvents',
             stopay_dot_v1_dot_audit__pb2.ExportEventsRequest.SerializeToString,
             stopay_dot_v1_dot_audit__pb2.AuditEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRepeatAccounts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stopay.v1.AuditService/ListRepeatAccounts',
+            stopay_dot_v1_dot_audit__pb2.RepeatAccountsRequest.SerializeToString,
+            stopay_dot_v1_dot_audit__pb2.RepeatAccounts.FromString,
             options,
             channel_credentials,
             insecure,

@@ -50,6 +50,10 @@ class AuditServiceStub:
     """Recomputes every case's hash chain and names the first broken event of each."""
     ExportEvents: _grpc.UnaryStreamMultiCallable[_audit_pb2.ExportEventsRequest, _audit_pb2.AuditEvent]
     """The events of a period (or of one case), in the order they were written."""
+    ListRepeatAccounts: _grpc.UnaryUnaryMultiCallable[_audit_pb2.RepeatAccountsRequest, _audit_pb2.RepeatAccounts]
+    """The accounts on the trails of at least min_cases cases (repeat mule accounts), most cases
+    first, with what each case traced, holds and paid back there.
+    """
 
 @_typing.type_check_only
 class AuditServiceAsyncStub(AuditServiceStub):
@@ -72,6 +76,10 @@ class AuditServiceAsyncStub(AuditServiceStub):
     """Recomputes every case's hash chain and names the first broken event of each."""
     ExportEvents: _aio.UnaryStreamMultiCallable[_audit_pb2.ExportEventsRequest, _audit_pb2.AuditEvent]  # type: ignore[assignment]
     """The events of a period (or of one case), in the order they were written."""
+    ListRepeatAccounts: _aio.UnaryUnaryMultiCallable[_audit_pb2.RepeatAccountsRequest, _audit_pb2.RepeatAccounts]  # type: ignore[assignment]
+    """The accounts on the trails of at least min_cases cases (repeat mule accounts), most cases
+    first, with what each case traced, holds and paid back there.
+    """
 
 class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
     """What auditors and supervisors use: the trail of a case, an account's history, reports, and the
@@ -121,5 +129,15 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_audit_pb2.AuditEvent], _abc.AsyncIterator[_audit_pb2.AuditEvent]]:
         """The events of a period (or of one case), in the order they were written."""
+
+    @_abc_1.abstractmethod
+    def ListRepeatAccounts(
+        self,
+        request: _audit_pb2.RepeatAccountsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_pb2.RepeatAccounts, _abc.Awaitable[_audit_pb2.RepeatAccounts]]:
+        """The accounts on the trails of at least min_cases cases (repeat mule accounts), most cases
+        first, with what each case traced, holds and paid back there.
+        """
 
 def add_AuditServiceServicer_to_server(servicer: AuditServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -340,6 +340,8 @@ class _EventKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EventKind.V
     """
     EVENT_KIND_APPROVAL_GRANTED: _EventKind.ValueType  # 38
     """approval.granted: a second identity approved it, and the step was taken."""
+    EVENT_KIND_ACCOUNT_HELD_FOR_OTHER_CASE: _EventKind.ValueType  # 39
+    """account.held_for_other_case: the trail reached an account where other cases hold money."""
 
 class EventKind(_EventKind, metaclass=_EventKindEnumTypeWrapper):
     """What happened, in a case's event log. `order.*` kinds other than QUEUED, TRACED, FOLLOWED,
@@ -433,6 +435,8 @@ by a second identity.
 """
 EVENT_KIND_APPROVAL_GRANTED: EventKind.ValueType  # 38
 """approval.granted: a second identity approved it, and the step was taken."""
+EVENT_KIND_ACCOUNT_HELD_FOR_OTHER_CASE: EventKind.ValueType  # 39
+"""account.held_for_other_case: the trail reached an account where other cases hold money."""
 Global___EventKind: _TypeAlias = EventKind  # noqa: Y015
 
 @_typing.final
@@ -1124,6 +1128,7 @@ class Case(_message.Message):
     HOLDS_FIELD_NUMBER: _builtins.int
     BACK_WITH_VICTIM_MINOR_FIELD_NUMBER: _builtins.int
     LINKED_CASES_FIELD_NUMBER: _builtins.int
+    SHARED_ACCOUNTS_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     """The case's id (a UUID)."""
     entry_id: _builtins.str
@@ -1198,6 +1203,12 @@ class Case(_message.Message):
         sum), and level 1's traced_minor leaves them out.
         """
 
+    @_builtins.property
+    def shared_accounts(self) -> _containers.RepeatedCompositeFieldContainer[Global___SharedAccount]:
+        """Accounts on this case's trail where other cases hold money now; GetCase and WatchCase fill
+        it.
+        """
+
     def __init__(
         self,
         *,
@@ -1226,10 +1237,11 @@ class Case(_message.Message):
         holds: _abc.Iterable[_holds_pb2.Hold] | None = ...,
         back_with_victim_minor: _builtins.int = ...,
         linked_cases: _abc.Iterable[Global___LinkedCase] | None = ...,
+        shared_accounts: _abc.Iterable[Global___SharedAccount] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["back_with_victim_minor", b"back_with_victim_minor", "case_id", b"case_id", "created_at", b"created_at", "currency", b"currency", "entry_id", b"entry_id", "exited_minor", b"exited_minor", "exits", b"exits", "fraud_type", b"fraud_type", "held_minor", b"held_minor", "holds", b"holds", "levels", b"levels", "linked_cases", b"linked_cases", "max_depth", b"max_depth", "min_amount_minor", b"min_amount_minor", "officer_id", b"officer_id", "order_count", b"order_count", "orders", b"orders", "report_no", b"report_no", "reported_minor", b"reported_minor", "returned_minor", b"returned_minor", "rule", b"rule", "settled", b"settled", "station_id", b"station_id", "unresolved_minor", b"unresolved_minor", "victim_name", b"victim_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["back_with_victim_minor", b"back_with_victim_minor", "case_id", b"case_id", "created_at", b"created_at", "currency", b"currency", "entry_id", b"entry_id", "exited_minor", b"exited_minor", "exits", b"exits", "fraud_type", b"fraud_type", "held_minor", b"held_minor", "holds", b"holds", "levels", b"levels", "linked_cases", b"linked_cases", "max_depth", b"max_depth", "min_amount_minor", b"min_amount_minor", "officer_id", b"officer_id", "order_count", b"order_count", "orders", b"orders", "report_no", b"report_no", "reported_minor", b"reported_minor", "returned_minor", b"returned_minor", "rule", b"rule", "settled", b"settled", "shared_accounts", b"shared_accounts", "station_id", b"station_id", "unresolved_minor", b"unresolved_minor", "victim_name", b"victim_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1369,3 +1381,37 @@ class ServedBank(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ServedBank: _TypeAlias = ServedBank  # noqa: Y015
+
+@_typing.final
+class SharedAccount(_message.Message):
+    """An account on a case's trail where other cases hold money."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    OTHER_CASE_IDS_FIELD_NUMBER: _builtins.int
+    HELD_BY_OTHERS_MINOR_FIELD_NUMBER: _builtins.int
+    held_by_others_minor: _builtins.int
+    """What those cases hold there together, in minor units."""
+    @_builtins.property
+    def account(self) -> _common_pb2.AccountRef:
+        """The account (holder_name as this case's trail recorded it)."""
+
+    @_builtins.property
+    def other_case_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The other cases holding money there, oldest case first."""
+
+    def __init__(
+        self,
+        *,
+        account: _common_pb2.AccountRef | None = ...,
+        other_case_ids: _abc.Iterable[_builtins.str] | None = ...,
+        held_by_others_minor: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "held_by_others_minor", b"held_by_others_minor", "other_case_ids", b"other_case_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SharedAccount: _TypeAlias = SharedAccount  # noqa: Y015

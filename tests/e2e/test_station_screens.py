@@ -212,3 +212,32 @@ async def test_another_site_cannot_drive_the_station(make_app) -> None:
     finally:
         await desk.close()
         await runner.cleanup()
+
+
+async def test_the_victim_sees_every_confirmed_value_as_sent_and_runs_nothing_typed(browser) -> None:
+    # No stopay needed: the draft alone, between the two screens.
+    desk = Desk(grpc.aio.insecure_channel("127.0.0.1:9"), "CQ-YUZHONG-01", "1", CST)
+    runner = web.AppRunner(pages.build(desk))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        victim = await (await browser.new_context(viewport=OFFICER)).new_page()
+        ran: list[str] = []
+        victim.on("dialog", lambda d: ran.append(d.message))
+        await victim.goto(f"http://127.0.0.1:{runner.addresses[0][1]}/victim")
+        xss = '<img src=x onerror="alert(1)">'
+        desk.edit(
+            {
+                "report_no": xss,
+                "victim.name": "</script><script>alert(2)</script>",
+                "transfers": [{"payee.holder_name": "王  某某", "txn_id": "XUE-T1", "payee.number": xss}],
+            }
+        )
+        card = victim.locator('article.transfer[data-index="0"]')
+        await expect(card.locator('[data-field="txn_id"]')).to_have_text("XUE-T1", timeout=2000)  # in the digest
+        assert await card.locator('[data-field="payee.holder_name"]').inner_text() == "王  某某"
+        await expect(card.locator('[data-field="payee.number"]')).to_have_text(xss)
+        assert await victim.locator("img").count() == 0 and ran == []
+    finally:
+        await desk.close()
+        await runner.cleanup()

@@ -43,6 +43,7 @@ ROW_CLASSES: dict[tuple[str, str], type] = {
     ("trail_lock", "accounts"): AccountToLock,
     ("trail_rows_at", "accounts"): AccountKey,
     ("trail_rows", "accounts"): CaseAccount,
+    ("held_elsewhere", "accounts"): CaseAccount,
     ("trail_orders", "claims"): Claim,
     ("extend_leases", "claims"): Claim,
     ("reschedule_orders", "retries"): Retry,

@@ -115,3 +115,45 @@ async def test_the_hub_gives_a_new_screen_the_present_then_each_change() -> None
     assert items[-1] == ("draft", f'{{"v":{QUEUE + 4}}}')
     hub.unsubscribe(queue)
     assert hub.screens == 0
+
+
+def test_a_change_to_what_the_victim_confirms_besides_the_transfers_sends_them_back() -> None:
+    # The report number and the victim's name are in the confirmation text: the victim confirms them too.
+    for changed in ({"report_no": "YZ-2"}, {"victim.name": "另一人"}):
+        draft = Draft.new()
+        draft.edit(form())
+        draft.check(0, draft.transfers[0].rev, Check.CONFIRMED, NOW)
+        draft.edit(form(**changed))
+        assert draft.transfers[0].check is Check.WAITING and not draft.confirmed, changed
+
+
+def test_a_stale_confirmation_cannot_land_on_a_transfer_that_took_the_place_of_another() -> None:
+    draft = Draft.new()
+    first = form()
+    second = dict(first["transfers"][0], **{"payee.number": "6222020200002222222"})  # type: ignore[call-overload]
+    draft.edit({**first, "transfers": [first["transfers"][0], second]})  # type: ignore[index]
+    shown_rev = draft.transfers[1].rev  # what the victim's screen shows at index 1
+    draft.edit(first)  # the officer removes it...
+    third = dict(second, **{"amount_minor": "999999"})
+    draft.edit({**first, "transfers": [first["transfers"][0], third]})  # type: ignore[index]
+    with pytest.raises(DraftError) as stale:  # ...and the victim's click on the old card arrives
+        draft.check(1, shown_rev, Check.CONFIRMED, NOW)
+    assert stale.value.field == "rev"
+    assert draft.transfers[1].check is Check.WAITING
+
+
+@pytest.mark.parametrize(
+    "typed", ["0001-01-01T00:00", "9999-12-31T23:59", "20210302T0915", "2021-W09-2T09:15", "2021-03-02T09:15+00:00"]
+)
+def test_a_time_is_the_local_date_and_time_as_shown_or_a_refusal(typed: str) -> None:
+    with pytest.raises(ValueError, match="date and time"):
+        local_time(typed, utc_offset("-05:00") if typed.startswith("9999") else utc_offset("+08:00"))
+
+
+def test_a_narrative_may_be_as_long_as_stopay_takes_it() -> None:
+    draft = Draft.new()
+    draft.edit(form(narrative="案" * 1000))
+    assert len(draft.fields["narrative"]) == 1000
+    with pytest.raises(DraftError) as long:
+        draft.edit(form(report_no="Y" * 201))
+    assert long.value.field == "report_no"

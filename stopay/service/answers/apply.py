@@ -20,6 +20,11 @@
   there held less than it asked after one was, every case short of its victim's money there asks
   again (:mod:`stopay.service.answers.top_up`, in a transaction of its own after this one).
 
+* Repeat accounts: where other cases hold money at an answered order's account (read before the
+  batch, without a lock, so the lock order stays trail rows, holds, chain heads), the case records
+  each of them once there (``account.held_for_other_case``), and a stop or freeze that held less
+  than it asked names them in its detail.
+
 The orders that follow, the bank answers (statements included, kept as evidence) and the events are
 written in the same transaction, so a crash leaves either all of it or none.
 """
@@ -35,7 +40,7 @@ import asyncpg
 import structlog
 
 from bank_adapters.protocol import AnswerStatus, StatementAnswer
-from stopay.domain.accounts import AccountKey, CaseAccount
+from stopay.domain.accounts import AccountKey, CaseAccount, held_elsewhere_note, held_for_other_case
 from stopay.domain.attribution import parts_from_json
 from stopay.domain.holds import HoldPolicy, HoldState
 from stopay.domain.orders import OrderKind, OrderStatus, asks_statement, freeze_out, settled_status, stop_of
@@ -60,6 +65,7 @@ from stopay.store.trail import (
     AnswerRecord,
     EventRecord,
     ExitChange,
+    HeldElsewhere,
     HoldOp,
     HoldOpRow,
     LeasedOrder,
@@ -124,15 +130,32 @@ async def apply_answers(
     retries: list[Retry] = []
     async with trail_transaction(pool, owner, actor, policy) as tx:
         rows, leased = await tx.lock(accounts, claims, payees)
-        work = _Batch(rows, retry_after, policy, caps)
+        # A read (no lock): the lock order stays trail rows, holds, chain heads.
+        elsewhere = {
+            CaseAccount(f.case_id, f.bank_code, f.account_number): f
+            for f in await tx.held_elsewhere(sorted({_key(a.order) for a in batch}))
+        }
+        work = _Batch(rows, retry_after, policy, caps, elsewhere)
+        answered: dict[CaseAccount, ClaimedOrder] = {}
         for item in batch:
             current = leased.pop(item.order.order_id, None)  # popped: one answer per claim
             if current is None:
                 continue  # another replica took it over, or it was applied already
             retry = work.apply(item, current, rows[_key(item.order)])
+            answered.setdefault(_key(item.order), item.order)
             if retry is not None:
                 retries.append(retry)
-        await tx.apply(work.finish())
+        changes = work.finish()
+        # The trail reached accounts where other cases hold money: each case records it once per
+        # other case, in its chain (whose head is locked already).
+        for key, order in sorted(answered.items()):
+            found = elsewhere.get(key)
+            if found is None:
+                continue
+            detail = held_for_other_case(found.bank_code, found.account_number, found.others, found.recorded)
+            if detail is not None:
+                changes.events.append(EventRecord(found.case_id, "account.held_for_other_case", order.order_id, detail))
+        await tx.apply(changes)
     if work.freed or work.deferred:
         await follow_up(pool, work.deferred, work.freed, retry_after, actor, policy, caps)
     return retries
@@ -196,8 +219,11 @@ class _Batch:
         retry_after: Callable[[int], float],
         policy: HoldPolicy,
         caps: Limits = DEFAULT_CAPS,
+        elsewhere: dict[CaseAccount, HeldElsewhere] | None = None,
     ) -> None:
         self.rows = rows
+        # The other cases holding money at the batch's accounts, before the batch.
+        self.elsewhere = elsewhere or {}
         self.policy = policy
         self.caps = caps
         # Freeze orders this batch opens, by case (the rows' counts are from before the batch).
@@ -477,13 +503,22 @@ class _Batch:
         ):  # held less than asked, though money was set free there since it was asked for
             self.freed.add(AccountKey(row.bank_code, row.account_number))
         self._hold(order, row, current, outcome)
+        detail = outcome.detail
+        found = self.elsewhere.get(row.key)
+        if (
+            found is not None
+            and freeze_out(current.kind, current.status)
+            and status is not OrderStatus.PENDING
+            and outcome.held_minor < (current.freeze_minor or 0)
+        ):  # held less than asked where other cases hold money: the order names them
+            detail = held_elsewhere_note(detail, found.others)
         self._order(
             order,
             status,
             held_minor=outcome.held_minor,
             released_minor=outcome.released_minor,
             reason_code=outcome.reason_code,
-            detail=outcome.detail,
+            detail=detail,
             recheck_s=outcome.recheck_s,
         )
         if outcome.answer_code is not None:
@@ -504,7 +539,7 @@ class _Batch:
                 "released_minor": outcome.released_minor,
                 "asked_minor": current.freeze_minor,
                 "reason_code": outcome.reason_code,
-                "detail": outcome.detail,
+                "detail": detail,
             },
         )
         if settled.release_minor > 0:  # meanwhile a fuller view showed less of the victim's money here

@@ -22,6 +22,7 @@ function renderDraft(draft) {
       row("payee.holder_name", v["payee.holder_name"]),
       row("amount_minor", t.yuan || v["amount_minor"]),
       row("transferred_at", v["transferred_at"].replace("T", " ")),
+      row("txn_id", v["txn_id"]),
       el("p", { class: "check-state" }, t.check === "waiting" ? T("victim_waiting") : T(t.check)));
     {
       const confirm = el("button", { class: "confirm", type: "button" }, T("confirm"));
