@@ -16,7 +16,7 @@ from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
 from stopay.domain.case import CaseEvent
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.security.checkpoints import BadKey, load_public_key
-from stopay.service.audit import Audit, ExportedEvent, Verified
+from stopay.service.audit import Audit, ExportedEvent, GroupFigures, Verified
 from stopay.v1 import audit_pb2, audit_pb2_grpc, common_pb2, station_pb2
 
 log = structlog.get_logger(__name__)
@@ -120,9 +120,27 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         )
 
     async def GetReport(self, request: audit_pb2.ReportRequest, context: grpc.aio.ServicerContext) -> audit_pb2.Report:
-        period, station_id, bank_code = report_request(request, self._clock.now())
+        period, station_id, bank_code, grouping = report_request(request, self._clock.now())
         t = await self._audit.totals(period.since, period.until, station_id, bank_code)
+        statistics = await self._audit.statistics(
+            period.since,
+            period.until,
+            station_id,
+            bank_code,
+            grouping.by,
+            grouping.utc_offset_minutes,
+            grouping.compare_previous_year,
+        )
+        groups = [
+            audit_pb2.ReportGroup(
+                key=_group_key(grouping.by, s.key),
+                figures=_figures(s.figures),
+                previous_year=_figures(s.previous_year) if s.previous_year else None,
+            )
+            for s in statistics
+        ]
         return audit_pb2.Report(
+            groups=sorted(groups, key=lambda g: g.key),
             cases=t.cases,
             reported_minor=t.reported_minor,
             held_minor=t.held_minor,
@@ -182,6 +200,31 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                 )
             )
         return audit_pb2.RepeatAccounts(accounts=list(found.values()))
+
+
+def _group_key(by: str, key: str) -> str:
+    """A fraud type's name for its stored number; other keys as they are."""
+    if by != "fraud_type":
+        return key
+    try:
+        return station_pb2.FraudType.Name(int(key))  # type: ignore[arg-type]
+    except ValueError:
+        return f"FRAUD_TYPE_{key}"  # a number this build does not know
+
+
+def _figures(g: GroupFigures) -> audit_pb2.ReportFigures:
+    return audit_pb2.ReportFigures(
+        cases=g.cases,
+        reported_minor=g.reported_minor,
+        stopped_minor=g.stopped_minor,
+        frozen_minor=g.frozen_minor,
+        returned_minor=g.returned_minor,
+        exited_minor=g.exited_minor,
+        held_cases=g.held_cases,
+        report_to_hold_p50_ms=g.p50_ms,
+        report_to_hold_p95_ms=g.p95_ms,
+        report_to_hold_p99_ms=g.p99_ms,
+    )
 
 
 def verify_message(result: Verified) -> audit_pb2.VerifyLogResponse:

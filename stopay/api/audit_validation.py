@@ -28,16 +28,38 @@ def _period(check: _Checker, request: audit_pb2.ReportRequest | audit_pb2.Export
     return Period(since or EPOCH, until or now)
 
 
-def report_request(request: audit_pb2.ReportRequest, now: datetime) -> tuple[Period, str | None, str | None]:
-    """The period and the station and bank filters (None for all), or :class:`InvalidRequest`."""
+GROUPINGS = {
+    audit_pb2.REPORT_GROUPING_NONE: "none",
+    audit_pb2.REPORT_GROUPING_FRAUD_TYPE: "fraud_type",
+    audit_pb2.REPORT_GROUPING_STATION: "station",
+    audit_pb2.REPORT_GROUPING_MONTH: "month",
+}
+MAX_UTC_OFFSET_MINUTES = 18 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class Grouping:
+    by: str  # "none", "fraud_type", "station" or "month"
+    utc_offset_minutes: int
+    compare_previous_year: bool
+
+
+def report_request(request: audit_pb2.ReportRequest, now: datetime) -> tuple[Period, str | None, str | None, Grouping]:
+    """The period, the station and bank filters (None for all) and the statistics' grouping, or
+    :class:`InvalidRequest` naming every field at fault."""
     check = _Checker()
     period = _period(check, request, now)
     station_id = check.text("station_id", request.station_id, required=False, max_len=64)
     if request.bank_code and not BANK_CODE.fullmatch(request.bank_code):
         check.fail("bank_code", "must be 2 to 11 characters of A-Z and 0-9, starting with a letter")
+    if request.group_by not in GROUPINGS:
+        check.fail("group_by", "must be one of ReportGrouping's values")
+    if abs(request.utc_offset_minutes) > MAX_UTC_OFFSET_MINUTES:
+        check.fail("utc_offset_minutes", f"must be between -{MAX_UTC_OFFSET_MINUTES} and {MAX_UTC_OFFSET_MINUTES}")
     if check.violations:
         raise InvalidRequest(check.violations)
-    return period, station_id or None, request.bank_code or None
+    grouping = Grouping(GROUPINGS[request.group_by], request.utc_offset_minutes, request.compare_previous_year)
+    return period, station_id or None, request.bank_code or None, grouping
 
 
 def export_request(

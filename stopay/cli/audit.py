@@ -29,6 +29,7 @@ from stopay.cli.client import account_arg, to_json
 from stopay.cli.connect import add_tls_flags, open_channel
 from stopay.cli.exits import LOCAL, Failure, database_failure, store_failure
 from stopay.cli.render import link_texts, status_name
+from stopay.cli.statistics import GROUPINGS, utc_offset
 from stopay.domain.confirmation import how_confirmed
 from stopay.domain.errors import StoreError
 from stopay.domain.money import format_minor
@@ -53,6 +54,35 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
     report.add_argument("--until", type=instant, required=True)
     report.add_argument("--station", default="")
     report.add_argument("--bank", default="")
+    report.add_argument(
+        "--by",
+        choices=("fraud_type", "station", "month"),
+        default="",
+        help="split the statistics by the case's fraud type, station or month of the victim's report"
+        " (default: one group, all)",
+    )
+    report.add_argument(
+        "--utc-offset",
+        type=utc_offset,
+        default=480,
+        metavar="+HH:MM",
+        help="the time zone of calendar months (default +08:00, China)",
+    )
+    report.add_argument(
+        "--compare",
+        choices=("previous-year",),
+        default=None,
+        help="each group also over the same period one year earlier, and the change",
+    )
+    report.add_argument(
+        "--format",
+        choices=("table", "json", "csv"),
+        default="table",
+        help="table (default), or the statistics as JSON or CSV (money in integer fen)",
+    )
+    report.add_argument(
+        "--svg", default=None, metavar="FILE", help="also draw the monthly totals as an SVG picture to FILE"
+    )
     verify = actions.add_parser("verify", help="recompute the hash chains; exit 1 and name the first broken event")
     verify.add_argument("--dsn", default=None, help="check the database directly (offline forensics)")
     verify.add_argument(
@@ -298,12 +328,7 @@ async def _run(args: argparse.Namespace) -> int:
                 repeat = await stub.ListRepeatAccounts(audit_pb2.RepeatAccountsRequest(min_cases=args.cases))
                 print(to_json(repeat), file=out) if args.json else _repeat_table(repeat, args.cases, out)
             elif args.action == "report":
-                report = await stub.GetReport(
-                    audit_pb2.ReportRequest(
-                        since=_ts(args.since), until=_ts(args.until), station_id=args.station, bank_code=args.bank
-                    )
-                )
-                print(to_json(report), file=out) if args.json else _report_table(report, out)
+                await _report(stub, args, out)
             elif args.action == "verify":
                 result = await stub.VerifyLog(
                     audit_pb2.VerifyLogRequest(public_keys_pem=[keys.public_pem(k) for k in public_keys])
@@ -367,6 +392,41 @@ def _links_table(history: audit_pb2.AccountHistory, out: TextIO) -> None:
     for link in history.links:
         table.add_row(link.case_id, link.linked_case_id, link.txn_id, _money(link.amount_minor))
     _console(out).print(table)
+
+
+async def _report(stub: audit_pb2_grpc.AuditServiceStub, args: argparse.Namespace, out: TextIO) -> None:
+    from stopay.cli import statistics
+
+    request = audit_pb2.ReportRequest(
+        since=_ts(args.since),
+        until=_ts(args.until),
+        station_id=args.station,
+        bank_code=args.bank,
+        group_by=GROUPINGS[args.by],
+        utc_offset_minutes=args.utc_offset,
+        compare_previous_year=args.compare == "previous-year",
+    )
+    report = await stub.GetReport(request)
+    if args.svg:
+        monthly = report
+        if request.group_by != audit_pb2.REPORT_GROUPING_MONTH:
+            by_month = audit_pb2.ReportRequest()
+            by_month.CopyFrom(request)
+            by_month.group_by = audit_pb2.REPORT_GROUPING_MONTH
+            by_month.compare_previous_year = False
+            monthly = await stub.GetReport(by_month)
+        with _output(args.svg) as picture:
+            picture.write(statistics.to_svg(monthly))
+    if args.json:
+        print(to_json(report), file=out)
+    elif args.format == "json":
+        statistics.write_json(report, request, out)
+    elif args.format == "csv":
+        statistics.write_csv(report, request, out)
+    else:
+        _report_table(report, out)
+        # As wide as the groups' columns need (a comparison's table is wider than 140).
+        statistics.write_table(report, request, Console(file=out, width=200, highlight=False, soft_wrap=False))
 
 
 def _report_table(report: audit_pb2.Report, out: TextIO) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -17,7 +17,7 @@ from stopay.domain.clock import EPOCH, FOREVER
 from stopay.store import cases, checkpoints, reports
 from stopay.store.checkpoints import Verified
 from stopay.store.database import open_pool
-from stopay.store.reports import AccountLink, AccountOrder, ExportedEvent, RepeatAccountCase, Totals
+from stopay.store.reports import AccountLink, AccountOrder, ExportedEvent, GroupFigures, RepeatAccountCase, Totals
 
 __all__ = [
     "AccountHistory",
@@ -25,7 +25,9 @@ __all__ = [
     "AccountOrder",
     "Audit",
     "ExportedEvent",
+    "GroupFigures",
     "RepeatAccountCase",
+    "Statistic",
     "Totals",
     "Trail",
     "Verified",
@@ -42,6 +44,27 @@ class Trail:
 class AccountHistory:
     orders: list[AccountOrder]  # every order of any case at the account
     links: list[AccountLink]  # transfers to the account reported again by another case
+
+
+@dataclass(frozen=True, slots=True)
+class Statistic:
+    """One group of a report's statistics, and the same group a year earlier when asked for."""
+
+    key: str
+    figures: GroupFigures
+    previous_year: GroupFigures | None
+
+
+def year_earlier(at: datetime, utc_offset_minutes: int) -> datetime:
+    """The same wall-clock time one calendar year earlier at the given offset (29 February: the
+    28th)."""
+    local = at.astimezone(timezone(timedelta(minutes=utc_offset_minutes)))
+    day = 28 if (local.month, local.day) == (2, 29) else local.day
+    return local.replace(year=local.year - 1, day=day)
+
+
+def _empty(key: str) -> GroupFigures:
+    return GroupFigures(key, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 
 
 class Audit:
@@ -72,6 +95,40 @@ class Audit:
 
     async def totals(self, since: datetime, until: datetime, station_id: str | None, bank_code: str | None) -> Totals:
         return await reports.totals(self._pool, since, until, station_id, bank_code)
+
+    async def statistics(
+        self,
+        since: datetime,
+        until: datetime,
+        station_id: str | None,
+        bank_code: str | None,
+        group_by: str,
+        utc_offset_minutes: int,
+        compare_previous_year: bool = False,
+    ) -> list[Statistic]:
+        """The groups of the cases whose victim reported in [since, until); with
+        ``compare_previous_year`` each also with the same group over the period a year earlier (a
+        month keyed as the month a year later, so that it meets its own). Groups in order of key;
+        a group that had cases only a year earlier is there with zero figures now."""
+        now = await reports.groups(self._pool, since, until, station_id, bank_code, group_by, utc_offset_minutes)
+        if not compare_previous_year:
+            return [Statistic(g.key, g, None) for g in now]
+        before = await reports.groups(
+            self._pool,
+            year_earlier(since, utc_offset_minutes),
+            year_earlier(until, utc_offset_minutes),
+            station_id,
+            bank_code,
+            group_by,
+            utc_offset_minutes,
+            key_shift_months=12,
+        )
+        current = {g.key: g for g in now}
+        previous = {g.key: g for g in before}
+        return [
+            Statistic(key, current.get(key) or _empty(key), previous.get(key) or _empty(key))
+            for key in sorted(current.keys() | previous.keys())
+        ]
 
     def events(
         self, since: datetime, until: datetime, case_id: uuid.UUID | None, kinds: Sequence[str] = ()

@@ -30,6 +30,23 @@ class Totals:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupFigures:
+    """One group of a report's statistics (a row of ``sql/report_groups.sql``); money in fen."""
+
+    key: str
+    cases: int
+    reported_minor: int
+    stopped_minor: int
+    frozen_minor: int
+    returned_minor: int
+    exited_minor: int
+    held_cases: int
+    p50_ms: int
+    p95_ms: int
+    p99_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class AccountOrder:
     """One order at an account, with the case it belongs to (a row of ``sql/account_orders.sql``)."""
 
@@ -106,6 +123,35 @@ async def totals(
         row = await pool.fetchrow(q.text, *q.args(since=since, until=until, station_id=station_id, bank_code=bank_code))
     assert row is not None
     return Totals(**dict(row))
+
+
+async def groups(
+    pool: asyncpg.Pool,
+    since: datetime,
+    until: datetime,
+    station_id: str | None,
+    bank_code: str | None,
+    group_by: str,
+    utc_offset_minutes: int,
+    key_shift_months: int = 0,
+) -> list[GroupFigures]:
+    """The statistics of the cases whose victim reported in [since, until), one row per group, in
+    order of key; ``group_by`` is "fraud_type", "station", "month" or "none"."""
+    with database_errors("could not compute the report"):
+        q = query("report_groups")
+        rows = await pool.fetch(
+            q.text,
+            *q.args(
+                since=since,
+                until=until,
+                station_id=station_id,
+                bank_code=bank_code,
+                group_by=group_by,
+                utc_offset_minutes=utc_offset_minutes,
+                key_shift_months=key_shift_months,
+            ),
+        )
+    return [GroupFigures(**dict(r)) for r in rows]
 
 
 async def events(

@@ -22,6 +22,34 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _ReportGrouping:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReportGroupingEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReportGrouping.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REPORT_GROUPING_NONE: _ReportGrouping.ValueType  # 0
+    """One group, keyed "all"."""
+    REPORT_GROUPING_FRAUD_TYPE: _ReportGrouping.ValueType  # 1
+    """By the case's fraud type; the key is the FraudType name, e.g. "FRAUD_TYPE_INVESTMENT"."""
+    REPORT_GROUPING_STATION: _ReportGrouping.ValueType  # 2
+    """By the case's station; the key is the station id."""
+    REPORT_GROUPING_MONTH: _ReportGrouping.ValueType  # 3
+    """By the calendar month of the victim's report in the requested time zone; the key is "YYYY-MM"."""
+
+class ReportGrouping(_ReportGrouping, metaclass=_ReportGroupingEnumTypeWrapper):
+    """How the statistics of a report split the cases."""
+
+REPORT_GROUPING_NONE: ReportGrouping.ValueType  # 0
+"""One group, keyed "all"."""
+REPORT_GROUPING_FRAUD_TYPE: ReportGrouping.ValueType  # 1
+"""By the case's fraud type; the key is the FraudType name, e.g. "FRAUD_TYPE_INVESTMENT"."""
+REPORT_GROUPING_STATION: ReportGrouping.ValueType  # 2
+"""By the case's station; the key is the station id."""
+REPORT_GROUPING_MONTH: ReportGrouping.ValueType  # 3
+"""By the calendar month of the victim's report in the requested time zone; the key is "YYYY-MM"."""
+Global___ReportGrouping: _TypeAlias = ReportGrouping  # noqa: Y015
+
 class _ChainProblem:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -324,10 +352,21 @@ class ReportRequest(_message.Message):
     UNTIL_FIELD_NUMBER: _builtins.int
     STATION_ID_FIELD_NUMBER: _builtins.int
     BANK_CODE_FIELD_NUMBER: _builtins.int
+    GROUP_BY_FIELD_NUMBER: _builtins.int
+    UTC_OFFSET_MINUTES_FIELD_NUMBER: _builtins.int
+    COMPARE_PREVIOUS_YEAR_FIELD_NUMBER: _builtins.int
     station_id: _builtins.str
     """Only cases of this station; empty for all."""
     bank_code: _builtins.str
     """Only orders sent to this bank; empty for all."""
+    group_by: Global___ReportGrouping.ValueType
+    """How Report.groups splits the cases (docs/audit.md, "Statistics"); NONE: one group "all"."""
+    utc_offset_minutes: _builtins.int
+    """The deployment's time zone as minutes east of UTC, for calendar months; unset (0) is UTC.
+    Between -1080 and 1080. `stopay audit report` sends 480 (UTC+08:00) unless told otherwise.
+    """
+    compare_previous_year: _builtins.bool
+    """Each group also carries the same period one year earlier (ReportGroup.previous_year)."""
     @_builtins.property
     def since(self) -> _timestamp_pb2.Timestamp:
         """Start of the period (inclusive); unset: from the beginning."""
@@ -343,10 +382,13 @@ class ReportRequest(_message.Message):
         until: _timestamp_pb2.Timestamp | None = ...,
         station_id: _builtins.str = ...,
         bank_code: _builtins.str = ...,
+        group_by: Global___ReportGrouping.ValueType = ...,
+        utc_offset_minutes: _builtins.int = ...,
+        compare_previous_year: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since", "until", b"until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bank_code", b"bank_code", "since", b"since", "station_id", b"station_id", "until", b"until"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bank_code", b"bank_code", "compare_previous_year", b"compare_previous_year", "group_by", b"group_by", "since", b"since", "station_id", b"station_id", "until", b"until", "utc_offset_minutes", b"utc_offset_minutes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -369,6 +411,7 @@ class Report(_message.Message):
     P90_MS_FIELD_NUMBER: _builtins.int
     P99_MS_FIELD_NUMBER: _builtins.int
     BACK_WITH_VICTIM_MINOR_FIELD_NUMBER: _builtins.int
+    GROUPS_FIELD_NUMBER: _builtins.int
     cases: _builtins.int
     """Cases summed."""
     reported_minor: _builtins.int
@@ -391,6 +434,12 @@ class Report(_message.Message):
     """99th percentile of the entry-to-hold time, milliseconds."""
     back_with_victim_minor: _builtins.int
     """Paid by the trails back to accounts the victims paid from (neither held nor exited)."""
+    @_builtins.property
+    def groups(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReportGroup]:
+        """The statistics: the cases whose victim reported in [since, until) (the earliest transfer of
+        the case), split as ReportRequest.group_by asks, in order of their key.
+        """
+
     def __init__(
         self,
         *,
@@ -405,14 +454,113 @@ class Report(_message.Message):
         p90_ms: _builtins.int = ...,
         p99_ms: _builtins.int = ...,
         back_with_victim_minor: _builtins.int = ...,
+        groups: _abc.Iterable[Global___ReportGroup] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["back_with_victim_minor", b"back_with_victim_minor", "cases", b"cases", "exited_minor", b"exited_minor", "held_minor", b"held_minor", "holds", b"holds", "orders", b"orders", "p50_ms", b"p50_ms", "p90_ms", b"p90_ms", "p99_ms", b"p99_ms", "reported_minor", b"reported_minor", "returned_minor", b"returned_minor"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["back_with_victim_minor", b"back_with_victim_minor", "cases", b"cases", "exited_minor", b"exited_minor", "groups", b"groups", "held_minor", b"held_minor", "holds", b"holds", "orders", b"orders", "p50_ms", b"p50_ms", "p90_ms", b"p90_ms", "p99_ms", b"p99_ms", "reported_minor", b"reported_minor", "returned_minor", b"returned_minor"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Report: _TypeAlias = Report  # noqa: Y015
+
+@_typing.final
+class ReportGroup(_message.Message):
+    """One group of a report's statistics."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    FIGURES_FIELD_NUMBER: _builtins.int
+    PREVIOUS_YEAR_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    """"all", a FraudType name, a station id or a month "YYYY-MM" (ReportGrouping)."""
+    @_builtins.property
+    def figures(self) -> Global___ReportFigures:
+        """The group's figures in the period asked for."""
+
+    @_builtins.property
+    def previous_year(self) -> Global___ReportFigures:
+        """The same group one year earlier (for a month: the same month of the year before); set only
+        when compare_previous_year was asked, all zero when the group had no case then.
+        """
+
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        figures: Global___ReportFigures | None = ...,
+        previous_year: Global___ReportFigures | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["figures", b"figures", "previous_year", b"previous_year"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["figures", b"figures", "key", b"key", "previous_year", b"previous_year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportGroup: _TypeAlias = ReportGroup  # noqa: Y015
+
+@_typing.final
+class ReportFigures(_message.Message):
+    """The figures of one group of cases; money in minor units (fen), gross of later releases."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASES_FIELD_NUMBER: _builtins.int
+    REPORTED_MINOR_FIELD_NUMBER: _builtins.int
+    STOPPED_MINOR_FIELD_NUMBER: _builtins.int
+    FROZEN_MINOR_FIELD_NUMBER: _builtins.int
+    RETURNED_MINOR_FIELD_NUMBER: _builtins.int
+    EXITED_MINOR_FIELD_NUMBER: _builtins.int
+    HELD_CASES_FIELD_NUMBER: _builtins.int
+    REPORT_TO_HOLD_P50_MS_FIELD_NUMBER: _builtins.int
+    REPORT_TO_HOLD_P95_MS_FIELD_NUMBER: _builtins.int
+    REPORT_TO_HOLD_P99_MS_FIELD_NUMBER: _builtins.int
+    cases: _builtins.int
+    """Cases in the group."""
+    reported_minor: _builtins.int
+    """What their victims reported paying; a transfer two cases reported counts once, in the case
+    that traces it.
+    """
+    stopped_minor: _builtins.int
+    """What stop orders (order kind stop) held, as the banks answered."""
+    frozen_minor: _builtins.int
+    """What stop and freeze orders held in all, as the banks answered."""
+    returned_minor: _builtins.int
+    """Paid back to the group's victims."""
+    exited_minor: _builtins.int
+    """Traced out of the banking network (not counting money back with the victim)."""
+    held_cases: _builtins.int
+    """Cases of the group with at least one hold: the percentiles below are over these."""
+    report_to_hold_p50_ms: _builtins.int
+    """Milliseconds from the victim's report (the case's earliest transfer) to the case's first hold,
+    50th percentile (percentile_disc: a time one case took); 0 when no case held.
+    """
+    report_to_hold_p95_ms: _builtins.int
+    """The same, 95th percentile."""
+    report_to_hold_p99_ms: _builtins.int
+    """The same, 99th percentile."""
+    def __init__(
+        self,
+        *,
+        cases: _builtins.int = ...,
+        reported_minor: _builtins.int = ...,
+        stopped_minor: _builtins.int = ...,
+        frozen_minor: _builtins.int = ...,
+        returned_minor: _builtins.int = ...,
+        exited_minor: _builtins.int = ...,
+        held_cases: _builtins.int = ...,
+        report_to_hold_p50_ms: _builtins.int = ...,
+        report_to_hold_p95_ms: _builtins.int = ...,
+        report_to_hold_p99_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cases", b"cases", "exited_minor", b"exited_minor", "frozen_minor", b"frozen_minor", "held_cases", b"held_cases", "report_to_hold_p50_ms", b"report_to_hold_p50_ms", "report_to_hold_p95_ms", b"report_to_hold_p95_ms", "report_to_hold_p99_ms", b"report_to_hold_p99_ms", "reported_minor", b"reported_minor", "returned_minor", b"returned_minor", "stopped_minor", b"stopped_minor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportFigures: _TypeAlias = ReportFigures  # noqa: Y015
 
 @_typing.final
 class VerifyLogRequest(_message.Message):

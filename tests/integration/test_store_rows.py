@@ -16,6 +16,7 @@ ROWS = [
     ("account_links", reports.AccountLink),
     ("export_events", reports.ExportedEvent),
     ("report", reports.Totals),
+    ("report_groups", reports.GroupFigures),
     ("case_events", CaseEvent),
     ("audit_events", audit.StoredEvent),
 ]
