@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Iterable
 
@@ -11,9 +11,10 @@ import grpc
 import structlog
 
 from stopay.api import callers, convert, masking
+from stopay.api.case_search import case_search, page_token
 from stopay.api.errors import not_found
-from stopay.api.validation import InvalidRequest, Violation, entry_from_request, page_position, text_violations
-from stopay.domain.accounts import mask_identity
+from stopay.api.validation import InvalidRequest, Violation, entry_from_request
+from stopay.domain.accounts import mask_identity, mask_number
 from stopay.domain.case import CaseView
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
 from stopay.service.banks import Banks
@@ -88,26 +89,30 @@ class StationServicer(station_pb2_grpc.StationServiceServicer):
     async def ListCases(
         self, request: station_pb2.ListCasesRequest, context: grpc.aio.ServicerContext
     ) -> station_pb2.ListCasesResponse:
-        violations = text_violations("station_id", request.station_id, max_len=64)
+        violations = []
         if not 0 <= request.page_size <= MAX_PAGE:
             violations.append(Violation("page_size", f"must be between 0 and {MAX_PAGE}"))
-        after = None
-        if request.page_token:
-            try:
-                after = page_position(request.page_token)
-            except ValueError:
-                violations.append(Violation("page_token", "is not a token this service gave out"))
+        try:
+            search, after = case_search(request)
+        except InvalidRequest as exc:
+            violations = exc.violations + violations
         if violations:
+            log.info("cases.search_invalid", fields=[v.field for v in violations])
             raise InvalidRequest(violations)
         size = request.page_size or DEFAULT_PAGE
-        found = await self._cases.page(
-            request.station_id or None, after, size + 1, callers.current().station_prefixes()
-        )
+        found = await self._cases.page(search, after, size + 1, callers.current().station_prefixes())
         token = ""
         if len(found) > size:
             found = found[:size]
-            last = found[-1]
-            token = base64.urlsafe_b64encode(f"{last.created_at.isoformat()}|{last.case_id}".encode()).decode()
+            token = page_token(search, found[-1].created_at, found[-1].case_id)
+        if search.filtered:
+            # Which filters, never their values whole: an account number is masked, a name left out.
+            log.info(
+                "cases.searched",
+                filters=[f.name for f in dataclasses.fields(search) if getattr(search, f.name) is not None],
+                account=mask_number(search.account[1]) if search.account else "",
+                found=len(found),
+            )
         return station_pb2.ListCasesResponse(cases=[_case_message(c) for c in found], next_page_token=token)
 
     async def ListBanks(

@@ -11,10 +11,8 @@ A station's client checks an entry before the victim confirms it with :func:`unc
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -274,16 +272,3 @@ def text_violations(field: str, value: str, *, required: bool = False, max_len: 
     c = _Checker()
     c.text(field, value, required=required, max_len=max_len)
     return c.violations
-
-
-def page_position(token: str) -> tuple[datetime, uuid.UUID]:
-    """The (created_at, case_id) a ListCases page token stands for; ValueError for any token this
-    service could not have given out (not base64, no time zone, a time PostgreSQL cannot hold)."""
-    created, case_id = base64.urlsafe_b64decode(token.encode()).decode().split("|")
-    at = datetime.fromisoformat(created)
-    if at.tzinfo is None:
-        raise ValueError("the page token's time has no time zone")
-    try:
-        return at.astimezone(UTC), uuid.UUID(case_id)
-    except OverflowError as exc:
-        raise ValueError("the page token's time is out of range") from exc

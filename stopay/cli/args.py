@@ -1,4 +1,5 @@
-"""Argument types shared by every command: HOST:PORT addresses, amounts in yuan, durations, times."""
+"""Argument types shared by every command: HOST:PORT addresses, amounts in yuan, durations, times,
+accounts."""
 
 from __future__ import annotations
 
@@ -87,3 +88,11 @@ def instant(text: str) -> datetime:
     except OverflowError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a time between the years 1 and 9999 in UTC") from None
     return value
+
+
+def account_arg(text: str) -> tuple[str, str]:
+    """An argparse type: ``BANK:NUMBER`` -> ``(bank, number)``."""
+    bank, sep, number = text.partition(":")
+    if not sep or not bank or not number:
+        raise argparse.ArgumentTypeError(f"{text!r} is not BANK:NUMBER")
+    return bank, number

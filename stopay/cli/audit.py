@@ -24,8 +24,8 @@ from rich.tree import Tree
 
 from stopay.api.convert import ATTRIBUTION_RULE, CHAIN_PROBLEM, EVENT_KIND, EXIT_KIND
 from stopay.cli import keys
-from stopay.cli.args import instant, server_address
-from stopay.cli.client import account_arg, to_json
+from stopay.cli.args import account_arg, instant, server_address
+from stopay.cli.client import to_json
 from stopay.cli.connect import add_tls_flags, open_channel
 from stopay.cli.exits import LOCAL, Failure, database_failure, store_failure
 from stopay.cli.render import link_texts, status_name

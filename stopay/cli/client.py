@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shlex
 import signal
 import sys
 import uuid
@@ -84,12 +85,44 @@ def confirm(request: station_pb2.SubmitEntryRequest, args: argparse.Namespace) -
     )
 
 
-def account_arg(text: str) -> tuple[str, str]:
-    """An argparse type: ``BANK:NUMBER`` -> ``(bank, number)``."""
-    bank, sep, number = text.partition(":")
-    if not sep or not bank or not number:
-        raise argparse.ArgumentTypeError(f"{text!r} is not BANK:NUMBER")
-    return bank, number
+_CASE_STATUS = {"open": station_pb2.CASE_STATUS_OPEN, "settled": station_pb2.CASE_STATUS_SETTLED}
+
+
+def list_request(args: argparse.Namespace) -> station_pb2.ListCasesRequest:
+    """``case list``'s flags as a ListCasesRequest."""
+    request = station_pb2.ListCasesRequest(
+        station_id=args.station,
+        report_no=args.report_no,
+        victim_name=args.victim,
+        status=_CASE_STATUS.get(args.status or "", station_pb2.CASE_STATUS_UNSPECIFIED),
+        page_size=args.limit,
+        page_token=args.page_token,
+    )
+    if args.account:
+        request.account.bank_code, request.account.number = args.account
+    if args.since:
+        request.created_from.FromDatetime(args.since.astimezone(UTC))
+    if args.until:
+        request.created_until.FromDatetime(args.until.astimezone(UTC))
+    return request
+
+
+def filter_flags(args: argparse.Namespace) -> str:
+    """``case list``'s filters and page size as flags, quoted for a shell: a page token is good only
+    with the filters it was given out with, so the next page's hint repeats them."""
+    flags: list[str] = []
+    for flag, value in (
+        ("--station", args.station),
+        ("--report-no", args.report_no),
+        ("--victim", args.victim),
+        ("--account", ":".join(args.account) if args.account else ""),
+        ("--since", args.since.isoformat() if args.since else ""),
+        ("--until", args.until.isoformat() if args.until else ""),
+        ("--status", args.status or ""),
+    ):
+        if value:
+            flags += [flag, shlex.quote(value)]
+    return " ".join([*flags, "--limit", str(args.limit)])
 
 
 def to_json(message: Message, *, compact: bool = False) -> str:
@@ -163,10 +196,8 @@ async def _run(args: argparse.Namespace) -> int:
         elif args.action == "watch":
             await _watch(stub, args.case_id, args.json, follow=args.follow)
         else:
-            reply = await stub.ListCases(
-                station_pb2.ListCasesRequest(station_id=args.station, page_size=args.limit, page_token=args.page_token)
-            )
-            print(to_json(reply) if args.json else render.case_list_text(reply))
+            reply = await stub.ListCases(list_request(args))
+            print(to_json(reply) if args.json else render.case_list_text(reply, filter_flags(args)))
     return 0
 
 

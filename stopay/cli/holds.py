@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from stopay.api.convert import APPROVAL_ACTION, HOLD_STATE
-from stopay.cli.args import server_address, yuan
-from stopay.cli.client import account_arg, to_json
+from stopay.cli.args import account_arg, server_address, yuan
+from stopay.cli.client import to_json
 from stopay.cli.connect import add_tls_flags, open_channel
 from stopay.domain.holds import HoldState
 from stopay.domain.money import format_minor

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from stopay import __version__
 from stopay.cli import exits
-from stopay.cli.args import duration, instant, listen_address, server_address, yuan
+from stopay.cli.args import account_arg, duration, instant, listen_address, server_address, yuan
 from stopay.config import env
 from stopay.domain.attribution import RULES
 from stopay.domain.trail import MAX_DEPTH
@@ -329,10 +329,38 @@ def build_parser() -> argparse.ArgumentParser:
     watching = case.add_parser("watch", help="follow a case live until it settles (again after Ctrl-C)")
     watching.add_argument("case_id")
     watching.add_argument("--follow", action="store_true", help="keep following after the case settles")
-    listing = case.add_parser("list", help="list cases, newest first, a page at a time")
+    listing = case.add_parser(
+        "list",
+        help="list or search cases, newest first, a page at a time; the filters given must all hold",
+    )
     listing.add_argument("--station", default="", help="only this station's cases")
+    listing.add_argument("--report-no", default="", metavar="REPORT", help="only the cases of this report number")
+    listing.add_argument(
+        "--victim", default="", metavar="NAME", help="only the cases whose victim's name starts with this (a surname)"
+    )
+    listing.add_argument(
+        "--account",
+        type=account_arg,
+        metavar="BANK:NUMBER",
+        help="only the cases with an order at this account, at any level of the trail",
+    )
+    listing.add_argument(
+        "--since", type=instant, metavar="TIME", help="only the cases accepted at or after this time (ISO 8601)"
+    )
+    listing.add_argument(
+        "--until", type=instant, metavar="TIME", help="only the cases accepted before this time (ISO 8601)"
+    )
+    listing.add_argument(
+        "--status",
+        choices=("open", "settled"),
+        help="only the cases with an order still open, or only those with none",
+    )
     listing.add_argument("--limit", type=page_size, default=20, help="cases per page, 1 to 500 (default 20)")
-    listing.add_argument("--page-token", default="", help="the next page, as the previous page printed it")
+    listing.add_argument(
+        "--page-token",
+        default="",
+        help="the next page, as the previous page printed it (with the same filters, which it repeats)",
+    )
     order = commands.add_parser("order", help="operator: orders").add_subparsers(dest="action", required=True)
     retry = order.add_parser("retry", help="retry an order that could not be delivered (same idempotency key)")
     retry.add_argument("order_id")

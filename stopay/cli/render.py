@@ -93,8 +93,9 @@ def event_text(event: station_pb2.CaseEvent) -> str:
     return f"  {at}  {event.summary}"
 
 
-def case_list_text(reply: station_pb2.ListCasesResponse) -> str:
-    """One case a line, money in yuan as in ``case show``; then how to ask for the next page."""
+def case_list_text(reply: station_pb2.ListCasesResponse, flags: str = "") -> str:
+    """One case a line, money in yuan as in ``case show``; then how to ask for the next page: its
+    token, and ``flags``, the filters the page was asked with (a token is good only with them)."""
     rows = [("case", "station", "report", "victim", "reported", "held", "state")]
     for case in reply.cases:
         cur = case.currency or "CNY"
@@ -115,7 +116,7 @@ def case_list_text(reply: station_pb2.ListCasesResponse) -> str:
     if len(rows) == 1:
         lines = ["no cases"]
     if reply.next_page_token:
-        lines.append(f"next page: --page-token {reply.next_page_token}")
+        lines.append(f"next page: --page-token {reply.next_page_token}" + (f" {flags}" if flags else ""))
     return "\n".join(lines)
 
 

@@ -200,3 +200,26 @@ class CaseEvent:
     kind: str
     order_id: uuid.UUID | None
     detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSearch:
+    """Which cases a list holds (docs/rules.md, Search): every field None is no filter, the others
+    must all hold."""
+
+    station_id: str | None = None
+    report_no: str | None = None
+    # The victim's name starts with it, character for character.
+    victim_name: str | None = None
+    # (bank_code, account_number): the case has an order, of any kind and level, at that account.
+    account: tuple[str, str] | None = None
+    # The period [created_from, created_until) the case was accepted in.
+    created_from: datetime | None = None
+    created_until: datetime | None = None
+    # True: no order is open (CaseView.settled); False: some order is.
+    settled: bool | None = None
+
+    @property
+    def filtered(self) -> bool:
+        """Whether any filter is given."""
+        return self != CaseSearch()

@@ -1,4 +1,4 @@
-"""Reading a case: one case, a station's cases page by page, a case watched as it changes, and the
+"""Reading a case: one case, the cases a search finds page by page, a case watched as it changes, and the
 station a case belongs to (the scope the guard checks)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from datetime import datetime
 
 import asyncpg
 
-from stopay.domain.case import CaseView
+from stopay.domain.case import CaseSearch, CaseView
 from stopay.service.watch import Seen, WatchHub
 from stopay.store import cases
 
@@ -24,14 +24,14 @@ class Cases:
 
     async def page(
         self,
-        station_id: str | None,
+        search: CaseSearch,
         after: tuple[datetime, uuid.UUID] | None,
         limit: int,
         station_prefixes: tuple[str, ...] | None,
     ) -> list[CaseView]:
-        """Newest first, after the case ``after`` names (created_at, case_id); only the stations whose
-        ids start with one of ``station_prefixes`` when given."""
-        return await cases.list_cases(self._pool, station_id, after, limit, station_prefixes)
+        """The cases ``search`` finds, newest first, after the case ``after`` names (created_at,
+        case_id); only the stations whose ids start with one of ``station_prefixes`` when given."""
+        return await cases.list_cases(self._pool, search, after, limit, station_prefixes)
 
     async def station_of(self, case_id: uuid.UUID) -> str | None:
         """The station that submitted the case; None when there is no such case."""

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from stopay.domain.attribution import OWN
-from stopay.domain.case import CaseEvent, CaseView, ExitView, IncomingView, OrderView, SharedAccount
+from stopay.domain.case import CaseEvent, CaseSearch, CaseView, ExitView, IncomingView, OrderView, SharedAccount
 from stopay.domain.entry import Party
 from stopay.domain.orders import OrderKind, OrderStatus
 from stopay.domain.trail import BACK_WITH_VICTIM
@@ -151,19 +151,27 @@ async def _read_case(conn: asyncpg.Connection, case_id: uuid.UUID) -> CaseView |
 
 async def list_cases(
     pool: asyncpg.Pool,
-    station_id: str | None,
+    search: CaseSearch,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
     station_prefixes: tuple[str, ...] | None = None,
 ) -> list[CaseView]:
-    """Newest first; only the stations whose ids start with one of ``station_prefixes`` when given."""
+    """The cases ``search`` finds, newest first; only the stations whose ids start with one of
+    ``station_prefixes`` when given."""
     with database_errors("could not list cases"):
         q = query("list_cases")
         rows = await pool.fetch(
             q.text,
             *q.args(
-                station_id=station_id,
+                station_id=search.station_id,
                 station_prefixes=list(station_prefixes) if station_prefixes is not None else None,
+                report_no=search.report_no,
+                victim_name=search.victim_name,
+                bank_code=search.account[0] if search.account else None,
+                account_number=search.account[1] if search.account else None,
+                created_from=search.created_from,
+                created_until=search.created_until,
+                settled=search.settled,
                 after_created_at=after[0] if after else None,
                 after_case_id=after[1] if after else None,
                 limit=limit,

@@ -1,4 +1,4 @@
--- The stopay schema after migration 0020_account_index: what the migrations in
+-- The stopay schema after migration 0021_case_search: what the migrations in
 -- stopay/store/migrations produce, read back from a fresh database. Generated, never edited:
 -- after adding a migration, run `python -m stopay.store.schema`.
 
@@ -328,11 +328,15 @@ CREATE TABLE transfer_owners (
 
 CREATE INDEX case_events_by_time ON public.case_events USING btree (at);
 
+CREATE INDEX cases_by_report_no ON public.cases USING btree (report_no);
+
 CREATE INDEX cases_by_station ON public.cases USING btree (station_id, created_at DESC, case_id DESC);
 
 CREATE INDEX cases_by_time ON public.cases USING btree (created_at DESC, case_id DESC);
 
 CREATE INDEX entry_transfers_linked ON public.entry_transfers USING btree (linked_case_id) WHERE (linked_case_id IS NOT NULL);
+
+CREATE INDEX freeze_orders_by_account ON public.freeze_orders USING btree (bank_code, account_number, case_id);
 
 CREATE INDEX freeze_orders_by_order_id ON public.freeze_orders USING btree (order_id);
 

@@ -94,6 +94,30 @@ CONFIRMATION_METHOD_RECORDED_CALL: ConfirmationMethod.ValueType  # 3
 """In a recorded phone report; the reference is the recording's reference."""
 Global___ConfirmationMethod: _TypeAlias = ConfirmationMethod  # noqa: Y015
 
+class _CaseStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CaseStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CaseStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CASE_STATUS_UNSPECIFIED: _CaseStatus.ValueType  # 0
+    """Any case: no filter."""
+    CASE_STATUS_OPEN: _CaseStatus.ValueType  # 1
+    """Some order is still open: waiting for, or in flight to, a bank (Case.settled false)."""
+    CASE_STATUS_SETTLED: _CaseStatus.ValueType  # 2
+    """No order is open (Case.settled true)."""
+
+class CaseStatus(_CaseStatus, metaclass=_CaseStatusEnumTypeWrapper):
+    """Where a case is, as ListCasesRequest.status filters it."""
+
+CASE_STATUS_UNSPECIFIED: CaseStatus.ValueType  # 0
+"""Any case: no filter."""
+CASE_STATUS_OPEN: CaseStatus.ValueType  # 1
+"""Some order is still open: waiting for, or in flight to, a bank (Case.settled false)."""
+CASE_STATUS_SETTLED: CaseStatus.ValueType  # 2
+"""No order is open (Case.settled true)."""
+Global___CaseStatus: _TypeAlias = CaseStatus  # noqa: Y015
+
 class _OrderStatus:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -786,29 +810,70 @@ Global___WatchCaseRequest: _TypeAlias = WatchCaseRequest  # noqa: Y015
 
 @_typing.final
 class ListCasesRequest(_message.Message):
-    """Which cases to list, and the page."""
+    """Which cases to list, and the page. Every filter is optional; those given must all hold
+    (docs/rules.md, Search).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     STATION_ID_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    REPORT_NO_FIELD_NUMBER: _builtins.int
+    VICTIM_NAME_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    CREATED_FROM_FIELD_NUMBER: _builtins.int
+    CREATED_UNTIL_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
     station_id: _builtins.str
     """Only cases of this station; empty for all."""
     page_size: _builtins.int
     """At most this many cases; 0 means the default, 50; at most 500."""
     page_token: _builtins.str
-    """From a previous ListCasesResponse.next_page_token; empty for the first page."""
+    """From a previous ListCasesResponse.next_page_token, asked with the same filters (a token given
+    out for other filters is refused, naming page_token); empty for the first page.
+    """
+    report_no: _builtins.str
+    """Only the cases of this report number, exactly; empty for all."""
+    victim_name: _builtins.str
+    """Only the cases whose victim's name starts with this, character for character (a surname alone
+    finds every victim of that surname; the whole name finds that name and longer ones); empty for
+    all.
+    """
+    status: Global___CaseStatus.ValueType
+    """Only the cases in this state; CASE_STATUS_UNSPECIFIED for all."""
+    @_builtins.property
+    def account(self) -> _common_pb2.AccountRef:
+        """Only the cases with an order, of any kind and at any level of the trail, at this account
+        (bank_code and number, both required when set; holder_name is not compared). Unset for all.
+        """
+
+    @_builtins.property
+    def created_from(self) -> _timestamp_pb2.Timestamp:
+        """Only the cases accepted at or after this instant; unset: from the first."""
+
+    @_builtins.property
+    def created_until(self) -> _timestamp_pb2.Timestamp:
+        """Only the cases accepted before this instant (exclusive); unset: up to now. Must be later than
+        created_from.
+        """
+
     def __init__(
         self,
         *,
         station_id: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        report_no: _builtins.str = ...,
+        victim_name: _builtins.str = ...,
+        account: _common_pb2.AccountRef | None = ...,
+        created_from: _timestamp_pb2.Timestamp | None = ...,
+        created_until: _timestamp_pb2.Timestamp | None = ...,
+        status: Global___CaseStatus.ValueType = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "created_from", b"created_from", "created_until", b"created_until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "station_id", b"station_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "created_from", b"created_from", "created_until", b"created_until", "page_size", b"page_size", "page_token", b"page_token", "report_no", b"report_no", "station_id", b"station_id", "status", b"status", "victim_name", b"victim_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
