@@ -11,8 +11,9 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+
+from stopay.domain.money import format_minor, parse_major
 
 ENTRY_FIELDS = ("report_no", "victim.name", "victim.id_number", "victim.phone", "fraud_type", "narrative")
 TRANSFER_FIELDS = (
@@ -151,13 +152,10 @@ def _text(source: dict[str, object], name: str, prefix: str = "") -> str:
 
 def fen(text: str) -> int:
     """Yuan as typed (``580000``, ``580,000.5``, ``¥1,000.00``) in fen, exactly; ValueError if not an amount."""
-    cleaned = text.replace(",", "").replace("，", "").replace("¥", "").replace("￥", "").strip()
-    if not _YUAN.fullmatch(cleaned):
+    cleaned = text.replace("，", ",").replace("¥", "").replace("￥", "").strip()
+    if not _YUAN.fullmatch(cleaned.replace(",", "")):  # at most 13 digits of yuan: no overflow of fen
         raise ValueError("must be an amount in yuan, at most two decimals, e.g. 580000 or 580000.50")
-    try:
-        return int(Decimal(cleaned) * 100)
-    except InvalidOperation as exc:  # the pattern admits only digits and one point
-        raise ValueError("must be an amount in yuan") from exc
+    return parse_major(cleaned)
 
 
 def yuan_text(text: str) -> str:
@@ -166,11 +164,7 @@ def yuan_text(text: str) -> str:
         minor = fen(text)
     except ValueError:
         return ""
-    return money(minor)
-
-
-def money(minor: int) -> str:
-    return f"¥{minor // 100:,}.{minor % 100:02d}"
+    return format_minor(minor)
 
 
 def local_time(text: str, offset: timezone) -> datetime:

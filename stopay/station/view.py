@@ -4,7 +4,7 @@ held per level and in all. Amounts are integer fen, shown as yuan text here, nev
 
 from __future__ import annotations
 
-from stopay.station.draft import money
+from stopay.domain.money import format_minor as money
 from stopay.v1 import common_pb2, station_pb2
 
 SHOWN_KINDS = (station_pb2.ORDER_KIND_STOP, station_pb2.ORDER_KIND_FREEZE)
