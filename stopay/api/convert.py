@@ -398,6 +398,8 @@ def _summary(event: CaseEvent, currency: str) -> str:
         confirmed = f", confirmed by the victim {how_confirmed(confirmation)}" if isinstance(confirmation, dict) else ""
         return f"case accepted, {money('reported_minor')} reported{confirmed}"
     if event.kind == "order.queued":
+        if detail.get("kind") == "stop":  # stop first: the freeze asked at once, beside the statement
+            return f"emergency stop queued for {detail.get('bank_code')}, {money('requested_minor')} to freeze at once"
         return f"freeze request queued for {detail.get('bank_code')}, {money('requested_minor')} requested"
     if event.kind == "order.traced":
         return (
