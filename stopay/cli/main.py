@@ -272,6 +272,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="public notice before a rateable return is paid (default 30)",
     )
     holds.add_argument(
+        "--objection-days",
+        type=count,
+        default=env("OBJECTION_DAYS", "3"),
+        metavar="N",
+        help="how long a holder's objection waits for a decision before it is escalated (default 3)",
+    )
+    holds.add_argument(
+        "--objection-warn-hours",
+        type=non_negative_int,
+        default=env("OBJECTION_WARN_HOURS", "24"),
+        metavar="N",
+        help="how long before an objection's deadline the sweeper warns of it (default 24)",
+    )
+    holds.add_argument(
         "--sweep-seconds",
         type=positive_float,
         default=env("SWEEP_SECONDS", "30"),
