@@ -412,9 +412,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from stopay.cli import audit, certs, db
     from stopay.cli import holds as holds_command
+    from stopay.cli import objections as objections_command
     from stopay.cli import station as station_command
 
     holds_command.add_parser(commands, env, DEFAULT_SERVER)
+    objections_command.add_parser(commands, env, DEFAULT_SERVER)
     audit.add_parser(commands, env, DEFAULT_SERVER)
     certs.add_parser(commands)
     db.add_parser(commands, env)
@@ -464,6 +466,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from stopay.cli import holds
 
         return holds.run(args)
+    if args.command == "objection":
+        from stopay.cli import objections
+
+        return objections.run(args)
     if args.command == "certs":
         from stopay.cli import certs
 

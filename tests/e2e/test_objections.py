@@ -4,6 +4,7 @@ clock (stopay_clock) passes its deadline."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -14,6 +15,7 @@ from stopay.domain.holds import HoldPolicy
 from stopay.store import audit
 from stopay.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, holds_pb2
 from tests.conftest import eventually
+from tests.e2e.test_cli import stopay
 from tests.e2e.test_holds import M, _statuses, at, events_of, one_victim, orders_of, ref, refused, set_clock, start
 from tests.handmade import acct
 
@@ -232,3 +234,35 @@ async def test_bad_objections_name_their_fields_and_write_nothing(
         await pool.execute("UPDATE objections SET state = 'open', decision = NULL")
     with pytest.raises(Exception, match="never deleted"):
         await pool.execute("DELETE FROM objections")
+
+
+async def test_the_objection_commands_file_list_and_decide(make_app, channel_to, holds_to, pool, tmp_path) -> None:
+    app, (case,) = await start(make_app, channel_to, one_victim(tmp_path))
+    server = ("--server", f"127.0.0.1:{app.port}")
+    filed = await stopay(
+        "objection", "file", case.case_id, f"BK:{M}", "--holder", "Zhang Wei", "--grounds", "my salary",
+        "--document", "payslip", "--document", "contract", "--officer", "O-1001", "--json", *server,
+    )  # fmt: skip
+    assert filed.returncode == 0, filed.stderr
+    objection = json.loads(filed.stdout)
+    assert objection["documents"] == ["payslip", "contract"] and objection["open"] is True
+    listed = await stopay("objection", "list", "--case", case.case_id, *server)
+    assert listed.returncode == 0, listed.stderr
+    assert objection["objection_id"][:8] in listed.stdout and "open" in listed.stdout
+    overdue = await stopay("objection", "list", "--overdue", "--json", *server)
+    assert json.loads(overdue.stdout) == {"objections": []}
+    decided = await stopay(
+        "objection",
+        "decide",
+        objection["objection_id"],
+        "keep",
+        "--reasons",
+        "not proven",
+        "--officer",
+        "sup-1",
+        *server,
+    )
+    assert decided.returncode == 0, decided.stderr
+    assert "keep" in decided.stdout and "decided" in decided.stdout
+    bad = await stopay("objection", "decide", "nope", "keep", "--reasons", "x", "--officer", "sup-1", *server)
+    assert bad.returncode != 0 and "objection_id" in bad.stderr
