@@ -471,6 +471,8 @@ def _summary(event: CaseEvent, currency: str) -> str:
         return f"released: {money('released_minor')} given back"
     if event.kind.startswith(("hold.", "return.", "funds.")):
         return _hold_summary(event, money)
+    if event.kind.startswith("objection."):
+        return _objection_summary(event)
     if event.kind == "transfer.linked":
         return (
             f"transfer {detail.get('txn_id')} to {detail.get('bank_code')} ({money('amount_minor')}) was "
@@ -502,6 +504,21 @@ def _summary(event: CaseEvent, currency: str) -> str:
         reason = f" ({detail['reason_code']})" if detail.get("reason_code") else ""
         return f"{event.kind[6:].replace('_', ' ')}: {money('held_minor')} held{reason}"
     return event.kind
+
+
+def _objection_summary(event: CaseEvent) -> str:
+    detail = event.detail
+    where = detail.get("bank_code", "")
+    texts = {
+        "objection.filed": f"the holder objected to the hold at {where} (via {detail.get('via')}, taken by "
+        f"{detail.get('taken_by')}); a decision is due by {detail.get('due_at')}",
+        "objection.due_soon": f"the objection to the hold at {where} is due a decision by {detail.get('due_at')}",
+        "objection.escalated": f"the objection to the hold at {where} was not decided by {detail.get('due_at')}; "
+        "escalated to the supervisor and the center",
+        "objection.decided": f"the objection to the hold at {where} was decided: {detail.get('decision')} "
+        f"({detail.get('reasons')})",
+    }
+    return texts.get(event.kind, event.kind)
 
 
 def _hold_summary(event: CaseEvent, money: Callable[[str], str]) -> str:

@@ -13,7 +13,7 @@ import pytest
 
 from stopay.domain.holds import HoldPolicy
 from stopay.store import audit
-from stopay.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, holds_pb2
+from stopay.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, holds_pb2, station_pb2
 from tests.conftest import eventually
 from tests.e2e.test_cli import stopay
 from tests.e2e.test_holds import M, _statuses, at, events_of, one_victim, orders_of, ref, refused, set_clock, start
@@ -96,6 +96,11 @@ async def test_an_objection_refused_keeps_the_hold_and_only_adds_events(
     assert app.adapters["BK"].world.held(acct("M")) == 100_000
     decided_events = [e for e in await events_of(pool, case) if e["kind"] == "objection.decided"]
     assert [e["detail"]["decision"] for e in decided_events] == ["keep"]
+    watching = channel_to(app).WatchCase(station_pb2.WatchCaseRequest(case_id=case.case_id))
+    shown = await watching.read()  # the first update holds every event so far
+    watching.cancel()
+    (summary,) = [e.summary for e in shown.events if e.kind == station_pb2.EVENT_KIND_OBJECTION_DECIDED]
+    assert "keep" in summary and "the salary story does not match" in summary
     # Once decided, another objection may be filed.
     assert (await holds.FileObjection(filing(case))).open
 
