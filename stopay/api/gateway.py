@@ -129,6 +129,6 @@ def _objection(request: gateway_pb2.ObjectionFiling) -> Objection:
     holder, grounds, documents = check.objection(request.holder_name, request.grounds, list(request.documents))
     request_id = check.text("request_id", request.request_id, max_len=128)
     check.done()
-    return Objection(
-        case_id, account_bank, number, holder, ObjectionVia.BANK, bank_code, grounds, documents, request_id
-    )
+    # A bank's request ids are its own: kept apart from other banks' and officers' ids.
+    own_id = f"bank:{bank_code}:{request_id}"
+    return Objection(case_id, account_bank, number, holder, ObjectionVia.BANK, bank_code, grounds, documents, own_id)

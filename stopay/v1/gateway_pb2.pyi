@@ -262,7 +262,9 @@ class ObjectionFiling(_message.Message):
     grounds: _builtins.str
     """Required: the holder's grounds, at most 2000 characters."""
     request_id: _builtins.str
-    """Required: the bank's id of this filing (1 to 128 characters), the same on every resend."""
+    """Required: the bank's id of this filing (1 to 128 characters), the same on every resend; kept
+    apart from other banks' ids.
+    """
     @_builtins.property
     def account(self) -> _common_pb2.AccountRef:
         """Required: the account, at bank_code."""

@@ -124,6 +124,18 @@ async def test_a_bank_files_its_holders_objection_and_a_second_open_one_is_refus
             )
         )
         assert receipt.objection_id and not receipt.replayed
+        again = await gateway.FileObjection(
+            gateway_pb2.ObjectionFiling(
+                bank_code="BK",
+                case_id=case.case_id,
+                account=common_pb2.AccountRef(bank_code="BK", number=M),
+                holder_name="Zhang Wei",
+                grounds="a loan repaid by a friend",
+                documents=["loan agreement"],
+                request_id="bk-obj-1",
+            )
+        )
+        assert (again.objection_id, again.replayed) == (receipt.objection_id, True)
         # The account must be at the filing bank; every bad field is named.
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await gateway.FileObjection(
