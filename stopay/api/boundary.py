@@ -24,7 +24,14 @@ from stopay.api.errors import (
 from stopay.api.validation import InvalidRequest, Violation
 from stopay.domain.approvals import ApprovalRefused
 from stopay.domain.authz import Denied
-from stopay.domain.errors import ApprovalNotFound, EntryConflict, HoldNotFound, RequestConflict, StoreError
+from stopay.domain.errors import (
+    ApprovalNotFound,
+    EntryConflict,
+    HoldNotFound,
+    ObjectionNotFound,
+    RequestConflict,
+    StoreError,
+)
 from stopay.domain.holds import HoldRefused
 from stopay.domain.orders import UnknownAnswer
 
@@ -61,6 +68,8 @@ def status_for(exc: BaseException, method: str) -> grpc.Status:
         return failed_precondition(str(exc), exc.reason, **{**target, **exc.facts})
     if isinstance(exc, ApprovalNotFound):
         return not_found(str(exc), "APPROVAL_NOT_FOUND", **target)
+    if isinstance(exc, ObjectionNotFound):
+        return not_found(str(exc), "OBJECTION_NOT_FOUND", **target)
     if isinstance(exc, HoldNotFound):
         return not_found(str(exc), "HOLD_NOT_FOUND", **target)
     if isinstance(exc, RequestConflict):

@@ -15,6 +15,7 @@ from stopay.domain.confirmation import ConfirmationMethod, how_confirmed
 from stopay.domain.entry import Party
 from stopay.domain.holds import HoldState, HoldView
 from stopay.domain.money import format_minor
+from stopay.domain.objections import ObjectionDecision, ObjectionState, ObjectionVia, ObjectionView
 from stopay.domain.orders import OrderStatus
 from stopay.domain.trail import BACK_WITH_VICTIM
 from stopay.v1 import audit_pb2, common_pb2, gateway_pb2, holds_pb2, station_pb2
@@ -165,6 +166,10 @@ EVENT_KIND = EnumTable(
         "approval.requested": station_pb2.EVENT_KIND_APPROVAL_REQUESTED,
         "approval.granted": station_pb2.EVENT_KIND_APPROVAL_GRANTED,
         "account.held_for_other_case": station_pb2.EVENT_KIND_ACCOUNT_HELD_FOR_OTHER_CASE,
+        "objection.filed": station_pb2.EVENT_KIND_OBJECTION_FILED,
+        "objection.due_soon": station_pb2.EVENT_KIND_OBJECTION_DUE_SOON,
+        "objection.escalated": station_pb2.EVENT_KIND_OBJECTION_ESCALATED,
+        "objection.decided": station_pb2.EVENT_KIND_OBJECTION_DECIDED,
     },
 )
 HOLD_STATE = EnumTable(
@@ -295,6 +300,44 @@ def linked_case_message(link: CaseLink) -> station_pb2.LinkedCase:
         created_at=timestamp(link.created_at),
         amount_minor=link.amount_minor,
         traced_there=link.traced_there,
+    )
+
+
+_OBJECTION_VIA = {
+    ObjectionVia.BANK: holds_pb2.OBJECTION_VIA_BANK,
+    ObjectionVia.STATION: holds_pb2.OBJECTION_VIA_STATION,
+}
+_OBJECTION_DECISION = {
+    ObjectionDecision.RELEASE: holds_pb2.OBJECTION_DECISION_RELEASE,
+    ObjectionDecision.KEEP: holds_pb2.OBJECTION_DECISION_KEEP,
+}
+
+
+def objection_message(objection: ObjectionView) -> holds_pb2.Objection:
+    return holds_pb2.Objection(
+        objection_id=str(objection.objection_id),
+        hold=holds_pb2.HoldRef(
+            case_id=str(objection.case_id), account=account_ref(objection.bank_code, objection.account_number)
+        ),
+        holder_name=objection.holder_name,
+        via=_OBJECTION_VIA[objection.via],
+        taken_by=objection.taken_by,
+        grounds=objection.grounds,
+        documents=list(objection.documents),
+        filed_at=timestamp(objection.filed_at),
+        due_at=timestamp(objection.due_at),
+        warned_at=timestamp(objection.warned_at),
+        escalated_at=timestamp(objection.escalated_at),
+        open=objection.state is ObjectionState.OPEN,
+        overdue=objection.overdue,
+        decision=_OBJECTION_DECISION[objection.decision]
+        if objection.decision
+        else holds_pb2.OBJECTION_DECISION_UNSPECIFIED,
+        reasons=objection.reasons,
+        decided_by=objection.decided_by,
+        decided_at=timestamp(objection.decided_at),
+        request_id=objection.request_id,
+        replayed=objection.replayed,
     )
 
 
@@ -430,6 +473,8 @@ def _summary(event: CaseEvent, currency: str) -> str:
         return f"released: {money('released_minor')} given back"
     if event.kind.startswith(("hold.", "return.", "funds.")):
         return _hold_summary(event, money)
+    if event.kind.startswith("objection."):
+        return _objection_summary(event)
     if event.kind == "transfer.linked":
         return (
             f"transfer {detail.get('txn_id')} to {detail.get('bank_code')} ({money('amount_minor')}) was "
@@ -461,6 +506,21 @@ def _summary(event: CaseEvent, currency: str) -> str:
         reason = f" ({detail['reason_code']})" if detail.get("reason_code") else ""
         return f"{event.kind[6:].replace('_', ' ')}: {money('held_minor')} held{reason}"
     return event.kind
+
+
+def _objection_summary(event: CaseEvent) -> str:
+    detail = event.detail
+    where = detail.get("bank_code", "")
+    texts = {
+        "objection.filed": f"the holder objected to the hold at {where} (via {detail.get('via')}, taken by "
+        f"{detail.get('taken_by')}); a decision is due by {detail.get('due_at')}",
+        "objection.due_soon": f"the objection to the hold at {where} is due a decision by {detail.get('due_at')}",
+        "objection.escalated": f"the objection to the hold at {where} was not decided by {detail.get('due_at')}; "
+        "escalated to the supervisor and the center",
+        "objection.decided": f"the objection to the hold at {where} was decided: {detail.get('decision')} "
+        f"({detail.get('reasons')})",
+    }
+    return texts.get(event.kind, event.kind)
 
 
 def _hold_summary(event: CaseEvent, money: Callable[[str], str]) -> str:

@@ -1,4 +1,5 @@
-"""BankGateway: banks call back with the outcome of a freeze they first answered "pending".
+"""BankGateway: banks call back with the outcome of a freeze they first answered "pending", and file
+their account holders' objections to holds.
 
 The callback names the order by the idempotency key of the freeze request. It is applied like any
 other bank answer, under the account's lock; a report for an order already settled, a repeat, or a
@@ -20,12 +21,18 @@ from bank_adapters.protocol import (
     StatementLine,
 )
 from stopay.api import callers
-from stopay.api.convert import ANSWER_STATUS, EXIT_KIND, LINE_KIND, ORDER_STATUS
+from stopay.api.boundary import about
+from stopay.api.convert import ANSWER_STATUS, EXIT_KIND, LINE_KIND, ORDER_STATUS, timestamp
 from stopay.api.errors import not_found
 from stopay.api.gateway_validation import outcome_violations
+from stopay.api.hold_validation import _HoldChecker
 from stopay.api.validation import InvalidRequest, Violation
+from stopay.domain.errors import HoldNotFound, RequestConflict
+from stopay.domain.holds import HoldRefused
+from stopay.domain.objections import Objection, ObjectionVia
 from stopay.domain.orders import freeze_key_case
 from stopay.service.callbacks import Callbacks
+from stopay.service.holds.objections import Objections
 from stopay.v1 import gateway_pb2, gateway_pb2_grpc
 
 
@@ -52,8 +59,9 @@ def _statement(message: gateway_pb2.ReportedStatement) -> Statement:
 
 
 class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
-    def __init__(self, callbacks: Callbacks) -> None:
+    def __init__(self, callbacks: Callbacks, objections: Objections) -> None:
         self._callbacks = callbacks
+        self._objections = objections
 
     async def ReportFreezeOutcome(
         self, request: gateway_pb2.FreezeOutcome, context: grpc.aio.ServicerContext
@@ -95,3 +103,32 @@ class BankGatewayServicer(gateway_pb2_grpc.BankGatewayServicer):
         return gateway_pb2.FreezeOutcomeAck(
             applied=reported.applied, order_status=ORDER_STATUS.number(reported.order_status)
         )
+
+    async def FileObjection(
+        self, request: gateway_pb2.ObjectionFiling, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.ObjectionReceipt:
+        objection = _objection(request)
+        try:
+            filed = await self._objections.file(objection, callers.current().actor(f"bank:{objection.bank_code}"))
+        except (HoldRefused, HoldNotFound, RequestConflict) as exc:
+            about(exc, case_id=objection.case_id, bank_code=objection.bank_code)
+            raise
+        return gateway_pb2.ObjectionReceipt(
+            objection_id=str(filed.objection_id), due_at=timestamp(filed.due_at), replayed=filed.replayed
+        )
+
+
+def _objection(request: gateway_pb2.ObjectionFiling) -> Objection:
+    """The filing, checked field by field: the account must be at the filing bank."""
+    check = _HoldChecker()
+    bank_code = check.text("bank_code", request.bank_code, max_len=11)
+    case_id = check.case("case_id", request.case_id)
+    account_bank, number = check.account("account.", request.account.bank_code, request.account.number)
+    if bank_code and account_bank and account_bank != bank_code:
+        check.fail("account.bank_code", f"must be the filing bank {bank_code!r}: a bank files for its own holders")
+    holder, grounds, documents = check.objection(request.holder_name, request.grounds, list(request.documents))
+    request_id = check.text("request_id", request.request_id, max_len=128)
+    check.done()
+    # A bank's request ids are its own: kept apart from other banks' and officers' ids.
+    own_id = f"bank:{bank_code}:{request_id}"
+    return Objection(case_id, account_bank, number, holder, ObjectionVia.BANK, bank_code, grounds, documents, own_id)

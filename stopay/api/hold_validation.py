@@ -9,6 +9,7 @@ from stopay.api.validation import InvalidRequest, _Checker
 from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
 from stopay.domain.holds import LegalDocument
 from stopay.domain.money import MAX_TRANSFER_MINOR
+from stopay.domain.objections import MAX_DOCUMENT_LEN, MAX_DOCUMENTS, Objection, ObjectionDecision, ObjectionVia
 from stopay.v1 import holds_pb2
 
 
@@ -56,6 +57,17 @@ class _HoldChecker(_Checker):
         case_id = self.case("hold.case_id", ref.case_id)
         bank_code, number = self.account("hold.account.", ref.account.bank_code, ref.account.number)
         return Target(case_id, bank_code, number)
+
+    def objection(
+        self, holder_name: str, grounds: str, documents: list[str] | tuple[str, ...]
+    ) -> tuple[str, str, tuple[str, ...]]:
+        """An objection's content: the holder's name, the grounds and the documents referred to."""
+        holder = self.text("holder_name", holder_name, max_len=140)
+        reasons = self.text("grounds", grounds, max_len=2000, free_text=True)
+        if len(documents) > MAX_DOCUMENTS:
+            self.fail("documents", f"must name at most {MAX_DOCUMENTS} documents")
+        refs = tuple(self.text(f"documents[{n}]", ref, max_len=MAX_DOCUMENT_LEN) for n, ref in enumerate(documents))
+        return holder, reasons, refs
 
     def done(self) -> None:
         if self.violations:
@@ -116,3 +128,55 @@ def list_request(request: holds_pb2.ListHoldsRequest) -> tuple[uuid.UUID | None,
     bank_code, number = check.account("account.", request.account.bank_code, request.account.number)
     check.done()
     return None, bank_code, number
+
+
+def file_objection_request(request: holds_pb2.FileObjectionRequest) -> tuple[Objection, By]:
+    """An objection taken at a station; the officer taking it is by.officer_id (by.reason is not read)."""
+    check = _HoldChecker()
+    target = check.target(request.hold)
+    officer = check.text("by.officer_id", request.by.officer_id, max_len=64)
+    request_id = check.text("by.request_id", request.by.request_id, max_len=128)
+    holder, grounds, documents = check.objection(request.holder_name, request.grounds, list(request.documents))
+    check.done()
+    by = By(f"officer:{officer}", "", request_id)
+    objection = Objection(
+        target.case_id,
+        target.bank_code,
+        target.number,
+        holder,
+        ObjectionVia.STATION,
+        officer,
+        grounds,
+        documents,
+        request_id,
+    )
+    return objection, by
+
+
+_DECISIONS = {
+    holds_pb2.OBJECTION_DECISION_RELEASE: ObjectionDecision.RELEASE,
+    holds_pb2.OBJECTION_DECISION_KEEP: ObjectionDecision.KEEP,
+}
+
+
+def decide_objection_request(request: holds_pb2.DecideObjectionRequest) -> tuple[uuid.UUID, ObjectionDecision, By]:
+    check = _HoldChecker()
+    if request.objection_id:
+        objection_id = check.case("objection_id", request.objection_id, "an objection id")
+    else:
+        objection_id = uuid.UUID(int=0)
+        check.fail("objection_id", "is required: the objection_id FileObjection answered")
+    decision = _DECISIONS.get(request.decision)
+    if decision is None:
+        check.fail("decision", "must be OBJECTION_DECISION_RELEASE or OBJECTION_DECISION_KEEP")
+    by = check.by(request.by)
+    check.done()
+    assert decision is not None
+    return objection_id, decision, by
+
+
+def list_objections_request(request: holds_pb2.ListObjectionsRequest) -> tuple[uuid.UUID | None, bool, bool]:
+    check = _HoldChecker()
+    case_id = check.case("case_id", request.case_id) if request.case_id else None
+    check.done()
+    return case_id, request.open_only, request.overdue_only

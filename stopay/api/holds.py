@@ -11,19 +11,23 @@ import structlog
 
 from stopay.api import callers
 from stopay.api.boundary import about
-from stopay.api.convert import APPROVAL_ACTION, hold_message, timestamp
+from stopay.api.convert import APPROVAL_ACTION, hold_message, objection_message, timestamp
 from stopay.api.hold_validation import (
     By,
     approve_request,
+    decide_objection_request,
+    file_objection_request,
     formalize_request,
+    list_objections_request,
     list_request,
     return_request,
     step_request,
 )
 from stopay.domain.approvals import ApprovalRefused
-from stopay.domain.errors import ApprovalNotFound, HoldNotFound, RequestConflict
+from stopay.domain.errors import ApprovalNotFound, HoldNotFound, ObjectionNotFound, RequestConflict
 from stopay.domain.holds import HoldRefused
 from stopay.service.holds.approvals import Approvals
+from stopay.service.holds.objections import Objections
 from stopay.service.holds.returns import Returns, StartedReturn
 from stopay.service.holds.steps import HoldSteps
 from stopay.v1 import holds_pb2, holds_pb2_grpc
@@ -33,10 +37,11 @@ T = TypeVar("T")
 
 
 class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
-    def __init__(self, steps: HoldSteps, returns: Returns, approvals: Approvals) -> None:
+    def __init__(self, steps: HoldSteps, returns: Returns, approvals: Approvals, objections: Objections) -> None:
         self._steps = steps
         self._returns = returns
         self._approvals = approvals
+        self._objections = objections
 
     async def ListHolds(
         self, request: holds_pb2.ListHoldsRequest, context: grpc.aio.ServicerContext
@@ -127,6 +132,36 @@ class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
             reply.returned.CopyFrom(_returned(done.started))
         return reply
 
+    async def FileObjection(
+        self, request: holds_pb2.FileObjectionRequest, context: grpc.aio.ServicerContext
+    ) -> holds_pb2.Objection:
+        objection, by = await _checked(file_objection_request, request, context)
+        filed = await _step(
+            self._objections.file(objection, _actor(by)),
+            context,
+            case_id=objection.case_id,
+            bank_code=objection.bank_code,
+        )
+        return objection_message(filed)
+
+    async def ListObjections(
+        self, request: holds_pb2.ListObjectionsRequest, context: grpc.aio.ServicerContext
+    ) -> holds_pb2.ListObjectionsResponse:
+        case_id, open_only, overdue_only = await _checked(list_objections_request, request, context)
+        rows = await self._objections.list(case_id, open_only, overdue_only)
+        return holds_pb2.ListObjectionsResponse(objections=[objection_message(r) for r in rows])
+
+    async def DecideObjection(
+        self, request: holds_pb2.DecideObjectionRequest, context: grpc.aio.ServicerContext
+    ) -> holds_pb2.Objection:
+        objection_id, decision, by = await _checked(decide_objection_request, request, context)
+        decided = await _step(
+            self._objections.decide(objection_id, decision, by.reason, _actor(by), by.request_id),
+            context,
+            objection_id=objection_id,
+        )
+        return objection_message(decided)
+
 
 def _returned(started: StartedReturn) -> holds_pb2.ReturnFundsResponse:
     plan = started.plan
@@ -155,6 +190,6 @@ async def _step(call: Awaitable[T], context: grpc.aio.ServicerContext, **target:
     the hold's state (the error boundary turns it into the status)."""
     try:
         return await call
-    except (HoldRefused, HoldNotFound, RequestConflict, ApprovalRefused, ApprovalNotFound) as exc:
+    except (HoldRefused, HoldNotFound, RequestConflict, ApprovalRefused, ApprovalNotFound, ObjectionNotFound) as exc:
         about(exc, **target)
         raise

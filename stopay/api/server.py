@@ -70,9 +70,11 @@ class ApiServer:
         station_pb2_grpc.add_StationServiceServicer_to_server(
             StationServicer(services.entries, services.cases, services.banks, clock), self._server
         )
-        gateway_pb2_grpc.add_BankGatewayServicer_to_server(BankGatewayServicer(services.callbacks), self._server)
+        gateway_pb2_grpc.add_BankGatewayServicer_to_server(
+            BankGatewayServicer(services.callbacks, services.objections), self._server
+        )
         holds_pb2_grpc.add_HoldServiceServicer_to_server(
-            HoldServicer(services.hold_steps, services.returns, services.approvals), self._server
+            HoldServicer(services.hold_steps, services.returns, services.approvals, services.objections), self._server
         )
         operator_pb2_grpc.add_OperatorServiceServicer_to_server(OperatorServicer(services.orders), self._server)
         audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(services.audit, clock), self._server)

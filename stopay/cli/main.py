@@ -272,6 +272,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="public notice before a rateable return is paid (default 30)",
     )
     holds.add_argument(
+        "--objection-days",
+        type=count,
+        default=env("OBJECTION_DAYS", "3"),
+        metavar="N",
+        help="how long a holder's objection waits for a decision before it is escalated (default 3)",
+    )
+    holds.add_argument(
+        "--objection-warn-hours",
+        type=non_negative_int,
+        default=env("OBJECTION_WARN_HOURS", "24"),
+        metavar="N",
+        help="how long before an objection's deadline the sweeper warns of it (default 24)",
+    )
+    holds.add_argument(
         "--sweep-seconds",
         type=positive_float,
         default=env("SWEEP_SECONDS", "30"),
@@ -398,9 +412,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from stopay.cli import audit, certs, db
     from stopay.cli import holds as holds_command
+    from stopay.cli import objections as objections_command
     from stopay.cli import station as station_command
 
     holds_command.add_parser(commands, env, DEFAULT_SERVER)
+    objections_command.add_parser(commands, env, DEFAULT_SERVER)
     audit.add_parser(commands, env, DEFAULT_SERVER)
     certs.add_parser(commands)
     db.add_parser(commands, env)
@@ -450,6 +466,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from stopay.cli import holds
 
         return holds.run(args)
+    if args.command == "objection":
+        from stopay.cli import objections
+
+        return objections.run(args)
     if args.command == "certs":
         from stopay.cli import certs
 

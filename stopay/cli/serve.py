@@ -77,6 +77,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             freeze_months=args.freeze_months,
             major_freeze_months=args.major_freeze_months,
             notice_days=args.notice_days,
+            objection_days=args.objection_days,
+            objection_warn_hours=args.objection_warn_hours,
         ),
         limits=Limits(
             rule=args.rule,

@@ -59,6 +59,8 @@ TABLE: Mapping[str, Mapping[Role, Cell]] = {
     STATION + "ListCases": {**_READ_CASES, Role.STATION: Cell(Scope.OWN_STATION, bind="station_id")},
     STATION + "ListBanks": {Role.STATION: Cell(), Role.CENTER: Cell(), Role.OFFICER: Cell(), Role.OPERATOR: Cell()},
     "/stopay.v1.BankGateway/ReportFreezeOutcome": {Role.BANK: Cell(Scope.OWN_BANK, bind="bank_code")},
+    # A bank files its own account holders' objections (the account must be at the bank).
+    "/stopay.v1.BankGateway/FileObjection": {Role.BANK: Cell(Scope.OWN_BANK, bind="bank_code")},
     HOLDS + "ListHolds": {Role.OFFICER: Cell(), Role.SUPERVISOR: Cell(), Role.AUDITOR: Cell()},
     HOLDS + "RenewStop": _HOLD_STEP,
     HOLDS + "ReleaseHold": _HOLD_STEP,
@@ -66,6 +68,16 @@ TABLE: Mapping[str, Mapping[Role, Cell]] = {
     HOLDS + "Formalize": _HOLD_STEP,
     HOLDS + "ReturnFunds": _HOLD_STEP,
     HOLDS + "Approve": {Role.SUPERVISOR: Cell(bind="by.officer_id")},
+    # A holder's objection: taken at a station by an officer, decided by an officer or supervisor as
+    # themselves; the list of open and overdue (escalated) ones is the supervisor's and the center's too.
+    HOLDS + "FileObjection": _HOLD_STEP,
+    HOLDS + "DecideObjection": _HOLD_STEP,
+    HOLDS + "ListObjections": {
+        Role.OFFICER: Cell(),
+        Role.SUPERVISOR: Cell(),
+        Role.CENTER: Cell(),
+        Role.AUDITOR: Cell(),
+    },
     "/stopay.v1.OperatorService/RetryOrder": {Role.OPERATOR: Cell(bind="operator_id")},
     AUDIT + "GetCaseTrail": _AUDIT,
     AUDIT + "GetAccountHistory": _AUDIT,

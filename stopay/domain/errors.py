@@ -32,6 +32,10 @@ class HoldNotFound(StoreError):
     """No hold of that case on that account."""
 
 
+class ObjectionNotFound(StoreError):
+    """No objection has that id."""
+
+
 class RequestConflict(StoreError):
     """The request_id was used before for a different step."""
 

@@ -104,12 +104,16 @@ class HoldPolicy:
     freeze_warn_days: int = 15
     # How long a rateable return is announced before it is paid.
     notice_days: int = 30
+    # How long a holder's objection waits for a decision before it is escalated, and how long before
+    # that deadline the sweeper warns of it (docs/holds.md, Objections).
+    objection_days: int = 3
+    objection_warn_hours: int = 24
 
     def __post_init__(self) -> None:
-        for name in ("stop_hours", "max_stops", "freeze_months", "major_freeze_months"):
+        for name in ("stop_hours", "max_stops", "freeze_months", "major_freeze_months", "objection_days"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        for name in ("stop_warn_hours", "freeze_warn_days", "notice_days"):
+        for name in ("stop_warn_hours", "freeze_warn_days", "notice_days", "objection_warn_hours"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
 

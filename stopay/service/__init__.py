@@ -18,6 +18,7 @@ from stopay.service.callbacks import Callbacks
 from stopay.service.cases import Cases
 from stopay.service.entries import Entries
 from stopay.service.holds.approvals import Approvals
+from stopay.service.holds.objections import Objections
 from stopay.service.holds.returns import Returns
 from stopay.service.holds.steps import HoldSteps
 from stopay.service.orders import Orders
@@ -35,6 +36,7 @@ class Services:
     hold_steps: HoldSteps
     returns: Returns
     approvals: Approvals
+    objections: Objections
     audit: Audit
     banks: Banks
     # The process's case watchers, one read per change shared (started and closed with the app).
@@ -60,6 +62,7 @@ class Services:
             HoldSteps(pool, policy),
             Returns(pool, policy),
             Approvals(pool, policy),
+            Objections(pool, policy),
             Audit(pool),
             Banks(pool),
             hub,

@@ -1,4 +1,4 @@
--- The stopay schema after migration 0021_case_search: what the migrations in
+-- The stopay schema after migration 0022_objections: what the migrations in
 -- stopay/store/migrations produce, read back from a fresh database. Generated, never edited:
 -- after adding a migration, run `python -m stopay.store.schema`.
 
@@ -249,6 +249,41 @@ CREATE TABLE holds (
     CONSTRAINT holds_state_check CHECK ((state = ANY (ARRAY['stopped'::text, 'frozen'::text, 'released'::text, 'lapsed'::text, 'returning'::text, 'returned'::text])))
 );
 
+CREATE TABLE objections (
+    objection_id   uuid NOT NULL,
+    case_id        uuid NOT NULL,
+    bank_code      text NOT NULL,
+    account_number text NOT NULL,
+    holder_name    text NOT NULL,
+    via            text NOT NULL,
+    taken_by       text NOT NULL,
+    grounds        text NOT NULL,
+    documents      jsonb NOT NULL DEFAULT '[]'::jsonb,
+    request_id     text NOT NULL,
+    filed_at       timestamp with time zone NOT NULL DEFAULT stopay_now(),
+    due_at         timestamp with time zone NOT NULL,
+    warned_at      timestamp with time zone,
+    escalated_at   timestamp with time zone,
+    state          text NOT NULL DEFAULT 'open'::text,
+    decision       text,
+    reasons        text,
+    decided_by     text,
+    decided_at     timestamp with time zone,
+    CONSTRAINT objections_pkey PRIMARY KEY (objection_id),
+    CONSTRAINT objections_request_id_key UNIQUE (request_id),
+    CONSTRAINT objections_case_id_bank_code_account_number_fkey FOREIGN KEY (case_id, bank_code, account_number) REFERENCES holds(case_id, bank_code, account_number),
+    CONSTRAINT objections_check CHECK ((due_at > filed_at)),
+    CONSTRAINT objections_check1 CHECK (((state = 'decided'::text) = ((decision IS NOT NULL) AND (reasons IS NOT NULL) AND (reasons <> ''::text) AND (decided_by IS NOT NULL) AND (decided_at IS NOT NULL)))),
+    CONSTRAINT objections_check2 CHECK (((state = 'decided'::text) OR ((decision IS NULL) AND (reasons IS NULL) AND (decided_by IS NULL) AND (decided_at IS NULL)))),
+    CONSTRAINT objections_decision_check CHECK ((decision = ANY (ARRAY['release'::text, 'keep'::text]))),
+    CONSTRAINT objections_documents_check CHECK ((jsonb_typeof(documents) = 'array'::text)),
+    CONSTRAINT objections_grounds_check CHECK ((grounds <> ''::text)),
+    CONSTRAINT objections_holder_name_check CHECK ((holder_name <> ''::text)),
+    CONSTRAINT objections_state_check CHECK ((state = ANY (ARRAY['open'::text, 'decided'::text]))),
+    CONSTRAINT objections_taken_by_check CHECK ((taken_by <> ''::text)),
+    CONSTRAINT objections_via_check CHECK ((via = ANY (ARRAY['bank'::text, 'station'::text])))
+);
+
 CREATE TABLE stopay_clock (
     one   boolean NOT NULL DEFAULT true,
     shift interval NOT NULL,
@@ -357,6 +392,12 @@ CREATE INDEX holds_by_account ON public.holds USING btree (bank_code, account_nu
 CREATE INDEX holds_live_by_expiry ON public.holds USING btree (expires_at) WHERE (state = ANY (ARRAY['stopped'::text, 'frozen'::text]));
 
 CREATE INDEX holds_returns_due ON public.holds USING btree (return_due_at) WHERE ((state = 'returning'::text) AND (return_paid_at IS NULL));
+
+CREATE INDEX objections_by_case ON public.objections USING btree (case_id, filed_at);
+
+CREATE UNIQUE INDEX objections_one_open ON public.objections USING btree (case_id, bank_code, account_number) WHERE (state = 'open'::text);
+
+CREATE INDEX objections_open_by_due ON public.objections USING btree (due_at) WHERE (state = 'open'::text);
 
 CREATE INDEX trail_accounts_by_account ON public.trail_accounts USING btree (bank_code, account_number, case_id);
 
@@ -717,6 +758,35 @@ BEGIN
     RETURN NULL;
 END $function$;
 
+CREATE OR REPLACE FUNCTION public.objections_guard()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'objections are never deleted' USING ERRCODE = 'check_violation';
+    END IF;
+    IF OLD.state = 'decided' AND NEW IS DISTINCT FROM OLD THEN
+        RAISE EXCEPTION 'objection % is decided and cannot change', OLD.objection_id
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF NEW.state <> OLD.state AND NOT (OLD.state = 'open' AND NEW.state = 'decided') THEN
+        RAISE EXCEPTION 'objection % cannot move from % to %', OLD.objection_id, OLD.state, NEW.state
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF (NEW.objection_id, NEW.case_id, NEW.bank_code, NEW.account_number, NEW.holder_name, NEW.via,
+        NEW.taken_by, NEW.grounds, NEW.documents, NEW.request_id, NEW.filed_at, NEW.due_at)
+       IS DISTINCT FROM
+       (OLD.objection_id, OLD.case_id, OLD.bank_code, OLD.account_number, OLD.holder_name, OLD.via,
+        OLD.taken_by, OLD.grounds, OLD.documents, OLD.request_id, OLD.filed_at, OLD.due_at)
+       OR (OLD.warned_at IS NOT NULL AND NEW.warned_at IS DISTINCT FROM OLD.warned_at)
+       OR (OLD.escalated_at IS NOT NULL AND NEW.escalated_at IS DISTINCT FROM OLD.escalated_at) THEN
+        RAISE EXCEPTION 'objection % is immutable but for its warning, escalation and decision', OLD.objection_id
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END $function$;
+
 CREATE OR REPLACE FUNCTION public.stopay_evidence_append_only()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -841,6 +911,8 @@ CREATE TRIGGER holds_guard BEFORE UPDATE ON holds FOR EACH ROW EXECUTE FUNCTION 
 CREATE TRIGGER holds_no_delete BEFORE DELETE ON holds FOR EACH ROW EXECUTE FUNCTION holds_no_delete();
 
 CREATE TRIGGER holds_notify AFTER INSERT OR UPDATE ON holds FOR EACH ROW EXECUTE FUNCTION holds_notify();
+
+CREATE TRIGGER objections_guard BEFORE DELETE OR UPDATE ON objections FOR EACH ROW EXECUTE FUNCTION objections_guard();
 
 CREATE TRIGGER transfer_owners_guard BEFORE DELETE OR UPDATE ON transfer_owners FOR EACH ROW EXECUTE FUNCTION transfer_owners_guard();
 

@@ -27,17 +27,17 @@ from stopay.v1 import common_pb2 as stopay_dot_v1_dot_common__pb2
 from stopay.v1 import station_pb2 as stopay_dot_v1_dot_station__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17stopay/v1/gateway.proto\x12\tstopay.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16stopay/v1/common.proto\x1a\x17stopay/v1/station.proto\"\xfd\x01\n\rFreezeOutcome\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x11\n\tbank_code\x18\x02 \x01(\t\x12\'\n\x06status\x18\x03 \x01(\x0e\x32\x17.stopay.v1.AnswerStatus\x12\x12\n\nheld_minor\x18\x04 \x01(\x03\x12\x15\n\rbalance_minor\x18\x05 \x01(\x03\x12\x13\n\x0breason_code\x18\x06 \x01(\t\x12\x16\n\x0e\x62\x61nk_reference\x18\x07 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x08 \x01(\t\x12/\n\tstatement\x18\t \x01(\x0b\x32\x1c.stopay.v1.ReportedStatement\"Z\n\x11ReportedStatement\x12\x1d\n\x15opening_balance_minor\x18\x01 \x01(\x03\x12&\n\x05lines\x18\x02 \x03(\x0b\x32\x17.stopay.v1.ReportedLine\"\xdc\x01\n\x0cReportedLine\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\x04kind\x18\x03 \x01(\x0e\x32\x13.stopay.v1.LineKind\x12\x14\n\x0c\x61mount_minor\x18\x04 \x01(\x03\x12\x0e\n\x06txn_id\x18\x05 \x01(\t\x12+\n\x0c\x63ounterparty\x18\x06 \x01(\x0b\x32\x15.stopay.v1.AccountRef\x12!\n\x04\x65xit\x18\x07 \x01(\x0e\x32\x13.stopay.v1.ExitKind\"Q\n\x10\x46reezeOutcomeAck\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\x12,\n\x0corder_status\x18\x02 \x01(\x0e\x32\x16.stopay.v1.OrderStatus*\x8d\x01\n\x0c\x41nswerStatus\x12\x1d\n\x19\x41NSWER_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41NSWER_STATUS_ACCR\x10\x01\x12\x16\n\x12\x41NSWER_STATUS_PECR\x10\x02\x12\x16\n\x12\x41NSWER_STATUS_PDCR\x10\x03\x12\x16\n\x12\x41NSWER_STATUS_RJCR\x10\x04*P\n\x08LineKind\x12\x19\n\x15LINE_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10LINE_KIND_CREDIT\x10\x01\x12\x13\n\x0fLINE_KIND_DEBIT\x10\x02\x32[\n\x0b\x42\x61nkGateway\x12L\n\x13ReportFreezeOutcome\x12\x18.stopay.v1.FreezeOutcome\x1a\x1b.stopay.v1.FreezeOutcomeAckb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17stopay/v1/gateway.proto\x12\tstopay.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16stopay/v1/common.proto\x1a\x17stopay/v1/station.proto\"\xfd\x01\n\rFreezeOutcome\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x11\n\tbank_code\x18\x02 \x01(\t\x12\'\n\x06status\x18\x03 \x01(\x0e\x32\x17.stopay.v1.AnswerStatus\x12\x12\n\nheld_minor\x18\x04 \x01(\x03\x12\x15\n\rbalance_minor\x18\x05 \x01(\x03\x12\x13\n\x0breason_code\x18\x06 \x01(\t\x12\x16\n\x0e\x62\x61nk_reference\x18\x07 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x08 \x01(\t\x12/\n\tstatement\x18\t \x01(\x0b\x32\x1c.stopay.v1.ReportedStatement\"Z\n\x11ReportedStatement\x12\x1d\n\x15opening_balance_minor\x18\x01 \x01(\x03\x12&\n\x05lines\x18\x02 \x03(\x0b\x32\x17.stopay.v1.ReportedLine\"\xdc\x01\n\x0cReportedLine\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\x04kind\x18\x03 \x01(\x0e\x32\x13.stopay.v1.LineKind\x12\x14\n\x0c\x61mount_minor\x18\x04 \x01(\x03\x12\x0e\n\x06txn_id\x18\x05 \x01(\t\x12+\n\x0c\x63ounterparty\x18\x06 \x01(\x0b\x32\x15.stopay.v1.AccountRef\x12!\n\x04\x65xit\x18\x07 \x01(\x0e\x32\x13.stopay.v1.ExitKind\"Q\n\x10\x46reezeOutcomeAck\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\x12,\n\x0corder_status\x18\x02 \x01(\x0e\x32\x16.stopay.v1.OrderStatus\"\xaa\x01\n\x0fObjectionFiling\x12\x11\n\tbank_code\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12&\n\x07\x61\x63\x63ount\x18\x03 \x01(\x0b\x32\x15.stopay.v1.AccountRef\x12\x13\n\x0bholder_name\x18\x04 \x01(\t\x12\x0f\n\x07grounds\x18\x05 \x01(\t\x12\x11\n\tdocuments\x18\x06 \x03(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"f\n\x10ObjectionReceipt\x12\x14\n\x0cobjection_id\x18\x01 \x01(\t\x12*\n\x06\x64ue_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08replayed\x18\x03 \x01(\x08*\x8d\x01\n\x0c\x41nswerStatus\x12\x1d\n\x19\x41NSWER_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41NSWER_STATUS_ACCR\x10\x01\x12\x16\n\x12\x41NSWER_STATUS_PECR\x10\x02\x12\x16\n\x12\x41NSWER_STATUS_PDCR\x10\x03\x12\x16\n\x12\x41NSWER_STATUS_RJCR\x10\x04*P\n\x08LineKind\x12\x19\n\x15LINE_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10LINE_KIND_CREDIT\x10\x01\x12\x13\n\x0fLINE_KIND_DEBIT\x10\x02\x32\xa5\x01\n\x0b\x42\x61nkGateway\x12L\n\x13ReportFreezeOutcome\x12\x18.stopay.v1.FreezeOutcome\x1a\x1b.stopay.v1.FreezeOutcomeAck\x12H\n\rFileObjection\x12\x1a.stopay.v1.ObjectionFiling\x1a\x1b.stopay.v1.ObjectionReceiptb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stopay.v1.gateway_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ANSWERSTATUS']._serialized_start=775
-  _globals['_ANSWERSTATUS']._serialized_end=916
-  _globals['_LINEKIND']._serialized_start=918
-  _globals['_LINEKIND']._serialized_end=998
+  _globals['_ANSWERSTATUS']._serialized_start=1052
+  _globals['_ANSWERSTATUS']._serialized_end=1193
+  _globals['_LINEKIND']._serialized_start=1195
+  _globals['_LINEKIND']._serialized_end=1275
   _globals['_FREEZEOUTCOME']._serialized_start=121
   _globals['_FREEZEOUTCOME']._serialized_end=374
   _globals['_REPORTEDSTATEMENT']._serialized_start=376
@@ -46,6 +46,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REPORTEDLINE']._serialized_end=689
   _globals['_FREEZEOUTCOMEACK']._serialized_start=691
   _globals['_FREEZEOUTCOMEACK']._serialized_end=772
-  _globals['_BANKGATEWAY']._serialized_start=1000
-  _globals['_BANKGATEWAY']._serialized_end=1091
+  _globals['_OBJECTIONFILING']._serialized_start=775
+  _globals['_OBJECTIONFILING']._serialized_end=945
+  _globals['_OBJECTIONRECEIPT']._serialized_start=947
+  _globals['_OBJECTIONRECEIPT']._serialized_end=1049
+  _globals['_BANKGATEWAY']._serialized_start=1278
+  _globals['_BANKGATEWAY']._serialized_end=1443
 # @@protoc_insertion_point(module_scope)

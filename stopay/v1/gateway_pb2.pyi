@@ -239,3 +239,86 @@ class FreezeOutcomeAck(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___FreezeOutcomeAck: _TypeAlias = FreezeOutcomeAck  # noqa: Y015
+
+@_typing.final
+class ObjectionFiling(_message.Message):
+    """An account holder's objection to a hold, filed by the holder's bank."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BANK_CODE_FIELD_NUMBER: _builtins.int
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    HOLDER_NAME_FIELD_NUMBER: _builtins.int
+    GROUNDS_FIELD_NUMBER: _builtins.int
+    DOCUMENTS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    bank_code: _builtins.str
+    """Required: the filing bank; with a certificate, filled in from it."""
+    case_id: _builtins.str
+    """Required: the case holding (a UUID)."""
+    holder_name: _builtins.str
+    """Required: the account holder's name, at most 140 characters."""
+    grounds: _builtins.str
+    """Required: the holder's grounds, at most 2000 characters."""
+    request_id: _builtins.str
+    """Required: the bank's id of this filing (1 to 128 characters), the same on every resend; kept
+    apart from other banks' ids.
+    """
+    @_builtins.property
+    def account(self) -> _common_pb2.AccountRef:
+        """Required: the account, at bank_code."""
+
+    @_builtins.property
+    def documents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The documents the objection refers to: at most 20, each 1 to 200 characters."""
+
+    def __init__(
+        self,
+        *,
+        bank_code: _builtins.str = ...,
+        case_id: _builtins.str = ...,
+        account: _common_pb2.AccountRef | None = ...,
+        holder_name: _builtins.str = ...,
+        grounds: _builtins.str = ...,
+        documents: _abc.Iterable[_builtins.str] | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "bank_code", b"bank_code", "case_id", b"case_id", "documents", b"documents", "grounds", b"grounds", "holder_name", b"holder_name", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ObjectionFiling: _TypeAlias = ObjectionFiling  # noqa: Y015
+
+@_typing.final
+class ObjectionReceipt(_message.Message):
+    """The objection as filed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OBJECTION_ID_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    objection_id: _builtins.str
+    replayed: _builtins.bool
+    """This filing was sent before (its request_id); this is what it came to."""
+    @_builtins.property
+    def due_at(self) -> _timestamp_pb2.Timestamp:
+        """When a decision is due."""
+
+    def __init__(
+        self,
+        *,
+        objection_id: _builtins.str = ...,
+        due_at: _timestamp_pb2.Timestamp | None = ...,
+        replayed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "objection_id", b"objection_id", "replayed", b"replayed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ObjectionReceipt: _TypeAlias = ObjectionReceipt  # noqa: Y015

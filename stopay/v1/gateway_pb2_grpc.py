@@ -43,6 +43,11 @@ class BankGatewayStub:
                 request_serializer=stopay_dot_v1_dot_gateway__pb2.FreezeOutcome.SerializeToString,
                 response_deserializer=stopay_dot_v1_dot_gateway__pb2.FreezeOutcomeAck.FromString,
                 _registered_method=True)
+        self.FileObjection = channel.unary_unary(
+                '/stopay.v1.BankGateway/FileObjection',
+                request_serializer=stopay_dot_v1_dot_gateway__pb2.ObjectionFiling.SerializeToString,
+                response_deserializer=stopay_dot_v1_dot_gateway__pb2.ObjectionReceipt.FromString,
+                _registered_method=True)
 
 
 class BankGatewayServicer:
@@ -61,6 +66,17 @@ class BankGatewayServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FileObjection(self, request, context):
+        """Files the objection of the bank's account holder to a hold on the account: bank_code is the
+        caller's own bank, and the account must be at it. INVALID_ARGUMENT names every malformed field;
+        FAILED_PRECONDITION when the hold has ended or another objection to it is open; NOT_FOUND when
+        the case holds nothing on the account. The decision reaches the bank as the hold's release
+        order (a release) or not at all (the hold is kept): see docs/holds.md, Objections.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BankGatewayServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -68,6 +84,11 @@ def add_BankGatewayServicer_to_server(servicer, server):
                     servicer.ReportFreezeOutcome,
                     request_deserializer=stopay_dot_v1_dot_gateway__pb2.FreezeOutcome.FromString,
                     response_serializer=stopay_dot_v1_dot_gateway__pb2.FreezeOutcomeAck.SerializeToString,
+            ),
+            'FileObjection': grpc.unary_unary_rpc_method_handler(
+                    servicer.FileObjection,
+                    request_deserializer=stopay_dot_v1_dot_gateway__pb2.ObjectionFiling.FromString,
+                    response_serializer=stopay_dot_v1_dot_gateway__pb2.ObjectionReceipt.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -101,6 +122,33 @@ class BankGateway:
             '/stopay.v1.BankGateway/ReportFreezeOutcome',
             stopay_dot_v1_dot_gateway__pb2.FreezeOutcome.SerializeToString,
             stopay_dot_v1_dot_gateway__pb2.FreezeOutcomeAck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FileObjection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stopay.v1.BankGateway/FileObjection',
+            stopay_dot_v1_dot_gateway__pb2.ObjectionFiling.SerializeToString,
+            stopay_dot_v1_dot_gateway__pb2.ObjectionReceipt.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,6 +42,13 @@ class BankGatewayStub:
     stopay never issued); NOT_FOUND when no freeze was sent under the key; PERMISSION_DENIED when
     the freeze went to another bank.
     """
+    FileObjection: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ObjectionFiling, _gateway_pb2.ObjectionReceipt]
+    """Files the objection of the bank's account holder to a hold on the account: bank_code is the
+    caller's own bank, and the account must be at it. INVALID_ARGUMENT names every malformed field;
+    FAILED_PRECONDITION when the hold has ended or another objection to it is open; NOT_FOUND when
+    the case holds nothing on the account. The decision reaches the bank as the hold's release
+    order (a release) or not at all (the hold is kept): see docs/holds.md, Objections.
+    """
 
 @_typing.type_check_only
 class BankGatewayAsyncStub(BankGatewayStub):
@@ -56,6 +63,13 @@ class BankGatewayAsyncStub(BankGatewayStub):
     """Applies a bank's outcome of a freeze. INVALID_ARGUMENT names every malformed field (and a key
     stopay never issued); NOT_FOUND when no freeze was sent under the key; PERMISSION_DENIED when
     the freeze went to another bank.
+    """
+    FileObjection: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ObjectionFiling, _gateway_pb2.ObjectionReceipt]  # type: ignore[assignment]
+    """Files the objection of the bank's account holder to a hold on the account: bank_code is the
+    caller's own bank, and the account must be at it. INVALID_ARGUMENT names every malformed field;
+    FAILED_PRECONDITION when the hold has ended or another objection to it is open; NOT_FOUND when
+    the case holds nothing on the account. The decision reaches the bank as the hold's release
+    order (a release) or not at all (the hold is kept): see docs/holds.md, Objections.
     """
 
 class BankGatewayServicer(metaclass=_abc_1.ABCMeta):
@@ -74,6 +88,19 @@ class BankGatewayServicer(metaclass=_abc_1.ABCMeta):
         """Applies a bank's outcome of a freeze. INVALID_ARGUMENT names every malformed field (and a key
         stopay never issued); NOT_FOUND when no freeze was sent under the key; PERMISSION_DENIED when
         the freeze went to another bank.
+        """
+
+    @_abc_1.abstractmethod
+    def FileObjection(
+        self,
+        request: _gateway_pb2.ObjectionFiling,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.ObjectionReceipt, _abc.Awaitable[_gateway_pb2.ObjectionReceipt]]:
+        """Files the objection of the bank's account holder to a hold on the account: bank_code is the
+        caller's own bank, and the account must be at it. INVALID_ARGUMENT names every malformed field;
+        FAILED_PRECONDITION when the hold has ended or another objection to it is open; NOT_FOUND when
+        the case holds nothing on the account. The decision reaches the bank as the hold's release
+        order (a release) or not at all (the hold is kept): see docs/holds.md, Objections.
         """
 
 def add_BankGatewayServicer_to_server(servicer: BankGatewayServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

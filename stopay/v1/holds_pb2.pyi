@@ -117,6 +117,58 @@ APPROVAL_ACTION_RETURN: ApprovalAction.ValueType  # 2
 """HoldService.ReturnFunds: a return of an account's held money to the victims."""
 Global___ApprovalAction: _TypeAlias = ApprovalAction  # noqa: Y015
 
+class _ObjectionVia:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ObjectionViaEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ObjectionVia.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    OBJECTION_VIA_UNSPECIFIED: _ObjectionVia.ValueType  # 0
+    """Never valid."""
+    OBJECTION_VIA_BANK: _ObjectionVia.ValueType  # 1
+    """Through the holder's bank (BankGateway.FileObjection)."""
+    OBJECTION_VIA_STATION: _ObjectionVia.ValueType  # 2
+    """At a station, taken by an officer."""
+
+class ObjectionVia(_ObjectionVia, metaclass=_ObjectionViaEnumTypeWrapper):
+    """How an objection came in."""
+
+OBJECTION_VIA_UNSPECIFIED: ObjectionVia.ValueType  # 0
+"""Never valid."""
+OBJECTION_VIA_BANK: ObjectionVia.ValueType  # 1
+"""Through the holder's bank (BankGateway.FileObjection)."""
+OBJECTION_VIA_STATION: ObjectionVia.ValueType  # 2
+"""At a station, taken by an officer."""
+Global___ObjectionVia: _TypeAlias = ObjectionVia  # noqa: Y015
+
+class _ObjectionDecision:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ObjectionDecisionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ObjectionDecision.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    OBJECTION_DECISION_UNSPECIFIED: _ObjectionDecision.ValueType  # 0
+    """Not decided yet (in a request: never valid)."""
+    OBJECTION_DECISION_RELEASE: _ObjectionDecision.ValueType  # 1
+    """The whole hold is released; its release order goes to the bank. (A partial release is not
+    offered: the hold's release step releases everything the case holds on the account.)
+    """
+    OBJECTION_DECISION_KEEP: _ObjectionDecision.ValueType  # 2
+    """The hold stays as it is; the reasons say why."""
+
+class ObjectionDecision(_ObjectionDecision, metaclass=_ObjectionDecisionEnumTypeWrapper):
+    """What an objection's decision did."""
+
+OBJECTION_DECISION_UNSPECIFIED: ObjectionDecision.ValueType  # 0
+"""Not decided yet (in a request: never valid)."""
+OBJECTION_DECISION_RELEASE: ObjectionDecision.ValueType  # 1
+"""The whole hold is released; its release order goes to the bank. (A partial release is not
+offered: the hold's release step releases everything the case holds on the account.)
+"""
+OBJECTION_DECISION_KEEP: ObjectionDecision.ValueType  # 2
+"""The hold stays as it is; the reasons say why."""
+Global___ObjectionDecision: _TypeAlias = ObjectionDecision  # noqa: Y015
+
 @_typing.final
 class StepBy(_message.Message):
     """Who takes a step, and why: both go into the case's audit chain."""
@@ -726,3 +778,224 @@ class ApproveResponse(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_effect) -> _WhichOneofReturnType_effect | None: ...
 
 Global___ApproveResponse: _TypeAlias = ApproveResponse  # noqa: Y015
+
+@_typing.final
+class Objection(_message.Message):
+    """A holder's objection to a hold, and its decision once there is one."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OBJECTION_ID_FIELD_NUMBER: _builtins.int
+    HOLD_FIELD_NUMBER: _builtins.int
+    HOLDER_NAME_FIELD_NUMBER: _builtins.int
+    VIA_FIELD_NUMBER: _builtins.int
+    TAKEN_BY_FIELD_NUMBER: _builtins.int
+    GROUNDS_FIELD_NUMBER: _builtins.int
+    DOCUMENTS_FIELD_NUMBER: _builtins.int
+    FILED_AT_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
+    WARNED_AT_FIELD_NUMBER: _builtins.int
+    ESCALATED_AT_FIELD_NUMBER: _builtins.int
+    OPEN_FIELD_NUMBER: _builtins.int
+    OVERDUE_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    DECIDED_BY_FIELD_NUMBER: _builtins.int
+    DECIDED_AT_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    objection_id: _builtins.str
+    holder_name: _builtins.str
+    """Who filed it: the account holder's name."""
+    via: Global___ObjectionVia.ValueType
+    taken_by: _builtins.str
+    """Who took it: the bank code, or the officer at the station."""
+    grounds: _builtins.str
+    open: _builtins.bool
+    """Undecided."""
+    overdue: _builtins.bool
+    """Open and past its deadline."""
+    decision: Global___ObjectionDecision.ValueType
+    reasons: _builtins.str
+    decided_by: _builtins.str
+    """Who decided, as the case's audit chain records it (officer:ID)."""
+    request_id: _builtins.str
+    """The filing's request id."""
+    replayed: _builtins.bool
+    """This request was sent before (its request_id); this is what it came to."""
+    @_builtins.property
+    def hold(self) -> Global___HoldRef:
+        """The hold objected to."""
+
+    @_builtins.property
+    def documents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The documents the objection refers to (references, as the holder gave them)."""
+
+    @_builtins.property
+    def filed_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was filed and when a decision is due, by the hold lifecycle's clock."""
+
+    @_builtins.property
+    def due_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def warned_at(self) -> _timestamp_pb2.Timestamp:
+        """When the sweeper warned that the deadline nears, and when it escalated the objection to the
+        supervisor and the center (unset: not yet).
+        """
+
+    @_builtins.property
+    def escalated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def decided_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        objection_id: _builtins.str = ...,
+        hold: Global___HoldRef | None = ...,
+        holder_name: _builtins.str = ...,
+        via: Global___ObjectionVia.ValueType = ...,
+        taken_by: _builtins.str = ...,
+        grounds: _builtins.str = ...,
+        documents: _abc.Iterable[_builtins.str] | None = ...,
+        filed_at: _timestamp_pb2.Timestamp | None = ...,
+        due_at: _timestamp_pb2.Timestamp | None = ...,
+        warned_at: _timestamp_pb2.Timestamp | None = ...,
+        escalated_at: _timestamp_pb2.Timestamp | None = ...,
+        open: _builtins.bool = ...,
+        overdue: _builtins.bool = ...,
+        decision: Global___ObjectionDecision.ValueType = ...,
+        reasons: _builtins.str = ...,
+        decided_by: _builtins.str = ...,
+        decided_at: _timestamp_pb2.Timestamp | None = ...,
+        request_id: _builtins.str = ...,
+        replayed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at", "due_at", b"due_at", "escalated_at", b"escalated_at", "filed_at", b"filed_at", "hold", b"hold", "warned_at", b"warned_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at", "decided_by", b"decided_by", "decision", b"decision", "documents", b"documents", "due_at", b"due_at", "escalated_at", b"escalated_at", "filed_at", b"filed_at", "grounds", b"grounds", "hold", b"hold", "holder_name", b"holder_name", "objection_id", b"objection_id", "open", b"open", "overdue", b"overdue", "reasons", b"reasons", "replayed", b"replayed", "request_id", b"request_id", "taken_by", b"taken_by", "via", b"via", "warned_at", b"warned_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Objection: _TypeAlias = Objection  # noqa: Y015
+
+@_typing.final
+class FileObjectionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOLD_FIELD_NUMBER: _builtins.int
+    HOLDER_NAME_FIELD_NUMBER: _builtins.int
+    GROUNDS_FIELD_NUMBER: _builtins.int
+    DOCUMENTS_FIELD_NUMBER: _builtins.int
+    BY_FIELD_NUMBER: _builtins.int
+    holder_name: _builtins.str
+    """Required: the account holder's name, at most 140 characters."""
+    grounds: _builtins.str
+    """Required: the holder's grounds, at most 2000 characters."""
+    @_builtins.property
+    def hold(self) -> Global___HoldRef:
+        """Required: the hold objected to."""
+
+    @_builtins.property
+    def documents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The documents the objection refers to: at most 20, each 1 to 200 characters."""
+
+    @_builtins.property
+    def by(self) -> Global___StepBy:
+        """Required: the officer taking it (by.officer_id) and the request id; by.reason is not read."""
+
+    def __init__(
+        self,
+        *,
+        hold: Global___HoldRef | None = ...,
+        holder_name: _builtins.str = ...,
+        grounds: _builtins.str = ...,
+        documents: _abc.Iterable[_builtins.str] | None = ...,
+        by: Global___StepBy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["by", b"by", "hold", b"hold"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by", b"by", "documents", b"documents", "grounds", b"grounds", "hold", b"hold", "holder_name", b"holder_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FileObjectionRequest: _TypeAlias = FileObjectionRequest  # noqa: Y015
+
+@_typing.final
+class ListObjectionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    OPEN_ONLY_FIELD_NUMBER: _builtins.int
+    OVERDUE_ONLY_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    """Only this case's objections (a UUID); empty: every case's."""
+    open_only: _builtins.bool
+    """Only the open ones."""
+    overdue_only: _builtins.bool
+    """Only the open ones past their deadline."""
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        open_only: _builtins.bool = ...,
+        overdue_only: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "open_only", b"open_only", "overdue_only", b"overdue_only"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListObjectionsRequest: _TypeAlias = ListObjectionsRequest  # noqa: Y015
+
+@_typing.final
+class ListObjectionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OBJECTIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def objections(self) -> _containers.RepeatedCompositeFieldContainer[Global___Objection]:
+        """Newest first."""
+
+    def __init__(
+        self,
+        *,
+        objections: _abc.Iterable[Global___Objection] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["objections", b"objections"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListObjectionsResponse: _TypeAlias = ListObjectionsResponse  # noqa: Y015
+
+@_typing.final
+class DecideObjectionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OBJECTION_ID_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    BY_FIELD_NUMBER: _builtins.int
+    objection_id: _builtins.str
+    """Required: the objection (a UUID)."""
+    decision: Global___ObjectionDecision.ValueType
+    """Required: release or keep."""
+    @_builtins.property
+    def by(self) -> Global___StepBy:
+        """Required: the officer or supervisor deciding, the reasons (by.reason) and the request id."""
+
+    def __init__(
+        self,
+        *,
+        objection_id: _builtins.str = ...,
+        decision: Global___ObjectionDecision.ValueType = ...,
+        by: Global___StepBy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["by", b"by"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by", b"by", "decision", b"decision", "objection_id", b"objection_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DecideObjectionRequest: _TypeAlias = DecideObjectionRequest  # noqa: Y015

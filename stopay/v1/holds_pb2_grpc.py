@@ -79,6 +79,21 @@ class HoldServiceStub:
                 request_serializer=stopay_dot_v1_dot_holds__pb2.ApproveRequest.SerializeToString,
                 response_deserializer=stopay_dot_v1_dot_holds__pb2.ApproveResponse.FromString,
                 _registered_method=True)
+        self.FileObjection = channel.unary_unary(
+                '/stopay.v1.HoldService/FileObjection',
+                request_serializer=stopay_dot_v1_dot_holds__pb2.FileObjectionRequest.SerializeToString,
+                response_deserializer=stopay_dot_v1_dot_holds__pb2.Objection.FromString,
+                _registered_method=True)
+        self.ListObjections = channel.unary_unary(
+                '/stopay.v1.HoldService/ListObjections',
+                request_serializer=stopay_dot_v1_dot_holds__pb2.ListObjectionsRequest.SerializeToString,
+                response_deserializer=stopay_dot_v1_dot_holds__pb2.ListObjectionsResponse.FromString,
+                _registered_method=True)
+        self.DecideObjection = channel.unary_unary(
+                '/stopay.v1.HoldService/DecideObjection',
+                request_serializer=stopay_dot_v1_dot_holds__pb2.DecideObjectionRequest.SerializeToString,
+                response_deserializer=stopay_dot_v1_dot_holds__pb2.Objection.FromString,
+                _registered_method=True)
 
 
 class HoldServiceServicer:
@@ -150,6 +165,33 @@ class HoldServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FileObjection(self, request, context):
+        """Files, at a station, the account holder's objection to a hold; the officer who takes it is
+        by.officer_id. It is due a decision within the configured deadline (3 days by default). Refused
+        with FAILED_PRECONDITION when the hold has ended or another objection to it is open.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListObjections(self, request, context):
+        """Objections: of one case, only the open ones, or only the open ones past their deadline
+        (overdue; the sweeper has escalated them, or is about to).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideObjection(self, request, context):
+        """Decides an open objection, as the officer or supervisor calling: release the whole hold (its
+        release order goes to the bank) or keep it, with reasons. Refused with FAILED_PRECONDITION when
+        it is decided already or the hold cannot be released; an unknown objection is NOT_FOUND
+        (OBJECTION_NOT_FOUND).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HoldServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -182,6 +224,21 @@ def add_HoldServiceServicer_to_server(servicer, server):
                     servicer.Approve,
                     request_deserializer=stopay_dot_v1_dot_holds__pb2.ApproveRequest.FromString,
                     response_serializer=stopay_dot_v1_dot_holds__pb2.ApproveResponse.SerializeToString,
+            ),
+            'FileObjection': grpc.unary_unary_rpc_method_handler(
+                    servicer.FileObjection,
+                    request_deserializer=stopay_dot_v1_dot_holds__pb2.FileObjectionRequest.FromString,
+                    response_serializer=stopay_dot_v1_dot_holds__pb2.Objection.SerializeToString,
+            ),
+            'ListObjections': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListObjections,
+                    request_deserializer=stopay_dot_v1_dot_holds__pb2.ListObjectionsRequest.FromString,
+                    response_serializer=stopay_dot_v1_dot_holds__pb2.ListObjectionsResponse.SerializeToString,
+            ),
+            'DecideObjection': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideObjection,
+                    request_deserializer=stopay_dot_v1_dot_holds__pb2.DecideObjectionRequest.FromString,
+                    response_serializer=stopay_dot_v1_dot_holds__pb2.Objection.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -361,6 +418,87 @@ class HoldService:
             '/stopay.v1.HoldService/Approve',
             stopay_dot_v1_dot_holds__pb2.ApproveRequest.SerializeToString,
             stopay_dot_v1_dot_holds__pb2.ApproveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FileObjection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stopay.v1.HoldService/FileObjection',
+            stopay_dot_v1_dot_holds__pb2.FileObjectionRequest.SerializeToString,
+            stopay_dot_v1_dot_holds__pb2.Objection.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListObjections(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stopay.v1.HoldService/ListObjections',
+            stopay_dot_v1_dot_holds__pb2.ListObjectionsRequest.SerializeToString,
+            stopay_dot_v1_dot_holds__pb2.ListObjectionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideObjection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stopay.v1.HoldService/DecideObjection',
+            stopay_dot_v1_dot_holds__pb2.DecideObjectionRequest.SerializeToString,
+            stopay_dot_v1_dot_holds__pb2.Objection.FromString,
             options,
             channel_credentials,
             insecure,

@@ -73,6 +73,21 @@ class HoldServiceStub:
     (APPROVAL_ALREADY_GIVEN) or the hold moved on since it was asked (APPROVAL_OUTDATED, or the
     hold's refusal); an unknown approval_id is NOT_FOUND (APPROVAL_NOT_FOUND).
     """
+    FileObjection: _grpc.UnaryUnaryMultiCallable[_holds_pb2.FileObjectionRequest, _holds_pb2.Objection]
+    """Files, at a station, the account holder's objection to a hold; the officer who takes it is
+    by.officer_id. It is due a decision within the configured deadline (3 days by default). Refused
+    with FAILED_PRECONDITION when the hold has ended or another objection to it is open.
+    """
+    ListObjections: _grpc.UnaryUnaryMultiCallable[_holds_pb2.ListObjectionsRequest, _holds_pb2.ListObjectionsResponse]
+    """Objections: of one case, only the open ones, or only the open ones past their deadline
+    (overdue; the sweeper has escalated them, or is about to).
+    """
+    DecideObjection: _grpc.UnaryUnaryMultiCallable[_holds_pb2.DecideObjectionRequest, _holds_pb2.Objection]
+    """Decides an open objection, as the officer or supervisor calling: release the whole hold (its
+    release order goes to the bank) or keep it, with reasons. Refused with FAILED_PRECONDITION when
+    it is decided already or the hold cannot be released; an unknown objection is NOT_FOUND
+    (OBJECTION_NOT_FOUND).
+    """
 
 @_typing.type_check_only
 class HoldServiceAsyncStub(HoldServiceStub):
@@ -118,6 +133,21 @@ class HoldServiceAsyncStub(HoldServiceStub):
     not a supervisor (NOT_SUPERVISOR), it was approved already under another request_id
     (APPROVAL_ALREADY_GIVEN) or the hold moved on since it was asked (APPROVAL_OUTDATED, or the
     hold's refusal); an unknown approval_id is NOT_FOUND (APPROVAL_NOT_FOUND).
+    """
+    FileObjection: _aio.UnaryUnaryMultiCallable[_holds_pb2.FileObjectionRequest, _holds_pb2.Objection]  # type: ignore[assignment]
+    """Files, at a station, the account holder's objection to a hold; the officer who takes it is
+    by.officer_id. It is due a decision within the configured deadline (3 days by default). Refused
+    with FAILED_PRECONDITION when the hold has ended or another objection to it is open.
+    """
+    ListObjections: _aio.UnaryUnaryMultiCallable[_holds_pb2.ListObjectionsRequest, _holds_pb2.ListObjectionsResponse]  # type: ignore[assignment]
+    """Objections: of one case, only the open ones, or only the open ones past their deadline
+    (overdue; the sweeper has escalated them, or is about to).
+    """
+    DecideObjection: _aio.UnaryUnaryMultiCallable[_holds_pb2.DecideObjectionRequest, _holds_pb2.Objection]  # type: ignore[assignment]
+    """Decides an open objection, as the officer or supervisor calling: release the whole hold (its
+    release order goes to the bank) or keep it, with reasons. Refused with FAILED_PRECONDITION when
+    it is decided already or the hold cannot be released; an unknown objection is NOT_FOUND
+    (OBJECTION_NOT_FOUND).
     """
 
 class HoldServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -197,6 +227,39 @@ class HoldServiceServicer(metaclass=_abc_1.ABCMeta):
         not a supervisor (NOT_SUPERVISOR), it was approved already under another request_id
         (APPROVAL_ALREADY_GIVEN) or the hold moved on since it was asked (APPROVAL_OUTDATED, or the
         hold's refusal); an unknown approval_id is NOT_FOUND (APPROVAL_NOT_FOUND).
+        """
+
+    @_abc_1.abstractmethod
+    def FileObjection(
+        self,
+        request: _holds_pb2.FileObjectionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_holds_pb2.Objection, _abc.Awaitable[_holds_pb2.Objection]]:
+        """Files, at a station, the account holder's objection to a hold; the officer who takes it is
+        by.officer_id. It is due a decision within the configured deadline (3 days by default). Refused
+        with FAILED_PRECONDITION when the hold has ended or another objection to it is open.
+        """
+
+    @_abc_1.abstractmethod
+    def ListObjections(
+        self,
+        request: _holds_pb2.ListObjectionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_holds_pb2.ListObjectionsResponse, _abc.Awaitable[_holds_pb2.ListObjectionsResponse]]:
+        """Objections: of one case, only the open ones, or only the open ones past their deadline
+        (overdue; the sweeper has escalated them, or is about to).
+        """
+
+    @_abc_1.abstractmethod
+    def DecideObjection(
+        self,
+        request: _holds_pb2.DecideObjectionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_holds_pb2.Objection, _abc.Awaitable[_holds_pb2.Objection]]:
+        """Decides an open objection, as the officer or supervisor calling: release the whole hold (its
+        release order goes to the bank) or keep it, with reasons. Refused with FAILED_PRECONDITION when
+        it is decided already or the hold cannot be released; an unknown objection is NOT_FOUND
+        (OBJECTION_NOT_FOUND).
         """
 
 def add_HoldServiceServicer_to_server(servicer: HoldServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

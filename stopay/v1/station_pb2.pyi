@@ -366,6 +366,16 @@ class _EventKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EventKind.V
     """approval.granted: a second identity approved it, and the step was taken."""
     EVENT_KIND_ACCOUNT_HELD_FOR_OTHER_CASE: _EventKind.ValueType  # 39
     """account.held_for_other_case: the trail reached an account where other cases hold money."""
+    EVENT_KIND_OBJECTION_FILED: _EventKind.ValueType  # 40
+    """objection.filed: the holder of a held account objected (through the bank or at a station)."""
+    EVENT_KIND_OBJECTION_DUE_SOON: _EventKind.ValueType  # 41
+    """objection.due_soon: an objection's deadline nears undecided (the sweeper's warning)."""
+    EVENT_KIND_OBJECTION_ESCALATED: _EventKind.ValueType  # 42
+    """objection.escalated: an objection's deadline passed undecided; escalated to the supervisor and
+    the center.
+    """
+    EVENT_KIND_OBJECTION_DECIDED: _EventKind.ValueType  # 43
+    """objection.decided: an officer released the hold or kept it, with reasons."""
 
 class EventKind(_EventKind, metaclass=_EventKindEnumTypeWrapper):
     """What happened, in a case's event log. `order.*` kinds other than QUEUED, TRACED, FOLLOWED,
@@ -461,6 +471,16 @@ EVENT_KIND_APPROVAL_GRANTED: EventKind.ValueType  # 38
 """approval.granted: a second identity approved it, and the step was taken."""
 EVENT_KIND_ACCOUNT_HELD_FOR_OTHER_CASE: EventKind.ValueType  # 39
 """account.held_for_other_case: the trail reached an account where other cases hold money."""
+EVENT_KIND_OBJECTION_FILED: EventKind.ValueType  # 40
+"""objection.filed: the holder of a held account objected (through the bank or at a station)."""
+EVENT_KIND_OBJECTION_DUE_SOON: EventKind.ValueType  # 41
+"""objection.due_soon: an objection's deadline nears undecided (the sweeper's warning)."""
+EVENT_KIND_OBJECTION_ESCALATED: EventKind.ValueType  # 42
+"""objection.escalated: an objection's deadline passed undecided; escalated to the supervisor and
+the center.
+"""
+EVENT_KIND_OBJECTION_DECIDED: EventKind.ValueType  # 43
+"""objection.decided: an officer released the hold or kept it, with reasons."""
 Global___EventKind: _TypeAlias = EventKind  # noqa: Y015
 
 @_typing.final

@@ -34,6 +34,9 @@ FROM (VALUES
     -- hold_approvals_guard refuses every move but requested -> approved, and any DELETE.
     ('hold_approvals', 'SELECT, INSERT, UPDATE (status, approved_by, approved_reason, approve_request_id,'
                        ' approved_at)'),
+    -- objections_guard refuses every move but open -> decided, and any DELETE.
+    ('objections', 'SELECT, INSERT, UPDATE (warned_at, escalated_at, state, decision, reasons, decided_by,'
+                   ' decided_at)'),
     ('dispatch_replicas', 'SELECT, INSERT, UPDATE (bank_codes, alive_until), DELETE'),
     -- Drills and tests move the clock as the owner; the service only reads it.
     ('stopay_clock', 'SELECT'),

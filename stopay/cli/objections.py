@@ -1,0 +1,148 @@
+"""``stopay objection``: a holder's objection to a hold (file, list, decide) over gRPC."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import uuid
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from stopay.cli.args import account_arg, server_address
+from stopay.cli.client import to_json
+from stopay.cli.connect import add_tls_flags, open_channel
+from stopay.v1 import common_pb2, holds_pb2, holds_pb2_grpc
+
+_DECISIONS = {"release": holds_pb2.OBJECTION_DECISION_RELEASE, "keep": holds_pb2.OBJECTION_DECISION_KEEP}
+_DECIDED = {v: k for k, v in _DECISIONS.items()}
+_VIA = {holds_pb2.OBJECTION_VIA_BANK: "bank", holds_pb2.OBJECTION_VIA_STATION: "station"}
+
+
+def add_parser(commands: Any, env: Any, default_server: str) -> None:
+    objection = commands.add_parser("objection", help="officers: a holder's objection to a hold")
+    actions = objection.add_subparsers(dest="action", required=True)
+    filing = actions.add_parser("file", help="file the holder's objection to a hold, taken at the station")
+    filing.add_argument("case_id")
+    filing.add_argument("account", type=account_arg, metavar="BANK:NUMBER")
+    filing.add_argument("--holder", required=True, help="the account holder's name")
+    filing.add_argument("--grounds", required=True, help="the holder's grounds")
+    filing.add_argument(
+        "--document", action="append", default=[], metavar="REF", help="a document the objection refers to (repeat)"
+    )
+    listing = actions.add_parser("list", help="objections: of a case, or the overdue ones")
+    listing.add_argument("--case", default="", metavar="CASE_ID", help="only this case's")
+    listing.add_argument("--open", action="store_true", help="only the undecided ones")
+    listing.add_argument("--overdue", action="store_true", help="only the undecided ones past their deadline")
+    deciding = actions.add_parser("decide", help="release the hold or keep it")
+    deciding.add_argument("objection_id")
+    deciding.add_argument("decision", choices=sorted(_DECISIONS))
+    deciding.add_argument("--reasons", required=True, help="why, for the case's audit chain")
+    for sub in (filing, deciding):
+        sub.add_argument(
+            "--officer", default="", help="who takes or decides it (with TLS, the certificate's name: may be left out)"
+        )
+        sub.add_argument(
+            "--request-id", default=None, help="send the same id again to retry safely (default: a new one, printed)"
+        )
+    for sub in (filing, listing, deciding):
+        sub.add_argument(
+            "--server",
+            type=server_address,
+            metavar="HOST:PORT",
+            default=env("SERVER", default_server),
+            help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)",
+        )
+        add_tls_flags(sub, env, serving=False)
+        sub.add_argument("--json", action="store_true", help="output for programs")
+
+
+def _by(args: argparse.Namespace, reason: str = "") -> holds_pb2.StepBy:
+    if args.request_id is None:
+        args.request_id = uuid.uuid4().hex
+        print(f"request id {args.request_id} (give it as --request-id to retry this step safely)", file=sys.stderr)
+    return holds_pb2.StepBy(officer_id=args.officer, reason=reason, request_id=args.request_id)
+
+
+def _when(ts: Any) -> str:
+    return ts.ToDatetime().strftime("%Y-%m-%d %H:%M UTC") if ts.seconds else ""
+
+
+async def _call(args: argparse.Namespace, stub: holds_pb2_grpc.HoldServiceStub) -> Any:
+    if args.action == "file":
+        bank, number = args.account
+        return await stub.FileObjection(
+            holds_pb2.FileObjectionRequest(
+                hold=holds_pb2.HoldRef(
+                    case_id=args.case_id, account=common_pb2.AccountRef(bank_code=bank, number=number)
+                ),
+                holder_name=args.holder,
+                grounds=args.grounds,
+                documents=args.document,
+                by=_by(args),
+            )
+        )
+    if args.action == "list":
+        return await stub.ListObjections(
+            holds_pb2.ListObjectionsRequest(case_id=args.case, open_only=args.open, overdue_only=args.overdue)
+        )
+    return await stub.DecideObjection(
+        holds_pb2.DecideObjectionRequest(
+            objection_id=args.objection_id, decision=_DECISIONS[args.decision], by=_by(args, args.reasons)
+        )
+    )
+
+
+def _table(objections: list[holds_pb2.Objection]) -> Table:
+    table = Table(title="objections")
+    for column in ("objection", "case", "account", "holder", "via", "filed", "due", "state", "decision", "by"):
+        table.add_column(column)
+    for o in objections:
+        if o.open:
+            state = "escalated" if o.HasField("escalated_at") else ("overdue" if o.overdue else "open")
+        else:
+            state = "decided"
+        table.add_row(
+            o.objection_id,
+            o.hold.case_id,
+            f"{o.hold.account.bank_code}:{o.hold.account.number}",
+            o.holder_name,
+            f"{_VIA.get(o.via, '')} ({o.taken_by})",
+            _when(o.filed_at),
+            _when(o.due_at),
+            state,
+            _DECIDED.get(o.decision, ""),
+            o.decided_by,
+        )
+    return table
+
+
+def _show(reply: Any) -> None:
+    console = Console(width=180, highlight=False, soft_wrap=False)
+    if isinstance(reply, holds_pb2.ListObjectionsResponse):
+        console.print(_table(list(reply.objections)))
+        return
+    console.print(_table([reply]))
+    if reply.replayed:
+        console.print("[this request was taken before]")
+    if reply.open:
+        console.print(
+            f"  decide it by {_when(reply.due_at)}: stopay objection decide {reply.objection_id} release|keep"
+            " --reasons TEXT"
+        )
+
+
+async def _run(args: argparse.Namespace) -> int:
+    async with open_channel(args) as channel:
+        reply = await _call(args, holds_pb2_grpc.HoldServiceStub(channel))
+    if args.json:
+        print(to_json(reply))
+    else:
+        _show(reply)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return asyncio.run(_run(args))
