@@ -29,7 +29,7 @@ def _period(check: _Checker, request: audit_pb2.ReportRequest | audit_pb2.Export
 
 
 GROUPINGS = {
-    audit_pb2.REPORT_GROUPING_NONE: "none",
+    audit_pb2.REPORT_GROUPING_UNSPECIFIED: "none",
     audit_pb2.REPORT_GROUPING_FRAUD_TYPE: "fraud_type",
     audit_pb2.REPORT_GROUPING_STATION: "station",
     audit_pb2.REPORT_GROUPING_MONTH: "month",

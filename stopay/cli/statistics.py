@@ -30,7 +30,7 @@ FIELDS = (
 )
 CSV_HEADER = ("group", "period", *(column for _, column in FIELDS))
 GROUPINGS = {
-    "": audit_pb2.REPORT_GROUPING_NONE,
+    "": audit_pb2.REPORT_GROUPING_UNSPECIFIED,
     "fraud_type": audit_pb2.REPORT_GROUPING_FRAUD_TYPE,
     "station": audit_pb2.REPORT_GROUPING_STATION,
     "month": audit_pb2.REPORT_GROUPING_MONTH,

@@ -28,8 +28,8 @@ class _ReportGrouping:
 
 class _ReportGroupingEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReportGrouping.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
-    REPORT_GROUPING_NONE: _ReportGrouping.ValueType  # 0
-    """One group, keyed "all"."""
+    REPORT_GROUPING_UNSPECIFIED: _ReportGrouping.ValueType  # 0
+    """Not grouped: one group, keyed "all"."""
     REPORT_GROUPING_FRAUD_TYPE: _ReportGrouping.ValueType  # 1
     """By the case's fraud type; the key is the FraudType name, e.g. "FRAUD_TYPE_INVESTMENT"."""
     REPORT_GROUPING_STATION: _ReportGrouping.ValueType  # 2
@@ -40,8 +40,8 @@ class _ReportGroupingEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Report
 class ReportGrouping(_ReportGrouping, metaclass=_ReportGroupingEnumTypeWrapper):
     """How the statistics of a report split the cases."""
 
-REPORT_GROUPING_NONE: ReportGrouping.ValueType  # 0
-"""One group, keyed "all"."""
+REPORT_GROUPING_UNSPECIFIED: ReportGrouping.ValueType  # 0
+"""Not grouped: one group, keyed "all"."""
 REPORT_GROUPING_FRAUD_TYPE: ReportGrouping.ValueType  # 1
 """By the case's fraud type; the key is the FraudType name, e.g. "FRAUD_TYPE_INVESTMENT"."""
 REPORT_GROUPING_STATION: ReportGrouping.ValueType  # 2

@@ -302,6 +302,7 @@ class ObjectionReceipt(_message.Message):
     DUE_AT_FIELD_NUMBER: _builtins.int
     REPLAYED_FIELD_NUMBER: _builtins.int
     objection_id: _builtins.str
+    """The objection's id (a UUID), for the case's officers and the bank's own records."""
     replayed: _builtins.bool
     """This filing was sent before (its request_id); this is what it came to."""
     @_builtins.property

@@ -805,18 +805,23 @@ class Objection(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     REPLAYED_FIELD_NUMBER: _builtins.int
     objection_id: _builtins.str
+    """The objection's id (a UUID)."""
     holder_name: _builtins.str
     """Who filed it: the account holder's name."""
     via: Global___ObjectionVia.ValueType
+    """Through the holder's bank or at a station."""
     taken_by: _builtins.str
     """Who took it: the bank code, or the officer at the station."""
     grounds: _builtins.str
+    """The holder's grounds, as filed."""
     open: _builtins.bool
     """Undecided."""
     overdue: _builtins.bool
     """Open and past its deadline."""
     decision: Global___ObjectionDecision.ValueType
+    """Release or keep; unspecified while open."""
     reasons: _builtins.str
+    """Why it was decided so, as the decider gave it."""
     decided_by: _builtins.str
     """Who decided, as the case's audit chain records it (officer:ID)."""
     request_id: _builtins.str
@@ -833,20 +838,26 @@ class Objection(_message.Message):
 
     @_builtins.property
     def filed_at(self) -> _timestamp_pb2.Timestamp:
-        """When it was filed and when a decision is due, by the hold lifecycle's clock."""
+        """When it was filed, by the hold lifecycle's clock."""
 
     @_builtins.property
-    def due_at(self) -> _timestamp_pb2.Timestamp: ...
+    def due_at(self) -> _timestamp_pb2.Timestamp:
+        """When a decision is due: the filing plus the deployment's deadline (3 days by default)."""
+
     @_builtins.property
     def warned_at(self) -> _timestamp_pb2.Timestamp:
-        """When the sweeper warned that the deadline nears, and when it escalated the objection to the
-        supervisor and the center (unset: not yet).
+        """When the sweeper warned that the deadline nears (unset: not yet)."""
+
+    @_builtins.property
+    def escalated_at(self) -> _timestamp_pb2.Timestamp:
+        """When the sweeper escalated the undecided objection to the supervisor and the center (unset:
+        not yet).
         """
 
     @_builtins.property
-    def escalated_at(self) -> _timestamp_pb2.Timestamp: ...
-    @_builtins.property
-    def decided_at(self) -> _timestamp_pb2.Timestamp: ...
+    def decided_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was decided; unset while open."""
+
     def __init__(
         self,
         *,
@@ -880,6 +891,8 @@ Global___Objection: _TypeAlias = Objection  # noqa: Y015
 
 @_typing.final
 class FileObjectionRequest(_message.Message):
+    """An objection a holder files at a station, taken by an officer there."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     HOLD_FIELD_NUMBER: _builtins.int
@@ -922,6 +935,8 @@ Global___FileObjectionRequest: _TypeAlias = FileObjectionRequest  # noqa: Y015
 
 @_typing.final
 class ListObjectionsRequest(_message.Message):
+    """Which objections to list."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CASE_ID_FIELD_NUMBER: _builtins.int
@@ -950,6 +965,8 @@ Global___ListObjectionsRequest: _TypeAlias = ListObjectionsRequest  # noqa: Y015
 
 @_typing.final
 class ListObjectionsResponse(_message.Message):
+    """The objections asked for."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     OBJECTIONS_FIELD_NUMBER: _builtins.int
@@ -972,6 +989,8 @@ Global___ListObjectionsResponse: _TypeAlias = ListObjectionsResponse  # noqa: Y0
 
 @_typing.final
 class DecideObjectionRequest(_message.Message):
+    """An officer's or supervisor's decision on an objection."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     OBJECTION_ID_FIELD_NUMBER: _builtins.int

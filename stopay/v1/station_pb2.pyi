@@ -1431,7 +1431,9 @@ class ListBanksResponse(_message.Message):
 
     BANKS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def banks(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServedBank]: ...
+    def banks(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServedBank]:
+        """Each bank once, by bank_code."""
+
     def __init__(
         self,
         *,

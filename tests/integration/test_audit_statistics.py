@@ -249,7 +249,7 @@ async def world(make_app, channel_to, pool) -> dict[str, Any]:
 SINCE = datetime(2024, 1, 1, tzinfo=CHINA)
 UNTIL = datetime(2025, 6, 1, tzinfo=CHINA)
 GROUPINGS = {
-    "none": audit_pb2.REPORT_GROUPING_NONE,
+    "none": audit_pb2.REPORT_GROUPING_UNSPECIFIED,
     "fraud_type": audit_pb2.REPORT_GROUPING_FRAUD_TYPE,
     "station": audit_pb2.REPORT_GROUPING_STATION,
     "month": audit_pb2.REPORT_GROUPING_MONTH,
