@@ -16,7 +16,7 @@ from stopay.domain.entry import Party
 from stopay.domain.holds import HoldState, HoldView
 from stopay.domain.money import format_minor
 from stopay.domain.objections import ObjectionDecision, ObjectionState, ObjectionVia, ObjectionView
-from stopay.domain.orders import OrderStatus
+from stopay.domain.orders import OrderKind, OrderStatus
 from stopay.domain.trail import BACK_WITH_VICTIM
 from stopay.v1 import audit_pb2, common_pb2, gateway_pb2, holds_pb2, station_pb2
 
@@ -441,7 +441,7 @@ def _summary(event: CaseEvent, currency: str) -> str:
         confirmed = f", confirmed by the victim {how_confirmed(confirmation)}" if isinstance(confirmation, dict) else ""
         return f"case accepted, {money('reported_minor')} reported{confirmed}"
     if event.kind == "order.queued":
-        if detail.get("kind") == "stop":  # stop first: the freeze asked at once, beside the statement
+        if detail.get("kind") == OrderKind.STOP:  # stop first: the freeze asked at once, beside the statement
             return f"emergency stop queued for {detail.get('bank_code')}, {money('requested_minor')} to freeze at once"
         return f"freeze request queued for {detail.get('bank_code')}, {money('requested_minor')} requested"
     if event.kind == "order.traced":
