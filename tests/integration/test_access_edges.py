@@ -21,7 +21,7 @@ from stopay.banksim.server import serve as serve_banks
 from stopay.security import pki as pki_files
 from stopay.v1 import station_pb2, station_pb2_grpc
 from tests.conftest import EXAMPLES, FakeClock, eventually
-from tests.entries import simple_request
+from tests.entries import confirm, simple_request
 from tests.identities import Pki
 from tests.integration.test_access import refused
 
@@ -93,6 +93,7 @@ async def test_a_station_learns_nothing_of_other_stations_cases(make_app, pki: P
     again = simple_request(("ZZB", "6222020200004444", 90_000))
     again.station_id = ""
     again.transfers[0].transferred_at.CopyFrom(request.transfers[0].transferred_at)
+    confirm(again)  # the victim confirms the transfer as it is now
     mine = await second.SubmitEntry(again)
     assert [(link.case_id, link.station_id, link.txn_id) for link in mine.linked_cases] == [
         ("", "", request.transfers[0].txn_id)
