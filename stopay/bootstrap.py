@@ -28,7 +28,7 @@ from stopay.security.checkpoints import BadKey, Signer, load_private_key
 from stopay.service import Services
 from stopay.service.watch import WatchHub
 from stopay.store import embedded
-from stopay.store.database import ensure_database, open_pool
+from stopay.store.database import check_schema, ensure_database, open_pool
 from stopay.store.notifications import Notifications
 from stopay.store.roles import migrate_as_owner
 
@@ -191,7 +191,9 @@ async def build(settings: Settings) -> App:
         # then only checks the schema's version.
         granted = await migrate_as_owner(settings.migrate_dsn, dsn)
         log.info("stopay.migrated_as_owner", granted_role=granted)
-    pool = await open_pool(dsn, max_size=max(10, settings.dispatch.batch_size // 4))
+    if not settings.migrate:
+        await check_schema(dsn)
+    pool = await open_pool(dsn, max_size=max(10, settings.dispatch.batch_size // 4), run_migrations=settings.migrate)
     notifications = Notifications(dsn)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     dispatcher = (

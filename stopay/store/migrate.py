@@ -94,6 +94,37 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
         return done
 
 
+async def behind(conn: asyncpg.Connection) -> list[Migration]:
+    """The migrations this code has that the database lacks, without applying any. Refuses, as
+    migrate() does, a schema newer than the code and an applied migration that changed."""
+    known = migrations()
+    if await conn.fetchval(query("migrations_table_exists").text) is None:
+        return known
+    applied = {r["version"]: r["checksum"] for r in await conn.fetch(query("migrations_applied").text)}
+    newest = known[-1].version if known else 0
+    if applied and max(applied) > newest:
+        raise SchemaTooNew(
+            f"database schema is at version {max(applied)}, this stopay knows up to {newest}:"
+            " upgrade stopay before starting it against this database"
+        )
+    for m in known:
+        if m.version in applied and applied[m.version] != m.checksum:
+            raise MigrationDrift(f"migration {m.version:04d}_{m.name} differs from the one applied")
+    return [m for m in known if m.version not in applied]
+
+
+async def check_current(conn: asyncpg.Connection) -> None:
+    """Raises SchemaBehind naming the first migration the database lacks (serve --no-migrate)."""
+    missing = await behind(conn)
+    if missing:
+        first = missing[0]
+        more = f" and {len(missing) - 1} after it" if len(missing) > 1 else ""
+        raise SchemaBehind(
+            f"the database schema is behind this stopay: migration {first.version:04d}_{first.name}{more}"
+            " not applied; run `stopay migrate` first (serve --no-migrate does not migrate)"
+        )
+
+
 async def _as_owner(conn: asyncpg.Connection, what: str, step: Awaitable[object]) -> None:
     try:
         await step
