@@ -12,7 +12,7 @@ import pytest
 
 from stopay.cli import main as cli_main
 from stopay.cli import showconfig
-from stopay.cli.serve import settings_from_args
+from stopay.cli.serve import from_file, settings_from_args
 from stopay.config import ConfigFileError, use_config_file
 
 
@@ -167,3 +167,12 @@ def test_config_show_as_text(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 )
 def test_mask(dsn: str, masked: str) -> None:
     assert showconfig.mask(dsn) == masked
+
+
+def test_the_example_file_of_the_operations_guide_is_accepted(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text(encoding="utf-8")
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    args = cli_main.parse(["--config", str(write(tmp_path, example)), "serve"])
+    from_file(args)
+    assert args.no_migrate is True and args.region == ["cq=5001,5002"]
+    assert args.dsn.endswith("target_session_attrs=read-write") and args.lease_seconds == 15.0
