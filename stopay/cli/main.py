@@ -480,7 +480,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def read_config_file(argv: list[str]) -> list[str]:
     """Reads the file of ``--config PATH`` (anywhere on the line) or STOPAY_CONFIG, before the parser
     is built: the file gives the flags their defaults. Returns the arguments without ``--config``."""
-    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre = argparse.ArgumentParser(prog="stopay", add_help=False, allow_abbrev=False)
     pre.add_argument("--config", type=Path, default=os.environ.get("STOPAY_CONFIG") or None)
     known, rest = pre.parse_known_args(argv)
     use_config_file(known.config)
