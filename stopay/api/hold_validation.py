@@ -10,6 +10,7 @@ from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
 from stopay.domain.holds import LegalDocument
 from stopay.domain.money import MAX_TRANSFER_MINOR
 from stopay.domain.objections import MAX_DOCUMENT_LEN, MAX_DOCUMENTS, Objection, ObjectionDecision, ObjectionVia
+from stopay.domain.review import ReviewDecision
 from stopay.v1 import holds_pb2
 
 
@@ -180,3 +181,32 @@ def list_objections_request(request: holds_pb2.ListObjectionsRequest) -> tuple[u
     case_id = check.case("case_id", request.case_id) if request.case_id else None
     check.done()
     return case_id, request.open_only, request.overdue_only
+
+
+_REVIEW_DECISIONS = {
+    holds_pb2.REVIEW_DECISION_APPROVE: ReviewDecision.APPROVE,
+    holds_pb2.REVIEW_DECISION_DECLINE: ReviewDecision.DECLINE,
+}
+
+
+def decide_review_request(request: holds_pb2.DecideReviewRequest) -> tuple[uuid.UUID, ReviewDecision, By]:
+    check = _HoldChecker()
+    if request.case_id:
+        case_id = check.case("case_id", request.case_id)
+    else:
+        case_id = uuid.UUID(int=0)
+        check.fail("case_id", "is required: the case whose waiting freezes are decided")
+    decision = _REVIEW_DECISIONS.get(request.decision)
+    if decision is None:
+        check.fail("decision", "must be REVIEW_DECISION_APPROVE or REVIEW_DECISION_DECLINE")
+    by = check.by(request.by)
+    check.done()
+    assert decision is not None
+    return case_id, decision, by
+
+
+def list_reviews_request(request: holds_pb2.ListReviewsRequest) -> tuple[uuid.UUID | None, bool]:
+    check = _HoldChecker()
+    case_id = check.case("case_id", request.case_id) if request.case_id else None
+    check.done()
+    return case_id, request.awaiting_only

@@ -298,6 +298,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long before an objection's deadline the sweeper warns of it (default 24)",
     )
     holds.add_argument(
+        "--review-accounts",
+        type=count,
+        default=env("REVIEW_ACCOUNTS", "200"),
+        metavar="N",
+        help="a case's freezes wait for a supervisor's review once they would reach more than N accounts"
+        " (STOPAY_REVIEW_ACCOUNTS, default 200)",
+    )
+    holds.add_argument(
+        "--review-amount",
+        type=yuan,
+        default=env("REVIEW_AMOUNT_YUAN", "2000000"),
+        metavar="YUAN",
+        help="... or hold more than YUAN at once (STOPAY_REVIEW_AMOUNT_YUAN, default 2000000)",
+    )
+    holds.add_argument(
         "--sweep-seconds",
         type=positive_float,
         default=env("SWEEP_SECONDS", "30"),
@@ -425,10 +440,12 @@ def build_parser() -> argparse.ArgumentParser:
     from stopay.cli import audit, certs, db, health, migrate, showconfig
     from stopay.cli import holds as holds_command
     from stopay.cli import objections as objections_command
+    from stopay.cli import reviews as reviews_command
     from stopay.cli import station as station_command
 
     holds_command.add_parser(commands, env, DEFAULT_SERVER)
     objections_command.add_parser(commands, env, DEFAULT_SERVER)
+    reviews_command.add_parser(commands, env, DEFAULT_SERVER)
     audit.add_parser(commands, env, DEFAULT_SERVER)
     certs.add_parser(commands)
     db.add_parser(commands, env)
@@ -512,6 +529,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from stopay.cli import objections
 
         return objections.run(args)
+    if args.command == "review":
+        from stopay.cli import reviews
+
+        return reviews.run(args)
     if args.command == "certs":
         from stopay.cli import certs
 

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import enum
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from stopay.domain.review import Thresholds
 from stopay.domain.trail import reconcile
 
 
@@ -108,6 +109,8 @@ class HoldPolicy:
     # that deadline the sweeper warns of it (docs/holds.md, Objections).
     objection_days: int = 3
     objection_warn_hours: int = 24
+    # When a case's freezes wait for a supervisor's review (stopay.domain.review; docs/rules.md).
+    review: Thresholds = field(default_factory=Thresholds)
 
     def __post_init__(self) -> None:
         for name in ("stop_hours", "max_stops", "freeze_months", "major_freeze_months", "objection_days"):

@@ -88,6 +88,12 @@ class HoldServiceStub:
     it is decided already or the hold cannot be released; an unknown objection is NOT_FOUND
     (OBJECTION_NOT_FOUND).
     """
+    ListReviews: _grpc.UnaryUnaryMultiCallable[_holds_pb2.ListReviewsRequest, _holds_pb2.ListReviewsResponse]
+    """Cases' reviews of large freezes: those awaiting a supervisor's decision (awaiting_only), or all."""
+    DecideReview: _grpc.UnaryUnaryMultiCallable[_holds_pb2.DecideReviewRequest, _holds_pb2.Review]
+    """A supervisor approves or declines all of a case's waiting freezes in one step, as themselves;
+    the decision goes into the case's audit chain (REVIEW_NOT_FOUND, REVIEW_ALREADY_DECIDED).
+    """
 
 @_typing.type_check_only
 class HoldServiceAsyncStub(HoldServiceStub):
@@ -148,6 +154,12 @@ class HoldServiceAsyncStub(HoldServiceStub):
     release order goes to the bank) or keep it, with reasons. Refused with FAILED_PRECONDITION when
     it is decided already or the hold cannot be released; an unknown objection is NOT_FOUND
     (OBJECTION_NOT_FOUND).
+    """
+    ListReviews: _aio.UnaryUnaryMultiCallable[_holds_pb2.ListReviewsRequest, _holds_pb2.ListReviewsResponse]  # type: ignore[assignment]
+    """Cases' reviews of large freezes: those awaiting a supervisor's decision (awaiting_only), or all."""
+    DecideReview: _aio.UnaryUnaryMultiCallable[_holds_pb2.DecideReviewRequest, _holds_pb2.Review]  # type: ignore[assignment]
+    """A supervisor approves or declines all of a case's waiting freezes in one step, as themselves;
+    the decision goes into the case's audit chain (REVIEW_NOT_FOUND, REVIEW_ALREADY_DECIDED).
     """
 
 class HoldServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -260,6 +272,24 @@ class HoldServiceServicer(metaclass=_abc_1.ABCMeta):
         release order goes to the bank) or keep it, with reasons. Refused with FAILED_PRECONDITION when
         it is decided already or the hold cannot be released; an unknown objection is NOT_FOUND
         (OBJECTION_NOT_FOUND).
+        """
+
+    @_abc_1.abstractmethod
+    def ListReviews(
+        self,
+        request: _holds_pb2.ListReviewsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_holds_pb2.ListReviewsResponse, _abc.Awaitable[_holds_pb2.ListReviewsResponse]]:
+        """Cases' reviews of large freezes: those awaiting a supervisor's decision (awaiting_only), or all."""
+
+    @_abc_1.abstractmethod
+    def DecideReview(
+        self,
+        request: _holds_pb2.DecideReviewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_holds_pb2.Review, _abc.Awaitable[_holds_pb2.Review]]:
+        """A supervisor approves or declines all of a case's waiting freezes in one step, as themselves;
+        the decision goes into the case's audit chain (REVIEW_NOT_FOUND, REVIEW_ALREADY_DECIDED).
         """
 
 def add_HoldServiceServicer_to_server(servicer: HoldServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
