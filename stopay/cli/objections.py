@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
-import uuid
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from stopay.cli.args import account_arg, server_address
-from stopay.cli.client import to_json
-from stopay.cli.connect import add_tls_flags, open_channel
+from stopay.cli.args import account_arg
+from stopay.cli.connect import add_server_flag, add_tls_flags
+from stopay.cli.holds import run_call, step_by, when
 from stopay.v1 import common_pb2, holds_pb2, holds_pb2_grpc
 
 _DECISIONS = {"release": holds_pb2.OBJECTION_DECISION_RELEASE, "keep": holds_pb2.OBJECTION_DECISION_KEEP}
@@ -48,26 +45,9 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
             "--request-id", default=None, help="send the same id again to retry safely (default: a new one, printed)"
         )
     for sub in (filing, listing, deciding):
-        sub.add_argument(
-            "--server",
-            type=server_address,
-            metavar="HOST:PORT",
-            default=env("SERVER", default_server),
-            help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)",
-        )
+        add_server_flag(sub, env, default_server)
         add_tls_flags(sub, env, serving=False)
         sub.add_argument("--json", action="store_true", help="output for programs")
-
-
-def _by(args: argparse.Namespace, reason: str = "") -> holds_pb2.StepBy:
-    if args.request_id is None:
-        args.request_id = uuid.uuid4().hex
-        print(f"request id {args.request_id} (give it as --request-id to retry this step safely)", file=sys.stderr)
-    return holds_pb2.StepBy(officer_id=args.officer, reason=reason, request_id=args.request_id)
-
-
-def _when(ts: Any) -> str:
-    return ts.ToDatetime().strftime("%Y-%m-%d %H:%M UTC") if ts.seconds else ""
 
 
 async def _call(args: argparse.Namespace, stub: holds_pb2_grpc.HoldServiceStub) -> Any:
@@ -81,7 +61,7 @@ async def _call(args: argparse.Namespace, stub: holds_pb2_grpc.HoldServiceStub) 
                 holder_name=args.holder,
                 grounds=args.grounds,
                 documents=args.document,
-                by=_by(args),
+                by=step_by(args, ""),
             )
         )
     if args.action == "list":
@@ -90,7 +70,7 @@ async def _call(args: argparse.Namespace, stub: holds_pb2_grpc.HoldServiceStub) 
         )
     return await stub.DecideObjection(
         holds_pb2.DecideObjectionRequest(
-            objection_id=args.objection_id, decision=_DECISIONS[args.decision], by=_by(args, args.reasons)
+            objection_id=args.objection_id, decision=_DECISIONS[args.decision], by=step_by(args, args.reasons)
         )
     )
 
@@ -110,8 +90,8 @@ def _table(objections: list[holds_pb2.Objection]) -> Table:
             f"{o.hold.account.bank_code}:{o.hold.account.number}",
             o.holder_name,
             f"{_VIA.get(o.via, '')} ({o.taken_by})",
-            _when(o.filed_at),
-            _when(o.due_at),
+            when(o.filed_at),
+            when(o.due_at),
             state,
             _DECIDED.get(o.decision, ""),
             o.decided_by,
@@ -129,20 +109,10 @@ def _show(reply: Any) -> None:
         console.print("[this request was taken before]")
     if reply.open:
         console.print(
-            f"  decide it by {_when(reply.due_at)}: stopay objection decide {reply.objection_id} release|keep"
+            f"  decide it by {when(reply.due_at)}: stopay objection decide {reply.objection_id} release|keep"
             " --reasons TEXT"
         )
 
 
-async def _run(args: argparse.Namespace) -> int:
-    async with open_channel(args) as channel:
-        reply = await _call(args, holds_pb2_grpc.HoldServiceStub(channel))
-    if args.json:
-        print(to_json(reply))
-    else:
-        _show(reply)
-    return 0
-
-
 def run(args: argparse.Namespace) -> int:
-    return asyncio.run(_run(args))
+    return run_call(args, _call, _show)
