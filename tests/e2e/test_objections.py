@@ -388,3 +388,9 @@ async def test_a_partial_release_of_a_bad_amount_is_refused_naming_release_minor
     # Nothing was claimed: the same request id, with a good amount, is taken.
     decided = await holds.DecideObjection(part(1))
     assert (decided.decision, decided.released_minor) == (holds_pb2.OBJECTION_DECISION_RELEASE_PART, 1)
+    # Sent again, it is answered as it was, and releases nothing more; another amount under the same
+    # request id is refused.
+    again = await holds.DecideObjection(part(1))
+    assert (again.objection_id, again.released_minor, again.replayed) == (filed.objection_id, 1, True)
+    assert [o["requested_minor"] for o in await orders_of(pool, case, "release")] == [1]
+    await refused(holds.DecideObjection(part(2)), grpc.StatusCode.ALREADY_EXISTS, request_id)
