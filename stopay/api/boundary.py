@@ -34,6 +34,7 @@ from stopay.domain.errors import (
     StoreError,
 )
 from stopay.domain.holds import HoldRefused
+from stopay.domain.objections import ReleasePartRefused
 from stopay.domain.orders import UnknownAnswer
 from stopay.domain.review import ReviewRefused
 
@@ -60,6 +61,8 @@ def status_for(exc: BaseException, method: str) -> grpc.Status:
         return invalid_argument(exc.violations)
     if isinstance(exc, UnknownAnswer):
         return invalid_argument([Violation("held_minor", str(exc))])
+    if isinstance(exc, ReleasePartRefused):
+        return invalid_argument([Violation(exc.field, str(exc))])
     if isinstance(exc, Denied):
         return refusal(code_pb2.PERMISSION_DENIED, str(exc), exc.reason, method=name)
     if isinstance(exc, EntryConflict):

@@ -327,6 +327,7 @@ _OBJECTION_VIA = {
 _OBJECTION_DECISION = {
     ObjectionDecision.RELEASE: holds_pb2.OBJECTION_DECISION_RELEASE,
     ObjectionDecision.KEEP: holds_pb2.OBJECTION_DECISION_KEEP,
+    ObjectionDecision.RELEASE_PART: holds_pb2.OBJECTION_DECISION_RELEASE_PART,
 }
 
 
@@ -355,6 +356,7 @@ def objection_message(objection: ObjectionView) -> holds_pb2.Objection:
         decided_at=timestamp(objection.decided_at),
         request_id=objection.request_id,
         replayed=objection.replayed,
+        released_minor=objection.released_minor,
     )
 
 
@@ -570,6 +572,13 @@ def _review_summary(event: CaseEvent, money: Callable[[str], str]) -> str:
     return texts.get(event.kind, event.kind)
 
 
+def _released(detail: dict[str, Any]) -> str:
+    """What a release or partial release gave back and kept, as an objection.decided event says."""
+    if detail.get("decision") != "release_part":
+        return ""
+    return f", {format_minor(detail['released_minor'])} released, {format_minor(detail['kept_minor'])} still held"
+
+
 def _objection_summary(event: CaseEvent) -> str:
     detail = event.detail
     where = detail.get("bank_code", "")
@@ -579,8 +588,8 @@ def _objection_summary(event: CaseEvent) -> str:
         "objection.due_soon": f"the objection to the hold at {where} is due a decision by {detail.get('due_at')}",
         "objection.escalated": f"the objection to the hold at {where} was not decided by {detail.get('due_at')}; "
         "escalated to the supervisor and the center",
-        "objection.decided": f"the objection to the hold at {where} was decided: {detail.get('decision')} "
-        f"({detail.get('reasons')})",
+        "objection.decided": f"the objection to the hold at {where} was decided: {detail.get('decision')}"
+        f"{_released(detail)} ({detail.get('reasons')})",
     }
     return texts.get(event.kind, event.kind)
 

@@ -157,10 +157,15 @@ def file_objection_request(request: holds_pb2.FileObjectionRequest) -> tuple[Obj
 _DECISIONS = {
     holds_pb2.OBJECTION_DECISION_RELEASE: ObjectionDecision.RELEASE,
     holds_pb2.OBJECTION_DECISION_KEEP: ObjectionDecision.KEEP,
+    holds_pb2.OBJECTION_DECISION_RELEASE_PART: ObjectionDecision.RELEASE_PART,
 }
 
 
-def decide_objection_request(request: holds_pb2.DecideObjectionRequest) -> tuple[uuid.UUID, ObjectionDecision, By]:
+def decide_objection_request(
+    request: holds_pb2.DecideObjectionRequest,
+) -> tuple[uuid.UUID, ObjectionDecision, By, int]:
+    """The objection, the decision, who decides and why, and the amount a partial release releases
+    (0 for the other decisions; whether it is less than what is held, the service checks)."""
     check = _HoldChecker()
     if request.objection_id:
         objection_id = check.case("objection_id", request.objection_id, "an objection id")
@@ -169,11 +174,18 @@ def decide_objection_request(request: holds_pb2.DecideObjectionRequest) -> tuple
         check.fail("objection_id", "is required: the objection_id FileObjection answered")
     decision = _DECISIONS.get(request.decision)
     if decision is None:
-        check.fail("decision", "must be OBJECTION_DECISION_RELEASE or OBJECTION_DECISION_KEEP")
+        check.fail(
+            "decision",
+            "must be OBJECTION_DECISION_RELEASE, OBJECTION_DECISION_RELEASE_PART or OBJECTION_DECISION_KEEP",
+        )
+    if decision is ObjectionDecision.RELEASE_PART and request.release_minor <= 0:
+        check.fail("release_minor", f"must be more than 0 fen for a partial release, not {request.release_minor}")
+    elif decision is not ObjectionDecision.RELEASE_PART and request.release_minor != 0:
+        check.fail("release_minor", "is given only with OBJECTION_DECISION_RELEASE_PART")
     by = check.by(request.by)
     check.done()
     assert decision is not None
-    return objection_id, decision, by
+    return objection_id, decision, by, request.release_minor
 
 
 def list_objections_request(request: holds_pb2.ListObjectionsRequest) -> tuple[uuid.UUID | None, bool, bool]:

@@ -161,9 +161,9 @@ class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
     async def DecideObjection(
         self, request: holds_pb2.DecideObjectionRequest, context: grpc.aio.ServicerContext
     ) -> holds_pb2.Objection:
-        objection_id, decision, by = await _checked(decide_objection_request, request, context)
+        objection_id, decision, by, release_minor = await _checked(decide_objection_request, request, context)
         decided = await _step(
-            self._objections.decide(objection_id, decision, by.reason, _actor(by), by.request_id),
+            self._objections.decide(objection_id, decision, by.reason, _actor(by), by.request_id, release_minor),
             context,
             objection_id=objection_id,
         )

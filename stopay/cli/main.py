@@ -51,7 +51,7 @@ page_size = _number(int, 1, "a whole number from 1 to 500", most=500)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from stopay.cli.connect import add_tls_flags  # imports gRPC: main() has configured it by now
+    from stopay.cli.connect import add_server_flag, add_tls_flags  # imports gRPC: main() has configured it by now
 
     parser = argparse.ArgumentParser(prog="stopay", description="Instant payment freeze for anti-fraud centers.")
     parser.add_argument("--version", action="version", version=f"stopay {__version__}")
@@ -409,13 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--operator", default="", help="who retries it, for the case's event log (with TLS, the certificate's name)"
     )
     for sub in (submit, show, watching, listing, retry):
-        sub.add_argument(
-            "--server",
-            type=server_address,
-            metavar="HOST:PORT",
-            default=env("SERVER", DEFAULT_SERVER),
-            help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)",
-        )
+        add_server_flag(sub, env, DEFAULT_SERVER)
         sub.add_argument("--json", action="store_true", help="output for programs")
         add_tls_flags(sub, env, serving=False)
 

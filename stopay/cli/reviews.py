@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
-import uuid
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from stopay.cli.args import server_address
-from stopay.cli.client import to_json
-from stopay.cli.connect import add_tls_flags, open_channel
+from stopay.cli.connect import add_server_flag, add_tls_flags
+from stopay.cli.holds import run_call, step_by, when
 from stopay.domain.money import format_minor
 from stopay.v1 import holds_pb2, holds_pb2_grpc
 
@@ -37,20 +33,17 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
         sub.add_argument("case_id")
         sub.add_argument("--reasons", required=True, help="why, for the case's audit chain")
         sub.add_argument(
-            "--supervisor", default="", help="who decides (with TLS, the certificate's name: may be left out)"
+            "--supervisor",
+            dest="officer",
+            default="",
+            help="who decides (with TLS, the certificate's name: may be left out)",
         )
         sub.add_argument(
             "--request-id", default=None, help="send the same id again to retry safely (default: a new one, printed)"
         )
         deciding.append(sub)
     for sub in (listing, *deciding):
-        sub.add_argument(
-            "--server",
-            type=server_address,
-            metavar="HOST:PORT",
-            default=env("SERVER", default_server),
-            help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)",
-        )
+        add_server_flag(sub, env, default_server)
         add_tls_flags(sub, env, serving=False)
         sub.add_argument("--json", action="store_true", help="output for programs")
 
@@ -58,17 +51,10 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
 async def _call(args: argparse.Namespace, stub: holds_pb2_grpc.HoldServiceStub) -> Any:
     if args.action == "list":
         return await stub.ListReviews(holds_pb2.ListReviewsRequest(case_id=args.case, awaiting_only=not args.all))
-    if args.request_id is None:
-        args.request_id = uuid.uuid4().hex
-        print(f"request id {args.request_id} (give it as --request-id to retry this step safely)", file=sys.stderr)
-    by = holds_pb2.StepBy(officer_id=args.supervisor, reason=args.reasons, request_id=args.request_id)
+    by = step_by(args, args.reasons)
     return await stub.DecideReview(
         holds_pb2.DecideReviewRequest(case_id=args.case_id, decision=_DECISIONS[args.action], by=by)
     )
-
-
-def _when(ts: Any) -> str:
-    return ts.ToDatetime().strftime("%Y-%m-%d %H:%M UTC") if ts.seconds else ""
 
 
 def _table(reviews: list[holds_pb2.Review]) -> Table:
@@ -80,7 +66,7 @@ def _table(reviews: list[holds_pb2.Review]) -> Table:
             r.case_id,
             r.report_no,
             r.station_id,
-            _when(r.requested_at),
+            when(r.requested_at),
             f"{r.accounts} accounts, {format_minor(r.amount_minor)} (limits {r.max_accounts},"
             f" {format_minor(r.max_amount_minor)})",
             f"{r.waiting_orders} freezes, {format_minor(r.waiting_minor)}",
@@ -106,15 +92,5 @@ def _show(reply: Any) -> None:
         console.print(f"{reply.decided_orders} waiting freeze(s), {format_minor(reply.decided_minor)}, {verb}")
 
 
-async def _run(args: argparse.Namespace) -> int:
-    async with open_channel(args) as channel:
-        reply = await _call(args, holds_pb2_grpc.HoldServiceStub(channel))
-    if args.json:
-        print(to_json(reply))
-    else:
-        _show(reply)
-    return 0
-
-
 def run(args: argparse.Namespace) -> int:
-    return asyncio.run(_run(args))
+    return run_call(args, _call, _show)

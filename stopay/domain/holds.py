@@ -327,10 +327,12 @@ def return_completes(state: HoldState | None, held_minor: int, releasing_minor: 
     return state is HoldState.RETURNING and held_minor == 0 and releasing_minor == 0
 
 
-def document_cap(state: HoldState | None, document_minor: int | None) -> int | None:
+def document_cap(state: HoldState | None, document_minor: int | None, limit_minor: int | None = None) -> int | None:
     """The most a case may hold on the account under its hold: a formal freeze at most what its legal
-    document names (``document_minor``); None: no such limit (an emergency stop, or no hold)."""
-    return document_minor if state is HoldState.FROZEN else None
+    document names (``document_minor``), and any hold at most what an objection partly upheld left
+    held (``limit_minor``); None: no such limit (an emergency stop, or no hold)."""
+    caps = [c for c in (document_minor if state is HoldState.FROZEN else None, limit_minor) if c is not None]
+    return min(caps) if caps and state is not None else None
 
 
 def left_within_hold(state: HoldState | None, cap_minor: int | None, left_minor: int) -> int:

@@ -1,4 +1,4 @@
--- The stopay schema after migration 0023_review: what the migrations in
+-- The stopay schema after migration 0024_objection_release_part: what the migrations in
 -- stopay/store/migrations produce, read back from a fresh database. Generated, never edited:
 -- after adding a migration, run `python -m stopay.store.schema`.
 
@@ -264,6 +264,7 @@ CREATE TABLE holds (
     ended_at       timestamp with time zone,
     end_reason     text NOT NULL DEFAULT ''::text,
     updated_at     timestamp with time zone NOT NULL DEFAULT now(),
+    limit_minor    bigint,
     CONSTRAINT holds_pkey PRIMARY KEY (case_id, bank_code, account_number),
     CONSTRAINT holds_case_id_fkey FOREIGN KEY (case_id) REFERENCES cases(case_id),
     CONSTRAINT holds_check CHECK (((stops >= 1) AND (stops <= max_stops))),
@@ -271,6 +272,7 @@ CREATE TABLE holds (
     CONSTRAINT holds_check2 CHECK (((state <> ALL (ARRAY['frozen'::text, 'returning'::text, 'returned'::text])) OR (document IS NOT NULL))),
     CONSTRAINT holds_check3 CHECK (((state = ANY (ARRAY['released'::text, 'lapsed'::text, 'returned'::text])) = (ended_at IS NOT NULL))),
     CONSTRAINT holds_freezes_check CHECK ((freezes >= 0)),
+    CONSTRAINT holds_limit_minor_check CHECK ((limit_minor > 0)),
     CONSTRAINT holds_max_stops_check CHECK ((max_stops >= 1)),
     CONSTRAINT holds_state_check CHECK ((state = ANY (ARRAY['stopped'::text, 'frozen'::text, 'released'::text, 'lapsed'::text, 'returning'::text, 'returned'::text])))
 );
@@ -295,16 +297,20 @@ CREATE TABLE objections (
     reasons        text,
     decided_by     text,
     decided_at     timestamp with time zone,
+    released_minor bigint,
     CONSTRAINT objections_pkey PRIMARY KEY (objection_id),
     CONSTRAINT objections_request_id_key UNIQUE (request_id),
     CONSTRAINT objections_case_id_bank_code_account_number_fkey FOREIGN KEY (case_id, bank_code, account_number) REFERENCES holds(case_id, bank_code, account_number),
     CONSTRAINT objections_check CHECK ((due_at > filed_at)),
     CONSTRAINT objections_check1 CHECK (((state = 'decided'::text) = ((decision IS NOT NULL) AND (reasons IS NOT NULL) AND (reasons <> ''::text) AND (decided_by IS NOT NULL) AND (decided_at IS NOT NULL)))),
     CONSTRAINT objections_check2 CHECK (((state = 'decided'::text) OR ((decision IS NULL) AND (reasons IS NULL) AND (decided_by IS NULL) AND (decided_at IS NULL)))),
-    CONSTRAINT objections_decision_check CHECK ((decision = ANY (ARRAY['release'::text, 'keep'::text]))),
+    CONSTRAINT objections_decision_check CHECK ((decision = ANY (ARRAY['release'::text, 'release_part'::text, 'keep'::text]))),
     CONSTRAINT objections_documents_check CHECK ((jsonb_typeof(documents) = 'array'::text)),
     CONSTRAINT objections_grounds_check CHECK ((grounds <> ''::text)),
     CONSTRAINT objections_holder_name_check CHECK ((holder_name <> ''::text)),
+    CONSTRAINT objections_release_part_amount CHECK (((decision IS DISTINCT FROM 'release_part'::text) OR (released_minor > 0))),
+    CONSTRAINT objections_released_minor_check CHECK ((released_minor >= 0)),
+    CONSTRAINT objections_released_when_decided CHECK (((state = 'decided'::text) OR (released_minor IS NULL))),
     CONSTRAINT objections_state_check CHECK ((state = ANY (ARRAY['open'::text, 'decided'::text]))),
     CONSTRAINT objections_taken_by_check CHECK ((taken_by <> ''::text)),
     CONSTRAINT objections_via_check CHECK ((via = ANY (ARRAY['bank'::text, 'station'::text])))

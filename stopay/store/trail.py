@@ -49,6 +49,9 @@ class AccountRow:
     # The amount the hold's legal document names (None: no document), which a formal freeze may not
     # hold more than (domain/settlement.within_hold).
     hold_document_minor: int | None = None
+    # What an objection partly upheld left held (None: no such limit), which the hold may not hold
+    # more than from then on.
+    hold_limit_minor: int | None = None
     # Exits recorded at the account: txn_id -> the victim's money that left there.
     exited: dict[str, int] = field(default_factory=dict)
     # The accounts the case's victim paid from, [bank_code, number] each.

@@ -150,11 +150,14 @@ class _ObjectionDecisionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Obj
     OBJECTION_DECISION_UNSPECIFIED: _ObjectionDecision.ValueType  # 0
     """Not decided yet (in a request: never valid)."""
     OBJECTION_DECISION_RELEASE: _ObjectionDecision.ValueType  # 1
-    """The whole hold is released; its release order goes to the bank. (A partial release is not
-    offered: the hold's release step releases everything the case holds on the account.)
-    """
+    """The whole hold is released; its release order goes to the bank."""
     OBJECTION_DECISION_KEEP: _ObjectionDecision.ValueType  # 2
     """The hold stays as it is; the reasons say why."""
+    OBJECTION_DECISION_RELEASE_PART: _ObjectionDecision.ValueType  # 3
+    """The objection is partly upheld: the amount the decision names (release_minor) is released, its
+    release order going to the bank for that amount; the rest stays held, in the same state and
+    period, and the case may hold no more than the rest on the account from then on.
+    """
 
 class ObjectionDecision(_ObjectionDecision, metaclass=_ObjectionDecisionEnumTypeWrapper):
     """What an objection's decision did."""
@@ -162,11 +165,14 @@ class ObjectionDecision(_ObjectionDecision, metaclass=_ObjectionDecisionEnumType
 OBJECTION_DECISION_UNSPECIFIED: ObjectionDecision.ValueType  # 0
 """Not decided yet (in a request: never valid)."""
 OBJECTION_DECISION_RELEASE: ObjectionDecision.ValueType  # 1
-"""The whole hold is released; its release order goes to the bank. (A partial release is not
-offered: the hold's release step releases everything the case holds on the account.)
-"""
+"""The whole hold is released; its release order goes to the bank."""
 OBJECTION_DECISION_KEEP: ObjectionDecision.ValueType  # 2
 """The hold stays as it is; the reasons say why."""
+OBJECTION_DECISION_RELEASE_PART: ObjectionDecision.ValueType  # 3
+"""The objection is partly upheld: the amount the decision names (release_minor) is released, its
+release order going to the bank for that amount; the rest stays held, in the same state and
+period, and the case may hold no more than the rest on the account from then on.
+"""
 Global___ObjectionDecision: _TypeAlias = ObjectionDecision  # noqa: Y015
 
 class _ReviewState:
@@ -856,6 +862,7 @@ class Objection(_message.Message):
     DECIDED_AT_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     REPLAYED_FIELD_NUMBER: _builtins.int
+    RELEASED_MINOR_FIELD_NUMBER: _builtins.int
     objection_id: _builtins.str
     """The objection's id (a UUID)."""
     holder_name: _builtins.str
@@ -880,6 +887,10 @@ class Objection(_message.Message):
     """The filing's request id."""
     replayed: _builtins.bool
     """This request was sent before (its request_id); this is what it came to."""
+    released_minor: _builtins.int
+    """What the decision gave back, in fen: everything the case held on the account for a release,
+    the part for a partial release; 0 to keep, and while open.
+    """
     @_builtins.property
     def hold(self) -> Global___HoldRef:
         """The hold objected to."""
@@ -932,10 +943,11 @@ class Objection(_message.Message):
         decided_at: _timestamp_pb2.Timestamp | None = ...,
         request_id: _builtins.str = ...,
         replayed: _builtins.bool = ...,
+        released_minor: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at", "due_at", b"due_at", "escalated_at", b"escalated_at", "filed_at", b"filed_at", "hold", b"hold", "warned_at", b"warned_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at", "decided_by", b"decided_by", "decision", b"decision", "documents", b"documents", "due_at", b"due_at", "escalated_at", b"escalated_at", "filed_at", b"filed_at", "grounds", b"grounds", "hold", b"hold", "holder_name", b"holder_name", "objection_id", b"objection_id", "open", b"open", "overdue", b"overdue", "reasons", b"reasons", "replayed", b"replayed", "request_id", b"request_id", "taken_by", b"taken_by", "via", b"via", "warned_at", b"warned_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at", "decided_by", b"decided_by", "decision", b"decision", "documents", b"documents", "due_at", b"due_at", "escalated_at", b"escalated_at", "filed_at", b"filed_at", "grounds", b"grounds", "hold", b"hold", "holder_name", b"holder_name", "objection_id", b"objection_id", "open", b"open", "overdue", b"overdue", "reasons", b"reasons", "released_minor", b"released_minor", "replayed", b"replayed", "request_id", b"request_id", "taken_by", b"taken_by", "via", b"via", "warned_at", b"warned_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1048,10 +1060,16 @@ class DecideObjectionRequest(_message.Message):
     OBJECTION_ID_FIELD_NUMBER: _builtins.int
     DECISION_FIELD_NUMBER: _builtins.int
     BY_FIELD_NUMBER: _builtins.int
+    RELEASE_MINOR_FIELD_NUMBER: _builtins.int
     objection_id: _builtins.str
     """Required: the objection (a UUID)."""
     decision: Global___ObjectionDecision.ValueType
-    """Required: release or keep."""
+    """Required: release, keep, or release a part (OBJECTION_DECISION_RELEASE_PART)."""
+    release_minor: _builtins.int
+    """For OBJECTION_DECISION_RELEASE_PART only, and required there: the amount to release, in fen,
+    more than 0 and less than what the case holds on the account now (refused with
+    INVALID_ARGUMENT naming release_minor, nothing written). 0 for the other decisions.
+    """
     @_builtins.property
     def by(self) -> Global___StepBy:
         """Required: the officer or supervisor deciding, the reasons (by.reason) and the request id."""
@@ -1062,10 +1080,11 @@ class DecideObjectionRequest(_message.Message):
         objection_id: _builtins.str = ...,
         decision: Global___ObjectionDecision.ValueType = ...,
         by: Global___StepBy | None = ...,
+        release_minor: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["by", b"by"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["by", b"by", "decision", b"decision", "objection_id", b"objection_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by", b"by", "decision", b"decision", "objection_id", b"objection_id", "release_minor", b"release_minor"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -194,7 +194,8 @@ class HoldServiceServicer:
 
     def DecideObjection(self, request, context):
         """Decides an open objection, as the officer or supervisor calling: release the whole hold (its
-        release order goes to the bank) or keep it, with reasons. Refused with FAILED_PRECONDITION when
+        release order goes to the bank), release a part of it (release_minor; the rest stays held) or
+        keep it, with reasons. Refused with FAILED_PRECONDITION when
         it is decided already or the hold cannot be released; an unknown objection is NOT_FOUND
         (OBJECTION_NOT_FOUND).
         """

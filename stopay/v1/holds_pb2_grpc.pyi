@@ -84,7 +84,8 @@ class HoldServiceStub:
     """
     DecideObjection: _grpc.UnaryUnaryMultiCallable[_holds_pb2.DecideObjectionRequest, _holds_pb2.Objection]
     """Decides an open objection, as the officer or supervisor calling: release the whole hold (its
-    release order goes to the bank) or keep it, with reasons. Refused with FAILED_PRECONDITION when
+    release order goes to the bank), release a part of it (release_minor; the rest stays held) or
+    keep it, with reasons. Refused with FAILED_PRECONDITION when
     it is decided already or the hold cannot be released; an unknown objection is NOT_FOUND
     (OBJECTION_NOT_FOUND).
     """
@@ -151,7 +152,8 @@ class HoldServiceAsyncStub(HoldServiceStub):
     """
     DecideObjection: _aio.UnaryUnaryMultiCallable[_holds_pb2.DecideObjectionRequest, _holds_pb2.Objection]  # type: ignore[assignment]
     """Decides an open objection, as the officer or supervisor calling: release the whole hold (its
-    release order goes to the bank) or keep it, with reasons. Refused with FAILED_PRECONDITION when
+    release order goes to the bank), release a part of it (release_minor; the rest stays held) or
+    keep it, with reasons. Refused with FAILED_PRECONDITION when
     it is decided already or the hold cannot be released; an unknown objection is NOT_FOUND
     (OBJECTION_NOT_FOUND).
     """
@@ -269,7 +271,8 @@ class HoldServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_holds_pb2.Objection, _abc.Awaitable[_holds_pb2.Objection]]:
         """Decides an open objection, as the officer or supervisor calling: release the whole hold (its
-        release order goes to the bank) or keep it, with reasons. Refused with FAILED_PRECONDITION when
+        release order goes to the bank), release a part of it (release_minor; the rest stays held) or
+        keep it, with reasons. Refused with FAILED_PRECONDITION when
         it is decided already or the hold cannot be released; an unknown objection is NOT_FOUND
         (OBJECTION_NOT_FOUND).
         """

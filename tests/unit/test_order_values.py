@@ -241,6 +241,10 @@ def test_a_top_up_stays_within_the_hold() -> None:
     assert top_up(SHORT, True, HoldState.FROZEN, 25_000, asked_releases=0, releases=1) == 5_000
     assert top_up(SHORT, True, HoldState.RETURNING, None, asked_releases=0, releases=1) == 0
     assert top_up(SHORT, True, HoldState.LAPSED, None, asked_releases=0, releases=1) == 0
+    # An objection partly upheld left ¥250 held: the part given back is never asked for again.
+    assert top_up(SHORT, True, HoldState.STOPPED, None, asked_releases=0, releases=1, limit_minor=25_000) == 5_000
+    assert top_up(SHORT, True, HoldState.STOPPED, None, asked_releases=0, releases=1, limit_minor=20_000) == 0
+    assert top_up(SHORT, True, HoldState.FROZEN, 45_000, asked_releases=0, releases=1, limit_minor=25_000) == 5_000
 
 
 def test_an_account_is_judged_once_traced_and_no_statement_is_due() -> None:

@@ -302,7 +302,7 @@ class _Batch:
             result = step(known, answer.statement.opening_balance_minor, lines, limits, victim, room)
         except StatementTooShort as exc:
             return self.retry(order, str(exc))
-        result = within_hold(result, row.hold_state, row.hold_document_minor, _money(row))
+        result = within_hold(result, row.hold_state, row.hold_document_minor, _money(row), row.hold_limit_minor)
 
         row.rev += 1
         row.incoming = incoming
@@ -680,6 +680,7 @@ class _Batch:
             row.hold_document_minor,
             row.asked_releases,
             row.releases,
+            row.hold_limit_minor,
         )
         if amount:
             self.stop(
