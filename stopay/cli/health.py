@@ -8,21 +8,14 @@ import argparse
 import asyncio
 from typing import Any
 
-from stopay.cli.args import server_address
 from stopay.cli.exits import REFUSED, UNREACHABLE, Failure
 
 
 def add_parser(commands: Any, env: Any, default_server: str) -> None:
-    from stopay.cli.connect import add_tls_flags
+    from stopay.cli.connect import add_server_flag, add_tls_flags
 
     health = commands.add_parser("health", help="ask a server's gRPC health service: exit 0 when it is serving")
-    health.add_argument(
-        "--server",
-        type=server_address,
-        metavar="HOST:PORT",
-        default=env("SERVER", default_server),
-        help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)",
-    )
+    add_server_flag(health, env, default_server)
     health.add_argument(
         "--service",
         default="",
