@@ -1,0 +1,180 @@
+"""The Prometheus endpoint of a running server (serve --metrics-listen), scraped over HTTP after a
+seed-xue case: each family is there, with the values the database and the calls made say."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import aiohttp
+import grpc
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+from stopay.domain.holds import HoldPolicy
+from stopay.v1 import audit_pb2, audit_pb2_grpc, common_pb2, holds_pb2, holds_pb2_grpc, station_pb2
+from tests.conftest import EXAMPLES, eventually
+from tests.entries import scenario_requests
+
+STATION = "stopay.v1.StationService"
+FAMILIES = (
+    "stopay_rpcs_handled",
+    "stopay_rpc_duration_seconds",
+    "stopay_orders",
+    "stopay_bank_call_duration_seconds",
+    "stopay_bank_breaker_state",
+    "stopay_due_orders",
+    "stopay_oldest_due_order_age_seconds",
+    "stopay_entry_to_first_hold_seconds",
+    "stopay_holds_expiring_24h",
+    "stopay_objections_open",
+    "stopay_objections_overdue",
+    "stopay_reviews_waiting",
+    "stopay_chain_verifications",
+    "stopay_chain_verification_failures",
+    "stopay_gauges_read_ok",
+)
+
+
+class Scrape:
+    def __init__(self, text: str) -> None:
+        self.families = {f.name: f for f in text_string_to_metric_families(text)}
+
+    def samples(self, name: str, family: str | None = None, **labels: str) -> list[Sample]:
+        found = self.families[family or name].samples
+        return [s for s in found if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())]
+
+    def value(self, name: str, family: str | None = None, **labels: str) -> float:
+        return sum(s.value for s in self.samples(name, family, **labels))
+
+
+async def scrape(port: int) -> Scrape:
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/metrics") as answer:
+        assert answer.status == 200
+        assert answer.headers["Content-Type"].startswith("text/plain")
+        return Scrape(await answer.text())
+
+
+async def settled(stub, case_id: str) -> station_pb2.Case:
+    last = None
+    async for update in stub.WatchCase(station_pb2.WatchCaseRequest(case_id=case_id), timeout=20):
+        last = update.case
+    assert last is not None and last.settled
+    return last
+
+
+async def test_metrics_after_a_seed_xue_case(make_app, channel_to, pool) -> None:
+    # Stops of 12 hours: every hold the case starts expires within 24 hours.
+    app = await make_app(EXAMPLES / "seed-xue.json", metrics_listen="127.0.0.1:0", holds=HoldPolicy(stop_hours=12))
+    assert app.metrics is not None and app.metrics.port not in (0, app.port)
+    station = channel_to(app)
+    (request,) = scenario_requests(app, EXAMPLES / "seed-xue.json")
+    reply = await station.SubmitEntry(request)
+    case = await settled(station, reply.case_id)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await station.GetCase(station_pb2.GetCaseRequest(case_id="not-a-case"))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
+    try:
+        verified = await audit_pb2_grpc.AuditServiceStub(channel).VerifyLog(audit_pb2.VerifyLogRequest())
+        assert verified.ok
+        hold = await pool.fetchrow("SELECT bank_code, account_number FROM holds ORDER BY bank_code LIMIT 1")
+        objection = holds_pb2.FileObjectionRequest(
+            hold=holds_pb2.HoldRef(
+                case_id=case.case_id,
+                account=common_pb2.AccountRef(bank_code=hold["bank_code"], number=hold["account_number"]),
+            ),
+            holder_name="Zhang Wei",
+            grounds="the money is my salary",
+            by=holds_pb2.StepBy(officer_id="O-1001", request_id=uuid.uuid4().hex),
+        )
+        assert (await holds_pb2_grpc.HoldServiceStub(channel).FileObjection(objection)).open
+    finally:
+        await channel.close()
+
+    # A stream is counted when it ends, and the first hold once its transaction has committed: wait
+    # for both rather than for a time.
+    found: list[Scrape] = []
+
+    async def counted() -> bool:
+        found[:] = [await scrape(app.metrics.port)]  # type: ignore[union-attr]
+        got = found[0]
+        watched = got.value("stopay_rpcs_handled_total", "stopay_rpcs_handled", method="WatchCase", code="OK")
+        first = got.value("stopay_entry_to_first_hold_seconds_count", "stopay_entry_to_first_hold_seconds")
+        return watched >= 1 and first >= 1
+
+    await eventually(counted)
+    got = found[0]
+    missing = [f for f in FAMILIES if f not in got.families]
+    assert not missing, missing
+
+    # RPCs by method and status code, with their latency.
+    handled: Callable[..., float] = lambda **labels: got.value(  # noqa: E731
+        "stopay_rpcs_handled_total", "stopay_rpcs_handled", **labels
+    )
+    assert handled(service=STATION, method="SubmitEntry", code="OK") == 1
+    assert handled(service=STATION, method="GetCase", code="INVALID_ARGUMENT") == 1
+    assert handled(method="VerifyLog", code="OK") == 1
+    assert handled(method="FileObjection", code="OK") == 1
+    latency = "stopay_rpc_duration_seconds"
+    assert got.value(f"{latency}_count", latency, method="SubmitEntry", code="OK") == 1
+    assert 0 < got.value(f"{latency}_sum", latency, method="SubmitEntry", code="OK") < 10
+    inf = got.samples(f"{latency}_bucket", latency, method="SubmitEntry", code="OK", le="+Inf")
+    assert [s.value for s in inf] == [1]
+
+    # Orders by status and bank: what the database holds, no more, no less.
+    rows = await pool.fetch("SELECT status, bank_code, count(*) AS n FROM freeze_orders GROUP BY 1, 2")
+    in_db = {(r["status"], r["bank_code"]): r["n"] for r in rows}
+    shown = {(s.labels["status"], s.labels["bank"]): s.value for s in got.samples("stopay_orders")}
+    assert shown == in_db and sum(shown.values()) == await pool.fetchval("SELECT count(*) FROM freeze_orders")
+    assert sum(shown.values()) == len(case.orders) == 6  # a freeze order and a stop per level
+    assert got.value("stopay_reviews_waiting") == 0
+
+    # The case is settled: nothing is due.
+    assert got.value("stopay_due_orders") == 0
+    assert got.value("stopay_oldest_due_order_age_seconds") == 0
+
+    # Bank calls: every bank the case's orders went to answered, statements and freezes both.
+    calls = "stopay_bank_call_duration_seconds"
+    for bank in {bank for _, bank in in_db}:
+        assert got.value(f"{calls}_count", calls, bank=bank, outcome="answered") >= 1, bank
+    assert got.value(f"{calls}_count", calls, request="statement") >= 1
+    assert got.value(f"{calls}_count", calls, request="freeze") >= 1
+    assert not got.samples(f"{calls}_count", calls, outcome="timeout")
+
+    # Every bank this replica serves has its breaker closed.
+    breakers = {s.labels["bank"]: s.value for s in got.samples("stopay_bank_breaker_state")}
+    assert breakers == dict.fromkeys(app.adapters, 0)
+
+    # One case, so one first hold, observed in fewer seconds than the case took to settle.
+    first = "stopay_entry_to_first_hold_seconds"
+    assert got.value(f"{first}_count", first) == 1
+    assert 0 < got.value(f"{first}_sum", first) < 20
+
+    # The case's holds are emergency stops of 12 hours: all expiring within a day.
+    live = await pool.fetchval("SELECT count(*) FROM holds WHERE state IN ('stopped', 'frozen')")
+    assert live >= 1 and got.value("stopay_holds_expiring_24h") == live
+
+    assert got.value("stopay_objections_open") == 1
+    assert got.value("stopay_objections_overdue") == 0
+
+    assert got.value("stopay_chain_verifications_total", "stopay_chain_verifications") == 1
+    assert got.value("stopay_chain_verification_failures_total", "stopay_chain_verification_failures") == 0
+    assert got.value("stopay_gauges_read_ok") == 1
+
+
+async def test_two_servers_in_one_process_keep_their_metrics_apart(make_app, channel_to) -> None:
+    first = await make_app(metrics_listen="127.0.0.1:0")
+    second = await make_app(metrics_listen="127.0.0.1:0")
+    with pytest.raises(grpc.aio.AioRpcError):
+        await channel_to(first).GetCase(station_pb2.GetCaseRequest(case_id="not-a-case"))
+    assert first.metrics is not None and second.metrics is not None
+    one, other = await scrape(first.metrics.port), await scrape(second.metrics.port)
+    assert one.value("stopay_rpcs_handled_total", "stopay_rpcs_handled", method="GetCase") == 1
+    assert other.value("stopay_rpcs_handled_total", "stopay_rpcs_handled", method="GetCase") == 0
+
+
+async def test_no_metrics_endpoint_unless_asked(make_app) -> None:
+    app = await make_app()
+    assert app.metrics is None
