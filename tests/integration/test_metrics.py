@@ -12,10 +12,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from bank_adapters.protocol import BankUnavailable, StatementAnswer
+from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.domain.holds import HoldPolicy
 from stopay.v1 import audit_pb2, audit_pb2_grpc, common_pb2, holds_pb2, holds_pb2_grpc, station_pb2
-from tests.conftest import EXAMPLES, eventually
-from tests.entries import scenario_requests
+from tests.conftest import EXAMPLES, claim_rounds_pass, eventually
+from tests.entries import scenario_requests, simple_request
+from tests.fakebank import FakeBank
 
 STATION = "stopay.v1.StationService"
 FAMILIES = (
@@ -178,3 +181,40 @@ async def test_two_servers_in_one_process_keep_their_metrics_apart(make_app, cha
 async def test_no_metrics_endpoint_unless_asked(make_app) -> None:
     app = await make_app()
     assert app.metrics is None
+
+
+async def test_a_bank_that_is_down_shows_in_its_calls_its_breaker_and_the_due_queue(make_app, channel_to) -> None:
+    down = FakeBank({"DOWN"})
+
+    def unavailable(request: object) -> StatementAnswer:
+        raise BankUnavailable("the bank is down")
+
+    down.on_statement = unavailable
+    app = await make_app(
+        metrics_listen="127.0.0.1:0",
+        bank_adapters={"DOWN": down},
+        dispatch=DispatchSettings(
+            poll_s=0.2, retry_base_s=0.05, retry_cap_s=0.2, breaker_threshold=2, breaker_open_s=600
+        ),
+    )
+    await channel_to(app).SubmitEntry(simple_request(("DOWN", "6222020200001234567", 500000)))
+    assert app.metrics is not None
+    calls = "stopay_bank_call_duration_seconds"
+    found: list[Scrape] = []
+
+    async def open_and_waiting() -> bool:
+        found[:] = [got := await scrape(app.metrics.port)]  # type: ignore[union-attr]
+        breakers = {s.labels["bank"]: s.value for s in got.samples("stopay_bank_breaker_state")}
+        return breakers == {"DOWN": 1} and got.value("stopay_oldest_due_order_age_seconds") > 0
+
+    await eventually(open_and_waiting, timeout_s=30)
+    got = found[0]
+    # The failures that opened the breaker (calls already out when it opened fail too), the stop's
+    # freeze, which the fake bank answers; then no statement is asked while the breaker is open.
+    failed = got.value(f"{calls}_count", calls, bank="DOWN", request="statement", outcome="unavailable")
+    assert failed >= 2
+    assert got.value("stopay_due_orders") >= 1
+    await claim_rounds_pass(app)
+    again = await scrape(app.metrics.port)
+    assert again.value(f"{calls}_count", calls, bank="DOWN", request="statement", outcome="unavailable") == failed
+    assert not again.samples(f"{calls}_count", calls, request="statement", outcome="answered")
