@@ -2,9 +2,11 @@
 
 :class:`BankMetrics` is told by the dispatcher of every bank call and of each case's first hold it
 records (and by the bank callbacks of the first holds they record). :class:`Gauges` reads the
-queues from the database when scraped, at most once every ``refresh_s`` seconds (two aggregate
-reads, no locks: store/sql/metrics_orders.sql and metrics_waiting.sql), and shows them with the
-state of each bank's circuit breaker and the audit chain verifications run by this process.
+queues from the database when scraped, without locks: at most once every ``refresh_s`` seconds
+what partial indexes answer (store/sql/metrics_open_orders.sql and metrics_waiting.sql), at most
+once every ``settled_s`` seconds the settled orders, one pass over the orders
+(metrics_settled_orders.sql). It shows them with the state of each bank's circuit breaker and the
+audit chain verifications run by this process.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class Gauges(Collector):
         audit: Audit,
         breakers: Callable[[], dict[str, BreakerState]] | None,
         refresh_s: float = 5.0,
+        settled_s: float = 60.0,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """``breakers`` None: this process has no dispatcher, so no breakers to show."""
@@ -75,21 +78,28 @@ class Gauges(Collector):
         self._audit = audit
         self._breakers = breakers
         self._refresh_s = refresh_s
+        self._settled_s = settled_s
         self._clock = clock
         self._read: store.Waiting | None = None
         self._read_at: float | None = None
+        self._settled: dict[tuple[str, str], int] | None = None
+        self._settled_at: float | None = None
         self._ok = False
         self._lock = asyncio.Lock()
         registry.register(self)
 
     async def refresh(self) -> None:
-        """Reads the queues again unless they were read less than ``refresh_s`` ago; scrapes at once
-        share one read. A failed read keeps the last values and shows stopay_gauges_read_ok 0."""
+        """Reads the queues again unless they were read less than ``refresh_s`` ago, and the settled
+        orders unless less than ``settled_s`` ago; scrapes at once share one read. A failed read
+        keeps the last values and shows stopay_gauges_read_ok 0."""
         async with self._lock:
             now = self._clock.monotonic()
             if self._read_at is not None and now - self._read_at < self._refresh_s:
                 return
             try:
+                if self._settled_at is None or now - self._settled_at >= self._settled_s:
+                    self._settled = await store.settled_orders(self._pool)
+                    self._settled_at = now
                 self._read = await store.waiting(self._pool, EXPIRING_WITHIN_S)
                 self._ok = True
             except StoreError as exc:
@@ -101,9 +111,9 @@ class Gauges(Collector):
         yield GaugeMetricFamily(
             "stopay_gauges_read_ok", "1 when the last read of the queues from the database succeeded", value=self._ok
         )
-        read = self._read
-        if read is not None:
-            yield from _queues(read)
+        read, settled = self._read, self._settled
+        if read is not None and settled is not None:
+            yield from _queues(read, settled)
         if self._breakers is not None:
             state = GaugeMetricFamily(
                 "stopay_bank_breaker_state",
@@ -125,11 +135,16 @@ class Gauges(Collector):
         )
 
 
-def _queues(read: store.Waiting) -> Iterator[Metric]:
+def _queues(read: store.Waiting, settled: dict[tuple[str, str], int]) -> Iterator[Metric]:
     orders = GaugeMetricFamily(
-        "stopay_orders", "Orders by status and bank, settled ones too", labels=["status", "bank"]
+        "stopay_orders",
+        "Orders by status and bank: the open ones as of the last read, the settled ones of up to a minute before",
+        labels=["status", "bank"],
     )
-    for (status, bank), count in sorted(read.orders.items()):
+    # The settled ones are read first: the sum is short of the orders settled since (up to a minute),
+    # and no order counts twice, as a settled order never opens again.
+    by_status = {**settled, **read.open_orders}
+    for (status, bank), count in sorted(by_status.items()):
         orders.add_metric([status, bank], count)
     yield orders
     yield GaugeMetricFamily(
@@ -152,5 +167,5 @@ def _queues(read: store.Waiting) -> Iterator[Metric]:
     yield GaugeMetricFamily(
         "stopay_reviews_waiting",
         "Orders waiting for a person's review (status awaiting_review)",
-        value=sum(n for (status, _), n in read.orders.items() if status == AWAITING_REVIEW),
+        value=sum(n for (status, _), n in by_status.items() if status == AWAITING_REVIEW),
     )

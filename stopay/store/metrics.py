@@ -15,9 +15,9 @@ from stopay.store.queries import query
 
 @dataclass(frozen=True, slots=True)
 class Waiting:
-    """The queues at one moment (store/sql/metrics_orders.sql and metrics_waiting.sql)."""
+    """The queues at one moment (store/sql/metrics_open_orders.sql and metrics_waiting.sql)."""
 
-    orders: dict[tuple[str, str], int]  # (status, bank_code) -> orders
+    open_orders: dict[tuple[str, str], int]  # (status, bank_code) -> open orders
     due_orders: int
     oldest_due_s: float
     holds_expiring: int
@@ -26,11 +26,11 @@ class Waiting:
 
 
 async def waiting(pool: asyncpg.Pool, within_s: float) -> Waiting:
-    """The orders by status and bank, the due queue, the holds expiring within ``within_s`` seconds
-    and the objections waiting."""
+    """The open orders by status and bank, the due queue, the holds expiring within ``within_s``
+    seconds and the objections waiting."""
     with database_errors("could not read the metrics"):
         async with pool.acquire() as conn:
-            rows = await conn.fetch(query("metrics_orders").text)
+            rows = await conn.fetch(query("metrics_open_orders").text)
             q = query("metrics_waiting")
             row = await conn.fetchrow(q.text, *q.args(within_s=within_s))
     assert row is not None
@@ -42,6 +42,13 @@ async def waiting(pool: asyncpg.Pool, within_s: float) -> Waiting:
         row["objections_open"],
         row["objections_overdue"],
     )
+
+
+async def settled_orders(pool: asyncpg.Pool) -> dict[tuple[str, str], int]:
+    """The settled orders by status and bank: (status, bank_code) -> orders."""
+    with database_errors("could not read the settled orders"):
+        rows = await pool.fetch(query("metrics_settled_orders").text)
+    return {(r["status"], r["bank_code"]): r["orders"] for r in rows}
 
 
 async def first_holds(pool: asyncpg.Pool, started: Sequence[CaseAccount]) -> list[float]:

@@ -9,14 +9,17 @@ from collections.abc import Callable
 import aiohttp
 import grpc
 import pytest
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from bank_adapters.protocol import BankUnavailable, StatementAnswer
 from stopay.dispatch.dispatcher import DispatchSettings
+from stopay.dispatch.metrics import Gauges
 from stopay.domain.holds import HoldPolicy
+from stopay.service.audit import Audit
 from stopay.v1 import audit_pb2, audit_pb2_grpc, common_pb2, holds_pb2, holds_pb2_grpc, station_pb2
-from tests.conftest import EXAMPLES, claim_rounds_pass, eventually
+from tests.conftest import EXAMPLES, FakeClock, claim_rounds_pass, eventually
 from tests.entries import scenario_requests, simple_request
 from tests.fakebank import FakeBank
 
@@ -218,3 +221,36 @@ async def test_a_bank_that_is_down_shows_in_its_calls_its_breaker_and_the_due_qu
     again = await scrape(app.metrics.port)
     assert again.value(f"{calls}_count", calls, bank="DOWN", request="statement", outcome="unavailable") == failed
     assert not again.samples(f"{calls}_count", calls, request="statement", outcome="answered")
+
+
+async def test_the_settled_orders_are_read_once_a_minute_the_open_ones_every_five_seconds(
+    make_app, channel_to, pool
+) -> None:
+    app = await make_app(EXAMPLES / "seed-xue.json")
+    clock = FakeClock()
+    registry = CollectorRegistry()
+    gauges = Gauges(registry, pool, Audit(pool), None, clock=clock)
+
+    def orders() -> dict[tuple[str, str], float]:
+        found = {m.name: m for m in registry.collect()}
+        if "stopay_orders" not in found:
+            return {}
+        return {(s.labels["status"], s.labels["bank"]): s.value for s in found["stopay_orders"].samples}
+
+    await gauges.refresh()
+    assert orders() == {}
+    station = channel_to(app)
+    (request,) = scenario_requests(app, EXAMPLES / "seed-xue.json")
+    case_id = (await station.SubmitEntry(request)).case_id
+    await gauges.refresh()
+    assert orders() == {}  # read less than five seconds ago
+    clock.advance(5)
+    await gauges.refresh()
+    open_now = await pool.fetchval("SELECT count(*) FROM freeze_orders WHERE freeze_order_open(status)")
+    assert sum(orders().values()) >= open_now  # the open ones, read again (more may have opened since)
+    assert all(status in ("queued", "freezing", "pending") for status, _ in orders())
+    await settled(station, case_id)
+    clock.advance(60)
+    await gauges.refresh()
+    rows = await pool.fetch("SELECT status, bank_code, count(*) AS n FROM freeze_orders GROUP BY 1, 2")
+    assert orders() == {(r["status"], r["bank_code"]): r["n"] for r in rows}
