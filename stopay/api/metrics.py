@@ -5,6 +5,7 @@ own. The metrics of one server live in its own registry (docs/operations.md#metr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -74,8 +75,10 @@ class RpcMetrics(grpc.aio.ServerInterceptor):
             try:
                 answer = inner_stream(request, context)
                 if inspect.isasyncgen(answer):
-                    async for item in answer:
-                        await context.write(item)
+                    # Closed however the call ends, so the guard's stream slot is given back at once.
+                    async with contextlib.aclosing(answer) as items:
+                        async for item in items:
+                            await context.write(item)
                 else:  # a coroutine that writes its items itself (gRPC's health and reflection)
                     await answer
             except BaseException as exc:

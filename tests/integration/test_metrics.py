@@ -14,11 +14,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from bank_adapters.protocol import BankUnavailable, StatementAnswer
+from stopay.api.quotas import Quotas
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.dispatch.metrics import Gauges
 from stopay.domain.holds import HoldPolicy
 from stopay.service.audit import Audit
-from stopay.v1 import audit_pb2, audit_pb2_grpc, common_pb2, holds_pb2, holds_pb2_grpc, station_pb2
+from stopay.v1 import audit_pb2, audit_pb2_grpc, common_pb2, holds_pb2, holds_pb2_grpc, station_pb2, station_pb2_grpc
 from tests.conftest import EXAMPLES, FakeClock, claim_rounds_pass, eventually
 from tests.entries import scenario_requests, simple_request
 from tests.fakebank import FakeBank
@@ -254,3 +255,39 @@ async def test_the_settled_orders_are_read_once_a_minute_the_open_ones_every_fiv
     await gauges.refresh()
     rows = await pool.fetch("SELECT status, bank_code, count(*) AS n FROM freeze_orders GROUP BY 1, 2")
     assert orders() == {(r["status"], r["bank_code"]): r["n"] for r in rows}
+
+
+async def test_refusals_and_cancelled_streams_are_counted_and_give_their_slot_back(make_app, pki) -> None:
+    app = await make_app(tls=pki.server, quotas=Quotas(streams_per_caller=1), metrics_listen="127.0.0.1:0")
+    stub = station_pb2_grpc.StationServiceStub(pki.as_(app.port, "station", "CQ-YUZHONG-01"))
+    case = await stub.SubmitEntry(simple_request(("ZZB", "6222020200004444", 90_000)))
+    first = stub.WatchCase(station_pb2.WatchCaseRequest(case_id=case.case_id, follow=True))
+    await first.read()  # the stream is open and holds the caller's one slot
+    with pytest.raises(grpc.aio.AioRpcError) as over:
+        await stub.WatchCase(station_pb2.WatchCaseRequest(case_id=case.case_id)).read()
+    assert over.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    first.cancel()
+
+    async def slot_back() -> bool:
+        try:
+            await stub.WatchCase(station_pb2.WatchCaseRequest(case_id=case.case_id)).read()
+        except grpc.aio.AioRpcError as exc:
+            assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            return False
+        return True
+
+    await eventually(slot_back)
+    assert app.metrics is not None
+    found: list[Scrape] = []
+
+    async def cancelled_counted() -> bool:
+        found[:] = [got := await scrape(app.metrics.port)]  # type: ignore[union-attr]
+        return got.value("stopay_rpcs_handled_total", "stopay_rpcs_handled", method="WatchCase", code="CANCELLED") == 1
+
+    await eventually(cancelled_counted)
+    handled = found[0]
+    assert handled.value("stopay_rpcs_handled_total", "stopay_rpcs_handled", method="SubmitEntry", code="OK") == 1
+    refused = handled.value(
+        "stopay_rpcs_handled_total", "stopay_rpcs_handled", method="WatchCase", code="RESOURCE_EXHAUSTED"
+    )
+    assert refused >= 1
