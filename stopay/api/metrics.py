@@ -41,6 +41,8 @@ class RpcMetrics(grpc.aio.ServerInterceptor):
             buckets=RPC_BUCKETS,
             registry=registry,
         )
+        # The children by (service, method, code), kept here: labels() looks them up under a lock.
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     async def intercept_service(
         self,
@@ -95,9 +97,12 @@ class RpcMetrics(grpc.aio.ServerInterceptor):
         self, service: str, method: str
     ) -> Callable[[grpc.aio.ServicerContext, BaseException | None, float], None]:
         def ended(context: grpc.aio.ServicerContext, failed: BaseException | None, began: float) -> None:
-            code = status_code(context.code(), failed)
-            self._handled.labels(service, method, code).inc()
-            self._seconds.labels(service, method, code).observe(max(0.0, self._clock.monotonic() - began))
+            key = (service, method, status_code(context.code(), failed))
+            child = self._children.get(key)
+            if child is None:
+                child = self._children[key] = (self._handled.labels(*key), self._seconds.labels(*key))
+            child[0].inc()
+            child[1].observe(max(0.0, self._clock.monotonic() - began))
 
         return ended
 
