@@ -3,8 +3,8 @@
 :class:`BankMetrics` is told by the dispatcher of every bank call and of each case's first hold it
 records (and by the bank callbacks of the first holds they record). :class:`Gauges` reads the
 queues from the database when scraped, without locks: at most once every ``refresh_s`` seconds
-what partial indexes answer (store/sql/metrics_open_orders.sql and metrics_waiting.sql), at most
-once every ``settled_s`` seconds the settled orders, one pass over the orders
+what indexes answer (store/sql/metrics_unresolved_orders.sql and metrics_waiting.sql), at most once
+every ``settled_s`` seconds the settled orders, one pass over the orders
 (metrics_settled_orders.sql). It shows them with the state of each bank's circuit breaker and the
 audit chain verifications run by this process.
 """
@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 
 from stopay.dispatch.banks import BreakerState
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
+from stopay.domain.orders import OrderStatus
 from stopay.service.audit import Audit
 from stopay.store import metrics as store
 from stopay.store.errors import StoreError
@@ -32,8 +33,6 @@ log = structlog.get_logger(__name__)
 BANK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 FIRST_HOLD_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 EXPIRING_WITHIN_S = 24 * 3600.0
-# The order status of an order waiting for a person's review; its orders are the reviews waiting.
-AWAITING_REVIEW = "awaiting_review"
 
 
 class BankMetrics:
@@ -138,12 +137,12 @@ class Gauges(Collector):
 def _queues(read: store.Waiting, settled: dict[tuple[str, str], int]) -> Iterator[Metric]:
     orders = GaugeMetricFamily(
         "stopay_orders",
-        "Orders by status and bank: the open ones as of the last read, the settled ones of up to a minute before",
+        "Orders by status and bank: the unresolved ones as of the last read, the settled ones of up to a minute before",
         labels=["status", "bank"],
     )
     # The settled ones are read first: the sum is short of the orders settled since (up to a minute),
-    # and no order counts twice, as a settled order never opens again.
-    by_status = {**settled, **read.open_orders}
+    # and no order counts twice, as a settled order never changes again.
+    by_status = {**settled, **read.unresolved_orders}
     for (status, bank), count in sorted(by_status.items()):
         orders.add_metric([status, bank], count)
     yield orders
@@ -166,6 +165,11 @@ def _queues(read: store.Waiting, settled: dict[tuple[str, str], int]) -> Iterato
     )
     yield GaugeMetricFamily(
         "stopay_reviews_waiting",
-        "Orders waiting for a person's review (status awaiting_review)",
-        value=sum(n for (status, _), n in by_status.items() if status == AWAITING_REVIEW),
+        "Freezes waiting for a supervisor's review (orders in status awaiting_review)",
+        value=sum(n for (status, _), n in read.unresolved_orders.items() if status == OrderStatus.AWAITING_REVIEW),
+    )
+    yield GaugeMetricFamily(
+        "stopay_case_reviews_waiting",
+        "Cases whose review of large freezes awaits a supervisor's decision",
+        value=read.case_reviews_waiting,
     )

@@ -15,22 +15,24 @@ from stopay.store.queries import query
 
 @dataclass(frozen=True, slots=True)
 class Waiting:
-    """The queues at one moment (store/sql/metrics_open_orders.sql and metrics_waiting.sql)."""
+    """The queues at one moment (store/sql/metrics_unresolved_orders.sql and metrics_waiting.sql)."""
 
-    open_orders: dict[tuple[str, str], int]  # (status, bank_code) -> open orders
+    # (status, bank_code) -> orders open or awaiting review
+    unresolved_orders: dict[tuple[str, str], int]
     due_orders: int
     oldest_due_s: float
     holds_expiring: int
     objections_open: int
     objections_overdue: int
+    case_reviews_waiting: int
 
 
 async def waiting(pool: asyncpg.Pool, within_s: float) -> Waiting:
-    """The open orders by status and bank, the due queue, the holds expiring within ``within_s``
+    """The orders open or awaiting review by status and bank, the due queue, the holds expiring within ``within_s``
     seconds and the objections waiting."""
     with database_errors("could not read the metrics"):
         async with pool.acquire() as conn:
-            rows = await conn.fetch(query("metrics_open_orders").text)
+            rows = await conn.fetch(query("metrics_unresolved_orders").text)
             q = query("metrics_waiting")
             row = await conn.fetchrow(q.text, *q.args(within_s=within_s))
     assert row is not None
@@ -41,11 +43,12 @@ async def waiting(pool: asyncpg.Pool, within_s: float) -> Waiting:
         row["holds_expiring"],
         row["objections_open"],
         row["objections_overdue"],
+        row["case_reviews_waiting"],
     )
 
 
 async def settled_orders(pool: asyncpg.Pool) -> dict[tuple[str, str], int]:
-    """The settled orders by status and bank: (status, bank_code) -> orders."""
+    """The final orders by status and bank: (status, bank_code) -> orders."""
     with database_errors("could not read the settled orders"):
         rows = await pool.fetch(query("metrics_settled_orders").text)
     return {(r["status"], r["bank_code"]): r["orders"] for r in rows}

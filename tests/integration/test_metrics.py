@@ -18,6 +18,7 @@ from stopay.api.quotas import Quotas
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.dispatch.metrics import Gauges
 from stopay.domain.holds import HoldPolicy
+from stopay.domain.review import Thresholds
 from stopay.service.audit import Audit
 from stopay.v1 import audit_pb2, audit_pb2_grpc, common_pb2, holds_pb2, holds_pb2_grpc, station_pb2, station_pb2_grpc
 from tests.conftest import EXAMPLES, FakeClock, claim_rounds_pass, eventually
@@ -38,6 +39,7 @@ FAMILIES = (
     "stopay_objections_open",
     "stopay_objections_overdue",
     "stopay_reviews_waiting",
+    "stopay_case_reviews_waiting",
     "stopay_chain_verifications",
     "stopay_chain_verification_failures",
     "stopay_gauges_read_ok",
@@ -291,3 +293,28 @@ async def test_refusals_and_cancelled_streams_are_counted_and_give_their_slot_ba
         "stopay_rpcs_handled_total", "stopay_rpcs_handled", method="WatchCase", code="RESOURCE_EXHAUSTED"
     )
     assert refused >= 1
+
+
+async def test_freezes_waiting_for_review_are_counted(make_app, channel_to, pool) -> None:
+    # One account at most before review: the level-1 stop goes out, the freezes past it wait.
+    app = await make_app(
+        EXAMPLES / "seed-xue.json",
+        metrics_listen="127.0.0.1:0",
+        holds=HoldPolicy(review=Thresholds(max_accounts=1)),
+    )
+    station = channel_to(app)
+    (request,) = scenario_requests(app, EXAMPLES / "seed-xue.json")
+    await station.SubmitEntry(request)
+    assert app.metrics is not None
+    found: list[Scrape] = []
+    waiting_sql = "SELECT count(*) FROM freeze_orders WHERE status = 'awaiting_review'"
+
+    async def waiting() -> bool:
+        found[:] = [got := await scrape(app.metrics.port)]  # type: ignore[union-attr]
+        shown = got.value("stopay_reviews_waiting")
+        return shown >= 1 and shown == await pool.fetchval(waiting_sql)
+
+    await eventually(waiting, timeout_s=30)
+    got = found[0]
+    assert got.value("stopay_case_reviews_waiting") == 1
+    assert got.value("stopay_orders", status="awaiting_review") == got.value("stopay_reviews_waiting")
