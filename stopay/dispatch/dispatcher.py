@@ -352,8 +352,12 @@ class Dispatcher:
         except TimeoutError:
             outcome = "timeout"
             raise
+        except asyncio.CancelledError:
+            outcome = ""  # cut short by a stop here, not by the bank: not counted
+            raise
         finally:
-            self._observer.bank_call(order.bank_code, request.value, outcome, self._clock.monotonic() - began)
+            if outcome:
+                self._observer.bank_call(order.bank_code, request.value, outcome, self._clock.monotonic() - began)
 
     def breakers(self) -> dict[str, BreakerState]:
         """The state of the circuit breaker of every bank this replica serves."""

@@ -124,7 +124,7 @@ class Gauges(Collector):
             yield state
         yield CounterMetricFamily(
             "stopay_chain_verifications",
-            "Audit chain verifications run by this process (VerifyChains)",
+            "Audit chain verifications run by this process (VerifyLog)",
             value=self._audit.verifications,
         )
         yield CounterMetricFamily(

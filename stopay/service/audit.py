@@ -70,8 +70,8 @@ def _empty(key: str) -> GroupFigures:
 class Audit:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        # Verifications run (VerifyChains, audit verify --dsn), and those that found a chain broken
-        # or a checkpoint wrong (the metrics count them).
+        # Verifications run through this object (VerifyLog; audit verify --dsn in its own process),
+        # and those that found a chain broken or a checkpoint wrong (the metrics count them).
         self.verifications = 0
         self.verify_failures = 0
 

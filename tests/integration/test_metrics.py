@@ -24,6 +24,7 @@ from stopay.v1 import audit_pb2, audit_pb2_grpc, common_pb2, holds_pb2, holds_pb
 from tests.conftest import EXAMPLES, FakeClock, claim_rounds_pass, eventually
 from tests.entries import scenario_requests, simple_request
 from tests.fakebank import FakeBank
+from tests.integration.test_audit_chain import some_cases, superuser
 
 STATION = "stopay.v1.StationService"
 FAMILIES = (
@@ -318,3 +319,15 @@ async def test_freezes_waiting_for_review_are_counted(make_app, channel_to, pool
     got = found[0]
     assert got.value("stopay_case_reviews_waiting") == 1
     assert got.value("stopay_orders", status="awaiting_review") == got.value("stopay_reviews_waiting")
+
+
+async def test_a_verification_that_finds_a_broken_chain_is_counted(pool) -> None:
+    (case_id,) = await some_cases(pool, 1)
+    audit = Audit(pool)
+    registry = CollectorRegistry()
+    Gauges(registry, pool, audit, None)
+    assert (await audit.verify()).ok
+    await superuser(pool, "UPDATE case_events SET actor = 'someone else' WHERE case_id = $1 AND chain_pos = 2", case_id)
+    assert not (await audit.verify()).ok
+    assert registry.get_sample_value("stopay_chain_verifications_total") == 2
+    assert registry.get_sample_value("stopay_chain_verification_failures_total") == 1
