@@ -14,14 +14,17 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 import structlog
+from prometheus_client import CollectorRegistry
 
 from bank_adapters import registry
 from bank_adapters.protocol import BankAdapter
+from stopay.api.metrics import MetricsEndpoint, RpcMetrics
 from stopay.api.server import ApiServer
 from stopay.api.tls import ServerTls, is_loopback
 from stopay.config import Settings
 from stopay.dispatch.checkpointer import Checkpointer
 from stopay.dispatch.dispatcher import Dispatcher
+from stopay.dispatch.metrics import BankMetrics, Gauges
 from stopay.dispatch.sweeper import Sweeper
 from stopay.domain.backoff import full_jitter_s
 from stopay.security.checkpoints import BadKey, Signer, load_private_key
@@ -56,6 +59,8 @@ class App:
     checkpointer: Checkpointer | None = None
     # The case watchers' hub (Services.hub), started after the listener and closed after the server.
     hub: WatchHub | None = None
+    # The Prometheus endpoint (serve --metrics-listen), None without it.
+    metrics: MetricsEndpoint | None = None
     _stopped: bool = field(default=False, init=False)
 
     @property
@@ -75,9 +80,12 @@ class App:
         if self.checkpointer:
             self.checkpointer.start()
         await self.api.start()
+        if self.metrics:
+            await self.metrics.start()
         log.info(
             "stopay.started",
             port=self.port,
+            metrics_port=self.metrics.port if self.metrics else None,
             banks=sorted(self.adapters),
             dispatcher=bool(self.dispatcher),
             event_loop=type(asyncio.get_running_loop()).__module__.split(".")[0],
@@ -90,6 +98,8 @@ class App:
         self._stopped = True
         grace = self.settings.shutdown_grace_s
         await self.api.stop(grace)
+        if self.metrics:
+            await self.metrics.stop()
         if self.hub:
             await self.hub.close()
         if self.sweeper:
@@ -196,9 +206,20 @@ async def build(settings: Settings) -> App:
     pool = await open_pool(dsn, max_size=max(10, settings.dispatch.batch_size // 4), run_migrations=settings.migrate)
     notifications = Notifications(dsn)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    # One registry per app, so that several apps in one process keep their metrics apart.
+    metered = CollectorRegistry(auto_describe=True) if settings.metrics_listen else None
+    bank_metrics = BankMetrics(metered) if metered else None
     dispatcher = (
         Dispatcher(
-            pool, adapters, notifications, owner, settings.dispatch, settings.clock, settings.limits, settings.holds
+            pool,
+            adapters,
+            notifications,
+            owner,
+            settings.dispatch,
+            settings.clock,
+            settings.limits,
+            settings.holds,
+            bank_metrics,
         )
         if settings.dispatcher
         else None
@@ -216,7 +237,14 @@ async def build(settings: Settings) -> App:
         settings.holds,
         settings.same_transfer_window_s,
         settings.watch_sweep_s,
+        bank_metrics.first_hold if bank_metrics else None,
     )
+    metrics = None
+    if metered is not None and settings.metrics_listen:
+        gauges = Gauges(
+            metered, pool, services.audit, dispatcher.breakers if dispatcher else None, clock=settings.clock
+        )
+        metrics = MetricsEndpoint(metered, settings.metrics_listen, gauges.refresh)
     api = ApiServer(
         services,
         settings.listen,
@@ -225,10 +253,22 @@ async def build(settings: Settings) -> App:
         quotas=settings.quotas,
         regions=settings.regions,
         max_message_bytes=settings.max_message_bytes,
+        metrics=RpcMetrics(metered, settings.clock) if metered else None,
     )
     # The sweeper runs wherever the dispatcher does: both act for the banks.
     sweeper = Sweeper(pool, settings.holds, owner, settings.dispatch.sweep_s) if settings.dispatcher else None
     checkpointer = Checkpointer(pool, signer, settings.checkpoint_every_s) if signer else None
     return App(
-        settings, dsn, pool, notifications, api, adapters, dispatcher, server, sweeper, checkpointer, services.hub
+        settings,
+        dsn,
+        pool,
+        notifications,
+        api,
+        adapters,
+        dispatcher,
+        server,
+        sweeper,
+        checkpointer,
+        services.hub,
+        metrics,
     )

@@ -25,6 +25,8 @@ if TYPE_CHECKING:  # the TLS module imports gRPC, which must not be imported bef
 @dataclass(frozen=True, slots=True)
 class Settings:
     listen: str = "127.0.0.1:50051"
+    # HOST:PORT of the Prometheus metrics' HTTP endpoint (/metrics); None: no metrics.
+    metrics_listen: str | None = None
     # PostgreSQL to use; None starts the embedded server in data_dir.
     dsn: str | None = None
     # The schema owner's DSN: migrations run through it, and the role of dsn is granted its

@@ -78,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=env("LISTEN", "127.0.0.1:50051"),
         help="HOST:PORT, [IPV6]:PORT (port 0 picks one)",
     )
+    serve.add_argument(
+        "--metrics-listen",
+        type=listen_address,
+        metavar="HOST:PORT",
+        default=env("METRICS_LISTEN"),
+        help="serve Prometheus metrics over HTTP at /metrics on HOST:PORT (STOPAY_METRICS_LISTEN); absent: none",
+    )
     serve.add_argument("--dsn", default=env("DSN"), help="PostgreSQL 14+ DSN; absent: the embedded server")
     serve.add_argument(
         "--migrate-dsn",

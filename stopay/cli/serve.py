@@ -57,6 +57,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         adapters.append((name, options))
     return Settings(
         listen=args.listen,
+        metrics_listen=args.metrics_listen,
         dsn=args.dsn,
         migrate_dsn=args.migrate_dsn,
         checkpoint_key=args.checkpoint_key,
@@ -217,6 +218,8 @@ def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     check_listen(settings.listen)
+    if settings.metrics_listen:
+        check_listen(settings.metrics_listen)
     factory = loop_factory(args.event_loop)
     try:
         with asyncio.Runner(loop_factory=factory) as runner:
