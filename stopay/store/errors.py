@@ -60,7 +60,7 @@ def database_errors(what: str) -> Iterator[None]:
         if state in _CONFLICTS:
             raise StoreUnavailable(f"{what}: a conflict with another transaction ({type(exc).__name__})") from exc
         if state == READ_ONLY:
-            raise StoreUnavailable(f"{what}: the database is read-only, not the primary ({type(exc).__name__})") from exc
+            raise StoreUnavailable(f"{what}: the database is read-only, not a primary ({type(exc).__name__})") from exc
         if state.startswith(_UNAVAILABLE_CLASSES):
             raise StoreUnavailable(f"{what}: the database is unavailable ({type(exc).__name__})") from exc
         if state.startswith("22"):
