@@ -425,7 +425,7 @@ class Dispatcher:
                     tries=failures,
                     error=str(exc),
                 )
-                await asyncio.sleep(full_jitter_s(failures, 0.2, 5.0))
+                await asyncio.sleep(full_jitter_s(failures, 0.2, 2.0))
 
     async def _record(self, work: _Unrecorded) -> None:
         """Writes what is left of ``work``, taking off each part as it is written: tried again after
@@ -523,8 +523,8 @@ class Dispatcher:
         recorder keeps what is still unwritten after them and tries again (_record_kept)."""
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type(StoreUnavailable),
-            wait=wait_random_exponential(multiplier=0.2, max=5),
-            stop=stop_after_attempt(8),
+            wait=wait_random_exponential(multiplier=0.1, max=1),
+            stop=stop_after_attempt(5),
             reraise=True,
         ):
             with attempt:

@@ -22,6 +22,7 @@ from bank_adapters.protocol import BankUnavailable, FreezeAnswer, FreezeRequest,
 from stopay import bootstrap
 from stopay.config import Settings
 from stopay.dispatch.dispatcher import DispatchSettings
+from stopay.store.notifications import Notifications
 from stopay.v1 import station_pb2, station_pb2_grpc
 from tests.conftest import SECRETS, eventually
 from tests.entries import simple_request
@@ -34,7 +35,7 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 DATABASE = "stopay"
 # Short leases, so that an outage outlasts them within a test.
-FAST = DispatchSettings(poll_s=0.1, retry_base_s=0.05, retry_cap_s=0.3, lease_s=2.0, pending_recheck_s=60.0)
+FAST = DispatchSettings(poll_s=0.1, retry_base_s=0.05, retry_cap_s=0.3, lease_s=1.0, pending_recheck_s=60.0)
 
 
 class GatedBank(FakeBank):
@@ -275,12 +276,7 @@ async def test_a_primary_demoted_under_open_connections_is_left_for_the_new_one(
     before = await stub.SubmitEntry(simple_request(("ICBC", "6222020200007301", 91000)))
     await eventually(partial(settled, stub, before.case_id))
 
-    admin = await asyncpg.connect(first.dsn())
-    try:
-        await admin.execute("ALTER SYSTEM SET default_transaction_read_only = on")
-        await admin.execute("SELECT pg_reload_conf()")
-    finally:
-        await admin.close()
+    await set_read_only(first)
     request = simple_request(("ICBC", "6222020200007302", 92000))
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await stub.SubmitEntry(request, timeout=10)
@@ -300,3 +296,44 @@ async def test_a_primary_demoted_under_open_connections_is_left_for_the_new_one(
 
     await eventually(stored)
     assert await server_port(app.pool) == second.port
+
+
+async def set_read_only(server: Server) -> None:
+    """The server refuses writes from now on, in open sessions too, as a demoted primary does."""
+    admin = await asyncpg.connect(server.dsn())
+    try:
+        await admin.execute("ALTER SYSTEM SET default_transaction_read_only = on")
+        await admin.execute("SELECT pg_reload_conf()")
+    finally:
+        await admin.close()
+
+
+async def test_the_listener_leaves_a_demoted_server_for_the_new_primary(servers) -> None:
+    first = await primary(servers)
+    second = servers.new("standby").standby_of(first).start()
+    await until_up(second)
+    notifications = Notifications(multi_host_dsn(first, second, database=DATABASE), reconnect_s=0.1, check_s=0.2)
+    notifications.start()
+    try:
+        with notifications.orders() as woken:
+
+            async def listening_on(connections: int) -> bool:
+                return notifications.listening and notifications.connections == connections
+
+            await eventually(partial(listening_on, 1))
+            await set_read_only(first)  # its connection stays open: only the check can tell
+            second.promote()
+            await eventually(partial(listening_on, 2))
+            woken.clear()
+            conn = await asyncpg.connect(second.dsn(DATABASE))
+            try:
+                await conn.execute("SELECT pg_notify('stopay_orders', '')")
+            finally:
+                await conn.close()
+
+            async def woken_up() -> bool:
+                return woken.is_set()
+
+            await eventually(woken_up)
+    finally:
+        await notifications.close()
