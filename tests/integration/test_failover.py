@@ -20,6 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bank_adapters.protocol import BankUnavailable, FreezeAnswer, FreezeRequest, StatementAnswer, StatementRequest
 from stopay import bootstrap
+from stopay.api.server import SERVICE_NAMES
 from stopay.config import Settings
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.store.notifications import Notifications
@@ -103,7 +104,11 @@ async def start_app() -> AsyncIterator[Started]:
 
 
 async def health_is(health: health_pb2_grpc.HealthStub, status: int) -> bool:
-    return (await health.Check(health_pb2.HealthCheckRequest(service=""))).status == status
+    """The server as a whole, and each of its services, report ``status``."""
+    for service in ("", *SERVICE_NAMES):
+        if (await health.Check(health_pb2.HealthCheckRequest(service=service))).status != status:
+            return False
+    return True
 
 
 async def settled(stub: station_pb2_grpc.StationServiceStub, case_id: str) -> bool:
