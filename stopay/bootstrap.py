@@ -33,6 +33,7 @@ from stopay.service.watch import WatchHub
 from stopay.store import embedded
 from stopay.store.database import check_schema, ensure_database, open_pool
 from stopay.store.notifications import Notifications
+from stopay.store.primary import PrimaryWatch
 from stopay.store.roles import migrate_as_owner
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ class App:
     hub: WatchHub | None = None
     # The Prometheus endpoint (serve --metrics-listen), None without it.
     metrics: MetricsEndpoint | None = None
+    # Whether a primary can be reached; the health service follows it (docs/reliability.md).
+    primary: PrimaryWatch | None = None
     _stopped: bool = field(default=False, init=False)
 
     @property
@@ -82,6 +85,8 @@ class App:
         await self.api.start()
         if self.metrics:
             await self.metrics.start()
+        if self.primary:
+            self.primary.start()
         log.info(
             "stopay.started",
             port=self.port,
@@ -97,6 +102,8 @@ class App:
             return
         self._stopped = True
         grace = self.settings.shutdown_grace_s
+        if self.primary:
+            await self.primary.close()
         await self.api.stop(grace)
         if self.metrics:
             await self.metrics.stop()
@@ -258,6 +265,7 @@ async def build(settings: Settings) -> App:
     # The sweeper runs wherever the dispatcher does: both act for the banks.
     sweeper = Sweeper(pool, settings.holds, owner, settings.dispatch.sweep_s) if settings.dispatcher else None
     checkpointer = Checkpointer(pool, signer, settings.checkpoint_every_s) if signer else None
+    primary = PrimaryWatch(dsn, api.set_database, pool)
     return App(
         settings,
         dsn,
@@ -271,4 +279,5 @@ async def build(settings: Settings) -> App:
         checkpointer,
         services.hub,
         metrics,
+        primary,
     )
