@@ -18,7 +18,7 @@ import asyncpg
 import structlog
 
 from stopay.domain.accounts import CaseAccount
-from stopay.domain.errors import ReviewNotFound
+from stopay.domain.errors import RequestConflict, ReviewNotFound
 from stopay.domain.holds import HoldPolicy
 from stopay.domain.orders import OrderStatus, after_review
 from stopay.domain.review import ReviewDecision, ReviewState, ReviewView, WaitingFreeze, check_decidable
@@ -71,6 +71,10 @@ class Reviews:
             review = await store.lock(tx.conn, case_id)
             assert review is not None  # a review, once asked for, is kept
             if review["request_id"] == request_id:
+                if (review["state"], review["reasons"]) != (decision.state.value, reasons):
+                    raise RequestConflict(
+                        f"request_id {request_id!r} was already used for another decision of this review", request_id
+                    )
                 return replace(await self._one(tx.conn, case_id), replayed=True)
             check_decidable(ReviewState(review["state"]), review["decided_by"])
             now = await store.waiting(tx.conn, case_id)

