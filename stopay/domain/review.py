@@ -105,6 +105,15 @@ def gate(reach: Reach, account: AccountKey, amount_minor: int, level: int, thres
     return Gate.SEND
 
 
+def retry_gate(kind: OrderKind, state: ReviewState | None) -> Gate:
+    """What becomes of an operator's retry of an undeliverable order: a stop is a freeze, so it waits
+    while the case's review awaits and is refused once it was declined; the other kinds go out (a
+    freeze order asks for its statement again, whose freeze the answers' lock gates)."""
+    if kind is not OrderKind.STOP or state is None or state is ReviewState.APPROVED:
+        return Gate.SEND
+    return Gate.WAIT if state is ReviewState.AWAITING else Gate.DECLINE
+
+
 def admit(reach: Reach, account: AccountKey, amount_minor: int, decided: Gate) -> bool:
     """Records the freeze in the reach; True when it is the first to wait, so the case's review is
     asked for now."""

@@ -13,13 +13,15 @@ import uuid
 import grpc
 import pytest
 
+from bank_adapters.protocol import BankRefused, BankUnavailable
 from bank_adapters.simulated.generator import tree
 from bank_adapters.simulated.scenario import parse_scenario
+from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.domain.holds import HoldPolicy
 from stopay.domain.review import Thresholds
 from stopay.domain.trail import Limits
 from stopay.store import audit
-from stopay.v1 import holds_pb2, station_pb2
+from stopay.v1 import holds_pb2, operator_pb2, operator_pb2_grpc, station_pb2
 from tests.conftest import eventually
 from tests.e2e.test_review import FROZEN_ACCOUNTS, decide, network, settled, submit
 from tests.entries import scenario_requests
@@ -193,4 +195,88 @@ async def test_two_replicas_applying_one_case_never_freeze_past_the_threshold(
     await holds.DecideReview(decide(case_id, APPROVE))
     case = await settled(stub, case_id)
     assert world.holds() == dict(check.expect_held) == bank_holds(case)
+    await consistent(pool, case_id)
+
+
+async def _stuck_stop(make_app, channel_to, holds_to, tmp_path):
+    """A case whose first level-2 stop could not be delivered (the bank's gateway failed on it) and
+    whose account's statement is slow, while the rest of the trail passes the review's threshold."""
+    path, _ = network(tmp_path, fan_out=3, levels=3)
+    policy = HoldPolicy(review=Thresholds(max_accounts=5))
+    check = parse_scenario(json.loads(path.read_text(encoding="utf-8"))).checks[0]
+    app = await make_app(
+        path,
+        holds=policy,
+        limits=Limits(check.rule, check.max_depth, check.min_amount),
+        dispatch=DispatchSettings(
+            poll_s=0.1, retry_base_s=0.05, retry_cap_s=0.3, pending_recheck_s=0.2, breaker_threshold=1000
+        ),
+    )
+    adapter = app.adapters[next(iter(app.adapters))]
+    stuck: dict[str, object] = {"account": None, "slow": True, "asked": []}
+    freeze, statement = adapter.freeze, adapter.statement
+
+    async def failing_freeze(req):
+        if req.level == 2 and req.idempotency_key.endswith("/stop") and stuck["account"] in (None, req.account.number):
+            stuck["account"] = req.account.number
+            raise BankRefused("the gateway failed on it")
+        if req.account.number == stuck["account"]:
+            stuck["asked"].append(req)  # type: ignore[union-attr]
+        return await freeze(req)
+
+    async def slow_statement(req):
+        if stuck["slow"] and req.account.number == stuck["account"]:
+            raise BankUnavailable("slow")
+        return await statement(req)
+
+    adapter.freeze, adapter.statement = failing_freeze, slow_statement
+    stub = channel_to(app)
+    (request,) = scenario_requests(app, path)
+    case_id = (await stub.SubmitEntry(request)).case_id
+    holds = holds_to(app)
+    await review_asked(holds, case_id)
+
+    async def failed_stop() -> station_pb2.FreezeOrder | None:
+        case = await stub.GetCase(station_pb2.GetCaseRequest(case_id=case_id))
+        for o in case.orders:
+            if o.kind == station_pb2.ORDER_KIND_STOP and o.status == station_pb2.ORDER_STATUS_UNDELIVERABLE:
+                return o
+        return None
+
+    await eventually(lambda: _some(failed_stop), timeout_s=60)
+    failed = await failed_stop()
+    assert failed is not None
+    return app, stub, holds, case_id, failed, stuck
+
+
+async def _some(find) -> bool:
+    return await find() is not None
+
+
+@pytest.mark.parametrize("decided_first", [False, True], ids=["awaiting", "declined"])
+async def test_an_operator_s_retry_of_a_stop_does_not_go_past_the_review(
+    make_app, channel_to, holds_to, pool, tmp_path, decided_first
+) -> None:
+    app, stub, holds, case_id, failed, stuck = await _stuck_stop(make_app, channel_to, holds_to, tmp_path)
+    if decided_first:
+        await holds.DecideReview(decide(case_id, DECLINE))
+    operator = operator_pb2_grpc.OperatorServiceStub(grpc.aio.insecure_channel(f"127.0.0.1:{app.port}"))
+    retried = None
+    try:
+        retried = await operator.RetryOrder(
+            operator_pb2.RetryOrderRequest(order_id=failed.order_id, operator_id="duty-7")
+        )
+    except grpc.aio.AioRpcError as error:  # refused: the supervisor declined the case's freezes
+        assert decided_first and error.code() == grpc.StatusCode.FAILED_PRECONDITION, error.details()
+        assert "review" in error.details()
+    if retried is not None:
+        status = await pool.fetchval(
+            "SELECT status FROM freeze_orders WHERE order_id = $1", uuid.UUID(retried.order_id)
+        )
+        assert status == ("declined" if decided_first else "awaiting_review")
+    if not decided_first:
+        await holds.DecideReview(decide(case_id, DECLINE))
+    stuck["slow"] = False
+    await settled(stub, case_id)
+    assert stuck["asked"] == []  # the bank was never asked to freeze there again
     await consistent(pool, case_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from stopay.domain.accounts import AccountKey
+from stopay.domain.orders import OrderKind
 from stopay.domain.review import (
     Gate,
     Reach,
@@ -15,6 +16,7 @@ from stopay.domain.review import (
     admit,
     check_decidable,
     gate,
+    retry_gate,
 )
 
 T = Thresholds(max_accounts=3, max_amount_minor=1_000)
@@ -75,3 +77,19 @@ def test_only_an_awaiting_review_is_decided() -> None:
     with pytest.raises(ReviewRefused) as err:
         check_decidable(ReviewState.APPROVED, "officer:sup-7")
     assert err.value.reason == "REVIEW_ALREADY_DECIDED" and "officer:sup-7" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        (None, Gate.SEND),
+        (ReviewState.AWAITING, Gate.WAIT),
+        (ReviewState.APPROVED, Gate.SEND),
+        (ReviewState.DECLINED, Gate.DECLINE),
+    ],
+)
+def test_an_operator_s_retry_of_a_stop_keeps_to_the_case_s_review(state: ReviewState | None, expected: Gate) -> None:
+    assert retry_gate(OrderKind.STOP, state) is expected
+    # A freeze order's retry asks for its statement, whose freeze is gated then; a release frees.
+    assert retry_gate(OrderKind.FREEZE, state) is Gate.SEND
+    assert retry_gate(OrderKind.RELEASE, state) is Gate.SEND
