@@ -21,9 +21,9 @@ from stopay.domain.holds import HoldPolicy
 from stopay.domain.review import Thresholds
 from stopay.domain.trail import Limits
 from stopay.store import audit
-from stopay.v1 import holds_pb2, operator_pb2, operator_pb2_grpc, station_pb2
+from stopay.v1 import gateway_pb2, gateway_pb2_grpc, holds_pb2, operator_pb2, operator_pb2_grpc, station_pb2
 from tests.conftest import eventually
-from tests.e2e.test_review import FROZEN_ACCOUNTS, decide, network, settled, submit
+from tests.e2e.test_review import FROZEN_ACCOUNTS, decide, network, settled, submit, waiting_for_review
 from tests.entries import scenario_requests
 
 APPROVE, DECLINE = holds_pb2.REVIEW_DECISION_APPROVE, holds_pb2.REVIEW_DECISION_DECLINE
@@ -279,4 +279,72 @@ async def test_an_operator_s_retry_of_a_stop_does_not_go_past_the_review(
     stuck["slow"] = False
     await settled(stub, case_id)
     assert stuck["asked"] == []  # the bank was never asked to freeze there again
+    await consistent(pool, case_id)
+
+
+async def test_a_bank_calling_back_for_a_waiting_freeze_changes_nothing(
+    make_app, channel_to, holds_to, pool, tmp_path
+) -> None:
+    path, _ = network(tmp_path, fan_out=3, levels=3)
+    app, stub, case_id, _ = await submit(
+        make_app, channel_to, path, holds=HoldPolicy(review=Thresholds(max_accounts=5))
+    )
+    holds = holds_to(app)
+    await waiting_for_review(stub, case_id)
+    waiting = await pool.fetchrow(
+        "SELECT order_id, bank_code, idempotency_key, freeze_minor FROM freeze_orders"
+        " WHERE case_id = $1 AND kind = 'stop' AND status = 'awaiting_review' ORDER BY order_id LIMIT 1",
+        uuid.UUID(case_id),
+    )
+    before = await pool.fetch(MONEY, uuid.UUID(case_id))
+    gateway = gateway_pb2_grpc.BankGatewayStub(grpc.aio.insecure_channel(f"127.0.0.1:{app.port}"))
+    ack = await gateway.ReportFreezeOutcome(
+        gateway_pb2.FreezeOutcome(
+            idempotency_key=waiting["idempotency_key"],
+            bank_code=waiting["bank_code"],
+            status=gateway_pb2.ANSWER_STATUS_ACCR,
+            held_minor=waiting["freeze_minor"],
+        )
+    )
+    assert not ack.applied and ack.order_status == station_pb2.ORDER_STATUS_AWAITING_REVIEW
+    assert await pool.fetchval("SELECT status FROM freeze_orders WHERE order_id = $1", waiting["order_id"]) == (
+        "awaiting_review"
+    )
+    assert await pool.fetch(MONEY, uuid.UUID(case_id)) == before
+    await holds.DecideReview(decide(case_id, DECLINE))
+    await settled(stub, case_id)
+    await consistent(pool, case_id)
+
+
+async def test_a_bad_decision_names_every_field_and_decides_nothing(
+    make_app, channel_to, holds_to, pool, tmp_path
+) -> None:
+    path, _ = network(tmp_path, fan_out=3, levels=3)
+    app, stub, case_id, _ = await submit(
+        make_app, channel_to, path, holds=HoldPolicy(review=Thresholds(max_accounts=5))
+    )
+    holds = holds_to(app)
+    await review_asked(holds, case_id)
+    bad = holds_pb2.DecideReviewRequest(
+        case_id=case_id,
+        decision=7,
+        by=holds_pb2.StepBy(officer_id="", reason="", request_id="r" * 500),
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await holds.DecideReview(bad)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    for field in ("decision", "by.officer_id", "by.reason", "by.request_id"):
+        assert field in err.value.details(), err.value.details()
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await holds.ListReviews(holds_pb2.ListReviewsRequest(case_id="not-a-case"))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "case_id" in err.value.details()
+    (review,) = (await holds.ListReviews(holds_pb2.ListReviewsRequest(case_id=case_id))).reviews
+    assert review.state == holds_pb2.REVIEW_STATE_AWAITING
+    assert not [
+        r
+        for r in await pool.fetch("SELECT kind FROM case_events WHERE case_id = $1", uuid.UUID(case_id))
+        if r["kind"].startswith("review.") and r["kind"] != "review.requested"
+    ]
+    await holds.DecideReview(decide(case_id, APPROVE))
+    await settled(stub, case_id)
     await consistent(pool, case_id)
