@@ -158,7 +158,7 @@ async def retry(pool: asyncpg.Pool, order_id: uuid.UUID, actor: str) -> tuple[uu
             chain, review = query("chain_lock"), query("review_state")
             await conn.execute(chain.text, *chain.args(case_ids=[found["case_id"]]))
             state = await conn.fetchval(review.text, *review.args(case_id=found["case_id"]))
-            gated = retry_gate(OrderKind(found["kind"]), None if state is None else ReviewState(state))
+            gated = retry_gate(OrderKind(found["kind"]), found["level"], None if state is None else ReviewState(state))
             if gated is Gate.DECLINE:
                 return RetryRefused.REVIEW_DECLINED
             row = await conn.fetchrow(
