@@ -348,3 +348,21 @@ async def test_a_bad_decision_names_every_field_and_decides_nothing(
     await holds.DecideReview(decide(case_id, APPROVE))
     await settled(stub, case_id)
     await consistent(pool, case_id)
+
+
+async def test_a_decline_the_moment_a_wide_trail_asks_for_review_is_taken(
+    make_app, channel_to, holds_to, pool, tmp_path
+) -> None:
+    path, _ = network(tmp_path, fan_out=4, levels=5)  # 341 accounts, freezes waiting by the dozen
+    app, stub, case_id, _ = await submit(
+        make_app, channel_to, path, holds=HoldPolicy(review=Thresholds(max_accounts=8))
+    )
+    world = app.adapters[next(iter(app.adapters))].world
+    holds = holds_to(app)
+    await review_asked(holds, case_id)
+    decided = await holds.DecideReview(decide(case_id, DECLINE))
+    assert decided.state == holds_pb2.REVIEW_STATE_DECLINED
+    case = await settled(stub, case_id)
+    assert world.holds() == bank_holds(case)
+    assert await pool.fetchval(FROZEN_ACCOUNTS, uuid.UUID(case_id)) <= 8
+    await consistent(pool, case_id)
