@@ -7,13 +7,14 @@ in flight agrees with its orders, nothing is left waiting, and the hash chain ve
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import uuid
 
 import grpc
 import pytest
 
-from bank_adapters.protocol import BankRefused, BankUnavailable
+from bank_adapters.protocol import AnswerStatus, BankRefused, BankUnavailable
 from bank_adapters.simulated.generator import tree
 from bank_adapters.simulated.scenario import parse_scenario
 from stopay.dispatch.dispatcher import DispatchSettings
@@ -21,7 +22,7 @@ from stopay.domain.holds import HoldPolicy
 from stopay.domain.review import Thresholds
 from stopay.domain.trail import Limits
 from stopay.store import audit
-from stopay.v1 import gateway_pb2, gateway_pb2_grpc, holds_pb2, operator_pb2, operator_pb2_grpc, station_pb2
+from stopay.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, holds_pb2, operator_pb2, operator_pb2_grpc, station_pb2
 from tests.conftest import eventually
 from tests.e2e.test_review import FROZEN_ACCOUNTS, decide, network, settled, submit, waiting_for_review
 from tests.entries import scenario_requests
@@ -365,4 +366,78 @@ async def test_a_decline_the_moment_a_wide_trail_asks_for_review_is_taken(
     case = await settled(stub, case_id)
     assert world.holds() == bank_holds(case)
     assert await pool.fetchval(FROZEN_ACCOUNTS, uuid.UUID(case_id)) <= 8
+    await consistent(pool, case_id)
+
+
+async def test_an_approval_sends_no_freeze_to_an_account_whose_hold_was_released_meanwhile(
+    make_app, channel_to, holds_to, pool, tmp_path
+) -> None:
+    # A level-2 stop holds all but 1000 of what the account keeps; its account's statement, slow, then sizes
+    # a freeze of the 1000 after the case's review was asked for: it waits. An officer finds the
+    # account unrelated and releases its hold; the supervisor then approves the case's freezes.
+    path, _ = network(tmp_path, fan_out=3, levels=3)
+    check = parse_scenario(json.loads(path.read_text(encoding="utf-8"))).checks[0]
+    app = await make_app(
+        path,
+        holds=HoldPolicy(review=Thresholds(max_accounts=5)),
+        limits=Limits(check.rule, check.max_depth, check.min_amount),
+    )
+    adapter = app.adapters[next(iter(app.adapters))]
+    x: dict[str, object] = {"bank": None, "number": None, "slow": True, "released": False, "after": []}
+    freeze, statement = adapter.freeze, adapter.statement
+
+    async def short_freeze(req):
+        if req.level == 2 and req.idempotency_key.endswith("/stop") and x["number"] in (None, req.account.number):
+            x["bank"], x["number"] = req.account.bank_code, req.account.number
+            answer = await freeze(dataclasses.replace(req, amount_minor=min(req.amount_minor, 19_000)))
+            return dataclasses.replace(answer, status=AnswerStatus.PECR)
+        if x["released"] and req.account.number == x["number"]:
+            x["after"].append(req)  # type: ignore[union-attr]
+        return await freeze(req)
+
+    async def slow_statement(req):
+        if req.level == 2 and x["number"] is None:
+            x["bank"], x["number"] = req.account.bank_code, req.account.number
+        if x["slow"] and req.account.number == x["number"]:
+            raise BankUnavailable("slow")
+        return await statement(req)
+
+    adapter.freeze, adapter.statement = short_freeze, slow_statement
+    stub, holds = channel_to(app), holds_to(app)
+    (request,) = scenario_requests(app, path)
+    case_id = (await stub.SubmitEntry(request)).case_id
+    await review_asked(holds, case_id)
+    x["slow"] = False
+
+    async def waits_at_x() -> bool:
+        return bool(
+            await pool.fetchval(
+                "SELECT count(*) FROM freeze_orders WHERE case_id = $1 AND account_number = $2"
+                " AND kind = 'freeze' AND status = 'awaiting_review'",
+                uuid.UUID(case_id),
+                x["number"],
+            )
+        )
+
+    await eventually(waits_at_x, timeout_s=60)
+    hold = holds_pb2.HoldRef(case_id=case_id, account=common_pb2.AccountRef(bank_code=x["bank"], number=x["number"]))
+    by = holds_pb2.StepBy(officer_id="O-1001", reason="salary account", request_id=uuid.uuid4().hex)
+    released = await holds.ReleaseHold(holds_pb2.ReleaseHoldRequest(hold=hold, by=by))
+    assert released.state == holds_pb2.HOLD_STATE_RELEASED
+    x["released"] = True
+    await holds.DecideReview(decide(case_id, APPROVE))
+    await settled(stub, case_id)
+    assert x["after"] == []  # nothing more frozen at an account found unrelated
+    statuses = await pool.fetch(
+        "SELECT status FROM freeze_orders WHERE case_id = $1 AND account_number = $2 AND kind = 'freeze'",
+        uuid.UUID(case_id),
+        x["number"],
+    )
+    assert [r["status"] for r in statuses] == ["declined"]
+    (approved,) = [
+        r["detail"]
+        for r in await pool.fetch("SELECT kind, detail FROM case_events WHERE case_id = $1", uuid.UUID(case_id))
+        if r["kind"] == "review.approved"
+    ]
+    assert len(approved["not_sent"]) == 1
     await consistent(pool, case_id)
