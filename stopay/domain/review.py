@@ -103,12 +103,17 @@ def gate(reach: Reach, account: AccountKey, amount_minor: int, level: int, thres
     return Gate.SEND
 
 
+def retry_gated(kind: OrderKind, level: int) -> bool:
+    """Whether an operator's retry of an undeliverable order keeps to the case's review: a stop
+    beyond the entry's own (level 1) is a freeze the trail asked for; the other kinds are not (a
+    freeze order asks for its statement again, whose freeze the answers' lock gates)."""
+    return kind is OrderKind.STOP and level > 1
+
+
 def retry_gate(kind: OrderKind, level: int, state: ReviewState | None) -> Gate:
-    """What becomes of an operator's retry of an undeliverable order: a stop is a freeze, so it waits
-    while the case's review awaits and is refused once it was declined, unless it is the entry's own
-    (level 1); the other kinds go out (a freeze order asks for its statement again, whose freeze the
-    answers' lock gates)."""
-    if kind is not OrderKind.STOP or level <= 1 or state is None or state is ReviewState.APPROVED:
+    """What becomes of an operator's retry: a gated one (:func:`retry_gated`) waits while the case's
+    review awaits and is refused once it was declined; every other goes out."""
+    if not retry_gated(kind, level) or state is None or state is ReviewState.APPROVED:
         return Gate.SEND
     return Gate.WAIT if state is ReviewState.AWAITING else Gate.DECLINE
 
