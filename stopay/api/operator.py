@@ -22,6 +22,7 @@ _NOT_RETRIED = {
     RetryRefused.HOLD_ENDED: "extends a hold that has ended",
     RetryRefused.RETRIED_ALREADY: "was retried already",
     RetryRefused.NOTHING_TO_FREEZE: "is a stop whose account shows nothing more to freeze",
+    RetryRefused.REVIEW_DECLINED: "is a stop of a case whose review of large freezes was declined",
 }
 
 

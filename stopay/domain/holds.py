@@ -317,6 +317,13 @@ def lapse(hold: Hold) -> HoldMove:
 # ---- the rules other parts of stopay ask of a hold --------------------------------------------------
 
 
+def freezes_more(state: HoldState | None) -> bool:
+    """Whether a freeze may still go out at an account for the case: nothing is held there yet, or
+    its hold is live (an ended hold holds nothing more; a returning one only what its return
+    planned; :func:`statement_within_hold`)."""
+    return state is None or state.live
+
+
 def starts_hold(state: HoldState | None, held_minor: int) -> bool:
     """The first money a case holds on an account starts its hold there, an emergency stop."""
     return state is None and held_minor > 0

@@ -195,6 +195,8 @@ class RetryRefused(enum.StrEnum):
     RETRIED_ALREADY = "retried_already"  # another retry of it was queued first
     # a stop whose account's statement shows nothing more to freeze (its freeze order froze it since)
     NOTHING_TO_FREEZE = "nothing_to_freeze"
+    # a stop of a case whose review of large freezes was declined: it freezes nothing more
+    REVIEW_DECLINED = "review_declined"
 
 
 @dataclass(frozen=True, slots=True)

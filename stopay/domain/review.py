@@ -90,19 +90,32 @@ class Reach:
 
 def gate(reach: Reach, account: AccountKey, amount_minor: int, level: int, thresholds: Thresholds) -> Gate:
     """Whether a freeze of ``amount_minor`` at ``account`` (at trail ``level``) goes out, waits for
-    review or is declined."""
-    if reach.state is ReviewState.APPROVED:
+    review or is declined. The entry's own freezes (level 1) go out whatever the review."""
+    if level <= 1 or reach.state is ReviewState.APPROVED:
         return Gate.SEND
     if reach.state is ReviewState.DECLINED:
         return Gate.DECLINE
     if reach.state is ReviewState.AWAITING:
         return Gate.WAIT
-    if level <= 1:
-        return Gate.SEND
     accounts = len(reach.accounts) + (account not in reach.accounts)
     if accounts > thresholds.max_accounts or reach.amount_minor + amount_minor > thresholds.max_amount_minor:
         return Gate.WAIT
     return Gate.SEND
+
+
+def retry_gated(kind: OrderKind, level: int) -> bool:
+    """Whether an operator's retry of an undeliverable order keeps to the case's review: a stop
+    beyond the entry's own (level 1) is a freeze the trail asked for; the other kinds are not (a
+    freeze order asks for its statement again, whose freeze the answers' lock gates)."""
+    return kind is OrderKind.STOP and level > 1
+
+
+def retry_gate(kind: OrderKind, level: int, state: ReviewState | None) -> Gate:
+    """What becomes of an operator's retry: a gated one (:func:`retry_gated`) waits while the case's
+    review awaits and is refused once it was declined; every other goes out."""
+    if not retry_gated(kind, level) or state is None or state is ReviewState.APPROVED:
+        return Gate.SEND
+    return Gate.WAIT if state is ReviewState.AWAITING else Gate.DECLINE
 
 
 def admit(reach: Reach, account: AccountKey, amount_minor: int, decided: Gate) -> bool:

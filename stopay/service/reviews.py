@@ -18,8 +18,8 @@ import asyncpg
 import structlog
 
 from stopay.domain.accounts import CaseAccount
-from stopay.domain.errors import ReviewNotFound
-from stopay.domain.holds import HoldPolicy
+from stopay.domain.errors import RequestConflict, ReviewNotFound
+from stopay.domain.holds import HoldPolicy, freezes_more
 from stopay.domain.orders import OrderStatus, after_review
 from stopay.domain.review import ReviewDecision, ReviewState, ReviewView, WaitingFreeze, check_decidable
 from stopay.domain.settlement import AccountMoney, settle
@@ -71,6 +71,10 @@ class Reviews:
             review = await store.lock(tx.conn, case_id)
             assert review is not None  # a review, once asked for, is kept
             if review["request_id"] == request_id:
+                if (review["state"], review["reasons"]) != (decision.state.value, reasons):
+                    raise RequestConflict(
+                        f"request_id {request_id!r} was already used for another decision of this review", request_id
+                    )
                 return replace(await self._one(tx.conn, case_id), replayed=True)
             check_decidable(ReviewState(review["state"]), review["decided_by"])
             now = await store.waiting(tx.conn, case_id)
@@ -112,16 +116,23 @@ def _decision(
     actor: str,
     reasons: str,
 ) -> TrailChanges:
-    """The orders moved on, the money no longer in flight (declined) and the chain's event."""
+    """The orders moved on, the money no longer in flight (declined) and the chain's event.
+    Approved, a waiting freeze at an account whose hold has moved on since (released, lapsed,
+    returning, returned) is declined all the same: the case freezes nothing more there."""
     changes = TrailChanges()
     approve = decision is ReviewDecision.APPROVE
+    touched: set[CaseAccount] = set()
     for w in waiting:
-        status = after_review(w.kind) if approve else OrderStatus.DECLINED
-        detail = f"{'approved' if approve else 'declined'} by {actor} on review"
-        changes.orders.append(OrderChange(case_id, w.order_id, status, None, 0, 0, "", detail, 0.0))
-        if approve:
-            continue
         row = rows[CaseAccount(case_id, w.bank_code, w.account_number)]
+        sent = approve and freezes_more(row.hold_state)
+        status = after_review(w.kind) if sent else OrderStatus.DECLINED
+        detail = f"{'approved' if approve else 'declined'} by {actor} on review"
+        if approve and not sent:
+            detail += f"; not sent: the account's hold is {row.hold_state}"
+        changes.orders.append(OrderChange(case_id, w.order_id, status, None, 0, 0, "", detail, 0.0))
+        if sent:
+            continue
+        touched.add(row.key)
         money = AccountMoney(row.left_minor, row.held_minor, row.in_flight_minor, row.releasing_minor)
         # Declined: its money, set aside in flight while it waited, is no longer; nothing is judged
         # (or released) by the decision.
@@ -129,9 +140,7 @@ def _decision(
             w.kind, OrderStatus.AWAITING_REVIEW, status, w.requested_minor, w.freeze_minor, 0, 0, money, judge=False
         ).money
         row.in_flight_minor = after.in_flight_minor
-    if not approve:
-        touched = {CaseAccount(case_id, w.bank_code, w.account_number) for w in waiting}
-        changes.accounts = [account_change(rows[key]) for key in sorted(touched)]
+    changes.accounts = [account_change(rows[key]) for key in sorted(touched)]
     changes.events.append(
         EventRecord(
             case_id,
@@ -142,6 +151,8 @@ def _decision(
                 "orders": len(waiting),
                 "amount_minor": sum(w.freeze_minor for w in waiting),
                 "order_ids": [str(w.order_id) for w in waiting],
+                # approved, but at an account whose hold has moved on: declined all the same
+                "not_sent": [str(o.order_id) for o in changes.orders if approve and o.status is OrderStatus.DECLINED],
             },
         )
     )

@@ -11,6 +11,7 @@ import asyncpg
 
 from stopay.domain.holds import HoldState
 from stopay.domain.orders import OrderKind, OrderStatus, RetryPlan, RetryRefused, retry_plan
+from stopay.domain.review import Gate, ReviewState, retry_gate, retry_gated
 from stopay.domain.trail import reconcile
 from stopay.store.errors import database_errors
 from stopay.store.queries import query
@@ -152,6 +153,17 @@ async def retry(pool: asyncpg.Pool, order_id: uuid.UUID, actor: str) -> tuple[uu
             )
             if not isinstance(plan, RetryPlan):
                 return plan
+            kind, gated = OrderKind(found["kind"]), Gate.SEND
+            if retry_gated(kind, found["level"]):
+                # The case's review of large freezes, read with its chain head locked, after the
+                # stop's trail row (a stop past level 1 always has one, locked above) and its hold,
+                # the order every writer keeps: a decision cannot pass unseen.
+                chain, review = query("chain_lock"), query("review_state")
+                await conn.execute(chain.text, *chain.args(case_ids=[found["case_id"]]))
+                state = await conn.fetchval(review.text, *review.args(case_id=found["case_id"]))
+                gated = retry_gate(kind, found["level"], None if state is None else ReviewState(state))
+            if gated is Gate.DECLINE:
+                return RetryRefused.REVIEW_DECLINED
             row = await conn.fetchrow(
                 write.text,
                 *write.args(
@@ -161,6 +173,7 @@ async def retry(pool: asyncpg.Pool, order_id: uuid.UUID, actor: str) -> tuple[uu
                     puts_back=plan.puts_back,
                     going_out_minor=plan.going_out_minor,
                     in_flight_minor=plan.in_flight_minor,
+                    status=(OrderStatus.AWAITING_REVIEW if gated is Gate.WAIT else OrderStatus.QUEUED).value,
                 ),
             )
     return (row["case_id"], row["order_id"]) if row else RetryRefused.RETRIED_ALREADY

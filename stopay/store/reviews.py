@@ -11,6 +11,7 @@ import uuid
 
 import asyncpg
 
+from stopay.domain.errors import RequestConflict, StoreError
 from stopay.domain.orders import OrderKind
 from stopay.domain.review import ReviewState, ReviewView, WaitingFreeze
 from stopay.store.errors import database_errors
@@ -26,7 +27,7 @@ async def waiting(conn: asyncpg.Pool | asyncpg.Connection, case_id: uuid.UUID) -
 
 
 async def lock(conn: asyncpg.Connection, case_id: uuid.UUID) -> asyncpg.Record | None:
-    """The case's review row (state, decided_by, request_id), locked; None when there is none."""
+    """The case's review row (state, decided_by, reasons, request_id), locked; None when there is none."""
     q = query("review_lock")
     with database_errors("could not lock the review"):
         return await conn.fetchrow(q.text, *q.args(case_id=case_id))
@@ -35,12 +36,22 @@ async def lock(conn: asyncpg.Connection, case_id: uuid.UUID) -> asyncpg.Record |
 async def decide(
     conn: asyncpg.Connection, case_id: uuid.UUID, state: ReviewState, decided_by: str, reasons: str, request_id: str
 ) -> None:
+    """Records the decision; RequestConflict when ``request_id`` decided another case's review."""
     q = query("review_decide")
-    with database_errors("could not record the review's decision"):
-        await conn.execute(
-            q.text,
-            *q.args(case_id=case_id, state=state.value, decided_by=decided_by, reasons=reasons, request_id=request_id),
-        )
+    try:
+        with database_errors("could not record the review's decision"):
+            await conn.execute(
+                q.text,
+                *q.args(
+                    case_id=case_id, state=state.value, decided_by=decided_by, reasons=reasons, request_id=request_id
+                ),
+            )
+    except StoreError as exc:
+        if isinstance(exc.__cause__, asyncpg.UniqueViolationError):
+            raise RequestConflict(
+                f"request_id {request_id!r} was already used for another case's review", request_id
+            ) from exc
+        raise
 
 
 async def listing(

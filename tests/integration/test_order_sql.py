@@ -132,7 +132,13 @@ async def test_the_database_retries_only_an_undeliverable_order_whoever_writes_t
     order_id = await pool.fetchval("SELECT order_id FROM freeze_orders WHERE case_id = $1 AND kind = 'freeze'", case_id)
     write = query("retry_order")
     args = write.args(
-        order_id=order_id, new_order_id=uuid.uuid4(), actor="t", puts_back=False, going_out_minor=0, in_flight_minor=0
+        order_id=order_id,
+        new_order_id=uuid.uuid4(),
+        actor="t",
+        puts_back=False,
+        going_out_minor=0,
+        in_flight_minor=0,
+        status="queued",
     )
     # Queued: the store refuses it, and so does the database to a writer that skips the domain.
     assert await store.retry(pool, order_id, "operator:t") is RetryRefused.NOT_UNDELIVERABLE
@@ -178,7 +184,13 @@ async def test_an_extension_is_retried_only_while_its_hold_lasts_whoever_writes_
     assert await store.retry(pool, extend_id, "operator:t") is RetryRefused.HOLD_ENDED
     write = query("retry_order")
     args = write.args(
-        order_id=extend_id, new_order_id=uuid.uuid4(), actor="t", puts_back=False, going_out_minor=0, in_flight_minor=0
+        order_id=extend_id,
+        new_order_id=uuid.uuid4(),
+        actor="t",
+        puts_back=False,
+        going_out_minor=0,
+        in_flight_minor=0,
+        status="queued",
     )
     with pytest.raises(asyncpg.CheckViolationError):
         await pool.fetchrow(write.text, *args)

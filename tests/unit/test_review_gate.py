@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from stopay.domain.accounts import AccountKey
+from stopay.domain.orders import OrderKind
 from stopay.domain.review import (
     Gate,
     Reach,
@@ -15,6 +16,7 @@ from stopay.domain.review import (
     admit,
     check_decidable,
     gate,
+    retry_gate,
 )
 
 T = Thresholds(max_accounts=3, max_amount_minor=1_000)
@@ -75,3 +77,29 @@ def test_only_an_awaiting_review_is_decided() -> None:
     with pytest.raises(ReviewRefused) as err:
         check_decidable(ReviewState.APPROVED, "officer:sup-7")
     assert err.value.reason == "REVIEW_ALREADY_DECIDED" and "officer:sup-7" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        (None, Gate.SEND),
+        (ReviewState.AWAITING, Gate.WAIT),
+        (ReviewState.APPROVED, Gate.SEND),
+        (ReviewState.DECLINED, Gate.DECLINE),
+    ],
+)
+def test_an_operator_s_retry_of_a_stop_keeps_to_the_case_s_review(state: ReviewState | None, expected: Gate) -> None:
+    assert retry_gate(OrderKind.STOP, 2, state) is expected
+    # The entry's own stop never waits; a freeze order's retry asks for its statement, whose freeze
+    # is gated then; a release frees.
+    assert retry_gate(OrderKind.STOP, 1, state) is Gate.SEND
+    assert retry_gate(OrderKind.FREEZE, 2, state) is Gate.SEND
+    assert retry_gate(OrderKind.RELEASE, 2, state) is Gate.SEND
+
+
+@pytest.mark.parametrize("state", [ReviewState.AWAITING, ReviewState.DECLINED])
+def test_the_entry_s_own_freezes_never_wait_even_once_a_review_was_asked_for(state: ReviewState) -> None:
+    # A level-1 freeze (its stop asked again after a refusal, a top-up, its statement's freeze) is the
+    # victim's own transfer, checked by the officer with the victim: it goes out whatever the review.
+    reach = Reach(state, {key(n) for n in range(5)}, amount_minor=10**9)
+    assert gate(reach, key(0), 10_000, 1, T) is Gate.SEND

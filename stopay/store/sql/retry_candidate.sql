@@ -1,5 +1,5 @@
 -- The order an operator asks to retry (:order_id) as domain.orders.retry_plan needs it: its kind,
--- status and amount, the state of the case's hold on its account (NULL: none) and the account's
+-- level, status and amount, the state of the case's hold on its account (NULL: none) and the account's
 -- money as the case knows it (NULL: no row). Nothing is
 -- returned when there is no such order.
 --
@@ -8,11 +8,11 @@
 -- retry's write in the same transaction, and the write's change to the trail row cannot deadlock
 -- with a sweeper ending the hold.
 WITH target AS (
-    SELECT o.case_id, o.bank_code, o.account_number, o.kind, o.status, o.requested_minor
+    SELECT o.case_id, o.bank_code, o.account_number, o.kind, o.level, o.status, o.requested_minor
     FROM freeze_orders o
     WHERE o.order_id = :order_id
 )
-SELECT t.case_id, t.kind, t.status, t.requested_minor,
+SELECT t.case_id, t.kind, t.level, t.status, t.requested_minor,
        (SELECT count(*) FROM (
             SELECT 1 FROM trail_accounts a
             WHERE a.case_id = t.case_id AND a.bank_code = t.bank_code AND a.account_number = t.account_number
