@@ -64,7 +64,8 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stopay.drills.run import Options, run as run_drill
+    from stopay.drills.run import Options
+    from stopay.drills.run import run as run_drill
     from stopay.drills.stage import dump
 
     if args.replicas < 1 or args.kills < 1:

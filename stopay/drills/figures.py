@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -62,7 +63,8 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))]
+    rank = math.ceil(round(q * len(ordered), 9))  # rounded first: 0.95 * 100 is 95.00000000000001
+    return ordered[max(0, min(len(ordered), rank) - 1)]
 
 
 def median(values: Sequence[float]) -> float | None:

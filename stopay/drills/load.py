@@ -8,19 +8,20 @@ import asyncio
 import itertools
 import json
 import time
+import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import json_format
 
 from bank_adapters.simulated.generator import tree
 from bank_adapters.simulated.scenario import parse_scenario
-from stopay.cli.scenario_entries import check_entries
+from stopay.api.validation import confirm_request
+from stopay.domain.confirmation import ConfirmationMethod
 from stopay.drills.figures import Call
-from stopay.v1 import station_pb2, station_pb2_grpc
+from stopay.v1 import common_pb2, station_pb2, station_pb2_grpc
 
 __all__ = ["Loader", "network"]
 
@@ -40,7 +41,13 @@ BACKOFF_S = (0.2, 0.5, 1.0, 2.0)
 
 
 def network(
-    path: Path, victims: int, *, fan_out: int, levels: int, latency_ms: int, outages: dict[str, list[list[float]]] | None = None
+    path: Path,
+    victims: int,
+    *,
+    fan_out: int,
+    levels: int,
+    latency_ms: int,
+    outages: dict[str, list[list[float]]] | None = None,
 ) -> tuple[dict[str, Any], datetime]:
     """Writes a tree network (bank_adapters/simulated/generator.py) of ``victims`` victims, its epoch
     pinned to now, with ``outages`` by bank code (seconds from the epoch); returns it and the epoch."""
@@ -59,12 +66,37 @@ def bank_codes(doc: dict[str, Any]) -> list[str]:
 
 
 def entries(doc: dict[str, Any], epoch: datetime) -> list[station_pb2.SubmitEntryRequest]:
-    """One confirmed entry per victim of the network."""
+    """One entry per victim of the network's check, as a station keys it in, confirmed by the victim."""
     scenario = parse_scenario(doc)
-    return [
-        json_format.ParseDict(data, station_pb2.SubmitEntryRequest())
-        for data in check_entries(scenario, scenario.checks[0], epoch)
-    ]
+    out = []
+    for n, entry in enumerate(scenario.checks[0].entries, 1):
+        request = station_pb2.SubmitEntryRequest(
+            entry_id=str(uuid.uuid4()),
+            station_id="DRILL-STATION",
+            officer_id="DRILL-OFFICER",
+            report_no=f"DRILL-{n}",
+            victim=station_pb2.Victim(name=entry.victim),
+            fraud_type=station_pb2.FRAUD_TYPE_OTHER,
+        )
+        for txn_id in entry.transfers:
+            event = scenario.event(txn_id)
+            assert event.from_account is not None and event.to_account is not None
+            transfer = request.transfers.add(
+                payer=_account(scenario, event.from_account),
+                payee=_account(scenario, event.to_account),
+                amount_minor=event.amount,
+                currency=scenario.currency,
+                txn_id=txn_id,
+            )
+            transfer.transferred_at.FromDatetime(epoch + timedelta(seconds=event.at))
+        confirm_request(request, ConfirmationMethod.DUAL_SCREEN)
+        out.append(request)
+    return out
+
+
+def _account(scenario: Any, account_id: str) -> common_pb2.AccountRef:
+    bank_code, number = account_id.split(":", 1)
+    return common_pb2.AccountRef(bank_code=bank_code, number=number, holder_name=scenario.account(account_id).holder)
 
 
 class Loader:

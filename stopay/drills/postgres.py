@@ -53,7 +53,7 @@ def _run_as(argv: list[str], user: Any, log: Path) -> None:
     if user is not None:
         kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
     with log.open("ab") as out:
-        subprocess.run(argv, check=True, stdout=out, stderr=subprocess.STDOUT, **kwargs)  # noqa: S603
+        subprocess.run(argv, check=True, stdout=out, stderr=subprocess.STDOUT, **kwargs)
 
 
 class SingleServer:
@@ -101,7 +101,7 @@ class SingleServer:
 
 def _get(url: str) -> tuple[int, Any]:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - a local Patroni
+        with urllib.request.urlopen(url, timeout=2) as response:
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
         return exc.code, None
@@ -147,7 +147,13 @@ class PatroniCluster:
             config = self.home / f"pg{i}.yml"
             config.write_text(json.dumps(self._config(i)), encoding="utf-8")  # JSON is YAML
             self.members.append(
-                Child(f"patroni pg{i}", [shutil.which("patroni") or "patroni", str(config)], workdir / f"pg{i}.log", user=self.user, cwd=self.home)
+                Child(
+                    f"patroni pg{i}",
+                    [shutil.which("patroni") or "patroni", str(config)],
+                    workdir / f"pg{i}.log",
+                    user=self.user,
+                    cwd=self.home,
+                )
             )
         chown_tree(self.home, self.user)
 
@@ -156,7 +162,10 @@ class PatroniCluster:
             "scope": f"stopay-drill-{os.getpid()}",
             "namespace": "/stopay-drill/",
             "name": f"pg{i}",
-            "restapi": {"listen": f"127.0.0.1:{self.api_ports[i]}", "connect_address": f"127.0.0.1:{self.api_ports[i]}"},
+            "restapi": {
+                "listen": f"127.0.0.1:{self.api_ports[i]}",
+                "connect_address": f"127.0.0.1:{self.api_ports[i]}",
+            },
             "etcd": {"host": f"127.0.0.1:{self.etcd_port}"},
             "bootstrap": {
                 "dcs": {
@@ -249,7 +258,9 @@ class PatroniCluster:
         await self.members[0].start(leader)
         for member in self.members[1:]:
             await member.start()
-        await self.wait(lambda: self.streaming() == len(self.members) - 1 and self.sync_standbys() >= 1, 120, "replicas")
+        await self.wait(
+            lambda: self.streaming() == len(self.members) - 1 and self.sync_standbys() >= 1, 120, "replicas"
+        )
         await create_database(self.server_dsn())
 
     def server_dsn(self) -> str:

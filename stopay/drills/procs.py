@@ -87,19 +87,19 @@ class Child:
         if self.port_file is not None:
             self.port_file.unlink(missing_ok=True)
         env = {**os.environ, **(self.env or {})}
-        kwargs: dict[str, object] = {}
         if self.user is not None:
             env.update(HOME=self.user.pw_dir, USER=self.user.pw_name, LOGNAME=self.user.pw_name)
-            kwargs = {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(  # noqa: S603 - the drill's own programs
+            self.proc = subprocess.Popen(
                 self.argv,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
                 cwd=self.cwd,
                 start_new_session=True,
-                **kwargs,  # type: ignore[arg-type]
+                user=None if self.user is None else self.user.pw_uid,
+                group=None if self.user is None else self.user.pw_gid,
+                extra_groups=None if self.user is None else [],
             )
         self.starts += 1
         deadline = time.monotonic() + START_S

@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,9 @@ async def single_server(workdir: Path) -> SingleServer:
     return server
 
 
-def _network(workdir: Path, o: Options, victims: int, outages: dict[str, list[list[float]]] | None = None) -> tuple[Path, Any, datetime]:
+def _network(
+    workdir: Path, o: Options, victims: int, outages: dict[str, list[list[float]]] | None = None
+) -> tuple[Path, Any, datetime]:
     path = workdir / "network.json"
     doc, epoch = network(path, victims, fan_out=o.fan_out, levels=o.levels, latency_ms=o.latency_ms, outages=outages)
     return path, doc, epoch
@@ -85,8 +87,8 @@ async def db_restart(o: Options) -> dict[str, Any]:
             loader = Loader(stage.targets, rate=o.rate)
             load = asyncio.create_task(loader.run(entries(doc, epoch)))
             await asyncio.sleep(o.fault_after_s)
-            fault_at = time.monotonic()
             await asyncio.to_thread(server.stop, "immediate")
+            fault_at = time.monotonic()  # once it is down: calls that ended before were served
             say(f"PostgreSQL stopped in immediate mode; starting it again in {o.down_s:.0f} s")
             await asyncio.sleep(o.down_s)
             await asyncio.to_thread(server.start)
@@ -121,6 +123,18 @@ def _kill_member(cluster: PatroniCluster, i: int) -> None:
             proc.send_signal(signal.SIGKILL)
 
 
+async def rejoined_role(cluster: PatroniCluster, i: int, timeout_s: float = 60.0) -> str:
+    """Member ``i``'s role once it is a replica again (``timeout_s`` at most), else its role then."""
+    deadline = time.monotonic() + timeout_s
+    role = ""
+    while time.monotonic() < deadline:
+        role = await asyncio.to_thread(cluster.role_of, i)
+        if role in ("replica", "sync_standby"):
+            break
+        await asyncio.sleep(0.5)
+    return role
+
+
 async def failover(o: Options) -> dict[str, Any]:
     """The Patroni primary killed (SIGKILL) under load; the killed member joins again as a replica."""
     async with workspace(o.keep) as workdir:
@@ -128,7 +142,10 @@ async def failover(o: Options) -> dict[str, Any]:
         try:
             began = time.monotonic()
             await cluster.start()
-            say(f"Patroni cluster up in {time.monotonic() - began:.1f} s: primary pg0, {cluster.sync_standbys()} sync standby")
+            say(
+                f"Patroni cluster up in {time.monotonic() - began:.1f} s: primary pg0, "
+                f"{cluster.sync_standbys()} sync standby"
+            )
             path, doc, epoch = _network(workdir, o, max(1, round(o.rate * o.load_s)))
             stage = Stage(workdir, cluster.dsn, path, bank_codes(doc), o.replicas)
             await stage.start()
@@ -151,7 +168,7 @@ async def failover(o: Options) -> dict[str, Any]:
             say(f"pg{new} is the primary {promoted_s} s after the kill; pg{old} starts again to rejoin")
             await cluster.members[old].start()
             await load
-            rejoined = await asyncio.to_thread(cluster.role_of, old)
+            rejoined = await rejoined_role(cluster, old)
             figs = await stage.figures(
                 "failover",
                 loader,
@@ -227,9 +244,7 @@ async def bank_outage(o: Options) -> dict[str, Any]:
             # the bank of the network (seed 7) that gets the outage is the first one listed
             path, doc, epoch = _network(workdir, o, victims)
             down = bank_codes(doc)[0]
-            path, doc, epoch = _network(
-                workdir, o, victims, {down: [[outage_from, outage_from + o.outage_s]]}
-            )
+            path, doc, epoch = _network(workdir, o, victims, {down: [[outage_from, outage_from + o.outage_s]]})
             stage = Stage(workdir, server.dsn, path, bank_codes(doc), o.replicas)
             await stage.start()
             wall0 = epoch.timestamp()

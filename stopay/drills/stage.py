@@ -115,7 +115,7 @@ class Stage:
             try:
                 row = (await self._fetch("progress"))[0]
                 open_orders, orders = row["open_orders"], row["orders"]
-            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+            except (TimeoutError, OSError, asyncpg.PostgresError):
                 pass
             if open_orders == 0:
                 break
@@ -129,7 +129,9 @@ class Stage:
         self, drill: str, loader: Loader, fault_at: float | None, settle_s: float, **extra: Any
     ) -> dict[str, Any]:
         """Settles, stops the stage, and computes the figures every drill prints."""
-        say(f"load done: {len(loader.acked)} of {loader.sent} entries acknowledged; settling (at most {settle_s:.0f} s)")
+        say(
+            f"load done: {len(loader.acked)} of {loader.sent} entries acknowledged; settling (at most {settle_s:.0f} s)"
+        )
         open_orders, orders, waited = await self.settle(settle_s)
         stored_row = (await self._fetch("cases_stored", loader.acked))[0]
         by_status = {r["status"]: r["orders"] for r in await self._fetch("orders_by_status")}
