@@ -25,13 +25,14 @@ def doubled_at_banks(tally: Mapping[str, Any]) -> dict[str, int]:
     """From bank-sim's tally (stopay/banksim/tally.py): ``orders_under_two_keys``, orders whose freeze
     reached a bank under more than one idempotency key (each key is applied once, so such an order
     is applied twice), and ``accounts_frozen_twice_in_a_case``, accounts that one case sent freezes
-    for under more than one order (in the drills' tree networks each account is on one path of a
-    case, so this too is a doubled effect)."""
+    (or stops) for under more than one freeze order (or stop order): in the drills' tree networks
+    each account is on one path of a case, so this too is a doubled effect."""
     keys_of_order: dict[str, set[str]] = defaultdict(set)
-    orders_of_account: dict[tuple[str, str], set[str]] = defaultdict(set)
+    orders_of_account: dict[tuple[str, str, bool], set[str]] = defaultdict(set)
     for key, seen in tally.get("keys", {}).items():
         keys_of_order[seen["order_id"]].add(key)
-        orders_of_account[(seen["case_id"], seen["account"])].add(seen["order_id"])
+        # a freeze order and the stop sent beside it (its key ends in /stop) are two orders by design
+        orders_of_account[(seen["case_id"], seen["account"], key.endswith("/stop"))].add(seen["order_id"])
     return {
         "orders_under_two_keys": sum(1 for keys in keys_of_order.values() if len(keys) > 1),
         "accounts_frozen_twice_in_a_case": sum(1 for orders in orders_of_account.values() if len(orders) > 1),

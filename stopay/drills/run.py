@@ -68,6 +68,11 @@ async def single_server(workdir: Path) -> SingleServer:
     return server
 
 
+def orders_per_case(o: Options) -> int:
+    """A freeze order and its stop per account of a victim's tree."""
+    return 2 * sum(o.fan_out**level for level in range(o.levels))
+
+
 def _network(
     workdir: Path, o: Options, victims: int, outages: dict[str, list[list[float]]] | None = None
 ) -> tuple[Path, Any, datetime]:
@@ -82,7 +87,7 @@ async def db_restart(o: Options) -> dict[str, Any]:
         server = await single_server(workdir)
         try:
             path, doc, epoch = _network(workdir, o, max(1, round(o.rate * o.load_s)))
-            stage = Stage(workdir, server.dsn, path, bank_codes(doc), o.replicas)
+            stage = Stage(workdir, server.dsn, path, bank_codes(doc), o.replicas, orders_per_case(o))
             await stage.start()
             loader = Loader(stage.targets, rate=o.rate)
             load = asyncio.create_task(loader.run(entries(doc, epoch)))
@@ -147,7 +152,7 @@ async def failover(o: Options) -> dict[str, Any]:
                 f"{cluster.sync_standbys()} sync standby"
             )
             path, doc, epoch = _network(workdir, o, max(1, round(o.rate * o.load_s)))
-            stage = Stage(workdir, cluster.dsn, path, bank_codes(doc), o.replicas)
+            stage = Stage(workdir, cluster.dsn, path, bank_codes(doc), o.replicas, orders_per_case(o))
             await stage.start()
             loader = Loader(stage.targets, rate=o.rate)
             load = asyncio.create_task(loader.run(entries(doc, epoch)))
@@ -195,7 +200,7 @@ async def kill_replicas(o: Options) -> dict[str, Any]:
         try:
             expected_s = o.kills * 3.5 + 10
             path, doc, epoch = _network(workdir, o, max(1, round(o.rate * expected_s)))
-            stage = Stage(workdir, server.dsn, path, bank_codes(doc), o.replicas)
+            stage = Stage(workdir, server.dsn, path, bank_codes(doc), o.replicas, orders_per_case(o))
             await stage.start()
             loader = Loader(stage.targets, rate=o.rate)
             stop = asyncio.Event()
@@ -245,7 +250,7 @@ async def bank_outage(o: Options) -> dict[str, Any]:
             path, doc, epoch = _network(workdir, o, victims)
             down = bank_codes(doc)[0]
             path, doc, epoch = _network(workdir, o, victims, {down: [[outage_from, outage_from + o.outage_s]]})
-            stage = Stage(workdir, server.dsn, path, bank_codes(doc), o.replicas)
+            stage = Stage(workdir, server.dsn, path, bank_codes(doc), o.replicas, orders_per_case(o))
             await stage.start()
             wall0 = epoch.timestamp()
             if time.time() > wall0 + start_margin:

@@ -34,8 +34,11 @@ def say(line: str) -> None:
 class Stage:
     """bank-sim on ``network`` and ``replicas`` stopay replicas on ``dsn``, in ``workdir``."""
 
-    def __init__(self, workdir: Path, dsn: str, network: Path, banks: Sequence[str], replicas: int) -> None:
+    def __init__(
+        self, workdir: Path, dsn: str, network: Path, banks: Sequence[str], replicas: int, orders_per_case: int
+    ) -> None:
         self.workdir = workdir
+        self.orders_per_case = orders_per_case
         self.dsn = dsn
         self.counts = workdir / "bank-counts.json"
         self.banksim = Child(
@@ -135,6 +138,7 @@ class Stage:
         open_orders, orders, waited = await self.settle(settle_s)
         stored_row = (await self._fetch("cases_stored", loader.acked))[0]
         by_status = {r["status"]: r["orders"] for r in await self._fetch("orders_by_status")}
+        shape = (await self._fetch("cases_off_shape", self.orders_per_case))[0]
         tally = await self.stop()
         doubled = figures.doubled_at_banks(tally)
         out: dict[str, Any] = {
@@ -147,6 +151,8 @@ class Stage:
             "acked_not_stored": len(loader.acked) - stored_row["stored"],
             "orders": orders,
             "orders_by_status": by_status,
+            "orders_by_kind": json.loads(shape["by_kind"]),
+            "cases_off_shape": shape["off_shape"],
             "orders_stuck": open_orders,
             "orders_doubled_at_banks": doubled["orders_under_two_keys"] + doubled["accounts_frozen_twice_in_a_case"],
             **doubled,
