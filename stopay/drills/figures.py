@@ -9,7 +9,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Call", "doubled_at_banks", "longest_gap_s", "median", "percentile", "recovery_s", "resent_keys"]
+__all__ = [
+    "Call",
+    "doubled_at_banks",
+    "longest_gap_s",
+    "median",
+    "percentile",
+    "recovery_s",
+    "resent_keys",
+    "unstopped_freezes",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +52,12 @@ def resent_keys(tally: Mapping[str, Any]) -> int:
     """Keys a bank got more than once: resends under the same key, which the bank answers again and
     applies once."""
     return sum(1 for seen in tally.get("keys", {}).values() if seen["requests"] > 1)
+
+
+def unstopped_freezes(tally: Mapping[str, Any]) -> int:
+    """Freezes a bank got from a freeze order rather than from the stop sent beside it (whose key
+    ends in ``/stop``): the order found money its stop did not ask for, or had no stop."""
+    return sum(1 for key in tally.get("keys", {}) if not key.endswith("/stop"))
 
 
 def recovery_s(calls: Iterable[Call], fault_at: float) -> float | None:

@@ -286,7 +286,9 @@ def outage_figures(rows: list[Any], down: str, outage_from: float, outage_to: fl
 
     normal, others = ms(False), ms(True)
     p50n, p50o = figures.median(normal), figures.median(others)
-    down_bank = [r["ms"] for r in rows if r["bank_code"] == down and outage_from <= r["accepted_at"] < outage_to]
+    waited = [r for r in rows if r["bank_code"] == down and outage_from <= r["accepted_at"] < outage_to]
+    down_bank = [r["ms"] for r in waited]
+    caught_up = max((r["accepted_at"] + r["ms"] / 1000 for r in waited), default=None)
     return {
         "others_entry_to_hold_ms_normal_p50": _round(p50n),
         "others_entry_to_hold_ms_normal_p95": _round(figures.percentile(normal, 0.95)),
@@ -296,6 +298,8 @@ def outage_figures(rows: list[Any], down: str, outage_from: float, outage_to: fl
         "others_ratio_p50": None if not (p50n and p50o) else round(p50o / p50n, 2),
         "others_within_2x": bool(p50n and p50o and p50o <= 2 * p50n),
         "down_bank_entry_to_hold_ms_p50": _round(figures.median(down_bank)),
+        # from the bank's return to the last hold there of a case accepted while it was down
+        "recovery_s": None if caught_up is None else round(caught_up - outage_to, 2),
     }
 
 

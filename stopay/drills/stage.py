@@ -139,6 +139,7 @@ class Stage:
         stored_row = (await self._fetch("cases_stored", loader.acked))[0]
         by_status = {r["status"]: r["orders"] for r in await self._fetch("orders_by_status")}
         shape = (await self._fetch("cases_off_shape", self.orders_per_case))[0]
+        by_kind: dict[str, int] = json.loads(shape["by_kind"])
         tally = await self.stop()
         doubled = figures.doubled_at_banks(tally)
         out: dict[str, Any] = {
@@ -151,8 +152,12 @@ class Stage:
             "acked_not_stored": len(loader.acked) - stored_row["stored"],
             "orders": orders,
             "orders_by_status": by_status,
-            "orders_by_kind": json.loads(shape["by_kind"]),
+            "orders_by_kind": by_kind,
             "cases_off_shape": shape["off_shape"],
+            # a stop opened by a follow-up that a crash cut off: its freeze order freezes instead,
+            # one statement later (stopay/service/answers/apply.py, follow_up)
+            "stops_lost": by_kind.get("freeze", 0) - by_kind.get("stop", 0),
+            "freeze_orders_that_froze": figures.unstopped_freezes(tally),
             "orders_stuck": open_orders,
             "orders_doubled_at_banks": doubled["orders_under_two_keys"] + doubled["accounts_frozen_twice_in_a_case"],
             **doubled,

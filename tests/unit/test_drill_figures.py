@@ -3,7 +3,15 @@ bank-outage comparison of stopay/drills/run.py)."""
 
 from __future__ import annotations
 
-from stopay.drills.figures import Call, doubled_at_banks, longest_gap_s, percentile, recovery_s, resent_keys
+from stopay.drills.figures import (
+    Call,
+    doubled_at_banks,
+    longest_gap_s,
+    percentile,
+    recovery_s,
+    resent_keys,
+    unstopped_freezes,
+)
 from stopay.drills.run import outage_figures
 
 
@@ -21,6 +29,8 @@ def test_an_order_sent_under_two_keys_is_doubled_and_a_resend_under_one_is_not()
     }
     assert doubled_at_banks(tally) == {"orders_under_two_keys": 1, "accounts_frozen_twice_in_a_case": 0}
     assert resent_keys(tally) == 1
+    assert unstopped_freezes(tally) == 3
+    assert unstopped_freezes({"keys": {"c1:o1/stop": key("s1"), "c1:o2": key("o2")}}) == 1
 
 
 def test_one_account_frozen_by_two_orders_of_a_case_is_doubled_but_not_across_cases() -> None:
@@ -75,5 +85,6 @@ def test_bank_outage_compares_the_other_banks_before_and_during_the_outage() -> 
     assert figs["others_ratio_p50"] == 1.45
     assert figs["others_within_2x"] is True
     assert figs["down_bank_entry_to_hold_ms_p50"] == 31000.0
+    assert figs["recovery_s"] == 3.0  # accepted at 12, held 31 s later: 3 s after the bank's return at 40
     slow = [*rows, *({"bank_code": "ABC", "accepted_at": 14.0, "ms": 900.0} for _ in range(2))]
     assert outage_figures(slow, "BOC", 10.0, 40.0)["others_within_2x"] is False
