@@ -198,7 +198,7 @@ async def kill_replicas(o: Options) -> dict[str, Any]:
     async with workspace(o.keep) as workdir:
         server = await single_server(workdir)
         try:
-            expected_s = o.kills * 3.5 + 10
+            expected_s = o.kills * 6 + 10  # a kill every 1.4 s, and the restart: more entries than needed
             path, doc, epoch = _network(workdir, o, max(1, round(o.rate * expected_s)))
             stage = Stage(workdir, server.dsn, path, bank_codes(doc), o.replicas, orders_per_case(o))
             await stage.start()
