@@ -30,10 +30,13 @@ from stopay.domain.errors import (
     HoldNotFound,
     ObjectionNotFound,
     RequestConflict,
+    ReviewNotFound,
     StoreError,
 )
 from stopay.domain.holds import HoldRefused
+from stopay.domain.objections import ReleasePartRefused
 from stopay.domain.orders import UnknownAnswer
+from stopay.domain.review import ReviewRefused
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +61,8 @@ def status_for(exc: BaseException, method: str) -> grpc.Status:
         return invalid_argument(exc.violations)
     if isinstance(exc, UnknownAnswer):
         return invalid_argument([Violation("held_minor", str(exc))])
+    if isinstance(exc, ReleasePartRefused):
+        return invalid_argument([Violation(exc.field, str(exc))])
     if isinstance(exc, Denied):
         return refusal(code_pb2.PERMISSION_DENIED, str(exc), exc.reason, method=name)
     if isinstance(exc, EntryConflict):
@@ -70,6 +75,10 @@ def status_for(exc: BaseException, method: str) -> grpc.Status:
         return not_found(str(exc), "APPROVAL_NOT_FOUND", **target)
     if isinstance(exc, ObjectionNotFound):
         return not_found(str(exc), "OBJECTION_NOT_FOUND", **target)
+    if isinstance(exc, ReviewRefused):
+        return failed_precondition(str(exc), exc.reason, **{**target, **exc.facts})
+    if isinstance(exc, ReviewNotFound):
+        return not_found(str(exc), "REVIEW_NOT_FOUND", **target)
     if isinstance(exc, HoldNotFound):
         return not_found(str(exc), "HOLD_NOT_FOUND", **target)
     if isinstance(exc, RequestConflict):

@@ -17,6 +17,7 @@ from stopay.domain.holds import HoldState, HoldView
 from stopay.domain.money import format_minor
 from stopay.domain.objections import ObjectionDecision, ObjectionState, ObjectionVia, ObjectionView
 from stopay.domain.orders import OrderKind, OrderStatus
+from stopay.domain.review import ReviewState, ReviewView
 from stopay.domain.trail import BACK_WITH_VICTIM
 from stopay.v1 import audit_pb2, common_pb2, gateway_pb2, holds_pb2, station_pb2
 
@@ -84,6 +85,17 @@ ORDER_STATUS = EnumTable(
         OrderStatus.RELEASED.value: station_pb2.ORDER_STATUS_RELEASED,
         OrderStatus.EXTENDED.value: station_pb2.ORDER_STATUS_EXTENDED,
         OrderStatus.RETURNED.value: station_pb2.ORDER_STATUS_RETURNED,
+        OrderStatus.AWAITING_REVIEW.value: station_pb2.ORDER_STATUS_AWAITING_REVIEW,
+        OrderStatus.DECLINED.value: station_pb2.ORDER_STATUS_DECLINED,
+    },
+)
+REVIEW_STATE = EnumTable(
+    "review state",
+    holds_pb2.ReviewState,
+    {
+        ReviewState.AWAITING.value: holds_pb2.REVIEW_STATE_AWAITING,
+        ReviewState.APPROVED.value: holds_pb2.REVIEW_STATE_APPROVED,
+        ReviewState.DECLINED.value: holds_pb2.REVIEW_STATE_DECLINED,
     },
 )
 ORDER_KIND = EnumTable(
@@ -170,6 +182,11 @@ EVENT_KIND = EnumTable(
         "objection.due_soon": station_pb2.EVENT_KIND_OBJECTION_DUE_SOON,
         "objection.escalated": station_pb2.EVENT_KIND_OBJECTION_ESCALATED,
         "objection.decided": station_pb2.EVENT_KIND_OBJECTION_DECIDED,
+        "review.requested": station_pb2.EVENT_KIND_REVIEW_REQUESTED,
+        "review.approved": station_pb2.EVENT_KIND_REVIEW_APPROVED,
+        "review.declined": station_pb2.EVENT_KIND_REVIEW_DECLINED,
+        "order.awaiting_review": station_pb2.EVENT_KIND_ORDER_AWAITING_REVIEW,
+        "order.declined": station_pb2.EVENT_KIND_ORDER_DECLINED,
     },
 )
 HOLD_STATE = EnumTable(
@@ -310,6 +327,7 @@ _OBJECTION_VIA = {
 _OBJECTION_DECISION = {
     ObjectionDecision.RELEASE: holds_pb2.OBJECTION_DECISION_RELEASE,
     ObjectionDecision.KEEP: holds_pb2.OBJECTION_DECISION_KEEP,
+    ObjectionDecision.RELEASE_PART: holds_pb2.OBJECTION_DECISION_RELEASE_PART,
 }
 
 
@@ -338,6 +356,7 @@ def objection_message(objection: ObjectionView) -> holds_pb2.Objection:
         decided_at=timestamp(objection.decided_at),
         request_id=objection.request_id,
         replayed=objection.replayed,
+        released_minor=objection.released_minor,
     )
 
 
@@ -427,6 +446,32 @@ def case_message(case: CaseView) -> station_pb2.Case:
             )
             for s in case.shared
         ],
+        review=holds_pb2.REVIEW_STATE_UNSPECIFIED if case.review is None else REVIEW_STATE.number(case.review),
+        awaiting_review_orders=case.awaiting_review_orders,
+        awaiting_review_minor=case.awaiting_review_minor,
+    )
+
+
+def review_message(review: ReviewView) -> holds_pb2.Review:
+    return holds_pb2.Review(
+        case_id=str(review.case_id),
+        report_no=review.report_no,
+        station_id=review.station_id,
+        state=REVIEW_STATE.number(review.state),
+        requested_at=timestamp(review.requested_at),
+        accounts=review.accounts,
+        amount_minor=review.amount_minor,
+        max_accounts=review.max_accounts,
+        max_amount_minor=review.max_amount_minor,
+        waiting_orders=review.waiting_orders,
+        waiting_minor=review.waiting_minor,
+        decided_by=review.decided_by or "",
+        decided_at=timestamp(review.decided_at),
+        reasons=review.reasons or "",
+        request_id=review.request_id or "",
+        replayed=review.replayed,
+        decided_orders=review.decided_orders,
+        decided_minor=review.decided_minor,
     )
 
 
@@ -475,6 +520,8 @@ def _summary(event: CaseEvent, currency: str) -> str:
         return _hold_summary(event, money)
     if event.kind.startswith("objection."):
         return _objection_summary(event)
+    if event.kind.startswith("review.") or event.kind in ("order.awaiting_review", "order.declined"):
+        return _review_summary(event, money)
     if event.kind == "transfer.linked":
         return (
             f"transfer {detail.get('txn_id')} to {detail.get('bank_code')} ({money('amount_minor')}) was "
@@ -508,6 +555,30 @@ def _summary(event: CaseEvent, currency: str) -> str:
     return event.kind
 
 
+def _review_summary(event: CaseEvent, money: Callable[[str], str]) -> str:
+    detail = event.detail
+    texts = {
+        "review.requested": f"the case's freezes passed the review's thresholds ({detail.get('accounts')} accounts, "
+        f"{money('amount_minor')} held or in flight; at most {detail.get('max_accounts')} accounts and "
+        f"{money('max_amount_minor')}): further freezes await a supervisor's review",
+        "review.approved": f"a supervisor approved the large freeze: {detail.get('orders')} waiting freeze(s), "
+        f"{money('amount_minor')}, go out ({detail.get('reasons')})",
+        "review.declined": f"a supervisor declined the large freeze: {detail.get('orders')} waiting freeze(s), "
+        f"{money('amount_minor')}, are not asked, nor any after ({detail.get('reasons')})",
+        "order.awaiting_review": f"freeze at {detail.get('bank_code')} awaits review: "
+        f"{money('freeze_minor') if detail.get('freeze_minor') else money('requested_minor')}",
+        "order.declined": f"freeze at {detail.get('bank_code')} not asked: the case's large freeze was declined",
+    }
+    return texts.get(event.kind, event.kind)
+
+
+def _released(detail: dict[str, Any]) -> str:
+    """What a release or partial release gave back and kept, as an objection.decided event says."""
+    if detail.get("decision") != "release_part":
+        return ""
+    return f", {format_minor(detail['released_minor'])} released, {format_minor(detail['kept_minor'])} still held"
+
+
 def _objection_summary(event: CaseEvent) -> str:
     detail = event.detail
     where = detail.get("bank_code", "")
@@ -517,8 +588,8 @@ def _objection_summary(event: CaseEvent) -> str:
         "objection.due_soon": f"the objection to the hold at {where} is due a decision by {detail.get('due_at')}",
         "objection.escalated": f"the objection to the hold at {where} was not decided by {detail.get('due_at')}; "
         "escalated to the supervisor and the center",
-        "objection.decided": f"the objection to the hold at {where} was decided: {detail.get('decision')} "
-        f"({detail.get('reasons')})",
+        "objection.decided": f"the objection to the hold at {where} was decided: {detail.get('decision')}"
+        f"{_released(detail)} ({detail.get('reasons')})",
     }
     return texts.get(event.kind, event.kind)
 

@@ -10,6 +10,7 @@ from stopay.domain.accounts import ACCOUNT_NUMBER, BANK_CODE
 from stopay.domain.holds import LegalDocument
 from stopay.domain.money import MAX_TRANSFER_MINOR
 from stopay.domain.objections import MAX_DOCUMENT_LEN, MAX_DOCUMENTS, Objection, ObjectionDecision, ObjectionVia
+from stopay.domain.review import ReviewDecision
 from stopay.v1 import holds_pb2
 
 
@@ -156,10 +157,15 @@ def file_objection_request(request: holds_pb2.FileObjectionRequest) -> tuple[Obj
 _DECISIONS = {
     holds_pb2.OBJECTION_DECISION_RELEASE: ObjectionDecision.RELEASE,
     holds_pb2.OBJECTION_DECISION_KEEP: ObjectionDecision.KEEP,
+    holds_pb2.OBJECTION_DECISION_RELEASE_PART: ObjectionDecision.RELEASE_PART,
 }
 
 
-def decide_objection_request(request: holds_pb2.DecideObjectionRequest) -> tuple[uuid.UUID, ObjectionDecision, By]:
+def decide_objection_request(
+    request: holds_pb2.DecideObjectionRequest,
+) -> tuple[uuid.UUID, ObjectionDecision, By, int]:
+    """The objection, the decision, who decides and why, and the amount a partial release releases
+    (0 for the other decisions; whether it is less than what is held, the service checks)."""
     check = _HoldChecker()
     if request.objection_id:
         objection_id = check.case("objection_id", request.objection_id, "an objection id")
@@ -168,11 +174,18 @@ def decide_objection_request(request: holds_pb2.DecideObjectionRequest) -> tuple
         check.fail("objection_id", "is required: the objection_id FileObjection answered")
     decision = _DECISIONS.get(request.decision)
     if decision is None:
-        check.fail("decision", "must be OBJECTION_DECISION_RELEASE or OBJECTION_DECISION_KEEP")
+        check.fail(
+            "decision",
+            "must be OBJECTION_DECISION_RELEASE, OBJECTION_DECISION_RELEASE_PART or OBJECTION_DECISION_KEEP",
+        )
+    if decision is ObjectionDecision.RELEASE_PART and request.release_minor <= 0:
+        check.fail("release_minor", f"must be more than 0 fen for a partial release, not {request.release_minor}")
+    elif decision is not ObjectionDecision.RELEASE_PART and request.release_minor != 0:
+        check.fail("release_minor", "is given only with OBJECTION_DECISION_RELEASE_PART")
     by = check.by(request.by)
     check.done()
     assert decision is not None
-    return objection_id, decision, by
+    return objection_id, decision, by, request.release_minor
 
 
 def list_objections_request(request: holds_pb2.ListObjectionsRequest) -> tuple[uuid.UUID | None, bool, bool]:
@@ -180,3 +193,32 @@ def list_objections_request(request: holds_pb2.ListObjectionsRequest) -> tuple[u
     case_id = check.case("case_id", request.case_id) if request.case_id else None
     check.done()
     return case_id, request.open_only, request.overdue_only
+
+
+_REVIEW_DECISIONS = {
+    holds_pb2.REVIEW_DECISION_APPROVE: ReviewDecision.APPROVE,
+    holds_pb2.REVIEW_DECISION_DECLINE: ReviewDecision.DECLINE,
+}
+
+
+def decide_review_request(request: holds_pb2.DecideReviewRequest) -> tuple[uuid.UUID, ReviewDecision, By]:
+    check = _HoldChecker()
+    if request.case_id:
+        case_id = check.case("case_id", request.case_id)
+    else:
+        case_id = uuid.UUID(int=0)
+        check.fail("case_id", "is required: the case whose waiting freezes are decided")
+    decision = _REVIEW_DECISIONS.get(request.decision)
+    if decision is None:
+        check.fail("decision", "must be REVIEW_DECISION_APPROVE or REVIEW_DECISION_DECLINE")
+    by = check.by(request.by)
+    check.done()
+    assert decision is not None
+    return case_id, decision, by
+
+
+def list_reviews_request(request: holds_pb2.ListReviewsRequest) -> tuple[uuid.UUID | None, bool]:
+    check = _HoldChecker()
+    case_id = check.case("case_id", request.case_id) if request.case_id else None
+    check.done()
+    return case_id, request.awaiting_only

@@ -11,25 +11,29 @@ import structlog
 
 from stopay.api import callers
 from stopay.api.boundary import about
-from stopay.api.convert import APPROVAL_ACTION, hold_message, objection_message, timestamp
+from stopay.api.convert import APPROVAL_ACTION, hold_message, objection_message, review_message, timestamp
 from stopay.api.hold_validation import (
     By,
     approve_request,
     decide_objection_request,
+    decide_review_request,
     file_objection_request,
     formalize_request,
     list_objections_request,
     list_request,
+    list_reviews_request,
     return_request,
     step_request,
 )
 from stopay.domain.approvals import ApprovalRefused
-from stopay.domain.errors import ApprovalNotFound, HoldNotFound, ObjectionNotFound, RequestConflict
+from stopay.domain.errors import ApprovalNotFound, HoldNotFound, ObjectionNotFound, RequestConflict, ReviewNotFound
 from stopay.domain.holds import HoldRefused
+from stopay.domain.review import ReviewRefused
 from stopay.service.holds.approvals import Approvals
 from stopay.service.holds.objections import Objections
 from stopay.service.holds.returns import Returns, StartedReturn
 from stopay.service.holds.steps import HoldSteps
+from stopay.service.reviews import Reviews
 from stopay.v1 import holds_pb2, holds_pb2_grpc
 
 log = structlog.get_logger(__name__)
@@ -37,11 +41,14 @@ T = TypeVar("T")
 
 
 class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
-    def __init__(self, steps: HoldSteps, returns: Returns, approvals: Approvals, objections: Objections) -> None:
+    def __init__(
+        self, steps: HoldSteps, returns: Returns, approvals: Approvals, objections: Objections, reviews: Reviews
+    ) -> None:
         self._steps = steps
         self._returns = returns
         self._approvals = approvals
         self._objections = objections
+        self._reviews = reviews
 
     async def ListHolds(
         self, request: holds_pb2.ListHoldsRequest, context: grpc.aio.ServicerContext
@@ -154,13 +161,31 @@ class HoldServicer(holds_pb2_grpc.HoldServiceServicer):
     async def DecideObjection(
         self, request: holds_pb2.DecideObjectionRequest, context: grpc.aio.ServicerContext
     ) -> holds_pb2.Objection:
-        objection_id, decision, by = await _checked(decide_objection_request, request, context)
+        objection_id, decision, by, release_minor = await _checked(decide_objection_request, request, context)
         decided = await _step(
-            self._objections.decide(objection_id, decision, by.reason, _actor(by), by.request_id),
+            self._objections.decide(objection_id, decision, by.reason, _actor(by), by.request_id, release_minor),
             context,
             objection_id=objection_id,
         )
         return objection_message(decided)
+
+    async def ListReviews(
+        self, request: holds_pb2.ListReviewsRequest, context: grpc.aio.ServicerContext
+    ) -> holds_pb2.ListReviewsResponse:
+        case_id, awaiting_only = await _checked(list_reviews_request, request, context)
+        rows = await self._reviews.list(case_id, awaiting_only)
+        return holds_pb2.ListReviewsResponse(reviews=[review_message(r) for r in rows])
+
+    async def DecideReview(
+        self, request: holds_pb2.DecideReviewRequest, context: grpc.aio.ServicerContext
+    ) -> holds_pb2.Review:
+        case_id, decision, by = await _checked(decide_review_request, request, context)
+        decided = await _step(
+            self._reviews.decide(case_id, decision, by.reason, _actor(by), by.request_id),
+            context,
+            case_id=case_id,
+        )
+        return review_message(decided)
 
 
 def _returned(started: StartedReturn) -> holds_pb2.ReturnFundsResponse:
@@ -190,6 +215,15 @@ async def _step(call: Awaitable[T], context: grpc.aio.ServicerContext, **target:
     the hold's state (the error boundary turns it into the status)."""
     try:
         return await call
-    except (HoldRefused, HoldNotFound, RequestConflict, ApprovalRefused, ApprovalNotFound, ObjectionNotFound) as exc:
+    except (
+        HoldRefused,
+        HoldNotFound,
+        RequestConflict,
+        ApprovalRefused,
+        ApprovalNotFound,
+        ObjectionNotFound,
+        ReviewRefused,
+        ReviewNotFound,
+    ) as exc:
         about(exc, **target)
         raise

@@ -74,7 +74,10 @@ class ApiServer:
             BankGatewayServicer(services.callbacks, services.objections), self._server
         )
         holds_pb2_grpc.add_HoldServiceServicer_to_server(
-            HoldServicer(services.hold_steps, services.returns, services.approvals, services.objections), self._server
+            HoldServicer(
+                services.hold_steps, services.returns, services.approvals, services.objections, services.reviews
+            ),
+            self._server,
         )
         operator_pb2_grpc.add_OperatorServiceServicer_to_server(OperatorServicer(services.orders), self._server)
         audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(services.audit, clock), self._server)

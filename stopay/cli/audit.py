@@ -24,9 +24,9 @@ from rich.tree import Tree
 
 from stopay.api.convert import ATTRIBUTION_RULE, CHAIN_PROBLEM, EVENT_KIND, EXIT_KIND
 from stopay.cli import keys
-from stopay.cli.args import account_arg, instant, server_address
+from stopay.cli.args import account_arg, instant
 from stopay.cli.client import to_json
-from stopay.cli.connect import add_tls_flags, open_channel
+from stopay.cli.connect import add_server_flag, add_tls_flags, open_channel
 from stopay.cli.exits import LOCAL, Failure, database_failure, store_failure
 from stopay.cli.render import link_texts, status_name
 from stopay.cli.statistics import GROUPINGS, utc_offset
@@ -121,13 +121,7 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
         "--cases", type=int, default=2, metavar="N", help="accounts seen in at least N cases (default 2)"
     )
     for sub in (case, account, report, verify, export, accounts):  # (keygen and checkpoint need no server)
-        sub.add_argument(
-            "--server",
-            type=server_address,
-            metavar="HOST:PORT",
-            default=env("SERVER", default_server),
-            help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)",
-        )
+        add_server_flag(sub, env, default_server)
         add_tls_flags(sub, env, serving=False)
         sub.add_argument(
             "--output",

@@ -1,4 +1,5 @@
-"""Mutual TLS on the command line: the same flags on ``serve``, ``bank-sim`` and every client command
+"""Reaching stopay from the command line: ``--server HOST:PORT`` (STOPAY_SERVER) on every client
+command; mutual TLS, the same flags on ``serve``, ``bank-sim`` and every client command
 (``--tls-ca``, ``--tls-cert``, ``--tls-key``; STOPAY_TLS_CA, STOPAY_TLS_CERT, STOPAY_TLS_KEY), and
 ``--insecure`` for plain text, which only a loopback address allows."""
 
@@ -11,10 +12,21 @@ from pathlib import Path
 import grpc
 
 from stopay.api.tls import TlsFiles, channel_credentials, is_loopback
-from stopay.cli.args import split_host_port
+from stopay.cli.args import server_address, split_host_port
 from stopay.cli.exits import LOCAL, Failure
 
 Env = Callable[..., str | None]
+
+
+def add_server_flag(parser: argparse.ArgumentParser, env: Env, default: str) -> None:
+    """``--server HOST:PORT``: STOPAY_SERVER when set, else ``default``."""
+    parser.add_argument(
+        "--server",
+        type=server_address,
+        metavar="HOST:PORT",
+        default=env("SERVER", default),
+        help=f"HOST:PORT of stopay (STOPAY_SERVER, default {default})",
+    )
 
 
 def add_tls_flags(parser: argparse.ArgumentParser, env: Env, *, serving: bool) -> None:

@@ -6,15 +6,17 @@ import argparse
 import asyncio
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from google.protobuf.message import Message
 from rich.console import Console
 from rich.table import Table
 
 from stopay.api.convert import APPROVAL_ACTION, HOLD_STATE
-from stopay.cli.args import account_arg, server_address, yuan
+from stopay.cli.args import account_arg, yuan
 from stopay.cli.client import to_json
-from stopay.cli.connect import add_tls_flags, open_channel
+from stopay.cli.connect import add_server_flag, add_tls_flags, open_channel
 from stopay.domain.holds import HoldState
 from stopay.domain.money import format_minor
 from stopay.v1 import common_pb2, holds_pb2, holds_pb2_grpc
@@ -58,13 +60,7 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
             "--request-id", default=None, help="send the same id again to retry safely (default: a new one, printed)"
         )
     for sub in (listing, renew, formalize, release, returning, approve):
-        sub.add_argument(
-            "--server",
-            type=server_address,
-            metavar="HOST:PORT",
-            default=env("SERVER", default_server),
-            help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)",
-        )
+        add_server_flag(sub, env, default_server)
         add_tls_flags(sub, env, serving=False)
         sub.add_argument("--json", action="store_true", help="output for programs")
 
@@ -74,14 +70,20 @@ def _ref(args: argparse.Namespace) -> holds_pb2.HoldRef:
     return holds_pb2.HoldRef(case_id=args.case_id, account=common_pb2.AccountRef(bank_code=bank, number=number))
 
 
-def _by(args: argparse.Namespace) -> holds_pb2.StepBy:
+def step_by(args: argparse.Namespace, reason: str) -> holds_pb2.StepBy:
+    """Who takes a step and why, with ``--request-id`` (a new one, printed, when not given)."""
     if args.request_id is None:
         args.request_id = uuid.uuid4().hex
         print(f"request id {args.request_id} (give it as --request-id to retry this step safely)", file=sys.stderr)
-    return holds_pb2.StepBy(officer_id=args.officer, reason=args.reason, request_id=args.request_id)
+    return holds_pb2.StepBy(officer_id=args.officer, reason=reason, request_id=args.request_id)
 
 
-def _when(ts: Any) -> str:
+def _by(args: argparse.Namespace) -> holds_pb2.StepBy:
+    return step_by(args, args.reason)
+
+
+def when(ts: Any) -> str:
+    """A timestamp to the minute, in UTC; empty when unset."""
     return ts.ToDatetime().strftime("%Y-%m-%d %H:%M UTC") if ts.seconds else ""
 
 
@@ -100,8 +102,8 @@ def _holds_table(holds: list[holds_pb2.Hold]) -> Table:
             f"{h.stops}/{h.max_stops}",
             str(h.freezes),
             h.document.number,
-            _when(h.expires_at),
-            _when(h.warned_at),
+            when(h.expires_at),
+            when(h.warned_at),
         )
     return table
 
@@ -146,9 +148,9 @@ def _awaiting(console: Console, pending: Any) -> None:
 
 def _show_return(console: Console, reply: holds_pb2.ReturnFundsResponse) -> None:
     share = "direct: one victim" if reply.direct else "rateable by loss"
-    when = "awaiting approval" if reply.awaiting_approval else f"paid {_when(reply.due_at)}"
+    due = "awaiting approval" if reply.awaiting_approval else f"paid {when(reply.due_at)}"
     console.print(
-        f"returning {format_minor(reply.total_minor)} ({share}), {when}"
+        f"returning {format_minor(reply.total_minor)} ({share}), {due}"
         + ("  [this request was taken before]" if reply.replayed else "")
     )
     table = Table()
@@ -189,15 +191,23 @@ def _show(reply: Any) -> None:
         _show_return(console, reply)
 
 
-async def _run(args: argparse.Namespace) -> int:
-    async with open_channel(args) as channel:
-        reply = await _call(args, holds_pb2_grpc.HoldServiceStub(channel))
+Call = Callable[[argparse.Namespace, holds_pb2_grpc.HoldServiceStub], Awaitable[Message]]
+
+
+def run_call(args: argparse.Namespace, call: Call, show: Callable[[Any], None]) -> int:
+    """One HoldService call: its reply as JSON with ``--json``, else shown by ``show``."""
+
+    async def go() -> Message:
+        async with open_channel(args) as channel:
+            return await call(args, holds_pb2_grpc.HoldServiceStub(channel))
+
+    reply = asyncio.run(go())
     if args.json:
         print(to_json(reply))
     else:
-        _show(reply)
+        show(reply)
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    return asyncio.run(_run(args))
+    return run_call(args, _call, _show)

@@ -51,7 +51,7 @@ page_size = _number(int, 1, "a whole number from 1 to 500", most=500)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from stopay.cli.connect import add_tls_flags  # imports gRPC: main() has configured it by now
+    from stopay.cli.connect import add_server_flag, add_tls_flags  # imports gRPC: main() has configured it by now
 
     parser = argparse.ArgumentParser(prog="stopay", description="Instant payment freeze for anti-fraud centers.")
     parser.add_argument("--version", action="version", version=f"stopay {__version__}")
@@ -286,6 +286,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long before an objection's deadline the sweeper warns of it (default 24)",
     )
     holds.add_argument(
+        "--review-accounts",
+        type=count,
+        default=env("REVIEW_ACCOUNTS", "200"),
+        metavar="N",
+        help="a case's freezes wait for a supervisor's review once they would reach more than N accounts"
+        " (STOPAY_REVIEW_ACCOUNTS, default 200)",
+    )
+    holds.add_argument(
+        "--review-amount",
+        type=yuan,
+        default=env("REVIEW_AMOUNT_YUAN", "2000000"),
+        metavar="YUAN",
+        help="... or hold more than YUAN at once (STOPAY_REVIEW_AMOUNT_YUAN, default 2000000)",
+    )
+    holds.add_argument(
         "--sweep-seconds",
         type=positive_float,
         default=env("SWEEP_SECONDS", "30"),
@@ -382,13 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--operator", default="", help="who retries it, for the case's event log (with TLS, the certificate's name)"
     )
     for sub in (submit, show, watching, listing, retry):
-        sub.add_argument(
-            "--server",
-            type=server_address,
-            metavar="HOST:PORT",
-            default=env("SERVER", DEFAULT_SERVER),
-            help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)",
-        )
+        add_server_flag(sub, env, DEFAULT_SERVER)
         sub.add_argument("--json", action="store_true", help="output for programs")
         add_tls_flags(sub, env, serving=False)
 
@@ -419,10 +428,12 @@ def build_parser() -> argparse.ArgumentParser:
     from stopay.cli import audit, certs, db, drill
     from stopay.cli import holds as holds_command
     from stopay.cli import objections as objections_command
+    from stopay.cli import reviews as reviews_command
     from stopay.cli import station as station_command
 
     holds_command.add_parser(commands, env, DEFAULT_SERVER)
     objections_command.add_parser(commands, env, DEFAULT_SERVER)
+    reviews_command.add_parser(commands, env, DEFAULT_SERVER)
     audit.add_parser(commands, env, DEFAULT_SERVER)
     certs.add_parser(commands)
     db.add_parser(commands, env)
@@ -477,6 +488,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from stopay.cli import objections
 
         return objections.run(args)
+    if args.command == "review":
+        from stopay.cli import reviews
+
+        return reviews.run(args)
     if args.command == "certs":
         from stopay.cli import certs
 

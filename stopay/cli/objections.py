@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
-import uuid
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from stopay.cli.args import account_arg, server_address
-from stopay.cli.client import to_json
-from stopay.cli.connect import add_tls_flags, open_channel
+from stopay.cli.args import account_arg, yuan
+from stopay.cli.connect import add_server_flag, add_tls_flags
+from stopay.cli.exits import LOCAL, Failure
+from stopay.cli.holds import run_call, step_by, when
+from stopay.domain.money import format_minor
 from stopay.v1 import common_pb2, holds_pb2, holds_pb2_grpc
 
 _DECISIONS = {"release": holds_pb2.OBJECTION_DECISION_RELEASE, "keep": holds_pb2.OBJECTION_DECISION_KEEP}
-_DECIDED = {v: k for k, v in _DECISIONS.items()}
+_DECIDED = {v: k for k, v in _DECISIONS.items()} | {holds_pb2.OBJECTION_DECISION_RELEASE_PART: "release part"}
 _VIA = {holds_pb2.OBJECTION_VIA_BANK: "bank", holds_pb2.OBJECTION_VIA_STATION: "station"}
 
 
@@ -36,9 +35,17 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
     listing.add_argument("--case", default="", metavar="CASE_ID", help="only this case's")
     listing.add_argument("--open", action="store_true", help="only the undecided ones")
     listing.add_argument("--overdue", action="store_true", help="only the undecided ones past their deadline")
-    deciding = actions.add_parser("decide", help="release the hold or keep it")
+    deciding = actions.add_parser("decide", help="release the hold, release a part of it, or keep it")
     deciding.add_argument("objection_id")
-    deciding.add_argument("decision", choices=sorted(_DECISIONS))
+    deciding.add_argument(
+        "decision", nargs="?", choices=sorted(_DECISIONS), help="release or keep (left out with --release-part)"
+    )
+    deciding.add_argument(
+        "--release-part",
+        type=yuan,
+        metavar="YUAN",
+        help="release this much of the hold, in yuan (e.g. 300 or 1234.56), and keep the rest held",
+    )
     deciding.add_argument("--reasons", required=True, help="why, for the case's audit chain")
     for sub in (filing, deciding):
         sub.add_argument(
@@ -48,26 +55,9 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
             "--request-id", default=None, help="send the same id again to retry safely (default: a new one, printed)"
         )
     for sub in (filing, listing, deciding):
-        sub.add_argument(
-            "--server",
-            type=server_address,
-            metavar="HOST:PORT",
-            default=env("SERVER", default_server),
-            help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)",
-        )
+        add_server_flag(sub, env, default_server)
         add_tls_flags(sub, env, serving=False)
         sub.add_argument("--json", action="store_true", help="output for programs")
-
-
-def _by(args: argparse.Namespace, reason: str = "") -> holds_pb2.StepBy:
-    if args.request_id is None:
-        args.request_id = uuid.uuid4().hex
-        print(f"request id {args.request_id} (give it as --request-id to retry this step safely)", file=sys.stderr)
-    return holds_pb2.StepBy(officer_id=args.officer, reason=reason, request_id=args.request_id)
-
-
-def _when(ts: Any) -> str:
-    return ts.ToDatetime().strftime("%Y-%m-%d %H:%M UTC") if ts.seconds else ""
 
 
 async def _call(args: argparse.Namespace, stub: holds_pb2_grpc.HoldServiceStub) -> Any:
@@ -81,16 +71,22 @@ async def _call(args: argparse.Namespace, stub: holds_pb2_grpc.HoldServiceStub) 
                 holder_name=args.holder,
                 grounds=args.grounds,
                 documents=args.document,
-                by=_by(args),
+                by=step_by(args, ""),
             )
         )
     if args.action == "list":
         return await stub.ListObjections(
             holds_pb2.ListObjectionsRequest(case_id=args.case, open_only=args.open, overdue_only=args.overdue)
         )
+    if (args.decision is None) == (args.release_part is None):
+        raise Failure(LOCAL, "give release or keep, or --release-part YUAN (one of them)")
+    if args.release_part is not None:
+        decision, part = holds_pb2.OBJECTION_DECISION_RELEASE_PART, args.release_part
+    else:
+        decision, part = _DECISIONS[args.decision], 0
     return await stub.DecideObjection(
         holds_pb2.DecideObjectionRequest(
-            objection_id=args.objection_id, decision=_DECISIONS[args.decision], by=_by(args, args.reasons)
+            objection_id=args.objection_id, decision=decision, release_minor=part, by=step_by(args, args.reasons)
         )
     )
 
@@ -110,10 +106,11 @@ def _table(objections: list[holds_pb2.Objection]) -> Table:
             f"{o.hold.account.bank_code}:{o.hold.account.number}",
             o.holder_name,
             f"{_VIA.get(o.via, '')} ({o.taken_by})",
-            _when(o.filed_at),
-            _when(o.due_at),
+            when(o.filed_at),
+            when(o.due_at),
             state,
-            _DECIDED.get(o.decision, ""),
+            _DECIDED.get(o.decision, "")
+            + (f" {format_minor(o.released_minor)}" if o.decision == holds_pb2.OBJECTION_DECISION_RELEASE_PART else ""),
             o.decided_by,
         )
     return table
@@ -129,20 +126,10 @@ def _show(reply: Any) -> None:
         console.print("[this request was taken before]")
     if reply.open:
         console.print(
-            f"  decide it by {_when(reply.due_at)}: stopay objection decide {reply.objection_id} release|keep"
-            " --reasons TEXT"
+            f"  decide it by {when(reply.due_at)}: stopay objection decide {reply.objection_id} release|keep"
+            " (or --release-part YUAN) --reasons TEXT"
         )
 
 
-async def _run(args: argparse.Namespace) -> int:
-    async with open_channel(args) as channel:
-        reply = await _call(args, holds_pb2_grpc.HoldServiceStub(channel))
-    if args.json:
-        print(to_json(reply))
-    else:
-        _show(reply)
-    return 0
-
-
 def run(args: argparse.Namespace) -> int:
-    return asyncio.run(_run(args))
+    return run_call(args, _call, _show)

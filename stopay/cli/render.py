@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from stopay.api.convert import HOLD_STATE
 from stopay.domain.holds import HoldState
 from stopay.domain.money import format_minor
-from stopay.v1 import station_pb2
+from stopay.v1 import holds_pb2, station_pb2
 
 # The orders that are not the account's freeze order say what they are beside the account.
 _KIND_NOTE = {station_pb2.ORDER_KIND_RELEASE: " (release)", station_pb2.ORDER_KIND_STOP: " (stop)"}
@@ -33,6 +33,9 @@ def case_text(case: station_pb2.Case) -> str:
     ]
     lines += [f"  {text}" for text in link_texts(case.linked_cases, cur)]
     lines += [f"  {text}" for text in shared_texts(case.shared_accounts, cur)]
+    review = review_text(case, cur)
+    if review:
+        lines.append(f"  {review}")
     for h in case.holds:
         until = h.expires_at.ToDatetime().strftime("%Y-%m-%d %H:%M UTC")
         state = HOLD_STATE.name(h.state)
@@ -62,6 +65,21 @@ def case_text(case: station_pb2.Case) -> str:
                 "  " + "  ".join(cell.ljust(widths[i]) if i < 5 else cell for i, cell in enumerate(row)).rstrip()
             )
     return "\n".join(lines)
+
+
+def review_text(case: station_pb2.Case, currency: str) -> str:
+    """The case's review of large freezes, in a line; empty when it has none."""
+    if case.review == holds_pb2.REVIEW_STATE_AWAITING:
+        return (
+            f"awaiting review: {case.awaiting_review_orders} freeze(s), "
+            f"{format_minor(case.awaiting_review_minor, currency)}, wait for a supervisor"
+            f" (stopay review approve|decline {case.case_id} --reasons TEXT)"
+        )
+    if case.review == holds_pb2.REVIEW_STATE_APPROVED:
+        return "review of large freezes: approved, the case freezes on"
+    if case.review == holds_pb2.REVIEW_STATE_DECLINED:
+        return "review of large freezes: declined, nothing more is frozen"
+    return ""
 
 
 def link_text(link: station_pb2.LinkedCase, currency: str) -> str:

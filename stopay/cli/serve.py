@@ -22,6 +22,7 @@ from stopay.config import Settings, env
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.domain.holds import HoldPolicy
 from stopay.domain.money import parse_major
+from stopay.domain.review import Thresholds
 from stopay.domain.trail import Limits
 from stopay.store.embedded import default_data_dir
 from stopay.store.errors import StoreError
@@ -79,6 +80,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             notice_days=args.notice_days,
             objection_days=args.objection_days,
             objection_warn_hours=args.objection_warn_hours,
+            review=Thresholds(max_accounts=args.review_accounts, max_amount_minor=args.review_amount),
         ),
         limits=Limits(
             rule=args.rule,

@@ -12,8 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from stopay.cli.args import listen_address, server_address, split_host_port
-from stopay.cli.connect import add_tls_flags, open_channel
+from stopay.cli.args import listen_address, split_host_port
+from stopay.cli.connect import add_server_flag, add_tls_flags, open_channel
 from stopay.cli.exits import LOCAL, Failure
 from stopay.station import app as pages
 from stopay.station.desk import Desk
@@ -29,13 +29,7 @@ def add_parser(commands: Any, env: Any, default_server: str) -> None:
         default=env("STATION_LISTEN", "127.0.0.1:8080"),
         help="where the two pages are served (STOPAY_STATION_LISTEN, default 127.0.0.1:8080: this PC only)",
     )
-    station.add_argument(
-        "--server",
-        type=server_address,
-        metavar="HOST:PORT",
-        default=env("SERVER", default_server),
-        help="HOST:PORT of stopay (STOPAY_SERVER, default 127.0.0.1:50051)",
-    )
+    add_server_flag(station, env, default_server)
     station.add_argument(
         "--station-id", default=env("STATION_ID", ""), help="this station (with TLS, the certificate's name may stand)"
     )

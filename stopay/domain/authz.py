@@ -78,6 +78,15 @@ TABLE: Mapping[str, Mapping[Role, Cell]] = {
         Role.CENTER: Cell(),
         Role.AUDITOR: Cell(),
     },
+    # Review of large freezes: a supervisor decides, as themselves; the list is the officers', the
+    # center's and the auditors' too.
+    HOLDS + "DecideReview": {Role.SUPERVISOR: Cell(bind="by.officer_id")},
+    HOLDS + "ListReviews": {
+        Role.OFFICER: Cell(),
+        Role.SUPERVISOR: Cell(),
+        Role.CENTER: Cell(),
+        Role.AUDITOR: Cell(),
+    },
     "/stopay.v1.OperatorService/RetryOrder": {Role.OPERATOR: Cell(bind="operator_id")},
     AUDIT + "GetCaseTrail": _AUDIT,
     AUDIT + "GetAccountHistory": _AUDIT,

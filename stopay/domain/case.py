@@ -10,6 +10,7 @@ from typing import Any
 from stopay.domain.entry import Party
 from stopay.domain.holds import HoldView
 from stopay.domain.orders import OrderKind, OrderStatus, holds_money
+from stopay.domain.review import ReviewState
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +138,15 @@ class CaseView:
     # victim's again, never frozen or followed there; ``back`` are those payments.
     back_with_victim_minor: int = 0
     back: tuple[ExitView, ...] = field(default=())
+    # The case's review of large freezes (stopay.domain.review; None: none was asked for), and the
+    # freezes waiting for it with their money.
+    review: ReviewState | None = None
+    awaiting_review_orders: int = 0
+    awaiting_review_minor: int = 0
 
     @property
     def settled(self) -> bool:
-        """No order is waiting for, or in flight to, a bank."""
+        """No order is waiting for, or in flight to, a bank, nor waiting for a review."""
         return self.open_orders == 0
 
     @property

@@ -46,3 +46,8 @@ class RequestConflict(StoreError):
 
 class ApprovalNotFound(StoreError):
     """No approval has that id."""
+
+
+class ReviewNotFound(StoreError):
+    """The case has no review of large freezes (none of its freezes passed the thresholds), or
+    there is no such case."""

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import enum
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from stopay.domain.review import Thresholds
 from stopay.domain.trail import reconcile
 
 
@@ -108,6 +109,8 @@ class HoldPolicy:
     # that deadline the sweeper warns of it (docs/holds.md, Objections).
     objection_days: int = 3
     objection_warn_hours: int = 24
+    # When a case's freezes wait for a supervisor's review (stopay.domain.review; docs/rules.md).
+    review: Thresholds = field(default_factory=Thresholds)
 
     def __post_init__(self) -> None:
         for name in ("stop_hours", "max_stops", "freeze_months", "major_freeze_months", "objection_days"):
@@ -324,10 +327,12 @@ def return_completes(state: HoldState | None, held_minor: int, releasing_minor: 
     return state is HoldState.RETURNING and held_minor == 0 and releasing_minor == 0
 
 
-def document_cap(state: HoldState | None, document_minor: int | None) -> int | None:
+def document_cap(state: HoldState | None, document_minor: int | None, limit_minor: int | None = None) -> int | None:
     """The most a case may hold on the account under its hold: a formal freeze at most what its legal
-    document names (``document_minor``); None: no such limit (an emergency stop, or no hold)."""
-    return document_minor if state is HoldState.FROZEN else None
+    document names (``document_minor``), and any hold at most what an objection partly upheld left
+    held (``limit_minor``); None: no such limit (an emergency stop, or no hold)."""
+    caps = [c for c in (document_minor if state is HoldState.FROZEN else None, limit_minor) if c is not None]
+    return min(caps) if caps and state is not None else None
 
 
 def left_within_hold(state: HoldState | None, cap_minor: int | None, left_minor: int) -> int:

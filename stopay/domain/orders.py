@@ -43,6 +43,10 @@ class OrderStatus(enum.StrEnum):
     RELEASED = "released"  # a release order: money held in excess was given back
     EXTENDED = "extended"  # an extend order: the bank renewed the hold or made it a formal freeze
     RETURNED = "returned"  # a return order: the bank paid the money to the victim
+    # A freeze (a stop, or a freeze order its statement sized) that would take the case past the
+    # review's thresholds: it waits for a supervisor (stopay.domain.review); not sent, not due.
+    AWAITING_REVIEW = "awaiting_review"
+    DECLINED = "declined"  # a freeze the supervisor's review declined: never asked of the bank
 
     @property
     def open(self) -> bool:
@@ -51,12 +55,18 @@ class OrderStatus(enum.StrEnum):
 
     @property
     def terminal(self) -> bool:
-        return self not in OPEN
+        """Final: neither open nor waiting for a review (:data:`UNRESOLVED`)."""
+        return self not in UNRESOLVED
 
 
 # The one definition of an open order: a bank request is still to come or to be answered. SQL has
 # its twin, freeze_order_open(status), which every query that asks uses.
 OPEN: frozenset[OrderStatus] = frozenset({OrderStatus.QUEUED, OrderStatus.FREEZING, OrderStatus.PENDING})
+
+# Not final yet: open, or waiting for a review. SQL's twin is freeze_order_unresolved(status), which
+# the check on resolved_at, the guard that keeps a final order unchanged and the case's count of
+# orders still to settle ask.
+UNRESOLVED: frozenset[OrderStatus] = OPEN | {OrderStatus.AWAITING_REVIEW}
 
 
 _ANSWERED = frozenset(
@@ -74,12 +84,36 @@ TRANSITIONS: frozenset[tuple[OrderStatus, OrderStatus]] = frozenset(
     {(OrderStatus.QUEUED, s) for s in _OUTCOMES | {OrderStatus.FREEZING}}
     | {(OrderStatus.FREEZING, s) for s in _OUTCOMES}
     | {(OrderStatus.PENDING, s) for s in _ANSWERED | {OrderStatus.UNDELIVERABLE}}
+    # A freeze order sized past the review's thresholds waits; approved, its freeze goes out (a
+    # stop's too); declined, it is never asked. Once the case's review is declined, a freeze order
+    # sized after is declined at once.
+    | {
+        (OrderStatus.QUEUED, OrderStatus.AWAITING_REVIEW),
+        (OrderStatus.AWAITING_REVIEW, OrderStatus.QUEUED),
+        (OrderStatus.AWAITING_REVIEW, OrderStatus.FREEZING),
+        (OrderStatus.AWAITING_REVIEW, OrderStatus.DECLINED),
+        (OrderStatus.QUEUED, OrderStatus.DECLINED),
+    }
     | {
         (OrderStatus.QUEUED, OrderStatus.RELEASED),
         (OrderStatus.QUEUED, OrderStatus.EXTENDED),
         (OrderStatus.QUEUED, OrderStatus.RETURNED),
     }
 )
+
+
+def kind_may_move(kind: OrderKind, before: OrderStatus, after: OrderStatus) -> bool:
+    """The moves of :data:`TRANSITIONS` that only one kind makes: a stop waits for review before it
+    is first sent (made so; approved, it is queued), a freeze order after its statement sized it
+    (approved, it is freezing). So no order ever goes back to queued. The database's guard agrees."""
+    if before is OrderStatus.AWAITING_REVIEW and after is OrderStatus.QUEUED:
+        return kind is OrderKind.STOP
+    if OrderStatus.AWAITING_REVIEW in (before, after) and OrderStatus.FREEZING in (before, after):
+        return kind is OrderKind.FREEZE
+    if before is OrderStatus.QUEUED and after in (OrderStatus.AWAITING_REVIEW, OrderStatus.DECLINED):
+        return kind is OrderKind.FREEZE
+    return (before, after) in TRANSITIONS
+
 
 # Reason codes of stopay's own (not a bank's).
 NO_ADAPTER = "NOAD"  # no adapter serves the bank code
@@ -94,10 +128,15 @@ def asks_statement(kind: OrderKind, status: OrderStatus) -> bool:
 
 def freeze_out(kind: OrderKind, status: OrderStatus) -> bool:
     """An order whose freeze is out (a freeze sized, a stop from its start, or either answered
-    pending): its amount is in flight."""
+    pending) or waiting for review: its amount is in flight (a waiting freeze's is set aside, so
+    nothing asks for that money again meanwhile)."""
     if kind is OrderKind.STOP:
-        return status in (OrderStatus.QUEUED, OrderStatus.PENDING)
-    return kind is OrderKind.FREEZE and status in (OrderStatus.FREEZING, OrderStatus.PENDING)
+        return status in (OrderStatus.QUEUED, OrderStatus.PENDING, OrderStatus.AWAITING_REVIEW)
+    return kind is OrderKind.FREEZE and status in (
+        OrderStatus.FREEZING,
+        OrderStatus.PENDING,
+        OrderStatus.AWAITING_REVIEW,
+    )
 
 
 def stop_of(case_id: uuid.UUID, order_id: uuid.UUID) -> uuid.UUID:
@@ -221,3 +260,9 @@ def status_for_answer(code: str, held_minor: int, asked_minor: int, requested_mi
             raise UnknownAnswer(f"{code} cannot hold money, held {held_minor}")
         return OrderStatus.PENDING if code == "PDCR" else OrderStatus.REJECTED
     raise UnknownAnswer(f"unknown answer status {code!r}")
+
+
+def after_review(kind: OrderKind) -> OrderStatus:
+    """Where a waiting freeze goes once its case's review is approved: a stop asks for its freeze
+    (queued), a freeze order for the freeze its statement sized (freezing)."""
+    return OrderStatus.QUEUED if kind is OrderKind.STOP else OrderStatus.FREEZING

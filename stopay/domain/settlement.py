@@ -102,12 +102,19 @@ def return_completes(kind: OrderKind, hold: HoldState | None, money: AccountMone
     return kind is OrderKind.RETURN and holds.return_completes(hold, money.held_minor, money.releasing_minor)
 
 
-def within_hold(result: Step, hold: HoldState | None, document_minor: int | None, money: AccountMoney) -> Step:
+def within_hold(
+    result: Step,
+    hold: HoldState | None,
+    document_minor: int | None,
+    money: AccountMoney,
+    limit_minor: int | None = None,
+) -> Step:
     """What a statement may change where the case's hold has moved on
-    (:func:`stopay.domain.holds.statement_within_hold`); tracing goes on regardless."""
+    (:func:`stopay.domain.holds.statement_within_hold`; ``limit_minor``: what an objection partly
+    upheld left held); tracing goes on regardless."""
     kept = holds.statement_within_hold(
         hold,
-        holds.document_cap(hold, document_minor),
+        holds.document_cap(hold, document_minor, limit_minor),
         result.left_minor,
         money.held_minor,
         money.in_flight_minor,
@@ -125,19 +132,20 @@ def top_up(
     document_minor: int | None,
     asked_releases: int,
     releases: int,
+    limit_minor: int | None = None,
 ) -> int:
     """What to ask to freeze again at an account where a release (of any case) set money free since
     the case last asked there (``releases``, the account's count of answered releases, against
     ``asked_releases``, that count when the case last asked): the victim's money the latest
     statement shows there, less what the case holds, has in flight or is giving back. Nothing unless
     the account may be judged (``judge``, :func:`judged`), nor while a freeze or release is out
-    (their answers decide first), nor beyond what
-    the case's hold allows. Another case's stop may have held the victim's money before its own
-    statement showed it was not that case's; the release gives it back, and this asks for it."""
+    (their answers decide first), nor beyond what the case's hold allows (its document, or
+    ``limit_minor``). Another case's stop may have held the victim's money before its own statement
+    showed it was not that case's; the release gives it back, and this asks for it."""
     if not judge or money.in_flight_minor or money.releasing_minor or releases <= asked_releases:
         return 0
     kept = holds.statement_within_hold(
-        hold, holds.document_cap(hold, document_minor), money.left_minor, money.held_minor, 0, 0
+        hold, holds.document_cap(hold, document_minor, limit_minor), money.left_minor, money.held_minor, 0, 0
     )
     freeze, _ = reconcile(money.left_minor, money.held_minor, 0, 0) if kept is None else (kept.freeze_minor, 0)
     return freeze

@@ -22,6 +22,7 @@ from stopay.service.holds.objections import Objections
 from stopay.service.holds.returns import Returns
 from stopay.service.holds.steps import HoldSteps
 from stopay.service.orders import Orders
+from stopay.service.reviews import Reviews
 from stopay.service.watch import WatchHub
 from stopay.store import cases
 from stopay.store.notifications import Notifications
@@ -39,6 +40,7 @@ class Services:
     objections: Objections
     audit: Audit
     banks: Banks
+    reviews: Reviews
     # The process's case watchers, one read per change shared (started and closed with the app).
     hub: WatchHub
 
@@ -65,5 +67,6 @@ class Services:
             Objections(pool, policy),
             Audit(pool),
             Banks(pool),
+            Reviews(pool, policy),
             hub,
         )

@@ -48,7 +48,8 @@ class Callbacks:
             raise Denied(
                 f"the order was sent to another bank than {bank_code}; nothing changed", "ORDER_OF_ANOTHER_BANK"
             )
-        if not freeze_out(order.kind, order.status):  # settled already, or its freeze not yet asked for
+        if not freeze_out(order.kind, order.status) or order.status is OrderStatus.AWAITING_REVIEW:
+            # settled already, or its freeze not yet asked for (a freeze waiting for review never was)
             return Reported(False, order.status)
         outcome = freeze_outcome(order, answer)
         if outcome.status is OrderStatus.PENDING:

@@ -5,7 +5,7 @@ held per level and in all. Amounts are integer fen, shown as yuan text here, nev
 from __future__ import annotations
 
 from stopay.domain.money import format_minor as money
-from stopay.v1 import common_pb2, station_pb2
+from stopay.v1 import common_pb2, holds_pb2, station_pb2
 
 SHOWN_KINDS = (station_pb2.ORDER_KIND_STOP, station_pb2.ORDER_KIND_FREEZE)
 
@@ -36,6 +36,10 @@ def case_view(case: station_pb2.Case) -> dict[str, object]:
     return {
         "case_id": case.case_id,
         "settled": case.settled,
+        # The case's review of large freezes: "awaiting" while freezes wait for a supervisor.
+        "review": _name(holds_pb2.ReviewState, case.review, "REVIEW_STATE_") if case.review else "",
+        "awaiting_orders": case.awaiting_review_orders,
+        "awaiting": money(case.awaiting_review_minor),
         "reported": money(case.reported_minor),
         "held": money(case.held_minor),
         "exited": money(case.exited_minor),

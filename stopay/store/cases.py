@@ -13,6 +13,7 @@ from stopay.domain.attribution import OWN
 from stopay.domain.case import CaseEvent, CaseSearch, CaseView, ExitView, IncomingView, OrderView, SharedAccount
 from stopay.domain.entry import Party
 from stopay.domain.orders import OrderKind, OrderStatus
+from stopay.domain.review import ReviewState
 from stopay.domain.trail import BACK_WITH_VICTIM
 from stopay.store.entries import link
 from stopay.store.errors import database_errors
@@ -44,6 +45,9 @@ def _case(row: asyncpg.Record, orders: tuple[OrderView, ...] = (), exits: tuple[
         returned_minor=row["returned_minor"],
         linked_minor=row["linked_minor"],
         back_with_victim_minor=row["back_with_victim_minor"],
+        review=None if row["review_state"] is None else ReviewState(row["review_state"]),
+        awaiting_review_orders=row["awaiting_orders"],
+        awaiting_review_minor=row["awaiting_minor"],
     )
 
 

@@ -1,4 +1,4 @@
-"""Objections to holds on PostgreSQL (store/migrations/0022_objections.sql).
+"""Objections to holds on PostgreSQL (store/migrations/0022_objections.sql, 0024_objection_release_part.sql).
 
 A step on an objection runs inside a hold transaction (:mod:`stopay.store.holds`): the hold's trail
 row, hold row and chain head are locked first, the objection's row after them, so every writer keeps
@@ -52,6 +52,7 @@ def objection_view(row: asyncpg.Record, replayed: bool = False) -> ObjectionView
         decided_by=row["decided_by"] or "",
         decided_at=row["decided_at"],
         overdue=bool(row["overdue"]),
+        released_minor=row["released_minor"] or 0,
         replayed=replayed,
     )
 
@@ -115,6 +116,7 @@ async def decide(
     reasons: str,
     request_id: str,
     released_minor: int | None,
+    kept_minor: int | None = None,
 ) -> ObjectionView:
     q = query("objection_decide")
     with database_errors("could not decide the objection"):
@@ -126,6 +128,7 @@ async def decide(
                 reasons=reasons,
                 decided_by=tx.actor,
                 released_minor=released_minor,
+                kept_minor=kept_minor,
                 request_id=request_id,
                 actor=tx.actor,
             ),
@@ -133,6 +136,15 @@ async def decide(
     if row is None:
         raise ObjectionNotFound(f"objection {objection_id} is not open")
     return objection_view(row)
+
+
+async def limit_hold(tx: HoldTransaction, case_id: uuid.UUID, bank_code: str, number: str, limit_minor: int) -> None:
+    """Lowers the most the case may hold on the account to ``limit_minor`` (an objection partly upheld)."""
+    q = query("hold_limit")
+    with database_errors("could not limit the hold"):
+        await tx.conn.execute(
+            q.text, *q.args(case_id=case_id, bank_code=bank_code, account_number=number, limit_minor=limit_minor)
+        )
 
 
 async def mark(tx: HoldTransaction, action: ObjectionAction, objection_id: uuid.UUID, warn_hours: int) -> bool:

@@ -1,4 +1,4 @@
--- The stopay schema after migration 0022_objections: what the migrations in
+-- The stopay schema after migration 0024_objection_release_part: what the migrations in
 -- stopay/store/migrations produce, read back from a fresh database. Generated, never edited:
 -- after adding a migration, run `python -m stopay.store.schema`.
 
@@ -61,6 +61,30 @@ CREATE TABLE case_events (
     CONSTRAINT case_events_chain_pos_key UNIQUE (case_id, chain_pos),
     CONSTRAINT case_events_case_id_fkey FOREIGN KEY (case_id) REFERENCES cases(case_id),
     CONSTRAINT case_events_hash_check CHECK (((octet_length(hash) = 32) AND (octet_length(prev_hash) = 32)))
+);
+
+CREATE TABLE case_reviews (
+    case_id          uuid NOT NULL,
+    state            text NOT NULL DEFAULT 'awaiting'::text,
+    requested_at     timestamp with time zone NOT NULL DEFAULT stopay_now(),
+    accounts         integer NOT NULL,
+    amount_minor     bigint NOT NULL,
+    max_accounts     integer NOT NULL,
+    max_amount_minor bigint NOT NULL,
+    decided_by       text,
+    decided_at       timestamp with time zone,
+    reasons          text,
+    request_id       text,
+    CONSTRAINT case_reviews_pkey PRIMARY KEY (case_id),
+    CONSTRAINT case_reviews_request_id_key UNIQUE (request_id),
+    CONSTRAINT case_reviews_case_id_fkey FOREIGN KEY (case_id) REFERENCES cases(case_id),
+    CONSTRAINT case_reviews_accounts_check CHECK ((accounts >= 0)),
+    CONSTRAINT case_reviews_amount_minor_check CHECK ((amount_minor >= 0)),
+    CONSTRAINT case_reviews_check CHECK (((state = 'awaiting'::text) = ((decided_by IS NULL) AND (decided_at IS NULL) AND (reasons IS NULL) AND (request_id IS NULL)))),
+    CONSTRAINT case_reviews_check1 CHECK (((state = 'awaiting'::text) OR ((decided_by <> ''::text) AND (reasons <> ''::text) AND (request_id <> ''::text)))),
+    CONSTRAINT case_reviews_max_accounts_check CHECK ((max_accounts > 0)),
+    CONSTRAINT case_reviews_max_amount_minor_check CHECK ((max_amount_minor > 0)),
+    CONSTRAINT case_reviews_state_check CHECK ((state = ANY (ARRAY['awaiting'::text, 'approved'::text, 'declined'::text])))
 );
 
 CREATE TABLE cases (
@@ -151,6 +175,7 @@ CREATE TABLE freeze_orders (
     released_minor  bigint NOT NULL DEFAULT 0,
     retry_of        uuid,
     params          jsonb NOT NULL DEFAULT '{}'::jsonb,
+    reviewed_at     timestamp with time zone,
     CONSTRAINT freeze_orders_pkey PRIMARY KEY (case_id, order_id),
     CONSTRAINT freeze_orders_case_id_fkey FOREIGN KEY (case_id) REFERENCES cases(case_id),
     CONSTRAINT freeze_orders_check2 CHECK (((status = ANY (ARRAY['held'::text, 'partially_held'::text])) OR (held_minor = 0))),
@@ -168,10 +193,11 @@ END),
     CONSTRAINT freeze_orders_level_check CHECK ((level >= 1)),
     CONSTRAINT freeze_orders_released_check CHECK (((released_minor >= 0) AND (released_minor <= requested_minor) AND ((kind = ANY (ARRAY['release'::text, 'return'::text])) OR (released_minor = 0)))),
     CONSTRAINT freeze_orders_requested_minor_check CHECK ((requested_minor >= 0)),
-    CONSTRAINT freeze_orders_resolved_check CHECK ((freeze_order_open(status) = (resolved_at IS NULL))),
+    CONSTRAINT freeze_orders_resolved_check CHECK ((freeze_order_unresolved(status) = (resolved_at IS NULL))),
     CONSTRAINT freeze_orders_sized_check CHECK (((status <> 'freezing'::text) OR (freeze_minor IS NOT NULL))),
-    CONSTRAINT freeze_orders_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'freezing'::text, 'pending'::text, 'held'::text, 'partially_held'::text, 'moved_on'::text, 'rejected'::text, 'undeliverable'::text, 'released'::text, 'extended'::text, 'returned'::text]))),
-    CONSTRAINT freeze_orders_stop_sized CHECK (((kind <> 'stop'::text) OR (freeze_minor = requested_minor)))
+    CONSTRAINT freeze_orders_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'freezing'::text, 'pending'::text, 'held'::text, 'partially_held'::text, 'moved_on'::text, 'rejected'::text, 'undeliverable'::text, 'released'::text, 'extended'::text, 'returned'::text, 'awaiting_review'::text, 'declined'::text]))),
+    CONSTRAINT freeze_orders_stop_sized CHECK (((kind <> 'stop'::text) OR (freeze_minor = requested_minor))),
+    CONSTRAINT freeze_orders_waiting_parked CHECK (((status <> 'awaiting_review'::text) OR (next_attempt_at = 'infinity'::timestamp with time zone)))
 );
 
 CREATE TABLE hold_approvals (
@@ -238,6 +264,7 @@ CREATE TABLE holds (
     ended_at       timestamp with time zone,
     end_reason     text NOT NULL DEFAULT ''::text,
     updated_at     timestamp with time zone NOT NULL DEFAULT now(),
+    limit_minor    bigint,
     CONSTRAINT holds_pkey PRIMARY KEY (case_id, bank_code, account_number),
     CONSTRAINT holds_case_id_fkey FOREIGN KEY (case_id) REFERENCES cases(case_id),
     CONSTRAINT holds_check CHECK (((stops >= 1) AND (stops <= max_stops))),
@@ -245,6 +272,7 @@ CREATE TABLE holds (
     CONSTRAINT holds_check2 CHECK (((state <> ALL (ARRAY['frozen'::text, 'returning'::text, 'returned'::text])) OR (document IS NOT NULL))),
     CONSTRAINT holds_check3 CHECK (((state = ANY (ARRAY['released'::text, 'lapsed'::text, 'returned'::text])) = (ended_at IS NOT NULL))),
     CONSTRAINT holds_freezes_check CHECK ((freezes >= 0)),
+    CONSTRAINT holds_limit_minor_check CHECK ((limit_minor > 0)),
     CONSTRAINT holds_max_stops_check CHECK ((max_stops >= 1)),
     CONSTRAINT holds_state_check CHECK ((state = ANY (ARRAY['stopped'::text, 'frozen'::text, 'released'::text, 'lapsed'::text, 'returning'::text, 'returned'::text])))
 );
@@ -269,16 +297,20 @@ CREATE TABLE objections (
     reasons        text,
     decided_by     text,
     decided_at     timestamp with time zone,
+    released_minor bigint,
     CONSTRAINT objections_pkey PRIMARY KEY (objection_id),
     CONSTRAINT objections_request_id_key UNIQUE (request_id),
     CONSTRAINT objections_case_id_bank_code_account_number_fkey FOREIGN KEY (case_id, bank_code, account_number) REFERENCES holds(case_id, bank_code, account_number),
     CONSTRAINT objections_check CHECK ((due_at > filed_at)),
     CONSTRAINT objections_check1 CHECK (((state = 'decided'::text) = ((decision IS NOT NULL) AND (reasons IS NOT NULL) AND (reasons <> ''::text) AND (decided_by IS NOT NULL) AND (decided_at IS NOT NULL)))),
     CONSTRAINT objections_check2 CHECK (((state = 'decided'::text) OR ((decision IS NULL) AND (reasons IS NULL) AND (decided_by IS NULL) AND (decided_at IS NULL)))),
-    CONSTRAINT objections_decision_check CHECK ((decision = ANY (ARRAY['release'::text, 'keep'::text]))),
+    CONSTRAINT objections_decision_check CHECK ((decision = ANY (ARRAY['release'::text, 'release_part'::text, 'keep'::text]))),
     CONSTRAINT objections_documents_check CHECK ((jsonb_typeof(documents) = 'array'::text)),
     CONSTRAINT objections_grounds_check CHECK ((grounds <> ''::text)),
     CONSTRAINT objections_holder_name_check CHECK ((holder_name <> ''::text)),
+    CONSTRAINT objections_release_part_amount CHECK (((decision IS DISTINCT FROM 'release_part'::text) OR (released_minor > 0))),
+    CONSTRAINT objections_released_minor_check CHECK ((released_minor >= 0)),
+    CONSTRAINT objections_released_when_decided CHECK (((state = 'decided'::text) OR (released_minor IS NULL))),
     CONSTRAINT objections_state_check CHECK ((state = ANY (ARRAY['open'::text, 'decided'::text]))),
     CONSTRAINT objections_taken_by_check CHECK ((taken_by <> ''::text)),
     CONSTRAINT objections_via_check CHECK ((via = ANY (ARRAY['bank'::text, 'station'::text])))
@@ -363,6 +395,8 @@ CREATE TABLE transfer_owners (
 
 CREATE INDEX case_events_by_time ON public.case_events USING btree (at);
 
+CREATE INDEX case_reviews_awaiting ON public.case_reviews USING btree (requested_at) WHERE (state = 'awaiting'::text);
+
 CREATE INDEX cases_by_report_no ON public.cases USING btree (report_no);
 
 CREATE INDEX cases_by_station ON public.cases USING btree (station_id, created_at DESC, case_id DESC);
@@ -423,11 +457,16 @@ CREATE VIEW case_summaries AS
     o.open_orders,
     r.returned_minor,
     l.linked_minor,
-    x.back_with_victim_minor
+    x.back_with_victim_minor,
+    o.awaiting_orders,
+    o.awaiting_minor,
+    v.state AS review_state
    FROM cases c
      CROSS JOIN LATERAL ( SELECT COALESCE(sum(freeze_orders.held_minor - freeze_orders.released_minor), 0::numeric)::bigint AS held_minor,
             count(*)::integer AS order_count,
-            count(*) FILTER (WHERE freeze_order_open(freeze_orders.status))::integer AS open_orders
+            count(*) FILTER (WHERE freeze_order_unresolved(freeze_orders.status))::integer AS open_orders,
+            count(*) FILTER (WHERE freeze_orders.status = 'awaiting_review'::text)::integer AS awaiting_orders,
+            COALESCE(sum(freeze_orders.freeze_minor) FILTER (WHERE freeze_orders.status = 'awaiting_review'::text), 0::numeric)::bigint AS awaiting_minor
            FROM freeze_orders
           WHERE freeze_orders.case_id = c.case_id) o
      CROSS JOIN LATERAL ( SELECT COALESCE(sum(trail_exits.amount_minor) FILTER (WHERE trail_exits.exit_kind <> 'BACK_WITH_VICTIM'::text), 0::numeric)::bigint AS exited_minor,
@@ -439,7 +478,8 @@ CREATE VIEW case_summaries AS
           WHERE freeze_orders.kind = 'return'::text AND (freeze_orders.params ->> 'beneficiary_case'::text) = c.case_id::text) r
      CROSS JOIN LATERAL ( SELECT COALESCE(sum(entry_transfers.amount_minor), 0::numeric)::bigint AS linked_minor
            FROM entry_transfers
-          WHERE entry_transfers.case_id = c.case_id AND entry_transfers.linked_case_id IS NOT NULL) l;
+          WHERE entry_transfers.case_id = c.case_id AND entry_transfers.linked_case_id IS NOT NULL) l
+     LEFT JOIN case_reviews v ON v.case_id = c.case_id;
 
 CREATE VIEW hold_views AS
  SELECT h.case_id,
@@ -590,6 +630,24 @@ BEGIN
 END $function$;
 REVOKE EXECUTE ON FUNCTION case_events_chain() FROM PUBLIC;
 
+CREATE OR REPLACE FUNCTION public.case_reviews_guard()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'the review of case % is kept', OLD.case_id USING ERRCODE = 'check_violation';
+    END IF;
+    IF OLD.state <> 'awaiting' OR NEW.state NOT IN ('approved', 'declined')
+       OR NEW.case_id <> OLD.case_id OR NEW.requested_at <> OLD.requested_at
+       OR NEW.accounts <> OLD.accounts OR NEW.amount_minor <> OLD.amount_minor
+       OR NEW.max_accounts <> OLD.max_accounts OR NEW.max_amount_minor <> OLD.max_amount_minor THEN
+        RAISE EXCEPTION 'the review of case % cannot move from % to %', OLD.case_id, OLD.state, NEW.state
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END $function$;
+
 CREATE OR REPLACE FUNCTION public.entry_transfers_linked_notify()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -605,6 +663,12 @@ CREATE OR REPLACE FUNCTION public.freeze_order_open(status text)
  IMMUTABLE PARALLEL SAFE
 RETURN (status = ANY (ARRAY['queued'::text, 'freezing'::text, 'pending'::text]));
 
+CREATE OR REPLACE FUNCTION public.freeze_order_unresolved(status text)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+RETURN (freeze_order_open(status) OR (status = 'awaiting_review'::text));
+
 CREATE OR REPLACE FUNCTION public.freeze_orders_guard()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -614,7 +678,8 @@ BEGIN
        OR NEW.kind <> OLD.kind
        OR NEW.requested_minor <> OLD.requested_minor OR NEW.idempotency_key <> OLD.idempotency_key
        OR NEW.bank_code <> OLD.bank_code OR NEW.account_number <> OLD.account_number
-       OR NEW.freeze_minor IS DISTINCT FROM OLD.freeze_minor AND OLD.freeze_minor IS NOT NULL THEN
+       OR NEW.freeze_minor IS DISTINCT FROM OLD.freeze_minor AND OLD.freeze_minor IS NOT NULL
+       OR NEW.reviewed_at IS DISTINCT FROM OLD.reviewed_at AND OLD.reviewed_at IS NOT NULL THEN
         RAISE EXCEPTION 'freeze order % is immutable but for its status and delivery', OLD.order_id
             USING ERRCODE = 'check_violation';
     END IF;
@@ -624,7 +689,16 @@ BEGIN
         RAISE EXCEPTION 'freeze order % cannot move from % to %', OLD.order_id, OLD.status, NEW.status
             USING ERRCODE = 'check_violation';
     END IF;
-    IF NOT freeze_order_open(OLD.status) AND NEW IS DISTINCT FROM OLD THEN
+    -- Only a stop waits before it is first sent (approved, it is queued); a freeze order waits after
+    -- its statement (approved, it is freezing): no order goes back to queued.
+    IF NEW.status <> OLD.status AND (
+           (OLD.status = 'awaiting_review' AND NEW.status = 'queued' AND OLD.kind <> 'stop')
+        OR (OLD.status = 'awaiting_review' AND NEW.status = 'freezing' AND OLD.kind <> 'freeze')
+        OR (OLD.status = 'queued' AND NEW.status IN ('awaiting_review', 'declined') AND OLD.kind <> 'freeze')) THEN
+        RAISE EXCEPTION 'a freeze order of kind % cannot move from % to %', OLD.kind, OLD.status, NEW.status
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF NOT freeze_order_unresolved(OLD.status) AND NEW IS DISTINCT FROM OLD THEN
         RAISE EXCEPTION 'freeze order % is settled (%) and cannot change', OLD.order_id, OLD.status
             USING ERRCODE = 'check_violation';
     END IF;
@@ -886,6 +960,10 @@ CREATE TRIGGER case_events_chain BEFORE INSERT ON case_events FOR EACH ROW EXECU
 
 CREATE TRIGGER case_events_no_truncate BEFORE TRUNCATE ON case_events FOR EACH STATEMENT EXECUTE FUNCTION case_events_append_only();
 
+CREATE TRIGGER case_reviews_guard BEFORE DELETE OR UPDATE ON case_reviews FOR EACH ROW EXECUTE FUNCTION case_reviews_guard();
+
+CREATE TRIGGER case_reviews_no_truncate BEFORE TRUNCATE ON case_reviews FOR EACH STATEMENT EXECUTE FUNCTION case_reviews_guard();
+
 CREATE TRIGGER cases_append_only BEFORE DELETE OR UPDATE ON cases FOR EACH ROW EXECUTE FUNCTION stopay_evidence_append_only();
 
 CREATE TRIGGER cases_no_truncate BEFORE TRUNCATE ON cases FOR EACH STATEMENT EXECUTE FUNCTION stopay_evidence_append_only();
@@ -921,13 +999,15 @@ CREATE TRIGGER transfer_owners_no_truncate BEFORE TRUNCATE ON transfer_owners FO
 -- State machines: the moves the guard triggers allow (the rows of the transitions tables)
 
 INSERT INTO freeze_order_transitions (from_status, to_status) VALUES
+    ('awaiting_review', 'declined'), ('awaiting_review', 'freezing'), ('awaiting_review', 'queued'),
     ('freezing', 'held'), ('freezing', 'moved_on'), ('freezing', 'partially_held'),
     ('freezing', 'pending'), ('freezing', 'rejected'), ('freezing', 'undeliverable'),
     ('pending', 'held'), ('pending', 'moved_on'), ('pending', 'partially_held'),
     ('pending', 'rejected'), ('pending', 'undeliverable'),
-    ('queued', 'extended'), ('queued', 'freezing'), ('queued', 'held'), ('queued', 'moved_on'),
-    ('queued', 'partially_held'), ('queued', 'pending'), ('queued', 'rejected'),
-    ('queued', 'released'), ('queued', 'returned'), ('queued', 'undeliverable');
+    ('queued', 'awaiting_review'), ('queued', 'declined'), ('queued', 'extended'),
+    ('queued', 'freezing'), ('queued', 'held'), ('queued', 'moved_on'), ('queued', 'partially_held'),
+    ('queued', 'pending'), ('queued', 'rejected'), ('queued', 'released'), ('queued', 'returned'),
+    ('queued', 'undeliverable');
 
 INSERT INTO hold_transitions (from_state, to_state) VALUES
     ('frozen', 'frozen'), ('frozen', 'lapsed'), ('frozen', 'released'), ('frozen', 'returning'),

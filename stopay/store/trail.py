@@ -20,6 +20,7 @@ import asyncpg
 from stopay.domain.accounts import AccountKey, CaseAccount
 from stopay.domain.holds import HoldPolicy, HoldState
 from stopay.domain.orders import OrderKind, OrderStatus
+from stopay.domain.review import Reach, ReviewState
 from stopay.store.errors import database_errors
 from stopay.store.orders import Claim
 from stopay.store.queries import query
@@ -48,6 +49,9 @@ class AccountRow:
     # The amount the hold's legal document names (None: no document), which a formal freeze may not
     # hold more than (domain/settlement.within_hold).
     hold_document_minor: int | None = None
+    # What an objection partly upheld left held (None: no such limit), which the hold may not hold
+    # more than from then on.
+    hold_limit_minor: int | None = None
     # Exits recorded at the account: txn_id -> the victim's money that left there.
     exited: dict[str, int] = field(default_factory=dict)
     # The accounts the case's victim paid from, [bank_code, number] each.
@@ -125,6 +129,9 @@ class NewOrder:
     # A stop is sized when made; its key is its freeze twin's key + "/stop" (None: case:order_id).
     freeze_minor: int | None = None
     idempotency_key: str | None = None
+    # queued; awaiting_review (a freeze waiting for the case's review) or declined (its review was
+    # declined) for a stop.
+    status: OrderStatus = OrderStatus.QUEUED
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +161,28 @@ class AccountChange:
     incoming_gone: list[str] = field(default_factory=list)
     sent_gone: list[str] = field(default_factory=list)
     whole: bool = True  # incoming and sent are the whole maps, to write as they are
+
+
+def account_change(row: AccountRow, gaps: dict[str, int] | None = None) -> AccountChange:
+    """What is now known of ``row``'s account, to write (``gaps``: the statement's data gaps, if one
+    was applied)."""
+    return AccountChange(
+        case_id=row.case_id,
+        bank_code=row.bank_code,
+        account_number=row.account_number,
+        incoming=row.incoming,
+        sent=row.sent,
+        rev=row.rev,
+        left_minor=row.left_minor,
+        held_minor=row.held_minor,
+        in_flight_minor=row.in_flight_minor,
+        releasing_minor=row.releasing_minor,
+        level=row.level,
+        gaps=gaps,
+        seen_at=row.seen_at,
+        seen_seq=row.seen_seq,
+        asked_releases=row.asked_releases,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +220,7 @@ class EventRecord:
 
     case_id: uuid.UUID
     kind: str
-    order_id: uuid.UUID
+    order_id: uuid.UUID | None  # None: an event of the case, not of one order
     detail: dict[str, Any]
 
 
@@ -222,6 +251,18 @@ class HeldElsewhere:
     recorded: frozenset[uuid.UUID]  # the other cases the case recorded there last
 
 
+@dataclass(frozen=True, slots=True)
+class ReviewRequest:
+    """A case's review of large freezes, asked for (trail_apply.sql :reviews): its reach then and
+    the thresholds it passed."""
+
+    case_id: uuid.UUID
+    accounts: int
+    amount_minor: int
+    max_accounts: int
+    max_amount_minor: int
+
+
 @dataclass(slots=True)
 class TrailChanges:
     """Everything one batch of statements changes."""
@@ -234,6 +275,7 @@ class TrailChanges:
     answers: list[AnswerRecord] = field(default_factory=list)
     events: list[EventRecord] = field(default_factory=list)
     holds: list[HoldOpRow] = field(default_factory=list)
+    reviews: list[ReviewRequest] = field(default_factory=list)
 
 
 class TrailTransaction:
@@ -244,6 +286,12 @@ class TrailTransaction:
         self._policy = policy
         # The incoming and sent maps of each row as locked, to write only what changed in them.
         self._locked: dict[CaseAccount, tuple[dict[str, Any], dict[str, Any]]] = {}
+        # Each locked case's review of large freezes and its reach, as :meth:`lock` read them.
+        self.reach: dict[uuid.UUID, Reach] = {}
+
+    @property
+    def conn(self) -> asyncpg.Connection:
+        return self._conn
 
     async def lock(
         self,
@@ -270,7 +318,9 @@ class TrailTransaction:
             q = query("chain_lock")
             await conn.execute(q.text, *q.args(case_ids=cases))
             count = query("case_order_counts")
-            counts = {r["case_id"]: r["orders"] for r in await conn.fetch(count.text, *count.args(cases=cases))}
+            counted = await conn.fetch(count.text, *count.args(cases=cases))
+        counts = {r["case_id"]: r["orders"] for r in counted}
+        self.reach = {r["case_id"]: _reach(r) for r in counted}
         found = {}
         for r in rows:
             values = dict(r)
@@ -330,6 +380,7 @@ class TrailTransaction:
             events=json_rows(changes.events),
             actor=self._actor,
             holds=json_rows(changes.holds),
+            reviews=json_rows(changes.reviews),
             stop_hours=self._policy.stop_hours,
             max_stops=self._policy.max_stops,
         )
@@ -343,6 +394,12 @@ async def rows_at(pool: asyncpg.Pool, accounts: Sequence[AccountKey]) -> list[Ac
     with database_errors("could not read the trail"):
         rows = await pool.fetch(q.text, *q.args(accounts=json_rows(accounts)))
     return [AccountToLock(**dict(r)) for r in rows]
+
+
+def _reach(r: asyncpg.Record) -> Reach:
+    state = None if r["review_state"] is None else ReviewState(r["review_state"])
+    accounts = {AccountKey(bank, number) for bank, number in r["frozen_accounts"] or ()}
+    return Reach(state, accounts, r["frozen_minor"] or 0)
 
 
 def _delta(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:

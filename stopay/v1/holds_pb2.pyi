@@ -150,11 +150,14 @@ class _ObjectionDecisionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Obj
     OBJECTION_DECISION_UNSPECIFIED: _ObjectionDecision.ValueType  # 0
     """Not decided yet (in a request: never valid)."""
     OBJECTION_DECISION_RELEASE: _ObjectionDecision.ValueType  # 1
-    """The whole hold is released; its release order goes to the bank. (A partial release is not
-    offered: the hold's release step releases everything the case holds on the account.)
-    """
+    """The whole hold is released; its release order goes to the bank."""
     OBJECTION_DECISION_KEEP: _ObjectionDecision.ValueType  # 2
     """The hold stays as it is; the reasons say why."""
+    OBJECTION_DECISION_RELEASE_PART: _ObjectionDecision.ValueType  # 3
+    """The objection is partly upheld: the amount the decision names (release_minor) is released, its
+    release order going to the bank for that amount; the rest stays held, in the same state and
+    period, and the case may hold no more than the rest on the account from then on.
+    """
 
 class ObjectionDecision(_ObjectionDecision, metaclass=_ObjectionDecisionEnumTypeWrapper):
     """What an objection's decision did."""
@@ -162,12 +165,67 @@ class ObjectionDecision(_ObjectionDecision, metaclass=_ObjectionDecisionEnumType
 OBJECTION_DECISION_UNSPECIFIED: ObjectionDecision.ValueType  # 0
 """Not decided yet (in a request: never valid)."""
 OBJECTION_DECISION_RELEASE: ObjectionDecision.ValueType  # 1
-"""The whole hold is released; its release order goes to the bank. (A partial release is not
-offered: the hold's release step releases everything the case holds on the account.)
-"""
+"""The whole hold is released; its release order goes to the bank."""
 OBJECTION_DECISION_KEEP: ObjectionDecision.ValueType  # 2
 """The hold stays as it is; the reasons say why."""
+OBJECTION_DECISION_RELEASE_PART: ObjectionDecision.ValueType  # 3
+"""The objection is partly upheld: the amount the decision names (release_minor) is released, its
+release order going to the bank for that amount; the rest stays held, in the same state and
+period, and the case may hold no more than the rest on the account from then on.
+"""
 Global___ObjectionDecision: _TypeAlias = ObjectionDecision  # noqa: Y015
+
+class _ReviewState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReviewStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReviewState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REVIEW_STATE_UNSPECIFIED: _ReviewState.ValueType  # 0
+    """No review: the case's freezes stay within the thresholds."""
+    REVIEW_STATE_AWAITING: _ReviewState.ValueType  # 1
+    """A freeze passed the thresholds: it and every freeze after it wait for a supervisor."""
+    REVIEW_STATE_APPROVED: _ReviewState.ValueType  # 2
+    """Approved: the waiting freezes went out, and the case freezes on."""
+    REVIEW_STATE_DECLINED: _ReviewState.ValueType  # 3
+    """Declined: the waiting freezes were declined, and nothing more is frozen; what is held stays."""
+
+class ReviewState(_ReviewState, metaclass=_ReviewStateEnumTypeWrapper):
+    """Where a case's review of large freezes stands."""
+
+REVIEW_STATE_UNSPECIFIED: ReviewState.ValueType  # 0
+"""No review: the case's freezes stay within the thresholds."""
+REVIEW_STATE_AWAITING: ReviewState.ValueType  # 1
+"""A freeze passed the thresholds: it and every freeze after it wait for a supervisor."""
+REVIEW_STATE_APPROVED: ReviewState.ValueType  # 2
+"""Approved: the waiting freezes went out, and the case freezes on."""
+REVIEW_STATE_DECLINED: ReviewState.ValueType  # 3
+"""Declined: the waiting freezes were declined, and nothing more is frozen; what is held stays."""
+Global___ReviewState: _TypeAlias = ReviewState  # noqa: Y015
+
+class _ReviewDecision:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReviewDecisionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReviewDecision.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REVIEW_DECISION_UNSPECIFIED: _ReviewDecision.ValueType  # 0
+    """Never valid."""
+    REVIEW_DECISION_APPROVE: _ReviewDecision.ValueType  # 1
+    """The waiting freezes go out."""
+    REVIEW_DECISION_DECLINE: _ReviewDecision.ValueType  # 2
+    """The waiting freezes are declined."""
+
+class ReviewDecision(_ReviewDecision, metaclass=_ReviewDecisionEnumTypeWrapper):
+    """A supervisor's decision on a case's review."""
+
+REVIEW_DECISION_UNSPECIFIED: ReviewDecision.ValueType  # 0
+"""Never valid."""
+REVIEW_DECISION_APPROVE: ReviewDecision.ValueType  # 1
+"""The waiting freezes go out."""
+REVIEW_DECISION_DECLINE: ReviewDecision.ValueType  # 2
+"""The waiting freezes are declined."""
+Global___ReviewDecision: _TypeAlias = ReviewDecision  # noqa: Y015
 
 @_typing.final
 class StepBy(_message.Message):
@@ -804,6 +862,7 @@ class Objection(_message.Message):
     DECIDED_AT_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     REPLAYED_FIELD_NUMBER: _builtins.int
+    RELEASED_MINOR_FIELD_NUMBER: _builtins.int
     objection_id: _builtins.str
     """The objection's id (a UUID)."""
     holder_name: _builtins.str
@@ -828,6 +887,10 @@ class Objection(_message.Message):
     """The filing's request id."""
     replayed: _builtins.bool
     """This request was sent before (its request_id); this is what it came to."""
+    released_minor: _builtins.int
+    """What the decision gave back, in fen: everything the case held on the account for a release,
+    the part for a partial release; 0 to keep, and while open.
+    """
     @_builtins.property
     def hold(self) -> Global___HoldRef:
         """The hold objected to."""
@@ -880,10 +943,11 @@ class Objection(_message.Message):
         decided_at: _timestamp_pb2.Timestamp | None = ...,
         request_id: _builtins.str = ...,
         replayed: _builtins.bool = ...,
+        released_minor: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at", "due_at", b"due_at", "escalated_at", b"escalated_at", "filed_at", b"filed_at", "hold", b"hold", "warned_at", b"warned_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at", "decided_by", b"decided_by", "decision", b"decision", "documents", b"documents", "due_at", b"due_at", "escalated_at", b"escalated_at", "filed_at", b"filed_at", "grounds", b"grounds", "hold", b"hold", "holder_name", b"holder_name", "objection_id", b"objection_id", "open", b"open", "overdue", b"overdue", "reasons", b"reasons", "replayed", b"replayed", "request_id", b"request_id", "taken_by", b"taken_by", "via", b"via", "warned_at", b"warned_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at", "decided_by", b"decided_by", "decision", b"decision", "documents", b"documents", "due_at", b"due_at", "escalated_at", b"escalated_at", "filed_at", b"filed_at", "grounds", b"grounds", "hold", b"hold", "holder_name", b"holder_name", "objection_id", b"objection_id", "open", b"open", "overdue", b"overdue", "reasons", b"reasons", "released_minor", b"released_minor", "replayed", b"replayed", "request_id", b"request_id", "taken_by", b"taken_by", "via", b"via", "warned_at", b"warned_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -996,10 +1060,16 @@ class DecideObjectionRequest(_message.Message):
     OBJECTION_ID_FIELD_NUMBER: _builtins.int
     DECISION_FIELD_NUMBER: _builtins.int
     BY_FIELD_NUMBER: _builtins.int
+    RELEASE_MINOR_FIELD_NUMBER: _builtins.int
     objection_id: _builtins.str
     """Required: the objection (a UUID)."""
     decision: Global___ObjectionDecision.ValueType
-    """Required: release or keep."""
+    """Required: release, keep, or release a part (OBJECTION_DECISION_RELEASE_PART)."""
+    release_minor: _builtins.int
+    """For OBJECTION_DECISION_RELEASE_PART only, and required there: the amount to release, in fen,
+    more than 0 and less than what the case holds on the account now (refused with
+    INVALID_ARGUMENT naming release_minor, nothing written). 0 for the other decisions.
+    """
     @_builtins.property
     def by(self) -> Global___StepBy:
         """Required: the officer or supervisor deciding, the reasons (by.reason) and the request id."""
@@ -1010,11 +1080,188 @@ class DecideObjectionRequest(_message.Message):
         objection_id: _builtins.str = ...,
         decision: Global___ObjectionDecision.ValueType = ...,
         by: Global___StepBy | None = ...,
+        release_minor: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["by", b"by"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["by", b"by", "decision", b"decision", "objection_id", b"objection_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by", b"by", "decision", b"decision", "objection_id", b"objection_id", "release_minor", b"release_minor"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DecideObjectionRequest: _TypeAlias = DecideObjectionRequest  # noqa: Y015
+
+@_typing.final
+class Review(_message.Message):
+    """A case's review of large freezes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    REPORT_NO_FIELD_NUMBER: _builtins.int
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    REQUESTED_AT_FIELD_NUMBER: _builtins.int
+    ACCOUNTS_FIELD_NUMBER: _builtins.int
+    AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
+    MAX_ACCOUNTS_FIELD_NUMBER: _builtins.int
+    MAX_AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
+    WAITING_ORDERS_FIELD_NUMBER: _builtins.int
+    WAITING_MINOR_FIELD_NUMBER: _builtins.int
+    DECIDED_BY_FIELD_NUMBER: _builtins.int
+    DECIDED_AT_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    DECIDED_ORDERS_FIELD_NUMBER: _builtins.int
+    DECIDED_MINOR_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    """The case (a UUID)."""
+    report_no: _builtins.str
+    """The case's report number."""
+    station_id: _builtins.str
+    """The station that submitted the case."""
+    state: Global___ReviewState.ValueType
+    """Awaiting, approved or declined."""
+    accounts: _builtins.int
+    """The accounts the case had asked to freeze at then."""
+    amount_minor: _builtins.int
+    """The money the case held or had in flight then, in minor units."""
+    max_accounts: _builtins.int
+    """The deployment's account threshold then."""
+    max_amount_minor: _builtins.int
+    """The deployment's amount threshold then, in minor units."""
+    waiting_orders: _builtins.int
+    """The freezes waiting now."""
+    waiting_minor: _builtins.int
+    """Their money, in minor units."""
+    decided_by: _builtins.str
+    """Who decided, as the case's audit chain records it; empty while awaiting."""
+    reasons: _builtins.str
+    """The supervisor's reasons."""
+    request_id: _builtins.str
+    """The decision's request id."""
+    replayed: _builtins.bool
+    """This decision was sent before (its request_id); this is what it came to."""
+    decided_orders: _builtins.int
+    """In DecideReview's reply: the freezes the decision sent or declined."""
+    decided_minor: _builtins.int
+    """In DecideReview's reply: their money, in minor units."""
+    @_builtins.property
+    def requested_at(self) -> _timestamp_pb2.Timestamp:
+        """When the first freeze passed the thresholds, by the database's clock."""
+
+    @_builtins.property
+    def decided_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was decided; unset while awaiting."""
+
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        report_no: _builtins.str = ...,
+        station_id: _builtins.str = ...,
+        state: Global___ReviewState.ValueType = ...,
+        requested_at: _timestamp_pb2.Timestamp | None = ...,
+        accounts: _builtins.int = ...,
+        amount_minor: _builtins.int = ...,
+        max_accounts: _builtins.int = ...,
+        max_amount_minor: _builtins.int = ...,
+        waiting_orders: _builtins.int = ...,
+        waiting_minor: _builtins.int = ...,
+        decided_by: _builtins.str = ...,
+        decided_at: _timestamp_pb2.Timestamp | None = ...,
+        reasons: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+        replayed: _builtins.bool = ...,
+        decided_orders: _builtins.int = ...,
+        decided_minor: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at", "requested_at", b"requested_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounts", b"accounts", "amount_minor", b"amount_minor", "case_id", b"case_id", "decided_at", b"decided_at", "decided_by", b"decided_by", "decided_minor", b"decided_minor", "decided_orders", b"decided_orders", "max_accounts", b"max_accounts", "max_amount_minor", b"max_amount_minor", "reasons", b"reasons", "replayed", b"replayed", "report_no", b"report_no", "request_id", b"request_id", "requested_at", b"requested_at", "state", b"state", "station_id", b"station_id", "waiting_minor", b"waiting_minor", "waiting_orders", b"waiting_orders"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Review: _TypeAlias = Review  # noqa: Y015
+
+@_typing.final
+class ListReviewsRequest(_message.Message):
+    """Which reviews to list."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    AWAITING_ONLY_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    """Only this case's review (a UUID); empty: every case's."""
+    awaiting_only: _builtins.bool
+    """Only the reviews still awaiting a decision."""
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        awaiting_only: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["awaiting_only", b"awaiting_only", "case_id", b"case_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReviewsRequest: _TypeAlias = ListReviewsRequest  # noqa: Y015
+
+@_typing.final
+class ListReviewsResponse(_message.Message):
+    """The reviews asked for."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REVIEWS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def reviews(self) -> _containers.RepeatedCompositeFieldContainer[Global___Review]:
+        """Oldest asked first."""
+
+    def __init__(
+        self,
+        *,
+        reviews: _abc.Iterable[Global___Review] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reviews", b"reviews"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReviewsResponse: _TypeAlias = ListReviewsResponse  # noqa: Y015
+
+@_typing.final
+class DecideReviewRequest(_message.Message):
+    """A supervisor's decision on a case's waiting freezes, all of them."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    BY_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    """Required: the case (a UUID)."""
+    decision: Global___ReviewDecision.ValueType
+    """Required: approve or decline."""
+    @_builtins.property
+    def by(self) -> Global___StepBy:
+        """Required: the supervisor deciding (by.officer_id), the reasons (by.reason) and the request id."""
+
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        decision: Global___ReviewDecision.ValueType = ...,
+        by: Global___StepBy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["by", b"by"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by", b"by", "case_id", b"case_id", "decision", b"decision"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DecideReviewRequest: _TypeAlias = DecideReviewRequest  # noqa: Y015

@@ -94,6 +94,16 @@ class HoldServiceStub:
                 request_serializer=stopay_dot_v1_dot_holds__pb2.DecideObjectionRequest.SerializeToString,
                 response_deserializer=stopay_dot_v1_dot_holds__pb2.Objection.FromString,
                 _registered_method=True)
+        self.ListReviews = channel.unary_unary(
+                '/stopay.v1.HoldService/ListReviews',
+                request_serializer=stopay_dot_v1_dot_holds__pb2.ListReviewsRequest.SerializeToString,
+                response_deserializer=stopay_dot_v1_dot_holds__pb2.ListReviewsResponse.FromString,
+                _registered_method=True)
+        self.DecideReview = channel.unary_unary(
+                '/stopay.v1.HoldService/DecideReview',
+                request_serializer=stopay_dot_v1_dot_holds__pb2.DecideReviewRequest.SerializeToString,
+                response_deserializer=stopay_dot_v1_dot_holds__pb2.Review.FromString,
+                _registered_method=True)
 
 
 class HoldServiceServicer:
@@ -184,9 +194,25 @@ class HoldServiceServicer:
 
     def DecideObjection(self, request, context):
         """Decides an open objection, as the officer or supervisor calling: release the whole hold (its
-        release order goes to the bank) or keep it, with reasons. Refused with FAILED_PRECONDITION when
+        release order goes to the bank), release a part of it (release_minor; the rest stays held) or
+        keep it, with reasons. Refused with FAILED_PRECONDITION when
         it is decided already or the hold cannot be released; an unknown objection is NOT_FOUND
         (OBJECTION_NOT_FOUND).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReviews(self, request, context):
+        """Cases' reviews of large freezes: those awaiting a supervisor's decision (awaiting_only), or all.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideReview(self, request, context):
+        """A supervisor approves or declines all of a case's waiting freezes in one step, as themselves;
+        the decision goes into the case's audit chain (REVIEW_NOT_FOUND, REVIEW_ALREADY_DECIDED).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -239,6 +265,16 @@ def add_HoldServiceServicer_to_server(servicer, server):
                     servicer.DecideObjection,
                     request_deserializer=stopay_dot_v1_dot_holds__pb2.DecideObjectionRequest.FromString,
                     response_serializer=stopay_dot_v1_dot_holds__pb2.Objection.SerializeToString,
+            ),
+            'ListReviews': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReviews,
+                    request_deserializer=stopay_dot_v1_dot_holds__pb2.ListReviewsRequest.FromString,
+                    response_serializer=stopay_dot_v1_dot_holds__pb2.ListReviewsResponse.SerializeToString,
+            ),
+            'DecideReview': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideReview,
+                    request_deserializer=stopay_dot_v1_dot_holds__pb2.DecideReviewRequest.FromString,
+                    response_serializer=stopay_dot_v1_dot_holds__pb2.Review.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -499,6 +535,60 @@ class HoldService:
             '/stopay.v1.HoldService/DecideObjection',
             stopay_dot_v1_dot_holds__pb2.DecideObjectionRequest.SerializeToString,
             stopay_dot_v1_dot_holds__pb2.Objection.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReviews(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stopay.v1.HoldService/ListReviews',
+            stopay_dot_v1_dot_holds__pb2.ListReviewsRequest.SerializeToString,
+            stopay_dot_v1_dot_holds__pb2.ListReviewsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideReview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stopay.v1.HoldService/DecideReview',
+            stopay_dot_v1_dot_holds__pb2.DecideReviewRequest.SerializeToString,
+            stopay_dot_v1_dot_holds__pb2.Review.FromString,
             options,
             channel_credentials,
             insecure,

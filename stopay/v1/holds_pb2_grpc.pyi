@@ -84,9 +84,16 @@ class HoldServiceStub:
     """
     DecideObjection: _grpc.UnaryUnaryMultiCallable[_holds_pb2.DecideObjectionRequest, _holds_pb2.Objection]
     """Decides an open objection, as the officer or supervisor calling: release the whole hold (its
-    release order goes to the bank) or keep it, with reasons. Refused with FAILED_PRECONDITION when
+    release order goes to the bank), release a part of it (release_minor; the rest stays held) or
+    keep it, with reasons. Refused with FAILED_PRECONDITION when
     it is decided already or the hold cannot be released; an unknown objection is NOT_FOUND
     (OBJECTION_NOT_FOUND).
+    """
+    ListReviews: _grpc.UnaryUnaryMultiCallable[_holds_pb2.ListReviewsRequest, _holds_pb2.ListReviewsResponse]
+    """Cases' reviews of large freezes: those awaiting a supervisor's decision (awaiting_only), or all."""
+    DecideReview: _grpc.UnaryUnaryMultiCallable[_holds_pb2.DecideReviewRequest, _holds_pb2.Review]
+    """A supervisor approves or declines all of a case's waiting freezes in one step, as themselves;
+    the decision goes into the case's audit chain (REVIEW_NOT_FOUND, REVIEW_ALREADY_DECIDED).
     """
 
 @_typing.type_check_only
@@ -145,9 +152,16 @@ class HoldServiceAsyncStub(HoldServiceStub):
     """
     DecideObjection: _aio.UnaryUnaryMultiCallable[_holds_pb2.DecideObjectionRequest, _holds_pb2.Objection]  # type: ignore[assignment]
     """Decides an open objection, as the officer or supervisor calling: release the whole hold (its
-    release order goes to the bank) or keep it, with reasons. Refused with FAILED_PRECONDITION when
+    release order goes to the bank), release a part of it (release_minor; the rest stays held) or
+    keep it, with reasons. Refused with FAILED_PRECONDITION when
     it is decided already or the hold cannot be released; an unknown objection is NOT_FOUND
     (OBJECTION_NOT_FOUND).
+    """
+    ListReviews: _aio.UnaryUnaryMultiCallable[_holds_pb2.ListReviewsRequest, _holds_pb2.ListReviewsResponse]  # type: ignore[assignment]
+    """Cases' reviews of large freezes: those awaiting a supervisor's decision (awaiting_only), or all."""
+    DecideReview: _aio.UnaryUnaryMultiCallable[_holds_pb2.DecideReviewRequest, _holds_pb2.Review]  # type: ignore[assignment]
+    """A supervisor approves or declines all of a case's waiting freezes in one step, as themselves;
+    the decision goes into the case's audit chain (REVIEW_NOT_FOUND, REVIEW_ALREADY_DECIDED).
     """
 
 class HoldServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -257,9 +271,28 @@ class HoldServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_holds_pb2.Objection, _abc.Awaitable[_holds_pb2.Objection]]:
         """Decides an open objection, as the officer or supervisor calling: release the whole hold (its
-        release order goes to the bank) or keep it, with reasons. Refused with FAILED_PRECONDITION when
+        release order goes to the bank), release a part of it (release_minor; the rest stays held) or
+        keep it, with reasons. Refused with FAILED_PRECONDITION when
         it is decided already or the hold cannot be released; an unknown objection is NOT_FOUND
         (OBJECTION_NOT_FOUND).
+        """
+
+    @_abc_1.abstractmethod
+    def ListReviews(
+        self,
+        request: _holds_pb2.ListReviewsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_holds_pb2.ListReviewsResponse, _abc.Awaitable[_holds_pb2.ListReviewsResponse]]:
+        """Cases' reviews of large freezes: those awaiting a supervisor's decision (awaiting_only), or all."""
+
+    @_abc_1.abstractmethod
+    def DecideReview(
+        self,
+        request: _holds_pb2.DecideReviewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_holds_pb2.Review, _abc.Awaitable[_holds_pb2.Review]]:
+        """A supervisor approves or declines all of a case's waiting freezes in one step, as themselves;
+        the decision goes into the case's audit chain (REVIEW_NOT_FOUND, REVIEW_ALREADY_DECIDED).
         """
 
 def add_HoldServiceServicer_to_server(servicer: HoldServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -148,6 +148,12 @@ class _OrderStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderStat
     """An extend order: the bank renewed the hold, or made it a formal freeze (see HoldService)."""
     ORDER_STATUS_RETURNED: _OrderStatus.ValueType  # 11
     """A return order: the bank paid released_minor to the victim."""
+    ORDER_STATUS_AWAITING_REVIEW: _OrderStatus.ValueType  # 12
+    """A freeze (a stop, or the freeze its statement sized) that would take the case past the review's
+    thresholds: it waits for a supervisor (HoldService.DecideReview); the bank has not been asked.
+    """
+    ORDER_STATUS_DECLINED: _OrderStatus.ValueType  # 13
+    """A freeze the supervisor's review declined: never asked of the bank."""
 
 class OrderStatus(_OrderStatus, metaclass=_OrderStatusEnumTypeWrapper):
     """Mirrors ISO 20022 camt.029 where a bank has answered. An order first asks its bank for the
@@ -179,6 +185,12 @@ ORDER_STATUS_EXTENDED: OrderStatus.ValueType  # 10
 """An extend order: the bank renewed the hold, or made it a formal freeze (see HoldService)."""
 ORDER_STATUS_RETURNED: OrderStatus.ValueType  # 11
 """A return order: the bank paid released_minor to the victim."""
+ORDER_STATUS_AWAITING_REVIEW: OrderStatus.ValueType  # 12
+"""A freeze (a stop, or the freeze its statement sized) that would take the case past the review's
+thresholds: it waits for a supervisor (HoldService.DecideReview); the bank has not been asked.
+"""
+ORDER_STATUS_DECLINED: OrderStatus.ValueType  # 13
+"""A freeze the supervisor's review declined: never asked of the bank."""
 Global___OrderStatus: _TypeAlias = OrderStatus  # noqa: Y015
 
 class _OrderKind:
@@ -376,6 +388,20 @@ class _EventKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EventKind.V
     """
     EVENT_KIND_OBJECTION_DECIDED: _EventKind.ValueType  # 43
     """objection.decided: an officer released the hold or kept it, with reasons."""
+    EVENT_KIND_REVIEW_REQUESTED: _EventKind.ValueType  # 44
+    """review.requested: a freeze would take the case past the review's thresholds; it and every
+    freeze after it wait for a supervisor.
+    """
+    EVENT_KIND_REVIEW_APPROVED: _EventKind.ValueType  # 45
+    """review.approved: a supervisor approved the case's waiting freezes; they go out, and the case
+    freezes on.
+    """
+    EVENT_KIND_REVIEW_DECLINED: _EventKind.ValueType  # 46
+    """review.declined: a supervisor declined the case's waiting freezes; nothing more is frozen."""
+    EVENT_KIND_ORDER_AWAITING_REVIEW: _EventKind.ValueType  # 48
+    """order.awaiting_review: a freeze waits for the case's review."""
+    EVENT_KIND_ORDER_DECLINED: _EventKind.ValueType  # 49
+    """order.declined: a freeze declined by the case's review, never asked of the bank."""
 
 class EventKind(_EventKind, metaclass=_EventKindEnumTypeWrapper):
     """What happened, in a case's event log. `order.*` kinds other than QUEUED, TRACED, FOLLOWED,
@@ -481,6 +507,20 @@ the center.
 """
 EVENT_KIND_OBJECTION_DECIDED: EventKind.ValueType  # 43
 """objection.decided: an officer released the hold or kept it, with reasons."""
+EVENT_KIND_REVIEW_REQUESTED: EventKind.ValueType  # 44
+"""review.requested: a freeze would take the case past the review's thresholds; it and every
+freeze after it wait for a supervisor.
+"""
+EVENT_KIND_REVIEW_APPROVED: EventKind.ValueType  # 45
+"""review.approved: a supervisor approved the case's waiting freezes; they go out, and the case
+freezes on.
+"""
+EVENT_KIND_REVIEW_DECLINED: EventKind.ValueType  # 46
+"""review.declined: a supervisor declined the case's waiting freezes; nothing more is frozen."""
+EVENT_KIND_ORDER_AWAITING_REVIEW: EventKind.ValueType  # 48
+"""order.awaiting_review: a freeze waits for the case's review."""
+EVENT_KIND_ORDER_DECLINED: EventKind.ValueType  # 49
+"""order.declined: a freeze declined by the case's review, never asked of the bank."""
 Global___EventKind: _TypeAlias = EventKind  # noqa: Y015
 
 @_typing.final
@@ -1214,6 +1254,9 @@ class Case(_message.Message):
     BACK_WITH_VICTIM_MINOR_FIELD_NUMBER: _builtins.int
     LINKED_CASES_FIELD_NUMBER: _builtins.int
     SHARED_ACCOUNTS_FIELD_NUMBER: _builtins.int
+    REVIEW_FIELD_NUMBER: _builtins.int
+    AWAITING_REVIEW_ORDERS_FIELD_NUMBER: _builtins.int
+    AWAITING_REVIEW_MINOR_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     """The case's id (a UUID)."""
     entry_id: _builtins.str
@@ -1260,6 +1303,12 @@ class Case(_message.Message):
     """Paid by the trail back to an account the victim paid from (a fake "profit withdrawal"): the
     victim's money again, never frozen or followed there, and neither held nor exited.
     """
+    review: _holds_pb2.ReviewState.ValueType
+    """The case's review of large freezes: unspecified while its freezes stay within the thresholds."""
+    awaiting_review_orders: _builtins.int
+    """Freezes waiting for the review ("awaiting review"), and their money."""
+    awaiting_review_minor: _builtins.int
+    """The money of the freezes waiting for the review, in minor units."""
     @_builtins.property
     def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___FreezeOrder]:
         """Every order of the case, by level, then oldest first; empty in ListCases."""
@@ -1323,10 +1372,13 @@ class Case(_message.Message):
         back_with_victim_minor: _builtins.int = ...,
         linked_cases: _abc.Iterable[Global___LinkedCase] | None = ...,
         shared_accounts: _abc.Iterable[Global___SharedAccount] | None = ...,
+        review: _holds_pb2.ReviewState.ValueType = ...,
+        awaiting_review_orders: _builtins.int = ...,
+        awaiting_review_minor: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["back_with_victim_minor", b"back_with_victim_minor", "case_id", b"case_id", "created_at", b"created_at", "currency", b"currency", "entry_id", b"entry_id", "exited_minor", b"exited_minor", "exits", b"exits", "fraud_type", b"fraud_type", "held_minor", b"held_minor", "holds", b"holds", "levels", b"levels", "linked_cases", b"linked_cases", "max_depth", b"max_depth", "min_amount_minor", b"min_amount_minor", "officer_id", b"officer_id", "order_count", b"order_count", "orders", b"orders", "report_no", b"report_no", "reported_minor", b"reported_minor", "returned_minor", b"returned_minor", "rule", b"rule", "settled", b"settled", "shared_accounts", b"shared_accounts", "station_id", b"station_id", "unresolved_minor", b"unresolved_minor", "victim_name", b"victim_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["awaiting_review_minor", b"awaiting_review_minor", "awaiting_review_orders", b"awaiting_review_orders", "back_with_victim_minor", b"back_with_victim_minor", "case_id", b"case_id", "created_at", b"created_at", "currency", b"currency", "entry_id", b"entry_id", "exited_minor", b"exited_minor", "exits", b"exits", "fraud_type", b"fraud_type", "held_minor", b"held_minor", "holds", b"holds", "levels", b"levels", "linked_cases", b"linked_cases", "max_depth", b"max_depth", "min_amount_minor", b"min_amount_minor", "officer_id", b"officer_id", "order_count", b"order_count", "orders", b"orders", "report_no", b"report_no", "reported_minor", b"reported_minor", "returned_minor", b"returned_minor", "review", b"review", "rule", b"rule", "settled", b"settled", "shared_accounts", b"shared_accounts", "station_id", b"station_id", "unresolved_minor", b"unresolved_minor", "victim_name", b"victim_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

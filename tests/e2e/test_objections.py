@@ -283,3 +283,114 @@ async def test_the_objection_commands_file_list_and_decide(make_app, channel_to,
     assert "keep" in decided.stdout and "decided" in decided.stdout
     bad = await stopay("objection", "decide", "nope", "keep", "--reasons", "x", "--officer", "sup-1", *server)
     assert bad.returncode != 0 and "objection_id" in bad.stderr
+
+
+async def test_an_objection_partly_upheld_releases_that_much_at_the_bank_and_keeps_the_rest(
+    make_app, channel_to, holds_to, pool, tmp_path
+) -> None:
+    app, (case,) = await start(make_app, channel_to, one_victim(tmp_path))
+    holds = holds_to(app)
+    server = ("--server", f"127.0.0.1:{app.port}")
+    filed = await holds.FileObjection(filing(case))
+    decided = await stopay(
+        "objection", "decide", filed.objection_id, "--release-part", "300.01", "--reasons", "half of it is salary",
+        "--officer", "sup-1", "--json", *server,
+    )  # fmt: skip
+    assert decided.returncode == 0, decided.stderr
+    shown = json.loads(decided.stdout)
+    assert shown["decision"] == "OBJECTION_DECISION_RELEASE_PART" and shown["released_minor"] == "30001"
+    assert shown["open"] is False and shown["decided_by"] == "officer:sup-1"
+    # The release order asks the bank for that amount, in the same transaction as the decision.
+    (release,) = await orders_of(pool, case, "release")
+    assert release["requested_minor"] == 30_001
+    await eventually(lambda: _statuses(pool, case, "release", ["released"]))
+    assert app.adapters["BK"].world.held(acct("M")) == 69_999
+    # The rest stays held, the hold as it was (an emergency stop, the same expiry); no more than the
+    # rest from now on.
+    (hold,) = (await holds.ListHolds(holds_pb2.ListHoldsRequest(case_id=case.case_id))).holds
+    assert (hold.state, hold.held_minor) == (holds_pb2.HOLD_STATE_STOPPED, 69_999)
+    limit = await pool.fetchval("SELECT limit_minor FROM holds WHERE case_id = $1", uuid.UUID(case.case_id))
+    assert limit == 69_999
+    events = await events_of(pool, case)
+    kinds = [e["kind"] for e in events]
+    assert "hold.released" not in kinds
+    assert kinds.index("objection.filed") < kinds.index("release.queued") < kinds.index("objection.decided")
+    (queued,) = [e["detail"] for e in events if e["kind"] == "release.queued"]
+    assert (queued["amount_minor"], queued["reason"]) == (30_001, "objection partly upheld")
+    (event,) = [e["detail"] for e in events if e["kind"] == "objection.decided"]
+    assert (event["decision"], event["released_minor"], event["kept_minor"], event["reasons"]) == (
+        "release_part",
+        30_001,
+        69_999,
+        "half of it is salary",
+    )
+    # The decision is in the case's hash chain, which verifies.
+    report = await audit.verify(pool)
+    assert report.ok, report.breaks
+    watching = channel_to(app).WatchCase(station_pb2.WatchCaseRequest(case_id=case.case_id))
+    update = await watching.read()
+    watching.cancel()
+    (summary,) = [e.summary for e in update.events if e.kind == station_pb2.EVENT_KIND_OBJECTION_DECIDED]
+    assert "release_part" in summary and "300.01" in summary and "699.99" in summary
+    listed = await stopay("objection", "list", "--case", case.case_id, *server)
+    assert listed.returncode == 0 and "release part" in listed.stdout and "300.01" in listed.stdout
+
+
+async def test_a_partial_release_of_a_bad_amount_is_refused_naming_release_minor_and_writes_nothing(
+    make_app, channel_to, holds_to, pool, tmp_path
+) -> None:
+    app, (case,) = await start(make_app, channel_to, one_victim(tmp_path))
+    holds = holds_to(app)
+    filed = await holds.FileObjection(filing(case))
+
+    async def written() -> tuple[object, ...]:
+        return (
+            await pool.fetchval("SELECT count(*) FROM case_events WHERE case_id = $1", uuid.UUID(case.case_id)),
+            await pool.fetchval("SELECT count(*) FROM freeze_orders WHERE kind = 'release'"),
+            await pool.fetchval("SELECT count(*) FROM objections WHERE state = 'open'"),
+            await pool.fetchval("SELECT count(*) FROM hold_requests"),
+            await pool.fetchval("SELECT limit_minor FROM holds"),
+        )
+
+    before = await written()
+    request_id = uuid.uuid4().hex
+
+    def part(amount: int, decision: int = holds_pb2.OBJECTION_DECISION_RELEASE_PART):
+        return holds_pb2.DecideObjectionRequest(
+            objection_id=filed.objection_id,
+            decision=decision,
+            release_minor=amount,
+            by=holds_pb2.StepBy(officer_id="sup-1", reason="part of it", request_id=request_id),
+        )
+
+    # 0, a negative amount, everything held (that is a release), more than held; an amount with another decision.
+    for request in (part(0), part(-5), part(100_000), part(100_001), part(500, holds_pb2.OBJECTION_DECISION_KEEP)):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await holds.DecideObjection(request)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+        assert "release_minor" in err.value.details()
+        assert await written() == before
+    assert app.adapters["BK"].world.held(acct("M")) == 100_000
+    # The CLI refuses what it cannot send, and passes on what the server refuses.
+    server = ("--server", f"127.0.0.1:{app.port}")
+    for amount in ("-1", "1.234", "1000"):
+        bad = await stopay(
+            "objection", "decide", filed.objection_id, "--release-part", amount, "--reasons", "x",
+            "--officer", "sup-1", *server,
+        )  # fmt: skip
+        assert bad.returncode != 0
+        assert ("release_minor" if amount == "1000" else "--release-part") in bad.stderr, bad.stderr
+    both = await stopay(
+        "objection", "decide", filed.objection_id, "keep", "--release-part", "1", "--reasons", "x", *server
+    )
+    assert both.returncode != 0 and "one of them" in both.stderr
+    assert await written() == before
+    # Nothing was claimed: the same request id, with a good amount, is taken.
+    decided = await holds.DecideObjection(part(1))
+    assert (decided.decision, decided.released_minor) == (holds_pb2.OBJECTION_DECISION_RELEASE_PART, 1)
+    # Sent again, it is answered as it was, and releases nothing more; another amount under the same
+    # request id is refused.
+    again = await holds.DecideObjection(part(1))
+    assert (again.objection_id, again.released_minor, again.replayed) == (filed.objection_id, 1, True)
+    assert [o["requested_minor"] for o in await orders_of(pool, case, "release")] == [1]
+    await refused(holds.DecideObjection(part(2)), grpc.StatusCode.ALREADY_EXISTS, request_id)

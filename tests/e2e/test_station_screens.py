@@ -241,3 +241,47 @@ async def test_the_victim_sees_every_confirmed_value_as_sent_and_runs_nothing_ty
     finally:
         await desk.close()
         await runner.cleanup()
+
+
+async def test_the_victim_sees_freezes_awaiting_review_then_held_once_approved(make_app, browser, holds_to) -> None:
+    # A deployment that reviews past one account: seed-xue's second level (ABC) waits for review.
+    from stopay.domain.holds import HoldPolicy
+    from stopay.domain.review import Thresholds
+    from stopay.v1 import holds_pb2
+
+    app = await make_app(EXAMPLES / "seed-xue.json", holds=HoldPolicy(review=Thresholds(max_accounts=1)))
+    (request,) = scenario_requests(app, EXAMPLES / "seed-xue.json")
+    desk, runner, base = await start_station(app.port)
+    try:
+        officer = await (await browser.new_context(viewport=OFFICER, locale="zh-CN")).new_page()
+        victim = await (await browser.new_context(viewport=OFFICER, locale="zh-CN")).new_page()
+        await officer.goto(f"{base}/officer")
+        await victim.goto(f"{base}/victim")
+        await key_in(officer, request)
+        card = victim.locator('article.transfer[data-index="0"]')
+        await expect(card.locator('[data-field="txn_id"]')).to_have_text(request.transfers[0].txn_id, timeout=2000)
+        await card.locator("button.confirm").click()
+        await expect(officer.locator("#submit")).to_be_enabled(timeout=2000)
+        await officer.click("#submit")
+        case = victim.locator("#case")
+        await expect(case.locator('.banks [data-bank="ICBC"] .held')).to_have_text("¥350,000.00", timeout=30_000)
+        banner = case.locator('[data-review="awaiting"]')
+        await expect(banner).to_contain_text("等待上级审批", timeout=30_000)
+        await expect(banner).to_contain_text("¥")
+        waiting = case.locator('.orders tr[data-bank="ABC"][data-status="awaiting_review"] .status')
+        await expect(waiting.first).to_have_text("待审批")
+        case_id = desk.draft.case_id
+        assert case_id
+        await holds_to(app).DecideReview(
+            holds_pb2.DecideReviewRequest(
+                case_id=case_id,
+                decision=holds_pb2.REVIEW_DECISION_APPROVE,
+                by=holds_pb2.StepBy(officer_id="sup-7", reason="approved by phone", request_id="rv-1"),
+            )
+        )
+        await expect(case.locator('.banks [data-bank="ABC"] .held')).to_have_text("¥210,000.00", timeout=30_000)
+        await expect(banner).to_have_count(0)
+        await expect(case.locator(".progress")).to_have_text("各银行均已答复", timeout=30_000)
+    finally:
+        await desk.close()
+        await runner.cleanup()

@@ -174,6 +174,17 @@ def test_a_statement_never_refreezes_beyond_a_formal_freeze_s_document() -> None
     assert (over.freeze_minor, over.release_minor) == (0, 30_000)
 
 
+def test_a_statement_never_refreezes_what_an_objection_partly_upheld_gave_back() -> None:
+    from stopay.domain.settlement import within_hold
+
+    # ¥300 of ¥1,000 was released on the holder's objection; a later statement still shows ¥1,000.
+    kept = within_hold(_fresh(left=100_000, freeze=30_000), S.STOPPED, None, _money(held=70_000), 70_000)
+    assert (kept.left_minor, kept.freeze_minor, kept.release_minor) == (70_000, 0, 0)
+    # A formal freeze later: the lower of its document and the limit.
+    frozen = within_hold(_fresh(left=100_000), S.FROZEN, 90_000, _money(held=70_000), 70_000)
+    assert (frozen.left_minor, frozen.freeze_minor, frozen.release_minor) == (70_000, 0, 0)
+
+
 def test_a_statement_leaves_a_returning_hold_as_the_return_planned_it() -> None:
     from stopay.domain.settlement import within_hold
 

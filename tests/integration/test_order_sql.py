@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from stopay.domain.accounts import AccountKey, CaseAccount
-from stopay.domain.orders import OPEN, OrderKind, OrderStatus, RetryRefused
+from stopay.domain.orders import OPEN, UNRESOLVED, OrderKind, OrderStatus, RetryRefused
 from stopay.store.entries import OrderRow, TransferRow
 from stopay.store.holds import CaseEventRow, HoldEventRow, HoldOrderRow, PayingHoldRow, ReturnOrderRow
 from stopay.store.orders import Claim, Retry
@@ -29,6 +29,7 @@ from stopay.store.trail import (
     HoldOpRow,
     NewOrder,
     OrderChange,
+    ReviewRequest,
 )
 
 # (SQL file, parameter) -> the row class of the jsonb array passed there.
@@ -40,6 +41,7 @@ ROW_CLASSES: dict[tuple[str, str], type] = {
     ("trail_apply", "answers"): AnswerRecord,
     ("trail_apply", "events"): EventRecord,
     ("trail_apply", "holds"): HoldOpRow,
+    ("trail_apply", "reviews"): ReviewRequest,
     ("trail_lock", "accounts"): AccountToLock,
     ("trail_rows_at", "accounts"): AccountKey,
     ("trail_rows", "accounts"): CaseAccount,
@@ -89,6 +91,10 @@ async def test_the_database_s_open_orders_are_the_domain_s(pool) -> None:
     )
     assert {OrderStatus(r["s"]) for r in rows if r["open"]} == OPEN
     assert len(rows) == len(OrderStatus)
+    rows = await pool.fetch(
+        "SELECT s, freeze_order_unresolved(s) AS u FROM unnest($1::text[]) AS s", [s.value for s in OrderStatus]
+    )
+    assert {OrderStatus(r["s"]) for r in rows if r["u"]} == UNRESOLVED
 
 
 async def test_the_database_s_kinds_and_statuses_are_the_enums(pool) -> None:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from stopay.domain.orders import TRANSITIONS, OrderStatus, UnknownAnswer, settled_status, status_for_answer
+from stopay.domain.orders import (
+    TRANSITIONS,
+    OrderKind,
+    OrderStatus,
+    UnknownAnswer,
+    kind_may_move,
+    settled_status,
+    status_for_answer,
+)
 
 S = OrderStatus
 
@@ -23,6 +31,7 @@ def test_terminal_statuses() -> None:
         S.RELEASED,
         S.EXTENDED,
         S.RETURNED,
+        S.DECLINED,
     }
 
 
@@ -34,8 +43,24 @@ def test_terminal_status_has_no_way_out(status: OrderStatus) -> None:
 
 @pytest.mark.parametrize("status", list(S))
 def test_nothing_moves_back_to_queued_and_nothing_stays_put(status: OrderStatus) -> None:
-    assert not can_move(status, S.QUEUED)
+    for kind in OrderKind:
+        # A stop waiting for review was never sent: approved, it is queued for the first time.
+        first_send = kind is OrderKind.STOP and status is S.AWAITING_REVIEW
+        assert kind_may_move(kind, status, S.QUEUED) == first_send
     assert not can_move(status, status)
+
+
+def test_only_a_stop_waits_before_it_is_sent_and_only_a_freeze_order_after_its_statement() -> None:
+    assert kind_may_move(OrderKind.FREEZE, S.QUEUED, S.AWAITING_REVIEW)
+    assert not kind_may_move(OrderKind.STOP, S.QUEUED, S.AWAITING_REVIEW)
+    assert kind_may_move(OrderKind.FREEZE, S.AWAITING_REVIEW, S.FREEZING)
+    assert not kind_may_move(OrderKind.STOP, S.AWAITING_REVIEW, S.FREEZING)
+    assert not kind_may_move(OrderKind.FREEZE, S.AWAITING_REVIEW, S.QUEUED)
+    for kind in (OrderKind.FREEZE, OrderKind.STOP):
+        assert kind_may_move(kind, S.AWAITING_REVIEW, S.DECLINED)
+        for end in (S.HELD, S.PENDING, S.UNDELIVERABLE, S.REJECTED, S.MOVED_ON):
+            assert not kind_may_move(kind, S.AWAITING_REVIEW, end)  # never sent: no bank answers it
+    assert not S.AWAITING_REVIEW.terminal and not S.AWAITING_REVIEW.open
 
 
 def test_open_statuses_can_be_answered_or_given_up() -> None:
@@ -102,7 +127,8 @@ def test_status_for_answer_rejects_nonsense(code: str, held: int, requested: int
 
 def test_freezing_comes_only_after_the_statement_and_never_back() -> None:
     assert can_move(S.QUEUED, S.FREEZING)
-    assert {start for start, end in TRANSITIONS if end is S.FREEZING} == {S.QUEUED}
+    # ... or after a review let the freeze its statement sized go out.
+    assert {start for start, end in TRANSITIONS if end is S.FREEZING} == {S.QUEUED, S.AWAITING_REVIEW}
     assert not can_move(S.PENDING, S.FREEZING)
     for end in (S.HELD, S.PARTIALLY_HELD, S.MOVED_ON, S.REJECTED, S.UNDELIVERABLE, S.PENDING):
         assert can_move(S.FREEZING, end)

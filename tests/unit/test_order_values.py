@@ -8,6 +8,7 @@ import pytest
 from stopay.domain.holds import HoldState
 from stopay.domain.orders import (
     OPEN,
+    UNRESOLVED,
     BankRequest,
     OrderKind,
     OrderStatus,
@@ -35,7 +36,9 @@ K, S = OrderKind, OrderStatus
 def test_open_is_queued_freezing_or_pending_and_nothing_else_is() -> None:
     assert OPEN == {S.QUEUED, S.FREEZING, S.PENDING}
     assert {s for s in S if s.open} == OPEN
-    assert all(s.terminal != s.open for s in S)
+    # A freeze waiting for review is neither open (never claimed, never due) nor final.
+    assert {s for s in S if not s.terminal} == UNRESOLVED == OPEN | {S.AWAITING_REVIEW}
+    assert all(s.terminal != s.open for s in S if s is not S.AWAITING_REVIEW)
 
 
 def test_the_kinds_are_the_five_the_database_knows() -> None:
@@ -53,7 +56,9 @@ def test_the_values_read_as_their_text() -> None:
 def test_only_a_freeze_asking_for_its_statement_cannot_have_moved_money(kind: OrderKind, status: OrderStatus) -> None:
     assert asks_statement(kind, status) == (kind is K.FREEZE and status is S.QUEUED)
     assert freeze_out(kind, status) == (
-        (kind is K.FREEZE and status in (S.FREEZING, S.PENDING)) or (kind is K.STOP and status in (S.QUEUED, S.PENDING))
+        # a waiting freeze's money is set aside in flight too
+        (kind is K.FREEZE and status in (S.FREEZING, S.PENDING, S.AWAITING_REVIEW))
+        or (kind is K.STOP and status in (S.QUEUED, S.PENDING, S.AWAITING_REVIEW))
     )
 
 
@@ -184,7 +189,10 @@ def test_the_schema_spells_the_open_statuses_once() -> None:
     ]
     function = schema[schema.index("FUNCTION public.freeze_order_open(") :].split("\n\n", 1)[0]
     assert len(spelled) == 1 and spelled[0] in function.splitlines(), spelled
-    assert schema.count("freeze_order_open(") >= 5  # the function, the due index, the check, the view, the guard
+    # the function, the due index, the open orders' index, and freeze_order_unresolved's body
+    assert schema.count("freeze_order_open(") >= 4
+    # the function, the check, the view, the guard
+    assert schema.count("freeze_order_unresolved(") >= 4
 
 
 # ---- stop first ---------------------------------------------------------------------------------
@@ -233,6 +241,10 @@ def test_a_top_up_stays_within_the_hold() -> None:
     assert top_up(SHORT, True, HoldState.FROZEN, 25_000, asked_releases=0, releases=1) == 5_000
     assert top_up(SHORT, True, HoldState.RETURNING, None, asked_releases=0, releases=1) == 0
     assert top_up(SHORT, True, HoldState.LAPSED, None, asked_releases=0, releases=1) == 0
+    # An objection partly upheld left ¥250 held: the part given back is never asked for again.
+    assert top_up(SHORT, True, HoldState.STOPPED, None, asked_releases=0, releases=1, limit_minor=25_000) == 5_000
+    assert top_up(SHORT, True, HoldState.STOPPED, None, asked_releases=0, releases=1, limit_minor=20_000) == 0
+    assert top_up(SHORT, True, HoldState.FROZEN, 45_000, asked_releases=0, releases=1, limit_minor=25_000) == 5_000
 
 
 def test_an_account_is_judged_once_traced_and_no_statement_is_due() -> None:

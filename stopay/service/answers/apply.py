@@ -44,6 +44,7 @@ from stopay.domain.accounts import AccountKey, CaseAccount, held_elsewhere_note,
 from stopay.domain.attribution import parts_from_json
 from stopay.domain.holds import HoldPolicy, HoldState
 from stopay.domain.orders import OrderKind, OrderStatus, asks_statement, freeze_out, settled_status, stop_of
+from stopay.domain.review import Gate, Reach, admit, gate
 from stopay.domain.settlement import (
     AccountMoney,
     ask_again_after_refusal,
@@ -59,7 +60,6 @@ from stopay.service.answers.translate import known_incoming, merge_incoming, sta
 from stopay.store.errors import StoreError
 from stopay.store.orders import Claim, ClaimedOrder, Outcome, Retry
 from stopay.store.trail import (
-    AccountChange,
     AccountRow,
     AccountToLock,
     AnswerRecord,
@@ -71,7 +71,9 @@ from stopay.store.trail import (
     LeasedOrder,
     NewOrder,
     OrderChange,
+    ReviewRequest,
     TrailChanges,
+    account_change,
     rows_at,
     trail_transaction,
 )
@@ -135,7 +137,7 @@ async def apply_answers(
             CaseAccount(f.case_id, f.bank_code, f.account_number): f
             for f in await tx.held_elsewhere(sorted({_key(a.order) for a in batch}))
         }
-        work = _Batch(rows, retry_after, policy, caps, elsewhere)
+        work = _Batch(rows, retry_after, policy, caps, elsewhere, tx.reach)
         answered: dict[CaseAccount, ClaimedOrder] = {}
         for item in batch:
             current = leased.pop(item.order.order_id, None)  # popped: one answer per claim
@@ -182,7 +184,7 @@ async def follow_up(
         wanted += await rows_at(pool, sorted(freed)) if freed else []
         async with trail_transaction(pool, None, actor, policy) as tx:
             rows, _ = await tx.lock(wanted, [])
-            work = _Batch(rows, retry_after, policy, caps)
+            work = _Batch(rows, retry_after, policy, caps, reach=tx.reach)
             for stop in stops:
                 work.stop(stop)
             for row in rows.values():
@@ -220,8 +222,11 @@ class _Batch:
         policy: HoldPolicy,
         caps: Limits = DEFAULT_CAPS,
         elsewhere: dict[CaseAccount, HeldElsewhere] | None = None,
+        reach: dict[uuid.UUID, Reach] | None = None,
     ) -> None:
         self.rows = rows
+        # Each case's review of large freezes and its reach, updated as the batch opens freezes.
+        self.reach = reach or {}
         # The other cases holding money at the batch's accounts, before the batch.
         self.elsewhere = elsewhere or {}
         self.policy = policy
@@ -258,25 +263,7 @@ class _Batch:
             {(x.case_id, x.bank_code, x.account_number, x.txn_id): x for x in self.changes.exits}.values()
         )
         for row in self.touched.values():
-            self.changes.accounts.append(
-                AccountChange(
-                    case_id=row.case_id,
-                    bank_code=row.bank_code,
-                    account_number=row.account_number,
-                    incoming=row.incoming,
-                    sent=row.sent,
-                    rev=row.rev,
-                    left_minor=row.left_minor,
-                    held_minor=row.held_minor,
-                    in_flight_minor=row.in_flight_minor,
-                    releasing_minor=row.releasing_minor,
-                    level=row.level,
-                    gaps=self.gaps.get(row.key),
-                    seen_at=row.seen_at,
-                    seen_seq=row.seen_seq,
-                    asked_releases=row.asked_releases,
-                )
-            )
+            self.changes.accounts.append(account_change(row, self.gaps.get(row.key)))
         return self.changes
 
     # ---- statements --------------------------------------------------------------------------
@@ -315,13 +302,25 @@ class _Batch:
             result = step(known, answer.statement.opening_balance_minor, lines, limits, victim, room)
         except StatementTooShort as exc:
             return self.retry(order, str(exc))
-        result = within_hold(result, row.hold_state, row.hold_document_minor, _money(row))
+        result = within_hold(result, row.hold_state, row.hold_document_minor, _money(row), row.hold_limit_minor)
 
         row.rev += 1
         row.incoming = incoming
         row.sent = {txn: [list(p) for p in parts] for txn, parts in result.sent.items()}
         row.left_minor = result.left_minor
-        row.in_flight_minor += result.freeze_minor
+        sized = (
+            self._gate(
+                order.case_id,
+                AccountKey(order.bank_code, order.account_number),
+                result.freeze_minor,
+                order.level,
+                order.order_id,
+            )
+            if result.freeze_minor > 0
+            else Gate.SEND
+        )
+        if sized is not Gate.DECLINE:  # a waiting freeze's money is set aside too
+            row.in_flight_minor += result.freeze_minor
         row.statements_due = max(0, row.statements_due - 1)
         if result.freeze_minor:
             row.asked_releases = row.releases
@@ -353,8 +352,17 @@ class _Batch:
         self._follow(order, row, result)
         if result.unfollowed:
             self._limited(order, result, limits)
-        if result.freeze_minor > 0:
+        if result.freeze_minor > 0 and sized is Gate.SEND:
             self._order(order, OrderStatus.FREEZING, freeze_minor=result.freeze_minor)
+        elif result.freeze_minor > 0:
+            status = _GATED[sized]
+            detail = _GATED_DETAIL[sized]
+            self._order(order, status, freeze_minor=result.freeze_minor, detail=detail)
+            self._event(
+                order,
+                f"order.{status.value}",
+                {"bank_code": order.bank_code, "freeze_minor": result.freeze_minor, "detail": detail},
+            )
         else:
             status = settled_status(0, order.requested_minor)
             if not result.left_minor:
@@ -584,8 +592,12 @@ class _Batch:
         if row is None:
             self.deferred.append(stop)
             return
-        row.in_flight_minor += stop.amount_minor
-        row.asked_releases = row.releases
+        decided = self._gate(
+            stop.case_id, AccountKey(stop.bank_code, stop.number), stop.amount_minor, stop.level, stop.order_id
+        )
+        if decided is not Gate.DECLINE:  # a waiting stop's money is set aside too
+            row.in_flight_minor += stop.amount_minor
+            row.asked_releases = row.releases
         self.touched[row.key] = row
         self.changes.created.append(
             NewOrder(
@@ -602,6 +614,7 @@ class _Batch:
                 incoming=stop.incoming,
                 freeze_minor=stop.amount_minor,
                 idempotency_key=None if stop.twin_id is None else f"{stop.case_id}:{stop.twin_id}/stop",
+                status=OrderStatus.QUEUED if decided is Gate.SEND else _GATED[decided],
             )
         )
         detail: dict[str, Any] = {
@@ -611,7 +624,51 @@ class _Batch:
         }
         if stop.twin_id is None:
             detail["top_up"] = True
-        self.changes.events.append(EventRecord(stop.case_id, "order.queued", stop.order_id, detail))
+        kind = "order.queued"
+        if decided is not Gate.SEND:
+            kind = f"order.{_GATED[decided].value}"
+            detail["detail"] = _GATED_DETAIL[decided]
+        self.changes.events.append(EventRecord(stop.case_id, kind, stop.order_id, detail))
+
+    def _gate(self, case_id: uuid.UUID, account: AccountKey, amount: int, level: int, order_id: uuid.UUID) -> Gate:
+        """Whether a freeze goes out, waits for the case's review or is declined
+        (:func:`stopay.domain.review.gate`); the first to wait asks for the review."""
+        reach = self.reach[case_id]  # read by the lock with the case's chain head
+        thresholds = self.policy.review
+        decided = gate(reach, account, amount, level, thresholds)
+        if admit(reach, account, amount, decided):
+            self.changes.reviews.append(
+                ReviewRequest(
+                    case_id,
+                    len(reach.accounts),
+                    reach.amount_minor,
+                    thresholds.max_accounts,
+                    thresholds.max_amount_minor,
+                )
+            )
+            self.changes.events.append(
+                EventRecord(
+                    case_id,
+                    "review.requested",
+                    order_id,
+                    {
+                        "accounts": len(reach.accounts),
+                        "amount_minor": reach.amount_minor,
+                        "max_accounts": thresholds.max_accounts,
+                        "max_amount_minor": thresholds.max_amount_minor,
+                        "bank_code": account.bank_code,
+                        "level": level,
+                        "freeze_minor": amount,
+                    },
+                )
+            )
+            log.warning(
+                "trail.review_requested",
+                case_id=str(case_id),
+                accounts=len(reach.accounts),
+                amount_minor=reach.amount_minor,
+            )
+        return decided
 
     def top_up(self, row: AccountRow) -> None:
         """Asks, with a stop, what the case is short of at the account since a release there set
@@ -623,6 +680,7 @@ class _Batch:
             row.hold_document_minor,
             row.asked_releases,
             row.releases,
+            row.hold_limit_minor,
         )
         if amount:
             self.stop(
@@ -779,6 +837,14 @@ class _Batch:
 
     def _event(self, order: ClaimedOrder, kind: str, detail: dict[str, Any]) -> None:
         self.changes.events.append(EventRecord(order.case_id, kind, order.order_id, detail))
+
+
+# The status of a freeze that does not go out, and what its order's detail says.
+_GATED = {Gate.WAIT: OrderStatus.AWAITING_REVIEW, Gate.DECLINE: OrderStatus.DECLINED}
+_GATED_DETAIL = {
+    Gate.WAIT: "awaiting review: the case's freezes passed the review's thresholds",
+    Gate.DECLINE: "not asked: the supervisor declined the case's large freeze",
+}
 
 
 def _incoming(row: AccountRow) -> list[dict[str, Any]]:

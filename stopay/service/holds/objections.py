@@ -16,7 +16,14 @@ import structlog
 
 from stopay.domain.accounts import AccountKey
 from stopay.domain.holds import HoldPolicy, HoldRefused, release
-from stopay.domain.objections import Objection, ObjectionAction, ObjectionDecision, ObjectionState, ObjectionView
+from stopay.domain.objections import (
+    Objection,
+    ObjectionAction,
+    ObjectionDecision,
+    ObjectionState,
+    ObjectionView,
+    release_part,
+)
 from stopay.service.holds.steps import _domain, digest, take
 from stopay.store import objections as store
 from stopay.store.holds import hold_transaction
@@ -69,11 +76,20 @@ class Objections:
         return filed
 
     async def decide(
-        self, objection_id: uuid.UUID, decision: ObjectionDecision, reasons: str, actor: str, request_id: str
+        self,
+        objection_id: uuid.UUID,
+        decision: ObjectionDecision,
+        reasons: str,
+        actor: str,
+        request_id: str,
+        release_minor: int = 0,
     ) -> ObjectionView:
         """Decides the open objection: 'release' releases the whole hold in the same transaction (its
-        release order goes to the bank), 'keep' leaves it as it is."""
+        release order goes to the bank), 'release_part' releases ``release_minor`` of it the same way
+        and keeps the rest held (no more than the rest from then on), 'keep' leaves it as it is."""
         payload = {"objection": str(objection_id), "decision": decision.value, "reasons": reasons}
+        if decision is ObjectionDecision.RELEASE_PART:
+            payload["release_minor"] = str(release_minor)
         found = await store.read(self.pool, objection_id=objection_id)
         async with hold_transaction(self.pool, actor) as tx:
             if await tx.claim_request(request_id, "decide_objection", digest("decide_objection", payload)) is not None:
@@ -86,17 +102,26 @@ class Objections:
                     objection_id=str(objection_id),
                 )
             released: int | None = None
+            kept: int | None = None
             if decision is ObjectionDecision.RELEASE:
                 move = release(_domain(trail, row))  # refused when the hold has ended
                 await take(tx, trail, row, move, request_id, f"objection upheld: {reasons}")
-                released = move.release_minor
-            decided = await store.decide(tx, objection_id, decision, reasons, request_id, released)
+                released, kept = move.release_minor, move.keep_minor
+            elif decision is ObjectionDecision.RELEASE_PART:
+                # Refused (writing nothing) unless 0 < release_minor < what the case holds there.
+                move = release_part(_domain(trail, row), release_minor)
+                why = "objection partly upheld"
+                await take(tx, trail, row, move, request_id, f"{why}: {reasons}", release_reason=why)
+                await store.limit_hold(tx, found.case_id, found.bank_code, found.account_number, move.keep_minor)
+                released, kept = move.release_minor, move.keep_minor
+            decided = await store.decide(tx, objection_id, decision, reasons, request_id, released, kept)
         log.info(
             "objection.decided",
             case_id=str(decided.case_id),
             account=AccountKey(decided.bank_code, decided.account_number).masked,
             objection_id=str(objection_id),
             decision=decision,
+            released_minor=released,
         )
         return decided
 

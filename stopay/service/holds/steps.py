@@ -81,10 +81,12 @@ async def take(
     reason: str,
     document: LegalDocument | None = None,
     approval: dict[str, Any] | None = None,
+    release_reason: str = "",
 ) -> HoldView:
     """Writes ``move`` of the locked hold ``row``: the hold, its orders to the bank and its events.
     ``approval`` (who asked, who approved) goes into the move's event and an 'approval.granted'
-    event before it."""
+    event before it. ``release_reason`` says why a release that does not end the hold gives money
+    back (default: the excess over the freezing decision)."""
     orders: list[HoldOrderRow] = []
     events: list[HoldEventRow] = []
     detail: dict[str, Any] = {
@@ -111,7 +113,7 @@ async def take(
         events.append(HoldEventRow(_EVENTS[move.change], order_id, detail))
     if move.release_minor > 0:
         order_id = uuid.uuid5(row.case_id, f"{key}:release")
-        why = move.end.value or "excess over the freezing decision"
+        why = move.end.value or release_reason or "excess over the freezing decision"
         orders.append(
             HoldOrderRow(order_id, OrderKind.RELEASE, move.release_minor, {"reason": why, "request_id": request_id})
         )

@@ -65,6 +65,9 @@ function renderCase(section, view) {
   section.replaceChildren(
     el("h2", {}, T("case_progress"), " ", el("small", { class: "case-id" }, view.case_id)),
     el("p", { class: "progress" }, view.settled ? T("settled") : T("in_progress")),
+    ...(view.review === "awaiting"
+      ? [el("p", { class: "review", "data-review": "awaiting" }, T("awaiting_review", { n: view.awaiting_orders, amount: view.awaiting }))]
+      : []),
     totals, levels,
     el("h3", {}, T("banks_reached")), banks,
     orders,

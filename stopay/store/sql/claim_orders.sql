@@ -32,8 +32,9 @@ WITH due AS (
 SELECT o.case_id, o.order_id, o.parent_order_id, o.kind, o.level, o.status, o.bank_code, o.account_number,
        o.holder_name, o.currency, o.requested_minor, o.freeze_minor, o.incoming, o.idempotency_key, o.params,
        o.attempts, c.rule, c.max_depth, c.min_amount,
-       -- Past the delivery deadline (:deadline_s seconds after the order was created, by the database clock).
-       stopay_now() > o.created_at + make_interval(secs => :deadline_s::float8) AS expired,
+       -- Past the delivery deadline (:deadline_s seconds after the order was created, or after its
+       -- review let it go, by the database clock).
+       stopay_now() > coalesce(o.reviewed_at, o.created_at) + make_interval(secs => :deadline_s::float8) AS expired,
        coalesce(t.incoming, '{}'::jsonb) AS known_incoming
 FROM claimed o
 JOIN cases c ON c.case_id = o.case_id

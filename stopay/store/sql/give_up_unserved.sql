@@ -11,7 +11,7 @@
 -- reschedule_orders.sql does.
 WITH due AS (
     SELECT o.case_id, o.order_id, o.bank_code,
-           stopay_now() > o.created_at + make_interval(secs => :deadline_s::float8) AS expired
+           stopay_now() > coalesce(o.reviewed_at, o.created_at) + make_interval(secs => :deadline_s::float8) AS expired
     FROM freeze_orders o
     WHERE o.status = 'queued' AND (o.kind = 'freeze' OR (o.kind = 'stop' AND o.attempts = 0))
       AND o.next_attempt_at <= stopay_now()
@@ -19,7 +19,7 @@ WITH due AS (
       AND NOT EXISTS (
           SELECT 1 FROM dispatch_replicas r
           WHERE o.bank_code = ANY (r.bank_codes)
-            AND r.alive_until > CASE WHEN stopay_now() > o.created_at + make_interval(secs => :deadline_s::float8) THEN stopay_now()
+            AND r.alive_until > CASE WHEN stopay_now() > coalesce(o.reviewed_at, o.created_at) + make_interval(secs => :deadline_s::float8) THEN stopay_now()
                                      ELSE stopay_now() - make_interval(secs => :deadline_s::float8) END
       )
     ORDER BY o.next_attempt_at

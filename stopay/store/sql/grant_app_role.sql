@@ -23,7 +23,7 @@ FROM (VALUES
     ('transfer_owners', 'SELECT, INSERT, UPDATE (case_id)'),
     ('freeze_order_transitions', 'SELECT'),
     ('freeze_orders', 'SELECT, INSERT, UPDATE (status, freeze_minor, held_minor, released_minor, reason_code,'
-                      ' detail, resolved_at, next_attempt_at, lease_owner, lease_until, attempts)'),
+                      ' detail, resolved_at, next_attempt_at, lease_owner, lease_until, attempts, reviewed_at)'),
     ('trail_accounts', 'SELECT, INSERT, UPDATE (incoming, sent, rev, left_minor, held_minor, in_flight_minor,'
                        ' releasing_minor, level, gaps, seen_at, seen_seq, asked_releases, updated_at)'),
     ('trail_exits', 'SELECT, INSERT, UPDATE (amount_minor, order_id, level, recorded_at), DELETE'),
@@ -37,6 +37,8 @@ FROM (VALUES
     -- objections_guard refuses every move but open -> decided, and any DELETE.
     ('objections', 'SELECT, INSERT, UPDATE (warned_at, escalated_at, state, decision, reasons, decided_by,'
                    ' decided_at)'),
+    -- case_reviews_guard refuses every move but awaiting -> approved | declined, and any DELETE.
+    ('case_reviews', 'SELECT, INSERT, UPDATE (state, decided_by, decided_at, reasons, request_id)'),
     ('dispatch_replicas', 'SELECT, INSERT, UPDATE (bank_codes, alive_until), DELETE'),
     -- Drills and tests move the clock as the owner; the service only reads it.
     ('stopay_clock', 'SELECT'),

@@ -1,11 +1,13 @@
 -- Decides the open objection :objection_id, locked by the caller (objection_lock.sql) with its chain
--- head: :decision ('release' or 'keep'), :reasons, :decided_by; appends 'objection.decided' (:actor)
--- with :request_id and, for a release, :released_minor (what the release order asks the bank back).
+-- head: :decision ('release', 'release_part' or 'keep'), :reasons, :decided_by; appends
+-- 'objection.decided' (:actor) with :request_id and, for a release or a partial release,
+-- :released_minor (what the release order asks the bank back, kept on the objection too) and
+-- :kept_minor (what the hold keeps held: 0 after a release).
 -- Returns the objection as it now is.
 WITH decided AS (
     UPDATE objections o
     SET state = 'decided', decision = :decision, reasons = :reasons, decided_by = :decided_by,
-        decided_at = stopay_now()
+        decided_at = stopay_now(), released_minor = :released_minor::bigint
     WHERE o.objection_id = :objection_id AND o.state = 'open'
     RETURNING o.*
 ), events AS (
@@ -14,7 +16,8 @@ WITH decided AS (
            jsonb_build_object('objection_id', d.objection_id, 'bank_code', d.bank_code,
                               'decision', d.decision, 'reasons', d.reasons, 'decided_by', d.decided_by,
                               'due_at', d.due_at, 'late', d.decided_at > d.due_at,
-                              'released_minor', :released_minor::bigint, 'request_id', :request_id::text)
+                              'released_minor', :released_minor::bigint, 'kept_minor', :kept_minor::bigint,
+                              'request_id', :request_id::text)
     FROM decided d
     RETURNING seq
 )

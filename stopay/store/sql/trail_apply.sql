@@ -3,7 +3,10 @@
 -- each account (:accounts), records, corrects or (amount 0) withdraws exits (:exits), keeps every
 -- bank answer, statements included, as evidence (:answers) and logs events (:events). :actor is the
 -- actor. :holds starts holds ({case_id, bank_code, account_number, op: 'stop'}: an emergency stop of
--- :stop_hours hours, at most :max_stops stops) or ends returning ones ({..., op: 'returned'}). Each
+-- :stop_hours hours, at most :max_stops stops) or ends returning ones ({..., op: 'returned'}).
+-- :reviews asks for cases' reviews of large freezes (store/migrations/0023_review.sql), once each. An
+-- order waiting for review ('awaiting_review', created so or moved there) is parked at 'infinity';
+-- one leaving it (its review decided) records when (reviewed_at) and is due at once. Each
 -- jsonb array's rows are the row class of the same name in store/trail.py. The caller holds the
 -- locks taken by trail_rows.sql and trail_orders.sql, so every order in :orders is still this
 -- owner's and in the state it expects.
@@ -15,8 +18,10 @@ WITH answered AS (
         released_minor = i.released_minor,
         reason_code = i.reason_code,
         detail = i.detail,
-        resolved_at = CASE WHEN freeze_order_open(i.status) THEN NULL ELSE now() END,
-        next_attempt_at = stopay_now() + make_interval(secs => coalesce(i.recheck_s, 0)),
+        resolved_at = CASE WHEN freeze_order_unresolved(i.status) THEN NULL ELSE now() END,
+        next_attempt_at = CASE WHEN i.status = 'awaiting_review' THEN 'infinity'
+                               ELSE stopay_now() + make_interval(secs => coalesce(i.recheck_s, 0)) END,
+        reviewed_at = CASE WHEN o.status = 'awaiting_review' THEN stopay_now() ELSE o.reviewed_at END,
         lease_owner = NULL,
         lease_until = NULL
     FROM jsonb_to_recordset(:orders::jsonb) AS i(case_id uuid, order_id uuid, status text,
@@ -27,13 +32,15 @@ WITH answered AS (
 ), created AS (
     INSERT INTO freeze_orders (case_id, order_id, parent_order_id, kind, level, bank_code,
                                account_number, holder_name, currency, requested_minor, incoming,
-                               idempotency_key, freeze_minor)
+                               idempotency_key, freeze_minor, status, resolved_at, next_attempt_at)
     SELECT n.case_id, n.order_id, n.parent_order_id, n.kind, n.level, n.bank_code, n.account_number,
            n.holder_name, n.currency, n.requested_minor, n.incoming,
-           coalesce(n.idempotency_key, n.case_id::text || ':' || n.order_id::text), n.freeze_minor
+           coalesce(n.idempotency_key, n.case_id::text || ':' || n.order_id::text), n.freeze_minor,
+           n.status, CASE WHEN freeze_order_unresolved(n.status) THEN NULL ELSE now() END,
+           CASE WHEN n.status = 'awaiting_review' THEN 'infinity' ELSE stopay_now() END
     FROM jsonb_to_recordset(:created::jsonb) AS n(case_id uuid, order_id uuid, parent_order_id uuid,
         kind text, level int, bank_code text, account_number text, holder_name text, currency text,
-        requested_minor bigint, incoming jsonb, freeze_minor bigint, idempotency_key text)
+        requested_minor bigint, incoming jsonb, freeze_minor bigint, idempotency_key text, status text)
     ON CONFLICT (case_id, order_id) DO NOTHING
     RETURNING order_id
 ), known AS (
@@ -102,5 +109,12 @@ WITH answered AS (
     WHERE r.op = 'returned' AND h.case_id = r.case_id AND h.bank_code = r.bank_code
       AND h.account_number = r.account_number AND h.state = 'returning'
     RETURNING h.case_id
+), reviews AS (
+    INSERT INTO case_reviews (case_id, accounts, amount_minor, max_accounts, max_amount_minor)
+    SELECT v.case_id, v.accounts, v.amount_minor, v.max_accounts, v.max_amount_minor
+    FROM jsonb_to_recordset(:reviews::jsonb) AS v(case_id uuid, accounts int, amount_minor bigint,
+        max_accounts int, max_amount_minor bigint)
+    ON CONFLICT (case_id) DO NOTHING
+    RETURNING case_id
 )
 SELECT (SELECT count(*) FROM answered) AS answered, (SELECT count(*) FROM created) AS created

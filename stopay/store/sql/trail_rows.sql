@@ -1,5 +1,6 @@
 -- The locked knowledge rows of the accounts in :accounts (jsonb array of {case_id, bank_code, account_number}),
--- with the state of the case's hold on each, the amount its legal document names (if any), and
+-- with the state of the case's hold on each, the amount its legal document names (if any), the most
+-- an objection partly upheld left it holding (if any), and
 -- the exits recorded there (txn_id -> amount) and the accounts the case's victim paid from
 -- ([[bank_code, number], ...]: money that reaches them is back with the victim), how many of the
 -- case's statements of the account are still due (its freeze orders there still queued), how many
@@ -21,7 +22,7 @@ SELECT t.case_id, t.bank_code, t.account_number, t.holder_name, t.level, t.incom
           AND r.kind = 'release' AND r.status = 'released' AND r.released_minor > 0)::int AS releases,
        t.asked_releases,
        (SELECT c.currency FROM cases c WHERE c.case_id = t.case_id) AS currency,
-       (h.document ->> 'amount_minor')::bigint AS hold_document_minor
+       (h.document ->> 'amount_minor')::bigint AS hold_document_minor, h.limit_minor AS hold_limit_minor
 FROM trail_accounts t
 JOIN jsonb_to_recordset(:accounts::jsonb) AS w(case_id uuid, bank_code text, account_number text)
   ON t.case_id = w.case_id AND t.bank_code = w.bank_code AND t.account_number = w.account_number
