@@ -30,6 +30,7 @@ from stopay.service.watch import WatchHub
 from stopay.store import embedded
 from stopay.store.database import ensure_database, open_pool
 from stopay.store.notifications import Notifications
+from stopay.store.primary import PrimaryWatch
 from stopay.store.roles import migrate_as_owner
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ class App:
     checkpointer: Checkpointer | None = None
     # The case watchers' hub (Services.hub), started after the listener and closed after the server.
     hub: WatchHub | None = None
+    # Whether a primary can be reached; the health service follows it (docs/reliability.md).
+    primary: PrimaryWatch | None = None
     _stopped: bool = field(default=False, init=False)
 
     @property
@@ -75,6 +78,8 @@ class App:
         if self.checkpointer:
             self.checkpointer.start()
         await self.api.start()
+        if self.primary:
+            self.primary.start()
         log.info(
             "stopay.started",
             port=self.port,
@@ -89,6 +94,8 @@ class App:
             return
         self._stopped = True
         grace = self.settings.shutdown_grace_s
+        if self.primary:
+            await self.primary.close()
         await self.api.stop(grace)
         if self.hub:
             await self.hub.close()
@@ -227,6 +234,18 @@ async def build(settings: Settings) -> App:
     # The sweeper runs wherever the dispatcher does: both act for the banks.
     sweeper = Sweeper(pool, settings.holds, owner, settings.dispatch.sweep_s) if settings.dispatcher else None
     checkpointer = Checkpointer(pool, signer, settings.checkpoint_every_s) if signer else None
+    primary = PrimaryWatch(dsn, api.set_database, pool)
     return App(
-        settings, dsn, pool, notifications, api, adapters, dispatcher, server, sweeper, checkpointer, services.hub
+        settings,
+        dsn,
+        pool,
+        notifications,
+        api,
+        adapters,
+        dispatcher,
+        server,
+        sweeper,
+        checkpointer,
+        services.hub,
+        primary,
     )

@@ -88,6 +88,8 @@ class ApiServer:
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server
         )
         self.tls = tls
+        self._database_up = True
+        self._stopping = True  # until started
         self.port = (
             self._server.add_secure_port(listen, tls.credentials()) if tls else self._server.add_insecure_port(listen)
         )
@@ -96,14 +98,26 @@ class ApiServer:
 
     async def start(self) -> None:
         await self._server.start()
-        for name in ("", *SERVICE_NAMES):
-            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._stopping = False
+        await self._report(serving=self._database_up)
+
+    async def set_database(self, reachable: bool) -> None:
+        """Whether a primary database can be reached: every service is NOT_SERVING while it cannot
+        (each call would fail UNAVAILABLE), and SERVING again once it can."""
+        self._database_up = reachable
+        if not self._stopping:
+            await self._report(serving=reachable)
 
     async def stop(self, grace_s: float) -> None:
         """Reports NOT_SERVING, refuses new calls, and gives calls in progress ``grace_s`` to end."""
-        for name in ("", *SERVICE_NAMES):
-            await self._health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        self._stopping = True
+        await self._report(serving=False)
         await self._server.stop(grace_s)
+
+    async def _report(self, serving: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ("", *SERVICE_NAMES):
+            await self._health.set(name, status)
 
     async def wait(self) -> None:
         await self._server.wait_for_termination()

@@ -53,7 +53,8 @@ def database_failure(exc: BaseException, dsn: str | None) -> Failure:
         | TimeoutError
         | asyncpg.CannotConnectNowError
         | asyncpg.ConnectionDoesNotExistError
-        | asyncpg.InterfaceError,
+        | asyncpg.InterfaceError
+        | asyncpg.TargetServerAttributeNotMatched,  # every host is down, a standby or read-only
     ):
         reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause) or type(cause).__name__
         return Failure(UNREACHABLE, f"cannot reach PostgreSQL at {where}: {reason} (is it running?)")
@@ -71,6 +72,9 @@ def store_failure(exc: BaseException) -> Failure:
 def _where(dsn: str) -> str:
     try:
         parsed = urlparse(dsn)
+        hosts = parsed.netloc.rpartition("@")[2]
+        if "," in hosts:  # several hosts, tried in turn (docs/reliability.md)
+            return f"{hosts}{parsed.path or ''}"
         host = parsed.hostname or "the local socket"
         port = f":{parsed.port}" if parsed.port else ""
     except ValueError:

@@ -125,6 +125,11 @@ class Dispatcher:
         # How many times it has asked the database for work: a sign of life, and a way to know that
         # it has looked again since some moment.
         self.claim_rounds = 0
+        # Whether the last try to keep the leases alive failed (the database was away): they may
+        # have run out meanwhile, so they are extended before anything is claimed again.
+        self._leases_behind = False
+        # Batches the recorder could not write yet because the database was away; kept, not dropped.
+        self.record_postponed = 0
         self._guards = BankGuards(settings.breaker_threshold, settings.breaker_open_s, settings.bank_concurrency, clock)
 
     async def start(self) -> None:
@@ -156,7 +161,9 @@ class Dispatcher:
             await claim
         if self._in_flight:
             await asyncio.wait(list(self._in_flight), timeout=grace_s)
-        await self._results.join()
+        # The database may be away: the recorder keeps what it could not write only until then.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._results.join(), grace_s)
         for task in (record, leases):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -196,6 +203,10 @@ class Dispatcher:
                     await self._room.wait()
                     continue
                 woken.clear()
+                if self._leases_behind:
+                    # Back from an outage: keep this replica's claims before claiming, or it would
+                    # take its own orders again, their leases run out, and ask their banks twice.
+                    await self._keep_leases()
                 try:
                     claimed = await store.claim(
                         self._pool,
@@ -208,6 +219,7 @@ class Dispatcher:
                     )
                 except StoreError as exc:
                     log.warning("dispatch.claim_failed", error=str(exc))
+                    self._leases_behind = bool(self._leased)
                     claimed = []
                 self.claim_rounds += 1
                 if loop.time() - given_up_at >= s.poll_s:
@@ -350,18 +362,30 @@ class Dispatcher:
 
     async def _lease_loop(self) -> None:
         """Extends the leases of orders claimed and not yet recorded, and the replica's registration,
-        every third of the lease time."""
+        every third of the lease time; every poll while the database is away, so that the claims
+        are kept the moment it is back."""
+        s = self._settings
         while True:
-            await asyncio.sleep(self._settings.lease_s / 3)
+            await asyncio.sleep(s.poll_s if self._leases_behind else s.lease_s / 3)
             try:
                 await self._register()
             except StoreError as exc:
                 log.warning("dispatch.heartbeat_failed", error=str(exc))
-            if self._leased:
-                try:
-                    await store.extend_leases(self._pool, self._owner, self._settings.lease_s, list(self._leased))
-                except StoreError as exc:
-                    log.warning("dispatch.lease_extension_failed", error=str(exc))
+            await self._keep_leases()
+
+    async def _keep_leases(self) -> None:
+        """Extends the leases of the claims not yet recorded. A lease that ran out while the
+        database was away is kept too, unless another replica claimed the order meanwhile."""
+        if not self._leased:
+            self._leases_behind = False
+            return
+        try:
+            await store.extend_leases(self._pool, self._owner, self._settings.lease_s, list(self._leased))
+        except StoreError as exc:
+            self._leases_behind = True
+            log.warning("dispatch.lease_extension_failed", error=str(exc))
+        else:
+            self._leases_behind = False
 
     async def _record_loop(self) -> None:
         while True:
@@ -369,7 +393,7 @@ class Dispatcher:
             while not self._results.empty() and len(batch) < 4 * self._settings.batch_size:
                 batch.append(self._results.get_nowait())
             try:
-                await self._record(batch)
+                await self._record_kept(_Unrecorded.of(batch))
             except Exception:  # the recorder must outlive any one batch
                 # Whatever was not written keeps its lease until it runs out; the orders are then
                 # delivered again under the same idempotency keys.
@@ -380,32 +404,56 @@ class Dispatcher:
                     self._results.task_done()
                 self._room.set()  # recorded claims no longer count against max_in_flight
 
-    async def _record(self, batch: list[Answer | store.Retry]) -> None:
-        began = asyncio.get_running_loop().time()
-        answers = [r for r in batch if isinstance(r, Traced | Settled)]
-        retries = [r for r in batch if isinstance(r, store.Retry)]
-        failed = len(retries)  # sends that got no answer to record
-        if answers:
+    async def _record_kept(self, work: _Unrecorded) -> None:
+        """Writes the batch, however long the database is away. Its claims stay leased meanwhile
+        and the lease keeper keeps them alive, so a bank's answer received during an outage is
+        recorded once the database is back instead of asked of the bank again. Only the claims
+        another replica took over meanwhile are not applied (their answers change nothing, and
+        the bank answers that replica's request from its idempotency key)."""
+        failures = 0
+        while True:
             try:
-                retries += await self._transient(
+                await self._record(work)
+                return
+            except StoreUnavailable as exc:
+                failures += 1
+                self.record_postponed += 1
+                log.warning(
+                    "dispatch.record_postponed",
+                    answers=len(work.to_apply),
+                    retries=len(work.retries),
+                    tries=failures,
+                    error=str(exc),
+                )
+                await asyncio.sleep(full_jitter_s(failures, 0.2, 2.0))
+
+    async def _record(self, work: _Unrecorded) -> None:
+        """Writes what is left of ``work``, taking off each part as it is written: tried again after
+        a StoreUnavailable, it neither applies an answer twice nor loses a retry."""
+        began = asyncio.get_running_loop().time()
+        answers = work.answers
+        if work.to_apply:
+            try:
+                work.retries += await self._transient(
                     apply_answers,
                     self._pool,
                     self._owner,
-                    answers,
+                    work.to_apply,
                     self._backoff,
                     self._actor,
                     self._policy,
                     self._limits,
                 )
+                work.to_apply = []
             except StoreUnavailable:
                 raise
             except StoreError as exc:
                 # One answer the database refuses must not hold back the others: apply them one by
                 # one, and give the refused ones back with backoff.
-                log.error("dispatch.batch_refused", error=str(exc), answers=len(answers))
-                for answer in answers:
+                log.error("dispatch.batch_refused", error=str(exc), answers=len(work.to_apply))
+                for answer in list(work.to_apply):
                     try:
-                        retries += await self._transient(
+                        work.retries += await self._transient(
                             apply_answers,
                             self._pool,
                             self._owner,
@@ -418,10 +466,15 @@ class Dispatcher:
                     except StoreUnavailable:
                         raise
                     except StoreError as one:
-                        retries.append(self._retry_later(answer.order, f"answer could not be recorded: {one}"))
-            retries = await self._give_up_expired(answers, retries)
+                        work.retries.append(self._retry_later(answer.order, f"answer could not be recorded: {one}"))
+                    work.to_apply.remove(answer)
+        if answers and not work.given_up:
+            work.retries = await self._give_up_expired(answers, work.retries)
+            work.given_up = True
+        retries, failed = work.retries, work.unanswered
         if retries:
             await self._transient(store.reschedule, self._pool, self._owner, retries, self._actor)
+            work.retries = []
         log.info(
             "dispatch.recorded",
             answers=len(answers),
@@ -466,15 +519,33 @@ class Dispatcher:
     @staticmethod
     async def _transient(call: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         """Runs one write transaction, again with backoff while the database is unavailable or a
-        concurrent transaction got in the way (nothing was applied then)."""
+        concurrent transaction got in the way (nothing was applied then). A few tries only: the
+        recorder keeps what is still unwritten after them and tries again (_record_kept)."""
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type(StoreUnavailable),
-            wait=wait_random_exponential(multiplier=0.2, max=5),
-            stop=stop_after_attempt(20),
+            wait=wait_random_exponential(multiplier=0.1, max=1),
+            stop=stop_after_attempt(5),
             reraise=True,
         ):
             with attempt:
                 return await call(*args)
+
+
+@dataclass(slots=True)
+class _Unrecorded:
+    """A batch of the recorder and what of it is still to be written."""
+
+    answers: list[Answer]  # every answer of the batch
+    to_apply: list[Answer]  # those not applied yet
+    retries: list[store.Retry]  # orders to ask again, not rescheduled yet
+    unanswered: int  # sends that got no answer
+    given_up: bool = False  # the answers past their deadline were given up
+
+    @classmethod
+    def of(cls, batch: list[Answer | store.Retry]) -> _Unrecorded:
+        answers = [r for r in batch if isinstance(r, Traced | Settled)]
+        retries = [r for r in batch if isinstance(r, store.Retry)]
+        return cls(answers, list(answers), retries, len(retries))
 
 
 _SETTLE: dict[OrderKind, Callable[[store.ClaimedOrder, Any], store.Outcome]] = {

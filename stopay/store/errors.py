@@ -13,9 +13,13 @@ from stopay.domain.errors import StoreError, StoreInvalid, StoreUnavailable
 
 # SQLSTATE classes and codes of a database that is, for now, out of reach: connection exceptions,
 # an operator's intervention (shutdown, crash, cannot connect now, query cancelled), insufficient
-# resources. Conflicts with another transaction pass too (serialization failure, deadlock).
+# resources. Conflicts with another transaction pass too (serialization failure, deadlock), and so
+# does a write refused as read-only (25006): the server was a primary when the connection was made
+# and has been demoted since (a failover), or the DSN reached a standby; the next connection finds
+# the primary (docs/reliability.md).
 _UNAVAILABLE_CLASSES = ("08", "57", "53")
 _CONFLICTS = ("40001", "40P01")
+READ_ONLY = "25006"
 # The driver's own refusal of a value quotes the value: only the argument and the reason are kept.
 _CLOSED = re.compile(r"\b(closed|closing|terminated)\b")
 _ARGUMENT = re.compile(r"^(invalid input for query argument \$\d+):.*?( \([^()]*\))?$", re.DOTALL)
@@ -55,6 +59,8 @@ def database_errors(what: str) -> Iterator[None]:
         said = f"{message} [{state}]"
         if state in _CONFLICTS:
             raise StoreUnavailable(f"{what}: a conflict with another transaction ({type(exc).__name__})") from exc
+        if state == READ_ONLY:
+            raise StoreUnavailable(f"{what}: the database is read-only, not a primary ({type(exc).__name__})") from exc
         if state.startswith(_UNAVAILABLE_CLASSES):
             raise StoreUnavailable(f"{what}: the database is unavailable ({type(exc).__name__})") from exc
         if state.startswith("22"):

@@ -28,10 +28,14 @@ CASES = "stopay_case"
 
 
 class Notifications:
-    def __init__(self, dsn: str, reconnect_s: float = 2.0, wake_every_s: float = 0.005) -> None:
-        """``wake_every_s``: the shortest time between two NOTIFYs of :meth:`orders_queued`."""
+    def __init__(self, dsn: str, reconnect_s: float = 2.0, wake_every_s: float = 0.005, check_s: float = 5.0) -> None:
+        """``wake_every_s``: the shortest time between two NOTIFYs of :meth:`orders_queued`;
+        ``check_s``: how often the listening connection is asked whether its server is still there
+        and still the primary (after a failover, notifications come from the new primary only)."""
         self._dsn = dsn
         self._reconnect_s = reconnect_s
+        self._check_s = check_s
+        self._using = asyncio.Lock()  # one operation at a time on the listening connection
         self._wake_every_s = wake_every_s
         self._orders: set[asyncio.Event] = set()
         self._cases: set[Callable[[str | None], None]] = set()
@@ -71,7 +75,8 @@ class Notifications:
         while self._wake_others and self._listening is not None:
             self._wake_others = False
             try:
-                await self._listening.execute(notify)
+                async with self._using:
+                    await self._listening.execute(notify)
             except Exception as exc:  # the listener reconnects; the dispatchers poll meanwhile
                 log.warning("notify.failed", error=f"{type(exc).__name__}: {exc}")
                 return
@@ -123,7 +128,7 @@ class Notifications:
                     # Bound now: a late callback of an earlier connection must not end this one's wait.
                     conn.add_termination_listener(lambda _c, closed=closed: closed.set())
                     self._listening = conn
-                    await closed.wait()
+                    await self._keep(conn, closed)
                 finally:
                     self.listening = False
                     self._listening = None
@@ -136,3 +141,16 @@ class Notifications:
             except Exception as exc:  # any failure of the connection: listen again after a pause
                 log.warning("listen.lost", error=f"{type(exc).__name__}: {exc}")
             await asyncio.sleep(self._reconnect_s)
+
+    async def _keep(self, conn: asyncpg.Connection, closed: asyncio.Event) -> None:
+        """Returns when the connection closes; raises when its server stops answering within
+        ``check_s`` or is no longer the primary (a failover that left the connection open)."""
+        probe = query("primary_probe").text
+        while not closed.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(closed.wait(), self._check_s)
+                return
+            async with self._using:
+                primary = await conn.fetchval(probe, timeout=self._check_s)
+            if not primary:
+                raise ConnectionError("the server is no longer the primary")

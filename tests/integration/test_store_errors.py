@@ -4,6 +4,8 @@ UNAVAILABLE); a data exception is the input's fault (StoreInvalid, answered INVA
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from stopay.store.errors import StoreError, StoreInvalid, StoreUnavailable, database_errors
@@ -26,6 +28,7 @@ RAISE = "DO $$ BEGIN RAISE EXCEPTION 'raised for a test' USING ERRCODE = '{state
         ("57P03", StoreUnavailable),  # cannot connect now
         ("08006", StoreUnavailable),  # connection failure
         ("53300", StoreUnavailable),  # too many connections
+        ("25006", StoreUnavailable),  # read-only transaction: a primary demoted under the connection
         ("23505", StoreError),  # unique violation: neither
         ("XX000", StoreError),  # internal error: neither
     ],
@@ -56,3 +59,47 @@ async def test_a_closed_connection_is_unavailable_but_a_wrong_call_is_not(dsn) -
     await conn.close()
     with pytest.raises(StoreUnavailable), database_errors("a test"):
         await conn.fetchval("SELECT 1")
+
+
+async def test_a_write_on_a_server_gone_read_only_is_unavailable_and_answered_so(dsn) -> None:
+    """A primary demoted under an open connection refuses writes as read-only (25006): trying again
+    on a new connection reaches the new primary, so it is UNAVAILABLE, never INTERNAL."""
+    import asyncpg
+    import grpc
+
+    from stopay.api.errors import store_status
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("SET default_transaction_read_only = on")  # what a demoted server says
+        with pytest.raises(StoreError) as error, database_errors("a test"):
+            await conn.execute("CREATE TEMPORARY TABLE t (x int)")
+        assert isinstance(error.value.__cause__, asyncpg.ReadOnlySQLTransactionError)
+        assert type(error.value) is StoreUnavailable and "read-only" in str(error.value)
+        assert store_status(error.value, "retry")[0] is grpc.StatusCode.UNAVAILABLE
+    finally:
+        await conn.close()
+
+
+async def test_a_connection_cut_mid_query_is_unavailable(dsn) -> None:
+    """The server ends a session under a query (a restart, a failover): the driver's error, whatever
+    its class, is UNAVAILABLE."""
+    import asyncpg
+    import grpc
+
+    from stopay.api.errors import store_status
+
+    conn, admin = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    try:
+        pid = conn.get_server_pid()
+        with pytest.raises(StoreError) as error, database_errors("a test"):
+            query = asyncio.ensure_future(conn.fetchval("SELECT pg_sleep(30)"))
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+            await query
+        assert type(error.value) is StoreUnavailable, error.value
+        assert store_status(error.value, "retry")[0] is grpc.StatusCode.UNAVAILABLE
+        with pytest.raises(StoreUnavailable), database_errors("a test"):
+            await conn.fetchval("SELECT 1")  # the connection is gone: ConnectionDoesNotExistError
+    finally:
+        await admin.close()
+        conn.terminate()

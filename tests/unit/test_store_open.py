@@ -28,3 +28,15 @@ async def test_an_unreachable_server_is_a_store_error_caused_by_the_drivers(step
         else:
             await migrate_as_owner(dsn)
     assert isinstance(raised.value.__cause__, OSError)
+
+
+async def test_a_multi_host_dsn_with_no_host_up_is_unreachable_and_names_every_host() -> None:
+    from stopay.cli.exits import UNREACHABLE, database_failure
+
+    hosts = f"127.0.0.1:{_closed_port()},127.0.0.1:{_closed_port()}"
+    dsn = f"postgresql://nobody:secret@{hosts}/stopay?target_session_attrs=read-write&connect_timeout=2"
+    with pytest.raises(StoreError) as raised:
+        await open_pool(dsn)
+    failure = database_failure(raised.value, dsn)
+    assert failure.status == UNREACHABLE
+    assert f"{hosts}/stopay" in failure.message and "secret" not in failure.message
