@@ -60,6 +60,14 @@ async def workspace(keep: bool) -> AsyncIterator[Path]:
             say(f"the drill's files and logs are in {workdir}")
 
 
+async def stop_all(stages: list[Stage]) -> None:
+    """Stops what a drill started that is still running (after a failure; a finished stage is
+    stopped already)."""
+    for stage in stages:
+        with contextlib.suppress(Exception):
+            await stage.stop()
+
+
 async def single_server(workdir: Path) -> SingleServer:
     server = SingleServer(workdir)
     await asyncio.to_thread(server.init)
@@ -85,9 +93,11 @@ async def db_restart(o: Options) -> dict[str, Any]:
     """A single PostgreSQL stopped in immediate mode under load, started again ``down_s`` later."""
     async with workspace(o.keep) as workdir:
         server = await single_server(workdir)
+        started: list[Stage] = []
         try:
             path, doc, epoch = _network(workdir, o, max(1, round(o.rate * o.load_s)))
             stage = Stage(workdir, server.dsn, path, bank_codes(doc), o.replicas, orders_per_case(o))
+            started.append(stage)
             await stage.start()
             loader = Loader(stage.targets, rate=o.rate)
             load = asyncio.create_task(loader.run(entries(doc, epoch)))
@@ -109,6 +119,7 @@ async def db_restart(o: Options) -> dict[str, Any]:
                 recovery_after_restart_s=figures.recovery_s(loader.calls, restarted),
             )
         finally:
+            await stop_all(started)
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(server.stop, "fast")
     return figs
@@ -144,6 +155,7 @@ async def failover(o: Options) -> dict[str, Any]:
     """The Patroni primary killed (SIGKILL) under load; the killed member joins again as a replica."""
     async with workspace(o.keep) as workdir:
         cluster = PatroniCluster(workdir)
+        started: list[Stage] = []
         try:
             began = time.monotonic()
             await cluster.start()
@@ -153,6 +165,7 @@ async def failover(o: Options) -> dict[str, Any]:
             )
             path, doc, epoch = _network(workdir, o, max(1, round(o.rate * o.load_s)))
             stage = Stage(workdir, cluster.dsn, path, bank_codes(doc), o.replicas, orders_per_case(o))
+            started.append(stage)
             await stage.start()
             loader = Loader(stage.targets, rate=o.rate)
             load = asyncio.create_task(loader.run(entries(doc, epoch)))
@@ -187,6 +200,7 @@ async def failover(o: Options) -> dict[str, Any]:
                 synchronous_mode=True,
             )
         finally:
+            await stop_all(started)
             await cluster.stop()
     return figs
 
@@ -197,10 +211,12 @@ async def kill_replicas(o: Options) -> dict[str, Any]:
     rng = random.Random(o.seed)
     async with workspace(o.keep) as workdir:
         server = await single_server(workdir)
+        started: list[Stage] = []
         try:
             expected_s = o.kills * 6 + 10  # a kill every 1.4 s, and the restart: more entries than needed
             path, doc, epoch = _network(workdir, o, max(1, round(o.rate * expected_s)))
             stage = Stage(workdir, server.dsn, path, bank_codes(doc), o.replicas, orders_per_case(o))
+            started.append(stage)
             await stage.start()
             loader = Loader(stage.targets, rate=o.rate)
             stop = asyncio.Event()
@@ -231,6 +247,7 @@ async def kill_replicas(o: Options) -> dict[str, Any]:
             )
             figs["recovery_s"] = figs["restart_max_s"]  # the longest a killed replica was away
         finally:
+            await stop_all(started)
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(server.stop, "fast")
     return figs
@@ -241,6 +258,7 @@ async def bank_outage(o: Options) -> dict[str, Any]:
     the same figure before the outage."""
     async with workspace(o.keep) as workdir:
         server = await single_server(workdir)
+        started: list[Stage] = []
         try:
             start_margin = 40.0  # seconds for the stage to come up before the baseline load
             baseline_s = 20.0
@@ -251,6 +269,7 @@ async def bank_outage(o: Options) -> dict[str, Any]:
             down = bank_codes(doc)[0]
             path, doc, epoch = _network(workdir, o, victims, {down: [[outage_from, outage_from + o.outage_s]]})
             stage = Stage(workdir, server.dsn, path, bank_codes(doc), o.replicas, orders_per_case(o))
+            started.append(stage)
             await stage.start()
             wall0 = epoch.timestamp()
             if time.time() > wall0 + start_margin:
@@ -271,6 +290,7 @@ async def bank_outage(o: Options) -> dict[str, Any]:
             rows = await stage.entry_to_hold()  # the database is still up: only the stage stopped
             figs.update(outage_figures(rows, down, wall0 + outage_from, wall0 + outage_from + o.outage_s))
         finally:
+            await stop_all(started)
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(server.stop, "fast")
     return figs
