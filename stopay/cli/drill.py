@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from typing import Any
 
@@ -82,10 +83,19 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         keep=args.keep,
     )
+    async def drill() -> dict[str, Any]:
+        # SIGTERM cancels the drill as Ctrl-C does, so that it stops every process it started
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await run_drill(args.name, options)
+
     try:
-        figs = asyncio.run(run_drill(args.name, options))
+        figs = asyncio.run(drill())
     except RuntimeError as exc:
         raise Failure(LOCAL, str(exc)) from exc
+    except asyncio.CancelledError:
+        raise Failure(LOCAL, "the drill was stopped before its end") from None
     print(dump(figs), flush=True)
     clean = all(figs[k] == 0 for k in ("acked_not_stored", "orders_doubled_at_banks", "orders_stuck"))
     print("drill passed" if clean else "drill failed: see the figures", file=sys.stderr)

@@ -122,6 +122,11 @@ class PatroniCluster:
     """etcd and three Patroni members with synchronous replication (``synchronous_mode``)."""
 
     def __init__(self, workdir: Path, members: int = 3) -> None:
+        missing = [program for program in ("patroni", "etcd") if shutil.which(program) is None]
+        if missing:
+            raise RuntimeError(
+                f"the failover drill needs {' and '.join(missing)}: apt-get install -y patroni etcd-server"
+            )
         self.workdir = workdir
         self.user = unprivileged()
         self.home = workdir / "patroni"
