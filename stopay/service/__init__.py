@@ -54,13 +54,14 @@ class Services:
         policy: HoldPolicy,
         same_transfer_window_s: float = 120.0,
         watch_sweep_s: float = 60.0,
+        first_hold: Callable[[float], None] | None = None,
     ) -> Services:
         hub = WatchHub(partial(cases.look, pool), notifications, sweep_s=watch_sweep_s)
         return cls(
             Entries(pool, notifications, limits, same_transfer_window_s),
             Cases(pool, hub),
             Orders(pool),
-            Callbacks(pool, retry_after, policy),
+            Callbacks(pool, retry_after, policy, first_hold),
             HoldSteps(pool, policy),
             Returns(pool, policy),
             Approvals(pool, policy),

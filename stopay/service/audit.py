@@ -70,6 +70,10 @@ def _empty(key: str) -> GroupFigures:
 class Audit:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        # Verifications run through this object (VerifyLog; audit verify --dsn in its own process),
+        # and those that found a chain broken or a checkpoint wrong (the metrics count them).
+        self.verifications = 0
+        self.verify_failures = 0
 
     @classmethod
     async def open(cls, dsn: str) -> Audit:
@@ -143,4 +147,8 @@ class Audit:
 
     async def verify(self, public_keys: Sequence[Ed25519PublicKey] = ()) -> Verified:
         """Recomputes every hash chain and, with ``public_keys``, checks every signed checkpoint."""
-        return await checkpoints.verify(self._pool, list(public_keys))
+        verified = await checkpoints.verify(self._pool, list(public_keys))
+        self.verifications += 1
+        if not verified.ok:
+            self.verify_failures += 1
+        return verified

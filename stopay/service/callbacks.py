@@ -29,8 +29,15 @@ class Reported:
 
 
 class Callbacks:
-    def __init__(self, pool: asyncpg.Pool, retry_after: Callable[[int], float], policy: HoldPolicy) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        retry_after: Callable[[int], float],
+        policy: HoldPolicy,
+        first_hold: Callable[[float], None] | None = None,
+    ) -> None:
         self._pool = pool
+        self._first_hold = first_hold  # told of each case's first hold a callback starts (metrics)
         self._retry_after = retry_after
         self._policy = policy
 
@@ -55,7 +62,13 @@ class Callbacks:
         if outcome.status is OrderStatus.PENDING:
             return Reported(False, order.status)
         await apply_answers(
-            self._pool, None, [Settled(order, outcome)], self._retry_after, actor=actor, policy=self._policy
+            self._pool,
+            None,
+            [Settled(order, outcome)],
+            self._retry_after,
+            actor=actor,
+            policy=self._policy,
+            first_hold=self._first_hold,
         )
         after = await orders.by_id(self._pool, case_id, order.order_id)
         assert after is not None

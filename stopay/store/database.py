@@ -8,7 +8,7 @@ import asyncpg
 
 from stopay.store import rows
 from stopay.store.errors import StoreError, StoreUnavailable
-from stopay.store.migrate import migrate
+from stopay.store.migrate import check_current, migrate
 
 
 def _jsonb(value: Any) -> bytes:
@@ -75,3 +75,16 @@ async def open_pool(dsn: str, *, min_size: int = 2, max_size: int = 10, run_migr
         raise StoreError(f"cannot open the database: {exc}") from exc
     assert pool is not None
     return pool
+
+
+async def check_schema(dsn: str) -> None:
+    """Refuses (SchemaBehind, SchemaTooNew, MigrationDrift) a schema that is not this code's, without
+    migrating it: for replicas that leave the migrations to `stopay migrate`."""
+    try:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await check_current(conn)
+        finally:
+            await conn.close()
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise StoreError(f"cannot open the database: {exc}") from exc

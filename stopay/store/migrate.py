@@ -71,17 +71,10 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
             await _as_owner(conn, "create the migrations table", conn.execute(query("migrations_table").text))
         rows = await conn.fetch(query("migrations_applied").text)
         applied = {r["version"]: r["checksum"] for r in rows}
-        newest = known[-1].version if known else 0
-        if applied and max(applied) > newest:
-            raise SchemaTooNew(
-                f"database schema is at version {max(applied)}, this stopay knows up to {newest}:"
-                " upgrade stopay before starting it against this database"
-            )
+        _refuse_foreign(known, applied)
         done = []
         for m in known:
             if m.version in applied:
-                if applied[m.version] != m.checksum:
-                    raise MigrationDrift(f"migration {m.version:04d}_{m.name} differs from the one applied")
                 continue
             async with conn.transaction():
                 await _as_owner(conn, f"apply migration {m.version:04d}_{m.name}", conn.execute(m.sql))
@@ -92,6 +85,43 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
             log.info("migration.applied", version=m.version, name=m.name)
             done.append(m.version)
         return done
+
+
+async def behind(conn: asyncpg.Connection) -> list[Migration]:
+    """The migrations this code has that the database lacks, without applying any. Refuses, as
+    migrate() does, a schema newer than the code and an applied migration that changed."""
+    known = migrations()
+    if await conn.fetchval(query("migrations_table_exists").text) is None:
+        return known
+    applied = {r["version"]: r["checksum"] for r in await conn.fetch(query("migrations_applied").text)}
+    _refuse_foreign(known, applied)
+    return [m for m in known if m.version not in applied]
+
+
+def _refuse_foreign(known: list[Migration], applied: dict[int, str]) -> None:
+    """A schema newer than this code (SchemaTooNew), or a migration applied from another file than
+    this code's (MigrationDrift), is not this code's to run on."""
+    newest = known[-1].version if known else 0
+    if applied and max(applied) > newest:
+        raise SchemaTooNew(
+            f"database schema is at version {max(applied)}, this stopay knows up to {newest}:"
+            " upgrade stopay before starting it against this database"
+        )
+    for m in known:
+        if m.version in applied and applied[m.version] != m.checksum:
+            raise MigrationDrift(f"migration {m.version:04d}_{m.name} differs from the one applied")
+
+
+async def check_current(conn: asyncpg.Connection) -> None:
+    """Raises SchemaBehind naming the first migration the database lacks (serve --no-migrate)."""
+    missing = await behind(conn)
+    if missing:
+        first = missing[0]
+        more = f" and {len(missing) - 1} after it" if len(missing) > 1 else ""
+        raise SchemaBehind(
+            f"the database schema is behind this stopay: migration {first.version:04d}_{first.name}{more}"
+            " not applied; run `stopay migrate` first (serve --no-migrate does not migrate)"
+        )
 
 
 async def _as_owner(conn: asyncpg.Connection, what: str, step: Awaitable[object]) -> None:

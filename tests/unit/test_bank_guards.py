@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from bank_adapters.protocol import BankRefused, BankUnavailable
-from stopay.dispatch.banks import BankGuards, BankOpen
+from stopay.dispatch.banks import BankGuards, BankOpen, BreakerState
 from tests.conftest import FakeClock, eventually
 
 
@@ -88,3 +88,31 @@ async def test_a_refusal_in_a_trial_closes_the_breaker() -> None:
     assert await guards.open_banks() == []
     await fail(guards, "ICBC", TimeoutError())
     assert await guards.open_banks() == ["ICBC"]
+
+
+async def test_the_breaker_states_the_metrics_show() -> None:
+    clock = FakeClock()
+    guards = BankGuards(threshold=1, open_s=10, concurrency=8, clock=clock)
+    assert guards.states() == {}
+    async with guards.call("ABC"):
+        pass
+    await fail(guards, "ICBC", BankUnavailable("down"))
+    assert guards.states() == {"ABC": BreakerState.CLOSED, "ICBC": BreakerState.OPEN}
+    clock.advance(10.1)
+    assert guards.states()["ICBC"] is BreakerState.HALF_OPEN  # due for its trial
+    release = asyncio.Event()
+
+    async def trial() -> None:
+        async with guards.call("ICBC"):
+            await release.wait()
+
+    task = asyncio.create_task(trial())
+
+    async def out() -> bool:
+        return "ICBC" in await guards.open_banks()
+
+    await eventually(out)
+    assert guards.states()["ICBC"] is BreakerState.HALF_OPEN  # the trial is out
+    release.set()
+    await task
+    assert guards.states()["ICBC"] is BreakerState.CLOSED

@@ -57,6 +57,7 @@ from stopay.domain.settlement import (
 )
 from stopay.domain.trail import BACK_WITH_VICTIM, Known, Limits, StatementTooShort, Step, step
 from stopay.service.answers.translate import known_incoming, merge_incoming, statement_json, statement_lines
+from stopay.store import metrics
 from stopay.store.errors import StoreError
 from stopay.store.orders import Claim, ClaimedOrder, Outcome, Retry
 from stopay.store.trail import (
@@ -115,13 +116,15 @@ async def apply_answers(
     actor: str = "dispatcher",
     policy: HoldPolicy = DEFAULT_POLICY,
     caps: Limits = DEFAULT_CAPS,
+    first_hold: Callable[[float], None] | None = None,
 ) -> list[Retry]:
     """Applies the answers in one transaction; returns the orders to ask again (after
     ``retry_after(attempts)`` seconds). ``caps`` gives the bounds on orders (``max_orders``,
     ``max_fanout``); the tracing policy is each case's own. Only answers to the claim an order is under now are applied:
     a late answer to an earlier claim, or a second answer to the same claim, changes nothing. With
     ``owner`` None (a bank calling back), the answer applies to an order waiting for its freeze
-    answer whoever leases it."""
+    answer whoever leases it. Once the transaction has committed, ``first_hold`` is told the seconds
+    from the entry to each case's first hold it started (the metrics)."""
     accounts = [
         AccountToLock(a.order.case_id, a.order.bank_code, a.order.account_number, a.order.holder_name, a.order.level)
         for a in batch
@@ -158,9 +161,24 @@ async def apply_answers(
             if detail is not None:
                 changes.events.append(EventRecord(found.case_id, "account.held_for_other_case", order.order_id, detail))
         await tx.apply(changes)
+    if first_hold is not None:
+        await _first_holds(pool, changes, first_hold)
     if work.freed or work.deferred:
         await follow_up(pool, work.deferred, work.freed, retry_after, actor, policy, caps)
     return retries
+
+
+async def _first_holds(pool: asyncpg.Pool, changes: TrailChanges, first_hold: Callable[[float], None]) -> None:
+    """Tells ``first_hold`` of the holds ``changes`` started that are their case's first; a read that
+    fails costs only the observation."""
+    started = [CaseAccount(h.case_id, h.bank_code, h.account_number) for h in changes.holds if h.op is HoldOp.STOP]
+    if not started:
+        return
+    try:
+        for seconds in await metrics.first_holds(pool, started):
+            first_hold(seconds)
+    except StoreError as exc:
+        log.warning("trail.first_hold_unread", holds=len(started), error=str(exc))
 
 
 async def follow_up(
