@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         keep=args.keep,
     )
+
     async def drill() -> dict[str, Any]:
         # SIGTERM cancels the drill as Ctrl-C does, so that it stops every process it started
         task = asyncio.current_task()
