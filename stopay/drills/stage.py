@@ -67,9 +67,12 @@ class Stage:
 
     def _serve_argv(self, i: int) -> list[str]:
         listen = f"127.0.0.1:{self._ports.get(i, 0)}"
+        # the first replica migrates; the others, and any replica started again, only check the schema
+        migrate = [] if i == 0 and i not in self._ports else ["--no-migrate"]
         return stopay_argv(
             "serve",
             "--insecure",
+            *migrate,
             "--dsn",
             self.dsn,
             "--listen",
