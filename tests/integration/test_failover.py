@@ -20,6 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bank_adapters.protocol import BankUnavailable, FreezeAnswer, FreezeRequest, StatementAnswer, StatementRequest
 from stopay import bootstrap
+from stopay.api.server import SERVICE_NAMES
 from stopay.config import Settings
 from stopay.dispatch.dispatcher import DispatchSettings
 from stopay.store.notifications import Notifications
@@ -103,11 +104,25 @@ async def start_app() -> AsyncIterator[Started]:
 
 
 async def health_is(health: health_pb2_grpc.HealthStub, status: int) -> bool:
-    return (await health.Check(health_pb2.HealthCheckRequest(service=""))).status == status
+    """The server as a whole, and each of its services, report ``status``."""
+    for service in ("", *SERVICE_NAMES):
+        if (await health.Check(health_pb2.HealthCheckRequest(service=service))).status != status:
+            return False
+    return True
 
 
 async def settled(stub: station_pb2_grpc.StationServiceStub, case_id: str) -> bool:
     return (await stub.GetCase(station_pb2.GetCaseRequest(case_id=case_id))).settled
+
+
+async def submitted(stub: station_pb2_grpc.StationServiceStub, request: station_pb2.SubmitEntryRequest) -> bool:
+    """The station's retry: True once the entry is stored; only UNAVAILABLE may come before."""
+    try:
+        await stub.SubmitEntry(request, timeout=10)
+    except grpc.aio.AioRpcError as exc:
+        assert exc.code() is grpc.StatusCode.UNAVAILABLE, exc
+        return False
+    return True
 
 
 async def server_port(pool: asyncpg.Pool) -> int:
@@ -255,10 +270,10 @@ async def test_a_failover_to_a_promoted_standby_is_ridden_through(servers, start
     await eventually(partial(health_is, health, SERVING), timeout_s=20)
 
     after = simple_request(("ICBC", "6222020200007202", 82000))
-    for _ in range(3):  # a call may still meet a connection of the old primary: the station retries
-        with contextlib.suppress(grpc.aio.AioRpcError):
-            reply = await stub.SubmitEntry(after, timeout=10)
-            break
+    # A call may still meet a connection to the old primary: UNAVAILABLE, and the station retries.
+    await eventually(partial(submitted, stub, after))
+    reply = await stub.SubmitEntry(after, timeout=10)
+    assert reply.duplicate
     await eventually(partial(settled, stub, reply.case_id))
     assert await server_port(app.pool) == second.port
     assert (await stub.GetCase(station_pb2.GetCaseRequest(case_id=before.case_id))).settled
@@ -286,15 +301,7 @@ async def test_a_primary_demoted_under_open_connections_is_left_for_the_new_one(
     second.promote()
     await eventually(partial(health_is, health, SERVING), timeout_s=20)
 
-    async def stored() -> bool:
-        try:
-            await stub.SubmitEntry(request, timeout=10)
-        except grpc.aio.AioRpcError as exc:
-            assert exc.code() is grpc.StatusCode.UNAVAILABLE, exc
-            return False
-        return True
-
-    await eventually(stored)
+    await eventually(partial(submitted, stub, request))
     assert await server_port(app.pool) == second.port
 
 

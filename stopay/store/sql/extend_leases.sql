@@ -1,6 +1,8 @@
 -- Keeps :owner's leases on the open orders in :claims (jsonb array of {case_id, order_id, attempts}:
 -- its claims not yet recorded) alive for :lease_s more seconds, by the database clock. An owner that dies
--- stops extending, and so does one that could not record an answer: those orders fall due again.
+-- stops extending, and so does one whose recorder failed on an answer: those orders fall due again.
+-- A lease that ran out while the database was away is kept too, as long as no other claim took the
+-- order meanwhile (same owner, same attempts): the answer its owner kept is then recorded.
 -- Rows are locked in key order, skipping any being recorded right now, so this never deadlocks
 -- with the recorder.
 WITH mine AS (
