@@ -51,6 +51,7 @@ from bank_adapters.simulated.adapter import create as create_simulated
 from bank_adapters.simulated.scenario import Scenario
 from stopay.api.convert import ANSWER_STATUS, EXIT_KIND, LINE_KIND, ORDER_STATUS
 from stopay.api.tls import TlsFiles, channel_credentials
+from stopay.banksim.tally import Tally
 from stopay.domain.identity import NotAnIdentity, Role, identity_of
 from stopay.security.pki import identity_uris
 from stopay.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
@@ -228,6 +229,7 @@ class BankSimServicer(remote_bank_pb2_grpc.RemoteBankServicer):
         self, banks: SimulatedBanks, reporter: CallbackReporter | None = None, *, clock: Clock = utc_now
     ) -> None:
         self._banks = banks
+        self.tally = Tally()  # every freeze request, counted by idempotency key
         self._reporter = reporter
         self._clock = clock
         self._answers: dict[str, tuple[str, FreezeAnswer]] = {}  # key -> (account id, answer)
@@ -264,6 +266,7 @@ class BankSimServicer(remote_bank_pb2_grpc.RemoteBankServicer):
     ) -> pb.FreezeAnswer:
         parsed = await _parse(convert.freeze_request_from_message, request, context)
         await _require_key(parsed.idempotency_key, parsed.account, context)
+        self.tally.freeze(parsed)
         if self.mode(parsed.account.bank_code) == "callback":
             return convert.freeze_answer_to_message(await self._freeze_later(parsed, context))
         key = parsed.idempotency_key

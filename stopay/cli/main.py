@@ -436,9 +436,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--callback", type=server_address, metavar="HOST:PORT", help="stopay's BankGateway, for banks in callback mode"
     )
     bank_sim.add_argument("--port-file", type=Path, help="write the port listened on to this file once serving")
+    bank_sim.add_argument(
+        "--counts-file",
+        type=Path,
+        metavar="FILE",
+        help="write the freeze requests counted by idempotency key to this JSON file every second and on exit",
+    )
     add_tls_flags(bank_sim, env, serving=True)
 
-    from stopay.cli import audit, certs, db, health, migrate, showconfig
+    from stopay.cli import audit, certs, db, drill, health, migrate, showconfig
     from stopay.cli import holds as holds_command
     from stopay.cli import objections as objections_command
     from stopay.cli import reviews as reviews_command
@@ -450,6 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_parser(commands, env, DEFAULT_SERVER)
     certs.add_parser(commands)
     db.add_parser(commands, env)
+    drill.add_parser(commands)
     migrate.add_parser(commands, env)
     health.add_parser(commands, env, DEFAULT_SERVER)
     showconfig.add_parser(commands)
@@ -543,6 +550,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from stopay.cli import station
 
         return station.run(args)
+    if args.command == "drill":
+        from stopay.cli import drill
+
+        return drill.run(args)
     if args.command == "db":
         from stopay.cli import db
 
