@@ -24,14 +24,19 @@ class Periodic:
     def __init__(self, every_s: float) -> None:
         self._every_s = every_s
         self._task: asyncio.Task[None] | None = None
+        # Set by stop(): the loop ends at its next turn even if the cancel was lost (Python 3.11
+        # swallows a cancel that lands as a wait_for's inner call completes).
+        self._stopping = False
 
     async def round(self) -> None:
         raise NotImplementedError
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._loop(), name=self.name)
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -39,7 +44,7 @@ class Periodic:
             self._task = None
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.round()
             except StoreError as exc:

@@ -45,14 +45,19 @@ class PrimaryWatch:
         self._conn: asyncpg.Connection | None = None
         self._lost = False  # a connection was lost since the pool's were last renewed
         self._task: asyncio.Task[None] | None = None
+        # Set by close(): the probe loop ends at its next turn even if the cancel was lost (on
+        # Python 3.11 a cancel that lands as a wait_for's inner call completes is swallowed).
+        self._closing = False
         # The pool was opened on a primary a moment ago: reachable until a probe says otherwise.
         self.reachable = True
         self.probes = 0  # rounds so far: a test waits for one more instead of a fixed time
 
     def start(self) -> None:
+        self._closing = False
         self._task = asyncio.create_task(self._run(), name="stopay-primary")
 
     async def close(self) -> None:
+        self._closing = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -82,7 +87,7 @@ class PrimaryWatch:
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
             self._drop()
-            self._conn = await asyncio.wait_for(asyncpg.connect(self._dsn), self._timeout_s)
+            self._conn = await asyncpg.connect(self._dsn, timeout=self._timeout_s)
             if self._lost:  # the server went away meanwhile: the pool's connections may be on the old one
                 await self._renew_pool()
         return self._conn
@@ -101,8 +106,10 @@ class PrimaryWatch:
             await self._pool.expire_connections()
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             reachable = await self.probe()
+            if self._closing:
+                break
             self.probes += 1
             if reachable != self.reachable:
                 self.reachable = reachable
