@@ -75,7 +75,11 @@ class Reviews:
                     raise RequestConflict(
                         f"request_id {request_id!r} was already used for another decision of this review", request_id
                     )
-                return replace(await self._one(tx.conn, case_id), replayed=True)
+                orders, amount = await store.decision(tx.conn, case_id)
+                # Answered as the first time: what the decision sent or declined, from its event.
+                return replace(
+                    await self._one(tx.conn, case_id), replayed=True, decided_orders=orders, decided_minor=amount
+                )
             check_decidable(ReviewState(review["state"]), review["decided_by"])
             now = await store.waiting(tx.conn, case_id)
             if any(CaseAccount(case_id, w.bank_code, w.account_number) not in rows for w in now):

@@ -61,3 +61,12 @@ async def listing(
     with database_errors("could not list the reviews"):
         rows = await conn.fetch(q.text, *q.args(case_id=case_id, awaiting_only=awaiting_only, limit=limit))
     return [ReviewView(**dict(r) | {"state": ReviewState(r["state"])}) for r in rows]
+
+
+async def decision(conn: asyncpg.Pool | asyncpg.Connection, case_id: uuid.UUID) -> tuple[int, int]:
+    """The freezes the review's decision sent or declined and their money, from its event; (0, 0)
+    while it is not decided."""
+    q = query("review_decision")
+    with database_errors("could not read the review's decision"):
+        row = await conn.fetchrow(q.text, *q.args(case_id=case_id))
+    return (0, 0) if row is None else (row["orders"], row["amount_minor"])

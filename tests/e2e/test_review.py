@@ -135,6 +135,8 @@ async def test_a_trail_past_200_accounts_waits_at_the_threshold_until_approved_t
     assert approved.decided_by == "officer:sup-7"
     again = await holds.DecideReview(decide(case_id, holds_pb2.REVIEW_DECISION_APPROVE, request_id=request_id))
     assert again.replayed and again.state == holds_pb2.REVIEW_STATE_APPROVED
+    # Sent again, it answers as the first time did: what the decision sent.
+    assert (again.decided_orders, again.decided_minor) == (approved.decided_orders, approved.decided_minor)
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await holds.DecideReview(decide(case_id, holds_pb2.REVIEW_DECISION_DECLINE))
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "approved already" in err.value.details()
