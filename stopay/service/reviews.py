@@ -22,7 +22,7 @@ from stopay.domain.errors import RequestConflict, ReviewNotFound
 from stopay.domain.holds import HoldPolicy, freezes_more
 from stopay.domain.orders import OrderStatus, after_review
 from stopay.domain.review import ReviewDecision, ReviewState, ReviewView, WaitingFreeze, check_decidable
-from stopay.domain.settlement import AccountMoney, settle
+from stopay.domain.settlement import settle
 from stopay.store import reviews as store
 from stopay.store.trail import (
     AccountRow,
@@ -137,7 +137,7 @@ def _decision(
         if sent:
             continue
         touched.add(row.key)
-        money = AccountMoney(row.left_minor, row.held_minor, row.in_flight_minor, row.releasing_minor)
+        money = row.money
         # Declined: its money, set aside in flight while it waited, is no longer; nothing is judged
         # (or released) by the decision.
         after = settle(

@@ -21,6 +21,7 @@ from stopay.domain.accounts import AccountKey, CaseAccount
 from stopay.domain.holds import HoldPolicy, HoldState
 from stopay.domain.orders import OrderKind, OrderStatus
 from stopay.domain.review import Reach, ReviewState
+from stopay.domain.settlement import AccountMoney
 from stopay.store.errors import database_errors
 from stopay.store.orders import Claim
 from stopay.store.queries import query
@@ -70,6 +71,11 @@ class AccountRow:
     @property
     def key(self) -> CaseAccount:
         return CaseAccount(self.case_id, self.bank_code, self.account_number)
+
+    @property
+    def money(self) -> AccountMoney:
+        """The victim's money at the account, as the settlement arithmetic takes it."""
+        return AccountMoney(self.left_minor, self.held_minor, self.in_flight_minor, self.releasing_minor)
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,6 @@ from stopay.domain.holds import HoldPolicy, HoldState
 from stopay.domain.orders import OrderKind, OrderStatus, asks_statement, freeze_out, settled_status, stop_of
 from stopay.domain.review import Gate, Reach, admit, gate
 from stopay.domain.settlement import (
-    AccountMoney,
     ask_again_after_refusal,
     judged,
     return_completes,
@@ -320,7 +319,7 @@ class _Batch:
             result = step(known, answer.statement.opening_balance_minor, lines, limits, victim, room)
         except StatementTooShort as exc:
             return self.retry(order, str(exc))
-        result = within_hold(result, row.hold_state, row.hold_document_minor, _money(row), row.hold_limit_minor)
+        result = within_hold(result, row.hold_state, row.hold_document_minor, row.money, row.hold_limit_minor)
 
         row.rev += 1
         row.incoming = incoming
@@ -511,7 +510,7 @@ class _Batch:
             current.freeze_minor,
             outcome.held_minor,
             outcome.released_minor,
-            _money(row),
+            row.money,
             judge=judged(row.statements_due, traced=row.rev > 0),
         )
         row.held_minor = settled.money.held_minor
@@ -575,7 +574,7 @@ class _Batch:
             status,
             order.parent_order_id is not None,
             judged(row.statements_due, row.rev > 0),
-            _money(row),
+            row.money,
         )
         if again:
             self.stop(
@@ -692,7 +691,7 @@ class _Batch:
         """Asks, with a stop, what the case is short of at the account since a release there set
         money free (:func:`stopay.domain.settlement.top_up`)."""
         amount = top_up(
-            _money(row),
+            row.money,
             judged(row.statements_due, traced=row.rev > 0),
             row.hold_state,
             row.hold_document_minor,
@@ -777,7 +776,7 @@ class _Batch:
                     },
                 )
             )
-        if return_completes(current.kind, row.hold_state, _money(row)):
+        if return_completes(current.kind, row.hold_state, row.money):
             row.hold_state = HoldState.RETURNED
             self.changes.holds.append(HoldOpRow(row.case_id, row.bank_code, row.account_number, HoldOp.RETURNED))
             self._event(order, "hold.returned", {"bank_code": row.bank_code})
@@ -869,7 +868,3 @@ def _incoming(row: AccountRow) -> list[dict[str, Any]]:
     """Every transfer known to carry the victim's money into the account, oldest first: what a stop
     with no freeze order beside it names for the bank to verify."""
     return sorted(row.incoming.values(), key=lambda i: (i["at"], i["txn_id"]))
-
-
-def _money(row: AccountRow) -> AccountMoney:
-    return AccountMoney(row.left_minor, row.held_minor, row.in_flight_minor, row.releasing_minor)
